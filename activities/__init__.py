@@ -1,0 +1,1 @@
+"""Every side effect: activity classes with injected dependencies, and the ledgers they share."""

@@ -1,0 +1,202 @@
+"""The stock ledger's write path. Every change to on_hand / reserved / in_transit goes through
+here: one conditional statement per figure plus one movement row, in the caller's transaction,
+so the figures can never drift from the ledger (DESIGN §5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.db import Location, LocationStock, Sku, Stock, StockMovement
+
+INBOUND_TYPES = frozenset(
+    {"opening_balance", "purchase_in", "return_in", "transfer_in", "count_surplus", "adjustment_in"}
+)
+OUTBOUND_TYPES = frozenset(
+    {
+        "transfer_out",
+        "count_deficit",
+        "adjustment_out",
+        "sales_out",
+        "purchase_return_out",
+        "damage_out",
+    }
+)
+
+
+class StockError(Exception):
+    """A stock change that the rules refuse; `field` names the input at fault."""
+
+    def __init__(self, message: str, *, field: str = "", conflict: bool = True) -> None:
+        super().__init__(message)
+        self.field = field
+        self.conflict = conflict  # True: state conflict (409); False: invalid input (422)
+
+
+@dataclass(frozen=True)
+class BatchRef:
+    location_id: int
+    batch_no: str = ""
+    production_date: date | None = None
+    expiry_date: date | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    """What a movement refers to and who caused it."""
+
+    ref_type: str
+    ref_no: str
+    actor: str
+    reason: str = ""
+    idempotency_key: str | None = None
+
+
+async def _ensure_stock_row(session: AsyncSession, sku_id: int, warehouse_id: int) -> None:
+    await session.execute(
+        insert(Stock).values(sku_id=sku_id, warehouse_id=warehouse_id).on_conflict_do_nothing()
+    )
+
+
+async def _check_location(
+    session: AsyncSession, sku_id: int, warehouse_id: int, batch: BatchRef
+) -> Sku:
+    sku = await session.get(Sku, sku_id)
+    if sku is None:
+        raise StockError(f"no such SKU: {sku_id}", field="sku_id", conflict=False)
+    location = await session.get(Location, batch.location_id)
+    if location is None or location.warehouse_id != warehouse_id:
+        raise StockError(
+            f"location {batch.location_id} is not in warehouse {warehouse_id}",
+            field="location_id",
+            conflict=False,
+        )
+    if sku.batch_managed and not batch.batch_no:
+        raise StockError(
+            f"SKU {sku.code} is batch-managed: batch_no is required",
+            field="batch_no",
+            conflict=False,
+        )
+    return sku
+
+
+async def move_on_hand(
+    session: AsyncSession,
+    *,
+    movement_type: str,
+    sku_id: int,
+    warehouse_id: int,
+    batch: BatchRef,
+    quantity: int,
+    doc: Document,
+) -> StockMovement:
+    """Put `quantity` units on hand (inbound types) or take them off (outbound types)."""
+    if quantity <= 0:
+        raise StockError("quantity must be positive", field="quantity", conflict=False)
+    if doc.idempotency_key is not None:
+        done = await session.scalar(
+            select(StockMovement).where(StockMovement.idempotency_key == doc.idempotency_key)
+        )
+        if done is not None:
+            return done
+    await _check_location(session, sku_id, warehouse_id, batch)
+    await _ensure_stock_row(session, sku_id, warehouse_id)
+    if movement_type in INBOUND_TYPES:
+        delta = quantity
+        await _add_to_batch(session, sku_id, warehouse_id, batch, quantity)
+    elif movement_type in OUTBOUND_TYPES:
+        delta = -quantity
+        await _take_from_batch(session, sku_id, batch, quantity)
+    else:
+        raise StockError(f"{movement_type} does not move on-hand stock", field="movement_type")
+    changed = await session.execute(
+        update(Stock)
+        .where(
+            Stock.sku_id == sku_id,
+            Stock.warehouse_id == warehouse_id,
+            Stock.on_hand + delta >= Stock.reserved,
+        )
+        .values(on_hand=Stock.on_hand + delta)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise StockError("the warehouse would hold less than is reserved for orders")
+    movement = StockMovement(
+        movement_type=movement_type,
+        sku_id=sku_id,
+        warehouse_id=warehouse_id,
+        location_id=batch.location_id,
+        batch_no=batch.batch_no,
+        on_hand_delta=delta,
+        ref_type=doc.ref_type,
+        ref_no=doc.ref_no,
+        actor=doc.actor,
+        reason=doc.reason,
+        idempotency_key=doc.idempotency_key,
+    )
+    session.add(movement)
+    await session.flush()
+    return movement
+
+
+async def _add_to_batch(
+    session: AsyncSession, sku_id: int, warehouse_id: int, batch: BatchRef, quantity: int
+) -> None:
+    statement = insert(LocationStock).values(
+        sku_id=sku_id,
+        warehouse_id=warehouse_id,
+        location_id=batch.location_id,
+        batch_no=batch.batch_no,
+        production_date=batch.production_date,
+        expiry_date=batch.expiry_date,
+        quantity=quantity,
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["location_id", "sku_id", "batch_no"],
+            set_={"quantity": LocationStock.quantity + quantity},
+        )
+    )
+
+
+async def _take_from_batch(
+    session: AsyncSession, sku_id: int, batch: BatchRef, quantity: int
+) -> None:
+    changed = await session.execute(
+        update(LocationStock)
+        .where(
+            LocationStock.location_id == batch.location_id,
+            LocationStock.sku_id == sku_id,
+            LocationStock.batch_no == batch.batch_no,
+            LocationStock.quantity - LocationStock.reserved >= quantity,
+        )
+        .values(quantity=LocationStock.quantity - quantity)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        available = await session.scalar(
+            select(LocationStock.quantity - LocationStock.reserved).where(
+                LocationStock.location_id == batch.location_id,
+                LocationStock.sku_id == sku_id,
+                LocationStock.batch_no == batch.batch_no,
+            )
+        )
+        raise StockError(
+            f"only {available or 0} unreserved units of that SKU/batch at location "
+            f"{batch.location_id}",
+            field="quantity",
+        )
+
+
+async def set_safety_hold(
+    session: AsyncSession, *, sku_id: int, warehouse_id: int, safety_hold: int
+) -> Stock:
+    """Safety hold is a setting, not a movement: it changes sellable, not on_hand."""
+    await _ensure_stock_row(session, sku_id, warehouse_id)
+    stock = await session.get(Stock, (sku_id, warehouse_id), with_for_update=True)
+    assert stock is not None
+    stock.safety_hold = safety_hold
+    await session.flush()
+    return stock

@@ -1,0 +1,210 @@
+"""Request dependencies: the app's wiring, sessions, the authenticated principal, writers."""
+
+# No `from __future__ import annotations` here: FastAPI must resolve the closures' Annotated
+# dependencies (`Depends(guard)`) at definition time.
+
+import ipaddress
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from temporalio.client import Client
+
+from api.errors import Problem
+from core.db import SessionFactory
+from core.security import api_key_matches, api_key_prefix, read_token
+from models.db import ApiKey, AuditEntry, User, UserRole
+from models.domain.access import ADMIN_PERMISSIONS, allowed
+
+
+@dataclass
+class AppDeps:
+    """Everything the API needs, built by a composition root (lifespan or test)."""
+
+    engine: AsyncEngine
+    session_factory: SessionFactory
+    token_secret: str
+    token_ttl: timedelta = timedelta(minutes=30)
+    temporal: Client | None = None
+    task_queue: str = "houtai"
+    admin_ip_allowlist: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: Literal["user", "api_key"]
+    id: int
+    name: str
+    roles: frozenset[str]
+    warehouse_id: int | None = None  # devices are bound to one warehouse
+
+    def can_see_warehouse(self, warehouse_id: int) -> bool:
+        return "device" not in self.roles or self.warehouse_id == warehouse_id
+
+
+def app_deps(request: Request) -> AppDeps:
+    deps: AppDeps = request.app.state.deps
+    return deps
+
+
+async def get_session(deps: Annotated[AppDeps, Depends(app_deps)]) -> AsyncIterator[AsyncSession]:
+    async with deps.session_factory() as session:
+        yield session
+
+
+Session = Annotated[AsyncSession, Depends(get_session)]
+_bearer = HTTPBearer(auto_error=False, description="Staff token from POST /v1/auth/login")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="Storefront/device key")
+
+_UNAUTHENTICATED = {"WWW-Authenticate": "Bearer"}
+
+
+async def _principal_from_key(session: AsyncSession, key: str) -> Principal | None:
+    prefix = api_key_prefix(key)
+    if prefix is None:
+        return None
+    row = await session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    if row is None or not row.active or not api_key_matches(key, row.key_hash):
+        return None
+    return Principal("api_key", row.id, row.name, frozenset({row.role}), row.warehouse_id)
+
+
+async def _principal_from_token(session: AsyncSession, token: str, secret: str) -> Principal | None:
+    claims = read_token(token, secret=secret)
+    if claims is None:
+        return None
+    user = await session.get(User, claims.user_id)
+    if user is None or not user.active:
+        return None
+    roles = await session.scalars(select(UserRole.role).where(UserRole.user_id == user.id))
+    return Principal("user", user.id, user.username, frozenset(roles))
+
+
+async def authenticate(
+    request: Request,
+    session: Session,
+    deps: Annotated[AppDeps, Depends(app_deps)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Principal:
+    principal: Principal | None = None
+    if api_key:
+        principal = await _principal_from_key(session, api_key)
+    elif bearer is not None:
+        credential = bearer.credentials
+        if api_key_prefix(credential) is not None:
+            principal = await _principal_from_key(session, credential)
+        else:
+            principal = await _principal_from_token(session, credential, deps.token_secret)
+    else:
+        raise Problem(401, "credentials required", headers=_UNAUTHENTICATED)
+    if principal is None:
+        raise Problem(401, "invalid or expired credentials", headers=_UNAUTHENTICATED)
+    request.state.principal = principal
+    return principal
+
+
+def _ip_allowed(ip: str, allowlist: list[str]) -> bool:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(net, strict=False) for net in allowlist)
+
+
+def require(permission: str) -> Callable[..., Awaitable[Principal]]:
+    """Dependency declaring the permission a route needs: 401 without credentials, 403 without
+    a role that grants it (or, for admin permissions, from outside the allow-list)."""
+
+    async def check(
+        request: Request,
+        principal: Annotated[Principal, Depends(authenticate)],
+        deps: Annotated[AppDeps, Depends(app_deps)],
+    ) -> Principal:
+        if not allowed(principal.roles, permission):
+            raise Problem(403, f"permission {permission} is required", type_="/problems/forbidden")
+        if permission in ADMIN_PERMISSIONS and deps.admin_ip_allowlist:
+            ip = request.client.host if request.client else ""
+            if not _ip_allowed(ip, deps.admin_ip_allowlist):
+                raise Problem(403, "admin routes are not open to this address")
+        return principal
+
+    check.permission = permission  # type: ignore[attr-defined]  # read by route introspection
+    return check
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+class Writer:
+    """A state-changing request's unit of work: the change and its audit row commit together."""
+
+    def __init__(self, request: Request, session: AsyncSession, principal: Principal) -> None:
+        self.request = request
+        self.session = session
+        self.principal = principal
+
+    @property
+    def actor(self) -> str:
+        return f"{self.principal.kind}:{self.principal.name}"
+
+    async def commit(
+        self, action: str, object_type: str, object_id: object, detail: dict[str, Any] | None = None
+    ) -> None:
+        self.session.add(
+            audit_entry(
+                self.request,
+                self.principal,
+                action=action,
+                status_code=200,
+                object_type=object_type,
+                object_id=str(object_id),
+                detail=detail or {},
+            )
+        )
+        await self.session.commit()
+        self.request.state.audited = True
+
+
+def audit_entry(
+    request: Request,
+    principal: Principal | None,
+    *,
+    action: str,
+    status_code: int,
+    object_type: str = "",
+    object_id: str = "",
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    return AuditEntry(
+        actor_type=principal.kind if principal else "anonymous",
+        actor_id=str(principal.id) if principal else "",
+        actor_name=principal.name if principal else "",
+        roles=sorted(principal.roles) if principal else [],
+        action=action,
+        method=request.method,
+        path=request.url.path,
+        object_type=object_type,
+        object_id=object_id,
+        status_code=status_code,
+        client_ip=client_ip(request),
+        detail=detail or {},
+    )
+
+
+def writer(permission: str) -> Callable[..., Awaitable[Writer]]:
+    guard = require(permission)
+
+    async def build(
+        request: Request, session: Session, principal: Annotated[Principal, Depends(guard)]
+    ) -> Writer:
+        return Writer(request, session, principal)
+
+    build.permission = permission  # type: ignore[attr-defined]
+    return build

@@ -1,0 +1,138 @@
+"""problem+json errors (RFC 9457) for every failure the API returns."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+PROBLEM = "application/problem+json"
+_TITLES = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    422: "Invalid input",
+    500: "Internal error",
+    503: "Not ready",
+}
+
+
+class Problem(Exception):
+    """An HTTP failure with a problem+json body."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        type_: str = "about:blank",
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.type = type_
+        self.errors = errors or []
+        self.headers = headers
+
+
+def not_found(kind: str, ident: object) -> Problem:
+    return Problem(404, f"{kind} {ident} does not exist", type_="/problems/not-found")
+
+
+def invalid(field: str, message: str) -> Problem:
+    return Problem(
+        422,
+        f"{field}: {message}",
+        type_="/problems/invalid-input",
+        errors=[{"field": field, "message": message}],
+    )
+
+
+def conflict(detail: str, **extra: Any) -> Problem:
+    return Problem(409, detail, type_="/problems/conflict", errors=[extra] if extra else None)
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    type_: str = "about:blank",
+    errors: list[dict[str, Any]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": type_,
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(
+        body, status_code=status, media_type=PROBLEM, headers=dict(headers) if headers else None
+    )
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+_CONSTRAINT = re.compile(r'constraint "(?P<name>[^"]+)"')
+
+
+def _integrity_problem(exc: IntegrityError) -> tuple[int, str, list[dict[str, Any]]]:
+    message = str(exc.orig)
+    match = _CONSTRAINT.search(message)
+    name = match.group("name") if match else ""
+    if name.startswith(("uq_", "pk_")) or "unique" in message.lower():
+        return 409, f"already exists ({name})", [{"constraint": name}]
+    if name.startswith("fk_") and "still referenced" in message:
+        return 409, f"still in use ({name})", [{"constraint": name}]
+    return 422, f"violates {name or 'a constraint'}", [{"constraint": name}]
+
+
+def install(app: FastAPI) -> None:
+    async def on_problem(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, Problem)
+        return problem_response(
+            exc.status, exc.detail, type_=exc.type, errors=exc.errors, headers=exc.headers
+        )
+
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        return problem_response(exc.status_code, str(exc.detail), headers=exc.headers)
+
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = [{"field": _field(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return problem_response(422, detail, type_="/problems/invalid-input", errors=errors)
+
+    async def on_integrity(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, IntegrityError)
+        status, detail, errors = _integrity_problem(exc)
+        return problem_response(status, detail, type_="/problems/constraint", errors=errors)
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", extra={"path": request.url.path})
+        return problem_response(500, "internal error; it has been logged")
+
+    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(IntegrityError, on_integrity)
+    app.add_exception_handler(Exception, on_unexpected)

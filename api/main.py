@@ -1,0 +1,61 @@
+"""create_app: the API's composition root. Tests pass their own AppDeps; production builds them
+from Settings in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI
+
+from api import audit, errors
+from api.deps import AppDeps
+from api.routes import admin, auth, carriers, catalog, freight, health, stock, suppliers, warehouses
+from core.db import make_engine, make_session_factory
+from core.settings import Settings
+from core.temporal import connect
+
+DESCRIPTION = """houtai (后台) — the back office of a self-operated e-commerce company.
+
+Staff: `POST /v1/auth/login` for a bearer token. Storefronts and devices: `X-API-Key`.
+Errors are `application/problem+json`; lists are `{"data": [...], "count": n}`.
+"""
+
+
+async def deps_from_settings(settings: Settings) -> AppDeps:
+    engine = make_engine(settings.require_database_url())
+    temporal = await connect(settings.require_temporal_address(), settings.temporal_namespace)
+    return AppDeps(
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        token_secret=settings.require_token_secret().get_secret_value(),
+        token_ttl=timedelta(minutes=settings.auth.token_ttl_minutes),
+        temporal=temporal,
+        task_queue=settings.task_queue,
+        admin_ip_allowlist=settings.api.admin_ip_allowlist,
+    )
+
+
+def create_app(deps: AppDeps | None = None, settings: Settings | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if deps is not None:
+            app.state.deps = deps
+            yield
+            return
+        built = await deps_from_settings(settings or Settings())
+        app.state.deps = built
+        try:
+            yield
+        finally:
+            await built.engine.dispose()
+
+    app = FastAPI(title="houtai", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    if deps is not None:
+        app.state.deps = deps
+    errors.install(app)
+    audit.install(app)
+    for module in (health, auth, catalog, warehouses, stock, suppliers, carriers, freight, admin):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,95 @@
+"""Freight routes: templates with their region rules, and the platform freight policy."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from sqlalchemy import delete, select
+
+from api.crud import get_or_404
+from api.deps import Session, Writer, require, writer
+from api.pagination import Paging, fetch_page
+from api.schemas.freight import (
+    FreightPolicyBody,
+    FreightPolicyPublic,
+    FreightRulePublic,
+    FreightTemplateBody,
+    FreightTemplateCreate,
+    FreightTemplatePublic,
+    FreightTemplateReplace,
+    FreightTemplatesPublic,
+)
+from models.db import FreightPolicy, FreightRule, FreightTemplate
+
+router = APIRouter(prefix="/v1", tags=["freight"])
+Read = Depends(require("freight.read"))
+Write = Annotated[Writer, Depends(writer("freight.write"))]
+
+
+async def _public(session: Session, template: FreightTemplate) -> FreightTemplatePublic:
+    rules = await session.scalars(
+        select(FreightRule).where(FreightRule.template_id == template.id).order_by(FreightRule.id)
+    )
+    public = FreightTemplatePublic.model_validate(template)
+    public.rules = [FreightRulePublic.model_validate(r) for r in rules]
+    return public
+
+
+async def _write_rules(w: Writer, template_id: int, body: FreightTemplateBody) -> None:
+    await w.session.execute(delete(FreightRule).where(FreightRule.template_id == template_id))
+    w.session.add_all(FreightRule(template_id=template_id, **r.model_dump()) for r in body.rules)
+    await w.session.flush()
+
+
+@router.get("/freight-templates", dependencies=[Read])
+async def list_freight_templates(session: Session, paging: Paging) -> FreightTemplatesPublic:
+    query = select(FreightTemplate).order_by(FreightTemplate.id)
+    rows, count = await fetch_page(session, query, paging)
+    return FreightTemplatesPublic(data=[await _public(session, r) for r in rows], count=count)
+
+
+@router.post("/freight-templates", status_code=201)
+async def create_freight_template(body: FreightTemplateCreate, w: Write) -> FreightTemplatePublic:
+    template = FreightTemplate(**body.model_dump(exclude={"rules"}))
+    w.session.add(template)
+    await w.session.flush()
+    await _write_rules(w, template.id, body)
+    await w.commit("freight_template.create", "freight_template", template.id)
+    return await _public(w.session, template)
+
+
+@router.get("/freight-templates/{template_id}", dependencies=[Read])
+async def get_freight_template(template_id: int, session: Session) -> FreightTemplatePublic:
+    template = await get_or_404(session, FreightTemplate, template_id, "freight template")
+    return await _public(session, template)
+
+
+@router.put("/freight-templates/{template_id}")
+async def replace_freight_template(
+    template_id: int, body: FreightTemplateReplace, w: Write
+) -> FreightTemplatePublic:
+    template = await get_or_404(w.session, FreightTemplate, template_id, "freight template")
+    for name, value in body.model_dump(exclude={"rules"}).items():
+        setattr(template, name, value)
+    await _write_rules(w, template.id, body)
+    await w.commit(
+        "freight_template.replace", "freight_template", template.id, {"rules": len(body.rules)}
+    )
+    return await _public(w.session, template)
+
+
+@router.get("/freight-policy", dependencies=[Read])
+async def get_freight_policy(session: Session) -> FreightPolicyPublic:
+    return FreightPolicyPublic.model_validate(
+        await get_or_404(session, FreightPolicy, 1, "freight policy")
+    )
+
+
+@router.put("/freight-policy")
+async def set_freight_policy(body: FreightPolicyBody, w: Write) -> FreightPolicyPublic:
+    policy = await get_or_404(w.session, FreightPolicy, 1, "freight policy")
+    for name, value in body.model_dump().items():
+        setattr(policy, name, value)
+    await w.commit("freight_policy.set", "freight_policy", 1, body.model_dump())
+    return FreightPolicyPublic.model_validate(policy)

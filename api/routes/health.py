@@ -1,0 +1,66 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from api.deps import AppDeps, app_deps
+from migrations import current_revision, head_revision
+from models.contracts.diagnostics import DiagnosticsInput, DiagnosticsResult
+from workflows.diagnostics import DiagnosticsWorkflow
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+async def _database(deps: AppDeps) -> dict[str, Any]:
+    try:
+        revision = await asyncio.wait_for(current_revision(deps.engine), timeout=5)
+    except Exception as exc:  # reported, not raised: this is a probe
+        return {"ok": False, "error": type(exc).__name__}
+    head = head_revision()
+    return {"ok": revision == head, "revision": revision, "head": head}
+
+
+async def _temporal(deps: AppDeps, deep: bool) -> dict[str, Any]:
+    if deps.temporal is None:
+        return {"ok": False, "error": "no Temporal client"}
+    try:
+        await asyncio.wait_for(deps.temporal.service_client.check_health(), timeout=5)
+        if not deep:
+            return {"ok": True}
+        result: DiagnosticsResult = await deps.temporal.execute_workflow(
+            DiagnosticsWorkflow.run,
+            DiagnosticsInput(requested_by="readyz"),
+            id=f"diagnostics-{uuid.uuid4()}",
+            task_queue=deps.task_queue,
+            execution_timeout=timedelta(seconds=10),
+        )
+        return {
+            "ok": True,
+            "worker": result.task_queue,
+            "worker_sees_schema": result.database.schema_revision,
+        }
+    except Exception as exc:  # reported, not raised: this is a probe
+        return {"ok": False, "error": type(exc).__name__}
+
+
+@router.get("/readyz")
+async def readyz(deps: Annotated[AppDeps, Depends(app_deps)], deep: bool = False) -> JSONResponse:
+    """Database reachable with migrations at head, and Temporal reachable. `deep=true` also
+    runs a workflow on a worker, proving the whole chain."""
+    database, temporal = await asyncio.gather(_database(deps), _temporal(deps, deep))
+    ready = bool(database["ok"] and temporal["ok"])
+    body = {"status": "ready" if ready else "not ready", "database": database, "temporal": temporal}
+    return JSONResponse(body, status_code=200 if ready else 503)

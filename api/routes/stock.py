@@ -1,0 +1,193 @@
+"""Stock routes: figures per SKU/warehouse, batches per location, adjustments, the ledger."""
+
+from __future__ import annotations
+
+from typing import Annotated, TypeVar
+
+from fastapi import APIRouter, Depends
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from activities.stock_ledger import BatchRef, Document, StockError, move_on_hand, set_safety_hold
+from api.crud import check_refs, get_or_404
+from api.deps import Principal, Session, Writer, require, writer
+from api.errors import Problem, conflict, invalid
+from api.pagination import Paging, fetch_page
+from api.schemas.stock import (
+    BatchStockPublic,
+    BatchStocksPublic,
+    BatchUpdate,
+    MovementPublic,
+    MovementsPublic,
+    MovementType,
+    SafetyHoldSet,
+    StockAdjustmentCreate,
+    StockAdjustmentPublic,
+    StockPublic,
+    StocksPublic,
+)
+from models.db import LocationStock, Sku, Stock, StockMovement, Warehouse
+
+router = APIRouter(prefix="/v1/stock", tags=["stock"])
+Reader = Annotated[Principal, Depends(require("stock.read"))]
+Adjust = Annotated[Writer, Depends(writer("stock.adjust"))]
+T = TypeVar("T")
+
+
+def _stock_public(stock: Stock) -> StockPublic:
+    return StockPublic(
+        sku_id=stock.sku_id,
+        warehouse_id=stock.warehouse_id,
+        on_hand=stock.on_hand,
+        reserved=stock.reserved,
+        in_transit=stock.in_transit,
+        safety_hold=stock.safety_hold,
+        sellable=max(0, stock.on_hand - stock.reserved - stock.safety_hold),
+    )
+
+
+def _scope(
+    who: Principal, query: Select[T], warehouse_id: int | None, column: InstrumentedAttribute[int]
+) -> Select[T]:
+    """Devices see only their own warehouse; everyone else may filter by one."""
+    if who.warehouse_id is not None:
+        if warehouse_id not in (None, who.warehouse_id):
+            raise Problem(403, "devices see only their own warehouse", type_="/problems/forbidden")
+        warehouse_id = who.warehouse_id
+    return query.where(column == warehouse_id) if warehouse_id is not None else query
+
+
+@router.get("")
+async def list_stock(
+    session: Session,
+    paging: Paging,
+    who: Reader,
+    sku_id: int | None = None,
+    warehouse_id: int | None = None,
+) -> StocksPublic:
+    query = _scope(who, select(Stock), warehouse_id, Stock.warehouse_id)
+    if sku_id is not None:
+        query = query.where(Stock.sku_id == sku_id)
+    rows, count = await fetch_page(
+        session, query.order_by(Stock.sku_id, Stock.warehouse_id), paging
+    )
+    return StocksPublic(data=[_stock_public(r) for r in rows], count=count)
+
+
+@router.get("/batches")
+async def list_batches(
+    session: Session,
+    paging: Paging,
+    who: Reader,
+    sku_id: int | None = None,
+    warehouse_id: int | None = None,
+    location_id: int | None = None,
+) -> BatchStocksPublic:
+    query = _scope(who, select(LocationStock), warehouse_id, LocationStock.warehouse_id)
+    if sku_id is not None:
+        query = query.where(LocationStock.sku_id == sku_id)
+    if location_id is not None:
+        query = query.where(LocationStock.location_id == location_id)
+    query = query.order_by(LocationStock.sku_id, LocationStock.expiry_date, LocationStock.id)
+    rows, count = await fetch_page(session, query, paging)
+    return BatchStocksPublic(data=[BatchStockPublic.model_validate(r) for r in rows], count=count)
+
+
+async def _stock(session: AsyncSession, sku_id: int, warehouse_id: int) -> Stock:
+    stock = await session.get(Stock, (sku_id, warehouse_id), populate_existing=True)
+    if stock is None:
+        raise Problem(404, f"no stock of SKU {sku_id} in warehouse {warehouse_id}")
+    return stock
+
+
+@router.post("/adjustments", status_code=201)
+async def adjust_stock(body: StockAdjustmentCreate, w: Adjust) -> StockAdjustmentPublic:
+    await check_refs(
+        w.session, {"sku_id": (Sku, body.sku_id), "warehouse_id": (Warehouse, body.warehouse_id)}
+    )
+    batch = BatchRef(body.location_id, body.batch_no, body.production_date, body.expiry_date)
+    doc = Document(
+        "adjustment",
+        body.client_ref or "manual",
+        w.actor,
+        body.reason,
+        idempotency_key=f"adjustment:{body.client_ref}" if body.client_ref else None,
+    )
+    kind = "adjustment_in" if body.quantity_delta > 0 else "adjustment_out"
+    try:
+        movement = await move_on_hand(
+            w.session,
+            movement_type=kind,
+            sku_id=body.sku_id,
+            warehouse_id=body.warehouse_id,
+            batch=batch,
+            quantity=abs(body.quantity_delta),
+            doc=doc,
+        )
+    except StockError as exc:
+        raise (
+            conflict(str(exc), field=exc.field) if exc.conflict else invalid(exc.field, str(exc))
+        ) from exc
+    stock = await _stock(w.session, body.sku_id, body.warehouse_id)
+    await w.commit(
+        f"stock.{kind}",
+        "stock_movement",
+        movement.id,
+        {
+            "sku_id": body.sku_id,
+            "warehouse_id": body.warehouse_id,
+            "quantity_delta": body.quantity_delta,
+            "reason": body.reason,
+        },
+    )
+    return StockAdjustmentPublic(
+        movement=MovementPublic.model_validate(movement), stock=_stock_public(stock)
+    )
+
+
+@router.put("/{sku_id}/{warehouse_id}/safety-hold")
+async def put_safety_hold(
+    sku_id: int, warehouse_id: int, body: SafetyHoldSet, w: Adjust
+) -> StockPublic:
+    await get_or_404(w.session, Sku, sku_id, "sku")
+    await get_or_404(w.session, Warehouse, warehouse_id, "warehouse")
+    stock = await set_safety_hold(
+        w.session, sku_id=sku_id, warehouse_id=warehouse_id, safety_hold=body.safety_hold
+    )
+    await w.commit("stock.safety_hold", "stock", f"{sku_id}/{warehouse_id}", body.model_dump())
+    return _stock_public(stock)
+
+
+@router.patch("/batches/{batch_id}")
+async def update_batch(batch_id: int, body: BatchUpdate, w: Adjust) -> BatchStockPublic:
+    batch = await get_or_404(w.session, LocationStock, batch_id, "batch")
+    batch.disabled = body.disabled
+    await w.commit(
+        "stock.batch_disabled" if body.disabled else "stock.batch_enabled",
+        "batch",
+        batch.id,
+        body.model_dump(),
+    )
+    return BatchStockPublic.model_validate(batch)
+
+
+@router.get("/movements")
+async def list_movements(
+    session: Session,
+    paging: Paging,
+    who: Reader,
+    sku_id: int | None = None,
+    warehouse_id: int | None = None,
+    ref_no: str | None = None,
+    movement_type: MovementType | None = None,
+) -> MovementsPublic:
+    query = _scope(who, select(StockMovement), warehouse_id, StockMovement.warehouse_id)
+    if sku_id is not None:
+        query = query.where(StockMovement.sku_id == sku_id)
+    if ref_no:
+        query = query.where(StockMovement.ref_no == ref_no)
+    if movement_type:
+        query = query.where(StockMovement.movement_type == movement_type)
+    rows, count = await fetch_page(session, query.order_by(StockMovement.id.desc()), paging)
+    return MovementsPublic(data=[MovementPublic.model_validate(r) for r in rows], count=count)

@@ -1,0 +1,122 @@
+"""Supplier routes: suppliers and the products each may supply."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from sqlalchemy import select, update
+
+from api.crud import apply_update, check_refs, get_or_404
+from api.deps import Session, Writer, require, writer
+from api.errors import not_found
+from api.pagination import Paging, fetch_page
+from api.schemas.partners import (
+    SupplierCreate,
+    SupplierProductCreate,
+    SupplierProductPublic,
+    SupplierProductsPublic,
+    SupplierProductUpdate,
+    SupplierPublic,
+    SuppliersPublic,
+    SupplierUpdate,
+)
+from models.db import Sku, Supplier, SupplierProduct
+
+router = APIRouter(prefix="/v1/suppliers", tags=["suppliers"])
+Read = Depends(require("supplier.read"))
+Write = Annotated[Writer, Depends(writer("supplier.write"))]
+
+
+@router.get("", dependencies=[Read])
+async def list_suppliers(
+    session: Session, paging: Paging, status: str | None = None
+) -> SuppliersPublic:
+    query = select(Supplier).order_by(Supplier.id)
+    if status:
+        query = query.where(Supplier.status == status)
+    rows, count = await fetch_page(session, query, paging)
+    return SuppliersPublic(data=[SupplierPublic.model_validate(r) for r in rows], count=count)
+
+
+@router.post("", status_code=201)
+async def create_supplier(body: SupplierCreate, w: Write) -> SupplierPublic:
+    supplier = Supplier(**body.model_dump())
+    w.session.add(supplier)
+    await w.session.flush()
+    await w.commit("supplier.create", "supplier", supplier.id)
+    return SupplierPublic.model_validate(supplier)
+
+
+@router.get("/{supplier_id}", dependencies=[Read])
+async def get_supplier(supplier_id: int, session: Session) -> SupplierPublic:
+    return SupplierPublic.model_validate(
+        await get_or_404(session, Supplier, supplier_id, "supplier")
+    )
+
+
+@router.patch("/{supplier_id}")
+async def update_supplier(supplier_id: int, body: SupplierUpdate, w: Write) -> SupplierPublic:
+    supplier = await get_or_404(w.session, Supplier, supplier_id, "supplier")
+    changes = apply_update(supplier, body)
+    await w.commit("supplier.update", "supplier", supplier.id, changes)
+    return SupplierPublic.model_validate(supplier)
+
+
+@router.get("/{supplier_id}/products", dependencies=[Read])
+async def list_supplier_products(
+    supplier_id: int, session: Session, paging: Paging
+) -> SupplierProductsPublic:
+    await get_or_404(session, Supplier, supplier_id, "supplier")
+    query = (
+        select(SupplierProduct)
+        .where(SupplierProduct.supplier_id == supplier_id)
+        .order_by(SupplierProduct.sku_id)
+    )
+    rows, count = await fetch_page(session, query, paging)
+    return SupplierProductsPublic(
+        data=[SupplierProductPublic.model_validate(r) for r in rows], count=count
+    )
+
+
+async def _clear_other_preferred(w: Writer, sku_id: int, supplier_id: int) -> None:
+    """One preferred supplier per SKU: choosing a new one un-prefers the old."""
+    await w.session.execute(
+        update(SupplierProduct)
+        .where(SupplierProduct.sku_id == sku_id, SupplierProduct.supplier_id != supplier_id)
+        .values(preferred=False)
+    )
+
+
+@router.post("/{supplier_id}/products", status_code=201)
+async def add_supplier_product(
+    supplier_id: int, body: SupplierProductCreate, w: Write
+) -> SupplierProductPublic:
+    await get_or_404(w.session, Supplier, supplier_id, "supplier")
+    await check_refs(w.session, {"sku_id": (Sku, body.sku_id)})
+    if body.preferred:
+        await _clear_other_preferred(w, body.sku_id, supplier_id)
+    product = SupplierProduct(supplier_id=supplier_id, **body.model_dump())
+    w.session.add(product)
+    await w.session.flush()
+    await w.commit("supplier_product.create", "supplier_product", product.id)
+    return SupplierProductPublic.model_validate(product)
+
+
+@router.patch("/{supplier_id}/products/{sku_id}")
+async def update_supplier_product(
+    supplier_id: int, sku_id: int, body: SupplierProductUpdate, w: Write
+) -> SupplierProductPublic:
+    product = await w.session.scalar(
+        select(SupplierProduct).where(
+            SupplierProduct.supplier_id == supplier_id, SupplierProduct.sku_id == sku_id
+        )
+    )
+    if product is None:
+        raise not_found("supplier product", f"{supplier_id}/{sku_id}")
+    if body.preferred:
+        await _clear_other_preferred(w, sku_id, supplier_id)
+    changes = apply_update(product, body)
+    await w.session.flush()
+    await w.commit("supplier_product.update", "supplier_product", product.id, changes)
+    return SupplierProductPublic.model_validate(product)

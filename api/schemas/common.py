@@ -1,0 +1,32 @@
+"""Field types shared by API schemas: money in fen, quantities, codes, region codes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+# Money is integer fen; floats and numeric strings are refused rather than rounded.
+Fen = Annotated[int, Field(ge=0, le=10**12, strict=True)]
+Quantity = Annotated[int, Field(ge=0, le=10**9, strict=True)]
+PositiveInt = Annotated[int, Field(gt=0, le=10**9, strict=True)]
+Code = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.\-]+$"
+    ),
+]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Mainland administrative division code, e.g. 310000 (上海).
+RegionCode = Annotated[str, StringConstraints(pattern=r"^[1-8]\d{5}$")]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=500)]
+
+
+class Strict(BaseModel):
+    """Request bodies: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Public(BaseModel):
+    model_config = ConfigDict(from_attributes=True)

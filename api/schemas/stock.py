@@ -1,0 +1,118 @@
+"""Stock schemas: warehouse figures, batches at locations, adjustments and the ledger."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, model_validator
+
+from api.pagination import Page
+from api.schemas.common import Public, Quantity, Reason, Strict
+
+BatchNo = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9\-_.]{0,40}$")
+]
+
+
+class StockPublic(Public):
+    sku_id: int
+    warehouse_id: int
+    on_hand: int
+    reserved: int
+    in_transit: int
+    safety_hold: int
+    sellable: int
+
+
+class BatchStockPublic(Public):
+    id: int
+    sku_id: int
+    warehouse_id: int
+    location_id: int
+    batch_no: str
+    production_date: date | None
+    expiry_date: date | None
+    received_at: datetime
+    quantity: int
+    reserved: int
+    disabled: bool
+
+
+class StockAdjustmentCreate(Strict):
+    """A counted correction: +n puts units on hand at a location/batch, -n takes them off."""
+
+    sku_id: int
+    warehouse_id: int
+    location_id: int
+    quantity_delta: Annotated[int, Field(ge=-(10**9), le=10**9, strict=True)]
+    batch_no: BatchNo = ""
+    production_date: date | None = None
+    expiry_date: date | None = None
+    reason: Reason
+    # A client-chosen key makes a retried request a no-op instead of a second adjustment.
+    client_ref: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+
+    @model_validator(mode="after")
+    def _sane(self) -> StockAdjustmentCreate:
+        if self.quantity_delta == 0:
+            raise ValueError("quantity_delta must not be 0")
+        if self.production_date and self.expiry_date and self.expiry_date < self.production_date:
+            raise ValueError("expiry_date is before production_date")
+        return self
+
+
+class MovementPublic(Public):
+    id: int
+    created_at: datetime
+    movement_type: str
+    sku_id: int
+    warehouse_id: int
+    location_id: int | None
+    batch_no: str | None
+    on_hand_delta: int
+    reserved_delta: int
+    in_transit_delta: int
+    ref_type: str
+    ref_no: str
+    actor: str
+    reason: str
+
+
+class StockAdjustmentPublic(Public):
+    movement: MovementPublic
+    stock: StockPublic
+
+
+class SafetyHoldSet(Strict):
+    safety_hold: Quantity
+    reason: Reason
+
+
+class BatchUpdate(Strict):
+    disabled: bool
+    reason: Reason
+
+
+MovementType = Literal[
+    "opening_balance",
+    "purchase_in",
+    "return_in",
+    "transfer_in",
+    "transfer_out",
+    "count_surplus",
+    "count_deficit",
+    "adjustment_in",
+    "adjustment_out",
+    "sales_out",
+    "purchase_return_out",
+    "damage_out",
+    "reservation",
+    "release",
+    "in_transit_add",
+    "in_transit_release",
+]
+
+StocksPublic = Page[StockPublic]
+BatchStocksPublic = Page[BatchStockPublic]
+MovementsPublic = Page[MovementPublic]

@@ -1,0 +1,67 @@
+"""One Settings object, read only in composition roots (API lifespan, build_worker, CLI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Admin routes may be limited to these client addresses or networks (CIDR). Empty = no limit.
+    admin_ip_allowlist: list[str] = Field(default_factory=list)
+
+
+class AuthSettings(BaseModel):
+    # Signs staff bearer tokens. Required in production; `houtai up` keeps one under .houtai/.
+    token_secret: SecretStr | None = None
+    token_ttl_minutes: int = Field(default=30, ge=1, le=24 * 60)
+
+
+class EmbeddedSettings(BaseModel):
+    """Ports of the servers `houtai up` starts itself when no external ones are configured."""
+
+    postgres_port: int = 54329
+    temporal_port: int = 7233
+    temporal_ui_port: int = 8233
+    # Seconds each server may take to come up before `houtai up` gives up with its log.
+    startup_timeout_s: float = 60.0
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HOUTAI_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    # External servers; when unset `houtai up` starts embedded ones under data_dir.
+    database_url: str | None = None
+    temporal_address: str | None = None
+    temporal_namespace: str = "default"
+    task_queue: str = "houtai"
+    data_dir: Path = Path(".houtai")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Load demo data when the database has no users yet (`houtai up` only).
+    demo_data: bool = True
+
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
+
+    def require_database_url(self) -> str:
+        if not self.database_url:
+            raise RuntimeError("HOUTAI_DATABASE_URL is not set")
+        return self.database_url
+
+    def require_temporal_address(self) -> str:
+        if not self.temporal_address:
+            raise RuntimeError("HOUTAI_TEMPORAL_ADDRESS is not set")
+        return self.temporal_address
+
+    def require_token_secret(self) -> SecretStr:
+        if self.auth.token_secret is None or len(self.auth.token_secret.get_secret_value()) < 32:
+            raise RuntimeError("HOUTAI_AUTH__TOKEN_SECRET must be set (at least 32 characters)")
+        return self.auth.token_secret

@@ -1,0 +1,1 @@
+"""Payload contracts, pure domain rules and database tables."""

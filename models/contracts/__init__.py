@@ -1,0 +1,1 @@
+"""Pydantic payloads of workflows, activities, updates, signals and queries. Pure."""

@@ -1,0 +1,1 @@
+"""Pure, deterministic business rules. Imports only the standard library, pydantic and contracts."""

@@ -1,0 +1,35 @@
+"""Roles and the permissions each route declares (DESIGN §9)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+STAFF_ROLES: Final = frozenset({"admin", "ops", "purchasing", "finance", "cs", "warehouse_manager"})
+KEY_ROLES: Final = frozenset({"storefront", "device"})
+ALL_ROLES: Final = STAFF_ROLES | KEY_ROLES
+
+PERMISSIONS: Final[dict[str, frozenset[str]]] = {
+    "self.read": ALL_ROLES,
+    "catalog.read": ALL_ROLES,
+    "catalog.write": frozenset({"admin", "ops"}),
+    "warehouse.read": STAFF_ROLES | {"device"},
+    "warehouse.write": frozenset({"admin", "warehouse_manager"}),
+    "stock.read": ALL_ROLES,
+    "stock.adjust": frozenset({"admin", "warehouse_manager"}),
+    "supplier.read": frozenset({"admin", "purchasing", "finance", "ops"}),
+    "supplier.write": frozenset({"admin", "purchasing"}),
+    "carrier.read": STAFF_ROLES,
+    "carrier.write": frozenset({"admin", "ops"}),
+    "freight.read": STAFF_ROLES | {"storefront"},
+    "freight.write": frozenset({"admin", "ops"}),
+    "users.manage": frozenset({"admin"}),
+    "audit.read": frozenset({"admin"}),
+}
+
+# Permissions whose routes the admin IP allow-list guards.
+ADMIN_PERMISSIONS: Final = frozenset({"users.manage", "audit.read"})
+
+
+def allowed(roles: frozenset[str], permission: str) -> bool:
+    """Whether any of `roles` grants `permission`. Unknown permissions grant nothing."""
+    return bool(roles & PERMISSIONS.get(permission, frozenset()))

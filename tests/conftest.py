@@ -1,0 +1,153 @@
+"""Session fixtures: a real PostgreSQL (embedded, or HOUTAI_TEST_DATABASE_URL), Temporal's
+time-skipping test server and dev server (binaries from our pinned packages), and a fresh
+migrated database per test cloned from a template."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from core.db import SessionFactory, make_engine, make_session_factory
+from core.temporal import SEARCH_ATTRIBUTES
+from migrations import upgrade_to_head
+from workers.embedded import (
+    EmbeddedPostgres,
+    free_port,
+    temporal_dev_server_path,
+    temporal_test_server_path,
+)
+
+_counter = itertools.count()
+
+
+class PgServer:
+    """A server on which tests create and drop their own databases."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base = make_url(base_url)
+
+    def url(self, database: str) -> str:
+        return self.base.set(drivername="postgresql+asyncpg", database=database).render_as_string(
+            hide_password=False
+        )
+
+    def dsn(self, database: str = "postgres") -> str:
+        return self.base.set(drivername="postgresql", database=database).render_as_string(
+            hide_password=False
+        )
+
+    async def execute(self, sql: str) -> None:
+        conn = await asyncpg.connect(self.dsn(), timeout=30)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    external = os.environ.get("HOUTAI_TEST_DATABASE_URL")
+    if external:
+        yield PgServer(external)
+        return
+    with tempfile.TemporaryDirectory(prefix="houtai-test-pg-") as tmp:
+        os.chmod(tmp, 0o755)
+        server = EmbeddedPostgres(Path(tmp) / "data", free_port(), Path(tmp) / "pg.log")
+        server.start()
+        try:
+            yield PgServer(server.admin_url())
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def template_database(pg_server: PgServer) -> Iterator[str]:
+    """A database migrated to head once per session; each test gets a copy of it."""
+    name = f"houtai_tpl_{os.getpid()}"
+    asyncio.run(pg_server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(pg_server.execute(f'CREATE DATABASE "{name}"'))
+    upgrade_to_head(pg_server.url(name))
+    yield name
+    asyncio.run(pg_server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest_asyncio.fixture
+async def database_url(pg_server: PgServer, template_database: str) -> AsyncIterator[str]:
+    name = f"houtai_t_{os.getpid()}_{next(_counter)}"
+    await pg_server.execute(
+        f'CREATE DATABASE "{name}" TEMPLATE "{template_database}" STRATEGY FILE_COPY'
+    )
+    try:
+        yield pg_server.url(name)
+    finally:
+        await pg_server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest_asyncio.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(database_url, pool_size=5)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def session_factory(engine: AsyncEngine) -> SessionFactory:
+    return make_session_factory(engine)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server_path(),
+        data_converter=pydantic_data_converter,
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    keys = {
+        "Keyword": SearchAttributeKey.for_keyword,
+        "Bool": SearchAttributeKey.for_bool,
+        "Int": SearchAttributeKey.for_int,
+    }
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_dev_server_path(),
+        data_converter=pydantic_data_converter,
+        search_attributes=[keys[kind](name) for name, kind in SEARCH_ATTRIBUTES.items()],
+        dev_server_extra_args=["--ui-disable-news-fetch"],
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def dev_client(dev_env: WorkflowEnvironment) -> Client:
+    return dev_env.client

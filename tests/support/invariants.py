@@ -1,0 +1,56 @@
+"""The stock invariants of DESIGN §5, checked against the database after a scenario."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+_CHECKS = {
+    "on_hand = Σ on_hand movements": """
+        SELECT s.sku_id, s.warehouse_id FROM stocks s
+        LEFT JOIN (SELECT sku_id, warehouse_id, SUM(on_hand_delta) AS total,
+                          SUM(reserved_delta) AS reserved, SUM(in_transit_delta) AS in_transit
+                   FROM stock_movements GROUP BY sku_id, warehouse_id) m
+          USING (sku_id, warehouse_id)
+        WHERE s.on_hand <> COALESCE(m.total, 0)""",
+    "reserved = Σ reservation movements": """
+        SELECT s.sku_id, s.warehouse_id FROM stocks s
+        LEFT JOIN (SELECT sku_id, warehouse_id, SUM(reserved_delta) AS total
+                   FROM stock_movements GROUP BY sku_id, warehouse_id) m
+          USING (sku_id, warehouse_id)
+        WHERE s.reserved <> COALESCE(m.total, 0)""",
+    "in_transit = Σ in-transit movements": """
+        SELECT s.sku_id, s.warehouse_id FROM stocks s
+        LEFT JOIN (SELECT sku_id, warehouse_id, SUM(in_transit_delta) AS total
+                   FROM stock_movements GROUP BY sku_id, warehouse_id) m
+          USING (sku_id, warehouse_id)
+        WHERE s.in_transit <> COALESCE(m.total, 0)""",
+    "location/batch totals = warehouse on_hand": """
+        SELECT s.sku_id, s.warehouse_id FROM stocks s
+        LEFT JOIN (SELECT sku_id, warehouse_id, SUM(quantity) AS total
+                   FROM location_stocks GROUP BY sku_id, warehouse_id) l
+          USING (sku_id, warehouse_id)
+        WHERE s.on_hand <> COALESCE(l.total, 0)""",
+    "nothing negative": """
+        SELECT sku_id, warehouse_id FROM stocks
+        WHERE on_hand < 0 OR reserved < 0 OR in_transit < 0 OR safety_hold < 0
+        UNION ALL
+        SELECT sku_id, warehouse_id FROM location_stocks WHERE quantity < 0 OR reserved < 0""",
+    "movements without a stock row": """
+        SELECT DISTINCT m.sku_id, m.warehouse_id FROM stock_movements m
+        LEFT JOIN stocks s USING (sku_id, warehouse_id) WHERE s.sku_id IS NULL""",
+}
+
+
+async def stock_invariant_violations(session: AsyncSession) -> dict[str, list[tuple[int, int]]]:
+    found: dict[str, list[tuple[int, int]]] = {}
+    for name, sql in _CHECKS.items():
+        rows = [(int(r[0]), int(r[1])) for r in (await session.execute(text(sql))).all()]
+        if rows:
+            found[name] = rows
+    return found
+
+
+async def assert_stock_invariants(session: AsyncSession) -> None:
+    violations = await stock_invariant_violations(session)
+    assert violations == {}, f"stock invariants broken: {violations}"

@@ -1,0 +1,82 @@
+"""The `houtai` command. Every subcommand is configured by the environment (HOUTAI_…)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable
+
+from core import logging as houtai_logging
+from core.settings import Settings
+
+COMMANDS: dict[str, str] = {
+    "up": "start the whole back office on its embedded default (or external servers)",
+    "api": "serve the HTTP API (production entry point)",
+    "worker": "run a Temporal worker (production entry point; run several for scale)",
+    "migrate": "upgrade the database to the latest schema and register search attributes",
+    "seed": "load demo data into an empty database",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="houtai", description="houtai (后台) back office")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in COMMANDS.items():
+        sub.add_parser(name, help=help_text, description=help_text)
+    return parser
+
+
+def _up(settings: Settings) -> int:
+    from workers.launcher import run_up
+
+    return run_up(settings)
+
+
+def _api(settings: Settings) -> int:
+    from workers.serve import serve_api
+
+    serve_api(settings)
+    return 0
+
+
+def _worker(settings: Settings) -> int:
+    from workers.serve import run_worker
+
+    asyncio.run(run_worker(settings))
+    return 0
+
+
+def _migrate(settings: Settings) -> int:
+    from workers.serve import migrate
+
+    asyncio.run(migrate(settings))
+    return 0
+
+
+def _seed(settings: Settings) -> int:
+    from workers.serve import seed
+
+    loaded = asyncio.run(seed(settings))
+    print("demo data loaded" if loaded else "database not empty: demo data not loaded")
+    return 0
+
+
+HANDLERS: dict[str, Callable[[Settings], int]] = {
+    "up": _up,
+    "api": _api,
+    "worker": _worker,
+    "migrate": _migrate,
+    "seed": _seed,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    houtai_logging.configure(settings.log_level, json_lines=args.command != "up")
+    return HANDLERS[args.command](settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""`houtai up`: the whole back office in one process tree, on the embedded default.
+
+PostgreSQL and Temporal's dev server (unless HOUTAI_DATABASE_URL / HOUTAI_TEMPORAL_ADDRESS point
+elsewhere), migrations, demo data, the worker and the API. Ctrl-C stops it all in order; the data
+stays under the data directory for the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+import httpx
+
+from core.security import new_secret
+from core.settings import Settings
+from workers.embedded import EmbeddedPostgres, EmbeddedTemporal, port_open
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    data_dir: Path
+    postgres: EmbeddedPostgres | None = None
+    temporal: EmbeddedTemporal | None = None
+    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    stopping: bool = False
+    started: float = field(default_factory=time.monotonic)
+
+    def step(self, message: str) -> None:
+        print(f"  [{time.monotonic() - self.started:5.1f}s] {message}", flush=True)
+
+    @property
+    def logs(self) -> Path:
+        return self.data_dir / "logs"
+
+
+def _token_secret(data_dir: Path) -> str:
+    path = data_dir / "token-secret"
+    if not path.exists():
+        path.write_text(new_secret())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _start_servers(stack: Stack) -> dict[str, str]:
+    s = stack.settings
+    env = {"HOUTAI_DATA_DIR": str(stack.data_dir)}
+    if s.database_url:
+        stack.step("PostgreSQL: using HOUTAI_DATABASE_URL")
+        env["HOUTAI_DATABASE_URL"] = s.database_url
+    else:
+        stack.step(f"PostgreSQL: starting embedded server on 127.0.0.1:{s.embedded.postgres_port}")
+        stack.postgres = EmbeddedPostgres(
+            stack.data_dir / "postgres", s.embedded.postgres_port, stack.logs / "postgres.log"
+        )
+        stack.postgres.start(s.embedded.startup_timeout_s)
+        env["HOUTAI_DATABASE_URL"] = stack.postgres.url
+    if s.temporal_address:
+        stack.step(f"Temporal: using {s.temporal_address}")
+        env["HOUTAI_TEMPORAL_ADDRESS"] = s.temporal_address
+    else:
+        stack.step(f"Temporal: starting dev server on 127.0.0.1:{s.embedded.temporal_port}")
+        stack.temporal = EmbeddedTemporal(
+            stack.data_dir / "temporal.sqlite",
+            s.embedded.temporal_port,
+            s.embedded.temporal_ui_port,
+            stack.logs / "temporal.log",
+        )
+        stack.temporal.start(s.embedded.startup_timeout_s)
+        env["HOUTAI_TEMPORAL_ADDRESS"] = stack.temporal.address
+    if s.auth.token_secret is None:
+        env["HOUTAI_AUTH__TOKEN_SECRET"] = _token_secret(stack.data_dir)
+    return env
+
+
+def _spawn(stack: Stack, name: str, env: dict[str, str]) -> None:
+    log = (stack.logs / f"{name}.log").open("ab")
+    stack.children[name] = subprocess.Popen(
+        [sys.executable, "-m", "workers.cli", name],
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _wait_ready(stack: Stack, base: str) -> None:
+    deadline = time.monotonic() + stack.settings.embedded.startup_timeout_s
+    last = "no answer"
+    while time.monotonic() < deadline and not stack.stopping:
+        _check_children(stack)
+        try:
+            answer = httpx.get(f"{base}/readyz?deep=true", timeout=15)
+            if answer.status_code == 200:
+                return
+            last = answer.text
+        except httpx.HTTPError as exc:
+            last = type(exc).__name__
+        time.sleep(0.3)
+    raise TimeoutError(f"API not ready: {last}")
+
+
+def _check_children(stack: Stack) -> None:
+    for name, proc in stack.children.items():
+        if proc.poll() is not None:
+            tail = (stack.logs / f"{name}.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{name} exited with code {proc.returncode}:\n{tail}")
+
+
+def _banner(stack: Stack, base: str) -> None:
+    from workers.seed import demo_credentials
+
+    s = stack.settings
+    print("\nhoutai is ready", flush=True)
+    print(f"  API            {base}/v1")
+    print(f"  OpenAPI docs   {base}/docs")
+    if stack.temporal is not None:
+        print(f"  Temporal UI    http://127.0.0.1:{s.embedded.temporal_ui_port}")
+    print(f"  Data           {stack.data_dir} (kept between runs)")
+    print("\nDemo credentials:")
+    for what, credential, role in demo_credentials():
+        print(f"  {what:<26} {credential:<48} {role}")
+    print("\nPress Ctrl-C to stop.", flush=True)
+
+
+def _stop(stack: Stack) -> None:
+    for name in ("api", "worker"):
+        proc = stack.children.get(name)
+        if proc is not None and proc.poll() is None:
+            stack.step(f"stopping {name}")
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    if stack.temporal is not None:
+        stack.step("stopping Temporal")
+        stack.temporal.stop()
+    if stack.postgres is not None:
+        stack.step("stopping PostgreSQL")
+        stack.postgres.stop()
+
+
+def _prepare(stack: Stack, env: dict[str, str]) -> None:
+    from workers.serve import migrate, seed
+
+    # The children's view: the same settings plus the servers resolved above.
+    child = stack.settings.model_copy(
+        update={
+            "database_url": env["HOUTAI_DATABASE_URL"],
+            "temporal_address": env["HOUTAI_TEMPORAL_ADDRESS"],
+        }
+    )
+    stack.step("database: migrating to head, registering search attributes")
+    asyncio.run(migrate(child))
+    if stack.settings.demo_data:
+        loaded = asyncio.run(seed(child))
+        stack.step("demo data loaded" if loaded else "demo data: database not empty, kept as is")
+
+
+def run_up(settings: Settings) -> int:
+    data_dir = settings.data_dir.resolve()
+    (data_dir / "logs").mkdir(parents=True, exist_ok=True)
+    stack = Stack(settings=settings, data_dir=data_dir)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stack.stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    base = f"http://{settings.api.host}:{settings.api.port}"
+    print(f"houtai: starting (data in {data_dir})", flush=True)
+    code = 0
+    try:
+        if port_open(settings.api.port, settings.api.host):
+            raise RuntimeError(f"port {settings.api.port} is taken; set HOUTAI_API__PORT")
+        env = _start_servers(stack)
+        _prepare(stack, env)
+        stack.step("starting worker and API")
+        _spawn(stack, "worker", env)
+        _spawn(stack, "api", env)
+        _wait_ready(stack, base)
+        if not stack.stopping:
+            _banner(stack, base)
+        while not stack.stopping:
+            _check_children(stack)
+            time.sleep(0.5)
+        print("\nhoutai: stopping", flush=True)
+    except Exception as exc:  # show the cause, then stop whatever did start
+        print(f"\nhoutai: failed: {exc}\n  logs: {stack.logs}", file=sys.stderr, flush=True)
+        code = 1
+    finally:
+        _stop(stack)
+    print("houtai: stopped; data kept for the next start", flush=True)
+    return code

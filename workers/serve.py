@@ -1,0 +1,96 @@
+"""Production entry points: `houtai api`, `houtai worker`, `houtai migrate`, `houtai seed`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import uvicorn
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
+
+from core.db import make_engine, make_session_factory
+from core.settings import Settings
+from core.temporal import SEARCH_ATTRIBUTES, connect
+from migrations import upgrade_to_head
+from workers.worker import WorkerDeps, build_worker
+
+log = logging.getLogger(__name__)
+
+
+def serve_api(settings: Settings) -> None:
+    from api.main import create_app
+
+    settings.require_token_secret()
+    uvicorn.run(
+        create_app(settings=settings),
+        host=settings.api.host,
+        port=settings.api.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        access_log=False,
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    engine = make_engine(settings.require_database_url())
+    client = await connect(settings.require_temporal_address(), settings.temporal_namespace)
+    worker = build_worker(
+        client,
+        WorkerDeps(engine=engine, session_factory=make_session_factory(engine)),
+        task_queue=settings.task_queue,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker polling", extra={"task_queue": settings.task_queue})
+    async with worker:
+        await stop.wait()
+        log.info("worker stopping: finishing in-flight tasks")
+    await engine.dispose()
+
+
+async def register_search_attributes(client: Client, namespace: str) -> list[str]:
+    """Add houtai's search attributes that the namespace lacks; returns the ones added."""
+    existing = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=namespace)
+    )
+    known = set(existing.custom_attributes) | set(existing.system_attributes)
+    missing = {n: k for n, k in SEARCH_ATTRIBUTES.items() if n not in known}
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=namespace,
+                search_attributes={
+                    n: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{k.upper()}")
+                    for n, k in missing.items()
+                },
+            )
+        )
+    return sorted(missing)
+
+
+async def migrate(settings: Settings) -> None:
+    await asyncio.to_thread(upgrade_to_head, settings.require_database_url())
+    log.info("database at head")
+    if settings.temporal_address:
+        client = await connect(settings.temporal_address, settings.temporal_namespace)
+        added = await register_search_attributes(client, settings.temporal_namespace)
+        log.info("search attributes registered", extra={"added": added})
+
+
+async def seed(settings: Settings) -> bool:
+    from workers.seed import seed_demo
+
+    engine = make_engine(settings.require_database_url())
+    try:
+        loaded: bool = await seed_demo(make_session_factory(engine))
+        return loaded
+    finally:
+        await engine.dispose()

@@ -1,0 +1,1 @@
+"""One business process per module. Deterministic and sandboxed: no I/O, clock or settings."""
