@@ -1,0 +1,123 @@
+"""`houtai up` as a user runs it: a subprocess on free ports, probed only over HTTP, stopped with
+Ctrl-C (SIGINT), started again on the same data."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from workers.embedded import free_port, port_open
+from workers.seed import DEMO_PASSWORD, DEMO_STOREFRONT_KEY
+
+pytestmark = pytest.mark.e2e
+READY_TIMEOUT_S = 150
+
+
+class Up:
+    def __init__(self, data_dir: Path) -> None:
+        self.ports = {
+            "HOUTAI_API__PORT": free_port(),
+            "HOUTAI_EMBEDDED__POSTGRES_PORT": free_port(),
+            "HOUTAI_EMBEDDED__TEMPORAL_PORT": free_port(),
+            "HOUTAI_EMBEDDED__TEMPORAL_UI_PORT": free_port(),
+        }
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HOUTAI_")}
+        env.update({k: str(v) for k, v in self.ports.items()})
+        env["HOUTAI_DATA_DIR"] = str(data_dir)
+        self.env = env
+        self.base = f"http://127.0.0.1:{self.ports['HOUTAI_API__PORT']}"
+        self.output: list[str] = []
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> float:
+        houtai = Path(sys.executable).parent / "houtai"
+        started = time.monotonic()
+        self.output.clear()
+        self.proc = subprocess.Popen(
+            [str(houtai), "up"],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        ready = threading.Event()
+
+        def read() -> None:
+            assert self.proc is not None and self.proc.stdout is not None
+            for line in self.proc.stdout:
+                self.output.append(line)
+                if "houtai is ready" in line:
+                    ready.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        if not ready.wait(READY_TIMEOUT_S):
+            self.proc.kill()
+            raise AssertionError("houtai up never became ready:\n" + "".join(self.output))
+        return time.monotonic() - started
+
+    def stop(self) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGINT)
+        code = self.proc.wait(90)
+        time.sleep(0.5)
+        return code
+
+    @property
+    def text(self) -> str:
+        return "".join(self.output)
+
+
+@pytest.fixture
+def up(tmp_path: Path) -> Iterator[Up]:
+    stack = Up(tmp_path / "houtai-data")
+    yield stack
+    if stack.proc is not None and stack.proc.poll() is None:
+        stack.proc.kill()
+        stack.proc.wait()
+
+
+def test_up_serves_the_back_office_stops_cleanly_and_keeps_its_data(up: Up) -> None:
+    seconds = up.start()
+    assert seconds < READY_TIMEOUT_S
+    for expected in ("/docs", "Temporal UI", "admin", DEMO_PASSWORD, DEMO_STOREFRONT_KEY):
+        assert expected in up.text, expected
+
+    with httpx.Client(base_url=up.base, timeout=30) as http:
+        assert http.get("/readyz?deep=true").status_code == 200
+        login = http.post("/v1/auth/login", json={"username": "admin", "password": DEMO_PASSWORD})
+        assert login.status_code == 200, login.text
+        staff = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        assert http.get("/v1/skus", headers=staff).json()["count"] >= 45
+        shop = {"X-API-Key": DEMO_STOREFRONT_KEY}
+        stock = http.get("/v1/stock", headers=shop, params={"limit": 500}).json()
+        assert sum(row["on_hand"] for row in stock["data"]) > 0
+        created = http.post(
+            "/v1/categories", json={"code": "e2e-kept", "name": "重启后仍在"}, headers=staff
+        )
+        assert created.status_code == 201, created.text
+
+    assert up.stop() == 0
+    assert "stopped" in up.text
+    for name, port in up.ports.items():
+        assert not port_open(port), f"{name} {port} still open after Ctrl-C"
+
+    up.start()
+    assert "database not empty" in up.text
+    with httpx.Client(base_url=up.base, timeout=30) as http:
+        login = http.post("/v1/auth/login", json={"username": "admin", "password": DEMO_PASSWORD})
+        staff = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        codes = [
+            c["code"]
+            for c in http.get("/v1/categories", headers=staff, params={"limit": 500}).json()["data"]
+        ]
+        assert "e2e-kept" in codes
+    assert up.stop() == 0
