@@ -157,12 +157,13 @@ class Writer:
     async def commit(
         self, action: str, object_type: str, object_id: object, detail: dict[str, Any] | None = None
     ) -> None:
+        route_status = getattr(self.request.scope.get("route"), "status_code", None)
         self.session.add(
             audit_entry(
                 self.request,
                 self.principal,
                 action=action,
-                status_code=200,
+                status_code=route_status or 200,
                 object_type=object_type,
                 object_id=str(object_id),
                 detail=detail or {},
