@@ -9,6 +9,7 @@ from datetime import date
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.db import Location, LocationStock, Sku, Stock, StockMovement
@@ -94,25 +95,50 @@ async def move_on_hand(
     quantity: int,
     doc: Document,
 ) -> StockMovement:
-    """Put `quantity` units on hand (inbound types) or take them off (outbound types)."""
+    """Put `quantity` units on hand (inbound types) or take them off (outbound types).
+
+    All or nothing inside the caller's transaction (a savepoint): a refusal leaves no partial
+    change behind. With an idempotency key, a repeat — even a concurrent one — returns the
+    movement already written instead of moving stock twice."""
     if quantity <= 0:
         raise StockError("quantity must be positive", field="quantity", conflict=False)
-    if doc.idempotency_key is not None:
-        done = await session.scalar(
-            select(StockMovement).where(StockMovement.idempotency_key == doc.idempotency_key)
-        )
-        if done is not None:
-            return done
-    await _check_location(session, sku_id, warehouse_id, batch)
-    await _ensure_stock_row(session, sku_id, warehouse_id)
-    if movement_type in INBOUND_TYPES:
-        delta = quantity
-        await _add_to_batch(session, sku_id, warehouse_id, batch, quantity)
-    elif movement_type in OUTBOUND_TYPES:
-        delta = -quantity
-        await _take_from_batch(session, sku_id, batch, quantity)
-    else:
+    if movement_type not in INBOUND_TYPES | OUTBOUND_TYPES:
         raise StockError(f"{movement_type} does not move on-hand stock", field="movement_type")
+    if doc.idempotency_key is not None and (done := await _done(session, doc.idempotency_key)):
+        return done
+    await _check_location(session, sku_id, warehouse_id, batch)
+    delta = quantity if movement_type in INBOUND_TYPES else -quantity
+    try:
+        async with session.begin_nested():
+            return await _apply(session, movement_type, sku_id, warehouse_id, batch, delta, doc)
+    except IntegrityError:
+        # A concurrent request with the same key committed first: that one is the movement.
+        if doc.idempotency_key is None or not (done := await _done(session, doc.idempotency_key)):
+            raise
+        return done
+
+
+async def _done(session: AsyncSession, idempotency_key: str) -> StockMovement | None:
+    return await session.scalar(
+        select(StockMovement).where(StockMovement.idempotency_key == idempotency_key)
+    )
+
+
+async def _apply(
+    session: AsyncSession,
+    movement_type: str,
+    sku_id: int,
+    warehouse_id: int,
+    batch: BatchRef,
+    delta: int,
+    doc: Document,
+) -> StockMovement:
+    """The change itself: batch, warehouse figure, ledger row (always locked in that order)."""
+    await _ensure_stock_row(session, sku_id, warehouse_id)
+    if delta > 0:
+        await _add_to_batch(session, sku_id, warehouse_id, batch, delta)
+    else:
+        await _take_from_batch(session, sku_id, batch, -delta)
     changed = await session.execute(
         update(Stock)
         .where(

@@ -58,12 +58,21 @@ async def get_category(category_id: int, session: Session) -> CategoryPublic:
     )
 
 
+async def _check_no_cycle(session: Session, category_id: int, parent_id: int | None) -> None:
+    """The new parent may be neither the category itself nor one of its descendants."""
+    seen: set[int] = set()
+    while parent_id is not None and parent_id not in seen:
+        if parent_id == category_id:
+            raise invalid("parent_id", "a category cannot be its own ancestor")
+        seen.add(parent_id)
+        parent_id = await session.scalar(select(Category.parent_id).where(Category.id == parent_id))
+
+
 @router.patch("/categories/{category_id}")
 async def update_category(category_id: int, body: CategoryUpdate, w: Write) -> CategoryPublic:
     category = await get_or_404(w.session, Category, category_id, "category")
     await check_refs(w.session, {"parent_id": (Category, body.parent_id)})
-    if body.parent_id == category_id:
-        raise invalid("parent_id", "a category cannot be its own parent")
+    await _check_no_cycle(w.session, category_id, body.parent_id)
     changes = apply_update(category, body)
     await w.commit("category.update", "category", category.id, changes)
     return CategoryPublic.model_validate(category)
@@ -98,9 +107,11 @@ async def _product_public(w_session: Session, spu: Spu) -> ProductPublic:
     )
 
 
-async def _check_sku_refs(session: Session, skus: list[SkuCreate]) -> None:
+async def _check_sku_refs(session: Session, skus: list[SkuCreate], prefix: str = "skus") -> None:
+    """422 for an unknown freight template, named as the client sent it: `skus.1.…` inside a
+    product, plain `freight_template_id` for a SKU posted on its own (prefix "")."""
     for i, sku in enumerate(skus):
-        field = f"skus.{i}.freight_template_id"
+        field = f"{prefix}.{i}.freight_template_id" if prefix else "freight_template_id"
         await check_refs(session, {field: (FreightTemplate, sku.freight_template_id)})
 
 
@@ -151,7 +162,7 @@ async def update_product(product_id: int, body: ProductUpdate, w: Write) -> Prod
 @router.post("/products/{product_id}/skus", status_code=201)
 async def add_sku(product_id: int, body: SkuCreate, w: Write) -> SkuPublic:
     await get_or_404(w.session, Spu, product_id, "product")
-    await _check_sku_refs(w.session, [body])
+    await _check_sku_refs(w.session, [body], prefix="")
     sku = Sku(spu_id=product_id, **body.model_dump())
     w.session.add(sku)
     await w.session.flush()

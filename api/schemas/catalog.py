@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from api.pagination import Page
-from api.schemas.common import Code, Fen, Name, PositiveInt, Public, Quantity, Strict
+from api.schemas.common import Code, Fen, Name, Patch, PositiveInt, Public, Quantity, Strict
 
 Barcode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9A-Za-z\-]{4,64}$")]
 Attributes = Annotated[
@@ -21,7 +21,9 @@ class CategoryCreate(Strict):
     parent_id: int | None = None
 
 
-class CategoryUpdate(Strict):
+class CategoryUpdate(Patch):
+    nullable = frozenset({"parent_id"})
+
     name: Name | None = None
     parent_id: int | None = None
 
@@ -55,7 +57,9 @@ class SkuCreate(Strict):
     shelf_life_days: PositiveInt | None = None
 
 
-class SkuUpdate(Strict):
+class SkuUpdate(Patch):
+    nullable = frozenset({"freight_template_id", "shelf_life_days"})
+
     name: Name | None = None
     barcode: Barcode | None = None
     weight_g: PositiveInt | None = None
@@ -92,7 +96,9 @@ class ProductCreate(Strict):
     skus: Annotated[list[SkuCreate], Field(min_length=1, max_length=200)]
 
 
-class ProductUpdate(Strict):
+class ProductUpdate(Patch):
+    nullable = frozenset({"brand_id"})
+
     name: Name | None = None
     category_id: int | None = None
     brand_id: int | None = None

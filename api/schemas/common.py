@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 # Money is integer fen; floats and numeric strings are refused rather than rounded.
 Fen = Annotated[int, Field(ge=0, le=10**12, strict=True)]
@@ -26,6 +33,20 @@ class Strict(BaseModel):
     """Request bodies: unknown fields are an error, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class Patch(Strict):
+    """PATCH bodies: an omitted field is left alone; `null` is accepted only for the fields in
+    `nullable` (the columns that may be empty), and is a 422 naming the field otherwise."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _null_only_where_allowed(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name not in cls.nullable:
+            raise ValueError("may not be null; omit the field to leave it unchanged")
+        return value
 
 
 class Public(BaseModel):

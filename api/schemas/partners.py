@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from api.pagination import Page
-from api.schemas.common import Code, Fen, Name, PositiveInt, Public, Quantity, Strict
+from api.schemas.common import Code, Fen, Name, Patch, PositiveInt, Public, Quantity, Strict
 
 SupplierStatus = Literal["pending", "approved", "suspended"]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
@@ -26,7 +26,7 @@ class SupplierCreate(Strict):
     status: SupplierStatus = "pending"
 
 
-class SupplierUpdate(Strict):
+class SupplierUpdate(Patch):
     name: Name | None = None
     contact_name: Short | None = None
     phone: Phone | None = None
@@ -55,7 +55,7 @@ class SupplierProductCreate(Strict):
     preferred: bool = False
 
 
-class SupplierProductUpdate(Strict):
+class SupplierProductUpdate(Patch):
     supply_price_fen: Fen | None = None
     purchase_unit: Annotated[str, StringConstraints(min_length=1, max_length=16)] | None = None
     units_per_purchase_unit: PositiveInt | None = None
@@ -89,7 +89,7 @@ class CarrierCreate(Strict):
     cutoffs: Annotated[list[CarrierCutoffIn], Field(max_length=50)] = []
 
 
-class CarrierUpdate(Strict):
+class CarrierUpdate(Patch):
     name: Name | None = None
     tracking_mode: TrackingMode | None = None
     active: bool | None = None

@@ -8,7 +8,7 @@ from zoneinfo import available_timezones
 from pydantic import AfterValidator, Field, StringConstraints
 
 from api.pagination import Page
-from api.schemas.common import Code, Name, Public, Quantity, RegionCode, Strict
+from api.schemas.common import Code, Name, Patch, Public, Quantity, RegionCode, Strict
 
 _ZONES = frozenset(available_timezones())
 
@@ -32,7 +32,7 @@ class WarehouseCreate(Strict):
     address: Annotated[str, StringConstraints(max_length=300)] = ""
 
 
-class WarehouseUpdate(Strict):
+class WarehouseUpdate(Patch):
     name: Name | None = None
     region_code: RegionCode | None = None
     timezone: Timezone | None = None
@@ -77,7 +77,7 @@ class LocationCreate(Strict):
     y_cm: Quantity
 
 
-class LocationUpdate(Strict):
+class LocationUpdate(Patch):
     kind: LocationKind | None = None
     active: bool | None = None
 

@@ -6,13 +6,13 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 
+import pytest
 import pytest_asyncio
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-import pytest
 from sqlalchemy import inspect, text
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from core.db import SessionFactory, make_engine
 from migrations import current_revision, head_revision, upgrade_to_head

@@ -10,8 +10,8 @@ from temporalio.client import Client
 from api.deps import AppDeps
 from api.main import create_app
 from core.db import make_session_factory
-from workers.worker import WorkerDeps, build_worker
 from tests.api.conftest import TOKEN_SECRET
+from workers.worker import WorkerDeps, build_worker
 
 
 def _client(deps: AppDeps) -> httpx.AsyncClient:
@@ -45,10 +45,10 @@ async def test_readyz_deep_runs_a_workflow_on_the_worker(
         temporal=dev_client,
         task_queue=task_queue,
     )
-    async with build_worker(dev_client, WorkerDeps(engine, factory), task_queue=task_queue):
-        async with _client(deps) as client:
-            shallow = await client.get("/readyz")
-            deep = await client.get("/readyz?deep=true")
+    worker = build_worker(dev_client, WorkerDeps(engine, factory), task_queue=task_queue)
+    async with worker, _client(deps) as client:
+        shallow = await client.get("/readyz")
+        deep = await client.get("/readyz?deep=true")
     assert shallow.status_code == 200, shallow.text
     assert deep.status_code == 200, deep.text
     assert deep.json()["temporal"]["worker"] == task_queue
