@@ -55,7 +55,7 @@ class Up:
             assert self.proc is not None and self.proc.stdout is not None
             for line in self.proc.stdout:
                 self.output.append(line)
-                if "houtai is ready" in line:
+                if "Press Ctrl-C to stop" in line:  # the banner ends with this line
                     ready.set()
 
         threading.Thread(target=read, daemon=True).start()
