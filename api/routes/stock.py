@@ -33,6 +33,8 @@ router = APIRouter(prefix="/v1/stock", tags=["stock"])
 Reader = Annotated[Principal, Depends(require("stock.read"))]
 Adjust = Annotated[Writer, Depends(writer("stock.adjust"))]
 T = TypeVar("T")
+# The ledger names its own inputs; a refused adjustment is about the body's quantity_delta.
+_BODY_FIELDS = {"": "quantity_delta", "quantity": "quantity_delta"}
 
 
 def _stock_public(stock: Stock) -> StockPublic:
@@ -101,12 +103,8 @@ async def _stock(session: AsyncSession, sku_id: int, warehouse_id: int) -> Stock
     return stock
 
 
-@router.post("/adjustments", status_code=201)
-async def adjust_stock(body: StockAdjustmentCreate, w: Adjust) -> StockAdjustmentPublic:
-    await check_refs(
-        w.session, {"sku_id": (Sku, body.sku_id), "warehouse_id": (Warehouse, body.warehouse_id)}
-    )
-    batch = BatchRef(body.location_id, body.batch_no, body.production_date, body.expiry_date)
+async def _move(w: Writer, body: StockAdjustmentCreate) -> StockMovement:
+    """The adjustment through the ledger; its refusals as 409/422 naming the body's fields."""
     doc = Document(
         "adjustment",
         body.client_ref or "manual",
@@ -114,33 +112,50 @@ async def adjust_stock(body: StockAdjustmentCreate, w: Adjust) -> StockAdjustmen
         body.reason,
         idempotency_key=f"adjustment:{body.client_ref}" if body.client_ref else None,
     )
-    kind = "adjustment_in" if body.quantity_delta > 0 else "adjustment_out"
     try:
         movement = await move_on_hand(
             w.session,
-            movement_type=kind,
+            movement_type="adjustment_in" if body.quantity_delta > 0 else "adjustment_out",
             sku_id=body.sku_id,
             warehouse_id=body.warehouse_id,
-            batch=batch,
+            batch=BatchRef(body.location_id, body.batch_no, body.production_date, body.expiry_date),
             quantity=abs(body.quantity_delta),
             doc=doc,
         )
     except StockError as exc:
+        field = _BODY_FIELDS.get(exc.field, exc.field)
         raise (
-            conflict(str(exc), field=exc.field) if exc.conflict else invalid(exc.field, str(exc))
+            conflict(str(exc), field=field, message=str(exc))
+            if exc.conflict
+            else invalid(field, str(exc))
         ) from exc
-    stock = await _stock(w.session, body.sku_id, body.warehouse_id)
-    await w.commit(
-        f"stock.{kind}",
-        "stock_movement",
-        movement.id,
-        {
-            "sku_id": body.sku_id,
-            "warehouse_id": body.warehouse_id,
-            "quantity_delta": body.quantity_delta,
-            "reason": body.reason,
-        },
+    _check_replay(movement, body)
+    return movement
+
+
+def _check_replay(movement: StockMovement, body: StockAdjustmentCreate) -> None:
+    """A client_ref names one adjustment: reusing it for another one is refused, not replayed."""
+    done = (movement.sku_id, movement.warehouse_id, movement.location_id, movement.batch_no)
+    asked = (body.sku_id, body.warehouse_id, body.location_id, body.batch_no)
+    if done != asked or movement.on_hand_delta != body.quantity_delta:
+        message = "client_ref was already used for a different adjustment"
+        raise conflict(message, field="client_ref", message=message)
+
+
+@router.post("/adjustments", status_code=201)
+async def adjust_stock(body: StockAdjustmentCreate, w: Adjust) -> StockAdjustmentPublic:
+    await check_refs(
+        w.session, {"sku_id": (Sku, body.sku_id), "warehouse_id": (Warehouse, body.warehouse_id)}
     )
+    movement = await _move(w, body)
+    stock = await _stock(w.session, body.sku_id, body.warehouse_id)
+    detail = {
+        "sku_id": body.sku_id,
+        "warehouse_id": body.warehouse_id,
+        "quantity_delta": body.quantity_delta,
+        "reason": body.reason,
+    }
+    await w.commit(f"stock.{movement.movement_type}", "stock_movement", movement.id, detail)
     return StockAdjustmentPublic(
         movement=MovementPublic.model_validate(movement), stock=_stock_public(stock)
     )

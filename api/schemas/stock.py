@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from api.pagination import Page
 from api.schemas.common import Public, Quantity, Reason, Strict
@@ -53,13 +53,21 @@ class StockAdjustmentCreate(Strict):
     # A client-chosen key makes a retried request a no-op instead of a second adjustment.
     client_ref: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
 
-    @model_validator(mode="after")
-    def _sane(self) -> StockAdjustmentCreate:
-        if self.quantity_delta == 0:
-            raise ValueError("quantity_delta must not be 0")
-        if self.production_date and self.expiry_date and self.expiry_date < self.production_date:
-            raise ValueError("expiry_date is before production_date")
-        return self
+    # Field validators (not a model validator) so the 422 names the offending field.
+    @field_validator("quantity_delta")
+    @classmethod
+    def _not_zero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("must not be 0")
+        return value
+
+    @field_validator("expiry_date")
+    @classmethod
+    def _after_production(cls, value: date | None, info: ValidationInfo) -> date | None:
+        produced = info.data.get("production_date")
+        if value is not None and produced is not None and value < produced:
+            raise ValueError("is before production_date")
+        return value
 
 
 class MovementPublic(Public):
