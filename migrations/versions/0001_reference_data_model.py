@@ -112,7 +112,12 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_categories")),
         sa.UniqueConstraint("code", name=op.f("uq_categories_code")),
-        sa.UniqueConstraint("parent_id", "name", name=op.f("uq_categories_parent_id_name")),
+        sa.UniqueConstraint(
+            "parent_id",
+            "name",
+            name=op.f("uq_categories_parent_id_name"),
+            postgresql_nulls_not_distinct=True,
+        ),
     )
     op.create_table(
         "freight_policies",

@@ -13,7 +13,8 @@ from models.db.base import Base, Timestamped
 
 class Category(Timestamped, Base):
     __tablename__ = "categories"
-    __table_args__ = (UniqueConstraint("parent_id", "name"),)
+    # NULLS NOT DISTINCT: two top-level categories may not share a name either.
+    __table_args__ = (UniqueConstraint("parent_id", "name", postgresql_nulls_not_distinct=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
