@@ -20,13 +20,13 @@ from api.schemas.stock import (
     BatchUpdate,
     MovementPublic,
     MovementsPublic,
-    MovementType,
     SafetyHoldSet,
     StockAdjustmentCreate,
     StockAdjustmentPublic,
     StockPublic,
     StocksPublic,
 )
+from models.contracts.inventory import MovementType
 from models.db import LocationStock, Sku, Stock, StockMovement, Warehouse
 
 router = APIRouter(prefix="/v1/stock", tags=["stock"])

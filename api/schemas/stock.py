@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
@@ -101,25 +101,6 @@ class BatchUpdate(Strict):
     disabled: bool
     reason: Reason
 
-
-MovementType = Literal[
-    "opening_balance",
-    "purchase_in",
-    "return_in",
-    "transfer_in",
-    "transfer_out",
-    "count_surplus",
-    "count_deficit",
-    "adjustment_in",
-    "adjustment_out",
-    "sales_out",
-    "purchase_return_out",
-    "damage_out",
-    "reservation",
-    "release",
-    "in_transit_add",
-    "in_transit_release",
-]
 
 StocksPublic = Page[StockPublic]
 BatchStocksPublic = Page[BatchStockPublic]

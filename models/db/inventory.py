@@ -17,26 +17,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from models.contracts.inventory import MOVEMENT_TYPES
 from models.db.base import Base
-
-MOVEMENT_TYPES = (
-    "opening_balance",
-    "purchase_in",
-    "return_in",
-    "transfer_in",
-    "transfer_out",
-    "count_surplus",
-    "count_deficit",
-    "adjustment_in",
-    "adjustment_out",
-    "sales_out",
-    "purchase_return_out",
-    "damage_out",
-    "reservation",
-    "release",
-    "in_transit_add",
-    "in_transit_release",
-)
 
 
 class Stock(Base):
