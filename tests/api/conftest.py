@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
@@ -12,13 +12,21 @@ import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.deps import AppDeps
-from api.main import create_app
 from core.db import SessionFactory
-from core.security import hash_api_key, hash_password, new_api_key
-from models.db import ApiKey, Category, Location, Sku, Spu, User, UserRole, Warehouse
+from core.security import hash_api_key, new_api_key
+from models.db import ApiKey, Category, Location, Sku, Spu, Warehouse
+from tests.support.api import (
+    CLIENT_IP,
+    PASSWORD,
+    Headers,
+    MakeHeaders,
+    add_user,
+    asgi_client,
+    bearer,
+    login,
+)
 
 TOKEN_SECRET = "test-secret-" + "x" * 40
-PASSWORD = "correct-horse-battery"
 _names = itertools.count()
 
 
@@ -29,41 +37,26 @@ def deps(engine: AsyncEngine, session_factory: SessionFactory) -> AppDeps:
 
 @pytest_asyncio.fixture
 async def client(deps: AppDeps) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(deps), client=("10.1.2.3", 5555))
-    async with httpx.AsyncClient(transport=transport, base_url="http://houtai.test") as c:
+    async with asgi_client(deps, (CLIENT_IP, 5555)) as c:
         yield c
 
 
-Headers = dict[str, str]
-
-
 @pytest.fixture
-def user_headers(
-    client: httpx.AsyncClient, session_factory: SessionFactory
-) -> Callable[..., Awaitable[Headers]]:
+def user_headers(client: httpx.AsyncClient, session_factory: SessionFactory) -> MakeHeaders:
     """Create a staff user with the given roles, log in over HTTP, return auth headers."""
 
     async def make(*roles: str) -> Headers:
         username = f"user{next(_names)}"
-        async with session_factory() as session:
-            user = User(
-                username=username, display_name=username, password_hash=hash_password(PASSWORD)
-            )
-            session.add(user)
-            await session.flush()
-            session.add_all(UserRole(user_id=user.id, role=r) for r in roles)
-            await session.commit()
-        answer = await client.post(
-            "/v1/auth/login", json={"username": username, "password": PASSWORD}
-        )
+        await add_user(session_factory, username, *roles)
+        answer = await login(client, username, PASSWORD)
         assert answer.status_code == 200, answer.text
-        return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+        return bearer(answer.json()["access_token"])
 
     return make
 
 
 @pytest.fixture
-def key_headers(session_factory: SessionFactory) -> Callable[..., Awaitable[Headers]]:
+def key_headers(session_factory: SessionFactory) -> MakeHeaders:
     async def make(role: str, warehouse_id: int | None = None) -> Headers:
         key, prefix = new_api_key()
         async with session_factory() as session:
@@ -95,6 +88,21 @@ class Ref:
     other_location_id: int
 
 
+def _first_location(warehouse: Warehouse) -> Location:
+    """Location A-01-01-1 of a flushed warehouse, its barcode prefixed by the warehouse code."""
+    return Location(
+        warehouse_id=warehouse.id,
+        code="A-01-01-1",
+        barcode=f"{warehouse.code}-A-01-01-1",
+        zone="A",
+        aisle=1,
+        bay=1,
+        level=1,
+        x_cm=300,
+        y_cm=120,
+    )
+
+
 @pytest_asyncio.fixture
 async def ref(session_factory: SessionFactory) -> Ref:
     async with session_factory() as session:
@@ -115,28 +123,7 @@ async def ref(session_factory: SessionFactory) -> Ref:
             volume_cm3=3000,
             list_price_fen=9900,
         )
-        loc1 = Location(
-            warehouse_id=wh1.id,
-            code="A-01-01-1",
-            barcode="SH01-A-01-01-1",
-            zone="A",
-            aisle=1,
-            bay=1,
-            level=1,
-            x_cm=300,
-            y_cm=120,
-        )
-        loc2 = Location(
-            warehouse_id=wh2.id,
-            code="A-01-01-1",
-            barcode="GZ01-A-01-01-1",
-            zone="A",
-            aisle=1,
-            bay=1,
-            level=1,
-            x_cm=300,
-            y_cm=120,
-        )
+        loc1, loc2 = _first_location(wh1), _first_location(wh2)
         session.add_all([sku, loc1, loc2])
         await session.commit()
         return Ref(category.id, spu.id, sku.id, wh1.id, wh2.id, loc1.id, loc2.id)

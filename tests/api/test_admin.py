@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,20 +11,13 @@ import pytest
 from sqlalchemy import select, text
 
 from api.deps import AppDeps
-from api.main import create_app
 from core.db import SessionFactory
 from core.security import hash_api_key, verify_password
 from models.db import ApiKey, AuditEntry, User, UserRole
-from tests.api.conftest import PASSWORD, Ref
+from tests.api.conftest import Ref
+from tests.support.api import PASSWORD, Headers, MakeHeaders, asgi_client, login, problem_fields
 
-Headers = dict[str, str]
-MakeHeaders = Callable[..., Awaitable[Headers]]
 NEW_PASSWORD = "a-much-longer-passphrase"
-
-
-def fields(answer: httpx.Response) -> list[str]:
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    return [e["field"] for e in answer.json().get("errors", [])]
 
 
 async def new_user(
@@ -39,11 +31,6 @@ async def new_user(
     )  # fmt: skip
     assert answer.status_code == 201, answer.text
     return dict(answer.json())
-
-
-async def login(client: httpx.AsyncClient, username: str, password: str) -> int:
-    answer = await client.post("/v1/auth/login", json={"username": username, "password": password})
-    return answer.status_code
 
 
 async def test_create_user_with_roles(
@@ -70,7 +57,7 @@ async def test_create_user_with_roles(
             {"roles": ["cs", "ops"]},
         )
         assert PASSWORD not in str(audit.detail)
-    assert await login(client, "chen.jie", PASSWORD) == 200
+    assert (await login(client, "chen.jie", PASSWORD)).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -98,7 +85,7 @@ async def test_create_user_validates(
     answer = await client.post("/v1/admin/users", json=payload, headers=admin)
 
     assert answer.status_code == 422, answer.text
-    assert field in fields(answer)
+    assert field in problem_fields(answer)
     async with session_factory() as session:
         assert await session.scalar(select(User).where(User.username == "new.one")) is None
 
@@ -135,15 +122,15 @@ async def test_update_roles_password_and_active(
 
     password = await client.patch(url, json={"password": NEW_PASSWORD}, headers=admin)
     assert password.status_code == 200, password.text
-    assert await login(client, "sun.li", PASSWORD) == 401
-    assert await login(client, "sun.li", NEW_PASSWORD) == 200
+    assert (await login(client, "sun.li", PASSWORD)).status_code == 401
+    assert (await login(client, "sun.li", NEW_PASSWORD)).status_code == 200
 
     inactive = await client.patch(url, json={"active": False}, headers=admin)
     assert inactive.json()["active"] is False
-    assert await login(client, "sun.li", NEW_PASSWORD) == 401
+    assert (await login(client, "sun.li", NEW_PASSWORD)).status_code == 401
     active = await client.patch(url, json={"active": True}, headers=admin)
     assert active.json()["active"] is True
-    assert await login(client, "sun.li", NEW_PASSWORD) == 200
+    assert (await login(client, "sun.li", NEW_PASSWORD)).status_code == 200
 
     async with session_factory() as session:
         stored = await session.scalars(select(UserRole.role).where(UserRole.user_id == user["id"]))
@@ -179,7 +166,7 @@ async def test_admin_cannot_deactivate_themself(
     )
 
     assert answer.status_code == 422, answer.text
-    assert fields(answer) == ["active"]
+    assert problem_fields(answer) == ["active"]
     async with session_factory() as session:
         assert (await session.get_one(User, me["id"])).active is True
     assert (await client.get("/v1/auth/me", headers=admin)).status_code == 200
@@ -252,18 +239,18 @@ async def test_device_key_needs_a_warehouse(
 
     no_warehouse = await create({"name": "PDA", "role": "device"})
     assert no_warehouse.status_code == 422, no_warehouse.text
-    assert fields(no_warehouse) == ["warehouse_id"]
+    assert problem_fields(no_warehouse) == ["warehouse_id"]
     storefront_with_one = await create(
         {"name": "店", "role": "storefront", "warehouse_id": ref.warehouse_id}
     )
     assert storefront_with_one.status_code == 422
-    assert fields(storefront_with_one) == ["warehouse_id"]
+    assert problem_fields(storefront_with_one) == ["warehouse_id"]
     unknown = await create({"name": "PDA", "role": "device", "warehouse_id": 999999})
     assert unknown.status_code == 422
-    assert fields(unknown) == ["warehouse_id"]
+    assert problem_fields(unknown) == ["warehouse_id"]
     bad_role = await create({"name": "x", "role": "admin"})
     assert bad_role.status_code == 422
-    assert fields(bad_role) == ["role"]
+    assert problem_fields(bad_role) == ["role"]
     async with session_factory() as session:
         assert (await session.scalars(select(ApiKey))).all() == []
 
@@ -368,11 +355,6 @@ async def test_audit_log_lists_with_filters(
     assert bad.status_code == 422
 
 
-async def client_from(deps: AppDeps, ip: str) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=create_app(deps), client=(ip, 40000))
-    return httpx.AsyncClient(transport=transport, base_url="http://houtai.test")
-
-
 @pytest.fixture
 def allowlisted(deps: AppDeps) -> AppDeps:
     return replace(deps, admin_ip_allowlist=["192.168.0.0/24"])
@@ -384,7 +366,7 @@ async def test_admin_routes_only_from_the_allow_list(
     admin = await user_headers("admin")  # logged in through the ordinary client
     payload = {"username": "from.lan", "display_name": "x", "password": PASSWORD, "roles": ["cs"]}
 
-    async with await client_from(allowlisted, "10.1.2.3") as outside:
+    async with asgi_client(allowlisted, ("10.1.2.3", 40000)) as outside:
         assert (await outside.get("/v1/admin/users", headers=admin)).status_code == 403
         assert (await outside.get("/v1/admin/audit-log", headers=admin)).status_code == 403
         refused = await outside.post("/v1/admin/users", json=payload, headers=admin)
@@ -406,11 +388,11 @@ async def test_admin_routes_only_from_the_allow_list(
         assert denied is not None
         assert (denied.status_code, denied.client_ip) == (403, "10.1.2.3")
 
-    async with await client_from(allowlisted, "192.168.0.7") as inside:
+    async with asgi_client(allowlisted, ("192.168.0.7", 40000)) as inside:
         assert (await inside.get("/v1/admin/users", headers=admin)).status_code == 200
         assert (await inside.get("/v1/admin/audit-log", headers=admin)).status_code == 200
         created = await inside.post("/v1/admin/users", json=payload, headers=admin)
         assert created.status_code == 201, created.text
 
-    async with await client_from(allowlisted, "192.168.1.7") as next_subnet:
+    async with asgi_client(allowlisted, ("192.168.1.7", 40000)) as next_subnet:
         assert (await next_subnet.get("/v1/admin/users", headers=admin)).status_code == 403

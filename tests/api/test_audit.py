@@ -2,39 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from api.deps import AppDeps
 from core.db import SessionFactory
 from models.db import AuditEntry
 from tests.api.conftest import Ref
 from tests.api.test_permissions import _concrete, _routes
+from tests.support.api import MakeHeaders, row_count
 
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
-
-
-async def _count(session_factory: SessionFactory) -> int:
-    async with session_factory() as session:
-        return int(await session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
 
 
 async def test_every_write_route_is_audited_with_actor_role_action_and_ip(
     client: httpx.AsyncClient,
     deps: AppDeps,
     ref: Ref,
-    user_headers: Callable[..., Awaitable[dict[str, str]]],
+    user_headers: MakeHeaders,
     session_factory: SessionFactory,
 ) -> None:
     headers = await user_headers("admin")
     writes = [(m, p) for m, p, _ in _routes(deps) if m in WRITES]
     assert len(writes) >= 20
     for method, path in writes:
-        before = await _count(session_factory)
+        before = await row_count(session_factory, AuditEntry)
         answer = await client.request(method, _concrete(path, ref), json={}, headers=headers)
-        assert await _count(session_factory) == before + 1, (method, path, answer.status_code)
+        after = await row_count(session_factory, AuditEntry)
+        assert after == before + 1, (method, path, answer.status_code)
         async with session_factory() as session:
             entry = await session.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()))
         assert entry is not None
@@ -49,7 +44,7 @@ async def test_every_write_route_is_audited_with_actor_role_action_and_ip(
 
 async def test_a_successful_write_is_audited_in_its_own_transaction_with_its_object(
     client: httpx.AsyncClient,
-    user_headers: Callable[..., Awaitable[dict[str, str]]],
+    user_headers: MakeHeaders,
     session_factory: SessionFactory,
 ) -> None:
     headers = await user_headers("ops")
@@ -66,11 +61,11 @@ async def test_a_successful_write_is_audited_in_its_own_transaction_with_its_obj
 
 async def test_reads_are_not_audited(
     client: httpx.AsyncClient,
-    user_headers: Callable[..., Awaitable[dict[str, str]]],
+    user_headers: MakeHeaders,
     session_factory: SessionFactory,
 ) -> None:
     headers = await user_headers("admin")
-    before = await _count(session_factory)
+    before = await row_count(session_factory, AuditEntry)
     for path in ("/v1/skus", "/v1/warehouses", "/v1/stock", "/v1/admin/audit-log"):
         assert (await client.get(path, headers=headers)).status_code == 200
-    assert await _count(session_factory) == before
+    assert await row_count(session_factory, AuditEntry) == before

@@ -3,54 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from core.db import SessionFactory
-from core.security import hash_password, issue_token
-from models.db import AuditEntry, User, UserRole
-from tests.api.conftest import PASSWORD, TOKEN_SECRET, Ref
+from core.security import issue_token
+from models.db import AuditEntry, User
+from tests.api.conftest import TOKEN_SECRET, Ref
+from tests.support.api import PASSWORD, MakeHeaders, add_user, audit_rows, bearer, login
 
-Headers = dict[str, str]
-MakeHeaders = Callable[..., Awaitable[Headers]]
 WRONG = "Tr0ub4dor&3-wrong"
-
-
-async def make_user(
-    session_factory: SessionFactory, username: str, *roles: str, active: bool = True
-) -> int:
-    async with session_factory() as session:
-        user = User(
-            username=username,
-            display_name=username,
-            password_hash=hash_password(PASSWORD),
-            active=active,
-        )
-        session.add(user)
-        await session.flush()
-        session.add_all(UserRole(user_id=user.id, role=r) for r in roles)
-        await session.commit()
-        return user.id
-
-
-async def login(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
-    return await client.post("/v1/auth/login", json={"username": username, "password": password})
-
-
-def bearer(token: str) -> Headers:
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def login_audit(session_factory: SessionFactory) -> list[AuditEntry]:
-    async with session_factory() as session:
-        rows = await session.scalars(
-            select(AuditEntry).where(AuditEntry.path == "/v1/auth/login").order_by(AuditEntry.id)
-        )
-        return list(rows)
 
 
 def assert_unauthenticated(answer: httpx.Response) -> None:
@@ -63,7 +28,7 @@ def assert_unauthenticated(answer: httpx.Response) -> None:
 async def test_login_returns_a_token_usable_on_me(
     client: httpx.AsyncClient, session_factory: SessionFactory
 ) -> None:
-    user_id = await make_user(session_factory, "wang.fang", "ops", "cs")
+    user_id = await add_user(session_factory, "wang.fang", "ops", "cs")
 
     answer = await login(client, "wang.fang", PASSWORD)
 
@@ -85,7 +50,7 @@ async def test_login_returns_a_token_usable_on_me(
     async with session_factory() as session:
         user = await session.get_one(User, user_id)
         assert user.last_login_at is not None
-    [audit] = await login_audit(session_factory)
+    [audit] = await audit_rows(session_factory, "/v1/auth/login")
     assert (audit.action, audit.actor_type, audit.actor_name, audit.status_code) == (
         "auth.login",
         "user",
@@ -98,13 +63,13 @@ async def test_login_returns_a_token_usable_on_me(
 async def test_wrong_password_is_401_and_audited_without_the_password(
     client: httpx.AsyncClient, session_factory: SessionFactory
 ) -> None:
-    await make_user(session_factory, "li.lei", "ops")
+    await add_user(session_factory, "li.lei", "ops")
 
     answer = await login(client, "li.lei", WRONG)
 
     assert_unauthenticated(answer)
     assert "access_token" not in answer.json()
-    [audit] = await login_audit(session_factory)
+    [audit] = await audit_rows(session_factory, "/v1/auth/login")
     assert (audit.actor_type, audit.actor_id, audit.status_code) == ("anonymous", "", 401)
     assert (audit.method, audit.client_ip) == ("POST", "10.1.2.3")
     assert audit.detail == {"username": "li.lei"}
@@ -115,7 +80,7 @@ async def test_wrong_password_is_401_and_audited_without_the_password(
 async def test_unknown_user_and_inactive_user_get_the_same_401(
     client: httpx.AsyncClient, session_factory: SessionFactory
 ) -> None:
-    await make_user(session_factory, "gone", "ops", active=False)
+    await add_user(session_factory, "gone", "ops", active=False)
 
     unknown = await login(client, "nobody", PASSWORD)
     inactive = await login(client, "gone", PASSWORD)
@@ -123,7 +88,7 @@ async def test_unknown_user_and_inactive_user_get_the_same_401(
     assert_unauthenticated(unknown)
     assert_unauthenticated(inactive)
     assert unknown.json()["detail"] == inactive.json()["detail"]
-    audits = await login_audit(session_factory)
+    audits = await audit_rows(session_factory, "/v1/auth/login")
     assert [(a.status_code, a.detail) for a in audits] == [
         (401, {"username": "nobody"}),
         (401, {"username": "gone"}),
@@ -139,7 +104,7 @@ async def test_login_body_is_validated(client: httpx.AsyncClient) -> None:
 async def test_expired_token_is_401(
     client: httpx.AsyncClient, session_factory: SessionFactory
 ) -> None:
-    user_id = await make_user(session_factory, "zhao.min", "admin")
+    user_id = await add_user(session_factory, "zhao.min", "admin")
 
     def token(now: datetime, secret: str = TOKEN_SECRET) -> str:
         value, _ = issue_token(
@@ -180,7 +145,7 @@ async def test_tampered_roles_in_a_token_grant_nothing(
     client: httpx.AsyncClient, session_factory: SessionFactory
 ) -> None:
     """Roles are read from the database, not from the token's claims."""
-    user_id = await make_user(session_factory, "cs.only", "cs")
+    user_id = await add_user(session_factory, "cs.only", "cs")
     token, _ = issue_token(
         secret=TOKEN_SECRET,
         user_id=user_id,
@@ -230,7 +195,7 @@ async def test_api_key_works_until_revoked(
 async def test_deactivated_users_token_stops_working(
     client: httpx.AsyncClient, user_headers: MakeHeaders, session_factory: SessionFactory
 ) -> None:
-    user_id = await make_user(session_factory, "temp.staff", "ops")
+    user_id = await add_user(session_factory, "temp.staff", "ops")
     token = (await login(client, "temp.staff", PASSWORD)).json()["access_token"]
     assert (await client.get("/v1/auth/me", headers=bearer(token))).status_code == 200
     admin = await user_headers("admin")
@@ -245,7 +210,7 @@ async def test_deactivated_users_token_stops_working(
 async def test_deleted_users_token_stops_working(
     client: httpx.AsyncClient, session_factory: SessionFactory
 ) -> None:
-    user_id = await make_user(session_factory, "left.company", "ops")
+    user_id = await add_user(session_factory, "left.company", "ops")
     token = (await login(client, "left.company", PASSWORD)).json()["access_token"]
     async with session_factory() as session:
         await session.execute(delete(User).where(User.id == user_id))

@@ -12,8 +12,7 @@ from sqlalchemy import func, select
 from core.db import SessionFactory
 from models.db import AuditEntry, Sku, Spu
 from tests.api.conftest import Ref
-
-Headers = dict[str, str]
+from tests.support.api import assert_audited, assert_problem, my_name, problem_fields, row_count
 
 
 def sku_body(code: str, barcode: str, **extra: Any) -> dict[str, Any]:
@@ -36,49 +35,6 @@ def product_body(category_id: int, *skus: dict[str, Any], **extra: Any) -> dict[
         "skus": list(skus) or [sku_body("P2-250", "6900000000024")],
         **extra,
     }
-
-
-def problem_fields(answer: httpx.Response) -> list[str]:
-    assert answer.headers["content-type"].startswith("application/problem+json"), answer.text
-    body = answer.json()
-    assert body["status"] == answer.status_code
-    return [e.get("field") for e in body.get("errors", [])]
-
-
-async def my_name(client: httpx.AsyncClient, headers: Headers) -> str:
-    answer = await client.get("/v1/auth/me", headers=headers)
-    assert answer.status_code == 200, answer.text
-    return str(answer.json()["name"])
-
-
-async def audit_rows(
-    session_factory: SessionFactory, object_type: str, object_id: object
-) -> list[AuditEntry]:
-    async with session_factory() as session:
-        rows = await session.scalars(
-            select(AuditEntry)
-            .where(AuditEntry.object_type == object_type, AuditEntry.object_id == str(object_id))
-            .order_by(AuditEntry.id)
-        )
-        return list(rows)
-
-
-async def assert_audited(
-    session_factory: SessionFactory,
-    actor: str,
-    action: str,
-    object_type: str,
-    object_id: object,
-) -> AuditEntry:
-    rows = [
-        r for r in await audit_rows(session_factory, object_type, object_id) if r.action == action
-    ]
-    assert len(rows) == 1, [(r.action, r.object_id) for r in rows]
-    row = rows[0]
-    assert row.actor_type == "user"
-    assert row.actor_name == actor
-    assert row.client_ip == "10.1.2.3"
-    return row
 
 
 # --- categories -------------------------------------------------------------------------------
@@ -150,7 +106,7 @@ async def test_category_rejects_bad_input(
         "/v1/categories", json={"code": "food", "name": "另一个"}, headers=headers
     )
     assert duplicate.status_code == 409, duplicate.text
-    problem_fields(duplicate)
+    assert_problem(duplicate)
 
     listed = await client.get("/v1/categories", headers=headers)
     assert listed.json()["count"] == 1
@@ -363,9 +319,8 @@ async def test_product_create_names_the_bad_field(
     assert answer.status_code == 422, answer.text
     assert answer.json()["type"] == "/problems/invalid-input"
     assert field in problem_fields(answer), answer.text
-    async with session_factory() as session:
-        assert await session.scalar(select(func.count()).select_from(Spu)) == 1
-        assert await session.scalar(select(func.count()).select_from(Sku)) == 1
+    assert await row_count(session_factory, Spu) == 1
+    assert await row_count(session_factory, Sku) == 1
 
 
 async def test_product_with_a_duplicate_barcode_is_not_half_written(
@@ -399,9 +354,8 @@ async def test_product_with_a_duplicate_barcode_is_not_half_written(
     ).status_code == 409
     same_spu = {**product_body(ref.category_id), "code": "P1"}
     assert (await client.post("/v1/products", json=same_spu, headers=headers)).status_code == 409
-    async with session_factory() as session:
-        assert await session.scalar(select(func.count()).select_from(Spu)) == 1
-        assert await session.scalar(select(func.count()).select_from(Sku)) == 1
+    assert await row_count(session_factory, Spu) == 1
+    assert await row_count(session_factory, Sku) == 1
 
 
 async def test_product_update_rejects_bad_input_and_unknown_ids(

@@ -11,8 +11,7 @@ from sqlalchemy import func, select
 from core.db import SessionFactory
 from models.db import AuditEntry, FreightPolicy, FreightRule, FreightTemplate
 from tests.api.conftest import Ref
-
-Headers = dict[str, str]
+from tests.support.api import assert_audited, my_name, problem_fields, row_count
 
 
 def rule(*regions: str, default: bool = False, **extra: Any) -> dict[str, Any]:
@@ -35,38 +34,6 @@ def template_body(**extra: Any) -> dict[str, Any]:
         "rules": [rule("310000", "320000", first_price_fen=600), rule(default=True)],
         **extra,
     }
-
-
-def problem_fields(answer: httpx.Response) -> list[str]:
-    assert answer.headers["content-type"].startswith("application/problem+json"), answer.text
-    body = answer.json()
-    assert body["status"] == answer.status_code
-    return [e.get("field") for e in body.get("errors", [])]
-
-
-async def my_name(client: httpx.AsyncClient, headers: Headers) -> str:
-    answer = await client.get("/v1/auth/me", headers=headers)
-    assert answer.status_code == 200, answer.text
-    return str(answer.json()["name"])
-
-
-async def assert_audited(
-    session_factory: SessionFactory, actor: str, action: str, object_type: str, object_id: object
-) -> AuditEntry:
-    async with session_factory() as session:
-        rows = (
-            await session.scalars(
-                select(AuditEntry).where(
-                    AuditEntry.action == action,
-                    AuditEntry.object_type == object_type,
-                    AuditEntry.object_id == str(object_id),
-                )
-            )
-        ).all()
-    assert len(rows) == 1, [(r.action, r.object_id) for r in rows]
-    row = rows[0]
-    assert (row.actor_type, row.actor_name, row.client_ip) == ("user", actor, "10.1.2.3")
-    return row
 
 
 async def stored_rules(session_factory: SessionFactory) -> list[tuple[int, list[str], bool, int]]:
@@ -208,9 +175,8 @@ async def test_template_create_names_the_bad_field(
     assert answer.status_code == 422, answer.text
     assert answer.json()["type"] == "/problems/invalid-input"
     assert problem_fields(answer) == [field], answer.text
-    async with session_factory() as session:
-        assert await session.scalar(select(func.count()).select_from(FreightTemplate)) == 0
-        assert await session.scalar(select(func.count()).select_from(FreightRule)) == 0
+    assert await row_count(session_factory, FreightTemplate) == 0
+    assert await row_count(session_factory, FreightRule) == 0
 
 
 async def test_template_replace_rejects_bad_input_and_keeps_the_old_rules(
@@ -255,8 +221,7 @@ async def test_template_replace_rejects_bad_input_and_keeps_the_old_rules(
     ):
         assert answer.status_code == 404, answer.text
         assert answer.json()["type"] == "/problems/not-found"
-    async with session_factory() as session:
-        assert await session.scalar(select(func.count()).select_from(FreightTemplate)) == 1
+    assert await row_count(session_factory, FreightTemplate) == 1
 
 
 async def test_skus_link_to_a_template_and_unlink(

@@ -8,16 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from api.deps import AppDeps
-from api.main import create_app
 from core.db import make_session_factory
 from tests.api.conftest import TOKEN_SECRET
+from tests.support.api import asgi_client
 from workers.worker import WorkerDeps, build_worker
-
-
-def _client(deps: AppDeps) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(deps)), base_url="http://houtai.test"
-    )
 
 
 async def test_healthz_needs_nothing(client: httpx.AsyncClient) -> None:
@@ -46,7 +40,7 @@ async def test_readyz_deep_runs_a_workflow_on_the_worker(
         task_queue=task_queue,
     )
     worker = build_worker(dev_client, WorkerDeps(engine, factory), task_queue=task_queue)
-    async with worker, _client(deps) as client:
+    async with worker, asgi_client(deps) as client:
         shallow = await client.get("/readyz")
         deep = await client.get("/readyz?deep=true")
     assert shallow.status_code == 200, shallow.text
@@ -65,7 +59,7 @@ async def test_readyz_is_503_when_migrations_are_behind(
         token_secret=TOKEN_SECRET,
         temporal=dev_client,
     )
-    async with _client(deps) as client:
+    async with asgi_client(deps) as client:
         answer = await client.get("/readyz")
     assert answer.status_code == 503
     assert answer.json()["database"] == {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -15,6 +14,7 @@ from api.deps import AppDeps
 from api.main import create_app
 from models.domain.access import ALL_ROLES, PERMISSIONS, STAFF_ROLES
 from tests.api.conftest import Ref
+from tests.support.api import MakeHeaders
 
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/v1/auth/login")}
 
@@ -72,8 +72,8 @@ async def test_every_protected_route_answers_401_without_credentials(
 
 @pytest.fixture
 async def role_headers(
-    user_headers: Callable[..., Awaitable[dict[str, str]]],
-    key_headers: Callable[..., Awaitable[dict[str, str]]],
+    user_headers: MakeHeaders,
+    key_headers: MakeHeaders,
     ref: Ref,
 ) -> dict[str, dict[str, str]]:
     headers = {role: await user_headers(role) for role in sorted(STAFF_ROLES)}

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from core.db import SessionFactory
 from models.db import AuditEntry, LocationStock, Sku, Stock, StockMovement
 from tests.api.conftest import Ref
+from tests.support.api import Headers, MakeHeaders, audit_rows, problem_fields, row_count
 from tests.support.invariants import assert_stock_invariants
-
-Headers = dict[str, str]
-MakeHeaders = Callable[..., Awaitable[Headers]]
 
 
 @pytest_asyncio.fixture
@@ -74,24 +71,6 @@ async def batch_quantity(session_factory: SessionFactory, sku_id: int, batch_no:
             )
         )
         return quantity or 0
-
-
-async def movement_count(session_factory: SessionFactory) -> int:
-    async with session_factory() as session:
-        return await session.scalar(select(func.count()).select_from(StockMovement)) or 0
-
-
-async def audit_rows(session_factory: SessionFactory, path: str) -> list[AuditEntry]:
-    async with session_factory() as session:
-        rows = await session.scalars(
-            select(AuditEntry).where(AuditEntry.path == path).order_by(AuditEntry.id)
-        )
-        return list(rows)
-
-
-def field_of(answer: httpx.Response) -> list[str]:
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    return [e["field"] for e in answer.json().get("errors", [])]
 
 
 async def test_positive_adjustment_of_a_batch_writes_the_ledger(
@@ -167,7 +146,7 @@ async def test_negative_adjustment_takes_units_off(
     assert answer.json()["stock"]["on_hand"] == 6
     assert await figures(session_factory, batch_sku, ref.warehouse_id) == (6, 0, 0)
     assert await batch_quantity(session_factory, batch_sku, "B1") == 6
-    assert await movement_count(session_factory) == 2
+    assert await row_count(session_factory, StockMovement) == 2
 
 
 async def test_negative_beyond_the_batch_is_a_conflict_and_writes_nothing(
@@ -188,7 +167,7 @@ async def test_negative_beyond_the_batch_is_a_conflict_and_writes_nothing(
     assert answer.json()["errors"] == [
         {"field": "quantity_delta", "message": answer.json()["detail"]}
     ]
-    assert await movement_count(session_factory) == 2
+    assert await row_count(session_factory, StockMovement) == 2
     assert await figures(session_factory, batch_sku, ref.warehouse_id) == (10, 0, 0)
     assert await batch_quantity(session_factory, batch_sku, "B1") == 5
 
@@ -246,8 +225,8 @@ async def test_invalid_adjustments_are_422_naming_the_field(
     answer = await adjust(client, admin, payload)
 
     assert answer.status_code == 422, answer.text
-    assert field in field_of(answer), answer.json()
-    assert await movement_count(session_factory) == 0
+    assert field in problem_fields(answer), answer.json()
+    assert await row_count(session_factory, StockMovement) == 0
     assert await figures(session_factory, batch_sku, ref.warehouse_id) == (0, 0, 0)
 
 
@@ -276,7 +255,7 @@ async def test_same_client_ref_moves_stock_once(
     assert again.json()["movement"]["id"] == first.json()["movement"]["id"]
     assert again.json()["stock"]["on_hand"] == 5
     assert first.json()["movement"]["ref_no"] == "count-2025-06-01-A"
-    assert await movement_count(session_factory) == 1
+    assert await row_count(session_factory, StockMovement) == 1
     assert await figures(session_factory, batch_sku, ref.warehouse_id) == (5, 0, 0)
 
 
@@ -297,9 +276,9 @@ async def test_client_ref_reused_for_another_adjustment_is_a_conflict(
     ):
         answer = await adjust(client, admin, other)
         assert answer.status_code == 409, answer.text
-        assert field_of(answer) == ["client_ref"]
+        assert problem_fields(answer) == ["client_ref"]
 
-    assert await movement_count(session_factory) == 1
+    assert await row_count(session_factory, StockMovement) == 1
     assert await figures(session_factory, batch_sku, ref.warehouse_id) == (5, 0, 0)
     assert await figures(session_factory, ref.sku_id, ref.warehouse_id) == (0, 0, 0)
 
@@ -316,7 +295,7 @@ async def test_concurrent_retries_of_one_client_ref_move_stock_once(
 
     assert [a.status_code for a in answers] == [201] * 4, [a.text for a in answers]
     assert len({a.json()["movement"]["id"] for a in answers}) == 1
-    assert await movement_count(session_factory) == 1
+    assert await row_count(session_factory, StockMovement) == 1
     assert await figures(session_factory, batch_sku, ref.warehouse_id) == (5, 0, 0)
 
 
@@ -350,10 +329,10 @@ async def test_stock_cannot_drop_below_reserved(
     refused = await adjust(client, admin, body(ref, batch_sku, -3, batch_no="B1"))
     assert refused.status_code == 409, refused.text
     assert "reserved" in refused.json()["detail"]
-    assert field_of(refused) == ["quantity_delta"]
+    assert problem_fields(refused) == ["quantity_delta"]
     assert await figures(session_factory, batch_sku, ref.warehouse_id) == (10, 8, 0)
     assert await batch_quantity(session_factory, batch_sku, "B1") == 10
-    assert await movement_count(session_factory) == 2
+    assert await row_count(session_factory, StockMovement) == 2
 
     allowed = await adjust(client, admin, body(ref, batch_sku, -2, batch_no="B1"))
     assert allowed.status_code == 201, allowed.text
@@ -377,7 +356,8 @@ async def test_safety_hold_changes_sellable_without_a_movement(
     assert answer.status_code == 200, answer.text
     assert (answer.json()["on_hand"], answer.json()["safety_hold"]) == (20, 4)
     assert answer.json()["sellable"] == 20 - 5 - 4
-    assert await movement_count(session_factory) == 2  # the adjustment and the reservation
+    # the adjustment and the reservation
+    assert await row_count(session_factory, StockMovement) == 2
     assert await figures(session_factory, batch_sku, ref.warehouse_id) == (20, 5, 4)
     listed = await client.get("/v1/stock", params={"sku_id": batch_sku}, headers=admin)
     assert listed.json()["data"][0]["sellable"] == 11
@@ -432,7 +412,7 @@ async def test_disabling_a_batch(
         )
         assert audit is not None
         assert audit.object_id == str(batch["id"])
-    assert await movement_count(session_factory) == 1
+    assert await row_count(session_factory, StockMovement) == 1
     assert await figures(session_factory, batch_sku, ref.warehouse_id) == (6, 0, 0)
 
     ops = await user_headers("ops")

@@ -10,8 +10,7 @@ from sqlalchemy import func, select
 from core.db import SessionFactory
 from models.db import AuditEntry, Location, Warehouse, WarehouseRegionPriority
 from tests.api.conftest import Ref
-
-Headers = dict[str, str]
+from tests.support.api import assert_audited, my_name, problem_fields
 
 
 def location_body(code: str = "B-02-03-4", **extra: Any) -> dict[str, Any]:
@@ -26,38 +25,6 @@ def location_body(code: str = "B-02-03-4", **extra: Any) -> dict[str, Any]:
         "y_cm": 450,
         **extra,
     }
-
-
-def problem_fields(answer: httpx.Response) -> list[str]:
-    assert answer.headers["content-type"].startswith("application/problem+json"), answer.text
-    body = answer.json()
-    assert body["status"] == answer.status_code
-    return [e.get("field") for e in body.get("errors", [])]
-
-
-async def my_name(client: httpx.AsyncClient, headers: Headers) -> str:
-    answer = await client.get("/v1/auth/me", headers=headers)
-    assert answer.status_code == 200, answer.text
-    return str(answer.json()["name"])
-
-
-async def assert_audited(
-    session_factory: SessionFactory, actor: str, action: str, object_type: str, object_id: object
-) -> AuditEntry:
-    async with session_factory() as session:
-        rows = (
-            await session.scalars(
-                select(AuditEntry).where(
-                    AuditEntry.action == action,
-                    AuditEntry.object_type == object_type,
-                    AuditEntry.object_id == str(object_id),
-                )
-            )
-        ).all()
-    assert len(rows) == 1, [(r.action, r.object_id) for r in rows]
-    row = rows[0]
-    assert (row.actor_type, row.actor_name, row.client_ip) == ("user", actor, "10.1.2.3")
-    return row
 
 
 # --- warehouses -------------------------------------------------------------------------------
