@@ -18,6 +18,7 @@ from temporalio.client import Client
 from api.errors import Problem
 from core.db import SessionFactory
 from core.security import api_key_matches, api_key_prefix, read_token
+from models.contracts.order import OrderPolicy, OrderTimings
 from models.db import ApiKey, AuditEntry, User, UserRole
 from models.domain.access import ADMIN_PERMISSIONS, allowed
 
@@ -33,6 +34,15 @@ class AppDeps:
     temporal: Client | None = None
     task_queue: str = "houtai"
     admin_ip_allowlist: list[str] = field(default_factory=list)
+    order_timings: OrderTimings = field(default_factory=OrderTimings)
+    order_policy: OrderPolicy = field(default_factory=OrderPolicy)
+    payment_webhook_secret: str | None = None
+    carrier_webhook_secret: str | None = None
+
+    def require_temporal(self) -> Client:
+        if self.temporal is None:
+            raise Problem(503, "Temporal is not connected")
+        return self.temporal
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,24 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
+from pydantic import SecretStr
 
-from api import audit, errors
+from api import audit, config, errors
 from api.deps import AppDeps
-from api.routes import admin, auth, carriers, catalog, freight, health, stock, suppliers, warehouses
+from api.routes import (
+    admin,
+    auth,
+    carriers,
+    catalog,
+    freight,
+    health,
+    orders,
+    packages,
+    stock,
+    suppliers,
+    warehouses,
+    webhooks,
+)
 from core.db import make_engine, make_session_factory
 from core.settings import Settings
 from core.temporal import connect
@@ -34,7 +48,15 @@ async def deps_from_settings(settings: Settings) -> AppDeps:
         temporal=temporal,
         task_queue=settings.task_queue,
         admin_ip_allowlist=settings.api.admin_ip_allowlist,
+        order_timings=config.order_timings(settings),
+        order_policy=config.order_policy(settings),
+        payment_webhook_secret=_secret(settings.payments.webhook_secret),
+        carrier_webhook_secret=_secret(settings.carrier.webhook_secret),
     )
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
 def create_app(deps: AppDeps | None = None, settings: Settings | None = None) -> FastAPI:
@@ -56,6 +78,19 @@ def create_app(deps: AppDeps | None = None, settings: Settings | None = None) ->
         app.state.deps = deps
     errors.install(app)
     audit.install(app)
-    for module in (health, auth, catalog, warehouses, stock, suppliers, carriers, freight, admin):
+    for module in (
+        health,
+        auth,
+        catalog,
+        warehouses,
+        stock,
+        suppliers,
+        carriers,
+        freight,
+        orders,
+        packages,
+        webhooks,
+        admin,
+    ):
         app.include_router(module.router)
     return app

@@ -25,11 +25,46 @@ class AuthSettings(BaseModel):
 class EmbeddedSettings(BaseModel):
     """Ports of the servers `houtai up` starts itself when no external ones are configured."""
 
+    sandbox_payments_port: int = 8101
+    sandbox_carrier_port: int = 8102
     postgres_port: int = 54329
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
     # Seconds each server may take to come up before `houtai up` gives up with its log.
     startup_timeout_s: float = 60.0
+
+
+class PaymentSettings(BaseModel):
+    """The payment provider (the sandbox under `houtai up`)."""
+
+    provider: str = "sandbox"
+    url: str = "http://127.0.0.1:8101"
+    webhook_secret: SecretStr | None = None
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+
+class CarrierSettings(BaseModel):
+    """The carrier API (the sandbox under `houtai up`)."""
+
+    url: str = "http://127.0.0.1:8102"
+    webhook_secret: SecretStr | None = None
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+
+class OrderSettings(BaseModel):
+    """Every duration and threshold the order rules use (passed to workflows in their input)."""
+
+    payment_window_minutes: int = Field(default=30, ge=1)
+    risk_review_over_fen: int | None = Field(default=500_000, ge=0)
+    risk_review_sla_minutes: int = Field(default=120, ge=1)
+    auto_confirm_days: int = Field(default=7, ge=0)
+    after_sale_window_days: int = Field(default=15, ge=0)
+    late_payment_grace_hours: int = Field(default=24, ge=0)
+    tracking_poll_minutes: int = Field(default=360, ge=1)
+    weight_tolerance_g: int = Field(default=20, ge=0)
+    weight_tolerance_pct: int = Field(default=5, ge=0, le=100)
+    box_tare_g: int = Field(default=0, ge=0)
+    carrier_code: str = "SF"
 
 
 class Settings(BaseSettings):
@@ -47,7 +82,13 @@ class Settings(BaseSettings):
     # Load demo data when the database has no users yet (`houtai up` only).
     demo_data: bool = True
 
+    # Where providers reach our webhooks (payment callbacks, tracking pushes).
+    public_url: str = "http://127.0.0.1:8000"
+
     api: ApiSettings = Field(default_factory=ApiSettings)
+    payments: PaymentSettings = Field(default_factory=PaymentSettings)
+    carrier: CarrierSettings = Field(default_factory=CarrierSettings)
+    orders: OrderSettings = Field(default_factory=OrderSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
 

@@ -18,6 +18,7 @@ from core.db import make_engine, make_session_factory
 from core.settings import Settings
 from core.temporal import SEARCH_ATTRIBUTES, connect
 from migrations import upgrade_to_head
+from workers import config
 from workers.worker import WorkerDeps, build_worker
 
 log = logging.getLogger(__name__)
@@ -40,11 +41,15 @@ def serve_api(settings: Settings) -> None:
 async def run_worker(settings: Settings) -> None:
     engine = make_engine(settings.require_database_url())
     client = await connect(settings.require_temporal_address(), settings.temporal_namespace)
-    worker = build_worker(
-        client,
-        WorkerDeps(engine=engine, session_factory=make_session_factory(engine)),
-        task_queue=settings.task_queue,
+    deps = WorkerDeps(
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        payments=config.payment_provider(settings),
+        carrier=config.carrier_client(settings),
+        payment_notify_url=config.payment_notify_url(settings),
+        tracking_webhook_url=config.tracking_webhook_url(settings),
     )
+    worker = build_worker(client, deps, task_queue=settings.task_queue)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -11,21 +11,59 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.diagnostics import DiagnosticsActivities
+from activities.inventory import InventoryActivities
+from activities.orders import OrderActivities
+from activities.payments import PaymentActivities
+from activities.providers import CarrierClient, PaymentProvider
+from activities.shipments import ShipmentActivities
 from core.db import SessionFactory
 from workflows.diagnostics import DiagnosticsWorkflow
+from workflows.order import OrderWorkflow
+from workflows.shipment import ShipmentWorkflow
 
-WORKFLOWS = [DiagnosticsWorkflow]
+WORKFLOWS = [DiagnosticsWorkflow, OrderWorkflow, ShipmentWorkflow]
 
 
 @dataclass
 class WorkerDeps:
     engine: AsyncEngine
     session_factory: SessionFactory
+    payments: PaymentProvider | None = None
+    carrier: CarrierClient | None = None
+    payment_notify_url: str = "http://127.0.0.1:8000/v1/webhooks/payments/sandbox"
+    tracking_webhook_url: str | None = None
 
 
 def activities_for(deps: WorkerDeps) -> list[Callable[..., Any]]:
-    diagnostics = DiagnosticsActivities(deps.engine)
-    return [diagnostics.check_database]
+    sessions = deps.session_factory
+    found: list[Callable[..., Any]] = [DiagnosticsActivities(deps.engine).check_database]
+    orders = OrderActivities(sessions)
+    inventory = InventoryActivities(sessions)
+    found += [
+        orders.quote_order,
+        orders.record_order,
+        orders.record_status,
+        orders.record_package,
+        orders.return_coupon,
+    ]
+    found += [
+        inventory.reserve_stock,
+        inventory.reserve_package,
+        inventory.release_stock,
+        inventory.ship_stock,
+    ]
+    if deps.payments is not None:
+        payments = PaymentActivities(sessions, deps.payments, deps.payment_notify_url)
+        found += [payments.open_payment, payments.record_payment, payments.refund_payment]
+    if deps.carrier is not None:
+        shipments = ShipmentActivities(sessions, deps.carrier, deps.tracking_webhook_url)
+        found += [
+            shipments.record_shipment_step,
+            shipments.allocate_tracking_number,
+            shipments.create_waybill,
+            shipments.poll_tracking,
+        ]
+    return found
 
 
 def build_worker(client: Client, deps: WorkerDeps, *, task_queue: str) -> Worker:

@@ -6,6 +6,23 @@ from models.db.base import Base
 from models.db.catalog import Brand, Category, Sku, Spu
 from models.db.inventory import LocationStock, Stock, StockMovement
 from models.db.logistics import Carrier, CarrierCutoff, FreightPolicy, FreightRule, FreightTemplate
+from models.db.money import MoneyEntry, Payment, Refund
+from models.db.orders import (
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderNumber,
+    Package,
+    PackageLine,
+    Reservation,
+)
+from models.db.promotions import (
+    Coupon,
+    CouponRedemption,
+    Promotion,
+    TrackingAllocation,
+    TrackingRange,
+)
 from models.db.purchasing import Supplier, SupplierProduct
 from models.db.warehouse import Location, Warehouse, WarehouseRegionPriority
 
@@ -17,11 +34,24 @@ __all__ = [
     "Carrier",
     "CarrierCutoff",
     "Category",
+    "Coupon",
+    "CouponRedemption",
     "FreightPolicy",
     "FreightRule",
     "FreightTemplate",
     "Location",
     "LocationStock",
+    "MoneyEntry",
+    "Order",
+    "OrderEvent",
+    "OrderLine",
+    "OrderNumber",
+    "Package",
+    "PackageLine",
+    "Payment",
+    "Promotion",
+    "Refund",
+    "Reservation",
     "Role",
     "Sku",
     "Spu",
@@ -29,6 +59,8 @@ __all__ = [
     "StockMovement",
     "Supplier",
     "SupplierProduct",
+    "TrackingAllocation",
+    "TrackingRange",
     "User",
     "UserRole",
     "Warehouse",

@@ -16,7 +16,14 @@ from models.domain.access import ALL_ROLES, PERMISSIONS, STAFF_ROLES
 from tests.api.conftest import Ref
 from tests.support.api import MakeHeaders
 
-PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/v1/auth/login")}
+PUBLIC = {
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("POST", "/v1/auth/login"),
+    # Webhooks carry no credentials: their signature is verified instead (tests/api/test_webhooks).
+    ("POST", "/v1/webhooks/payments/{provider}"),
+    ("POST", "/v1/webhooks/carriers/{carrier}"),
+}
 
 
 def _permission(dependant: Dependant) -> str | None:

@@ -1,0 +1,170 @@
+"""Payment activities: open a payment with the provider, record what it paid, refund.
+
+Money ledger rule: every payment received is a + row, every refund a − row, one row per
+document (unique by type and reference), so per order paid − refunded = Σ ledger."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio import activity
+
+from activities.orders import add_event, business_error
+from activities.providers import PaymentProvider, ProviderError
+from core.db import SessionFactory
+from models.contracts.order import (
+    Actor,
+    OpenPaymentRequest,
+    PaymentSession,
+    RecordPaymentRequest,
+    RefundRequest,
+    RefundResult,
+)
+from models.db import MoneyEntry, Order, Payment, Refund
+
+
+class PaymentActivities:
+    def __init__(
+        self, session_factory: SessionFactory, provider: PaymentProvider, notify_url: str
+    ) -> None:
+        self._sessions = session_factory
+        self._provider = provider
+        self._notify_url = notify_url
+
+    @activity.defn
+    async def open_payment(self, request: OpenPaymentRequest) -> PaymentSession:
+        """Idempotent at the provider: the same order and amount give the same payment."""
+        try:
+            created = await self._provider.create_payment(
+                order_no=request.order_no,
+                amount_fen=request.amount_fen,
+                currency=request.currency,
+                notify_url=self._notify_url,
+            )
+        except ProviderError as exc:
+            raise business_error("PaymentDeclinedError", str(exc)) from exc
+        return PaymentSession(
+            order_no=request.order_no,
+            payment_id=created.payment_id,
+            pay_token=created.pay_token,
+            amount_fen=created.amount_fen,
+            currency=created.currency,
+        )
+
+    @activity.defn
+    async def record_payment(self, request: RecordPaymentRequest) -> None:
+        payment = request.payment
+        async with self._sessions() as session:
+            inserted = await session.scalar(
+                insert(Payment)
+                .values(
+                    transaction_id=payment.transaction_id,
+                    provider=payment.provider,
+                    payment_id=payment.payment_id,
+                    order_no=request.order_no,
+                    amount_fen=payment.amount_fen,
+                    currency=payment.currency,
+                    accepted=request.accepted,
+                    paid_at=payment.paid_at,
+                )
+                .on_conflict_do_nothing()
+                .returning(Payment.transaction_id)
+            )
+            if inserted is not None:
+                await _ledger(
+                    session, request.order_no, "payment", payment.amount_fen, payment.transaction_id
+                )
+                await session.execute(
+                    update(Order)
+                    .where(Order.order_no == request.order_no)
+                    .values(paid_fen=Order.paid_fen + payment.amount_fen)
+                )
+                await add_event(
+                    session,
+                    order_no=request.order_no,
+                    step="payment_received" if request.accepted else "payment_not_accepted",
+                    actor=Actor(kind="provider", name=payment.provider),
+                    key=f"{request.order_no}:payment:{payment.transaction_id}",
+                    detail={
+                        "transaction_id": payment.transaction_id,
+                        "amount_fen": payment.amount_fen,
+                    },
+                )
+            await session.commit()
+
+    @activity.defn
+    async def refund_payment(self, request: RefundRequest) -> RefundResult:
+        """Idempotent per refund number, here and at the provider; never more than was paid
+        (the provider refuses that, and so does the order's own check below)."""
+        async with self._sessions() as session:
+            done = await session.get(Refund, request.refund_no)
+            if done is not None:
+                return RefundResult(
+                    refund_no=done.refund_no,
+                    amount_fen=done.amount_fen,
+                    provider_refund_id=done.provider_refund_id,
+                )
+        try:
+            refunded = await self._provider.refund(
+                payment_id=request.payment_id,
+                refund_no=request.refund_no,
+                amount_fen=request.amount_fen,
+                reason=request.reason,
+            )
+        except ProviderError as exc:
+            raise business_error("RefundRefusedError", str(exc)) from exc
+        async with self._sessions() as session:
+            await _record_refund(session, request, refunded.refund_id)
+            await session.commit()
+        return RefundResult(
+            refund_no=request.refund_no,
+            amount_fen=request.amount_fen,
+            provider_refund_id=refunded.refund_id,
+        )
+
+
+async def _record_refund(session: AsyncSession, request: RefundRequest, refund_id: str) -> None:
+    inserted = await session.scalar(
+        insert(Refund)
+        .values(
+            refund_no=request.refund_no,
+            order_no=request.order_no,
+            transaction_id=request.transaction_id,
+            provider_refund_id=refund_id,
+            amount_fen=request.amount_fen,
+            reason=request.reason[:500],
+        )
+        .on_conflict_do_nothing()
+        .returning(Refund.refund_no)
+    )
+    if inserted is None:
+        return
+    await _ledger(session, request.order_no, "refund", -request.amount_fen, request.refund_no)
+    await session.execute(
+        update(Order)
+        .where(Order.order_no == request.order_no)
+        .values(refunded_fen=Order.refunded_fen + request.amount_fen)
+    )
+    await add_event(
+        session,
+        order_no=request.order_no,
+        step="refunded",
+        actor=Actor(kind="system", name="refunds"),
+        key=f"{request.order_no}:refund:{request.refund_no}",
+        detail={
+            "refund_no": request.refund_no,
+            "amount_fen": request.amount_fen,
+            "reason": request.reason[:200],
+        },
+    )
+
+
+async def _ledger(
+    session: AsyncSession, order_no: str, entry_type: str, amount_fen: int, ref_no: str
+) -> None:
+    await session.execute(
+        insert(MoneyEntry)
+        .values(order_no=order_no, entry_type=entry_type, amount_fen=amount_fen, ref_no=ref_no)
+        .on_conflict_do_nothing(index_elements=["entry_type", "ref_no"])
+    )

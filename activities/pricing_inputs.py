@@ -1,0 +1,145 @@
+"""Load what the pure pricing rules need from the database: SKU facts, live promotions, the
+coupon with the customer's usage, and the freight setup."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.contracts.pricing import (
+    CouponOffer,
+    FreightPolicy,
+    FreightRule,
+    FreightSetup,
+    FreightTemplate,
+    GiftPromotion,
+    ItemDiscount,
+    Promotions,
+    SkuFacts,
+    SpendTierPromotion,
+)
+from models.db import Coupon, CouponRedemption, Sku, Spu
+from models.db import FreightPolicy as FreightPolicyRow
+from models.db import FreightRule as FreightRuleRow
+from models.db import FreightTemplate as FreightTemplateRow
+from models.db import Promotion as PromotionRow
+
+
+class UnknownSkusError(Exception):
+    def __init__(self, sku_ids: list[int]) -> None:
+        super().__init__(f"unknown or inactive SKUs: {sku_ids}")
+        self.sku_ids = sku_ids
+
+
+class UnknownCouponError(Exception):
+    def __init__(self, code: str) -> None:
+        super().__init__(f"no such coupon: {code}")
+        self.code = code
+
+
+async def sku_facts(session: AsyncSession, sku_ids: set[int]) -> list[SkuFacts]:
+    rows = (
+        await session.execute(
+            select(Sku, Spu.category_id)
+            .join(Spu, Spu.id == Sku.spu_id)
+            .where(Sku.id.in_(sku_ids), Sku.active, Spu.active)
+        )
+    ).all()
+    missing = sorted(sku_ids - {sku.id for sku, _ in rows})
+    if missing:
+        raise UnknownSkusError(missing)
+    return [
+        SkuFacts(
+            sku_id=sku.id,
+            category_id=category_id,
+            list_price_fen=sku.list_price_fen,
+            weight_g=sku.weight_g,
+            volume_cm3=sku.volume_cm3,
+            freight_template_id=sku.freight_template_id,
+        )
+        for sku, category_id in rows
+    ]
+
+
+async def live_promotions(session: AsyncSession, at: datetime) -> Promotions:
+    rows = await session.scalars(
+        select(PromotionRow)
+        .where(PromotionRow.active)
+        .where(or_(PromotionRow.valid_from.is_(None), PromotionRow.valid_from <= at))
+        .where(or_(PromotionRow.valid_until.is_(None), PromotionRow.valid_until > at))
+        .order_by(PromotionRow.id)
+    )
+    promotions = Promotions()
+    for row in rows:
+        rule = {**row.rule, "promotion_id": row.id, "name": row.name}
+        if row.kind == "item_discount":
+            promotions.item_discounts.append(ItemDiscount.model_validate(rule))
+        elif row.kind == "spend_tier":
+            promotions.spend_tiers.append(SpendTierPromotion.model_validate(rule))
+        else:
+            promotions.gifts.append(GiftPromotion.model_validate(rule))
+    return promotions
+
+
+async def coupon_offer(session: AsyncSession, code: str, customer_id: int) -> CouponOffer:
+    coupon = await session.scalar(select(Coupon).where(Coupon.code == code, Coupon.active))
+    if coupon is None:
+        raise UnknownCouponError(code)
+    used = await session.scalar(
+        select(func.count())
+        .select_from(CouponRedemption)
+        .where(
+            CouponRedemption.coupon_id == coupon.id,
+            CouponRedemption.customer_id == customer_id,
+            CouponRedemption.status == "used",
+        )
+    )
+    return CouponOffer.model_validate(
+        {**coupon.rule, "coupon_id": coupon.id, "code": coupon.code, "used_by_customer": used or 0}
+    )
+
+
+async def freight_setup(session: AsyncSession, template_ids: set[int]) -> FreightSetup:
+    policy_row = await session.get(FreightPolicyRow, 1)
+    policy = (
+        FreightPolicy(
+            mode=policy_row.mode,
+            fixed_fee_fen=policy_row.fixed_fee_fen,
+            free_over_fen=policy_row.free_over_fen,
+            combine=policy_row.combine,
+        )
+        if policy_row
+        else FreightPolicy()
+    )
+    templates = []
+    for template in await session.scalars(
+        select(FreightTemplateRow).where(FreightTemplateRow.id.in_(template_ids))
+    ):
+        rules = await session.scalars(
+            select(FreightRuleRow).where(FreightRuleRow.template_id == template.id)
+        )
+        templates.append(
+            FreightTemplate(
+                template_id=template.id,
+                code=template.code,
+                name=template.name,
+                charge_by=template.charge_by,
+                free_over_fen=template.free_over_fen,
+                unserviceable_regions=list(template.unserviceable_regions),
+                rules=[
+                    FreightRule(
+                        rule_id=r.id,
+                        regions=list(r.regions),
+                        is_default=r.is_default,
+                        first_units=r.first_units,
+                        first_price_fen=r.first_price_fen,
+                        additional_units=r.additional_units,
+                        additional_price_fen=r.additional_price_fen,
+                    )
+                    for r in rules
+                ],
+            )
+        )
+    return FreightSetup(policy=policy, templates=templates)

@@ -1,0 +1,191 @@
+"""Adapters to the outside world (DESIGN §8): small protocols and their HTTP clients. Every call
+has a timeout; provider-side idempotency keys come from our business numbers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+import httpx
+from pydantic import BaseModel
+
+from models.contracts.order import ShippingAddress
+from models.contracts.shipment import TrackingEvent, TrackingSnapshot
+
+
+class ProviderError(Exception):
+    """The provider refused the request for a business reason (4xx other than 408/429)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"{status}: {detail}")
+        self.status = status
+        self.detail = detail
+
+
+class ProviderPayment(BaseModel):
+    payment_id: str
+    pay_token: str
+    amount_fen: int
+    currency: str
+
+
+class ProviderRefund(BaseModel):
+    refund_id: str
+    amount_fen: int
+
+
+class PaymentProvider(Protocol):
+    name: str
+
+    async def create_payment(
+        self, *, order_no: str, amount_fen: int, currency: str, notify_url: str
+    ) -> ProviderPayment: ...
+
+    async def refund(
+        self, *, payment_id: str, refund_no: str, amount_fen: int, reason: str
+    ) -> ProviderRefund: ...
+
+
+class CarrierWaybill(BaseModel):
+    waybill_no: str
+    tracking_no: str
+
+
+class CarrierClient(Protocol):
+    async def create_waybill(
+        self,
+        *,
+        package_no: str,
+        sender: ShippingAddress,
+        receiver: ShippingAddress,
+        weight_g: int,
+        tracking_no: str | None,
+        subscribe_url: str | None,
+    ) -> CarrierWaybill: ...
+
+    async def tracking(self, tracking_no: str) -> TrackingSnapshot: ...
+
+
+def _raise_for(answer: httpx.Response) -> dict[str, Any]:
+    if answer.status_code >= 500 or answer.status_code in (408, 429):
+        answer.raise_for_status()  # infrastructure: the activity retries
+    if answer.status_code >= 400:
+        raise ProviderError(answer.status_code, answer.text[:500])
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+class SandboxPaymentProvider:
+    """The sandbox provider's merchant API (sandbox/payments.py), over HTTP."""
+
+    name = "sandbox"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_s: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s, transport=transport)
+
+    async def create_payment(
+        self, *, order_no: str, amount_fen: int, currency: str, notify_url: str
+    ) -> ProviderPayment:
+        answer = await self._http.post(
+            "/v1/payments",
+            json={
+                "merchant_order_no": order_no,
+                "amount_fen": amount_fen,
+                "currency": currency,
+                "notify_url": notify_url,
+                "description": f"order {order_no}",
+            },
+            headers={"Idempotency-Key": f"pay-{order_no}-{amount_fen}"},
+        )
+        return ProviderPayment.model_validate(_raise_for(answer))
+
+    async def refund(
+        self, *, payment_id: str, refund_no: str, amount_fen: int, reason: str
+    ) -> ProviderRefund:
+        answer = await self._http.post(
+            "/v1/refunds",
+            json={
+                "payment_id": payment_id,
+                "refund_no": refund_no,
+                "amount_fen": amount_fen,
+                "reason": reason[:256],
+            },
+        )
+        return ProviderRefund.model_validate(_raise_for(answer))
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+def _party(address: ShippingAddress) -> dict[str, str]:
+    return {
+        "name": address.name[:64],
+        "phone": address.phone,
+        "region_code": address.region_code,
+        "address": address.detail[:256],
+    }
+
+
+class SandboxCarrier:
+    """The sandbox carrier (sandbox/carrier.py), over HTTP."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_s: float = 10.0,
+        service: str = "standard",
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s, transport=transport)
+        self._service = service
+
+    async def create_waybill(
+        self,
+        *,
+        package_no: str,
+        sender: ShippingAddress,
+        receiver: ShippingAddress,
+        weight_g: int,
+        tracking_no: str | None,
+        subscribe_url: str | None,
+    ) -> CarrierWaybill:
+        body: dict[str, Any] = {
+            "package_key": package_no,
+            "carrier_service": self._service,
+            "sender": _party(sender),
+            "receiver": _party(receiver),
+            "weight_g": weight_g,
+        }
+        if tracking_no:
+            body["tracking_no"] = tracking_no
+        if subscribe_url:
+            body["subscribe_url"] = subscribe_url
+        return CarrierWaybill.model_validate(
+            _raise_for(await self._http.post("/v1/waybills", json=body))
+        )
+
+    async def tracking(self, tracking_no: str) -> TrackingSnapshot:
+        body = _raise_for(await self._http.get(f"/v1/tracking/{tracking_no}"))
+        return TrackingSnapshot(
+            tracking_no=body["tracking_no"],
+            status=body["status"],
+            events=[
+                TrackingEvent(
+                    code=e["code"],
+                    description=e.get("description", ""),
+                    location=e.get("location", ""),
+                    occurred_at=datetime.fromisoformat(e["occurred_at"]),
+                )
+                for e in body["events"]
+            ],
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()

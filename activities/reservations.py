@@ -1,0 +1,294 @@
+"""Reservations against the stock ledger (DESIGN §5): reserve, release, ship what was reserved.
+
+Reserve locks the SKUs' stock rows in a fixed order, chooses warehouses from the locked figures,
+and raises `reserved` with one conditional statement per line — so no oversell whatever the
+concurrency. Every step is idempotent per (order, line, warehouse)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.contracts.pricing import (
+    DemandLine,
+    LineAssignment,
+    WarehouseCandidate,
+    WarehouseChoiceRequest,
+)
+from models.db import (
+    LocationStock,
+    Reservation,
+    Stock,
+    StockMovement,
+    Warehouse,
+    WarehouseRegionPriority,
+)
+from models.domain.warehouse_choice import OutOfStockError, choose_warehouses
+
+
+def package_number(order_no: str, index: int) -> str:
+    """PK + the order's digits + the package's index: deterministic, so retries agree."""
+    return f"PK{order_no[2:]}{index:02d}"
+
+
+def province(region_code: str) -> str:
+    return region_code[:2] + "0000"
+
+
+async def candidates(
+    session: AsyncSession, sku_ids: list[int], region_code: str
+) -> list[WarehouseCandidate]:
+    """Lock the stock rows of these SKUs (fixed order) and read sellable per warehouse."""
+    rows = (
+        await session.scalars(
+            select(Stock)
+            .where(Stock.sku_id.in_(sku_ids))
+            .order_by(Stock.sku_id, Stock.warehouse_id)
+            .with_for_update()
+        )
+    ).all()
+    active = set(await session.scalars(select(Warehouse.id).where(Warehouse.active)))
+    priorities: dict[int, int] = dict(
+        (
+            await session.execute(
+                select(
+                    WarehouseRegionPriority.warehouse_id, WarehouseRegionPriority.priority
+                ).where(WarehouseRegionPriority.region_code == province(region_code))
+            )
+        ).all()
+    )
+    by_warehouse: dict[int, WarehouseCandidate] = {}
+    for row in rows:
+        if row.warehouse_id not in active:
+            continue
+        candidate = by_warehouse.setdefault(
+            row.warehouse_id,
+            WarehouseCandidate(
+                warehouse_id=row.warehouse_id, priority=priorities.get(row.warehouse_id)
+            ),
+        )
+        candidate.sellable[row.sku_id] = max(0, row.on_hand - row.reserved - row.safety_hold)
+    return list(by_warehouse.values())
+
+
+async def existing(session: AsyncSession, order_no: str) -> list[Reservation]:
+    return list(
+        await session.scalars(
+            select(Reservation)
+            .where(Reservation.order_no == order_no)
+            .order_by(Reservation.package_no, Reservation.line_no)
+        )
+    )
+
+
+async def reserve(
+    session: AsyncSession,
+    order_no: str,
+    region_code: str,
+    lines: list[DemandLine],
+    package_no_for: dict[int, str] | None = None,
+    actor: str = "system:order",
+) -> list[Reservation]:
+    """Reserve every line or nothing; returns the reservations (existing ones on a retry)."""
+    done = await existing(session, order_no)
+    if done:
+        return done
+    sku_ids = sorted({line.sku_id for line in lines})
+    choice = choose_warehouses(
+        WarehouseChoiceRequest(
+            lines=lines, candidates=await candidates(session, sku_ids, region_code)
+        )
+    )
+    packages = package_no_for or {}
+    order_of = {wh: i for i, wh in enumerate(choice.warehouse_ids, start=1)}
+    for part in sorted(choice.assignments, key=lambda a: (a.sku_id, a.warehouse_id, a.line_no)):
+        package_no = packages.get(part.warehouse_id) or package_number(
+            order_no, order_of[part.warehouse_id]
+        )
+        await _hold(session, order_no, part, package_no, actor)
+    return await existing(session, order_no)
+
+
+async def _hold(
+    session: AsyncSession, order_no: str, part: LineAssignment, package_no: str, actor: str
+) -> None:
+    changed = await session.execute(
+        update(Stock)
+        .where(
+            Stock.sku_id == part.sku_id,
+            Stock.warehouse_id == part.warehouse_id,
+            Stock.on_hand - Stock.reserved - Stock.safety_hold >= part.quantity,
+        )
+        .values(reserved=Stock.reserved + part.quantity)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise OutOfStockError({part.sku_id: part.quantity})
+    session.add(
+        Reservation(
+            order_no=order_no,
+            line_no=part.line_no,
+            warehouse_id=part.warehouse_id,
+            sku_id=part.sku_id,
+            quantity=part.quantity,
+            package_no=package_no,
+        )
+    )
+    session.add(
+        StockMovement(
+            movement_type="reservation",
+            sku_id=part.sku_id,
+            warehouse_id=part.warehouse_id,
+            reserved_delta=part.quantity,
+            ref_type="order",
+            ref_no=order_no,
+            actor=actor,
+            idempotency_key=f"reserve:{package_no}:{part.line_no}",
+        )
+    )
+    await session.flush()
+
+
+async def reserve_package(
+    session: AsyncSession,
+    order_no: str,
+    package_no: str,
+    warehouse_id: int,
+    lines: list[DemandLine],
+    actor: str = "system:order",
+) -> list[Reservation]:
+    """Reserve a replacement package in one given warehouse (a reship): all or nothing."""
+    query = select(Reservation).where(Reservation.package_no == package_no)
+    done = list(await session.scalars(query.order_by(Reservation.line_no)))
+    if done:
+        return done
+    sku_ids = sorted({line.sku_id for line in lines})
+    await session.execute(  # lock the rows in the same order reserve() does
+        select(Stock.sku_id)
+        .where(Stock.sku_id.in_(sku_ids))
+        .order_by(Stock.sku_id, Stock.warehouse_id)
+        .with_for_update()
+    )
+    for line in sorted(lines, key=lambda li: (li.sku_id, li.line_no)):
+        part = LineAssignment(
+            line_no=line.line_no,
+            sku_id=line.sku_id,
+            warehouse_id=warehouse_id,
+            quantity=line.quantity,
+        )
+        await _hold(session, order_no, part, package_no, actor)
+    return list(await session.scalars(query.order_by(Reservation.line_no)))
+
+
+async def release(
+    session: AsyncSession,
+    order_no: str,
+    reason: str,
+    package_no: str | None = None,
+    actor: str = "system:order",
+) -> int:
+    """Release every held reservation of the order (or of one package); returns units."""
+    query = select(Reservation).where(
+        Reservation.order_no == order_no, Reservation.status == "held"
+    )
+    if package_no is not None:
+        query = query.where(Reservation.package_no == package_no)
+    units = 0
+    for held in await session.scalars(
+        query.order_by(Reservation.sku_id, Reservation.warehouse_id).with_for_update()
+    ):
+        await session.execute(
+            update(Stock)
+            .where(Stock.sku_id == held.sku_id, Stock.warehouse_id == held.warehouse_id)
+            .values(reserved=Stock.reserved - held.quantity)
+        )
+        held.status = "released"
+        session.add(
+            StockMovement(
+                movement_type="release",
+                sku_id=held.sku_id,
+                warehouse_id=held.warehouse_id,
+                reserved_delta=-held.quantity,
+                ref_type="order",
+                ref_no=order_no,
+                actor=actor,
+                reason=reason[:500],
+                idempotency_key=f"release:{held.package_no}:{held.line_no}",
+            )
+        )
+        units += held.quantity
+    await session.flush()
+    return units
+
+
+async def ship(
+    session: AsyncSession, order_no: str, package_no: str, actor: str = "system:shipment"
+) -> int:
+    """Ship a package's held units: on_hand and reserved fall together (sales out), taken from
+    batches by FEFO (expiry, then production date, then receipt), disabled batches never."""
+    units = 0
+    held_rows = await session.scalars(
+        select(Reservation)
+        .where(
+            Reservation.order_no == order_no,
+            Reservation.package_no == package_no,
+            Reservation.status == "held",
+        )
+        .order_by(Reservation.sku_id, Reservation.line_no)
+        .with_for_update()
+    )
+    for held in held_rows:
+        await _ship_units(session, held, order_no, package_no, actor)
+        held.status = "consumed"
+        units += held.quantity
+    await session.flush()
+    return units
+
+
+async def _ship_units(
+    session: AsyncSession, held: Reservation, order_no: str, package_no: str, actor: str
+) -> None:
+    await session.execute(
+        update(Stock)
+        .where(Stock.sku_id == held.sku_id, Stock.warehouse_id == held.warehouse_id)
+        .values(on_hand=Stock.on_hand - held.quantity, reserved=Stock.reserved - held.quantity)
+    )
+    batches = await session.scalars(
+        select(LocationStock)
+        .where(
+            LocationStock.sku_id == held.sku_id,
+            LocationStock.warehouse_id == held.warehouse_id,
+            LocationStock.quantity > LocationStock.reserved,
+            ~LocationStock.disabled,
+        )
+        .order_by(
+            LocationStock.expiry_date.asc().nulls_last(),
+            LocationStock.production_date.asc().nulls_last(),
+            LocationStock.received_at,
+            LocationStock.id,
+        )
+        .with_for_update()
+    )
+    remaining = held.quantity
+    for batch in batches:
+        take = min(remaining, batch.quantity - batch.reserved)
+        batch.quantity -= take
+        remaining -= take
+        session.add(
+            StockMovement(
+                movement_type="sales_out",
+                sku_id=held.sku_id,
+                warehouse_id=held.warehouse_id,
+                location_id=batch.location_id,
+                batch_no=batch.batch_no,
+                on_hand_delta=-take,
+                reserved_delta=-take,
+                ref_type="package",
+                ref_no=package_no,
+                actor=actor,
+                idempotency_key=f"ship:{package_no}:{held.line_no}:{batch.id}",
+            )
+        )
+        if remaining == 0:
+            break
+    if remaining:
+        raise OutOfStockError({held.sku_id: remaining})

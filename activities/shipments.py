@@ -1,0 +1,127 @@
+"""Shipment activities: package projection and timeline, tracking numbers from pre-purchased
+ranges, waybills from the carrier (idempotent per package), tracking polls."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio import activity
+
+from activities.orders import add_event, business_error
+from activities.providers import CarrierClient, ProviderError
+from core.db import SessionFactory
+from models.contracts.order import ShippingAddress
+from models.contracts.shipment import ShipmentStep, TrackingSnapshot, Waybill, WaybillRequest
+from models.db import Carrier, Package, TrackingAllocation, TrackingRange, Warehouse
+
+
+class ShipmentActivities:
+    def __init__(
+        self,
+        session_factory: SessionFactory,
+        carrier: CarrierClient,
+        tracking_webhook_url: str | None,
+    ) -> None:
+        self._sessions = session_factory
+        self._carrier = carrier
+        self._webhook_url = tracking_webhook_url
+
+    @activity.defn
+    async def record_shipment_step(self, step: ShipmentStep) -> None:
+        async with self._sessions() as session:
+            values = {"status": step.status, **step.package_fields()}
+            await session.execute(
+                update(Package).where(Package.package_no == step.package_no).values(**values)
+            )
+            await add_event(
+                session,
+                order_no=step.order_no,
+                package_no=step.package_no,
+                step=step.step,
+                actor=step.actor,
+                key=f"{step.package_no}:{step.key}",
+                detail=dict(step.detail),
+            )
+            await session.commit()
+
+    @activity.defn
+    async def allocate_tracking_number(self, request: WaybillRequest) -> str | None:
+        """For carriers with a pre-purchased range: one number per package, exactly once."""
+        async with self._sessions() as session:
+            carrier = await session.scalar(
+                select(Carrier).where(Carrier.code == request.carrier_code)
+            )
+            if carrier is None:
+                raise business_error("UnknownCarrierError", f"no carrier {request.carrier_code}")
+            if carrier.tracking_mode != "prepurchased_range":
+                return None
+            number = await _allocate(session, carrier.id, request.package_no)
+            await session.commit()
+            return number
+
+    @activity.defn
+    async def create_waybill(self, request: WaybillRequest) -> Waybill:
+        """The carrier answers the same waybill for the same package key, so a retry after a
+        timeout cannot create a second one."""
+        async with self._sessions() as session:
+            warehouse = await session.get(Warehouse, request.warehouse_id)
+            tracking = await session.get(TrackingAllocation, request.package_no)
+        assert warehouse is not None
+        sender = ShippingAddress(
+            name=warehouse.name,
+            phone="4000000000",
+            region_code=warehouse.region_code,
+            detail=warehouse.address or warehouse.name,
+        )
+        try:
+            made = await self._carrier.create_waybill(
+                package_no=request.package_no,
+                sender=sender,
+                receiver=request.address,
+                weight_g=max(1, request.weight_g),
+                tracking_no=tracking.tracking_no if tracking else None,
+                subscribe_url=self._webhook_url,
+            )
+        except ProviderError as exc:
+            raise business_error("WaybillRefusedError", str(exc)) from exc
+        return Waybill(
+            package_no=request.package_no, waybill_no=made.waybill_no, tracking_no=made.tracking_no
+        )
+
+    @activity.defn
+    async def poll_tracking(self, tracking_no: str) -> TrackingSnapshot:
+        return await self._carrier.tracking(tracking_no)
+
+
+async def _allocate(session: AsyncSession, carrier_id: int, package_no: str) -> str:
+    done = await session.get(TrackingAllocation, package_no)
+    if done is not None:
+        return done.tracking_no
+    tracking_range = await session.scalar(
+        select(TrackingRange)
+        .where(
+            TrackingRange.carrier_id == carrier_id,
+            TrackingRange.next_number <= TrackingRange.last_number,
+        )
+        .order_by(TrackingRange.id)
+        .limit(1)
+        .with_for_update()
+    )
+    if tracking_range is None:
+        raise business_error(
+            "TrackingRangeExhaustedError", f"carrier {carrier_id} has no tracking numbers left"
+        )
+    number = f"{tracking_range.prefix}{tracking_range.next_number:012d}"
+    tracking_range.next_number += 1
+    left = tracking_range.last_number - tracking_range.next_number + 1
+    if left < tracking_range.low_watermark:
+        activity.logger.warning(
+            "tracking range running low", extra={"carrier_id": carrier_id, "left": left}
+        )
+    await session.execute(
+        insert(TrackingAllocation).values(
+            package_no=package_no, carrier_id=carrier_id, tracking_no=number
+        )
+    )
+    return number

@@ -1,0 +1,31 @@
+"""Settings → the order rules' configuration that the API passes to workflows in their input."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from core.settings import Settings
+from models.contracts.order import OrderPolicy, OrderTimings
+
+
+def order_timings(settings: Settings) -> OrderTimings:
+    o = settings.orders
+    return OrderTimings(
+        payment_window=timedelta(minutes=o.payment_window_minutes),
+        risk_review_sla=timedelta(minutes=o.risk_review_sla_minutes),
+        auto_confirm_after=timedelta(days=o.auto_confirm_days),
+        after_sale_window=timedelta(days=o.after_sale_window_days),
+        late_payment_grace=timedelta(hours=o.late_payment_grace_hours),
+        tracking_poll_interval=timedelta(minutes=o.tracking_poll_minutes),
+    )
+
+
+def order_policy(settings: Settings) -> OrderPolicy:
+    o = settings.orders
+    return OrderPolicy(
+        risk_review_over_fen=o.risk_review_over_fen,
+        weight_tolerance_g=o.weight_tolerance_g,
+        weight_tolerance_pct=o.weight_tolerance_pct,
+        box_tare_g=o.box_tare_g,
+        carrier_code=o.carrier_code,
+    )

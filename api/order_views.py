@@ -1,0 +1,73 @@
+"""Reading an order from its projection: lines with allocations, packages, timeline."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.errors import not_found
+from api.schemas.orders import (
+    OrderLinePublic,
+    OrderPublic,
+    PackageLinePublic,
+    PackagePublic,
+    TimelinePublic,
+)
+from models.db import Order, OrderEvent, OrderLine, Package, PackageLine
+
+
+async def order_public(session: AsyncSession, order_no: str) -> OrderPublic:
+    order = await session.get(Order, order_no, populate_existing=True)
+    if order is None:
+        raise not_found("order", order_no)
+    lines = await session.scalars(
+        select(OrderLine).where(OrderLine.order_no == order_no).order_by(OrderLine.line_no)
+    )
+    packages = list(
+        await session.scalars(
+            select(Package)
+            .where(Package.order_no == order_no)
+            .order_by(Package.package_no)
+            .execution_options(populate_existing=True)
+        )
+    )
+    contents = await session.scalars(
+        select(PackageLine)
+        .where(PackageLine.package_no.in_([p.package_no for p in packages]))
+        .order_by(PackageLine.package_no, PackageLine.line_no)
+    )
+    by_package: dict[str, list[PackageLinePublic]] = {}
+    for content in contents:
+        by_package.setdefault(content.package_no, []).append(
+            PackageLinePublic.model_validate(content)
+        )
+    events = await session.scalars(
+        select(OrderEvent).where(OrderEvent.order_no == order_no).order_by(OrderEvent.id)
+    )
+    return OrderPublic(
+        order_no=order.order_no,
+        status=order.status,
+        customer_id=order.customer_id,
+        goods_list_fen=order.goods_list_fen,
+        discount_fen=order.discount_fen,
+        freight_fen=order.freight_fen,
+        payable_fen=order.payable_fen,
+        paid_fen=order.paid_fen,
+        refunded_fen=order.refunded_fen,
+        payment_deadline=order.payment_deadline,
+        under_review=order.under_review,
+        escalated=order.escalated,
+        lines=[OrderLinePublic.model_validate(line) for line in lines],
+        packages=[
+            PackagePublic(
+                package_no=p.package_no,
+                warehouse_id=p.warehouse_id,
+                status=p.status,
+                waybill_no=p.waybill_no,
+                tracking_no=p.tracking_no,
+                lines=by_package.get(p.package_no, []),
+            )
+            for p in packages
+        ],
+        timeline=[TimelinePublic.model_validate(e) for e in events],
+    )

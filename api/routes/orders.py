@@ -1,0 +1,241 @@
+"""Order routes: the storefront places, pays, cancels and confirms; staff read, review, cancel.
+
+Placing is Update-with-Start on OrderWorkflow, so the answer is the priced, reserved order."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy import exists, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy
+
+from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, writer
+from api.errors import not_found
+from api.order_views import order_public
+from api.pagination import Paging, fetch_page
+from api.schemas.orders import (
+    CancelIn,
+    OrderCreate,
+    OrderPublic,
+    OrdersPublic,
+    OrderSummary,
+    PaymentPublic,
+    ReviewIn,
+)
+from api.workflow_calls import answer
+from models.contracts.order import (
+    Actor,
+    CancelRequest,
+    ConfirmReceipt,
+    OrderInput,
+    PaymentRequest,
+    PlaceOrderRequest,
+    RiskDecision,
+    ShippingAddress,
+)
+from models.contracts.pricing import CartLine
+from models.db import Order, OrderLine, OrderNumber, Package
+from workflows.order import OrderWorkflow
+
+router = APIRouter(prefix="/v1/orders", tags=["orders"])
+Deps = Annotated[AppDeps, Depends(app_deps)]
+Reader = Annotated[Principal, Depends(require("orders.read"))]
+BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def actor_of(who: Principal) -> Actor:
+    kind = "user" if who.kind == "user" else ("device" if "device" in who.roles else "storefront")
+    return Actor(kind=kind, name=who.name, role=",".join(sorted(who.roles)))
+
+
+async def order_number(session: AsyncSession, api_key_id: int, client_key: str) -> str:
+    """The same client key from the same storefront always maps to the same order number."""
+    query = select(OrderNumber.order_no).where(
+        OrderNumber.api_key_id == api_key_id, OrderNumber.client_order_key == client_key
+    )
+    found = await session.scalar(query)
+    if found is None:
+        seq = int(await session.scalar(select(func.nextval("order_no_seq"))) or 0)
+        candidate = f"SO{datetime.now(BUSINESS_TZ):%Y%m%d}{seq:06d}"
+        await session.execute(
+            insert(OrderNumber)
+            .values(
+                order_no=candidate,
+                api_key_id=api_key_id,
+                client_order_key=client_key,
+            )
+            .on_conflict_do_nothing(index_elements=["api_key_id", "client_order_key"])
+        )
+        await session.commit()
+        found = await session.scalar(query)
+    assert found is not None
+    return found
+
+
+async def visible_order(session: AsyncSession, who: Principal, order_no: str) -> Order:
+    """Storefronts see only the orders they placed; staff see all. Others' are 404."""
+    order = await session.get(Order, order_no)
+    if order is None or ("storefront" in who.roles and order.api_key_id != who.id):
+        raise not_found("order", order_no)
+    return order
+
+
+@router.post("", status_code=201)
+async def place_order(
+    body: OrderCreate, deps: Deps, w: Annotated[Writer, Depends(writer("orders.create"))]
+) -> OrderPublic:
+    order_no = await order_number(w.session, w.principal.id, body.client_order_key)
+    request = PlaceOrderRequest(
+        order_no=order_no,
+        storefront=w.principal.name,
+        api_key_id=w.principal.id,
+        customer_id=body.customer_id,
+        coupon_code=body.coupon_code,
+        lines=[CartLine(sku_id=li.sku_id, quantity=li.quantity) for li in body.lines],
+        address=ShippingAddress(**body.address.model_dump()),
+    )
+    start = WithStartWorkflowOperation(
+        OrderWorkflow.run,
+        OrderInput(order_no=order_no, timings=deps.order_timings, policy=deps.order_policy),
+        id=f"order-{order_no}",
+        task_queue=deps.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    await answer(
+        deps.require_temporal().execute_update_with_start_workflow(
+            OrderWorkflow.place,
+            request,
+            start_workflow_operation=start,
+            id=f"place-{order_no}",
+        ),
+        kind="order",
+        ident=order_no,
+    )
+    await w.commit("order.place", "order", order_no, {"lines": len(body.lines)})
+    return await order_public(w.session, order_no)
+
+
+@router.get("")
+async def list_orders(
+    session: Session,
+    paging: Paging,
+    who: Reader,
+    status: str | None = None,
+    customer_id: int | None = None,
+    sku_id: int | None = None,
+    warehouse_id: int | None = None,
+    escalated: bool | None = None,
+    placed_from: datetime | None = None,
+    placed_until: Annotated[datetime | None, Query()] = None,
+) -> OrdersPublic:
+    query = select(Order).order_by(Order.placed_at.desc(), Order.order_no)
+    if "storefront" in who.roles:
+        query = query.where(Order.api_key_id == who.id)
+    for column, value in (
+        (Order.status, status),
+        (Order.customer_id, customer_id),
+        (Order.escalated, escalated),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if placed_from is not None:
+        query = query.where(Order.placed_at >= placed_from)
+    if placed_until is not None:
+        query = query.where(Order.placed_at < placed_until)
+    if sku_id is not None:
+        query = query.where(
+            exists().where(OrderLine.order_no == Order.order_no, OrderLine.sku_id == sku_id)
+        )
+    if warehouse_id is not None:
+        query = query.where(
+            exists().where(Package.order_no == Order.order_no, Package.warehouse_id == warehouse_id)
+        )
+    rows, count = await fetch_page(session, query, paging)
+    return OrdersPublic(data=[OrderSummary.model_validate(r) for r in rows], count=count)
+
+
+@router.get("/{order_no}")
+async def get_order(order_no: str, session: Session, who: Reader) -> OrderPublic:
+    await visible_order(session, who, order_no)
+    return await order_public(session, order_no)
+
+
+@router.post("/{order_no}/payments", status_code=201)
+async def request_payment(
+    order_no: str, deps: Deps, w: Annotated[Writer, Depends(writer("orders.pay"))]
+) -> PaymentPublic:
+    await visible_order(w.session, w.principal, order_no)
+    handle = deps.require_temporal().get_workflow_handle(f"order-{order_no}")
+    session = await answer(
+        handle.execute_update(
+            OrderWorkflow.request_payment, PaymentRequest(actor=actor_of(w.principal))
+        ),
+        kind="order",
+        ident=order_no,
+    )
+    await w.commit("order.payment_requested", "order", order_no)
+    return PaymentPublic.model_validate(session.model_dump())
+
+
+@router.post("/{order_no}/cancel")
+async def cancel_order(
+    order_no: str,
+    body: CancelIn,
+    deps: Deps,
+    w: Annotated[Writer, Depends(writer("orders.cancel"))],
+) -> OrderPublic:
+    await visible_order(w.session, w.principal, order_no)
+    handle = deps.require_temporal().get_workflow_handle(f"order-{order_no}")
+    await answer(
+        handle.execute_update(
+            OrderWorkflow.cancel, CancelRequest(actor=actor_of(w.principal), reason=body.reason)
+        ),
+        kind="order",
+        ident=order_no,
+    )
+    await w.commit("order.cancel", "order", order_no, {"reason": body.reason})
+    return await order_public(w.session, order_no)
+
+
+@router.post("/{order_no}/risk-review")
+async def review_order(
+    order_no: str,
+    body: ReviewIn,
+    deps: Deps,
+    w: Annotated[Writer, Depends(writer("orders.review"))],
+) -> OrderPublic:
+    await visible_order(w.session, w.principal, order_no)
+    handle = deps.require_temporal().get_workflow_handle(f"order-{order_no}")
+    await answer(
+        handle.execute_update(
+            OrderWorkflow.review,
+            RiskDecision(actor=actor_of(w.principal), approve=body.approve, reason=body.reason),
+        ),
+        kind="order",
+        ident=order_no,
+    )
+    await w.commit("order.risk_review", "order", order_no, body.model_dump())
+    return await order_public(w.session, order_no)
+
+
+@router.post("/{order_no}/confirm-receipt")
+async def confirm_receipt(
+    order_no: str, deps: Deps, w: Annotated[Writer, Depends(writer("orders.confirm"))]
+) -> OrderPublic:
+    await visible_order(w.session, w.principal, order_no)
+    handle = deps.require_temporal().get_workflow_handle(f"order-{order_no}")
+    await answer(
+        handle.execute_update(
+            OrderWorkflow.confirm_receipt, ConfirmReceipt(actor=actor_of(w.principal))
+        ),
+        kind="order",
+        ident=order_no,
+    )
+    await w.commit("order.confirm_receipt", "order", order_no)
+    return await order_public(w.session, order_no)

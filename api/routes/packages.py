@@ -1,0 +1,134 @@
+"""Package routes: devices pack and hand over in their own warehouse; managers override
+weight holds; staff decide lost/refused packages."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, writer
+from api.errors import Problem, not_found
+from api.routes.orders import actor_of
+from api.schemas.orders import ExceptionDecisionIn, OverrideIn, PackIn, ShipmentPublic
+from api.workflow_calls import answer
+from models.contracts.shipment import (
+    ExceptionDecision,
+    HandoverRequest,
+    PackRequest,
+    ShipmentView,
+    WeightOverride,
+)
+from models.db import Package
+from workflows.shipment import ShipmentWorkflow
+
+router = APIRouter(prefix="/v1/packages", tags=["packages"])
+Deps = Annotated[AppDeps, Depends(app_deps)]
+
+
+async def _package(session: Session, who: Principal, package_no: str) -> Package:
+    package = await session.get(Package, package_no)
+    if package is None:
+        raise not_found("package", package_no)
+    if not who.can_see_warehouse(package.warehouse_id):
+        raise Problem(403, "devices act only in their own warehouse", type_="/problems/forbidden")
+    return package
+
+
+def _public(view: ShipmentView) -> ShipmentPublic:
+    return ShipmentPublic.model_validate(view.model_dump())
+
+
+@router.get("/{package_no}")
+async def get_package(
+    package_no: str,
+    session: Session,
+    deps: Deps,
+    who: Annotated[Principal, Depends(require("packages.read"))],
+) -> ShipmentPublic:
+    await _package(session, who, package_no)
+    handle = deps.require_temporal().get_workflow_handle(f"shipment-{package_no}")
+    view = await answer(handle.query(ShipmentWorkflow.view), kind="package", ident=package_no)
+    return _public(view)
+
+
+@router.post("/{package_no}/pack")
+async def pack(
+    package_no: str,
+    body: PackIn,
+    deps: Deps,
+    w: Annotated[Writer, Depends(writer("packages.pack"))],
+) -> ShipmentPublic:
+    await _package(w.session, w.principal, package_no)
+    handle = deps.require_temporal().get_workflow_handle(f"shipment-{package_no}")
+    view = await answer(
+        handle.execute_update(
+            ShipmentWorkflow.pack,
+            PackRequest(actor=actor_of(w.principal), measured_weight_g=body.measured_weight_g),
+        ),
+        kind="package",
+        ident=package_no,
+    )
+    await w.commit("package.pack", "package", package_no, body.model_dump())
+    return _public(view)
+
+
+@router.post("/{package_no}/override-weight")
+async def override_weight(
+    package_no: str,
+    body: OverrideIn,
+    deps: Deps,
+    w: Annotated[Writer, Depends(writer("packages.override"))],
+) -> ShipmentPublic:
+    await _package(w.session, w.principal, package_no)
+    handle = deps.require_temporal().get_workflow_handle(f"shipment-{package_no}")
+    view = await answer(
+        handle.execute_update(
+            ShipmentWorkflow.override_weight,
+            WeightOverride(actor=actor_of(w.principal), reason=body.reason),
+        ),
+        kind="package",
+        ident=package_no,
+    )
+    await w.commit("package.override_weight", "package", package_no, body.model_dump())
+    return _public(view)
+
+
+@router.post("/{package_no}/handover")
+async def hand_over(
+    package_no: str, deps: Deps, w: Annotated[Writer, Depends(writer("packages.pack"))]
+) -> ShipmentPublic:
+    await _package(w.session, w.principal, package_no)
+    handle = deps.require_temporal().get_workflow_handle(f"shipment-{package_no}")
+    view = await answer(
+        handle.execute_update(
+            ShipmentWorkflow.hand_over, HandoverRequest(actor=actor_of(w.principal))
+        ),
+        kind="package",
+        ident=package_no,
+    )
+    await w.commit("package.handover", "package", package_no)
+    return _public(view)
+
+
+@router.post("/{package_no}/exception-decision")
+async def decide_exception(
+    package_no: str,
+    body: ExceptionDecisionIn,
+    deps: Deps,
+    w: Annotated[Writer, Depends(writer("packages.decide"))],
+) -> ShipmentPublic:
+    await _package(w.session, w.principal, package_no)
+    handle = deps.require_temporal().get_workflow_handle(f"shipment-{package_no}")
+    view = await answer(
+        handle.execute_update(
+            ShipmentWorkflow.decide_exception,
+            ExceptionDecision(
+                actor=actor_of(w.principal), decision=body.decision, reason=body.reason
+            ),
+        ),
+        kind="package",
+        ident=package_no,
+    )
+    await w.commit("package.exception_decision", "package", package_no, body.model_dump())
+    return _public(view)

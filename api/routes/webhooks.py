@@ -1,0 +1,110 @@
+"""Webhooks from the outside world. The signature is verified before anything else; a forged
+or stale call is refused and changes nothing. Verified events become signals to workflows,
+which dedupe them (a provider's retries and duplicates carry the same transaction id)."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ValidationError
+
+from api.deps import AppDeps, app_deps
+from api.errors import Problem
+from api.workflow_calls import answer
+from core.security import signature_valid
+from models.contracts.order import PaymentReceived
+from models.contracts.shipment import TrackingEvent, TrackingSnapshot
+from workflows.order import OrderWorkflow
+from workflows.shipment import ShipmentWorkflow
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+Deps = Annotated[AppDeps, Depends(app_deps)]
+MAX_AGE_S = 300
+
+
+class Ack(BaseModel):
+    status: str
+
+
+class PaymentEvent(BaseModel):
+    event: str
+    transaction_id: str | None = None
+    payment_id: str
+    merchant_order_no: str
+    amount_fen: int
+    currency: str
+    occurred_at: datetime
+
+
+class TrackingPush(BaseModel):
+    event: str
+    package_key: str
+    tracking_no: str
+    status: str
+    events: list[TrackingEvent]
+
+
+async def verified_body(request: Request, secret: str | None) -> dict[str, Any]:
+    if not secret:
+        raise Problem(503, "webhook secret not configured")
+    timestamp = request.headers.get("x-sandbox-timestamp", "")
+    signature = request.headers.get("x-sandbox-signature", "")
+    raw = await request.body()
+    if not signature_valid(secret.encode(), raw, timestamp, signature):
+        raise Problem(401, "bad webhook signature", type_="/problems/bad-signature")
+    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > MAX_AGE_S:
+        raise Problem(401, "stale webhook timestamp", type_="/problems/bad-signature")
+    try:
+        body: dict[str, Any] = json.loads(raw)
+    except ValueError as exc:
+        raise Problem(422, "webhook body is not JSON") from exc
+    return body
+
+
+@router.post("/payments/{provider}")
+async def payment_webhook(provider: str, request: Request, deps: Deps) -> Ack:
+    body = await verified_body(request, deps.payment_webhook_secret)
+    try:
+        event = PaymentEvent.model_validate(body)
+    except ValidationError as exc:
+        raise Problem(422, f"unexpected payment event: {exc.error_count()} errors") from exc
+    if event.event != "payment.succeeded" or event.transaction_id is None:
+        return Ack(status="ignored")  # refunds and declines need no action here
+    if event.amount_fen <= 0:
+        raise Problem(422, "payment amount must be positive")
+    payment = PaymentReceived(
+        provider=provider,
+        transaction_id=event.transaction_id,
+        payment_id=event.payment_id,
+        amount_fen=event.amount_fen,
+        currency=event.currency,
+        paid_at=event.occurred_at,
+    )
+    handle = deps.require_temporal().get_workflow_handle(f"order-{event.merchant_order_no}")
+    await answer(
+        handle.signal(OrderWorkflow.payment_received, payment),
+        kind="order",
+        ident=event.merchant_order_no,
+    )
+    return Ack(status="accepted")
+
+
+@router.post("/carriers/{carrier}")
+async def carrier_webhook(carrier: str, request: Request, deps: Deps) -> Ack:
+    body = await verified_body(request, deps.carrier_webhook_secret)
+    try:
+        push = TrackingPush.model_validate(body)
+    except ValidationError as exc:
+        raise Problem(422, f"unexpected tracking push: {exc.error_count()} errors") from exc
+    snapshot = TrackingSnapshot(
+        tracking_no=push.tracking_no, status=push.status, events=push.events
+    )
+    handle = deps.require_temporal().get_workflow_handle(f"shipment-{push.package_key}")
+    await answer(
+        handle.signal(ShipmentWorkflow.tracking, snapshot), kind="package", ident=push.package_key
+    )
+    return Ack(status="accepted")

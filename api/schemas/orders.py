@@ -1,0 +1,159 @@
+"""Order and package schemas of the HTTP API (separate from the workflow contracts)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from api.pagination import Page
+from api.schemas.common import Public, Reason, RegionCode, Strict
+
+Key = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class OrderLineIn(Strict):
+    sku_id: Annotated[int, Field(gt=0, strict=True)]
+    quantity: Annotated[int, Field(gt=0, le=999, strict=True)]
+
+
+class AddressIn(Strict):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    phone: Annotated[str, StringConstraints(pattern=r"^[0-9+\-]{5,20}$")]
+    region_code: RegionCode
+    detail: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class OrderCreate(Strict):
+    # The storefront's own key for this order: sending it again returns the same order.
+    client_order_key: Key
+    customer_id: Annotated[int, Field(gt=0, strict=True)]
+    lines: Annotated[list[OrderLineIn], Field(min_length=1, max_length=100)]
+    coupon_code: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
+    address: AddressIn
+
+
+class AllocationPublic(Public):
+    source: str
+    source_id: int
+    amount_fen: int
+
+
+class OrderLinePublic(Public):
+    line_no: int
+    sku_id: int
+    quantity: int
+    unit_price_fen: int
+    list_amount_fen: int
+    discount_fen: int
+    paid_fen: int
+    is_gift: bool
+    allocations: list[AllocationPublic]
+
+
+class PackageLinePublic(Public):
+    line_no: int
+    sku_id: int
+    quantity: int
+
+
+class PackagePublic(Public):
+    package_no: str
+    warehouse_id: int
+    status: str = "pending"
+    waybill_no: str | None = None
+    tracking_no: str | None = None
+    lines: list[PackageLinePublic] = []
+
+
+class TimelinePublic(Public):
+    at: datetime
+    step: str
+    actor_kind: str
+    actor_name: str
+    actor_role: str
+    package_no: str | None
+    detail: dict[str, object]
+
+
+class OrderPublic(Public):
+    order_no: str
+    status: str
+    customer_id: int
+    goods_list_fen: int
+    discount_fen: int
+    freight_fen: int
+    payable_fen: int
+    paid_fen: int = 0
+    refunded_fen: int = 0
+    payment_deadline: datetime
+    under_review: bool
+    escalated: bool = False
+    lines: list[OrderLinePublic]
+    packages: list[PackagePublic]
+    timeline: list[TimelinePublic] = []
+
+
+class OrderSummary(Public):
+    order_no: str
+    status: str
+    customer_id: int
+    payable_fen: int
+    paid_fen: int
+    refunded_fen: int
+    escalated: bool
+    under_review: bool
+    placed_at: datetime
+
+
+class PaymentPublic(Public):
+    order_no: str
+    payment_id: str
+    pay_token: str
+    amount_fen: int
+    currency: str
+
+
+class CancelIn(Strict):
+    reason: Reason = "customer request"
+
+
+class ReviewIn(Strict):
+    approve: bool
+    reason: Annotated[str, StringConstraints(max_length=500)] = ""
+
+
+class PackIn(Strict):
+    measured_weight_g: Annotated[int, Field(gt=0, le=1_000_000, strict=True)]
+
+
+class OverrideIn(Strict):
+    reason: Reason
+
+
+class ExceptionDecisionIn(Strict):
+    decision: Literal["reship", "refund"]
+    reason: Reason
+
+
+class TrackingEventPublic(Public):
+    code: str
+    description: str
+    location: str
+    occurred_at: datetime
+
+
+class ShipmentPublic(Public):
+    package_no: str
+    order_no: str
+    status: str
+    expected_weight_g: int
+    measured_weight_g: int | None
+    waybill_no: str | None
+    tracking_no: str | None
+    hold_reason: str | None
+    tracking_events: list[TrackingEventPublic]
+
+
+OrdersPublic = Page[OrderSummary]

@@ -1,0 +1,62 @@
+"""Calling workflows from routes: Temporal's answers turned into problem+json."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.errors import Problem
+
+T = TypeVar("T")
+
+# Business outcome → (HTTP status, the request field at fault when there is one).
+STATUS: dict[str, tuple[int, str | None]] = {
+    "InvalidStateError": (409, None),
+    "OutOfStockError": (409, "lines"),
+    "InvalidInputError": (422, None),
+    "InvalidOrderError": (422, "lines"),
+    "CouponNotApplicableError": (422, "coupon_code"),
+    "UnserviceableRegionError": (422, "address.region_code"),
+    "MissingFreightRuleError": (422, "address.region_code"),
+    "PaymentDeclinedError": (409, None),
+}
+
+
+def _problem(cause: ApplicationError) -> Problem:
+    status, field = STATUS.get(cause.type or "", (409, None))
+    details: dict[str, Any] = (
+        cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+    )
+    error: dict[str, Any] = {"type": cause.type, **details}
+    if field:
+        error["field"] = field
+    return Problem(
+        status, cause.message, type_=f"/problems/{cause.type or 'conflict'}", errors=[error]
+    )
+
+
+async def answer(call: Awaitable[T], *, kind: str, ident: str) -> T:
+    """Await a workflow call; business refusals become 409/422, an unknown workflow a 404."""
+    try:
+        return await call
+    except WorkflowUpdateFailedError as exc:
+        cause: BaseException | None = exc.cause
+        while cause is not None and not isinstance(cause, ApplicationError):
+            cause = getattr(cause, "cause", None)
+        if isinstance(cause, ApplicationError):
+            raise _problem(cause) from exc
+        raise
+    except WorkflowQueryFailedError as exc:
+        raise Problem(409, str(exc)) from exc
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise Problem(
+                404, f"{kind} {ident} does not exist", type_="/problems/not-found"
+            ) from exc
+        if exc.status == RPCStatusCode.FAILED_PRECONDITION:  # the workflow has ended
+            raise Problem(409, f"{kind} {ident} is closed", type_="/problems/closed") from exc
+        raise

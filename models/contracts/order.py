@@ -1,0 +1,264 @@
+"""Payloads of the order lifecycle: OrderWorkflow's input, updates, signals, query, and the
+activities it calls (DESIGN §6.1)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from models.contracts.pricing import AppliedDiscount, CartLine, PricedLine
+
+OrderStatus = Literal[
+    "placing",
+    "rejected",
+    "awaiting_payment",
+    "paid",
+    "fulfilling",
+    "delivered",
+    "completed",
+    "closed",
+    "cancelling",
+    "cancelled",
+]
+Fen = Annotated[int, Field(ge=0)]
+
+
+class OrderTimings(BaseModel):
+    """Every duration a business rule uses, from configuration (DESIGN §4)."""
+
+    payment_window: timedelta = timedelta(minutes=30)
+    risk_review_sla: timedelta = timedelta(hours=2)
+    auto_confirm_after: timedelta = timedelta(days=7)
+    after_sale_window: timedelta = timedelta(days=15)
+    # After a cancel the workflow stays open this long to refund payments that arrive late.
+    late_payment_grace: timedelta = timedelta(days=1)
+    tracking_poll_interval: timedelta = timedelta(hours=6)
+
+
+class OrderPolicy(BaseModel):
+    risk_review_over_fen: int | None = 500_000
+    weight_tolerance_g: int = 20
+    weight_tolerance_pct: int = 5
+    box_tare_g: int = 0
+    carrier_code: str = "SF"
+    currency: str = "CNY"
+
+
+class ShippingAddress(BaseModel):
+    name: str
+    phone: str
+    region_code: str
+    detail: str
+
+
+class Actor(BaseModel):
+    kind: Literal["storefront", "user", "device", "system", "provider"]
+    name: str
+    role: str = ""
+
+
+class OrderInput(BaseModel):
+    order_no: str
+    timings: OrderTimings = Field(default_factory=OrderTimings)
+    policy: OrderPolicy = Field(default_factory=OrderPolicy)
+
+
+class PlaceOrderRequest(BaseModel):
+    order_no: str
+    storefront: str
+    api_key_id: int
+    customer_id: int
+    lines: list[CartLine]
+    coupon_code: str | None = None
+    address: ShippingAddress
+
+
+class PackageLine(BaseModel):
+    line_no: int
+    sku_id: int
+    quantity: int
+
+
+class PackagePlan(BaseModel):
+    package_no: str
+    warehouse_id: int
+    lines: list[PackageLine]
+    weight_g: int = 0  # Σ SKU weight × quantity, before the box
+
+
+class Quote(BaseModel):
+    """What the quote activity computed: priced lines and the warehouse split."""
+
+    lines: list[PricedLine]
+    discounts: list[AppliedDiscount]
+    coupon_id: int | None
+    goods_list_fen: Fen
+    discount_fen: Fen
+    goods_paid_fen: Fen
+    freight_fen: Fen
+    payable_fen: Fen
+    packages: list[PackagePlan]
+
+
+class QuoteRequest(BaseModel):
+    order_no: str
+    customer_id: int
+    lines: list[CartLine]
+    coupon_code: str | None
+    region_code: str
+    at: datetime
+
+
+class ReserveRequest(BaseModel):
+    order_no: str
+    region_code: str
+    lines: list[PricedLine]
+
+
+class Reservation(BaseModel):
+    packages: list[PackagePlan]
+
+
+class RecordOrderRequest(BaseModel):
+    order_no: str
+    placed: PlaceOrderRequest
+    quote: Quote
+    packages: list[PackagePlan]
+    payment_deadline: datetime
+    placed_at: datetime
+    under_review: bool
+
+
+class RecordPackageRequest(BaseModel):
+    order_no: str
+    package: PackagePlan
+
+
+class PlacedOrder(BaseModel):
+    """The synchronous answer to POST /v1/orders."""
+
+    order_no: str
+    status: OrderStatus
+    quote: Quote
+    packages: list[PackagePlan]
+    payment_deadline: datetime
+    under_review: bool
+
+
+class PaymentRequest(BaseModel):
+    actor: Actor
+
+
+class OpenPaymentRequest(BaseModel):
+    order_no: str
+    amount_fen: int
+    currency: str
+
+
+class PaymentSession(BaseModel):
+    order_no: str
+    payment_id: str
+    pay_token: str
+    amount_fen: int
+    currency: str
+
+
+class PaymentReceived(BaseModel):
+    provider: str
+    transaction_id: str
+    payment_id: str
+    amount_fen: int
+    currency: str
+    paid_at: datetime
+
+
+class RecordPaymentRequest(BaseModel):
+    order_no: str
+    payment: PaymentReceived
+    accepted: bool
+
+
+class RefundRequest(BaseModel):
+    order_no: str
+    refund_no: str
+    payment_id: str
+    transaction_id: str
+    amount_fen: int
+    reason: str
+
+
+class RefundResult(BaseModel):
+    refund_no: str
+    provider_refund_id: str
+    amount_fen: int
+
+
+class CancelRequest(BaseModel):
+    actor: Actor
+    reason: str
+
+
+class RiskDecision(BaseModel):
+    actor: Actor
+    approve: bool
+    reason: str = ""
+
+
+class ConfirmReceipt(BaseModel):
+    actor: Actor
+
+
+class ReleaseRequest(BaseModel):
+    order_no: str
+    reason: str
+    package_no: str | None = None  # None: every held reservation of the order
+
+
+class ReservePackageRequest(BaseModel):
+    """A replacement package (reship) from one warehouse."""
+
+    order_no: str
+    package_no: str
+    warehouse_id: int
+    lines: list[PackageLine]
+
+
+class StatusChange(BaseModel):
+    order_no: str
+    status: OrderStatus
+    step: str
+    # Unique per order and step occurrence: a retried activity writes its timeline row once.
+    key: str
+    actor: Actor
+    detail: dict[str, str | int | bool | None] = Field(default_factory=dict)
+    escalated: bool | None = None
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    step: str
+    actor: Actor
+    detail: dict[str, str | int | bool | None] = Field(default_factory=dict)
+
+
+class PackageView(BaseModel):
+    package_no: str
+    warehouse_id: int
+    status: str
+    waybill_no: str | None = None
+    tracking_no: str | None = None
+
+
+class OrderView(BaseModel):
+    order_no: str
+    status: OrderStatus
+    escalated: bool
+    under_review: bool
+    payable_fen: int
+    paid_fen: int
+    refunded_fen: int
+    payment_deadline: datetime | None
+    packages: list[PackageView]
+    timeline: list[TimelineEntry]

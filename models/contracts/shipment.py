@@ -1,0 +1,144 @@
+"""Payloads of ShipmentWorkflow (one package of an order, DESIGN §6.2)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from models.contracts.order import Actor, PackageLine, ShippingAddress
+
+ShipmentStatus = Literal[
+    "released",
+    "weight_hold",
+    "packed",
+    "waybill_created",
+    "shipped",
+    "delivered",
+    "exception",
+    "reshipping",
+    "refund_requested",
+    "cancelled",
+]
+
+
+class ShipmentInput(BaseModel):
+    order_no: str
+    package_no: str
+    warehouse_id: int
+    carrier_code: str
+    address: ShippingAddress
+    lines: list[PackageLine]
+    expected_weight_g: int
+    weight_tolerance_g: int
+    weight_tolerance_pct: int
+    tracking_poll_interval: timedelta = timedelta(hours=6)
+
+
+class ShipmentResult(BaseModel):
+    package_no: str
+    outcome: Literal["delivered", "refund", "reship", "cancelled"]
+    tracking_no: str | None = None
+
+
+class PackRequest(BaseModel):
+    actor: Actor
+    measured_weight_g: int
+
+
+class WeightOverride(BaseModel):
+    actor: Actor
+    reason: str
+
+
+class ExceptionDecision(BaseModel):
+    actor: Actor
+    decision: Literal["reship", "refund"]
+    reason: str
+
+
+class HandoverRequest(BaseModel):
+    actor: Actor
+
+
+class TrackingEvent(BaseModel):
+    code: str
+    description: str = ""
+    location: str = ""
+    occurred_at: datetime
+
+
+class TrackingSnapshot(BaseModel):
+    tracking_no: str
+    status: str
+    events: list[TrackingEvent] = Field(default_factory=list)
+
+
+class WaybillRequest(BaseModel):
+    package_no: str
+    carrier_code: str
+    warehouse_id: int
+    address: ShippingAddress
+    weight_g: int
+    attempt: int = 0
+
+
+class Waybill(BaseModel):
+    package_no: str
+    waybill_no: str
+    tracking_no: str
+
+
+class ShipmentStep(BaseModel):
+    """A projection write: the package's status, the fields that changed, one timeline row."""
+
+    order_no: str
+    package_no: str
+    status: ShipmentStatus
+    step: str
+    key: str
+    actor: Actor
+    detail: dict[str, str | int | bool | None] = Field(default_factory=dict)
+    carrier_code: str | None = None
+    expected_weight_g: int | None = None
+    measured_weight_g: int | None = None
+    hold_reason: str | None = None
+    waybill_no: str | None = None
+    tracking_no: str | None = None
+    tracking_events: list[TrackingEvent] | None = None
+
+    def package_fields(self) -> dict[str, object]:
+        fields = self.model_dump(
+            include={
+                "carrier_code",
+                "expected_weight_g",
+                "measured_weight_g",
+                "hold_reason",
+                "waybill_no",
+                "tracking_no",
+                "tracking_events",
+            },
+            exclude_none=True,
+            mode="json",
+        )
+        return fields
+
+
+class ConsumeRequest(BaseModel):
+    order_no: str
+    package_no: str
+    warehouse_id: int
+    lines: list[PackageLine]
+
+
+class ShipmentView(BaseModel):
+    package_no: str
+    order_no: str
+    status: ShipmentStatus
+    expected_weight_g: int
+    measured_weight_g: int | None
+    waybill_no: str | None
+    tracking_no: str | None
+    tracking_events: list[TrackingEvent]
+    hold_reason: str | None

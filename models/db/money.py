@@ -1,0 +1,57 @@
+"""Payments, refunds and the money ledger: per order, paid − refunded = Σ ledger."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, String, UniqueConstraint, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.db.base import Base
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+
+    transaction_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    payment_id: Mapped[str] = mapped_column(String(64))
+    order_no: Mapped[str] = mapped_column(String(24), index=True)
+    amount_fen: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    # False when it arrived for a cancelled order or with the wrong amount: refunded in full.
+    accepted: Mapped[bool]
+    paid_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+    __table_args__ = (CheckConstraint("amount_fen > 0", name="amount_positive"),)
+
+    refund_no: Mapped[str] = mapped_column(String(48), primary_key=True)
+    order_no: Mapped[str] = mapped_column(String(24), index=True)
+    transaction_id: Mapped[str] = mapped_column(String(64))
+    provider_refund_id: Mapped[str] = mapped_column(String(64))
+    amount_fen: Mapped[int]
+    reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class MoneyEntry(Base):
+    """The money ledger: payments in (+), refunds out (−), one row per document."""
+
+    __tablename__ = "money_ledger"
+    __table_args__ = (
+        UniqueConstraint("entry_type", "ref_no"),
+        CheckConstraint("entry_type IN ('payment','refund')", name="type_known"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    order_no: Mapped[str] = mapped_column(String(24), index=True)
+    entry_type: Mapped[str] = mapped_column(String(16))
+    amount_fen: Mapped[int]
+    ref_no: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,0 +1,98 @@
+"""The back office in one test process, reachable over real HTTP: the API and both sandbox
+providers on free loopback ports, a worker built by build_worker, Temporal's dev server, and a
+fresh database with the demo data."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+
+from activities.providers import SandboxCarrier, SandboxPaymentProvider
+from api.deps import AppDeps
+from api.main import create_app
+from core.db import SessionFactory, make_session_factory
+from models.contracts.order import OrderPolicy, OrderTimings
+from sandbox.carrier import CarrierConfig, create_carrier_app
+from sandbox.common import serve
+from sandbox.payments import PaymentConfig, create_payment_app
+from workers.seed import seed_demo
+from workers.worker import WorkerDeps, build_worker
+
+PAY_SECRET = "pay-secret-for-tests"
+CARRIER_SECRET = "carrier-secret-for-tests"
+TOKEN_SECRET = "stack-token-secret-" + "y" * 32
+
+
+@dataclass
+class Stack:
+    api: str
+    payments: str
+    carrier: str
+    sessions: SessionFactory
+    client: Client
+
+
+def fast_timings() -> OrderTimings:
+    return OrderTimings(
+        after_sale_window=timedelta(seconds=2),
+        auto_confirm_after=timedelta(days=7),
+        late_payment_grace=timedelta(seconds=2),
+        tracking_poll_interval=timedelta(hours=1),
+    )
+
+
+@asynccontextmanager
+async def running_stack(
+    engine: AsyncEngine,
+    client: Client,
+    task_queue: str,
+    *,
+    timings: OrderTimings | None = None,
+    policy: OrderPolicy | None = None,
+) -> AsyncIterator[Stack]:
+    sessions = make_session_factory(engine)
+    await seed_demo(sessions)
+    async with AsyncExitStack() as stack:
+        pay_url = await stack.enter_async_context(
+            serve(create_payment_app(PaymentConfig(webhook_secret=PAY_SECRET)))
+        )
+        carrier_url = await stack.enter_async_context(
+            serve(create_carrier_app(CarrierConfig(webhook_secret=CARRIER_SECRET)))
+        )
+        deps = AppDeps(
+            engine=engine,
+            session_factory=sessions,
+            token_secret=TOKEN_SECRET,
+            temporal=client,
+            task_queue=task_queue,
+            order_timings=timings or fast_timings(),
+            order_policy=policy or OrderPolicy(),
+            payment_webhook_secret=PAY_SECRET,
+            carrier_webhook_secret=CARRIER_SECRET,
+        )
+        api_url = await stack.enter_async_context(serve(create_app(deps)))
+        payments = SandboxPaymentProvider(pay_url)
+        carrier = SandboxCarrier(carrier_url)
+        stack.push_async_callback(payments.aclose)
+        stack.push_async_callback(carrier.aclose)
+        worker = build_worker(
+            client,
+            WorkerDeps(
+                engine=engine,
+                session_factory=sessions,
+                payments=payments,
+                carrier=carrier,
+                payment_notify_url=f"{api_url}/v1/webhooks/payments/sandbox",
+                tracking_webhook_url=f"{api_url}/v1/webhooks/carriers/sandbox",
+            ),
+            task_queue=task_queue,
+        )
+        await stack.enter_async_context(worker)
+        yield Stack(
+            api=api_url, payments=pay_url, carrier=carrier_url, sessions=sessions, client=client
+        )

@@ -1,0 +1,124 @@
+"""The fulfilment part of OrderWorkflow: one child ShipmentWorkflow per package, cancels passed
+down to packages not yet handed over, reships and package refunds decided by staff."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.inventory import InventoryActivities
+    from activities.orders import OrderActivities
+    from models.contracts.order import PackagePlan, RecordPackageRequest, ReservePackageRequest
+    from models.contracts.shipment import ShipmentInput, ShipmentResult
+    from models.domain.shipping import package_value
+    from workflows.common import call
+    from workflows.shipment import ShipmentWorkflow
+
+if TYPE_CHECKING:
+    from workflows.order import OrderWorkflow
+
+MAX_RESHIPS = 2
+
+
+class Fulfilment:
+    def __init__(self, order: OrderWorkflow) -> None:
+        self._order = order
+        self._children: dict[
+            str, workflow.ChildWorkflowHandle[ShipmentWorkflow, ShipmentResult]
+        ] = {}
+        self._done = False
+
+    async def run(self) -> None:
+        order = self._order
+        await order.record(
+            "released_to_warehouses",
+            status="fulfilling",
+            detail={"packages": len(order.placed.packages)},
+        )
+        watcher = asyncio.create_task(self._pass_cancel_down())
+        results = await asyncio.gather(*(self._ship(plan) for plan in order.placed.packages))
+        self._done = True
+        await watcher
+        await self._settle(results)
+
+    async def _ship(self, plan: PackagePlan) -> ShipmentResult:
+        result = await self._child(plan)
+        for attempt in range(1, MAX_RESHIPS + 1):
+            if result.outcome != "reship":
+                break
+            replacement = await self._replacement(plan, attempt)
+            if replacement is None:
+                return await self._refund_package(plan, "reship impossible: out of stock")
+            plan, result = replacement, await self._child(replacement)
+        if result.outcome == "refund":
+            return await self._refund_package(plan, "package lost or refused: refunded")
+        return result
+
+    async def _child(self, plan: PackagePlan) -> ShipmentResult:
+        order = self._order
+        policy = order.order_input.policy
+        handle = await workflow.start_child_workflow(
+            ShipmentWorkflow.run,
+            ShipmentInput(
+                order_no=order.placed.order_no,
+                package_no=plan.package_no,
+                warehouse_id=plan.warehouse_id,
+                carrier_code=policy.carrier_code,
+                address=order.request.address,
+                lines=plan.lines,
+                expected_weight_g=plan.weight_g + policy.box_tare_g,
+                weight_tolerance_g=policy.weight_tolerance_g,
+                weight_tolerance_pct=policy.weight_tolerance_pct,
+                tracking_poll_interval=order.order_input.timings.tracking_poll_interval,
+            ),
+            id=f"shipment-{plan.package_no}",
+        )
+        self._children[plan.package_no] = handle
+        return await handle
+
+    async def _replacement(self, plan: PackagePlan, attempt: int) -> PackagePlan | None:
+        order_no = self._order.placed.order_no
+        request = ReservePackageRequest(
+            order_no=order_no,
+            package_no=f"{plan.package_no}R{attempt}",
+            warehouse_id=plan.warehouse_id,
+            lines=plan.lines,
+        )
+        try:
+            replacement = await call(InventoryActivities.reserve_package, request)
+        except ActivityError:
+            return None
+        await call(
+            OrderActivities.record_package,
+            RecordPackageRequest(order_no=order_no, package=replacement),
+        )
+        await self._order.record("reship", detail={"package_no": replacement.package_no})
+        return replacement
+
+    async def _refund_package(self, plan: PackagePlan, reason: str) -> ShipmentResult:
+        order = self._order
+        payment = order.payment
+        value = package_value(order.placed.quote.lines, plan.lines)
+        if payment is not None and value > 0:
+            await order.refund(payment, value, f"RF{plan.package_no[2:]}", reason)
+        return ShipmentResult(package_no=plan.package_no, outcome="refund")
+
+    async def _pass_cancel_down(self) -> None:
+        await workflow.wait_condition(lambda: self._done or self._order.cancel_requested)
+        if self._done:
+            return
+        for handle in self._children.values():
+            await handle.signal(ShipmentWorkflow.cancel)
+
+    async def _settle(self, results: list[ShipmentResult]) -> None:
+        order = self._order
+        if any(result.outcome == "delivered" for result in results):
+            await order.record("delivered", status="delivered")
+            return
+        # Nothing reached the customer: the rest of the money (freight included) goes back.
+        order.request_cancel("nothing was delivered")
+        order.set_status("cancelling")

@@ -1,0 +1,321 @@
+"""ShipmentWorkflow (`shipment-PK…`): one package of an order, from release to the warehouse to
+delivery (DESIGN §6.2). Until wave picking exists, a device's pack call completes picking and
+packing; the weight must be within tolerance or a warehouse manager overrides the hold."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.inventory import InventoryActivities
+    from activities.shipments import ShipmentActivities
+    from models.contracts.order import Actor, PackageView, ReleaseRequest
+    from models.contracts.shipment import (
+        ConsumeRequest,
+        ExceptionDecision,
+        HandoverRequest,
+        PackRequest,
+        ShipmentInput,
+        ShipmentResult,
+        ShipmentStatus,
+        ShipmentStep,
+        ShipmentView,
+        TrackingSnapshot,
+        WaybillRequest,
+        WeightOverride,
+    )
+    from models.domain.shipping import weight_within_tolerance
+    from workflows.common import call
+
+SYSTEM = Actor(kind="system", name="shipment")
+EXCEPTION_CODES = frozenset({"lost", "refused"})
+
+
+@workflow.defn
+class ShipmentWorkflow:
+    @workflow.init
+    def __init__(self, input: ShipmentInput) -> None:
+        self._lock = asyncio.Lock()
+        self._input: ShipmentInput | None = input
+        self._status: ShipmentStatus = "released"
+        self._measured: int | None = None
+        self._hold_reason: str | None = None
+        self._override: WeightOverride | None = None
+        self._handover: HandoverRequest | None = None
+        self._decision: ExceptionDecision | None = None
+        self._cancel = False
+        self._waybill_no: str | None = None
+        self._tracking_no: str | None = None
+        self._snapshot = TrackingSnapshot(tracking_no="", status="created")
+        self._steps = 0
+        self._seen = 0
+
+    @workflow.run
+    async def run(self, input: ShipmentInput) -> ShipmentResult:
+        await self._step(
+            "released",
+            "released",
+            carrier_code=input.carrier_code,
+            expected_weight_g=input.expected_weight_g,
+        )
+        if not await self._packed() or not await self._waybill() or not await self._handed_over():
+            return await self._cancelled()
+        await self._ship()
+        outcome = await self._track()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return ShipmentResult(
+            package_no=input.package_no, outcome=outcome, tracking_no=self._tracking_no
+        )
+
+    # --- steps -----------------------------------------------------------------------------
+
+    async def _packed(self) -> bool:
+        await workflow.wait_condition(lambda: self._status == "packed" or self._cancel)
+        return not self._cancel
+
+    async def _waybill(self) -> bool:
+        request = WaybillRequest(
+            package_no=self._in.package_no,
+            carrier_code=self._in.carrier_code,
+            warehouse_id=self._in.warehouse_id,
+            address=self._in.address,
+            weight_g=self._measured or self._in.expected_weight_g,
+        )
+        await call(ShipmentActivities.allocate_tracking_number, request)
+        waybill = await call(ShipmentActivities.create_waybill, request)
+        self._waybill_no, self._tracking_no = waybill.waybill_no, waybill.tracking_no
+        await self._step(
+            "waybill_created",
+            "waybill_created",
+            waybill_no=waybill.waybill_no,
+            tracking_no=waybill.tracking_no,
+        )
+        await self._tell_order()
+        return not self._cancel
+
+    async def _handed_over(self) -> bool:
+        await workflow.wait_condition(
+            lambda: self._handover is not None or self._cancel or bool(self._snapshot.events)
+        )
+        return self._handover is not None or bool(self._snapshot.events)
+
+    async def _ship(self) -> None:
+        await call(
+            InventoryActivities.ship_stock,
+            ConsumeRequest(
+                order_no=self._in.order_no,
+                package_no=self._in.package_no,
+                warehouse_id=self._in.warehouse_id,
+                lines=self._in.lines,
+            ),
+        )
+        actor = self._handover.actor if self._handover else Actor(kind="provider", name="carrier")
+        await self._step("shipped", "shipped", actor=actor)
+        await self._tell_order()
+
+    async def _track(self) -> str:
+        """Take every snapshot pushed (or polled when the carrier is silent) until the parcel
+        is delivered or lost/refused. `_seen` counts the events already recorded."""
+        while True:
+            try:
+                await workflow.wait_condition(
+                    lambda: len(self._snapshot.events) > self._seen,
+                    timeout=self._in.tracking_poll_interval,
+                )
+            except TimeoutError:
+                assert self._tracking_no is not None
+                self._take_snapshot(await call(ShipmentActivities.poll_tracking, self._tracking_no))
+            if len(self._snapshot.events) > self._seen:
+                self._seen = len(self._snapshot.events)
+                await self._step(
+                    self._package_status(),
+                    "tracking",
+                    detail={"code": self._snapshot.status},
+                    tracking_events=self._snapshot.events,
+                )
+            if self._snapshot.status == "delivered":
+                await self._tell_order()
+                return "delivered"
+            if self._snapshot.status in EXCEPTION_CODES:
+                return await self._exception()
+
+    async def _exception(self) -> str:
+        await self._tell_order()
+        await workflow.wait_condition(lambda: self._decision is not None)
+        assert self._decision is not None
+        return "refund" if self._decision.decision == "refund" else "reship"
+
+    async def _cancelled(self) -> ShipmentResult:
+        await call(
+            InventoryActivities.release_stock,
+            ReleaseRequest(
+                order_no=self._in.order_no, package_no=self._in.package_no, reason="order cancelled"
+            ),
+        )
+        await self._step("cancelled", "cancelled")
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return ShipmentResult(package_no=self._in.package_no, outcome="cancelled")
+
+    # --- people, devices and the carrier ----------------------------------------------------
+
+    @workflow.update
+    async def pack(self, request: PackRequest) -> ShipmentView:
+        async with self._lock:
+            self._measured = request.measured_weight_g
+            expected = self._in.expected_weight_g
+            if weight_within_tolerance(
+                expected,
+                request.measured_weight_g,
+                self._in.weight_tolerance_g,
+                self._in.weight_tolerance_pct,
+            ):
+                await self._step(
+                    "packed",
+                    "packed",
+                    actor=request.actor,
+                    measured_weight_g=request.measured_weight_g,
+                )
+            else:
+                self._hold_reason = f"weighed {request.measured_weight_g} g, expected {expected} g"
+                await self._step(
+                    "weight_hold",
+                    "weight_hold",
+                    actor=request.actor,
+                    measured_weight_g=request.measured_weight_g,
+                    hold_reason=self._hold_reason,
+                )
+            return self.view()
+
+    @pack.validator
+    def _may_pack(self, request: PackRequest) -> None:
+        if self._status not in ("released", "weight_hold"):
+            raise ApplicationError(f"package is {self._status}", type="InvalidStateError")
+        if request.measured_weight_g <= 0:
+            raise ApplicationError("measured weight must be positive", type="InvalidInputError")
+
+    @workflow.update
+    async def override_weight(self, request: WeightOverride) -> ShipmentView:
+        async with self._lock:
+            self._override = request
+            await self._step(
+                "packed", "weight_override", actor=request.actor, detail={"reason": request.reason}
+            )
+            return self.view()
+
+    @override_weight.validator
+    def _may_override(self, request: WeightOverride) -> None:
+        if self._status != "weight_hold":
+            raise ApplicationError("no weight hold to override", type="InvalidStateError")
+
+    @workflow.update
+    async def hand_over(self, request: HandoverRequest) -> ShipmentView:
+        self._handover = request
+        await workflow.wait_condition(lambda: self._status not in ("waybill_created",))
+        return self.view()
+
+    @hand_over.validator
+    def _may_hand_over(self, request: HandoverRequest) -> None:
+        if self._status != "waybill_created":
+            raise ApplicationError(f"package is {self._status}", type="InvalidStateError")
+
+    @workflow.update
+    async def decide_exception(self, decision: ExceptionDecision) -> ShipmentView:
+        self._decision = decision
+        await self._step(
+            "exception",
+            f"decided_{decision.decision}",
+            actor=decision.actor,
+            detail={"reason": decision.reason},
+        )
+        return self.view()
+
+    @decide_exception.validator
+    def _may_decide(self, decision: ExceptionDecision) -> None:
+        if self._status != "exception" or self._decision is not None:
+            raise ApplicationError("no open exception on this package", type="InvalidStateError")
+
+    @workflow.signal
+    def tracking(self, snapshot: TrackingSnapshot) -> None:
+        self._take_snapshot(snapshot)
+
+    @workflow.signal
+    def cancel(self) -> None:
+        if self._status in ("released", "weight_hold", "packed", "waybill_created"):
+            self._cancel = True
+
+    @workflow.query
+    def view(self) -> ShipmentView:
+        return ShipmentView(
+            package_no=self._in.package_no,
+            order_no=self._in.order_no,
+            status=self._status,
+            expected_weight_g=self._in.expected_weight_g,
+            measured_weight_g=self._measured,
+            waybill_no=self._waybill_no,
+            tracking_no=self._tracking_no,
+            tracking_events=self._snapshot.events,
+            hold_reason=self._hold_reason,
+        )
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    @property
+    def _in(self) -> ShipmentInput:
+        assert self._input is not None
+        return self._input
+
+    def _take_snapshot(self, snapshot: TrackingSnapshot) -> None:
+        """Pushes carry the full list and may arrive out of order: keep the longest."""
+        if len(snapshot.events) > len(self._snapshot.events):
+            self._snapshot = snapshot
+
+    def _package_status(self) -> ShipmentStatus:
+        if self._snapshot.status == "delivered":
+            return "delivered"
+        if self._snapshot.status in EXCEPTION_CODES:
+            return "exception"
+        return "shipped"
+
+    async def _step(
+        self,
+        status: ShipmentStatus,
+        step: str,
+        *,
+        actor: Actor = SYSTEM,
+        detail: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> None:
+        self._status = status
+        self._steps += 1
+        await call(
+            ShipmentActivities.record_shipment_step,
+            ShipmentStep(
+                order_no=self._in.order_no,
+                package_no=self._in.package_no,
+                status=status,
+                step=step,
+                key=f"{self._steps:03d}-{step}",
+                actor=actor,
+                detail=detail or {},
+                **fields,
+            ),
+        )
+
+    async def _tell_order(self) -> None:
+        parent = workflow.info().parent
+        if parent is None:
+            return
+        view = PackageView(
+            package_no=self._in.package_no,
+            warehouse_id=self._in.warehouse_id,
+            status=self._status,
+            waybill_no=self._waybill_no,
+            tracking_no=self._tracking_no,
+        )
+        await workflow.get_external_workflow_handle(parent.workflow_id).signal(
+            "package_progress", view
+        )
