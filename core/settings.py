@@ -25,6 +25,8 @@ class AuthSettings(BaseModel):
 class EmbeddedSettings(BaseModel):
     """Ports of the servers `houtai up` starts itself when no external ones are configured."""
 
+    # Start the sandbox payment provider and carrier (set false when real providers are used).
+    sandboxes: bool = True
     sandbox_payments_port: int = 8101
     sandbox_carrier_port: int = 8102
     postgres_port: int = 54329

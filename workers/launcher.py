@@ -21,7 +21,7 @@ import httpx
 
 from core.security import new_secret
 from core.settings import Settings
-from workers.embedded import EmbeddedPostgres, EmbeddedTemporal, port_open
+from workers.embedded import EmbeddedPostgres, EmbeddedTemporal, port_open, wait_for_port
 
 
 @dataclass
@@ -42,8 +42,9 @@ class Stack:
         return self.data_dir / "logs"
 
 
-def _token_secret(data_dir: Path) -> str:
-    path = data_dir / "token-secret"
+def _secret(data_dir: Path, name: str) -> str:
+    """A secret generated on the first start and kept with the data (mode 600)."""
+    path = data_dir / name
     if not path.exists():
         path.write_text(new_secret())
         path.chmod(0o600)
@@ -77,14 +78,45 @@ def _start_servers(stack: Stack) -> dict[str, str]:
         stack.temporal.start(s.embedded.startup_timeout_s)
         env["HOUTAI_TEMPORAL_ADDRESS"] = stack.temporal.address
     if s.auth.token_secret is None:
-        env["HOUTAI_AUTH__TOKEN_SECRET"] = _token_secret(stack.data_dir)
+        env["HOUTAI_AUTH__TOKEN_SECRET"] = _secret(stack.data_dir, "token-secret")
+    env["HOUTAI_PUBLIC_URL"] = f"http://{s.api.host}:{s.api.port}"
     return env
 
 
-def _spawn(stack: Stack, name: str, env: dict[str, str]) -> None:
+def _start_sandboxes(stack: Stack, env: dict[str, str]) -> None:
+    """The sandbox payment provider and carrier stand in for the outside world (DESIGN §8)."""
+    s = stack.settings
+    for name, port, prefix in (
+        ("payments", s.embedded.sandbox_payments_port, "PAYMENTS"),
+        ("carrier", s.embedded.sandbox_carrier_port, "CARRIER"),
+    ):
+        if port_open(port):
+            raise RuntimeError(
+                f"port {port} for the sandbox {name} is taken; "
+                f"set HOUTAI_EMBEDDED__SANDBOX_{name.upper()}_PORT"
+            )
+        secret = _secret(stack.data_dir, f"sandbox-{name}-secret")
+        stack.step(f"sandbox {name}: starting on 127.0.0.1:{port}")
+        _spawn(
+            stack,
+            f"sandbox-{name}",
+            ["-m", "sandbox", name, "--port", str(port)],
+            {**env, "HOUTAI_SANDBOX_SECRET": secret},
+        )
+        env[f"HOUTAI_{prefix}__URL"] = f"http://127.0.0.1:{port}"
+        env[f"HOUTAI_{prefix}__WEBHOOK_SECRET"] = secret
+    for name, port in (
+        ("payments", s.embedded.sandbox_payments_port),
+        ("carrier", s.embedded.sandbox_carrier_port),
+    ):
+        proc = stack.children[f"sandbox-{name}"]
+        wait_for_port(port, proc, s.embedded.startup_timeout_s, f"sandbox {name}")
+
+
+def _spawn(stack: Stack, name: str, args: list[str], env: dict[str, str]) -> None:
     log = (stack.logs / f"{name}.log").open("ab")
     stack.children[name] = subprocess.Popen(
-        [sys.executable, "-m", "workers.cli", name],
+        [sys.executable, *args],
         env={**os.environ, **env},
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -124,6 +156,9 @@ def _banner(stack: Stack, base: str) -> None:
     print(f"  OpenAPI docs   {base}/docs")
     if stack.temporal is not None:
         print(f"  Temporal UI    http://127.0.0.1:{s.embedded.temporal_ui_port}")
+    if s.embedded.sandboxes:
+        print(f"  Sandbox pay    http://127.0.0.1:{s.embedded.sandbox_payments_port}/docs")
+        print(f"  Sandbox carrier http://127.0.0.1:{s.embedded.sandbox_carrier_port}/docs")
     print(f"  Data           {stack.data_dir} (kept between runs)")
     print("\nDemo credentials:")
     for what, credential, role in demo_credentials():
@@ -132,7 +167,7 @@ def _banner(stack: Stack, base: str) -> None:
 
 
 def _stop(stack: Stack) -> None:
-    for name in ("api", "worker"):
+    for name in ("api", "worker", "sandbox-payments", "sandbox-carrier"):
         proc = stack.children.get(name)
         if proc is not None and proc.poll() is None:
             stack.step(f"stopping {name}")
@@ -185,9 +220,11 @@ def run_up(settings: Settings) -> int:
             raise RuntimeError(f"port {settings.api.port} is taken; set HOUTAI_API__PORT")
         env = _start_servers(stack)
         _prepare(stack, env)
+        if settings.embedded.sandboxes:
+            _start_sandboxes(stack, env)
         stack.step("starting worker and API")
-        _spawn(stack, "worker", env)
-        _spawn(stack, "api", env)
+        _spawn(stack, "worker", ["-m", "workers.cli", "worker"], env)
+        _spawn(stack, "api", ["-m", "workers.cli", "api"], env)
         _wait_ready(stack, base)
         if not stack.stopping:
             _banner(stack, base)

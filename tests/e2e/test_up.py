@@ -29,6 +29,8 @@ class Up:
             "HOUTAI_EMBEDDED__POSTGRES_PORT": free_port(),
             "HOUTAI_EMBEDDED__TEMPORAL_PORT": free_port(),
             "HOUTAI_EMBEDDED__TEMPORAL_UI_PORT": free_port(),
+            "HOUTAI_EMBEDDED__SANDBOX_PAYMENTS_PORT": free_port(),
+            "HOUTAI_EMBEDDED__SANDBOX_CARRIER_PORT": free_port(),
         }
         env = {k: v for k, v in os.environ.items() if not k.startswith("HOUTAI_")}
         env.update({k: str(v) for k, v in self.ports.items()})
@@ -100,6 +102,7 @@ def test_up_serves_the_back_office_stops_cleanly_and_keeps_its_data(up: Up) -> N
         shop = {"X-API-Key": DEMO_STOREFRONT_KEY}
         stock = http.get("/v1/stock", headers=shop, params={"limit": 500}).json()
         assert sum(row["on_hand"] for row in stock["data"]) > 0
+        assert_an_order_is_placed_and_paid(http, up.ports["HOUTAI_EMBEDDED__SANDBOX_PAYMENTS_PORT"])
         created = http.post(
             "/v1/categories", json={"code": "e2e-kept", "name": "重启后仍在"}, headers=staff
         )
@@ -121,3 +124,46 @@ def test_up_serves_the_back_office_stops_cleanly_and_keeps_its_data(up: Up) -> N
         ]
         assert "e2e-kept" in codes
     assert up.stop() == 0
+
+
+def assert_an_order_is_placed_and_paid(http: httpx.Client, sandbox_port: int) -> None:
+    """The order workflow, the worker and the sandbox provider all run under houtai up."""
+    shop = {"X-API-Key": DEMO_STOREFRONT_KEY}
+    sku = next(
+        row["sku_id"]
+        for row in http.get("/v1/stock", headers=shop, params={"limit": 500}).json()["data"]
+        if row["sellable"] > 0
+    )
+    placed = http.post(
+        "/v1/orders",
+        headers=shop,
+        json={
+            "client_order_key": "e2e-1",
+            "customer_id": 7,
+            "lines": [{"sku_id": sku, "quantity": 1}],
+            "address": {
+                "name": "李四",
+                "phone": "13900000000",
+                "region_code": "310104",
+                "detail": "徐汇区漕溪北路 1 号",
+            },
+        },
+    )
+    assert placed.status_code == 201, placed.text
+    order_no = placed.json()["order_no"]
+    payment = http.post(f"/v1/orders/{order_no}/payments", headers=shop)
+    assert payment.status_code == 201, payment.text
+    simulated = httpx.post(
+        f"http://127.0.0.1:{sandbox_port}/v1/payments/{payment.json()['payment_id']}/simulate",
+        json={"outcome": "succeeded"},
+        timeout=30,
+    )
+    assert simulated.status_code == 200, simulated.text
+    deadline = time.monotonic() + 60
+    status = ""
+    while time.monotonic() < deadline:
+        status = http.get(f"/v1/orders/{order_no}", headers=shop).json()["status"]
+        if status == "fulfilling":
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"order {order_no} stuck in {status}")
