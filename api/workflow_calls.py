@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateFailedError
@@ -12,6 +13,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.errors import Problem
 
 T = TypeVar("T")
+# How long a route waits for a workflow to answer an update before saying "busy, retry".
+UPDATE_RPC_TIMEOUT = timedelta(seconds=30)
 
 # Business outcome → (HTTP status, the request field at fault when there is one).
 STATUS: dict[str, tuple[int, str | None]] = {
@@ -59,4 +62,16 @@ async def answer(call: Awaitable[T], *, kind: str, ident: str) -> T:
             ) from exc
         if exc.status == RPCStatusCode.FAILED_PRECONDITION:  # the workflow has ended
             raise Problem(409, f"{kind} {ident} is closed", type_="/problems/closed") from exc
+        if exc.status in (
+            RPCStatusCode.DEADLINE_EXCEEDED,
+            RPCStatusCode.UNAVAILABLE,
+            RPCStatusCode.CANCELLED,
+        ):
+            # No worker answered in time: nothing is lost, the same request can be retried.
+            raise Problem(
+                503,
+                f"{kind} {ident}: the back office is busy, retry shortly",
+                type_="/problems/busy",
+                headers={"Retry-After": "5"},
+            ) from exc
         raise

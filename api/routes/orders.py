@@ -28,7 +28,7 @@ from api.schemas.orders import (
     PaymentPublic,
     ReviewIn,
 )
-from api.workflow_calls import answer
+from api.workflow_calls import UPDATE_RPC_TIMEOUT, answer
 from models.contracts.order import (
     Actor,
     CancelRequest,
@@ -113,6 +113,7 @@ async def place_order(
             request,
             start_workflow_operation=start,
             id=f"place-{order_no}",
+            rpc_timeout=UPDATE_RPC_TIMEOUT,
         ),
         kind="order",
         ident=order_no,
@@ -174,7 +175,9 @@ async def request_payment(
     handle = deps.require_temporal().get_workflow_handle(f"order-{order_no}")
     session = await answer(
         handle.execute_update(
-            OrderWorkflow.request_payment, PaymentRequest(actor=actor_of(w.principal))
+            OrderWorkflow.request_payment,
+            PaymentRequest(actor=actor_of(w.principal)),
+            rpc_timeout=UPDATE_RPC_TIMEOUT,
         ),
         kind="order",
         ident=order_no,
@@ -194,7 +197,9 @@ async def cancel_order(
     handle = deps.require_temporal().get_workflow_handle(f"order-{order_no}")
     await answer(
         handle.execute_update(
-            OrderWorkflow.cancel, CancelRequest(actor=actor_of(w.principal), reason=body.reason)
+            OrderWorkflow.cancel,
+            CancelRequest(actor=actor_of(w.principal), reason=body.reason),
+            rpc_timeout=UPDATE_RPC_TIMEOUT,
         ),
         kind="order",
         ident=order_no,
@@ -216,6 +221,7 @@ async def review_order(
         handle.execute_update(
             OrderWorkflow.review,
             RiskDecision(actor=actor_of(w.principal), approve=body.approve, reason=body.reason),
+            rpc_timeout=UPDATE_RPC_TIMEOUT,
         ),
         kind="order",
         ident=order_no,
@@ -232,7 +238,9 @@ async def confirm_receipt(
     handle = deps.require_temporal().get_workflow_handle(f"order-{order_no}")
     await answer(
         handle.execute_update(
-            OrderWorkflow.confirm_receipt, ConfirmReceipt(actor=actor_of(w.principal))
+            OrderWorkflow.confirm_receipt,
+            ConfirmReceipt(actor=actor_of(w.principal)),
+            rpc_timeout=UPDATE_RPC_TIMEOUT,
         ),
         kind="order",
         ident=order_no,

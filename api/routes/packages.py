@@ -11,7 +11,7 @@ from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, wri
 from api.errors import Problem, not_found
 from api.routes.orders import actor_of
 from api.schemas.orders import ExceptionDecisionIn, OverrideIn, PackIn, ShipmentPublic
-from api.workflow_calls import answer
+from api.workflow_calls import UPDATE_RPC_TIMEOUT, answer
 from models.contracts.shipment import (
     ExceptionDecision,
     HandoverRequest,
@@ -65,6 +65,7 @@ async def pack(
         handle.execute_update(
             ShipmentWorkflow.pack,
             PackRequest(actor=actor_of(w.principal), measured_weight_g=body.measured_weight_g),
+            rpc_timeout=UPDATE_RPC_TIMEOUT,
         ),
         kind="package",
         ident=package_no,
@@ -86,6 +87,7 @@ async def override_weight(
         handle.execute_update(
             ShipmentWorkflow.override_weight,
             WeightOverride(actor=actor_of(w.principal), reason=body.reason),
+            rpc_timeout=UPDATE_RPC_TIMEOUT,
         ),
         kind="package",
         ident=package_no,
@@ -102,7 +104,9 @@ async def hand_over(
     handle = deps.require_temporal().get_workflow_handle(f"shipment-{package_no}")
     view = await answer(
         handle.execute_update(
-            ShipmentWorkflow.hand_over, HandoverRequest(actor=actor_of(w.principal))
+            ShipmentWorkflow.hand_over,
+            HandoverRequest(actor=actor_of(w.principal)),
+            rpc_timeout=UPDATE_RPC_TIMEOUT,
         ),
         kind="package",
         ident=package_no,
@@ -126,6 +130,7 @@ async def decide_exception(
             ExceptionDecision(
                 actor=actor_of(w.principal), decision=body.decision, reason=body.reason
             ),
+            rpc_timeout=UPDATE_RPC_TIMEOUT,
         ),
         kind="package",
         ident=package_no,

@@ -35,6 +35,20 @@ class Stack:
     carrier: str
     sessions: SessionFactory
     client: Client
+    task_queue: str = ""
+    database_url: str = ""
+
+    def worker_env(self) -> dict[str, str]:
+        """The environment a `houtai worker` process needs to join this stack."""
+        return {
+            "HOUTAI_DATABASE_URL": self.database_url,
+            "HOUTAI_TEMPORAL_ADDRESS": self.client.service_client.config.target_host,
+            "HOUTAI_TASK_QUEUE": self.task_queue,
+            "HOUTAI_PAYMENTS__URL": self.payments,
+            "HOUTAI_CARRIER__URL": self.carrier,
+            "HOUTAI_PUBLIC_URL": self.api,
+            "HOUTAI_LOG_LEVEL": "WARNING",
+        }
 
 
 def fast_timings() -> OrderTimings:
@@ -54,6 +68,7 @@ async def running_stack(
     *,
     timings: OrderTimings | None = None,
     policy: OrderPolicy | None = None,
+    in_process_worker: bool = True,
 ) -> AsyncIterator[Stack]:
     sessions = make_session_factory(engine)
     await seed_demo(sessions)
@@ -80,19 +95,26 @@ async def running_stack(
         carrier = SandboxCarrier(carrier_url)
         stack.push_async_callback(payments.aclose)
         stack.push_async_callback(carrier.aclose)
-        worker = build_worker(
-            client,
-            WorkerDeps(
-                engine=engine,
-                session_factory=sessions,
-                payments=payments,
-                carrier=carrier,
-                payment_notify_url=f"{api_url}/v1/webhooks/payments/sandbox",
-                tracking_webhook_url=f"{api_url}/v1/webhooks/carriers/sandbox",
-            ),
-            task_queue=task_queue,
-        )
-        await stack.enter_async_context(worker)
+        if in_process_worker:
+            worker = build_worker(
+                client,
+                WorkerDeps(
+                    engine=engine,
+                    session_factory=sessions,
+                    payments=payments,
+                    carrier=carrier,
+                    payment_notify_url=f"{api_url}/v1/webhooks/payments/sandbox",
+                    tracking_webhook_url=f"{api_url}/v1/webhooks/carriers/sandbox",
+                ),
+                task_queue=task_queue,
+            )
+            await stack.enter_async_context(worker)
         yield Stack(
-            api=api_url, payments=pay_url, carrier=carrier_url, sessions=sessions, client=client
+            api=api_url,
+            payments=pay_url,
+            carrier=carrier_url,
+            sessions=sessions,
+            client=client,
+            task_queue=task_queue,
+            database_url=engine.url.render_as_string(hide_password=False),
         )

@@ -1,0 +1,123 @@
+"""Helpers for driving orders over HTTP in tests: waiting, picking SKUs, shipping packages."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from sqlalchemy import select, text
+
+from models.db import Stock
+from tests.support.stack import Stack
+from workers.seed import DEMO_DEVICE_KEYS, DEMO_STOREFRONT_KEY
+
+SHOP = {"X-API-Key": DEMO_STOREFRONT_KEY}
+ADDRESS = {
+    "name": "张三",
+    "phone": "13800000000",
+    "region_code": "310115",
+    "detail": "浦东新区世纪大道 100 号",
+}
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], what: str, seconds: float = 60) -> Any:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+async def one_warehouse_skus(stack: Stack) -> tuple[int, int]:
+    """A SKU stocked only in SH01 and one stocked only in GZ01 (with sellable stock)."""
+    async with stack.sessions() as session:
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT s.sku_id, w.code FROM stocks s "
+                    "JOIN warehouses w ON w.id = s.warehouse_id "
+                    "WHERE s.on_hand - s.reserved - s.safety_hold >= 5 AND s.sku_id IN ("
+                    "  SELECT sku_id FROM stocks GROUP BY sku_id HAVING COUNT(*) = 1) "
+                    "ORDER BY s.sku_id"
+                )
+            )
+        ).all()
+    only = {code: sku for sku, code in reversed(rows)}
+    return only["SH01"], only["GZ01"]
+
+
+async def stock_of(stack: Stack, sku_id: int) -> tuple[int, int]:
+    """(on_hand, reserved) of a SKU stocked in one warehouse."""
+    async with stack.sessions() as session:
+        row = (await session.scalars(select(Stock).where(Stock.sku_id == sku_id))).one()
+        return row.on_hand, row.reserved
+
+
+async def order_status(api: httpx.AsyncClient, order_no: str) -> dict[str, Any]:
+    answer = await api.get(f"/v1/orders/{order_no}", headers=SHOP)
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+async def wait_status(
+    api: httpx.AsyncClient, order_no: str, status: str, seconds: float = 60
+) -> dict[str, Any]:
+    async def reached() -> dict[str, Any] | None:
+        view = await order_status(api, order_no)
+        return view if view["status"] == status else None
+
+    found: dict[str, Any] = await eventually(reached, f"order {order_no} {status}", seconds)
+    return found
+
+
+async def pay(api: httpx.AsyncClient, provider: httpx.AsyncClient, order_no: str) -> None:
+    payment = await api.post(f"/v1/orders/{order_no}/payments", headers=SHOP)
+    assert payment.status_code == 201, payment.text
+    paid = await provider.post(
+        f"/v1/payments/{payment.json()['payment_id']}/simulate", json={"outcome": "succeeded"}
+    )
+    assert paid.status_code == 200, paid.text
+
+
+async def device_for(api: httpx.AsyncClient, warehouse_id: int) -> dict[str, str]:
+    for key in DEMO_DEVICE_KEYS.values():
+        mine = (await api.get("/v1/warehouses", headers={"X-API-Key": key})).json()["data"]
+        if mine[0]["id"] == warehouse_id:
+            return {"X-API-Key": key}
+    raise AssertionError(f"no demo device for warehouse {warehouse_id}")
+
+
+async def pack_and_hand_over(api: httpx.AsyncClient, package: dict[str, Any]) -> str:
+    """Pack at the expected weight, wait for the waybill, hand over; returns the tracking no."""
+    device = await device_for(api, package["warehouse_id"])
+    number = package["package_no"]
+    shown = (await api.get(f"/v1/packages/{number}", headers=device)).json()
+    packed = await api.post(
+        f"/v1/packages/{number}/pack",
+        headers=device,
+        json={"measured_weight_g": shown["expected_weight_g"] + 3},
+    )
+    assert packed.status_code == 200, packed.text
+    assert packed.json()["status"] == "packed"
+
+    async def waybill() -> dict[str, Any] | None:
+        view = (await api.get(f"/v1/packages/{number}", headers=device)).json()
+        return view if view["status"] == "waybill_created" else None
+
+    view = await eventually(waybill, f"waybill for {number}")
+    handed = await api.post(f"/v1/packages/{number}/handover", headers=device)
+    assert handed.status_code == 200, handed.text
+    assert handed.json()["status"] == "shipped"
+    return str(view["tracking_no"])
+
+
+async def deliver(carrier: httpx.AsyncClient, tracking_no: str) -> None:
+    for code in ("picked_up", "delivered"):
+        pushed = await carrier.post(f"/_sandbox/tracking/{tracking_no}/events", json={"code": code})
+        assert pushed.status_code == 201, pushed.text
