@@ -104,7 +104,8 @@ async def pack_and_hand_over(api: httpx.AsyncClient, package: dict[str, Any]) ->
         json={"measured_weight_g": shown["expected_weight_g"] + 3},
     )
     assert packed.status_code == 200, packed.text
-    assert packed.json()["status"] == "packed"
+    # The waybill request starts as soon as the package is packed, so the answer may be later.
+    assert packed.json()["status"] in ("packed", "waybill_created"), packed.text
 
     async def waybill() -> dict[str, Any] | None:
         view = (await api.get(f"/v1/packages/{number}", headers=device)).json()

@@ -1,0 +1,193 @@
+"""Record the workflow histories the replay tests check, from real runs on the dev server.
+
+    .venv/bin/python -m tests.replay.record
+
+Runs each scenario on a whole in-process stack (embedded PostgreSQL, Temporal dev server, the
+API, the sandbox providers, a worker) and writes every workflow's history to
+tests/replay/histories/<scenario>--<workflow id>.json. Re-record only when a change to a
+workflow is meant to be incompatible (and then guard it with workflow.patched for runs in
+flight); otherwise the committed histories are what the current code must still replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from core.db import make_engine
+from migrations import upgrade_to_head
+from models.contracts.order import OrderTimings
+from tests.support.orders import (
+    ADDRESS,
+    SHOP,
+    deliver,
+    one_warehouse_skus,
+    pack_and_hand_over,
+    pay,
+    wait_status,
+)
+from tests.support.stack import Stack, fast_timings, running_stack
+from workers.embedded import EmbeddedPostgres, free_port, temporal_dev_server_path
+
+HERE = Path(__file__).parent / "histories"
+Scenario = Callable[
+    [Stack, httpx.AsyncClient, httpx.AsyncClient, httpx.AsyncClient], Awaitable[str]
+]
+
+
+async def split_shipment(
+    stack: Stack, api: httpx.AsyncClient, provider: httpx.AsyncClient, carrier: httpx.AsyncClient
+) -> str:
+    """Happy path of a two-warehouse order: placed, paid, two packages, delivered, closed."""
+    sku_sh, sku_gz = await one_warehouse_skus(stack)
+    placed = await api.post(
+        "/v1/orders",
+        headers=SHOP,
+        json={
+            "client_order_key": "replay-split",
+            "customer_id": 1,
+            "address": ADDRESS,
+            "lines": [{"sku_id": sku_sh, "quantity": 1}, {"sku_id": sku_gz, "quantity": 1}],
+        },
+    )
+    order_no = str(placed.json()["order_no"])
+    await pay(api, provider, order_no)
+    view = await wait_status(api, order_no, "fulfilling")
+    for package in view["packages"]:
+        await deliver(carrier, await pack_and_hand_over(api, package))
+    await wait_status(api, order_no, "delivered")
+    await api.post(f"/v1/orders/{order_no}/confirm-receipt", headers=SHOP)
+    await wait_status(api, order_no, "closed")
+    return order_no
+
+
+async def payment_timeout(
+    stack: Stack, api: httpx.AsyncClient, provider: httpx.AsyncClient, carrier: httpx.AsyncClient
+) -> str:
+    """Nobody pays before the deadline: cancelled, stock released."""
+    sku_sh, _ = await one_warehouse_skus(stack)
+    placed = await api.post(
+        "/v1/orders",
+        headers=SHOP,
+        json={
+            "client_order_key": "replay-timeout",
+            "customer_id": 2,
+            "address": ADDRESS,
+            "lines": [{"sku_id": sku_sh, "quantity": 1}],
+        },
+    )
+    order_no = str(placed.json()["order_no"])
+    await wait_status(api, order_no, "cancelled")
+    return order_no
+
+
+async def late_payment(
+    stack: Stack, api: httpx.AsyncClient, provider: httpx.AsyncClient, carrier: httpx.AsyncClient
+) -> str:
+    """The customer cancels, then the payment arrives: refunded automatically."""
+    sku_sh, _ = await one_warehouse_skus(stack)
+    placed = await api.post(
+        "/v1/orders",
+        headers=SHOP,
+        json={
+            "client_order_key": "replay-late",
+            "customer_id": 3,
+            "address": ADDRESS,
+            "lines": [{"sku_id": sku_sh, "quantity": 1}],
+        },
+    )
+    order_no = str(placed.json()["order_no"])
+    payment = await api.post(f"/v1/orders/{order_no}/payments", headers=SHOP)
+    await api.post(f"/v1/orders/{order_no}/cancel", headers=SHOP, json={"reason": "changed mind"})
+    await provider.post(
+        f"/v1/payments/{payment.json()['payment_id']}/simulate", json={"outcome": "succeeded"}
+    )
+
+    async def refunded() -> bool:
+        view = (await api.get(f"/v1/orders/{order_no}", headers=SHOP)).json()
+        return bool(view["refunded_fen"] == view["paid_fen"] > 0)
+
+    deadline = asyncio.get_running_loop().time() + 60
+    while not await refunded():
+        assert asyncio.get_running_loop().time() < deadline, "late payment never refunded"
+        await asyncio.sleep(0.2)
+    return order_no
+
+
+SCENARIOS: dict[str, tuple[Scenario, OrderTimings]] = {
+    "split_shipment": (split_shipment, fast_timings()),
+    "payment_timeout": (
+        payment_timeout,
+        fast_timings().model_copy(update={"payment_window": timedelta(seconds=3)}),
+    ),
+    "late_payment": (late_payment, fast_timings()),
+}
+
+
+async def _record(
+    client: Client, database_url: str, name: str, scenario: Scenario, timings: OrderTimings
+) -> None:
+    engine = make_engine(database_url)
+    try:
+        async with (
+            running_stack(engine, client, f"replay-{name}", timings=timings) as stack,
+            httpx.AsyncClient(base_url=stack.api, timeout=60) as api,
+            httpx.AsyncClient(base_url=stack.payments, timeout=30) as provider,
+            httpx.AsyncClient(base_url=stack.carrier, timeout=30) as carrier,
+        ):
+            order_no = await scenario(stack, api, provider, carrier)
+            await _wait_closed(client, f"order-{order_no}")
+            async for execution in client.list_workflows(f"TaskQueue = 'replay-{name}'"):
+                history = await client.get_workflow_handle(execution.id).fetch_history()
+                (HERE / f"{name}--{execution.id}.json").write_text(history.to_json())
+                print(f"recorded {name}: {execution.id} ({len(history.events)} events)")
+    finally:
+        await engine.dispose()
+
+
+async def _wait_closed(client: Client, workflow_id: str) -> None:
+    await client.get_workflow_handle(workflow_id).result()
+
+
+async def main() -> None:
+    HERE.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="houtai-record-") as tmp:
+        os.chmod(tmp, 0o755)
+        postgres = EmbeddedPostgres(Path(tmp) / "pg", free_port(), Path(tmp) / "pg.log")
+        postgres.start()
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=temporal_dev_server_path(),
+            data_converter=pydantic_data_converter,
+        )
+        try:
+            for name, (scenario, timings) in SCENARIOS.items():
+                url = postgres.url.replace("/houtai", f"/{name}")
+                await _createdb(postgres, name)
+                await asyncio.to_thread(upgrade_to_head, url)
+                await _record(env.client, url, name, scenario, timings)
+        finally:
+            await env.shutdown()
+            postgres.stop()
+
+
+async def _createdb(postgres: EmbeddedPostgres, name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(postgres.admin_url().replace("+asyncpg", ""))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
