@@ -176,14 +176,18 @@ class OrderActivities:
     async def record_status(self, change: StatusChange) -> None:
         """Move the order's projected status and add the step to its timeline."""
         async with self._sessions() as session:
-            values: dict[str, object] = {"status": change.status}
-            if change.escalated is not None:
-                values["escalated"] = change.escalated
+            order = Order.order_no == change.order_no
+            await session.execute(
+                update(Order).where(order, Order.status_seq < change.seq)
+                .values(status=change.status, status_seq=change.seq)
+            )
+            values: dict[str, object] = {}
+            if change.escalated:
+                values["escalated"] = True
             if change.step == "cancelled" and change.detail.get("reason"):
                 values["cancel_reason"] = str(change.detail["reason"])[:500]
-            await session.execute(
-                update(Order).where(Order.order_no == change.order_no).values(**values)
-            )
+            if values:
+                await session.execute(update(Order).where(order).values(**values))
             await add_event(
                 session,
                 order_no=change.order_no,

@@ -30,10 +30,13 @@ class ShipmentActivities:
     @activity.defn
     async def record_shipment_step(self, step: ShipmentStep) -> None:
         async with self._sessions() as session:
-            values = {"status": step.status, **step.package_fields()}
+            package = Package.package_no == step.package_no
             await session.execute(
-                update(Package).where(Package.package_no == step.package_no).values(**values)
+                update(Package).where(package, Package.status_seq < step.seq)
+                .values(status=step.status, status_seq=step.seq)
             )
+            if fields := step.package_fields():
+                await session.execute(update(Package).where(package).values(**fields))
             await add_event(
                 session,
                 order_no=step.order_no,

@@ -465,6 +465,7 @@ class OrderWorkflow:
                 status=self._status,
                 step=step,
                 key=f"{self._steps:03d}-{step}",
+                seq=self._steps,
                 actor=actor,
                 detail=detail or {},
                 escalated=self._escalated or None,

@@ -299,6 +299,7 @@ class ShipmentWorkflow:
                 status=status,
                 step=step,
                 key=f"{self._steps:03d}-{step}",
+                seq=self._steps,
                 actor=actor,
                 detail=detail or {},
                 **fields,

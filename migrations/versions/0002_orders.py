@@ -3,7 +3,7 @@ promotions, coupons, tracking ranges (generated, reviewed; the order number sequ
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-22 02:29:30.916584
+Create Date: 2026-11-22 02:57:47.069146
 """
 
 from collections.abc import Sequence
@@ -234,6 +234,7 @@ def upgrade() -> None:
         sa.Column("api_key_id", sa.Integer(), nullable=False),
         sa.Column("customer_id", sa.BigInteger(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("status_seq", sa.Integer(), nullable=False),
         sa.Column("region_code", sa.String(length=6), nullable=False),
         sa.Column("address", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("goods_list_fen", sa.Integer(), nullable=False),
@@ -295,6 +296,7 @@ def upgrade() -> None:
         sa.Column("order_no", sa.String(length=24), nullable=False),
         sa.Column("warehouse_id", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("status_seq", sa.Integer(), nullable=False),
         sa.Column("carrier_code", sa.String(length=32), nullable=False),
         sa.Column("expected_weight_g", sa.Integer(), nullable=False),
         sa.Column("measured_weight_g", sa.Integer(), nullable=True),

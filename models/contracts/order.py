@@ -231,6 +231,8 @@ class StatusChange(BaseModel):
     step: str
     # Unique per order and step occurrence: a retried activity writes its timeline row once.
     key: str
+    # The workflow's step counter: the projection keeps the status of the highest one.
+    seq: int = 0
     actor: Actor
     detail: dict[str, str | int | bool | None] = Field(default_factory=dict)
     escalated: bool | None = None

@@ -98,6 +98,7 @@ class ShipmentStep(BaseModel):
     status: ShipmentStatus
     step: str
     key: str
+    seq: int = 0
     actor: Actor
     detail: dict[str, str | int | bool | None] = Field(default_factory=dict)
     carrier_code: str | None = None

@@ -50,6 +50,8 @@ class Order(Base):
     api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), index=True)
     customer_id: Mapped[int] = mapped_column(BigInteger, index=True)
     status: Mapped[str] = mapped_column(String(20))
+    # The workflow's step number of the status shown: concurrent writes never move it back.
+    status_seq: Mapped[int] = mapped_column(default=0)
     region_code: Mapped[str] = mapped_column(String(6))
     address: Mapped[dict[str, Any]] = mapped_column(JSONB)
     goods_list_fen: Mapped[int]
@@ -96,6 +98,7 @@ class Package(Base):
     order_no: Mapped[str] = mapped_column(ForeignKey("orders.order_no"), index=True)
     warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"), index=True)
     status: Mapped[str] = mapped_column(String(20))
+    status_seq: Mapped[int] = mapped_column(default=0)
     carrier_code: Mapped[str] = mapped_column(String(32))
     expected_weight_g: Mapped[int]
     measured_weight_g: Mapped[int | None]

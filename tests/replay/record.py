@@ -169,10 +169,12 @@ async def main() -> None:
             data_converter=pydantic_data_converter,
         )
         try:
-            for name, (scenario, timings) in SCENARIOS.items():
+            for index, (name, (scenario, timings)) in enumerate(SCENARIOS.items(), start=1):
                 url = postgres.url.replace("/houtai", f"/{name}")
                 await _createdb(postgres, name)
                 await asyncio.to_thread(upgrade_to_head, url)
+                # One dev server for all scenarios: keep their order numbers apart.
+                await _sql(postgres, name, f"ALTER SEQUENCE order_no_seq RESTART WITH {index}000")
                 await _record(env.client, url, name, scenario, timings)
         finally:
             await env.shutdown()
@@ -180,11 +182,15 @@ async def main() -> None:
 
 
 async def _createdb(postgres: EmbeddedPostgres, name: str) -> None:
+    await _sql(postgres, "postgres", f'CREATE DATABASE "{name}"')
+
+
+async def _sql(postgres: EmbeddedPostgres, database: str, statement: str) -> None:
     import asyncpg
 
-    conn = await asyncpg.connect(postgres.admin_url().replace("+asyncpg", ""))
+    conn = await asyncpg.connect(postgres.admin_url(database).replace("+asyncpg", ""))
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(statement)
     finally:
         await conn.close()
 

@@ -68,11 +68,17 @@ async def order_status(api: httpx.AsyncClient, order_no: str) -> dict[str, Any]:
 async def wait_status(
     api: httpx.AsyncClient, order_no: str, status: str, seconds: float = 60
 ) -> dict[str, Any]:
-    async def reached() -> dict[str, Any] | None:
-        view = await order_status(api, order_no)
-        return view if view["status"] == status else None
+    last: dict[str, Any] = {}
 
-    found: dict[str, Any] = await eventually(reached, f"order {order_no} {status}", seconds)
+    async def reached() -> dict[str, Any] | None:
+        last.update(await order_status(api, order_no))
+        return dict(last) if last["status"] == status else None
+
+    try:
+        found: dict[str, Any] = await eventually(reached, f"order {order_no} {status}", seconds)
+    except AssertionError as exc:
+        steps = [(e["step"], e["package_no"]) for e in last.get("timeline", [])]
+        raise AssertionError(f"{exc}; it is {last.get('status')} after {steps}") from exc
     return found
 
 
