@@ -15,62 +15,34 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities
     from activities.orders import OrderActivities
-    from activities.payments import PaymentActivities
     from models.contracts.order import (
         Actor,
         CancelRequest,
         ConfirmReceipt,
-        OpenPaymentRequest,
         OrderInput,
         OrderStatus,
         OrderView,
         PackageView,
-        PaymentReceived,
-        PaymentRequest,
-        PaymentSession,
         PlacedOrder,
         PlaceOrderRequest,
         QuoteRequest,
         RecordOrderRequest,
-        RecordPaymentRequest,
-        RefundRequest,
         ReleaseRequest,
         ReserveRequest,
-        RiskDecision,
-        StatusChange,
-        TimelineEntry,
     )
     from workflows.common import call
     from workflows.order_fulfilment import Fulfilment
+    from workflows.order_state import SYSTEM, OrderPayments
 
-SYSTEM = Actor(kind="system", name="order")
 OPEN_FOR_CANCEL: frozenset[OrderStatus] = frozenset({"awaiting_payment", "paid", "fulfilling"})
 
 
 @workflow.defn
-class OrderWorkflow:
+class OrderWorkflow(OrderPayments):
     @workflow.init
     def __init__(self, input: OrderInput) -> None:
         # Placement arrives as an update with the start: handlers need the input at once.
-        self._lock = asyncio.Lock()
-        self._input: OrderInput | None = input
-        self._placed: PlacedOrder | None = None
-        self._rejection: ApplicationError | None = None
-        self._status: OrderStatus = "placing"
-        self._timeline: list[TimelineEntry] = []
-        self._payment: PaymentReceived | None = None
-        self._seen_transactions: set[str] = set()
-        self._paid_fen = 0
-        self._refunded_fen = 0
-        self._cancel: CancelRequest | None = None
-        self._decision: RiskDecision | None = None
-        self._escalated = False
-        self._confirmed: ConfirmReceipt | None = None
-        self._packages: dict[str, PackageView] = {}
-        self._steps = 0
-        self._request: PlaceOrderRequest | None = None
-        self._refunded_for_payment = 0
-        self._sla_watch: asyncio.Task[None] | None = None
+        self._setup(input)
 
     @workflow.run
     async def run(self, input: OrderInput) -> OrderView:
@@ -201,89 +173,6 @@ class OrderWorkflow:
     def _risk_rejected(self) -> bool:
         return self._decision is not None and not self._decision.approve
 
-    async def _watch_review_sla(self) -> None:
-        sla = self._in.timings.risk_review_sla
-        try:
-            await workflow.wait_condition(
-                lambda: self._decision is not None or self._status in ("cancelling", "cancelled"),
-                timeout=sla,
-            )
-        except TimeoutError:
-            self._escalated = True
-            await self._record("risk_review_escalated", detail={"sla_s": int(sla.total_seconds())})
-
-    @workflow.update
-    async def request_payment(self, request: PaymentRequest) -> PaymentSession:
-        placed = self.placed
-        return await call(
-            PaymentActivities.open_payment,
-            OpenPaymentRequest(
-                order_no=placed.order_no,
-                amount_fen=placed.quote.payable_fen,
-                currency=self._in.policy.currency,
-            ),
-        )
-
-    @request_payment.validator
-    def _may_request_payment(self, request: PaymentRequest) -> None:
-        if self._status != "awaiting_payment" or self._payment is not None:
-            raise ApplicationError(f"order is {self._status}", type="InvalidStateError")
-
-    @workflow.signal
-    async def payment_received(self, payment: PaymentReceived) -> None:
-        """From the provider's verified webhook. Duplicates are ignored; a payment the order
-        cannot take (cancelled, already paid, wrong amount or currency) is refunded in full."""
-        if payment.transaction_id in self._seen_transactions:
-            return
-        self._seen_transactions.add(payment.transaction_id)
-        async with self._lock:
-            accepted = (
-                self._payment is None
-                and self._status == "awaiting_payment"
-                and self._placed is not None
-                and payment.amount_fen == self._placed.quote.payable_fen
-                and payment.currency == self._in.policy.currency
-            )
-            await call(
-                PaymentActivities.record_payment,
-                RecordPaymentRequest(
-                    order_no=self._in.order_no, payment=payment, accepted=accepted
-                ),
-            )
-            self._paid_fen += payment.amount_fen
-            if accepted:
-                self._payment = payment
-                await self._record(
-                    "paid",
-                    status="paid",
-                    actor=Actor(kind="provider", name=payment.provider),
-                    detail={"transaction_id": payment.transaction_id},
-                )
-            else:
-                await self.refund(
-                    payment,
-                    payment.amount_fen,
-                    f"RF-{payment.transaction_id}",
-                    "payment the order could not accept",
-                )
-
-    @workflow.update
-    async def review(self, decision: RiskDecision) -> OrderView:
-        self._decision = decision
-        await self._record(
-            "risk_approved" if decision.approve else "risk_rejected",
-            actor=decision.actor,
-            detail={"reason": decision.reason},
-        )
-        return self.view()
-
-    @review.validator
-    def _may_review(self, decision: RiskDecision) -> None:
-        if self._placed is None or not self._placed.under_review or self._decision is not None:
-            raise ApplicationError("no risk review is open on this order", type="InvalidStateError")
-        if not decision.approve and not decision.reason.strip():
-            raise ApplicationError("a rejection needs a reason", type="InvalidInputError")
-
     # --- cancel -----------------------------------------------------------------------------
 
     @workflow.update
@@ -364,120 +253,3 @@ class OrderWorkflow:
     @workflow.signal
     def package_progress(self, view: PackageView) -> None:
         self._packages[view.package_no] = view
-
-    @workflow.query
-    def view(self) -> OrderView:
-        placed = self._placed
-        return OrderView(
-            order_no=self._in.order_no,
-            status=self._status,
-            escalated=self._escalated,
-            under_review=bool(placed and placed.under_review and self._decision is None),
-            payable_fen=placed.quote.payable_fen if placed else 0,
-            paid_fen=self._paid_fen,
-            refunded_fen=self._refunded_fen,
-            payment_deadline=placed.payment_deadline if placed else None,
-            packages=list(self._packages.values()),
-            timeline=list(self._timeline),
-        )
-
-    # --- shared helpers (also used by Fulfilment) -------------------------------------------
-
-    @property
-    def _in(self) -> OrderInput:
-        assert self._input is not None
-        return self._input
-
-    @property
-    def placed(self) -> PlacedOrder:
-        assert self._placed is not None
-        return self._placed
-
-    @property
-    def order_input(self) -> OrderInput:
-        return self._in
-
-    @property
-    def request(self) -> PlaceOrderRequest:
-        assert self._request is not None
-        return self._request
-
-    @property
-    def cancel_requested(self) -> bool:
-        return self._cancel is not None
-
-    def _refunded_on_order(self) -> int:
-        return self._refunded_for_payment
-
-    def request_cancel(self, reason: str) -> None:
-        if self._cancel is None:
-            self._cancel = CancelRequest(actor=SYSTEM, reason=reason)
-
-    async def refund(
-        self, payment: PaymentReceived, amount_fen: int, refund_no: str, reason: str
-    ) -> None:
-        await call(
-            PaymentActivities.refund_payment,
-            RefundRequest(
-                order_no=self._in.order_no,
-                refund_no=refund_no,
-                payment_id=payment.payment_id,
-                transaction_id=payment.transaction_id,
-                amount_fen=amount_fen,
-                reason=reason,
-            ),
-        )
-        self._refunded_fen += amount_fen
-        if payment is self._payment:
-            self._refunded_for_payment += amount_fen
-        self._note("refunded", SYSTEM, {"refund_no": refund_no, "amount_fen": amount_fen})
-
-    @property
-    def payment(self) -> PaymentReceived | None:
-        return self._payment
-
-    def set_status(self, status: OrderStatus) -> None:
-        self._status = status
-
-    def _note(
-        self, step: str, actor: Actor, detail: dict[str, str | int | bool | None] | None = None
-    ) -> None:
-        self._timeline.append(
-            TimelineEntry(at=workflow.now(), step=step, actor=actor, detail=detail or {})
-        )
-
-    async def _record(
-        self,
-        step: str,
-        *,
-        status: OrderStatus | None = None,
-        actor: Actor = SYSTEM,
-        detail: dict[str, str | int | bool | None] | None = None,
-    ) -> None:
-        if status is not None:
-            self._status = status
-        self._steps += 1
-        self._note(step, actor, detail)
-        await call(
-            OrderActivities.record_status,
-            StatusChange(
-                order_no=self._in.order_no,
-                status=self._status,
-                step=step,
-                key=f"{self._steps:03d}-{step}",
-                seq=self._steps,
-                actor=actor,
-                detail=detail or {},
-                escalated=self._escalated or None,
-            ),
-        )
-
-    async def record(
-        self,
-        step: str,
-        *,
-        status: OrderStatus | None = None,
-        actor: Actor = SYSTEM,
-        detail: dict[str, str | int | bool | None] | None = None,
-    ) -> None:
-        await self._record(step, status=status, actor=actor, detail=detail)
