@@ -46,16 +46,19 @@ class Fulfilment:
         await self._settle(results)
 
     async def _ship(self, plan: PackagePlan) -> ShipmentResult:
+        original = plan
         result = await self._child(plan)
         for attempt in range(1, MAX_RESHIPS + 1):
             if result.outcome != "reship":
                 break
-            replacement = await self._replacement(plan, attempt)
+            replacement = await self._replacement(original, attempt)
             if replacement is None:
                 return await self._refund_package(plan, "reship impossible: out of stock")
             plan, result = replacement, await self._child(replacement)
         if result.outcome == "refund":
             return await self._refund_package(plan, "package lost or refused: refunded")
+        if result.outcome == "reship":  # lost again after the last reship allowed
+            return await self._refund_package(plan, f"lost after {MAX_RESHIPS} reships: refunded")
         return result
 
     async def _child(self, plan: PackagePlan) -> ShipmentResult:
@@ -78,6 +81,8 @@ class Fulfilment:
             id=f"shipment-{plan.package_no}",
         )
         self._children[plan.package_no] = handle
+        if self._order.cancel_requested:  # the cancel came before this package started
+            await handle.signal(ShipmentWorkflow.cancel)
         return await handle
 
     async def _replacement(self, plan: PackagePlan, attempt: int) -> PackagePlan | None:
@@ -117,6 +122,14 @@ class Fulfilment:
     async def _settle(self, results: list[ShipmentResult]) -> None:
         order = self._order
         if any(result.outcome == "delivered" for result in results):
+            # A cancel that came while a package was being handed over stopped only the others:
+            # those go back to stock (the shipments released them) and their value is refunded.
+            plans = {plan.package_no: plan for plan in order.placed.packages}
+            for result in results:
+                if result.outcome == "cancelled" and result.package_no in plans:
+                    await self._refund_package(
+                        plans[result.package_no], "cancelled before handover: refunded"
+                    )
             await order.record("delivered", status="delivered")
             return
         # Nothing reached the customer: the rest of the money (freight included) goes back.

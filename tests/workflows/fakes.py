@@ -1,0 +1,418 @@
+"""Fake activities under the real activity names, recording every call, and a `Scenario` that
+drives an order the way the API, the pack station, staff and the carrier do.
+
+Waits are event-driven: a test waits for the fake activity call that proves a step happened
+(never a sleep); timers are passed with the time-skipping server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from temporalio import activity
+from temporalio.api.testservice.v1 import LockTimeSkippingRequest, UnlockTimeSkippingRequest
+from temporalio.client import (
+    WithStartWorkflowOperation,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from models.contracts import order as o
+from models.contracts import shipment as sh
+from models.contracts.pricing import AppliedDiscount, CartLine, DiscountAllocation, PricedLine
+from workers.embedded import temporal_test_server_path
+from workflows.order import OrderWorkflow
+from workflows.shipment import ShipmentWorkflow
+
+WAIT_S = 20.0  # real seconds before a wait gives up: a failure bound, not a pause
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+# Line 1: 2 × 50.00 with a 10.00 coupon → 90.00 paid; line 2: 1 × 30.00. Freight 8.00.
+COUPON = DiscountAllocation(source="coupon", source_id=7, amount_fen=1_000)
+LINES = [
+    PricedLine(line_no=1, sku_id=101, category_id=1, quantity=2, unit_price_fen=5_000,
+               list_amount_fen=10_000, allocations=[COUPON], discount_fen=1_000, paid_fen=9_000),
+    PricedLine(line_no=2, sku_id=102, category_id=1, quantity=1, unit_price_fen=3_000,
+               list_amount_fen=3_000, discount_fen=0, paid_fen=3_000),
+]  # fmt: skip
+PAYABLE_FEN = 12_800
+
+STAFF = o.Actor(kind="user", name="ops", role="manager")
+CUSTOMER = o.Actor(kind="user", name="customer-42", role="customer")
+DEVICE = o.Actor(kind="device", name="pack-station-1")
+
+
+def new_order_no() -> str:
+    return f"SO{uuid.uuid4().int % 10**16:016d}"
+
+
+@dataclass
+class Call:
+    name: str
+    arg: Any
+    at: datetime  # server time the attempt was scheduled (skipped time on the test server)
+
+
+class FakeBackOffice:
+    """Every activity the order and shipment workflows call, recording each call.
+
+    `packages=1` ships both lines from warehouse 1; `packages=2` splits them (line 1 from
+    warehouse 1, line 2 from warehouse 2). `poll_answers` are returned by poll_tracking in turn."""
+
+    def __init__(self, order_no: str, *, packages: int = 1) -> None:
+        self.order_no = order_no
+        self.plans = self._plans(packages)
+        self.poll_answers: list[sh.TrackingSnapshot] = []
+        self.calls: list[Call] = []
+        self._changed = asyncio.Condition()
+        self._holds: list[tuple[str, Callable[[Any], bool], asyncio.Event]] = []
+
+    def _plans(self, packages: int) -> list[o.PackagePlan]:
+        """Weights before the box (box_tare_g = 0): line 1 weighs 1 000 g, line 2 400 g."""
+        base, weights = f"PK{self.order_no[2:]}", {1: 1_000, 2: 400}
+        lines = [o.PackageLine(line_no=n, sku_id=100 + n, quantity=3 - n) for n in (1, 2)]
+        if packages == 1:
+            return [
+                o.PackagePlan(package_no=f"{base}01", warehouse_id=1, lines=lines, weight_g=1_400)
+            ]
+        return [
+            o.PackagePlan(
+                package_no=f"{base}0{n}", warehouse_id=n, lines=[line], weight_g=weights[n]
+            )
+            for n, line in zip((1, 2), lines, strict=True)
+        ]
+
+    # --- what tests read ---------------------------------------------------------------------
+
+    def of(self, name: str, match: Callable[[Any], bool] = lambda _: True) -> list[Any]:
+        return [call.arg for call in self.calls if call.name == name and match(call.arg)]
+
+    def times(self, name: str, match: Callable[[Any], bool] = lambda _: True) -> list[datetime]:
+        return [call.at for call in self.calls if call.name == name and match(call.arg)]
+
+    def steps(self, package_no: str) -> list[str]:
+        return [s.step for s in self.of("record_shipment_step") if s.package_no == package_no]
+
+    async def wait_for(
+        self, name: str, match: Callable[[Any], bool] = lambda _: True, count: int = 1
+    ) -> Any:
+        """The `count`-th call of `name` matching `match`, once it has happened."""
+        async with asyncio.timeout(WAIT_S), self._changed:
+            await self._changed.wait_for(lambda: len(self.of(name, match)) >= count)
+        return self.of(name, match)[count - 1]
+
+    async def wait_step(self, package_no: str, step: str, count: int = 1) -> sh.ShipmentStep:
+        found: sh.ShipmentStep = await self.wait_for(
+            "record_shipment_step",
+            lambda s: s.package_no == package_no and s.step == step,
+            count,
+        )
+        return found
+
+    async def wait_status(self, step: str) -> o.StatusChange:
+        found: o.StatusChange = await self.wait_for("record_status", lambda c: c.step == step)
+        return found
+
+    def hold(self, name: str, match: Callable[[Any], bool]) -> asyncio.Event:
+        """Make matching calls of `name` wait (after being recorded) until the event is set."""
+        gate = asyncio.Event()
+        self._holds.append((name, match, gate))
+        return gate
+
+    async def _record(self, name: str, arg: Any) -> None:
+        self.calls.append(Call(name, arg, activity.info().current_attempt_scheduled_time))
+        async with self._changed:
+            self._changed.notify_all()
+        for held, match, gate in self._holds:
+            if held == name and match(arg):
+                await gate.wait()
+
+    def activities(self) -> list[Callable[..., Any]]:
+        methods = (getattr(self, name) for name in dir(type(self)) if not name.startswith("_"))
+        return [m for m in methods if hasattr(m, "__temporal_activity_definition")]
+
+    # --- OrderActivities ---------------------------------------------------------------------
+
+    @activity.defn(name="quote_order")
+    async def quote_order(self, request: o.QuoteRequest) -> o.Quote:
+        await self._record("quote_order", request)
+        return o.Quote(
+            lines=LINES,
+            discounts=[AppliedDiscount(source="coupon", source_id=7, amount_fen=1_000)],
+            coupon_id=7,
+            goods_list_fen=13_000,
+            discount_fen=1_000,
+            goods_paid_fen=12_000,
+            freight_fen=800,
+            payable_fen=PAYABLE_FEN,
+            packages=self.plans,
+        )
+
+    @activity.defn(name="record_order")
+    async def record_order(self, request: o.RecordOrderRequest) -> None:
+        await self._record("record_order", request)
+
+    @activity.defn(name="record_status")
+    async def record_status(self, change: o.StatusChange) -> None:
+        await self._record("record_status", change)
+
+    @activity.defn(name="record_package")
+    async def record_package(self, plan: o.RecordPackageRequest) -> None:
+        await self._record("record_package", plan)
+
+    @activity.defn(name="return_coupon")
+    async def return_coupon(self, order_no: str) -> None:
+        await self._record("return_coupon", order_no)
+
+    # --- InventoryActivities -----------------------------------------------------------------
+
+    @activity.defn(name="reserve_stock")
+    async def reserve_stock(self, request: o.ReserveRequest) -> o.Reservation:
+        await self._record("reserve_stock", request)
+        return o.Reservation(packages=self.plans)
+
+    @activity.defn(name="reserve_package")
+    async def reserve_package(self, request: o.ReservePackageRequest) -> o.PackagePlan:
+        await self._record("reserve_package", request)
+        weight = sum(p.weight_g for p in self.plans if p.warehouse_id == request.warehouse_id)
+        return o.PackagePlan(
+            package_no=request.package_no,
+            warehouse_id=request.warehouse_id,
+            lines=request.lines,
+            weight_g=weight,
+        )
+
+    @activity.defn(name="release_stock")
+    async def release_stock(self, request: o.ReleaseRequest) -> int:
+        await self._record("release_stock", request)
+        return 1
+
+    @activity.defn(name="ship_stock")
+    async def ship_stock(self, request: sh.ConsumeRequest) -> int:
+        await self._record("ship_stock", request)
+        return len(request.lines)
+
+    # --- PaymentActivities -------------------------------------------------------------------
+
+    @activity.defn(name="open_payment")
+    async def open_payment(self, request: o.OpenPaymentRequest) -> o.PaymentSession:
+        await self._record("open_payment", request)
+        return o.PaymentSession(
+            order_no=request.order_no,
+            payment_id=f"PAY-{request.order_no}",
+            pay_token="tok",
+            amount_fen=request.amount_fen,
+            currency=request.currency,
+        )
+
+    @activity.defn(name="record_payment")
+    async def record_payment(self, request: o.RecordPaymentRequest) -> None:
+        await self._record("record_payment", request)
+
+    @activity.defn(name="refund_payment")
+    async def refund_payment(self, request: o.RefundRequest) -> o.RefundResult:
+        await self._record("refund_payment", request)
+        return o.RefundResult(
+            refund_no=request.refund_no,
+            provider_refund_id=f"P-{request.refund_no}",
+            amount_fen=request.amount_fen,
+        )
+
+    # --- ShipmentActivities ------------------------------------------------------------------
+
+    @activity.defn(name="record_shipment_step")
+    async def record_shipment_step(self, step: sh.ShipmentStep) -> None:
+        await self._record("record_shipment_step", step)
+
+    @activity.defn(name="allocate_tracking_number")
+    async def allocate_tracking_number(self, request: sh.WaybillRequest) -> str | None:
+        await self._record("allocate_tracking_number", request)
+        return None
+
+    @activity.defn(name="create_waybill")
+    async def create_waybill(self, request: sh.WaybillRequest) -> sh.Waybill:
+        await self._record("create_waybill", request)
+        return sh.Waybill(
+            package_no=request.package_no,
+            waybill_no=f"WB{request.package_no[2:]}",
+            tracking_no=f"SF{request.package_no[2:]}",
+        )
+
+    @activity.defn(name="poll_tracking")
+    async def poll_tracking(self, tracking_no: str) -> sh.TrackingSnapshot:
+        await self._record("poll_tracking", tracking_no)
+        if self.poll_answers:
+            return self.poll_answers.pop(0)
+        return sh.TrackingSnapshot(tracking_no=tracking_no, status="in_transit")
+
+
+async def rejection(update: Awaitable[object]) -> ApplicationError:
+    """The validator's error for an update that must be rejected."""
+    with pytest.raises(WorkflowUpdateFailedError) as failed:
+        await update
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError)
+    return cause
+
+
+def snapshot(tracking_no: str, *codes: str) -> sh.TrackingSnapshot:
+    """The carrier's full event list so far; its status is the last event's code."""
+    events = [
+        sh.TrackingEvent(code=code, location="上海", occurred_at=T0 + timedelta(hours=n))
+        for n, code in enumerate(codes)
+    ]
+    return sh.TrackingSnapshot(tracking_no=tracking_no, status=codes[-1], events=events)
+
+
+class Scenario:
+    """One order on its own task queue, placed as `POST /v1/orders` places it."""
+
+    def __init__(self, env: WorkflowEnvironment, task_queue: str, fake: FakeBackOffice) -> None:
+        self.env = env
+        self.task_queue = task_queue
+        self.fake = fake
+        self.order_no = fake.order_no
+        self.handle: WorkflowHandle[OrderWorkflow, o.OrderView] = (
+            env.client.get_workflow_handle_for(OrderWorkflow.run, f"order-{self.order_no}")
+        )
+        self._payments = 0
+
+    async def place(self, order_input: o.OrderInput | None = None) -> o.PlacedOrder:
+        request = o.PlaceOrderRequest(
+            order_no=self.order_no,
+            storefront="shop",
+            api_key_id=1,
+            customer_id=42,
+            lines=[CartLine(sku_id=101, quantity=2), CartLine(sku_id=102, quantity=1)],
+            coupon_code="SAVE10",
+            address=o.ShippingAddress(
+                name="张三", phone="13800000000", region_code="310115", detail="世纪大道 1 号"
+            ),
+        )
+        start = WithStartWorkflowOperation(
+            OrderWorkflow.run,
+            order_input or o.OrderInput(order_no=self.order_no),
+            id=f"order-{self.order_no}",
+            task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        placed = await self.env.client.execute_update_with_start_workflow(
+            OrderWorkflow.place,
+            request,
+            start_workflow_operation=start,
+            id=f"place-{self.order_no}",
+        )
+        self.handle = await start.workflow_handle()
+        return placed
+
+    async def pay(
+        self, amount_fen: int = PAYABLE_FEN, transaction_id: str = ""
+    ) -> o.PaymentReceived:
+        """The provider's verified webhook; returns once the order recorded the payment."""
+        self._payments += 1
+        payment = o.PaymentReceived(
+            provider="sandbox",
+            transaction_id=transaction_id or f"TX{self.order_no[2:]}-{self._payments}",
+            payment_id=f"PAY-{self.order_no}",
+            amount_fen=amount_fen,
+            currency="CNY",
+            paid_at=T0,
+        )
+        await self.handle.signal(OrderWorkflow.payment_received, payment)
+        await self.fake.wait_for(
+            "record_payment", lambda r: r.payment.transaction_id == payment.transaction_id
+        )
+        return payment
+
+    def shipment(self, package_no: str) -> WorkflowHandle[ShipmentWorkflow, sh.ShipmentResult]:
+        return self.env.client.get_workflow_handle_for(
+            ShipmentWorkflow.run, f"shipment-{package_no}"
+        )
+
+    async def pack(self, package_no: str, weight_g: int | None = None) -> sh.ShipmentView:
+        """The pack station weighs the package (by default at exactly the expected weight)."""
+        await self.fake.wait_step(package_no, "released")
+        plan = next(p for p in self.fake.plans if package_no.startswith(p.package_no))
+        return await self.shipment(package_no).execute_update(
+            ShipmentWorkflow.pack,
+            sh.PackRequest(actor=DEVICE, measured_weight_g=weight_g or plan.weight_g),
+        )
+
+    async def hand_over(self, package_no: str) -> None:
+        await self.fake.wait_step(package_no, "waybill_created")
+        await self.shipment(package_no).execute_update(
+            ShipmentWorkflow.hand_over, sh.HandoverRequest(actor=DEVICE)
+        )
+        await self.fake.wait_step(package_no, "shipped")
+
+    async def push(self, package_no: str, *codes: str) -> sh.ShipmentStep:
+        """A carrier push with the full event list; returns the recorded tracking step."""
+        before = self.fake.steps(package_no).count("tracking")
+        await self.shipment(package_no).signal(
+            ShipmentWorkflow.tracking, snapshot(f"SF{package_no[2:]}", *codes)
+        )
+        return await self.fake.wait_step(package_no, "tracking", before + 1)
+
+    async def skip(self, duration: timedelta) -> None:
+        """Let `duration` of workflow time pass on the time-skipping server."""
+        await self.env.sleep(duration)
+
+    async def result(self) -> o.OrderView:
+        """The order's final view, skipping every timer on the way.
+
+        The SDK unlocks time skipping around `result()` only for handles made by
+        `start_workflow`; Update-with-Start gives a plain handle, so unlock it here as the SDK
+        would (the test server itself handles Update-with-Start fine)."""
+        service = self.env.client.test_service
+        await service.unlock_time_skipping(UnlockTimeSkippingRequest())
+        try:
+            async with asyncio.timeout(WAIT_S):
+                return await self.handle.result()
+        finally:
+            await service.lock_time_skipping(LockTimeSkippingRequest())
+
+    async def view(self) -> o.OrderView:
+        return await self.handle.query(OrderWorkflow.view)
+
+    def steps(self, view: o.OrderView) -> list[str]:
+        return [entry.step for entry in view.timeline]
+
+    def at(self, view: o.OrderView, step: str) -> datetime:
+        return next(entry.at for entry in view.timeline if entry.step == step)
+
+
+@asynccontextmanager
+async def running(task_queue: str, *, packages: int = 1) -> AsyncIterator[Scenario]:
+    """A time-skipping server of the test's own, a worker with the real workflows and the fakes.
+
+    Not the session's `time_skipping_env`: its clock is global and locked while any workflow
+    task or activity is outstanding. A test ending mid-process (most do: an order waiting for a
+    pack, its shipments' last tasks in flight) leaves such work behind when its worker stops,
+    and the next test's skips hang until that work times out; terminating does not help (the
+    test server applies no parent close policy). A fresh server costs about 0.1 s."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server_path(),
+        data_converter=pydantic_data_converter,
+    )
+    fake = FakeBackOffice(new_order_no(), packages=packages)
+    try:
+        async with Worker(
+            env.client,
+            task_queue=task_queue,
+            workflows=[OrderWorkflow, ShipmentWorkflow],
+            activities=fake.activities(),
+        ):
+            yield Scenario(env, task_queue, fake)
+    finally:
+        await env.shutdown()
