@@ -85,9 +85,12 @@ class InventoryActivities:
     @activity.defn
     async def ship_stock(self, request: ConsumeRequest) -> int:
         """Sales out for a handed-over package: what it reserved leaves the warehouse."""
-        async with self._sessions() as session:
-            units = await reservations.ship(session, request.order_no, request.package_no)
-            await session.commit()
+        try:
+            async with self._sessions() as session:
+                units = await reservations.ship(session, request.order_no, request.package_no)
+                await session.commit()
+        except OutOfStockError as exc:  # e.g. a batch disabled after the order was placed
+            raise business_error("StockShortError", str(exc), sku_ids=exc.sku_ids) from exc
         return units
 
     async def _plans(self, rows: Sequence[ReservationRow]) -> list[PackagePlan]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -66,6 +68,7 @@ async def add_event(
     key: str,
     package_no: str | None = None,
     detail: dict[str, object] | None = None,
+    at: datetime | None = None,
 ) -> None:
     """One timeline row; a retried activity writes it once (the key is deterministic)."""
     await session.execute(
@@ -79,6 +82,7 @@ async def add_event(
             actor_role=actor.role,
             detail=detail or {},
             idempotency_key=key,
+            **({"at": at} if at is not None else {}),
         )
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
     )
@@ -178,12 +182,15 @@ class OrderActivities:
         async with self._sessions() as session:
             order = Order.order_no == change.order_no
             await session.execute(
-                update(Order).where(order, Order.status_seq < change.seq)
+                update(Order)
+                .where(order, Order.status_seq < change.seq)
                 .values(status=change.status, status_seq=change.seq)
             )
             values: dict[str, object] = {}
             if change.escalated:
                 values["escalated"] = True
+            if change.step in ("risk_approved", "risk_rejected"):
+                values["under_review"] = False
             if change.step == "cancelled" and change.detail.get("reason"):
                 values["cancel_reason"] = str(change.detail["reason"])[:500]
             if values:
@@ -195,6 +202,7 @@ class OrderActivities:
                 actor=change.actor,
                 key=f"{change.order_no}:{change.key}",
                 detail=dict(change.detail),
+                at=change.at,
             )
             await session.commit()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from activities.stock_ledger import sellable_units
 from models.contracts.pricing import (
     DemandLine,
     LineAssignment,
@@ -40,11 +41,11 @@ async def candidates(
 ) -> list[WarehouseCandidate]:
     """Lock the stock rows of these SKUs (fixed order) and read sellable per warehouse."""
     rows = (
-        await session.scalars(
-            select(Stock)
+        await session.execute(
+            select(Stock, sellable_units())
             .where(Stock.sku_id.in_(sku_ids))
             .order_by(Stock.sku_id, Stock.warehouse_id)
-            .with_for_update()
+            .with_for_update(of=Stock)
         )
     ).all()
     active = set(await session.scalars(select(Warehouse.id).where(Warehouse.active)))
@@ -58,7 +59,7 @@ async def candidates(
         ).all()
     )
     by_warehouse: dict[int, WarehouseCandidate] = {}
-    for row in rows:
+    for row, sellable in rows:
         if row.warehouse_id not in active:
             continue
         candidate = by_warehouse.setdefault(
@@ -67,7 +68,7 @@ async def candidates(
                 warehouse_id=row.warehouse_id, priority=priorities.get(row.warehouse_id)
             ),
         )
-        candidate.sellable[row.sku_id] = max(0, row.on_hand - row.reserved - row.safety_hold)
+        candidate.sellable[row.sku_id] = max(0, int(sellable))
     return list(by_warehouse.values())
 
 
@@ -117,7 +118,7 @@ async def _hold(
         .where(
             Stock.sku_id == part.sku_id,
             Stock.warehouse_id == part.warehouse_id,
-            Stock.on_hand - Stock.reserved - Stock.safety_hold >= part.quantity,
+            sellable_units() >= part.quantity,
         )
         .values(reserved=Stock.reserved + part.quantity)
     )

@@ -32,7 +32,8 @@ class ShipmentActivities:
         async with self._sessions() as session:
             package = Package.package_no == step.package_no
             await session.execute(
-                update(Package).where(package, Package.status_seq < step.seq)
+                update(Package)
+                .where(package, Package.status_seq < step.seq)
                 .values(status=step.status, status_seq=step.seq)
             )
             if fields := step.package_fields():
@@ -45,6 +46,7 @@ class ShipmentActivities:
                 actor=step.actor,
                 key=f"{step.package_no}:{step.key}",
                 detail=dict(step.detail),
+                at=step.at,
             )
             await session.commit()
 

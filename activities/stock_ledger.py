@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, ScalarSelect, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -226,3 +226,23 @@ async def set_safety_hold(
     stock.safety_hold = safety_hold
     await session.flush()
     return stock
+
+
+def blocked_units() -> ScalarSelect[int]:
+    """Units in disabled batches of the stock row's SKU and warehouse: on hand but not
+    sellable (a batch found faulty is blocked from picking, DESIGN §5)."""
+    return (
+        select(func.coalesce(func.sum(LocationStock.quantity - LocationStock.reserved), 0))
+        .where(
+            LocationStock.sku_id == Stock.sku_id,
+            LocationStock.warehouse_id == Stock.warehouse_id,
+            LocationStock.disabled,
+        )
+        .correlate(Stock)
+        .scalar_subquery()
+    )
+
+
+def sellable_units() -> ColumnElement[int]:
+    """sellable = on_hand − reserved − safety_hold − blocked, as one SQL expression."""
+    return Stock.on_hand - Stock.reserved - Stock.safety_hold - blocked_units()

@@ -42,7 +42,9 @@ async def order_public(session: AsyncSession, order_no: str) -> OrderPublic:
             PackageLinePublic.model_validate(content)
         )
     events = await session.scalars(
-        select(OrderEvent).where(OrderEvent.order_no == order_no).order_by(OrderEvent.id)
+        select(OrderEvent)
+        .where(OrderEvent.order_no == order_no)
+        .order_by(OrderEvent.at, OrderEvent.id)
     )
     return OrderPublic(
         order_no=order.order_no,

@@ -56,6 +56,9 @@ async def answer(call: Awaitable[T], *, kind: str, ident: str) -> T:
     except WorkflowQueryFailedError as exc:
         raise Problem(409, str(exc)) from exc
     except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND and "completed" in exc.message:
+            # Temporal answers an update to a finished workflow with NOT_FOUND.
+            raise Problem(409, f"{kind} {ident} is closed", type_="/problems/closed") from exc
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise Problem(
                 404, f"{kind} {ident} does not exist", type_="/problems/not-found"

@@ -26,6 +26,7 @@ BUSINESS_ERRORS = [
     "UnknownCarrierError",
     "TrackingRangeExhaustedError",
     "WaybillRefusedError",
+    "StockShortError",
 ]
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),

@@ -179,7 +179,7 @@ class OrderWorkflow(OrderPayments):
     async def cancel(self, request: CancelRequest) -> OrderView:
         self._cancel = request
         await workflow.wait_condition(
-            lambda: self._status in ("cancelled", "delivered", "completed", "closed")
+            lambda: self._projected in ("cancelled", "delivered", "completed", "closed")
         )
         return self.view()
 
@@ -240,7 +240,7 @@ class OrderWorkflow(OrderPayments):
     @workflow.update
     async def confirm_receipt(self, request: ConfirmReceipt) -> OrderView:
         self._confirmed = request
-        await workflow.wait_condition(lambda: self._status != "delivered")
+        await workflow.wait_condition(lambda: self._projected in ("completed", "closed"))
         return self.view()
 
     @confirm_receipt.validator

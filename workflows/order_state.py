@@ -60,6 +60,7 @@ class OrderState:
         self._request: PlaceOrderRequest | None = None
         self._refunded_for_payment = 0
         self._sla_watch: asyncio.Task[None] | None = None
+        self._projected: OrderStatus = "placing"
 
     @workflow.query
     def view(self) -> OrderView:
@@ -154,19 +155,23 @@ class OrderState:
             self._status = status
         self._steps += 1
         self._note(step, actor, detail)
+        recorded = self._status
         await call(
             OrderActivities.record_status,
             StatusChange(
                 order_no=self._in.order_no,
-                status=self._status,
+                status=recorded,
                 step=step,
                 key=f"{self._steps:03d}-{step}",
                 seq=self._steps,
                 actor=actor,
                 detail=detail or {},
                 escalated=self._escalated or None,
+                at=workflow.now(),
             ),
         )
+        # What readers of the projection now see: updates answer once this has caught up.
+        self._projected = recorded
 
     async def record(
         self,

@@ -8,7 +8,7 @@ import asyncio
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities
@@ -64,8 +64,7 @@ class ShipmentWorkflow:
         )
         if not await self._packed() or not await self._waybill() or not await self._handed_over():
             return await self._cancelled()
-        await self._ship()
-        outcome = await self._track()
+        outcome = await self._track() if await self._ship() else await self._exception()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return ShipmentResult(
             package_no=input.package_no, outcome=outcome, tracking_no=self._tracking_no
@@ -103,19 +102,35 @@ class ShipmentWorkflow:
         )
         return self._handover is not None or bool(self._snapshot.events)
 
-    async def _ship(self) -> None:
-        await call(
-            InventoryActivities.ship_stock,
-            ConsumeRequest(
-                order_no=self._in.order_no,
-                package_no=self._in.package_no,
-                warehouse_id=self._in.warehouse_id,
-                lines=self._in.lines,
-            ),
+    async def _ship(self) -> bool:
+        """Sales out of the reserved units; False when the warehouse cannot fill them (a batch
+        blocked after the order was placed): then staff decide, as for a lost parcel."""
+        request = ConsumeRequest(
+            order_no=self._in.order_no,
+            package_no=self._in.package_no,
+            warehouse_id=self._in.warehouse_id,
+            lines=self._in.lines,
         )
+        try:
+            await call(InventoryActivities.ship_stock, request)
+        except ActivityError as exc:
+            if not isinstance(exc.cause, ApplicationError) or exc.cause.type != "StockShortError":
+                raise
+            await call(
+                InventoryActivities.release_stock,
+                ReleaseRequest(
+                    order_no=self._in.order_no,
+                    package_no=self._in.package_no,
+                    reason="stock short at handover",
+                ),
+            )
+            self._hold_reason = f"stock short at handover: {exc.cause.message}"
+            await self._step("exception", "stock_short", hold_reason=self._hold_reason)
+            return False
         actor = self._handover.actor if self._handover else Actor(kind="provider", name="carrier")
         await self._step("shipped", "shipped", actor=actor)
         await self._tell_order()
+        return True
 
     async def _track(self) -> str:
         """Take every snapshot pushed (or polled when the carrier is silent) until the parcel
@@ -129,18 +144,21 @@ class ShipmentWorkflow:
             except TimeoutError:
                 assert self._tracking_no is not None
                 self._take_snapshot(await call(ShipmentActivities.poll_tracking, self._tracking_no))
-            if len(self._snapshot.events) > self._seen:
-                self._seen = len(self._snapshot.events)
+            # Decide on the snapshot that is recorded: a push arriving meanwhile is taken by
+            # the next round, never skipped.
+            snapshot = self._snapshot
+            if len(snapshot.events) > self._seen:
+                self._seen = len(snapshot.events)
                 await self._step(
-                    self._package_status(),
+                    self._package_status(snapshot),
                     "tracking",
-                    detail={"code": self._snapshot.status},
-                    tracking_events=self._snapshot.events,
+                    detail={"code": snapshot.status},
+                    tracking_events=snapshot.events,
                 )
-            if self._snapshot.status == "delivered":
+            if snapshot.status == "delivered":
                 await self._tell_order()
                 return "delivered"
-            if self._snapshot.status in EXCEPTION_CODES:
+            if snapshot.status in EXCEPTION_CODES:
                 return await self._exception()
 
     async def _exception(self) -> str:
@@ -273,10 +291,11 @@ class ShipmentWorkflow:
         if len(snapshot.events) > len(self._snapshot.events):
             self._snapshot = snapshot
 
-    def _package_status(self) -> ShipmentStatus:
-        if self._snapshot.status == "delivered":
+    @staticmethod
+    def _package_status(snapshot: TrackingSnapshot) -> ShipmentStatus:
+        if snapshot.status == "delivered":
             return "delivered"
-        if self._snapshot.status in EXCEPTION_CODES:
+        if snapshot.status in EXCEPTION_CODES:
             return "exception"
         return "shipped"
 
@@ -300,6 +319,7 @@ class ShipmentWorkflow:
                 step=step,
                 key=f"{self._steps:03d}-{step}",
                 seq=self._steps,
+                at=workflow.now(),
                 actor=actor,
                 detail=detail or {},
                 **fields,

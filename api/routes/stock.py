@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -37,7 +37,7 @@ T = TypeVar("T")
 _BODY_FIELDS = {"": "quantity_delta", "quantity": "quantity_delta"}
 
 
-def _stock_public(stock: Stock) -> StockPublic:
+def _stock_public(stock: Stock, blocked: int = 0) -> StockPublic:
     return StockPublic(
         sku_id=stock.sku_id,
         warehouse_id=stock.warehouse_id,
@@ -45,8 +45,29 @@ def _stock_public(stock: Stock) -> StockPublic:
         reserved=stock.reserved,
         in_transit=stock.in_transit,
         safety_hold=stock.safety_hold,
-        sellable=max(0, stock.on_hand - stock.reserved - stock.safety_hold),
+        blocked=blocked,
+        sellable=max(0, stock.on_hand - stock.reserved - stock.safety_hold - blocked),
     )
+
+
+async def _blocked(session: AsyncSession, rows: list[Stock]) -> dict[tuple[int, int], int]:
+    """Units in disabled batches per (SKU, warehouse) of these rows: not sellable."""
+    if not rows:
+        return {}
+    result = await session.execute(
+        select(
+            LocationStock.sku_id,
+            LocationStock.warehouse_id,
+            func.sum(LocationStock.quantity - LocationStock.reserved),
+        )
+        .where(
+            LocationStock.disabled,
+            LocationStock.sku_id.in_({r.sku_id for r in rows}),
+            LocationStock.warehouse_id.in_({r.warehouse_id for r in rows}),
+        )
+        .group_by(LocationStock.sku_id, LocationStock.warehouse_id)
+    )
+    return {(sku, warehouse): int(units) for sku, warehouse, units in result}
 
 
 def _scope(
@@ -74,7 +95,11 @@ async def list_stock(
     rows, count = await fetch_page(
         session, query.order_by(Stock.sku_id, Stock.warehouse_id), paging
     )
-    return StocksPublic(data=[_stock_public(r) for r in rows], count=count)
+    blocked = await _blocked(session, rows)
+    return StocksPublic(
+        data=[_stock_public(r, blocked.get((r.sku_id, r.warehouse_id), 0)) for r in rows],
+        count=count,
+    )
 
 
 @router.get("/batches")

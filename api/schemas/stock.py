@@ -22,6 +22,7 @@ class StockPublic(Public):
     reserved: int
     in_transit: int
     safety_hold: int
+    blocked: int = 0  # in disabled batches: on hand, not sellable
     sellable: int
 
 

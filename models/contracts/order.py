@@ -233,6 +233,7 @@ class StatusChange(BaseModel):
     key: str
     # The workflow's step counter: the projection keeps the status of the highest one.
     seq: int = 0
+    at: datetime | None = None  # the workflow's time of the step (orders the timeline)
     actor: Actor
     detail: dict[str, str | int | bool | None] = Field(default_factory=dict)
     escalated: bool | None = None

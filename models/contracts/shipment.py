@@ -99,6 +99,7 @@ class ShipmentStep(BaseModel):
     step: str
     key: str
     seq: int = 0
+    at: datetime | None = None
     actor: Actor
     detail: dict[str, str | int | bool | None] = Field(default_factory=dict)
     carrier_code: str | None = None

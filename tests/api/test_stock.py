@@ -91,7 +91,7 @@ async def test_positive_adjustment_of_a_batch_writes_the_ledger(
     result = answer.json()
     assert result["stock"] == {
         "sku_id": batch_sku, "warehouse_id": ref.warehouse_id, "on_hand": 12, "reserved": 0,
-        "in_transit": 0, "safety_hold": 0, "sellable": 12,
+        "in_transit": 0, "safety_hold": 0, "blocked": 0, "sellable": 12,
     }  # fmt: skip
     moved = result["movement"]
     assert moved["movement_type"] == "adjustment_in"
@@ -535,3 +535,34 @@ async def test_adjusting_needs_the_permission(
     assert await figures(session_factory, ref.sku_id, ref.warehouse_id) == (1, 0, 0)
     statuses = [r.status_code for r in await audit_rows(session_factory, "/v1/stock/adjustments")]
     assert statuses == [401, 403, 201]
+
+
+async def test_units_in_a_disabled_batch_are_not_sellable(
+    client: httpx.AsyncClient, user_headers: MakeHeaders, ref: Ref
+) -> None:
+    headers = await user_headers("warehouse_manager")
+    added = await client.post(
+        "/v1/stock/adjustments",
+        headers=headers,
+        json={
+            "sku_id": ref.sku_id,
+            "warehouse_id": ref.warehouse_id,
+            "location_id": ref.location_id,
+            "quantity_delta": 8,
+            "reason": "counted",
+        },
+    )
+    assert added.status_code == 201, added.text
+    batch = (
+        await client.get("/v1/stock/batches", headers=headers, params={"sku_id": ref.sku_id})
+    ).json()["data"][0]
+    disabled = await client.patch(
+        f"/v1/stock/batches/{batch['id']}",
+        headers=headers,
+        json={"disabled": True, "reason": "faulty"},
+    )
+    assert disabled.status_code == 200, disabled.text
+    row = (await client.get("/v1/stock", headers=headers, params={"sku_id": ref.sku_id})).json()[
+        "data"
+    ][0]
+    assert (row["on_hand"], row["blocked"], row["sellable"]) == (8, 8, 0)

@@ -4,11 +4,14 @@ fresh database with the demo data."""
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
@@ -23,6 +26,7 @@ from sandbox.payments import PaymentConfig, create_payment_app
 from workers.seed import seed_demo
 from workers.worker import WorkerDeps, build_worker
 
+_ORDER_NUMBERS = itertools.count(10_000_000 + (os.getpid() % 1000) * 100_000, 1000)
 PAY_SECRET = "pay-secret-for-tests"
 CARRIER_SECRET = "carrier-secret-for-tests"
 TOKEN_SECRET = "stack-token-secret-" + "y" * 32
@@ -72,6 +76,8 @@ async def running_stack(
 ) -> AsyncIterator[Stack]:
     sessions = make_session_factory(engine)
     await seed_demo(sessions)
+    async with engine.begin() as conn:  # one dev server, many test databases: unique numbers
+        await conn.execute(text(f"ALTER SEQUENCE order_no_seq RESTART WITH {next(_ORDER_NUMBERS)}"))
     async with AsyncExitStack() as stack:
         pay_url = await stack.enter_async_context(
             serve(create_payment_app(PaymentConfig(webhook_secret=PAY_SECRET)))
