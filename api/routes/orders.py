@@ -5,7 +5,7 @@ Placing is Update-with-Start on OrderWorkflow, so the answer is the priced, rese
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.workflow import UpdateMethodMultiParam
 
 from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, writer
 from api.errors import not_found
@@ -44,6 +45,8 @@ from models.db import Order, OrderLine, OrderNumber, Package
 from workflows.order import OrderWorkflow
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
+A = TypeVar("A")
+T = TypeVar("T")
 Deps = Annotated[AppDeps, Depends(app_deps)]
 Reader = Annotated[Principal, Depends(require("orders.read"))]
 BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
@@ -75,6 +78,7 @@ async def order_number(session: AsyncSession, api_key_id: int, client_key: str) 
         await session.commit()
         found = await session.scalar(query)
     assert found is not None
+    await session.commit()  # never hold a connection while waiting for the workflow
     return found
 
 
@@ -83,6 +87,7 @@ async def visible_order(session: AsyncSession, who: Principal, order_no: str) ->
     order = await session.get(Order, order_no)
     if order is None or ("storefront" in who.roles and order.api_key_id != who.id):
         raise not_found("order", order_no)
+    await session.commit()  # never hold a connection while waiting for the workflow
     return order
 
 
@@ -167,20 +172,24 @@ async def get_order(order_no: str, session: Session, who: Reader) -> OrderPublic
     return await order_public(session, order_no)
 
 
+async def order_update(
+    deps: AppDeps, order_no: str, method: UpdateMethodMultiParam[[OrderWorkflow, A], T], arg: A
+) -> T:
+    handle = deps.require_temporal().get_workflow_handle(f"order-{order_no}")
+    return await answer(
+        handle.execute_update(method, arg, rpc_timeout=UPDATE_RPC_TIMEOUT),
+        kind="order",
+        ident=order_no,
+    )
+
+
 @router.post("/{order_no}/payments", status_code=201)
 async def request_payment(
     order_no: str, deps: Deps, w: Annotated[Writer, Depends(writer("orders.pay"))]
 ) -> PaymentPublic:
     await visible_order(w.session, w.principal, order_no)
-    handle = deps.require_temporal().get_workflow_handle(f"order-{order_no}")
-    session = await answer(
-        handle.execute_update(
-            OrderWorkflow.request_payment,
-            PaymentRequest(actor=actor_of(w.principal)),
-            rpc_timeout=UPDATE_RPC_TIMEOUT,
-        ),
-        kind="order",
-        ident=order_no,
+    session = await order_update(
+        deps, order_no, OrderWorkflow.request_payment, PaymentRequest(actor=actor_of(w.principal))
     )
     await w.commit("order.payment_requested", "order", order_no)
     return PaymentPublic.model_validate(session.model_dump())
@@ -194,15 +203,11 @@ async def cancel_order(
     w: Annotated[Writer, Depends(writer("orders.cancel"))],
 ) -> OrderPublic:
     await visible_order(w.session, w.principal, order_no)
-    handle = deps.require_temporal().get_workflow_handle(f"order-{order_no}")
-    await answer(
-        handle.execute_update(
-            OrderWorkflow.cancel,
-            CancelRequest(actor=actor_of(w.principal), reason=body.reason),
-            rpc_timeout=UPDATE_RPC_TIMEOUT,
-        ),
-        kind="order",
-        ident=order_no,
+    await order_update(
+        deps,
+        order_no,
+        OrderWorkflow.cancel,
+        CancelRequest(actor=actor_of(w.principal), reason=body.reason),
     )
     await w.commit("order.cancel", "order", order_no, {"reason": body.reason})
     return await order_public(w.session, order_no)
@@ -216,15 +221,11 @@ async def review_order(
     w: Annotated[Writer, Depends(writer("orders.review"))],
 ) -> OrderPublic:
     await visible_order(w.session, w.principal, order_no)
-    handle = deps.require_temporal().get_workflow_handle(f"order-{order_no}")
-    await answer(
-        handle.execute_update(
-            OrderWorkflow.review,
-            RiskDecision(actor=actor_of(w.principal), approve=body.approve, reason=body.reason),
-            rpc_timeout=UPDATE_RPC_TIMEOUT,
-        ),
-        kind="order",
-        ident=order_no,
+    await order_update(
+        deps,
+        order_no,
+        OrderWorkflow.review,
+        RiskDecision(actor=actor_of(w.principal), approve=body.approve, reason=body.reason),
     )
     await w.commit("order.risk_review", "order", order_no, body.model_dump())
     return await order_public(w.session, order_no)
@@ -235,15 +236,8 @@ async def confirm_receipt(
     order_no: str, deps: Deps, w: Annotated[Writer, Depends(writer("orders.confirm"))]
 ) -> OrderPublic:
     await visible_order(w.session, w.principal, order_no)
-    handle = deps.require_temporal().get_workflow_handle(f"order-{order_no}")
-    await answer(
-        handle.execute_update(
-            OrderWorkflow.confirm_receipt,
-            ConfirmReceipt(actor=actor_of(w.principal)),
-            rpc_timeout=UPDATE_RPC_TIMEOUT,
-        ),
-        kind="order",
-        ident=order_no,
+    await order_update(
+        deps, order_no, OrderWorkflow.confirm_receipt, ConfirmReceipt(actor=actor_of(w.principal))
     )
     await w.commit("order.confirm_receipt", "order", order_no)
     return await order_public(w.session, order_no)

@@ -3,9 +3,10 @@ weight holds; staff decide lost/refused packages."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends
+from temporalio.workflow import UpdateMethodMultiParam
 
 from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, writer
 from api.errors import Problem, not_found
@@ -23,6 +24,8 @@ from models.db import Package
 from workflows.shipment import ShipmentWorkflow
 
 router = APIRouter(prefix="/v1/packages", tags=["packages"])
+A = TypeVar("A")
+T = TypeVar("T")
 Deps = Annotated[AppDeps, Depends(app_deps)]
 
 
@@ -32,11 +35,20 @@ async def _package(session: Session, who: Principal, package_no: str) -> Package
         raise not_found("package", package_no)
     if not who.can_see_warehouse(package.warehouse_id):
         raise Problem(403, "devices act only in their own warehouse", type_="/problems/forbidden")
+    await session.commit()  # never hold a connection while waiting for the workflow
     return package
 
 
 def _public(view: ShipmentView) -> ShipmentPublic:
     return ShipmentPublic.model_validate(view.model_dump())
+
+
+async def package_update(
+    deps: AppDeps, package_no: str, method: UpdateMethodMultiParam[[ShipmentWorkflow, A], T], arg: A
+) -> T:
+    handle = deps.require_temporal().get_workflow_handle(f"shipment-{package_no}")
+    call = handle.execute_update(method, arg, rpc_timeout=UPDATE_RPC_TIMEOUT)
+    return await answer(call, kind="package", ident=package_no)
 
 
 @router.get("/{package_no}")
@@ -60,15 +72,11 @@ async def pack(
     w: Annotated[Writer, Depends(writer("packages.pack"))],
 ) -> ShipmentPublic:
     await _package(w.session, w.principal, package_no)
-    handle = deps.require_temporal().get_workflow_handle(f"shipment-{package_no}")
-    view = await answer(
-        handle.execute_update(
-            ShipmentWorkflow.pack,
-            PackRequest(actor=actor_of(w.principal), measured_weight_g=body.measured_weight_g),
-            rpc_timeout=UPDATE_RPC_TIMEOUT,
-        ),
-        kind="package",
-        ident=package_no,
+    view = await package_update(
+        deps,
+        package_no,
+        ShipmentWorkflow.pack,
+        PackRequest(actor=actor_of(w.principal), measured_weight_g=body.measured_weight_g),
     )
     await w.commit("package.pack", "package", package_no, body.model_dump())
     return _public(view)
@@ -82,15 +90,11 @@ async def override_weight(
     w: Annotated[Writer, Depends(writer("packages.override"))],
 ) -> ShipmentPublic:
     await _package(w.session, w.principal, package_no)
-    handle = deps.require_temporal().get_workflow_handle(f"shipment-{package_no}")
-    view = await answer(
-        handle.execute_update(
-            ShipmentWorkflow.override_weight,
-            WeightOverride(actor=actor_of(w.principal), reason=body.reason),
-            rpc_timeout=UPDATE_RPC_TIMEOUT,
-        ),
-        kind="package",
-        ident=package_no,
+    view = await package_update(
+        deps,
+        package_no,
+        ShipmentWorkflow.override_weight,
+        WeightOverride(actor=actor_of(w.principal), reason=body.reason),
     )
     await w.commit("package.override_weight", "package", package_no, body.model_dump())
     return _public(view)
@@ -101,15 +105,8 @@ async def hand_over(
     package_no: str, deps: Deps, w: Annotated[Writer, Depends(writer("packages.pack"))]
 ) -> ShipmentPublic:
     await _package(w.session, w.principal, package_no)
-    handle = deps.require_temporal().get_workflow_handle(f"shipment-{package_no}")
-    view = await answer(
-        handle.execute_update(
-            ShipmentWorkflow.hand_over,
-            HandoverRequest(actor=actor_of(w.principal)),
-            rpc_timeout=UPDATE_RPC_TIMEOUT,
-        ),
-        kind="package",
-        ident=package_no,
+    view = await package_update(
+        deps, package_no, ShipmentWorkflow.hand_over, HandoverRequest(actor=actor_of(w.principal))
     )
     await w.commit("package.handover", "package", package_no)
     return _public(view)
@@ -123,17 +120,11 @@ async def decide_exception(
     w: Annotated[Writer, Depends(writer("packages.decide"))],
 ) -> ShipmentPublic:
     await _package(w.session, w.principal, package_no)
-    handle = deps.require_temporal().get_workflow_handle(f"shipment-{package_no}")
-    view = await answer(
-        handle.execute_update(
-            ShipmentWorkflow.decide_exception,
-            ExceptionDecision(
-                actor=actor_of(w.principal), decision=body.decision, reason=body.reason
-            ),
-            rpc_timeout=UPDATE_RPC_TIMEOUT,
-        ),
-        kind="package",
-        ident=package_no,
+    view = await package_update(
+        deps,
+        package_no,
+        ShipmentWorkflow.decide_exception,
+        ExceptionDecision(actor=actor_of(w.principal), decision=body.decision, reason=body.reason),
     )
     await w.commit("package.exception_decision", "package", package_no, body.model_dump())
     return _public(view)

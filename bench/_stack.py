@@ -1,0 +1,395 @@
+"""Shared setup for the benchmarks: the whole back office in this process on a private, throwaway
+stack (embedded PostgreSQL and Temporal dev server in a temp dir, migrations, demo data, the
+sandbox payment provider and carrier, the API and a worker), plus stock helpers that go through
+the stock ledger and the figures every bench prints.
+
+The wiring copies tests/support/stack.py (benches never import tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from sqlalchemy import select, text
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.providers import SandboxCarrier, SandboxPaymentProvider
+from activities.stock_ledger import BatchRef, Document, move_on_hand
+from api.deps import AppDeps
+from api.main import create_app
+from core.db import SessionFactory, make_engine, make_session_factory
+from core.temporal import SEARCH_ATTRIBUTES
+from migrations import upgrade_to_head
+from models.contracts.order import OrderPolicy, OrderTimings
+from models.db import LocationStock
+from sandbox.carrier import CarrierConfig, create_carrier_app
+from sandbox.common import serve
+from sandbox.payments import PaymentConfig, create_payment_app
+from workers.embedded import EmbeddedPostgres, free_port, temporal_dev_server_path
+from workers.seed import DEMO_STOREFRONT_KEY, seed_demo
+from workers.worker import WorkerDeps, build_worker
+
+PAY_SECRET = "pay-secret-for-bench"  # noqa: S105 - a throwaway sandbox secret
+CARRIER_SECRET = "carrier-secret-for-bench"  # noqa: S105
+TOKEN_SECRET = "bench-token-secret-" + "z" * 32
+T = TypeVar("T")
+SHOP = {"X-API-Key": DEMO_STOREFRONT_KEY}
+ADDRESS = {
+    "name": "张三",
+    "phone": "13800000000",
+    "region_code": "310115",
+    "detail": "世纪大道 1 号",
+}
+BENCH_DOC = Document(
+    ref_type="adjustment", ref_no="BENCH", actor="system:bench", reason="benchmark stock"
+)
+
+
+@dataclass
+class Stack:
+    api: str
+    payments: str
+    carrier: str
+    sessions: SessionFactory  # the bench's own pool: setup and checks, not the API's or worker's
+    client: Client
+    task_queue: str
+    workdir: Path
+
+
+@asynccontextmanager
+async def running_stack(
+    timings: OrderTimings,
+    *,
+    policy: OrderPolicy | None = None,
+    temporal_db_file: bool = True,
+    pool_size: int = 10,
+) -> AsyncIterator[Stack]:
+    """Start everything; stop it all (by its own handles) on the way out, errors included.
+
+    Like `houtai up`, the API and the worker each get their own connection pool (`pool_size`,
+    the production default). With `temporal_db_file` the dev server persists to SQLite in the
+    temp dir as the embedded default does; without, it keeps history in memory."""
+    async with AsyncExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="houtai-bench-")))
+        os.chmod(tmp, 0o755)  # noqa: S103 - PostgreSQL runs as its own user when we are root
+        pg = EmbeddedPostgres(tmp / "pgdata", free_port(), tmp / "pg.log")
+        stack.callback(pg.stop)  # registered first: a failed start still stops what it began
+        await asyncio.to_thread(pg.start)
+        await asyncio.to_thread(upgrade_to_head, pg.url)
+        engines = [make_engine(pg.url, pool_size=size) for size in (pool_size, pool_size, 5)]
+        for engine in engines:
+            stack.push_async_callback(engine.dispose)
+        api_sessions, worker_sessions, bench_sessions = map(make_session_factory, engines)
+        await seed_demo(bench_sessions)
+
+        keys = [
+            getattr(SearchAttributeKey, f"for_{k.lower()}")(n) for n, k in SEARCH_ATTRIBUTES.items()
+        ]
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=temporal_dev_server_path(),  # never downloaded
+            dev_server_database_filename=str(tmp / "temporal.db") if temporal_db_file else None,
+            data_converter=pydantic_data_converter,
+            search_attributes=keys,
+            dev_server_extra_args=["--ui-disable-news-fetch"],
+            dev_server_log_level="error",  # not a "slow gRPC call" warning per call under load
+        )
+        stack.push_async_callback(env.shutdown)
+        client = env.client
+        task_queue = f"bench-{uuid.uuid4().hex[:12]}"
+
+        pay_url = await stack.enter_async_context(
+            serve(create_payment_app(PaymentConfig(webhook_secret=PAY_SECRET)))
+        )
+        carrier_url = await stack.enter_async_context(
+            serve(create_carrier_app(CarrierConfig(webhook_secret=CARRIER_SECRET)))
+        )
+        deps = AppDeps(
+            engine=engines[0],
+            session_factory=api_sessions,
+            token_secret=TOKEN_SECRET,
+            temporal=client,
+            task_queue=task_queue,
+            order_timings=timings,
+            order_policy=policy or OrderPolicy(),
+            payment_webhook_secret=PAY_SECRET,
+            carrier_webhook_secret=CARRIER_SECRET,
+        )
+        api_url = await stack.enter_async_context(serve(create_app(deps)))
+        payments = SandboxPaymentProvider(pay_url)
+        carrier = SandboxCarrier(carrier_url)
+        stack.push_async_callback(payments.aclose)
+        stack.push_async_callback(carrier.aclose)
+        worker = build_worker(
+            client,
+            WorkerDeps(
+                engine=engines[1],
+                session_factory=worker_sessions,
+                payments=payments,
+                carrier=carrier,
+                payment_notify_url=f"{api_url}/v1/webhooks/payments/sandbox",
+                tracking_webhook_url=f"{api_url}/v1/webhooks/carriers/sandbox",
+            ),
+            task_queue=task_queue,
+        )
+        await stack.enter_async_context(worker)
+        # Each uvicorn server took over SIGINT/SIGTERM: take them back, so that Ctrl-C cancels the
+        # bench and the stack above stops in order.
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+        assert task is not None
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+            stack.callback(loop.remove_signal_handler, sig)
+        yield Stack(api_url, pay_url, carrier_url, bench_sessions, client, task_queue, tmp)
+
+
+# --- stock, through the ledger --------------------------------------------------------------
+
+
+async def adjust_stock(
+    sessions: SessionFactory, sku_id: int, warehouse_id: int, change: int
+) -> None:
+    """Change on_hand by `change` with adjustment movements, so the ledger balances: in to the
+    SKU's biggest enabled lot in the warehouse, out spread over enabled lots' unreserved units."""
+    async with sessions() as session:
+        lots = await session.scalars(
+            select(LocationStock)
+            .where(LocationStock.sku_id == sku_id, LocationStock.warehouse_id == warehouse_id)
+            .where(~LocationStock.disabled)
+            .order_by(LocationStock.quantity.desc(), LocationStock.id)
+        )
+        for lot in list(lots)[: None if change < 0 else 1]:
+            units = change if change > 0 else min(-change, lot.quantity - lot.reserved)
+            if units > 0:
+                await move_on_hand(
+                    session,
+                    movement_type="adjustment_in" if change > 0 else "adjustment_out",
+                    sku_id=sku_id,
+                    warehouse_id=warehouse_id,
+                    batch=BatchRef(
+                        lot.location_id, lot.batch_no, lot.production_date, lot.expiry_date
+                    ),
+                    quantity=units,
+                    doc=BENCH_DOC,
+                )
+                change -= units if change > 0 else -units
+        await session.commit()
+    if change != 0:
+        raise RuntimeError(f"SKU {sku_id}: could not adjust warehouse {warehouse_id} by {change}")
+
+
+async def sellable(sessions: SessionFactory, sku_id: int) -> int:
+    """Units of the SKU an order may still reserve, over all warehouses (DESIGN §5: on hand,
+    less reserved, safety hold and units in disabled batches)."""
+    sql = """SELECT COALESCE(SUM(GREATEST(0, s.on_hand - s.reserved - s.safety_hold - COALESCE(
+        (SELECT SUM(l.quantity - l.reserved) FROM location_stocks l WHERE l.disabled
+         AND l.sku_id = s.sku_id AND l.warehouse_id = s.warehouse_id), 0))), 0)
+        FROM stocks s WHERE s.sku_id = :s"""
+    async with sessions() as session:
+        return int(await session.scalar(text(sql), {"s": sku_id}) or 0)
+
+
+# The stock invariants of DESIGN §5 (the checks of tests/support/invariants.py, plus one).
+_BY_LEDGER = """SELECT s.sku_id, s.warehouse_id FROM stocks s
+  LEFT JOIN (SELECT sku_id, warehouse_id,
+  SUM(on_hand_delta) AS on_hand, SUM(reserved_delta) AS reserved,
+  SUM(in_transit_delta) AS in_transit FROM stock_movements GROUP BY sku_id, warehouse_id) m
+  USING (sku_id, warehouse_id) WHERE s.{0} <> COALESCE(m.{0}, 0)"""
+INVARIANTS = {
+    "on_hand = Σ on_hand movements": _BY_LEDGER.format("on_hand"),
+    "reserved = Σ reservation movements": _BY_LEDGER.format("reserved"),
+    "in_transit = Σ in-transit movements": _BY_LEDGER.format("in_transit"),
+    "location/batch totals = warehouse on_hand": """SELECT s.sku_id, s.warehouse_id FROM stocks s
+        LEFT JOIN (SELECT sku_id, warehouse_id, SUM(quantity) AS total FROM location_stocks
+        GROUP BY sku_id, warehouse_id) l USING (sku_id, warehouse_id)
+        WHERE s.on_hand <> COALESCE(l.total, 0)""",
+    "nothing negative": """SELECT sku_id, warehouse_id FROM stocks
+        WHERE on_hand < 0 OR reserved < 0 OR in_transit < 0 OR safety_hold < 0 UNION ALL
+        SELECT sku_id, warehouse_id FROM location_stocks WHERE quantity < 0 OR reserved < 0""",
+    "reserved within on_hand": "SELECT sku_id, warehouse_id FROM stocks WHERE reserved > on_hand",
+    "movements without a stock row": """SELECT DISTINCT m.sku_id, m.warehouse_id
+        FROM stock_movements m LEFT JOIN stocks s USING (sku_id, warehouse_id)
+        WHERE s.sku_id IS NULL""",
+}
+
+
+async def invariant_violations(sessions: SessionFactory) -> dict[str, list[tuple[int, int]]]:
+    """(sku, warehouse) pairs breaking each invariant; empty when the ledgers balance."""
+    found: dict[str, list[tuple[int, int]]] = {}
+    async with sessions() as session:
+        for name, sql in INVARIANTS.items():
+            rows = [(int(r[0]), int(r[1])) for r in (await session.execute(text(sql))).all()]
+            if rows:
+                found[name] = rows
+    return found
+
+
+async def reserved_figures(sessions: SessionFactory, sku_id: int) -> tuple[int, int, int, int]:
+    """Units of a SKU promised to orders, four ways: held reservations, the stock rows'
+    `reserved`, Σ reservation movements in the ledger, and units on order lines."""
+    sql = """SELECT
+        (SELECT COALESCE(SUM(quantity), 0) FROM reservations WHERE sku_id = :s AND status = 'held'),
+        (SELECT COALESCE(SUM(reserved), 0) FROM stocks WHERE sku_id = :s),
+        (SELECT COALESCE(SUM(reserved_delta), 0) FROM stock_movements WHERE sku_id = :s),
+        (SELECT COALESCE(SUM(quantity), 0) FROM order_lines WHERE sku_id = :s)"""
+    async with sessions() as session:
+        row = (await session.execute(text(sql), {"s": sku_id})).one()
+    return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+
+
+# --- driving the stack ----------------------------------------------------------------------
+
+
+@dataclass
+class Http:
+    api: httpx.AsyncClient
+    payments: httpx.AsyncClient
+    carrier: httpx.AsyncClient
+
+
+@asynccontextmanager
+async def http_clients(stack: Stack, connections: int = 500) -> AsyncIterator[Http]:
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with (
+        httpx.AsyncClient(base_url=stack.api, timeout=120, limits=limits) as api,
+        httpx.AsyncClient(base_url=stack.payments, timeout=60, limits=limits) as pay,
+        httpx.AsyncClient(base_url=stack.carrier, timeout=60, limits=limits) as carrier,
+    ):
+        yield Http(api, pay, carrier)
+
+
+def order_body(key: str, skus: Sequence[int]) -> dict[str, Any]:
+    """A storefront's order of one unit of each SKU, to Shanghai."""
+    lines = [{"sku_id": sku, "quantity": 1} for sku in skus]
+    return {"client_order_key": key, "customer_id": 42, "address": ADDRESS, "lines": lines}
+
+
+def ok(answer: httpx.Response, status: int) -> dict[str, Any]:
+    """The JSON body of an answer that must have this status (anything else breaks the run)."""
+    if answer.status_code != status:
+        raise RuntimeError(f"{answer.request.url}: {answer.status_code} {answer.text[:300]}")
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+async def until(
+    fetch: Callable[[], Awaitable[T]],
+    ready: Callable[[T], bool],
+    what: str,
+    *,
+    within: float,
+    interval: float,
+) -> T:
+    """Poll `fetch` every `interval` s until `ready`; a timeout says what it saw last."""
+    deadline = time.monotonic() + within
+    while not ready(found := await fetch()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no {what} within {within:.0f} s; last seen {str(found)[:500]}")
+        await asyncio.sleep(interval)
+    return found
+
+
+async def timed_calls(
+    n: int, concurrency: int, call: Callable[[int], Awaitable[bool]], *, first: int = 0
+) -> tuple[list[float], int]:
+    """call(first) … call(first + n - 1) from `concurrency` clients, each calling in turn:
+    (latencies of the calls that succeeded, number that failed)."""
+    latencies: list[float] = []
+    failures = 0
+    counter = iter(range(first, first + n))
+
+    async def client() -> None:
+        nonlocal failures
+        for i in counter:
+            start = time.perf_counter()
+            if await call(i):
+                latencies.append(time.perf_counter() - start)
+            else:
+                failures += 1
+
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return latencies, failures
+
+
+async def throughput(n: int, concurrency: int, one: Callable[[int], Awaitable[object]]) -> float:
+    """Completions per second of n runs of `one`, at most `concurrency` at a time."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def run(i: int) -> None:
+        async with gate:
+            await one(i)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(run(i) for i in range(n)))
+    return n / (time.perf_counter() - began)
+
+
+COUNTED = {
+    "activities": EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
+    "signals": EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
+    "updates": EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+    "child workflows": EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED,
+    "timers": EventType.EVENT_TYPE_TIMER_STARTED,
+    "workflow tasks": EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+}
+
+
+async def history_counts(client: Client, workflow_ids: Sequence[str]) -> Counter[str]:
+    """Events of each COUNTED kind (and all events) over these workflows' histories."""
+    counts: Counter[str] = Counter()
+    for workflow_id in workflow_ids:
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        counts["events"] += len(history.events)
+        for name, kind in COUNTED.items():
+            counts[name] += sum(1 for e in history.events if e.event_type == kind)
+    return counts
+
+
+# --- figures --------------------------------------------------------------------------------
+
+
+def say(message: str) -> None:
+    """A progress line, stamped with the time of day (the phases' durations show in them)."""
+    print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Linear-interpolated percentile (pct in 0..100); NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    rank = (len(ordered) - 1) * pct / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def table(rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> str:
+    """A plain fixed-width table."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    line = "  ".join("-" * w for w in widths)
+
+    def fmt(row: tuple[str, ...]) -> str:
+        return "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+
+    return "\n".join([fmt(header), line, *(fmt(r) for r in rows)])

@@ -1,0 +1,398 @@
+"""Order lifecycle benchmark against DESIGN §10, each figure next to its Temporal baseline
+measured on the same dev server in the same run:
+
+  (a) create-order latency (POST /v1/orders) vs a bare Update-with-Start, at 50 clients;
+  (b) full-lifecycle orders/s vs a raw workflow with the order's activities and messages;
+  (c) a flash sale: many buyers, 100 units: accepted, oversold, rejection latency.
+
+Targets are reported, not asserted: the exit status is non-zero only if the run itself breaks."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import shlex
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from temporalio import activity, workflow
+
+with workflow.unsafe.imports_passed_through():  # the baselines below run in the sandbox
+    import _stack
+    import httpx
+    from _stack import SHOP, Http, Stack, ms, ok, order_body, percentile, say
+    from sqlalchemy import text
+    from temporalio.client import Client, WithStartWorkflowOperation
+    from temporalio.common import WorkflowIDConflictPolicy
+    from temporalio.worker import Worker
+
+    from models.contracts.order import OrderTimings
+    from workers.seed import DEMO_DEVICE_KEYS
+    from workflows.order import OrderWorkflow
+
+USE_EXISTING = WorkflowIDConflictPolicy.USE_EXISTING
+Row = tuple[str, ...]  # figure, houtai, baseline, ratio, target, verdict
+
+
+# --- baselines: plain Temporal, no database, no HTTP ---------------------------------------
+
+
+@activity.defn
+async def noop(step: int) -> int:
+    return step
+
+
+@dataclass
+class RawPlan:
+    activities: int
+    signals: int
+    updates: int  # counting the Update-with-Start that starts it
+
+
+@workflow.defn
+class BareWorkflow:
+    """A trivial workflow whose update returns at once: the create-order baseline."""
+
+    def __init__(self) -> None:
+        self._touched = False
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: self._touched)
+
+    @workflow.update
+    def touch(self, n: int) -> int:
+        self._touched = True
+        return n
+
+
+@workflow.defn
+class RawLifecycleWorkflow:
+    """Takes `messages` signals/updates, running the no-op activities in between."""
+
+    def __init__(self) -> None:
+        self._received = 0
+
+    @workflow.run
+    async def run(self, plan: RawPlan) -> int:
+        messages = plan.signals + plan.updates
+        share, extra = divmod(plan.activities, messages)
+        for k in range(messages):
+            await workflow.wait_condition(lambda: self._received > k)  # noqa: B023 - awaited here
+            for step in range(share + (1 if k < extra else 0)):
+                await workflow.execute_activity(
+                    noop, step, start_to_close_timeout=timedelta(seconds=30)
+                )
+        return plan.activities
+
+    @workflow.signal
+    def poke(self) -> None:
+        self._received += 1
+
+    @workflow.update
+    def touch(self) -> int:
+        self._received += 1
+        return self._received
+
+
+async def raw_lifecycle(client: Client, queue: str, plan: RawPlan) -> str:
+    """Start with Update-with-Start (as placing does), send the other messages, await the end."""
+    workflow_id = f"raw-{uuid.uuid4().hex}"
+    start = WithStartWorkflowOperation(
+        RawLifecycleWorkflow.run, plan, id=workflow_id, task_queue=queue,
+        id_conflict_policy=USE_EXISTING,
+    )  # fmt: skip
+    await client.execute_update_with_start_workflow(
+        RawLifecycleWorkflow.touch, start_workflow_operation=start
+    )
+    handle = client.get_workflow_handle(workflow_id)
+    for _ in range(plan.updates - 1):
+        await handle.execute_update(RawLifecycleWorkflow.touch)
+    for _ in range(plan.signals):
+        await handle.signal(RawLifecycleWorkflow.poke)
+    await handle.result()
+    return workflow_id
+
+
+# --- the storefront, devices and carrier, over HTTP ----------------------------------------
+
+
+@dataclass
+class Skus:
+    create_pool: list[int]  # stocked in both warehouses: one-package orders from SH01
+    pairs: list[tuple[int, int]]  # (SH01-only, GZ01-only): two-package orders
+    flash: int  # SH01-only, left with exactly --flash-units sellable
+    codes: dict[int, str]  # warehouse id → code
+
+
+async def pick_skus(stack: Stack, args: Any) -> Skus:
+    """Choose demo SKUs by where they are stocked and give them enough stock (by the ledger)."""
+    sql = """SELECT s.sku_id, s.warehouse_id, w.code, COUNT(*) OVER (PARTITION BY s.sku_id)
+        FROM stocks s JOIN warehouses w ON w.id = s.warehouse_id JOIN skus k ON k.id = s.sku_id
+        WHERE k.active AND s.on_hand > 0 AND k.list_price_fen < 100000
+        ORDER BY k.batch_managed, s.sku_id"""
+    async with stack.sessions() as session:
+        rows = (await session.execute(text(sql))).all()
+    codes = {int(r[1]): str(r[2]) for r in rows}
+    wh = {code: warehouse_id for warehouse_id, code in codes.items()}
+    only = {c: [sku for sku, _, code, n in rows if n == 1 and code == c] for c in ("SH01", "GZ01")}
+    pool = [sku for sku, _, code, count in rows if count > 1 and code == "SH01"][:8]
+    flash = only["SH01"].pop()
+    pairs = list(zip(only["SH01"], only["GZ01"], strict=False))[:3]
+    units = 2 * (args.warmup + args.create_requests) // len(pool) + 10
+    for sku in pool:
+        await _stack.adjust_stock(stack.sessions, sku, wh["SH01"], units)
+    for sh, gz in pairs:
+        await _stack.adjust_stock(stack.sessions, sh, wh["SH01"], args.lifecycle_orders + 10)
+        await _stack.adjust_stock(stack.sessions, gz, wh["GZ01"], args.lifecycle_orders + 10)
+    offered = await _stack.sellable(stack.sessions, flash)
+    await _stack.adjust_stock(stack.sessions, flash, wh["SH01"], args.flash_units - offered)
+    return Skus(pool, pairs, flash, codes)
+
+
+async def lifecycle(stack: Stack, http: Http, skus: Skus, i: int, args: Any) -> list[str]:
+    """place → pay → each package: pack, handover, tracking → confirm receipt → closed.
+    Returns the ids of the workflows involved."""
+    body = order_body(f"b-{uuid.uuid4().hex}", list(skus.pairs[i % len(skus.pairs)]))
+    order_no = str(ok(await http.api.post("/v1/orders", json=body, headers=SHOP), 201)["order_no"])
+    path = f"/v1/orders/{order_no}"
+    payment = ok(await http.api.post(f"{path}/payments", headers=SHOP), 201)
+    simulate = f"/v1/payments/{payment['payment_id']}/simulate"
+    ok(await http.payments.post(simulate, json={"outcome": "succeeded"}), 200)
+
+    async def view() -> dict[str, Any]:  # what a timeout shows: status and packages
+        full = ok(await http.api.get(path, headers=SHOP), 200)
+        keys = ("package_no", "warehouse_id", "status")
+        packages = [{k: p[k] for k in keys} for p in full["packages"]]
+        return {"order_no": order_no, "status": full["status"], "packages": packages}
+
+    def released(v: dict[str, Any]) -> bool:
+        return v["status"] == "fulfilling" and all(p["status"] == "released" for p in v["packages"])
+
+    poll = {"within": args.step_timeout, "interval": args.poll_interval}
+    shown = await _stack.until(view, released, "release to the warehouses", **poll)
+    await asyncio.gather(*(ship(http, skus, p, args) for p in shown["packages"]))
+    await _stack.until(view, lambda v: v["status"] == "delivered", "delivery", **poll)
+    ok(await http.api.post(f"{path}/confirm-receipt", headers=SHOP), 200)
+    handle = stack.client.get_workflow_handle_for(OrderWorkflow.run, f"order-{order_no}")
+    closed = await asyncio.wait_for(handle.result(), args.step_timeout)
+    if closed.status != "closed":
+        raise RuntimeError(f"{order_no} ended {closed.status}")
+    return [handle.id, *(f"shipment-{p['package_no']}" for p in shown["packages"])]
+
+
+async def ship(http: Http, skus: Skus, package: dict[str, Any], args: Any) -> None:
+    device = {"X-API-Key": DEMO_DEVICE_KEYS[skus.codes[package["warehouse_id"]]]}
+    path = f"/v1/packages/{package['package_no']}"
+
+    async def view() -> dict[str, Any]:
+        return ok(await http.api.get(path, headers=device), 200)
+
+    weight = (await view())["expected_weight_g"]
+    ok(await http.api.post(f"{path}/pack", headers=device, json={"measured_weight_g": weight}), 200)
+    poll = {"within": args.step_timeout, "interval": args.poll_interval}
+    waybill = await _stack.until(view, lambda v: v["status"] == "waybill_created", path, **poll)
+    ok(await http.api.post(f"{path}/handover", headers=device), 200)
+    for code in ("picked_up", "delivered"):
+        event = f"/_sandbox/tracking/{waybill['tracking_no']}/events"
+        ok(await http.carrier.post(event, json={"code": code}), 201)
+
+
+# --- the scenarios ---------------------------------------------------------------------------
+
+
+async def scenario_a(stack: Stack, http: Http, skus: Skus, raw_queue: str, args: Any) -> list[Row]:
+    run = uuid.uuid4().hex[:8]
+
+    async def bare(i: int) -> bool:
+        start = WithStartWorkflowOperation(
+            BareWorkflow.run, id=f"bare-{run}-{i}", task_queue=raw_queue,
+            id_conflict_policy=USE_EXISTING,
+        )  # fmt: skip
+        touched = await stack.client.execute_update_with_start_workflow(
+            BareWorkflow.touch, i, start_workflow_operation=start, id=f"touch-{run}-{i}"
+        )
+        return bool(touched == i)
+
+    async def create(i: int) -> bool:
+        body = order_body(f"a-{run}-{i}", [skus.create_pool[i % len(skus.create_pool)]])
+        return (await http.api.post("/v1/orders", json=body, headers=SHOP)).status_code == 201
+
+    figures: dict[str, list[float]] = {}
+    for name, call in (("bare Update-with-Start", bare), ("POST /v1/orders", create)):
+        say(f"[a] {name}: {args.warmup} warm-up + {args.create_requests} from {args.clients}")
+        await _stack.timed_calls(args.warmup, args.clients, call, first=-args.warmup)
+        figures[name], failed = await _stack.timed_calls(args.create_requests, args.clients, call)
+        if failed:
+            say(f"[a] {name}: {failed} calls failed (left out of the latencies)")
+    rows: list[Row] = []
+    for pct in (50, 99):
+        order, bare_ = (percentile(f, pct) for f in reversed(figures.values()))
+        verdict = "" if pct == 50 else "met" if order / bare_ <= 2 else "MISSED"
+        label = f"(a) create order p{pct}, {args.clients} clients"
+        target = "≤ 2×" if pct == 99 else ""
+        rows.append((label, ms(order), ms(bare_), f"{order / bare_:.2f}×", target, verdict))
+    return rows
+
+
+async def scenario_b(stack: Stack, http: Http, skus: Skus, raw_queue: str, args: Any) -> list[Row]:
+    say("[b] one order through its lifecycle, to count its history")
+    ids = await lifecycle(stack, http, skus, 0, args)
+    counts = await _stack.history_counts(stack.client, ids)
+    plan = RawPlan(counts["activities"], counts["signals"], counts["updates"])
+    raw_id = await raw_lifecycle(stack.client, raw_queue, plan)  # warms up, and is counted
+    raw_counts = await _stack.history_counts(stack.client, [raw_id])
+    for who, found in ((f"one order ({len(ids)} workflows)", counts), ("one raw", raw_counts)):
+        say(f"[b] {who}: " + ", ".join(f"{n} {kind}" for kind, n in sorted(found.items())))
+    n, c = args.lifecycle_orders, args.lifecycle_concurrency
+    say(f"[b] raw workflow, then order lifecycle: {n} each, {c} in flight")
+    raw = await _stack.throughput(n, c, lambda i: raw_lifecycle(stack.client, raw_queue, plan))
+    say(f"[b] raw workflow: {raw:.2f}/s; now the order lifecycle")
+    failed: list[str] = []
+
+    async def one(i: int) -> None:
+        try:
+            await lifecycle(stack, http, skus, i + 1, args)
+        except (TimeoutError, RuntimeError) as exc:  # reported below, not fatal
+            failed.append(f"{type(exc).__name__}: {exc}")
+            say(f"[b] lifecycle failed: {failed[-1]}")
+
+    orders = await _stack.throughput(n, c, one) * (n - len(failed)) / n
+    verdict = "met" if orders / raw >= 0.7 else "MISSED"
+    label = f"(b) lifecycle orders/s, {c} in flight"
+    return [
+        (label, f"{orders:.2f}/s", f"{raw:.2f}/s", f"{orders / raw:.2f}×", "≥ 0.7×", verdict),
+        ("(b) lifecycles that did not finish", str(len(failed)), "", "", "= 0", ""),
+    ]
+
+
+async def scenario_c(stack: Stack, http: Http, skus: Skus, args: Any) -> list[Row]:
+    sku, units = skus.flash, args.flash_units
+    offered = await _stack.sellable(stack.sessions, sku)
+    say(f"[c] {args.buyers} buyers, {args.in_flight} in flight, SKU {sku}: {offered} sellable")
+    gate = asyncio.Semaphore(args.in_flight)
+    answers: Counter[int] = Counter()
+    rejected: list[float] = []
+    run = uuid.uuid4().hex[:8]
+
+    async def buyer(i: int) -> None:
+        async with gate:
+            start = time.perf_counter()
+            try:
+                body = order_body(f"c-{run}-{i}", [sku])
+                status = (await http.api.post("/v1/orders", json=body, headers=SHOP)).status_code
+            except httpx.HTTPError:
+                status = 0
+            answers[status] += 1
+            if status == 409:
+                rejected.append(time.perf_counter() - start)
+
+    wall = time.perf_counter()
+    await asyncio.gather(*(buyer(i) for i in range(args.buyers)))
+    wall = time.perf_counter() - wall
+    held, reserved, ledger, ordered = await _stack.reserved_figures(stack.sessions, sku)
+    oversold = max(0, max(held, reserved, ledger, ordered, answers[201]) - offered)
+    other = {status: n for status, n in answers.items() if status not in (201, 409)}
+    say(
+        f"[c] {wall:.1f} s; answers {dict(answers)}; units held {held}, stock reserved "
+        f"{reserved}, ledger reserved {ledger}, on order lines {ordered}"
+    )
+    label = f"(c) flash sale, {args.buyers} buyers"
+    accepted = "met" if answers[201] == units == offered else "MISSED"
+    return [
+        (f"{label}: accepted", str(answers[201]), f"{offered} units", "", f"= {units}", accepted),
+        (f"{label}: oversold", str(oversold), "", "", "= 0", "MISSED" if oversold else "met"),
+        (f"{label}: 409 p50", ms(percentile(rejected, 50)), "", "", "", ""),
+        (f"{label}: 409 p99", ms(percentile(rejected, 99)), "", "", "", ""),
+        (f"{label}: other answers", str(sum(other.values())), str(other or ""), "", "= 0", ""),
+    ]
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+NORMAL = {"create_requests": 300, "warmup": 30, "lifecycle_orders": 30,
+          "lifecycle_concurrency": 20, "buyers": 2000, "in_flight": 200}  # fmt: skip
+QUICK = {"create_requests": 100, "warmup": 20, "lifecycle_orders": 8,
+         "lifecycle_concurrency": 8, "buyers": 400, "in_flight": 100}  # fmt: skip
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    add = p.add_argument
+    add("--quick", action="store_true", help="small counts (bracketed defaults are normal runs)")
+    add("--only", default="abc", help="the scenarios to run, e.g. 'a' or 'bc' [abc]")
+    add("--clients", type=int, default=50, help="(a) concurrent clients [50]")
+    add("--create-requests", type=int, help="(a) measured calls per side [300; quick 100]")
+    add("--warmup", type=int, help="(a) unmeasured calls per side first [30; quick 20]")
+    add("--lifecycle-orders", type=int, help="(b) lifecycles per side [30; quick 8]")
+    add("--lifecycle-concurrency", type=int, help="(b) lifecycles in flight [20; quick 8]")
+    add("--after-sale-window", type=float, default=0.0, help="(b) seconds, 0 to 1 [0]")
+    add("--poll-interval", type=float, default=0.1, help="(b) seconds between polls [0.1]")
+    add("--step-timeout", type=float, default=120, help="(b) seconds per wait [120]")
+    add("--buyers", type=int, help="(c) buyers [2000; quick 400]")
+    add("--in-flight", type=int, help="(c) buyers' requests in flight [200; quick 100]")
+    add("--flash-units", type=int, default=100, help="(c) sellable units [100]")
+    add("--temporal-memory", action="store_true", help="dev server history in memory, not SQLite")
+    args = p.parse_args(argv)
+    for key, value in (QUICK if args.quick else NORMAL).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    return args
+
+
+async def run(args: argparse.Namespace) -> list[Row]:
+    timings = OrderTimings(
+        after_sale_window=timedelta(seconds=args.after_sale_window),
+        tracking_poll_interval=timedelta(hours=1),
+    )
+    began = time.perf_counter()
+    async with _stack.running_stack(timings, temporal_db_file=not args.temporal_memory) as stack:
+        say(f"[stack] up in {time.perf_counter() - began:.1f} s in {stack.workdir}")
+        skus = await pick_skus(stack, args)
+        raw_queue = f"{stack.task_queue}-raw"
+        workflows = [BareWorkflow, RawLifecycleWorkflow]
+        raw_worker = Worker(
+            stack.client, task_queue=raw_queue, workflows=workflows, activities=[noop]
+        )
+        rows: list[Row] = []
+        async with raw_worker, _stack.http_clients(stack) as http:
+            if "a" in args.only:
+                rows += await scenario_a(stack, http, skus, raw_queue, args)
+            if "b" in args.only:
+                rows += await scenario_b(stack, http, skus, raw_queue, args)
+            if "c" in args.only:
+                rows += await scenario_c(stack, http, skus, args)
+        broken = await _stack.invariant_violations(stack.sessions)
+        verdict = "MISSED" if broken else "met"
+        rows.append(("stock ledgers balance", str(broken or "yes"), "", "", "yes", verdict))
+    return rows
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv)
+    logging.getLogger("temporalio").setLevel(logging.ERROR)  # no warning per refused order
+    command = shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
+    load, began = os.getloadavg()[0], time.perf_counter()
+    try:
+        rows = asyncio.run(run(args))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("interrupted: everything started was stopped", file=sys.stderr)
+        return 130
+    print(f"\n$ {command}")
+    print(
+        f"{os.cpu_count()} CPUs, load {load:.2f} before / {os.getloadavg()[0]:.2f} after, "
+        f"{time.perf_counter() - began:.0f} s in all. The machine is shared: figures are noisy."
+    )
+    print(_stack.table(rows, ("figure", "houtai", "baseline", "ratio", "target", "")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
