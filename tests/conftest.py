@@ -31,6 +31,7 @@ from workers.embedded import (
     temporal_dev_server_path,
     temporal_test_server_path,
 )
+from workers.seed import seed_demo
 
 _counter = itertools.count()
 
@@ -95,6 +96,42 @@ async def database_url(pg_server: PgServer, template_database: str) -> AsyncIter
     try:
         yield pg_server.url(name)
     finally:
+        await pg_server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def seeded_template_database(pg_server: PgServer, template_database: str) -> Iterator[str]:
+    """The migrated template plus the demo data, loaded once per session."""
+    name = f"houtai_tpl_seeded_{os.getpid()}"
+
+    async def build() -> None:
+        await pg_server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await pg_server.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+        engine = make_engine(pg_server.url(name), pool_size=1)
+        try:
+            assert await seed_demo(make_session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(build())
+    yield name
+    asyncio.run(pg_server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest_asyncio.fixture
+async def seeded_engine(
+    pg_server: PgServer, seeded_template_database: str
+) -> AsyncIterator[AsyncEngine]:
+    """A fresh database of its own holding the demo data (for whole-stack tests)."""
+    name = f"houtai_s_{os.getpid()}_{next(_counter)}"
+    await pg_server.execute(
+        f'CREATE DATABASE "{name}" TEMPLATE "{seeded_template_database}" STRATEGY FILE_COPY'
+    )
+    engine = make_engine(pg_server.url(name), pool_size=5)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
         await pg_server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

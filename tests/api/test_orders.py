@@ -51,11 +51,11 @@ Json = dict[str, Any]
 
 @pytest_asyncio.fixture
 async def stack(
-    request: pytest.FixtureRequest, engine: AsyncEngine, dev_client: Client, task_queue: str
+    request: pytest.FixtureRequest, seeded_engine: AsyncEngine, dev_client: Client, task_queue: str
 ) -> AsyncIterator[Stack]:
     """The whole back office; indirect parametrization passes running_stack's keywords."""
     options: dict[str, Any] = getattr(request, "param", {})
-    async with running_stack(engine, dev_client, task_queue, **options) as running:
+    async with running_stack(seeded_engine, dev_client, task_queue, **options) as running:
         await unique_order_numbers(running)
         yield running
 

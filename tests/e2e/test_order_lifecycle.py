@@ -30,8 +30,10 @@ from tests.support.stack import Stack, running_stack
 
 
 @pytest_asyncio.fixture
-async def stack(engine: AsyncEngine, dev_client: Client, task_queue: str) -> AsyncIterator[Stack]:
-    async with running_stack(engine, dev_client, task_queue) as running:
+async def stack(
+    seeded_engine: AsyncEngine, dev_client: Client, task_queue: str
+) -> AsyncIterator[Stack]:
+    async with running_stack(seeded_engine, dev_client, task_queue) as running:
         yield running
 
 

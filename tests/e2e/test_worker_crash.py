@@ -62,8 +62,10 @@ class WorkerProcess:
 
 
 @pytest_asyncio.fixture
-async def stack(engine: AsyncEngine, dev_client: Client, task_queue: str) -> AsyncIterator[Stack]:
-    async with running_stack(engine, dev_client, task_queue, in_process_worker=False) as s:
+async def stack(
+    seeded_engine: AsyncEngine, dev_client: Client, task_queue: str
+) -> AsyncIterator[Stack]:
+    async with running_stack(seeded_engine, dev_client, task_queue, in_process_worker=False) as s:
         yield s
 
 
