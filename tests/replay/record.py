@@ -27,12 +27,12 @@ from core.db import make_engine
 from migrations import upgrade_to_head
 from models.contracts.order import OrderTimings
 from tests.support.orders import (
-    ADDRESS,
     SHOP,
     deliver,
     one_warehouse_skus,
     pack_and_hand_over,
     pay,
+    place,
     wait_status,
 )
 from tests.support.stack import Stack, fast_timings, running_stack
@@ -49,17 +49,7 @@ async def split_shipment(
 ) -> str:
     """Happy path of a two-warehouse order: placed, paid, two packages, delivered, closed."""
     sku_sh, sku_gz = await one_warehouse_skus(stack)
-    placed = await api.post(
-        "/v1/orders",
-        headers=SHOP,
-        json={
-            "client_order_key": "replay-split",
-            "customer_id": 1,
-            "address": ADDRESS,
-            "lines": [{"sku_id": sku_sh, "quantity": 1}, {"sku_id": sku_gz, "quantity": 1}],
-        },
-    )
-    order_no = str(placed.json()["order_no"])
+    order_no = await place(api, "replay-split", 1, {sku_sh: 1, sku_gz: 1})
     await pay(api, provider, order_no)
     view = await wait_status(api, order_no, "fulfilling")
     for package in view["packages"]:
@@ -75,17 +65,7 @@ async def payment_timeout(
 ) -> str:
     """Nobody pays before the deadline: cancelled, stock released."""
     sku_sh, _ = await one_warehouse_skus(stack)
-    placed = await api.post(
-        "/v1/orders",
-        headers=SHOP,
-        json={
-            "client_order_key": "replay-timeout",
-            "customer_id": 2,
-            "address": ADDRESS,
-            "lines": [{"sku_id": sku_sh, "quantity": 1}],
-        },
-    )
-    order_no = str(placed.json()["order_no"])
+    order_no = await place(api, "replay-timeout", 2, {sku_sh: 1})
     await wait_status(api, order_no, "cancelled")
     return order_no
 
@@ -95,17 +75,7 @@ async def late_payment(
 ) -> str:
     """The customer cancels, then the payment arrives: refunded automatically."""
     sku_sh, _ = await one_warehouse_skus(stack)
-    placed = await api.post(
-        "/v1/orders",
-        headers=SHOP,
-        json={
-            "client_order_key": "replay-late",
-            "customer_id": 3,
-            "address": ADDRESS,
-            "lines": [{"sku_id": sku_sh, "quantity": 1}],
-        },
-    )
-    order_no = str(placed.json()["order_no"])
+    order_no = await place(api, "replay-late", 3, {sku_sh: 1})
     payment = await api.post(f"/v1/orders/{order_no}/payments", headers=SHOP)
     await api.post(f"/v1/orders/{order_no}/cancel", headers=SHOP, json={"reason": "changed mind"})
     await provider.post(

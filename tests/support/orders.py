@@ -128,3 +128,21 @@ async def deliver(carrier: httpx.AsyncClient, tracking_no: str) -> None:
     for code in ("picked_up", "delivered"):
         pushed = await carrier.post(f"/_sandbox/tracking/{tracking_no}/events", json={"code": code})
         assert pushed.status_code == 201, pushed.text
+
+
+async def place(
+    api: httpx.AsyncClient, client_key: str, customer_id: int, lines: dict[int, int]
+) -> str:
+    """Place an order for {sku_id: quantity} as the demo storefront; returns its number."""
+    placed = await api.post(
+        "/v1/orders",
+        headers=SHOP,
+        json={
+            "client_order_key": client_key,
+            "customer_id": customer_id,
+            "address": ADDRESS,
+            "lines": [{"sku_id": sku, "quantity": qty} for sku, qty in lines.items()],
+        },
+    )
+    assert placed.status_code == 201, placed.text
+    return str(placed.json()["order_no"])
