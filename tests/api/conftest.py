@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -127,3 +128,28 @@ async def ref(session_factory: SessionFactory) -> Ref:
         session.add_all([sku, loc1, loc2])
         await session.commit()
         return Ref(category.id, spu.id, sku.id, wh1.id, wh2.id, loc1.id, loc2.id)
+
+
+@pytest_asyncio.fixture
+async def admin(user_headers: MakeHeaders) -> Headers:
+    return await user_headers("admin")
+
+
+@pytest_asyncio.fixture
+async def batch_sku(session_factory: SessionFactory, ref: Ref) -> int:
+    """A batch-managed SKU of the reference product."""
+    async with session_factory() as session:
+        sku = Sku(
+            spu_id=ref.product_id, code="P1-MILK", name="鲜奶 1L", barcode="6900000000024",
+            weight_g=1050, volume_cm3=1100, list_price_fen=1290,
+            batch_managed=True, shelf_life_days=21,
+        )  # fmt: skip
+        session.add(sku)
+        await session.commit()
+        return sku.id
+
+
+async def created(client: httpx.AsyncClient, path: str, body: Any, headers: Headers) -> Any:
+    answer = await client.post(path, json=body, headers=headers)
+    assert answer.status_code == 201, answer.text
+    return answer.json()

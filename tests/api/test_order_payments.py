@@ -6,28 +6,40 @@ money ledger, refunds at the provider, and the order."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from core.security import sign
-from models.db import MoneyEntry, Payment, Refund
-from tests.support.stack import PAY_SECRET, Stack, fast_timings, running_stack
-from workers.seed import DEMO_STOREFRONT_KEY
+from models.db import Payment, Refund
+from tests.support.order_api import (
+    Headers,
+    Json,
+    http,
+    lines_of,
+    money_entries,
+    open_payment,
+    order_body,
+    order_stack,
+    place_order,
+    refunds,
+    skus_in,
+    view,
+    wait_released,
+)
+from tests.support.orders import SHOP, eventually
+from tests.support.stack import PAY_SECRET, Stack, fast_timings
 
-SHOP = {"X-API-Key": DEMO_STOREFRONT_KEY}
 ADDRESS = {
     "name": "李四",
     "phone": "13900000000",
@@ -35,94 +47,36 @@ ADDRESS = {
     "detail": "徐汇区漕溪北路 200 号",
 }
 WEBHOOK = "/v1/webhooks/payments/sandbox"
-Json = dict[str, Any]
-Headers = dict[str, str]
 
 
 @pytest_asyncio.fixture
 async def stack(
     request: pytest.FixtureRequest, seeded_engine: AsyncEngine, dev_client: Client, task_queue: str
 ) -> AsyncIterator[Stack]:
-    options: dict[str, Any] = getattr(request, "param", {})
-    async with running_stack(seeded_engine, dev_client, task_queue, **options) as running:
-        await unique_order_numbers(running)
+    async with order_stack(request, seeded_engine, dev_client, task_queue) as running:
         yield running
-
-
-# Every test gets a fresh database (its order number sequence starts at 1) but the session
-# shares one Temporal server, where `order-SO…` of an earlier test may still be running: start
-# this module's numbers in a range of their own so workflow ids never meet.
-_first_numbers = itertools.count(1_200_000_000, 10_000)
-
-
-async def unique_order_numbers(stack: Stack) -> None:
-    async with stack.sessions() as session:
-        await session.execute(
-            text("SELECT setval('order_no_seq', :first)"), {"first": next(_first_numbers)}
-        )
-        await session.commit()
 
 
 @pytest_asyncio.fixture
 async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.api, timeout=30) as client:
+    async with http(stack.api) as client:
         yield client
 
 
 @pytest_asyncio.fixture
 async def provider(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.payments, timeout=30) as client:
+    async with http(stack.payments) as client:
         yield client
 
 
 # --- helpers ---------------------------------------------------------------------------------
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, seconds: float = 30) -> Any:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.25)
-
-
 async def placed_order(stack: Stack, api: httpx.AsyncClient, key: str = "cart-1") -> Json:
     """An order of two units of a SKU the Shanghai warehouse holds plenty of."""
-    async with stack.sessions() as session:
-        sku = await session.scalar(
-            text(
-                "SELECT s.sku_id FROM stocks s JOIN warehouses w ON w.id = s.warehouse_id "
-                "WHERE w.code = 'SH01' AND s.on_hand - s.reserved - s.safety_hold >= 10 "
-                "ORDER BY s.sku_id LIMIT 1"
-            )
-        )
-    body = {
-        "client_order_key": key,
-        "customer_id": 21,
-        "address": ADDRESS,
-        "lines": [{"sku_id": sku, "quantity": 2}],
-    }
-    answer = await api.post("/v1/orders", json=body, headers=SHOP)
-    assert answer.status_code == 201, answer.text
-    order: Json = answer.json()
-    return order
-
-
-async def open_payment(api: httpx.AsyncClient, order_no: str) -> Json:
-    answer = await api.post(f"/v1/orders/{order_no}/payments", headers=SHOP)
-    assert answer.status_code == 201, answer.text
-    payment: Json = answer.json()
-    return payment
-
-
-async def view(api: httpx.AsyncClient, order_no: str) -> Json:
-    answer = await api.get(f"/v1/orders/{order_no}", headers=SHOP)
-    assert answer.status_code == 200, answer.text
-    order: Json = answer.json()
-    return order
+    [sku] = await skus_in(stack, "SH01")
+    body = order_body(lines_of((sku, 2)), key=key, customer_id=21, address=ADDRESS)
+    return await place_order(api, body)
 
 
 def payment_event(payment: Json, transaction_id: str, amount_fen: int | None = None) -> Json:
@@ -176,21 +130,6 @@ async def payments(stack: Stack, order_no: str) -> list[Payment]:
         return list(await session.scalars(select(Payment).where(Payment.order_no == order_no)))
 
 
-async def refunds(stack: Stack, order_no: str) -> list[Refund]:
-    async with stack.sessions() as session:
-        return list(await session.scalars(select(Refund).where(Refund.order_no == order_no)))
-
-
-async def ledger(stack: Stack, order_no: str) -> list[tuple[str, int, str]]:
-    async with stack.sessions() as session:
-        rows = await session.execute(
-            select(MoneyEntry.entry_type, MoneyEntry.amount_fen, MoneyEntry.ref_no)
-            .where(MoneyEntry.order_no == order_no)
-            .order_by(MoneyEntry.id)
-        )
-        return [(kind, amount, ref) for kind, amount, ref in rows]
-
-
 async def unchanged(stack: Stack, api: httpx.AsyncClient, order_no: str) -> None:
     """The order still awaits payment and no money moved."""
     order = await view(api, order_no)
@@ -200,18 +139,8 @@ async def unchanged(stack: Stack, api: httpx.AsyncClient, order_no: str) -> None
         0,
     )
     assert await payments(stack, order_no) == []
-    assert await ledger(stack, order_no) == []
+    assert await money_entries(stack, order_no) == []
     assert await signals(stack, order_no) == 0
-
-
-async def wait_released(api: httpx.AsyncClient, order_no: str) -> Json:
-    async def released() -> Json | None:
-        order = await view(api, order_no)
-        ready = order["paid_fen"] > 0 and all(p["status"] == "released" for p in order["packages"])
-        return order if ready else None
-
-    order: Json = await eventually(released, f"order {order_no} released to the warehouses")
-    return order
 
 
 # --- signature and timestamp ----------------------------------------------------------------
@@ -280,7 +209,7 @@ async def test_a_duplicated_webhook_is_taken_once(
     assert (final["paid_fen"], final["refunded_fen"]) == (payable, 0)
     [row] = await payments(stack, number)
     assert (row.transaction_id, row.amount_fen, row.accepted) == ("TX-DUP-0001", payable, True)
-    assert await ledger(stack, number) == [("payment", payable, "TX-DUP-0001")]
+    assert await money_entries(stack, number) == [("payment", payable, "TX-DUP-0001")]
     assert await refunds(stack, number) == []
     assert [s for s in (e["step"] for e in final["timeline"]) if s.startswith("pa")] == [
         "payment_received",
@@ -305,7 +234,7 @@ async def test_a_duplicated_webhook_is_taken_once(
     await wait_released(api, other["order_no"])
     [other_row] = await payments(stack, other["order_no"])
     assert other_row.transaction_id == settled.json()["payment"]["transaction_id"]
-    assert [e[:2] for e in await ledger(stack, other["order_no"])] == [
+    assert [e[:2] for e in await money_entries(stack, other["order_no"])] == [
         ("payment", other["payable_fen"])
     ]
     # The order's status follows its process: paid, then fulfilling (not back to "paid").
@@ -346,7 +275,7 @@ async def test_a_payment_after_cancellation_is_refunded_automatically(
     assert (refund.amount_fen, refund.transaction_id) == (payable, transaction)
     [row] = await payments(stack, number)
     assert (row.amount_fen, row.accepted) == (payable, False)
-    assert sorted(e[:2] for e in await ledger(stack, number)) == [
+    assert sorted(e[:2] for e in await money_entries(stack, number)) == [
         ("payment", payable),
         ("refund", -payable),
     ]
@@ -384,7 +313,7 @@ async def test_a_payment_of_the_wrong_amount_is_refunded_and_the_order_still_awa
     assert refund.amount_fen == short
     [row] = await payments(stack, number)
     assert (row.amount_fen, row.accepted) == (short, False)
-    assert sorted(e[:2] for e in await ledger(stack, number)) == [
+    assert sorted(e[:2] for e in await money_entries(stack, number)) == [
         ("payment", short),
         ("refund", -short),
     ]
@@ -409,4 +338,4 @@ async def test_a_payment_of_the_wrong_amount_is_refunded_and_the_order_still_awa
 
     await eventually(is_cancelled, "the order cancelled")
     assert len(await refunds(stack, number)) == 1
-    assert sum(e[1] for e in await ledger(stack, number)) == 0
+    assert sum(e[1] for e in await money_entries(stack, number)) == 0

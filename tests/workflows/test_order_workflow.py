@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from models.contracts.order import CancelRequest, OrderInput, OrderPolicy, RiskDecision
-from tests.workflows.fakes import CUSTOMER, PAYABLE_FEN, STAFF, rejection, running
+from tests.workflows.fakes import CUSTOMER, PAYABLE_FEN, STAFF
+from tests.workflows.scenario import rejection, running
 from workflows.order import OrderWorkflow
 from workflows.shipment import ShipmentWorkflow
 

@@ -13,18 +13,8 @@ from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
 from models.contracts.order import CancelRequest, ConfirmReceipt, PackageView
 from models.contracts.shipment import ExceptionDecision, HandoverRequest, WeightOverride
 from models.domain.shipping import package_value
-from tests.workflows.fakes import (
-    CUSTOMER,
-    DEVICE,
-    LINES,
-    PAYABLE_FEN,
-    STAFF,
-    WAIT_S,
-    Scenario,
-    rejection,
-    running,
-    snapshot,
-)
+from tests.workflows.fakes import CUSTOMER, DEVICE, LINES, PAYABLE_FEN, STAFF, WAIT_S, snapshot
+from tests.workflows.scenario import Scenario, rejection, running
 from workflows.order import OrderWorkflow
 from workflows.shipment import ShipmentWorkflow
 
