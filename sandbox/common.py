@@ -160,6 +160,15 @@ class WebhookSender:
     transport: httpx.AsyncBaseTransport | None = None
     deliveries: deque[Delivery] = field(default_factory=lambda: deque(maxlen=1000), init=False)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False)
+    _client: httpx.AsyncClient | None = field(default=None, init=False)
+
+    def _http(self) -> httpx.AsyncClient:
+        """One pooled client for every delivery (a client per attempt costs a TLS context)."""
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                transport=self.transport, timeout=self.policy.timeout_s
+            )
+        return self._client
 
     def dispatch(self, url: str, payload: dict[str, Any], faults: Faults) -> None:
         """Send `payload` to `url` 1 + faults.duplicate_webhooks times (identical bodies)."""
@@ -189,10 +198,8 @@ class WebhookSender:
             status: int | None = None
             error: str | None = None
             try:
-                async with httpx.AsyncClient(
-                    transport=self.transport, timeout=policy.timeout_s
-                ) as client:
-                    status = (await client.post(url, content=body, headers=headers)).status_code
+                answer = await self._http().post(url, content=body, headers=headers)
+                status = answer.status_code
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 error = type(exc).__name__
             self.deliveries.append(Delivery(url, event, attempt, status, error, utc_now()))
@@ -221,6 +228,9 @@ class WebhookSender:
         for task in tasks:
             with suppress(asyncio.CancelledError):
                 await task
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
 
 def sandbox_app(
