@@ -8,9 +8,9 @@ transaction of its own.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import AppDeps, Principal, audit_entry
 
@@ -25,20 +25,38 @@ def route_action(request: Request) -> str:
 
 
 def install(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def audit_writes(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+    app.add_middleware(AuditMiddleware)
+
+
+class AuditMiddleware:
+    """Plain ASGI (no BaseHTTPMiddleware: it copies every request through a task and a stream).
+    The row is written before the response starts, so a client that sees the answer can already
+    see its audit row."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in WRITE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)  # shares scope["state"] with the route's request
+
+        async def send_after_audit(message: Message) -> None:
+            if message["type"] == "http.response.start" and not getattr(
+                request.state, "audited", False
+            ):
+                request.state.audited = True
+                await _record(request, int(message["status"]))
+            await send(message)
+
         try:
-            response = await call_next(request)
+            await self.app(scope, receive, send_after_audit)
         except Exception:  # a bug (500): record the attempt, then let the error handler answer
-            if request.method in WRITE_METHODS:
+            if not getattr(request.state, "audited", False):
+                request.state.audited = True
                 await _record(request, 500)
             raise
-        if request.method not in WRITE_METHODS or getattr(request.state, "audited", False):
-            return response
-        await _record(request, response.status_code)
-        return response
 
 
 async def _record(request: Request, status_code: int) -> None:
