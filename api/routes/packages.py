@@ -55,13 +55,11 @@ async def package_update(
 async def get_package(
     package_no: str,
     session: Session,
-    deps: Deps,
     who: Annotated[Principal, Depends(require("packages.read"))],
 ) -> ShipmentPublic:
-    await _package(session, who, package_no)
-    handle = deps.require_temporal().get_workflow_handle(f"shipment-{package_no}")
-    view = await answer(handle.query(ShipmentWorkflow.view), kind="package", ident=package_no)
-    return _public(view)
+    """From the projection the shipment writes at every step (read-your-writes: each update
+    answers only after its step is recorded), not a workflow query: devices poll this."""
+    return ShipmentPublic.model_validate(await _package(session, who, package_no))
 
 
 @router.post("/{package_no}/pack")
