@@ -69,6 +69,7 @@ async def add_event(
     package_no: str | None = None,
     detail: dict[str, object] | None = None,
     at: datetime | None = None,
+    seq: int = 0,
 ) -> None:
     """One timeline row; a retried activity writes it once (the key is deterministic)."""
     await session.execute(
@@ -77,6 +78,7 @@ async def add_event(
             order_no=order_no,
             package_no=package_no,
             step=step,
+            seq=seq,
             actor_kind=actor.kind,
             actor_name=actor.name,
             actor_role=actor.role,
@@ -201,6 +203,7 @@ class OrderActivities:
                 step=change.step,
                 actor=change.actor,
                 key=f"{change.order_no}:{change.key}",
+                seq=change.seq,
                 detail=dict(change.detail),
                 at=change.at,
             )

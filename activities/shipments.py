@@ -45,6 +45,7 @@ class ShipmentActivities:
                 step=step.step,
                 actor=step.actor,
                 key=f"{step.package_no}:{step.key}",
+                seq=step.seq,
                 detail=dict(step.detail),
                 at=step.at,
             )

@@ -44,7 +44,7 @@ async def order_public(session: AsyncSession, order_no: str) -> OrderPublic:
     events = await session.scalars(
         select(OrderEvent)
         .where(OrderEvent.order_no == order_no)
-        .order_by(OrderEvent.at, OrderEvent.id)
+        .order_by(OrderEvent.at, OrderEvent.seq, OrderEvent.id)
     )
     return OrderPublic(
         order_no=order.order_no,

@@ -36,13 +36,43 @@ RETRY = RetryPolicy(
 )
 
 
+# Short steps that touch only PostgreSQL run as local activities: in the worker, inside the
+# workflow task, each saving the server a task dispatch, two events and a workflow task. They keep
+# the same timeout and retries, and are idempotent like every activity, so a crash mid-task only
+# runs them again. Calls to providers (payments, carrier) stay regular activities: their retries
+# may take long and belong on the server.
+LOCAL_ACTIVITIES = frozenset(
+    {
+        "quote_order",
+        "reserve_stock",
+        "record_order",
+        "record_status",
+        "record_package",
+        "return_coupon",
+        "record_payment",
+        "reserve_package",
+        "release_stock",
+        "ship_stock",
+        "record_shipment_step",
+        "allocate_tracking_number",
+    }
+)
+# Histories from before local activities replay with regular ones: the marker decides.
+LOCAL_PATCH = "local-db-activities"
+
+
 async def call(
     activity: Callable[[S, P], Awaitable[R]],
     arg: P,
     *,
     start_to_close: timedelta = timedelta(seconds=30),
 ) -> R:
-    """Run one activity method with houtai's timeout and retry policy."""
+    """Run one activity method with houtai's timeout and retry policy, locally when it is a
+    short database step (LOCAL_ACTIVITIES)."""
+    if activity.__name__ in LOCAL_ACTIVITIES and workflow.patched(LOCAL_PATCH):
+        return await workflow.execute_local_activity_method(
+            activity, arg, start_to_close_timeout=start_to_close, retry_policy=RETRY
+        )
     return await workflow.execute_activity_method(
         activity, arg, start_to_close_timeout=start_to_close, retry_policy=RETRY
     )

@@ -83,7 +83,10 @@ class Fulfilment:
         self._children[plan.package_no] = handle
         if self._order.cancel_requested:  # the cancel came before this package started
             await handle.signal(ShipmentWorkflow.cancel)
-        return await handle
+        result = await handle
+        if result.outcome == "delivered":
+            self._order.package_delivered(result.package_no)
+        return result
 
     async def _replacement(self, plan: PackagePlan, attempt: int) -> PackagePlan | None:
         order_no = self._order.placed.order_no

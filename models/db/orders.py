@@ -132,6 +132,8 @@ class OrderEvent(Base):
     package_no: Mapped[str | None] = mapped_column(String(28))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     step: Mapped[str] = mapped_column(String(40))
+    # The writing workflow's step number: orders steps recorded at the same time (one task).
+    seq: Mapped[int] = mapped_column(default=0, server_default="0")
     actor_kind: Mapped[str] = mapped_column(String(16))
     actor_name: Mapped[str] = mapped_column(String(100))
     actor_role: Mapped[str] = mapped_column(String(32), default="")

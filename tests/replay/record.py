@@ -4,9 +4,10 @@
 
 Runs each scenario on a whole in-process stack (embedded PostgreSQL, Temporal dev server, the
 API, the sandbox providers, a worker) and writes every workflow's history to
-tests/replay/histories/<scenario>--<workflow id>.json. Re-record only when a change to a
-workflow is meant to be incompatible (and then guard it with workflow.patched for runs in
-flight); otherwise the committed histories are what the current code must still replay.
+tests/replay/histories/<GENERATION>/<scenario>--<workflow id>.json. Record a new generation
+when workflows change behind workflow.patched (so the new paths are replayed too), never over an
+older one: every committed generation is what the current code must still replay, as runs in
+flight started under it would be.
 """
 
 from __future__ import annotations
@@ -38,7 +39,10 @@ from tests.support.orders import (
 from tests.support.stack import Stack, fast_timings, running_stack
 from workers.embedded import EmbeddedPostgres, free_port, temporal_dev_server_path
 
-HERE = Path(__file__).parent / "histories"
+# 1: regular activities throughout. 2: database steps as local activities, package signals
+# only at handover and exceptions, pack answered with the label (the patches in workflows/).
+GENERATION = "2-local-activities"
+HERE = Path(__file__).parent / "histories" / GENERATION
 Scenario = Callable[
     [Stack, httpx.AsyncClient, httpx.AsyncClient, httpx.AsyncClient], Awaitable[str]
 ]
@@ -129,7 +133,7 @@ async def _wait_closed(client: Client, workflow_id: str) -> None:
 
 
 async def main() -> None:
-    HERE.mkdir(exist_ok=True)
+    HERE.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="houtai-record-") as tmp:
         os.chmod(tmp, 0o755)
         postgres = EmbeddedPostgres(Path(tmp) / "pg", free_port(), Path(tmp) / "pg.log")

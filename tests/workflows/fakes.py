@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from models.contracts import order as o
 from models.contracts import shipment as sh
@@ -58,6 +59,10 @@ class FakeBackOffice:
         self.calls: list[Call] = []
         self._changed = asyncio.Condition()
         self._holds: list[tuple[str, Callable[[Any], bool], asyncio.Event]] = []
+        # The (time-skipping) server's clock: a local activity's scheduled time is the worker's
+        # wall clock, so calls are stamped with the server's time instead.
+        self.clock: Callable[[], Awaitable[datetime]] | None = None
+        self.carrier_down_attempts = 0  # create_waybill fails this many times first
 
     def _plans(self, packages: int) -> list[o.PackagePlan]:
         """Weights before the box (box_tare_g = 0): line 1 weighs 1 000 g, line 2 400 g."""
@@ -112,7 +117,8 @@ class FakeBackOffice:
         return gate
 
     async def _record(self, name: str, arg: Any) -> None:
-        self.calls.append(Call(name, arg, activity.info().current_attempt_scheduled_time))
+        at = await self.clock() if self.clock else activity.info().current_attempt_scheduled_time
+        self.calls.append(Call(name, arg, at))
         async with self._changed:
             self._changed.notify_all()
         for held, match, gate in self._holds:
@@ -224,6 +230,9 @@ class FakeBackOffice:
     @activity.defn(name="create_waybill")
     async def create_waybill(self, request: sh.WaybillRequest) -> sh.Waybill:
         await self._record("create_waybill", request)
+        if self.carrier_down_attempts > 0:  # a retryable failure, as a timeout would be
+            self.carrier_down_attempts -= 1
+            raise ApplicationError("carrier unavailable")
         return sh.Waybill(
             package_no=request.package_no,
             waybill_no=f"WB{request.package_no[2:]}",

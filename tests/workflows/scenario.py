@@ -177,6 +177,7 @@ async def running(task_queue: str, *, packages: int = 1) -> AsyncIterator[Scenar
         data_converter=pydantic_data_converter,
     )
     fake = FakeBackOffice(new_order_no(), packages=packages)
+    fake.clock = env.get_current_time
     try:
         async with Worker(
             env.client,

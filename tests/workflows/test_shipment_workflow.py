@@ -16,7 +16,7 @@ from models.domain.shipping import package_value
 from tests.workflows.fakes import CUSTOMER, DEVICE, LINES, PAYABLE_FEN, STAFF, WAIT_S, snapshot
 from tests.workflows.scenario import Scenario, rejection, running
 from workflows.order import OrderWorkflow
-from workflows.shipment import ShipmentWorkflow
+from workflows.shipment import LABEL_WAIT, ShipmentWorkflow
 
 Decision = Literal["reship", "refund"]
 
@@ -54,7 +54,9 @@ async def test_package_in_tolerance_is_delivered_and_the_order_closes_after_auto
         shipment = await order.shipment(package_no).result()
         view = await order.result()
     fake = order.fake
-    assert (packed.status, packed.measured_weight_g) == ("packed", 1_470)
+    # The pack station prints from the answer: it carries the label.
+    assert (packed.status, packed.measured_weight_g) == ("waybill_created", 1_470)
+    assert (packed.waybill_no, packed.tracking_no) == (f"WB{package_no[2:]}", f"SF{package_no[2:]}")
     [waybill] = fake.of("create_waybill")
     assert (waybill.weight_g, waybill.carrier_code) == (1_470, "SF")
     [shipped] = fake.of("ship_stock")
@@ -126,7 +128,7 @@ async def test_weight_out_of_tolerance_is_held_until_a_manager_overrides(task_qu
     assert (hold.measured_weight_g, hold.hold_reason) == (1_471, held.hold_reason)
     assert early.type == "InvalidStateError"
     assert no_waybill == []
-    assert overridden.status == "packed"
+    assert (overridden.status, overridden.tracking_no) == ("waybill_created", f"SF{package_no[2:]}")
     assert twice.type == "InvalidStateError"
     assert fake.steps(package_no) == [
         "released",
@@ -136,6 +138,29 @@ async def test_weight_out_of_tolerance_is_held_until_a_manager_overrides(task_qu
     ]
     [waybill] = fake.of("create_waybill")
     assert waybill.weight_g == 1_471
+
+
+async def test_pack_answers_without_the_label_when_the_carrier_is_slow(task_queue: str) -> None:
+    """The label wait is bounded (LABEL_WAIT): the station is answered 'packed' and the waybill
+    follows once the carrier's retries succeed."""
+    async with running(task_queue) as order:
+        await order.place()
+        await order.pay()
+        package_no = order.fake.plans[0].package_no
+        order.fake.carrier_down_attempts = 5  # retries at +1, 2, 4, 8, 16 s: past the wait
+        packing = asyncio.create_task(order.pack(package_no))
+        await order.fake.wait_step(package_no, "packed")
+        await order.skip(LABEL_WAIT + timedelta(seconds=1))
+        packed = await packing
+        answered_at = await order.env.get_current_time()
+        await order.skip(timedelta(minutes=1))
+        await order.fake.wait_step(package_no, "waybill_created")
+    fake = order.fake
+    assert (packed.status, packed.waybill_no, packed.tracking_no) == ("packed", None, None)
+    packed_at = fake.times("record_shipment_step", lambda s: s.step == "packed")[0]
+    assert LABEL_WAIT <= answered_at - packed_at <= LABEL_WAIT + timedelta(seconds=2)
+    assert len(fake.of("create_waybill")) == 6
+    assert fake.steps(package_no) == ["released", "packed", "waybill_created"]
 
 
 async def test_silent_carrier_is_polled_and_an_early_confirmation_completes_at_once(
