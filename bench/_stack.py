@@ -1,15 +1,15 @@
-"""Shared setup for the benchmarks: the whole back office in this process on a private, throwaway
-stack (embedded PostgreSQL and Temporal dev server in a temp dir, migrations, demo data, the
-sandbox payment provider and carrier, the API and a worker), plus stock helpers that go through
-the stock ledger and the figures every bench prints.
-
-The wiring copies tests/support/stack.py (benches never import tests)."""
+"""Shared setup for the benchmarks: the whole back office as `houtai up` runs it, on a private,
+throwaway data dir and free ports (embedded PostgreSQL and Temporal dev server, migrations, demo
+data, the sandbox payment provider and carrier, the API and a worker in their own processes),
+plus stock helpers that go through the stock ledger and the figures every bench prints."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -24,25 +24,13 @@ import httpx
 from sqlalchemy import select, text
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
-from activities.providers import SandboxCarrier, SandboxPaymentProvider
 from activities.stock_ledger import BatchRef, Document, move_on_hand
-from api.deps import AppDeps
-from api.main import create_app
 from core.db import SessionFactory, make_engine, make_session_factory
-from core.temporal import SEARCH_ATTRIBUTES
-from migrations import upgrade_to_head
-from models.contracts.order import OrderPolicy, OrderTimings
 from models.db import LocationStock
-from sandbox.carrier import CarrierConfig, create_carrier_app
-from sandbox.common import serve
-from sandbox.payments import PaymentConfig, create_payment_app
-from workers.embedded import EmbeddedPostgres, free_port, temporal_dev_server_path
-from workers.seed import DEMO_STOREFRONT_KEY, seed_demo
-from workers.worker import WorkerDeps, build_worker
+from workers.embedded import free_port
+from workers.seed import DEMO_STOREFRONT_KEY
 
 PAY_SECRET = "pay-secret-for-bench"  # noqa: S105 - a throwaway sandbox secret
 CARRIER_SECRET = "carrier-secret-for-bench"  # noqa: S105
@@ -73,88 +61,82 @@ class Stack:
 
 @asynccontextmanager
 async def running_stack(
-    timings: OrderTimings,
     *,
-    policy: OrderPolicy | None = None,
-    temporal_db_file: bool = True,
-    pool_size: int = 10,
+    after_sale_window_days: int = 0,
+    tracking_poll_minutes: int = 60,
+    startup_timeout_s: int = 180,
 ) -> AsyncIterator[Stack]:
-    """Start everything; stop it all (by its own handles) on the way out, errors included.
-
-    Like `houtai up`, the API and the worker each get their own connection pool (`pool_size`,
-    the production default). With `temporal_db_file` the dev server persists to SQLite in the
-    temp dir as the embedded default does; without, it keeps history in memory."""
+    """`houtai up` in a temp dir on free ports, exactly as a user runs it: embedded PostgreSQL,
+    the Temporal dev server on SQLite, migrations, demo data, both sandboxes, and the worker and
+    the API in their own processes. Ctrl-C'd (SIGINT) on the way out, errors included, so it
+    stops everything it started in order. The bench keeps its own small pool and client."""
     async with AsyncExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="houtai-bench-")))
         os.chmod(tmp, 0o755)  # noqa: S103 - PostgreSQL runs as its own user when we are root
-        pg = EmbeddedPostgres(tmp / "pgdata", free_port(), tmp / "pg.log")
-        stack.callback(pg.stop)  # registered first: a failed start still stops what it began
-        await asyncio.to_thread(pg.start)
-        await asyncio.to_thread(upgrade_to_head, pg.url)
-        engines = [make_engine(pg.url, pool_size=size) for size in (pool_size, pool_size, 5)]
-        for engine in engines:
-            stack.push_async_callback(engine.dispose)
-        api_sessions, worker_sessions, bench_sessions = map(make_session_factory, engines)
-        await seed_demo(bench_sessions)
-
-        keys = [
-            getattr(SearchAttributeKey, f"for_{k.lower()}")(n) for n, k in SEARCH_ATTRIBUTES.items()
-        ]
-        env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=temporal_dev_server_path(),  # never downloaded
-            dev_server_database_filename=str(tmp / "temporal.db") if temporal_db_file else None,
-            data_converter=pydantic_data_converter,
-            search_attributes=keys,
-            dev_server_extra_args=["--ui-disable-news-fetch"],
-            dev_server_log_level="error",  # not a "slow gRPC call" warning per call under load
-        )
-        stack.push_async_callback(env.shutdown)
-        client = env.client
+        ports = {name: free_port() for name in ("api", "pg", "temporal", "ui", "pay", "carrier")}
         task_queue = f"bench-{uuid.uuid4().hex[:12]}"
+        env = {
+            **os.environ,
+            "HOUTAI_DATA_DIR": str(tmp / "data"),
+            "HOUTAI_TASK_QUEUE": task_queue,
+            "HOUTAI_LOG_LEVEL": "WARNING",
+            "HOUTAI_API__PORT": str(ports["api"]),
+            "HOUTAI_EMBEDDED__POSTGRES_PORT": str(ports["pg"]),
+            "HOUTAI_EMBEDDED__TEMPORAL_PORT": str(ports["temporal"]),
+            "HOUTAI_EMBEDDED__TEMPORAL_UI_PORT": str(ports["ui"]),
+            "HOUTAI_EMBEDDED__SANDBOX_PAYMENTS_PORT": str(ports["pay"]),
+            "HOUTAI_EMBEDDED__SANDBOX_CARRIER_PORT": str(ports["carrier"]),
+            "HOUTAI_EMBEDDED__STARTUP_TIMEOUT_S": str(startup_timeout_s),
+            "HOUTAI_ORDERS__AFTER_SALE_WINDOW_DAYS": str(after_sale_window_days),
+            "HOUTAI_ORDERS__TRACKING_POLL_MINUTES": str(tracking_poll_minutes),
+        }
+        for key in [k for k in env if k in ("HOUTAI_DATABASE_URL", "HOUTAI_TEMPORAL_ADDRESS")]:
+            del env[key]  # always the embedded default
+        up = await asyncio.to_thread(_start_up, env, tmp / "up.log", startup_timeout_s)
+        stack.callback(_stop_up, up)
+        client = await Client.connect(
+            f"127.0.0.1:{ports['temporal']}", data_converter=pydantic_data_converter
+        )
+        engine = make_engine(
+            f"postgresql+asyncpg://postgres@127.0.0.1:{ports['pg']}/houtai", pool_size=5
+        )
+        stack.push_async_callback(engine.dispose)
+        yield Stack(
+            api=f"http://127.0.0.1:{ports['api']}",
+            payments=f"http://127.0.0.1:{ports['pay']}",
+            carrier=f"http://127.0.0.1:{ports['carrier']}",
+            sessions=make_session_factory(engine),
+            client=client,
+            task_queue=task_queue,
+            workdir=tmp,
+        )
 
-        pay_url = await stack.enter_async_context(
-            serve(create_payment_app(PaymentConfig(webhook_secret=PAY_SECRET)))
+
+def _start_up(env: dict[str, str], log_path: Path, timeout_s: float) -> subprocess.Popen[bytes]:
+    with log_path.open("wb") as log:
+        up = subprocess.Popen(
+            [sys.executable, "-m", "workers.cli", "up"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,  # in our process group: a Ctrl-C stops it in order too
         )
-        carrier_url = await stack.enter_async_context(
-            serve(create_carrier_app(CarrierConfig(webhook_secret=CARRIER_SECRET)))
-        )
-        deps = AppDeps(
-            engine=engines[0],
-            session_factory=api_sessions,
-            token_secret=TOKEN_SECRET,
-            temporal=client,
-            task_queue=task_queue,
-            order_timings=timings,
-            order_policy=policy or OrderPolicy(),
-            payment_webhook_secret=PAY_SECRET,
-            carrier_webhook_secret=CARRIER_SECRET,
-        )
-        api_url = await stack.enter_async_context(serve(create_app(deps)))
-        payments = SandboxPaymentProvider(pay_url)
-        carrier = SandboxCarrier(carrier_url)
-        stack.push_async_callback(payments.aclose)
-        stack.push_async_callback(carrier.aclose)
-        worker = build_worker(
-            client,
-            WorkerDeps(
-                engine=engines[1],
-                session_factory=worker_sessions,
-                payments=payments,
-                carrier=carrier,
-                payment_notify_url=f"{api_url}/v1/webhooks/payments/sandbox",
-                tracking_webhook_url=f"{api_url}/v1/webhooks/carriers/sandbox",
-            ),
-            task_queue=task_queue,
-        )
-        await stack.enter_async_context(worker)
-        # Each uvicorn server took over SIGINT/SIGTERM: take them back, so that Ctrl-C cancels the
-        # bench and the stack above stops in order.
-        loop, task = asyncio.get_running_loop(), asyncio.current_task()
-        assert task is not None
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
-            stack.callback(loop.remove_signal_handler, sig)
-        yield Stack(api_url, pay_url, carrier_url, bench_sessions, client, task_queue, tmp)
+    deadline = time.monotonic() + timeout_s
+    while "houtai is ready" not in (shown := log_path.read_text(errors="replace")):
+        if up.poll() is not None or time.monotonic() > deadline:
+            _stop_up(up)
+            raise RuntimeError(f"houtai up did not get ready (exit {up.poll()}):\n{shown[-3000:]}")
+        time.sleep(0.2)
+    return up
+
+
+def _stop_up(up: subprocess.Popen[bytes]) -> None:
+    if up.poll() is None:
+        up.send_signal(signal.SIGINT)
+        try:
+            up.wait(90)
+        except subprocess.TimeoutExpired:
+            up.kill()
+            up.wait()
 
 
 # --- stock, through the ledger --------------------------------------------------------------
@@ -259,17 +241,27 @@ class Http:
     api: httpx.AsyncClient
     payments: httpx.AsyncClient
     carrier: httpx.AsyncClient
+    calls: Counter[str]  # API requests by route, e.g. "GET /v1/orders/{}"
 
 
 @asynccontextmanager
 async def http_clients(stack: Stack, connections: int = 500) -> AsyncIterator[Http]:
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    calls: Counter[str] = Counter()
+
+    async def count(request: httpx.Request) -> None:
+        route = "/".join(
+            "{}" if any(c.isdigit() for c in part) else part for part in request.url.path.split("/")
+        )
+        calls[f"{request.method} {route}"] += 1
+
+    hooks = {"request": [count]}
     async with (
-        httpx.AsyncClient(base_url=stack.api, timeout=120, limits=limits) as api,
+        httpx.AsyncClient(base_url=stack.api, timeout=120, limits=limits, event_hooks=hooks) as api,
         httpx.AsyncClient(base_url=stack.payments, timeout=60, limits=limits) as pay,
         httpx.AsyncClient(base_url=stack.carrier, timeout=60, limits=limits) as carrier,
     ):
-        yield Http(api, pay, carrier)
+        yield Http(api, pay, carrier, calls)
 
 
 def order_body(key: str, skus: Sequence[int]) -> dict[str, Any]:
@@ -354,6 +346,12 @@ async def history_counts(client: Client, workflow_ids: Sequence[str]) -> Counter
     for workflow_id in workflow_ids:
         history = await client.get_workflow_handle(workflow_id).fetch_history()
         counts["events"] += len(history.events)
+        counts["local activities"] += sum(
+            1
+            for e in history.events
+            if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+            and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
+        )
         for name, kind in COUNTED.items():
             counts[name] += sum(1 for e in history.events if e.event_type == kind)
     return counts
