@@ -15,8 +15,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.db import Location, LocationStock, Sku, Stock, StockMovement
 
 INBOUND_TYPES = frozenset(
-    {"opening_balance", "purchase_in", "return_in", "transfer_in", "count_surplus", "adjustment_in"}
+    {
+        "opening_balance",
+        "purchase_in",
+        "sample_in",
+        "return_in",
+        "transfer_in",
+        "count_surplus",
+        "adjustment_in",
+    }
 )
+# in_transit: ordered from a supplier (+), arrived in a receipt or released at closing (−).
+IN_TRANSIT_TYPES = frozenset({"purchase_ordered", "purchase_arrived", "purchase_closed"})
 OUTBOUND_TYPES = frozenset(
     {
         "transfer_out",
@@ -116,6 +126,49 @@ async def move_on_hand(
         if doc.idempotency_key is None or not (done := await _done(session, doc.idempotency_key)):
             raise
         return done
+
+
+async def move_in_transit(
+    session: AsyncSession,
+    *,
+    movement_type: str,
+    sku_id: int,
+    warehouse_id: int,
+    delta: int,
+    doc: Document,
+) -> StockMovement | None:
+    """Raise (+) or lower (−) in_transit by `delta`, with its ledger row; never below zero.
+    Idempotent by the document's key: a repeat returns the row already written."""
+    if movement_type not in IN_TRANSIT_TYPES or delta == 0:
+        raise StockError(f"{movement_type} {delta:+d} does not move in-transit stock")
+    if doc.idempotency_key is not None and (done := await _done(session, doc.idempotency_key)):
+        return done
+    await _ensure_stock_row(session, sku_id, warehouse_id)
+    changed = await session.execute(
+        update(Stock)
+        .where(
+            Stock.sku_id == sku_id,
+            Stock.warehouse_id == warehouse_id,
+            Stock.in_transit + delta >= 0,
+        )
+        .values(in_transit=Stock.in_transit + delta)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise StockError(f"in-transit of SKU {sku_id} would go negative")
+    movement = StockMovement(
+        movement_type=movement_type,
+        sku_id=sku_id,
+        warehouse_id=warehouse_id,
+        in_transit_delta=delta,
+        ref_type=doc.ref_type,
+        ref_no=doc.ref_no,
+        actor=doc.actor,
+        reason=doc.reason,
+        idempotency_key=doc.idempotency_key,
+    )
+    session.add(movement)
+    await session.flush()
+    return movement
 
 
 async def _done(session: AsyncSession, idempotency_key: str) -> StockMovement | None:

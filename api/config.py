@@ -6,6 +6,8 @@ from datetime import timedelta
 
 from core.settings import Settings
 from models.contracts.order import OrderPolicy, OrderTimings
+from models.contracts.purchasing import PoPolicy, PoTimings, default_approval_policy
+from models.domain.purchasing import OverDeliveryTolerance
 
 
 def order_timings(settings: Settings) -> OrderTimings:
@@ -28,4 +30,20 @@ def order_policy(settings: Settings) -> OrderPolicy:
         weight_tolerance_pct=o.weight_tolerance_pct,
         box_tare_g=o.box_tare_g,
         carrier_code=o.carrier_code,
+    )
+
+
+def po_timings(settings: Settings) -> PoTimings:
+    p = settings.purchasing
+    return PoTimings(
+        approval_sla=timedelta(hours=p.approval_sla_hours),
+        auto_close_after=timedelta(days=p.auto_close_days),
+    )
+
+
+def po_policy(settings: Settings) -> PoPolicy:
+    p = settings.purchasing
+    return PoPolicy(
+        approval=default_approval_policy(p.two_level_approval_from_fen),
+        over_delivery=OverDeliveryTolerance(percent=p.over_delivery_percent),
     )

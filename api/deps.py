@@ -19,6 +19,7 @@ from api.errors import Problem
 from core.db import SessionFactory
 from core.security import api_key_matches, api_key_prefix, read_token
 from models.contracts.order import OrderPolicy, OrderTimings
+from models.contracts.purchasing import PoPolicy, PoTimings
 from models.db import ApiKey, AuditEntry, User, UserRole
 from models.domain.access import ADMIN_PERMISSIONS, allowed
 
@@ -36,6 +37,8 @@ class AppDeps:
     admin_ip_allowlist: list[str] = field(default_factory=list)
     order_timings: OrderTimings = field(default_factory=OrderTimings)
     order_policy: OrderPolicy = field(default_factory=OrderPolicy)
+    po_timings: PoTimings = field(default_factory=PoTimings)
+    po_policy: PoPolicy = field(default_factory=PoPolicy)
     payment_webhook_secret: str | None = None
     carrier_webhook_secret: str | None = None
 

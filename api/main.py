@@ -22,6 +22,7 @@ from api.routes import (
     orders,
     packages,
     promotions,
+    purchase_orders,
     stock,
     suppliers,
     warehouses,
@@ -51,6 +52,8 @@ async def deps_from_settings(settings: Settings) -> AppDeps:
         admin_ip_allowlist=settings.api.admin_ip_allowlist,
         order_timings=config.order_timings(settings),
         order_policy=config.order_policy(settings),
+        po_timings=config.po_timings(settings),
+        po_policy=config.po_policy(settings),
         payment_webhook_secret=_secret(settings.payments.webhook_secret),
         carrier_webhook_secret=_secret(settings.carrier.webhook_secret),
     )
@@ -91,6 +94,7 @@ def create_app(deps: AppDeps | None = None, settings: Settings | None = None) ->
         promotions,
         orders,
         packages,
+        purchase_orders,
         webhooks,
         admin,
     ):

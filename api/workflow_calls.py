@@ -26,6 +26,10 @@ STATUS: dict[str, tuple[int, str | None]] = {
     "UnserviceableRegionError": (422, "address.region_code"),
     "MissingFreightRuleError": (422, "address.region_code"),
     "PaymentDeclinedError": (409, None),
+    "ApprovalError": (409, None),
+    "OverDeliveryError": (409, "lines"),
+    "InvalidReceiptError": (422, "lines"),
+    "WrongWarehouseError": (409, "warehouse_id"),
 }
 
 

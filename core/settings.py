@@ -69,6 +69,15 @@ class OrderSettings(BaseModel):
     carrier_code: str = "SF"
 
 
+class PurchasingSettings(BaseModel):
+    """Purchase order rules (passed to PurchaseOrderWorkflow in its input)."""
+
+    approval_sla_hours: int = Field(default=24, ge=1)
+    two_level_approval_from_fen: int = Field(default=5_000_000, ge=0)
+    over_delivery_percent: int = Field(default=5, ge=0, le=100)
+    auto_close_days: int = Field(default=14, ge=1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HOUTAI_", env_nested_delimiter="__", extra="ignore"
@@ -91,6 +100,7 @@ class Settings(BaseSettings):
     payments: PaymentSettings = Field(default_factory=PaymentSettings)
     carrier: CarrierSettings = Field(default_factory=CarrierSettings)
     orders: OrderSettings = Field(default_factory=OrderSettings)
+    purchasing: PurchasingSettings = Field(default_factory=PurchasingSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
 

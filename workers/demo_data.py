@@ -33,6 +33,7 @@ STAFF_USERS: tuple[tuple[str, str], ...] = (
     ("admin", "系统管理员"),
     ("ops", "运营 李娜"),
     ("purchasing", "采购 王强"),
+    ("purchasing_manager", "采购经理 孙磊"),
     ("finance", "财务 赵敏"),
     ("cs", "客服 刘洋"),
     ("warehouse_manager", "仓库主管 陈刚"),

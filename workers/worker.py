@@ -15,13 +15,15 @@ from activities.inventory import InventoryActivities
 from activities.orders import OrderActivities
 from activities.payments import PaymentActivities
 from activities.providers import CarrierClient, PaymentProvider
+from activities.purchasing import PurchasingActivities
 from activities.shipments import ShipmentActivities
 from core.db import SessionFactory
 from workflows.diagnostics import DiagnosticsWorkflow
 from workflows.order import OrderWorkflow
+from workflows.purchase_order import PurchaseOrderWorkflow
 from workflows.shipment import ShipmentWorkflow
 
-WORKFLOWS = [DiagnosticsWorkflow, OrderWorkflow, ShipmentWorkflow]
+WORKFLOWS = [DiagnosticsWorkflow, OrderWorkflow, ShipmentWorkflow, PurchaseOrderWorkflow]
 
 
 @dataclass
@@ -52,6 +54,8 @@ def activities_for(deps: WorkerDeps) -> list[Callable[..., Any]]:
         inventory.release_stock,
         inventory.ship_stock,
     ]
+    purchasing = PurchasingActivities(sessions)
+    found += [purchasing.record_po_step, purchasing.move_po_in_transit, purchasing.receive_goods]
     if deps.payments is not None:
         payments = PaymentActivities(sessions, deps.payments, deps.payment_notify_url)
         found += [payments.open_payment, payments.record_payment, payments.refund_payment]

@@ -27,6 +27,7 @@ BUSINESS_ERRORS = [
     "TrackingRangeExhaustedError",
     "WaybillRefusedError",
     "StockShortError",
+    "InvalidReceiptError",
 ]
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -55,6 +56,9 @@ LOCAL_ACTIVITIES = frozenset(
         "ship_stock",
         "record_shipment_step",
         "allocate_tracking_number",
+        "record_po_step",
+        "move_po_in_transit",
+        "receive_goods",
     }
 )
 # Histories from before local activities replay with regular ones: the marker decides.

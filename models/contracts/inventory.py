@@ -19,6 +19,10 @@ MovementType = Literal[
     "damage_out",
     "reservation",
     "release",
+    "purchase_ordered",
+    "purchase_arrived",
+    "purchase_closed",
+    "sample_in",
     "in_transit_add",
     "in_transit_release",
 ]

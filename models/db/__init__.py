@@ -23,6 +23,13 @@ from models.db.promotions import (
     TrackingAllocation,
     TrackingRange,
 )
+from models.db.purchase_orders import (
+    PurchaseOrder,
+    PurchaseOrderEvent,
+    PurchaseOrderLine,
+    PurchaseReceipt,
+    PurchaseReceiptLine,
+)
 from models.db.purchasing import Supplier, SupplierProduct
 from models.db.warehouse import Location, Warehouse, WarehouseRegionPriority
 
@@ -50,6 +57,11 @@ __all__ = [
     "PackageLine",
     "Payment",
     "Promotion",
+    "PurchaseOrder",
+    "PurchaseOrderEvent",
+    "PurchaseOrderLine",
+    "PurchaseReceipt",
+    "PurchaseReceiptLine",
     "Refund",
     "Reservation",
     "Role",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Final
 
-STAFF_ROLES: Final = frozenset({"admin", "ops", "purchasing", "finance", "cs", "warehouse_manager"})
+STAFF_ROLES: Final = frozenset(
+    {"admin", "ops", "purchasing", "purchasing_manager", "finance", "cs", "warehouse_manager"}
+)
 KEY_ROLES: Final = frozenset({"storefront", "device"})
 ALL_ROLES: Final = STAFF_ROLES | KEY_ROLES
 
@@ -36,6 +38,11 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "packages.pack": frozenset({"device"}),
     "packages.override": frozenset({"admin", "warehouse_manager"}),
     "packages.decide": frozenset({"admin", "ops", "cs"}),
+    "purchase.read": frozenset({"admin", "purchasing", "purchasing_manager", "finance", "ops"})
+    | {"warehouse_manager", "device"},
+    "purchase.write": frozenset({"admin", "purchasing", "purchasing_manager"}),
+    "purchase.approve": frozenset({"admin", "purchasing_manager", "finance"}),
+    "purchase.receive": frozenset({"admin", "warehouse_manager", "device"}),
     "users.manage": frozenset({"admin"}),
     "audit.read": frozenset({"admin"}),
 }

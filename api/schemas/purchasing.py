@@ -1,0 +1,133 @@
+"""Purchase order request and response bodies."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from api.pagination import Page
+from api.schemas.common import Public, Reason, Strict
+
+Quantity = Annotated[int, Field(gt=0, le=10_000_000)]
+Count = Annotated[int, Field(ge=0, le=10_000_000)]
+BatchNo = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
+
+
+class PoLineIn(Strict):
+    sku_id: int
+    warehouse_id: int
+    quantity: Quantity
+    unit_price_fen: Annotated[int | None, Field(ge=0)] = None  # default: the supply price
+
+
+class PoCreate(Strict):
+    supplier_id: int
+    lines: Annotated[list[PoLineIn], Field(min_length=1, max_length=200)]
+    note: Annotated[str, StringConstraints(max_length=500)] = ""
+
+
+class ApproveIn(Strict):
+    role: str | None = None  # which required role to approve as; default: the one you hold
+
+
+class RejectIn(Strict):
+    reason: Reason
+
+
+class ReceiptLineIn(Strict):
+    line_no: int
+    sku_id: int
+    received: Quantity
+    accepted: Count
+    rejected: Count = 0
+    batch_no: BatchNo = ""
+    production_date: date | None = None
+    expiry_date: date | None = None
+
+
+class ReceiptExtraIn(Strict):
+    """Goods not on the PO (samples, gifts): received at no cost."""
+
+    sku_id: int
+    quantity: Quantity
+    kind: Literal["sample", "gift"] = "sample"
+    batch_no: BatchNo = ""
+    production_date: date | None = None
+    expiry_date: date | None = None
+
+
+class ReceiptIn(Strict):
+    receipt_key: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    warehouse_id: int
+    location_id: int  # where the accepted units are put away
+    lines: Annotated[list[ReceiptLineIn], Field(max_length=500)] = []
+    extras: Annotated[list[ReceiptExtraIn], Field(max_length=100)] = []
+
+
+class PoLinePublic(Public):
+    line_no: int
+    sku_id: int
+    warehouse_id: int
+    quantity: int
+    unit_price_fen: int
+    received: int
+    accepted: int
+    rejected: int
+    returned: int
+    open: int  # ordered − accepted, never below 0: what the supplier still owes
+
+
+class PoEventPublic(Public):
+    at: datetime
+    step: str
+    actor: str
+    detail: dict[str, object]
+
+
+class PoTotals(Public):
+    ordered: int
+    received: int
+    accepted: int
+    rejected: int
+    returned: int
+    open: int
+    extras: int  # units received off the PO (samples, gifts)
+
+
+class PoPublic(Public):
+    po_no: str
+    supplier_id: int
+    status: str
+    amount_fen: int
+    note: str
+    required_roles: list[str]
+    approvals: dict[str, int]
+    reminded: bool
+    escalated: bool
+    close_reason: str | None
+    created_at: datetime
+    lines: list[PoLinePublic]
+    totals: PoTotals
+    receipts: list[str]
+    timeline: list[PoEventPublic]
+
+
+class PoSummary(Public):
+    po_no: str
+    supplier_id: int
+    status: str
+    amount_fen: int
+    escalated: bool
+    created_at: datetime
+
+
+class ReceiptPublic(Public):
+    receipt_no: str
+    receipt_key: str
+    duplicate: bool
+    po: PoPublic
+
+
+PosPublic = Page[PoSummary]

@@ -1,0 +1,250 @@
+"""Purchase orders over the whole back office (PostgreSQL, the dev server, a worker): drafting
+only an approved supplier's products, tiered approval, in-transit, three deliveries whose
+figures add up, over-delivery refused, a duplicate receipt key, another warehouse's device."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest_asyncio
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+
+from models.db import Location, Stock, StockMovement, Supplier, SupplierProduct
+from tests.support.invariants import assert_stock_invariants
+from tests.support.order_api import DEVICE, http, order_stack, problem, staff, warehouse_id
+from tests.support.stack import Stack
+
+Json = dict[str, Any]
+
+
+@pytest_asyncio.fixture
+async def stack(
+    request: Any, seeded_engine: AsyncEngine, dev_client: Client, task_queue: str
+) -> AsyncIterator[Stack]:
+    async with order_stack(request, seeded_engine, dev_client, task_queue) as running:
+        yield running
+
+
+@pytest_asyncio.fixture
+async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with http(stack.api) as client:
+        yield client
+
+
+async def supplier_with_products(stack: Stack, status: str = "approved") -> tuple[int, list[int]]:
+    """A demo supplier in `status` and two SKUs it supplies that are not batch-managed."""
+    async with stack.sessions() as session:
+        rows = (
+            await session.execute(
+                select(Supplier.id, SupplierProduct.sku_id)
+                .join(SupplierProduct, SupplierProduct.supplier_id == Supplier.id)
+                .where(Supplier.status == status)
+                .order_by(Supplier.id, SupplierProduct.sku_id)
+            )
+        ).all()
+    supplier = rows[0][0]
+    return supplier, [sku for sid, sku in rows if sid == supplier][:2]
+
+
+async def location_in(stack: Stack, code: str) -> int:
+    wh = await warehouse_id(stack, code)
+    async with stack.sessions() as session:
+        found = await session.scalar(
+            select(Location.id).where(Location.warehouse_id == wh).order_by(Location.id)
+        )
+    assert found is not None
+    return int(found)
+
+
+async def stock_of(stack: Stack, sku: int, wh: int) -> tuple[int, int]:
+    async with stack.sessions() as session:
+        row = await session.get(Stock, (sku, wh), populate_existing=True)
+        return (row.on_hand, row.in_transit) if row else (0, 0)
+
+
+async def approved_po(
+    stack: Stack, api: httpx.AsyncClient, quantities: tuple[int, int] = (100, 40)
+) -> tuple[Json, list[int], int]:
+    supplier, skus = await supplier_with_products(stack)
+    sh = await warehouse_id(stack, "SH01")
+    buyer = await staff(api, "purchasing")
+    body = {
+        "supplier_id": supplier,
+        "lines": [
+            {"sku_id": sku, "warehouse_id": sh, "quantity": q, "unit_price_fen": 250}
+            for sku, q in zip(skus, quantities, strict=True)
+        ],
+    }
+    created = await api.post("/v1/purchase-orders", json=body, headers=buyer)
+    assert created.status_code == 201, created.text
+    po = created.json()
+    submitted = await api.post(f"/v1/purchase-orders/{po['po_no']}/submit", headers=buyer)
+    assert submitted.status_code == 200, submitted.text
+    assert submitted.json()["required_roles"] == ["purchasing_manager"]  # 35 000 fen: one level
+    manager = await staff(api, "purchasing_manager")
+    approved = await api.post(
+        f"/v1/purchase-orders/{po['po_no']}/approve", json={}, headers=manager
+    )
+    assert approved.status_code == 200, approved.text
+    return approved.json(), skus, sh
+
+
+async def sent(api: httpx.AsyncClient, po_no: str, headers: dict[str, str]) -> Json:
+    for _ in range(100):
+        shown = (await api.get(f"/v1/purchase-orders/{po_no}", headers=headers)).json()
+        if shown["status"] == "sent":
+            return shown
+        await __import__("asyncio").sleep(0.1)
+    raise AssertionError(f"{po_no} never sent: {shown}")
+
+
+async def test_three_deliveries_short_over_and_a_sample_add_up(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    po, (sku_a, sku_b), sh = await approved_po(stack, api)
+    number = po["po_no"]
+    buyer = await staff(api, "purchasing")
+    shown = await sent(api, number, buyer)
+    assert shown["approvals"] and shown["totals"]["open"] == 140
+    before_a = await stock_of(stack, sku_a, sh)
+    assert before_a[1] >= 100  # in transit since sent
+    loc = await location_in(stack, "SH01")
+    device = DEVICE["SH01"]
+
+    def receipt(key: str, lines: list[Json], extras: list[Json] | None = None) -> Json:
+        batch = {"batch_no": f"B-{key}", "production_date": "2026-11-01",
+                 "expiry_date": "2027-11-01"}  # fmt: skip
+        return {
+            "receipt_key": key,
+            "warehouse_id": sh,
+            "location_id": loc,
+            "lines": [{**line, **batch} for line in lines],
+            "extras": [{**extra, **batch} for extra in extras or []],
+        }
+
+    path = f"/v1/purchase-orders/{number}/receipts"
+    # 1: line 1 short (60 of 100, 2 rejected by QC).
+    first = await api.post(
+        path,
+        json=receipt("d1", [{"line_no": 1, "sku_id": sku_a, "received": 60, "accepted": 58,
+                             "rejected": 2}]),
+        headers=device,
+    )  # fmt: skip
+    assert first.status_code == 201, first.text
+    # 2: line 2 over by 2 (5 % of 40 allowed), plus a sample of SKU A.
+    second = await api.post(
+        path,
+        json=receipt(
+            "d2",
+            [{"line_no": 2, "sku_id": sku_b, "received": 42, "accepted": 42}],
+            [{"sku_id": sku_a, "quantity": 3, "kind": "sample"}],
+        ),
+        headers=device,
+    )
+    assert second.status_code == 201, second.text
+    # The same key again: the same receipt, nothing booked twice.
+    again = await api.post(
+        path,
+        json=receipt("d2", [{"line_no": 2, "sku_id": sku_b, "received": 42, "accepted": 42}]),
+        headers=device,
+    )
+    assert again.status_code == 201, again.text
+    assert again.json()["duplicate"] is True
+    assert again.json()["receipt_no"] == second.json()["receipt_no"]
+    # Beyond tolerance: refused, naming the line.
+    over = await api.post(
+        path,
+        json=receipt("d3x", [{"line_no": 2, "sku_id": sku_b, "received": 1, "accepted": 1}]),
+        headers=device,
+    )
+    body = problem(over, 409)
+    assert "PO line 2" in body["detail"]
+    # 3: the rest of line 1.
+    third = await api.post(
+        path,
+        json=receipt("d3", [{"line_no": 1, "sku_id": sku_a, "received": 42, "accepted": 42}]),
+        headers=device,
+    )
+    assert third.status_code == 201, third.text
+
+    final = third.json()["po"]
+    lines = {ln["line_no"]: ln for ln in final["lines"]}
+    assert (lines[1]["received"], lines[1]["accepted"], lines[1]["rejected"]) == (102, 100, 2)
+    assert (lines[2]["received"], lines[2]["accepted"], lines[2]["open"]) == (42, 42, 0)
+    totals = final["totals"]
+    assert totals == {
+        "ordered": 140,
+        "received": 144,
+        "accepted": 142,
+        "rejected": 2,
+        "returned": 0,
+        "open": 0,
+        "extras": 3,
+    }
+    assert len(final["receipts"]) == 3
+    closed = await api.get(f"/v1/purchase-orders/{number}", headers=buyer)
+    for _ in range(100):
+        if closed.json()["status"] == "closed":
+            break
+        await __import__("asyncio").sleep(0.1)
+        closed = await api.get(f"/v1/purchase-orders/{number}", headers=buyer)
+    assert (closed.json()["status"], closed.json()["close_reason"]) == ("closed", "fully_received")
+    on_hand_a, transit_a = await stock_of(stack, sku_a, sh)
+    assert on_hand_a - before_a[0] == 100 + 3  # accepted + the sample
+    assert transit_a == before_a[1] - 100
+    async with stack.sessions() as session:
+        kinds = dict(
+            (
+                await session.execute(
+                    select(StockMovement.movement_type, func.sum(StockMovement.on_hand_delta))
+                    .where(StockMovement.ref_no.in_(final["receipts"]))
+                    .group_by(StockMovement.movement_type)
+                )
+            ).all()
+        )
+        await assert_stock_invariants(session)
+    assert kinds == {"purchase_in": 142, "sample_in": 3, "purchase_arrived": 0}
+
+
+async def test_only_approved_suppliers_products_and_the_right_warehouse(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    buyer = await staff(api, "purchasing")
+    pending, pending_skus = await supplier_with_products(stack, "pending")
+    sh = await warehouse_id(stack, "SH01")
+    line = {"sku_id": pending_skus[0], "warehouse_id": sh, "quantity": 1}
+    problem(
+        await api.post(
+            "/v1/purchase-orders", json={"supplier_id": pending, "lines": [line]}, headers=buyer
+        ),
+        409,
+    )
+    supplier, _ = await supplier_with_products(stack)
+    foreign = {**line, "sku_id": pending_skus[0]}
+    refused = problem(
+        await api.post(
+            "/v1/purchase-orders", json={"supplier_id": supplier, "lines": [foreign]}, headers=buyer
+        ),
+        422,
+    )
+    assert "not a product of" in str(refused)
+    po, (sku_a, _), sh = await approved_po(stack, api)
+    await sent(api, po["po_no"], buyer)
+    other = {
+        "receipt_key": "gz",
+        "warehouse_id": sh,
+        "location_id": await location_in(stack, "SH01"),
+        "lines": [{"line_no": 1, "sku_id": sku_a, "received": 1, "accepted": 1, "batch_no": "B1"}],
+    }
+    problem(
+        await api.post(
+            f"/v1/purchase-orders/{po['po_no']}/receipts", json=other, headers=DEVICE["GZ01"]
+        ),
+        403,
+    )
+    # The submitter's own approval and a finance approval the PO does not need are refused.
+    problem(await api.post(f"/v1/purchase-orders/{po['po_no']}/submit", headers=buyer), 409)

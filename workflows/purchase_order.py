@@ -1,0 +1,329 @@
+"""PurchaseOrderWorkflow (`po-PO…`): draft → submit → approval tiered by amount (SLA reminder,
+then escalation) → sent, in_transit raised → any number of receipts → closed when fully
+received, closed short by staff, or automatically N days after the last receipt, releasing
+what is still in transit (DESIGN §6.5). The figures are models/domain/purchasing.py's."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.purchasing import PurchasingActivities
+    from models.contracts.order import Actor
+    from models.contracts.purchasing import (
+        OPEN_FOR_RECEIPTS,
+        CloseReason,
+        CloseRequest,
+        Decision,
+        InTransitRequest,
+        PoStatus,
+        PoStep,
+        PoView,
+        PurchaseOrderInput,
+        ReceiptResult,
+        ReceiveGoodsRequest,
+        ReceiveRequest,
+        Staff,
+    )
+    from models.domain.purchasing import (
+        InTransitChange,
+        InvalidReceiptError,
+        OverDeliveryError,
+        PoFigures,
+        apply_receipt,
+        check_receipt,
+        closing_release,
+        empty_figures,
+    )
+    from models.domain.settlement import (
+        ApprovalError,
+        approval_progress,
+        check_approval,
+        check_rejection,
+        required_roles,
+    )
+    from workflows.common import call
+
+SYSTEM = Actor(kind="system", name="purchasing")
+
+
+@workflow.defn
+class PurchaseOrderWorkflow:
+    @workflow.init
+    def __init__(self, input: PurchaseOrderInput) -> None:
+        self._in = input
+        self._status: PoStatus = "draft"
+        self._steps = 0
+        self._amount = sum(line.quantity * line.unit_price_fen for line in input.lines)
+        self._required: frozenset[str] = frozenset()
+        self._approvals: dict[str, int] = {}
+        self._submitted_by: int | None = None
+        self._rejected = False
+        self._cancelled = False
+        self._reminded = False
+        self._escalated = False
+        self._figures: PoFigures = empty_figures(input.lines)
+        self._receipts: dict[str, ReceiptResult] = {}  # by receipt key
+        self._close: CloseRequest | None = None
+        self._close_reason: CloseReason | None = None
+        self._lock = asyncio.Lock()  # one receipt at a time: each checks the figures before it
+
+    @workflow.run
+    async def run(self, input: PurchaseOrderInput) -> PoView:
+        await self._step("draft", "created", input.created_by.actor)
+        await workflow.wait_condition(lambda: self._status != "draft")
+        if self._status == "pending_approval" and await self._approved():
+            await self._send()
+            await self._receive_until_closed()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.view()
+
+    # --- approval -------------------------------------------------------------------------
+
+    async def _approved(self) -> bool:
+        """Wait for the decision; past the SLA a reminder, past a second SLA an escalation."""
+        sla = self._in.timings.approval_sla
+        for late in ("approval_reminder", "approval_escalated"):
+            try:
+                await workflow.wait_condition(self._decided, timeout=sla)
+                break
+            except TimeoutError:
+                if late == "approval_reminder":
+                    self._reminded = True
+                else:
+                    self._escalated = True
+                await self._step(self._status, late, SYSTEM, waiting_s=int(sla.total_seconds()))
+        await workflow.wait_condition(self._decided)
+        return not (self._rejected or self._cancelled)
+
+    def _decided(self) -> bool:
+        return self._rejected or self._cancelled or self._fully_approved()
+
+    def _fully_approved(self) -> bool:
+        return bool(self._required) and approval_progress(self._required, self._approvals).approved
+
+    @workflow.update
+    async def submit(self, by: Staff) -> PoView:
+        self._required = required_roles(self._amount, self._in.policy.approval)
+        self._submitted_by = by.user_id
+        await self._step("pending_approval", "submitted", by.actor, amount_fen=self._amount)
+        return self.view()
+
+    @submit.validator
+    def _may_submit(self, by: Staff) -> None:
+        self._expect("draft")
+
+    @workflow.update
+    async def approve(self, decision: Decision) -> PoView:
+        self._approvals[decision.role] = decision.by.user_id
+        await self._step(
+            "approved" if self._fully_approved() else "pending_approval",
+            f"approved_as_{decision.role}",
+            decision.by.actor,
+        )
+        return self.view()
+
+    @approve.validator
+    def _may_approve(self, decision: Decision) -> None:
+        self._expect("pending_approval")
+        try:
+            check_approval(
+                self._required,
+                self._approvals,
+                role=decision.role,
+                user_id=decision.by.user_id,
+                user_roles=decision.by.roles,
+                submitted_by=self._submitted_by,
+            )
+        except ApprovalError as exc:
+            raise ApplicationError(str(exc), type="ApprovalError") from exc
+
+    @workflow.update
+    async def reject(self, decision: Decision) -> PoView:
+        self._rejected = True
+        await self._step("rejected", "rejected", decision.by.actor, reason=decision.reason)
+        return self.view()
+
+    @reject.validator
+    def _may_reject(self, decision: Decision) -> None:
+        self._expect("pending_approval")
+        try:
+            check_rejection(
+                self._required,
+                user_id=decision.by.user_id,
+                user_roles=decision.by.roles,
+                reason=decision.reason,
+            )
+        except ApprovalError as exc:
+            raise ApplicationError(str(exc), type="ApprovalError") from exc
+
+    @workflow.update
+    async def cancel(self, decision: Decision) -> PoView:
+        self._cancelled = True
+        await self._step("cancelled", "cancelled", decision.by.actor, reason=decision.reason)
+        return self.view()
+
+    @cancel.validator
+    def _may_cancel(self, decision: Decision) -> None:
+        self._expect("draft", "pending_approval")
+        if not decision.reason.strip():
+            raise ApplicationError("a cancel needs a reason", type="InvalidInputError")
+
+    # --- sent, receipts, closing ------------------------------------------------------------
+
+    async def _send(self) -> None:
+        """In transit from now: one ledger row per line raises its warehouse's in_transit."""
+        raised = [
+            InTransitChange(**line.model_dump(include={"line_no", "sku_id", "warehouse_id"}),
+                            quantity=line.ordered)
+            for line in self._figures.lines
+        ]  # fmt: skip
+        await self._in_transit(raised, "sent", raise_=True)
+        await self._step("sent", "sent_to_supplier", SYSTEM)
+
+    async def _receive_until_closed(self) -> None:
+        auto_close = self._in.timings.auto_close_after
+        while True:
+            seen = len(self._receipts)
+            try:
+                await workflow.wait_condition(
+                    lambda: (
+                        len(self._receipts) != seen  # noqa: B023 - awaited here
+                        or self._close is not None
+                        or self._figures.fully_received
+                    ),
+                    timeout=auto_close if seen else None,
+                )
+            except TimeoutError:
+                await self._closed("auto_closed", SYSTEM)
+                return
+            await workflow.wait_condition(lambda: not self._lock.locked())
+            if self._figures.fully_received:
+                await self._closed("fully_received", SYSTEM)
+                return
+            if self._close is not None:
+                why = self._close.reason
+                await self._closed("closed_short", self._close.by.actor, note=why)
+                return
+
+    async def _closed(self, reason: CloseReason, actor: Actor, **detail: Any) -> None:
+        self._close_reason = reason
+        released = closing_release(self._figures)
+        if released:
+            await self._in_transit(released, "closed", raise_=False)
+        await self._step("closed", reason, actor, released=sum(c.quantity for c in released),
+                         **detail)  # fmt: skip
+
+    @workflow.update
+    async def receive(self, request: ReceiveRequest) -> ReceiptResult:
+        async with self._lock:
+            if (done := self._receipts.get(request.receipt_key)) is not None:
+                return done.model_copy(update={"duplicate": True})
+            try:  # checked again in turn: a receipt accepted meanwhile may have used the margin
+                outcome = apply_receipt(
+                    self._figures, request.receipt, self._in.policy.over_delivery
+                )
+            except (InvalidReceiptError, OverDeliveryError) as exc:
+                raise ApplicationError(str(exc), type=type(exc).__name__) from exc
+            receipt_no = f"RC{self._in.po_no[2:]}{len(self._receipts) + 1:02d}"
+            await call(
+                PurchasingActivities.receive_goods,
+                ReceiveGoodsRequest(
+                    po_no=self._in.po_no,
+                    receipt_no=receipt_no,
+                    request=request,
+                    lines=self._in.lines,
+                    in_transit_removed=list(outcome.in_transit_removed),
+                ),
+            )
+            self._figures = outcome.figures
+            result = ReceiptResult(
+                receipt_no=receipt_no, receipt_key=request.receipt_key, figures=self._figures
+            )
+            self._receipts[request.receipt_key] = result
+            await self._step("receiving", "received", request.actor, receipt_no=receipt_no)
+            return result
+
+    @receive.validator
+    def _may_receive(self, request: ReceiveRequest) -> None:
+        if request.receipt_key in self._receipts:
+            return  # a retry: answered with the stored receipt
+        self._expect(*OPEN_FOR_RECEIPTS)
+        if self._close is not None:
+            raise ApplicationError("the PO is being closed", type="InvalidStateError")
+        elsewhere = sorted(
+            line.line_no
+            for line in self._figures.lines
+            if line.warehouse_id != request.warehouse_id
+            and line.line_no in {r.line_no for r in request.receipt.lines}
+        )
+        if elsewhere:
+            raise ApplicationError(
+                f"PO lines {elsewhere} are for another warehouse than {request.warehouse_id}",
+                type="WrongWarehouseError",
+            )
+        try:
+            check_receipt(self._figures, request.receipt, self._in.policy.over_delivery)
+        except (InvalidReceiptError, OverDeliveryError) as exc:
+            raise ApplicationError(str(exc), type=type(exc).__name__) from exc
+
+    @workflow.update
+    async def close_short(self, request: CloseRequest) -> PoView:
+        self._close = request
+        await workflow.wait_condition(lambda: self._status == "closed")
+        return self.view()
+
+    @close_short.validator
+    def _may_close(self, request: CloseRequest) -> None:
+        self._expect(*OPEN_FOR_RECEIPTS)
+        if self._close is not None:
+            raise ApplicationError("the PO is already being closed", type="InvalidStateError")
+
+    # --- view and helpers -------------------------------------------------------------------
+
+    @workflow.query
+    def view(self) -> PoView:
+        return PoView(
+            po_no=self._in.po_no,
+            supplier_id=self._in.supplier_id,
+            status=self._status,
+            amount_fen=self._amount,
+            required_roles=sorted(self._required),
+            approvals=dict(self._approvals),
+            reminded=self._reminded,
+            escalated=self._escalated,
+            figures=self._figures,
+            close_reason=self._close_reason,
+            receipts=[r.receipt_no for r in self._receipts.values()],
+        )
+
+    def _expect(self, *statuses: PoStatus) -> None:
+        if self._status not in statuses:
+            raise ApplicationError(f"purchase order is {self._status}", type="InvalidStateError")
+
+    async def _in_transit(self, changes: list[InTransitChange], key: str, *, raise_: bool) -> None:
+        request = InTransitRequest(
+            po_no=self._in.po_no, key=key, changes=changes, raise_=raise_, actor="system:purchasing"
+        )
+        await call(PurchasingActivities.move_po_in_transit, request)
+
+    async def _step(self, status: PoStatus, step: str, actor: Actor, **detail: Any) -> None:
+        self._status = status
+        self._steps += 1
+        await call(
+            PurchasingActivities.record_po_step,
+            PoStep(
+                po_no=self._in.po_no,
+                status=status,
+                seq=self._steps,
+                step=step,
+                actor=actor,
+                at=workflow.now(),
+                detail=detail,
+                view=self.view(),
+            ),
+        )
