@@ -45,6 +45,17 @@ class PaymentProvider(Protocol):
         self, *, payment_id: str, refund_no: str, amount_fen: int, reason: str
     ) -> ProviderRefund: ...
 
+    async def transfer(
+        self, *, transfer_key: str, payee_name: str, payee_account: str, amount_fen: int, memo: str
+    ) -> ProviderTransfer: ...
+
+
+class ProviderTransfer(BaseModel):
+    transfer_id: str
+    transfer_key: str
+    amount_fen: int
+    occurred_at: datetime
+
 
 class CarrierWaybill(BaseModel):
     waybill_no: str
@@ -118,6 +129,22 @@ class SandboxPaymentProvider:
             },
         )
         return ProviderRefund.model_validate(_raise_for(answer))
+
+    async def transfer(
+        self, *, transfer_key: str, payee_name: str, payee_account: str, amount_fen: int, memo: str
+    ) -> ProviderTransfer:
+        """A bank transfer to a supplier; the key makes a retry the same transfer."""
+        answer = await self._http.post(
+            "/v1/transfers",
+            json={
+                "transfer_key": transfer_key,
+                "payee_name": payee_name[:200],
+                "payee_account": payee_account,
+                "amount_fen": amount_fen,
+                "memo": memo[:256],
+            },
+        )
+        return ProviderTransfer.model_validate(_raise_for(answer))
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -52,11 +52,10 @@ class PurchasingActivities:
                         PurchaseOrderLine.line_no == line.line_no,
                         PurchaseOrderLine.received <= line.received,  # never back in time
                     )
-                    .values(
+                    .values(  # not `returned`: returns are booked on the rows directly
                         received=line.received,
                         accepted=line.accepted,
                         rejected=line.rejected,
-                        returned=line.returned,
                     )
                 )
             await session.execute(

@@ -21,6 +21,7 @@ from api.routes import (
     health,
     orders,
     packages,
+    po_settlement,
     promotions,
     purchase_orders,
     stock,
@@ -95,6 +96,7 @@ def create_app(deps: AppDeps | None = None, settings: Settings | None = None) ->
         orders,
         packages,
         purchase_orders,
+        po_settlement,
         webhooks,
         admin,
     ):

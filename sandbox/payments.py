@@ -20,6 +20,7 @@ import httpx
 from fastapi import FastAPI, Header, Response
 from pydantic import BaseModel, Field
 
+from sandbox.bank import add_bank_routes
 from sandbox.common import (
     Clock,
     FaultInjector,
@@ -348,6 +349,7 @@ def create_payment_app(
     app.state.provider = provider
     _payment_routes(app, provider)
     _refund_and_statement_routes(app, provider)
+    app.state.bank = add_bank_routes(app, clock)
     return app
 
 

@@ -16,14 +16,22 @@ from activities.orders import OrderActivities
 from activities.payments import PaymentActivities
 from activities.providers import CarrierClient, PaymentProvider
 from activities.purchasing import PurchasingActivities
+from activities.settlement import SettlementActivities
 from activities.shipments import ShipmentActivities
 from core.db import SessionFactory
 from workflows.diagnostics import DiagnosticsWorkflow
 from workflows.order import OrderWorkflow
 from workflows.purchase_order import PurchaseOrderWorkflow
+from workflows.settlement import SettlementWorkflow
 from workflows.shipment import ShipmentWorkflow
 
-WORKFLOWS = [DiagnosticsWorkflow, OrderWorkflow, ShipmentWorkflow, PurchaseOrderWorkflow]
+WORKFLOWS = [
+    DiagnosticsWorkflow,
+    OrderWorkflow,
+    ShipmentWorkflow,
+    PurchaseOrderWorkflow,
+    SettlementWorkflow,
+]
 
 
 @dataclass
@@ -59,6 +67,8 @@ def activities_for(deps: WorkerDeps) -> list[Callable[..., Any]]:
     if deps.payments is not None:
         payments = PaymentActivities(sessions, deps.payments, deps.payment_notify_url)
         found += [payments.open_payment, payments.record_payment, payments.refund_payment]
+        settlement = SettlementActivities(sessions, deps.payments)
+        found += [settlement.record_invoice, settlement.pay_supplier]
     if deps.carrier is not None:
         shipments = ShipmentActivities(sessions, deps.carrier, deps.tracking_webhook_url)
         found += [

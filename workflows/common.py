@@ -28,6 +28,7 @@ BUSINESS_ERRORS = [
     "WaybillRefusedError",
     "StockShortError",
     "InvalidReceiptError",
+    "TransferRefusedError",
 ]
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -59,6 +60,7 @@ LOCAL_ACTIVITIES = frozenset(
         "record_po_step",
         "move_po_in_transit",
         "receive_goods",
+        "record_invoice",
     }
 )
 # Histories from before local activities replay with regular ones: the marker decides.

@@ -349,17 +349,16 @@ async def receive(
         raise invalid("location_id", f"location {body.location_id} is not in that warehouse")
     if not body.lines and not body.extras:
         raise invalid("lines", "a receipt needs lines or extras")
+    parts = [(f"lines.{n}", p.sku_id, p.batch_no) for n, p in enumerate(body.lines)]
+    parts += [(f"extras.{n}", p.sku_id, p.batch_no) for n, p in enumerate(body.extras)]
     batch_managed = set(
         await w.session.scalars(
-            select(Sku.id).where(
-                Sku.id.in_([x.sku_id for x in [*body.lines, *body.extras]]), Sku.batch_managed
-            )
+            select(Sku.id).where(Sku.id.in_([sku for _, sku, _ in parts]), Sku.batch_managed)
         )
     )
-    for name, parts in (("lines", body.lines), ("extras", body.extras)):
-        for n, part in enumerate(parts):
-            if part.sku_id in batch_managed and not part.batch_no:
-                raise invalid(f"{name}.{n}.batch_no", f"SKU {part.sku_id} is batch-managed")
+    for where, sku, batch_no in parts:
+        if sku in batch_managed and not batch_no:
+            raise invalid(f"{where}.batch_no", f"SKU {sku} is batch-managed")
     receipt = Receipt(
         lines=tuple(ReceiptLine(**line.model_dump()) for line in body.lines),
         extras=tuple(ReceiptExtra(**extra.model_dump()) for extra in body.extras),

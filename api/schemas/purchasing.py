@@ -131,3 +131,63 @@ class ReceiptPublic(Public):
 
 
 PosPublic = Page[PoSummary]
+
+
+class ReturnLineIn(Strict):
+    line_no: int
+    quantity: Quantity
+    location_id: int | None = None  # None: units QC rejected at receipt (never on hand)
+    batch_no: BatchNo = ""
+
+
+class ReturnIn(Strict):
+    return_key: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    warehouse_id: int
+    reason: Reason
+    lines: Annotated[list[ReturnLineIn], Field(min_length=1, max_length=500)]
+
+
+class ReturnPublic(Public):
+    return_no: str
+    credit_fen: int
+    duplicate: bool
+    po: PoPublic
+
+
+class InvoiceLineIn(Strict):
+    line_no: int | None = None  # the PO line billed; None: a charge not on the PO
+    sku_id: int
+    quantity: Count
+    unit_price_fen: Annotated[int, Field(ge=0)]
+
+
+class InvoiceIn(Strict):
+    invoice_no: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                 max_length=64)]  # fmt: skip
+    invoice_date: date
+    lines: Annotated[list[InvoiceLineIn], Field(min_length=1, max_length=500)]
+
+
+class InvoiceDecisionIn(Strict):
+    approve: bool
+    reason: Reason
+
+
+class InvoicePublic(Public):
+    po_no: str
+    invoice_no: str
+    invoice_date: date
+    status: str
+    expected_fen: int
+    invoiced_fen: int
+    credit_fen: int
+    payable_fen: int
+    discrepancies: list[dict[str, object]]
+    due_date: date | None
+    decided_by: str | None
+    decision_reason: str | None
+    transfer_id: str | None
+    paid_at: datetime | None
+
+
+PayablesPublic = Page[InvoicePublic]

@@ -17,9 +17,33 @@ down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-OLD_TYPES = ["opening_balance", "purchase_in", "return_in", "transfer_in", "transfer_out", "count_surplus", "count_deficit", "adjustment_in", "adjustment_out", "sales_out", "purchase_return_out", "damage_out", "reservation", "release"]
+OLD_TYPES = [
+    "opening_balance",
+    "purchase_in",
+    "return_in",
+    "transfer_in",
+    "transfer_out",
+    "count_surplus",
+    "count_deficit",
+    "adjustment_in",
+    "adjustment_out",
+    "sales_out",
+    "purchase_return_out",
+    "damage_out",
+    "reservation",
+    "release",
+]
 NEW_TYPES = [*OLD_TYPES, "purchase_ordered", "purchase_arrived", "purchase_closed", "sample_in"]
-PO_STATUSES = ["draft", "pending_approval", "rejected", "cancelled", "approved", "sent", "receiving", "closed"]
+PO_STATUSES = [
+    "draft",
+    "pending_approval",
+    "rejected",
+    "cancelled",
+    "approved",
+    "sent",
+    "receiving",
+    "closed",
+]
 
 
 def _types_check(types: list[str]) -> str:

@@ -4,7 +4,7 @@ models/domain/settlement.py; these carry its inputs and results."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
@@ -17,7 +17,13 @@ from models.domain.purchasing import (
     PoLine,
     Receipt,
 )
-from models.domain.settlement import ApprovalPolicy, ApprovalTier
+from models.domain.settlement import (
+    ApprovalPolicy,
+    ApprovalTier,
+    InvoiceLine,
+    MatchResult,
+    MatchTolerance,
+)
 
 PoStatus = Literal[
     "draft",
@@ -28,6 +34,7 @@ PoStatus = Literal[
     "sent",
     "receiving",
     "closed",
+    "settled",
 ]
 CloseReason = Literal["fully_received", "closed_short", "auto_closed"]
 OPEN_FOR_RECEIPTS: tuple[PoStatus, ...] = ("sent", "receiving")
@@ -155,3 +162,56 @@ class ReceiveGoodsRequest(BaseModel):
     request: ReceiveRequest
     lines: list[PoLine]
     in_transit_removed: list[InTransitChange]
+
+
+# --- settlement (SettlementWorkflow, settle-PO…) --------------------------------------------
+
+
+class SettlementInput(BaseModel):
+    po_no: str
+    supplier_code: str
+    supplier_name: str
+    payment_terms_days: int
+    lines: list[PoLine]
+    figures: PoFigures  # at invoicing: received, accepted and returned so far
+    invoice_no: str
+    invoice_date: date
+    invoice: list[InvoiceLine]
+    tolerance: MatchTolerance = MatchTolerance(fen=100, basis_points=50)
+    by: Actor
+
+
+InvoiceStatus = Literal["mismatch", "payable", "rejected", "paid"]
+
+
+class InvoiceDecision(BaseModel):
+    by: Staff
+    approve: bool
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class SettlementView(BaseModel):
+    po_no: str
+    invoice_no: str
+    status: InvoiceStatus
+    match: MatchResult
+    due_date: date | None
+    transfer_id: str | None
+
+
+class InvoiceRecord(BaseModel):
+    """The supplier_invoices row as the settlement stands (and, once payable, its ledger row)."""
+
+    view: SettlementView
+    invoice_date: date
+    decided_by: str | None = None
+    decision_reason: str | None = None
+
+
+class PaySupplier(BaseModel):
+    po_no: str
+    transfer_key: str
+    payee_name: str
+    payee_account: str
+    amount_fen: int
+    memo: str

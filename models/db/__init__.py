@@ -29,6 +29,9 @@ from models.db.purchase_orders import (
     PurchaseOrderLine,
     PurchaseReceipt,
     PurchaseReceiptLine,
+    PurchaseReturn,
+    PurchaseReturnLine,
+    SupplierInvoice,
 )
 from models.db.purchasing import Supplier, SupplierProduct
 from models.db.warehouse import Location, Warehouse, WarehouseRegionPriority
@@ -62,6 +65,8 @@ __all__ = [
     "PurchaseOrderLine",
     "PurchaseReceipt",
     "PurchaseReceiptLine",
+    "PurchaseReturn",
+    "PurchaseReturnLine",
     "Refund",
     "Reservation",
     "Role",
@@ -70,6 +75,7 @@ __all__ = [
     "Stock",
     "StockMovement",
     "Supplier",
+    "SupplierInvoice",
     "SupplierProduct",
     "TrackingAllocation",
     "TrackingRange",

@@ -9,6 +9,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.db.base import Base
 
+ENTRY_TYPES = ("payment", "refund", "supplier_invoice", "supplier_credit", "supplier_payment")
+
 
 class Payment(Base):
     __tablename__ = "payments"
@@ -41,17 +43,23 @@ class Refund(Base):
 
 
 class MoneyEntry(Base):
-    """The money ledger: payments in (+), refunds out (−), one row per document."""
+    """The money ledger, one row per document. Orders: payments in (+), refunds out (−), so
+    per order paid − refunded = Σ. Purchase orders: the supplier's invoice (+, owed), credits
+    for returned goods (−) and the payment (−), so per PO Σ = what is still owed."""
 
     __tablename__ = "money_ledger"
     __table_args__ = (
         UniqueConstraint("entry_type", "ref_no"),
-        CheckConstraint("entry_type IN ('payment','refund')", name="type_known"),
+        CheckConstraint(
+            "entry_type IN (" + ",".join(f"'{t}'" for t in ENTRY_TYPES) + ")", name="type_known"
+        ),
+        CheckConstraint("(order_no IS NULL) <> (po_no IS NULL)", name="one_document"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    order_no: Mapped[str] = mapped_column(String(24), index=True)
-    entry_type: Mapped[str] = mapped_column(String(16))
-    amount_fen: Mapped[int]
+    order_no: Mapped[str | None] = mapped_column(String(24), index=True)
+    po_no: Mapped[str | None] = mapped_column(String(24), index=True)
+    entry_type: Mapped[str] = mapped_column(String(20))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
     ref_no: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -34,6 +34,7 @@ PO_STATUSES = (
     "sent",
     "receiving",
     "closed",
+    "settled",
 )
 
 
@@ -134,3 +135,66 @@ class PurchaseOrderEvent(Base):
     actor: Mapped[str] = mapped_column(String(120))
     detail: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     idempotency_key: Mapped[str] = mapped_column(String(80))
+
+
+class PurchaseReturn(Base):
+    """Goods sent back to the supplier (采购退货), once per client return key; its credit is
+    what the returned units cost on the PO."""
+
+    __tablename__ = "purchase_returns"
+    __table_args__ = (
+        UniqueConstraint("po_no", "return_key"),
+        CheckConstraint("credit_fen >= 0", name="credit_not_negative"),
+    )
+
+    return_no: Mapped[str] = mapped_column(String(32), primary_key=True)
+    po_no: Mapped[str] = mapped_column(ForeignKey("purchase_orders.po_no"), index=True)
+    return_key: Mapped[str] = mapped_column(String(64))
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    reason: Mapped[str] = mapped_column(String(500))
+    credit_fen: Mapped[int] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PurchaseReturnLine(Base):
+    """Units of one PO line returned: from a location and batch (on hand) or, without a
+    location, rejected units that QC kept out of stock."""
+
+    __tablename__ = "purchase_return_lines"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    return_no: Mapped[str] = mapped_column(
+        ForeignKey("purchase_returns.return_no", ondelete="CASCADE"), index=True
+    )
+    line_no: Mapped[int]
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
+    quantity: Mapped[int]
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    batch_no: Mapped[str] = mapped_column(String(64), default="")
+
+
+class SupplierInvoice(Base):
+    """One supplier invoice per PO, its three-way match and the payable it became."""
+
+    __tablename__ = "supplier_invoices"
+    __table_args__ = (
+        CheckConstraint("status IN ('mismatch','payable','rejected','paid')", name="status_known"),
+    )
+
+    po_no: Mapped[str] = mapped_column(ForeignKey("purchase_orders.po_no"), primary_key=True)
+    invoice_no: Mapped[str] = mapped_column(String(64))
+    invoice_date: Mapped[date]
+    status: Mapped[str] = mapped_column(String(12))
+    expected_fen: Mapped[int] = mapped_column(BigInteger)
+    invoiced_fen: Mapped[int] = mapped_column(BigInteger)
+    credit_fen: Mapped[int] = mapped_column(BigInteger)
+    payable_fen: Mapped[int] = mapped_column(BigInteger)
+    discrepancies: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    due_date: Mapped[date | None]
+    decided_by: Mapped[str | None] = mapped_column(String(120))
+    decision_reason: Mapped[str | None] = mapped_column(String(500))
+    transfer_id: Mapped[str | None] = mapped_column(String(64))
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

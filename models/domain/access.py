@@ -43,6 +43,7 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "purchase.write": frozenset({"admin", "purchasing", "purchasing_manager"}),
     "purchase.approve": frozenset({"admin", "purchasing_manager", "finance"}),
     "purchase.receive": frozenset({"admin", "warehouse_manager", "device"}),
+    "purchase.settle": frozenset({"admin", "finance"}),
     "users.manage": frozenset({"admin"}),
     "audit.read": frozenset({"admin"}),
 }

@@ -4,6 +4,7 @@ figures add up, over-delivery refused, a duplicate receipt key, another warehous
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,9 +14,16 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
-from models.db import Location, Stock, StockMovement, Supplier, SupplierProduct
+from models.db import StockMovement
 from tests.support.invariants import assert_stock_invariants
 from tests.support.order_api import DEVICE, http, order_stack, problem, staff, warehouse_id
+from tests.support.purchasing import (
+    approved_po,
+    location_in,
+    sent,
+    stock_of,
+    supplier_with_products,
+)
 from tests.support.stack import Stack
 
 Json = dict[str, Any]
@@ -33,73 +41,6 @@ async def stack(
 async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
     async with http(stack.api) as client:
         yield client
-
-
-async def supplier_with_products(stack: Stack, status: str = "approved") -> tuple[int, list[int]]:
-    """A demo supplier in `status` and two SKUs it supplies that are not batch-managed."""
-    async with stack.sessions() as session:
-        rows = (
-            await session.execute(
-                select(Supplier.id, SupplierProduct.sku_id)
-                .join(SupplierProduct, SupplierProduct.supplier_id == Supplier.id)
-                .where(Supplier.status == status)
-                .order_by(Supplier.id, SupplierProduct.sku_id)
-            )
-        ).all()
-    supplier = rows[0][0]
-    return supplier, [sku for sid, sku in rows if sid == supplier][:2]
-
-
-async def location_in(stack: Stack, code: str) -> int:
-    wh = await warehouse_id(stack, code)
-    async with stack.sessions() as session:
-        found = await session.scalar(
-            select(Location.id).where(Location.warehouse_id == wh).order_by(Location.id)
-        )
-    assert found is not None
-    return int(found)
-
-
-async def stock_of(stack: Stack, sku: int, wh: int) -> tuple[int, int]:
-    async with stack.sessions() as session:
-        row = await session.get(Stock, (sku, wh), populate_existing=True)
-        return (row.on_hand, row.in_transit) if row else (0, 0)
-
-
-async def approved_po(
-    stack: Stack, api: httpx.AsyncClient, quantities: tuple[int, int] = (100, 40)
-) -> tuple[Json, list[int], int]:
-    supplier, skus = await supplier_with_products(stack)
-    sh = await warehouse_id(stack, "SH01")
-    buyer = await staff(api, "purchasing")
-    body = {
-        "supplier_id": supplier,
-        "lines": [
-            {"sku_id": sku, "warehouse_id": sh, "quantity": q, "unit_price_fen": 250}
-            for sku, q in zip(skus, quantities, strict=True)
-        ],
-    }
-    created = await api.post("/v1/purchase-orders", json=body, headers=buyer)
-    assert created.status_code == 201, created.text
-    po = created.json()
-    submitted = await api.post(f"/v1/purchase-orders/{po['po_no']}/submit", headers=buyer)
-    assert submitted.status_code == 200, submitted.text
-    assert submitted.json()["required_roles"] == ["purchasing_manager"]  # 35 000 fen: one level
-    manager = await staff(api, "purchasing_manager")
-    approved = await api.post(
-        f"/v1/purchase-orders/{po['po_no']}/approve", json={}, headers=manager
-    )
-    assert approved.status_code == 200, approved.text
-    return approved.json(), skus, sh
-
-
-async def sent(api: httpx.AsyncClient, po_no: str, headers: dict[str, str]) -> Json:
-    for _ in range(100):
-        shown = (await api.get(f"/v1/purchase-orders/{po_no}", headers=headers)).json()
-        if shown["status"] == "sent":
-            return shown
-        await __import__("asyncio").sleep(0.1)
-    raise AssertionError(f"{po_no} never sent: {shown}")
 
 
 async def test_three_deliveries_short_over_and_a_sample_add_up(
@@ -190,7 +131,7 @@ async def test_three_deliveries_short_over_and_a_sample_add_up(
     for _ in range(100):
         if closed.json()["status"] == "closed":
             break
-        await __import__("asyncio").sleep(0.1)
+        await asyncio.sleep(0.1)
         closed = await api.get(f"/v1/purchase-orders/{number}", headers=buyer)
     assert (closed.json()["status"], closed.json()["close_reason"]) == ("closed", "fully_received")
     on_hand_a, transit_a = await stock_of(stack, sku_a, sh)

@@ -1,0 +1,202 @@
+"""Purchase returns and settlement routes: the warehouse sends goods back (a credit against the
+supplier), finance books the supplier's invoice on a closed PO (three-way match, a mismatch
+needs finance's decision) and lists payables by due date. Payment is SettlementWorkflow's."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy import select
+from temporalio.client import WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy
+
+from activities.purchase_returns import ReturnLine, book_return
+from activities.stock_ledger import StockError
+from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, writer
+from api.errors import Problem, invalid, not_found
+from api.pagination import Paging, fetch_page
+from api.routes.orders import actor_of
+from api.routes.purchase_orders import po_public, staff_of
+from api.schemas.purchasing import (
+    InvoiceDecisionIn,
+    InvoiceIn,
+    InvoicePublic,
+    PayablesPublic,
+    ReturnIn,
+    ReturnPublic,
+)
+from api.workflow_calls import UPDATE_RPC_TIMEOUT, answer
+from models.contracts.purchasing import InvoiceDecision, SettlementInput
+from models.db import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierInvoice
+from models.domain.purchasing import LineFigures, PoFigures, PoLine
+from models.domain.settlement import InvoiceLine
+from workflows.settlement import SettlementWorkflow
+
+router = APIRouter(tags=["purchasing"])
+Deps = Annotated[AppDeps, Depends(app_deps)]
+
+
+@router.post("/v1/purchase-orders/{po_no}/returns", status_code=201)
+async def return_goods(
+    po_no: str, body: ReturnIn, w: Annotated[Writer, Depends(writer("purchase.receive"))]
+) -> ReturnPublic:
+    if not w.principal.can_see_warehouse(body.warehouse_id):
+        raise Problem(
+            403, "devices return only from their own warehouse", type_="/problems/forbidden"
+        )
+    try:
+        booked = await book_return(
+            w.session,
+            po_no=po_no,
+            return_key=body.return_key,
+            warehouse_id=body.warehouse_id,
+            lines=[ReturnLine(**line.model_dump()) for line in body.lines],
+            reason=body.reason,
+            actor=w.actor,
+        )
+    except StockError as exc:
+        await w.session.rollback()
+        if exc.field == "po_no":
+            raise not_found("purchase order", po_no) from exc
+        if exc.conflict:
+            raise Problem(409, str(exc), errors=[{"field": exc.field}]) from exc
+        raise invalid(exc.field, str(exc)) from exc
+    await w.commit("purchase_order.return", "purchase_order", po_no,
+                   {"return_no": booked.return_no, "credit_fen": booked.credit_fen})  # fmt: skip
+    return ReturnPublic(
+        return_no=booked.return_no,
+        credit_fen=booked.credit_fen,
+        duplicate=booked.duplicate,
+        po=await po_public(w.session, po_no),
+    )
+
+
+async def _settlement_input(w: Writer, po_no: str, body: InvoiceIn) -> SettlementInput:
+    po = await w.session.get(PurchaseOrder, po_no)
+    if po is None:
+        raise not_found("purchase order", po_no)
+    if po.status != "closed":
+        raise Problem(409, f"purchase order {po_no} is {po.status}: invoices follow closing")
+    if await w.session.get(SupplierInvoice, po_no) is not None:
+        raise Problem(409, f"purchase order {po_no} already has an invoice")
+    supplier = await w.session.get(Supplier, po.supplier_id)
+    assert supplier is not None
+    rows = (
+        await w.session.scalars(
+            select(PurchaseOrderLine)
+            .where(PurchaseOrderLine.po_no == po_no)
+            .order_by(PurchaseOrderLine.line_no)
+        )
+    ).all()
+    ids = ("line_no", "sku_id", "warehouse_id")
+    figures = PoFigures(
+        lines=tuple(
+            LineFigures(
+                **{k: getattr(r, k) for k in (*ids, "received", "accepted", "rejected")},
+                ordered=r.quantity,
+                returned=r.returned,
+            )
+            for r in rows
+        )
+    )
+    lines = [
+        PoLine(**{k: getattr(r, k) for k in (*ids, "quantity", "unit_price_fen")}) for r in rows
+    ]
+    return SettlementInput(
+        po_no=po_no,
+        supplier_code=supplier.code,
+        supplier_name=supplier.name,
+        payment_terms_days=supplier.payment_terms_days,
+        lines=lines,
+        figures=figures,
+        invoice_no=body.invoice_no,
+        invoice_date=body.invoice_date,
+        invoice=[InvoiceLine(**line.model_dump()) for line in body.lines],
+        by=actor_of(w.principal),
+    )
+
+
+async def invoice_public(session: Session, po_no: str) -> InvoicePublic:
+    row = await session.get(SupplierInvoice, po_no, populate_existing=True)
+    if row is None:
+        raise not_found("invoice of purchase order", po_no)
+    return InvoicePublic.model_validate(row)
+
+
+@router.post("/v1/purchase-orders/{po_no}/invoice", status_code=201)
+async def book_invoice(
+    po_no: str,
+    body: InvoiceIn,
+    deps: Deps,
+    w: Annotated[Writer, Depends(writer("purchase.settle"))],
+) -> InvoicePublic:
+    settlement = await _settlement_input(w, po_no, body)
+    await w.session.commit()  # never hold a connection while waiting for the workflow
+    start = WithStartWorkflowOperation(
+        SettlementWorkflow.run,
+        settlement,
+        id=f"settle-{po_no}",
+        task_queue=deps.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    await answer(
+        deps.require_temporal().execute_update_with_start_workflow(
+            SettlementWorkflow.opened, start_workflow_operation=start
+        ),
+        kind="purchase order",
+        ident=po_no,
+    )
+    await w.commit("purchase_order.invoice", "purchase_order", po_no,
+                   {"invoice_no": body.invoice_no})  # fmt: skip
+    return await invoice_public(w.session, po_no)
+
+
+@router.post("/v1/purchase-orders/{po_no}/invoice/decision")
+async def decide_invoice(
+    po_no: str,
+    body: InvoiceDecisionIn,
+    deps: Deps,
+    w: Annotated[Writer, Depends(writer("purchase.settle"))],
+) -> InvoicePublic:
+    await invoice_public(w.session, po_no)
+    await w.session.commit()
+    handle = deps.require_temporal().get_workflow_handle(f"settle-{po_no}")
+    decision = InvoiceDecision(by=staff_of(w.principal), approve=body.approve, reason=body.reason)
+    await answer(
+        handle.execute_update(SettlementWorkflow.decide, decision, rpc_timeout=UPDATE_RPC_TIMEOUT),
+        kind="invoice",
+        ident=po_no,
+    )
+    await w.commit("purchase_order.invoice_decision", "purchase_order", po_no, body.model_dump())
+    return await invoice_public(w.session, po_no)
+
+
+@router.get("/v1/purchase-orders/{po_no}/invoice")
+async def get_invoice(
+    po_no: str,
+    session: Session,
+    _: Annotated[Principal, Depends(require("purchase.read"))],
+) -> InvoicePublic:
+    return await invoice_public(session, po_no)
+
+
+@router.get("/v1/payables")
+async def list_payables(
+    session: Session,
+    _: Annotated[Principal, Depends(require("purchase.settle"))],
+    paging: Paging,
+    status: Annotated[str | None, Query(max_length=12)] = None,
+    due_before: date | None = None,
+) -> PayablesPublic:
+    """Supplier invoices by due date (earliest first), for finance."""
+    query = select(SupplierInvoice).order_by(
+        SupplierInvoice.due_date.asc().nulls_last(), SupplierInvoice.po_no
+    )
+    if status is not None:
+        query = query.where(SupplierInvoice.status == status)
+    if due_before is not None:
+        query = query.where(SupplierInvoice.due_date < due_before)
+    rows, count = await fetch_page(session, query, paging)
+    return PayablesPublic(data=[InvoicePublic.model_validate(r) for r in rows], count=count)
