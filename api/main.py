@@ -24,6 +24,7 @@ from api.routes import (
     po_settlement,
     promotions,
     purchase_orders,
+    replenishment,
     stock,
     suppliers,
     warehouses,
@@ -97,6 +98,7 @@ def create_app(deps: AppDeps | None = None, settings: Settings | None = None) ->
         packages,
         purchase_orders,
         po_settlement,
+        replenishment,
         webhooks,
         admin,
     ):

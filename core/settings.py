@@ -76,6 +76,7 @@ class PurchasingSettings(BaseModel):
     two_level_approval_from_fen: int = Field(default=5_000_000, ge=0)
     over_delivery_percent: int = Field(default=5, ge=0, le=100)
     auto_close_days: int = Field(default=14, ge=1)
+    replenish_every_minutes: int = Field(default=60, ge=1)
 
 
 class Settings(BaseSettings):

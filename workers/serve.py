@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import timedelta
 
 import uvicorn
 from temporalio.api.enums.v1 import IndexedValueType
@@ -14,11 +15,13 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client
 
+from api import config as api_config
 from core.db import make_engine, make_session_factory
 from core.settings import Settings
 from core.temporal import SEARCH_ATTRIBUTES, connect
 from migrations import upgrade_to_head
 from workers import config
+from workers.schedules import ensure_replenishment_schedules
 from workers.worker import WorkerDeps, build_worker
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,15 @@ async def run_worker(settings: Settings) -> None:
         tracking_webhook_url=config.tracking_webhook_url(settings),
     )
     worker = build_worker(client, deps, task_queue=settings.task_queue)
+    schedules = await ensure_replenishment_schedules(
+        client,
+        deps.session_factory,
+        every=timedelta(minutes=settings.purchasing.replenish_every_minutes),
+        task_queue=settings.task_queue,
+        timings=api_config.po_timings(settings),
+        policy=api_config.po_policy(settings),
+    )
+    log.info("replenishment schedules", extra={"schedules": schedules})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

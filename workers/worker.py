@@ -16,12 +16,14 @@ from activities.orders import OrderActivities
 from activities.payments import PaymentActivities
 from activities.providers import CarrierClient, PaymentProvider
 from activities.purchasing import PurchasingActivities
+from activities.replenishment import ReplenishmentActivities
 from activities.settlement import SettlementActivities
 from activities.shipments import ShipmentActivities
 from core.db import SessionFactory
 from workflows.diagnostics import DiagnosticsWorkflow
 from workflows.order import OrderWorkflow
 from workflows.purchase_order import PurchaseOrderWorkflow
+from workflows.replenishment import ReplenishmentWorkflow
 from workflows.settlement import SettlementWorkflow
 from workflows.shipment import ShipmentWorkflow
 
@@ -31,6 +33,7 @@ WORKFLOWS = [
     ShipmentWorkflow,
     PurchaseOrderWorkflow,
     SettlementWorkflow,
+    ReplenishmentWorkflow,
 ]
 
 
@@ -64,6 +67,8 @@ def activities_for(deps: WorkerDeps) -> list[Callable[..., Any]]:
     ]
     purchasing = PurchasingActivities(sessions)
     found += [purchasing.record_po_step, purchasing.move_po_in_transit, purchasing.receive_goods]
+    replenishment = ReplenishmentActivities(sessions)
+    found += [replenishment.scan_reorder_points, replenishment.draft_po]
     if deps.payments is not None:
         payments = PaymentActivities(sessions, deps.payments, deps.payment_notify_url)
         found += [payments.open_payment, payments.record_payment, payments.refund_payment]

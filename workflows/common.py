@@ -61,6 +61,8 @@ LOCAL_ACTIVITIES = frozenset(
         "move_po_in_transit",
         "receive_goods",
         "record_invoice",
+        "scan_reorder_points",
+        "draft_po",
     }
 )
 # Histories from before local activities replay with regular ones: the marker decides.

@@ -191,3 +191,31 @@ class InvoicePublic(Public):
 
 
 PayablesPublic = Page[InvoicePublic]
+
+
+class ReorderRuleIn(Strict):
+    sku_id: int
+    warehouse_id: int
+    reorder_point: Count
+    reorder_level: Count
+
+
+class ReorderRulePublic(Public):
+    sku_id: int
+    warehouse_id: int
+    reorder_point: int
+    reorder_level: int
+
+
+class LowStockPublic(Public):
+    sku_id: int
+    warehouse_id: int
+    sellable: int
+    in_transit: int
+    reorder_point: int
+    reorder_level: int
+
+
+class ReplenishedPublic(Public):
+    warehouse_id: int
+    drafted: list[str]  # PO numbers drafted by this run

@@ -1,5 +1,6 @@
-"""settlement: purchase returns and their lines, supplier invoices, the money ledger for POs
-(po_no, supplier entry types), the settled PO status
+"""settlement and replenishment: purchase returns and their lines, supplier invoices, the money
+ledger for POs (po_no, supplier entry types), the settled PO status, reorder rules, POs drafted
+by replenishment (no creating user, a source key)
 
 Revision ID: 0005
 Revises: 0004
@@ -45,6 +46,29 @@ def _checks(po: list[str], money: list[str]) -> None:
 
 def upgrade() -> None:
     _checks(NEW_PO, NEW_MONEY)
+    op.alter_column("purchase_orders", "created_by", existing_type=sa.Integer(), nullable=True)
+    op.add_column("purchase_orders", sa.Column("source_key", sa.String(length=80), nullable=True))
+    op.create_unique_constraint(
+        op.f("uq_purchase_orders_source_key"), "purchase_orders", ["source_key"]
+    )
+    op.create_table(
+        "reorder_rules",
+        sa.Column("sku_id", sa.Integer(), nullable=False),
+        sa.Column("warehouse_id", sa.Integer(), nullable=False),
+        sa.Column("reorder_point", sa.Integer(), nullable=False),
+        sa.Column("reorder_level", sa.Integer(), nullable=False),
+        sa.CheckConstraint(
+            "reorder_level >= reorder_point", name=op.f("ck_reorder_rules_level_above_point")
+        ),
+        sa.CheckConstraint("reorder_point >= 0", name=op.f("ck_reorder_rules_point_not_negative")),
+        sa.ForeignKeyConstraint(["sku_id"], ["skus.id"], name=op.f("fk_reorder_rules_sku_id_skus")),
+        sa.ForeignKeyConstraint(
+            ["warehouse_id"],
+            ["warehouses.id"],
+            name=op.f("fk_reorder_rules_warehouse_id_warehouses"),
+        ),
+        sa.PrimaryKeyConstraint("sku_id", "warehouse_id", name=op.f("pk_reorder_rules")),
+    )
     op.alter_column("money_ledger", "order_no", existing_type=sa.String(length=24), nullable=True)
     op.alter_column(
         "money_ledger",
@@ -158,6 +182,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("reorder_rules")
+    op.drop_constraint(op.f("uq_purchase_orders_source_key"), "purchase_orders", type_="unique")
+    op.drop_column("purchase_orders", "source_key")
+    op.execute("DELETE FROM purchase_orders WHERE created_by IS NULL")
+    op.alter_column("purchase_orders", "created_by", existing_type=sa.Integer(), nullable=False)
     op.drop_table("supplier_invoices")
     op.drop_table("purchase_return_lines")
     op.drop_table("purchase_returns")

@@ -215,3 +215,37 @@ class PaySupplier(BaseModel):
     payee_account: str
     amount_fen: int
     memo: str
+
+
+# --- replenishment (ReplenishmentWorkflow, per warehouse on a Schedule) ---------------------
+
+
+class ReplenishInput(BaseModel):
+    warehouse_id: int
+    po_timings: PoTimings = Field(default_factory=PoTimings)
+    po_policy: PoPolicy = Field(default_factory=PoPolicy)
+
+
+class DraftLine(BaseModel):
+    sku_id: int
+    quantity: int
+    unit_price_fen: int
+
+
+class Draft(BaseModel):
+    """What one supplier should be asked for, for one warehouse."""
+
+    supplier_id: int
+    lines: list[DraftLine]
+
+
+class DraftRequest(BaseModel):
+    warehouse_id: int
+    draft: Draft
+    source_key: str  # the run and supplier: a retried activity finds its PO
+
+
+class Drafted(BaseModel):
+    po_no: str
+    lines: list[PoLine]
+    created: bool

@@ -31,6 +31,7 @@ from models.db.purchase_orders import (
     PurchaseReceiptLine,
     PurchaseReturn,
     PurchaseReturnLine,
+    ReorderRule,
     SupplierInvoice,
 )
 from models.db.purchasing import Supplier, SupplierProduct
@@ -68,6 +69,7 @@ __all__ = [
     "PurchaseReturn",
     "PurchaseReturnLine",
     "Refund",
+    "ReorderRule",
     "Reservation",
     "Role",
     "Sku",

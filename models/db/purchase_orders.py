@@ -53,7 +53,9 @@ class PurchaseOrder(Timestamped, Base):
     status: Mapped[str] = mapped_column(String(20), default="draft")
     status_seq: Mapped[int] = mapped_column(default=0)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
-    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: replenishment
+    # Replenishment drafts: the run and supplier that drafted it, so a retried draft is the same.
+    source_key: Mapped[str | None] = mapped_column(String(80), unique=True)
     note: Mapped[str] = mapped_column(String(500), default="")
     required_roles: Mapped[list[str]] = mapped_column(JSONB, default=list)
     approvals: Mapped[dict[str, int]] = mapped_column(JSONB, default=dict)
@@ -198,3 +200,19 @@ class SupplierInvoice(Base):
     transfer_id: Mapped[str | None] = mapped_column(String(64))
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ReorderRule(Base):
+    """When to reorder a SKU for a warehouse: sellable + in transit below the point → draft up
+    to the level, for the SKU's preferred supplier (智能采购, basic)."""
+
+    __tablename__ = "reorder_rules"
+    __table_args__ = (
+        CheckConstraint("reorder_point >= 0", name="point_not_negative"),
+        CheckConstraint("reorder_level >= reorder_point", name="level_above_point"),
+    )
+
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"), primary_key=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"), primary_key=True)
+    reorder_point: Mapped[int]
+    reorder_level: Mapped[int]
