@@ -70,6 +70,7 @@ class PurchaseOrderWorkflow:
         self._receipts: dict[str, ReceiptResult] = {}  # by receipt key
         self._close: CloseRequest | None = None
         self._close_reason: CloseReason | None = None
+        self._closing = False  # set under the receipt lock when closing starts
         self._lock = asyncio.Lock()  # one receipt at a time: each checks the figures before it
 
     @workflow.run
@@ -198,16 +199,26 @@ class PurchaseOrderWorkflow:
                     ),
                     timeout=auto_close if seen else None,
                 )
+                timed_out = False
             except TimeoutError:
-                await self._closed("auto_closed", SYSTEM)
-                return
-            await workflow.wait_condition(lambda: not self._lock.locked())
-            if self._figures.fully_received:
-                await self._closed("fully_received", SYSTEM)
-                return
-            if self._close is not None:
-                why = self._close.reason
-                await self._closed("closed_short", self._close.by.actor, note=why)
+                timed_out = True
+            # Decide and close holding the receipt lock: no receipt is in flight meanwhile, and
+            # one accepted but still waiting for the lock is refused once it gets it.
+            async with self._lock:
+                if self._figures.fully_received:
+                    reason: CloseReason = "fully_received"
+                elif self._close is not None:
+                    reason = "closed_short"
+                elif timed_out and len(self._receipts) == seen:
+                    reason = "auto_closed"
+                else:  # a receipt came in as the timer fired: the N days start again
+                    continue
+                self._closing = True
+                actor = self._close.by.actor if reason == "closed_short" and self._close else SYSTEM
+                note = (
+                    {"note": self._close.reason} if reason == "closed_short" and self._close else {}
+                )
+                await self._closed(reason, actor, **note)
                 return
 
     async def _closed(self, reason: CloseReason, actor: Actor, **detail: Any) -> None:
@@ -223,6 +234,8 @@ class PurchaseOrderWorkflow:
         async with self._lock:
             if (done := self._receipts.get(request.receipt_key)) is not None:
                 return done.model_copy(update={"duplicate": True})
+            if self._closing:  # accepted just before the close began, which then went first
+                raise ApplicationError("the PO is being closed", type="InvalidStateError")
             try:  # checked again in turn: a receipt accepted meanwhile may have used the margin
                 outcome = apply_receipt(
                     self._figures, request.receipt, self._in.policy.over_delivery
@@ -253,7 +266,7 @@ class PurchaseOrderWorkflow:
         if request.receipt_key in self._receipts:
             return  # a retry: answered with the stored receipt
         self._expect(*OPEN_FOR_RECEIPTS)
-        if self._close is not None:
+        if self._close is not None or self._closing:
             raise ApplicationError("the PO is being closed", type="InvalidStateError")
         elsewhere = sorted(
             line.line_no
