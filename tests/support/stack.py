@@ -77,7 +77,9 @@ async def running_stack(
     sessions = make_session_factory(engine)
     await seed_demo(sessions)
     async with engine.begin() as conn:  # one dev server, many test databases: unique numbers
-        await conn.execute(text(f"ALTER SEQUENCE order_no_seq RESTART WITH {next(_ORDER_NUMBERS)}"))
+        start = next(_ORDER_NUMBERS)
+        for sequence in ("order_no_seq", "po_no_seq"):
+            await conn.execute(text(f"ALTER SEQUENCE {sequence} RESTART WITH {start}"))
     async with AsyncExitStack() as stack:
         pay_url = await stack.enter_async_context(
             serve(create_payment_app(PaymentConfig(webhook_secret=PAY_SECRET)))
