@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import Problem
@@ -59,6 +59,8 @@ async def answer(call: Awaitable[T], *, kind: str, ident: str) -> T:
         raise
     except WorkflowQueryFailedError as exc:
         raise Problem(409, str(exc)) from exc
+    except WorkflowAlreadyStartedError as exc:  # e.g. a number reused after a database restore
+        raise Problem(409, f"{kind} {ident} already has a running process") from exc
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND and "completed" in exc.message:
             # Temporal answers an update to a finished workflow with NOT_FOUND.
