@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from activities.stock_counts import under_open_count
 from activities.stock_ledger import sellable_units
 from models.contracts.pricing import (
     DemandLine,
@@ -260,6 +261,7 @@ async def _ship_units(
             LocationStock.warehouse_id == held.warehouse_id,
             LocationStock.quantity > LocationStock.reserved,
             ~LocationStock.disabled,
+            ~under_open_count(LocationStock.location_id),  # 盘点: not picked while counted
         )
         .order_by(
             LocationStock.expiry_date.asc().nulls_last(),

@@ -26,6 +26,7 @@ from api.routes import (
     purchase_orders,
     replenishment,
     stock,
+    stock_counts,
     suppliers,
     warehouses,
     webhooks,
@@ -99,6 +100,7 @@ def create_app(deps: AppDeps | None = None, settings: Settings | None = None) ->
         purchase_orders,
         po_settlement,
         replenishment,
+        stock_counts,
         webhooks,
         admin,
     ):

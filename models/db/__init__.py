@@ -35,6 +35,7 @@ from models.db.purchase_orders import (
     SupplierInvoice,
 )
 from models.db.purchasing import Supplier, SupplierProduct
+from models.db.stock_counts import StockCount, StockCountEntry, StockCountLocation
 from models.db.warehouse import Location, Warehouse, WarehouseRegionPriority
 
 __all__ = [
@@ -75,6 +76,9 @@ __all__ = [
     "Sku",
     "Spu",
     "Stock",
+    "StockCount",
+    "StockCountEntry",
+    "StockCountLocation",
     "StockMovement",
     "Supplier",
     "SupplierInvoice",

@@ -18,6 +18,8 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "warehouse.write": frozenset({"admin", "warehouse_manager"}),
     "stock.read": ALL_ROLES,
     "stock.adjust": frozenset({"admin", "warehouse_manager"}),
+    "stock.count": frozenset({"admin", "warehouse_manager"}),
+    "stock.count_entry": frozenset({"admin", "warehouse_manager", "device"}),
     "supplier.read": frozenset({"admin", "purchasing", "finance", "ops"}),
     "supplier.write": frozenset({"admin", "purchasing"}),
     "carrier.read": STAFF_ROLES,

@@ -12,6 +12,7 @@ import pytest_asyncio
 from sqlalchemy import func, select, update
 
 from activities.reservations import release, reserve, ship
+from activities.stock_counts import open_count
 from activities.stock_ledger import BatchRef, Document, move_on_hand, set_safety_hold
 from core.db import SessionFactory
 from models.contracts.pricing import DemandLine
@@ -348,3 +349,27 @@ async def test_shipping_takes_the_earliest_expiry_first_and_never_a_disabled_bat
         await session.commit()
     assert len(await movements(session_factory, "sales_out")) == 2
     assert (await stock(session_factory, place.milk, place.sh01)).on_hand == 11
+
+
+async def test_shipping_never_picks_from_a_location_being_counted(
+    session_factory: SessionFactory, place: Place
+) -> None:
+    loc1, loc2 = place.sh_locations
+    await put(
+        session_factory, place.milk, place.sh01, loc1, 5, "B-EARLY", TODAY + timedelta(days=3)
+    )
+    await put(
+        session_factory, place.milk, place.sh01, loc2, 5, "B-LATER", TODAY + timedelta(days=9)
+    )
+    async with session_factory() as session:  # 盘点 of loc1 under way
+        await open_count(session, warehouse_id=place.sh01, location_ids=[loc1], actor="test")
+        await session.commit()
+    [reservation] = await attempt(session_factory, "SO-COUNT", line(place.milk, 4))  # type: ignore[misc]
+
+    async with session_factory() as session:
+        assert await ship(session, "SO-COUNT", reservation.package_no) == 4
+        await session.commit()
+
+    assert await movements(session_factory, "sales_out") == [
+        (reservation.package_no, "B-LATER", -4, -4)  # the earlier expiry is being counted
+    ]

@@ -1,0 +1,152 @@
+"""Stock count (盘点) routes: a warehouse manager opens a count over some locations, devices of
+that warehouse (or the manager) send counted quantities, everyone with stock access sees the
+differences, and the manager approves (surplus/deficit booked through the ledger) or cancels."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from activities.stock_counts import (
+    Counted,
+    add_entries,
+    approve_count,
+    cancel_count,
+    differences,
+    open_count,
+)
+from activities.stock_ledger import StockError
+from api.deps import Principal, Session, Writer, require, writer
+from api.errors import Problem, invalid, not_found
+from api.schemas.counts import CountCreate, CountEntriesIn, CountPublic, DifferencePublic
+from models.db import StockCount, StockCountEntry, StockCountLocation, Warehouse
+from models.domain.purchasing import CountDifference
+
+router = APIRouter(tags=["stock counts"])
+
+
+def _problem(exc: StockError) -> Problem:
+    if exc.field == "count_no":
+        return not_found("stock count", str(exc))
+    if exc.conflict:
+        return Problem(409, str(exc), errors=[{"field": exc.field}] if exc.field else None)
+    return invalid(exc.field, str(exc))
+
+
+async def count_public(
+    session: AsyncSession, count_no: str, booked: list[CountDifference] | None = None
+) -> CountPublic:
+    count = await session.get(StockCount, count_no, populate_existing=True)
+    if count is None:
+        raise not_found("stock count", count_no)
+    locations = list(
+        await session.scalars(
+            select(StockCountLocation.location_id)
+            .where(StockCountLocation.count_no == count_no)
+            .order_by(StockCountLocation.location_id)
+        )
+    )
+    entries = await session.scalar(
+        select(func.count())
+        .select_from(StockCountEntry)
+        .where(StockCountEntry.count_no == count_no)
+    )
+    shown = booked if booked is not None else (
+        await differences(session, count_no) if count.status == "counting" else []
+    )  # fmt: skip
+    return CountPublic(
+        count_no=count.count_no,
+        warehouse_id=count.warehouse_id,
+        status=count.status,
+        created_by=count.created_by,
+        decided_by=count.decided_by,
+        created_at=count.created_at,
+        decided_at=count.decided_at,
+        location_ids=locations,
+        entries=int(entries or 0),
+        differences=[DifferencePublic.model_validate(d.model_dump()) for d in shown],
+    )
+
+
+async def _own(session: AsyncSession, who: Principal, count_no: str) -> StockCount:
+    count = await session.get(StockCount, count_no)
+    if count is None:
+        raise not_found("stock count", count_no)
+    if not who.can_see_warehouse(count.warehouse_id):
+        raise Problem(403, "devices count only in their own warehouse", type_="/problems/forbidden")
+    return count
+
+
+@router.post("/v1/warehouses/{warehouse_id}/counts", status_code=201)
+async def create_count(
+    warehouse_id: int, body: CountCreate, w: Annotated[Writer, Depends(writer("stock.count"))]
+) -> CountPublic:
+    if await w.session.get(Warehouse, warehouse_id) is None:
+        raise not_found("warehouse", warehouse_id)
+    try:
+        count_no = await open_count(
+            w.session, warehouse_id=warehouse_id, location_ids=body.location_ids, actor=w.actor
+        )
+    except StockError as exc:
+        await w.session.rollback()
+        raise _problem(exc) from exc
+    await w.commit("stock_count.open", "stock_count", count_no, body.model_dump())
+    return await count_public(w.session, count_no)
+
+
+@router.get("/v1/counts/{count_no}")
+async def get_count(
+    count_no: str, session: Session, who: Annotated[Principal, Depends(require("stock.read"))]
+) -> CountPublic:
+    await _own(session, who, count_no)
+    return await count_public(session, count_no)
+
+
+@router.post("/v1/counts/{count_no}/entries")
+async def count_entries(
+    count_no: str,
+    body: CountEntriesIn,
+    w: Annotated[Writer, Depends(writer("stock.count_entry"))],
+) -> CountPublic:
+    await _own(w.session, w.principal, count_no)
+    try:
+        added = await add_entries(
+            w.session,
+            count_no=count_no,
+            entries=[Counted(**entry.model_dump()) for entry in body.entries],
+            actor=w.actor,
+        )
+    except StockError as exc:
+        await w.session.rollback()
+        raise _problem(exc) from exc
+    await w.commit("stock_count.entries", "stock_count", count_no, {"added": added})
+    return await count_public(w.session, count_no)
+
+
+@router.post("/v1/counts/{count_no}/approve")
+async def approve(
+    count_no: str, w: Annotated[Writer, Depends(writer("stock.count"))]
+) -> CountPublic:
+    try:
+        booked = await approve_count(w.session, count_no=count_no, actor=w.actor)
+    except StockError as exc:
+        await w.session.rollback()
+        raise _problem(exc) from exc
+    await w.commit("stock_count.approve", "stock_count", count_no, {"lines": len(booked)})
+    return await count_public(w.session, count_no, booked)
+
+
+@router.post("/v1/counts/{count_no}/cancel")
+async def cancel(
+    count_no: str, w: Annotated[Writer, Depends(writer("stock.count"))]
+) -> CountPublic:
+    try:
+        await cancel_count(w.session, count_no=count_no, actor=w.actor)
+    except StockError as exc:
+        await w.session.rollback()
+        raise _problem(exc) from exc
+    await w.commit("stock_count.cancel", "stock_count", count_no)
+    return await count_public(w.session, count_no)

@@ -1,0 +1,49 @@
+"""Stock count (盘点) request and response bodies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from api.schemas.common import Public, Strict
+
+
+class CountCreate(Strict):
+    location_ids: Annotated[list[int], Field(min_length=1, max_length=500)]
+
+
+class CountEntryIn(Strict):
+    entry_key: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    location_id: int
+    sku_id: int
+    batch_no: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] = ""
+    quantity: Annotated[int, Field(ge=0, le=10_000_000)]
+
+
+class CountEntriesIn(Strict):
+    entries: Annotated[list[CountEntryIn], Field(min_length=1, max_length=1000)]
+
+
+class DifferencePublic(Public):
+    location_id: int
+    sku_id: int
+    batch_no: str
+    book: int
+    counted: int
+    difference: int
+    kind: str  # surplus (盘盈) | deficit (盘亏)
+
+
+class CountPublic(Public):
+    count_no: str
+    warehouse_id: int
+    status: str
+    created_by: str
+    decided_by: str | None
+    created_at: datetime
+    decided_at: datetime | None
+    location_ids: list[int]
+    entries: int
+    differences: list[DifferencePublic]  # against the book now; booked ones once approved
