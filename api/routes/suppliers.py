@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from api.crud import apply_update, check_refs, get_or_404
 from api.deps import Session, Writer, require, writer
-from api.errors import not_found
+from api.errors import Problem, not_found
 from api.pagination import Paging, fetch_page
 from api.schemas.partners import (
     SupplierCreate,
@@ -26,6 +26,7 @@ from models.db import Sku, Supplier, SupplierProduct
 router = APIRouter(prefix="/v1/suppliers", tags=["suppliers"])
 Read = Depends(require("supplier.read"))
 Write = Annotated[Writer, Depends(writer("supplier.write"))]
+APPROVERS = frozenset({"purchasing_manager", "admin"})
 
 
 @router.get("", dependencies=[Read])
@@ -57,7 +58,13 @@ async def get_supplier(supplier_id: int, session: Session) -> SupplierPublic:
 
 @router.patch("/{supplier_id}")
 async def update_supplier(supplier_id: int, body: SupplierUpdate, w: Write) -> SupplierPublic:
+    """Approving a supplier (status → approved) takes a purchasing manager (or admin): only
+    approved suppliers' products can be ordered."""
     supplier = await get_or_404(w.session, Supplier, supplier_id, "supplier")
+    approving = body.status == "approved" and supplier.status != "approved"
+    if approving and not w.principal.roles & APPROVERS:
+        raise Problem(403, "approving a supplier takes a purchasing manager",
+                      type_="/problems/forbidden")  # fmt: skip
     changes = apply_update(supplier, body)
     await w.commit("supplier.update", "supplier", supplier.id, changes)
     return SupplierPublic.model_validate(supplier)

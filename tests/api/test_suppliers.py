@@ -74,11 +74,13 @@ async def test_supplier_create_get_list_update_and_audit(
         "id"
     ] == other_id
 
-    changed = await client.patch(
-        f"/v1/suppliers/{supplier_id}",
-        json={"status": "approved", "payment_terms_days": 60, "email": ""},
-        headers=headers,
-    )
+    approval = {"status": "approved", "payment_terms_days": 60, "email": ""}
+    # Approving a supplier takes a purchasing manager, not the buyer who entered it.
+    refused = await client.patch(f"/v1/suppliers/{supplier_id}", json=approval, headers=headers)
+    assert refused.status_code == 403, refused.text
+    manager = await user_headers("purchasing_manager")
+    approver = await my_name(client, manager)
+    changed = await client.patch(f"/v1/suppliers/{supplier_id}", json=approval, headers=manager)
     assert changed.status_code == 200, changed.text
     again = (await client.get(f"/v1/suppliers/{supplier_id}", headers=headers)).json()
     assert (again["status"], again["payment_terms_days"], again["email"]) == ("approved", 60, "")
@@ -88,7 +90,7 @@ async def test_supplier_create_get_list_update_and_audit(
 
     await assert_audited(session_factory, actor, "supplier.create", "supplier", supplier_id)
     update = await assert_audited(
-        session_factory, actor, "supplier.update", "supplier", supplier_id
+        session_factory, approver, "supplier.update", "supplier", supplier_id
     )
     assert update.detail == {"status": "approved", "payment_terms_days": 60, "email": ""}
 
