@@ -25,6 +25,7 @@ from models.db import (
 from models.domain.purchasing import PoLine, replenishment_quantity
 
 OPEN_PO = ("draft", "pending_approval", "approved", "sent", "receiving")
+MAX_LINES_PER_PO = 200  # a supplier's drafts are split: POs stay reviewable, payloads small
 BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
 
 
@@ -94,7 +95,7 @@ class ReplenishmentActivities:
             .where(~open_line)
             .order_by(SupplierProduct.supplier_id, below.c.sku_id)
         )
-        drafts: dict[int, Draft] = {}
+        lines: dict[int, list[DraftLine]] = {}
         async with self._sessions() as session:
             for row in (await session.execute(query)).mappings():
                 quantity = replenishment_quantity(
@@ -105,17 +106,18 @@ class ReplenishmentActivities:
                     purchase_unit=row["units_per_purchase_unit"],
                 )
                 if quantity:
-                    draft = drafts.setdefault(
-                        row["supplier_id"], Draft(supplier_id=row["supplier_id"], lines=[])
-                    )
-                    draft.lines.append(
+                    lines.setdefault(row["supplier_id"], []).append(
                         DraftLine(
                             sku_id=row["sku_id"],
                             quantity=quantity,
                             unit_price_fen=row["supply_price_fen"],
                         )
                     )
-        return list(drafts.values())
+        return [
+            Draft(supplier_id=supplier, lines=found[i : i + MAX_LINES_PER_PO])
+            for supplier, found in lines.items()
+            for i in range(0, len(found), MAX_LINES_PER_PO)
+        ]
 
     @activity.defn
     async def draft_po(self, request: DraftRequest) -> Drafted:

@@ -30,13 +30,13 @@ class ReplenishmentWorkflow:
         drafts = await call(ReplenishmentActivities.scan_reorder_points, input.warehouse_id)
         drafted: list[str] = []
         run_id = workflow.info().workflow_id
-        for draft in drafts:
+        for n, draft in enumerate(drafts):
             po = await call(
                 ReplenishmentActivities.draft_po,
                 DraftRequest(
                     warehouse_id=input.warehouse_id,
                     draft=draft,
-                    source_key=f"{run_id}:{draft.supplier_id}"[:80],
+                    source_key=f"{run_id}:{n}"[:80],
                 ),
             )
             await workflow.start_child_workflow(
