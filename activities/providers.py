@@ -216,3 +216,40 @@ class SandboxCarrier:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+class SupplierAck(BaseModel):
+    supplier_order_no: str
+    po_no: str
+    accepted_at: datetime
+
+
+class SupplierClient(Protocol):
+    async def send_order(
+        self, *, po_no: str, supplier_code: str, lines: list[dict[str, Any]]
+    ) -> SupplierAck: ...
+
+
+class SandboxSupplier:
+    """The sandbox supplier portal (sandbox/supplier.py), over HTTP, with a timeout."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_s: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s, transport=transport)
+
+    async def send_order(
+        self, *, po_no: str, supplier_code: str, lines: list[dict[str, Any]]
+    ) -> SupplierAck:
+        """The PO number makes a retry the same order at the supplier."""
+        answer = await self._http.post(
+            "/v1/orders", json={"po_no": po_no, "supplier_code": supplier_code, "lines": lines}
+        )
+        return SupplierAck.model_validate(_raise_for(answer))
+
+    async def aclose(self) -> None:
+        await self._http.aclose()

@@ -9,21 +9,52 @@ from sqlalchemy.dialects.postgresql import insert
 from temporalio import activity
 
 from activities.orders import business_error
+from activities.providers import ProviderError, SupplierClient
 from activities.stock_ledger import BatchRef, Document, StockError, move_in_transit, move_on_hand
 from core.db import SessionFactory
-from models.contracts.purchasing import InTransitRequest, PoStep, ReceiveGoodsRequest
+from models.contracts.purchasing import InTransitRequest, PoStep, ReceiveGoodsRequest, SendPo
 from models.db import (
     PurchaseOrder,
     PurchaseOrderEvent,
     PurchaseOrderLine,
     PurchaseReceipt,
     PurchaseReceiptLine,
+    Sku,
+    Supplier,
+    Warehouse,
 )
 
 
 class PurchasingActivities:
-    def __init__(self, session_factory: SessionFactory) -> None:
+    def __init__(
+        self, session_factory: SessionFactory, supplier: SupplierClient | None = None
+    ) -> None:
         self._sessions = session_factory
+        self._supplier = supplier
+
+    @activity.defn
+    async def send_to_supplier(self, request: SendPo) -> str:
+        """The approved PO to the supplier's portal, by codes; the same PO number again is the
+        same order there. Returns the supplier's order number."""
+        assert self._supplier is not None, "no supplier client configured"
+        async with self._sessions() as session:
+            supplier = await session.get(Supplier, request.supplier_id)
+            skus = {s.id: s.code for s in await session.scalars(
+                select(Sku).where(Sku.id.in_([ln.sku_id for ln in request.lines])))}  # fmt: skip
+            warehouses = {w.id: w.code for w in await session.scalars(select(Warehouse))}
+        assert supplier is not None
+        lines = [
+            {"line_no": ln.line_no, "sku_code": skus[ln.sku_id], "quantity": ln.quantity,
+             "unit_price_fen": ln.unit_price_fen, "ship_to": warehouses[ln.warehouse_id]}
+            for ln in request.lines
+        ]  # fmt: skip
+        try:
+            ack = await self._supplier.send_order(
+                po_no=request.po_no, supplier_code=supplier.code, lines=lines
+            )
+        except ProviderError as exc:
+            raise business_error("SupplierRefusedError", str(exc)) from exc
+        return ack.supplier_order_no
 
     @activity.defn
     async def record_po_step(self, step: PoStep) -> None:

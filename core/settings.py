@@ -29,6 +29,7 @@ class EmbeddedSettings(BaseModel):
     sandboxes: bool = True
     sandbox_payments_port: int = 8101
     sandbox_carrier_port: int = 8102
+    sandbox_supplier_port: int = 8103
     postgres_port: int = 54329
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
@@ -50,6 +51,14 @@ class CarrierSettings(BaseModel):
 
     url: str = "http://127.0.0.1:8102"
     webhook_secret: SecretStr | None = None
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+
+class SupplierSettings(BaseModel):
+    """Where approved purchase orders are sent (the sandbox supplier portal under `houtai up`)."""
+
+    url: str = "http://127.0.0.1:8103"
+    webhook_secret: SecretStr | None = None  # for the supplier's callbacks (none used yet)
     timeout_s: float = Field(default=10.0, gt=0, le=120)
 
 
@@ -100,6 +109,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     payments: PaymentSettings = Field(default_factory=PaymentSettings)
     carrier: CarrierSettings = Field(default_factory=CarrierSettings)
+    supplier: SupplierSettings = Field(default_factory=SupplierSettings)
     orders: OrderSettings = Field(default_factory=OrderSettings)
     purchasing: PurchasingSettings = Field(default_factory=PurchasingSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from activities.providers import SandboxCarrier, SandboxPaymentProvider
+from activities.providers import SandboxCarrier, SandboxPaymentProvider, SandboxSupplier
 from core.settings import Settings
 
 PAYMENT_WEBHOOK = "/v1/webhooks/payments/{provider}"
@@ -15,6 +15,10 @@ def payment_provider(settings: Settings) -> SandboxPaymentProvider:
 
 def carrier_client(settings: Settings) -> SandboxCarrier:
     return SandboxCarrier(settings.carrier.url, timeout_s=settings.carrier.timeout_s)
+
+
+def supplier_client(settings: Settings) -> SandboxSupplier:
+    return SandboxSupplier(settings.supplier.url, timeout_s=settings.supplier.timeout_s)
 
 
 def payment_notify_url(settings: Settings) -> str:

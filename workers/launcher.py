@@ -84,11 +84,13 @@ def _start_servers(stack: Stack) -> dict[str, str]:
 
 
 def _start_sandboxes(stack: Stack, env: dict[str, str]) -> None:
-    """The sandbox payment provider and carrier stand in for the outside world (DESIGN §8)."""
+    """The sandbox payment provider, carrier and supplier portal stand in for the outside world
+    (DESIGN §8)."""
     s = stack.settings
     for name, port, prefix in (
         ("payments", s.embedded.sandbox_payments_port, "PAYMENTS"),
         ("carrier", s.embedded.sandbox_carrier_port, "CARRIER"),
+        ("supplier", s.embedded.sandbox_supplier_port, "SUPPLIER"),
     ):
         if port_open(port):
             raise RuntimeError(
@@ -108,6 +110,7 @@ def _start_sandboxes(stack: Stack, env: dict[str, str]) -> None:
     for name, port in (
         ("payments", s.embedded.sandbox_payments_port),
         ("carrier", s.embedded.sandbox_carrier_port),
+        ("supplier", s.embedded.sandbox_supplier_port),
     ):
         proc = stack.children[f"sandbox-{name}"]
         wait_for_port(port, proc, s.embedded.startup_timeout_s, f"sandbox {name}")
@@ -159,6 +162,7 @@ def _banner(stack: Stack, base: str) -> None:
     if s.embedded.sandboxes:
         print(f"  Sandbox pay    http://127.0.0.1:{s.embedded.sandbox_payments_port}/docs")
         print(f"  Sandbox carrier http://127.0.0.1:{s.embedded.sandbox_carrier_port}/docs")
+        print(f"  Sandbox supplier http://127.0.0.1:{s.embedded.sandbox_supplier_port}/docs")
     print(f"  Data           {stack.data_dir} (kept between runs)")
     print("\nDemo credentials:")
     for what, credential, role in demo_credentials():
@@ -167,7 +171,7 @@ def _banner(stack: Stack, base: str) -> None:
 
 
 def _stop(stack: Stack) -> None:
-    for name in ("api", "worker", "sandbox-payments", "sandbox-carrier"):
+    for name in ("api", "worker", "sandbox-payments", "sandbox-carrier", "sandbox-supplier"):
         proc = stack.children.get(name)
         if proc is not None and proc.poll() is None:
             stack.step(f"stopping {name}")

@@ -51,6 +51,7 @@ async def run_worker(settings: Settings) -> None:
         carrier=config.carrier_client(settings),
         payment_notify_url=config.payment_notify_url(settings),
         tracking_webhook_url=config.tracking_webhook_url(settings),
+        supplier=config.supplier_client(settings),
     )
     worker = build_worker(client, deps, task_queue=settings.task_queue)
     schedules = await ensure_replenishment_schedules(

@@ -14,7 +14,7 @@ from activities.diagnostics import DiagnosticsActivities
 from activities.inventory import InventoryActivities
 from activities.orders import OrderActivities
 from activities.payments import PaymentActivities
-from activities.providers import CarrierClient, PaymentProvider
+from activities.providers import CarrierClient, PaymentProvider, SupplierClient
 from activities.purchasing import PurchasingActivities
 from activities.replenishment import ReplenishmentActivities
 from activities.settlement import SettlementActivities
@@ -45,6 +45,7 @@ class WorkerDeps:
     carrier: CarrierClient | None = None
     payment_notify_url: str = "http://127.0.0.1:8000/v1/webhooks/payments/sandbox"
     tracking_webhook_url: str | None = None
+    supplier: SupplierClient | None = None
 
 
 def activities_for(deps: WorkerDeps) -> list[Callable[..., Any]]:
@@ -65,8 +66,10 @@ def activities_for(deps: WorkerDeps) -> list[Callable[..., Any]]:
         inventory.release_stock,
         inventory.ship_stock,
     ]
-    purchasing = PurchasingActivities(sessions)
+    purchasing = PurchasingActivities(sessions, deps.supplier)
     found += [purchasing.record_po_step, purchasing.move_po_in_transit, purchasing.receive_goods]
+    if deps.supplier is not None:
+        found.append(purchasing.send_to_supplier)
     replenishment = ReplenishmentActivities(sessions)
     found += [replenishment.scan_reorder_points, replenishment.draft_po]
     if deps.payments is not None:

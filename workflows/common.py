@@ -29,6 +29,7 @@ BUSINESS_ERRORS = [
     "StockShortError",
     "InvalidReceiptError",
     "TransferRefusedError",
+    "SupplierRefusedError",
 ]
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         ReceiptResult,
         ReceiveGoodsRequest,
         ReceiveRequest,
+        SendPo,
         Staff,
     )
     from models.domain.purchasing import (
@@ -183,8 +184,12 @@ class PurchaseOrderWorkflow:
                             quantity=line.ordered)
             for line in self._figures.lines
         ]  # fmt: skip
+        supplier_order = await call(
+            PurchasingActivities.send_to_supplier,
+            SendPo(po_no=self._in.po_no, supplier_id=self._in.supplier_id, lines=self._in.lines),
+        )
         await self._in_transit(raised, "sent", raise_=True)
-        await self._step("sent", "sent_to_supplier", SYSTEM)
+        await self._step("sent", "sent_to_supplier", SYSTEM, supplier_order_no=supplier_order)
 
     async def _receive_until_closed(self) -> None:
         auto_close = self._in.timings.auto_close_after

@@ -156,6 +156,12 @@ class InTransitRequest(BaseModel):
     actor: str
 
 
+class SendPo(BaseModel):
+    po_no: str
+    supplier_id: int
+    lines: list[PoLine]
+
+
 class ReceiveGoodsRequest(BaseModel):
     po_no: str
     receipt_no: str

@@ -51,6 +51,13 @@ async def test_three_deliveries_short_over_and_a_sample_add_up(
     buyer = await staff(api, "purchasing")
     shown = await sent(api, number, buyer)
     assert shown["approvals"] and shown["totals"]["open"] == 140
+    async with http(stack.supplier) as portal:  # the supplier got it, once
+        at_supplier = (await portal.get(f"/v1/orders/{number}")).json()
+    ordered = [(ln["quantity"], ln["ship_to"]) for ln in at_supplier["lines"]]
+    assert ordered == [(100, "SH01"), (40, "SH01")]
+    assert any(e["step"] == "sent_to_supplier"
+               and e["detail"]["supplier_order_no"] == at_supplier["supplier_order_no"]
+               for e in shown["timeline"])  # fmt: skip
     before_a = await stock_of(stack, sku_a, sh)
     assert before_a[1] >= 100  # in transit since sent
     loc = await location_in(stack, "SH01")

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
-from activities.providers import SandboxCarrier, SandboxPaymentProvider
+from activities.providers import SandboxCarrier, SandboxPaymentProvider, SandboxSupplier
 from api.deps import AppDeps
 from api.main import create_app
 from core.db import SessionFactory, make_session_factory
@@ -23,6 +23,7 @@ from models.contracts.order import OrderPolicy, OrderTimings
 from sandbox.carrier import CarrierConfig, create_carrier_app
 from sandbox.common import serve
 from sandbox.payments import PaymentConfig, create_payment_app
+from sandbox.supplier import SupplierConfig, create_supplier_app
 from workers.seed import seed_demo
 from workers.worker import WorkerDeps, build_worker
 
@@ -41,6 +42,7 @@ class Stack:
     client: Client
     task_queue: str = ""
     database_url: str = ""
+    supplier: str = ""  # the sandbox supplier portal
 
     def worker_env(self) -> dict[str, str]:
         """The environment a `houtai worker` process needs to join this stack."""
@@ -50,6 +52,7 @@ class Stack:
             "HOUTAI_TASK_QUEUE": self.task_queue,
             "HOUTAI_PAYMENTS__URL": self.payments,
             "HOUTAI_CARRIER__URL": self.carrier,
+            "HOUTAI_SUPPLIER__URL": self.supplier,
             "HOUTAI_PUBLIC_URL": self.api,
             "HOUTAI_LOG_LEVEL": "WARNING",
         }
@@ -98,11 +101,15 @@ async def running_stack(
             payment_webhook_secret=PAY_SECRET,
             carrier_webhook_secret=CARRIER_SECRET,
         )
+        supplier_url = await stack.enter_async_context(
+            serve(create_supplier_app(SupplierConfig(webhook_secret=CARRIER_SECRET)))
+        )
         api_url = await stack.enter_async_context(serve(create_app(deps)))
         payments = SandboxPaymentProvider(pay_url)
         carrier = SandboxCarrier(carrier_url)
-        stack.push_async_callback(payments.aclose)
-        stack.push_async_callback(carrier.aclose)
+        supplier = SandboxSupplier(supplier_url)
+        for client_ in (payments, carrier, supplier):
+            stack.push_async_callback(client_.aclose)
         if in_process_worker:
             worker = build_worker(
                 client,
@@ -113,6 +120,7 @@ async def running_stack(
                     carrier=carrier,
                     payment_notify_url=f"{api_url}/v1/webhooks/payments/sandbox",
                     tracking_webhook_url=f"{api_url}/v1/webhooks/carriers/sandbox",
+                    supplier=supplier,
                 ),
                 task_queue=task_queue,
             )
@@ -125,4 +133,5 @@ async def running_stack(
             client=client,
             task_queue=task_queue,
             database_url=engine.url.render_as_string(hide_password=False),
+            supplier=supplier_url,
         )

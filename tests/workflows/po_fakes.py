@@ -33,6 +33,7 @@ from models.contracts.purchasing import (
     ReceiptResult,
     ReceiveGoodsRequest,
     ReceiveRequest,
+    SendPo,
     Staff,
 )
 from models.domain.purchasing import PoLine, Receipt, ReceiptLine
@@ -134,7 +135,17 @@ class FakePurchasing:
                 await gate.wait()
 
     def activities(self) -> list[Callable[..., Any]]:
-        return [self.record_po_step, self.move_po_in_transit, self.receive_goods]
+        return [
+            self.record_po_step,
+            self.move_po_in_transit,
+            self.receive_goods,
+            self.send_to_supplier,
+        ]
+
+    @activity.defn(name="send_to_supplier")
+    async def send_to_supplier(self, request: SendPo) -> str:
+        await self._record("send_to_supplier", request)
+        return f"SUP-{request.po_no}"
 
     @activity.defn(name="record_po_step")
     async def record_po_step(self, step: PoStep) -> None:
