@@ -118,14 +118,17 @@ async def _settlement_input(w: Writer, po_no: str, body: InvoiceIn) -> Settlemen
     )
 
 
-async def invoice_public(session: Session, po_no: str) -> InvoicePublic:
+async def invoice_public(
+    session: Session, po_no: str, invoice_no: str | None = None
+) -> InvoicePublic:
+    """The PO's invoice (one per PO), checked against `invoice_no` when given."""
     row = await session.get(SupplierInvoice, po_no, populate_existing=True)
-    if row is None:
-        raise not_found("invoice of purchase order", po_no)
+    if row is None or (invoice_no is not None and row.invoice_no != invoice_no):
+        raise not_found("invoice", f"{po_no}/{invoice_no or ''}")
     return InvoicePublic.model_validate(row)
 
 
-@router.post("/v1/purchase-orders/{po_no}/invoice", status_code=201)
+@router.post("/v1/purchase-orders/{po_no}/invoices", status_code=201)
 async def book_invoice(
     po_no: str,
     body: InvoiceIn,
@@ -153,14 +156,15 @@ async def book_invoice(
     return await invoice_public(w.session, po_no)
 
 
-@router.post("/v1/purchase-orders/{po_no}/invoice/decision")
+@router.post("/v1/purchase-orders/{po_no}/invoices/{invoice_no}/decision")
 async def decide_invoice(
     po_no: str,
+    invoice_no: str,
     body: InvoiceDecisionIn,
     deps: Deps,
     w: Annotated[Writer, Depends(writer("purchase.settle"))],
 ) -> InvoicePublic:
-    await invoice_public(w.session, po_no)
+    await invoice_public(w.session, po_no, invoice_no)
     await w.session.commit()
     handle = deps.require_temporal().get_workflow_handle(f"settle-{po_no}")
     decision = InvoiceDecision(by=staff_of(w.principal), approve=body.approve, reason=body.reason)
@@ -173,13 +177,24 @@ async def decide_invoice(
     return await invoice_public(w.session, po_no)
 
 
-@router.get("/v1/purchase-orders/{po_no}/invoice")
-async def get_invoice(
+@router.get("/v1/purchase-orders/{po_no}/invoices")
+async def list_invoices(
     po_no: str,
     session: Session,
     _: Annotated[Principal, Depends(require("purchase.read"))],
+) -> list[InvoicePublic]:
+    row = await session.get(SupplierInvoice, po_no)
+    return [InvoicePublic.model_validate(row)] if row is not None else []
+
+
+@router.get("/v1/purchase-orders/{po_no}/invoices/{invoice_no}")
+async def get_invoice(
+    po_no: str,
+    invoice_no: str,
+    session: Session,
+    _: Annotated[Principal, Depends(require("purchase.read"))],
 ) -> InvoicePublic:
-    return await invoice_public(session, po_no)
+    return await invoice_public(session, po_no, invoice_no)
 
 
 @router.get("/v1/payables")

@@ -78,11 +78,11 @@ async def ledger(stack: Stack, po_no: str) -> list[tuple[str, int]]:
         return [(kind, amount) for kind, amount in rows.all()]
 
 
-async def wait_invoice(api: httpx.AsyncClient, po_no: str, status: str) -> Json:
+async def wait_invoice(api: httpx.AsyncClient, po_no: str, invoice_no: str, status: str) -> Json:
     finance = await staff(api, "finance")
     for _ in range(150):
         shown: Json = (
-            await api.get(f"/v1/purchase-orders/{po_no}/invoice", headers=finance)
+            await api.get(f"/v1/purchase-orders/{po_no}/invoices/{invoice_no}", headers=finance)
         ).json()
         if shown.get("status") == status:
             return shown
@@ -132,18 +132,18 @@ async def test_returns_credit_the_supplier_and_the_matched_invoice_is_paid_once(
     }  # fmt: skip
     buyer = await staff(api, "purchasing")
     problem(
-        await api.post(f"/v1/purchase-orders/{number}/invoice", json=invoice, headers=buyer), 403
+        await api.post(f"/v1/purchase-orders/{number}/invoices", json=invoice, headers=buyer), 403
     )
-    booked = await api.post(f"/v1/purchase-orders/{number}/invoice", json=invoice, headers=finance)
+    booked = await api.post(f"/v1/purchase-orders/{number}/invoices", json=invoice, headers=finance)
     assert booked.status_code == 201, booked.text
     shown = booked.json()
     assert (shown["expected_fen"], shown["invoiced_fen"]) == (35_000, 35_000)
     assert (shown["credit_fen"], shown["payable_fen"]) == (1_750, 33_250)
     assert shown["discrepancies"] == []
-    paid = await wait_invoice(api, number, "paid")  # due long ago: paid at once
+    paid = await wait_invoice(api, number, "INV-001", "paid")  # due long ago: paid at once
     assert paid["transfer_id"]
     problem(
-        await api.post(f"/v1/purchase-orders/{number}/invoice", json=invoice, headers=finance), 409
+        await api.post(f"/v1/purchase-orders/{number}/invoices", json=invoice, headers=finance), 409
     )
     await wait_po(api, number, "settled", finance)
     entries = await ledger(stack, number)
@@ -176,13 +176,16 @@ async def test_a_mismatched_invoice_waits_for_finance(stack: Stack, api: httpx.A
             {"line_no": 2, "sku_id": sku_b, "quantity": 40, "unit_price_fen": 250},
         ],
     }
-    booked = await api.post(f"/v1/purchase-orders/{number}/invoice", json=invoice, headers=finance)
+    booked = await api.post(f"/v1/purchase-orders/{number}/invoices", json=invoice, headers=finance)
     assert booked.status_code == 201, booked.text
     shown = booked.json()
     assert shown["status"] == "mismatch"
     assert next(d["kind"] for d in shown["discrepancies"]) == "price_mismatch"
     assert shown["due_date"] is None
-    path = f"/v1/purchase-orders/{number}/invoice/decision"
+    path = f"/v1/purchase-orders/{number}/invoices/INV-002/decision"
+    wrong = f"/v1/purchase-orders/{number}/invoices/INV-999/decision"
+    assert (await api.post(wrong, json={"approve": True, "reason": "no such invoice"},
+                           headers=finance)).status_code == 404  # fmt: skip
     buyer = await staff(api, "purchasing")
     problem(await api.post(path, json={"approve": True, "reason": "ok"}, headers=buyer), 403)
     decided = await api.post(

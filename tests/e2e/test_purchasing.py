@@ -97,12 +97,12 @@ async def test_replenished_po_is_received_invoiced_and_paid(stack: Stack) -> Non
                        "quantity": ln["quantity"], "unit_price_fen": ln["unit_price_fen"]}
                       for ln in ordered.values()],
         }  # fmt: skip
-        booked = await api.post(f"/v1/purchase-orders/{number}/invoice", json=invoice,
+        booked = await api.post(f"/v1/purchase-orders/{number}/invoices", json=invoice,
                                 headers=finance)  # fmt: skip
         assert booked.status_code == 201, booked.text
         assert booked.json()["discrepancies"] == []
         settled = await wait_po(api, number, "settled", finance)
-        paid = (await api.get(f"/v1/purchase-orders/{number}/invoice", headers=finance)).json()
+        paid = (await api.get(f"/v1/purchase-orders/{number}/invoices", headers=finance)).json()[0]
 
     total = sum(ln["quantity"] * ln["unit_price_fen"] for ln in ordered.values())
     assert (paid["status"], paid["payable_fen"]) == ("paid", total)
