@@ -19,17 +19,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from core.db import SessionFactory, make_engine, make_session_factory
 from core.temporal import SEARCH_ATTRIBUTES
 from migrations import upgrade_to_head
+from tests.support.temporal import dev_server, time_skipping_server
 from workers.embedded import (
     EmbeddedPostgres,
     free_port,
-    temporal_dev_server_path,
-    temporal_test_server_path,
 )
 from workers.seed import seed_demo
 
@@ -151,10 +149,7 @@ def session_factory(engine: AsyncEngine) -> SessionFactory:
 
 @pytest_asyncio.fixture(scope="session")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server_path(),
-        data_converter=pydantic_data_converter,
-    )
+    env = await time_skipping_server()
     try:
         yield env
     finally:
@@ -168,9 +163,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         "Bool": SearchAttributeKey.for_bool,
         "Int": SearchAttributeKey.for_int,
     }
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_dev_server_path(),
-        data_converter=pydantic_data_converter,
+    env = await dev_server(
         search_attributes=[keys[kind](name) for name, kind in SEARCH_ATTRIBUTES.items()],
         dev_server_extra_args=["--ui-disable-news-fetch"],
     )

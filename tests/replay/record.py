@@ -21,8 +21,6 @@ from pathlib import Path
 
 import httpx
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 from core.db import make_engine
 from migrations import upgrade_to_head
@@ -37,7 +35,8 @@ from tests.support.orders import (
     wait_status,
 )
 from tests.support.stack import Stack, fast_timings, running_stack
-from workers.embedded import EmbeddedPostgres, free_port, temporal_dev_server_path
+from tests.support.temporal import dev_server
+from workers.embedded import EmbeddedPostgres, free_port
 
 # 1: regular activities throughout. 2: database steps as local activities, package signals
 # only at handover and exceptions, pack answered with the label (the patches in workflows/).
@@ -138,10 +137,7 @@ async def main() -> None:
         os.chmod(tmp, 0o755)
         postgres = EmbeddedPostgres(Path(tmp) / "pg", free_port(), Path(tmp) / "pg.log")
         postgres.start()
-        env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=temporal_dev_server_path(),
-            data_converter=pydantic_data_converter,
-        )
+        env = await dev_server()
         try:
             for index, (name, (scenario, timings)) in enumerate(SCENARIOS.items(), start=1):
                 url = postgres.url.replace("/houtai", f"/{name}")

@@ -16,7 +16,6 @@ from typing import Any
 
 from temporalio import activity
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -37,8 +36,8 @@ from models.contracts.purchasing import (
     Staff,
 )
 from models.domain.purchasing import PoLine, Receipt, ReceiptLine
+from tests.support.temporal import time_skipping_server
 from tests.workflows.fakes import WAIT_S, Call
-from workers.embedded import temporal_test_server_path
 from workflows.purchase_order import PurchaseOrderWorkflow
 
 DEVICE = Actor(kind="device", name="rf-gun-1")
@@ -258,10 +257,7 @@ async def running(
 ) -> AsyncIterator[PoScenario]:
     """A time-skipping server of the test's own (see tests.workflows.scenario.running for why),
     a worker with PurchaseOrderWorkflow and the fakes, and the PO started in draft."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server_path(),
-        data_converter=pydantic_data_converter,
-    )
+    env = await time_skipping_server()
     fake = FakePurchasing()
     fake.clock = env.get_current_time
     try:

@@ -15,7 +15,6 @@ import pytest
 from temporalio.api.testservice.v1 import LockTimeSkippingRequest, UnlockTimeSkippingRequest
 from temporalio.client import WithStartWorkflowOperation, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -23,6 +22,7 @@ from temporalio.worker import Worker
 from models.contracts import order as o
 from models.contracts import shipment as sh
 from models.contracts.pricing import CartLine
+from tests.support.temporal import time_skipping_server
 from tests.workflows.fakes import (
     DEVICE,
     PAYABLE_FEN,
@@ -32,7 +32,6 @@ from tests.workflows.fakes import (
     new_order_no,
     snapshot,
 )
-from workers.embedded import temporal_test_server_path
 from workflows.order import OrderWorkflow
 from workflows.shipment import ShipmentWorkflow
 
@@ -172,10 +171,7 @@ async def running(task_queue: str, *, packages: int = 1) -> AsyncIterator[Scenar
     pack, its shipments' last tasks in flight) leaves such work behind when its worker stops,
     and the next test's skips hang until that work times out; terminating does not help (the
     test server applies no parent close policy). A fresh server costs about 0.1 s."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server_path(),
-        data_converter=pydantic_data_converter,
-    )
+    env = await time_skipping_server()
     fake = FakeBackOffice(new_order_no(), packages=packages)
     fake.clock = env.get_current_time
     try:

@@ -11,7 +11,6 @@ from datetime import date, datetime, timedelta, timezone
 
 from temporalio import activity
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -27,7 +26,7 @@ from models.contracts.purchasing import (
 )
 from models.domain.purchasing import PoLine, empty_figures
 from models.domain.settlement import InvoiceLine
-from workers.embedded import temporal_test_server_path
+from tests.support.temporal import time_skipping_server
 from workflows.settlement import SettlementWorkflow
 
 CST = timezone(timedelta(hours=8))
@@ -73,10 +72,7 @@ def settlement(invoice_date: date, price: int = 250, terms: int = 30) -> Settlem
 async def running(
     task_queue: str, input: SettlementInput
 ) -> AsyncIterator[tuple[FakeSettlement, WorkflowHandle[SettlementWorkflow, SettlementView]]]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server_path(),
-        data_converter=pydantic_data_converter,
-    )
+    env = await time_skipping_server()
     fake = FakeSettlement(env)
     try:
         async with Worker(
