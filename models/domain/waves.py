@@ -1,0 +1,229 @@
+"""Wave planning (DESIGN §6.4, issue 4): which released outbound packages are picked together.
+
+Pure: the caller gives the candidates (packages waiting for a wave), the warehouse's carrier
+cutoffs in its own time zone, the caps and the release policy, and the time now.
+
+Rules:
+- Each candidate's *cutoff* is the first cutoff of its carrier that a wave released now can
+  still make: now + lead time ≤ cutoff (cutoffs are wall-clock times in the warehouse's zone,
+  every day). A carrier without cutoffs has none: the candidate is flagged, never planned.
+- Candidates are grouped by (cutoff, carrier, profile, zone) and groups are taken earliest
+  cutoff first (earliest deadline first). Profile: single-unit, single-line, multi-line. Zone:
+  the one zone of all its lines, else "mixed".
+- Inside a group, oldest first; waves are filled up to the caps (orders, lines, units). A
+  candidate larger than a cap on its own gets a wave to itself rather than never being picked.
+- A wave is released when it is full (the next candidate does not fit, or a cap is reached),
+  urgent (now ≥ its cutoff − lead time − urgency margin), or old (its oldest candidate waited
+  max_age). Otherwise it is held for the next planning run.
+- A candidate whose promised ship-by is before the cutoff it can still make is flagged late —
+  it is still planned (it should leave as soon as it can), but staff see it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import groupby
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Profile = Literal["single_unit", "single_line", "multi_line"]
+Reason = Literal["full", "urgent", "old"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class CandidateLine(_Frozen):
+    sku_id: int
+    quantity: int = Field(gt=0)
+    zone: str
+
+
+class Candidate(_Frozen):
+    package_no: str
+    carrier_code: str
+    lines: tuple[CandidateLine, ...] = Field(min_length=1)
+    waiting_since: datetime  # released to the warehouse
+    ship_by: datetime | None = None  # the promise to the customer, if any
+
+    @property
+    def units(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+    @property
+    def profile(self) -> Profile:
+        if len(self.lines) > 1:
+            return "multi_line"
+        return "single_unit" if self.units == 1 else "single_line"
+
+    @property
+    def zone(self) -> str:
+        zones = {line.zone for line in self.lines}
+        return zones.pop() if len(zones) == 1 else "mixed"
+
+
+class Cutoff(_Frozen):
+    carrier_code: str
+    at: time  # wall clock in the warehouse's time zone, every day
+
+
+class WaveCaps(_Frozen):
+    max_orders: int = Field(default=50, gt=0)
+    max_lines: int = Field(default=200, gt=0)
+    max_units: int = Field(default=500, gt=0)
+
+
+class ReleasePolicy(_Frozen):
+    lead_time: timedelta = timedelta(hours=1)  # picking + packing before the truck leaves
+    urgency_margin: timedelta = timedelta(minutes=30)  # release this much before it must
+    max_age: timedelta = timedelta(minutes=45)  # nobody waits longer for a fuller wave
+
+
+class PlannedWave(_Frozen):
+    cutoff: datetime
+    carrier_code: str
+    profile: Profile
+    zone: str
+    package_nos: tuple[str, ...]
+    lines: int
+    units: int
+    release: Reason | None  # None: held for the next run
+
+    @property
+    def released(self) -> bool:
+        return self.release is not None
+
+
+class Flagged(_Frozen):
+    package_no: str
+    reason: str
+
+
+class WavePlan(_Frozen):
+    waves: tuple[PlannedWave, ...]
+    flagged: tuple[Flagged, ...]
+
+    @property
+    def released(self) -> tuple[PlannedWave, ...]:
+        return tuple(w for w in self.waves if w.released)
+
+
+def next_cutoff(
+    carrier_code: str,
+    cutoffs: Sequence[Cutoff],
+    now: datetime,
+    zone: ZoneInfo,
+    lead_time: timedelta,
+) -> datetime | None:
+    """The first cutoff of the carrier, today or on a later day in the warehouse's zone, that
+    a wave released now makes: now + lead_time ≤ cutoff. None if the carrier has no cutoffs."""
+    times = sorted(c.at for c in cutoffs if c.carrier_code == carrier_code)
+    if not times:
+        return None
+    ready = now + lead_time
+    today = now.astimezone(zone).date()
+    for day in range(0, 8):
+        on: date = today + timedelta(days=day)
+        for at in times:
+            cutoff = datetime.combine(on, at, zone)
+            if cutoff >= ready:
+                return cutoff.astimezone(UTC)
+    raise AssertionError("unreachable: a daily cutoff is always within a week")
+
+
+def plan_waves(
+    candidates: Iterable[Candidate],
+    *,
+    now: datetime,
+    cutoffs: Sequence[Cutoff],
+    zone: ZoneInfo,
+    caps: WaveCaps,
+    policy: ReleasePolicy,
+) -> WavePlan:
+    flagged: list[Flagged] = []
+    keyed: list[tuple[tuple[datetime, str, str, str], Candidate]] = []
+    for candidate in candidates:
+        cutoff = next_cutoff(candidate.carrier_code, cutoffs, now, zone, policy.lead_time)
+        if cutoff is None:
+            reason = f"no cutoff configured for carrier {candidate.carrier_code}"
+            flagged.append(Flagged(package_no=candidate.package_no, reason=reason))
+            continue
+        if candidate.ship_by is not None and candidate.ship_by < cutoff:
+            flagged.append(
+                Flagged(
+                    package_no=candidate.package_no,
+                    reason=f"promised by {candidate.ship_by.isoformat()}, "
+                    f"the next cutoff it can make is {cutoff.isoformat()}",
+                )
+            )
+        key = (cutoff, candidate.carrier_code, candidate.profile, candidate.zone)
+        keyed.append((key, candidate))
+    keyed.sort(key=lambda kc: (kc[0], kc[1].waiting_since, kc[1].package_no))
+    waves: list[PlannedWave] = []
+    for key, group in groupby(keyed, key=lambda kc: kc[0]):
+        waves += _fill(key, [c for _, c in group], now, caps, policy)
+    return WavePlan(waves=tuple(waves), flagged=tuple(flagged))
+
+
+def _fill(
+    key: tuple[datetime, str, str, str],
+    group: list[Candidate],
+    now: datetime,
+    caps: WaveCaps,
+    policy: ReleasePolicy,
+) -> list[PlannedWave]:
+    cutoff, carrier, profile, zone = key
+    urgent = now >= cutoff - policy.lead_time - policy.urgency_margin
+    waves: list[PlannedWave] = []
+    current: list[Candidate] = []
+
+    def close(full: bool) -> None:
+        oldest = min(c.waiting_since for c in current)
+        release: Reason | None = (
+            "full" if full else "urgent" if urgent else "old" if now - oldest >= policy.max_age
+            else None
+        )  # fmt: skip
+        waves.append(
+            PlannedWave(
+                cutoff=cutoff,
+                carrier_code=carrier,
+                profile=profile,
+                zone=zone,
+                package_nos=tuple(c.package_no for c in current),
+                lines=sum(len(c.lines) for c in current),
+                units=sum(c.units for c in current),
+                release=release,
+            )
+        )
+
+    for candidate in group:
+        if current and not _fits(current, candidate, caps):
+            close(full=True)
+            current = []
+        current.append(candidate)
+        if _at_cap(current, caps):
+            close(full=True)
+            current = []
+    if current:
+        close(full=False)
+    return waves
+
+
+def _fits(current: list[Candidate], more: Candidate, caps: WaveCaps) -> bool:
+    return (
+        len(current) + 1 <= caps.max_orders
+        and sum(len(c.lines) for c in current) + len(more.lines) <= caps.max_lines
+        and sum(c.units for c in current) + more.units <= caps.max_units
+    )
+
+
+def _at_cap(current: list[Candidate], caps: WaveCaps) -> bool:
+    return (
+        len(current) >= caps.max_orders
+        or sum(len(c.lines) for c in current) >= caps.max_lines
+        or sum(c.units for c in current) >= caps.max_units
+    )
