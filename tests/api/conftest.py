@@ -11,6 +11,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
 
 from api.deps import AppDeps
 from core.db import SessionFactory
@@ -26,6 +27,8 @@ from tests.support.api import (
     bearer,
     login,
 )
+from tests.support.order_api import http, order_stack
+from tests.support.stack import Stack
 
 TOKEN_SECRET = "test-secret-" + "x" * 40
 _names = itertools.count()
@@ -153,3 +156,33 @@ async def created(client: httpx.AsyncClient, path: str, body: Any, headers: Head
     answer = await client.post(path, json=body, headers=headers)
     assert answer.status_code == 201, answer.text
     return answer.json()
+
+
+# --- the whole back office (PostgreSQL, the dev server, sandboxes, a worker), for route tests
+# of processes; indirect parametrization of `stack` passes running_stack's keywords.
+
+
+@pytest_asyncio.fixture
+async def stack(
+    request: pytest.FixtureRequest, seeded_engine: AsyncEngine, dev_client: Client, task_queue: str
+) -> AsyncIterator[Stack]:
+    async with order_stack(request, seeded_engine, dev_client, task_queue) as running:
+        yield running
+
+
+@pytest_asyncio.fixture
+async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with http(stack.api) as client:
+        yield client
+
+
+@pytest_asyncio.fixture
+async def provider(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with http(stack.payments) as client:
+        yield client
+
+
+@pytest_asyncio.fixture
+async def carrier(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with http(stack.carrier) as client:
+        yield client

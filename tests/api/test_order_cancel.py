@@ -5,24 +5,17 @@ timeline."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
-import pytest_asyncio
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.client import Client
 
 from models.db import CouponRedemption, Order, StockMovement
 from tests.support.order_api import (
     add_coupon,
     figures,
-    http,
     ledger,
     lines_of,
     order_body,
-    order_stack,
     pay,
     place_order,
     problem,
@@ -36,27 +29,6 @@ from tests.support.order_api import (
 )
 from tests.support.orders import SHOP, eventually, wait_status
 from tests.support.stack import Stack
-
-
-@pytest_asyncio.fixture
-async def stack(
-    request: pytest.FixtureRequest, seeded_engine: AsyncEngine, dev_client: Client, task_queue: str
-) -> AsyncIterator[Stack]:
-    async with order_stack(request, seeded_engine, dev_client, task_queue) as running:
-        yield running
-
-
-@pytest_asyncio.fixture
-async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with http(stack.api) as client:
-        yield client
-
-
-@pytest_asyncio.fixture
-async def provider(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with http(stack.payments) as client:
-        yield client
-
 
 # --- cancelling ------------------------------------------------------------------------------
 

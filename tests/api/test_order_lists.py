@@ -3,25 +3,19 @@ order, listed by status, customer, SKU, warehouse and risk-review escalation."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.client import Client
 
 from core.security import hash_api_key, new_api_key
 from models.contracts.order import OrderPolicy
 from models.db import ApiKey
 from tests.support.order_api import (
-    http,
     lines_of,
     order_body,
-    order_stack,
     place_order,
     problem,
     skus_in,
@@ -31,21 +25,6 @@ from tests.support.order_api import (
 )
 from tests.support.orders import SHOP, eventually, wait_status
 from tests.support.stack import Stack, fast_timings
-
-
-@pytest_asyncio.fixture
-async def stack(
-    request: pytest.FixtureRequest, seeded_engine: AsyncEngine, dev_client: Client, task_queue: str
-) -> AsyncIterator[Stack]:
-    async with order_stack(request, seeded_engine, dev_client, task_queue) as running:
-        yield running
-
-
-@pytest_asyncio.fixture
-async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with http(stack.api) as client:
-        yield client
-
 
 # --- visibility and lists ---------------------------------------------------------------------
 

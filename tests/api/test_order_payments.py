@@ -9,28 +9,22 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-import pytest_asyncio
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
 
 from core.security import sign
 from models.db import Payment, Refund
 from tests.support.order_api import (
     Headers,
     Json,
-    http,
     lines_of,
     money_entries,
     open_payment,
     order_body,
-    order_stack,
     place_order,
     refunds,
     skus_in,
@@ -47,26 +41,6 @@ ADDRESS = {
     "detail": "徐汇区漕溪北路 200 号",
 }
 WEBHOOK = "/v1/webhooks/payments/sandbox"
-
-
-@pytest_asyncio.fixture
-async def stack(
-    request: pytest.FixtureRequest, seeded_engine: AsyncEngine, dev_client: Client, task_queue: str
-) -> AsyncIterator[Stack]:
-    async with order_stack(request, seeded_engine, dev_client, task_queue) as running:
-        yield running
-
-
-@pytest_asyncio.fixture
-async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with http(stack.api) as client:
-        yield client
-
-
-@pytest_asyncio.fixture
-async def provider(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with http(stack.payments) as client:
-        yield client
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -5,16 +5,11 @@ each checked on stock, reservations and the order itself."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
-import pytest_asyncio
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.client import Client
 
 from models.db import Order, OrderNumber, Sku, StockMovement
 from tests.support.order_api import (
@@ -22,10 +17,8 @@ from tests.support.order_api import (
     add_coupon,
     expect_held,
     figures,
-    http,
     lines_of,
     order_body,
-    order_stack,
     place_order,
     problem,
     reservations,
@@ -37,21 +30,6 @@ from tests.support.order_api import (
 )
 from tests.support.orders import ADDRESS, SHOP
 from tests.support.stack import Stack
-
-
-@pytest_asyncio.fixture
-async def stack(
-    request: pytest.FixtureRequest, seeded_engine: AsyncEngine, dev_client: Client, task_queue: str
-) -> AsyncIterator[Stack]:
-    async with order_stack(request, seeded_engine, dev_client, task_queue) as running:
-        yield running
-
-
-@pytest_asyncio.fixture
-async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with http(stack.api) as client:
-        yield client
-
 
 # --- placing ---------------------------------------------------------------------------------
 

@@ -3,23 +3,16 @@ paid, a rejected one is cancelled and refunded — checked on stock, money and t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
-import pytest_asyncio
-from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.client import Client
 
 from models.contracts.order import OrderPolicy
 from models.db import Order
 from tests.support.order_api import (
     figures,
-    http,
     ledger,
     lines_of,
     order_body,
-    order_stack,
     pay,
     place_order,
     problem,
@@ -31,27 +24,6 @@ from tests.support.order_api import (
 )
 from tests.support.orders import SHOP, wait_status
 from tests.support.stack import Stack
-
-
-@pytest_asyncio.fixture
-async def stack(
-    request: pytest.FixtureRequest, seeded_engine: AsyncEngine, dev_client: Client, task_queue: str
-) -> AsyncIterator[Stack]:
-    async with order_stack(request, seeded_engine, dev_client, task_queue) as running:
-        yield running
-
-
-@pytest_asyncio.fixture
-async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with http(stack.api) as client:
-        yield client
-
-
-@pytest_asyncio.fixture
-async def provider(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with http(stack.payments) as client:
-        yield client
-
 
 REVIEW_ALL = {"policy": OrderPolicy(risk_review_over_fen=1)}
 review_every_order = pytest.mark.parametrize("stack", [REVIEW_ALL], indirect=True, ids=["review"])

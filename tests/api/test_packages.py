@@ -4,14 +4,8 @@ refunded by its value when staff decide so (the carrier's side: test_package_car
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
-import pytest_asyncio
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.client import Client
 
 from models.db import MoneyEntry, Refund, Reservation, Warehouse
 from tests.support.invariants import assert_stock_invariants
@@ -19,9 +13,7 @@ from tests.support.order_api import (
     DEVICE,
     Json,
     events_of,
-    http,
     only_in,
-    order_stack,
     package,
     package_row,
     paid_order,
@@ -34,27 +26,6 @@ from tests.support.order_api import (
 )
 from tests.support.orders import SHOP, eventually, pack_and_hand_over
 from tests.support.stack import Stack
-
-
-@pytest_asyncio.fixture
-async def stack(
-    request: pytest.FixtureRequest, seeded_engine: AsyncEngine, dev_client: Client, task_queue: str
-) -> AsyncIterator[Stack]:
-    async with order_stack(request, seeded_engine, dev_client, task_queue) as running:
-        yield running
-
-
-@pytest_asyncio.fixture
-async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with http(stack.api) as client:
-        yield client
-
-
-@pytest_asyncio.fixture
-async def carrier(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with http(stack.carrier) as client:
-        yield client
-
 
 # --- devices and warehouses ------------------------------------------------------------------
 

@@ -6,38 +6,20 @@ ledger comes to zero."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Any
 
 import httpx
-import pytest_asyncio
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.client import Client
 
 from models.db import MoneyEntry
 from tests.support.invariants import assert_stock_invariants
-from tests.support.order_api import DEVICE, http, order_stack, problem, staff
+from tests.support.order_api import DEVICE, http, problem, staff
 from tests.support.purchasing import approved_po, location_in, sent, stock_of, wait_po
 from tests.support.stack import Stack
 
 Json = dict[str, Any]
 LONG_AGO = (date.today() - timedelta(days=90)).isoformat()  # past every demo supplier's terms
-
-
-@pytest_asyncio.fixture
-async def stack(
-    request: Any, seeded_engine: AsyncEngine, dev_client: Client, task_queue: str
-) -> AsyncIterator[Stack]:
-    async with order_stack(request, seeded_engine, dev_client, task_queue) as running:
-        yield running
-
-
-@pytest_asyncio.fixture
-async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with http(stack.api) as client:
-        yield client
 
 
 async def closed_po(stack: Stack, api: httpx.AsyncClient) -> tuple[str, list[int], int, int]:

@@ -5,18 +5,14 @@ figures add up, over-delivery refused, a duplicate receipt key, another warehous
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest_asyncio
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.client import Client
 
 from models.db import StockMovement
 from tests.support.invariants import assert_stock_invariants
-from tests.support.order_api import DEVICE, http, order_stack, problem, staff, warehouse_id
+from tests.support.order_api import DEVICE, http, problem, staff, warehouse_id
 from tests.support.purchasing import (
     approved_po,
     location_in,
@@ -27,20 +23,6 @@ from tests.support.purchasing import (
 from tests.support.stack import Stack
 
 Json = dict[str, Any]
-
-
-@pytest_asyncio.fixture
-async def stack(
-    request: Any, seeded_engine: AsyncEngine, dev_client: Client, task_queue: str
-) -> AsyncIterator[Stack]:
-    async with order_stack(request, seeded_engine, dev_client, task_queue) as running:
-        yield running
-
-
-@pytest_asyncio.fixture
-async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with http(stack.api) as client:
-        yield client
 
 
 async def test_three_deliveries_short_over_and_a_sample_add_up(

@@ -5,38 +5,21 @@ schedule."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest_asyncio
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from models.contracts.purchasing import PoPolicy, PoTimings
 from models.db import Stock, Supplier, SupplierProduct, Warehouse
 from models.domain.purchasing import replenishment_quantity
-from tests.support.order_api import http, order_stack, problem, staff, warehouse_id
+from tests.support.order_api import problem, staff, warehouse_id
 from tests.support.stack import Stack
 from workers.schedules import ensure_replenishment_schedules
 
 Json = dict[str, Any]
-
-
-@pytest_asyncio.fixture
-async def stack(
-    request: Any, seeded_engine: AsyncEngine, dev_client: Client, task_queue: str
-) -> AsyncIterator[Stack]:
-    async with order_stack(request, seeded_engine, dev_client, task_queue) as running:
-        yield running
-
-
-@pytest_asyncio.fixture
-async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with http(stack.api) as client:
-        yield client
 
 
 async def preferred_sku(stack: Stack, code: str) -> tuple[int, int, int, int, int]:
