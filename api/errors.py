@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -63,6 +63,21 @@ def invalid(field: str, message: str) -> Problem:
 
 def conflict(detail: str, **extra: Any) -> Problem:
     return Problem(409, detail, type_="/problems/conflict", errors=[extra] if extra else None)
+
+
+class Refusal(Protocol):
+    """A business rule's refusal that names the input at fault (e.g. StockError)."""
+
+    field: str
+    conflict: bool
+
+
+def refused(exc: Refusal, field: str | None = None) -> Problem:
+    """409 for a state conflict, 422 for invalid input; `field` overrides the error's own."""
+    where = field if field is not None else exc.field
+    if exc.conflict:
+        return conflict(str(exc), field=where, message=str(exc))
+    return invalid(where, str(exc))
 
 
 def problem_response(

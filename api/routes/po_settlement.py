@@ -15,7 +15,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from activities.purchase_returns import ReturnLine, book_return
 from activities.stock_ledger import StockError
 from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, writer
-from api.errors import Problem, invalid, not_found
+from api.errors import Problem, not_found, refused
 from api.pagination import Paging, fetch_page
 from api.routes.orders import actor_of
 from api.routes.purchase_orders import po_public, staff_of
@@ -60,9 +60,7 @@ async def return_goods(
         await w.session.rollback()
         if exc.field == "po_no":
             raise not_found("purchase order", po_no) from exc
-        if exc.conflict:
-            raise Problem(409, str(exc), errors=[{"field": exc.field}]) from exc
-        raise invalid(exc.field, str(exc)) from exc
+        raise refused(exc) from exc
     await w.commit("purchase_order.return", "purchase_order", po_no,
                    {"return_no": booked.return_no, "credit_fen": booked.credit_fen})  # fmt: skip
     return ReturnPublic(

@@ -294,6 +294,21 @@ async def approve_po(
     return await po_public(w.session, po_no)
 
 
+async def _with_reason(
+    w: Writer,
+    deps: AppDeps,
+    po_no: str,
+    method: UpdateMethodMultiParam[[PurchaseOrderWorkflow, A], T],
+    arg: A,
+    action: str,
+    reason: str,
+) -> PoPublic:
+    """Reject, cancel, close short: an update with the person's reason, audited with it."""
+    await po_update(w, deps, po_no, method, arg)
+    await w.commit(f"purchase_order.{action}", "purchase_order", po_no, {"reason": reason})
+    return await po_public(w.session, po_no)
+
+
 @router.post("/{po_no}/reject")
 async def reject_po(
     po_no: str,
@@ -302,9 +317,8 @@ async def reject_po(
     w: Annotated[Writer, Depends(writer("purchase.approve"))],
 ) -> PoPublic:
     decision = Decision(by=staff_of(w.principal), reason=body.reason)
-    await po_update(w, deps, po_no, PurchaseOrderWorkflow.reject, decision)
-    await w.commit("purchase_order.reject", "purchase_order", po_no, {"reason": body.reason})
-    return await po_public(w.session, po_no)
+    reject = PurchaseOrderWorkflow.reject
+    return await _with_reason(w, deps, po_no, reject, decision, "reject", body.reason)
 
 
 @router.post("/{po_no}/cancel")
@@ -315,9 +329,8 @@ async def cancel_po(
     w: Annotated[Writer, Depends(writer("purchase.write"))],
 ) -> PoPublic:
     decision = Decision(by=staff_of(w.principal), reason=body.reason)
-    await po_update(w, deps, po_no, PurchaseOrderWorkflow.cancel, decision)
-    await w.commit("purchase_order.cancel", "purchase_order", po_no, {"reason": body.reason})
-    return await po_public(w.session, po_no)
+    cancel = PurchaseOrderWorkflow.cancel
+    return await _with_reason(w, deps, po_no, cancel, decision, "cancel", body.reason)
 
 
 @router.post("/{po_no}/close")
@@ -328,9 +341,8 @@ async def close_po(
     w: Annotated[Writer, Depends(writer("purchase.write"))],
 ) -> PoPublic:
     request = CloseRequest(by=staff_of(w.principal), reason=body.reason)
-    await po_update(w, deps, po_no, PurchaseOrderWorkflow.close_short, request)
-    await w.commit("purchase_order.close", "purchase_order", po_no, {"reason": body.reason})
-    return await po_public(w.session, po_no)
+    close = PurchaseOrderWorkflow.close_short
+    return await _with_reason(w, deps, po_no, close, request, "close", body.reason)
 
 
 @router.post("/{po_no}/receipts", status_code=201)

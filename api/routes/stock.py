@@ -12,7 +12,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from activities.stock_ledger import BatchRef, Document, StockError, move_on_hand, set_safety_hold
 from api.crud import check_refs, get_or_404
 from api.deps import Principal, Session, Writer, require, writer
-from api.errors import Problem, conflict, invalid
+from api.errors import Problem, conflict, refused
 from api.pagination import Paging, fetch_page
 from api.schemas.stock import (
     BatchStockPublic,
@@ -148,12 +148,7 @@ async def _move(w: Writer, body: StockAdjustmentCreate) -> StockMovement:
             doc=doc,
         )
     except StockError as exc:
-        field = _BODY_FIELDS.get(exc.field, exc.field)
-        raise (
-            conflict(str(exc), field=field, message=str(exc))
-            if exc.conflict
-            else invalid(field, str(exc))
-        ) from exc
+        raise refused(exc, _BODY_FIELDS.get(exc.field, exc.field)) from exc
     _check_replay(movement, body)
     return movement
 

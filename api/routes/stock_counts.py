@@ -20,7 +20,7 @@ from activities.stock_counts import (
 )
 from activities.stock_ledger import StockError
 from api.deps import Principal, Session, Writer, require, writer
-from api.errors import Problem, invalid, not_found
+from api.errors import Problem, not_found, refused
 from api.schemas.counts import CountCreate, CountEntriesIn, CountPublic, DifferencePublic
 from models.db import StockCount, StockCountEntry, StockCountLocation, Warehouse
 from models.domain.purchasing import CountDifference
@@ -29,11 +29,7 @@ router = APIRouter(tags=["stock counts"])
 
 
 def _problem(exc: StockError) -> Problem:
-    if exc.field == "count_no":
-        return not_found("stock count", str(exc))
-    if exc.conflict:
-        return Problem(409, str(exc), errors=[{"field": exc.field}] if exc.field else None)
-    return invalid(exc.field, str(exc))
+    return not_found("stock count", str(exc)) if exc.field == "count_no" else refused(exc)
 
 
 async def count_public(
