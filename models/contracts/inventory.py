@@ -25,5 +25,6 @@ MovementType = Literal[
     "sample_in",
     "in_transit_add",
     "in_transit_release",
+    "pick_short",
 ]
 MOVEMENT_TYPES: Final[tuple[str, ...]] = get_args(MovementType)

@@ -37,6 +37,16 @@ from models.db.purchase_orders import (
 from models.db.purchasing import Supplier, SupplierProduct
 from models.db.stock_counts import StockCount, StockCountEntry, StockCountLocation
 from models.db.warehouse import Location, Warehouse, WarehouseRegionPriority
+from models.db.waves import (
+    DeviceScan,
+    OutboundOrder,
+    PickAllocation,
+    PickStop,
+    PickTask,
+    PutWallLine,
+    PutWallSlot,
+    Wave,
+)
 
 __all__ = [
     "ApiKey",
@@ -48,6 +58,7 @@ __all__ = [
     "Category",
     "Coupon",
     "CouponRedemption",
+    "DeviceScan",
     "FreightPolicy",
     "FreightRule",
     "FreightTemplate",
@@ -58,9 +69,13 @@ __all__ = [
     "OrderEvent",
     "OrderLine",
     "OrderNumber",
+    "OutboundOrder",
     "Package",
     "PackageLine",
     "Payment",
+    "PickAllocation",
+    "PickStop",
+    "PickTask",
     "Promotion",
     "PurchaseOrder",
     "PurchaseOrderEvent",
@@ -69,6 +84,8 @@ __all__ = [
     "PurchaseReceiptLine",
     "PurchaseReturn",
     "PurchaseReturnLine",
+    "PutWallLine",
+    "PutWallSlot",
     "Refund",
     "ReorderRule",
     "Reservation",
@@ -89,4 +106,5 @@ __all__ = [
     "UserRole",
     "Warehouse",
     "WarehouseRegionPriority",
+    "Wave",
 ]

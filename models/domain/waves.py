@@ -14,7 +14,8 @@ Rules:
   candidate larger than a cap on its own gets a wave to itself rather than never being picked.
 - A wave is released when it is full (the next candidate does not fit, or a cap is reached),
   urgent (now ≥ its cutoff − lead time − urgency margin), or old (its oldest candidate waited
-  max_age). Otherwise it is held for the next planning run.
+  max_age); when staff plan now (`release_all`), every wave is released ("manual"). Otherwise
+  it is held for the next planning run.
 - A candidate whose promised ship-by is before the cutoff it can still make is flagged late —
   it is still planned (it should leave as soon as it can), but staff see it.
 """
@@ -30,7 +31,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field
 
 Profile = Literal["single_unit", "single_line", "multi_line"]
-Reason = Literal["full", "urgent", "old"]
+Reason = Literal["full", "urgent", "old", "manual"]
 
 
 class _Frozen(BaseModel):
@@ -81,6 +82,7 @@ class ReleasePolicy(_Frozen):
     lead_time: timedelta = timedelta(hours=1)  # picking + packing before the truck leaves
     urgency_margin: timedelta = timedelta(minutes=30)  # release this much before it must
     max_age: timedelta = timedelta(minutes=45)  # nobody waits longer for a fuller wave
+    release_all: bool = False  # staff "plan now": what would be held is released ("manual")
 
 
 class PlannedWave(_Frozen):
@@ -185,7 +187,7 @@ def _fill(
         oldest = min(c.waiting_since for c in current)
         release: Reason | None = (
             "full" if full else "urgent" if urgent else "old" if now - oldest >= policy.max_age
-            else None
+            else "manual" if policy.release_all else None
         )  # fmt: skip
         waves.append(
             PlannedWave(
