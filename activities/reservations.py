@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from activities import pick_stock
 from activities.stock_counts import under_open_count
 from activities.stock_ledger import sellable_units
 from models.contracts.pricing import (
@@ -239,7 +240,8 @@ async def ship(
         .with_for_update()
     )
     for held in held_rows:
-        await _ship_units(session, held, order_no, package_no, actor)
+        if not await pick_stock.ship_picked(session, held, package_no, actor):
+            await _ship_units(session, held, order_no, package_no, actor)
         held.status = "consumed"
         units += held.quantity
     await session.flush()

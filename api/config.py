@@ -7,6 +7,7 @@ from datetime import timedelta
 from core.settings import Settings
 from models.contracts.order import OrderPolicy, OrderTimings
 from models.contracts.purchasing import PoPolicy, PoTimings, default_approval_policy
+from models.contracts.waves import WaveRules
 from models.domain.purchasing import OverDeliveryTolerance
 
 
@@ -19,6 +20,7 @@ def order_timings(settings: Settings) -> OrderTimings:
         after_sale_window=timedelta(days=o.after_sale_window_days),
         late_payment_grace=timedelta(hours=o.late_payment_grace_hours),
         tracking_poll_interval=timedelta(minutes=o.tracking_poll_minutes),
+        backorder_for=timedelta(days=o.backorder_days),
     )
 
 
@@ -30,6 +32,22 @@ def order_policy(settings: Settings) -> OrderPolicy:
         weight_tolerance_pct=o.weight_tolerance_pct,
         box_tare_g=o.box_tare_g,
         carrier_code=o.carrier_code,
+        short_pick_policy=o.short_pick_policy,
+    )
+
+
+def wave_rules(settings: Settings) -> WaveRules:
+    w = settings.waves
+    return WaveRules(
+        max_orders=w.max_orders,
+        max_lines=w.max_lines,
+        max_units=w.max_units,
+        lead_time=timedelta(minutes=w.lead_time_minutes),
+        urgency_margin=timedelta(minutes=w.urgency_margin_minutes),
+        max_age=timedelta(minutes=w.max_age_minutes),
+        sla_margin=timedelta(minutes=w.sla_margin_minutes),
+        task_max_stops=w.task_max_stops,
+        task_max_units=w.task_max_units,
     )
 
 

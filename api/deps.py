@@ -20,6 +20,7 @@ from core.db import SessionFactory
 from core.security import api_key_matches, api_key_prefix, read_token
 from models.contracts.order import OrderPolicy, OrderTimings
 from models.contracts.purchasing import PoPolicy, PoTimings
+from models.contracts.waves import WaveRules
 from models.db import ApiKey, AuditEntry, User, UserRole
 from models.domain.access import ADMIN_PERMISSIONS, allowed
 
@@ -39,6 +40,7 @@ class AppDeps:
     order_policy: OrderPolicy = field(default_factory=OrderPolicy)
     po_timings: PoTimings = field(default_factory=PoTimings)
     po_policy: PoPolicy = field(default_factory=PoPolicy)
+    wave_rules: WaveRules = field(default_factory=WaveRules)
     payment_webhook_secret: str | None = None
     carrier_webhook_secret: str | None = None
 

@@ -21,7 +21,9 @@ from api.routes import (
     health,
     orders,
     packages,
+    picking,
     po_settlement,
+    printing,
     promotions,
     purchase_orders,
     replenishment,
@@ -29,6 +31,7 @@ from api.routes import (
     stock_counts,
     suppliers,
     warehouses,
+    waves,
     webhooks,
 )
 from core.db import make_engine, make_session_factory
@@ -57,6 +60,7 @@ async def deps_from_settings(settings: Settings) -> AppDeps:
         order_policy=config.order_policy(settings),
         po_timings=config.po_timings(settings),
         po_policy=config.po_policy(settings),
+        wave_rules=config.wave_rules(settings),
         payment_webhook_secret=_secret(settings.payments.webhook_secret),
         carrier_webhook_secret=_secret(settings.carrier.webhook_secret),
     )
@@ -101,6 +105,9 @@ def create_app(deps: AppDeps | None = None, settings: Settings | None = None) ->
         po_settlement,
         replenishment,
         stock_counts,
+        waves,
+        picking,
+        printing,
         webhooks,
         admin,
     ):

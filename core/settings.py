@@ -76,6 +76,25 @@ class OrderSettings(BaseModel):
     weight_tolerance_pct: int = Field(default=5, ge=0, le=100)
     box_tare_g: int = Field(default=0, ge=0)
     carrier_code: str = "SF"
+    # A pick comes up short and no other location has the units: ship what was picked and
+    # backorder the rest as a new package, or cancel the missing units and refund them.
+    short_pick_policy: Literal["backorder", "cancel_line"] = "backorder"
+    backorder_days: int = Field(default=2, ge=0)
+
+
+class WaveSettings(BaseModel):
+    """Wave planning and picking (DESIGN §6.4); cutoffs are per carrier and warehouse (data)."""
+
+    plan_every_minutes: int = Field(default=5, ge=1)
+    max_orders: int = Field(default=50, ge=1)
+    max_lines: int = Field(default=200, ge=1)
+    max_units: int = Field(default=500, ge=1)
+    lead_time_minutes: int = Field(default=60, ge=0)  # picking + packing before the truck
+    urgency_margin_minutes: int = Field(default=30, ge=0)
+    max_age_minutes: int = Field(default=45, ge=1)  # nobody waits longer for a fuller wave
+    sla_margin_minutes: int = Field(default=30, ge=0)  # not done by cutoff - margin: escalated
+    task_max_stops: int = Field(default=20, ge=1)  # one tote / one trip
+    task_max_units: int = Field(default=60, ge=1)
 
 
 class PurchasingSettings(BaseModel):
@@ -112,6 +131,7 @@ class Settings(BaseSettings):
     supplier: SupplierSettings = Field(default_factory=SupplierSettings)
     orders: OrderSettings = Field(default_factory=OrderSettings)
     purchasing: PurchasingSettings = Field(default_factory=PurchasingSettings)
+    waves: WaveSettings = Field(default_factory=WaveSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
 

@@ -21,7 +21,7 @@ from core.settings import Settings
 from core.temporal import SEARCH_ATTRIBUTES, connect
 from migrations import upgrade_to_head
 from workers import config
-from workers.schedules import ensure_replenishment_schedules
+from workers.schedules import ensure_replenishment_schedules, ensure_wave_schedules
 from workers.worker import WorkerDeps, build_worker
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,14 @@ async def run_worker(settings: Settings) -> None:
         timings=api_config.po_timings(settings),
         policy=api_config.po_policy(settings),
     )
-    log.info("replenishment schedules", extra={"schedules": schedules})
+    schedules += await ensure_wave_schedules(
+        client,
+        deps.session_factory,
+        every=timedelta(minutes=settings.waves.plan_every_minutes),
+        task_queue=settings.task_queue,
+        rules=api_config.wave_rules(settings),
+    )
+    log.info("schedules", extra={"schedules": schedules})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -19,6 +19,7 @@ from activities.purchasing import PurchasingActivities
 from activities.replenishment import ReplenishmentActivities
 from activities.settlement import SettlementActivities
 from activities.shipments import ShipmentActivities
+from activities.waves import WaveActivities
 from core.db import SessionFactory
 from workflows.diagnostics import DiagnosticsWorkflow
 from workflows.order import OrderWorkflow
@@ -26,6 +27,7 @@ from workflows.purchase_order import PurchaseOrderWorkflow
 from workflows.replenishment import ReplenishmentWorkflow
 from workflows.settlement import SettlementWorkflow
 from workflows.shipment import ShipmentWorkflow
+from workflows.waves import WavePlannerWorkflow, WaveWorkflow
 
 WORKFLOWS = [
     DiagnosticsWorkflow,
@@ -34,6 +36,8 @@ WORKFLOWS = [
     PurchaseOrderWorkflow,
     SettlementWorkflow,
     ReplenishmentWorkflow,
+    WavePlannerWorkflow,
+    WaveWorkflow,
 ]
 
 
@@ -70,6 +74,16 @@ def activities_for(deps: WorkerDeps) -> list[Callable[..., Any]]:
     found += [purchasing.record_po_step, purchasing.move_po_in_transit, purchasing.receive_goods]
     if deps.supplier is not None:
         found.append(purchasing.send_to_supplier)
+    waves = WaveActivities(sessions)
+    found += [
+        waves.register_outbound,
+        waves.plan_waves,
+        waves.build_wave,
+        waves.settle_wave,
+        waves.cancel_picks,
+        waves.escalate_wave,
+        waves.finish_wave,
+    ]
     replenishment = ReplenishmentActivities(sessions)
     found += [replenishment.scan_reorder_points, replenishment.draft_po]
     if deps.payments is not None:

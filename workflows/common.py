@@ -64,6 +64,11 @@ LOCAL_ACTIVITIES = frozenset(
         "record_invoice",
         "scan_reorder_points",
         "draft_po",
+        "register_outbound",
+        "settle_wave",
+        "cancel_picks",
+        "escalate_wave",
+        "finish_wave",
     }
 )
 # Histories from before local activities replay with regular ones: the marker decides.

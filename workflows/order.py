@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         ReleaseRequest,
         ReserveRequest,
     )
+    from models.contracts.waves import PackageShort
     from workflows.common import call
     from workflows.order_fulfilment import Fulfilment
     from workflows.order_state import SYSTEM, OrderPayments
@@ -256,6 +257,11 @@ class OrderWorkflow(OrderPayments):
     @workflow.signal
     def package_progress(self, view: PackageView) -> None:
         self._packages[view.package_no] = view
+
+    @workflow.signal
+    def package_short(self, short: PackageShort) -> None:
+        """A package's wave did not find some units: backorder or refund them (policy)."""
+        self.shorts.append(short)
 
     def package_delivered(self, package_no: str) -> None:
         """A shipment's result: delivered (its last progress signal may have been handover)."""

@@ -1,9 +1,14 @@
 """The fulfilment part of OrderWorkflow: one child ShipmentWorkflow per package, cancels passed
-down to packages not yet handed over, reships and package refunds decided by staff."""
+down to packages not yet handed over, reships and package refunds decided by staff, and units a
+wave did not find: backordered as a new package of the same warehouse once it has them again
+(tried every `backorder_retry` for `backorder_for`), or refunded (policy `cancel_line`, or the
+backorder never came)."""
 
 from __future__ import annotations
 
 import asyncio
+from contextlib import suppress
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from temporalio import workflow
@@ -14,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.orders import OrderActivities
     from models.contracts.order import PackagePlan, RecordPackageRequest, ReservePackageRequest
     from models.contracts.shipment import ShipmentInput, ShipmentResult
+    from models.contracts.waves import PackageShort
     from models.domain.shipping import package_value
     from workflows.common import call
     from workflows.shipment import ShipmentWorkflow
@@ -40,9 +46,11 @@ class Fulfilment:
             detail={"packages": len(order.placed.packages)},
         )
         watcher = asyncio.create_task(self._pass_cancel_down())
+        shorts = asyncio.create_task(self._handle_shorts())
         results = await asyncio.gather(*(self._ship(plan) for plan in order.placed.packages))
         self._done = True
         await watcher
+        results += await shorts
         await self._settle(results)
 
     async def _ship(self, plan: PackagePlan) -> ShipmentResult:
@@ -114,6 +122,66 @@ class Fulfilment:
         if payment is not None and value > 0:
             await order.refund(payment, value, f"RF{plan.package_no[2:]}", reason)
         return ShipmentResult(package_no=plan.package_no, outcome="refund")
+
+    async def _handle_shorts(self) -> list[ShipmentResult]:
+        """Every short reported until all packages (backorders too) are done."""
+        shorts = self._order.shorts
+        backorders: list[asyncio.Task[ShipmentResult | None]] = []
+        while True:
+            await workflow.wait_condition(
+                lambda: bool(shorts) or (self._done and all(t.done() for t in backorders))
+            )
+            if not shorts:
+                return [r for t in backorders if (r := t.result()) is not None]
+            backorders.append(asyncio.create_task(self._backorder(shorts.pop(0))))
+
+    async def _backorder(self, short: PackageShort) -> ShipmentResult | None:
+        order = self._order
+        timings = order.order_input.timings
+        if order.order_input.policy.short_pick_policy == "backorder":
+            request = ReservePackageRequest(
+                order_no=order.placed.order_no,
+                package_no=f"{short.package_no}B",
+                warehouse_id=short.warehouse_id,
+                lines=short.missing,
+            )
+            waited = timedelta(0)
+            while not order.cancel_requested:
+                try:
+                    plan = await call(InventoryActivities.reserve_package, request)
+                except ActivityError:
+                    if waited >= timings.backorder_for:
+                        break
+                    with suppress(TimeoutError):
+                        await workflow.wait_condition(
+                            lambda: order.cancel_requested, timeout=timings.backorder_retry
+                        )
+                    waited += timings.backorder_retry
+                    continue
+                await call(
+                    OrderActivities.record_package,
+                    RecordPackageRequest(order_no=order.placed.order_no, package=plan),
+                )
+                await order.record(
+                    "backorder", detail={"package_no": plan.package_no, "of": short.package_no}
+                )
+                return await self._child(plan)
+        if order.cancel_requested:  # the cancel refunds whatever is still paid
+            return None
+        payment = order.payment
+        value = package_value(order.placed.quote.lines, short.missing)
+        if payment is not None and value > 0:
+            await order.refund(
+                payment, value, f"RF{short.package_no[2:]}S", "units not found: refunded"
+            )
+        await order.record(
+            "short_refunded",
+            detail={
+                "package_no": short.package_no,
+                "units": sum(m.quantity for m in short.missing),
+            },
+        )
+        return None
 
     async def _pass_cancel_down(self) -> None:
         await workflow.wait_condition(lambda: self._done or self._order.cancel_requested)

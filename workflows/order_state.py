@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         StatusChange,
         TimelineEntry,
     )
+    from models.contracts.waves import PackageShort
     from workflows.common import call
 
 SYSTEM = Actor(kind="system", name="order")
@@ -61,6 +62,7 @@ class OrderState:
         self._refunded_for_payment = 0
         self._sla_watch: asyncio.Task[None] | None = None
         self._projected: OrderStatus = "placing"
+        self.shorts: list[PackageShort] = []  # short-picked packages not yet handled
 
     @workflow.query
     def view(self) -> OrderView:

@@ -1,6 +1,8 @@
 """ShipmentWorkflow (`shipment-PK…`): one package of an order, from release to the warehouse to
-delivery (DESIGN §6.2). Until wave picking exists, a device's pack call completes picking and
-packing; the weight must be within tolerance or a warehouse manager overrides the hold."""
+delivery (DESIGN §6.2). Released, the package is an outbound order waiting for a wave; its wave
+tells it when its units are picked (and sorted), and what was not found — the order decides about
+those. Then a pack station packs it; the weight must be within tolerance or a warehouse manager
+overrides the hold. Histories from before wave picking replay with packing straight away."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities
     from activities.shipments import ShipmentActivities
+    from activities.waves import WaveActivities
     from models.contracts.order import Actor, PackageView, ReleaseRequest
     from models.contracts.shipment import (
         ConsumeRequest,
@@ -30,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         WaybillRequest,
         WeightOverride,
     )
+    from models.contracts.waves import OutboundRequest, PackagePicked, PackageShort
     from models.domain.shipping import weight_within_tolerance
     from workflows.common import call
 
@@ -44,6 +48,8 @@ QUIET_PATCH = "tell-order-only-handover-and-exceptions"
 # this time: the pack station prints from the answer instead of polling for it.
 LABEL_PATCH = "pack-answers-with-label"
 LABEL_WAIT = timedelta(seconds=10)
+# A package is packed only once its wave picked it (issue 4).
+WAVES_PATCH = "wave-picking"
 
 
 @workflow.defn
@@ -65,15 +71,34 @@ class ShipmentWorkflow:
         self._labelled = False  # the waybill step is recorded: readers see the label
         self._steps = 0
         self._seen = 0
+        self._waves = False  # picked through a wave before packing (WAVES_PATCH)
+        self._picked: PackagePicked | None = None
+        self._expected = input.expected_weight_g
 
     @workflow.run
     async def run(self, input: ShipmentInput) -> ShipmentResult:
+        self._waves = workflow.patched(WAVES_PATCH)
+        if self._waves:  # waiting for a wave before anyone sees the package released
+            await call(
+                WaveActivities.register_outbound,
+                OutboundRequest(
+                    order_no=input.order_no,
+                    package_no=input.package_no,
+                    warehouse_id=input.warehouse_id,
+                    carrier_code=input.carrier_code,
+                    released_at=workflow.now(),
+                ),
+            )
         await self._step(
             "released",
             "released",
             carrier_code=input.carrier_code,
             expected_weight_g=input.expected_weight_g,
         )
+        if self._waves and not await self._picked_in_wave():
+            if self._cancel:
+                return await self._cancelled()
+            return ShipmentResult(package_no=input.package_no, outcome="short")
         if not await self._packed() or not await self._waybill() or not await self._handed_over():
             return await self._cancelled()
         outcome = await self._track() if await self._ship() else await self._exception()
@@ -83,6 +108,29 @@ class ShipmentWorkflow:
         )
 
     # --- steps -----------------------------------------------------------------------------
+
+    async def _picked_in_wave(self) -> bool:
+        """Waits for the wave; False when cancelled meanwhile or nothing was found."""
+        await workflow.wait_condition(lambda: self._picked is not None or self._cancel)
+        if self._cancel or self._picked is None:
+            return False
+        picked = self._picked
+        if picked.missing:
+            self._expected -= picked.missing_weight_g
+            await self._tell_order_short(picked)
+        if not picked.picked:
+            await self._step("cancelled", "short", hold_reason="nothing found in the warehouse")
+            return False
+        await self._step(
+            "picked",
+            "picked",
+            detail={
+                "wave_no": picked.wave_no,
+                "missing_units": sum(m.quantity for m in picked.missing),
+            },
+            expected_weight_g=self._expected,
+        )
+        return True
 
     async def _packed(self) -> bool:
         await workflow.wait_condition(lambda: self._status == "packed" or self._cancel)
@@ -94,7 +142,7 @@ class ShipmentWorkflow:
             carrier_code=self._in.carrier_code,
             warehouse_id=self._in.warehouse_id,
             address=self._in.address,
-            weight_g=self._measured or self._in.expected_weight_g,
+            weight_g=self._measured or self._expected,
         )
         await call(ShipmentActivities.allocate_tracking_number, request)
         waybill = await call(ShipmentActivities.create_waybill, request)
@@ -183,6 +231,12 @@ class ShipmentWorkflow:
         return "refund" if self._decision.decision == "refund" else "reship"
 
     async def _cancelled(self) -> ShipmentResult:
+        if self._waves:  # out of its wave: what it holds at locations goes back
+            freed = await call(WaveActivities.cancel_picks, self._in.package_no)
+            if freed.wave_no is not None:
+                wave = workflow.get_external_workflow_handle(f"wave-{freed.wave_no}")
+                with suppress(Exception):  # a finished wave needs no telling
+                    await wave.signal("package_cancelled", self._in.package_no)
         await call(
             InventoryActivities.release_stock,
             ReleaseRequest(
@@ -199,7 +253,7 @@ class ShipmentWorkflow:
     async def pack(self, request: PackRequest) -> ShipmentView:
         async with self._lock:
             self._measured = request.measured_weight_g
-            expected = self._in.expected_weight_g
+            expected = self._expected
             if weight_within_tolerance(
                 expected,
                 request.measured_weight_g,
@@ -225,8 +279,9 @@ class ShipmentWorkflow:
 
     @pack.validator
     def _may_pack(self, request: PackRequest) -> None:
-        if self._status not in ("released", "weight_hold"):
-            raise ApplicationError(f"package is {self._status}", type="InvalidStateError")
+        if self._status not in ("picked" if self._waves else "released", "weight_hold"):
+            waiting = " (not picked yet: its wave picks it first)" if self._waves else ""
+            raise ApplicationError(f"package is {self._status}{waiting}", type="InvalidStateError")
         if request.measured_weight_g <= 0:
             raise ApplicationError("measured weight must be positive", type="InvalidInputError")
 
@@ -277,8 +332,14 @@ class ShipmentWorkflow:
 
     @workflow.signal
     def cancel(self) -> None:
-        if self._status in ("released", "weight_hold", "packed", "waybill_created"):
+        if self._status in ("released", "picked", "weight_hold", "packed", "waybill_created"):
             self._cancel = True
+
+    @workflow.signal
+    def picked(self, picked: PackagePicked) -> None:
+        """From the wave: the units are picked (and sorted); a repeat changes nothing."""
+        if self._picked is None and self._status == "released":
+            self._picked = picked
 
     @workflow.query
     def view(self) -> ShipmentView:
@@ -286,7 +347,7 @@ class ShipmentWorkflow:
             package_no=self._in.package_no,
             order_no=self._in.order_no,
             status=self._status,
-            expected_weight_g=self._in.expected_weight_g,
+            expected_weight_g=self._expected,
             measured_weight_g=self._measured,
             waybill_no=self._waybill_no,
             tracking_no=self._tracking_no,
@@ -347,6 +408,19 @@ class ShipmentWorkflow:
                 detail=detail or {},
                 **fields,
             ),
+        )
+
+    async def _tell_order_short(self, picked: PackagePicked) -> None:
+        parent = workflow.info().parent
+        if parent is None:
+            return
+        short = PackageShort(
+            package_no=self._in.package_no,
+            warehouse_id=self._in.warehouse_id,
+            missing=picked.missing,
+        )
+        await workflow.get_external_workflow_handle(parent.workflow_id).signal(
+            "package_short", short
         )
 
     async def _tell_order(self) -> None:

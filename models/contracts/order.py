@@ -35,6 +35,10 @@ class OrderTimings(BaseModel):
     # After a cancel the workflow stays open this long to refund payments that arrive late.
     late_payment_grace: timedelta = timedelta(days=1)
     tracking_poll_interval: timedelta = timedelta(hours=6)
+    # A short-picked package's missing units wait this long for stock in their warehouse
+    # (tried again every `backorder_retry`) before they are refunded.
+    backorder_for: timedelta = timedelta(days=2)
+    backorder_retry: timedelta = timedelta(hours=6)
 
 
 class OrderPolicy(BaseModel):
@@ -44,6 +48,7 @@ class OrderPolicy(BaseModel):
     box_tare_g: int = 0
     carrier_code: str = "SF"
     currency: str = "CNY"
+    short_pick_policy: Literal["backorder", "cancel_line"] = "backorder"
 
 
 class ShippingAddress(BaseModel):

@@ -11,6 +11,7 @@ from models.contracts.order import Actor, PackageLine, ShippingAddress
 
 ShipmentStatus = Literal[
     "released",
+    "picked",
     "weight_hold",
     "packed",
     "waybill_created",
@@ -38,7 +39,8 @@ class ShipmentInput(BaseModel):
 
 class ShipmentResult(BaseModel):
     package_no: str
-    outcome: Literal["delivered", "refund", "reship", "cancelled"]
+    # short: nothing of the package was found in the warehouse (the order was told what).
+    outcome: Literal["delivered", "refund", "reship", "cancelled", "short"]
     tracking_no: str | None = None
 
 

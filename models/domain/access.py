@@ -46,6 +46,9 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "purchase.approve": frozenset({"admin", "purchasing_manager", "finance"}),
     "purchase.receive": frozenset({"admin", "warehouse_manager", "device"}),
     "purchase.settle": frozenset({"admin", "finance"}),
+    "waves.read": frozenset({"admin", "ops", "warehouse_manager", "device"}),
+    "waves.plan": frozenset({"admin", "warehouse_manager"}),
+    "picking.work": frozenset({"device"}),
     "users.manage": frozenset({"admin"}),
     "audit.read": frozenset({"admin"}),
 }

@@ -1,0 +1,209 @@
+"""Wave routes (DESIGN §6.4, issue 4 items 2 and 10): staff "plan now" for a warehouse, and
+waves with their progress (tasks done / short / open, units picked), escalated ones flagged."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from activities import picking
+from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, writer
+from api.errors import Problem, not_found
+from api.pagination import Page, Paging
+from api.routes.picking import own_task
+from api.workflow_calls import answer
+from models.contracts.waves import PlannerInput
+from models.db import OutboundOrder, PickAllocation, PickTask, PutWallSlot, Warehouse, Wave
+from workflows.waves import WavePlannerWorkflow
+
+router = APIRouter(tags=["waves"])
+Deps = Annotated[AppDeps, Depends(app_deps)]
+Reader = Annotated[Principal, Depends(require("waves.read"))]
+
+
+class Progress(BaseModel):
+    tasks_done: int
+    tasks_short: int
+    tasks_open: int
+    tasks_cancelled: int
+    units_allocated: int
+    units_picked: int
+
+
+class WavePublic(BaseModel):
+    wave_no: str
+    warehouse_id: int
+    carrier_code: str
+    cutoff_at: datetime
+    profile: str
+    zone: str
+    release_reason: str
+    status: str
+    orders: int
+    lines: int
+    units: int
+    built: bool  # its locations are allocated and its pick tasks routed
+    escalated: bool
+    escalation_reason: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    progress: Progress
+
+
+class WaveDetail(WavePublic):
+    tasks: list[dict[str, object]]
+    packages: list[dict[str, object]]
+    slots: list[dict[str, object]]
+
+
+class Planned(BaseModel):
+    warehouse_id: int
+    waves: list[WavePublic]
+
+
+@router.post("/v1/warehouses/{warehouse_id}/waves/plan")
+async def plan_now(
+    warehouse_id: int, deps: Deps, w: Annotated[Writer, Depends(writer("waves.plan"))]
+) -> Planned:
+    """Plan the warehouse's waiting outbound orders now (as its Schedule does every few
+    minutes); answers with the waves released by this run."""
+    warehouse = await w.session.get(Warehouse, warehouse_id)
+    if warehouse is None:
+        raise not_found("warehouse", warehouse_id)
+    code = warehouse.code
+    await w.session.commit()  # never hold a connection while waiting for the workflow
+    made = await answer(
+        deps.require_temporal().execute_workflow(
+            WavePlannerWorkflow.run,
+            PlannerInput(warehouse_id=warehouse_id, rules=deps.wave_rules, release_all=True),
+            id=f"plan-waves-{code}-now-{uuid.uuid4().hex[:8]}",
+            task_queue=deps.task_queue,
+        ),
+        kind="warehouse",
+        ident=str(warehouse_id),
+    )
+    await w.commit("warehouse.plan_waves", "warehouse", warehouse_id, {"waves": made})
+    waves = [await wave_public(w.session, no) for no in made]
+    return Planned(warehouse_id=warehouse_id, waves=waves)
+
+
+@router.get("/v1/waves")
+async def list_waves(
+    session: Session,
+    who: Reader,
+    paging: Paging,
+    warehouse_id: Annotated[int | None, Query()] = None,
+    status: Annotated[str | None, Query(pattern="^(picking|done|cancelled)$")] = None,
+    escalated: Annotated[bool | None, Query()] = None,
+) -> Page[WavePublic]:
+    if who.warehouse_id is not None:  # a device sees its own warehouse
+        if warehouse_id not in (None, who.warehouse_id):
+            raise Problem(403, "devices see only their own warehouse", type_="/problems/forbidden")
+        warehouse_id = who.warehouse_id
+    query = select(Wave.wave_no).order_by(Wave.cutoff_at, Wave.wave_no)
+    if warehouse_id is not None:
+        query = query.where(Wave.warehouse_id == warehouse_id)
+    if status is not None:
+        query = query.where(Wave.status == status)
+    if escalated is not None:
+        query = query.where(Wave.escalated == escalated)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    numbers = (await session.scalars(query.offset(paging.skip).limit(paging.limit))).all()
+    return Page(data=[await wave_public(session, no) for no in numbers], count=int(total or 0))
+
+
+@router.get("/v1/waves/{wave_no}")
+async def get_wave(wave_no: str, session: Session, who: Reader) -> WaveDetail:
+    public = await wave_public(session, wave_no)
+    if not who.can_see_warehouse(public.warehouse_id):
+        raise Problem(403, "devices see only their own warehouse", type_="/problems/forbidden")
+    tasks = await session.execute(
+        select(PickTask).where(PickTask.wave_no == wave_no).order_by(PickTask.seq)
+    )
+    packages = await session.execute(
+        select(OutboundOrder.package_no, OutboundOrder.status, OutboundOrder.flag_reason)
+        .where(OutboundOrder.wave_no == wave_no)
+        .order_by(OutboundOrder.package_no)
+    )
+    slots = await session.execute(
+        select(PutWallSlot.slot_no, PutWallSlot.package_no, PutWallSlot.status)
+        .where(PutWallSlot.wave_no == wave_no)
+        .order_by(PutWallSlot.slot_no)
+    )
+    return WaveDetail(
+        **public.model_dump(),
+        tasks=[
+            {
+                "task_no": t.task_no,
+                "status": t.status,
+                "claimed_by": t.claimed_by,
+                "route": t.route_name,
+                "route_cm": t.route_cm,
+            }
+            for (t,) in tasks
+        ],
+        packages=[dict(row._mapping) for row in packages],
+        slots=[dict(row._mapping) for row in slots],
+    )
+
+
+@router.get("/v1/pick-tasks/{task_no}")
+async def get_task(task_no: str, session: Session, who: Reader) -> dict[str, object]:
+    return await picking.task_view(session, await own_task(session, who, task_no))
+
+
+async def wave_public(session: AsyncSession, wave_no: str) -> WavePublic:
+    wave = await session.get(Wave, wave_no, populate_existing=True)
+    if wave is None:
+        raise not_found("wave", wave_no)
+    counts: dict[str, int] = {
+        status: n
+        for status, n in await session.execute(
+            select(PickTask.status, func.count())
+            .where(PickTask.wave_no == wave_no)
+            .group_by(PickTask.status)
+        )
+    }
+    allocated, picked = (
+        await session.execute(
+            select(
+                func.coalesce(
+                    func.sum(case((PickAllocation.status != "cancelled", PickAllocation.quantity))),
+                    0,
+                ),
+                func.coalesce(func.sum(PickAllocation.picked), 0),
+            ).where(PickAllocation.wave_no == wave_no)
+        )
+    ).one()
+    return WavePublic(
+        wave_no=wave.wave_no,
+        warehouse_id=wave.warehouse_id,
+        carrier_code=wave.carrier_code,
+        cutoff_at=wave.cutoff_at,
+        profile=wave.profile,
+        zone=wave.zone,
+        release_reason=wave.release_reason,
+        status=wave.status,
+        orders=wave.orders,
+        lines=wave.lines,
+        units=wave.units,
+        built=wave.built,
+        escalated=wave.escalated,
+        escalation_reason=wave.escalation_reason,
+        created_at=wave.created_at,
+        finished_at=wave.finished_at,
+        progress=Progress(
+            tasks_done=counts.get("done", 0),
+            tasks_short=counts.get("short", 0),
+            tasks_open=counts.get("open", 0) + counts.get("claimed", 0),
+            tasks_cancelled=counts.get("cancelled", 0),
+            units_allocated=int(allocated),
+            units_picked=int(picked),
+        ),
+    )

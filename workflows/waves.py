@@ -1,0 +1,139 @@
+"""Wave picking workflows (DESIGN §6.4).
+
+- `WavePlannerWorkflow` (`plan-waves-<warehouse>-…`), started by a Schedule per warehouse or by
+  staff ("plan now"): plans the waiting outbound orders into waves and starts one WaveWorkflow
+  per released wave, left running on its own.
+- `WaveWorkflow` (`wave-WV…`): builds the wave (allocation, routed pick tasks, put-wall slots),
+  then supervises it. Scans go to PostgreSQL; only milestones are signalled here (a task
+  finished, a slot complete, a package cancelled), and a slow refresh catches a milestone whose
+  signal was lost. Each package is told once that it is picked. Not finished by cutoff − SLA
+  margin → escalated. The history stays small: a long wave continues as new.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.waves import WaveActivities
+    from models.contracts.waves import (
+        BuildRequest,
+        Escalation,
+        Finish,
+        PlannerInput,
+        PlanRequest,
+        WaveInput,
+        WaveProgress,
+        WaveRules,
+    )
+    from workflows.common import call
+
+REFRESH = timedelta(minutes=15)
+
+
+@workflow.defn
+class WavePlannerWorkflow:
+    @workflow.run
+    async def run(self, request: PlannerInput) -> list[str]:
+        info = workflow.info()
+        plan = PlanRequest(
+            warehouse_id=request.warehouse_id,
+            plan_key=f"{info.workflow_id}:{info.run_id}"[:120],
+            now=workflow.now(),
+            rules=request.rules,
+            release_all=request.release_all,
+        )
+        result = await call(WaveActivities.plan_waves, plan, start_to_close=timedelta(minutes=2))
+        for wave in result.waves:
+            await workflow.start_child_workflow(
+                WaveWorkflow.run,
+                WaveInput(
+                    wave_no=wave.wave_no,
+                    warehouse_id=wave.warehouse_id,
+                    cutoff_at=wave.cutoff_at,
+                    rules=request.rules,
+                ),
+                id=f"wave-{wave.wave_no}",
+                parent_close_policy=ParentClosePolicy.ABANDON,  # the wave lives on
+            )
+        return [wave.wave_no for wave in result.waves]
+
+
+@workflow.defn
+class WaveWorkflow:
+    @workflow.init
+    def __init__(self, input: WaveInput) -> None:
+        self._milestones = 0
+        self._seen = 0
+        self._told: set[str] = set(input.told)
+
+    @workflow.run
+    async def run(self, input: WaveInput) -> str:
+        rules: WaveRules = input.rules
+        if not input.built:
+            await call(
+                WaveActivities.build_wave,
+                BuildRequest(
+                    wave_no=input.wave_no,
+                    now=workflow.now(),
+                    max_stops=rules.task_max_stops,
+                    max_units=rules.task_max_units,
+                ),
+                start_to_close=timedelta(minutes=2),
+            )
+        escalated = input.escalated
+        due = input.cutoff_at - rules.sla_margin
+        while True:
+            self._seen = self._milestones
+            progress = await call(WaveActivities.settle_wave, input.wave_no)
+            await self._tell(progress)
+            if progress.finished:
+                await call(
+                    WaveActivities.finish_wave, Finish(wave_no=input.wave_no, at=workflow.now())
+                )
+                return "done"
+            if not escalated and workflow.now() >= due:
+                await call(
+                    WaveActivities.escalate_wave,
+                    Escalation(
+                        wave_no=input.wave_no,
+                        reason=f"not picked by {due.isoformat()} (cutoff "
+                        f"{input.cutoff_at.isoformat()}): {progress.open_tasks} tasks and "
+                        f"{progress.open_packages} packages open",
+                    ),
+                )
+                escalated = True
+            wait = REFRESH if escalated else min(REFRESH, due - workflow.now())
+            with suppress(TimeoutError):
+                await workflow.wait_condition(lambda: self._milestones > self._seen, timeout=wait)
+            if workflow.info().get_current_history_length() > input.history_limit:
+                workflow.continue_as_new(
+                    input.model_copy(
+                        update={"built": True, "escalated": escalated, "told": sorted(self._told)}
+                    )
+                )
+
+    async def _tell(self, progress: WaveProgress) -> None:
+        for picked in progress.ready:
+            if picked.package_no in self._told:
+                continue
+            shipment = workflow.get_external_workflow_handle(f"shipment-{picked.package_no}")
+            with suppress(Exception):  # a package cancelled meanwhile has nothing left to hear
+                await shipment.signal("picked", picked)
+            self._told.add(picked.package_no)
+
+    @workflow.signal
+    def task_finished(self, task_no: str) -> None:
+        self._milestones += 1
+
+    @workflow.signal
+    def package_sorted(self, package_no: str) -> None:
+        self._milestones += 1
+
+    @workflow.signal
+    def package_cancelled(self, package_no: str) -> None:
+        self._milestones += 1
