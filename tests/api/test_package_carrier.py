@@ -20,6 +20,7 @@ from tests.support.order_api import (
     wait_package,
 )
 from tests.support.orders import eventually, pack_and_hand_over
+from tests.support.picking import pick_package
 from tests.support.stack import Stack
 
 # --- waybills --------------------------------------------------------------------------------
@@ -33,6 +34,7 @@ async def test_the_waybill_is_the_carriers_one_after_timeouts_and_retries(
     device = DEVICE["SH01"]
     expected = (await package(api, number, device))["expected_weight_g"]
     # The carrier does the work, then answers too late for our client (10 s timeout).
+    await pick_package(api, order["packages"][0])
     stall = {"timeout_rate": 1.0, "stall_ms": 15_000}
     assert (await carrier.put("/_sandbox/faults", json=stall)).status_code == 200
     packed = await api.post(

@@ -25,6 +25,7 @@ from tests.support.order_api import (
     wait_package,
 )
 from tests.support.orders import SHOP, eventually, pack_and_hand_over
+from tests.support.picking import pick_package
 from tests.support.stack import Stack
 
 # --- devices and warehouses ------------------------------------------------------------------
@@ -67,6 +68,12 @@ async def test_a_package_outside_the_weight_tolerance_waits_for_a_managers_overr
     assert expected > 0
     # Handing over before there is a waybill is refused (released, then held).
     problem(await api.post(f"{path}/handover", headers=device), 409)
+    # Packing before the wave picked it is refused too.
+    early = problem(
+        await api.post(f"{path}/pack", json={"measured_weight_g": expected}, headers=device), 409
+    )
+    assert "not picked yet" in early["detail"]
+    assert (await pick_package(api, order["packages"][0]))["status"] == "picked"
 
     heavy = expected * 2 + 100
     held = await api.post(f"{path}/pack", json={"measured_weight_g": heavy}, headers=device)
@@ -103,11 +110,12 @@ async def test_a_package_outside_the_weight_tolerance_waits_for_a_managers_overr
     steps = await recorded(stack, number, "waybill_created")
     assert [s[0] for s in steps] == [
         "released",
+        "picked",
         "weight_hold",
         "weight_override",
         "waybill_created",
     ]
-    _, kind, name, detail = steps[2]
+    _, kind, name, detail = steps[3]
     assert (kind, name, detail["reason"]) == ("user", "warehouse_manager", reason["reason"])
     problem(await api.post(f"{path}/override-weight", json=reason, headers=manager), 409)
     problem(

@@ -100,10 +100,13 @@ async def device_for(api: httpx.AsyncClient, warehouse_id: int) -> dict[str, str
 
 
 async def pack_and_hand_over(api: httpx.AsyncClient, package: dict[str, Any]) -> str:
-    """Pack at the expected weight, wait for the waybill, hand over; returns the tracking no."""
+    """Pick it in a wave, pack at the expected weight, wait for the waybill, hand over;
+    returns the tracking no."""
+    from tests.support.picking import pick_package
+
     device = await device_for(api, package["warehouse_id"])
     number = package["package_no"]
-    shown = (await api.get(f"/v1/packages/{number}", headers=device)).json()
+    shown = await pick_package(api, package)
     packed = await api.post(
         f"/v1/packages/{number}/pack",
         headers=device,

@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 
 from models.contracts import order as o
 from models.contracts import shipment as sh
+from models.contracts import waves as w
 from models.contracts.pricing import AppliedDiscount, DiscountAllocation, PricedLine
 
 WAIT_S = 20.0  # real seconds before a wait gives up: a failure bound, not a pause
@@ -63,6 +64,7 @@ class FakeBackOffice:
         # wall clock, so calls are stamped with the server's time instead.
         self.clock: Callable[[], Awaitable[datetime]] | None = None
         self.carrier_down_attempts = 0  # create_waybill fails this many times first
+        self.no_stock_for_packages = False  # reserve_package answers out of stock
 
     def _plans(self, packages: int) -> list[o.PackagePlan]:
         """Weights before the box (box_tare_g = 0): line 1 weighs 1 000 g, line 2 400 g."""
@@ -172,6 +174,8 @@ class FakeBackOffice:
     @activity.defn(name="reserve_package")
     async def reserve_package(self, request: o.ReservePackageRequest) -> o.PackagePlan:
         await self._record("reserve_package", request)
+        if self.no_stock_for_packages:
+            raise ApplicationError("out of stock", type="OutOfStockError", non_retryable=True)
         weight = sum(p.weight_g for p in self.plans if p.warehouse_id == request.warehouse_id)
         return o.PackagePlan(
             package_no=request.package_no,
@@ -189,6 +193,17 @@ class FakeBackOffice:
     async def ship_stock(self, request: sh.ConsumeRequest) -> int:
         await self._record("ship_stock", request)
         return len(request.lines)
+
+    # --- WaveActivities (what a shipment calls) ------------------------------------------------
+
+    @activity.defn(name="register_outbound")
+    async def register_outbound(self, request: w.OutboundRequest) -> None:
+        await self._record("register_outbound", request)
+
+    @activity.defn(name="cancel_picks")
+    async def cancel_picks(self, package_no: str) -> w.PicksCancelled:
+        await self._record("cancel_picks", package_no)
+        return w.PicksCancelled(wave_no=None, returned_units=0)
 
     # --- PaymentActivities -------------------------------------------------------------------
 

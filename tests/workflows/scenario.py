@@ -21,6 +21,7 @@ from temporalio.worker import Worker
 
 from models.contracts import order as o
 from models.contracts import shipment as sh
+from models.contracts import waves as w
 from models.contracts.pricing import CartLine
 from tests.support.temporal import time_skipping_server
 from tests.workflows.fakes import (
@@ -110,9 +111,34 @@ class Scenario:
             ShipmentWorkflow.run, f"shipment-{package_no}"
         )
 
-    async def pack(self, package_no: str, weight_g: int | None = None) -> sh.ShipmentView:
-        """The pack station weighs the package (by default at exactly the expected weight)."""
+    async def picked(
+        self, package_no: str, missing: list[o.PackageLine] | None = None, missing_g: int = 0
+    ) -> None:
+        """Its wave picked the package (all of it, or all but `missing`, weighing `missing_g`)."""
         await self.fake.wait_step(package_no, "released")
+        plan = next(p for p in self.fake.plans if package_no.startswith(p.package_no))
+        gone = {m.line_no: m.quantity for m in missing or []}
+        lines = [
+            line.model_copy(update={"quantity": line.quantity - gone.get(line.line_no, 0)})
+            for line in plan.lines
+            if line.quantity > gone.get(line.line_no, 0)
+        ]
+        await self.shipment(package_no).signal(
+            ShipmentWorkflow.picked,
+            w.PackagePicked(
+                package_no=package_no,
+                wave_no="WV-TEST",
+                picked=lines,
+                missing=missing or [],
+                missing_weight_g=missing_g,
+            ),
+        )
+
+    async def pack(self, package_no: str, weight_g: int | None = None) -> sh.ShipmentView:
+        """The pack station weighs the package (by default at exactly the expected weight),
+        once its wave has picked it."""
+        await self.picked(package_no)
+        await self.fake.wait_step(package_no, "picked")
         plan = next(p for p in self.fake.plans if package_no.startswith(p.package_no))
         return await self.shipment(package_no).execute_update(
             ShipmentWorkflow.pack,

@@ -72,6 +72,7 @@ async def test_package_in_tolerance_is_delivered_and_the_order_closes_after_auto
     ]
     assert fake.steps(package_no) == [
         "released",
+        "picked",
         "packed",
         "waybill_created",
         "shipped",
@@ -132,6 +133,7 @@ async def test_weight_out_of_tolerance_is_held_until_a_manager_overrides(task_qu
     assert twice.type == "InvalidStateError"
     assert fake.steps(package_no) == [
         "released",
+        "picked",
         "weight_hold",
         "weight_override",
         "waybill_created",
@@ -160,7 +162,7 @@ async def test_pack_answers_without_the_label_when_the_carrier_is_slow(task_queu
     packed_at = fake.times("record_shipment_step", lambda s: s.step == "packed")[0]
     assert LABEL_WAIT <= answered_at - packed_at <= LABEL_WAIT + timedelta(seconds=2)
     assert len(fake.of("create_waybill")) == 6
-    assert fake.steps(package_no) == ["released", "packed", "waybill_created"]
+    assert fake.steps(package_no) == ["released", "picked", "packed", "waybill_created"]
 
 
 async def test_silent_carrier_is_polled_and_an_early_confirmation_completes_at_once(
