@@ -116,16 +116,32 @@ async def ship(http: Http, skus: Skus, package: dict[str, Any], args: Any) -> No
     async def view() -> dict[str, Any]:
         return ok(await http.api.get(path, headers=device), 200)
 
-    weight = (await view())["expected_weight_g"]
-    body = {"measured_weight_g": weight}
+    poll = {"within": args.step_timeout, "interval": args.poll_interval}
+    picked = await _stack.until(view, lambda v: v["status"] != "released", f"{path} picked", **poll)
+    body = {"measured_weight_g": picked["expected_weight_g"]}
     waybill = ok(await http.api.post(f"{path}/pack", headers=device, json=body), 200)
     if waybill["status"] != "waybill_created":  # the carrier was slower than the label wait
-        poll = {"within": args.step_timeout, "interval": args.poll_interval}
         waybill = await _stack.until(view, lambda v: v["status"] == "waybill_created", path, **poll)
     ok(await http.api.post(f"{path}/handover", headers=device), 200)
     for code in ("picked_up", "delivered"):
         event = f"/_sandbox/tracking/{waybill['tracking_no']}/events"
         ok(await http.carrier.post(event, json={"code": code}), 201)
+
+
+async def warehouse_floor(http: Http, codes: dict[int, str], every: float) -> None:
+    """The warehouses at work while orders flow: each plans what is waiting ("plan now"), its
+    handheld picks every task and sorts the put wall; the packages are then picked (until
+    cancelled)."""
+    manager = {"Authorization": f"Bearer {await _stack.login(http.api, 'warehouse_manager')}"}
+    while True:
+        for warehouse, code in codes.items():
+            device = {"X-API-Key": DEMO_DEVICE_KEYS[code]}
+            planned = ok(
+                await http.api.post(f"/v1/warehouses/{warehouse}/waves/plan", headers=manager), 200
+            )
+            for wave in planned["waves"]:
+                await _stack.pick_wave(http.api, device, wave["wave_no"])
+        await asyncio.sleep(every)
 
 
 # --- the scenarios ---------------------------------------------------------------------------
@@ -285,12 +301,14 @@ async def run(args: argparse.Namespace) -> list[Row]:
         )
         rows: list[Row] = []
         async with raw_worker, _stack.http_clients(stack) as http:
+            floor = asyncio.create_task(warehouse_floor(http, skus.codes, args.poll_interval))
             if "a" in args.only:
                 rows += await scenario_a(stack, http, skus, raw_queue, args)
             if "b" in args.only:
                 rows += await scenario_b(stack, http, skus, raw_queue, args)
             if "c" in args.only:
                 rows += await scenario_c(stack, http, skus, args)
+            floor.cancel()
         broken = await _stack.invariant_violations(stack.sessions)
         verdict = "MISSED" if broken else "met"
         rows.append(("stock ledgers balance", str(broken or "yes"), "", "", "yes", verdict))

@@ -1,0 +1,423 @@
+"""Wave picking benchmark (DESIGN §10, issue 4), on the embedded stack (`houtai up` in a temp
+dir) and a scratch database on its PostgreSQL:
+
+  1. planning: --orders (10,000) released outbound orders of SH01 — 55 % single unit, 10 %
+     single line of several units, 35 % multi-line — planned into waves by the planner's own
+     code (FOR UPDATE SKIP LOCKED, grouping, caps) and every wave built: lines allocated to
+     locations/batches (FEFO, location-level holds), stops cut into routed pick tasks, put-wall
+     slots. Target ≤ 3 s for all of it. The orders are written straight to the scratch database
+     beforehand (not timed): placing 10,000 orders through the API is the order bench's job.
+  2. routes: over those tasks, the total walk of S-shape, largest gap, the chosen (shorter of
+     the three) and the optimal (Ratliff–Rosenthal) route on the demo layout, each relative to
+     the optimum.
+  3. devices: --picking-orders orders placed and paid through the API, planned with "plan now",
+     then --devices handhelds claim and scan every task through the device API at once: pick
+     tasks completed per second (and scans per second).
+
+Figures are printed, not asserted: the exit status is non-zero only if the run itself breaks."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import random
+import shlex
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import _stack
+import httpx
+from _stack import Stack, ok, say
+from sqlalchemy import insert, select, text
+
+from activities import wave_planning
+from core.db import SessionFactory, make_engine, make_session_factory
+from core.security import hash_api_key, new_api_key
+from migrations import upgrade_to_head
+from models.contracts.waves import PlanRequest, WaveRules
+from models.db import (
+    ApiKey,
+    Location,
+    LocationStock,
+    Order,
+    OutboundOrder,
+    Package,
+    PackageLine,
+    PickStop,
+    PickTask,
+    Reservation,
+    Warehouse,
+)
+from models.domain.pick_paths import (
+    largest_gap_route,
+    optimal_route,
+    pick_point_at,
+    s_shape_route,
+)
+from models.domain.pick_tasks import Spot, layout_of
+from workers.seed import DEMO_DEVICE_KEYS, DEMO_PASSWORD, seed_demo
+
+NOW = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)  # 08:30 in Shanghai: cutoffs at 12:00, 18:00
+
+
+# --- 1. planning ------------------------------------------------------------------------------
+
+
+async def scratch_database(stack: Stack) -> tuple[SessionFactory, Any]:
+    admin = make_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{stack.pg_port}/postgres")
+    async with admin.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text("DROP DATABASE IF EXISTS bench_waves"))
+        await conn.execute(text("CREATE DATABASE bench_waves"))
+    await admin.dispose()
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:{stack.pg_port}/bench_waves"
+    await asyncio.to_thread(upgrade_to_head, url)
+    engine = make_engine(url, pool_size=2)
+    sessions = make_session_factory(engine)
+    await seed_demo(sessions)
+    return sessions, engine
+
+
+async def released_orders(sessions: SessionFactory, count: int) -> int:
+    """`count` paid orders of SH01, one package each, waiting for a wave; stock to cover them."""
+    rng = random.Random(7)
+    async with sessions() as session, session.begin():
+        warehouse = await session.scalar(select(Warehouse.id).where(Warehouse.code == "SH01"))
+        skus = sorted(
+            set(
+                await session.scalars(
+                    select(LocationStock.sku_id).where(LocationStock.warehouse_id == warehouse)
+                )
+            )
+        )
+        # Plenty on every batch: the bench measures planning, not running out.
+        await session.execute(
+            text("UPDATE location_stocks SET quantity = quantity + 2000 WHERE warehouse_id = :w"),
+            {"w": warehouse},
+        )
+        await session.execute(
+            text(
+                "UPDATE stocks s SET on_hand = (SELECT SUM(quantity) FROM location_stocks l "
+                "WHERE l.sku_id = s.sku_id AND l.warehouse_id = s.warehouse_id) "
+                "WHERE s.warehouse_id = :w"
+            ),
+            {"w": warehouse},
+        )
+        key = await session.scalar(select(ApiKey.id).where(ApiKey.role == "storefront"))
+        orders, packages, lines, held, outbound = [], [], [], [], []
+        units = 0
+        for i in range(count):
+            order_no, package_no = f"SO9{i:015d}", f"PK9{i:017d}"
+            roll = rng.random()
+            if roll < 0.55:
+                cart = [(rng.choice(skus), 1)]
+            elif roll < 0.65:
+                cart = [(rng.choice(skus), rng.randint(2, 4))]
+            else:
+                picked = rng.sample(skus, rng.randint(2, 4))
+                cart = [(sku, rng.randint(1, 2)) for sku in picked]
+            orders.append(_order(order_no, key))
+            packages.append(_package(order_no, package_no, warehouse))
+            for n, (sku, quantity) in enumerate(cart, start=1):
+                line = {"package_no": package_no, "line_no": n, "sku_id": sku, "quantity": quantity}
+                lines.append(line)
+                held.append(
+                    {**line, "order_no": order_no, "warehouse_id": warehouse, "status": "held"}
+                )
+                units += quantity
+            outbound.append(
+                {
+                    "package_no": package_no,
+                    "order_no": order_no,
+                    "warehouse_id": warehouse,
+                    "carrier_code": "SF",
+                    "status": "waiting",
+                    "released_at": NOW - timedelta(minutes=rng.randint(1, 120)),
+                }
+            )
+        for table, rows in (
+            (Order, orders),
+            (Package, packages),
+            (PackageLine, lines),
+            (Reservation, held),
+            (OutboundOrder, outbound),
+        ):
+            for start in range(0, len(rows), 5_000):
+                await session.execute(insert(table), rows[start : start + 5_000])
+        await session.execute(
+            text(
+                "UPDATE stocks s SET reserved = (SELECT COALESCE(SUM(quantity), 0) FROM "
+                "reservations r WHERE r.sku_id = s.sku_id AND r.warehouse_id = s.warehouse_id "
+                "AND r.status = 'held') WHERE s.warehouse_id = :w"
+            ),
+            {"w": warehouse},
+        )
+    return int(warehouse or 0)
+
+
+def _order(order_no: str, key: int | None) -> dict[str, Any]:
+    return {
+        "order_no": order_no,
+        "api_key_id": key,
+        "customer_id": 1,
+        "status": "fulfilling",
+        "region_code": "310115",
+        "address": _stack.ADDRESS,
+        "goods_list_fen": 0,
+        "discount_fen": 0,
+        "freight_fen": 0,
+        "payable_fen": 0,
+        "payment_deadline": NOW,
+        "placed_at": NOW,
+    }
+
+
+def _package(order_no: str, package_no: str, warehouse: int | None) -> dict[str, Any]:
+    return {
+        "package_no": package_no,
+        "order_no": order_no,
+        "warehouse_id": warehouse,
+        "status": "released",
+        "carrier_code": "SF",
+        "expected_weight_g": 500,
+        "tracking_events": [],
+    }
+
+
+async def plan_and_build(sessions: SessionFactory, warehouse: int) -> tuple[float, float, int, int]:
+    rules = WaveRules()
+    began = time.perf_counter()
+    async with sessions() as session:
+        plan = await wave_planning.plan(
+            session,
+            PlanRequest(warehouse_id=warehouse, plan_key="bench", now=NOW, rules=rules),
+        )
+        await session.commit()
+    planned = time.perf_counter()
+    tasks = 0
+    for wave in plan.waves:
+        async with sessions() as session:
+            tasks += await wave_planning.build(
+                session,
+                wave.wave_no,
+                now=NOW,
+                max_stops=rules.task_max_stops,
+                max_units=rules.task_max_units,
+            )
+            await session.commit()
+    built = time.perf_counter()
+    return planned - began, built - planned, len(plan.waves), tasks
+
+
+async def route_lengths(sessions: SessionFactory, warehouse: int) -> dict[str, int]:
+    async with sessions() as session:
+        spots = (
+            await session.execute(
+                select(Location.x_cm, Location.y_cm, Location.kind).where(
+                    Location.warehouse_id == warehouse
+                )
+            )
+        ).all()
+        stops = (
+            await session.execute(
+                select(PickStop.task_no, Location.x_cm, Location.y_cm)
+                .join(Location, Location.id == PickStop.location_id)
+                .join(PickTask, PickTask.task_no == PickStop.task_no)
+                .where(PickTask.warehouse_id == warehouse)
+                .order_by(PickStop.task_no, PickStop.stop_no)
+            )
+        ).all()
+    layout = layout_of([Spot(x_cm=x, y_cm=y, kind=k) for x, y, k in spots])
+    by_task: dict[str, list[tuple[int, int]]] = {}
+    for task_no, x, y in stops:
+        by_task.setdefault(task_no, []).append((x, y))
+    totals = {"s_shape": 0, "largest_gap": 0, "chosen": 0, "optimal": 0}
+    for where in by_task.values():
+        points = [pick_point_at(layout, x, y) for x, y in where]
+        lengths = {
+            "s_shape": s_shape_route(layout, points).distance,
+            "largest_gap": largest_gap_route(layout, points).distance,
+            "optimal": optimal_route(layout, points).distance,
+        }
+        lengths["chosen"] = min(lengths.values())
+        for name, length in lengths.items():
+            totals[name] += length
+    return totals
+
+
+# --- 3. devices -------------------------------------------------------------------------------
+
+
+async def place_paid(stack: Stack, api: httpx.AsyncClient, count: int) -> None:
+    async with stack.sessions() as session:
+        skus = list(
+            (
+                await session.execute(
+                    text(
+                        "SELECT s.sku_id FROM stocks s JOIN warehouses w ON w.id = s.warehouse_id "
+                        "WHERE w.code = 'SH01' AND s.on_hand - s.reserved >= 40 ORDER BY sku_id"
+                    )
+                )
+            ).scalars()
+        )
+    numbers = []
+    for i in range(count):
+        body = _stack.order_body(f"wave-bench-{i}", [skus[i % len(skus)]])
+        numbers.append(
+            ok(await api.post("/v1/orders", json=body, headers=_stack.SHOP), 201)["order_no"]
+        )
+    async with httpx.AsyncClient(base_url=stack.payments, timeout=30) as provider:
+        for number in numbers:
+            payment = ok(await api.post(f"/v1/orders/{number}/payments", headers=_stack.SHOP), 201)
+            ok(
+                await provider.post(
+                    f"/v1/payments/{payment['payment_id']}/simulate", json={"outcome": "succeeded"}
+                ),
+                200,
+            )
+
+    async def all_waiting() -> int:
+        async with stack.sessions() as session:
+            return int(await session.scalar(text("SELECT count(*) FROM outbound_orders")) or 0)
+
+    await _stack.until(
+        all_waiting, lambda n: n >= count, "packages released", within=300, interval=0.5
+    )
+
+
+async def devices(stack: Stack, count: int) -> list[dict[str, str]]:
+    keys = [{"X-API-Key": DEMO_DEVICE_KEYS["SH01"]}]
+    async with stack.sessions() as session:
+        warehouse = await session.scalar(select(Warehouse.id).where(Warehouse.code == "SH01"))
+        for n in range(count - 1):
+            key, prefix = new_api_key()
+            session.add(
+                ApiKey(
+                    name=f"bench-pda-{n}",
+                    prefix=prefix,
+                    key_hash=hash_api_key(key),
+                    role="device",
+                    warehouse_id=warehouse,
+                )
+            )
+            keys.append({"X-API-Key": key})
+        await session.commit()
+    return keys
+
+
+async def picking(stack: Stack, args: argparse.Namespace) -> list[tuple[str, ...]]:
+    async with httpx.AsyncClient(base_url=stack.api, timeout=120) as api:
+        await place_paid(stack, api, args.picking_orders)
+        login = ok(
+            await api.post(
+                "/v1/auth/login", json={"username": "warehouse_manager", "password": DEMO_PASSWORD}
+            ),
+            200,
+        )
+        manager = {"Authorization": f"Bearer {login['access_token']}"}
+        async with stack.sessions() as session:
+            warehouse = await session.scalar(select(Warehouse.id).where(Warehouse.code == "SH01"))
+        waves = ok(await api.post(f"/v1/warehouses/{warehouse}/waves/plan", headers=manager), 200)
+
+        async def built() -> int:
+            async with stack.sessions() as session:
+                return int(
+                    await session.scalar(text("SELECT count(*) FROM waves WHERE NOT built")) or 0
+                )
+
+        await _stack.until(built, lambda n: n == 0, "waves built", within=120, interval=0.3)
+        hands = await devices(stack, args.devices)
+        began = time.perf_counter()
+        done = await asyncio.gather(*(_stack.pick_tasks(api, hand) for hand in hands))
+        elapsed = time.perf_counter() - began
+        counts = {"tasks": sum(t for t, _ in done), "scans": sum(s for _, s in done)}
+    broken = await _stack.invariant_violations(stack.sessions)
+    return [
+        (
+            f"pick tasks/s, {args.devices} devices ({counts['tasks']} tasks, "
+            f"{len(waves['waves'])} waves)",
+            f"{counts['tasks'] / elapsed:.1f}/s",
+            "",
+            "",
+        ),
+        ("scans/s", f"{counts['scans'] / elapsed:.1f}/s", "", ""),
+        ("stock ledgers balance", str(broken or "yes"), "yes", "MISSED" if broken else "met"),
+    ]
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+async def run(args: argparse.Namespace) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    async with _stack.running_stack() as stack:
+        say("[1] writing the released outbound orders to a scratch database")
+        sessions, engine = await scratch_database(stack)
+        try:
+            warehouse = await released_orders(sessions, args.orders)
+            say("[1] planning and building")
+            plan_s, build_s, waves, tasks = await plan_and_build(sessions, warehouse)
+            total = plan_s + build_s
+            rows += [
+                (
+                    f"plan {args.orders:,} released orders into routed waves",
+                    f"{total:.2f} s",
+                    "≤ 3 s",
+                    "met" if total <= 3 else "MISSED",
+                ),
+                ("  of which planning (select, group, write waves)", f"{plan_s:.2f} s", "", ""),
+                (f"  of which building {waves} waves ({tasks} tasks)", f"{build_s:.2f} s", "", ""),
+            ]
+            say("[2] route lengths")
+            lengths = await route_lengths(sessions, warehouse)
+            best = lengths["optimal"]
+            for name in ("s_shape", "largest_gap", "chosen", "optimal"):
+                rows.append(
+                    (
+                        f"route length, {name}",
+                        f"{lengths[name] / 100:,.0f} m",
+                        f"{lengths[name] / best:.3f}× optimal",
+                        "",
+                    )
+                )
+        finally:
+            await engine.dispose()
+        if args.picking_orders:
+            say("[3] devices picking through the API")
+            rows += await picking(stack, args)
+    return rows
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="2,000 orders to plan, 40 to pick")
+    p.add_argument("--orders", type=int, help="released orders to plan [10,000; quick 2,000]")
+    p.add_argument("--picking-orders", type=int, help="orders picked by devices [120; quick 40]")
+    p.add_argument("--devices", type=int, default=4, help="handhelds picking at once [4]")
+    args = p.parse_args(argv)
+    args.orders = args.orders or (2_000 if args.quick else 10_000)
+    if args.picking_orders is None:
+        args.picking_orders = 40 if args.quick else 120
+    logging.getLogger("temporalio").setLevel(logging.ERROR)
+    command = shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
+    load, began = os.getloadavg()[0], time.perf_counter()
+    try:
+        rows = asyncio.run(run(args))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("interrupted: everything started was stopped", file=sys.stderr)
+        return 130
+    print(f"\n$ {command}")
+    print(
+        f"{os.cpu_count()} CPUs, load {load:.2f} before / {os.getloadavg()[0]:.2f} after, "
+        f"{time.perf_counter() - began:.0f} s in all. The machine is shared: figures are noisy."
+    )
+    print(_stack.table(rows, ("figure", "houtai", "target", "")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
