@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 S = TypeVar("S")
 P = TypeVar("P")
@@ -73,6 +74,16 @@ LOCAL_ACTIVITIES = frozenset(
 )
 # Histories from before local activities replay with regular ones: the marker decides.
 LOCAL_PATCH = "local-db-activities"
+# What a failed activity raises in the workflow: a regular one an ActivityError around the
+# activity's error; a local one (this SDK) the activity's ApplicationError itself. Callers that
+# handle a business refusal catch both and read it with `refusal`.
+FAILED = (ActivityError, ApplicationError)
+
+
+def refusal(exc: BaseException) -> ApplicationError | None:
+    """The business error an activity raised, however it reached the workflow."""
+    cause = exc.cause if isinstance(exc, ActivityError) else exc
+    return cause if isinstance(cause, ApplicationError) else None
 
 
 async def call(

@@ -31,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
         ReserveRequest,
     )
     from models.contracts.waves import PackageShort
-    from workflows.common import call
+    from workflows.common import FAILED, call, refusal
     from workflows.order_fulfilment import Fulfilment
     from workflows.order_state import SYSTEM, OrderPayments
 
@@ -75,7 +75,7 @@ class OrderWorkflow(OrderPayments):
                 raise self._rejection
             try:
                 self._placed = await self._price_reserve_record(request)
-            except ActivityError as exc:
+            except FAILED as exc:
                 self._reject(exc)
                 raise self._rejection from exc  # type: ignore[misc]
             self._status = "awaiting_payment"
@@ -132,9 +132,9 @@ class OrderWorkflow(OrderPayments):
         self._request = request
         return placed
 
-    def _reject(self, exc: ActivityError) -> None:
-        cause = exc.cause
-        if isinstance(cause, ApplicationError) and cause.non_retryable:
+    def _reject(self, exc: ActivityError | ApplicationError) -> None:
+        cause = refusal(exc)
+        if cause is not None and cause.non_retryable:
             self._rejection = ApplicationError(
                 cause.message, *cause.details, type=cause.type, non_retryable=True
             )

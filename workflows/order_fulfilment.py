@@ -12,7 +12,6 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities
@@ -21,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from models.contracts.shipment import ShipmentInput, ShipmentResult
     from models.contracts.waves import PackageShort
     from models.domain.shipping import package_value
-    from workflows.common import call
+    from workflows.common import FAILED, call
     from workflows.shipment import ShipmentWorkflow
 
 if TYPE_CHECKING:
@@ -106,7 +105,7 @@ class Fulfilment:
         )
         try:
             replacement = await call(InventoryActivities.reserve_package, request)
-        except ActivityError:
+        except FAILED:
             return None
         await call(
             OrderActivities.record_package,
@@ -149,7 +148,7 @@ class Fulfilment:
             while not order.cancel_requested:
                 try:
                     plan = await call(InventoryActivities.reserve_package, request)
-                except ActivityError:
+                except FAILED:
                     if waited >= timings.backorder_for:
                         break
                     with suppress(TimeoutError):

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities
@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.contracts.waves import OutboundRequest, PackagePicked, PackageShort
     from models.domain.shipping import weight_within_tolerance
-    from workflows.common import call
+    from workflows.common import FAILED, call, refusal
 
 SYSTEM = Actor(kind="system", name="shipment")
 EXCEPTION_CODES = frozenset({"lost", "refused"})
@@ -175,8 +175,9 @@ class ShipmentWorkflow:
         )
         try:
             await call(InventoryActivities.ship_stock, request)
-        except ActivityError as exc:
-            if not isinstance(exc.cause, ApplicationError) or exc.cause.type != "StockShortError":
+        except FAILED as exc:
+            cause = refusal(exc)
+            if cause is None or cause.type != "StockShortError":
                 raise
             await call(
                 InventoryActivities.release_stock,
@@ -186,7 +187,7 @@ class ShipmentWorkflow:
                     reason="stock short at handover",
                 ),
             )
-            self._hold_reason = f"stock short at handover: {exc.cause.message}"
+            self._hold_reason = f"stock short at handover: {cause.message}"
             await self._step("exception", "stock_short", hold_reason=self._hold_reason)
             return False
         actor = self._handover.actor if self._handover else Actor(kind="provider", name="carrier")

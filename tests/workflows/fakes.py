@@ -64,7 +64,7 @@ class FakeBackOffice:
         # wall clock, so calls are stamped with the server's time instead.
         self.clock: Callable[[], Awaitable[datetime]] | None = None
         self.carrier_down_attempts = 0  # create_waybill fails this many times first
-        self.no_stock_for_packages = False  # reserve_package answers out of stock
+        self.no_stock_for_packages = False  # reserve_stock and reserve_package: out of stock
 
     def _plans(self, packages: int) -> list[o.PackagePlan]:
         """Weights before the box (box_tare_g = 0): line 1 weighs 1 000 g, line 2 400 g."""
@@ -169,6 +169,11 @@ class FakeBackOffice:
     @activity.defn(name="reserve_stock")
     async def reserve_stock(self, request: o.ReserveRequest) -> o.Reservation:
         await self._record("reserve_stock", request)
+        if self.no_stock_for_packages:
+            raise ApplicationError(
+                "out of stock: SKUs [101]", {"sku_ids": [101]}, type="OutOfStockError",
+                non_retryable=True,
+            )  # fmt: skip
         return o.Reservation(packages=self.plans)
 
     @activity.defn(name="reserve_package")
