@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from activities import wave_planning, wave_progress
+from activities import wave_building, wave_planning, wave_progress
 from core.db import SessionFactory
 from models.contracts.waves import (
     BuildRequest,
@@ -39,9 +39,9 @@ class WaveActivities:
     @activity.defn
     async def build_wave(self, request: BuildRequest) -> int:
         async with self._sessions() as session:
-            tasks = await wave_planning.build(
+            tasks = await wave_building.build(
                 session,
-                request.wave_no,
+                [request.wave_no],
                 now=request.now,
                 max_stops=request.max_stops,
                 max_units=request.max_units,

@@ -224,22 +224,9 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint("quantity > 0", name=op.f("ck_pick_allocations_quantity_positive")),
         sa.ForeignKeyConstraint(
-            ["location_id"],
-            ["locations.id"],
-            name=op.f("fk_pick_allocations_location_id_locations"),
-        ),
-        sa.ForeignKeyConstraint(
             ["location_stock_id"],
             ["location_stocks.id"],
             name=op.f("fk_pick_allocations_location_stock_id_location_stocks"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["sku_id"], ["skus.id"], name=op.f("fk_pick_allocations_sku_id_skus")
-        ),
-        sa.ForeignKeyConstraint(
-            ["warehouse_id"],
-            ["warehouses.id"],
-            name=op.f("fk_pick_allocations_warehouse_id_warehouses"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_pick_allocations")),
         sa.UniqueConstraint(
@@ -279,10 +266,6 @@ def upgrade() -> None:
             ["pick_allocations.id"],
             name=op.f("fk_pick_stops_allocation_id_pick_allocations"),
         ),
-        sa.ForeignKeyConstraint(
-            ["location_id"], ["locations.id"], name=op.f("fk_pick_stops_location_id_locations")
-        ),
-        sa.ForeignKeyConstraint(["sku_id"], ["skus.id"], name=op.f("fk_pick_stops_sku_id_skus")),
         sa.ForeignKeyConstraint(
             ["task_no"],
             ["pick_tasks.task_no"],

@@ -96,10 +96,12 @@ class PickAllocation(Base):
     wave_no: Mapped[str] = mapped_column(String(24), index=True)
     package_no: Mapped[str] = mapped_column(String(28), index=True)
     line_no: Mapped[int]
-    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
-    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    # The batch row is the reference; SKU, warehouse and location are copies of its own, kept
+    # here for reading without a join (a wave writes thousands of these at once).
     location_stock_id: Mapped[int] = mapped_column(ForeignKey("location_stocks.id"))
-    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    sku_id: Mapped[int]
+    warehouse_id: Mapped[int]
+    location_id: Mapped[int]
     batch_no: Mapped[str] = mapped_column(String(40))
     quantity: Mapped[int]
     picked: Mapped[int] = mapped_column(default=0)
@@ -143,8 +145,8 @@ class PickStop(Base):
     )
     stop_no: Mapped[int] = mapped_column(primary_key=True)
     allocation_id: Mapped[int] = mapped_column(ForeignKey("pick_allocations.id"), index=True)
-    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
-    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
+    location_id: Mapped[int]  # copies of the allocation's, for the device's view
+    sku_id: Mapped[int]
     batch_no: Mapped[str] = mapped_column(String(40))
     quantity: Mapped[int]
     picked: Mapped[int] = mapped_column(default=0)

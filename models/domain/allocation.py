@@ -12,23 +12,23 @@ Rules, in this order:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
 
-
-class BatchStock(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+# Plain frozen dataclasses: a wave allocates thousands of lines against thousands of batches
+# read from the database (already valid there), and validation would be most of the work.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BatchStock:
     id: int  # the location_stocks row
     location_id: int
+    received_at: datetime
+    quantity: int
+    reserved: int
     batch_no: str = ""
-    quantity: int = Field(ge=0)
-    reserved: int = Field(ge=0)
     production_date: date | None = None
     expiry_date: date | None = None
-    received_at: datetime
     disabled: bool = False
 
     @property
@@ -36,18 +36,16 @@ class BatchStock(BaseModel):
         return max(0, self.quantity - self.reserved)
 
 
-class Take(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(frozen=True, slots=True)
+class Take:
     batch: BatchStock
-    quantity: int = Field(gt=0)
+    quantity: int
 
 
-class Allocation(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(frozen=True, slots=True)
+class Allocation:
     takes: tuple[Take, ...]
-    short: int = Field(ge=0)
+    short: int
 
 
 def pickable(batch: BatchStock, today: date) -> bool:
@@ -67,14 +65,23 @@ def batch_order(batch: BatchStock) -> tuple[bool, date, bool, date, datetime, in
     )
 
 
-def allocate(quantity: int, batches: Iterable[BatchStock], today: date) -> Allocation:
-    """Units of one line from the given batches of its SKU in one warehouse."""
+def allocate(
+    quantity: int,
+    batches: Sequence[BatchStock],
+    today: date,
+    taken: Mapping[int, int] | None = None,
+) -> Allocation:
+    """Units of one line from the given batches of its SKU in one warehouse; `taken` (batch id
+    → units) is what earlier lines of the same run already hold beyond `reserved`."""
     if quantity <= 0:
         raise ValueError("quantity must be positive")
+    more = taken or {}
     takes: list[Take] = []
     remaining = quantity
-    for batch in sorted((b for b in batches if pickable(b, today)), key=batch_order):
-        take = min(remaining, batch.free)
+    free = {b.id: b.free - more.get(b.id, 0) for b in batches}
+    candidates = (b for b in batches if free[b.id] > 0 and pickable(b, today))
+    for batch in sorted(candidates, key=batch_order):
+        take = min(remaining, free[batch.id])
         takes.append(Take(batch=batch, quantity=take))
         remaining -= take
         if remaining == 0:

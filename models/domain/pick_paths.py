@@ -306,10 +306,13 @@ def _solve(columns: list[_Column]) -> tuple[int, list[tuple[int, ...]], list[tup
             layer = crossed
         walked: dict[_State, int] = {}
         steps.append({})
+        lengths = [b - a for a, b in pairwise(column.points)]
+        priced = [
+            (pattern, sum(c * gap for c, gap in zip(pattern, lengths, strict=True)))
+            for pattern in _patterns(column)
+        ]
         for state, cost in layer.items():
-            for pattern in _patterns(column):
-                segments = pairwise(column.points)
-                extra = sum(c * (b - a) for c, (a, b) in zip(pattern, segments, strict=True))
+            for pattern, extra in priced:
                 _relax(walked, cost + extra, _vertical(state, pattern), steps[-1], (state, pattern))
         layer = walked
     finals = [(cost, s) for s, cost in layer.items() if _cross(s, 0, 0, columns[-1]) is not None]

@@ -4,10 +4,11 @@ one trip, and in which order.
 - The warehouse's walking layout comes from its storage locations: one aisle per distinct x,
   aisles as long as the farthest location plus the same margin as in front of the nearest one,
   the depot at the pack station (else in front of the first aisle).
-- The wave's stops are routed together first (`best_route`), so that a trip covers a
-  neighbourhood of the warehouse; that walk is cut into trips of at most `max_stops` stops and
-  `max_units` units (a stop bigger than a trip on its own is a trip of its own); each trip is
-  then routed again on its own and keeps the shortest of S-shape, largest gap and optimal.
+- The wave's stops are put in S-shape order first (a serpentine through the aisles), so that a
+  trip covers a neighbourhood of the warehouse; that walk is cut into trips of at most
+  `max_stops` stops and `max_units` units (a stop bigger than a trip on its own is a trip of its
+  own); each trip is then routed again on its own and keeps the shortest of S-shape, largest
+  gap and optimal.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from models.domain.pick_paths import (
     WarehouseLayout,
     best_route,
     pick_point_at,
+    s_shape_route,
 )
 
 
@@ -70,26 +72,28 @@ def plan_tasks(
 ) -> list[TaskPlan]:
     if not stops:
         return []
-    whole = best_route(layout, _points(layout, stops))
-    trips: list[list[Stop]] = []
-    current: list[Stop] = []
+    points = _points(layout, stops)  # once: the nearest aisle of each stop
+    whole = s_shape_route(layout, points)
+    trips: list[list[int]] = []
+    current: list[int] = []
+    units = 0
     for index in whole.stops:
-        stop = stops[index]
-        units = sum(s.quantity for s in current)
-        if current and (len(current) >= max_stops or units + stop.quantity > max_units):
+        quantity = stops[index].quantity
+        if current and (len(current) >= max_stops or units + quantity > max_units):
             trips.append(current)
-            current = []
-        current.append(stop)
+            current, units = [], 0
+        current.append(index)
+        units += quantity
     trips.append(current)
     plans = []
     for trip in trips:
-        route = best_route(layout, _points(layout, trip))
+        route = best_route(layout, [points[i] for i in trip])
         plans.append(
             TaskPlan(
-                keys=tuple(trip[i].key for i in route.stops),
+                keys=tuple(stops[trip[i]].key for i in route.stops),
                 route=route.name,
                 distance_cm=route.distance,
-                units=sum(s.quantity for s in trip),
+                units=sum(stops[i].quantity for i in trip),
             )
         )
     return plans

@@ -182,6 +182,7 @@ def _fill(
     urgent = now >= cutoff - policy.lead_time - policy.urgency_margin
     waves: list[PlannedWave] = []
     current: list[Candidate] = []
+    lines = units = 0  # of `current`
 
     def close(full: bool) -> None:
         oldest = min(c.waiting_since for c in current)
@@ -196,36 +197,27 @@ def _fill(
                 profile=profile,
                 zone=zone,
                 package_nos=tuple(c.package_no for c in current),
-                lines=sum(len(c.lines) for c in current),
-                units=sum(c.units for c in current),
+                lines=lines,
+                units=units,
                 release=release,
             )
         )
 
     for candidate in group:
-        if current and not _fits(current, candidate, caps):
+        more_lines, more_units = len(candidate.lines), candidate.units
+        fits = (
+            len(current) < caps.max_orders
+            and lines + more_lines <= caps.max_lines
+            and units + more_units <= caps.max_units
+        )
+        if current and not fits:
             close(full=True)
-            current = []
+            current, lines, units = [], 0, 0
         current.append(candidate)
-        if _at_cap(current, caps):
+        lines, units = lines + more_lines, units + more_units
+        if len(current) >= caps.max_orders or lines >= caps.max_lines or units >= caps.max_units:
             close(full=True)
-            current = []
+            current, lines, units = [], 0, 0
     if current:
         close(full=False)
     return waves
-
-
-def _fits(current: list[Candidate], more: Candidate, caps: WaveCaps) -> bool:
-    return (
-        len(current) + 1 <= caps.max_orders
-        and sum(len(c.lines) for c in current) + len(more.lines) <= caps.max_lines
-        and sum(c.units for c in current) + more.units <= caps.max_units
-    )
-
-
-def _at_cap(current: list[Candidate], caps: WaveCaps) -> bool:
-    return (
-        len(current) >= caps.max_orders
-        or sum(len(c.lines) for c in current) >= caps.max_lines
-        or sum(c.units for c in current) >= caps.max_units
-    )

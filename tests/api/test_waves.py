@@ -5,9 +5,11 @@ short picks re-allocated or left short, and cancelled packages leaving their wav
 from __future__ import annotations
 
 import asyncio
+import io
 from typing import Any
 
 import httpx
+from pypdf import PdfReader
 from sqlalchemy import func, select, text
 
 from core.security import hash_api_key, new_api_key
@@ -21,6 +23,7 @@ from tests.support.order_api import (
     package,
     paid_order,
     problem,
+    skus_in,
     staff,
     warehouse_id,
 )
@@ -307,3 +310,59 @@ async def test_picking_in_one_warehouse_leaves_the_other_alone(
     await planned_package(stack, api, quantity=1)
     assert (await claim(api, DEVICE["GZ01"])) is None
     assert await pick_everything(api, DEVICE["SH01"])
+
+
+async def test_the_put_wall_sorts_a_multi_line_package_and_sends_strangers_to_the_exception_tote(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    one, two = await skus_in(stack, "SH01", count=2)
+    order = await paid_order(stack, api, [(one, 1), (two, 2)])
+    [parcel] = order["packages"]
+    device = DEVICE["SH01"]
+    [wave] = await plan_now(api, parcel["warehouse_id"])
+    assert wave["profile"] == "multi_line"
+    [task] = await pick_everything(api, device)
+    assert task["next"] == {"action": "put_wall", "wave_no": wave["wave_no"]}
+    assert (await package(api, parcel["package_no"], device))["status"] == "released"
+    barcodes = {}
+    async with stack.sessions() as session:
+        for sku in (one, two):
+            barcodes[sku] = await session.scalar(text(f"SELECT barcode FROM skus WHERE id = {sku}"))
+    path = f"/v1/waves/{wave['wave_no']}/put-wall/scans"
+
+    async def put(barcode: str, scan: str | None = None) -> Json:
+        answer = await api.post(
+            path, headers=device, json={"scan_id": scan or scan_id("p"), "sku_barcode": barcode}
+        )
+        assert answer.status_code == 200, answer.text
+        body: Json = answer.json()
+        return body
+
+    stranger = await put("6900000000000")
+    assert (stranger["accepted"], stranger["action"]) == (False, "exception_tote")
+    first = await put(barcodes[one], "put-first-unit")
+    assert (first["action"], first["slot_no"], first["slot_complete"]) == ("put", 1, False)
+    assert await put(barcodes[one], "put-first-unit") == first  # a resent scan: same answer
+    extra = await put(barcodes[one])  # one was picked, one is on the wall: not from this wave
+    assert extra["action"] == "exception_tote"
+    await put(barcodes[two])
+    last = await put(barcodes[two])
+    assert (last["slot_complete"], last["next"]) == (
+        True,
+        {"action": "pack", "package_no": parcel["package_no"]},
+    )
+    picked = await pick_package(api, parcel)
+    assert picked["status"] == "picked"
+    problem(
+        await api.post(
+            path, headers=DEVICE["GZ01"], json={"scan_id": scan_id(), "sku_barcode": "x"}
+        ),
+        403,
+    )
+    listed = await api.get(f"/v1/pick-tasks/{task['task_no']}/pick-list.pdf", headers=device)
+    assert listed.status_code == 200 and listed.headers["content-type"] == "application/pdf"
+    words = "".join(p.extract_text() for p in PdfReader(io.BytesIO(listed.content)).pages)
+    assert task["task_no"] in words
+    assert all(stop["location_code"] in words for stop in task["stops"])
+    again = await api.get(f"/v1/pick-tasks/{task['task_no']}/pick-list.pdf", headers=device)
+    assert again.content == listed.content

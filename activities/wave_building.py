@@ -1,0 +1,354 @@
+"""Building waves (DESIGN §6.4, issue 4 items 1 and 4): each line of the waves' packages is
+allocated to locations/batches (FEFO, location-level holds), the stops of each wave are cut into
+routed pick tasks, and multi-line packages get a put-wall slot. Units no location can give are
+short at once (their reservation is released). Many waves are built in one pass — one read of
+the layout and the batches, one write per table — because planning builds every wave it
+releases, in the same transaction; a wave already built is left as it is."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import BindParameter, String, Table, any_, bindparam, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from activities import pick_stock
+from activities.stock_counts import under_open_count
+from models.db import (
+    Base,
+    Location,
+    LocationStock,
+    OutboundOrder,
+    PickAllocation,
+    PickStop,
+    PickTask,
+    PutWallLine,
+    PutWallSlot,
+    Reservation,
+    Warehouse,
+    Wave,
+)
+from models.domain.allocation import BatchStock, allocate
+from models.domain.pick_paths import WarehouseLayout
+from models.domain.pick_tasks import Spot, Stop, layout_of, plan_tasks
+
+
+@dataclass(frozen=True, slots=True)
+class _Alloc:
+    wave_no: str
+    package_no: str
+    line_no: int
+    sku_id: int
+    warehouse_id: int
+    location_stock_id: int
+    location_id: int
+    batch_no: str
+    quantity: int
+
+    def values(self) -> dict[str, object]:
+        return {
+            "wave_no": self.wave_no,
+            "package_no": self.package_no,
+            "line_no": self.line_no,
+            "sku_id": self.sku_id,
+            "warehouse_id": self.warehouse_id,
+            "location_stock_id": self.location_stock_id,
+            "location_id": self.location_id,
+            "batch_no": self.batch_no,
+            "quantity": self.quantity,
+        }
+
+
+async def warehouse_zone(session: AsyncSession, warehouse_id: int) -> ZoneInfo:
+    name = await session.scalar(select(Warehouse.timezone).where(Warehouse.id == warehouse_id))
+    if name is None:
+        raise LookupError(f"unknown warehouse {warehouse_id}")
+    return ZoneInfo(name)
+
+
+async def package_lines(
+    session: AsyncSession, package_nos: list[str]
+) -> dict[str, list[tuple[int, int, int]]]:
+    """(line_no, sku_id, quantity) still held for each package."""
+    rows = await session.execute(
+        select(
+            Reservation.package_no, Reservation.line_no, Reservation.sku_id, Reservation.quantity
+        )
+        .where(Reservation.package_no == any_(_texts(package_nos)), Reservation.status == "held")
+        .order_by(Reservation.package_no, Reservation.line_no)
+    )
+    lines: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
+    for package_no, line_no, sku_id, quantity in rows:
+        lines[package_no].append((line_no, sku_id, quantity))
+    return lines
+
+
+async def build(
+    session: AsyncSession,
+    wave_nos: list[str],
+    *,
+    now: datetime,
+    max_stops: int,
+    max_units: int,
+) -> int:
+    """Build the waves not built yet (all of one warehouse); returns how many tasks they got."""
+    waves = (
+        await session.scalars(
+            select(Wave)
+            .where(Wave.wave_no.in_(wave_nos), ~Wave.built)
+            .order_by(Wave.wave_no)
+            .with_for_update()
+        )
+    ).all()
+    if not waves:
+        return 0
+    warehouse_id = waves[0].warehouse_id
+    today = now.astimezone(await warehouse_zone(session, warehouse_id)).date()
+    packages = (
+        await session.execute(
+            select(OutboundOrder.wave_no, OutboundOrder.package_no)
+            .where(
+                OutboundOrder.wave_no.in_([w.wave_no for w in waves]),
+                OutboundOrder.status == "planned",
+            )
+            .order_by(OutboundOrder.wave_no, OutboundOrder.package_no)
+        )
+    ).all()
+    lines = await package_lines(session, [p for _, p in packages])
+    skus = {sku for held in lines.values() for _, sku, _ in held}
+    batches = await _batches(session, warehouse_id, skus)
+    taken: dict[int, int] = defaultdict(int)  # location_stock id → units allocated now
+    rows: list[_Alloc] = []
+    for wave, package_no in packages:
+        wave_no = str(wave)
+        for line_no, sku_id, quantity in lines[package_no]:
+            allocation = allocate(quantity, batches.get(sku_id, []), today, taken)
+            for take in allocation.takes:
+                taken[take.batch.id] += take.quantity
+                rows.append(
+                    _Alloc(
+                        wave_no=wave_no,
+                        package_no=package_no,
+                        line_no=line_no,
+                        sku_id=sku_id,
+                        warehouse_id=warehouse_id,
+                        location_stock_id=take.batch.id,
+                        location_id=take.batch.location_id,
+                        batch_no=take.batch.batch_no,
+                        quantity=take.quantity,
+                    )
+                )
+            if allocation.short:
+                await pick_stock.unreserve(
+                    session, package_no, line_no, allocation.short, "no pickable location"
+                )
+    tasks = 0
+    if rows:
+        ids = (
+            await session.scalars(
+                text("SELECT nextval('pick_allocations_id_seq') FROM generate_series(1, :n)"),
+                {"n": len(rows)},
+            )
+        ).all()
+        await copy(
+            session,
+            PickAllocation,
+            [
+                {"id": i, **row.values(), "picked": 0, "status": "open"}
+                for i, row in zip(ids, rows, strict=True)
+            ],
+        )
+        await _hold_locations(session, taken)
+        layout, where = await _layout(session, warehouse_id)
+        tasks = await _write_tasks(
+            session, list(zip(ids, rows, strict=True)), layout, where, max_stops, max_units
+        )
+        await _write_slots(session, rows)
+    await session.execute(
+        update(Wave).where(Wave.wave_no.in_([w.wave_no for w in waves])).values(built=True)
+    )
+    return tasks
+
+
+def _texts(values: list[str]) -> BindParameter[list[str]]:
+    """One array parameter instead of thousands in an IN list."""
+    array: Any = ARRAY(String)
+    return bindparam("values", value=values, type_=array)
+
+
+async def copy(session: AsyncSession, model: type[Base], rows: list[dict[str, object]]) -> None:
+    """Many rows at once with COPY, on the session's connection (inside its transaction)."""
+    if not rows:
+        return
+    table = cast(Table, model.__table__)
+    columns = list(rows[0])
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    await driver.copy_records_to_table(
+        table.name, records=[tuple(row[c] for c in columns) for row in rows], columns=columns
+    )
+
+
+async def _hold_locations(session: AsyncSession, taken: dict[int, int]) -> None:
+    """One statement for all the batches (they are locked already)."""
+    ids = sorted(taken)
+    await session.execute(
+        text(
+            "UPDATE location_stocks l SET reserved = l.reserved + v.q "
+            "FROM unnest(CAST(:ids AS integer[]), CAST(:qs AS integer[])) AS v(id, q) "
+            "WHERE l.id = v.id"
+        ),
+        {"ids": ids, "qs": [taken[i] for i in ids]},
+    )
+
+
+async def _batches(
+    session: AsyncSession, warehouse_id: int, sku_ids: set[int]
+) -> dict[int, list[BatchStock]]:
+    found = await session.execute(
+        select(
+            LocationStock.id,
+            LocationStock.sku_id,
+            LocationStock.location_id,
+            LocationStock.batch_no,
+            LocationStock.quantity,
+            LocationStock.reserved,
+            LocationStock.production_date,
+            LocationStock.expiry_date,
+            LocationStock.received_at,
+            LocationStock.disabled,
+        )
+        .join(Location, Location.id == LocationStock.location_id)
+        .where(
+            LocationStock.warehouse_id == warehouse_id,
+            LocationStock.sku_id.in_(sku_ids),
+            LocationStock.quantity > LocationStock.reserved,
+            Location.kind == "storage",
+            Location.active,
+            ~under_open_count(LocationStock.location_id),
+        )
+        .order_by(LocationStock.id)
+        .with_for_update(of=LocationStock)
+    )
+    batches: dict[int, list[BatchStock]] = defaultdict(list)
+    for bid, sku, loc, batch_no, qty, held, made, expiry, received, disabled in found:
+        batches[sku].append(
+            BatchStock(
+                id=bid,
+                location_id=loc,
+                batch_no=batch_no,
+                quantity=qty,
+                reserved=held,
+                production_date=made,
+                expiry_date=expiry,
+                received_at=received,
+                disabled=disabled,
+            )
+        )
+    return batches
+
+
+async def _layout(
+    session: AsyncSession, warehouse_id: int
+) -> tuple[WarehouseLayout, dict[int, tuple[int, int]]]:
+    spots = (
+        await session.execute(
+            select(Location.id, Location.x_cm, Location.y_cm, Location.kind).where(
+                Location.warehouse_id == warehouse_id, Location.active
+            )
+        )
+    ).all()
+    layout = layout_of([Spot(x_cm=x, y_cm=y, kind=kind) for _, x, y, kind in spots])
+    return layout, {lid: (x, y) for lid, x, y, _ in spots}
+
+
+async def _write_tasks(
+    session: AsyncSession,
+    allocations: list[tuple[int, _Alloc]],
+    layout: WarehouseLayout,
+    where: dict[int, tuple[int, int]],
+    max_stops: int,
+    max_units: int,
+) -> int:
+    by_wave: dict[str, list[tuple[int, _Alloc]]] = defaultdict(list)
+    for aid, row in allocations:
+        by_wave[row.wave_no].append((aid, row))
+    task_rows: list[dict[str, object]] = []
+    stop_rows: list[dict[str, object]] = []
+    for wave_no, mine in sorted(by_wave.items()):
+        by_id = dict(mine)
+        stops = [
+            Stop(
+                key=aid,
+                x_cm=where[row.location_id][0],
+                y_cm=where[row.location_id][1],
+                quantity=row.quantity,
+            )
+            for aid, row in mine
+        ]
+        plans = plan_tasks(layout, stops, max_stops=max_stops, max_units=max_units)
+        for seq, task in enumerate(plans, start=1):
+            task_no = f"{wave_no}-{seq:03d}"
+            task_rows.append(
+                {
+                    "task_no": task_no,
+                    "wave_no": wave_no,
+                    "warehouse_id": mine[0][1].warehouse_id,
+                    "seq": seq,
+                    "status": "open",
+                    "route_name": task.route,
+                    "route_cm": task.distance_cm,
+                }
+            )
+            for stop_no, aid in enumerate(task.keys, start=1):
+                row = by_id[aid]
+                stop_rows.append(
+                    {
+                        "task_no": task_no,
+                        "stop_no": stop_no,
+                        "allocation_id": aid,
+                        "location_id": row.location_id,
+                        "sku_id": row.sku_id,
+                        "batch_no": row.batch_no,
+                        "quantity": row.quantity,
+                        "picked": 0,
+                        "short": 0,
+                        "status": "open",
+                    }
+                )
+    await copy(session, PickTask, task_rows)
+    await copy(session, PickStop, stop_rows)
+    return len(task_rows)
+
+
+async def _write_slots(session: AsyncSession, rows: list[_Alloc]) -> None:
+    """Multi-line packages are sorted on the put wall: a slot each, in package order."""
+    units: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    lines: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for row in rows:
+        units[row.wave_no, row.package_no][row.sku_id] += row.quantity
+        lines[row.wave_no, row.package_no].add(row.line_no)
+    slots: list[dict[str, object]] = []
+    wall: list[dict[str, object]] = []
+    numbers: dict[str, int] = defaultdict(int)
+    for wave_no, package_no in sorted(units):
+        if len(lines[wave_no, package_no]) < 2:
+            continue
+        numbers[wave_no] += 1
+        slot_no = numbers[wave_no]
+        slots.append(
+            {"wave_no": wave_no, "slot_no": slot_no, "package_no": package_no, "status": "sorting"}
+        )
+        wall += [
+            {"wave_no": wave_no, "slot_no": slot_no, "sku_id": sku_id, "expected": q, "put": 0}
+            for sku_id, q in sorted(units[wave_no, package_no].items())
+        ]
+    if slots:
+        await copy(session, PutWallSlot, slots)
+        await copy(session, PutWallLine, wall)
