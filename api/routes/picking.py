@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities import picking, put_wall
 from activities.picking import Answer, PickForbidden, PickRefused
-from activities.wave_planning import warehouse_zone
+from activities.wave_building import warehouse_zone
 from api.deps import AppDeps, Principal, Writer, app_deps, writer
 from api.errors import Problem, conflict, not_found
 from models.db import PickTask
