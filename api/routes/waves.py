@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from activities import picking
 from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, writer
 from api.errors import Problem, not_found
-from api.pagination import Page, Paging
+from api.pagination import Page, Paging, fetch_page
 from api.routes.picking import own_task
 from api.workflow_calls import answer
 from models.contracts.waves import PlannerInput
@@ -91,6 +91,46 @@ async def plan_now(
     await w.commit("warehouse.plan_waves", "warehouse", warehouse_id, {"waves": made})
     waves = [await wave_public(w.session, no) for no in made]
     return Planned(warehouse_id=warehouse_id, waves=waves)
+
+
+class OutboundPublic(BaseModel):
+    package_no: str
+    order_no: str
+    carrier_code: str
+    status: str
+    wave_no: str | None
+    released_at: datetime
+    flag_reason: str | None
+
+
+@router.get("/v1/warehouses/{warehouse_id}/outbound")
+async def list_outbound(
+    warehouse_id: int,
+    session: Session,
+    who: Reader,
+    paging: Paging,
+    status: Annotated[
+        str | None, Query(pattern="^(waiting|planned|picked|short|cancelled)$")
+    ] = None,
+    flagged: Annotated[bool | None, Query(description="only those the planner flagged")] = None,
+) -> Page[OutboundPublic]:
+    """The warehouse's outbound orders, oldest first: what waits for a wave and why a package
+    the planner could not promise a cutoff is flagged (never silently late)."""
+    if not who.can_see_warehouse(warehouse_id):
+        raise Problem(403, "devices see only their own warehouse", type_="/problems/forbidden")
+    query = (
+        select(OutboundOrder)
+        .where(OutboundOrder.warehouse_id == warehouse_id)
+        .order_by(OutboundOrder.released_at, OutboundOrder.package_no)
+    )
+    if status is not None:
+        query = query.where(OutboundOrder.status == status)
+    if flagged is not None:
+        query = query.where(OutboundOrder.flag_reason.is_not(None) == flagged)
+    rows, count = await fetch_page(session, query, paging)
+    return Page(
+        data=[OutboundPublic.model_validate(r, from_attributes=True) for r in rows], count=count
+    )
 
 
 @router.get("/v1/waves")

@@ -366,3 +366,29 @@ async def test_the_put_wall_sorts_a_multi_line_package_and_sends_strangers_to_th
     assert all(stop["location_code"] in words for stop in task["stops"])
     again = await api.get(f"/v1/pick-tasks/{task['task_no']}/pick-list.pdf", headers=device)
     assert again.content == listed.content
+
+
+async def test_a_package_no_cutoff_can_promise_is_flagged_and_listed_not_planned(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    async with stack.sessions() as session:  # SF stops collecting at SH01
+        await session.execute(
+            text(
+                "DELETE FROM carrier_cutoffs WHERE carrier_id = (SELECT id FROM carriers "
+                "WHERE code = 'SF') AND warehouse_id = (SELECT id FROM warehouses "
+                "WHERE code = 'SH01')"
+            )
+        )
+        await session.commit()
+    order = await paid_order(stack, api, [(await only_in(stack, "SH01"), 1)])
+    [parcel] = order["packages"]
+    assert await plan_now(api, parcel["warehouse_id"]) == []
+    manager = await staff(api, "warehouse_manager")
+    path = f"/v1/warehouses/{parcel['warehouse_id']}/outbound"
+    flagged = (await api.get(f"{path}?flagged=true", headers=manager)).json()
+    assert [(o["package_no"], o["status"]) for o in flagged["data"]] == [
+        (parcel["package_no"], "waiting")
+    ]
+    assert "no cutoff configured for carrier SF" in flagged["data"][0]["flag_reason"]
+    assert (await api.get(f"{path}?flagged=false", headers=manager)).json()["count"] == 0
+    problem(await api.get(path, headers=DEVICE["GZ01"]), 403)
