@@ -14,6 +14,7 @@ from api import audit, config, errors
 from api.deps import AppDeps
 from api.routes import (
     admin,
+    after_sales,
     auth,
     carriers,
     catalog,
@@ -100,6 +101,7 @@ def create_app(deps: AppDeps | None = None, settings: Settings | None = None) ->
         freight,
         promotions,
         orders,
+        after_sales,
         packages,
         purchase_orders,
         po_settlement,

@@ -70,6 +70,7 @@ class OrderSettings(BaseModel):
     risk_review_sla_minutes: int = Field(default=120, ge=1)
     auto_confirm_days: int = Field(default=7, ge=0)
     after_sale_window_days: int = Field(default=15, ge=0)
+    after_sale_approval_hours: int = Field(default=48, ge=1)
     late_payment_grace_hours: int = Field(default=24, ge=0)
     tracking_poll_minutes: int = Field(default=360, ge=1)
     weight_tolerance_g: int = Field(default=20, ge=0)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.after_sales import AfterSaleActivities
 from activities.diagnostics import DiagnosticsActivities
 from activities.inventory import InventoryActivities
 from activities.orders import OrderActivities
@@ -21,6 +22,7 @@ from activities.settlement import SettlementActivities
 from activities.shipments import ShipmentActivities
 from activities.waves import WaveActivities
 from core.db import SessionFactory
+from workflows.after_sale import AfterSaleWorkflow
 from workflows.diagnostics import DiagnosticsWorkflow
 from workflows.order import OrderWorkflow
 from workflows.purchase_order import PurchaseOrderWorkflow
@@ -32,6 +34,7 @@ from workflows.waves import WavePlannerWorkflow, WaveWorkflow
 WORKFLOWS = [
     DiagnosticsWorkflow,
     OrderWorkflow,
+    AfterSaleWorkflow,
     ShipmentWorkflow,
     PurchaseOrderWorkflow,
     SettlementWorkflow,
@@ -74,6 +77,7 @@ def activities_for(deps: WorkerDeps) -> list[Callable[..., Any]]:
     found += [purchasing.record_po_step, purchasing.move_po_in_transit, purchasing.receive_goods]
     if deps.supplier is not None:
         found.append(purchasing.send_to_supplier)
+    found.append(AfterSaleActivities(sessions).record_after_sale_step)
     waves = WaveActivities(sessions)
     found += [
         waves.register_outbound,

@@ -70,6 +70,7 @@ LOCAL_ACTIVITIES = frozenset(
         "cancel_picks",
         "escalate_wave",
         "finish_wave",
+        "record_after_sale_step",
     }
 )
 # Histories from before local activities replay with regular ones: the marker decides.

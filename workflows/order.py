@@ -15,6 +15,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities
     from activities.orders import OrderActivities
+    from models.contracts.after_sale import AfterSaleRequest, AfterSaleSettled, AfterSaleView
     from models.contracts.order import (
         Actor,
         CancelRequest,
@@ -32,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.contracts.waves import PackageShort
     from workflows.common import FAILED, call, refusal
+    from workflows.order_after_sales import AfterSales
     from workflows.order_fulfilment import Fulfilment
     from workflows.order_state import SYSTEM, OrderPayments
 
@@ -44,6 +46,7 @@ class OrderWorkflow(OrderPayments):
     def __init__(self, input: OrderInput) -> None:
         # Placement arrives as an update with the start: handlers need the input at once.
         self._setup(input)
+        self._after_sales = AfterSales(self)
 
     @workflow.run
     async def run(self, input: OrderInput) -> OrderView:
@@ -239,6 +242,7 @@ class OrderWorkflow(OrderPayments):
         # sweep (about a second later). Older histories recorded that timer, so replay keeps it.
         if timings.after_sale_window > timedelta(0) or not workflow.patched("close-at-once"):
             await workflow.sleep(timings.after_sale_window)
+        await self._after_sales.wait_all()
         await self._record("closed", status="closed")
 
     @workflow.update
@@ -257,6 +261,20 @@ class OrderWorkflow(OrderPayments):
     @workflow.signal
     def package_progress(self, view: PackageView) -> None:
         self._packages[view.package_no] = view
+
+    # --- after-sales ------------------------------------------------------------------------------
+
+    @workflow.update
+    async def request_after_sale(self, request: AfterSaleRequest) -> AfterSaleView:
+        return await self._after_sales.open_one(request)
+
+    @request_after_sale.validator
+    def _may_request_after_sale(self, request: AfterSaleRequest) -> None:
+        self._after_sales.check(request)
+
+    @workflow.signal
+    def after_sale_settled(self, settled: AfterSaleSettled) -> None:
+        self._after_sales.settled(settled)
 
     @workflow.signal
     def package_short(self, short: PackageShort) -> None:

@@ -108,6 +108,19 @@ class OrderState:
     def _refunded_on_order(self) -> int:
         return self._refunded_for_payment
 
+    @property
+    def refunded_on_payment(self) -> int:
+        return self._refunded_for_payment
+
+    @property
+    def status(self) -> OrderStatus:
+        return self._status
+
+    def after_sale_refunded(self, amount_fen: int) -> None:
+        """An after-sale refunded on the order's payment (it called the provider itself)."""
+        self._refunded_fen += amount_fen
+        self._refunded_for_payment += amount_fen
+
     def request_cancel(self, reason: str) -> None:
         if self._cancel is None:
             self._cancel = CancelRequest(actor=SYSTEM, reason=reason)

@@ -32,6 +32,7 @@ class OrderTimings(BaseModel):
     risk_review_sla: timedelta = timedelta(hours=2)
     auto_confirm_after: timedelta = timedelta(days=7)
     after_sale_window: timedelta = timedelta(days=15)
+    after_sale_approval_sla: timedelta = timedelta(hours=48)  # undecided → approved
     # After a cancel the workflow stays open this long to refund payments that arrive late.
     late_payment_grace: timedelta = timedelta(days=1)
     tracking_poll_interval: timedelta = timedelta(hours=6)

@@ -1,5 +1,6 @@
 """SQLAlchemy tables. Never imported by workflows."""
 
+from models.db.after_sales import AfterSale, AfterSaleLine
 from models.db.audit import AuditEntry
 from models.db.auth import ApiKey, Role, User, UserRole
 from models.db.base import Base
@@ -49,6 +50,8 @@ from models.db.waves import (
 )
 
 __all__ = [
+    "AfterSale",
+    "AfterSaleLine",
     "ApiKey",
     "AuditEntry",
     "Base",

@@ -45,12 +45,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.contracts.order import PackageLine
-from models.contracts.pricing import PricedLine, PricedOrder
+from models.contracts.pricing import PricedLine
 from models.domain.shipping import package_value
 
 Fen = Annotated[int, Field(ge=0)]
@@ -160,8 +160,21 @@ def value_of_units(line: PricedLine, units: int) -> int:
     return package_value([line], [part])
 
 
+class Priced(Protocol):
+    """What a refund needs of the priced order: the stored quote or the pricing result."""
+
+    @property
+    def lines(self) -> Sequence[PricedLine]: ...
+    @property
+    def coupon_id(self) -> int | None: ...
+    @property
+    def freight_fen(self) -> int: ...
+    @property
+    def payable_fen(self) -> int: ...
+
+
 def quote_refund(
-    order: PricedOrder,
+    order: Priced,
     request: Sequence[RefundRequestLine],
     history: Sequence[LineHistory] = (),
     already_refunded_fen: int = 0,

@@ -13,6 +13,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from models.contracts import after_sale as a
 from models.contracts import order as o
 from models.contracts import shipment as sh
 from models.contracts import waves as w
@@ -204,6 +205,10 @@ class FakeBackOffice:
     @activity.defn(name="register_outbound")
     async def register_outbound(self, request: w.OutboundRequest) -> None:
         await self._record("register_outbound", request)
+
+    @activity.defn(name="record_after_sale_step")
+    async def record_after_sale_step(self, step: a.AfterSaleStep) -> None:
+        await self._record("record_after_sale_step", step)
 
     @activity.defn(name="cancel_picks")
     async def cancel_picks(self, package_no: str) -> w.PicksCancelled:

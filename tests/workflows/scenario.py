@@ -33,6 +33,7 @@ from tests.workflows.fakes import (
     new_order_no,
     snapshot,
 )
+from workflows.after_sale import AfterSaleWorkflow
 from workflows.order import OrderWorkflow
 from workflows.shipment import ShipmentWorkflow
 
@@ -204,7 +205,7 @@ async def running(task_queue: str, *, packages: int = 1) -> AsyncIterator[Scenar
         async with Worker(
             env.client,
             task_queue=task_queue,
-            workflows=[OrderWorkflow, ShipmentWorkflow],
+            workflows=[OrderWorkflow, ShipmentWorkflow, AfterSaleWorkflow],
             activities=fake.activities(),
         ):
             yield Scenario(env, task_queue, fake)

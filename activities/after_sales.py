@@ -1,0 +1,86 @@
+"""Activities of after-sales (DESIGN §6.3): the projection of each step (the after-sale's row,
+its lines when it opens, one timeline row of its order). A retried step writes nothing twice:
+rows are keyed, and a status only moves forward (status_seq)."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert
+from temporalio import activity
+
+from activities.orders import add_event
+from core.db import SessionFactory
+from models.contracts.after_sale import AfterSaleInput, AfterSaleStep
+from models.db import AfterSale, AfterSaleLine
+
+
+class AfterSaleActivities:
+    def __init__(self, session_factory: SessionFactory) -> None:
+        self._sessions = session_factory
+
+    @activity.defn
+    async def record_after_sale_step(self, step: AfterSaleStep) -> None:
+        async with self._sessions() as session:
+            if step.opened is not None:
+                await session.execute(_opened(step, step.opened).on_conflict_do_nothing())
+                for line in step.opened.quote.lines:
+                    await session.execute(
+                        insert(AfterSaleLine)
+                        .values(
+                            as_no=step.as_no,
+                            line_no=line.line_no,
+                            sku_id=line.sku_id,
+                            quantity=line.quantity,
+                            amount_fen=line.amount_fen,
+                        )
+                        .on_conflict_do_nothing()
+                    )
+            changes: dict[str, object] = {
+                "status": step.status,
+                "status_seq": step.seq,
+                "last_progress_at": step.at,
+            }
+            if step.step in ("approved", "rejected", "auto_approved"):
+                changes |= {
+                    "decided_by": f"{step.actor.kind}:{step.actor.name}",
+                    "decision_reason": str(step.detail.get("reason") or "") or None,
+                }
+            if step.refund_no is not None:
+                changes["refund_no"] = step.refund_no
+            await session.execute(
+                update(AfterSale)
+                .where(AfterSale.as_no == step.as_no, AfterSale.status_seq < step.seq)
+                .values(**changes)
+            )
+            await add_event(
+                session,
+                order_no=step.order_no,
+                step=f"after_sale_{step.step}",
+                actor=step.actor,
+                key=f"{step.as_no}:{step.seq:03d}-{step.step}",
+                seq=0,
+                detail={"as_no": step.as_no, **step.detail},
+                at=step.at,
+            )
+            await session.commit()
+
+
+def _opened(step: AfterSaleStep, opened: AfterSaleInput):  # type: ignore[no-untyped-def]
+    quote = opened.quote
+    return insert(AfterSale).values(
+        as_no=opened.as_no,
+        order_no=opened.order_no,
+        type=opened.type,
+        status=step.status,
+        status_seq=0,
+        reason=opened.reason,
+        evidence_urls=opened.evidence_urls,
+        goods_fen=quote.goods_fen,
+        freight_fen=quote.freight_fen,
+        refund_fen=quote.total_fen,
+        return_coupons=quote.return_coupons,
+        requested_by=f"{opened.requested_by.kind}:{opened.requested_by.name}",
+        requested_at=step.at,
+        sla_due_at=step.sla_due_at,
+        last_progress_at=step.at,
+    )

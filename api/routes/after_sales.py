@@ -1,0 +1,220 @@
+"""After-sale routes (DESIGN §6.3, issue 6): the storefront asks on behalf of its customer (never
+with an amount) and may withdraw while undecided; customer service approves or rejects with a
+reason; staff list them with filters, the overdue (undecided past the SLA) and the stuck (no
+progress for days) first among them. Reads come from the projection AfterSaleWorkflow writes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, writer
+from api.errors import not_found
+from api.pagination import Page, Paging, fetch_page
+from api.routes.orders import actor_of, visible_order
+from api.workflow_calls import UPDATE_RPC_TIMEOUT, answer
+from models.contracts.after_sale import (
+    AfterSaleDecision,
+    AfterSaleRequest,
+    AfterSaleView,
+    AfterSaleWithdrawal,
+)
+from models.db import AfterSale, AfterSaleLine, Order
+from models.domain.refunds import RefundRequestLine
+from workflows.after_sale import AfterSaleWorkflow
+from workflows.order import OrderWorkflow
+
+router = APIRouter(tags=["after-sales"])
+Deps = Annotated[AppDeps, Depends(app_deps)]
+BUSINESS_TZ_DAY = timedelta(days=1)
+
+
+class AfterSaleLineIn(BaseModel):
+    line_no: int = Field(gt=0)
+    quantity: int = Field(gt=0, le=10_000)
+
+
+class AfterSaleIn(BaseModel):
+    client_request_key: str = Field(
+        min_length=1, max_length=64, description="the same key again is the same request"
+    )
+    type: Literal["refund_only", "return_and_refund", "exchange"]
+    lines: list[AfterSaleLineIn] = Field(min_length=1, max_length=100)
+    reason: str = Field(min_length=1, max_length=500)
+    evidence_urls: list[str] = Field(default_factory=list, max_length=9)
+
+
+class DecisionIn(BaseModel):
+    approve: bool
+    reason: str = Field(default="", max_length=500)
+
+
+class AfterSaleLinePublic(BaseModel):
+    line_no: int
+    sku_id: int
+    quantity: int
+    amount_fen: int
+
+
+class AfterSalePublic(BaseModel):
+    as_no: str
+    order_no: str
+    type: str
+    status: str
+    reason: str
+    goods_fen: int
+    freight_fen: int
+    refund_fen: int
+    requested_by: str
+    requested_at: datetime
+    sla_due_at: datetime | None
+    decided_by: str | None
+    decision_reason: str | None
+    refund_no: str | None
+    last_progress_at: datetime
+    lines: list[AfterSaleLinePublic]
+
+
+@router.post("/v1/orders/{order_no}/after-sales", status_code=201)
+async def request_after_sale(
+    order_no: str,
+    body: AfterSaleIn,
+    deps: Deps,
+    w: Annotated[Writer, Depends(writer("aftersales.request"))],
+) -> AfterSaleView:
+    """Opens an after-sale; 409 when the quantity exceeds what was bought minus what earlier
+    requests took, when the order is not delivered yet or its after-sale window has closed."""
+    await visible_order(w.session, w.principal, order_no)
+    seq = int(await w.session.scalar(select(func.nextval("after_sale_seq"))) or 0)
+    await w.session.commit()
+    request = AfterSaleRequest(
+        as_no=f"AS{datetime.now(UTC):%Y%m%d}{seq:06d}",
+        type=body.type,
+        lines=[RefundRequestLine(line_no=x.line_no, quantity=x.quantity) for x in body.lines],
+        reason=body.reason,
+        evidence_urls=body.evidence_urls,
+        actor=actor_of(w.principal),
+    )
+    handle = deps.require_temporal().get_workflow_handle(f"order-{order_no}")
+    view = await answer(
+        handle.execute_update(
+            OrderWorkflow.request_after_sale,
+            request,
+            id=f"after-sale-{body.client_request_key}",  # a resent request gets the first answer
+            rpc_timeout=UPDATE_RPC_TIMEOUT,
+        ),
+        kind="order",
+        ident=order_no,
+    )
+    await w.commit("after_sale.request", "after_sale", view.as_no, body.model_dump())
+    return view
+
+
+@router.get("/v1/after-sales/{as_no}")
+async def get_after_sale(
+    as_no: str, session: Session, who: Annotated[Principal, Depends(require("aftersales.read"))]
+) -> AfterSalePublic:
+    return await after_sale_public(session, who, as_no)
+
+
+@router.get("/v1/after-sales")
+async def list_after_sales(
+    session: Session,
+    who: Annotated[Principal, Depends(require("aftersales.review"))],
+    paging: Paging,
+    status: Annotated[str | None, Query()] = None,
+    type: Annotated[str | None, Query()] = None,
+    order_no: Annotated[str | None, Query()] = None,
+    sku_id: Annotated[int | None, Query()] = None,
+    overdue: Annotated[bool | None, Query(description="undecided past the SLA")] = None,
+    stuck_days: Annotated[int | None, Query(ge=1, description="no progress for N days")] = None,
+) -> Page[AfterSalePublic]:
+    now = datetime.now(UTC)
+    query = select(AfterSale.as_no).order_by(AfterSale.last_progress_at, AfterSale.as_no)
+    if status is not None:
+        query = query.where(AfterSale.status == status)
+    if type is not None:
+        query = query.where(AfterSale.type == type)
+    if order_no is not None:
+        query = query.where(AfterSale.order_no == order_no)
+    if sku_id is not None:
+        lines = select(AfterSaleLine.as_no).where(AfterSaleLine.sku_id == sku_id)
+        query = query.where(AfterSale.as_no.in_(lines))
+    if overdue is not None:
+        late = (AfterSale.status == "requested") & (AfterSale.sla_due_at < now)
+        query = query.where(late if overdue else ~late)
+    if stuck_days is not None:
+        query = query.where(
+            AfterSale.status.in_(("requested", "approved", "refunding")),
+            AfterSale.last_progress_at < now - stuck_days * BUSINESS_TZ_DAY,
+        )
+    numbers, count = await fetch_page(session, query, paging)
+    return Page(data=[await after_sale_public(session, who, n) for n in numbers], count=count)
+
+
+@router.post("/v1/after-sales/{as_no}/decision")
+async def decide(
+    as_no: str,
+    body: DecisionIn,
+    deps: Deps,
+    w: Annotated[Writer, Depends(writer("aftersales.decide"))],
+) -> AfterSalePublic:
+    await after_sale_public(w.session, w.principal, as_no)
+    await w.session.commit()
+    handle = deps.require_temporal().get_workflow_handle(f"aftersale-{as_no}")
+    await answer(
+        handle.execute_update(
+            AfterSaleWorkflow.decide,
+            AfterSaleDecision(
+                actor=actor_of(w.principal), approve=body.approve, reason=body.reason
+            ),
+            rpc_timeout=UPDATE_RPC_TIMEOUT,
+        ),
+        kind="after-sale",
+        ident=as_no,
+    )
+    await w.commit("after_sale.decide", "after_sale", as_no, body.model_dump())
+    return await after_sale_public(w.session, w.principal, as_no)
+
+
+@router.post("/v1/after-sales/{as_no}/withdraw")
+async def withdraw(
+    as_no: str, deps: Deps, w: Annotated[Writer, Depends(writer("aftersales.request"))]
+) -> AfterSalePublic:
+    await after_sale_public(w.session, w.principal, as_no)
+    await w.session.commit()
+    handle = deps.require_temporal().get_workflow_handle(f"aftersale-{as_no}")
+    await answer(
+        handle.execute_update(
+            AfterSaleWorkflow.withdraw,
+            AfterSaleWithdrawal(actor=actor_of(w.principal)),
+            rpc_timeout=UPDATE_RPC_TIMEOUT,
+        ),
+        kind="after-sale",
+        ident=as_no,
+    )
+    await w.commit("after_sale.withdraw", "after_sale", as_no)
+    return await after_sale_public(w.session, w.principal, as_no)
+
+
+async def after_sale_public(session: AsyncSession, who: Principal, as_no: str) -> AfterSalePublic:
+    """Storefronts see only their own orders' after-sales (others' are 404)."""
+    row = await session.get(AfterSale, as_no, populate_existing=True)
+    if row is None:
+        raise not_found("after-sale", as_no)
+    if "storefront" in who.roles:
+        owner = await session.scalar(select(Order.api_key_id).where(Order.order_no == row.order_no))
+        if owner != who.id:
+            raise not_found("after-sale", as_no)
+    lines = await session.scalars(
+        select(AfterSaleLine).where(AfterSaleLine.as_no == as_no).order_by(AfterSaleLine.line_no)
+    )
+    return AfterSalePublic(
+        **{k: getattr(row, k) for k in AfterSalePublic.model_fields if k != "lines"},
+        lines=[AfterSaleLinePublic.model_validate(x, from_attributes=True) for x in lines],
+    )

@@ -1,0 +1,93 @@
+"""After-sales over HTTP on the whole back office (issue 6): a delivered order's customer asks
+for a refund of one unit, customer service approves, the provider refunds exactly the unit's
+share of what was paid, and the money ledger still balances; mistakes are refused."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import text
+
+from models.db import Refund
+from tests.support.order_api import (
+    Json,
+    only_in,
+    paid_order,
+    problem,
+    refunds,
+    staff,
+    view,
+)
+from tests.support.orders import SHOP, deliver, eventually, pack_and_hand_over
+from tests.support.stack import Stack
+
+
+async def delivered_order(stack: Stack, api: httpx.AsyncClient, carrier: httpx.AsyncClient) -> Json:
+    order = await paid_order(stack, api, [(await only_in(stack, "SH01"), 3)])
+    [parcel] = order["packages"]
+    await deliver(carrier, await pack_and_hand_over(api, parcel))
+
+    async def arrived() -> Json | None:
+        shown = await view(api, order["order_no"])
+        return shown if shown["status"] == "delivered" else None
+
+    found: Json = await eventually(arrived, "order delivered")
+    return found
+
+
+async def test_a_refund_of_one_unit_is_approved_refunded_and_the_ledger_balances(
+    stack: Stack, api: httpx.AsyncClient, carrier: httpx.AsyncClient
+) -> None:
+    order = await delivered_order(stack, api, carrier)
+    number = order["order_no"]
+    line = order["lines"][0]
+    body = {
+        "client_request_key": "as-1",
+        "type": "refund_only",
+        "lines": [{"line_no": line["line_no"], "quantity": 1}],
+        "reason": "包装破损",
+    }
+    opened = await api.post(f"/v1/orders/{number}/after-sales", headers=SHOP, json=body)
+    assert opened.status_code == 201, opened.text
+    after_sale = opened.json()
+    expected = line["paid_fen"] // 3  # the first of three units: the proportional floor
+    assert (after_sale["status"], after_sale["refund_fen"]) == ("requested", expected)
+    again = await api.post(f"/v1/orders/{number}/after-sales", headers=SHOP, json=body)
+    assert again.json()["as_no"] == after_sale["as_no"]  # the same key is the same request
+    too_many = {**body, "client_request_key": "as-2", "lines": [{"line_no": 1, "quantity": 3}]}
+    refused = problem(
+        await api.post(f"/v1/orders/{number}/after-sales", headers=SHOP, json=too_many), 409
+    )
+    assert "2 left" in refused["detail"] or "available" in refused["detail"], refused
+
+    path = f"/v1/after-sales/{after_sale['as_no']}"
+    shown = await eventually(
+        lambda: _json_if_ok(api.get(path, headers=SHOP)), "after-sale projected"
+    )
+    assert (shown["status"], shown["lines"][0]["amount_fen"]) == ("requested", expected)
+    cs = await staff(api, "cs")
+    listed = (await api.get("/v1/after-sales?status=requested", headers=cs)).json()
+    assert [a["as_no"] for a in listed["data"]] == [after_sale["as_no"]]
+    problem(await api.post(f"{path}/decision", headers=SHOP, json={"approve": True}), 403)
+    problem(await api.post(f"{path}/decision", headers=cs, json={"approve": False}), 422)
+    decided = await api.post(f"{path}/decision", headers=cs, json={"approve": True})
+    assert decided.status_code == 200, decided.text
+
+    async def refunded() -> Json | None:
+        found: Json = (await api.get(path, headers=cs)).json()
+        return found if found["status"] == "refunded" else None
+
+    done = await eventually(refunded, "after-sale refunded")
+    assert (done["decided_by"], done["refund_no"]) == ("user:cs", f"RF{after_sale['as_no']}")
+    [refund] = [r for r in await refunds(stack, number) if isinstance(r, Refund)]
+    assert (refund.refund_no, refund.amount_fen) == (done["refund_no"], expected)
+    async with stack.sessions() as session:
+        ledger = await session.scalar(
+            text("SELECT SUM(amount_fen) FROM money_ledger WHERE order_no = :o"), {"o": number}
+        )
+    assert ledger == order["payable_fen"] - expected
+    problem(await api.post(f"{path}/withdraw", headers=SHOP), 409)  # decided: too late
+
+
+async def _json_if_ok(call: object) -> Json | None:
+    answer = await call  # type: ignore[misc]
+    return answer.json() if answer.status_code == 200 else None

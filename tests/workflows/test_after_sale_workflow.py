@@ -1,0 +1,152 @@
+"""After-sales on the time-skipping server with fakes (issue 6): opened by a delivered order,
+approved automatically past the SLA, rejected with a reason (units free again), withdrawn,
+racing requests for the last unit, refunds from the stored allocations, the window closing."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio.client import WorkflowUpdateFailedError
+
+from models.contracts import order as o
+from models.contracts.after_sale import (
+    AfterSaleDecision,
+    AfterSaleRequest,
+    AfterSaleWithdrawal,
+)
+from models.domain.refunds import RefundRequestLine
+from models.domain.shipping import package_value
+from tests.workflows.fakes import CUSTOMER, LINES, STAFF
+from tests.workflows.scenario import Scenario, rejection, running
+from workflows.after_sale import AfterSaleWorkflow
+from workflows.order import OrderWorkflow
+
+TIMINGS = o.OrderTimings(
+    after_sale_approval_sla=timedelta(hours=48), after_sale_window=timedelta(days=15)
+)
+
+
+def ask(as_no: str, line_no: int, quantity: int) -> AfterSaleRequest:
+    return AfterSaleRequest(
+        as_no=as_no,
+        type="refund_only",
+        lines=[RefundRequestLine(line_no=line_no, quantity=quantity)],
+        reason="质量问题",
+        actor=CUSTOMER,
+    )
+
+
+async def delivered(order: Scenario) -> None:
+    await order.place(o.OrderInput(order_no=order.order_no, timings=TIMINGS))
+    await order.pay()
+    package_no = order.fake.plans[0].package_no
+    await order.pack(package_no)
+    await order.hand_over(package_no)
+    await order.push(package_no, "collected", "delivered")
+    await order.fake.wait_status("delivered")
+
+
+def refunds(order: Scenario) -> list[o.RefundRequest]:
+    return list(order.fake.of("refund_payment"))
+
+
+async def test_an_undecided_after_sale_is_approved_past_its_sla_and_refunded_from_allocations(
+    task_queue: str,
+) -> None:
+    async with running(task_queue) as order:
+        await delivered(order)
+        view = await order.handle.execute_update(
+            OrderWorkflow.request_after_sale, ask("AS1", line_no=1, quantity=1)
+        )
+        await order.fake.wait_for("record_after_sale_step", lambda s: s.step == "requested")
+        await order.skip(timedelta(hours=47))
+        assert refunds(order) == []
+        await order.skip(timedelta(hours=2))
+        refund = await order.fake.wait_for("refund_payment")
+    assert (view.status, view.refund_fen) == (
+        "requested",
+        package_value(LINES, [o.PackageLine(line_no=1, sku_id=101, quantity=1)]),
+    )
+    assert (refund.refund_no, refund.amount_fen) == ("RFAS1", 4_500)
+    steps = [s.step for s in order.fake.of("record_after_sale_step")]
+    assert steps == ["requested", "auto_approved", "refunding", "refunded"]
+
+
+async def test_a_rejection_needs_a_reason_and_frees_the_units_for_a_later_request(
+    task_queue: str,
+) -> None:
+    async with running(task_queue) as order:
+        await delivered(order)
+        await order.handle.execute_update(OrderWorkflow.request_after_sale, ask("AS1", 2, 1))
+        child = order.env.client.get_workflow_handle_for(AfterSaleWorkflow.run, "aftersale-AS1")
+        await order.fake.wait_for("record_after_sale_step", lambda s: s.step == "requested")
+        no_reason = await rejection(
+            child.execute_update(
+                AfterSaleWorkflow.decide, AfterSaleDecision(actor=STAFF, approve=False)
+            )
+        )
+        rejected = await child.execute_update(
+            AfterSaleWorkflow.decide,
+            AfterSaleDecision(actor=STAFF, approve=False, reason="超过质保期"),
+        )
+        await child.result()
+        taken = await rejection(
+            order.handle.execute_update(OrderWorkflow.request_after_sale, ask("AS2", 2, 2))
+        )
+        again = await order.handle.execute_update(
+            OrderWorkflow.request_after_sale, ask("AS2", 2, 1)
+        )
+    assert no_reason.type == "InvalidInputError"
+    assert (rejected.status, rejected.decision_reason) == ("rejected", "超过质保期")
+    assert taken.type == "AfterSaleQuantityError"  # one was bought
+    assert (again.status, again.refund_fen) == ("requested", 3_000)
+    assert refunds(order) == []
+
+
+async def test_two_requests_racing_for_the_last_unit_give_one_after_sale(task_queue: str) -> None:
+    async with running(task_queue) as order:
+        await delivered(order)
+        results = await asyncio.gather(
+            order.handle.execute_update(OrderWorkflow.request_after_sale, ask("AS1", 2, 1)),
+            order.handle.execute_update(OrderWorkflow.request_after_sale, ask("AS2", 2, 1)),
+            return_exceptions=True,
+        )
+    opened = [r for r in results if not isinstance(r, BaseException)]
+    failed = [r for r in results if isinstance(r, WorkflowUpdateFailedError)]
+    assert len(opened) == 1 and len(failed) == 1
+    assert "AfterSaleQuantityError" in str(failed[0].cause)
+
+
+async def test_a_withdrawn_after_sale_refunds_nothing_and_the_order_closes_after_its_window(
+    task_queue: str,
+) -> None:
+    async with running(task_queue) as order:
+        await delivered(order)
+        await order.handle.execute_update(OrderWorkflow.request_after_sale, ask("AS1", 1, 2))
+        child = order.env.client.get_workflow_handle_for(AfterSaleWorkflow.run, "aftersale-AS1")
+        await order.fake.wait_for("record_after_sale_step", lambda s: s.step == "requested")
+        withdrawn = await child.execute_update(
+            AfterSaleWorkflow.withdraw, AfterSaleWithdrawal(actor=CUSTOMER)
+        )
+        late = await rejection(
+            child.execute_update(
+                AfterSaleWorkflow.decide, AfterSaleDecision(actor=STAFF, approve=True)
+            )
+        )
+        view = await order.result()
+    assert withdrawn.status == "withdrawn"
+    assert late.type == "InvalidStateError"
+    assert view.status == "closed"
+    assert refunds(order) == []
+
+
+async def test_an_order_not_yet_delivered_takes_no_after_sale(task_queue: str) -> None:
+    async with running(task_queue) as order:
+        await order.place(o.OrderInput(order_no=order.order_no, timings=TIMINGS))
+        await order.pay()
+        refused = await rejection(
+            order.handle.execute_update(OrderWorkflow.request_after_sale, ask("AS1", 1, 1))
+        )
+    assert refused.type == "InvalidStateError"
+    assert "not delivered yet" in refused.message

@@ -1,0 +1,191 @@
+"""AfterSaleWorkflow (`aftersale-AS…`), a child of its order (DESIGN §6.3, issue 6).
+
+Opened by the order (which checked the quantities against what was bought and what earlier
+after-sales took, and fixed the amounts from the stored allocations). Customer service approves
+or rejects with a reason; no decision within the SLA → approved automatically; the customer may
+withdraw while it is undecided. Approved, the refund goes through the payment provider,
+idempotent per after-sale (refund number `RF<as_no>`): a retry or a duplicate never refunds twice.
+Coupons come back when the after-sale completes the order. The order hears how it ended.
+Every step is written to the after-sale's projection and its order's timeline."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.after_sales import AfterSaleActivities
+    from activities.orders import OrderActivities
+    from activities.payments import PaymentActivities
+    from models.contracts.after_sale import (
+        AfterSaleDecision,
+        AfterSaleInput,
+        AfterSaleSettled,
+        AfterSaleStatus,
+        AfterSaleStep,
+        AfterSaleView,
+        AfterSaleWithdrawal,
+    )
+    from models.contracts.order import Actor, RefundRequest
+    from workflows.common import call
+
+SYSTEM = Actor(kind="system", name="after-sale")
+
+
+@workflow.defn
+class AfterSaleWorkflow:
+    @workflow.init
+    def __init__(self, input: AfterSaleInput) -> None:
+        self._input = input
+        self._status: AfterSaleStatus = "requested"
+        self._decision: AfterSaleDecision | None = None
+        self._withdrawal: AfterSaleWithdrawal | None = None
+        self._seq = 0
+        self._sla_due_at = workflow.now() + input.approval_sla
+        self._decided_by: str | None = None
+        self._decision_reason: str | None = None
+
+    @workflow.run
+    async def run(self, input: AfterSaleInput) -> AfterSaleView:
+        await self._step(
+            "requested",
+            "requested",
+            actor=input.requested_by,
+            detail={"type": input.type, "refund_fen": input.quote.total_fen},
+            opened=input,
+        )
+        try:
+            await workflow.wait_condition(
+                lambda: self._decision is not None or self._withdrawal is not None,
+                timeout=input.approval_sla,
+            )
+        except TimeoutError:
+            reason = f"no decision within {input.approval_sla}"
+            self._decision = AfterSaleDecision(actor=SYSTEM, approve=True, reason=reason)
+            await self._decide(self._decision, "auto_approved")
+        if self._withdrawal is not None:
+            return await self._settle()
+        if self._status == "approved":
+            await self._refund()
+        return await self._settle()
+
+    async def _refund(self) -> None:
+        quote, refund_no = self._input.quote, f"RF{self._input.as_no}"
+        await self._step("refunding", "refunding", detail={"amount_fen": quote.total_fen})
+        if quote.total_fen > 0:
+            await call(
+                PaymentActivities.refund_payment,
+                RefundRequest(
+                    order_no=self._input.order_no,
+                    refund_no=refund_no,
+                    payment_id=self._input.payment.payment_id,
+                    transaction_id=self._input.payment.transaction_id,
+                    amount_fen=quote.total_fen,
+                    reason=f"after-sale {self._input.as_no}: {self._input.reason}"[:500],
+                ),
+                start_to_close=timedelta(minutes=2),
+            )
+        if quote.return_coupons:
+            await call(OrderActivities.return_coupon, self._input.order_no)
+        await self._step(
+            "refunded", "refunded", detail={"amount_fen": quote.total_fen}, refund_no=refund_no
+        )
+
+    async def _settle(self) -> AfterSaleView:
+        parent = workflow.info().parent
+        refunded = self._input.quote.total_fen if self._status == "refunded" else 0
+        if parent is not None:
+            await workflow.get_external_workflow_handle(parent.workflow_id).signal(
+                "after_sale_settled",
+                AfterSaleSettled(
+                    as_no=self._input.as_no, status=self._status, refunded_fen=refunded
+                ),
+            )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.view()
+
+    # --- customer service and the customer -----------------------------------------------------
+
+    @workflow.update
+    async def decide(self, decision: AfterSaleDecision) -> AfterSaleView:
+        self._decision = decision
+        await self._decide(decision, "approved" if decision.approve else "rejected")
+        return self.view()
+
+    @decide.validator
+    def _may_decide(self, decision: AfterSaleDecision) -> None:
+        if self._status != "requested" or self._decision is not None:
+            raise ApplicationError(f"after-sale is {self._status}", type="InvalidStateError")
+        if not decision.approve and not decision.reason.strip():
+            raise ApplicationError("a rejection needs a reason", type="InvalidInputError")
+
+    @workflow.update
+    async def withdraw(self, withdrawal: AfterSaleWithdrawal) -> AfterSaleView:
+        self._withdrawal = withdrawal
+        await self._step("withdrawn", "withdrawn", actor=withdrawal.actor)
+        return self.view()
+
+    @withdraw.validator
+    def _may_withdraw(self, withdrawal: AfterSaleWithdrawal) -> None:
+        if self._status != "requested" or self._decision is not None:
+            raise ApplicationError(
+                f"after-sale is {self._status}: only an undecided one can be withdrawn",
+                type="InvalidStateError",
+            )
+
+    @workflow.query
+    def view(self) -> AfterSaleView:
+        return AfterSaleView(
+            as_no=self._input.as_no,
+            order_no=self._input.order_no,
+            type=self._input.type,
+            status=self._status,
+            refund_fen=self._input.quote.total_fen,
+            sla_due_at=self._sla_due_at,
+            decided_by=self._decided_by,
+            decision_reason=self._decision_reason,
+        )
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    async def _decide(self, decision: AfterSaleDecision, step: str) -> None:
+        self._decided_by = f"{decision.actor.kind}:{decision.actor.name}"
+        self._decision_reason = decision.reason or None
+        await self._step(
+            "approved" if decision.approve else "rejected",
+            step,
+            actor=decision.actor,
+            detail={"reason": decision.reason},
+        )
+
+    async def _step(
+        self,
+        status: AfterSaleStatus,
+        step: str,
+        *,
+        actor: Actor = SYSTEM,
+        detail: dict[str, Any] | None = None,
+        opened: AfterSaleInput | None = None,
+        refund_no: str | None = None,
+    ) -> None:
+        self._status = status
+        self._seq += 1
+        await call(
+            AfterSaleActivities.record_after_sale_step,
+            AfterSaleStep(
+                as_no=self._input.as_no,
+                order_no=self._input.order_no,
+                status=status,
+                step=step,
+                seq=self._seq,
+                at=workflow.now(),
+                actor=actor,
+                detail=detail or {},
+                opened=opened,
+                sla_due_at=self._sla_due_at if opened is not None else None,
+                refund_no=refund_no,
+            ),
+        )

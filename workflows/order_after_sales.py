@@ -1,0 +1,140 @@
+"""The after-sale part of OrderWorkflow (DESIGN §6.3): an order, once delivered and until its
+after-sale window closes, opens after-sales as child workflows (`aftersale-AS…`).
+
+Each request is checked against what was bought minus what earlier after-sales took (those not
+rejected or withdrawn) and priced from the stored allocations (`models.domain.refunds`), capped
+by what is still refundable on the order — counting the amounts of after-sales still open, so
+that racing requests can never together refund more than was paid. The check runs again in the
+handler: two requests accepted in one workflow task are decided one after the other, the second
+against what the first took. The order closes only once every after-sale has ended."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from models.contracts.after_sale import (
+        OPEN_STATUSES,
+        AfterSaleInput,
+        AfterSaleRequest,
+        AfterSaleSettled,
+        AfterSaleView,
+    )
+    from models.domain.refunds import LineHistory, RefundError, RefundQuote, quote_refund
+    from workflows.after_sale import AfterSaleWorkflow
+
+if TYPE_CHECKING:
+    from workflows.order import OrderWorkflow
+
+OPEN_FOR_AFTER_SALES = ("delivered", "completed")
+
+
+@dataclass
+class _Claim:
+    quote: RefundQuote
+    status: str = "requested"
+
+    @property
+    def open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def takes_units(self) -> bool:
+        return self.status not in ("rejected", "withdrawn")
+
+
+class AfterSales:
+    def __init__(self, order: OrderWorkflow) -> None:
+        self._order = order
+        self._claims: dict[str, _Claim] = {}
+        self.window_closed = False
+
+    @property
+    def open(self) -> int:
+        return sum(1 for claim in self._claims.values() if claim.open)
+
+    def check(self, request: AfterSaleRequest) -> RefundQuote:
+        """The amounts of the request, or an ApplicationError saying why it is refused."""
+        status = self._order.status
+        if self.window_closed or status not in OPEN_FOR_AFTER_SALES:
+            closed = self.window_closed or status == "closed"
+            why = "its after-sale window has closed" if closed else "not delivered yet"
+            raise ApplicationError(f"order is {status}: {why}", type="InvalidStateError")
+        if request.as_no in self._claims:
+            raise ApplicationError(f"{request.as_no} exists", type="InvalidStateError")
+        if request.type != "refund_only":
+            raise ApplicationError(
+                f"{request.type} is not available yet: ask for refund_only",
+                type="InvalidInputError",
+            )
+        placed = self._order.placed
+        try:
+            return quote_refund(placed.quote, request.lines, self._history(), self._committed_fen())
+        except RefundError as exc:
+            raise ApplicationError(str(exc), type="AfterSaleQuantityError") from exc
+
+    async def open_one(self, request: AfterSaleRequest) -> AfterSaleView:
+        quote = self.check(request)  # again: an earlier request may have taken the units
+        self._claims[request.as_no] = _Claim(quote=quote)
+        order = self._order
+        payment = order.payment
+        assert payment is not None  # delivered orders are paid
+        child = AfterSaleInput(
+            as_no=request.as_no,
+            order_no=order.placed.order_no,
+            type=request.type,
+            lines=request.lines,
+            reason=request.reason,
+            evidence_urls=request.evidence_urls,
+            requested_by=request.actor,
+            quote=quote,
+            payment=payment,
+            approval_sla=order.order_input.timings.after_sale_approval_sla,
+        )
+        await workflow.start_child_workflow(
+            AfterSaleWorkflow.run, child, id=f"aftersale-{request.as_no}"
+        )
+        return AfterSaleView(
+            as_no=request.as_no,
+            order_no=child.order_no,
+            type=request.type,
+            status="requested",
+            refund_fen=quote.total_fen,
+            sla_due_at=workflow.now() + child.approval_sla,
+        )
+
+    def settled(self, settled: AfterSaleSettled) -> None:
+        claim = self._claims.get(settled.as_no)
+        if claim is None or not claim.open:
+            return
+        claim.status = settled.status
+        if settled.refunded_fen:
+            self._order.after_sale_refunded(settled.refunded_fen)
+
+    async def wait_all(self) -> None:
+        """The window is closed: no new request; the open ones finish first."""
+        self.window_closed = True
+        await workflow.wait_condition(lambda: self.open == 0)
+
+    def _history(self) -> list[LineHistory]:
+        """Units and fen per line of every after-sale not rejected or withdrawn."""
+        taken: dict[int, tuple[int, int]] = {}
+        for claim in self._claims.values():
+            if not claim.takes_units:
+                continue  # rejected or withdrawn: its units are free again
+            for line in claim.quote.lines:
+                units, fen = taken.get(line.line_no, (0, 0))
+                taken[line.line_no] = (units + line.quantity, fen + line.amount_fen)
+        return [
+            LineHistory(line_no=no, refunded_quantity=units, refunded_fen=fen)
+            for no, (units, fen) in sorted(taken.items())
+        ]
+
+    def _committed_fen(self) -> int:
+        """Refunded on the order so far plus what open after-sales will refund."""
+        pending = sum(c.quote.total_fen for c in self._claims.values() if c.open)
+        return self._order.refunded_on_payment + pending
