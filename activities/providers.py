@@ -3,8 +3,8 @@ has a timeout; provider-side idempotency keys come from our business numbers."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Protocol
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any, Literal, Protocol
 
 import httpx
 from pydantic import BaseModel
@@ -34,6 +34,18 @@ class ProviderRefund(BaseModel):
     amount_fen: int
 
 
+class ProviderStatementEntry(BaseModel):
+    """One line of the provider's daily statement (a payment or a refund it booked)."""
+
+    type: Literal["payment", "refund"]
+    entry_id: str  # the transaction id of a payment, the provider's refund id of a refund
+    refund_no: str | None = None  # a refund's number as we sent it
+    merchant_order_no: str
+    amount_fen: int
+    currency: str
+    occurred_at: datetime
+
+
 class PaymentProvider(Protocol):
     name: str
 
@@ -48,6 +60,10 @@ class PaymentProvider(Protocol):
     async def transfer(
         self, *, transfer_key: str, payee_name: str, payee_account: str, amount_fen: int, memo: str
     ) -> ProviderTransfer: ...
+
+    async def statement(self, *, start: datetime, end: datetime) -> list[ProviderStatementEntry]:
+        """The entries of the provider's statement days that overlap [start, end)."""
+        ...
 
 
 class ProviderTransfer(BaseModel):
@@ -146,8 +162,24 @@ class SandboxPaymentProvider:
         )
         return ProviderTransfer.model_validate(_raise_for(answer))
 
+    async def statement(self, *, start: datetime, end: datetime) -> list[ProviderStatementEntry]:
+        """The sandbox's statement days are UTC dates: every day overlapping [start, end) is
+        read whole, so entries a little outside the span come along."""
+        entries: list[ProviderStatementEntry] = []
+        for day in days_overlapping(start, end, UTC):
+            body = _raise_for(await self._http.get(f"/v1/statements/{day.isoformat()}"))
+            entries += [ProviderStatementEntry.model_validate(e) for e in body["entries"]]
+        return entries
+
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+def days_overlapping(start: datetime, end: datetime, tz: tzinfo) -> list[date]:
+    """The calendar days in `tz` that [start, end) touches."""
+    first = start.astimezone(tz).date()
+    last = (end - timedelta(microseconds=1)).astimezone(tz).date()
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 def _party(address: ShippingAddress) -> dict[str, str]:

@@ -1,5 +1,6 @@
 """Temporal Schedules the back office keeps, one of each per warehouse: replenishment
-(`replenish-<code>`, DESIGN §6.5) and wave planning (`waves-<code>`, §6.4).
+(`replenish-<code>`, DESIGN §6.5) and wave planning (`waves-<code>`, §6.4); and one daily payment
+reconciliation (`reconcile-payments`, §6.6).
 
 Created when a worker starts, and brought up to date when they exist (the interval may have
 changed in the settings); a warehouse added later gets its schedules at the next worker start."""
@@ -7,7 +8,7 @@ changed in the settings); a warehouse added later gets its schedules at the next
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import time, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -16,9 +17,11 @@ from temporalio.client import (
     Schedule,
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
+    ScheduleRange,
     ScheduleSpec,
     ScheduleUpdate,
     ScheduleUpdateInput,
@@ -26,8 +29,10 @@ from temporalio.client import (
 
 from core.db import SessionFactory
 from models.contracts.purchasing import PoPolicy, PoTimings, ReplenishInput
+from models.contracts.reconciliation import ReconcileInput
 from models.contracts.waves import PlannerInput, WaveRules
 from models.db import Warehouse
+from workflows.reconciliation import ReconciliationWorkflow
 from workflows.replenishment import ReplenishmentWorkflow
 from workflows.waves import WavePlannerWorkflow
 
@@ -72,18 +77,22 @@ async def ensure_per_warehouse(
         warehouses = (await session.execute(query)).all()
     ids = []
     for warehouse_id, code in warehouses:
-        schedule = make(warehouse_id, code)
         schedule_id = f"{prefix}-{code}"
-        try:
-            await client.create_schedule(schedule_id, schedule)
-        except ScheduleAlreadyRunningError:
-
-            def updated(_: ScheduleUpdateInput, schedule: Schedule = schedule) -> ScheduleUpdate:
-                return ScheduleUpdate(schedule=schedule)
-
-            await client.get_schedule_handle(schedule_id).update(updated)
+        await ensure_schedule(client, schedule_id, make(warehouse_id, code))
         ids.append(schedule_id)
     return ids
+
+
+async def ensure_schedule(client: Client, schedule_id: str, schedule: Schedule) -> None:
+    """Create the schedule, or bring the existing one up to date."""
+    try:
+        await client.create_schedule(schedule_id, schedule)
+    except ScheduleAlreadyRunningError:
+
+        def updated(_: ScheduleUpdateInput) -> ScheduleUpdate:
+            return ScheduleUpdate(schedule=schedule)
+
+        await client.get_schedule_handle(schedule_id).update(updated)
 
 
 async def ensure_replenishment_schedules(
@@ -108,3 +117,37 @@ async def ensure_wave_schedules(
         return wave_schedule(warehouse_id, code, every, task_queue, rules)
 
     return await ensure_per_warehouse(client, sessions, "waves", make)
+
+
+RECONCILE_SCHEDULE = "reconcile-payments"
+BUSINESS_TIME_ZONE = "Asia/Shanghai"
+
+
+def reconciliation_schedule(task_queue: str, at: time) -> Schedule:
+    """Every day at `at`, business time, the previous business day (the workflow's default)."""
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            ReconciliationWorkflow.run,
+            ReconcileInput(),
+            id=RECONCILE_SCHEDULE,
+            task_queue=task_queue,  # the server appends the time
+        ),
+        spec=ScheduleSpec(
+            calendars=[
+                ScheduleCalendarSpec(
+                    hour=[ScheduleRange(at.hour)],
+                    minute=[ScheduleRange(at.minute)],
+                    second=[ScheduleRange(0)],
+                )
+            ],
+            time_zone_name=BUSINESS_TIME_ZONE,
+        ),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+
+
+async def ensure_reconciliation_schedule(
+    client: Client, *, task_queue: str, at: time = time(2, 0)
+) -> list[str]:
+    await ensure_schedule(client, RECONCILE_SCHEDULE, reconciliation_schedule(task_queue, at))
+    return [RECONCILE_SCHEDULE]

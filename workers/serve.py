@@ -21,7 +21,11 @@ from core.settings import Settings
 from core.temporal import SEARCH_ATTRIBUTES, connect
 from migrations import upgrade_to_head
 from workers import config
-from workers.schedules import ensure_replenishment_schedules, ensure_wave_schedules
+from workers.schedules import (
+    ensure_reconciliation_schedule,
+    ensure_replenishment_schedules,
+    ensure_wave_schedules,
+)
 from workers.worker import WorkerDeps, build_worker
 
 log = logging.getLogger(__name__)
@@ -69,6 +73,7 @@ async def run_worker(settings: Settings) -> None:
         task_queue=settings.task_queue,
         rules=api_config.wave_rules(settings),
     )
+    schedules += await ensure_reconciliation_schedule(client, task_queue=settings.task_queue)
     log.info("schedules", extra={"schedules": schedules})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

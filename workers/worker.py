@@ -17,6 +17,7 @@ from activities.orders import OrderActivities
 from activities.payments import PaymentActivities
 from activities.providers import CarrierClient, PaymentProvider, SupplierClient
 from activities.purchasing import PurchasingActivities
+from activities.reconciliation import ReconciliationActivities
 from activities.replenishment import ReplenishmentActivities
 from activities.settlement import SettlementActivities
 from activities.shipments import ShipmentActivities
@@ -26,6 +27,7 @@ from workflows.after_sale import AfterSaleWorkflow
 from workflows.diagnostics import DiagnosticsWorkflow
 from workflows.order import OrderWorkflow
 from workflows.purchase_order import PurchaseOrderWorkflow
+from workflows.reconciliation import ReconciliationWorkflow
 from workflows.replenishment import ReplenishmentWorkflow
 from workflows.settlement import SettlementWorkflow
 from workflows.shipment import ShipmentWorkflow
@@ -39,6 +41,7 @@ WORKFLOWS = [
     PurchaseOrderWorkflow,
     SettlementWorkflow,
     ReplenishmentWorkflow,
+    ReconciliationWorkflow,
     WavePlannerWorkflow,
     WaveWorkflow,
 ]
@@ -95,6 +98,13 @@ def activities_for(deps: WorkerDeps) -> list[Callable[..., Any]]:
         found += [payments.open_payment, payments.record_payment, payments.refund_payment]
         settlement = SettlementActivities(sessions, deps.payments)
         found += [settlement.record_invoice, settlement.pay_supplier]
+        reconciliation = ReconciliationActivities(sessions, deps.payments)
+        found += [
+            reconciliation.start_reconciliation,
+            reconciliation.fetch_statement,
+            reconciliation.read_ledger,
+            reconciliation.record_reconciliation,
+        ]
     if deps.carrier is not None:
         shipments = ShipmentActivities(sessions, deps.carrier, deps.tracking_webhook_url)
         found += [

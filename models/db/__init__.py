@@ -36,6 +36,7 @@ from models.db.purchase_orders import (
     SupplierInvoice,
 )
 from models.db.purchasing import Supplier, SupplierProduct
+from models.db.reconciliation import ReconciliationDifference, ReconciliationRun
 from models.db.stock_counts import StockCount, StockCountEntry, StockCountLocation
 from models.db.warehouse import Location, Warehouse, WarehouseRegionPriority
 from models.db.waves import (
@@ -89,6 +90,8 @@ __all__ = [
     "PurchaseReturnLine",
     "PutWallLine",
     "PutWallSlot",
+    "ReconciliationDifference",
+    "ReconciliationRun",
     "Refund",
     "ReorderRule",
     "Reservation",

@@ -46,6 +46,8 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "purchase.approve": frozenset({"admin", "purchasing_manager", "finance"}),
     "purchase.receive": frozenset({"admin", "warehouse_manager", "device"}),
     "purchase.settle": frozenset({"admin", "finance"}),
+    "finance.read": frozenset({"admin", "finance"}),
+    "finance.reconcile": frozenset({"admin", "finance"}),
     "aftersales.request": frozenset({"storefront"}),
     "aftersales.read": STAFF_ROLES | {"storefront"},
     "aftersales.review": frozenset({"admin", "ops", "cs", "finance"}),
