@@ -4,14 +4,25 @@ rows are keyed, and a status only moves forward (status_seq)."""
 
 from __future__ import annotations
 
-from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert
+from dataclasses import replace
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import Insert, insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
 from activities.orders import add_event
+from activities.stock_ledger import BatchRef, Document, move_on_hand
 from core.db import SessionFactory
-from models.contracts.after_sale import AfterSaleInput, AfterSaleStep
-from models.db import AfterSale, AfterSaleLine
+from models.contracts.after_sale import AfterSaleInput, AfterSaleStep, ReturnInbound
+from models.db import (
+    AfterSale,
+    AfterSaleLine,
+    Location,
+    LocationStock,
+    PickAllocation,
+    Reservation,
+)
 
 
 class AfterSaleActivities:
@@ -47,6 +58,9 @@ class AfterSaleActivities:
                 }
             if step.refund_no is not None:
                 changes["refund_no"] = step.refund_no
+            if step.shipped_back is not None:
+                changes["return_carrier"] = step.shipped_back.carrier_code
+                changes["return_tracking_no"] = step.shipped_back.tracking_no
             await session.execute(
                 update(AfterSale)
                 .where(AfterSale.as_no == step.as_no, AfterSale.status_seq < step.seq)
@@ -64,8 +78,100 @@ class AfterSaleActivities:
             )
             await session.commit()
 
+    @activity.defn
+    async def receive_return(self, inbound: ReturnInbound) -> int:
+        """Returned units back on hand (return_in): sellable ones into the batch and location
+        they were picked from, damaged ones into the warehouse's damage location as a blocked
+        batch (on hand, never sold). Idempotent per after-sale and line. Returns units."""
+        units = 0
+        async with self._sessions() as session:
+            damage = await session.scalar(
+                select(Location.id)
+                .where(Location.warehouse_id == inbound.warehouse_id, Location.kind == "damage")
+                .order_by(Location.id)
+                .limit(1)
+            )
+            for line, sku_id in inbound.lines:
+                source = await _shipped_from(session, inbound, line.line_no, sku_id)
+                doc = Document(
+                    ref_type="after_sale",
+                    ref_no=inbound.as_no,
+                    actor=f"{inbound.actor.kind}:{inbound.actor.name}",
+                    reason="return received",
+                )
+                for condition, count, where in (
+                    ("sellable", line.sellable, source.location_id),
+                    ("damaged", line.damaged, damage or source.location_id),
+                ):
+                    if not count:
+                        continue
+                    key = f"return:{inbound.as_no}:{line.line_no}:{condition}"
+                    await move_on_hand(
+                        session,
+                        movement_type="return_in",
+                        sku_id=sku_id,
+                        warehouse_id=inbound.warehouse_id,
+                        batch=BatchRef(
+                            location_id=where,
+                            batch_no=source.batch_no,
+                            production_date=source.production_date,
+                            expiry_date=source.expiry_date,
+                        ),
+                        quantity=count,
+                        doc=replace(doc, idempotency_key=key),
+                    )
+                    if condition == "damaged":
+                        await session.execute(
+                            update(LocationStock)
+                            .where(
+                                LocationStock.location_id == where,
+                                LocationStock.sku_id == sku_id,
+                                LocationStock.batch_no == source.batch_no,
+                            )
+                            .values(disabled=True)
+                        )
+                    units += count
+            await session.commit()
+        return units
 
-def _opened(step: AfterSaleStep, opened: AfterSaleInput):  # type: ignore[no-untyped-def]
+
+async def _shipped_from(
+    session: AsyncSession, inbound: ReturnInbound, line_no: int, sku_id: int
+) -> BatchRef:
+    """The batch and location the line's units were picked from (the last one), else the
+    warehouse's receiving location with a return batch."""
+    packages = select(Reservation.package_no).where(
+        Reservation.order_no == inbound.order_no, Reservation.line_no == line_no
+    )
+    picked = await session.scalar(
+        select(LocationStock)
+        .join(PickAllocation, PickAllocation.location_stock_id == LocationStock.id)
+        .where(
+            PickAllocation.package_no.in_(packages),
+            PickAllocation.line_no == line_no,
+            PickAllocation.status == "shipped",
+        )
+        .order_by(PickAllocation.id.desc())
+        .limit(1)
+    )
+    if picked is not None:
+        return BatchRef(
+            location_id=picked.location_id,
+            batch_no=picked.batch_no,
+            production_date=picked.production_date,
+            expiry_date=picked.expiry_date,
+        )
+    receiving = await session.scalar(
+        select(Location.id)
+        .where(Location.warehouse_id == inbound.warehouse_id, Location.kind == "receiving")
+        .order_by(Location.id)
+        .limit(1)
+    )
+    assert receiving is not None, f"warehouse {inbound.warehouse_id} has no receiving location"
+    return BatchRef(location_id=receiving, batch_no=f"RET-{inbound.as_no}")
+
+
+def _opened(step: AfterSaleStep, opened: AfterSaleInput) -> Insert:
     quote = opened.quote
     return insert(AfterSale).values(
         as_no=opened.as_no,
@@ -83,4 +189,5 @@ def _opened(step: AfterSaleStep, opened: AfterSaleInput):  # type: ignore[no-unt
         requested_at=step.at,
         sla_due_at=step.sla_due_at,
         last_progress_at=step.at,
+        return_warehouse_id=opened.return_warehouse_id,
     )

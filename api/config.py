@@ -19,6 +19,7 @@ def order_timings(settings: Settings) -> OrderTimings:
         auto_confirm_after=timedelta(days=o.auto_confirm_days),
         after_sale_window=timedelta(days=o.after_sale_window_days),
         after_sale_approval_sla=timedelta(hours=o.after_sale_approval_hours),
+        after_sale_return_window=timedelta(days=o.after_sale_return_days),
         late_payment_grace=timedelta(hours=o.late_payment_grace_hours),
         tracking_poll_interval=timedelta(minutes=o.tracking_poll_minutes),
         backorder_for=timedelta(days=o.backorder_days),

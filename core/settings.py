@@ -71,6 +71,7 @@ class OrderSettings(BaseModel):
     auto_confirm_days: int = Field(default=7, ge=0)
     after_sale_window_days: int = Field(default=15, ge=0)
     after_sale_approval_hours: int = Field(default=48, ge=1)
+    after_sale_return_days: int = Field(default=7, ge=1)
     late_payment_grace_hours: int = Field(default=24, ge=0)
     tracking_poll_minutes: int = Field(default=360, ge=1)
     weight_tolerance_g: int = Field(default=20, ge=0)

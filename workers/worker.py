@@ -80,7 +80,8 @@ def activities_for(deps: WorkerDeps) -> list[Callable[..., Any]]:
     found += [purchasing.record_po_step, purchasing.move_po_in_transit, purchasing.receive_goods]
     if deps.supplier is not None:
         found.append(purchasing.send_to_supplier)
-    found.append(AfterSaleActivities(sessions).record_after_sale_step)
+    after_sales = AfterSaleActivities(sessions)
+    found += [after_sales.record_after_sale_step, after_sales.receive_return]
     waves = WaveActivities(sessions)
     found += [
         waves.register_outbound,

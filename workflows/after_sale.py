@@ -3,7 +3,10 @@
 Opened by the order (which checked the quantities against what was bought and what earlier
 after-sales took, and fixed the amounts from the stored allocations). Customer service approves
 or rejects with a reason; no decision within the SLA → approved automatically; the customer may
-withdraw while it is undecided. Approved, the refund goes through the payment provider,
+withdraw while it is undecided. A return-and-refund then waits for the customer to ship the
+goods back (not within the return window → closed, nothing refunded) and for the warehouse to
+receive and inspect every unit (sellable back into its batch, damaged into the damage location,
+blocked). Then the refund goes through the payment provider,
 idempotent per after-sale (refund number `RF<as_no>`): a retry or a duplicate never refunds twice.
 Coupons come back when the after-sale completes the order. The order hears how it ended.
 Every step is written to the after-sale's projection and its order's timeline."""
@@ -28,8 +31,13 @@ with workflow.unsafe.imports_passed_through():
         AfterSaleStep,
         AfterSaleView,
         AfterSaleWithdrawal,
+        ExchangeRequested,
+        ReplacementReady,
+        ReturnInbound,
+        ReturnInspection,
+        ReturnShipment,
     )
-    from models.contracts.order import Actor, RefundRequest
+    from models.contracts.order import Actor, PackageLine, RefundRequest
     from workflows.common import call
 
 SYSTEM = Actor(kind="system", name="after-sale")
@@ -47,6 +55,9 @@ class AfterSaleWorkflow:
         self._sla_due_at = workflow.now() + input.approval_sla
         self._decided_by: str | None = None
         self._decision_reason: str | None = None
+        self._shipped_back: ReturnShipment | None = None
+        self._replacement: ReplacementReady | None = None
+        self._inspection: ReturnInspection | None = None
 
     @workflow.run
     async def run(self, input: AfterSaleInput) -> AfterSaleView:
@@ -68,9 +79,64 @@ class AfterSaleWorkflow:
             await self._decide(self._decision, "auto_approved")
         if self._withdrawal is not None:
             return await self._settle()
-        if self._status == "approved":
+        if self._status == "approved" and await self._refund_due():
             await self._refund()
         return await self._settle()
+
+    async def _refund_due(self) -> bool:
+        """Refund-only: at once. A return: once received. An exchange: only if the order
+        cannot ship the replacement."""
+        if self._input.type == "refund_only":
+            return True
+        if not await self._returned():
+            return False
+        return self._input.type != "exchange" or not await self._exchanged()
+        if input.type == "refund_only" or (
+            await self._returned() and not (input.type == "exchange" and await self._exchanged())
+        ):
+            await self._refund()
+        return await self._settle()
+
+    async def _exchanged(self) -> bool:
+        """The order ships the same units again; False when it cannot (then: refunded)."""
+        warehouse = self._input.return_warehouse_id
+        assert warehouse is not None
+        lines = [
+            PackageLine(line_no=x.line_no, sku_id=x.sku_id, quantity=x.quantity)
+            for x in self._input.quote.lines
+        ]
+        await self._step("exchanging", "exchanging")
+        parent = workflow.info().parent
+        assert parent is not None
+        await workflow.get_external_workflow_handle(parent.workflow_id).signal(
+            "exchange_requested",
+            ExchangeRequested(as_no=self._input.as_no, warehouse_id=warehouse, lines=lines),
+        )
+        await workflow.wait_condition(lambda: self._replacement is not None)
+        assert self._replacement is not None
+        if self._replacement.package_no is None:
+            await self._step("exchanging", "exchange_impossible", detail={"reason": "no stock"})
+            return False
+        await self._step(
+            "exchanged", "exchanged", detail={"package_no": self._replacement.package_no}
+        )
+        return True
+
+    @workflow.signal
+    def replacement_ready(self, ready: ReplacementReady) -> None:
+        self._replacement = ready
+
+    async def _returned(self) -> bool:
+        """The customer ships the goods back within the window, the warehouse receives them."""
+        window = self._input.return_window
+        await self._step("awaiting_return", "awaiting_return", detail={"days": window.days})
+        try:
+            await workflow.wait_condition(lambda: self._shipped_back is not None, timeout=window)
+        except TimeoutError:
+            await self._step("closed", "return_expired", detail={"days": window.days})
+            return False
+        await workflow.wait_condition(lambda: self._inspection is not None)
+        return True
 
     async def _refund(self) -> None:
         quote, refund_no = self._input.quote, f"RF{self._input.as_no}"
@@ -136,6 +202,67 @@ class AfterSaleWorkflow:
                 type="InvalidStateError",
             )
 
+    @workflow.update
+    async def ship_back(self, shipment: ReturnShipment) -> AfterSaleView:
+        self._shipped_back = shipment
+        await self._step(
+            "returning",
+            "return_shipped",
+            actor=shipment.actor,
+            detail={"carrier": shipment.carrier_code, "tracking_no": shipment.tracking_no},
+            shipped_back=shipment,
+        )
+        return self.view()
+
+    @ship_back.validator
+    def _may_ship_back(self, shipment: ReturnShipment) -> None:
+        if self._status != "awaiting_return" or self._shipped_back is not None:
+            raise ApplicationError(
+                f"after-sale is {self._status}: no return expected", type="InvalidStateError"
+            )
+
+    @workflow.update
+    async def inspect(self, inspection: ReturnInspection) -> AfterSaleView:
+        asked = {line.line_no: line.sku_id for line in self._input.quote.lines}
+        warehouse = self._input.return_warehouse_id
+        assert warehouse is not None
+        units = await call(
+            AfterSaleActivities.receive_return,
+            ReturnInbound(
+                as_no=self._input.as_no,
+                order_no=self._input.order_no,
+                warehouse_id=warehouse,
+                actor=inspection.actor,
+                lines=[(line, asked[line.line_no]) for line in inspection.lines],
+            ),
+        )
+        await self._step(
+            "received",
+            "return_received",
+            actor=inspection.actor,
+            detail={
+                "units": units,
+                "sellable": sum(x.sellable for x in inspection.lines),
+                "damaged": sum(x.damaged for x in inspection.lines),
+            },
+        )
+        self._inspection = inspection
+        return self.view()
+
+    @inspect.validator
+    def _may_inspect(self, inspection: ReturnInspection) -> None:
+        if self._status != "returning" or self._inspection is not None:
+            raise ApplicationError(
+                f"after-sale is {self._status}: no return to receive", type="InvalidStateError"
+            )
+        asked = {line.line_no: line.quantity for line in self._input.quote.lines}
+        found = {line.line_no: line.sellable + line.damaged for line in inspection.lines}
+        if found != asked:
+            raise ApplicationError(
+                f"inspect every returned unit: expected {asked}, got {found}",
+                type="InvalidInputError",
+            )
+
     @workflow.query
     def view(self) -> AfterSaleView:
         return AfterSaleView(
@@ -170,6 +297,7 @@ class AfterSaleWorkflow:
         detail: dict[str, Any] | None = None,
         opened: AfterSaleInput | None = None,
         refund_no: str | None = None,
+        shipped_back: ReturnShipment | None = None,
     ) -> None:
         self._status = status
         self._seq += 1
@@ -187,5 +315,6 @@ class AfterSaleWorkflow:
                 opened=opened,
                 sla_due_at=self._sla_due_at if opened is not None else None,
                 refund_no=refund_no,
+                shipped_back=shipped_back,
             ),
         )

@@ -15,7 +15,12 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities
     from activities.orders import OrderActivities
-    from models.contracts.after_sale import AfterSaleRequest, AfterSaleSettled, AfterSaleView
+    from models.contracts.after_sale import (
+        AfterSaleRequest,
+        AfterSaleSettled,
+        AfterSaleView,
+        ExchangeRequested,
+    )
     from models.contracts.order import (
         Actor,
         CancelRequest,
@@ -275,6 +280,10 @@ class OrderWorkflow(OrderPayments):
     @workflow.signal
     def after_sale_settled(self, settled: AfterSaleSettled) -> None:
         self._after_sales.settled(settled)
+
+    @workflow.signal
+    def exchange_requested(self, requested: ExchangeRequested) -> None:
+        self._after_sales.exchange(requested)
 
     @workflow.signal
     def package_short(self, short: PackageShort) -> None:

@@ -10,6 +10,7 @@ against what the first took. The order closes only once every after-sale has end
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,20 +18,25 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.inventory import InventoryActivities
+    from activities.orders import OrderActivities
     from models.contracts.after_sale import (
         OPEN_STATUSES,
         AfterSaleInput,
         AfterSaleRequest,
         AfterSaleSettled,
         AfterSaleView,
+        ExchangeRequested,
+        ReplacementReady,
     )
+    from models.contracts.order import RecordPackageRequest, ReservePackageRequest
     from models.domain.refunds import LineHistory, RefundError, RefundQuote, quote_refund
     from workflows.after_sale import AfterSaleWorkflow
+    from workflows.common import FAILED, call
+    from workflows.order_fulfilment import Fulfilment
 
 if TYPE_CHECKING:
     from workflows.order import OrderWorkflow
-
-OPEN_FOR_AFTER_SALES = ("delivered", "completed")
 
 
 @dataclass
@@ -44,13 +50,17 @@ class _Claim:
 
     @property
     def takes_units(self) -> bool:
-        return self.status not in ("rejected", "withdrawn")
+        return self.status not in ("rejected", "withdrawn", "closed")
+
+
+OPEN_FOR_AFTER_SALES = ("delivered", "completed")
 
 
 class AfterSales:
     def __init__(self, order: OrderWorkflow) -> None:
         self._order = order
         self._claims: dict[str, _Claim] = {}
+        self._replacements: list[asyncio.Task[None]] = []
         self.window_closed = False
 
     @property
@@ -66,11 +76,6 @@ class AfterSales:
             raise ApplicationError(f"order is {status}: {why}", type="InvalidStateError")
         if request.as_no in self._claims:
             raise ApplicationError(f"{request.as_no} exists", type="InvalidStateError")
-        if request.type != "refund_only":
-            raise ApplicationError(
-                f"{request.type} is not available yet: ask for refund_only",
-                type="InvalidInputError",
-            )
         placed = self._order.placed
         try:
             return quote_refund(placed.quote, request.lines, self._history(), self._committed_fen())
@@ -94,6 +99,8 @@ class AfterSales:
             quote=quote,
             payment=payment,
             approval_sla=order.order_input.timings.after_sale_approval_sla,
+            return_window=order.order_input.timings.after_sale_return_window,
+            return_warehouse_id=self._shipped_from(request),
         )
         await workflow.start_child_workflow(
             AfterSaleWorkflow.run, child, id=f"aftersale-{request.as_no}"
@@ -107,6 +114,44 @@ class AfterSales:
             sla_due_at=workflow.now() + child.approval_sla,
         )
 
+    def _shipped_from(self, request: AfterSaleRequest) -> int:
+        """The warehouse the first requested line went out from: the goods come back there."""
+        line_no = request.lines[0].line_no
+        plans = self._order.placed.packages
+        return next(
+            (p.warehouse_id for p in plans if any(x.line_no == line_no for x in p.lines)),
+            plans[0].warehouse_id,
+        )
+
+    def exchange(self, requested: ExchangeRequested) -> None:
+        """Ship the replacement through the normal shipment path, in the background."""
+        self._replacements.append(asyncio.create_task(self._replace(requested)))
+
+    async def _replace(self, requested: ExchangeRequested) -> None:
+        order = self._order
+        child = workflow.get_external_workflow_handle(f"aftersale-{requested.as_no}")
+        request = ReservePackageRequest(
+            order_no=order.placed.order_no,
+            package_no=f"PK{requested.as_no[2:]}X",
+            warehouse_id=requested.warehouse_id,
+            lines=requested.lines,
+        )
+        try:
+            plan = await call(InventoryActivities.reserve_package, request)
+        except FAILED:
+            await child.signal("replacement_ready", ReplacementReady(package_no=None))
+            return
+        await call(
+            OrderActivities.record_package,
+            RecordPackageRequest(order_no=order.placed.order_no, package=plan),
+        )
+        await order.record(
+            "exchange_package", detail={"package_no": plan.package_no, "as_no": requested.as_no}
+        )
+        shipping = asyncio.create_task(Fulfilment(order).child(plan))
+        await child.signal("replacement_ready", ReplacementReady(package_no=plan.package_no))
+        await shipping
+
     def settled(self, settled: AfterSaleSettled) -> None:
         claim = self._claims.get(settled.as_no)
         if claim is None or not claim.open:
@@ -118,7 +163,9 @@ class AfterSales:
     async def wait_all(self) -> None:
         """The window is closed: no new request; the open ones finish first."""
         self.window_closed = True
-        await workflow.wait_condition(lambda: self.open == 0)
+        await workflow.wait_condition(
+            lambda: self.open == 0 and all(t.done() for t in self._replacements)
+        )
 
     def _history(self) -> list[LineHistory]:
         """Units and fen per line of every after-sale not rejected or withdrawn."""

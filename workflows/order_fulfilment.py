@@ -54,21 +54,21 @@ class Fulfilment:
 
     async def _ship(self, plan: PackagePlan) -> ShipmentResult:
         original = plan
-        result = await self._child(plan)
+        result = await self.child(plan)
         for attempt in range(1, MAX_RESHIPS + 1):
             if result.outcome != "reship":
                 break
             replacement = await self._replacement(original, attempt)
             if replacement is None:
                 return await self._refund_package(plan, "reship impossible: out of stock")
-            plan, result = replacement, await self._child(replacement)
+            plan, result = replacement, await self.child(replacement)
         if result.outcome == "refund":
             return await self._refund_package(plan, "package lost or refused: refunded")
         if result.outcome == "reship":  # lost again after the last reship allowed
             return await self._refund_package(plan, f"lost after {MAX_RESHIPS} reships: refunded")
         return result
 
-    async def _child(self, plan: PackagePlan) -> ShipmentResult:
+    async def child(self, plan: PackagePlan) -> ShipmentResult:
         order = self._order
         policy = order.order_input.policy
         handle = await workflow.start_child_workflow(
@@ -164,7 +164,7 @@ class Fulfilment:
                 await order.record(
                     "backorder", detail={"package_no": plan.package_no, "of": short.package_no}
                 )
-                return await self._child(plan)
+                return await self.child(plan)
         if order.cancel_requested:  # the cancel refunds whatever is still paid
             return None
         payment = order.payment

@@ -6,7 +6,7 @@ progress for days) first among them. Reads come from the projection AfterSaleWor
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
@@ -14,15 +14,19 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, writer
-from api.errors import not_found
+from api.errors import Problem, not_found
 from api.pagination import Page, Paging, fetch_page
 from api.routes.orders import actor_of, visible_order
 from api.workflow_calls import UPDATE_RPC_TIMEOUT, answer
 from models.contracts.after_sale import (
+    WAITING_FOR,
     AfterSaleDecision,
     AfterSaleRequest,
     AfterSaleView,
     AfterSaleWithdrawal,
+    InspectedLine,
+    ReturnInspection,
+    ReturnShipment,
 )
 from models.db import AfterSale, AfterSaleLine, Order
 from models.domain.refunds import RefundRequestLine
@@ -47,6 +51,21 @@ class AfterSaleIn(BaseModel):
     lines: list[AfterSaleLineIn] = Field(min_length=1, max_length=100)
     reason: str = Field(min_length=1, max_length=500)
     evidence_urls: list[str] = Field(default_factory=list, max_length=9)
+
+
+class ReturnShipmentIn(BaseModel):
+    carrier_code: str = Field(min_length=1, max_length=32)
+    tracking_no: str = Field(min_length=4, max_length=64)
+
+
+class InspectedIn(BaseModel):
+    line_no: int = Field(gt=0)
+    sellable: int = Field(ge=0, le=10_000)
+    damaged: int = Field(ge=0, le=10_000)
+
+
+class InboundIn(BaseModel):
+    lines: list[InspectedIn] = Field(min_length=1, max_length=100)
 
 
 class DecisionIn(BaseModel):
@@ -76,7 +95,12 @@ class AfterSalePublic(BaseModel):
     decided_by: str | None
     decision_reason: str | None
     refund_no: str | None
+    return_warehouse_id: int | None
+    return_carrier: str | None
+    return_tracking_no: str | None
     last_progress_at: datetime
+    waiting_for: str | None  # open: what it waits for (the "stuck" list says why)
+    idle_hours: int  # since its last step
     lines: list[AfterSaleLinePublic]
 
 
@@ -202,6 +226,55 @@ async def withdraw(
     return await after_sale_public(w.session, w.principal, as_no)
 
 
+@router.post("/v1/after-sales/{as_no}/return-shipment")
+async def ship_back(
+    as_no: str,
+    body: ReturnShipmentIn,
+    deps: Deps,
+    w: Annotated[Writer, Depends(writer("aftersales.request"))],
+) -> AfterSalePublic:
+    """The customer's parcel back to the warehouse: its carrier and tracking number."""
+    await after_sale_public(w.session, w.principal, as_no)
+    await w.session.commit()
+    shipment = ReturnShipment(actor=actor_of(w.principal), **body.model_dump())
+    await _after_sale_update(deps, as_no, AfterSaleWorkflow.ship_back, shipment)
+    await w.commit("after_sale.ship_back", "after_sale", as_no, body.model_dump())
+    return await after_sale_public(w.session, w.principal, as_no)
+
+
+@router.post("/v1/after-sales/{as_no}/inbound")
+async def receive_return(
+    as_no: str,
+    body: InboundIn,
+    deps: Deps,
+    w: Annotated[Writer, Depends(writer("aftersales.inbound"))],
+) -> AfterSalePublic:
+    """退货入库: every returned unit inspected — sellable back on the shelf, or damaged."""
+    shown = await after_sale_public(w.session, w.principal, as_no)
+    if shown.return_warehouse_id is not None and not w.principal.can_see_warehouse(
+        shown.return_warehouse_id
+    ):
+        raise Problem(403, "devices act only in their own warehouse", type_="/problems/forbidden")
+    await w.session.commit()
+    inspection = ReturnInspection(
+        actor=actor_of(w.principal),
+        lines=[InspectedLine(**line.model_dump()) for line in body.lines],
+    )
+    await _after_sale_update(deps, as_no, AfterSaleWorkflow.inspect, inspection)
+    await w.commit("after_sale.inbound", "after_sale", as_no, body.model_dump())
+    return await after_sale_public(w.session, w.principal, as_no)
+
+
+async def _after_sale_update(deps: AppDeps, as_no: str, method: Any, arg: Any) -> AfterSaleView:
+    handle = deps.require_temporal().get_workflow_handle(f"aftersale-{as_no}")
+    view: AfterSaleView = await answer(
+        handle.execute_update(method, arg, rpc_timeout=UPDATE_RPC_TIMEOUT),
+        kind="after-sale",
+        ident=as_no,
+    )
+    return view
+
+
 async def after_sale_public(session: AsyncSession, who: Principal, as_no: str) -> AfterSalePublic:
     """Storefronts see only their own orders' after-sales (others' are 404)."""
     row = await session.get(AfterSale, as_no, populate_existing=True)
@@ -214,7 +287,10 @@ async def after_sale_public(session: AsyncSession, who: Principal, as_no: str) -
     lines = await session.scalars(
         select(AfterSaleLine).where(AfterSaleLine.as_no == as_no).order_by(AfterSaleLine.line_no)
     )
+    derived = ("lines", "waiting_for", "idle_hours")
     return AfterSalePublic(
-        **{k: getattr(row, k) for k in AfterSalePublic.model_fields if k != "lines"},
+        **{k: getattr(row, k) for k in AfterSalePublic.model_fields if k not in derived},
+        waiting_for=WAITING_FOR.get(row.status),
+        idle_hours=int((datetime.now(UTC) - row.last_progress_at).total_seconds() // 3600),
         lines=[AfterSaleLinePublic.model_validate(x, from_attributes=True) for x in lines],
     )

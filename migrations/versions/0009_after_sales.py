@@ -1,7 +1,7 @@
 """after-sales: requests (type, status, quoted amounts, SLA, decision, refund) and their lines
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-22 09:00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -24,7 +24,7 @@ def upgrade() -> None:
         sa.Column("as_no", sa.String(length=24), nullable=False),
         sa.Column("order_no", sa.String(length=24), nullable=False),
         sa.Column("type", sa.String(length=20), nullable=False),
-        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("status_seq", sa.Integer(), nullable=False),
         sa.Column("reason", sa.String(length=500), nullable=False),
         sa.Column("evidence_urls", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
@@ -38,6 +38,9 @@ def upgrade() -> None:
         sa.Column("decided_by", sa.String(length=120), nullable=True),
         sa.Column("decision_reason", sa.String(length=500), nullable=True),
         sa.Column("refund_no", sa.String(length=32), nullable=True),
+        sa.Column("return_warehouse_id", sa.Integer(), nullable=True),
+        sa.Column("return_carrier", sa.String(length=32), nullable=True),
+        sa.Column("return_tracking_no", sa.String(length=64), nullable=True),
         sa.Column("last_progress_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column(
             "updated_at",
@@ -46,7 +49,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.CheckConstraint(
-            "status IN ('requested','approved','refunding','refunded','rejected','withdrawn')",
+            "status IN ('requested','approved','awaiting_return','returning','received',"
+            "'refunding','refunded','exchanging','exchanged','rejected','withdrawn','closed')",
             name=op.f("ck_after_sales_status_known"),
         ),
         sa.CheckConstraint(
@@ -56,6 +60,11 @@ def upgrade() -> None:
         sa.CheckConstraint("refund_fen >= 0", name=op.f("ck_after_sales_refund_not_negative")),
         sa.ForeignKeyConstraint(
             ["order_no"], ["orders.order_no"], name=op.f("fk_after_sales_order_no_orders")
+        ),
+        sa.ForeignKeyConstraint(
+            ["return_warehouse_id"],
+            ["warehouses.id"],
+            name=op.f("fk_after_sales_return_warehouse_id_warehouses"),
         ),
         sa.PrimaryKeyConstraint("as_no", name=op.f("pk_after_sales")),
     )

@@ -8,19 +8,45 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from models.contracts.order import Actor, PaymentReceived
+from models.contracts.order import Actor, PackageLine, PaymentReceived
 from models.domain.refunds import RefundQuote, RefundRequestLine
 
 AfterSaleType = Literal["refund_only", "return_and_refund", "exchange"]
 AfterSaleStatus = Literal[
     "requested",  # waiting for customer service (SLA: auto-approved)
     "approved",
+    "awaiting_return",  # return_and_refund: the customer ships the goods back (deadline)
+    "returning",  # shipped back: the warehouse receives and inspects
+    "received",
     "refunding",
     "refunded",
+    "exchanging",  # the order ships the replacement
+    "exchanged",
     "rejected",
     "withdrawn",
+    "closed",  # not shipped back in time: nothing refunded
 ]
-OPEN_STATUSES: frozenset[str] = frozenset({"requested", "approved", "refunding"})
+OPEN_STATUSES: frozenset[str] = frozenset(
+    {
+        "requested",
+        "approved",
+        "awaiting_return",
+        "returning",
+        "received",
+        "refunding",
+        "exchanging",
+    }
+)
+# What an open after-sale waits for, for the staff's "stuck" list.
+WAITING_FOR: dict[str, str] = {
+    "requested": "customer service's decision",
+    "approved": "the refund",
+    "awaiting_return": "the customer to ship the goods back",
+    "returning": "the warehouse to receive and inspect the return",
+    "received": "the refund",
+    "refunding": "the payment provider's refund",
+    "exchanging": "the replacement package to be released",
+}
 
 
 class AfterSaleRequest(BaseModel):
@@ -45,6 +71,8 @@ class AfterSaleInput(BaseModel):
     quote: RefundQuote  # the amounts, fixed when the request was accepted
     payment: PaymentReceived
     approval_sla: timedelta = timedelta(hours=48)
+    return_window: timedelta = timedelta(days=7)  # to ship the goods back once approved
+    return_warehouse_id: int | None = None  # where the goods went out and come back
 
 
 class AfterSaleDecision(BaseModel):
@@ -55,6 +83,49 @@ class AfterSaleDecision(BaseModel):
 
 class AfterSaleWithdrawal(BaseModel):
     actor: Actor
+
+
+class ReturnShipment(BaseModel):
+    actor: Actor
+    carrier_code: str = Field(min_length=1, max_length=32)
+    tracking_no: str = Field(min_length=4, max_length=64)
+
+
+class InspectedLine(BaseModel):
+    line_no: int
+    sellable: int = Field(ge=0)
+    damaged: int = Field(ge=0)
+
+
+class ReturnInspection(BaseModel):
+    """What the warehouse found in the parcel, unit by unit: back on the shelf or damaged."""
+
+    actor: Actor
+    lines: list[InspectedLine] = Field(min_length=1)
+
+
+class ReturnInbound(BaseModel):
+    """The stock side of a received return (one activity, idempotent per after-sale)."""
+
+    as_no: str
+    order_no: str
+    warehouse_id: int
+    actor: Actor
+    lines: list[tuple[InspectedLine, int]]  # with the SKU of each line
+
+
+class ExchangeRequested(BaseModel):
+    """The child asks its order to ship the replacement units (same SKUs, same warehouse)."""
+
+    as_no: str
+    warehouse_id: int
+    lines: list[PackageLine]
+
+
+class ReplacementReady(BaseModel):
+    """The order's answer: the replacement package, or None when it cannot be reserved."""
+
+    package_no: str | None
 
 
 class AfterSaleSettled(BaseModel):
@@ -80,6 +151,7 @@ class AfterSaleStep(BaseModel):
     opened: AfterSaleInput | None = None
     sla_due_at: datetime | None = None
     refund_no: str | None = None
+    shipped_back: ReturnShipment | None = None
 
 
 class AfterSaleView(BaseModel):

@@ -33,6 +33,7 @@ class OrderTimings(BaseModel):
     auto_confirm_after: timedelta = timedelta(days=7)
     after_sale_window: timedelta = timedelta(days=15)
     after_sale_approval_sla: timedelta = timedelta(hours=48)  # undecided → approved
+    after_sale_return_window: timedelta = timedelta(days=7)  # to ship the goods back
     # After a cancel the workflow stays open this long to refund payments that arrive late.
     late_payment_grace: timedelta = timedelta(days=1)
     tracking_poll_interval: timedelta = timedelta(hours=6)

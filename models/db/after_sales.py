@@ -21,7 +21,8 @@ class AfterSale(Base):
             "type IN ('refund_only','return_and_refund','exchange')", name="type_known"
         ),
         CheckConstraint(
-            "status IN ('requested','approved','refunding','refunded','rejected','withdrawn')",
+            "status IN ('requested','approved','awaiting_return','returning','received',"
+            "'refunding','refunded','exchanging','exchanged','rejected','withdrawn','closed')",
             name="status_known",
         ),
         CheckConstraint("refund_fen >= 0", name="refund_not_negative"),
@@ -31,7 +32,7 @@ class AfterSale(Base):
     as_no: Mapped[str] = mapped_column(String(24), primary_key=True)
     order_no: Mapped[str] = mapped_column(ForeignKey("orders.order_no"), index=True)
     type: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(12))
+    status: Mapped[str] = mapped_column(String(16))
     status_seq: Mapped[int] = mapped_column(default=0)
     reason: Mapped[str] = mapped_column(String(500))
     evidence_urls: Mapped[list[str]] = mapped_column(JSONB, default=list)
@@ -45,6 +46,9 @@ class AfterSale(Base):
     decided_by: Mapped[str | None] = mapped_column(String(120))
     decision_reason: Mapped[str | None] = mapped_column(String(500))
     refund_no: Mapped[str | None] = mapped_column(String(32))
+    return_warehouse_id: Mapped[int | None] = mapped_column(ForeignKey("warehouses.id"))
+    return_carrier: Mapped[str | None] = mapped_column(String(32))
+    return_tracking_no: Mapped[str | None] = mapped_column(String(64))
     # Every step moves it: staff see what has not moved for days ("stuck").
     last_progress_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(

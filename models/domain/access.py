@@ -52,6 +52,7 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "aftersales.read": STAFF_ROLES | {"storefront"},
     "aftersales.review": frozenset({"admin", "ops", "cs", "finance"}),
     "aftersales.decide": frozenset({"admin", "cs"}),
+    "aftersales.inbound": frozenset({"admin", "warehouse_manager", "device"}),
     "waves.read": frozenset({"admin", "ops", "warehouse_manager", "device"}),
     "waves.plan": frozenset({"admin", "warehouse_manager"}),
     "picking.work": frozenset({"device"}),

@@ -9,7 +9,9 @@ from sqlalchemy import text
 
 from models.db import Refund
 from tests.support.order_api import (
+    DEVICE,
     Json,
+    figures,
     only_in,
     paid_order,
     problem,
@@ -91,3 +93,133 @@ async def test_a_refund_of_one_unit_is_approved_refunded_and_the_ledger_balances
 async def _json_if_ok(call: object) -> Json | None:
     answer = await call  # type: ignore[misc]
     return answer.json() if answer.status_code == 200 else None
+
+
+async def test_a_return_received_damaged_is_refunded_and_both_ledgers_balance(
+    stack: Stack, api: httpx.AsyncClient, carrier: httpx.AsyncClient
+) -> None:
+    order = await delivered_order(stack, api, carrier)
+    number, line = order["order_no"], order["lines"][0]
+    before = await figures(stack)
+    body = {
+        "client_request_key": "ret-1",
+        "type": "return_and_refund",
+        "lines": [{"line_no": line["line_no"], "quantity": 2}],
+        "reason": "不想要了",
+    }
+    opened = await api.post(f"/v1/orders/{number}/after-sales", headers=SHOP, json=body)
+    assert opened.status_code == 201, opened.text
+    as_no = opened.json()["as_no"]
+    path = f"/v1/after-sales/{as_no}"
+    await eventually(lambda: _json_if_ok(api.get(path, headers=SHOP)), "projected")
+    cs = await staff(api, "cs")
+    assert (
+        await api.post(f"{path}/decision", headers=cs, json={"approve": True})
+    ).status_code == 200
+
+    async def awaiting() -> Json | None:
+        found: Json = (await api.get(path, headers=SHOP)).json()
+        return found if found["status"] == "awaiting_return" else None
+
+    shown = await eventually(awaiting, "waiting for the return")
+    assert shown["waiting_for"] == "the customer to ship the goods back"
+    back = {"carrier_code": "SF", "tracking_no": "SF9900112233"}
+    shipped = await api.post(f"{path}/return-shipment", headers=SHOP, json=back)
+    assert shipped.status_code == 200, shipped.text
+    assert (shipped.json()["status"], shipped.json()["return_tracking_no"]) == (
+        "returning",
+        "SF9900112233",
+    )
+    inbound = {"lines": [{"line_no": line["line_no"], "sellable": 1, "damaged": 1}]}
+    problem(await api.post(f"{path}/inbound", headers=DEVICE["GZ01"], json=inbound), 403)
+    received = await api.post(f"{path}/inbound", headers=DEVICE["SH01"], json=inbound)
+    assert received.status_code == 200, received.text
+
+    async def refunded() -> Json | None:
+        found: Json = (await api.get(path, headers=cs)).json()
+        return found if found["status"] == "refunded" else None
+
+    done = await eventually(refunded, "return refunded")
+    expected = line["paid_fen"] * 2 // 3
+    assert done["refund_fen"] == expected
+    sku, warehouse = line["sku_id"], order["packages"][0]["warehouse_id"]
+    after = await figures(stack)  # the stock invariants are checked on the way
+    assert after[sku, warehouse][0] == before[sku, warehouse][0] + 2  # both back on hand
+    async with stack.sessions() as session:
+        blocked = await session.scalar(
+            text(
+                "SELECT SUM(s.quantity) FROM location_stocks s JOIN locations l "
+                "ON l.id = s.location_id WHERE s.sku_id = :s AND l.kind = 'damage' "
+                "AND s.disabled"
+            ),
+            {"s": sku},
+        )
+        ledger = await session.scalar(
+            text("SELECT SUM(amount_fen) FROM money_ledger WHERE order_no = :o"), {"o": number}
+        )
+        movements = (
+            (
+                await session.execute(
+                    text(
+                        "SELECT on_hand_delta FROM stock_movements WHERE ref_no = :a "
+                        "AND movement_type = 'return_in' ORDER BY id"
+                    ),
+                    {"a": as_no},
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert blocked == 1  # the damaged unit: on hand, never sold
+    assert sorted(movements) == [1, 1]
+    assert ledger == order["payable_fen"] - expected
+
+
+async def test_an_exchange_ships_a_replacement_through_the_normal_shipment_path(
+    stack: Stack, api: httpx.AsyncClient, carrier: httpx.AsyncClient
+) -> None:
+    order = await delivered_order(stack, api, carrier)
+    number, line = order["order_no"], order["lines"][0]
+    body = {
+        "client_request_key": "ex-1",
+        "type": "exchange",
+        "lines": [{"line_no": line["line_no"], "quantity": 1}],
+        "reason": "尺码不合适",
+    }
+    opened = await api.post(f"/v1/orders/{number}/after-sales", headers=SHOP, json=body)
+    assert opened.status_code == 201, opened.text
+    as_no = opened.json()["as_no"]
+    path = f"/v1/after-sales/{as_no}"
+    await eventually(lambda: _json_if_ok(api.get(path, headers=SHOP)), "projected")
+    cs = await staff(api, "cs")
+    assert (
+        await api.post(f"{path}/decision", headers=cs, json={"approve": True})
+    ).status_code == 200
+
+    async def status(wanted: str) -> Json | None:
+        found: Json = (await api.get(path, headers=cs)).json()
+        return found if found["status"] == wanted else None
+
+    await eventually(lambda: status("awaiting_return"), "waiting for the return")
+    back = {"carrier_code": "SF", "tracking_no": "SF7700112233"}
+    assert (await api.post(f"{path}/return-shipment", headers=SHOP, json=back)).status_code == 200
+    inbound = {"lines": [{"line_no": line["line_no"], "sellable": 1, "damaged": 0}]}
+    assert (
+        await api.post(f"{path}/inbound", headers=DEVICE["SH01"], json=inbound)
+    ).status_code == 200
+    done = await eventually(lambda: status("exchanged"), "replacement released")
+    replacement = f"PK{as_no[2:]}X"
+
+    async def listed() -> Json | None:
+        shown = await view(api, number)
+        found = [p for p in shown["packages"] if p["package_no"] == replacement]
+        return found[0] if found and found[0]["status"] == "released" else None
+
+    parcel = await eventually(listed, "replacement package released")
+    await deliver(carrier, await pack_and_hand_over(api, parcel))
+    shown = await view(api, number)
+    assert [p["status"] for p in shown["packages"] if p["package_no"] == replacement] in (
+        ["shipped"],
+        ["delivered"],
+    )
+    assert shown["refunded_fen"] == 0 and done["refund_no"] is None

@@ -210,6 +210,11 @@ class FakeBackOffice:
     async def record_after_sale_step(self, step: a.AfterSaleStep) -> None:
         await self._record("record_after_sale_step", step)
 
+    @activity.defn(name="receive_return")
+    async def receive_return(self, inbound: a.ReturnInbound) -> int:
+        await self._record("receive_return", inbound)
+        return sum(line.sellable + line.damaged for line, _ in inbound.lines)
+
     @activity.defn(name="cancel_picks")
     async def cancel_picks(self, package_no: str) -> w.PicksCancelled:
         await self._record("cancel_picks", package_no)

@@ -14,6 +14,9 @@ from models.contracts.after_sale import (
     AfterSaleDecision,
     AfterSaleRequest,
     AfterSaleWithdrawal,
+    InspectedLine,
+    ReturnInspection,
+    ReturnShipment,
 )
 from models.domain.refunds import RefundRequestLine
 from models.domain.shipping import package_value
@@ -150,3 +153,133 @@ async def test_an_order_not_yet_delivered_takes_no_after_sale(task_queue: str) -
         )
     assert refused.type == "InvalidStateError"
     assert "not delivered yet" in refused.message
+
+
+def returned(as_no: str, line_no: int, quantity: int) -> AfterSaleRequest:
+    return ask(as_no, line_no, quantity).model_copy(update={"type": "return_and_refund"})
+
+
+async def test_a_return_not_shipped_back_in_time_closes_and_frees_the_units(
+    task_queue: str,
+) -> None:
+    async with running(task_queue) as order:
+        await delivered(order)
+        await order.handle.execute_update(OrderWorkflow.request_after_sale, returned("AS1", 2, 1))
+        child = order.env.client.get_workflow_handle_for(AfterSaleWorkflow.run, "aftersale-AS1")
+        await order.fake.wait_for("record_after_sale_step", lambda s: s.step == "requested")
+        await child.execute_update(
+            AfterSaleWorkflow.decide, AfterSaleDecision(actor=STAFF, approve=True)
+        )
+        await order.fake.wait_for("record_after_sale_step", lambda s: s.step == "awaiting_return")
+        await order.skip(timedelta(days=6))
+        assert order.fake.of("record_after_sale_step", lambda s: s.step == "return_expired") == []
+        await order.skip(timedelta(days=2))
+        ended = await child.result()
+        again = await order.handle.execute_update(
+            OrderWorkflow.request_after_sale, ask("AS2", 2, 1)
+        )
+    assert ended.status == "closed"
+    assert again.status == "requested"  # the unit was never returned: it can be asked again
+    assert refunds(order) == []
+
+
+async def test_a_return_is_refunded_once_the_warehouse_inspected_every_unit(
+    task_queue: str,
+) -> None:
+    async with running(task_queue) as order:
+        await delivered(order)
+        await order.handle.execute_update(OrderWorkflow.request_after_sale, returned("AS1", 1, 2))
+        child = order.env.client.get_workflow_handle_for(AfterSaleWorkflow.run, "aftersale-AS1")
+        await order.fake.wait_for("record_after_sale_step", lambda s: s.step == "requested")
+        early = await rejection(
+            child.execute_update(
+                AfterSaleWorkflow.ship_back,
+                ReturnShipment(actor=CUSTOMER, carrier_code="SF", tracking_no="SF123456"),
+            )
+        )
+        await child.execute_update(
+            AfterSaleWorkflow.decide, AfterSaleDecision(actor=STAFF, approve=True)
+        )
+        await order.fake.wait_for("record_after_sale_step", lambda s: s.step == "awaiting_return")
+        shipped = await child.execute_update(
+            AfterSaleWorkflow.ship_back,
+            ReturnShipment(actor=CUSTOMER, carrier_code="SF", tracking_no="SF123456"),
+        )
+        short = await rejection(
+            child.execute_update(
+                AfterSaleWorkflow.inspect,
+                ReturnInspection(
+                    actor=STAFF, lines=[InspectedLine(line_no=1, sellable=1, damaged=0)]
+                ),
+            )
+        )
+        received = await child.execute_update(
+            AfterSaleWorkflow.inspect,
+            ReturnInspection(actor=STAFF, lines=[InspectedLine(line_no=1, sellable=1, damaged=1)]),
+        )
+        done = await child.result()
+    assert early.type == "InvalidStateError"  # nothing to ship back before it is approved
+    assert shipped.status == "returning"
+    assert short.type == "InvalidInputError"  # every returned unit must be inspected
+    assert received.status == "received"
+    [inbound] = order.fake.of("receive_return")
+    assert (inbound.warehouse_id, inbound.lines[0][1]) == (1, 101)
+    [refund] = refunds(order)
+    assert (refund.amount_fen, done.status) == (9_000, "refunded")  # both units of line 1
+
+
+async def returned_and_inspected(order: Scenario, request: AfterSaleRequest) -> None:
+    await order.handle.execute_update(OrderWorkflow.request_after_sale, request)
+    child = order.env.client.get_workflow_handle_for(
+        AfterSaleWorkflow.run, f"aftersale-{request.as_no}"
+    )
+    await order.fake.wait_for("record_after_sale_step", lambda s: s.step == "requested")
+    await child.execute_update(
+        AfterSaleWorkflow.decide, AfterSaleDecision(actor=STAFF, approve=True)
+    )
+    await order.fake.wait_for("record_after_sale_step", lambda s: s.step == "awaiting_return")
+    await child.execute_update(
+        AfterSaleWorkflow.ship_back,
+        ReturnShipment(actor=CUSTOMER, carrier_code="SF", tracking_no="SF20261122"),
+    )
+    inspected = [
+        InspectedLine(line_no=line.line_no, sellable=0, damaged=line.quantity)
+        for line in request.lines
+    ]
+    await child.execute_update(
+        AfterSaleWorkflow.inspect, ReturnInspection(actor=STAFF, lines=inspected)
+    )
+
+
+def exchange(as_no: str, line_no: int, quantity: int) -> AfterSaleRequest:
+    return ask(as_no, line_no, quantity).model_copy(update={"type": "exchange"})
+
+
+async def test_an_exchange_ships_the_same_units_again_through_a_new_package(
+    task_queue: str,
+) -> None:
+    async with running(task_queue) as order:
+        await delivered(order)
+        await returned_and_inspected(order, exchange("AS1", 2, 1))
+        reserved = await order.fake.wait_for("reserve_package")
+        released = await order.fake.wait_step("PK1X", "released")
+        done = await order.env.client.get_workflow_handle_for(
+            AfterSaleWorkflow.run, "aftersale-AS1"
+        ).result()
+    assert (reserved.package_no, reserved.warehouse_id) == ("PK1X", 1)
+    assert [(x.line_no, x.sku_id, x.quantity) for x in reserved.lines] == [(2, 102, 1)]
+    assert released.status == "released"
+    assert done.status == "exchanged"
+    assert refunds(order) == []  # an exchange refunds nothing
+
+
+async def test_an_exchange_without_stock_for_the_replacement_is_refunded(task_queue: str) -> None:
+    async with running(task_queue) as order:
+        await delivered(order)
+        order.fake.no_stock_for_packages = True
+        await returned_and_inspected(order, exchange("AS1", 2, 1))
+        refund = await order.fake.wait_for("refund_payment")
+        await order.fake.wait_for("record_after_sale_step", lambda s: s.step == "refunded")
+        steps = [s.step for s in order.fake.of("record_after_sale_step")]
+    assert refund.amount_fen == 3_000
+    assert "exchange_impossible" in steps and steps[-1] == "refunded"
