@@ -223,3 +223,50 @@ async def test_an_exchange_ships_a_replacement_through_the_normal_shipment_path(
         ["delivered"],
     )
     assert shown["refunded_fen"] == 0 and done["refund_no"] is None
+
+
+async def test_a_refund_retried_after_provider_errors_and_called_back_four_times_is_one_refund(
+    stack: Stack, api: httpx.AsyncClient, carrier: httpx.AsyncClient, provider: httpx.AsyncClient
+) -> None:
+    order = await delivered_order(stack, api, carrier)
+    number, line = order["order_no"], order["lines"][0]
+    body = {
+        "client_request_key": "flaky-1",
+        "type": "refund_only",
+        "lines": [{"line_no": line["line_no"], "quantity": 1}],
+        "reason": "少发一件",
+    }
+    opened = await api.post(f"/v1/orders/{number}/after-sales", headers=SHOP, json=body)
+    as_no = opened.json()["as_no"]
+    path = f"/v1/after-sales/{as_no}"
+    await eventually(lambda: _json_if_ok(api.get(path, headers=SHOP)), "projected")
+    down = {"error_rate": 1.0, "duplicate_webhooks": 3}
+    assert (await provider.put("/_sandbox/faults", json=down)).status_code == 200
+    cs = await staff(api, "cs")
+    assert (
+        await api.post(f"{path}/decision", headers=cs, json={"approve": True})
+    ).status_code == 200
+    handle = stack.client.get_workflow_handle(f"aftersale-{as_no}")
+
+    async def refund_failed() -> bool:
+        pending = (await handle.describe()).raw_description.pending_activities
+        return any(
+            a.activity_type.name == "refund_payment" and a.HasField("last_failure") for a in pending
+        )
+
+    await eventually(refund_failed, "the provider to answer 503", seconds=60)
+    flaky = {"duplicate_webhooks": 3}  # back up, but every callback comes four times
+    assert (await provider.put("/_sandbox/faults", json=flaky)).status_code == 200
+
+    async def refunded() -> Json | None:
+        found: Json = (await api.get(path, headers=cs)).json()
+        return found if found["status"] == "refunded" else None
+
+    await eventually(refunded, "refunded once the provider is back")
+    mine = [r for r in await refunds(stack, number) if r.refund_no == f"RF{as_no}"]
+    assert len(mine) == 1
+    async with stack.sessions() as session:
+        rows = await session.scalar(
+            text("SELECT count(*) FROM money_ledger WHERE ref_no = :r"), {"r": f"RF{as_no}"}
+        )
+    assert rows == 1
