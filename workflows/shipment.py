@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from contextlib import suppress
 from datetime import timedelta
-from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -18,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities
     from activities.shipments import ShipmentActivities
     from activities.waves import WaveActivities
-    from models.contracts.order import Actor, PackageView, ReleaseRequest
+    from models.contracts.order import Actor, ReleaseRequest
     from models.contracts.shipment import (
         ConsumeRequest,
         ExceptionDecision,
@@ -27,18 +26,16 @@ with workflow.unsafe.imports_passed_through():
         ShipmentInput,
         ShipmentResult,
         ShipmentStatus,
-        ShipmentStep,
         ShipmentView,
         TrackingSnapshot,
         WaybillRequest,
         WeightOverride,
     )
-    from models.contracts.waves import OutboundRequest, PackagePicked, PackageShort
+    from models.contracts.waves import OutboundRequest, PackagePicked
     from models.domain.shipping import weight_within_tolerance
     from workflows.common import FAILED, call, refusal
+    from workflows.shipment_steps import EXCEPTION_CODES, ShipmentSteps
 
-SYSTEM = Actor(kind="system", name="shipment")
-EXCEPTION_CODES = frozenset({"lost", "refused"})
 # The order needs to hear from a package only when that changes what the order may do: handed
 # over (no more customer cancel) and exceptions (staff decide). Waybill and delivery are on the
 # package's own projection, and delivery is the child's result anyway. Each signal spared saves
@@ -53,7 +50,7 @@ WAVES_PATCH = "wave-picking"
 
 
 @workflow.defn
-class ShipmentWorkflow:
+class ShipmentWorkflow(ShipmentSteps):
     @workflow.init
     def __init__(self, input: ShipmentInput) -> None:
         self._lock = asyncio.Lock()
@@ -365,76 +362,3 @@ class ShipmentWorkflow:
                     lambda: self._labelled or self._cancel, timeout=LABEL_WAIT
                 )
         return self.view()
-
-    @property
-    def _in(self) -> ShipmentInput:
-        assert self._input is not None
-        return self._input
-
-    def _take_snapshot(self, snapshot: TrackingSnapshot) -> None:
-        """Pushes carry the full list and may arrive out of order: keep the longest."""
-        if len(snapshot.events) > len(self._snapshot.events):
-            self._snapshot = snapshot
-
-    @staticmethod
-    def _package_status(snapshot: TrackingSnapshot) -> ShipmentStatus:
-        if snapshot.status == "delivered":
-            return "delivered"
-        if snapshot.status in EXCEPTION_CODES:
-            return "exception"
-        return "shipped"
-
-    async def _step(
-        self,
-        status: ShipmentStatus,
-        step: str,
-        *,
-        actor: Actor = SYSTEM,
-        detail: dict[str, Any] | None = None,
-        **fields: Any,
-    ) -> None:
-        self._status = status
-        self._steps += 1
-        await call(
-            ShipmentActivities.record_shipment_step,
-            ShipmentStep(
-                order_no=self._in.order_no,
-                package_no=self._in.package_no,
-                status=status,
-                step=step,
-                key=f"{self._steps:03d}-{step}",
-                seq=self._steps,
-                at=workflow.now(),
-                actor=actor,
-                detail=detail or {},
-                **fields,
-            ),
-        )
-
-    async def _tell_order_short(self, picked: PackagePicked) -> None:
-        parent = workflow.info().parent
-        if parent is None:
-            return
-        short = PackageShort(
-            package_no=self._in.package_no,
-            warehouse_id=self._in.warehouse_id,
-            missing=picked.missing,
-        )
-        await workflow.get_external_workflow_handle(parent.workflow_id).signal(
-            "package_short", short
-        )
-
-    async def _tell_order(self) -> None:
-        parent = workflow.info().parent
-        if parent is None:
-            return
-        view = PackageView(
-            package_no=self._in.package_no,
-            warehouse_id=self._in.warehouse_id,
-            status=self._status,
-            waybill_no=self._waybill_no,
-            tracking_no=self._tracking_no,
-        )
-        await workflow.get_external_workflow_handle(parent.workflow_id).signal(
-            "package_progress", view
-        )

@@ -1,0 +1,105 @@
+"""What ShipmentWorkflow's steps share (DESIGN §6.2): its input, the projection write of each
+step, and what it tells its order (progress at handover and exceptions, units not found)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.shipments import ShipmentActivities
+    from models.contracts.order import Actor, PackageView
+    from models.contracts.shipment import (
+        ShipmentInput,
+        ShipmentStatus,
+        ShipmentStep,
+        TrackingSnapshot,
+    )
+    from models.contracts.waves import PackagePicked, PackageShort
+    from workflows.common import call
+
+SYSTEM = Actor(kind="system", name="shipment")
+EXCEPTION_CODES = frozenset({"lost", "refused"})
+
+
+class ShipmentSteps:
+    _input: ShipmentInput | None
+    _status: ShipmentStatus
+    _steps: int
+    _snapshot: TrackingSnapshot
+    _waybill_no: str | None
+    _tracking_no: str | None
+
+    @property
+    def _in(self) -> ShipmentInput:
+        assert self._input is not None
+        return self._input
+
+    def _take_snapshot(self, snapshot: TrackingSnapshot) -> None:
+        """Pushes carry the full list and may arrive out of order: keep the longest."""
+        if len(snapshot.events) > len(self._snapshot.events):
+            self._snapshot = snapshot
+
+    @staticmethod
+    def _package_status(snapshot: TrackingSnapshot) -> ShipmentStatus:
+        if snapshot.status == "delivered":
+            return "delivered"
+        if snapshot.status in EXCEPTION_CODES:
+            return "exception"
+        return "shipped"
+
+    async def _step(
+        self,
+        status: ShipmentStatus,
+        step: str,
+        *,
+        actor: Actor = SYSTEM,
+        detail: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> None:
+        self._status = status
+        self._steps += 1
+        await call(
+            ShipmentActivities.record_shipment_step,
+            ShipmentStep(
+                order_no=self._in.order_no,
+                package_no=self._in.package_no,
+                status=status,
+                step=step,
+                key=f"{self._steps:03d}-{step}",
+                seq=self._steps,
+                at=workflow.now(),
+                actor=actor,
+                detail=detail or {},
+                **fields,
+            ),
+        )
+
+    async def _tell_order_short(self, picked: PackagePicked) -> None:
+        parent = workflow.info().parent
+        if parent is None:
+            return
+        short = PackageShort(
+            package_no=self._in.package_no,
+            warehouse_id=self._in.warehouse_id,
+            missing=picked.missing,
+        )
+        await workflow.get_external_workflow_handle(parent.workflow_id).signal(
+            "package_short", short
+        )
+
+    async def _tell_order(self) -> None:
+        parent = workflow.info().parent
+        if parent is None:
+            return
+        view = PackageView(
+            package_no=self._in.package_no,
+            warehouse_id=self._in.warehouse_id,
+            status=self._status,
+            waybill_no=self._waybill_no,
+            tracking_no=self._tracking_no,
+        )
+        await workflow.get_external_workflow_handle(parent.workflow_id).signal(
+            "package_progress", view
+        )
