@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
-from activities.orders import add_event
+from activities.orders import add_event, business_error
 from activities.stock_ledger import BatchRef, Document, move_on_hand
 from core.db import SessionFactory
 from models.contracts.after_sale import AfterSaleInput, AfterSaleStep, ReturnInbound
@@ -33,38 +33,11 @@ class AfterSaleActivities:
     async def record_after_sale_step(self, step: AfterSaleStep) -> None:
         async with self._sessions() as session:
             if step.opened is not None:
-                await session.execute(_opened(step, step.opened).on_conflict_do_nothing())
-                for line in step.opened.quote.lines:
-                    await session.execute(
-                        insert(AfterSaleLine)
-                        .values(
-                            as_no=step.as_no,
-                            line_no=line.line_no,
-                            sku_id=line.sku_id,
-                            quantity=line.quantity,
-                            amount_fen=line.amount_fen,
-                        )
-                        .on_conflict_do_nothing()
-                    )
-            changes: dict[str, object] = {
-                "status": step.status,
-                "status_seq": step.seq,
-                "last_progress_at": step.at,
-            }
-            if step.step in ("approved", "rejected", "auto_approved"):
-                changes |= {
-                    "decided_by": f"{step.actor.kind}:{step.actor.name}",
-                    "decision_reason": str(step.detail.get("reason") or "") or None,
-                }
-            if step.refund_no is not None:
-                changes["refund_no"] = step.refund_no
-            if step.shipped_back is not None:
-                changes["return_carrier"] = step.shipped_back.carrier_code
-                changes["return_tracking_no"] = step.shipped_back.tracking_no
+                await _open(session, step, step.opened)
             await session.execute(
                 update(AfterSale)
                 .where(AfterSale.as_no == step.as_no, AfterSale.status_seq < step.seq)
-                .values(**changes)
+                .values(**_changes(step))
             )
             await add_event(
                 session,
@@ -83,7 +56,6 @@ class AfterSaleActivities:
         """Returned units back on hand (return_in): sellable ones into the batch and location
         they were picked from, damaged ones into the warehouse's damage location as a blocked
         batch (on hand, never sold). Idempotent per after-sale and line. Returns units."""
-        units = 0
         async with self._sessions() as session:
             damage = await session.scalar(
                 select(Location.id)
@@ -91,48 +63,60 @@ class AfterSaleActivities:
                 .order_by(Location.id)
                 .limit(1)
             )
+            units = 0
             for line, sku_id in inbound.lines:
                 source = await _shipped_from(session, inbound, line.line_no, sku_id)
-                doc = Document(
-                    ref_type="after_sale",
-                    ref_no=inbound.as_no,
-                    actor=f"{inbound.actor.kind}:{inbound.actor.name}",
-                    reason="return received",
-                )
-                for condition, count, where in (
-                    ("sellable", line.sellable, source.location_id),
-                    ("damaged", line.damaged, damage or source.location_id),
-                ):
-                    if not count:
-                        continue
-                    key = f"return:{inbound.as_no}:{line.line_no}:{condition}"
-                    await move_on_hand(
-                        session,
-                        movement_type="return_in",
-                        sku_id=sku_id,
-                        warehouse_id=inbound.warehouse_id,
-                        batch=BatchRef(
-                            location_id=where,
-                            batch_no=source.batch_no,
-                            production_date=source.production_date,
-                            expiry_date=source.expiry_date,
-                        ),
-                        quantity=count,
-                        doc=replace(doc, idempotency_key=key),
+                back = (line.line_no, sku_id)
+                units += await _put_back(session, inbound, back, source, line.sellable, "sellable")
+                if line.damaged and damage is None:
+                    raise business_error(
+                        "InvalidInputError",
+                        f"warehouse {inbound.warehouse_id} has no damage location",
                     )
-                    if condition == "damaged":
-                        await session.execute(
-                            update(LocationStock)
-                            .where(
-                                LocationStock.location_id == where,
-                                LocationStock.sku_id == sku_id,
-                                LocationStock.batch_no == source.batch_no,
-                            )
-                            .values(disabled=True)
-                        )
-                    units += count
+                place = replace(source, location_id=damage or source.location_id)
+                units += await _put_back(session, inbound, back, place, line.damaged, "damaged")
             await session.commit()
         return units
+
+
+async def _put_back(
+    session: AsyncSession,
+    inbound: ReturnInbound,
+    line: tuple[int, int],
+    where: BatchRef,
+    count: int,
+    condition: str,
+) -> int:
+    """`count` units of (line, SKU) back on hand at `where`; damaged ones blocked there."""
+    if not count:
+        return 0
+    line_no, sku_id = line
+    await move_on_hand(
+        session,
+        movement_type="return_in",
+        sku_id=sku_id,
+        warehouse_id=inbound.warehouse_id,
+        batch=where,
+        quantity=count,
+        doc=Document(
+            ref_type="after_sale",
+            ref_no=inbound.as_no,
+            actor=f"{inbound.actor.kind}:{inbound.actor.name}",
+            reason=f"return received {condition}",
+            idempotency_key=f"return:{inbound.as_no}:{line_no}:{condition}",
+        ),
+    )
+    if condition == "damaged":
+        await session.execute(
+            update(LocationStock)
+            .where(
+                LocationStock.location_id == where.location_id,
+                LocationStock.sku_id == sku_id,
+                LocationStock.batch_no == where.batch_no,
+            )
+            .values(disabled=True)
+        )
+    return count
 
 
 async def _shipped_from(
@@ -169,6 +153,42 @@ async def _shipped_from(
     )
     assert receiving is not None, f"warehouse {inbound.warehouse_id} has no receiving location"
     return BatchRef(location_id=receiving, batch_no=f"RET-{inbound.as_no}")
+
+
+async def _open(session: AsyncSession, step: AfterSaleStep, opened: AfterSaleInput) -> None:
+    await session.execute(_opened(step, opened).on_conflict_do_nothing())
+    for line in opened.quote.lines:
+        await session.execute(
+            insert(AfterSaleLine)
+            .values(
+                as_no=step.as_no,
+                line_no=line.line_no,
+                sku_id=line.sku_id,
+                quantity=line.quantity,
+                amount_fen=line.amount_fen,
+            )
+            .on_conflict_do_nothing()
+        )
+
+
+def _changes(step: AfterSaleStep) -> dict[str, object]:
+    """What the step changes on the after-sale's row."""
+    changes: dict[str, object] = {
+        "status": step.status,
+        "status_seq": step.seq,
+        "last_progress_at": step.at,
+    }
+    if step.step in ("approved", "rejected", "auto_approved"):
+        changes |= {
+            "decided_by": f"{step.actor.kind}:{step.actor.name}",
+            "decision_reason": str(step.detail.get("reason") or "") or None,
+        }
+    if step.refund_no is not None:
+        changes["refund_no"] = step.refund_no
+    if step.shipped_back is not None:
+        changes["return_carrier"] = step.shipped_back.carrier_code
+        changes["return_tracking_no"] = step.shipped_back.tracking_no
+    return changes
 
 
 def _opened(step: AfterSaleStep, opened: AfterSaleInput) -> Insert:

@@ -20,6 +20,7 @@ import sys
 import time
 from typing import Any
 
+import _floor
 import _stack
 import httpx
 from _stack import SHOP, Stack, ok, percentile, say
@@ -49,7 +50,7 @@ async def delivered_orders(stack: Stack, api: httpx.AsyncClient, count: int) -> 
             simulate = f"/v1/payments/{payment['payment_id']}/simulate"
             ok(await provider.post(simulate, json={"outcome": "succeeded"}), 200)
             numbers.append(number)
-    manager = {"Authorization": f"Bearer {await _stack.login(api, 'warehouse_manager')}"}
+    manager = {"Authorization": f"Bearer {await _floor.login(api, 'warehouse_manager')}"}
     device = {"X-API-Key": DEMO_DEVICE_KEYS["SH01"]}
 
     async def released() -> int:
@@ -61,7 +62,7 @@ async def delivered_orders(stack: Stack, api: httpx.AsyncClient, count: int) -> 
     for wave in ok(await api.post(f"/v1/warehouses/{warehouse}/waves/plan", headers=manager), 200)[
         "waves"
     ]:
-        await _stack.pick_wave(api, device, wave["wave_no"])
+        await _floor.pick_wave(api, device, wave["wave_no"])
     async with httpx.AsyncClient(base_url=stack.carrier, timeout=30) as carrier:
         for number in numbers:
             order = ok(await api.get(f"/v1/orders/{number}", headers=SHOP), 200)
@@ -140,7 +141,7 @@ async def run(args: argparse.Namespace) -> list[tuple[str, ...]]:
         async with httpx.AsyncClient(base_url=stack.api, timeout=120) as api:
             say(f"[setup] {args.requests} delivered orders through the API")
             numbers = await delivered_orders(stack, api, args.requests)
-            cs = {"Authorization": f"Bearer {await _stack.login(api, 'cs')}"}
+            cs = {"Authorization": f"Bearer {await _floor.login(api, 'cs')}"}
             say(f"[run] {args.requests} after-sales, {args.concurrency} in flight")
             gate = asyncio.Semaphore(args.concurrency)
 

@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+import _floor
 import _stack
 import httpx
 from _baselines import (
@@ -132,7 +133,7 @@ async def warehouse_floor(http: Http, codes: dict[int, str], every: float) -> No
     """The warehouses at work while orders flow: each plans what is waiting ("plan now"), its
     handheld picks every task and sorts the put wall; the packages are then picked (until
     cancelled)."""
-    manager = {"Authorization": f"Bearer {await _stack.login(http.api, 'warehouse_manager')}"}
+    manager = {"Authorization": f"Bearer {await _floor.login(http.api, 'warehouse_manager')}"}
     while True:
         for warehouse, code in codes.items():
             device = {"X-API-Key": DEMO_DEVICE_KEYS[code]}
@@ -140,7 +141,7 @@ async def warehouse_floor(http: Http, codes: dict[int, str], every: float) -> No
                 await http.api.post(f"/v1/warehouses/{warehouse}/waves/plan", headers=manager), 200
             )
             for wave in planned["waves"]:
-                await _stack.pick_wave(http.api, device, wave["wave_no"])
+                await _floor.pick_wave(http.api, device, wave["wave_no"])
         await asyncio.sleep(every)
 
 

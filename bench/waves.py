@@ -29,6 +29,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import _floor
 import _stack
 import httpx
 from _stack import Stack, ok, say
@@ -325,7 +326,7 @@ async def picking(stack: Stack, args: argparse.Namespace) -> list[tuple[str, ...
         await _stack.until(built, lambda n: n == 0, "waves built", within=120, interval=0.3)
         hands = await devices(stack, args.devices)
         began = time.perf_counter()
-        done = await asyncio.gather(*(_stack.pick_tasks(api, hand) for hand in hands))
+        done = await asyncio.gather(*(_floor.pick_tasks(api, hand) for hand in hands))
         elapsed = time.perf_counter() - began
         counts = {"tasks": sum(t for t, _ in done), "scans": sum(s for _, s in done)}
     broken = await _stack.invariant_violations(stack.sessions)

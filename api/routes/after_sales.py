@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, writer
@@ -19,6 +19,7 @@ from api.pagination import Page, Paging, fetch_page
 from api.routes.orders import actor_of, visible_order
 from api.workflow_calls import UPDATE_RPC_TIMEOUT, answer
 from models.contracts.after_sale import (
+    OPEN_STATUSES,
     WAITING_FOR,
     AfterSaleDecision,
     AfterSaleRequest,
@@ -114,16 +115,7 @@ async def request_after_sale(
     """Opens an after-sale; 409 when the quantity exceeds what was bought minus what earlier
     requests took, when the order is not delivered yet or its after-sale window has closed."""
     await visible_order(w.session, w.principal, order_no)
-    seq = int(await w.session.scalar(select(func.nextval("after_sale_seq"))) or 0)
-    await w.session.commit()
-    request = AfterSaleRequest(
-        as_no=f"AS{datetime.now(UTC):%Y%m%d}{seq:06d}",
-        type=body.type,
-        lines=[RefundRequestLine(line_no=x.line_no, quantity=x.quantity) for x in body.lines],
-        reason=body.reason,
-        evidence_urls=body.evidence_urls,
-        actor=actor_of(w.principal),
-    )
+    request = await _request(w, body)
     handle = deps.require_temporal().get_workflow_handle(f"order-{order_no}")
     view = await answer(
         handle.execute_update(
@@ -137,6 +129,19 @@ async def request_after_sale(
     )
     await w.commit("after_sale.request", "after_sale", view.as_no, body.model_dump())
     return view
+
+
+async def _request(w: Writer, body: AfterSaleIn) -> AfterSaleRequest:
+    seq = int(await w.session.scalar(select(func.nextval("after_sale_seq"))) or 0)
+    await w.session.commit()  # never hold a connection while waiting for the workflow
+    return AfterSaleRequest(
+        as_no=f"AS{datetime.now(UTC):%Y%m%d}{seq:06d}",
+        type=body.type,
+        lines=[RefundRequestLine(line_no=x.line_no, quantity=x.quantity) for x in body.lines],
+        reason=body.reason,
+        evidence_urls=body.evidence_urls,
+        actor=actor_of(w.principal),
+    )
 
 
 @router.get("/v1/after-sales/{as_no}")
@@ -158,12 +163,24 @@ async def list_after_sales(
     overdue: Annotated[bool | None, Query(description="undecided past the SLA")] = None,
     stuck_days: Annotated[int | None, Query(ge=1, description="no progress for N days")] = None,
 ) -> Page[AfterSalePublic]:
+    query = _filtered(status, type, order_no, sku_id, overdue, stuck_days)
+    numbers, count = await fetch_page(session, query, paging)
+    return Page(data=[await after_sale_public(session, who, n) for n in numbers], count=count)
+
+
+def _filtered(
+    status: str | None,
+    type: str | None,
+    order_no: str | None,
+    sku_id: int | None,
+    overdue: bool | None,
+    stuck_days: int | None,
+) -> Select[str]:
     now = datetime.now(UTC)
     query = select(AfterSale.as_no).order_by(AfterSale.last_progress_at, AfterSale.as_no)
-    if status is not None:
-        query = query.where(AfterSale.status == status)
-    if type is not None:
-        query = query.where(AfterSale.type == type)
+    for column, value in ((AfterSale.status, status), (AfterSale.type, type)):
+        if value is not None:
+            query = query.where(column == value)
     if order_no is not None:
         query = query.where(AfterSale.order_no == order_no)
     if sku_id is not None:
@@ -174,11 +191,10 @@ async def list_after_sales(
         query = query.where(late if overdue else ~late)
     if stuck_days is not None:
         query = query.where(
-            AfterSale.status.in_(("requested", "approved", "refunding")),
+            AfterSale.status.in_(OPEN_STATUSES),
             AfterSale.last_progress_at < now - stuck_days * BUSINESS_TZ_DAY,
         )
-    numbers, count = await fetch_page(session, query, paging)
-    return Page(data=[await after_sale_public(session, who, n) for n in numbers], count=count)
+    return query
 
 
 @router.post("/v1/after-sales/{as_no}/decision")
@@ -190,18 +206,10 @@ async def decide(
 ) -> AfterSalePublic:
     await after_sale_public(w.session, w.principal, as_no)
     await w.session.commit()
-    handle = deps.require_temporal().get_workflow_handle(f"aftersale-{as_no}")
-    await answer(
-        handle.execute_update(
-            AfterSaleWorkflow.decide,
-            AfterSaleDecision(
-                actor=actor_of(w.principal), approve=body.approve, reason=body.reason
-            ),
-            rpc_timeout=UPDATE_RPC_TIMEOUT,
-        ),
-        kind="after-sale",
-        ident=as_no,
+    decision = AfterSaleDecision(
+        actor=actor_of(w.principal), approve=body.approve, reason=body.reason
     )
+    await _after_sale_update(deps, as_no, AfterSaleWorkflow.decide, decision)
     await w.commit("after_sale.decide", "after_sale", as_no, body.model_dump())
     return await after_sale_public(w.session, w.principal, as_no)
 
@@ -212,16 +220,8 @@ async def withdraw(
 ) -> AfterSalePublic:
     await after_sale_public(w.session, w.principal, as_no)
     await w.session.commit()
-    handle = deps.require_temporal().get_workflow_handle(f"aftersale-{as_no}")
-    await answer(
-        handle.execute_update(
-            AfterSaleWorkflow.withdraw,
-            AfterSaleWithdrawal(actor=actor_of(w.principal)),
-            rpc_timeout=UPDATE_RPC_TIMEOUT,
-        ),
-        kind="after-sale",
-        ident=as_no,
-    )
+    withdrawal = AfterSaleWithdrawal(actor=actor_of(w.principal))
+    await _after_sale_update(deps, as_no, AfterSaleWorkflow.withdraw, withdrawal)
     await w.commit("after_sale.withdraw", "after_sale", as_no)
     return await after_sale_public(w.session, w.principal, as_no)
 
