@@ -50,6 +50,7 @@ class AfterSaleWorkflow:
         self._input = input
         self._status: AfterSaleStatus = "requested"
         self._decision: AfterSaleDecision | None = None
+        self._deciding = False
         self._withdrawal: AfterSaleWithdrawal | None = None
         self._seq = 0
         self._sla_due_at = workflow.now() + input.approval_sla
@@ -74,9 +75,13 @@ class AfterSaleWorkflow:
                 timeout=input.approval_sla,
             )
         except TimeoutError:
-            reason = f"no decision within {input.approval_sla}"
-            self._decision = AfterSaleDecision(actor=SYSTEM, approve=True, reason=reason)
-            await self._decide(self._decision, "auto_approved")
+            if self._deciding:  # a decision is being recorded right now: it stands
+                await workflow.wait_condition(lambda: self._decision is not None)
+            else:
+                self._deciding = True
+                reason = f"no decision within {input.approval_sla}"
+                self._decision = AfterSaleDecision(actor=SYSTEM, approve=True, reason=reason)
+                await self._decide(self._decision, "auto_approved")
         if self._withdrawal is not None:
             return await self._settle()
         if self._status == "approved" and await self._refund_due():
@@ -177,13 +182,15 @@ class AfterSaleWorkflow:
 
     @workflow.update
     async def decide(self, decision: AfterSaleDecision) -> AfterSaleView:
-        self._decision = decision
+        self._deciding = True  # validators refuse another decision or a withdrawal from now on
         await self._decide(decision, "approved" if decision.approve else "rejected")
+        # Only now the run goes on: its next step must not overtake the decision's.
+        self._decision = decision
         return self.view()
 
     @decide.validator
     def _may_decide(self, decision: AfterSaleDecision) -> None:
-        if self._status != "requested" or self._decision is not None:
+        if self._status != "requested" or self._deciding or self._withdrawal is not None:
             raise ApplicationError(f"after-sale is {self._status}", type="InvalidStateError")
         if not decision.approve and not decision.reason.strip():
             raise ApplicationError("a rejection needs a reason", type="InvalidInputError")
@@ -196,7 +203,7 @@ class AfterSaleWorkflow:
 
     @withdraw.validator
     def _may_withdraw(self, withdrawal: AfterSaleWithdrawal) -> None:
-        if self._status != "requested" or self._decision is not None:
+        if self._status != "requested" or self._deciding or self._withdrawal is not None:
             raise ApplicationError(
                 f"after-sale is {self._status}: only an undecided one can be withdrawn",
                 type="InvalidStateError",

@@ -283,3 +283,28 @@ async def test_an_exchange_without_stock_for_the_replacement_is_refunded(task_qu
         steps = [s.step for s in order.fake.of("record_after_sale_step")]
     assert refund.amount_fen == 3_000
     assert "exchange_impossible" in steps and steps[-1] == "refunded"
+
+
+async def test_an_approval_is_recorded_before_the_refund_it_starts(task_queue: str) -> None:
+    """The refund's steps never overtake the decision's (the projection keeps who decided)."""
+    async with running(task_queue) as order:
+        await delivered(order)
+        await order.handle.execute_update(OrderWorkflow.request_after_sale, ask("AS1", 1, 1))
+        child = order.env.client.get_workflow_handle_for(AfterSaleWorkflow.run, "aftersale-AS1")
+        await order.fake.wait_for("record_after_sale_step", lambda s: s.step == "requested")
+        slow = order.fake.hold("record_after_sale_step", lambda s: s.step == "approved")
+        decision = asyncio.create_task(
+            child.execute_update(
+                AfterSaleWorkflow.decide, AfterSaleDecision(actor=STAFF, approve=True)
+            )
+        )
+        await order.fake.wait_for("record_after_sale_step", lambda s: s.step == "approved")
+        await asyncio.sleep(0.5)  # the refund would start now if it did not wait
+        early = [s.step for s in order.fake.of("record_after_sale_step")]
+        slow.set()
+        await decision
+        await order.fake.wait_for("refund_payment")
+        await order.fake.wait_for("record_after_sale_step", lambda s: s.step == "refunded")
+    assert early == ["requested", "approved"]
+    steps = [(s.step, s.seq) for s in order.fake.of("record_after_sale_step")]
+    assert steps == [("requested", 1), ("approved", 2), ("refunding", 3), ("refunded", 4)]
