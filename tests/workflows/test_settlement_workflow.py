@@ -90,18 +90,22 @@ async def running(
 
 
 async def test_a_matched_invoice_is_paid_at_ten_on_its_due_date(task_queue: str) -> None:
-    async with running(task_queue, settlement(date(2026, 11, 22))) as (fake, handle):
+    # The test server's clock starts at the real time: the invoice is dated today (business
+    # time), so its due date (30 days on) is always ahead of the 29 days skipped.
+    invoiced = datetime.now(CST).date()
+    async with running(task_queue, settlement(invoiced)) as (fake, handle):
         opened = await handle.execute_update(SettlementWorkflow.opened)
         started = await fake.env.get_current_time()
         await fake.env.sleep(timedelta(days=29))
         early = list(fake.payments)
         view = await handle.result()
-    assert (opened.status, opened.due_date) == ("payable", date(2026, 12, 22))
+    due_date = invoiced + timedelta(days=30)
+    assert (opened.status, opened.due_date) == ("payable", due_date)
     assert opened.match.payable_fen == 2_500
     assert early == []
     [(paid, at)] = fake.payments
     assert (paid.transfer_key, paid.amount_fen) == ("PAY-PO1", 2_500)
-    due = datetime(2026, 12, 22, 10, 0, tzinfo=CST)
+    due = datetime.combine(due_date, datetime.min.time(), tzinfo=CST).replace(hour=10)
     assert due <= at < due + timedelta(minutes=1)
     assert started < due
     assert (view.status, view.transfer_id) == ("paid", "trf_1")
