@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from temporalio import activity
 
-from activities import reservations
+from activities import reservations, withdrawals
 from activities.orders import business_error
 from core.db import SessionFactory
 from models.contracts.order import (
@@ -20,7 +20,7 @@ from models.contracts.order import (
     ReserveRequest,
 )
 from models.contracts.pricing import DemandLine
-from models.contracts.shipment import ConsumeRequest
+from models.contracts.shipment import ConsumeRequest, UnitsWithdrawn, WithdrawRequest
 from models.db import Reservation as ReservationRow
 from models.db import Sku
 from models.domain.warehouse_choice import OutOfStockError
@@ -92,6 +92,15 @@ class InventoryActivities:
         except OutOfStockError as exc:  # e.g. a batch disabled after the order was placed
             raise business_error("StockShortError", str(exc), sku_ids=exc.sku_ids) from exc
         return units
+
+    @activity.defn
+    async def withdraw_units(self, request: WithdrawRequest) -> UnitsWithdrawn:
+        """Units of a package not yet picked, no longer reserved for it (a refund before
+        shipment); `refused` when the package cannot give them up any more."""
+        async with self._sessions() as session:
+            answer = await withdrawals.withdraw(session, request)
+            await session.commit()
+        return answer
 
     async def _plans(self, rows: Sequence[ReservationRow]) -> list[PackagePlan]:
         async with self._sessions() as session:

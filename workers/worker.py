@@ -75,6 +75,7 @@ def activities_for(deps: WorkerDeps) -> list[Callable[..., Any]]:
         inventory.reserve_package,
         inventory.release_stock,
         inventory.ship_stock,
+        inventory.withdraw_units,
     ]
     purchasing = PurchasingActivities(sessions, deps.supplier)
     found += [purchasing.record_po_step, purchasing.move_po_in_transit, purchasing.receive_goods]

@@ -53,7 +53,7 @@ class AfterSaleWorkflow:
         self._deciding = False
         self._withdrawal: AfterSaleWithdrawal | None = None
         self._seq = 0
-        self._sla_due_at = workflow.now() + input.approval_sla
+        self._sla_due_at = None if input.before_shipment else workflow.now() + input.approval_sla
         self._decided_by: str | None = None
         self._decision_reason: str | None = None
         self._shipped_back: ReturnShipment | None = None
@@ -69,6 +69,22 @@ class AfterSaleWorkflow:
             detail={"type": input.type, "refund_fen": input.quote.total_fen},
             opened=input,
         )
+        await self._decision_made(input)
+        if self._withdrawal is not None:
+            return await self._settle()
+        if self._status == "approved" and await self._refund_due():
+            await self._refund()
+        return await self._settle()
+
+    async def _decision_made(self, input: AfterSaleInput) -> None:
+        """Customer service decides within the SLA, else it is approved; taken out of its
+        packages before shipment, it is approved at once (nothing left the warehouse)."""
+        if input.before_shipment:
+            self._deciding = True
+            reason = f"not shipped yet: taken out of {', '.join(input.taken_from)}"
+            self._decision = AfterSaleDecision(actor=SYSTEM, approve=True, reason=reason)
+            await self._decide(self._decision, "approved")
+            return
         try:
             await workflow.wait_condition(
                 lambda: self._decision is not None or self._withdrawal is not None,
@@ -82,11 +98,6 @@ class AfterSaleWorkflow:
                 reason = f"no decision within {input.approval_sla}"
                 self._decision = AfterSaleDecision(actor=SYSTEM, approve=True, reason=reason)
                 await self._decide(self._decision, "auto_approved")
-        if self._withdrawal is not None:
-            return await self._settle()
-        if self._status == "approved" and await self._refund_due():
-            await self._refund()
-        return await self._settle()
 
     async def _refund_due(self) -> bool:
         """Refund-only: at once. A return: once received. An exchange: only if the order
@@ -96,11 +107,6 @@ class AfterSaleWorkflow:
         if not await self._returned():
             return False
         return self._input.type != "exchange" or not await self._exchanged()
-        if input.type == "refund_only" or (
-            await self._returned() and not (input.type == "exchange" and await self._exchanged())
-        ):
-            await self._refund()
-        return await self._settle()
 
     async def _exchanged(self) -> bool:
         """The order ships the same units again; False when it cannot (then: refunded)."""
@@ -281,6 +287,7 @@ class AfterSaleWorkflow:
             sla_due_at=self._sla_due_at,
             decided_by=self._decided_by,
             decision_reason=self._decision_reason,
+            lines=self._input.lines,
         )
 
     # --- helpers ---------------------------------------------------------------------------------

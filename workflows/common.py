@@ -57,6 +57,7 @@ LOCAL_ACTIVITIES = frozenset(
         "reserve_package",
         "release_stock",
         "ship_stock",
+        "withdraw_units",
         "record_shipment_step",
         "allocate_tracking_number",
         "record_po_step",

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         ReleaseRequest,
         ReserveRequest,
     )
+    from models.contracts.shipment import UnitsWithdrawn
     from models.contracts.waves import PackageShort
     from workflows.common import FAILED, call, refusal
     from workflows.order_after_sales import AfterSales
@@ -52,6 +53,7 @@ class OrderWorkflow(OrderPayments):
         # Placement arrives as an update with the start: handlers need the input at once.
         self._setup(input)
         self._after_sales = AfterSales(self)
+        self.fulfilment: Fulfilment | None = None
 
     @workflow.run
     async def run(self, input: OrderInput) -> OrderView:
@@ -64,7 +66,8 @@ class OrderWorkflow(OrderPayments):
         if self._placed.under_review:
             self._sla_watch = asyncio.create_task(self._watch_review_sla())
         if await self._paid_and_approved():
-            await Fulfilment(self).run()
+            self.fulfilment = Fulfilment(self)
+            await self.fulfilment.run()
         if self._status in ("cancelling", "cancelled"):
             await self._cancel_order()
         elif self._status == "delivered":
@@ -196,11 +199,7 @@ class OrderWorkflow(OrderPayments):
     def _may_cancel(self, request: CancelRequest) -> None:
         if self._status not in OPEN_FOR_CANCEL or self._cancel is not None:
             raise ApplicationError(f"order is {self._status}", type="InvalidStateError")
-        shipped = [
-            p.package_no
-            for p in self._packages.values()
-            if p.status in ("shipped", "delivered", "exception")
-        ]
+        shipped = [p.package_no for p in self.packages_handed_over()]
         if shipped:
             raise ApplicationError(
                 f"packages already handed over: {shipped}", type="InvalidStateError"
@@ -213,6 +212,8 @@ class OrderWorkflow(OrderPayments):
             ReleaseRequest(order_no=self._in.order_no, reason=self._cancel.reason),
         )
         await call(OrderActivities.return_coupon, self._in.order_no)
+        # Refunds of after-sales still running (taken out before shipment) come first.
+        await workflow.wait_condition(lambda: self._after_sales.open == 0)
         if self._payment is not None:
             owed = self._payment.amount_fen - self._refunded_on_order()
             if owed > 0:
@@ -280,6 +281,11 @@ class OrderWorkflow(OrderPayments):
     @workflow.signal
     def after_sale_settled(self, settled: AfterSaleSettled) -> None:
         self._after_sales.settled(settled)
+
+    @workflow.signal
+    def units_withdrawn(self, answer: UnitsWithdrawn) -> None:
+        """A package's answer to a refund-only after-sale before shipment."""
+        self._after_sales.withdrawn(answer)
 
     @workflow.signal
     def exchange_requested(self, requested: ExchangeRequested) -> None:

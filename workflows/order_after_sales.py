@@ -11,6 +11,7 @@ against what the first took. The order closes only once every after-sale has end
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -29,8 +30,20 @@ with workflow.unsafe.imports_passed_through():
         ExchangeRequested,
         ReplacementReady,
     )
-    from models.contracts.order import RecordPackageRequest, ReservePackageRequest
-    from models.domain.refunds import LineHistory, RefundError, RefundQuote, quote_refund
+    from models.contracts.order import (
+        PackageLine,
+        PackagePlan,
+        RecordPackageRequest,
+        ReservePackageRequest,
+    )
+    from models.contracts.shipment import UnitsWithdrawn, WithdrawUnits
+    from models.domain.refunds import (
+        LineHistory,
+        RefundError,
+        RefundQuote,
+        RefundRequestLine,
+        quote_refund,
+    )
     from workflows.after_sale import AfterSaleWorkflow
     from workflows.common import FAILED, call
     from workflows.order_fulfilment import Fulfilment
@@ -54,6 +67,8 @@ class _Claim:
 
 
 OPEN_FOR_AFTER_SALES = ("delivered", "completed")
+BEFORE_SHIPMENT = ("paid", "fulfilling")  # refund-only: units not yet picked are taken out
+NOT_DELIVERED = "not delivered yet (before shipment only a refund-only request can be made)"
 
 
 class AfterSales:
@@ -61,6 +76,7 @@ class AfterSales:
         self._order = order
         self._claims: dict[str, _Claim] = {}
         self._replacements: list[asyncio.Task[None]] = []
+        self._answers: dict[tuple[str, str], UnitsWithdrawn] = {}
         self.window_closed = False
 
     @property
@@ -69,21 +85,43 @@ class AfterSales:
 
     def check(self, request: AfterSaleRequest) -> RefundQuote:
         """The amounts of the request, or an ApplicationError saying why it is refused."""
-        status = self._order.status
-        if self.window_closed or status not in OPEN_FOR_AFTER_SALES:
-            closed = self.window_closed or status == "closed"
-            why = "its after-sale window has closed" if closed else "not delivered yet"
-            raise ApplicationError(f"order is {status}: {why}", type="InvalidStateError")
+        if self.before_shipment(request):
+            self._check_not_shipped(request)
+        else:
+            status = self._order.status
+            if self.window_closed or status not in OPEN_FOR_AFTER_SALES:
+                closed = self.window_closed or status == "closed"
+                why = "its after-sale window has closed" if closed else NOT_DELIVERED
+                raise ApplicationError(f"order is {status}: {why}", type="InvalidStateError")
         if request.as_no in self._claims:
             raise ApplicationError(f"{request.as_no} exists", type="InvalidStateError")
+        return self._quote(request.lines)
+
+    def before_shipment(self, request: AfterSaleRequest) -> bool:
+        return request.type == "refund_only" and self._order.status in BEFORE_SHIPMENT
+
+    def _quote(self, lines: Sequence[RefundRequestLine]) -> RefundQuote:
         placed = self._order.placed
         try:
-            return quote_refund(placed.quote, request.lines, self._history(), self._committed_fen())
+            return quote_refund(placed.quote, lines, self._history(), self._committed_fen())
         except RefundError as exc:
             raise ApplicationError(str(exc), type="AfterSaleQuantityError") from exc
 
     async def open_one(self, request: AfterSaleRequest) -> AfterSaleView:
         quote = self.check(request)  # again: an earlier request may have taken the units
+        taken_from: list[str] = []
+        if self.before_shipment(request):
+            self._claims[request.as_no] = _Claim(quote=quote)  # holds the units meanwhile
+            lines, taken_from = await self._take_out(request)
+            if not lines:
+                del self._claims[request.as_no]
+                raise ApplicationError(
+                    "nothing could be taken out of its packages: "
+                    + "; ".join(self._refusals(request.as_no)),
+                    type="InvalidStateError",
+                )
+            del self._claims[request.as_no]
+            quote = self._quote(lines)
         self._claims[request.as_no] = _Claim(quote=quote)
         order = self._order
         payment = order.payment
@@ -92,7 +130,7 @@ class AfterSales:
             as_no=request.as_no,
             order_no=order.placed.order_no,
             type=request.type,
-            lines=request.lines,
+            lines=[RefundRequestLine(line_no=x.line_no, quantity=x.quantity) for x in quote.lines],
             reason=request.reason,
             evidence_urls=request.evidence_urls,
             requested_by=request.actor,
@@ -101,6 +139,8 @@ class AfterSales:
             approval_sla=order.order_input.timings.after_sale_approval_sla,
             return_window=order.order_input.timings.after_sale_return_window,
             return_warehouse_id=self._shipped_from(request),
+            before_shipment=bool(taken_from),
+            taken_from=taken_from,
         )
         await workflow.start_child_workflow(
             AfterSaleWorkflow.run, child, id=f"aftersale-{request.as_no}"
@@ -111,8 +151,91 @@ class AfterSales:
             type=request.type,
             status="requested",
             refund_fen=quote.total_fen,
-            sla_due_at=workflow.now() + child.approval_sla,
+            sla_due_at=None if taken_from else workflow.now() + child.approval_sla,
+            lines=[RefundRequestLine(line_no=x.line_no, quantity=x.quantity) for x in quote.lines],
         )
+
+    # --- refund-only before shipment ----------------------------------------------------------
+
+    def _check_not_shipped(self, request: AfterSaleRequest) -> None:
+        order = self._order
+        if order.placed.under_review and order.status == "paid":
+            raise ApplicationError(
+                "order is paid and awaits its risk review: cancel it instead",
+                type="InvalidStateError",
+            )
+        open_units = self._units_not_shipped()
+        for line in request.lines:
+            if line.quantity > open_units.get(line.line_no, 0):
+                raise ApplicationError(
+                    f"line {line.line_no}: {open_units.get(line.line_no, 0)} units not yet "
+                    f"shipped, {line.quantity} asked; the rest can be refunded once delivered",
+                    type="AfterSaleQuantityError",
+                )
+
+    def _open_packages(self) -> list[PackagePlan]:
+        """Packages not handed over, with their lines as they are now."""
+        order = self._order
+        fulfilment = order.fulfilment
+        plans = list(fulfilment.plans.values()) if fulfilment else list(order.placed.packages)
+        gone = fulfilment.finished if fulfilment else set()
+        shipped = {p.package_no for p in order.packages_handed_over()}
+        return [
+            plan.model_copy(update={"lines": order.current_lines(plan)})
+            for plan in sorted(plans, key=lambda p: p.package_no)
+            if plan.package_no not in gone and plan.package_no not in shipped
+        ]
+
+    def _units_not_shipped(self) -> dict[int, int]:
+        units: dict[int, int] = {}
+        for plan in self._open_packages():
+            for line in plan.lines:
+                units[line.line_no] = units.get(line.line_no, 0) + line.quantity
+        return units
+
+    async def _take_out(
+        self, request: AfterSaleRequest
+    ) -> tuple[list[RefundRequestLine], list[str]]:
+        """Ask each package holding the units to give them up; what they gave up."""
+        asks: dict[str, list[PackageLine]] = {}
+        wanted = {line.line_no: line.quantity for line in request.lines}
+        for plan in self._open_packages():
+            for line in plan.lines:
+                take = min(wanted.get(line.line_no, 0), line.quantity)
+                if take:
+                    wanted[line.line_no] -= take
+                    asks.setdefault(plan.package_no, []).append(
+                        line.model_copy(update={"quantity": take})
+                    )
+        fulfilment = self._order.fulfilment
+        assert fulfilment is not None or not asks
+        asked = [
+            package_no
+            for package_no, lines in asks.items()
+            if fulfilment is not None
+            and await fulfilment.withdraw(
+                package_no, WithdrawUnits(as_no=request.as_no, lines=lines)
+            )
+        ]
+        await workflow.wait_condition(
+            lambda: all((request.as_no, p) in self._answers for p in asked)
+        )
+        taken: dict[int, int] = {}
+        for package_no in asked:
+            answer = self._answers[(request.as_no, package_no)]
+            for line in answer.withdrawn:
+                taken[line.line_no] = taken.get(line.line_no, 0) + line.quantity
+        lines = [RefundRequestLine(line_no=no, quantity=q) for no, q in sorted(taken.items())]
+        return lines, [p for p in asked if self._answers[(request.as_no, p)].withdrawn]
+
+    def withdrawn(self, answer: UnitsWithdrawn) -> None:
+        self._answers[(answer.as_no, answer.package_no)] = answer
+        if answer.withdrawn:
+            self._order.withdrawn.setdefault(answer.package_no, []).extend(answer.withdrawn)
+
+    def _refusals(self, as_no: str) -> list[str]:
+        found = [a.refused for (no, _), a in self._answers.items() if no == as_no and a.refused]
+        return found or ["its packages are already picked or handed over"]
 
     def _shipped_from(self, request: AfterSaleRequest) -> int:
         """The warehouse the first requested line went out from: the goods come back there."""
@@ -168,8 +291,9 @@ class AfterSales:
         )
 
     def _history(self) -> list[LineHistory]:
-        """Units and fen per line of every after-sale not rejected or withdrawn."""
-        taken: dict[int, tuple[int, int]] = {}
+        """Units and fen per line of every after-sale not rejected or withdrawn, and of the
+        order's own package refunds (lost, short or cancelled packages)."""
+        taken: dict[int, tuple[int, int]] = dict(self._order.package_refunds)
         for claim in self._claims.values():
             if not claim.takes_units:
                 continue  # rejected or withdrawn: its units are free again

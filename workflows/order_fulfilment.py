@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities
     from activities.orders import OrderActivities
     from models.contracts.order import PackagePlan, RecordPackageRequest, ReservePackageRequest
-    from models.contracts.shipment import ShipmentInput, ShipmentResult
+    from models.contracts.shipment import ShipmentInput, ShipmentResult, WithdrawUnits
     from models.contracts.waves import PackageShort
     from models.domain.shipping import package_value
     from workflows.common import FAILED, call
@@ -35,6 +35,8 @@ class Fulfilment:
         self._children: dict[
             str, workflow.ChildWorkflowHandle[ShipmentWorkflow, ShipmentResult]
         ] = {}
+        self.plans: dict[str, PackagePlan] = {}  # every package started, backorders too
+        self.finished: set[str] = set()
         self._done = False
 
     async def run(self) -> None:
@@ -88,9 +90,11 @@ class Fulfilment:
             id=f"shipment-{plan.package_no}",
         )
         self._children[plan.package_no] = handle
+        self.plans[plan.package_no] = plan
         if self._order.cancel_requested:  # the cancel came before this package started
             await handle.signal(ShipmentWorkflow.cancel)
         result = await handle
+        self.finished.add(plan.package_no)
         if result.outcome == "delivered":
             self._order.package_delivered(result.package_no)
         return result
@@ -101,7 +105,7 @@ class Fulfilment:
             order_no=order_no,
             package_no=f"{plan.package_no}R{attempt}",
             warehouse_id=plan.warehouse_id,
-            lines=plan.lines,
+            lines=self._order.current_lines(plan),
         )
         try:
             replacement = await call(InventoryActivities.reserve_package, request)
@@ -117,7 +121,10 @@ class Fulfilment:
     async def _refund_package(self, plan: PackagePlan, reason: str) -> ShipmentResult:
         order = self._order
         payment = order.payment
-        value = package_value(order.placed.quote.lines, plan.lines)
+        lines = order.current_lines(plan)
+        value = package_value(order.placed.quote.lines, lines)
+        if payment is not None:
+            order.package_refunded(lines)
         if payment is not None and value > 0:
             await order.refund(payment, value, f"RF{plan.package_no[2:]}", reason)
         return ShipmentResult(package_no=plan.package_no, outcome="refund")
@@ -169,6 +176,8 @@ class Fulfilment:
             return None
         payment = order.payment
         value = package_value(order.placed.quote.lines, short.missing)
+        if payment is not None:
+            order.package_refunded(short.missing)
         if payment is not None and value > 0:
             await order.refund(
                 payment, value, f"RF{short.package_no[2:]}S", "units not found: refunded"
@@ -181,6 +190,16 @@ class Fulfilment:
             },
         )
         return None
+
+    async def withdraw(self, package_no: str, ask: WithdrawUnits) -> bool:
+        """Ask a running package to give up units; False when it has already ended."""
+        await workflow.wait_condition(
+            lambda: package_no in self._children or package_no in self.finished
+        )
+        if package_no in self.finished:
+            return False
+        await self._children[package_no].signal(ShipmentWorkflow.withdraw_units, ask)
+        return True
 
     async def _pass_cancel_down(self) -> None:
         await workflow.wait_condition(lambda: self._done or self._order.cancel_requested)

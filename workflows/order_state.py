@@ -20,6 +20,8 @@ with workflow.unsafe.imports_passed_through():
         OrderInput,
         OrderStatus,
         OrderView,
+        PackageLine,
+        PackagePlan,
         PackageView,
         PaymentReceived,
         PaymentRequest,
@@ -33,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         TimelineEntry,
     )
     from models.contracts.waves import PackageShort
+    from models.domain.shipping import package_value
     from workflows.common import call
 
 SYSTEM = Actor(kind="system", name="order")
@@ -63,6 +66,11 @@ class OrderState:
         self._sla_watch: asyncio.Task[None] | None = None
         self._projected: OrderStatus = "placing"
         self.shorts: list[PackageShort] = []  # short-picked packages not yet handled
+        # Units taken out of packages before picking (refund-only after-sales), per package.
+        self.withdrawn: dict[str, list[PackageLine]] = {}
+        # Units and fen per line the order refunded itself (lost, short, cancelled packages):
+        # after-sales count them as taken.
+        self.package_refunds: dict[int, tuple[int, int]] = {}
 
     @workflow.query
     def view(self) -> OrderView:
@@ -120,6 +128,29 @@ class OrderState:
         """An after-sale refunded on the order's payment (it called the provider itself)."""
         self._refunded_fen += amount_fen
         self._refunded_for_payment += amount_fen
+
+    def current_lines(self, plan: PackagePlan) -> list[PackageLine]:
+        """The package's lines less what after-sales took out of it before picking."""
+        taken: dict[int, int] = {}
+        for line in self.withdrawn.get(plan.package_no, []):
+            taken[line.line_no] = taken.get(line.line_no, 0) + line.quantity
+        left = [
+            line.model_copy(update={"quantity": line.quantity - taken.get(line.line_no, 0)})
+            for line in plan.lines
+        ]
+        return [line for line in left if line.quantity > 0]
+
+    def packages_handed_over(self) -> list[PackageView]:
+        return [
+            p for p in self._packages.values() if p.status in ("shipped", "delivered", "exception")
+        ]
+
+    def package_refunded(self, lines: list[PackageLine]) -> None:
+        """A package refund (its value, by `package_value`) took these units."""
+        for part in lines:
+            units, fen = self.package_refunds.get(part.line_no, (0, 0))
+            value = package_value(self.placed.quote.lines, [part])
+            self.package_refunds[part.line_no] = (units + part.quantity, fen + value)
 
     def request_cancel(self, reason: str) -> None:
         if self._cancel is None:

@@ -71,6 +71,8 @@ class ShipmentWorkflow(ShipmentSteps):
         self._waves = False  # picked through a wave before packing (WAVES_PATCH)
         self._picked: PackagePicked | None = None
         self._expected = input.expected_weight_g
+        self._lines = list(input.lines)  # less what after-sales took out before picking
+        self._left_waves: set[str] = set()
 
     @workflow.run
     async def run(self, input: ShipmentInput) -> ShipmentResult:
@@ -168,7 +170,7 @@ class ShipmentWorkflow(ShipmentSteps):
             order_no=self._in.order_no,
             package_no=self._in.package_no,
             warehouse_id=self._in.warehouse_id,
-            lines=self._in.lines,
+            lines=self._lines,
         )
         try:
             await call(InventoryActivities.ship_stock, request)
@@ -336,7 +338,11 @@ class ShipmentWorkflow(ShipmentSteps):
     @workflow.signal
     def picked(self, picked: PackagePicked) -> None:
         """From the wave: the units are picked (and sorted); a repeat changes nothing."""
-        if self._picked is None and self._status == "released":
+        if (
+            self._picked is None
+            and self._status == "released"
+            and picked.wave_no not in self._left_waves
+        ):
             self._picked = picked
 
     @workflow.query

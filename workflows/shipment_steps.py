@@ -3,18 +3,24 @@ step, and what it tells its order (progress at handover and exceptions, units no
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import suppress
 from typing import Any
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.inventory import InventoryActivities
     from activities.shipments import ShipmentActivities
-    from models.contracts.order import Actor, PackageView
+    from models.contracts.order import Actor, PackageLine, PackageView
     from models.contracts.shipment import (
         ShipmentInput,
         ShipmentStatus,
         ShipmentStep,
         TrackingSnapshot,
+        UnitsWithdrawn,
+        WithdrawRequest,
+        WithdrawUnits,
     )
     from models.contracts.waves import PackagePicked, PackageShort
     from workflows.common import call
@@ -30,6 +36,59 @@ class ShipmentSteps:
     _snapshot: TrackingSnapshot
     _waybill_no: str | None
     _tracking_no: str | None
+    _lock: asyncio.Lock
+    _picked: PackagePicked | None
+    _cancel: bool
+    _expected: int
+    _lines: list[PackageLine]
+    _left_waves: set[str]
+
+    @workflow.signal
+    async def withdraw_units(self, ask: WithdrawUnits) -> None:
+        """From the order: a refund-only after-sale before shipment takes units out of this
+        package while nothing of it is picked. Answered with `units_withdrawn` to the order;
+        a package left with nothing is cancelled."""
+        async with self._lock:
+            answer = UnitsWithdrawn(
+                as_no=ask.as_no,
+                package_no=self._in.package_no,
+                refused=f"package {self._in.package_no} is {self._status}",
+            )
+            if self._status == "released" and self._picked is None and not self._cancel:
+                answer = await self._withdraw(ask)
+        parent = workflow.info().parent
+        if parent is not None:
+            await workflow.get_external_workflow_handle(parent.workflow_id).signal(
+                "units_withdrawn", answer
+            )
+
+    async def _withdraw(self, ask: WithdrawUnits) -> UnitsWithdrawn:
+        request = WithdrawRequest(
+            order_no=self._in.order_no,
+            package_no=self._in.package_no,
+            as_no=ask.as_no,
+            lines=ask.lines,
+        )
+        answer = await call(InventoryActivities.withdraw_units, request)
+        if answer.refused is not None:
+            return answer
+        self._lines = answer.left
+        self._expected -= answer.withdrawn_weight_g
+        if answer.wave_no is not None:  # it left its wave: the wave stops waiting for it
+            self._left_waves.add(answer.wave_no)
+            wave = workflow.get_external_workflow_handle(f"wave-{answer.wave_no}")
+            with suppress(Exception):  # a finished wave needs no telling
+                await wave.signal("package_cancelled", self._in.package_no)
+        units = sum(x.quantity for x in answer.withdrawn)
+        await self._step(
+            "released",
+            "units_withdrawn",
+            detail={"as_no": ask.as_no, "units": units, "left": len(answer.left)},
+            expected_weight_g=self._expected,
+        )
+        if not answer.left:
+            self._cancel = True
+        return answer
 
     @property
     def _in(self) -> ShipmentInput:

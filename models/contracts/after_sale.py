@@ -73,6 +73,10 @@ class AfterSaleInput(BaseModel):
     approval_sla: timedelta = timedelta(hours=48)
     return_window: timedelta = timedelta(days=7)  # to ship the goods back once approved
     return_warehouse_id: int | None = None  # where the goods went out and come back
+    # A refund-only request before shipment: the units were taken out of these packages
+    # before they were picked, so it is approved at once (nothing left the warehouse).
+    before_shipment: bool = False
+    taken_from: list[str] = Field(default_factory=list)
 
 
 class AfterSaleDecision(BaseModel):
@@ -163,3 +167,5 @@ class AfterSaleView(BaseModel):
     sla_due_at: datetime | None
     decided_by: str | None = None
     decision_reason: str | None = None
+    # The units it takes (before shipment: what could still be taken out of the packages).
+    lines: list[RefundRequestLine] = Field(default_factory=list)

@@ -146,3 +146,34 @@ class ShipmentView(BaseModel):
     tracking_no: str | None
     tracking_events: list[TrackingEvent]
     hold_reason: str | None
+
+
+class WithdrawUnits(BaseModel):
+    """The order asks a package not yet picked to give up units (a refund-only after-sale
+    before shipment, issue 6 item 2)."""
+
+    as_no: str
+    lines: list[PackageLine]
+
+
+class WithdrawRequest(BaseModel):
+    """The stock side of a withdrawal: one transaction, idempotent per (after-sale, package)."""
+
+    order_no: str
+    package_no: str
+    as_no: str
+    lines: list[PackageLine]
+
+
+class UnitsWithdrawn(BaseModel):
+    """What a package gave up (also the package's answer to its order): `withdrawn` are no
+    longer reserved for it, `left` is what it still ships; `refused` says why nothing was
+    taken (already picked, handed over, cancelled)."""
+
+    as_no: str
+    package_no: str
+    withdrawn: list[PackageLine] = Field(default_factory=list)
+    left: list[PackageLine] = Field(default_factory=list)
+    withdrawn_weight_g: int = 0
+    wave_no: str | None = None  # the wave the package left (its picks were freed)
+    refused: str | None = None

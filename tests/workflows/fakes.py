@@ -66,6 +66,7 @@ class FakeBackOffice:
         self.clock: Callable[[], Awaitable[datetime]] | None = None
         self.carrier_down_attempts = 0  # create_waybill fails this many times first
         self.no_stock_for_packages = False  # reserve_stock and reserve_package: out of stock
+        self.holding: dict[str, list[o.PackageLine]] = {}  # after withdraw_units, per package
 
     def _plans(self, packages: int) -> list[o.PackagePlan]:
         """Weights before the box (box_tare_g = 0): line 1 weighs 1 000 g, line 2 400 g."""
@@ -194,6 +195,29 @@ class FakeBackOffice:
     async def release_stock(self, request: o.ReleaseRequest) -> int:
         await self._record("release_stock", request)
         return 1
+
+    @activity.defn(name="withdraw_units")
+    async def withdraw_units(self, request: sh.WithdrawRequest) -> sh.UnitsWithdrawn:
+        """Gives up what the package still holds of each line (all of it when asked)."""
+        await self._record("withdraw_units", request)
+        plan = next(p for p in self.plans if p.package_no == request.package_no)
+        holds = {line.line_no: line for line in self.holding.get(plan.package_no, plan.lines)}
+        taken: list[o.PackageLine] = []
+        for ask in request.lines:
+            have = holds.get(ask.line_no)
+            units = min(ask.quantity, have.quantity if have else 0)
+            if have and units:
+                taken.append(have.model_copy(update={"quantity": units}))
+                holds[ask.line_no] = have.model_copy(update={"quantity": have.quantity - units})
+        left = [line for line in holds.values() if line.quantity > 0]
+        self.holding[plan.package_no] = left
+        return sh.UnitsWithdrawn(
+            as_no=request.as_no,
+            package_no=request.package_no,
+            withdrawn=taken,
+            left=left,
+            withdrawn_weight_g=sum(100 * x.quantity for x in taken),
+        )
 
     @activity.defn(name="ship_stock")
     async def ship_stock(self, request: sh.ConsumeRequest) -> int:

@@ -144,12 +144,17 @@ async def test_a_withdrawn_after_sale_refunds_nothing_and_the_order_closes_after
     assert refunds(order) == []
 
 
-async def test_an_order_not_yet_delivered_takes_no_after_sale(task_queue: str) -> None:
+async def test_an_order_not_yet_delivered_takes_only_a_refund_only_request(
+    task_queue: str,
+) -> None:
     async with running(task_queue) as order:
         await order.place(o.OrderInput(order_no=order.order_no, timings=TIMINGS))
         await order.pay()
         refused = await rejection(
-            order.handle.execute_update(OrderWorkflow.request_after_sale, ask("AS1", 1, 1))
+            order.handle.execute_update(
+                OrderWorkflow.request_after_sale,
+                ask("AS1", 1, 1).model_copy(update={"type": "return_and_refund"}),
+            )
         )
     assert refused.type == "InvalidStateError"
     assert "not delivered yet" in refused.message
