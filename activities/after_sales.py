@@ -122,8 +122,8 @@ async def _put_back(
 async def _shipped_from(
     session: AsyncSession, inbound: ReturnInbound, line_no: int, sku_id: int
 ) -> BatchRef:
-    """The batch and location the line's units were picked from (the last one), else the
-    warehouse's receiving location with a return batch."""
+    """The batch and location the line's units were picked from in the receiving warehouse (the
+    last one), else that warehouse's receiving location with a return batch."""
     packages = select(Reservation.package_no).where(
         Reservation.order_no == inbound.order_no, Reservation.line_no == line_no
     )
@@ -134,6 +134,7 @@ async def _shipped_from(
             PickAllocation.package_no.in_(packages),
             PickAllocation.line_no == line_no,
             PickAllocation.status == "shipped",
+            LocationStock.warehouse_id == inbound.warehouse_id,  # a line from two warehouses
         )
         .order_by(PickAllocation.id.desc())
         .limit(1)

@@ -109,14 +109,19 @@ class AfterSaleWorkflow:
         return self._input.type != "exchange" or not await self._exchanged()
 
     async def _exchanged(self) -> bool:
-        """The order ships the same units again; False when it cannot (then: refunded)."""
+        """The order ships the units again (or the variants they are exchanged for); False when
+        it cannot (then: refunded)."""
         warehouse = self._input.return_warehouse_id
         assert warehouse is not None
+        swap = self._input.replacements
         lines = [
-            PackageLine(line_no=x.line_no, sku_id=x.sku_id, quantity=x.quantity)
+            PackageLine(
+                line_no=x.line_no, sku_id=swap.get(x.line_no, x.sku_id), quantity=x.quantity
+            )
             for x in self._input.quote.lines
         ]
-        await self._step("exchanging", "exchanging")
+        detail = {f"line_{no}_sku": sku for no, sku in sorted(swap.items())}
+        await self._step("exchanging", "exchanging", detail=detail)
         parent = workflow.info().parent
         assert parent is not None
         await workflow.get_external_workflow_handle(parent.workflow_id).signal(

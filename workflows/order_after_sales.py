@@ -63,7 +63,9 @@ class _Claim:
 
     @property
     def takes_units(self) -> bool:
-        return self.status not in ("rejected", "withdrawn", "closed")
+        """Rejected, withdrawn or closed: nothing taken; exchanged: the customer holds the
+        replacement units, which may come back in a later after-sale."""
+        return self.status not in ("rejected", "withdrawn", "closed", "exchanged")
 
 
 OPEN_FOR_AFTER_SALES = ("delivered", "completed")
@@ -141,6 +143,7 @@ class AfterSales:
             return_warehouse_id=self._shipped_from(request),
             before_shipment=bool(taken_from),
             taken_from=taken_from,
+            replacements=request.replacements,
         )
         await workflow.start_child_workflow(
             AfterSaleWorkflow.run, child, id=f"aftersale-{request.as_no}"

@@ -29,7 +29,7 @@ from models.contracts.after_sale import (
     ReturnInspection,
     ReturnShipment,
 )
-from models.db import AfterSale, AfterSaleLine, Order
+from models.db import AfterSale, AfterSaleLine, Order, OrderLine, Sku
 from models.domain.refunds import RefundRequestLine
 from workflows.after_sale import AfterSaleWorkflow
 from workflows.order import OrderWorkflow
@@ -42,6 +42,12 @@ BUSINESS_TZ_DAY = timedelta(days=1)
 class AfterSaleLineIn(BaseModel):
     line_no: int = Field(gt=0)
     quantity: int = Field(gt=0, le=10_000)
+    replacement_sku_id: int | None = Field(
+        default=None,
+        gt=0,
+        description="exchange only: another variant (SKU) of the same product at the same "
+        "price; by default the line's own SKU",
+    )
 
 
 class AfterSaleIn(BaseModel):
@@ -115,7 +121,8 @@ async def request_after_sale(
     """Opens an after-sale; 409 when the quantity exceeds what was bought minus what earlier
     requests took, when the order is not delivered yet or its after-sale window has closed."""
     await visible_order(w.session, w.principal, order_no)
-    request = await _request(w, body)
+    replacements = await _replacements(w.session, order_no, body)
+    request = await _request(w, body, replacements)
     handle = deps.require_temporal().get_workflow_handle(f"order-{order_no}")
     view = await answer(
         handle.execute_update(
@@ -131,7 +138,29 @@ async def request_after_sale(
     return view
 
 
-async def _request(w: Writer, body: AfterSaleIn) -> AfterSaleRequest:
+async def _replacements(session: AsyncSession, order_no: str, body: AfterSaleIn) -> dict[int, int]:
+    """Each exchanged line's replacement SKU, checked against the catalog: 422 unless it is an
+    active variant of the same product at the same list price."""
+    asked = {x.line_no: x.replacement_sku_id for x in body.lines if x.replacement_sku_id}
+    if asked and body.type != "exchange":
+        raise Problem(422, "only an exchange names replacement SKUs")
+    bought = dict(
+        (
+            await session.execute(
+                select(OrderLine.line_no, OrderLine.sku_id).where(OrderLine.order_no == order_no)
+            )
+        ).all()
+    )
+    for line_no, sku_id in asked.items():
+        old, new = await session.get(Sku, bought.get(line_no, 0)), await session.get(Sku, sku_id)
+        if old is None or new is None or not new.active or new.spu_id != old.spu_id:
+            raise Problem(422, f"line {line_no}: SKU {sku_id} is no variant of what was bought")
+        if new.list_price_fen != old.list_price_fen:
+            raise Problem(422, f"line {line_no}: SKU {sku_id} has another price; refund instead")
+    return {no: sku for no, sku in asked.items() if sku != bought.get(no)}
+
+
+async def _request(w: Writer, body: AfterSaleIn, replacements: dict[int, int]) -> AfterSaleRequest:
     seq = int(await w.session.scalar(select(func.nextval("after_sale_seq"))) or 0)
     await w.session.commit()  # never hold a connection while waiting for the workflow
     return AfterSaleRequest(
@@ -141,6 +170,7 @@ async def _request(w: Writer, body: AfterSaleIn) -> AfterSaleRequest:
         reason=body.reason,
         evidence_urls=body.evidence_urls,
         actor=actor_of(w.principal),
+        replacements=replacements,
     )
 
 

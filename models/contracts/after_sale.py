@@ -58,6 +58,9 @@ class AfterSaleRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
     evidence_urls: list[str] = Field(default_factory=list, max_length=9)
     actor: Actor
+    # Exchange: the SKU each line is replaced with (another variant of the same product at the
+    # same price, checked by the API against the catalog); a line not named gets its own SKU.
+    replacements: dict[int, int] = Field(default_factory=dict)
 
 
 class AfterSaleInput(BaseModel):
@@ -77,6 +80,7 @@ class AfterSaleInput(BaseModel):
     # before they were picked, so it is approved at once (nothing left the warehouse).
     before_shipment: bool = False
     taken_from: list[str] = Field(default_factory=list)
+    replacements: dict[int, int] = Field(default_factory=dict)  # exchange: line → SKU
 
 
 class AfterSaleDecision(BaseModel):
@@ -119,7 +123,8 @@ class ReturnInbound(BaseModel):
 
 
 class ExchangeRequested(BaseModel):
-    """The child asks its order to ship the replacement units (same SKUs, same warehouse)."""
+    """The child asks its order to ship the replacement units (same warehouse; each line's own
+    SKU or the variant it is exchanged for)."""
 
     as_no: str
     warehouse_id: int
