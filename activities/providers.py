@@ -92,6 +92,8 @@ class CarrierClient(Protocol):
 
     async def tracking(self, tracking_no: str) -> TrackingSnapshot: ...
 
+    async def subscribe(self, *, tracking_no: str, reference: str, url: str) -> None: ...
+
 
 def _raise_for(answer: httpx.Response) -> dict[str, Any]:
     if answer.status_code >= 500 or answer.status_code in (408, 429):
@@ -244,6 +246,15 @@ class SandboxCarrier:
                 )
                 for e in body["events"]
             ],
+        )
+
+    async def subscribe(self, *, tracking_no: str, reference: str, url: str) -> None:
+        """Follow a parcel we did not ship (a customer's return): pushes come to `url`."""
+        _raise_for(
+            await self._http.post(
+                f"/v1/tracking/{tracking_no}/subscriptions",
+                json={"subscribe_url": url, "reference": reference},
+            )
         )
 
     async def aclose(self) -> None:

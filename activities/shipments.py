@@ -11,6 +11,7 @@ from temporalio import activity
 from activities.orders import add_event, business_error
 from activities.providers import CarrierClient, ProviderError
 from core.db import SessionFactory
+from models.contracts.after_sale import FollowReturn
 from models.contracts.order import ShippingAddress
 from models.contracts.shipment import ShipmentStep, TrackingSnapshot, Waybill, WaybillRequest
 from models.db import Carrier, Package, TrackingAllocation, TrackingRange, Warehouse
@@ -98,6 +99,28 @@ class ShipmentActivities:
     @activity.defn
     async def poll_tracking(self, tracking_no: str) -> TrackingSnapshot:
         return await self._carrier.tracking(tracking_no)
+
+    @activity.defn
+    async def follow_return(self, request: FollowReturn) -> TrackingSnapshot:
+        """Subscribe to the customer's return parcel (pushes name the after-sale); refused
+        when we have no such carrier or the carrier knows no such parcel."""
+        async with self._sessions() as session:
+            known = await session.scalar(
+                select(Carrier.id).where(Carrier.code == request.carrier_code)
+            )
+        if known is None:
+            raise business_error("UnknownTrackingError", f"no carrier {request.carrier_code}")
+        try:
+            if self._webhook_url is not None:
+                await self._carrier.subscribe(
+                    tracking_no=request.tracking_no, reference=request.as_no, url=self._webhook_url
+                )
+            return await self._carrier.tracking(request.tracking_no)
+        except ProviderError as exc:
+            raise business_error(
+                "UnknownTrackingError",
+                f"carrier {request.carrier_code} knows no parcel {request.tracking_no}",
+            ) from exc
 
 
 async def _allocate(session: AsyncSession, carrier_id: int, package_no: str) -> str:

@@ -104,8 +104,11 @@ async def _json(call: Any) -> dict[str, Any]:
     return ok(await call, 200)
 
 
-async def after_sale(api: httpx.AsyncClient, cs: dict[str, str], number: str) -> float:
-    """One return-and-refund end to end; returns its seconds."""
+async def after_sale(
+    api: httpx.AsyncClient, carrier: httpx.AsyncClient, cs: dict[str, str], number: str
+) -> float:
+    """One return-and-refund end to end (the customer's parcel followed at the carrier until
+    it arrives); returns its seconds."""
     began = time.perf_counter()
     device = {"X-API-Key": DEMO_DEVICE_KEYS["SH01"]}
     body = {
@@ -128,8 +131,20 @@ async def after_sale(api: httpx.AsyncClient, cs: dict[str, str], number: str) ->
     await _stack.until(shown, status_is("requested"), f"{path} projected", **poll)
     ok(await api.post(f"{path}/decision", headers=cs, json={"approve": True}), 200)
     await _stack.until(shown, status_is("awaiting_return"), f"{path} awaiting return", **poll)
-    back = {"carrier_code": "SF", "tracking_no": f"SFR{number[-12:]}"}
+    sent = {"package_key": f"return-{number}", "carrier_service": "standard", "weight_g": 500}
+    party = {"name": "顾客", "phone": "13800000000", "region_code": "310115", "address": "上海"}
+    parcel = ok(
+        await carrier.post("/v1/waybills", json={**sent, "sender": party, "receiver": party}), 201
+    )
+    back = {"carrier_code": "SF", "tracking_no": parcel["tracking_no"]}
     ok(await api.post(f"{path}/return-shipment", headers=SHOP, json=back), 200)
+    for code in ("picked_up", "delivered"):
+        ok(
+            await carrier.post(
+                f"/_sandbox/tracking/{back['tracking_no']}/events", json={"code": code}
+            ),
+            201,
+        )
     inbound = {"lines": [{"line_no": 1, "sellable": 1, "damaged": 0}]}
     ok(await api.post(f"{path}/inbound", headers=device, json=inbound), 200)
     await _stack.until(shown, status_is("refunded"), f"{path} refunded", **poll)
@@ -138,7 +153,10 @@ async def after_sale(api: httpx.AsyncClient, cs: dict[str, str], number: str) ->
 
 async def run(args: argparse.Namespace) -> list[tuple[str, ...]]:
     async with _stack.running_stack(after_sale_window_days=15) as stack:
-        async with httpx.AsyncClient(base_url=stack.api, timeout=120) as api:
+        async with (
+            httpx.AsyncClient(base_url=stack.api, timeout=120) as api,
+            httpx.AsyncClient(base_url=stack.carrier, timeout=30) as carrier,
+        ):
             say(f"[setup] {args.requests} delivered orders through the API")
             numbers = await delivered_orders(stack, api, args.requests)
             cs = {"Authorization": f"Bearer {await _floor.login(api, 'cs')}"}
@@ -147,7 +165,7 @@ async def run(args: argparse.Namespace) -> list[tuple[str, ...]]:
 
             async def one(number: str) -> float:
                 async with gate:
-                    return await after_sale(api, cs, number)
+                    return await after_sale(api, carrier, cs, number)
 
             began = time.perf_counter()
             seconds = await asyncio.gather(*(one(n) for n in numbers))

@@ -5,7 +5,9 @@ answer comes late): create a waybill (idempotent by package_key: every call for 
 the same waybill, also after a stalled first call), cancel it before pickup, and poll tracking.
 `POST /_sandbox/tracking/{tracking_no}/events` plays the courier: it appends an event and pushes
 a signed snapshot with the full event list to the waybill's subscribe_url (unless `push` is
-false, then the caller has to poll).
+false, then the caller has to poll). `POST /v1/tracking/{tracking_no}/subscriptions` lets anyone
+follow a parcel it did not ship itself (a customer's return, 快递100-style): later events are
+pushed to that URL too, with the subscriber's own reference as `package_key`.
 """
 
 from __future__ import annotations
@@ -105,11 +107,17 @@ class EventCreate(StrictModel):
     push: bool = Field(True, description="false: the carrier stays silent, the caller must poll")
 
 
+class SubscriptionCreate(StrictModel):
+    subscribe_url: str = Field(pattern=r"^https?://", max_length=2048)
+    reference: str = Field(min_length=1, max_length=64, description="pushed as package_key")
+
+
 @dataclass
 class _Waybill:
     view: WaybillView
     subscribe_url: str | None
     events: list[TrackingEvent]
+    followers: dict[str, str] | None = None  # reference → URL
 
 
 def _mask_phone(phone: str) -> str:
@@ -207,6 +215,12 @@ class Carrier:
             tracking_no=view.tracking_no, waybill_no=view.waybill_no, status=status, events=events
         )
 
+    async def subscribe(self, tracking_no: str, body: SubscriptionCreate) -> Tracking:
+        async with self._lock:
+            waybill = self._waybill_of(tracking_no)
+            waybill.followers = {**(waybill.followers or {}), body.reference: body.subscribe_url}
+            return self._snapshot(waybill)
+
     async def add_event(self, tracking_no: str, body: EventCreate) -> Tracking:
         async with self._lock:
             waybill = self._waybill_of(tracking_no)
@@ -220,13 +234,16 @@ class Carrier:
             )
             waybill.events.append(event)
             snapshot = self._snapshot(waybill)
-        if body.push and waybill.subscribe_url:
+        targets = dict(waybill.followers or {})
+        if waybill.subscribe_url:
+            targets[waybill.view.package_key] = waybill.subscribe_url
+        for reference, url in targets.items() if body.push else ():
             payload = {
                 "event": "tracking.updated",
-                "package_key": waybill.view.package_key,
+                "package_key": reference,
                 **snapshot.model_dump(mode="json"),
             }
-            self.webhooks.dispatch(waybill.subscribe_url, payload, self.faults.faults)
+            self.webhooks.dispatch(url, payload, self.faults.faults)
         return snapshot
 
 
@@ -258,6 +275,10 @@ def create_carrier_app(
     @app.get("/v1/tracking/{tracking_no}")
     async def tracking(tracking_no: str) -> Tracking:
         return await carrier.tracking(tracking_no)
+
+    @app.post("/v1/tracking/{tracking_no}/subscriptions", status_code=201)
+    async def subscribe(tracking_no: str, body: SubscriptionCreate) -> Tracking:
+        return await carrier.subscribe(tracking_no, body)
 
     @app.post("/_sandbox/tracking/{tracking_no}/events", status_code=201)
     async def add_event(tracking_no: str, body: EventCreate) -> Tracking:

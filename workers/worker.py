@@ -114,6 +114,7 @@ def activities_for(deps: WorkerDeps) -> list[Callable[..., Any]]:
             shipments.allocate_tracking_number,
             shipments.create_waybill,
             shipments.poll_tracking,
+            shipments.follow_return,
         ]
     return found
 

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.after_sales import AfterSaleActivities
     from activities.orders import OrderActivities
     from activities.payments import PaymentActivities
+    from activities.shipments import ShipmentActivities
     from models.contracts.after_sale import (
         AfterSaleDecision,
         AfterSaleInput,
@@ -32,15 +33,19 @@ with workflow.unsafe.imports_passed_through():
         AfterSaleView,
         AfterSaleWithdrawal,
         ExchangeRequested,
+        FollowReturn,
         ReplacementReady,
         ReturnInbound,
         ReturnInspection,
         ReturnShipment,
     )
     from models.contracts.order import Actor, PackageLine, RefundRequest
-    from workflows.common import call
+    from models.contracts.shipment import TrackingSnapshot
+    from workflows.common import FAILED, call, refusal
 
 SYSTEM = Actor(kind="system", name="after-sale")
+# Returns are followed at their carrier (pushes and polls) from this version on.
+FOLLOW_PATCH = "follow-return-tracking"
 
 
 @workflow.defn
@@ -59,6 +64,8 @@ class AfterSaleWorkflow:
         self._shipped_back: ReturnShipment | None = None
         self._replacement: ReplacementReady | None = None
         self._inspection: ReturnInspection | None = None
+        self._parcel = TrackingSnapshot(tracking_no="", status="created")
+        self._parcel_seen = 0  # its events already on the timeline
 
     @workflow.run
     async def run(self, input: AfterSaleInput) -> AfterSaleView:
@@ -151,8 +158,37 @@ class AfterSaleWorkflow:
         except TimeoutError:
             await self._step("closed", "return_expired", detail={"days": window.days})
             return False
+        if workflow.patched(FOLLOW_PATCH):
+            await self._follow_return()
         await workflow.wait_condition(lambda: self._inspection is not None)
         return True
+
+    async def _follow_return(self) -> None:
+        """The parcel's tracking, pushed (or polled when the carrier is silent), on the
+        after-sale's timeline until it is delivered to the warehouse or inspected."""
+        while self._inspection is None and self._parcel.status != "delivered":
+            try:
+                await workflow.wait_condition(
+                    lambda: self._inspection is not None or self._unseen_events(),
+                    timeout=self._input.tracking_poll_interval,
+                )
+            except TimeoutError:
+                polled = await call(ShipmentActivities.poll_tracking, self._parcel.tracking_no)
+                self.return_tracking(polled)
+            parcel = self._parcel
+            if self._unseen_events():
+                self._parcel_seen = len(parcel.events)
+                step = "return_delivered" if parcel.status == "delivered" else "return_tracking"
+                await self._step("returning", step, detail={"code": parcel.status})
+
+    def _unseen_events(self) -> bool:
+        return len(self._parcel.events) > self._parcel_seen
+
+    @workflow.signal
+    def return_tracking(self, snapshot: TrackingSnapshot) -> None:
+        """The carrier's push for the return parcel: the full list, the longest one kept."""
+        if len(snapshot.events) > len(self._parcel.events):
+            self._parcel = snapshot
 
     async def _refund(self) -> None:
         quote, refund_no = self._input.quote, f"RF{self._input.as_no}"
@@ -222,6 +258,19 @@ class AfterSaleWorkflow:
 
     @workflow.update
     async def ship_back(self, shipment: ReturnShipment) -> AfterSaleView:
+        if workflow.patched(FOLLOW_PATCH):  # the carrier must know the parcel: we follow it
+            follow = FollowReturn(
+                as_no=self._input.as_no,
+                carrier_code=shipment.carrier_code,
+                tracking_no=shipment.tracking_no,
+            )
+            try:
+                self.return_tracking(await call(ShipmentActivities.follow_return, follow))
+            except FAILED as exc:
+                cause = refusal(exc)
+                raise ApplicationError(
+                    cause.message if cause else str(exc), type="InvalidInputError"
+                ) from exc
         self._shipped_back = shipment
         await self._step(
             "returning",

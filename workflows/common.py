@@ -25,6 +25,7 @@ BUSINESS_ERRORS = [
     "PaymentDeclinedError",
     "RefundRefusedError",
     "UnknownCarrierError",
+    "UnknownTrackingError",
     "TrackingRangeExhaustedError",
     "WaybillRefusedError",
     "StockShortError",

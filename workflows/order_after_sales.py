@@ -140,6 +140,7 @@ class AfterSales:
             payment=payment,
             approval_sla=order.order_input.timings.after_sale_approval_sla,
             return_window=order.order_input.timings.after_sale_return_window,
+            tracking_poll_interval=order.order_input.timings.tracking_poll_interval,
             return_warehouse_id=self._shipped_from(request),
             before_shipment=bool(taken_from),
             taken_from=taken_from,

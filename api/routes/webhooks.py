@@ -18,6 +18,7 @@ from api.workflow_calls import answer
 from core.security import signature_valid
 from models.contracts.order import PaymentReceived
 from models.contracts.shipment import TrackingEvent, TrackingSnapshot
+from workflows.after_sale import AfterSaleWorkflow
 from workflows.order import OrderWorkflow
 from workflows.shipment import ShipmentWorkflow
 
@@ -103,8 +104,13 @@ async def carrier_webhook(carrier: str, request: Request, deps: Deps) -> Ack:
     snapshot = TrackingSnapshot(
         tracking_no=push.tracking_no, status=push.status, events=push.events
     )
-    handle = deps.require_temporal().get_workflow_handle(f"shipment-{push.package_key}")
-    await answer(
-        handle.signal(ShipmentWorkflow.tracking, snapshot), kind="package", ident=push.package_key
-    )
+    client, key = deps.require_temporal(), push.package_key
+    if key.startswith("AS"):  # a customer's return we follow: the key is the after-sale
+        signal = client.get_workflow_handle(f"aftersale-{key}").signal(
+            AfterSaleWorkflow.return_tracking, snapshot
+        )
+        await answer(signal, kind="after-sale", ident=key)
+    else:
+        handle = client.get_workflow_handle(f"shipment-{key}")
+        await answer(handle.signal(ShipmentWorkflow.tracking, snapshot), kind="package", ident=key)
     return Ack(status="accepted")

@@ -76,6 +76,7 @@ class AfterSaleInput(BaseModel):
     approval_sla: timedelta = timedelta(hours=48)
     return_window: timedelta = timedelta(days=7)  # to ship the goods back once approved
     return_warehouse_id: int | None = None  # where the goods went out and come back
+    tracking_poll_interval: timedelta = timedelta(hours=6)  # a silent carrier is polled
     # A refund-only request before shipment: the units were taken out of these packages
     # before they were picked, so it is approved at once (nothing left the warehouse).
     before_shipment: bool = False
@@ -97,6 +98,14 @@ class ReturnShipment(BaseModel):
     actor: Actor
     carrier_code: str = Field(min_length=1, max_length=32)
     tracking_no: str = Field(min_length=4, max_length=64)
+
+
+class FollowReturn(BaseModel):
+    """Follow the customer's return parcel at its carrier: pushes to us, else polls."""
+
+    as_no: str
+    carrier_code: str
+    tracking_no: str
 
 
 class InspectedLine(BaseModel):

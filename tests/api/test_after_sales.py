@@ -19,7 +19,13 @@ from tests.support.order_api import (
     staff,
     view,
 )
-from tests.support.orders import SHOP, deliver, eventually, pack_and_hand_over
+from tests.support.orders import (
+    SHOP,
+    customer_parcel,
+    deliver,
+    eventually,
+    pack_and_hand_over,
+)
 from tests.support.stack import Stack
 
 
@@ -123,13 +129,32 @@ async def test_a_return_received_damaged_is_refunded_and_both_ledgers_balance(
 
     shown = await eventually(awaiting, "waiting for the return")
     assert shown["waiting_for"] == "the customer to ship the goods back"
-    back = {"carrier_code": "SF", "tracking_no": "SF9900112233"}
+    unknown = {"carrier_code": "SF", "tracking_no": "SF9900112233"}  # no such parcel
+    assert (
+        "knows no parcel"
+        in problem(await api.post(f"{path}/return-shipment", headers=SHOP, json=unknown), 422)[
+            "detail"
+        ]
+    )
+    back = {"carrier_code": "SF", "tracking_no": await customer_parcel(carrier)}
     shipped = await api.post(f"{path}/return-shipment", headers=SHOP, json=back)
     assert shipped.status_code == 200, shipped.text
     assert (shipped.json()["status"], shipped.json()["return_tracking_no"]) == (
         "returning",
-        "SF9900112233",
+        back["tracking_no"],
     )
+    await deliver(carrier, back["tracking_no"])  # the carrier pushes: picked up, delivered
+
+    async def arrived() -> list[str] | None:
+        async with stack.sessions() as session:
+            rows = await session.scalars(
+                text("SELECT step FROM order_events WHERE order_no = :o ORDER BY id"), {"o": number}
+            )
+            steps = list(rows.all())
+        return steps if "after_sale_return_delivered" in steps else None
+
+    timeline = await eventually(arrived, "the return's delivery on the order's timeline")
+    assert "after_sale_return_tracking" in timeline
     inbound = {"lines": [{"line_no": line["line_no"], "sellable": 1, "damaged": 1}]}
     problem(await api.post(f"{path}/inbound", headers=DEVICE["GZ01"], json=inbound), 403)
     received = await api.post(f"{path}/inbound", headers=DEVICE["SH01"], json=inbound)
@@ -201,7 +226,7 @@ async def test_an_exchange_ships_a_replacement_through_the_normal_shipment_path(
         return found if found["status"] == wanted else None
 
     await eventually(lambda: status("awaiting_return"), "waiting for the return")
-    back = {"carrier_code": "SF", "tracking_no": "SF7700112233"}
+    back = {"carrier_code": "SF", "tracking_no": await customer_parcel(carrier)}
     assert (await api.post(f"{path}/return-shipment", headers=SHOP, json=back)).status_code == 200
     inbound = {"lines": [{"line_no": line["line_no"], "sellable": 1, "damaged": 0}]}
     assert (

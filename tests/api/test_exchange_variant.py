@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 
 from models.db import PackageLine
 from tests.support.order_api import DEVICE, Json, figures, paid_order, problem, staff, view
-from tests.support.orders import SHOP, deliver, eventually, pack_and_hand_over
+from tests.support.orders import SHOP, customer_parcel, deliver, eventually, pack_and_hand_over
 from tests.support.stack import Stack
 
 # Two active variants of one product at one price, both with stock in SH01 (a Shanghai order
@@ -86,7 +86,7 @@ async def test_an_exchange_ships_another_variant_of_the_same_product(
         await api.post(f"{path}/decision", headers=cs, json={"approve": True})
     ).status_code == 200
     await eventually(lambda: status("awaiting_return"), "waiting for the return")
-    back = {"carrier_code": "SF", "tracking_no": "SF7700445566"}
+    back = {"carrier_code": "SF", "tracking_no": await customer_parcel(carrier)}
     assert (await api.post(f"{path}/return-shipment", headers=SHOP, json=back)).status_code == 200
     inbound = {"lines": [{"line_no": line_no, "sellable": 1, "damaged": 0}]}
     assert (

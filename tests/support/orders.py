@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -149,3 +150,18 @@ async def place(
     )
     assert placed.status_code == 201, placed.text
     return str(placed.json()["order_no"])
+
+
+async def customer_parcel(carrier: httpx.AsyncClient) -> str:
+    """A customer sends a parcel back with the (sandbox) carrier: its tracking number."""
+    party = {"name": "张三", "phone": "13800000000", "region_code": "310115", "address": "世纪大道"}
+    body = {
+        "package_key": f"customer-{uuid.uuid4().hex[:12]}",
+        "carrier_service": "standard",
+        "sender": party,
+        "receiver": {**party, "name": "上海仓"},
+        "weight_g": 600,
+    }
+    made = await carrier.post("/v1/waybills", json=body)
+    assert made.status_code == 201, made.text
+    return str(made.json()["tracking_no"])

@@ -243,3 +243,28 @@ async def test_error_rate_one_answers_every_api_call_503(carrier: httpx.AsyncCli
     assert courier.status_code == 201  # the courier's side is not the merchant API
     await carrier.put("/_sandbox/faults", json={})
     assert (await carrier.get(f"/v1/tracking/{tn}")).json()["status"] == "refused"
+
+
+async def test_anyone_may_follow_a_parcel_it_did_not_ship(
+    carrier: httpx.AsyncClient, inbox: Inbox
+) -> None:
+    """A customer's return: the shop subscribes with its own reference and gets the pushes."""
+    parcel = (await carrier.post("/v1/waybills", json=waybill_request("customer-1"))).json()
+    tracking_no = parcel["tracking_no"]
+    unknown = await carrier.post(
+        "/v1/tracking/SF000000000000/subscriptions",
+        json={"subscribe_url": inbox.url, "reference": "AS1"},
+    )
+    followed = await carrier.post(
+        f"/v1/tracking/{tracking_no}/subscriptions",
+        json={"subscribe_url": inbox.url, "reference": "AS1"},
+    )
+    await carrier.post(f"/_sandbox/tracking/{tracking_no}/events", json={"code": "picked_up"})
+    [push] = await inbox.wait_for(1)
+    assert unknown.status_code == 404
+    assert (followed.status_code, followed.json()["status"]) == (201, "created")
+    assert (push["package_key"], push["tracking_no"], push["status"]) == (
+        "AS1",
+        tracking_no,
+        "picked_up",
+    )

@@ -300,6 +300,18 @@ class FakeBackOffice:
             return self.poll_answers.pop(0)
         return sh.TrackingSnapshot(tracking_no=tracking_no, status="in_transit")
 
+    @activity.defn(name="follow_return")
+    async def follow_return(self, request: a.FollowReturn) -> sh.TrackingSnapshot:
+        """Knows every parcel but those numbered UNKNOWN…; nothing happened to it yet."""
+        await self._record("follow_return", request)
+        if request.tracking_no.startswith("UNKNOWN"):
+            raise ApplicationError(
+                f"carrier {request.carrier_code} knows no parcel {request.tracking_no}",
+                type="UnknownTrackingError",
+                non_retryable=True,
+            )
+        return sh.TrackingSnapshot(tracking_no=request.tracking_no, status="created")
+
 
 def snapshot(tracking_no: str, *codes: str) -> sh.TrackingSnapshot:
     """The carrier's full event list so far; its status is the last event's code."""
