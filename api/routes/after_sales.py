@@ -26,6 +26,7 @@ from models.contracts.after_sale import (
     AfterSaleView,
     AfterSaleWithdrawal,
     InspectedLine,
+    RefundRetry,
     ReturnInspection,
     ReturnShipment,
 )
@@ -241,6 +242,26 @@ async def decide(
     )
     await _after_sale_update(deps, as_no, AfterSaleWorkflow.decide, decision)
     await w.commit("after_sale.decide", "after_sale", as_no, body.model_dump())
+    return await after_sale_public(w.session, w.principal, as_no)
+
+
+class RetryIn(BaseModel):
+    reason: str = Field(default="", max_length=500)
+
+
+@router.post("/v1/after-sales/{as_no}/retry-refund")
+async def retry_refund(
+    as_no: str,
+    body: RetryIn,
+    deps: Deps,
+    w: Annotated[Writer, Depends(writer("aftersales.decide"))],
+) -> AfterSalePublic:
+    """A refund the provider refused, tried again (409 when none is waiting for it)."""
+    await after_sale_public(w.session, w.principal, as_no)
+    await w.session.commit()
+    retry = RefundRetry(actor=actor_of(w.principal), reason=body.reason)
+    await _after_sale_update(deps, as_no, AfterSaleWorkflow.retry_refund, retry)
+    await w.commit("after_sale.retry_refund", "after_sale", as_no, body.model_dump())
     return await after_sale_public(w.session, w.principal, as_no)
 
 

@@ -44,7 +44,7 @@ WAITING_FOR: dict[str, str] = {
     "awaiting_return": "the customer to ship the goods back",
     "returning": "the warehouse to receive and inspect the return",
     "received": "the refund",
-    "refunding": "the payment provider's refund",
+    "refunding": "the payment provider's refund (if it refused: staff to retry it)",
     "exchanging": "the replacement package to be released",
 }
 
@@ -87,6 +87,13 @@ class AfterSaleInput(BaseModel):
 class AfterSaleDecision(BaseModel):
     actor: Actor
     approve: bool
+    reason: str = Field(default="", max_length=500)
+
+
+class RefundRetry(BaseModel):
+    """Staff try a refund the provider refused again (after fixing what it refused for)."""
+
+    actor: Actor
     reason: str = Field(default="", max_length=500)
 
 

@@ -67,6 +67,7 @@ class FakeBackOffice:
         self.carrier_down_attempts = 0  # create_waybill fails this many times first
         self.no_stock_for_packages = False  # reserve_stock and reserve_package: out of stock
         self.holding: dict[str, list[o.PackageLine]] = {}  # after withdraw_units, per package
+        self.refunds_refused = 0  # refund_payment refuses this many times first
 
     def _plans(self, packages: int) -> list[o.PackagePlan]:
         """Weights before the box (box_tare_g = 0): line 1 weighs 1 000 g, line 2 400 g."""
@@ -264,6 +265,13 @@ class FakeBackOffice:
     @activity.defn(name="refund_payment")
     async def refund_payment(self, request: o.RefundRequest) -> o.RefundResult:
         await self._record("refund_payment", request)
+        if self.refunds_refused > 0:
+            self.refunds_refused -= 1
+            raise ApplicationError(
+                "refund exceeds the payment's balance",
+                type="RefundRefusedError",
+                non_retryable=True,
+            )
         return o.RefundResult(
             refund_no=request.refund_no,
             provider_refund_id=f"P-{request.refund_no}",

@@ -1,17 +1,23 @@
 """A return parcel followed at its carrier (issue 6 item 4), on the time-skipping server with
 fakes: a tracking number the carrier does not know is refused and changes nothing; a known one is
 subscribed to, its pushes and (when the carrier is silent) polls go onto the after-sale's
-timeline until it is delivered to the warehouse, and then nothing is polled any more."""
+timeline until it is delivered to the warehouse, and then nothing is polled any more. And a
+refund the provider refuses: the after-sale waits for staff to retry it, the order stays open."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from models.contracts.after_sale import AfterSaleDecision, InspectedLine, ReturnInspection
+from models.contracts.after_sale import (
+    AfterSaleDecision,
+    InspectedLine,
+    RefundRetry,
+    ReturnInspection,
+)
 from models.contracts.after_sale import ReturnShipment as Back
 from tests.workflows.fakes import CUSTOMER, STAFF, snapshot
 from tests.workflows.scenario import rejection, running
-from tests.workflows.test_after_sale_workflow import delivered, returned
+from tests.workflows.test_after_sale_workflow import ask, delivered, returned
 from workflows.after_sale import AfterSaleWorkflow
 from workflows.order import OrderWorkflow
 
@@ -71,3 +77,37 @@ async def test_a_return_parcel_is_followed_by_push_and_poll_until_it_arrives(
         "refunded",
     ]
     assert done.status == "refunded"
+
+
+async def test_a_refused_refund_waits_for_staff_and_keeps_the_order_open(task_queue: str) -> None:
+    async with running(task_queue) as order:
+        await delivered(order)
+        order.fake.refunds_refused = 1
+        await order.handle.execute_update(OrderWorkflow.request_after_sale, ask("AS1", 2, 1))
+        child = order.env.client.get_workflow_handle_for(AfterSaleWorkflow.run, "aftersale-AS1")
+        await order.fake.wait_for("record_after_sale_step", lambda s: s.step == "requested")
+        early = await rejection(
+            child.execute_update(AfterSaleWorkflow.retry_refund, RefundRetry(actor=STAFF))
+        )
+        await child.execute_update(
+            AfterSaleWorkflow.decide, AfterSaleDecision(actor=STAFF, approve=True)
+        )
+        refused = await order.fake.wait_for(
+            "record_after_sale_step", lambda s: s.step == "refund_refused"
+        )
+        await order.skip(timedelta(days=30))  # past the after-sale window: the order waits
+        still_open = await order.view()
+        await child.execute_update(
+            AfterSaleWorkflow.retry_refund, RefundRetry(actor=STAFF, reason="余额已补")
+        )
+        done = await child.result()
+        final = await order.result()
+    assert early.type == "InvalidStateError"
+    assert (refused.status, refused.detail["reason"]) == (
+        "refunding",
+        "refund exceeds the payment's balance",
+    )
+    assert still_open.status == "completed"  # not closed while its refund is outstanding
+    assert [r.refund_no for r in order.fake.of("refund_payment")] == ["RFAS1", "RFAS1"]
+    assert done.status == "refunded"
+    assert (final.status, final.refunded_fen) == ("closed", 3_000)
