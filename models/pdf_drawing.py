@@ -127,6 +127,7 @@ def draw_text(
 def wrap(text: str, size: float, width: float) -> list[str]:
     """Greedy line breaks between characters (Chinese has no spaces to break at), keeping runs of
     Latin letters and digits (house numbers, room numbers) whole."""
+    register_fonts()  # measured before any canvas exists (a slip fits its address first)
     lines: list[str] = []
     line = ""
     for token in re.findall(r"[0-9A-Za-z\-]+|.", text):
