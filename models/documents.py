@@ -9,8 +9,10 @@ reprint is the same document.
   code with a small Code 128 of it, SKU code, SKU name, batch number, quantity. A page holds
   `PICK_ROWS_PER_PAGE` stops.
 - `packing_slip_pdf(PackingSlip)` — A4: the package number as Code 128 with its text, order
-  number, customer name and address, printed-at time, the lines (SKU code, name, quantity) and
-  the total units; long slips continue on further pages with the header repeated.
+  number, customer name and address, printed-at time, the lines in the box (SKU code, name,
+  quantity) and their total units; then the ordered units that are not in the box ("short / to
+  follow", quantity in brackets) and their total; long slips continue on further pages with the
+  header repeated.
 - `shipping_label_pdf(ShippingLabel)` — one 100 mm × 150 mm page: carrier name and code, the
   tracking number as a large Code 128 with its text, waybill number, recipient name, phone masked
   by `mask_phone` (138****5678), full address, sender warehouse, weight in kg, order number and
@@ -103,12 +105,18 @@ class PackingSlip(_Frozen):
     order_no: Code
     customer_name: Text
     address: Address
-    lines: tuple[PackingLine, ...] = Field(min_length=1)
+    lines: tuple[PackingLine, ...] = Field(min_length=1)  # what is in the box
     printed_at: AwareDatetime
+    # Ordered units the wave did not find: not in this box (backordered or refunded).
+    short: tuple[PackingLine, ...] = ()
 
     @property
     def total_units(self) -> int:
         return sum(line.quantity for line in self.lines)
+
+    @property
+    def short_units(self) -> int:
+        return sum(line.quantity for line in self.short)
 
 
 class ShippingLabel(_Frozen):
@@ -188,18 +196,27 @@ def packing_slip_pdf(doc: PackingSlip) -> bytes:
         Column("数量 Qty", 60, True),
     )
 
+    rows = (*doc.lines, *doc.short)
+    total = f"合计 Total units: {doc.total_units}"
+    if doc.short:
+        total += f"    缺货 Short / to follow: {doc.short_units}"
+
     def row(c: Canvas, x: float, y: float, index: int) -> None:
-        line = doc.lines[index]
-        cells = (str(index + 1), line.sku_code, line.sku_name, str(line.quantity))
+        line = rows[index]
+        if index < len(doc.lines):
+            cells = (str(index + 1), line.sku_code, line.sku_name, str(line.quantity))
+        else:  # not in the box: listed so the customer knows what is missing
+            cells = ("-", line.sku_code, f"缺货 Short / to follow: {line.sku_name}",
+                     f"({line.quantity})")  # fmt: skip
         draw_row(c, x, y - 13, columns, cells)
-        if index == len(doc.lines) - 1:
-            draw_text(c, x, y - 40, f"合计 Total units: {doc.total_units}", 11)
+        if index == len(rows) - 1:
+            draw_text(c, x, y - 40, total, 11)
 
     return paged_pdf(
         f"Packing slip {doc.package_no}",
         ("装箱单 PACKING SLIP", doc.package_no, info),
         columns,
-        len(doc.lines),
+        len(rows),
         (SLIP_ROWS_PER_PAGE, 20, row),
     )
 
