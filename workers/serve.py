@@ -56,6 +56,7 @@ async def run_worker(settings: Settings) -> None:
         payment_notify_url=config.payment_notify_url(settings),
         tracking_webhook_url=config.tracking_webhook_url(settings),
         supplier=config.supplier_client(settings),
+        ship_within=timedelta(hours=settings.waves.ship_within_hours),
     )
     worker = build_worker(client, deps, task_queue=settings.task_queue)
     schedules = await ensure_replenishment_schedules(
