@@ -6,7 +6,8 @@
   the batches picked (sales out).
 - A short pick writes off what the picker did not find at that location (`pick_short`), after
   re-allocating what other locations can give. Re-allocation never takes units promised to
-  another order: it is capped by the warehouse's unreserved units. What cannot be re-allocated
+  another order nor units held back as safety stock: it is capped by the warehouse's sellable
+  units, and never takes a batch the line already holds again. What cannot be re-allocated
   is no longer reserved for the package (`release`), and the order's policy decides.
 - Cancelling a package's picks frees every allocation it holds; units already picked go back
   to their location (they never left it on the books).
@@ -20,6 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.stock_counts import under_open_count
+from activities.stock_ledger import sellable_units
 from models.db import Location, LocationStock, PickAllocation, Reservation, Stock, StockMovement
 from models.domain.allocation import BatchStock, allocate
 
@@ -82,29 +84,10 @@ async def short(
 ) -> list[PickAllocation]:
     """`missing` units of the allocation were not at its location. Returns the allocations that
     replace them elsewhere (maybe none); the rest is released from the package."""
-    stock = await session.get(
-        Stock, (allocation.sku_id, allocation.warehouse_id), with_for_update=True
-    )
-    assert stock is not None
-    room = max(0, stock.on_hand - stock.reserved)  # unpromised units of the warehouse
-    others = await session.scalars(
-        select(LocationStock)
-        .join(Location, Location.id == LocationStock.location_id)
-        .where(
-            LocationStock.sku_id == allocation.sku_id,
-            LocationStock.warehouse_id == allocation.warehouse_id,
-            LocationStock.id != allocation.location_stock_id,
-            LocationStock.quantity > LocationStock.reserved,
-            Location.kind == "storage",
-            Location.active,
-            ~under_open_count(LocationStock.location_id),
-        )
-        .order_by(LocationStock.id)
-        .with_for_update(of=LocationStock)
-    )
-    candidates = [batch_of(b) for b in others]
-    wanted = min(missing, room)
-    found = allocate(wanted, candidates, today) if wanted else None
+    if missing <= 0:  # a write-off of nothing is never a ledger row
+        raise ValueError(f"allocation {allocation.id}: {missing} units short")
+    wanted = min(missing, await _room(session, allocation))
+    found = allocate(wanted, await _candidates(session, allocation), today) if wanted else None
     replacements: list[PickAllocation] = []
     for take in found.takes if found else ():
         await session.execute(
@@ -137,6 +120,46 @@ async def short(
     await _write_off(session, allocation, missing, actor)
     await session.flush()
     return replacements
+
+
+async def _room(session: AsyncSession, allocation: PickAllocation) -> int:
+    """Units of the warehouse promised to nobody and not held back: its sellable units
+    (on hand − reserved − safety hold − disabled batches). The missing units are still on hand
+    and still reserved for the package here, so they count neither way."""
+    await session.get(Stock, (allocation.sku_id, allocation.warehouse_id), with_for_update=True)
+    sellable = await session.scalar(
+        select(sellable_units()).where(
+            Stock.sku_id == allocation.sku_id, Stock.warehouse_id == allocation.warehouse_id
+        )
+    )
+    return max(0, int(sellable or 0))
+
+
+async def _candidates(session: AsyncSession, allocation: PickAllocation) -> list[BatchStock]:
+    """Other pickable batches of the SKU in the warehouse, locked. A batch the line already
+    holds an allocation on is never offered again (one allocation per line and batch): its
+    spare units, if any, stay for other lines."""
+    held = select(PickAllocation.location_stock_id).where(
+        PickAllocation.package_no == allocation.package_no,
+        PickAllocation.line_no == allocation.line_no,
+    )
+    others = await session.scalars(
+        select(LocationStock)
+        .join(Location, Location.id == LocationStock.location_id)
+        .where(
+            LocationStock.sku_id == allocation.sku_id,
+            LocationStock.warehouse_id == allocation.warehouse_id,
+            LocationStock.id != allocation.location_stock_id,
+            LocationStock.id.not_in(held),
+            LocationStock.quantity > LocationStock.reserved,
+            Location.kind == "storage",
+            Location.active,
+            ~under_open_count(LocationStock.location_id),
+        )
+        .order_by(LocationStock.id)
+        .with_for_update(of=LocationStock)
+    )
+    return [batch_of(b) for b in others]
 
 
 async def _write_off(

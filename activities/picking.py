@@ -139,13 +139,23 @@ async def _next_step(
 # --- scanning -------------------------------------------------------------------------------
 
 
-async def stored(session: AsyncSession, scan_id: str) -> Answer | None:
+async def stored(session: AsyncSession, scan_id: str, kind: str, ref_no: str) -> Answer | None:
+    """The stored answer of a scan made before, if this id was used for the same kind of scan
+    on the same task (or wave); an id used for something else is refused, never answered with
+    another scan's answer."""
     scan = await session.get(DeviceScan, scan_id)
-    return None if scan is None else Answer(scan.status_code, scan.response)
+    if scan is None:
+        return None
+    if (scan.kind, scan.ref_no) != (kind, ref_no):
+        raise PickRefused(
+            "scan_id_reused",
+            f"scan id {scan_id} already used for a {scan.kind} scan on {scan.ref_no}",
+        )
+    return Answer(scan.status_code, scan.response)
 
 
 async def _own_task(
-    session: AsyncSession, task_no: str, device: str, warehouse_id: int, scan_id: str
+    session: AsyncSession, task_no: str, device: str, warehouse_id: int, scan_id: str, kind: str
 ) -> PickTask | Answer:
     """The task, locked (scans of one task one at a time), or the stored answer of a scan
     already made — whatever the task's state is now."""
@@ -154,7 +164,7 @@ async def _own_task(
         raise LookupError(task_no)
     if task.warehouse_id != warehouse_id:
         raise PickForbidden(f"task {task_no} belongs to another warehouse")
-    if (known := await stored(session, scan_id)) is not None:
+    if (known := await stored(session, scan_id, kind, task_no)) is not None:
         return known
     if task.status != "claimed" or task.claimed_by != device:
         raise PickRefused(
@@ -190,7 +200,7 @@ async def scan(
     quantity: int,
     now: datetime,
 ) -> Answer:
-    task = await _own_task(session, task_no, device, warehouse_id, scan_id)
+    task = await _own_task(session, task_no, device, warehouse_id, scan_id, "pick")
     if isinstance(task, Answer):
         return task
     try:
@@ -245,13 +255,12 @@ async def report_short(
 ) -> Answer:
     """The current stop has only `found` more units: they are picked, the rest is short and
     re-allocated elsewhere in the warehouse (new stops at the end of this task) if it can be."""
-    task = await _own_task(session, task_no, device, warehouse_id, scan_id)
+    task = await _own_task(session, task_no, device, warehouse_id, scan_id, "short")
     if isinstance(task, Answer):
         return task
     stop = await _current_stop(session, task_no)
     remaining = stop.quantity - stop.picked - stop.short
-    if found > remaining:
-        refusal = PickRefused("over_pick", f"only {remaining} more to pick here")
+    if (refusal := _not_short(stop.stop_no, remaining, found)) is not None:
         return await _store(session, scan_id, device, "short", task_no, _refusal(refusal))
     allocation = await session.get(PickAllocation, stop.allocation_id, with_for_update=True)
     assert allocation is not None
@@ -283,6 +292,17 @@ async def report_short(
         await _expect_less(session, allocation, released)
     await session.flush()
     return await _after_stop(session, task, scan_id, device, now, kind="short")
+
+
+def _not_short(stop_no: int, remaining: int, found: int) -> PickRefused | None:
+    """A short report must leave something missing: finding every unit is a normal pick (and
+    a write-off of nothing is never a ledger row)."""
+    expected = {"stop_no": stop_no, "remaining": remaining}
+    if found > remaining:
+        return PickRefused("over_pick", f"only {remaining} more to pick here", expected)
+    if found == remaining:
+        return PickRefused("nothing_short", "nothing is short: scan the units instead", expected)
+    return None
 
 
 async def _expect_less(session: AsyncSession, allocation: PickAllocation, units: int) -> None:

@@ -26,7 +26,7 @@ async def put(
         raise LookupError(wave_no)
     if wave.warehouse_id != warehouse_id:
         raise PickForbidden(f"wave {wave_no} belongs to another warehouse")
-    if (known := await stored(session, scan_id)) is not None:
+    if (known := await stored(session, scan_id, "put", wave_no)) is not None:
         return known
     sku = await session.scalar(select(Sku).where(Sku.barcode == sku_barcode))
     line = None

@@ -1,6 +1,7 @@
 """Wave planning in PostgreSQL (DESIGN §6.4, issue 4 item 2).
 
-- `register_outbound`: a released package becomes an outbound order waiting for a wave.
+- `register_outbound`: a released package becomes an outbound order waiting for a wave, with
+  the ship-by its promise gives (a package whose next reachable cutoff is later is flagged).
 - `plan`: takes the warehouse's waiting outbound orders with FOR UPDATE SKIP LOCKED (two
   planners never take the same one), plans them with `models.domain.waves`, writes the released
   waves and builds them in the same transaction (`activities.wave_building`: allocation, routed
@@ -10,6 +11,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, insert, select, text
@@ -39,7 +41,9 @@ from models.domain.waves import (
 UNKNOWN_ZONE = "-"
 
 
-async def register_outbound(session: AsyncSession, request: OutboundRequest) -> None:
+async def register_outbound(
+    session: AsyncSession, request: OutboundRequest, *, ship_by: datetime | None = None
+) -> None:
     await session.execute(
         pg_insert(OutboundOrder)
         .values(
@@ -48,6 +52,7 @@ async def register_outbound(session: AsyncSession, request: OutboundRequest) -> 
             warehouse_id=request.warehouse_id,
             carrier_code=request.carrier_code,
             released_at=request.released_at,
+            ship_by=ship_by,
             status="waiting",
         )
         .on_conflict_do_nothing(index_elements=["package_no"])

@@ -3,6 +3,8 @@ idempotent — a retry after a commit finds its own work done and answers the sa
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from temporalio import activity
 
 from activities import wave_building, wave_planning, wave_progress
@@ -20,13 +22,18 @@ from models.contracts.waves import (
 
 
 class WaveActivities:
-    def __init__(self, session_factory: SessionFactory) -> None:
+    def __init__(
+        self, session_factory: SessionFactory, *, ship_within: timedelta = timedelta(hours=24)
+    ) -> None:
         self._sessions = session_factory
+        self._ship_within = ship_within  # released → shipped: the promise planning checks
 
     @activity.defn
     async def register_outbound(self, request: OutboundRequest) -> None:
+        """The package waits for a wave, promised to ship by its release + `ship_within`."""
+        ship_by = request.released_at + self._ship_within
         async with self._sessions() as session:
-            await wave_planning.register_outbound(session, request)
+            await wave_planning.register_outbound(session, request, ship_by=ship_by)
             await session.commit()
 
     @activity.defn

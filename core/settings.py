@@ -97,6 +97,9 @@ class WaveSettings(BaseModel):
     sla_margin_minutes: int = Field(default=30, ge=0)  # not done by cutoff - margin: escalated
     task_max_stops: int = Field(default=20, ge=1)  # one tote / one trip
     task_max_units: int = Field(default=60, ge=1)
+    # The promise to the customer: a package ships within this long of its release to the
+    # warehouse; one whose next reachable cutoff is later is flagged late (never silently late).
+    ship_within_hours: int = Field(default=24, ge=1)
 
 
 class PurchasingSettings(BaseModel):

@@ -3,7 +3,8 @@
 reconciliation (`reconcile-payments`, §6.6).
 
 Created when a worker starts, and brought up to date when they exist (the interval may have
-changed in the settings); a warehouse added later gets its schedules at the next worker start."""
+changed in the settings); a warehouse added later gets its schedules at the next worker start,
+and one deactivated loses them."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
+from temporalio.service import RPCError, RPCStatusCode
 
 from core.db import SessionFactory
 from models.contracts.purchasing import PoPolicy, PoTimings, ReplenishInput
@@ -71,16 +73,28 @@ async def ensure_per_warehouse(
     prefix: str,
     make: Callable[[int, str], Schedule],
 ) -> list[str]:
-    """One schedule per warehouse, `<prefix>-<code>`, created or updated; returns their ids."""
+    """One schedule per active warehouse, `<prefix>-<code>`, created or updated; an inactive
+    warehouse's schedule is deleted (nothing is planned or bought for it). Returns the ids."""
     async with sessions() as session:
-        query = select(Warehouse.id, Warehouse.code).order_by(Warehouse.code)
+        query = select(Warehouse.id, Warehouse.code, Warehouse.active).order_by(Warehouse.code)
         warehouses = (await session.execute(query)).all()
     ids = []
-    for warehouse_id, code in warehouses:
+    for warehouse_id, code, active in warehouses:
         schedule_id = f"{prefix}-{code}"
+        if not active:
+            await _delete_schedule(client, schedule_id)
+            continue
         await ensure_schedule(client, schedule_id, make(warehouse_id, code))
         ids.append(schedule_id)
     return ids
+
+
+async def _delete_schedule(client: Client, schedule_id: str) -> None:
+    try:
+        await client.get_schedule_handle(schedule_id).delete()
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:  # never had one: nothing to delete
+            raise
 
 
 async def ensure_schedule(client: Client, schedule_id: str, schedule: Schedule) -> None:

@@ -16,7 +16,7 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client
 
 from api import config as api_config
-from core.db import make_engine, make_session_factory
+from core.db import SessionFactory, make_engine, make_session_factory
 from core.settings import Settings
 from core.temporal import SEARCH_ATTRIBUTES, connect
 from migrations import upgrade_to_head
@@ -56,24 +56,10 @@ async def run_worker(settings: Settings) -> None:
         payment_notify_url=config.payment_notify_url(settings),
         tracking_webhook_url=config.tracking_webhook_url(settings),
         supplier=config.supplier_client(settings),
+        ship_within=timedelta(hours=settings.waves.ship_within_hours),
     )
     worker = build_worker(client, deps, task_queue=settings.task_queue)
-    schedules = await ensure_replenishment_schedules(
-        client,
-        deps.session_factory,
-        every=timedelta(minutes=settings.purchasing.replenish_every_minutes),
-        task_queue=settings.task_queue,
-        timings=api_config.po_timings(settings),
-        policy=api_config.po_policy(settings),
-    )
-    schedules += await ensure_wave_schedules(
-        client,
-        deps.session_factory,
-        every=timedelta(minutes=settings.waves.plan_every_minutes),
-        task_queue=settings.task_queue,
-        rules=api_config.wave_rules(settings),
-    )
-    schedules += await ensure_reconciliation_schedule(client, task_queue=settings.task_queue)
+    schedules = await ensure_schedules(client, deps.session_factory, settings)
     log.info("schedules", extra={"schedules": schedules})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -84,6 +70,30 @@ async def run_worker(settings: Settings) -> None:
         await stop.wait()
         log.info("worker stopping: finishing in-flight tasks")
     await engine.dispose()
+
+
+async def ensure_schedules(
+    client: Client, sessions: SessionFactory, settings: Settings
+) -> list[str]:
+    """What a worker's startup keeps: replenishment and wave planning per active warehouse, and
+    the daily reconciliation, with the intervals and rules of the settings. Returns their ids."""
+    schedules = await ensure_replenishment_schedules(
+        client,
+        sessions,
+        every=timedelta(minutes=settings.purchasing.replenish_every_minutes),
+        task_queue=settings.task_queue,
+        timings=api_config.po_timings(settings),
+        policy=api_config.po_policy(settings),
+    )
+    schedules += await ensure_wave_schedules(
+        client,
+        sessions,
+        every=timedelta(minutes=settings.waves.plan_every_minutes),
+        task_queue=settings.task_queue,
+        rules=api_config.wave_rules(settings),
+    )
+    schedules += await ensure_reconciliation_schedule(client, task_queue=settings.task_queue)
+    return schedules
 
 
 async def register_search_attributes(client: Client, namespace: str) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -56,6 +57,7 @@ class WorkerDeps:
     payment_notify_url: str = "http://127.0.0.1:8000/v1/webhooks/payments/sandbox"
     tracking_webhook_url: str | None = None
     supplier: SupplierClient | None = None
+    ship_within: timedelta = timedelta(hours=24)  # a package's ship-by after its release
 
 
 def activities_for(deps: WorkerDeps) -> list[Callable[..., Any]]:
@@ -83,7 +85,7 @@ def activities_for(deps: WorkerDeps) -> list[Callable[..., Any]]:
         found.append(purchasing.send_to_supplier)
     after_sales = AfterSaleActivities(sessions)
     found += [after_sales.record_after_sale_step, after_sales.receive_return]
-    waves = WaveActivities(sessions)
+    waves = WaveActivities(sessions, ship_within=deps.ship_within)
     found += [
         waves.register_outbound,
         waves.plan_waves,

@@ -1,5 +1,6 @@
 """Printing (DESIGN §6.4, issue 4 item 9): the pick list of a task in route order, the packing
-slip and the shipping label of a package, as PDF with Code 128 barcodes. Everything printed
+slip (what is in the box; units a short pick did not find listed apart, "short / to follow")
+and the shipping label of a package, as PDF with Code 128 barcodes. Everything printed
 comes from what is stored — a reprint is the same document, and a label never calls the
 carrier (no waybill yet → 409)."""
 
@@ -23,6 +24,7 @@ from models.db import (
     Package,
     PackageLine,
     PickStop,
+    Reservation,
     Sku,
     Warehouse,
 )
@@ -107,22 +109,47 @@ async def packing_slip(
     package_no: str, session: Session, who: Annotated[Principal, Depends(require("packages.read"))]
 ) -> Response:
     _, order = await _package(session, who, package_no)
-    rows = await session.execute(
-        select(PackageLine.quantity, Sku.code, Sku.name)
-        .join(Sku, Sku.id == PackageLine.sku_id)
-        .where(PackageLine.package_no == package_no)
-        .order_by(PackageLine.line_no)
-    )
-    lines = tuple(PackingLine(sku_code=c, sku_name=n, quantity=q) for q, c, n in rows)
+    lines, short = await _box(session, package_no)
+    if not lines:
+        raise conflict(f"package {package_no} has nothing to pack: no unit of it was found")
     document = PackingSlip(
         package_no=package_no,
         order_no=order.order_no,
         customer_name=str(order.address.get("name", "")),
         address=str(order.address.get("detail", "")),
         lines=lines,
+        short=short,
         printed_at=await _released_at(session, package_no) or order.placed_at,
     )
     return _pdf(packing_slip_pdf(document), f"{package_no}-slip")
+
+
+async def _box(
+    session: AsyncSession, package_no: str
+) -> tuple[tuple[PackingLine, ...], tuple[PackingLine, ...]]:
+    """What is in the box and what was ordered but is not. A line's reservation holds exactly
+    the units that will ship: a short pick releases what no other location could give (and a
+    re-allocation keeps it held), so a line released in full has nothing in the box."""
+    rows = await session.execute(
+        select(PackageLine.quantity, Reservation.quantity, Reservation.status, Sku.code, Sku.name)
+        .join(Sku, Sku.id == PackageLine.sku_id)
+        .outerjoin(
+            Reservation,
+            (Reservation.package_no == PackageLine.package_no)
+            & (Reservation.line_no == PackageLine.line_no),
+        )
+        .where(PackageLine.package_no == package_no)
+        .order_by(PackageLine.line_no)
+    )
+    lines: list[PackingLine] = []
+    short: list[PackingLine] = []
+    for ordered, held, status, code, name in rows:
+        boxed = ordered if status is None else held if status in ("held", "consumed") else 0
+        if boxed:
+            lines.append(PackingLine(sku_code=code, sku_name=name, quantity=boxed))
+        if ordered > boxed:
+            short.append(PackingLine(sku_code=code, sku_name=name, quantity=ordered - boxed))
+    return tuple(lines), tuple(short)
 
 
 @router.get("/v1/packages/{package_no}/label.pdf", responses=PDF)

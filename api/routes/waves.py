@@ -100,6 +100,7 @@ class OutboundPublic(BaseModel):
     status: str
     wave_no: str | None
     released_at: datetime
+    ship_by: datetime | None  # the promise: released + HOUTAI_WAVES__SHIP_WITHIN_HOURS
     flag_reason: str | None
 
 
@@ -114,8 +115,9 @@ async def list_outbound(
     ] = None,
     flagged: Annotated[bool | None, Query(description="only those the planner flagged")] = None,
 ) -> Page[OutboundPublic]:
-    """The warehouse's outbound orders, oldest first: what waits for a wave and why a package
-    the planner could not promise a cutoff is flagged (never silently late)."""
+    """The warehouse's outbound orders, oldest first: what waits for a wave, its ship-by, and
+    why a package is flagged: no cutoff can take it, or the next cutoff it can make is after
+    its ship-by (late, but still planned) — never silently late."""
     if not who.can_see_warehouse(warehouse_id):
         raise Problem(403, "devices see only their own warehouse", type_="/problems/forbidden")
     query = (

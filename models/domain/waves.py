@@ -158,7 +158,7 @@ def plan_waves(
             flagged.append(
                 Flagged(
                     package_no=candidate.package_no,
-                    reason=f"promised by {candidate.ship_by.isoformat()}, "
+                    reason=f"late: promised to ship by {candidate.ship_by.isoformat()}, "
                     f"the next cutoff it can make is {cutoff.isoformat()}",
                 )
             )

@@ -31,8 +31,11 @@ NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 RULES = WaveRules(max_orders=8)
 
 
-async def waiting_packages(sessions: SessionFactory, count: int) -> tuple[int, list[str]]:
-    """`count` one-unit packages of SH01 waiting for a wave, each reserved like an order's."""
+async def waiting_packages(
+    sessions: SessionFactory, count: int, *, outbound: bool = True
+) -> tuple[int, list[str]]:
+    """`count` one-unit packages of SH01 released to it, each reserved like an order's, and
+    (`outbound`) waiting for a wave."""
     async with sessions() as session, session.begin():
         warehouse = await session.scalar(select(Warehouse.id).where(Warehouse.code == "SH01"))
         assert warehouse is not None
@@ -76,6 +79,8 @@ async def waiting_packages(sessions: SessionFactory, count: int) -> tuple[int, l
                 ),
                 {"s": sku, "w": warehouse},
             )
+            if not outbound:
+                continue
             await session.execute(
                 insert(OutboundOrder).values(
                     package_no=package_no, order_no=order_no, warehouse_id=warehouse,

@@ -1,4 +1,5 @@
-"""The stock invariants of DESIGN §5, checked against the database after a scenario."""
+"""The stock invariants of DESIGN §5 and the money balance of §6.6, checked against the
+database after a scenario."""
 
 from __future__ import annotations
 
@@ -54,3 +55,16 @@ async def stock_invariant_violations(session: AsyncSession) -> dict[str, list[tu
 async def assert_stock_invariants(session: AsyncSession) -> None:
     violations = await stock_invariant_violations(session)
     assert violations == {}, f"stock invariants broken: {violations}"
+
+
+async def unbalanced_orders(session: AsyncSession) -> list[str]:
+    """Orders whose paid − refunded is not their money ledger's balance (DESIGN §6.6)."""
+    rows = await session.execute(
+        text(
+            """SELECT o.order_no FROM orders o
+               LEFT JOIN (SELECT order_no, SUM(amount_fen) AS total FROM money_ledger
+                          GROUP BY order_no) m USING (order_no)
+               WHERE o.paid_fen - o.refunded_fen <> COALESCE(m.total, 0)"""
+        )
+    )
+    return [str(r[0]) for r in rows]

@@ -188,6 +188,22 @@ def test_packing_slip_prints_the_time_it_is_given() -> None:
     assert "Printed at: 2025-03-01 06:05+00:00" in page_texts(packing_slip_pdf(utc))[0]
 
 
+def test_a_short_picked_slip_prints_what_is_in_the_box_and_lists_the_missing_units_apart() -> None:
+    boxed = PackingLine(sku_code="SKU-1001", sku_name="可口可乐 330ml×24罐", quantity=1)
+    missing = (
+        PackingLine(sku_code="SKU-1001", sku_name="可口可乐 330ml×24罐", quantity=1),
+        PackingLine(sku_code="SKU-1002", sku_name="百岁山矿泉水", quantity=3),
+    )
+    [text] = page_texts(packing_slip_pdf(packing_slip(lines=(boxed,), short=missing)))
+    lines = text.splitlines()
+    assert "1 SKU-1001 可口可乐 330ml×24罐 1" in lines
+    assert "- SKU-1001 缺货 Short / to follow: 可口可乐 330ml×24罐 (1)" in lines
+    assert "- SKU-1002 缺货 Short / to follow: 百岁山矿泉水 (3)" in lines
+    assert not any(line.startswith("2 ") for line in lines)  # one line in the box
+    assert "Total units: 1" in text and "Total units: 5" not in text
+    assert "Short / to follow: 4" in text
+
+
 # Shipping label --------------------------------------------------------------------------------
 
 
