@@ -76,6 +76,7 @@ async def running_stack(
     timings: OrderTimings | None = None,
     policy: OrderPolicy | None = None,
     in_process_worker: bool = True,
+    provider_timeout_s: float = 10.0,  # how long the worker waits for the payment provider
 ) -> AsyncIterator[Stack]:
     sessions = make_session_factory(engine)
     await seed_demo(sessions)
@@ -105,7 +106,7 @@ async def running_stack(
             serve(create_supplier_app(SupplierConfig(webhook_secret=CARRIER_SECRET)))
         )
         api_url = await stack.enter_async_context(serve(create_app(deps)))
-        payments = SandboxPaymentProvider(pay_url)
+        payments = SandboxPaymentProvider(pay_url, timeout_s=provider_timeout_s)
         carrier = SandboxCarrier(carrier_url)
         supplier = SandboxSupplier(supplier_url)
         for client_ in (payments, carrier, supplier):
