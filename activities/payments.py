@@ -1,4 +1,5 @@
-"""Payment activities: open a payment with the provider, record what it paid, refund.
+"""Payment activities: open a payment with the provider, record what it paid, refund (and
+settle the provider's refund callback if it came before the refund was recorded).
 
 Money ledger rule: every payment received is a + row, every refund a − row, one row per
 document (unique by type and reference), so per order paid − refunded = Σ ledger."""
@@ -12,6 +13,7 @@ from temporalio import activity
 
 from activities.orders import add_event, business_error
 from activities.providers import PaymentProvider, ProviderError
+from activities.refund_callbacks import settle_pending
 from core.db import SessionFactory
 from models.contracts.order import (
     Actor,
@@ -140,6 +142,7 @@ async def _record_refund(session: AsyncSession, request: RefundRequest, refund_i
     )
     if inserted is None:
         return
+    await settle_pending(session, request.refund_no)  # its callback may have come first
     await _ledger(session, request.order_no, "refund", -request.amount_fen, request.refund_no)
     await session.execute(
         update(Order)

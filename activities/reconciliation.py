@@ -204,11 +204,13 @@ async def _upsert(
 
 
 async def _resolve_others(session: AsyncSession, day: date, record: RunRecord) -> int:
-    """The day's open differences this run did not find (every one it found carries its id)."""
+    """The day's open differences this run did not find (every one it found carries its id).
+    Those a refund callback found (no run) stay open: the statement is not what they are about."""
     resolved = await session.execute(
         update(ReconciliationDifference)
         .where(
             ReconciliationDifference.day == day,
+            ReconciliationDifference.run_id.is_not(None),
             ReconciliationDifference.run_id != record.run_id,
             ReconciliationDifference.resolved.is_(False),
         )

@@ -62,7 +62,7 @@ class DifferencePublic(Public):
     detail: str
     resolved: bool
     resolved_at: datetime | None
-    run_id: int
+    run_id: int | None  # None: found by a refund callback of the provider, not by a run
 
 
 class ReconciledPublic(Public):

@@ -1,18 +1,23 @@
 """Webhooks from the outside world. The signature is verified before anything else; a forged
-or stale call is refused and changes nothing. Verified events become signals to workflows,
-which dedupe them (a provider's retries and duplicates carry the same transaction id)."""
+or stale call is refused and changes nothing. Verified payment and tracking events become
+signals to workflows, which dedupe them (a provider's retries and duplicates carry the same
+transaction id). A refund callback confirms our refund, once per provider refund id, or is
+recorded as a difference for finance (activities/refund_callbacks.py); either way it is answered
+200 so the provider stops retrying."""
 
 from __future__ import annotations
 
 import json
 import time
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import AppDeps, app_deps
+from activities.refund_callbacks import RefundNotice, record_refund_callback
+from api.deps import AppDeps, Session, app_deps
 from api.errors import Problem
 from api.workflow_calls import answer
 from core.security import signature_valid
@@ -25,6 +30,7 @@ from workflows.shipment import ShipmentWorkflow
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 Deps = Annotated[AppDeps, Depends(app_deps)]
 MAX_AGE_S = 300
+M = TypeVar("M", bound=BaseModel)
 
 
 class Ack(BaseModel):
@@ -38,6 +44,17 @@ class PaymentEvent(BaseModel):
     merchant_order_no: str
     amount_fen: int
     currency: str
+    occurred_at: datetime
+
+
+class RefundEvent(BaseModel):
+    event: str
+    refund_id: str = Field(min_length=1, max_length=64)
+    refund_no: str = Field(min_length=1, max_length=64)
+    payment_id: str = Field(max_length=64)
+    merchant_order_no: str
+    amount_fen: int = Field(gt=0)
+    currency: str = Field(max_length=3)
     occurred_at: datetime
 
 
@@ -66,15 +83,21 @@ async def verified_body(request: Request, secret: str | None) -> dict[str, Any]:
     return body
 
 
-@router.post("/payments/{provider}")
-async def payment_webhook(provider: str, request: Request, deps: Deps) -> Ack:
-    body = await verified_body(request, deps.payment_webhook_secret)
+def parsed(model: type[M], body: dict[str, Any], what: str) -> M:
     try:
-        event = PaymentEvent.model_validate(body)
+        return model.model_validate(body)
     except ValidationError as exc:
-        raise Problem(422, f"unexpected payment event: {exc.error_count()} errors") from exc
+        raise Problem(422, f"unexpected {what}: {exc.error_count()} errors") from exc
+
+
+@router.post("/payments/{provider}")
+async def payment_webhook(provider: str, request: Request, deps: Deps, session: Session) -> Ack:
+    body = await verified_body(request, deps.payment_webhook_secret)
+    if body.get("event") == "refund.succeeded":
+        return await _refund_callback(session, provider, parsed(RefundEvent, body, "refund event"))
+    event = parsed(PaymentEvent, body, "payment event")
     if event.event != "payment.succeeded" or event.transaction_id is None:
-        return Ack(status="ignored")  # refunds and declines need no action here
+        return Ack(status="ignored")  # declines need no action here
     if event.amount_fen <= 0:
         raise Problem(422, "payment amount must be positive")
     payment = PaymentReceived(
@@ -94,13 +117,26 @@ async def payment_webhook(provider: str, request: Request, deps: Deps) -> Ack:
     return Ack(status="accepted")
 
 
+async def _refund_callback(session: AsyncSession, provider: str, event: RefundEvent) -> Ack:
+    notice = RefundNotice(
+        provider=provider,
+        refund_id=event.refund_id,
+        refund_no=event.refund_no,
+        payment_id=event.payment_id,
+        order_no=event.merchant_order_no,
+        amount_fen=event.amount_fen,
+        currency=event.currency,
+        occurred_at=event.occurred_at,
+    )
+    outcome = await record_refund_callback(session, notice)
+    await session.commit()
+    return Ack(status=outcome)
+
+
 @router.post("/carriers/{carrier}")
 async def carrier_webhook(carrier: str, request: Request, deps: Deps) -> Ack:
     body = await verified_body(request, deps.carrier_webhook_secret)
-    try:
-        push = TrackingPush.model_validate(body)
-    except ValidationError as exc:
-        raise Problem(422, f"unexpected tracking push: {exc.error_count()} errors") from exc
+    push = parsed(TrackingPush, body, "tracking push")
     snapshot = TrackingSnapshot(
         tracking_no=push.tracking_no, status=push.status, events=push.events
     )

@@ -7,7 +7,7 @@ from models.db.base import Base
 from models.db.catalog import Brand, Category, Sku, Spu
 from models.db.inventory import LocationStock, Stock, StockMovement
 from models.db.logistics import Carrier, CarrierCutoff, FreightPolicy, FreightRule, FreightTemplate
-from models.db.money import MoneyEntry, Payment, Refund
+from models.db.money import MoneyEntry, Payment, Refund, RefundCallback
 from models.db.orders import (
     Order,
     OrderEvent,
@@ -93,6 +93,7 @@ __all__ = [
     "ReconciliationDifference",
     "ReconciliationRun",
     "Refund",
+    "RefundCallback",
     "ReorderRule",
     "Reservation",
     "Role",

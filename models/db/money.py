@@ -1,4 +1,5 @@
-"""Payments, refunds and the money ledger: per order, paid − refunded = Σ ledger."""
+"""Payments, refunds and the money ledger: per order, paid − refunded = Σ ledger; and the
+provider's refund callbacks, which confirm our refunds (or show finance where they differ)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,8 @@ class Refund(Base):
     amount_fen: Mapped[int]
     reason: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # When the provider's signed callback confirmed this refund (same provider id and amount).
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class MoneyEntry(Base):
@@ -63,3 +66,36 @@ class MoneyEntry(Base):
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     ref_no: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+CALLBACK_OUTCOMES = ("pending", "confirmed", "difference")
+
+
+class RefundCallback(Base):
+    """A `refund.succeeded` callback of the provider, once per provider refund id (its copies and
+    retries only count up `copies`). `pending`: none of our refunds has its number yet, but it
+    fits a payment of ours (the refund is being recorded); `confirmed`: it confirmed ours;
+    `difference`: it is recorded for finance in reconciliation_differences."""
+
+    __tablename__ = "refund_callbacks"
+    __table_args__ = (
+        CheckConstraint(
+            "outcome IN (" + ",".join(f"'{o}'" for o in CALLBACK_OUTCOMES) + ")",
+            name="outcome_known",
+        ),
+    )
+
+    provider_refund_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    refund_no: Mapped[str] = mapped_column(String(64), index=True)
+    payment_id: Mapped[str] = mapped_column(String(64))
+    order_no: Mapped[str] = mapped_column(String(64))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str] = mapped_column(String(12))
+    copies: Mapped[int] = mapped_column(default=1)
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

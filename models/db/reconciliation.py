@@ -43,9 +43,9 @@ class ReconciliationRun(Base):
 
 
 class ReconciliationDifference(Base):
-    """A difference between the statement and the ledger on one business day. A re-run updates
-    it in place; one the latest run no longer finds is marked resolved (and reopened if found
-    again)."""
+    """A difference between the statement (or a refund callback) and the ledger on one business
+    day. A re-run updates it in place; one the latest run no longer finds is marked resolved (and
+    reopened if found again)."""
 
     __tablename__ = "reconciliation_differences"
     __table_args__ = (
@@ -70,5 +70,7 @@ class ReconciliationDifference(Base):
     detail: Mapped[str] = mapped_column(String(500))
     resolved: Mapped[bool] = mapped_column(default=False)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    run_id: Mapped[int] = mapped_column(ForeignKey("reconciliation_runs.id"), index=True)
+    # The run that found it; None: a refund callback of the provider found it (no run resolves
+    # those — finance does; a run finding the same difference takes it over).
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("reconciliation_runs.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -76,12 +76,13 @@ async def running_stack(
     timings: OrderTimings | None = None,
     policy: OrderPolicy | None = None,
     in_process_worker: bool = True,
+    provider_timeout_s: float = 10.0,  # how long the worker waits for the payment provider
 ) -> AsyncIterator[Stack]:
     sessions = make_session_factory(engine)
     await seed_demo(sessions)
     async with engine.begin() as conn:  # one dev server, many test databases: unique numbers
         start = next(_ORDER_NUMBERS)
-        for sequence in ("order_no_seq", "po_no_seq", "wave_seq"):
+        for sequence in ("order_no_seq", "po_no_seq", "wave_seq", "after_sale_seq"):
             await conn.execute(text(f"ALTER SEQUENCE {sequence} RESTART WITH {start}"))
     async with AsyncExitStack() as stack:
         pay_url = await stack.enter_async_context(
@@ -105,7 +106,7 @@ async def running_stack(
             serve(create_supplier_app(SupplierConfig(webhook_secret=CARRIER_SECRET)))
         )
         api_url = await stack.enter_async_context(serve(create_app(deps)))
-        payments = SandboxPaymentProvider(pay_url)
+        payments = SandboxPaymentProvider(pay_url, timeout_s=provider_timeout_s)
         carrier = SandboxCarrier(carrier_url)
         supplier = SandboxSupplier(supplier_url)
         for client_ in (payments, carrier, supplier):
