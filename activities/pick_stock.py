@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.stock_counts import under_open_count
-from activities.stock_ledger import sellable_units
+from activities.stock_ledger import Document, sellable_units
 from models.db import Location, LocationStock, PickAllocation, Reservation, Stock, StockMovement
 from models.domain.allocation import BatchStock, allocate
 
@@ -41,9 +41,15 @@ def batch_of(row: LocationStock) -> BatchStock:
 
 
 async def unreserve(
-    session: AsyncSession, package_no: str, line_no: int, units: int, reason: str
+    session: AsyncSession,
+    package_no: str,
+    line_no: int,
+    units: int,
+    reason: str,
+    doc: Document | None = None,
 ) -> None:
-    """The package no longer holds `units` of this line in its warehouse."""
+    """The package no longer holds `units` of this line in its warehouse (by default a wave's
+    write-off; `doc` names another cause, with its own idempotency key)."""
     held = await session.get(Reservation, (package_no, line_no), with_for_update=True)
     if held is None or held.status != "held" or units <= 0:
         return
@@ -58,17 +64,23 @@ async def unreserve(
         held.status = "released"
     else:
         held.quantity = left
+    doc = doc or Document(
+        ref_type="package",
+        ref_no=package_no,
+        actor="system:wave",
+        idempotency_key=f"short:{package_no}:{line_no}:{left}",
+    )
     session.add(
         StockMovement(
             movement_type="release",
             sku_id=held.sku_id,
             warehouse_id=held.warehouse_id,
             reserved_delta=-units,
-            ref_type="package",
-            ref_no=package_no,
-            actor="system:wave",
+            ref_type=doc.ref_type,
+            ref_no=doc.ref_no,
+            actor=doc.actor,
             reason=reason[:500],
-            idempotency_key=f"short:{package_no}:{line_no}:{left}",
+            idempotency_key=doc.idempotency_key,
         )
     )
     await session.flush()

@@ -19,10 +19,11 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities import wave_progress
+from activities import pick_stock, wave_progress
+from activities.stock_ledger import Document
 from models.contracts.order import PackageLine as Line
 from models.contracts.shipment import UnitsWithdrawn, WithdrawRequest
-from models.db import OutboundOrder, PackageLine, Reservation, Sku, Stock, StockMovement
+from models.db import OutboundOrder, PackageLine, Reservation, Sku, StockMovement
 
 OPEN_OUTBOUND = ("waiting", "planned")
 
@@ -85,33 +86,20 @@ async def _held(
 async def _release(
     session: AsyncSession, request: WithdrawRequest, held: Reservation, units: int
 ) -> None:
-    await session.execute(
-        update(Stock)
-        .where(Stock.sku_id == held.sku_id, Stock.warehouse_id == held.warehouse_id)
-        .values(reserved=Stock.reserved - units)
+    """Held units no longer reserved (a release row), and out of the package's lines."""
+    doc = Document(
+        ref_type="after_sale",
+        ref_no=request.as_no,
+        actor="system:after-sale",
+        idempotency_key=_key(request, held.line_no),
     )
-    if units == held.quantity:
-        held.status = "released"
-    else:
-        held.quantity -= units
+    reason = f"refunded before shipment: taken out of {request.package_no}"
+    await pick_stock.unreserve(session, request.package_no, held.line_no, units, reason, doc)
     line = PackageLine.package_no == request.package_no, PackageLine.line_no == held.line_no
     await session.execute(
         update(PackageLine).where(*line).values(quantity=PackageLine.quantity - units)
     )
     await session.execute(delete(PackageLine).where(*line, PackageLine.quantity <= 0))
-    session.add(
-        StockMovement(
-            movement_type="release",
-            sku_id=held.sku_id,
-            warehouse_id=held.warehouse_id,
-            reserved_delta=-units,
-            ref_type="after_sale",
-            ref_no=request.as_no,
-            actor="system:after-sale",
-            reason=f"refunded before shipment: taken out of {request.package_no}",
-            idempotency_key=_key(request, held.line_no),
-        )
-    )
 
 
 async def _done(session: AsyncSession, request: WithdrawRequest) -> dict[int, tuple[int, int]]:

@@ -8,12 +8,12 @@ import httpx
 from sqlalchemy import text
 
 from models.db import Refund
+from tests.support.after_sale_api import delivered
 from tests.support.order_api import (
     DEVICE,
     Json,
     figures,
     only_in,
-    paid_order,
     problem,
     refunds,
     staff,
@@ -30,16 +30,7 @@ from tests.support.stack import Stack
 
 
 async def delivered_order(stack: Stack, api: httpx.AsyncClient, carrier: httpx.AsyncClient) -> Json:
-    order = await paid_order(stack, api, [(await only_in(stack, "SH01"), 3)])
-    [parcel] = order["packages"]
-    await deliver(carrier, await pack_and_hand_over(api, parcel))
-
-    async def arrived() -> Json | None:
-        shown = await view(api, order["order_no"])
-        return shown if shown["status"] == "delivered" else None
-
-    found: Json = await eventually(arrived, "order delivered")
-    return found
+    return await delivered(stack, api, carrier, [(await only_in(stack, "SH01"), 3)])
 
 
 async def test_a_refund_of_one_unit_is_approved_refunded_and_the_ledger_balances(

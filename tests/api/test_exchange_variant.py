@@ -9,7 +9,8 @@ import httpx
 from sqlalchemy import select, text
 
 from models.db import PackageLine
-from tests.support.order_api import DEVICE, Json, figures, paid_order, problem, staff, view
+from tests.support.after_sale_api import delivered
+from tests.support.order_api import DEVICE, Json, figures, problem, staff, view
 from tests.support.orders import SHOP, customer_parcel, deliver, eventually, pack_and_hand_over
 from tests.support.stack import Stack
 
@@ -30,21 +31,6 @@ OTHER_PRODUCT = (
 )
 
 
-async def _delivered(
-    stack: Stack, api: httpx.AsyncClient, carrier: httpx.AsyncClient, sku: int
-) -> Json:
-    order = await paid_order(stack, api, [(sku, 1)])
-    [parcel] = order["packages"]
-    await deliver(carrier, await pack_and_hand_over(api, parcel))
-
-    async def arrived() -> Json | None:
-        shown = await view(api, order["order_no"])
-        return shown if shown["status"] == "delivered" else None
-
-    found: Json = await eventually(arrived, "order delivered")
-    return found
-
-
 async def test_an_exchange_ships_another_variant_of_the_same_product(
     stack: Stack, api: httpx.AsyncClient, carrier: httpx.AsyncClient
 ) -> None:
@@ -53,7 +39,7 @@ async def test_an_exchange_ships_another_variant_of_the_same_product(
         assert row is not None, "the demo data has no two stocked variants at one price"
         bought, wanted, sh01 = int(row[0]), int(row[1]), int(row[2])
         stranger = int(await session.scalar(text(OTHER_PRODUCT), {"a": bought}) or 0)
-    order = await _delivered(stack, api, carrier, bought)
+    order = await delivered(stack, api, carrier, [(bought, 1)])
     number, line_no = order["order_no"], order["lines"][0]["line_no"]
     assert [p["warehouse_id"] for p in order["packages"]] == [sh01]
     before = await figures(stack)

@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
 from models.contracts import order as o
 from models.contracts.after_sale import (
     AfterSaleDecision,
     AfterSaleRequest,
+    AfterSaleView,
     AfterSaleWithdrawal,
     InspectedLine,
     ReturnInspection,
@@ -164,18 +165,28 @@ def returned(as_no: str, line_no: int, quantity: int) -> AfterSaleRequest:
     return ask(as_no, line_no, quantity).model_copy(update={"type": "return_and_refund"})
 
 
+async def awaiting_return(
+    order: Scenario, request: AfterSaleRequest
+) -> WorkflowHandle[AfterSaleWorkflow, AfterSaleView]:
+    """Open the return, approve it, and answer its workflow once it waits for the parcel."""
+    await order.handle.execute_update(OrderWorkflow.request_after_sale, request)
+    child = order.env.client.get_workflow_handle_for(
+        AfterSaleWorkflow.run, f"aftersale-{request.as_no}"
+    )
+    await order.fake.wait_for("record_after_sale_step", lambda s: s.step == "requested")
+    await child.execute_update(
+        AfterSaleWorkflow.decide, AfterSaleDecision(actor=STAFF, approve=True)
+    )
+    await order.fake.wait_for("record_after_sale_step", lambda s: s.step == "awaiting_return")
+    return child
+
+
 async def test_a_return_not_shipped_back_in_time_closes_and_frees_the_units(
     task_queue: str,
 ) -> None:
     async with running(task_queue) as order:
         await delivered(order)
-        await order.handle.execute_update(OrderWorkflow.request_after_sale, returned("AS1", 2, 1))
-        child = order.env.client.get_workflow_handle_for(AfterSaleWorkflow.run, "aftersale-AS1")
-        await order.fake.wait_for("record_after_sale_step", lambda s: s.step == "requested")
-        await child.execute_update(
-            AfterSaleWorkflow.decide, AfterSaleDecision(actor=STAFF, approve=True)
-        )
-        await order.fake.wait_for("record_after_sale_step", lambda s: s.step == "awaiting_return")
+        child = await awaiting_return(order, returned("AS1", 2, 1))
         await order.skip(timedelta(days=6))
         assert order.fake.of("record_after_sale_step", lambda s: s.step == "return_expired") == []
         await order.skip(timedelta(days=2))

@@ -17,7 +17,7 @@ from models.contracts.after_sale import (
 from models.contracts.after_sale import ReturnShipment as Back
 from tests.workflows.fakes import CUSTOMER, STAFF, snapshot
 from tests.workflows.scenario import rejection, running
-from tests.workflows.test_after_sale_workflow import ask, delivered, returned
+from tests.workflows.test_after_sale_workflow import ask, awaiting_return, delivered, returned
 from workflows.after_sale import AfterSaleWorkflow
 from workflows.order import OrderWorkflow
 
@@ -27,13 +27,7 @@ async def test_a_return_parcel_is_followed_by_push_and_poll_until_it_arrives(
 ) -> None:
     async with running(task_queue) as order:
         await delivered(order)
-        await order.handle.execute_update(OrderWorkflow.request_after_sale, returned("AS1", 2, 1))
-        child = order.env.client.get_workflow_handle_for(AfterSaleWorkflow.run, "aftersale-AS1")
-        await order.fake.wait_for("record_after_sale_step", lambda s: s.step == "requested")
-        await child.execute_update(
-            AfterSaleWorkflow.decide, AfterSaleDecision(actor=STAFF, approve=True)
-        )
-        await order.fake.wait_for("record_after_sale_step", lambda s: s.step == "awaiting_return")
+        child = await awaiting_return(order, returned("AS1", 2, 1))
         unknown = await rejection(
             child.execute_update(
                 AfterSaleWorkflow.ship_back,
