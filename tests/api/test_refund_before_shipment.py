@@ -9,7 +9,8 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import select, text
 
-from models.db import PackageLine, StockMovement
+from models.db import PackageLine, PickAllocation, StockMovement
+from tests.api.test_waves import assert_location_holds
 from tests.support.order_api import (
     Json,
     figures,
@@ -21,6 +22,7 @@ from tests.support.order_api import (
     view,
 )
 from tests.support.orders import SHOP, deliver, eventually, pack_and_hand_over
+from tests.support.picking import plan_now
 from tests.support.stack import Stack
 
 
@@ -129,3 +131,36 @@ async def test_the_whole_order_taken_out_before_picking_ends_cancelled_refunded_
     assert await _money(stack, number) == 0
     assert await figures(stack) == before  # nothing reserved, nothing moved
     assert [r.status for r in await reservations(stack, number)] == ["released"]
+
+
+async def test_a_package_in_a_wave_gives_up_all_its_units_or_none(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    sku = await only_in(stack, "SH01")
+    before = await figures(stack)
+    order = await paid_order(stack, api, [(sku, 2)])
+    number, line = order["order_no"], order["lines"][0]
+    [parcel] = order["packages"]
+    [wave] = await plan_now(api, parcel["warehouse_id"])
+    body = {
+        "client_request_key": "part-1",
+        "type": "refund_only",
+        "lines": [{"line_no": line["line_no"], "quantity": 1}],
+        "reason": "不想要了",
+    }
+    part = problem(await api.post(f"/v1/orders/{number}/after-sales", headers=SHOP, json=body), 409)
+    assert f"being picked in wave {wave['wave_no']}" in part["detail"]
+    assert [r.quantity for r in await reservations(stack, number)] == [2]  # nothing changed
+    opened = await _ask(api, number, "all-1", (line["line_no"], 2))
+    await _refunded(api, opened["as_no"])
+    async with stack.sessions() as session:
+        holds = (
+            await session.scalars(
+                select(PickAllocation.status).where(
+                    PickAllocation.package_no == parcel["package_no"]
+                )
+            )
+        ).all()
+    assert holds and set(holds) == {"cancelled"}  # its picks left the wave
+    await assert_location_holds(stack)
+    assert await figures(stack) == before
