@@ -18,6 +18,7 @@ from activities.pricing_inputs import (
     live_promotions,
     sku_facts,
 )
+from core.changes import notify_sql
 from core.db import SessionFactory
 from models.contracts.order import (
     Actor,
@@ -71,7 +72,8 @@ async def add_event(
     at: datetime | None = None,
     seq: int = 0,
 ) -> None:
-    """One timeline row; a retried activity writes it once (the key is deterministic)."""
+    """One timeline row; a retried activity writes it once (the key is deterministic). The
+    order (and package) is announced as changed to readers waiting on it."""
     await session.execute(
         insert(OrderEvent)
         .values(
@@ -88,6 +90,9 @@ async def add_event(
         )
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
     )
+    for changed in (order_no, package_no):  # readers waiting on either hear of it at commit
+        if changed is not None:
+            await session.execute(*notify_sql(changed))
 
 
 async def _pricing_request(session: AsyncSession, request: QuoteRequest) -> PricingRequest:

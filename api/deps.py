@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from temporalio.client import Client
 
 from api.errors import Problem
+from core.changes import ChangeFeed
 from core.db import SessionFactory
 from core.security import api_key_matches, api_key_prefix, read_token
 from models.contracts.order import OrderPolicy, OrderTimings
@@ -43,6 +44,7 @@ class AppDeps:
     wave_rules: WaveRules = field(default_factory=WaveRules)
     payment_webhook_secret: str | None = None
     carrier_webhook_secret: str | None = None
+    changes: ChangeFeed | None = None  # long polls of orders and packages (api/watching.py)
 
     def require_temporal(self) -> Client:
         if self.temporal is None:

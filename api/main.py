@@ -36,6 +36,7 @@ from api.routes import (
     waves,
     webhooks,
 )
+from core.changes import ChangeFeed
 from core.db import make_engine, make_session_factory
 from core.settings import Settings
 from core.temporal import connect
@@ -50,6 +51,7 @@ Errors are `application/problem+json`; lists are `{"data": [...], "count": n}`.
 async def deps_from_settings(settings: Settings) -> AppDeps:
     engine = make_engine(settings.require_database_url())
     temporal = await connect(settings.require_temporal_address(), settings.temporal_namespace)
+    listen_dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     return AppDeps(
         engine=engine,
         session_factory=make_session_factory(engine),
@@ -65,6 +67,7 @@ async def deps_from_settings(settings: Settings) -> AppDeps:
         wave_rules=config.wave_rules(settings),
         payment_webhook_secret=_secret(settings.payments.webhook_secret),
         carrier_webhook_secret=_secret(settings.carrier.webhook_secret),
+        changes=ChangeFeed(listen_dsn),
     )
 
 
@@ -84,6 +87,8 @@ def create_app(deps: AppDeps | None = None, settings: Settings | None = None) ->
         try:
             yield
         finally:
+            if built.changes is not None:
+                await built.changes.close()
             await built.engine.dispose()
 
     app = FastAPI(title="houtai", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, TypeVar
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import exists, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +29,7 @@ from api.schemas.orders import (
     PaymentPublic,
     ReviewIn,
 )
+from api.watching import WATCHABLE, watched
 from api.workflow_calls import UPDATE_RPC_TIMEOUT, answer
 from models.contracts.order import (
     Actor,
@@ -166,10 +167,15 @@ async def list_orders(
     return OrdersPublic(data=[OrderSummary.model_validate(r) for r in rows], count=count)
 
 
-@router.get("/{order_no}")
-async def get_order(order_no: str, session: Session, who: Reader) -> OrderPublic:
+@router.get("/{order_no}", response_model=OrderPublic, responses=WATCHABLE)
+async def get_order(
+    order_no: str, request: Request, response: Response, session: Session, who: Reader, deps: Deps
+) -> OrderPublic | Response:
+    """May wait for the order to change: `If-None-Match` (its last ETag) with `Prefer: wait=N`."""
     await visible_order(session, who, order_no)
-    return await order_public(session, order_no)
+    return await watched(
+        request, response, session, deps.changes, order_no, lambda: order_public(session, order_no)
+    )
 
 
 async def order_update(

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request, Response
 from temporalio.workflow import UpdateMethodMultiParam
 
 from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, writer
 from api.errors import Problem, not_found
 from api.routes.orders import actor_of
 from api.schemas.orders import ExceptionDecisionIn, OverrideIn, PackIn, ShipmentPublic
+from api.watching import WATCHABLE, watched
 from api.workflow_calls import UPDATE_RPC_TIMEOUT, answer
 from models.contracts.shipment import (
     ExceptionDecision,
@@ -51,15 +52,23 @@ async def package_update(
     return await answer(call, kind="package", ident=package_no)
 
 
-@router.get("/{package_no}")
+@router.get("/{package_no}", response_model=ShipmentPublic, responses=WATCHABLE)
 async def get_package(
     package_no: str,
+    request: Request,
+    response: Response,
     session: Session,
+    deps: Deps,
     who: Annotated[Principal, Depends(require("packages.read"))],
-) -> ShipmentPublic:
+) -> ShipmentPublic | Response:
     """From the projection the shipment writes at every step (read-your-writes: each update
-    answers only after its step is recorded), not a workflow query: devices poll this."""
-    return ShipmentPublic.model_validate(await _package(session, who, package_no))
+    answers only after its step is recorded), not a workflow query. A device may wait for the
+    package to change: `If-None-Match` (its last ETag) with `Prefer: wait=N`."""
+
+    async def read() -> ShipmentPublic:
+        return ShipmentPublic.model_validate(await _package(session, who, package_no))
+
+    return await watched(request, response, session, deps.changes, package_no, read)
 
 
 @router.post("/{package_no}/pack")

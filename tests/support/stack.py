@@ -18,6 +18,7 @@ from temporalio.client import Client
 from activities.providers import SandboxCarrier, SandboxPaymentProvider, SandboxSupplier
 from api.deps import AppDeps
 from api.main import create_app
+from core.changes import ChangeFeed
 from core.db import SessionFactory, make_session_factory
 from models.contracts.order import OrderPolicy, OrderTimings
 from sandbox.carrier import CarrierConfig, create_carrier_app
@@ -91,10 +92,13 @@ async def running_stack(
         carrier_url = await stack.enter_async_context(
             serve(create_carrier_app(CarrierConfig(webhook_secret=CARRIER_SECRET)))
         )
+        changes = ChangeFeed(engine.url.set(drivername="postgresql").render_as_string(False))
+        stack.push_async_callback(changes.close)
         deps = AppDeps(
             engine=engine,
             session_factory=sessions,
             token_secret=TOKEN_SECRET,
+            changes=changes,
             temporal=client,
             task_queue=task_queue,
             order_timings=timings or fast_timings(),
