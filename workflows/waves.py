@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import suppress
 from datetime import timedelta
 
@@ -26,13 +27,19 @@ with workflow.unsafe.imports_passed_through():
         Finish,
         PlannerInput,
         PlanRequest,
+        PlanResult,
         WaveInput,
         WaveProgress,
         WaveRules,
     )
-    from workflows.common import call
+    from workflows.common import RETRY, call
 
 REFRESH = timedelta(minutes=15)
+# plan_waves runs as a local activity (a PostgreSQL transaction like the other wave steps).
+LOCAL_PLAN_PATCH = "plan-waves-locally"
+# plan_waves builds the waves it releases in its own transaction: a wave starts built, with no
+# build_wave activity of its own (that call only found the work done).
+BUILT_PATCH = "waves-built-by-planner"
 
 
 @workflow.defn
@@ -47,20 +54,43 @@ class WavePlannerWorkflow:
             rules=request.rules,
             release_all=request.release_all,
         )
-        result = await call(WaveActivities.plan_waves, plan, start_to_close=timedelta(minutes=2))
-        for wave in result.waves:
-            await workflow.start_child_workflow(
+        result = await self._plan(plan)
+        await self._start_waves(result, request.rules)
+        return [wave.wave_no for wave in result.waves]
+
+    async def _plan(self, plan: PlanRequest) -> PlanResult:
+        if workflow.patched(LOCAL_PLAN_PATCH):  # a database step: in the worker, no dispatch
+            return await workflow.execute_local_activity_method(
+                WaveActivities.plan_waves,
+                plan,
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=RETRY,
+            )
+        return await call(WaveActivities.plan_waves, plan, start_to_close=timedelta(minutes=2))
+
+    async def _start_waves(self, result: PlanResult, rules: WaveRules) -> None:
+        """One WaveWorkflow per released wave, left running on its own."""
+        built = workflow.patched(BUILT_PATCH)
+        starts = [
+            workflow.start_child_workflow(
                 WaveWorkflow.run,
                 WaveInput(
                     wave_no=wave.wave_no,
                     warehouse_id=wave.warehouse_id,
                     cutoff_at=wave.cutoff_at,
-                    rules=request.rules,
+                    rules=rules,
+                    built=built,
                 ),
                 id=f"wave-{wave.wave_no}",
                 parent_close_policy=ParentClosePolicy.ABANDON,  # the wave lives on
             )
-        return [wave.wave_no for wave in result.waves]
+            for wave in result.waves
+        ]
+        if built:  # all in one workflow task (older histories started them one by one)
+            await asyncio.gather(*starts)
+        else:
+            for start in starts:
+                await start
 
 
 @workflow.defn

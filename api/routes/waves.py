@@ -72,13 +72,25 @@ async def plan_now(
     warehouse_id: int, deps: Deps, w: Annotated[Writer, Depends(writer("waves.plan"))]
 ) -> Planned:
     """Plan the warehouse's waiting outbound orders now (as its Schedule does every few
-    minutes); answers with the waves released by this run."""
+    minutes); answers with the waves released by this run (none at once when none waits)."""
     warehouse = await w.session.get(Warehouse, warehouse_id)
     if warehouse is None:
         raise not_found("warehouse", warehouse_id)
     code = warehouse.code
+    waiting = await w.session.scalar(
+        select(func.count()).where(
+            OutboundOrder.warehouse_id == warehouse_id, OutboundOrder.status == "waiting"
+        )
+    )
     await w.session.commit()  # never hold a connection while waiting for the workflow
-    made = await answer(
+    made = await _planning_run(deps, warehouse_id, code) if waiting else []
+    await w.commit("warehouse.plan_waves", "warehouse", warehouse_id, {"waves": made})
+    waves = [await wave_public(w.session, no) for no in made]
+    return Planned(warehouse_id=warehouse_id, waves=waves)
+
+
+async def _planning_run(deps: AppDeps, warehouse_id: int, code: str) -> list[str]:
+    made: list[str] = await answer(
         deps.require_temporal().execute_workflow(
             WavePlannerWorkflow.run,
             PlannerInput(warehouse_id=warehouse_id, rules=deps.wave_rules, release_all=True),
@@ -88,9 +100,7 @@ async def plan_now(
         kind="warehouse",
         ident=str(warehouse_id),
     )
-    await w.commit("warehouse.plan_waves", "warehouse", warehouse_id, {"waves": made})
-    waves = [await wave_public(w.session, no) for no in made]
-    return Planned(warehouse_id=warehouse_id, waves=waves)
+    return made
 
 
 class OutboundPublic(BaseModel):

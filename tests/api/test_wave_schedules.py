@@ -8,6 +8,7 @@ import uuid
 from datetime import timedelta
 
 import httpx
+from sqlalchemy import select
 from temporalio.client import Client, ScheduleActionStartWorkflow
 
 from core.settings import Settings, WaveSettings
@@ -105,3 +106,30 @@ async def test_an_escalated_wave_is_listed_with_its_reason_and_a_normal_one_is_n
     own = (await api.get("/v1/waves?escalated=true", headers=DEVICE["SH01"])).json()
     assert [w["wave_no"] for w in own["data"]] == [late]
     assert (await api.get("/v1/waves?escalated=true", headers=DEVICE["GZ01"])).json()["data"] == []
+
+
+async def test_plan_now_with_nothing_waiting_answers_at_once_without_a_planning_run(
+    stack: Stack, api: httpx.AsyncClient, dev_client: Client
+) -> None:
+    manager = await staff(api, "warehouse_manager")
+    async with stack.sessions() as session:
+        [sh01] = [
+            w.id for w in (await session.scalars(select(Warehouse))).all() if w.code == "SH01"
+        ]
+    empty = await api.post(f"/v1/warehouses/{sh01}/waves/plan", headers=manager)
+    order = await paid_order(stack, api, [(await only_in(stack, "SH01"), 1)])
+    [parcel] = order["packages"]
+    planned = await api.post(f"/v1/warehouses/{sh01}/waves/plan", headers=manager)
+    query = f"WorkflowType = 'WavePlannerWorkflow' AND TaskQueue = '{stack.task_queue}'"
+
+    async def listed() -> list[str] | None:  # visibility catches up a moment later
+        found = [w.id async for w in dev_client.list_workflows(query)]
+        return found or None
+
+    runs: list[str] = await eventually(listed, "the planning run listed")
+    assert (empty.status_code, empty.json()["waves"]) == (200, [])
+    assert planned.status_code == 200 and len(planned.json()["waves"]) == 1
+    assert len([r for r in runs if r.startswith("plan-waves-SH01-now-")]) == 1  # not two
+    async with stack.sessions() as session:
+        outbound = await session.get(OutboundOrder, parcel["package_no"])
+    assert outbound is not None and outbound.status == "planned"
