@@ -299,6 +299,31 @@ async def until(
     return found
 
 
+async def watch(
+    api: httpx.AsyncClient,
+    path: str,
+    headers: dict[str, str],
+    ready: Callable[[dict[str, Any]], bool],
+    what: str,
+    *,
+    within: float,
+) -> dict[str, Any]:
+    """GET `path` until `ready`, each time waiting for the object to change (ETag with
+    `Prefer: wait=N`, answered at the change or 304) rather than polling on a timer."""
+    deadline = time.monotonic() + within
+    answer = await api.get(path, headers=headers)
+    found: dict[str, Any] = ok(answer, 200)
+    while not ready(found):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"no {what} within {within:.0f} s; last seen {str(found)[:500]}")
+        tag = {"If-None-Match": answer.headers["etag"], "Prefer": f"wait={min(left, 20):.1f}"}
+        again = await api.get(path, headers={**headers, **tag})
+        if again.status_code != 304:
+            answer, found = again, ok(again, 200)
+    return found
+
+
 async def timed_calls(
     n: int, concurrency: int, call: Callable[[int], Awaitable[bool]], *, first: int = 0
 ) -> tuple[list[float], int]:

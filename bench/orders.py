@@ -89,19 +89,15 @@ async def lifecycle(stack: Stack, http: Http, skus: Skus, i: int, args: Any) -> 
     simulate = f"/v1/payments/{payment['payment_id']}/simulate"
     ok(await http.payments.post(simulate, json={"outcome": "succeeded"}), 200)
 
-    async def view() -> dict[str, Any]:  # what a timeout shows: status and packages
-        full = ok(await http.api.get(path, headers=SHOP), 200)
-        keys = ("package_no", "warehouse_id", "status")
-        packages = [{k: p[k] for k in keys} for p in full["packages"]]
-        return {"order_no": order_no, "status": full["status"], "packages": packages}
-
     def released(v: dict[str, Any]) -> bool:
         return v["status"] == "fulfilling" and all(p["status"] == "released" for p in v["packages"])
 
-    poll = {"within": args.step_timeout, "interval": args.poll_interval}
-    shown = await _stack.until(view, released, "release to the warehouses", **poll)
+    wait = {"within": args.step_timeout}
+    shown = await _stack.watch(http.api, path, SHOP, released, "release to the warehouses", **wait)
     await asyncio.gather(*(ship(http, skus, p, args) for p in shown["packages"]))
-    await _stack.until(view, lambda v: v["status"] == "delivered", "delivery", **poll)
+    await _stack.watch(
+        http.api, path, SHOP, lambda v: v["status"] == "delivered", "delivery", **wait
+    )
     ok(await http.api.post(f"{path}/confirm-receipt", headers=SHOP), 200)
     handle = stack.client.get_workflow_handle_for(OrderWorkflow.run, f"order-{order_no}")
     closed = await asyncio.wait_for(handle.result(), args.step_timeout)
@@ -113,16 +109,17 @@ async def lifecycle(stack: Stack, http: Http, skus: Skus, i: int, args: Any) -> 
 async def ship(http: Http, skus: Skus, package: dict[str, Any], args: Any) -> None:
     device = {"X-API-Key": DEMO_DEVICE_KEYS[skus.codes[package["warehouse_id"]]]}
     path = f"/v1/packages/{package['package_no']}"
+    wait = {"within": args.step_timeout}
 
-    async def view() -> dict[str, Any]:
-        return ok(await http.api.get(path, headers=device), 200)
+    def picked(v: dict[str, Any]) -> bool:
+        return bool(v["status"] != "released")
 
-    poll = {"within": args.step_timeout, "interval": args.poll_interval}
-    picked = await _stack.until(view, lambda v: v["status"] != "released", f"{path} picked", **poll)
-    body = {"measured_weight_g": picked["expected_weight_g"]}
+    shown = await _stack.watch(http.api, path, device, picked, f"{path} picked", **wait)
+    body = {"measured_weight_g": shown["expected_weight_g"]}
     waybill = ok(await http.api.post(f"{path}/pack", headers=device, json=body), 200)
     if waybill["status"] != "waybill_created":  # the carrier was slower than the label wait
-        waybill = await _stack.until(view, lambda v: v["status"] == "waybill_created", path, **poll)
+        labelled = lambda v: v["status"] == "waybill_created"  # noqa: E731
+        waybill = await _stack.watch(http.api, path, device, labelled, path, **wait)
     ok(await http.api.post(f"{path}/handover", headers=device), 200)
     for code in ("picked_up", "delivered"):
         event = f"/_sandbox/tracking/{waybill['tracking_no']}/events"
@@ -130,19 +127,20 @@ async def ship(http: Http, skus: Skus, package: dict[str, Any], args: Any) -> No
 
 
 async def warehouse_floor(http: Http, codes: dict[int, str], every: float) -> None:
-    """The warehouses at work while orders flow: each plans what is waiting ("plan now"), its
-    handheld picks every task and sorts the put wall; the packages are then picked (until
-    cancelled)."""
+    """The warehouses at work while orders flow, each on its own (its manager and handheld do
+    not wait for the other warehouse's): each plans what is waiting ("plan now"), its handheld
+    picks every task and sorts the put wall; the packages are then picked (until cancelled)."""
     manager = {"Authorization": f"Bearer {await _floor.login(http.api, 'warehouse_manager')}"}
-    while True:
-        for warehouse, code in codes.items():
-            device = {"X-API-Key": DEMO_DEVICE_KEYS[code]}
-            planned = ok(
-                await http.api.post(f"/v1/warehouses/{warehouse}/waves/plan", headers=manager), 200
-            )
-            for wave in planned["waves"]:
+
+    async def one(warehouse: int, code: str) -> None:
+        device = {"X-API-Key": DEMO_DEVICE_KEYS[code]}
+        plan = f"/v1/warehouses/{warehouse}/waves/plan"
+        while True:
+            for wave in ok(await http.api.post(plan, headers=manager), 200)["waves"]:
                 await _floor.pick_wave(http.api, device, wave["wave_no"])
-        await asyncio.sleep(every)
+            await asyncio.sleep(every)
+
+    await asyncio.gather(*(one(warehouse, code) for warehouse, code in codes.items()))
 
 
 # --- the scenarios ---------------------------------------------------------------------------
