@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.stock_counts import under_open_count
@@ -37,6 +37,17 @@ def batch_of(row: LocationStock) -> BatchStock:
         expiry_date=row.expiry_date,
         received_at=row.received_at,
         disabled=row.disabled,
+    )
+
+
+def pickable() -> tuple[ColumnElement[bool], ...]:
+    """Batches (joined with their location) a wave may take units from: units left over what
+    is held there, at an active storage location that is not being counted (盘点)."""
+    return (
+        LocationStock.quantity > LocationStock.reserved,
+        Location.kind == "storage",
+        Location.active.is_(True),
+        ~under_open_count(LocationStock.location_id),
     )
 
 
@@ -163,10 +174,7 @@ async def _candidates(session: AsyncSession, allocation: PickAllocation) -> list
             LocationStock.warehouse_id == allocation.warehouse_id,
             LocationStock.id != allocation.location_stock_id,
             LocationStock.id.not_in(held),
-            LocationStock.quantity > LocationStock.reserved,
-            Location.kind == "storage",
-            Location.active,
-            ~under_open_count(LocationStock.location_id),
+            *pickable(),
         )
         .order_by(LocationStock.id)
         .with_for_update(of=LocationStock)

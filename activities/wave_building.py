@@ -18,7 +18,6 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities import pick_stock
-from activities.stock_counts import under_open_count
 from models.db import (
     Base,
     Location,
@@ -228,10 +227,7 @@ async def _batches(
         .where(
             LocationStock.warehouse_id == warehouse_id,
             LocationStock.sku_id.in_(sku_ids),
-            LocationStock.quantity > LocationStock.reserved,
-            Location.kind == "storage",
-            Location.active,
-            ~under_open_count(LocationStock.location_id),
+            *pick_stock.pickable(),
         )
         .order_by(LocationStock.id)
         .with_for_update(of=LocationStock)
