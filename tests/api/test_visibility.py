@@ -9,14 +9,18 @@ import asyncio
 import base64
 import json
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from models.contracts.diagnostics import DiagnosticsInput
 from models.contracts.order import OrderPolicy
+from models.contracts.purchasing import ReplenishInput
+from models.contracts.reconciliation import ReconcileInput
 from models.contracts.waves import PlannerInput, WaveRules
+from tests.support.after_sale_api import delivered, open_after_sale
 from tests.support.order_api import (
     lines_of,
     only_in,
@@ -25,9 +29,13 @@ from tests.support.order_api import (
     pay,
     place_order,
     skus_in,
+    warehouse_id,
 )
 from tests.support.stack import Stack, fast_timings
 from workers.embedded import temporal_dev_server_path
+from workflows.diagnostics import DiagnosticsWorkflow
+from workflows.reconciliation import ReconciliationWorkflow
+from workflows.replenishment import ReplenishmentWorkflow
 from workflows.visibility import SEARCH_ATTRIBUTES
 from workflows.waves import WavePlannerWorkflow
 
@@ -188,3 +196,61 @@ async def test_an_overdue_wave_is_found_as_escalated_in_its_warehouse(
     }
     planned = f"WorkflowId='{planner_id}' AND HoutaiStatus='planned'"
     await listed(stack, planned, {planner_id})
+
+
+async def test_an_after_sale_is_found_by_number_and_status_in_its_return_warehouse(
+    stack: Stack, api: httpx.AsyncClient, carrier: httpx.AsyncClient
+) -> None:
+    sku = await only_in(stack, "SH01")
+    order = await delivered(stack, api, carrier, [(sku, 1)])
+    warehouse = order["packages"][0]["warehouse_id"]
+    as_no = await open_after_sale(api, order["order_no"], "as-1", "return_and_refund", [(1, 1)])
+
+    query = f"HoutaiStatus='requested' AND HoutaiBusinessNo='{as_no}'"
+    [found] = await listed(stack, query, {f"aftersale-{as_no}"})
+    assert found["type"]["name"] == "AfterSaleWorkflow"
+    assert attributes(found) == {
+        "HoutaiBusinessNo": as_no,
+        "HoutaiStatus": "requested",
+        "HoutaiWarehouse": str(warehouse),
+    }
+
+
+async def test_system_runs_are_found_by_status_and_warehouse(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    warehouse = await warehouse_id(stack, "SH01")
+    suffix = uuid.uuid4().hex[:8]
+    checked = await stack.client.execute_workflow(
+        DiagnosticsWorkflow.run,
+        DiagnosticsInput(requested_by="test"),
+        id=f"diagnostics-{suffix}",
+        task_queue=stack.task_queue,
+    )
+    assert checked.database.schema_revision
+    await stack.client.execute_workflow(
+        ReplenishmentWorkflow.run,
+        ReplenishInput(warehouse_id=warehouse),
+        id=f"replenish-SH01-{suffix}",
+        task_queue=stack.task_queue,
+    )
+    day = date(2026, 11, 30)
+    await stack.client.execute_workflow(
+        ReconciliationWorkflow.run,
+        ReconcileInput(day=day),
+        id=f"reconcile-{suffix}",
+        task_queue=stack.task_queue,
+    )
+
+    diagnostics = f"WorkflowId='diagnostics-{suffix}' AND HoutaiStatus='ok'"
+    await listed(stack, diagnostics, {f"diagnostics-{suffix}"})
+    replenished = (
+        f"WorkflowId='replenish-SH01-{suffix}' AND HoutaiStatus='drafted'"
+        f" AND HoutaiWarehouse='{warehouse}'"
+    )
+    await listed(stack, replenished, {f"replenish-SH01-{suffix}"})
+    reconciled = (
+        f"WorkflowId='reconcile-{suffix}' AND HoutaiBusinessNo='{day.isoformat()}'"
+        " AND HoutaiStatus='reconciled'"
+    )
+    await listed(stack, reconciled, {f"reconcile-{suffix}"})
