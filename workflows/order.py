@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order_after_sales import AfterSales
     from workflows.order_fulfilment import Fulfilment
     from workflows.order_state import SYSTEM, OrderPayments
+    from workflows.visibility import show
 
 OPEN_FOR_CANCEL: frozenset[OrderStatus] = frozenset({"awaiting_payment", "paid", "fulfilling"})
 
@@ -57,6 +58,7 @@ class OrderWorkflow(OrderPayments):
 
     @workflow.run
     async def run(self, input: OrderInput) -> OrderView:
+        show(business_no=input.order_no, status=self._status, escalated=self._escalated)
         await workflow.wait_condition(
             lambda: self._placed is not None or self._rejection is not None,
             timeout=timedelta(minutes=10),
@@ -90,6 +92,7 @@ class OrderWorkflow(OrderPayments):
                 self._reject(exc)
                 raise self._rejection from exc  # type: ignore[misc]
             self._status = "awaiting_payment"
+            show(status=self._status)
             self._note("placed", Actor(kind="storefront", name=request.storefront))
             return self._placed
 
@@ -154,6 +157,7 @@ class OrderWorkflow(OrderPayments):
                 str(exc), type="PlacementFailedError", non_retryable=True
             )
         self._status = "rejected"
+        show(status=self._status)
 
     # --- payment and review -----------------------------------------------------------------
 
@@ -179,6 +183,7 @@ class OrderWorkflow(OrderPayments):
             )
         if self._cancel is not None:
             self._status = "cancelling"
+            show(status=self._status)
             return False
         return True
 

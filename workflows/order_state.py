@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from models.contracts.waves import PackageShort
     from models.domain.shipping import package_value
     from workflows.common import call
+    from workflows.visibility import show
 
 SYSTEM = Actor(kind="system", name="order")
 
@@ -181,6 +182,7 @@ class OrderState:
 
     def set_status(self, status: OrderStatus) -> None:
         self._status = status
+        show(status=status)
 
     def _note(
         self, step: str, actor: Actor, detail: dict[str, str | int | bool | None] | None = None
@@ -199,6 +201,7 @@ class OrderState:
     ) -> None:
         if status is not None:
             self._status = status
+            show(status=status)
         self._steps += 1
         self._note(step, actor, detail)
         recorded = self._status
@@ -242,6 +245,7 @@ class OrderPayments(OrderState):
             )
         except TimeoutError:
             self._escalated = True
+            show(escalated=True)
             await self._record("risk_review_escalated", detail={"sla_s": int(sla.total_seconds())})
 
     @workflow.update
