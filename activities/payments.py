@@ -23,7 +23,7 @@ from models.contracts.order import (
     RefundRequest,
     RefundResult,
 )
-from models.db import MoneyEntry, Order, Payment, Refund
+from models.db import MoneyEntry, Order, OrderRefund, Payment, Refund
 
 
 class PaymentActivities:
@@ -144,6 +144,9 @@ async def _record_refund(session: AsyncSession, request: RefundRequest, refund_i
         return
     await settle_pending(session, request.refund_no)  # its callback may have come first
     await _ledger(session, request.order_no, "refund", -request.amount_fen, request.refund_no)
+    await session.execute(  # it was owed (pending or refused): now it is made
+        update(OrderRefund).where(OrderRefund.refund_no == request.refund_no).values(status="done")
+    )
     await session.execute(
         update(Order)
         .where(Order.order_no == request.order_no)

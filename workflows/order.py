@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         PlaceOrderRequest,
         QuoteRequest,
         RecordOrderRequest,
+        RefundState,
         ReleaseRequest,
         ReserveRequest,
     )
@@ -43,6 +44,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order_fulfilment import Fulfilment
     from workflows.order_state import SYSTEM, OrderPayments
 
+# A cancel answers once decided (stock released, status cancelled, refund pending); the refund
+# goes on after. Older runs refunded first, then recorded the cancel.
+CANCEL_BEFORE_REFUND_PATCH = "cancel-answers-before-refund"
 OPEN_FOR_CANCEL: frozenset[OrderStatus] = frozenset({"awaiting_payment", "paid", "fulfilling"})
 
 
@@ -214,21 +218,39 @@ class OrderWorkflow(OrderPayments):
         await call(OrderActivities.return_coupon, self._in.order_no)
         # Refunds of after-sales still running (taken out before shipment) come first.
         await workflow.wait_condition(lambda: self._after_sales.open == 0)
+        owed = 0
         if self._payment is not None:
             owed = self._payment.amount_fen - self._refunded_on_order()
+        refund_no = f"RF{self._in.order_no[2:]}C"
+        reason = f"order cancelled: {self._cancel.reason}"
+        if workflow.patched(CANCEL_BEFORE_REFUND_PATCH):
+            # The cancel is decided: answered now, the refund shown pending until it is made.
+            pending = []
             if owed > 0:
-                await self.refund(
-                    self._payment,
-                    owed,
-                    f"RF{self._in.order_no[2:]}C",
-                    f"order cancelled: {self._cancel.reason}",
-                )
-        await self._record(
-            "cancelled",
-            status="cancelled",
-            actor=self._cancel.actor,
-            detail={"reason": self._cancel.reason},
-        )
+                pending = [
+                    RefundState(
+                        refund_no=refund_no, amount_fen=owed, status="pending", reason=reason
+                    )
+                ]
+                self.owed[refund_no] = pending[0]
+            await self._record(
+                "cancelled",
+                status="cancelled",
+                actor=self._cancel.actor,
+                detail={"reason": self._cancel.reason, **({"refund_fen": owed} if pending else {})},
+                refunds=pending,
+            )
+            if self._payment is not None and owed > 0:
+                await self.refund(self._payment, owed, refund_no, reason)
+        else:
+            if self._payment is not None and owed > 0:
+                await self.refund(self._payment, owed, refund_no, reason)
+            await self._record(
+                "cancelled",
+                status="cancelled",
+                actor=self._cancel.actor,
+                detail={"reason": self._cancel.reason},
+            )
         # Stay a while to refund payments that arrive after the cancel.
         await workflow.sleep(self._in.timings.late_payment_grace)
 

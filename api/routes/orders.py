@@ -27,10 +27,12 @@ from api.schemas.orders import (
     OrdersPublic,
     OrderSummary,
     PaymentPublic,
+    RetryRefundIn,
     ReviewIn,
 )
 from api.watching import WATCHABLE, watched
 from api.workflow_calls import UPDATE_RPC_TIMEOUT, answer
+from models.contracts.after_sale import RefundRetry
 from models.contracts.order import (
     Actor,
     CancelRequest,
@@ -216,6 +218,21 @@ async def cancel_order(
         CancelRequest(actor=actor_of(w.principal), reason=body.reason),
     )
     await w.commit("order.cancel", "order", order_no, {"reason": body.reason})
+    return await order_public(w.session, order_no)
+
+
+@router.post("/{order_no}/retry-refund")
+async def retry_refund(
+    order_no: str,
+    body: RetryRefundIn,
+    deps: Deps,
+    w: Annotated[Writer, Depends(writer("finance.reconcile"))],
+) -> OrderPublic:
+    """Refunds of the order the provider refused, tried again (409 when none is refused)."""
+    await visible_order(w.session, w.principal, order_no)
+    retry = RefundRetry(actor=actor_of(w.principal), reason=body.reason)
+    await order_update(deps, order_no, OrderWorkflow.retry_refund, retry)
+    await w.commit("order.retry_refund", "order", order_no, body.model_dump())
     return await order_public(w.session, order_no)
 
 

@@ -232,6 +232,16 @@ class ReservePackageRequest(BaseModel):
     lines: list[PackageLine]
 
 
+class RefundState(BaseModel):
+    """A refund the order owes and has not made yet, as the order shows it (`order_refunds`)."""
+
+    refund_no: str
+    amount_fen: int
+    status: Literal["pending", "refused"]
+    reason: str
+    refused_reason: str | None = None
+
+
 class StatusChange(BaseModel):
     order_no: str
     status: OrderStatus
@@ -244,6 +254,7 @@ class StatusChange(BaseModel):
     actor: Actor
     detail: dict[str, str | int | bool | None] = Field(default_factory=dict)
     escalated: bool | None = None
+    refunds: list[RefundState] = Field(default_factory=list)  # refunds announced at this step
 
 
 class TimelineEntry(BaseModel):
@@ -272,3 +283,5 @@ class OrderView(BaseModel):
     payment_deadline: datetime | None
     packages: list[PackageView]
     timeline: list[TimelineEntry]
+    # Refunds owed and not made yet: still going to the provider, or refused by it.
+    pending_refunds: list[RefundState] = Field(default_factory=list)
