@@ -99,7 +99,12 @@ def activities_for(deps: WorkerDeps) -> list[Callable[..., Any]]:
     found += [replenishment.scan_reorder_points, replenishment.draft_po]
     if deps.payments is not None:
         payments = PaymentActivities(sessions, deps.payments, deps.payment_notify_url)
-        found += [payments.open_payment, payments.record_payment, payments.refund_payment]
+        found += [
+            payments.open_payment,
+            payments.confirm_payment,
+            payments.record_payment,
+            payments.refund_payment,
+        ]
         settlement = SettlementActivities(sessions, deps.payments)
         found += [settlement.record_invoice, settlement.pay_supplier]
         reconciliation = ReconciliationActivities(sessions, deps.payments)

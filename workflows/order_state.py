@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from models.contracts.order import (
         Actor,
         CancelRequest,
+        ConfirmPaymentRequest,
         ConfirmReceipt,
         OpenPaymentRequest,
         OrderInput,
@@ -41,6 +42,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.common import FAILED, call, refusal
 
 SYSTEM = Actor(kind="system", name="order")
+# A payment the order cannot take is refunded only once the provider vouches for it; one it
+# does not vouch for is a difference for finance (older runs credited and refunded it at once).
+VOUCH_PATCH = "payment-vouched-before-refund"
 # A refund the provider refuses waits, visible, for staff to retry it (older runs failed).
 REFUSAL_PATCH = "refund-refusal-retryable"
 
@@ -346,6 +350,22 @@ class OrderPayments(OrderState):
                 and payment.amount_fen == self._placed.quote.payable_fen
                 and payment.currency == self._in.policy.currency
             )
+            if not accepted and workflow.patched(VOUCH_PATCH):
+                # Money the order did not ask for: believed only if the provider holds it.
+                confirmation = await call(
+                    PaymentActivities.confirm_payment,
+                    ConfirmPaymentRequest(order_no=self._in.order_no, payment=payment),
+                )
+                if not confirmation.vouched:
+                    self._note(
+                        "payment_difference",
+                        Actor(kind="provider", name=payment.provider),
+                        {
+                            "transaction_id": payment.transaction_id,
+                            "amount_fen": payment.amount_fen,
+                        },
+                    )
+                    return
             await call(
                 PaymentActivities.record_payment,
                 RecordPaymentRequest(

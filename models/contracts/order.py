@@ -187,6 +187,20 @@ class RecordPaymentRequest(BaseModel):
     accepted: bool
 
 
+class ConfirmPaymentRequest(BaseModel):
+    order_no: str
+    payment: PaymentReceived
+
+
+class PaymentConfirmation(BaseModel):
+    """Whether the provider's books hold the payment a callback reported: its transaction, for
+    that order, of that amount and currency. Money they do not hold is a difference for
+    finance, never money of the order."""
+
+    vouched: bool
+    detail: str = ""
+
+
 class RefundRequest(BaseModel):
     order_no: str
     refund_no: str
