@@ -26,6 +26,7 @@ from activities.waves import WaveActivities
 from core.db import SessionFactory
 from workflows.after_sale import AfterSaleWorkflow
 from workflows.diagnostics import DiagnosticsWorkflow
+from workflows.late_payment import LatePaymentRefundWorkflow
 from workflows.order import OrderWorkflow
 from workflows.purchase_order import PurchaseOrderWorkflow
 from workflows.reconciliation import ReconciliationWorkflow
@@ -43,6 +44,7 @@ WORKFLOWS = [
     SettlementWorkflow,
     ReplenishmentWorkflow,
     ReconciliationWorkflow,
+    LatePaymentRefundWorkflow,
     WavePlannerWorkflow,
     WaveWorkflow,
 ]

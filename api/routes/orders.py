@@ -17,7 +17,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.workflow import UpdateMethodMultiParam
 
 from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, writer
-from api.errors import not_found
+from api.errors import Problem, not_found
 from api.order_views import order_public
 from api.pagination import Paging, fetch_page
 from api.schemas.orders import (
@@ -44,7 +44,8 @@ from models.contracts.order import (
     ShippingAddress,
 )
 from models.contracts.pricing import CartLine
-from models.db import Order, OrderLine, OrderNumber, Package
+from models.db import Order, OrderLine, OrderNumber, OrderRefund, Package
+from workflows.late_payment import LatePaymentRefundWorkflow, late_payment_id
 from workflows.order import OrderWorkflow
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
@@ -231,9 +232,42 @@ async def retry_refund(
     """Refunds of the order the provider refused, tried again (409 when none is refused)."""
     await visible_order(w.session, w.principal, order_no)
     retry = RefundRetry(actor=actor_of(w.principal), reason=body.reason)
-    await order_update(deps, order_no, OrderWorkflow.retry_refund, retry)
+    try:
+        await order_update(deps, order_no, OrderWorkflow.retry_refund, retry)
+    except Problem as exc:
+        if exc.type != "/problems/closed":
+            raise
+        await retry_late_payments(deps, w.session, order_no, retry)
     await w.commit("order.retry_refund", "order", order_no, body.model_dump())
     return await order_public(w.session, order_no)
+
+
+async def retry_late_payments(
+    deps: AppDeps, session: AsyncSession, order_no: str, retry: RefundRetry
+) -> None:
+    """The order's process has ended: its refused refunds are late payments' (RF-<tx>)."""
+    refused = list(
+        await session.scalars(
+            select(OrderRefund.refund_no).where(
+                OrderRefund.order_no == order_no,
+                OrderRefund.status == "refused",
+                OrderRefund.refund_no.startswith("RF-"),
+            )
+        )
+    )
+    await session.commit()  # never hold a connection while waiting for the workflow
+    if not refused:
+        raise Problem(409, f"order {order_no}: no refund is refused by the provider")
+    client = deps.require_temporal()
+    for refund_no in refused:
+        handle = client.get_workflow_handle(late_payment_id(refund_no.removeprefix("RF-")))
+        await answer(
+            handle.execute_update(
+                LatePaymentRefundWorkflow.retry_refund, retry, rpc_timeout=UPDATE_RPC_TIMEOUT
+            ),
+            kind="late payment",
+            ident=refund_no,
+        )
 
 
 @router.post("/{order_no}/risk-review")

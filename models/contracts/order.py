@@ -299,3 +299,21 @@ class OrderView(BaseModel):
     timeline: list[TimelineEntry]
     # Refunds owed and not made yet: still going to the provider, or refused by it.
     pending_refunds: list[RefundState] = Field(default_factory=list)
+
+
+class LatePaymentInput(BaseModel):
+    """A payment that came after its order's process had ended (LatePaymentRefundWorkflow)."""
+
+    order_no: str
+    payment: PaymentReceived
+
+
+class LatePaymentView(BaseModel):
+    order_no: str
+    transaction_id: str
+    refund_no: str
+    amount_fen: int
+    # confirming → difference (the provider does not hold it) | refunding → refunded, or
+    # refused (until staff retry it) → refunding …
+    status: Literal["confirming", "difference", "refunding", "refused", "refunded"]
+    refused_reason: str | None = None
