@@ -70,8 +70,12 @@ class PaymentActivities:
         """Whether the provider's books hold the payment a callback reported (DESIGN §9: a
         webhook is believed only for what the provider vouches for). When they do not, the
         callback is a difference for finance (once per transaction) and a step on the order's
-        timeline — never money of the order, so nothing to refund."""
+        timeline — never money of the order, so nothing to refund. A transaction already in our
+        books is `recorded` (a copy of a callback taken before)."""
         payment = request.payment
+        async with self._sessions() as session:
+            if await session.get(Payment, payment.transaction_id) is not None:
+                return PaymentConfirmation(vouched=True, recorded=True)
         try:
             books: ProviderPaymentState | None = await self._provider.payment(payment.payment_id)
         except ProviderError:

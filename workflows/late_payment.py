@@ -60,6 +60,9 @@ class LatePaymentRefundWorkflow:
             PaymentActivities.confirm_payment,
             ConfirmPaymentRequest(order_no=input.order_no, payment=input.payment),
         )
+        if confirmed.recorded:  # a copy of a payment's callback we took before: done
+            self._view.status = "duplicate"
+            return self._view
         if not confirmed.vouched:
             self._view.status = "difference"
             return self._view

@@ -27,7 +27,7 @@ from api.workflow_calls import answer
 from core.security import signature_valid
 from models.contracts.order import LatePaymentInput, PaymentReceived
 from models.contracts.shipment import TrackingEvent, TrackingSnapshot
-from models.db import Order
+from models.db import Order, Payment
 from workflows.after_sale import AfterSaleWorkflow
 from workflows.late_payment import LatePaymentRefundWorkflow, late_payment_id
 from workflows.order import OrderWorkflow
@@ -123,9 +123,12 @@ async def payment_webhook(provider: str, request: Request, deps: Deps, session: 
         )
     except Problem as exc:  # its process has ended (or is gone): a process of its own refunds
         order = await session.get(Order, event.merchant_order_no)
+        taken = await session.get(Payment, payment.transaction_id)
         await session.commit()
         if exc.status not in (404, 409) or order is None:
             raise
+        if taken is not None:  # a late copy of a callback the order took: nothing to refund
+            return Ack(status="duplicate")
         return await _late_payment(deps, event.merchant_order_no, payment)
     return Ack(status="accepted")
 

@@ -199,6 +199,7 @@ class PaymentConfirmation(BaseModel):
 
     vouched: bool
     detail: str = ""
+    recorded: bool = False  # the transaction is in our books already (a copy of its callback)
 
 
 class RefundRequest(BaseModel):
@@ -313,7 +314,8 @@ class LatePaymentView(BaseModel):
     transaction_id: str
     refund_no: str
     amount_fen: int
-    # confirming → difference (the provider does not hold it) | refunding → refunded, or
+    # confirming → duplicate (a payment we have recorded already) | difference (the provider
+    # does not hold it) | refunding → refunded, or
     # refused (until staff retry it) → refunding …
-    status: Literal["confirming", "difference", "refunding", "refused", "refunded"]
+    status: Literal["confirming", "duplicate", "difference", "refunding", "refused", "refunded"]
     refused_reason: str | None = None

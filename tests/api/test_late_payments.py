@@ -90,11 +90,41 @@ async def test_a_payment_after_the_order_ended_is_refunded_by_a_process_of_its_o
 
     # The provider's retry of the same callback: answered, and nothing starts or moves again.
     again = await deliver(api, *signed(payment_event(payment, transaction)))
-    assert (again.status_code, again.json()) == (200, {"status": "late_payment"})
+    assert (again.status_code, again.json()) == (200, {"status": "duplicate"})
     assert len(await refunds(stack, number)) == 1
     assert len(await money_entries(stack, number)) == 2
     runs = [run async for run in stack.client.list_workflows(f"WorkflowId = '{late.id}'")]
     assert len(runs) <= 1  # visibility may trail; never a second run
+    async with stack.sessions() as session:
+        assert await unbalanced_orders(session) == []
+
+
+async def test_a_late_copy_of_the_callback_of_a_payment_the_order_took_refunds_nothing_more(
+    stack: Stack, api: httpx.AsyncClient, provider: httpx.AsyncClient
+) -> None:
+    order = await placed_order(stack, api)
+    number, payable = order["order_no"], order["payable_fen"]
+    payment = await open_payment(api, number)
+    transaction = await settle_at_provider(provider, payment)
+    await eventually(lambda: payments(stack, number), "the payment taken")
+    cancelled = await api.post(f"/v1/orders/{number}/cancel", json={}, headers=SHOP)
+    assert cancelled.status_code == 200, cancelled.text
+    handle = stack.client.get_workflow_handle(f"order-{number}")
+    await handle.result()  # refunded in full, its grace period over, ended
+    assert len(await refunds(stack, number)) == 1
+
+    copy = await deliver(api, *signed(payment_event(payment, transaction)))
+
+    assert (copy.status_code, copy.json()) == (200, {"status": "duplicate"})
+    final = await view(api, number)
+    assert (final["paid_fen"], final["refunded_fen"], final["pending_refunds"]) == (
+        payable,
+        payable,
+        [],
+    )
+    assert len(await refunds(stack, number)) == 1
+    at_provider = (await provider.get(f"/v1/payments/{payment['payment_id']}")).json()
+    assert (at_provider["paid_fen"], at_provider["refunded_fen"]) == (payable, payable)
     async with stack.sessions() as session:
         assert await unbalanced_orders(session) == []
 

@@ -173,6 +173,21 @@ async def test_a_late_payment_is_booked_and_refunded_once_retried_after_a_refusa
     assert len({c.key for c in shown}) == 3
 
 
+async def test_a_late_copy_of_a_payment_already_recorded_changes_nothing(
+    task_queue: str,
+) -> None:
+    async with late_payments(task_queue) as (fake, client):
+        fake.recorded.add("TX-TAKEN")
+        result = await client.execute_workflow(
+            LatePaymentRefundWorkflow.run,
+            late(fake, "TX-TAKEN"),
+            id=late_payment_id("TX-TAKEN"),
+            task_queue=task_queue,
+        )
+    assert result.status == "duplicate"
+    assert fake.of("record_payment") == fake.of("refund_payment") == fake.of("record_status") == []
+
+
 async def test_a_late_payment_the_provider_does_not_hold_is_only_a_difference(
     task_queue: str,
 ) -> None:
