@@ -221,38 +221,40 @@ class OrderWorkflow(OrderPayments):
         owed = 0
         if self._payment is not None:
             owed = self._payment.amount_fen - self._refunded_on_order()
-        refund_no = f"RF{self._in.order_no[2:]}C"
-        reason = f"order cancelled: {self._cancel.reason}"
         if workflow.patched(CANCEL_BEFORE_REFUND_PATCH):
-            # The cancel is decided: answered now, the refund shown pending until it is made.
-            pending = []
-            if owed > 0:
-                pending = [
-                    RefundState(
-                        refund_no=refund_no, amount_fen=owed, status="pending", reason=reason
-                    )
-                ]
-                self.owed[refund_no] = pending[0]
-            await self._record(
-                "cancelled",
-                status="cancelled",
-                actor=self._cancel.actor,
-                detail={"reason": self._cancel.reason, **({"refund_fen": owed} if pending else {})},
-                refunds=pending,
-            )
-            if self._payment is not None and owed > 0:
-                await self.refund(self._payment, owed, refund_no, reason)
+            # Decided: the cancel answers now, its refund shown pending until it is made.
+            await self._record_cancelled(owed)
+            await self._refund_cancelled(owed)
         else:
-            if self._payment is not None and owed > 0:
-                await self.refund(self._payment, owed, refund_no, reason)
-            await self._record(
-                "cancelled",
-                status="cancelled",
-                actor=self._cancel.actor,
-                detail={"reason": self._cancel.reason},
-            )
+            await self._refund_cancelled(owed)
+            await self._record_cancelled(0)
         # Stay a while to refund payments that arrive after the cancel.
         await workflow.sleep(self._in.timings.late_payment_grace)
+
+    async def _refund_cancelled(self, owed: int) -> None:
+        assert self._cancel is not None
+        if self._payment is not None and owed > 0:
+            reason = f"order cancelled: {self._cancel.reason}"
+            await self.refund(self._payment, owed, f"RF{self._in.order_no[2:]}C", reason)
+
+    async def _record_cancelled(self, owed: int) -> None:
+        """The cancelled step, with the refund still owed (`owed` fen) shown pending."""
+        assert self._cancel is not None
+        pending: list[RefundState] = []
+        if self._payment is not None and owed > 0:
+            refund_no = f"RF{self._in.order_no[2:]}C"
+            reason = f"order cancelled: {self._cancel.reason}"
+            pending = [
+                RefundState(refund_no=refund_no, amount_fen=owed, status="pending", reason=reason)
+            ]
+            self.owed[refund_no] = pending[0]
+        await self._record(
+            "cancelled",
+            status="cancelled",
+            actor=self._cancel.actor,
+            detail={"reason": self._cancel.reason, **({"refund_fen": owed} if pending else {})},
+            refunds=pending,
+        )
 
     # --- completion -------------------------------------------------------------------------
 

@@ -141,6 +141,9 @@ async def list_orders(
     sku_id: int | None = None,
     warehouse_id: int | None = None,
     escalated: bool | None = None,
+    refund_refused: Annotated[
+        bool | None, Query(description="only orders with a refund the provider refused")
+    ] = None,
     placed_from: datetime | None = None,
     placed_until: Annotated[datetime | None, Query()] = None,
 ) -> OrdersPublic:
@@ -158,6 +161,11 @@ async def list_orders(
         query = query.where(Order.placed_at >= placed_from)
     if placed_until is not None:
         query = query.where(Order.placed_at < placed_until)
+    if refund_refused is not None:
+        refused = exists().where(
+            OrderRefund.order_no == Order.order_no, OrderRefund.status == "refused"
+        )
+        query = query.where(refused if refund_refused else ~refused)
     if sku_id is not None:
         query = query.where(
             exists().where(OrderLine.order_no == Order.order_no, OrderLine.sku_id == sku_id)

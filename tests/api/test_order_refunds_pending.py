@@ -51,6 +51,12 @@ async def refunded_in_full(api: httpx.AsyncClient, number: str, payable: int) ->
     return found
 
 
+async def refused_orders(api: httpx.AsyncClient, headers: dict[str, str]) -> list[str]:
+    answer = await api.get("/v1/orders", params={"refund_refused": "true"}, headers=headers)
+    assert answer.status_code == 200, answer.text
+    return [order["order_no"] for order in answer.json()["data"]]
+
+
 async def test_a_cancel_answers_at_once_while_the_provider_fails_and_refunds_once_it_recovers(
     stack: Stack, api: httpx.AsyncClient, provider: httpx.AsyncClient
 ) -> None:
@@ -111,6 +117,7 @@ async def test_a_refund_the_provider_refuses_stays_visible_until_staff_retry_it(
     number, payable = order["order_no"], order["payable_fen"]
     finance = await staff(api, "finance")
     problem(await api.post(f"/v1/orders/{number}/retry-refund", json={}, headers=finance), 409)
+    assert await refused_orders(api, finance) == []
     refusing = await provider.put(
         "/_sandbox/refund-refusals", json={"count": 2, "reason": "商户余额不足"}
     )
@@ -130,6 +137,7 @@ async def test_a_refund_the_provider_refuses_stays_visible_until_staff_retry_it(
     assert "商户余额不足" in owed["refused_reason"]
     assert (shown["status"], shown["refunded_fen"]) == ("cancelled", 0)
     assert "refund_refused" in steps(shown)
+    assert await refused_orders(api, finance) == [number]  # finance finds it without its number
     problem(await api.post(f"/v1/orders/{number}/retry-refund", json={}, headers=SHOP), 403)
 
     # Retried while the provider still refuses: refused again, and still retryable.
@@ -165,3 +173,4 @@ async def test_a_refund_the_provider_refuses_stays_visible_until_staff_retry_it(
     async with stack.sessions() as session:
         assert await unbalanced_orders(session) == []
     problem(await api.post(f"/v1/orders/{number}/retry-refund", json={}, headers=finance), 409)
+    assert await refused_orders(api, finance) == []
