@@ -5,6 +5,7 @@ order's process ended is refunded by LatePaymentRefundWorkflow."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,12 +22,48 @@ from models.contracts.order import (
 )
 from tests.support.orders import eventually
 from tests.support.temporal import time_skipping_server
-from tests.workflows.fakes import CUSTOMER, PAYABLE_FEN, STAFF, T0, FakeBackOffice, new_order_no
+from tests.workflows.fakes import (
+    CUSTOMER,
+    PAYABLE_FEN,
+    STAFF,
+    T0,
+    WAIT_S,
+    FakeBackOffice,
+    new_order_no,
+)
 from tests.workflows.scenario import rejection, running
 from workflows.late_payment import LatePaymentRefundWorkflow, late_payment_id
 from workflows.order import OrderWorkflow
 
 RETRY = RefundRetry(actor=STAFF, reason="balance topped up")
+
+
+async def test_a_cancel_answers_while_its_refund_is_still_at_the_provider(task_queue: str) -> None:
+    async with running(task_queue) as order:
+        provider_busy = order.fake.hold("refund_payment", lambda _: True)
+        await order.place()
+        await order.pay()
+        cancel = CancelRequest(actor=CUSTOMER, reason="changed my mind")
+        answered = await asyncio.wait_for(  # never waits on the provider
+            order.handle.execute_update(OrderWorkflow.cancel, cancel), timeout=WAIT_S
+        )
+        during = await order.fake.wait_for("refund_payment")  # called, not answered yet
+        provider_busy.set()
+        view = await order.result()
+    assert (answered.status, answered.paid_fen, answered.refunded_fen) == (
+        "cancelled",
+        PAYABLE_FEN,
+        0,
+    )
+    [pending] = answered.pending_refunds
+    assert (pending.status, pending.amount_fen, pending.refund_no) == (
+        "pending",
+        PAYABLE_FEN,
+        during.refund_no,
+    )
+    assert order.fake.of("release_stock") != []
+    assert (view.status, view.refunded_fen, view.pending_refunds) == ("cancelled", PAYABLE_FEN, [])
+    assert len(order.fake.of("refund_payment")) == 1
 
 
 async def test_a_refused_cancel_refund_is_shown_refused_and_made_when_staff_retry(
