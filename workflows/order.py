@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         PlaceOrderRequest,
         QuoteRequest,
         RecordOrderRequest,
+        RefundState,
         ReleaseRequest,
         ReserveRequest,
     )
@@ -44,6 +45,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order_state import SYSTEM, OrderPayments
     from workflows.visibility import show
 
+# A cancel answers once decided (stock released, status cancelled, refund pending); the refund
+# goes on after. Older runs refunded first, then recorded the cancel.
+CANCEL_BEFORE_REFUND_PATCH = "cancel-answers-before-refund"
 OPEN_FOR_CANCEL: frozenset[OrderStatus] = frozenset({"awaiting_payment", "paid", "fulfilling"})
 
 
@@ -219,23 +223,43 @@ class OrderWorkflow(OrderPayments):
         await call(OrderActivities.return_coupon, self._in.order_no)
         # Refunds of after-sales still running (taken out before shipment) come first.
         await workflow.wait_condition(lambda: self._after_sales.open == 0)
+        owed = 0
         if self._payment is not None:
             owed = self._payment.amount_fen - self._refunded_on_order()
-            if owed > 0:
-                await self.refund(
-                    self._payment,
-                    owed,
-                    f"RF{self._in.order_no[2:]}C",
-                    f"order cancelled: {self._cancel.reason}",
-                )
+        if workflow.patched(CANCEL_BEFORE_REFUND_PATCH):
+            # Decided: the cancel answers now, its refund shown pending until it is made.
+            await self._record_cancelled(owed)
+            await self._refund_cancelled(owed)
+        else:
+            await self._refund_cancelled(owed)
+            await self._record_cancelled(0)
+        # Stay a while to refund payments that arrive after the cancel.
+        await workflow.sleep(self._in.timings.late_payment_grace)
+
+    async def _refund_cancelled(self, owed: int) -> None:
+        assert self._cancel is not None
+        if self._payment is not None and owed > 0:
+            reason = f"order cancelled: {self._cancel.reason}"
+            await self.refund(self._payment, owed, f"RF{self._in.order_no[2:]}C", reason)
+
+    async def _record_cancelled(self, owed: int) -> None:
+        """The cancelled step, with the refund still owed (`owed` fen) shown pending."""
+        assert self._cancel is not None
+        pending: list[RefundState] = []
+        if self._payment is not None and owed > 0:
+            refund_no = f"RF{self._in.order_no[2:]}C"
+            reason = f"order cancelled: {self._cancel.reason}"
+            pending = [
+                RefundState(refund_no=refund_no, amount_fen=owed, status="pending", reason=reason)
+            ]
+            self.owed[refund_no] = pending[0]
         await self._record(
             "cancelled",
             status="cancelled",
             actor=self._cancel.actor,
-            detail={"reason": self._cancel.reason},
+            detail={"reason": self._cancel.reason, **({"refund_fen": owed} if pending else {})},
+            refunds=pending,
         )
-        # Stay a while to refund payments that arrive after the cancel.
-        await workflow.sleep(self._in.timings.late_payment_grace)
 
     # --- completion -------------------------------------------------------------------------
 

@@ -77,6 +77,17 @@ class TimelinePublic(Public):
     detail: dict[str, object]
 
 
+class PendingRefundPublic(Public):
+    """A refund the order owes and has not made yet: `pending` (going to the provider) or
+    `refused` by the provider (staff retry it: POST …/retry-refund)."""
+
+    refund_no: str
+    amount_fen: int
+    status: Literal["pending", "refused"]
+    reason: str
+    refused_reason: str | None = None
+
+
 class OrderPublic(Public):
     order_no: str
     status: str
@@ -93,6 +104,8 @@ class OrderPublic(Public):
     lines: list[OrderLinePublic]
     packages: list[PackagePublic]
     timeline: list[TimelinePublic] = []
+    refund_pending_fen: int = 0  # Σ pending_refunds: owed back, not refunded yet
+    pending_refunds: list[PendingRefundPublic] = []
 
 
 class OrderSummary(Public):
@@ -117,6 +130,10 @@ class PaymentPublic(Public):
 
 class CancelIn(Strict):
     reason: Reason = "customer request"
+
+
+class RetryRefundIn(Strict):
+    reason: Annotated[str, StringConstraints(max_length=500)] = ""
 
 
 class ReviewIn(Strict):
