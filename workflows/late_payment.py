@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         StatusChange,
     )
     from workflows.common import FAILED, call, refusal
+    from workflows.visibility import show
 
 SYSTEM = Actor(kind="system", name="late-payment")
 
@@ -56,15 +57,18 @@ class LatePaymentRefundWorkflow:
 
     @workflow.run
     async def run(self, input: LatePaymentInput) -> LatePaymentView:
+        show(business_no=input.order_no, status=self._view.status)
         confirmed = await call(
             PaymentActivities.confirm_payment,
             ConfirmPaymentRequest(order_no=input.order_no, payment=input.payment),
         )
         if confirmed.recorded:  # a copy of a payment's callback we took before: done
             self._view.status = "duplicate"
+            show(status=self._view.status)
             return self._view
         if not confirmed.vouched:
             self._view.status = "difference"
+            show(status=self._view.status)
             return self._view
         await call(
             PaymentActivities.record_payment,
@@ -91,6 +95,7 @@ class LatePaymentRefundWorkflow:
         )
         while True:
             self._view.status = "refunding"
+            show(status=self._view.status)
             try:
                 await call(PaymentActivities.refund_payment, request)
             except FAILED as exc:
@@ -98,11 +103,13 @@ class LatePaymentRefundWorkflow:
                 if cause is None or cause.type != "RefundRefusedError":
                     raise
                 self._view.status = "refused"
+                show(status=self._view.status)
                 self._view.refused_reason = cause.message[:300]
                 await self._show("refund_refused", "refused")
                 await workflow.wait_condition(lambda: self._view.status != "refused")
                 continue
             self._view.status = "refunded"
+            show(status=self._view.status)
             return
 
     @workflow.update
@@ -110,6 +117,7 @@ class LatePaymentRefundWorkflow:
         """Staff try the refund the provider refused again."""
         await self._show("refund_retried", "pending", actor=retry.actor, why=retry.reason)
         self._view.status = "refunding"
+        show(status=self._view.status)
         self._view.refused_reason = None
         return self._view
 
