@@ -29,6 +29,7 @@ from api.schemas.orders import (
     PaymentPublic,
     ReviewIn,
 )
+from api.schemas.types import BigIdParam, IdParam, NoParam, TextParam
 from api.watching import WATCHABLE, watched
 from api.workflow_calls import UPDATE_RPC_TIMEOUT, answer
 from models.contracts.order import (
@@ -133,10 +134,10 @@ async def list_orders(
     session: Session,
     paging: Paging,
     who: Reader,
-    status: str | None = None,
-    customer_id: int | None = None,
-    sku_id: int | None = None,
-    warehouse_id: int | None = None,
+    status: TextParam | None = None,
+    customer_id: BigIdParam | None = None,
+    sku_id: IdParam | None = None,
+    warehouse_id: IdParam | None = None,
     escalated: bool | None = None,
     placed_from: datetime | None = None,
     placed_until: Annotated[datetime | None, Query()] = None,
@@ -169,7 +170,12 @@ async def list_orders(
 
 @router.get("/{order_no}", response_model=OrderPublic, responses=WATCHABLE)
 async def get_order(
-    order_no: str, request: Request, response: Response, session: Session, who: Reader, deps: Deps
+    order_no: NoParam,
+    request: Request,
+    response: Response,
+    session: Session,
+    who: Reader,
+    deps: Deps,
 ) -> OrderPublic | Response:
     """May wait for the order to change: `If-None-Match` (its last ETag) with `Prefer: wait=N`."""
     await visible_order(session, who, order_no)
@@ -191,7 +197,7 @@ async def order_update(
 
 @router.post("/{order_no}/payments", status_code=201)
 async def request_payment(
-    order_no: str, deps: Deps, w: Annotated[Writer, Depends(writer("orders.pay"))]
+    order_no: NoParam, deps: Deps, w: Annotated[Writer, Depends(writer("orders.pay"))]
 ) -> PaymentPublic:
     await visible_order(w.session, w.principal, order_no)
     session = await order_update(
@@ -203,7 +209,7 @@ async def request_payment(
 
 @router.post("/{order_no}/cancel")
 async def cancel_order(
-    order_no: str,
+    order_no: NoParam,
     body: CancelIn,
     deps: Deps,
     w: Annotated[Writer, Depends(writer("orders.cancel"))],
@@ -221,7 +227,7 @@ async def cancel_order(
 
 @router.post("/{order_no}/risk-review")
 async def review_order(
-    order_no: str,
+    order_no: NoParam,
     body: ReviewIn,
     deps: Deps,
     w: Annotated[Writer, Depends(writer("orders.review"))],
@@ -239,7 +245,7 @@ async def review_order(
 
 @router.post("/{order_no}/confirm-receipt")
 async def confirm_receipt(
-    order_no: str, deps: Deps, w: Annotated[Writer, Depends(writer("orders.confirm"))]
+    order_no: NoParam, deps: Deps, w: Annotated[Writer, Depends(writer("orders.confirm"))]
 ) -> OrderPublic:
     await visible_order(w.session, w.principal, order_no)
     await order_update(

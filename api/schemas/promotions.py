@@ -23,11 +23,11 @@ from pydantic import (
 
 from api.pagination import Page
 from api.schemas.common import Code, Fen, Name, Patch, PositiveInt, Public, Strict
+from api.schemas.types import Id
 from models.contracts.pricing import GiftPromotion, ItemDiscount, SpendTierPromotion
 
 PromotionKind = Literal["item_discount", "spend_tier", "gift"]
 DiscountKind = Literal["percent", "fixed"]
-Id = Annotated[int, Field(gt=0, strict=True)]
 PercentOff = Annotated[int, Field(ge=0, le=100, strict=True)]
 Threshold = Annotated[int, Field(gt=0, le=10**12, strict=True)]
 # Stored and answered in UTC whatever offset the client sent.
