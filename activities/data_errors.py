@@ -46,7 +46,9 @@ class _ClassifyDataErrors(ActivityInboundInterceptor):
             if refused is None:
                 raise
             activity.logger.warning("data error, not retried: %s", refused.message)
-            raise refused from exc
+            # Not chained: the driver's error carries the statement's parameters (addresses,
+            # phones), which belong neither in logs nor in the workflow's history.
+            raise refused from None
 
 
 class DataErrorInterceptor(Interceptor):
