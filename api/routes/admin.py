@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -25,7 +24,7 @@ from api.schemas.auth import (
     UsersPublic,
     UserUpdate,
 )
-from api.schemas.types import IdParam, TextParam
+from api.schemas.types import IdParam, Instant, TextParam
 from core.security import hash_api_key, hash_password, new_api_key
 from models.db import ApiKey, AuditEntry, User, UserRole, Warehouse
 
@@ -130,7 +129,7 @@ async def audit_log(
     action: TextParam | None = None,
     object_type: TextParam | None = None,
     object_id: TextParam | None = None,
-    since: datetime | None = None,
+    since: Instant | None = None,
 ) -> AuditLogPublic:
     query = select(AuditEntry).order_by(AuditEntry.id.desc())
     for column, value in (

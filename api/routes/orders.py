@@ -29,7 +29,7 @@ from api.schemas.orders import (
     PaymentPublic,
     ReviewIn,
 )
-from api.schemas.types import BigIdParam, IdParam, NoParam, TextParam
+from api.schemas.types import BigIdParam, IdParam, Instant, NoParam, TextParam
 from api.watching import WATCHABLE, watched
 from api.workflow_calls import UPDATE_RPC_TIMEOUT, answer
 from models.contracts.order import (
@@ -139,8 +139,8 @@ async def list_orders(
     sku_id: IdParam | None = None,
     warehouse_id: IdParam | None = None,
     escalated: bool | None = None,
-    placed_from: datetime | None = None,
-    placed_until: Annotated[datetime | None, Query()] = None,
+    placed_from: Instant | None = None,
+    placed_until: Annotated[Instant | None, Query()] = None,
 ) -> OrdersPublic:
     query = select(Order).order_by(Order.placed_at.desc(), Order.order_no)
     if "storefront" in who.roles:

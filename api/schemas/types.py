@@ -12,9 +12,10 @@ query parameters arrive as text, so their forms (`…Param`) parse digits and ap
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
 
 INT32_MAX = 2**31 - 1  # PostgreSQL integer (SQLAlchemy Integer): most ids, quantities
 INT64_MAX = 2**63 - 1  # PostgreSQL bigint (BigInteger): customer ids, ledger rows, amounts
@@ -55,6 +56,17 @@ def clean_strings(value: Any) -> Any:
     return value
 
 
+def storable_instant(value: datetime) -> datetime:
+    """An instant that exists in UTC (year 1 to 9999 once its offset is applied): 0001-01-01
+    at +10:00 does not, and PostgreSQL stores every instant in UTC."""
+    if value.tzinfo is not None:
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("is outside the years 1 to 9999 in UTC") from None
+    return value
+
+
 def _existing_region(value: str) -> str:
     if value[:2] not in PROVINCES:
         raise ValueError(f"{value} is under no mainland province")
@@ -70,11 +82,9 @@ LineNo = Annotated[int, Field(ge=1, le=INT32_MAX, strict=True)]
 Fen = Annotated[int, Field(ge=0, le=MAX_FEN, strict=True)]
 Quantity = Annotated[int, Field(ge=0, le=MAX_QUANTITY, strict=True)]
 PositiveInt = Annotated[int, Field(gt=0, le=MAX_QUANTITY, strict=True)]
-Days = Annotated[int, Field(ge=0, le=MAX_DAYS, strict=True)]
 
 # --- text -------------------------------------------------------------------------------------
 Text = Annotated[str, AfterValidator(clean_text)]  # free text; add a max_length where stored
-ShortText = Annotated[str, StringConstraints(max_length=200), AfterValidator(clean_text)]
 Code = Annotated[
     str,
     StringConstraints(
@@ -96,12 +106,15 @@ RegionCode = Annotated[
     str, StringConstraints(pattern=r"^[1-8]\d{5}$"), AfterValidator(_existing_region)
 ]
 
+# --- time -------------------------------------------------------------------------------------
+Instant = Annotated[datetime, AfterValidator(storable_instant)]
+AwareInstant = Annotated[AwareDatetime, AfterValidator(storable_instant)]  # offset required
+
 # --- path and query parameters (text in; same bounds) -----------------------------------------
 IdParam = Annotated[int, Field(ge=1, le=INT32_MAX)]
 BigIdParam = Annotated[int, Field(ge=1, le=INT64_MAX)]
 SkipParam = Annotated[int, Field(ge=0, le=MAX_SKIP)]
 DaysParam = Annotated[int, Field(ge=1, le=MAX_DAYS)]
-QuantityParam = Annotated[int, Field(ge=0, le=MAX_QUANTITY)]
 # Business numbers (SO…, PK…, AS…, PO…, WV…, PT…), codes and search text in paths and queries.
 NoParam = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(clean_text)]
 TextParam = Annotated[str, Field(max_length=200), AfterValidator(clean_text)]

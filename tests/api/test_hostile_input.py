@@ -31,7 +31,8 @@ def fields_of(body: dict[str, Any]) -> list[str]:
 
 def test_every_route_input_is_bounded_and_checked_for_storable_text() -> None:
     """The guard for routes added later: every int path/query/body value has bounds inside
-    bigint, every text value is checked for NUL and lone surrogates."""
+    bigint, every text value is checked for NUL and lone surrogates, every instant for fitting
+    UTC's years."""
     assert unchecked_inputs(create_app()) == []
 
 
@@ -100,6 +101,8 @@ async def test_out_of_range_integers_are_422_naming_the_field(
         ("GET", f"/v1/orders?customer_id={BEYOND_INT64}", None, "customer_id"),
         ("GET", "/v1/orders/SO%00", None, "order_no"),
         ("GET", "/v1/products?q=%00", None, "q"),
+        ("GET", "/v1/orders?placed_from=0001-01-01T00:00:00%2B10:00", None, "placed_from"),
+        ("GET", "/v1/admin/audit-log?since=9999-12-31T23:59:59-10:00", None, "since"),
         (
             "POST",
             "/v1/purchase-orders",

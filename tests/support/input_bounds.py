@@ -18,9 +18,9 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
 from api.schemas.common import Strict
-from api.schemas.types import INT64_MAX, clean_text
+from api.schemas.types import INT64_MAX, clean_text, storable_instant
 
-SAFE = (bool, date, datetime, time, timedelta, bytes, SecretStr, AwareDatetime, type(None))
+SAFE = (bool, date, time, timedelta, bytes, SecretStr, type(None))
 
 
 def _bounded(metadata: list[Any]) -> bool:
@@ -58,6 +58,9 @@ def _problems(  # noqa: PLR0912 - one branch per kind of annotation
     elif annotation is int:
         if not _bounded(metadata):
             yield f"{where}: int without bounds inside bigint"
+    elif annotation in (datetime, AwareDatetime):
+        if not any(isinstance(m, AfterValidator) and m.func is storable_instant for m in metadata):
+            yield f"{where}: instant not checked to be inside what UTC can hold"
     elif annotation is str:
         if not strict_body and not _clean(metadata):
             yield f"{where}: text not checked for NUL/lone surrogates"
