@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
-from api.deps import AppDeps
+from api.deps import AppDeps, Session
 from api.main import create_app
 from models.db import Order, Reservation, StockMovement
 from sandbox.common import serve
@@ -130,6 +130,21 @@ async def test_out_of_range_integers_are_422_naming_the_field(
             path,
             refused,
         )
+
+
+async def test_a_data_error_past_validation_is_a_422_not_a_500(deps: AppDeps) -> None:
+    """The backstop for a value no schema bounded: PostgreSQL's refusal is invalid input."""
+    app: FastAPI = create_app(deps)
+
+    @app.get("/v1/unbounded")
+    async def unbounded(session: Session) -> None:
+        await session.execute(text("SELECT CAST(:v AS integer)"), {"v": 2**40})
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        answer = await client.get("/v1/unbounded")
+    refused = problem(answer, 422)
+    assert refused["type"] == "/problems/invalid-input"
 
 
 # --- item 3: a 500 closes the connection and says so -----------------------------------------
