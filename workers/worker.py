@@ -12,6 +12,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.after_sales import AfterSaleActivities
+from activities.data_errors import DataErrorInterceptor
 from activities.diagnostics import DiagnosticsActivities
 from activities.inventory import InventoryActivities
 from activities.orders import OrderActivities
@@ -134,4 +135,5 @@ def build_worker(client: Client, deps: WorkerDeps, *, task_queue: str) -> Worker
         task_queue=task_queue,
         workflows=WORKFLOWS,
         activities=activities_for(deps),
+        interceptors=[DataErrorInterceptor()],
     )

@@ -118,37 +118,51 @@ class OrderWorkflow(OrderPayments):
                 at=now,
             ),
         )
-        reservation = await call(
-            InventoryActivities.reserve_stock,
-            ReserveRequest(
+        # Compensation first: whatever fails from here on gives back what was reserved.
+        try:
+            reservation = await call(
+                InventoryActivities.reserve_stock,
+                ReserveRequest(
+                    order_no=request.order_no,
+                    region_code=request.address.region_code,
+                    lines=quote.lines,
+                ),
+            )
+            threshold = self._in.policy.risk_review_over_fen
+            placed = PlacedOrder(
                 order_no=request.order_no,
-                region_code=request.address.region_code,
-                lines=quote.lines,
-            ),
-        )
-        threshold = self._in.policy.risk_review_over_fen
-        placed = PlacedOrder(
-            order_no=request.order_no,
-            status="awaiting_payment",
-            quote=quote,
-            packages=reservation.packages,
-            payment_deadline=now + self._in.timings.payment_window,
-            under_review=threshold is not None and quote.payable_fen > threshold,
-        )
-        await call(
-            OrderActivities.record_order,
-            RecordOrderRequest(
-                order_no=request.order_no,
-                placed=request,
+                status="awaiting_payment",
                 quote=quote,
-                packages=placed.packages,
-                payment_deadline=placed.payment_deadline,
-                placed_at=now,
-                under_review=placed.under_review,
-            ),
-        )
+                packages=reservation.packages,
+                payment_deadline=now + self._in.timings.payment_window,
+                under_review=threshold is not None and quote.payable_fen > threshold,
+            )
+            await call(
+                OrderActivities.record_order,
+                RecordOrderRequest(
+                    order_no=request.order_no,
+                    placed=request,
+                    quote=quote,
+                    packages=placed.packages,
+                    payment_deadline=placed.payment_deadline,
+                    placed_at=now,
+                    under_review=placed.under_review,
+                ),
+            )
+        except FAILED:
+            await self._release_failed_placement(request.order_no)
+            raise
         self._request = request
         return placed
+
+    async def _release_failed_placement(self, order_no: str) -> None:
+        """A placement refused after reserving (e.g. recording refused a value) holds no stock.
+        Histories from before this step replay without it."""
+        if workflow.patched("release-stock-on-failed-placement"):
+            await call(
+                InventoryActivities.release_stock,
+                ReleaseRequest(order_no=order_no, reason="placement failed"),
+            )
 
     def _reject(self, exc: ActivityError | ApplicationError) -> None:
         cause = refusal(exc)

@@ -30,6 +30,7 @@ from api.schemas.orders import (
     RetryRefundIn,
     ReviewIn,
 )
+from api.schemas.types import BigIdParam, IdParam, Instant, NoParam, TextParam
 from api.watching import WATCHABLE, watched
 from api.workflow_calls import UPDATE_RPC_TIMEOUT, answer
 from models.contracts.after_sale import RefundRetry
@@ -136,16 +137,16 @@ async def list_orders(
     session: Session,
     paging: Paging,
     who: Reader,
-    status: str | None = None,
-    customer_id: int | None = None,
-    sku_id: int | None = None,
-    warehouse_id: int | None = None,
+    status: TextParam | None = None,
+    customer_id: BigIdParam | None = None,
+    sku_id: IdParam | None = None,
+    warehouse_id: IdParam | None = None,
     escalated: bool | None = None,
     refund_refused: Annotated[
         bool | None, Query(description="only orders with a refund the provider refused")
     ] = None,
-    placed_from: datetime | None = None,
-    placed_until: Annotated[datetime | None, Query()] = None,
+    placed_from: Instant | None = None,
+    placed_until: Annotated[Instant | None, Query()] = None,
 ) -> OrdersPublic:
     query = select(Order).order_by(Order.placed_at.desc(), Order.order_no)
     if "storefront" in who.roles:
@@ -180,7 +181,12 @@ async def list_orders(
 
 @router.get("/{order_no}", response_model=OrderPublic, responses=WATCHABLE)
 async def get_order(
-    order_no: str, request: Request, response: Response, session: Session, who: Reader, deps: Deps
+    order_no: NoParam,
+    request: Request,
+    response: Response,
+    session: Session,
+    who: Reader,
+    deps: Deps,
 ) -> OrderPublic | Response:
     """May wait for the order to change: `If-None-Match` (its last ETag) with `Prefer: wait=N`."""
     await visible_order(session, who, order_no)
@@ -202,7 +208,7 @@ async def order_update(
 
 @router.post("/{order_no}/payments", status_code=201)
 async def request_payment(
-    order_no: str, deps: Deps, w: Annotated[Writer, Depends(writer("orders.pay"))]
+    order_no: NoParam, deps: Deps, w: Annotated[Writer, Depends(writer("orders.pay"))]
 ) -> PaymentPublic:
     await visible_order(w.session, w.principal, order_no)
     session = await order_update(
@@ -214,7 +220,7 @@ async def request_payment(
 
 @router.post("/{order_no}/cancel")
 async def cancel_order(
-    order_no: str,
+    order_no: NoParam,
     body: CancelIn,
     deps: Deps,
     w: Annotated[Writer, Depends(writer("orders.cancel"))],
@@ -232,7 +238,7 @@ async def cancel_order(
 
 @router.post("/{order_no}/retry-refund")
 async def retry_refund(
-    order_no: str,
+    order_no: NoParam,
     body: RetryRefundIn,
     deps: Deps,
     w: Annotated[Writer, Depends(writer("finance.reconcile"))],
@@ -280,7 +286,7 @@ async def retry_late_payments(
 
 @router.post("/{order_no}/risk-review")
 async def review_order(
-    order_no: str,
+    order_no: NoParam,
     body: ReviewIn,
     deps: Deps,
     w: Annotated[Writer, Depends(writer("orders.review"))],
@@ -298,7 +304,7 @@ async def review_order(
 
 @router.post("/{order_no}/confirm-receipt")
 async def confirm_receipt(
-    order_no: str, deps: Deps, w: Annotated[Writer, Depends(writer("orders.confirm"))]
+    order_no: NoParam, deps: Deps, w: Annotated[Writer, Depends(writer("orders.confirm"))]
 ) -> OrderPublic:
     await visible_order(w.session, w.principal, order_no)
     await order_update(

@@ -23,6 +23,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from activities.refund_callbacks import RefundNotice, record_refund_callback
 from api.deps import AppDeps, Session, app_deps
 from api.errors import Problem
+from api.schemas.types import TextParam
 from api.workflow_calls import answer
 from core.security import signature_valid
 from models.contracts.order import LatePaymentInput, PaymentReceived
@@ -97,7 +98,9 @@ def parsed(model: type[M], body: dict[str, Any], what: str) -> M:
 
 
 @router.post("/payments/{provider}")
-async def payment_webhook(provider: str, request: Request, deps: Deps, session: Session) -> Ack:
+async def payment_webhook(
+    provider: TextParam, request: Request, deps: Deps, session: Session
+) -> Ack:
     body = await verified_body(request, deps.payment_webhook_secret)
     if body.get("event") == "refund.succeeded":
         return await _refund_callback(session, provider, parsed(RefundEvent, body, "refund event"))
@@ -165,7 +168,7 @@ async def _refund_callback(session: AsyncSession, provider: str, event: RefundEv
 
 
 @router.post("/carriers/{carrier}")
-async def carrier_webhook(carrier: str, request: Request, deps: Deps) -> Ack:
+async def carrier_webhook(carrier: TextParam, request: Request, deps: Deps) -> Ack:
     body = await verified_body(request, deps.carrier_webhook_secret)
     push = parsed(TrackingPush, body, "tracking push")
     snapshot = TrackingSnapshot(

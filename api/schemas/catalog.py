@@ -8,6 +8,7 @@ from pydantic import Field, StringConstraints
 
 from api.pagination import Page
 from api.schemas.common import Code, Fen, Name, Patch, PositiveInt, Public, Quantity, Strict
+from api.schemas.types import Id
 
 Barcode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9A-Za-z\-]{4,64}$")]
 Attributes = Annotated[
@@ -18,14 +19,14 @@ Attributes = Annotated[
 class CategoryCreate(Strict):
     code: Code
     name: Name
-    parent_id: int | None = None
+    parent_id: Id | None = None
 
 
 class CategoryUpdate(Patch):
     nullable = frozenset({"parent_id"})
 
     name: Name | None = None
-    parent_id: int | None = None
+    parent_id: Id | None = None
 
 
 class CategoryPublic(Public):
@@ -52,7 +53,7 @@ class SkuCreate(Strict):
     volume_cm3: Quantity
     list_price_fen: Fen
     attributes: Attributes = Field(default_factory=dict)
-    freight_template_id: int | None = None
+    freight_template_id: Id | None = None
     batch_managed: bool = False
     shelf_life_days: PositiveInt | None = None
 
@@ -66,7 +67,7 @@ class SkuUpdate(Patch):
     volume_cm3: Quantity | None = None
     list_price_fen: Fen | None = None
     attributes: Attributes | None = None
-    freight_template_id: int | None = None
+    freight_template_id: Id | None = None
     shelf_life_days: PositiveInt | None = None
     active: bool | None = None
 
@@ -90,8 +91,8 @@ class SkuPublic(Public):
 class ProductCreate(Strict):
     code: Code
     name: Name
-    category_id: int
-    brand_id: int | None = None
+    category_id: Id
+    brand_id: Id | None = None
     description: Annotated[str, StringConstraints(max_length=2000)] = ""
     skus: Annotated[list[SkuCreate], Field(min_length=1, max_length=200)]
 
@@ -100,8 +101,8 @@ class ProductUpdate(Patch):
     nullable = frozenset({"brand_id"})
 
     name: Name | None = None
-    category_id: int | None = None
-    brand_id: int | None = None
+    category_id: Id | None = None
+    brand_id: Id | None = None
     description: Annotated[str, StringConstraints(max_length=2000)] | None = None
     active: bool | None = None
 

@@ -1,38 +1,48 @@
-"""Field types shared by API schemas: money in fen, quantities, codes, region codes."""
+"""Base classes of API schemas (request bodies, patches, public views)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    ValidationInfo,
-    field_validator,
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+
+from api.schemas.types import (
+    Code,
+    Fen,
+    Name,
+    PositiveInt,
+    Quantity,
+    Reason,
+    RegionCode,
+    clean_strings,
 )
 
-# Money is integer fen; floats and numeric strings are refused rather than rounded.
-Fen = Annotated[int, Field(ge=0, le=10**12, strict=True)]
-Quantity = Annotated[int, Field(ge=0, le=10**9, strict=True)]
-PositiveInt = Annotated[int, Field(gt=0, le=10**9, strict=True)]
-Code = Annotated[
-    str,
-    StringConstraints(
-        strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.\-]+$"
-    ),
+# The shared constrained types live in api/schemas/types.py; these names are re-exported.
+__all__ = [
+    "Code",
+    "Fen",
+    "Name",
+    "Patch",
+    "PositiveInt",
+    "Public",
+    "Quantity",
+    "Reason",
+    "RegionCode",
+    "Strict",
 ]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-# Mainland administrative division code, e.g. 310000 (上海).
-RegionCode = Annotated[str, StringConstraints(pattern=r"^[1-8]\d{5}$")]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=500)]
 
 
 class Strict(BaseModel):
     """Request bodies: unknown fields are an error, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
+
+    # Every string of every request body, whatever its field's type says: no NUL byte, no lone
+    # surrogate (PostgreSQL cannot store them; the 422 names the field).
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        return clean_strings(value)
 
 
 class Patch(Strict):

@@ -9,12 +9,13 @@ from pydantic import Field, StringConstraints
 
 from api.pagination import Page
 from api.schemas.common import Public, Reason, RegionCode, Strict
+from api.schemas.types import BigId, Id
 
 Key = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 
 class OrderLineIn(Strict):
-    sku_id: Annotated[int, Field(gt=0, strict=True)]
+    sku_id: Id
     quantity: Annotated[int, Field(gt=0, le=999, strict=True)]
 
 
@@ -28,7 +29,7 @@ class AddressIn(Strict):
 class OrderCreate(Strict):
     # The storefront's own key for this order: sending it again returns the same order.
     client_order_key: Key
-    customer_id: Annotated[int, Field(gt=0, strict=True)]
+    customer_id: BigId
     lines: Annotated[list[OrderLineIn], Field(min_length=1, max_length=100)]
     coupon_code: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
     address: AddressIn

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 from api.pagination import Page
 from api.schemas.common import Code, Fen, Name, Patch, PositiveInt, Public, Quantity, Strict
+from api.schemas.types import Id
 
 SupplierStatus = Literal["pending", "approved", "suspended"]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
@@ -47,7 +48,7 @@ class SupplierPublic(Public):
 
 
 class SupplierProductCreate(Strict):
-    sku_id: int
+    sku_id: Id
     supply_price_fen: Fen
     purchase_unit: Annotated[str, StringConstraints(min_length=1, max_length=16)] = "件"
     units_per_purchase_unit: PositiveInt = 1
@@ -94,7 +95,7 @@ LocalTime = Annotated[time, BeforeValidator(_time_of_day_text), AfterValidator(_
 
 
 class CarrierCutoffIn(Strict):
-    warehouse_id: int
+    warehouse_id: Id
     cutoff_local: LocalTime
 
 
