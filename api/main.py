@@ -21,6 +21,7 @@ from api.routes import (
     finance,
     freight,
     health,
+    login_admin,
     orders,
     packages,
     picking,
@@ -60,6 +61,8 @@ async def deps_from_settings(settings: Settings) -> AppDeps:
         temporal=temporal,
         task_queue=settings.task_queue,
         admin_ip_allowlist=settings.api.admin_ip_allowlist,
+        login_ip_allowlist=settings.api.login_ip_allowlist,
+        login_policy=config.login_policy(settings),
         order_timings=config.order_timings(settings),
         order_policy=config.order_policy(settings),
         po_timings=config.po_timings(settings),
@@ -119,6 +122,7 @@ def create_app(deps: AppDeps | None = None, settings: Settings | None = None) ->
         printing,
         webhooks,
         admin,
+        login_admin,
     ):
         app.include_router(module.router)
     return app

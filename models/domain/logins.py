@@ -1,0 +1,43 @@
+"""When a sign-in is refused before the password is even looked at (DESIGN §9): too many
+failures for one account, or from one address, within a window lock it for a while."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    """The login rules, from `Settings.auth` (see core/settings.py for each one's meaning)."""
+
+    account_failures: int = 5
+    address_failures: int = 20
+    failure_window: timedelta = timedelta(minutes=15)
+    lockout: timedelta = timedelta(minutes=15)
+    totp_roles: frozenset[str] = field(default_factory=lambda: frozenset({"admin", "finance"}))
+    totp_issuer: str = "houtai"
+    enrolment_token_ttl: timedelta = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Failures:
+    """Failed sign-ins inside the window: how many, and when the latest was."""
+
+    count: int = 0
+    latest: datetime | None = None
+
+
+def locked_until(
+    failures: Failures, limit: int, lockout: timedelta, now: datetime
+) -> datetime | None:
+    """The end of the lock `failures` put in place, or None when sign-ins are open. The lock
+    runs `lockout` from the failure that reached (or passed) the limit."""
+    if failures.count < limit or failures.latest is None:
+        return None
+    until = failures.latest + lockout
+    return until if until > now else None
+
+
+def needs_totp(roles: frozenset[str], policy: LoginPolicy) -> bool:
+    return bool(roles & policy.totp_roles)
