@@ -39,13 +39,14 @@ async def add_user(
     username: str,
     *roles: str,
     active: bool = True,
-    totp_secret: str | None = None,
+    totp_enrolled: bool | None = None,
 ) -> int:
     """Store a staff user with PASSWORD and the given roles; return its id. A user whose roles
-    require a second factor is enrolled with totp.TEST_TOTP_SECRET (or `totp_secret`), and
-    login() below sends its codes."""
-    if totp_secret is None and set(roles) & LoginPolicy().totp_roles:
-        totp_secret = totp.TEST_TOTP_SECRET
+    require a second factor (unless totp_enrolled=False), or any with totp_enrolled=True, is
+    enrolled with totp.TEST_TOTP_SECRET, and login() below sends its codes."""
+    if totp_enrolled is None:
+        totp_enrolled = bool(set(roles) & LoginPolicy().totp_roles)
+    totp_secret = totp.TEST_TOTP_SECRET if totp_enrolled else None
     totp.enrolled(username, totp_secret)
     async with session_factory() as session:
         user = User(
