@@ -60,5 +60,8 @@ def code_now(database: int, username: str) -> str:
     return totp_code(secret, step)
 
 
-def current_code(secret: str) -> str:
-    return totp_code(secret, time_step(datetime.now(UTC)))
+def wrong_code(secret: str) -> str:
+    """A well-formed code that no step in the accepted window has."""
+    step = time_step(datetime.now(UTC))
+    good = {totp_code(secret, step + d) for d in range(-DRIFT_STEPS - 1, DRIFT_STEPS + 2)}
+    return next(c for c in ("111111", "222222", "333333", "444444", "555555") if c not in good)
