@@ -43,7 +43,7 @@ async def unlock_address(address: str, w: Manage) -> LoginUnlocked:
 @router.post("/users/{user_id}/revoke-sessions", status_code=204)
 async def revoke_sessions(user_id: int, w: Manage) -> None:
     """Every token the user holds stops working at its next request."""
-    user = await get_or_404(w.session, User, user_id, "user")
+    user = await _someone_else(w, user_id)
     user.token_version += 1
     await w.commit("user.revoke_sessions", "user", user.id)
 
@@ -52,7 +52,16 @@ async def revoke_sessions(user_id: int, w: Manage) -> None:
 async def reset_totp(user_id: int, w: Manage) -> None:
     """A lost phone: the second factor is removed and the user's sessions end; a user whose
     roles require one enrols again at the next sign-in."""
-    user = await get_or_404(w.session, User, user_id, "user")
+    user = await _someone_else(w, user_id)
     user.totp_secret = user.totp_enabled_at = user.totp_last_step = None
     user.token_version += 1
     await w.commit("user.totp_reset", "user", user.id)
+
+
+async def _someone_else(w: Writer, user_id: int) -> User:
+    """The user acted on, never the admin acting (who would lock themself out mid-session; one's
+    own sessions end with a password change, POST /v1/auth/password)."""
+    user = await get_or_404(w.session, User, user_id, "user")
+    if user.id == w.principal.id:
+        raise invalid("user_id", "not on yourself: ask another administrator")
+    return user
