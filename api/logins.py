@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import delete, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from api.deps import AppDeps
 from api.errors import Problem
@@ -20,7 +21,7 @@ from api.schemas.auth import TokenPublic
 from core.security import issue_token
 from core.totp import matching_step
 from models.db import LoginFailure, User
-from models.domain.logins import Failures, LoginPolicy, locked_until
+from models.domain.logins import LoginPolicy, locked_until
 
 UNAUTHENTICATED = {"WWW-Authenticate": "Bearer"}
 
@@ -36,36 +37,42 @@ async def hold(session: AsyncSession, name: str) -> None:
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": name})
 
 
-async def _failures(
-    session: AsyncSession, name: str, ip: str, since: datetime
-) -> tuple[Failures, Failures]:
-    mine = LoginFailure.username == name
-    here = LoginFailure.client_ip == ip
-    row = (
-        await session.execute(
-            select(
-                func.count().filter(mine),
-                func.max(LoginFailure.at).filter(mine),
-                func.count().filter(here),
-                func.max(LoginFailure.at).filter(here),
-            ).where(LoginFailure.at > since, or_(mine, here))
-        )
-    ).one()
-    return Failures(row[0], row[1]), Failures(row[2], row[3])
+async def _recent(
+    session: AsyncSession,
+    column: InstrumentedAttribute[str],
+    value: str,
+    limit: int,
+    since: datetime,
+) -> list[datetime]:
+    """The newest `limit` failures of a username or an address since `since`, newest first."""
+    rows = await session.scalars(
+        select(LoginFailure.at)
+        .where(column == value, LoginFailure.at > since)
+        .order_by(LoginFailure.at.desc())
+        .limit(limit)
+    )
+    return list(rows)
+
+
+def _horizon(policy: LoginPolicy, now: datetime) -> datetime:
+    """Failures older than this can no longer hold a lock."""
+    return now - policy.failure_window - policy.lockout
 
 
 async def refuse_if_locked(
     session: AsyncSession, policy: LoginPolicy, name: str, ip: str, now: datetime
 ) -> None:
-    account, address = await _failures(session, name, ip, now - policy.failure_window)
-    until = locked_until(address, policy.address_failures, policy.lockout, now)
+    since = _horizon(policy, now)
+    here = await _recent(session, LoginFailure.client_ip, ip, policy.address_failures, since)
+    until = locked_until(here, policy.address_failures, policy.failure_window, policy.lockout, now)
     if until is not None:
         raise _locked(
             f"too many failed sign-ins from this address; try again after {until:%H:%M} UTC",
             until,
             now,
         )
-    until = locked_until(account, policy.account_failures, policy.lockout, now)
+    mine = await _recent(session, LoginFailure.username, name, policy.account_failures, since)
+    until = locked_until(mine, policy.account_failures, policy.failure_window, policy.lockout, now)
     if until is not None:
         raise _locked(
             f"too many failed sign-ins for this username; it is locked until {until:%H:%M} UTC"
@@ -97,7 +104,7 @@ async def failed(
     refusal: Problem,
 ) -> Problem:
     """Record a failed sign-in and answer the refusal — or the lock this failure just set."""
-    await session.execute(delete(LoginFailure).where(LoginFailure.at < now - policy.failure_window))
+    await session.execute(delete(LoginFailure).where(LoginFailure.at < _horizon(policy, now)))
     session.add(LoginFailure(at=now, username=name, client_ip=ip, reason=reason))
     await session.flush()
     try:

@@ -20,22 +20,18 @@ class LoginPolicy:
     enrolment_token_ttl: timedelta = timedelta(minutes=10)
 
 
-@dataclass(frozen=True)
-class Failures:
-    """Failed sign-ins inside the window: how many, and when the latest was."""
-
-    count: int = 0
-    latest: datetime | None = None
-
-
 def locked_until(
-    failures: Failures, limit: int, lockout: timedelta, now: datetime
+    failures: list[datetime], limit: int, window: timedelta, lockout: timedelta, now: datetime
 ) -> datetime | None:
-    """The end of the lock `failures` put in place, or None when sign-ins are open. The lock
-    runs `lockout` from the failure that reached (or passed) the limit."""
-    if failures.count < limit or failures.latest is None:
+    """The end of the lock the recent failures (newest first) put in place, or None when
+    sign-ins are open: `limit` failures within `window` lock for `lockout` from the last of
+    them. (While locked nothing more is counted, so the newest failure is the one that locked.)"""
+    if limit < 1 or len(failures) < limit:
         return None
-    until = failures.latest + lockout
+    newest, oldest = failures[0], failures[limit - 1]
+    if newest - oldest > window:
+        return None
+    until = newest + lockout
     return until if until > now else None
 
 

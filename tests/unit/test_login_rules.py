@@ -20,7 +20,7 @@ from core.totp import (
     time_step,
     totp_code,
 )
-from models.domain.logins import Failures, LoginPolicy, locked_until, needs_totp
+from models.domain.logins import LoginPolicy, locked_until, needs_totp
 from models.domain.passwords import password_problem
 
 # RFC 6238 appendix B: the SHA1 seed "12345678901234567890"; the last 6 of its 8-digit codes.
@@ -129,13 +129,21 @@ def test_nothing_shorter_than_ten_passes(password: str) -> None:
 
 def test_lock_runs_from_the_failure_that_reached_the_limit() -> None:
     now = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
-    lock = timedelta(minutes=15)
-    latest = now - timedelta(minutes=5)
-    assert locked_until(Failures(4, latest), 5, lock, now) is None
-    assert locked_until(Failures(5, latest), 5, lock, now) == latest + lock
-    assert locked_until(Failures(9, latest), 5, lock, now) == latest + lock
-    assert locked_until(Failures(5, now - lock), 5, lock, now) is None  # served its time
-    assert locked_until(Failures(0, None), 1, lock, now) is None
+    window, lock = timedelta(minutes=15), timedelta(minutes=15)
+
+    def ago(*minutes: float) -> list[datetime]:
+        return [now - timedelta(minutes=m) for m in minutes]
+
+    assert locked_until(ago(5, 6, 7, 8), 5, window, lock, now) is None
+    assert locked_until(ago(5, 6, 7, 8, 9), 5, window, lock, now) == now + timedelta(minutes=10)
+    assert locked_until(ago(5, 6, 7, 8, 21), 5, window, lock, now) is None  # not within 15 min
+    assert locked_until(ago(15, 16, 17, 18, 19), 5, window, lock, now) is None  # served its time
+    assert locked_until([], 1, window, lock, now) is None
+    # A lock longer than the window still runs its whole length.
+    long_lock = timedelta(hours=1)
+    assert locked_until(ago(40, 41, 42), 3, timedelta(minutes=5), long_lock, now) == now + (
+        timedelta(minutes=20)
+    )
 
 
 def test_totp_is_required_by_role() -> None:
