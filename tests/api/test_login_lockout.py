@@ -4,6 +4,7 @@ processes, and an admin unlock that is audited."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -61,6 +62,18 @@ async def test_five_failures_lock_the_account_even_against_the_right_password(
     ] * 5  # refused while locked: not even counted, the password is never checked
     audits = await _login_audits(session_factory)
     assert audits == [401, 401, 401, 401, 429, 429]
+
+
+async def test_parallel_guesses_cannot_slip_under_the_limit(
+    client: httpx.AsyncClient, session_factory: SessionFactory
+) -> None:
+    await add_user(session_factory, "li.lei", "ops")
+
+    answers = await asyncio.gather(*(login(client, "li.lei", WRONG) for _ in range(8)))
+
+    assert sorted(a.status_code for a in answers) == [401] * 4 + [429] * 4
+    async with session_factory() as session:
+        assert len((await session.scalars(select(LoginFailure))).all()) == 5
 
 
 async def test_unknown_usernames_lock_the_same_way(

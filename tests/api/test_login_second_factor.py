@@ -4,6 +4,7 @@ for enrolling."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -106,6 +107,11 @@ async def test_a_code_is_accepted_once(
     assert first.status_code == 200, first.text
     assert replayed.status_code == 401, replayed.text
     assert replayed.json()["type"] == "/problems/totp-invalid"
+    racing_code = await totp.code(id(client), "fin.one")
+    racing = await asyncio.gather(
+        *(sign_in(client, "fin.one", totp_code=racing_code) for _ in range(3))
+    )
+    assert sorted(a.status_code for a in racing) == [200, 401, 401]
 
 
 async def test_wrong_codes_count_towards_the_lockout(

@@ -12,6 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from api.config import login_policy
+from core.settings import Settings
 from core.totp import (
     matching_step,
     new_totp_secret,
@@ -152,3 +154,25 @@ def test_totp_is_required_by_role() -> None:
     assert needs_totp(frozenset({"admin"}), policy)
     assert not needs_totp(frozenset({"ops", "cs", "warehouse_manager"}), policy)
     assert needs_totp(frozenset({"cs"}), LoginPolicy(totp_roles=frozenset({"cs"})))
+
+
+def test_login_policy_comes_from_settings() -> None:
+    settings = Settings(
+        auth={
+            "lockout_account_failures": 3,
+            "lockout_address_failures": 50,
+            "lockout_window_minutes": 10,
+            "lockout_minutes": 60,
+            "totp_required_roles": ["admin", "finance", "purchasing_manager"],
+            "totp_issuer": "某公司后台",
+        }
+    )
+    assert login_policy(settings) == LoginPolicy(
+        account_failures=3,
+        address_failures=50,
+        failure_window=timedelta(minutes=10),
+        lockout=timedelta(hours=1),
+        totp_roles=frozenset({"admin", "finance", "purchasing_manager"}),
+        totp_issuer="某公司后台",
+    )
+    assert login_policy(Settings()) == LoginPolicy()
