@@ -44,7 +44,8 @@ from core.temporal import connect
 
 DESCRIPTION = """houtai (后台) — the back office of a self-operated e-commerce company.
 
-Staff: `POST /v1/auth/login` for a bearer token. Storefronts and devices: `X-API-Key`.
+Staff: `POST /v1/auth/login` for a bearer token (admin and finance add `totp_code`; see the
+README's "Signing in"). Storefronts and devices: `X-API-Key`.
 Errors are `application/problem+json`; lists are `{"data": [...], "count": n}`.
 """
 
