@@ -24,6 +24,7 @@ from models.contracts.purchasing import PoPolicy, PoTimings
 from models.contracts.waves import WaveRules
 from models.db import ApiKey, AuditEntry, User, UserRole
 from models.domain.access import ADMIN_PERMISSIONS, allowed
+from models.domain.logins import LoginPolicy
 
 
 @dataclass
@@ -37,6 +38,8 @@ class AppDeps:
     temporal: Client | None = None
     task_queue: str = "houtai"
     admin_ip_allowlist: list[str] = field(default_factory=list)
+    login_ip_allowlist: list[str] = field(default_factory=list)
+    login_policy: LoginPolicy = field(default_factory=LoginPolicy)
     order_timings: OrderTimings = field(default_factory=OrderTimings)
     order_policy: OrderPolicy = field(default_factory=OrderPolicy)
     po_timings: PoTimings = field(default_factory=PoTimings)
@@ -59,6 +62,7 @@ class Principal:
     name: str
     roles: frozenset[str]
     warehouse_id: int | None = None  # devices are bound to one warehouse
+    scope: str = "full"  # "totp_enrol": signed in, but must enrol a second factor first
 
     def can_see_warehouse(self, warehouse_id: int) -> bool:
         return "device" not in self.roles or self.warehouse_id == warehouse_id
@@ -96,10 +100,10 @@ async def _principal_from_token(session: AsyncSession, token: str, secret: str) 
     if claims is None:
         return None
     user = await session.get(User, claims.user_id)
-    if user is None or not user.active:
-        return None
+    if user is None or not user.active or user.token_version != claims.version:
+        return None  # disabled, or sessions ended by a password change or an admin
     roles = await session.scalars(select(UserRole.role).where(UserRole.user_id == user.id))
-    return Principal("user", user.id, user.username, frozenset(roles))
+    return Principal("user", user.id, user.username, frozenset(roles), scope=claims.scope)
 
 
 async def authenticate(
@@ -134,6 +138,10 @@ def _ip_allowed(ip: str, allowlist: list[str]) -> bool:
     return any(address in ipaddress.ip_network(net, strict=False) for net in allowlist)
 
 
+# What a token issued for second-factor enrolment only may do.
+ENROLMENT_PERMISSIONS = frozenset({"self.read", "self.security"})
+
+
 def require(permission: str) -> Callable[..., Awaitable[Principal]]:
     """Dependency declaring the permission a route needs: 401 without credentials, 403 without
     a role that grants it (or, for admin permissions, from outside the allow-list)."""
@@ -143,6 +151,12 @@ def require(permission: str) -> Callable[..., Awaitable[Principal]]:
         principal: Annotated[Principal, Depends(authenticate)],
         deps: Annotated[AppDeps, Depends(app_deps)],
     ) -> Principal:
+        if principal.scope != "full" and permission not in ENROLMENT_PERMISSIONS:
+            raise Problem(
+                403,
+                "enrol a TOTP second factor first (POST /v1/auth/totp/enrol)",
+                type_="/problems/totp-enrolment-required",
+            )
         if not allowed(principal.roles, permission):
             raise Problem(403, f"permission {permission} is required", type_="/problems/forbidden")
         if permission in ADMIN_PERMISSIONS and deps.admin_ip_allowlist:

@@ -27,6 +27,7 @@ from api.schemas.auth import (
 from api.schemas.types import IdParam, Instant, TextParam
 from core.security import hash_api_key, hash_password, new_api_key
 from models.db import ApiKey, AuditEntry, User, UserRole, Warehouse
+from models.domain.passwords import password_problem
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 Manage = Annotated[Writer, Depends(writer("users.manage"))]
@@ -41,6 +42,7 @@ async def _user_public(session: AsyncSession, user: User) -> UserPublic:
         active=user.active,
         roles=sorted(roles),
         last_login_at=user.last_login_at,
+        totp_enabled=user.totp_enabled_at is not None,
     )
 
 
@@ -52,6 +54,7 @@ async def list_users(session: Session, paging: Paging) -> UsersPublic:
 
 @router.post("/users", status_code=201)
 async def create_user(body: UserCreate, w: Manage) -> UserPublic:
+    _check_password(body.password, body.username)
     user = User(
         username=body.username,
         display_name=body.display_name,
@@ -75,7 +78,10 @@ async def update_user(user_id: IdParam, body: UserUpdate, w: Manage) -> UserPubl
     if body.active is not None:
         user.active = body.active
     if body.password is not None:
+        _check_password(body.password, user.username)
         user.password_hash = hash_password(body.password)
+    if body.password is not None or body.active is False:
+        user.token_version += 1  # the user's sessions end at their next request
     if body.roles is not None:
         await w.session.execute(delete(UserRole).where(UserRole.user_id == user.id))
         w.session.add_all(UserRole(user_id=user.id, role=r) for r in set(body.roles))
@@ -84,6 +90,12 @@ async def update_user(user_id: IdParam, body: UserUpdate, w: Manage) -> UserPubl
     detail = {"fields": changed + (["password"] if body.password is not None else [])}
     await w.commit("user.update", "user", user.id, detail)
     return await _user_public(w.session, user)
+
+
+def _check_password(password: str, username: str) -> None:
+    problem = password_problem(password, username)
+    if problem is not None:
+        raise invalid("password", problem)
 
 
 @router.get("/api-keys", dependencies=[Depends(require("users.manage"))])

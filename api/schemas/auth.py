@@ -16,9 +16,16 @@ Password = Annotated[str, StringConstraints(min_length=8, max_length=200)]
 StaffRole = Literal["admin", "ops", "purchasing", "finance", "cs", "warehouse_manager"]
 
 
+TotpCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{6}$")]
+TokenScope = Literal["full", "totp_enrol"]
+
+
 class LoginRequest(Strict):
     username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    totp_code: TotpCode | None = Field(
+        default=None, description="The authenticator app's code, for users with a second factor"
+    )
 
 
 class TokenPublic(Public):
@@ -26,6 +33,30 @@ class TokenPublic(Public):
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - a token kind, not a secret
     expires_at: datetime
     roles: list[str]
+    scope: TokenScope = Field(
+        default="full",
+        description="totp_enrol: good only for /v1/auth/totp/* until a second factor is enrolled",
+    )
+
+
+class TotpEnrolment(Public):
+    secret: str = Field(description="Base32, for typing into an authenticator app by hand")
+    otpauth_uri: str
+    qr_png_url: str = Field(description="The otpauth URI as a QR code (image/png)")
+
+
+class TotpConfirm(Strict):
+    code: TotpCode
+
+
+class PasswordChange(Strict):
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    new_password: Password
+
+
+class LoginUnlocked(Public):
+    subject: str = Field(description="The username or address unlocked")
+    failures_cleared: int
 
 
 class MePublic(Public):
@@ -57,6 +88,7 @@ class UserPublic(Public):
     active: bool
     roles: list[str]
     last_login_at: datetime | None
+    totp_enabled: bool = False
 
 
 class ApiKeyCreate(Strict):

@@ -6,6 +6,7 @@ from models.db.auth import ApiKey, Role, User, UserRole
 from models.db.base import Base
 from models.db.catalog import Brand, Category, Sku, Spu
 from models.db.inventory import LocationStock, Stock, StockMovement
+from models.db.logins import LoginFailure
 from models.db.logistics import Carrier, CarrierCutoff, FreightPolicy, FreightRule, FreightTemplate
 from models.db.money import MoneyEntry, OrderRefund, Payment, Refund, RefundCallback
 from models.db.orders import (
@@ -68,6 +69,7 @@ __all__ = [
     "FreightTemplate",
     "Location",
     "LocationStock",
+    "LoginFailure",
     "MoneyEntry",
     "Order",
     "OrderEvent",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.db.base import Base, Timestamped
@@ -26,6 +26,11 @@ class User(Timestamped, Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Login security (api/logins.py). Tokens carry token_version; bumping it ends every session.
+    token_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    totp_secret: Mapped[str | None] = mapped_column(String(64))  # base32; pending until enabled
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)  # a code is used once
 
 
 class UserRole(Base):

@@ -12,6 +12,7 @@ ALL_ROLES: Final = STAFF_ROLES | KEY_ROLES
 
 PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "self.read": ALL_ROLES,
+    "self.security": STAFF_ROLES,  # one's own password and TOTP second factor
     "catalog.read": ALL_ROLES,
     "catalog.write": frozenset({"admin", "ops"}),
     "warehouse.read": STAFF_ROLES | {"device"},
