@@ -1,8 +1,8 @@
 """login security: failed sign-ins (per account and per address lockout), the token version that
 ends a user's sessions, and the user's TOTP second factor
 
-Revision ID: 0012_login_security
-Revises: 0010_refund_callbacks
+Revision ID: 0013_login_security
+Revises: 0012_money_hardening
 Create Date: 2026-12-06 08:00:00
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012_login_security"
-down_revision: str | None = "0010_refund_callbacks"
+revision: str = "0013_login_security"
+down_revision: str | None = "0012_money_hardening"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
