@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import Integer, String, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from temporalio.client import Client
 
@@ -22,7 +22,7 @@ from core.security import api_key_matches, api_key_prefix, read_token
 from models.contracts.order import OrderPolicy, OrderTimings
 from models.contracts.purchasing import PoPolicy, PoTimings
 from models.contracts.waves import WaveRules
-from models.db import ApiKey, AuditEntry, User, UserRole
+from models.db import ApiKey, AuditEntry, RolePermission, User, UserRole, UserWarehouse
 from models.domain.access import ADMIN_PERMISSIONS, allowed
 
 
@@ -59,9 +59,23 @@ class Principal:
     name: str
     roles: frozenset[str]
     warehouse_id: int | None = None  # devices are bound to one warehouse
+    granted: frozenset[str] = frozenset()  # the permissions of the composed roles held
+    warehouses: frozenset[int] | None = None  # a staff member limited to these (None: all)
+
+    @property
+    def warehouse_scope(self) -> frozenset[int] | None:
+        """The warehouses this principal sees and acts on; None for all of them."""
+        if self.warehouse_id is not None:
+            return frozenset({self.warehouse_id})
+        return self.warehouses
 
     def can_see_warehouse(self, warehouse_id: int) -> bool:
-        return "device" not in self.roles or self.warehouse_id == warehouse_id
+        scope = self.warehouse_scope
+        return scope is None or warehouse_id in scope
+
+    def may(self, permission: str) -> bool:
+        """A built-in role's preset or a composed role grants `permission`."""
+        return allowed(self.roles, permission) or permission in self.granted
 
 
 def app_deps(request: Request) -> AppDeps:
@@ -98,8 +112,30 @@ async def _principal_from_token(session: AsyncSession, token: str, secret: str) 
     user = await session.get(User, claims.user_id)
     if user is None or not user.active:
         return None
-    roles = await session.scalars(select(UserRole.role).where(UserRole.user_id == user.id))
-    return Principal("user", user.id, user.username, frozenset(roles))
+    roles, granted, warehouses = await staff_grants(session, user.id)
+    return Principal("user", user.id, user.username, roles, granted=granted, warehouses=warehouses)
+
+
+async def staff_grants(
+    session: AsyncSession, user_id: int
+) -> tuple[frozenset[str], frozenset[str], frozenset[int] | None]:
+    """A user's roles, the permissions of the composed ones among them, and their warehouse
+    scope (None: unlimited), in one query. Built-in roles have no role_permissions rows."""
+    held = (
+        select(UserRole.role, RolePermission.permission, literal(None, Integer))
+        .outerjoin(RolePermission, RolePermission.role == UserRole.role)
+        .where(UserRole.user_id == user_id)
+    )
+    scoped = select(literal(None, String), literal(None, String), UserWarehouse.warehouse_id).where(
+        UserWarehouse.user_id == user_id
+    )
+    rows = (await session.execute(union_all(held, scoped))).all()
+    warehouses = frozenset(w for _, _, w in rows if w is not None)
+    return (
+        frozenset(r for r, _, _ in rows if r is not None),
+        frozenset(p for _, p, _ in rows if p is not None),
+        warehouses or None,
+    )
 
 
 async def authenticate(
@@ -143,7 +179,7 @@ def require(permission: str) -> Callable[..., Awaitable[Principal]]:
         principal: Annotated[Principal, Depends(authenticate)],
         deps: Annotated[AppDeps, Depends(app_deps)],
     ) -> Principal:
-        if not allowed(principal.roles, permission):
+        if not principal.may(permission):
             raise Problem(403, f"permission {permission} is required", type_="/problems/forbidden")
         if permission in ADMIN_PERMISSIONS and deps.admin_ip_allowlist:
             ip = request.client.host if request.client else ""

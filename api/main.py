@@ -29,6 +29,7 @@ from api.routes import (
     promotions,
     purchase_orders,
     replenishment,
+    roles,
     stock,
     stock_counts,
     suppliers,
@@ -119,6 +120,7 @@ def create_app(deps: AppDeps | None = None, settings: Settings | None = None) ->
         printing,
         webhooks,
         admin,
+        roles,
     ):
         app.include_router(module.router)
     return app
