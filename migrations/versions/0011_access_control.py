@@ -1,5 +1,5 @@
 """access control: roles as data (composed roles and their permissions, built-in roles marked as
-presets) and staff data scopes by warehouse
+presets), staff data scopes by warehouse, and room in order_events.actor_role for many roles
 
 Revision ID: 0011_access_control
 Revises: 0010_refund_callbacks
@@ -18,6 +18,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # A timeline row names every role of its actor; a person holding several outgrew 32 chars.
+    op.alter_column(
+        "order_events",
+        "actor_role",
+        existing_type=sa.String(length=32),
+        type_=sa.String(length=400),
+        existing_nullable=False,
+    )
     op.add_column(
         "roles", sa.Column("built_in", sa.Boolean(), server_default=sa.false(), nullable=False)
     )
@@ -60,3 +68,11 @@ def downgrade() -> None:
     op.execute("DELETE FROM user_roles WHERE role IN (SELECT name FROM roles WHERE NOT built_in)")
     op.execute("DELETE FROM roles WHERE NOT built_in")
     op.drop_column("roles", "built_in")
+    op.execute("UPDATE order_events SET actor_role = left(actor_role, 32)")
+    op.alter_column(
+        "order_events",
+        "actor_role",
+        existing_type=sa.String(length=400),
+        type_=sa.String(length=32),
+        existing_nullable=False,
+    )
