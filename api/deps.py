@@ -7,12 +7,13 @@ import ipaddress
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Integer, String, literal, select, union_all
+from sqlalchemy import Integer, Select, String, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 from temporalio.client import Client
 
 from api.errors import Problem
@@ -24,6 +25,8 @@ from models.contracts.purchasing import PoPolicy, PoTimings
 from models.contracts.waves import WaveRules
 from models.db import ApiKey, AuditEntry, RolePermission, User, UserRole, UserWarehouse
 from models.domain.access import ADMIN_PERMISSIONS, allowed
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -76,6 +79,26 @@ class Principal:
     def may(self, permission: str) -> bool:
         """A built-in role's preset or a composed role grants `permission`."""
         return allowed(self.roles, permission) or permission in self.granted
+
+
+def forbid_outside(who: Principal, warehouse_id: int) -> None:
+    """403 unless the principal's data scope holds the warehouse (devices: their own one)."""
+    if not who.can_see_warehouse(warehouse_id):
+        raise Problem(
+            403, f"warehouse {warehouse_id} is outside your data scope", type_="/problems/forbidden"
+        )
+
+
+def in_scope(
+    who: Principal, query: Select[T], column: InstrumentedAttribute[int], warehouse_id: int | None
+) -> Select[T]:
+    """A list limited to the principal's warehouses, and to `warehouse_id` when one is asked for
+    (403 when it is outside them)."""
+    if warehouse_id is not None:
+        forbid_outside(who, warehouse_id)
+        return query.where(column == warehouse_id)
+    scope = who.warehouse_scope
+    return query if scope is None else query.where(column.in_(sorted(scope)))
 
 
 def app_deps(request: Request) -> AppDeps:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import delete, select
 
 from api.crud import apply_update, get_or_404
-from api.deps import Principal, Session, Writer, require, writer
+from api.deps import Principal, Session, Writer, forbid_outside, in_scope, require, writer
 from api.errors import Problem, invalid
 from api.pagination import Paging, fetch_page
 from api.schemas.warehouses import (
@@ -49,8 +49,7 @@ async def _public(session: Session, warehouse: Warehouse) -> WarehousePublic:
 @router.get("/warehouses")
 async def list_warehouses(session: Session, paging: Paging, who: Reader) -> WarehousesPublic:
     query = select(Warehouse).order_by(Warehouse.id)
-    if who.warehouse_id is not None:
-        query = query.where(Warehouse.id == who.warehouse_id)
+    query = in_scope(who, query, Warehouse.id, None)
     rows, count = await fetch_page(session, query, paging)
     return WarehousesPublic(data=[await _public(session, r) for r in rows], count=count)
 
@@ -74,6 +73,7 @@ async def get_warehouse(warehouse_id: int, session: Session, who: Reader) -> War
 @router.patch("/warehouses/{warehouse_id}")
 async def update_warehouse(warehouse_id: int, body: WarehouseUpdate, w: Write) -> WarehousePublic:
     warehouse = await get_or_404(w.session, Warehouse, warehouse_id, "warehouse")
+    forbid_outside(w.principal, warehouse_id)
     changes = apply_update(warehouse, body)
     await w.commit("warehouse.update", "warehouse", warehouse.id, changes)
     return await _public(w.session, warehouse)
@@ -84,6 +84,7 @@ async def set_region_priorities(
     warehouse_id: int, body: RegionPriorities, w: Write
 ) -> WarehousePublic:
     warehouse = await get_or_404(w.session, Warehouse, warehouse_id, "warehouse")
+    forbid_outside(w.principal, warehouse_id)
     regions = [p.region_code for p in body.priorities]
     if len(regions) != len(set(regions)):
         raise invalid("priorities", "each region may appear once")
@@ -125,6 +126,7 @@ async def list_locations(
 @router.post("/warehouses/{warehouse_id}/locations", status_code=201)
 async def create_location(warehouse_id: int, body: LocationCreate, w: Write) -> LocationPublic:
     await get_or_404(w.session, Warehouse, warehouse_id, "warehouse")
+    forbid_outside(w.principal, warehouse_id)
     location = Location(warehouse_id=warehouse_id, **body.model_dump())
     w.session.add(location)
     await w.session.flush()
@@ -142,6 +144,7 @@ async def get_location(location_id: int, session: Session, who: Reader) -> Locat
 @router.patch("/locations/{location_id}")
 async def update_location(location_id: int, body: LocationUpdate, w: Write) -> LocationPublic:
     location = await get_or_404(w.session, Location, location_id, "location")
+    forbid_outside(w.principal, location.warehouse_id)
     changes = apply_update(location, body)
     await w.commit("location.update", "location", location.id, changes)
     return LocationPublic.model_validate(location)
