@@ -77,6 +77,16 @@ class TimelinePublic(Public):
     detail: dict[str, object]
 
 
+class ContactPublic(Public):
+    """The customer's shipping contact; staff see it masked until they reveal it (audited)."""
+
+    name: str
+    phone: str
+    region_code: str
+    detail: str
+    masked: bool
+
+
 class OrderPublic(Public):
     order_no: str
     status: str
@@ -93,6 +103,7 @@ class OrderPublic(Public):
     lines: list[OrderLinePublic]
     packages: list[PackagePublic]
     timeline: list[TimelinePublic] = []
+    contact: ContactPublic | None = None
 
 
 class OrderSummary(Public):
