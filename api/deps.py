@@ -24,7 +24,7 @@ from models.contracts.order import OrderPolicy, OrderTimings
 from models.contracts.purchasing import PoPolicy, PoTimings
 from models.contracts.waves import WaveRules
 from models.db import ApiKey, AuditEntry, RolePermission, User, UserRole, UserWarehouse
-from models.domain.access import ADMIN_PERMISSIONS, allowed
+from models.domain.access import ADMIN_PERMISSIONS, allowed, preset
 
 T = TypeVar("T")
 
@@ -75,6 +75,11 @@ class Principal:
     def can_see_warehouse(self, warehouse_id: int) -> bool:
         scope = self.warehouse_scope
         return scope is None or warehouse_id in scope
+
+    @property
+    def permissions(self) -> frozenset[str]:
+        """Every permission held: the built-in roles' presets and the composed roles' grants."""
+        return frozenset().union(*(preset(r) for r in self.roles)) | self.granted
 
     def may(self, permission: str) -> bool:
         """A built-in role's preset or a composed role grants `permission`."""

@@ -11,13 +11,20 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.crud import get_or_404
-from api.deps import Session, Writer, require, writer
+from api.deps import Principal, Session, Writer, require, writer
 from api.errors import conflict, invalid
-from api.schemas.roles import PermissionsPublic, RoleCreate, RolePublic, RolesPublic, RoleUpdate
+from api.schemas.roles import (
+    GrantsPublic,
+    PermissionsPublic,
+    RoleCreate,
+    RolePublic,
+    RolesPublic,
+    RoleUpdate,
+)
 from models.db import Role, RolePermission, UserRole
 from models.domain.access import COMPOSABLE_PERMISSIONS, KEY_ONLY_PERMISSIONS, preset
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+router = APIRouter(tags=["admin"])
 Manage = Annotated[Writer, Depends(writer("users.manage"))]
 
 
@@ -54,25 +61,36 @@ async def _composed(session: AsyncSession, name: str) -> Role:
     return role
 
 
-@router.get("/permissions", dependencies=[Depends(require("users.manage"))])
+@router.get("/v1/auth/grants")
+async def my_grants(who: Annotated[Principal, Depends(require("self.read"))]) -> GrantsPublic:
+    """The caller's roles, every permission they grant (presets and composed), and data scope."""
+    scope = who.warehouse_scope
+    return GrantsPublic(
+        roles=sorted(who.roles),
+        permissions=sorted(who.permissions),
+        warehouse_ids=sorted(scope) if scope is not None else None,
+    )
+
+
+@router.get("/v1/admin/permissions", dependencies=[Depends(require("users.manage"))])
 async def list_permissions() -> PermissionsPublic:
     return PermissionsPublic(
         composable=sorted(COMPOSABLE_PERMISSIONS), key_only=sorted(KEY_ONLY_PERMISSIONS)
     )
 
 
-@router.get("/roles", dependencies=[Depends(require("users.manage"))])
+@router.get("/v1/admin/roles", dependencies=[Depends(require("users.manage"))])
 async def list_roles(session: Session) -> RolesPublic:
     roles = (await session.scalars(select(Role).order_by(Role.built_in.desc(), Role.name))).all()
     return RolesPublic(data=[await _public(session, r) for r in roles], count=len(roles))
 
 
-@router.get("/roles/{name}", dependencies=[Depends(require("users.manage"))])
+@router.get("/v1/admin/roles/{name}", dependencies=[Depends(require("users.manage"))])
 async def get_role(name: str, session: Session) -> RolePublic:
     return await _public(session, await get_or_404(session, Role, name, "role"))
 
 
-@router.post("/roles", status_code=201)
+@router.post("/v1/admin/roles", status_code=201)
 async def create_role(body: RoleCreate, w: Manage) -> RolePublic:
     permissions = _checked(body.permissions)
     if await w.session.get(Role, body.name) is not None:
@@ -86,7 +104,7 @@ async def create_role(body: RoleCreate, w: Manage) -> RolePublic:
     return await _public(w.session, role)
 
 
-@router.patch("/roles/{name}")
+@router.patch("/v1/admin/roles/{name}")
 async def update_role(name: str, body: RoleUpdate, w: Manage) -> RolePublic:
     role = await _composed(w.session, name)
     detail: dict[str, object] = {}
@@ -102,7 +120,7 @@ async def update_role(name: str, body: RoleUpdate, w: Manage) -> RolePublic:
     return await _public(w.session, role)
 
 
-@router.delete("/roles/{name}", status_code=204)
+@router.delete("/v1/admin/roles/{name}", status_code=204)
 async def delete_role(name: str, w: Manage) -> None:
     role = await _composed(w.session, name)
     holders = await w.session.scalar(

@@ -38,6 +38,14 @@ class RolePublic(Public):
 RolesPublic = Page[RolePublic]
 
 
+class GrantsPublic(Public):
+    """What the caller may do and where: the console's menus follow it."""
+
+    roles: list[str]
+    permissions: list[str]
+    warehouse_ids: list[int] | None = Field(description="None: every warehouse")
+
+
 class PermissionsPublic(Public):
     composable: list[str] = Field(description="what a composed role may hold")
     key_only: list[str] = Field(description="held only by storefront or device keys")

@@ -166,3 +166,25 @@ async def test_only_admins_manage_roles(client: httpx.AsyncClient, user_headers:
         "/v1/admin/roles", json={"name": "x", "permissions": ["stock.read"]}, headers=ops
     )
     assert made.status_code == 403
+
+
+async def test_the_caller_reads_their_grants_for_the_menus(
+    client: httpx.AsyncClient, admin: Headers, ref: Ref
+) -> None:
+    made = await client.post(
+        "/v1/admin/roles", json={"name": READ_ONLY, "permissions": ["stock.read"]}, headers=admin
+    )
+    assert made.status_code == 201, made.text
+    await _staff(
+        client, admin, "mixed", roles=[READ_ONLY, "cs"], warehouse_ids=[ref.other_warehouse_id]
+    )
+    grants = await client.get("/v1/auth/grants", headers=await _login(client, "mixed"))
+    assert grants.status_code == 200, grants.text
+    expected = {p for p, roles in PERMISSIONS.items() if "cs" in roles} | {"stock.read"}
+    assert grants.json() == {
+        "roles": ["cs", READ_ONLY],
+        "permissions": sorted(expected),
+        "warehouse_ids": [ref.other_warehouse_id],
+    }
+    mine = (await client.get("/v1/auth/grants", headers=admin)).json()
+    assert "users.manage" in mine["permissions"] and mine["warehouse_ids"] is None
