@@ -137,10 +137,10 @@ def check_approval(
         raise ApprovalError(f"role {role!r} already approved by user {approvals[role]}")
     if role not in user_roles:
         raise ApprovalError(f"user {user_id} does not hold role {role!r}")
-    if user_id == drafted_by:
-        raise ApprovalError(f"user {user_id} drafted this PO and cannot approve it")
     if user_id == submitted_by:
         raise ApprovalError(f"user {user_id} submitted this PO and cannot approve it")
+    if user_id == drafted_by:
+        raise ApprovalError(f"user {user_id} drafted this PO and cannot approve it")
     done = sorted(r for r, user in approvals.items() if user == user_id)
     if done:
         raise ApprovalError(f"user {user_id} already approved as {done}; one role per user")
