@@ -13,6 +13,9 @@ from core.db import SessionFactory
 from models.db import Location, Stock
 from tests.api.conftest import Ref
 from tests.support.api import PASSWORD, Headers, bearer, login
+from tests.support.order_api import only_in, paid_order, staff, warehouse_id
+from tests.support.picking import plan_now
+from tests.support.stack import Stack
 
 Json = dict[str, Any]
 
@@ -184,3 +187,45 @@ async def test_lifting_the_scope_opens_every_warehouse(
     assert lifted.json()["warehouse_ids"] == []
     listed = await client.get("/v1/warehouses", headers=sh01_manager)
     assert _warehouses_of(listed.json()) == {ref.warehouse_id, ref.other_warehouse_id}
+
+
+async def test_a_gz01_package_and_wave_are_out_of_an_sh01_managers_reach(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    sh, gz = await warehouse_id(stack, "SH01"), await warehouse_id(stack, "GZ01")
+    created = await api.post(
+        "/v1/admin/users",
+        json={
+            "username": "sh01-floor",
+            "display_name": "上海仓主管",
+            "password": PASSWORD,
+            "roles": ["warehouse_manager"],
+            "warehouse_ids": [sh],
+        },
+        headers=await staff(api, "admin"),
+    )
+    assert created.status_code == 201, created.text
+    mine = bearer((await login(api, "sh01-floor", PASSWORD)).json()["access_token"])
+    order = await paid_order(stack, api, [(await only_in(stack, "GZ01"), 1)], key="gz-scope")
+    [parcel] = order["packages"]
+    assert parcel["warehouse_id"] == gz
+    [wave] = await plan_now(api, gz)  # GZ01's own (unscoped) manager plans it
+
+    number = parcel["package_no"]
+    refused = [
+        await api.get(f"/v1/packages/{number}", headers=mine),
+        await api.get(f"/v1/packages/{number}/packing-slip.pdf", headers=mine),
+        await api.post(
+            f"/v1/packages/{number}/override-weight", json={"reason": "称重误差"}, headers=mine
+        ),
+        await api.get(f"/v1/waves/{wave['wave_no']}", headers=mine),
+        await api.get(f"/v1/warehouses/{gz}/outbound", headers=mine),
+        await api.post(f"/v1/warehouses/{gz}/waves/plan", headers=mine),
+    ]
+    assert [r.status_code for r in refused] == [403] * len(refused), [r.text for r in refused]
+    # Refused for the warehouse, not for want of a permission: the role grants all of these.
+    assert not [r.text for r in refused if "is required" in r.json()["detail"]]
+    listed = await api.get("/v1/waves", headers=mine)
+    assert wave["wave_no"] not in {w["wave_no"] for w in listed.json()["data"]}
+    everyone = await api.get("/v1/waves", headers=await staff(api, "warehouse_manager"))
+    assert wave["wave_no"] in {w["wave_no"] for w in everyone.json()["data"]}
