@@ -56,6 +56,10 @@ async def list_warehouses(session: Session, paging: Paging, who: Reader) -> Ware
 
 @router.post("/warehouses", status_code=201)
 async def create_warehouse(body: WarehouseCreate, w: Write) -> WarehousePublic:
+    if w.principal.warehouse_scope is not None:  # they would not see what they made
+        raise Problem(
+            403, "a user limited to warehouses cannot create one", type_="/problems/forbidden"
+        )
     warehouse = Warehouse(**body.model_dump())
     w.session.add(warehouse)
     await w.session.flush()

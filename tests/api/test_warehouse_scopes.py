@@ -229,3 +229,28 @@ async def test_a_gz01_package_and_wave_are_out_of_an_sh01_managers_reach(
     assert wave["wave_no"] not in {w["wave_no"] for w in listed.json()["data"]}
     everyone = await api.get("/v1/waves", headers=await staff(api, "warehouse_manager"))
     assert wave["wave_no"] in {w["wave_no"] for w in everyone.json()["data"]}
+
+
+async def test_a_scoped_user_neither_creates_warehouses_nor_buys_for_others(
+    client: httpx.AsyncClient, ref: Ref, sh01_manager: Headers
+) -> None:
+    made = await client.post(
+        "/v1/warehouses",
+        json={"code": "BJ01", "name": "北京仓", "region_code": "110000"},
+        headers=sh01_manager,
+    )
+    assert made.status_code == 403, made.text
+    line = {"sku_id": ref.sku_id, "quantity": 10, "unit_price_fen": 100}
+    po = await client.post(
+        "/v1/purchase-orders",
+        json={
+            "supplier_id": 1,
+            "lines": [
+                {**line, "warehouse_id": ref.warehouse_id},
+                {**line, "warehouse_id": ref.other_warehouse_id},
+            ],
+        },
+        headers=sh01_manager,
+    )
+    assert po.status_code == 403, po.text
+    assert f"warehouse {ref.other_warehouse_id} is outside" in po.json()["detail"]
