@@ -3,8 +3,11 @@ built-in roles are presets nobody edits or deletes; the permission check reads t
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db import SessionFactory
 from models.db import AuditEntry, RolePermission
@@ -188,3 +191,30 @@ async def test_the_caller_reads_their_grants_for_the_menus(
     }
     mine = (await client.get("/v1/auth/grants", headers=admin)).json()
     assert "users.manage" in mine["permissions"] and mine["warehouse_ids"] is None
+
+
+async def test_authorising_a_request_costs_the_user_row_and_one_query_of_grants(
+    client: httpx.AsyncClient, admin: Headers, ref: Ref, engine: AsyncEngine
+) -> None:
+    await client.post(
+        "/v1/admin/roles", json={"name": READ_ONLY, "permissions": ["stock.read"]}, headers=admin
+    )
+    await _staff(
+        client, admin, "counted", roles=[READ_ONLY, "cs"], warehouse_ids=[ref.warehouse_id]
+    )
+    headers = await _login(client, "counted")
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        grants = await client.get("/v1/auth/grants", headers=headers)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
+    assert grants.status_code == 200, grants.text
+    assert grants.json()["warehouse_ids"] == [ref.warehouse_id]
+    assert "stock.read" in grants.json()["permissions"]
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(reads) == 2, reads  # the user, then roles + composed permissions + scope at once
