@@ -30,6 +30,7 @@ from api.routes import (
     promotions,
     purchase_orders,
     replenishment,
+    roles,
     stock,
     stock_counts,
     suppliers,
@@ -124,6 +125,7 @@ def create_app(deps: AppDeps | None = None, settings: Settings | None = None) ->
         webhooks,
         admin,
         login_admin,
+        roles,
     ):
         app.include_router(module.router)
     return app

@@ -13,7 +13,9 @@ from api.schemas.types import Id
 
 Username = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9_.\-]{2,64}$")]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=200)]
-StaffRole = Literal["admin", "ops", "purchasing", "finance", "cs", "warehouse_manager"]
+# A built-in staff role or one an admin composed; the route checks it exists (api/routes/admin).
+StaffRole = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+WarehouseIds = Annotated[list[Annotated[int, Field(gt=0)]], Field(max_length=100)]
 
 
 TotpCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{6}$")]
@@ -72,6 +74,9 @@ class UserCreate(Strict):
     display_name: Name
     password: Password
     roles: Annotated[list[StaffRole], Field(min_length=1)]
+    warehouse_ids: WarehouseIds = Field(
+        default_factory=list, description="limit the user to these warehouses; empty: all"
+    )
 
 
 class UserUpdate(Strict):
@@ -79,6 +84,9 @@ class UserUpdate(Strict):
     password: Password | None = None
     roles: Annotated[list[StaffRole], Field(min_length=1)] | None = None
     active: bool | None = None
+    warehouse_ids: WarehouseIds | None = Field(
+        default=None, description="replaces the user's warehouse scope; [] lifts it"
+    )
 
 
 class UserPublic(Public):
@@ -89,6 +97,7 @@ class UserPublic(Public):
     roles: list[str]
     last_login_at: datetime | None
     totp_enabled: bool = False
+    warehouse_ids: list[int] = Field(default_factory=list, description="empty: all warehouses")
 
 
 class ApiKeyCreate(Strict):

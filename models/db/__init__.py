@@ -2,7 +2,7 @@
 
 from models.db.after_sales import AfterSale, AfterSaleLine
 from models.db.audit import AuditEntry
-from models.db.auth import ApiKey, Role, User, UserRole
+from models.db.auth import ApiKey, Role, RolePermission, User, UserRole, UserWarehouse
 from models.db.base import Base
 from models.db.catalog import Brand, Category, Sku, Spu
 from models.db.inventory import LocationStock, Stock, StockMovement
@@ -100,6 +100,7 @@ __all__ = [
     "ReorderRule",
     "Reservation",
     "Role",
+    "RolePermission",
     "Sku",
     "Spu",
     "Stock",
@@ -114,6 +115,7 @@ __all__ = [
     "TrackingRange",
     "User",
     "UserRole",
+    "UserWarehouse",
     "Warehouse",
     "WarehouseRegionPriority",
     "Wave",
