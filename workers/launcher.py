@@ -87,6 +87,7 @@ def _start_servers(stack: Stack) -> dict[str, str]:
             stack.data_dir / "postgres", s.embedded.postgres_port, stack.logs / "postgres.log"
         )
         stack.postgres.start(s.embedded.startup_timeout_s)
+        stack.step(f"PostgreSQL: running, pid {_pid(stack.postgres.proc)}")
         env["HOUTAI_DATABASE_URL"] = stack.postgres.url
     if s.temporal_address:
         stack.step(f"Temporal: using {s.temporal_address}")
@@ -100,11 +101,17 @@ def _start_servers(stack: Stack) -> dict[str, str]:
             stack.logs / "temporal.log",
         )
         stack.temporal.start(s.embedded.startup_timeout_s)
+        stack.step(f"Temporal: running, pid {_pid(stack.temporal.proc)}")
         env["HOUTAI_TEMPORAL_ADDRESS"] = stack.temporal.address
     if s.auth.token_secret is None:
         env["HOUTAI_AUTH__TOKEN_SECRET"] = _secret(stack.data_dir, "token-secret")
     env["HOUTAI_PUBLIC_URL"] = f"http://{s.api.host}:{s.api.port}"
     return env
+
+
+def _pid(proc: subprocess.Popen[bytes] | None) -> int:
+    assert proc is not None
+    return proc.pid
 
 
 def _start_sandboxes(stack: Stack, env: dict[str, str]) -> None:
