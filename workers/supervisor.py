@@ -33,7 +33,7 @@ class Backoff:
 
     first: float = 1.0
     cap: float = 30.0
-    reset_after: float = 60.0
+    reset_after: float = 30.0
 
     def delay(self, crashes_in_a_row: int) -> float:
         return min(self.cap, self.first * 2.0 ** max(0, crashes_in_a_row - 1))
