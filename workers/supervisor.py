@@ -139,7 +139,9 @@ class Supervisor:
             child = self.children.get(name)
             if child is None:
                 continue
-            child.restart_at = None
+            if child.restart_at is not None:  # dead, its group killed when that was seen
+                child.restart_at = None
+                continue
             if child.proc.poll() is None:
                 self.log(f"stopping {name}")
                 terminate(child.proc, deadline)
