@@ -121,6 +121,16 @@ class Drives:
     placed: list[str] = field(default_factory=list)
     redriven: int = 0  # drives that broke off and were run again
     unfinished: dict[str, str] = field(default_factory=dict)  # order → last error
+    refusals: Counter[str] = field(default_factory=Counter)  # why drives broke off
+
+
+def _refused(exc: BaseException) -> str:
+    """What broke a drive off, e.g. `409 POST /v1/packages/{}/pack` or `TimeoutError`."""
+    found = re.search(r"https?://[^/]+(/\S*): (\d{3})", str(exc))
+    if found is None:
+        return type(exc).__name__
+    route = re.sub(r"/[A-Z]{2}\d+", "/{}", found[1])
+    return f"{found[2]} {route}"
 
 
 async def drive_orders(
@@ -145,7 +155,9 @@ async def drive_orders(
                 except DRIVE_ERRORS as exc:
                     drives.unfinished[order_no] = f"{type(exc).__name__}: {str(exc)[:300]}"
                     drives.redriven += attempt + 1 < args.attempts
+                    drives.refusals[_refused(exc)] += 1
                     say(f"[orders] {order_no} drive {attempt + 1} broke off: {exc!s:.200}")
+                    await asyncio.sleep(min(30.0, 2.0**attempt))  # the worker may be away
 
     await asyncio.gather(*(one(i) for i in range(args.orders)))
     return drives
@@ -294,6 +306,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "seconds driving orders": round(driven, 1),
             "orders per second": round(len(drives.placed) / driven, 3),
             "drives run again": drives.redriven,
+            "why drives broke off": dict(drives.refusals),
             "orders whose drive never finished": drives.unfinished,
             "API requests retried": http.retrying.retries,
             "worker kills": sum(k.victim == "worker" for k in chaos.kills),
@@ -356,6 +369,7 @@ def report(figures: dict[str, Any]) -> list[tuple[str, str, str, str]]:
          zero(f["stock invariants broken"])),
         ("drives run again / API requests retried",
          f"{f['drives run again']} / {f['API requests retried']}", "", ""),
+        ("why drives broke off", str(f["why drives broke off"] or "-"), "", ""),
         ("orders per second (with the kills)", f"{f['orders per second']:.2f}/s", "", ""),
     ]  # fmt: skip
 
@@ -371,7 +385,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "1.5×), counted from the previous victim's return [20]")  # fmt: skip
     add("--concurrency", type=int, default=20, help="orders in flight [20]")
     add("--pace", type=float, help="seconds between order starts [spreads them over the kills]")
-    add("--attempts", type=int, default=5, help="drives of one order before it is given up [5]")
+    add("--attempts", type=int, default=8, help="drives of one order before it is given up, "
+        "1, 2, 4 … s apart [8]")  # fmt: skip
     add("--poll-interval", type=float, default=0.5, help="the floor's 'plan now' every … s [0.5]")
     add("--step-timeout", type=float, default=180, help="seconds per wait [180]")
     add("--seed", type=int, default=None, help="the kills' random seed [random, printed]")
