@@ -42,7 +42,7 @@ _STOP_MARKS = (
     (("sandbox-payments", "sandbox-carrier", "sandbox-supplier"), 19.0),
 )
 _TEMPORAL_MARK_S = 23.0
-_POSTGRES_MARK_S = 28.0
+_POSTGRES_MARK_S = STOP_BUDGET_S - 2
 
 
 @dataclass

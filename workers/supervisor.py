@@ -49,6 +49,7 @@ class Supervised:
     in_a_row: int = 0  # crashes since it last ran long enough to count as healthy
     restart_at: float | None = None  # set while it waits out its backoff
     restarts: int = 0
+    gone: bool = False  # seen dead, its process group killed then
 
 
 def describe_exit(code: int) -> str:
@@ -111,6 +112,7 @@ class Supervisor:
             child.crashes.popleft()
         # Whatever it started dies with it: nothing of the crashed process may keep a port.
         kill_group(child.proc.pid)
+        child.gone = True
         if len(child.crashes) >= self.max_crashes:
             raise GaveUp(
                 child.name,
@@ -127,6 +129,7 @@ class Supervisor:
 
     def _restart(self, child: Supervised) -> None:
         child.proc = child.spawn()
+        child.gone = False
         child.started = self.clock()
         child.restart_at = None
         child.restarts += 1
@@ -139,8 +142,8 @@ class Supervisor:
             child = self.children.get(name)
             if child is None:
                 continue
-            if child.restart_at is not None:  # dead, its group killed when that was seen
-                child.restart_at = None
+            child.restart_at = None
+            if child.gone:  # its group was killed when it was seen dead; that id may be reused
                 continue
             if child.proc.poll() is None:
                 self.log(f"stopping {name}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import threading
@@ -74,6 +75,23 @@ def test_up_restarts_a_killed_worker_and_api_and_stops_in_time_with_a_request_in
     assert left == {}, f"still running after Ctrl-C: {left}"
     for name, port in up.ports.items():
         assert bindable(port), f"{name} {port} still held after Ctrl-C"
+
+
+def test_up_gives_up_on_a_worker_that_keeps_dying_and_says_so(up: Up) -> None:
+    up.start()
+    for death in range(1, 6):  # five deaths within a minute (the backoffs add up to 15 s)
+        pid = int(re.findall(r"worker: (?:started|restarted), pid (\d+)", up.text)[-1])
+        seen = len(up.output)
+        os.kill(pid, signal.SIGKILL)
+        if death < 5:
+            up.wait_for(r"worker: restarted", after=seen)
+    assert up.proc is not None
+    assert up.proc.wait(STOP_LIMIT_S + 10) == 1
+    assert "worker crashed 5 times within 60 s" in up.text and "stopping the stack" in up.text
+    pids = up.pids()
+    assert {pid: line for pid, line in pids.items() if alive(pid) or group_alive(pid)} == {}
+    for name, port in up.ports.items():
+        assert bindable(port), f"{name} {port} still held after giving up"
 
 
 def place_and_pay(http: httpx.Client, sandbox_port: int, key: str) -> str:
