@@ -28,6 +28,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,8 @@ DRIVE_ERRORS = (RuntimeError, TimeoutError, httpx.HTTPError)
 @dataclass
 class Kill:
     victim: str  # "worker" or "api"
-    at: float  # seconds into the run
+    after_orders: int  # not before this many orders have finished
+    at: float = 0.0  # seconds into the run
     pid: int = 0
     back_s: float | None = None  # until `houtai up` said it restarted it
     ready_s: float | None = None  # api: until it answered /readyz again
@@ -58,9 +60,10 @@ class Kill:
 
 @dataclass
 class Chaos:
-    """Kills the worker and the API of a `houtai up` tree at random moments, one at a time:
-    each after a random gap (counted from the previous victim's return), never while the
-    previous one is still away, so `houtai up`'s crash-loop limit is never what is tested."""
+    """Kills the worker and the API of a `houtai up` tree at random moments, one at a time and
+    spread over the run: each once a random number of orders have finished (the thresholds
+    drawn over the first 80 %) and a random gap after the previous victim came back (never
+    while it is still away, so `houtai up`'s crash-loop limit is not what is tested)."""
 
     log: Path  # houtai up's output: the pids of its children
     api: str
@@ -70,24 +73,38 @@ class Chaos:
     began: float = field(default_factory=time.monotonic)
 
     @classmethod
-    def plan(cls, stack: Stack, worker_kills: int, api_kills: int, gap: float, seed: int) -> Chaos:
-        rng = random.Random(seed)
-        victims = ["worker"] * worker_kills + ["api"] * api_kills
+    def plan(cls, stack: Stack, args: Any) -> Chaos:
+        rng = random.Random(args.seed)
+        victims = ["worker"] * args.worker_kills + ["api"] * args.api_kills
         rng.shuffle(victims)
-        return cls(stack.workdir / "up.log", stack.api, [Kill(v, 0.0) for v in victims], rng, gap)
+        span = range(max(len(victims), int(0.8 * args.orders)))
+        thresholds = sorted(rng.sample(span, len(victims)))
+        kills = [Kill(v, n) for v, n in zip(victims, thresholds, strict=True)]
+        return cls(stack.workdir / "up.log", stack.api, kills, rng, args.gap)
 
     def pid_of(self, name: str) -> tuple[int, int]:
         """(pid, restarts so far) of a child, from the launcher's lines."""
         found = re.findall(rf"{name}: (?:started|restarted), pid (\d+)", self.log.read_text())
         return int(found[-1]), len(found) - 1
 
-    async def run(self) -> None:
+    async def run(self, finished: Callable[[], int]) -> None:
+        """`finished`: how many orders have finished so far."""
+
+        async def done() -> int:
+            return finished()
+
         for kill in self.kills:
             await asyncio.sleep(self.rng.uniform(self.gap, 1.5 * self.gap))
+            what = f"{kill.after_orders} orders finished"
+            ready = lambda n, k=kill.after_orders: n >= k  # noqa: E731
+            await _stack.until(done, ready, what, within=7200, interval=0.5)
             kill.pid, restarts = self.pid_of(kill.victim)
             kill.at = time.monotonic() - self.began
             os.kill(kill.pid, signal.SIGKILL)
-            say(f"[chaos] SIGKILL {kill.victim} pid {kill.pid} at {kill.at:.0f} s")
+            say(
+                f"[chaos] SIGKILL {kill.victim} pid {kill.pid} at {kill.at:.0f} s, "
+                f"{finished()} orders finished"
+            )
             await self._restarted(kill.victim, restarts)
             kill.back_s = time.monotonic() - self.began - kill.at
             if kill.victim == "api":
@@ -119,6 +136,7 @@ class Chaos:
 @dataclass
 class Drives:
     placed: list[str] = field(default_factory=list)
+    finished: int = 0
     redriven: int = 0  # drives that broke off and were run again
     unfinished: dict[str, str] = field(default_factory=dict)  # order → last error
     refusals: Counter[str] = field(default_factory=Counter)  # why drives broke off
@@ -134,11 +152,15 @@ def _refused(exc: BaseException) -> str:
 
 
 async def drive_orders(
-    stack: Stack, http: Http, pairs: list[tuple[int, int]], codes: dict[int, str], args: Any
-) -> Drives:
-    """N two-package orders, at most `concurrency` at a time, started at a pace that spreads them
-    over the chaos; a drive that breaks off is run again from where its order is."""
-    drives = Drives()
+    stack: Stack,
+    http: Http,
+    pairs: list[tuple[int, int]],
+    codes: dict[int, str],
+    args: Any,
+    drives: Drives,
+) -> None:
+    """N two-package orders, at most `concurrency` at a time (and `pace` s apart); a drive that
+    breaks off is run again from where its order is."""
     gate = asyncio.Semaphore(args.concurrency)
     run = uuid.uuid4().hex[:8]
 
@@ -151,6 +173,7 @@ async def drive_orders(
                 try:
                     await orders.drive(stack, http, codes, order_no, args)
                     drives.unfinished.pop(order_no, None)
+                    drives.finished += 1
                     return
                 except DRIVE_ERRORS as exc:
                     drives.unfinished[order_no] = f"{type(exc).__name__}: {str(exc)[:300]}"
@@ -160,7 +183,6 @@ async def drive_orders(
                     await asyncio.sleep(min(30.0, 2.0**attempt))  # the worker may be away
 
     await asyncio.gather(*(one(i) for i in range(args.orders)))
-    return drives
 
 
 async def floor(http: Http, codes: dict[int, str], every: float) -> None:
@@ -288,14 +310,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         _, codes = await orders.stocked_skus(stack)
         pairs = await orders.stock_pairs(stack, args.orders + 10)
         days = [dt.datetime.now(dt.UTC).date()]
-        chaos = Chaos.plan(stack, args.worker_kills, args.api_kills, args.gap, args.seed)
+        chaos = Chaos.plan(stack, args)
+        drives = Drives()
         async with http_clients(stack, retry_within=args.step_timeout) as http:
             floor_task = asyncio.create_task(floor(http, codes, args.poll_interval))
-            chaos_task = asyncio.create_task(chaos.run())
+            chaos_task = asyncio.create_task(chaos.run(lambda: drives.finished))
             started = time.perf_counter()
-            drives = await drive_orders(stack, http, pairs, codes, args)
+            await drive_orders(stack, http, pairs, codes, args, drives)
             driven = time.perf_counter() - started
-            await chaos_task  # the last kills may come after the last order
+            await chaos_task  # a last kill may come after the last order
             floor_task.cancel()
             days.append(dt.datetime.now(dt.UTC).date())
             figures = await check(stack, http, drives, sorted(set(days)))
@@ -314,6 +337,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "worker restarts": len(re.findall(r"worker: restarted", log)),
             "api restarts": len(re.findall(r"api: restarted", log)),
             "kills": [vars(k) for k in chaos.kills],
+            "kills while orders were in flight": sum(k.at <= driven for k in chaos.kills),
             "stack gave up": "giving up" in log,
         }
     )
@@ -342,6 +366,9 @@ def report(figures: dict[str, Any]) -> list[tuple[str, str, str, str]]:
          "met" if f["worker kills"] == f["worker restarts"] else "MISSED"),
         ("api SIGKILLs / restarts", f"{f['api kills']} / {f['api restarts']}", "equal",
          "met" if f["api kills"] == f["api restarts"] else "MISSED"),
+        ("kills while orders were in flight",
+         f"{f['kills while orders were in flight']} of {f['worker kills'] + f['api kills']}",
+         "all", ""),
         ("worker back (restart line)", back("worker", "back_s"), "", ""),
         ("api back (readyz 200)", back("api", "ready_s"), "", ""),
         ("payments doubled: houtai / provider",
@@ -384,7 +411,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     add("--gap", type=float, default=20, help="seconds at least between kills (random up to "
         "1.5×), counted from the previous victim's return [20]")  # fmt: skip
     add("--concurrency", type=int, default=20, help="orders in flight [20]")
-    add("--pace", type=float, help="seconds between order starts [spreads them over the kills]")
+    add("--pace", type=float, default=0.0, help="seconds at least between order starts [0]")
     add("--attempts", type=int, default=8, help="drives of one order before it is given up, "
         "1, 2, 4 … s apart [8]")  # fmt: skip
     add("--poll-interval", type=float, default=0.5, help="the floor's 'plan now' every … s [0.5]")
@@ -398,9 +425,6 @@ def parse(argv: list[str]) -> argparse.Namespace:
             setattr(args, key, value)
     if args.seed is None:
         args.seed = random.randrange(1_000_000)
-    if args.pace is None:  # start orders over about the time the kills take
-        kills = args.worker_kills + args.api_kills
-        args.pace = (kills + 1) * 1.25 * args.gap / max(1, args.orders)
     return args
 
 
