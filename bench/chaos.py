@@ -137,6 +137,7 @@ class Chaos:
 class Drives:
     placed: list[str] = field(default_factory=list)
     finished: int = 0
+    over: bool = False  # every drive has ended, finished or given up
     redriven: int = 0  # drives that broke off and were run again
     unfinished: dict[str, str] = field(default_factory=dict)  # order → last error
     refusals: Counter[str] = field(default_factory=Counter)  # why drives broke off
@@ -183,6 +184,7 @@ async def drive_orders(
                     await asyncio.sleep(min(30.0, 2.0**attempt))  # the worker may be away
 
     await asyncio.gather(*(one(i) for i in range(args.orders)))
+    drives.over = True
 
 
 async def floor(http: Http, codes: dict[int, str], every: float) -> None:
@@ -314,7 +316,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         drives = Drives()
         async with http_clients(stack, retry_within=args.step_timeout) as http:
             floor_task = asyncio.create_task(floor(http, codes, args.poll_interval))
-            chaos_task = asyncio.create_task(chaos.run(lambda: drives.finished))
+            # Orders given up never finish: once all drives are over, the last kills go ahead.
+            progress = lambda: args.orders if drives.over else drives.finished  # noqa: E731
+            chaos_task = asyncio.create_task(chaos.run(progress))
             started = time.perf_counter()
             await drive_orders(stack, http, pairs, codes, args, drives)
             driven = time.perf_counter() - started
