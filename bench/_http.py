@@ -34,6 +34,7 @@ class Retrying(httpx.AsyncBaseTransport):
         while True:
             try:
                 response = await self.inner.handle_async_request(request)
+                await response.aread()  # a body cut off by the API's death is retried too
             except httpx.TransportError:
                 if time.monotonic() > deadline:
                     raise
