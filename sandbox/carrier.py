@@ -118,6 +118,22 @@ class _Waybill:
     subscribe_url: str | None
     events: list[TrackingEvent]
     followers: dict[str, str] | None = None  # reference → URL
+    requests: int = 1  # calls that asked for this package's waybill
+
+
+class BookEntry(BaseModel):
+    """A line of the carrier's own book: one waybill, and how often its package was asked for."""
+
+    waybill_no: str
+    tracking_no: str
+    package_key: str
+    status: TrackingStatus
+    requests: int
+    events: list[EventCode]
+
+
+class Book(BaseModel):
+    waybills: list[BookEntry]
 
 
 def _mask_phone(phone: str) -> str:
@@ -163,6 +179,7 @@ class Carrier:
         async with self._lock:
             known = self.waybills.get(body.package_key)
             if known is not None:
+                known.requests += 1
                 return known.view, False
             if body.tracking_no is not None and body.tracking_no in self._by_tracking:
                 detail = f"{body.tracking_no} is already on another package's waybill"
@@ -201,6 +218,22 @@ class Carrier:
         if waybill is None:
             raise SandboxError(404, "Unknown tracking number", f"no waybill for {tracking_no}")
         return waybill
+
+    async def book(self) -> Book:
+        async with self._lock:
+            return Book(
+                waybills=[
+                    BookEntry(
+                        waybill_no=w.view.waybill_no,
+                        tracking_no=w.view.tracking_no,
+                        package_key=w.view.package_key,
+                        status=self._snapshot(w).status,
+                        requests=w.requests,
+                        events=[e.code for e in w.events],
+                    )
+                    for w in self.waybills.values()
+                ]
+            )
 
     async def tracking(self, tracking_no: str) -> Tracking:
         async with self._lock:
@@ -279,6 +312,11 @@ def create_carrier_app(
     @app.post("/v1/tracking/{tracking_no}/subscriptions", status_code=201)
     async def subscribe(tracking_no: str, body: SubscriptionCreate) -> Tracking:
         return await carrier.subscribe(tracking_no, body)
+
+    @app.get("/_sandbox/waybills")
+    async def book() -> Book:
+        """The carrier's own book of every waybill it issued (to check a caller's figures)."""
+        return await carrier.book()
 
     @app.post("/_sandbox/tracking/{tracking_no}/events", status_code=201)
     async def add_event(tracking_no: str, body: EventCreate) -> Tracking:

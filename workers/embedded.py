@@ -24,7 +24,7 @@ _PR_SET_PDEATHSIG = 1
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
-def _die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None]:
+def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None]:
     """preexec_fn: the child gets `sig` when the launcher dies, even by SIGKILL; and it gets a
     session of its own so a terminal's Ctrl-C reaches only the launcher, which stops children
     in order."""
@@ -172,7 +172,7 @@ class EmbeddedPostgres:
             stdout=log,
             stderr=subprocess.STDOUT,
             user=self._user,
-            preexec_fn=_die_with_parent(signal.SIGINT),  # noqa: PLW1509 - only prctl + setsid, no locks taken
+            preexec_fn=die_with_parent(signal.SIGINT),  # noqa: PLW1509 - only prctl + setsid, no locks taken
         )
         wait_for_port(self.port, self.proc, timeout, "PostgreSQL")
         self._ensure_database("houtai")
@@ -279,7 +279,7 @@ class EmbeddedTemporal:
             args,
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent(),  # noqa: PLW1509 - only prctl + setsid
+            preexec_fn=die_with_parent(),  # noqa: PLW1509 - only prctl + setsid
         )
         wait_for_port(self.port, self.proc, timeout, "Temporal dev server")
 

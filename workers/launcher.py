@@ -1,8 +1,11 @@
 """`houtai up`: the whole back office in one process tree, on the embedded default.
 
 PostgreSQL and Temporal's dev server (unless HOUTAI_DATABASE_URL / HOUTAI_TEMPORAL_ADDRESS point
-elsewhere), migrations, demo data, the worker and the API. Ctrl-C stops it all in order; the data
-stays under the data directory for the next start.
+elsewhere), migrations, demo data, the sandboxes, the worker and the API. A worker, API or sandbox
+that dies is started again after a backoff (workers/supervisor.py) while the rest keeps running;
+one that keeps crashing, or PostgreSQL or Temporal dying, stops the stack. Ctrl-C (or SIGTERM)
+stops it all in order within STOP_BUDGET_S; the data stays under the data directory for the next
+start.
 """
 
 from __future__ import annotations
@@ -21,7 +24,25 @@ import httpx
 
 from core.security import new_secret
 from core.settings import Settings
-from workers.embedded import EmbeddedPostgres, EmbeddedTemporal, port_open, wait_for_port
+from workers.embedded import (
+    EmbeddedPostgres,
+    EmbeddedTemporal,
+    die_with_parent,
+    port_open,
+    wait_for_port,
+)
+from workers.supervisor import GaveUp, Supervisor
+
+# Ctrl-C to the last process gone, requests in flight included: each step of the stop gets
+# until its mark (seconds after the Ctrl-C), then its stragglers are killed.
+STOP_BUDGET_S = 30.0
+_STOP_MARKS = (
+    (("api",), 8.0),
+    (("worker",), 16.0),
+    (("sandbox-payments", "sandbox-carrier", "sandbox-supplier"), 19.0),
+)
+_TEMPORAL_MARK_S = 23.0
+_POSTGRES_MARK_S = STOP_BUDGET_S - 2
 
 
 @dataclass
@@ -30,9 +51,12 @@ class Stack:
     data_dir: Path
     postgres: EmbeddedPostgres | None = None
     temporal: EmbeddedTemporal | None = None
-    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    supervisor: Supervisor = field(init=False)
     stopping: bool = False
     started: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.supervisor = Supervisor(self.step)
 
     def step(self, message: str) -> None:
         print(f"  [{time.monotonic() - self.started:5.1f}s] {message}", flush=True)
@@ -63,6 +87,7 @@ def _start_servers(stack: Stack) -> dict[str, str]:
             stack.data_dir / "postgres", s.embedded.postgres_port, stack.logs / "postgres.log"
         )
         stack.postgres.start(s.embedded.startup_timeout_s)
+        stack.step(f"PostgreSQL: running, pid {_pid(stack.postgres.proc)}")
         env["HOUTAI_DATABASE_URL"] = stack.postgres.url
     if s.temporal_address:
         stack.step(f"Temporal: using {s.temporal_address}")
@@ -76,11 +101,17 @@ def _start_servers(stack: Stack) -> dict[str, str]:
             stack.logs / "temporal.log",
         )
         stack.temporal.start(s.embedded.startup_timeout_s)
+        stack.step(f"Temporal: running, pid {_pid(stack.temporal.proc)}")
         env["HOUTAI_TEMPORAL_ADDRESS"] = stack.temporal.address
     if s.auth.token_secret is None:
         env["HOUTAI_AUTH__TOKEN_SECRET"] = _secret(stack.data_dir, "token-secret")
     env["HOUTAI_PUBLIC_URL"] = f"http://{s.api.host}:{s.api.port}"
     return env
+
+
+def _pid(proc: subprocess.Popen[bytes] | None) -> int:
+    assert proc is not None
+    return proc.pid
 
 
 def _start_sandboxes(stack: Stack, env: dict[str, str]) -> None:
@@ -112,26 +143,34 @@ def _start_sandboxes(stack: Stack, env: dict[str, str]) -> None:
         ("carrier", s.embedded.sandbox_carrier_port),
         ("supplier", s.embedded.sandbox_supplier_port),
     ):
-        proc = stack.children[f"sandbox-{name}"]
+        proc = stack.supervisor.proc(f"sandbox-{name}")
         wait_for_port(port, proc, s.embedded.startup_timeout_s, f"sandbox {name}")
 
 
 def _spawn(stack: Stack, name: str, args: list[str], env: dict[str, str]) -> None:
-    log = (stack.logs / f"{name}.log").open("ab")
-    stack.children[name] = subprocess.Popen(
-        [sys.executable, *args],
-        env={**os.environ, **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    """Start a Python child under supervision: its own session and process group (so a
+    terminal's Ctrl-C reaches only the launcher, and a straggler's whole group can be killed),
+    killed with the launcher if the launcher itself dies, restarted by the supervisor."""
+    log_path = stack.logs / f"{name}.log"
+
+    def spawn() -> subprocess.Popen[bytes]:
+        with log_path.open("ab") as log:
+            return subprocess.Popen(
+                [sys.executable, *args],
+                env={**os.environ, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent(signal.SIGKILL),  # noqa: PLW1509 - prctl + setsid only
+            )
+
+    stack.supervisor.start(name, spawn)
 
 
 def _wait_ready(stack: Stack, base: str) -> None:
     deadline = time.monotonic() + stack.settings.embedded.startup_timeout_s
     last = "no answer"
     while time.monotonic() < deadline and not stack.stopping:
-        _check_children(stack)
+        _watch(stack)
         try:
             answer = httpx.get(f"{base}/readyz?deep=true", timeout=15)
             if answer.status_code == 200:
@@ -143,11 +182,16 @@ def _wait_ready(stack: Stack, base: str) -> None:
     raise TimeoutError(f"API not ready: {last}")
 
 
-def _check_children(stack: Stack) -> None:
-    for name, proc in stack.children.items():
-        if proc.poll() is not None:
-            tail = (stack.logs / f"{name}.log").read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"{name} exited with code {proc.returncode}:\n{tail}")
+def _watch(stack: Stack) -> None:
+    """Restart what crashed (the supervisor); PostgreSQL or Temporal gone ends the stack."""
+    for what, server in (("PostgreSQL", stack.postgres), ("Temporal", stack.temporal)):
+        if server is not None and server.proc is not None and server.proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {server.proc.returncode}")
+    try:
+        stack.supervisor.poll()
+    except GaveUp as exc:
+        tail = (stack.logs / f"{exc.name}.log").read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"{exc}; stopping the stack. Its log ends:\n{tail}") from exc
 
 
 def _banner(stack: Stack, base: str) -> None:
@@ -171,22 +215,17 @@ def _banner(stack: Stack, base: str) -> None:
 
 
 def _stop(stack: Stack) -> None:
-    for name in ("api", "worker", "sandbox-payments", "sandbox-carrier", "sandbox-supplier"):
-        proc = stack.children.get(name)
-        if proc is not None and proc.poll() is None:
-            stack.step(f"stopping {name}")
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    """API first (no new requests), then the worker, the sandboxes, Temporal, PostgreSQL; each
+    step within its mark of STOP_BUDGET_S, stragglers killed with their process groups."""
+    began = time.monotonic()
+    for names, mark in _STOP_MARKS:
+        stack.supervisor.stop(list(names), began + mark)
     if stack.temporal is not None:
         stack.step("stopping Temporal")
-        stack.temporal.stop()
+        stack.temporal.stop(max(1.0, began + _TEMPORAL_MARK_S - time.monotonic()))
     if stack.postgres is not None:
         stack.step("stopping PostgreSQL")
-        stack.postgres.stop()
+        stack.postgres.stop(max(1.0, began + _POSTGRES_MARK_S - time.monotonic()))
 
 
 def _prepare(stack: Stack, env: dict[str, str]) -> None:
@@ -233,7 +272,7 @@ def run_up(settings: Settings) -> int:
         if not stack.stopping:
             _banner(stack, base)
         while not stack.stopping:
-            _check_children(stack)
+            _watch(stack)
             time.sleep(0.5)
         print("\nhoutai: stopping", flush=True)
     except Exception as exc:  # show the cause, then stop whatever did start

@@ -43,6 +43,9 @@ def serve_api(settings: Settings) -> None:
         log_level=settings.log_level.lower(),
         proxy_headers=True,
         access_log=False,
+        # Requests still running 5 s after SIGTERM (a client's `Prefer: wait`, say) are cut off,
+        # so `houtai up` and an orchestrator can stop the API in bounded time.
+        timeout_graceful_shutdown=5,
     )
 
 

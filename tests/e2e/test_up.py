@@ -3,90 +3,17 @@ Ctrl-C (SIGINT), started again on the same data."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support import totp
-from workers.embedded import free_port, port_open
+from tests.support.up import READY_TIMEOUT_S, Up
+from workers.embedded import port_open
 from workers.seed import DEMO_PASSWORD, DEMO_STOREFRONT_KEY
 
 pytestmark = pytest.mark.e2e
-READY_TIMEOUT_S = 150
-
-
-class Up:
-    def __init__(self, data_dir: Path) -> None:
-        self.ports = {
-            "HOUTAI_API__PORT": free_port(),
-            "HOUTAI_EMBEDDED__POSTGRES_PORT": free_port(),
-            "HOUTAI_EMBEDDED__TEMPORAL_PORT": free_port(),
-            "HOUTAI_EMBEDDED__TEMPORAL_UI_PORT": free_port(),
-            "HOUTAI_EMBEDDED__SANDBOX_PAYMENTS_PORT": free_port(),
-            "HOUTAI_EMBEDDED__SANDBOX_CARRIER_PORT": free_port(),
-            "HOUTAI_EMBEDDED__SANDBOX_SUPPLIER_PORT": free_port(),
-        }
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HOUTAI_")}
-        env.update({k: str(v) for k, v in self.ports.items()})
-        env["HOUTAI_DATA_DIR"] = str(data_dir)
-        self.env = env
-        self.base = f"http://127.0.0.1:{self.ports['HOUTAI_API__PORT']}"
-        self.output: list[str] = []
-        self.proc: subprocess.Popen[str] | None = None
-
-    def start(self) -> float:
-        houtai = Path(sys.executable).parent / "houtai"
-        started = time.monotonic()
-        self.output.clear()
-        self.proc = subprocess.Popen(
-            [str(houtai), "up"],
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        ready = threading.Event()
-
-        def read() -> None:
-            assert self.proc is not None and self.proc.stdout is not None
-            for line in self.proc.stdout:
-                self.output.append(line)
-                if "Press Ctrl-C to stop" in line:  # the banner ends with this line
-                    ready.set()
-
-        threading.Thread(target=read, daemon=True).start()
-        if not ready.wait(READY_TIMEOUT_S):
-            self.proc.kill()
-            raise AssertionError("houtai up never became ready:\n" + "".join(self.output))
-        return time.monotonic() - started
-
-    def stop(self) -> int:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGINT)
-        code = self.proc.wait(90)
-        time.sleep(0.5)
-        return code
-
-    @property
-    def text(self) -> str:
-        return "".join(self.output)
-
-
-@pytest.fixture
-def up(tmp_path: Path) -> Iterator[Up]:
-    stack = Up(tmp_path / "houtai-data")
-    yield stack
-    if stack.proc is not None and stack.proc.poll() is None:
-        stack.proc.kill()
-        stack.proc.wait()
 
 
 def admin_sign_in(up: Up) -> dict[str, str]:

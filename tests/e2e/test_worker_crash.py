@@ -1,9 +1,15 @@
 """Crash the worker process (SIGKILL) between reservation and payment, and again between
 waybill and delivery; a new worker process picks the order up and it completes with no step
-done twice: one payment, one ledger row, each package shipped once, stock down exactly once."""
+done twice: one payment, one ledger row, each package shipped once, stock down exactly once.
+
+And the short version of the crash bench (bench/chaos.py, DESIGN §10): orders through their
+whole lifecycle under `houtai up` while its worker and API are SIGKILLed at random moments and
+restarted by it; every order terminal, nothing doubled at houtai, the provider or the carrier,
+the ledgers balanced."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -33,6 +39,8 @@ from tests.support.orders import (
 from tests.support.stack import Stack, running_stack
 
 pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+CHAOS_ORDERS, WORKER_KILLS, API_KILLS = 20, 3, 1
 
 
 class WorkerProcess:
@@ -154,3 +162,34 @@ async def count(session: object, model: type, *where: object) -> int:
 
     assert isinstance(session, AsyncSession)
     return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def test_orders_ride_out_worker_and_api_kills_under_houtai_up(tmp_path: Path) -> None:
+    figures_path = tmp_path / "chaos.json"
+    command = [sys.executable, str(ROOT / "bench" / "chaos.py"), "--orders", str(CHAOS_ORDERS),
+               "--worker-kills", str(WORKER_KILLS), "--api-kills", str(API_KILLS), "--gap", "12",
+               "--concurrency", "5",
+               "--json", str(figures_path)]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOUTAI_")}
+    run = subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500, check=False
+    )
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-4000:]
+    f = json.loads(figures_path.read_text())
+    shown = run.stdout[-4000:]
+    assert f["orders"] == CHAOS_ORDERS, shown
+    assert f["order states"] == {"closed": CHAOS_ORDERS}, shown
+    assert f["orders not terminal"] == {} and f["order workflows not completed"] == 0, shown
+    assert (f["worker kills"], f["worker restarts"]) == (WORKER_KILLS, WORKER_KILLS), shown
+    assert (f["api kills"], f["api restarts"]) == (API_KILLS, API_KILLS), shown
+    assert not f["stack gave up"]
+    # nothing doubled, in houtai's tables or in the provider's and carrier's own books
+    assert f["houtai payments doubled"] == f["houtai money entries doubled"] == 0, shown
+    assert f["packages shipped twice (sales_out rows)"] == 0, shown
+    assert (f["provider payments"], f["provider refunds"]) == (CHAOS_ORDERS, 0), shown
+    assert f["provider payments doubled"] == 0, shown
+    assert f["packages"] == f["carrier waybills"] == 2 * CHAOS_ORDERS, shown
+    assert f["carrier waybills doubled"] == f["waybills not the carrier's"] == 0, shown
+    # the ledgers balance
+    assert f["money: provider net = ledger"] and f["money: orders unbalanced"] == [], shown
+    assert f["stock invariants broken"] == {}, shown

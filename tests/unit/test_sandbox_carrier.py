@@ -125,6 +125,24 @@ async def test_waybill_is_idempotent_per_package_key(
     assert (tracking["status"], tracking["events"]) == ("created", [])
 
 
+async def test_the_book_lists_each_waybill_once_with_the_calls_that_asked_for_it(
+    carrier: httpx.AsyncClient,
+) -> None:
+    first = (await carrier.post("/v1/waybills", json=waybill_request("PK3001"))).json()
+    for _ in range(2):
+        await carrier.post("/v1/waybills", json=waybill_request("PK3001"))
+    await carrier.post("/v1/waybills", json=waybill_request("PK3002"))
+    await carrier.post(
+        f"/_sandbox/tracking/{first['tracking_no']}/events", json={"code": "picked_up"}
+    )
+    book = (await carrier.get("/_sandbox/waybills")).json()["waybills"]
+    assert [(w["package_key"], w["requests"], w["status"], w["events"]) for w in book] == [
+        ("PK3001", 3, "picked_up", ["picked_up"]),
+        ("PK3002", 1, "created", []),
+    ]
+    assert book[0]["waybill_no"] == first["waybill_no"]
+
+
 async def test_prepurchased_tracking_number_is_used_once(carrier: httpx.AsyncClient) -> None:
     first = await carrier.post("/v1/waybills", json=waybill_request("PK2001", tracking_no="ZT7001"))
     assert first.status_code == 201 and first.json()["tracking_no"] == "ZT7001"
