@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import suppress
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         ShipmentStatus,
         ShipmentView,
         TrackingSnapshot,
+        WaybillCancel,
         WaybillRequest,
         WeightOverride,
     )
@@ -47,6 +48,8 @@ LABEL_PATCH = "pack-answers-with-label"
 LABEL_WAIT = timedelta(seconds=10)
 # A package is packed only once its wave picked it (issue 4).
 WAVES_PATCH = "wave-picking"
+# A packed package cancelled before handover voids its waybill at the carrier (issue 12 item 7).
+VOID_PATCH = "cancel-voids-waybill"
 
 
 @workflow.defn
@@ -73,6 +76,7 @@ class ShipmentWorkflow(ShipmentSteps):
         self._expected = input.expected_weight_g
         self._lines = list(input.lines)  # less what after-sales took out before picking
         self._left_waves: set[str] = set()
+        self._waybill_voided: datetime | None = None  # voided at the carrier (VOID_PATCH)
 
     @workflow.run
     async def run(self, input: ShipmentInput) -> ShipmentResult:
@@ -243,9 +247,38 @@ class ShipmentWorkflow(ShipmentSteps):
                 order_no=self._in.order_no, package_no=self._in.package_no, reason="order cancelled"
             ),
         )
+        if self._waybill_no is not None and workflow.patched(VOID_PATCH):
+            await self._void_waybill(self._waybill_no)
         await self._step("cancelled", "cancelled")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return ShipmentResult(package_no=self._in.package_no, outcome="cancelled")
+
+    async def _void_waybill(self, waybill_no: str) -> None:
+        """The label will never be handed over: the carrier voids the waybill (idempotent: a
+        retry finds it voided). A carrier that refuses (it already has the parcel) is noted on
+        the timeline for staff; the cancel goes on."""
+        try:
+            await call(
+                ShipmentActivities.cancel_waybill,
+                WaybillCancel(package_no=self._in.package_no, waybill_no=waybill_no),
+            )
+        except FAILED as exc:
+            cause = refusal(exc)
+            if cause is None or cause.type != "WaybillCancelRefusedError":
+                raise
+            await self._step(
+                self._status,
+                "waybill_cancel_refused",
+                detail={"waybill_no": waybill_no, "reason": cause.message[:200]},
+            )
+            return
+        self._waybill_voided = workflow.now()
+        await self._step(
+            self._status,
+            "waybill_cancelled",
+            detail={"waybill_no": waybill_no},
+            waybill_cancelled_at=self._waybill_voided,
+        )
 
     # --- people, devices and the carrier ----------------------------------------------------
 
@@ -357,6 +390,7 @@ class ShipmentWorkflow(ShipmentSteps):
             tracking_no=self._tracking_no,
             tracking_events=self._snapshot.events,
             hold_reason=self._hold_reason,
+            waybill_cancelled_at=self._waybill_voided,
         )
 
     # --- helpers ----------------------------------------------------------------------------
