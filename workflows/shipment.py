@@ -48,6 +48,9 @@ LABEL_PATCH = "pack-answers-with-label"
 LABEL_WAIT = timedelta(seconds=10)
 # A package is packed only once its wave picked it (issue 4).
 WAVES_PATCH = "wave-picking"
+# A pack the floor's records allow (every unit picked) is taken while the wave is still telling
+# the package: the pack waits this long for it (DESIGN §6: a device told `next: pack` packs).
+PICKED_WAIT = timedelta(minutes=2)
 # A packed package cancelled before handover voids its waybill at the carrier (issue 12 item 7).
 VOID_PATCH = "cancel-voids-waybill"
 
@@ -284,6 +287,8 @@ class ShipmentWorkflow(ShipmentSteps):
 
     @workflow.update
     async def pack(self, request: PackRequest) -> ShipmentView:
+        if self._waves and self._status == "released":  # picked: its wave is telling us
+            await self._told_picked()
         async with self._lock:
             self._measured = request.measured_weight_g
             expected = self._expected
@@ -310,8 +315,24 @@ class ShipmentWorkflow(ShipmentSteps):
                 )
         return await self._with_label()
 
+    async def _told_picked(self) -> None:
+        try:
+            await workflow.wait_condition(
+                lambda: self._status != "released" or self._cancel, timeout=PICKED_WAIT
+            )
+        except TimeoutError:
+            raise ApplicationError(
+                "package is released (its wave has not picked it)", type="InvalidStateError"
+            ) from None
+        if self._status != "picked" or self._cancel:
+            raise ApplicationError(f"package is {self._status}", type="InvalidStateError")
+
     @pack.validator
     def _may_pack(self, request: PackRequest) -> None:
+        told = request.picked_on_floor or self._picked is not None
+        if self._waves and told and self._status == "released" and not self._cancel:
+            return  # picked: the handler waits for the wave's word to be recorded
+
         if self._status not in ("picked" if self._waves else "released", "weight_hold"):
             waiting = " (not picked yet: its wave picks it first)" if self._waves else ""
             raise ApplicationError(f"package is {self._status}{waiting}", type="InvalidStateError")

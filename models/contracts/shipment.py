@@ -47,6 +47,9 @@ class ShipmentResult(BaseModel):
 class PackRequest(BaseModel):
     actor: Actor
     measured_weight_g: int
+    # The floor's records say every unit is picked (and sorted): the device was told to pack,
+    # and the wave is telling the package. The package takes the pack and waits for the wave.
+    picked_on_floor: bool = False
 
 
 class WeightOverride(BaseModel):

@@ -4,18 +4,130 @@ cancelled before handover voids its waybill at the carrier, once, and shows it."
 
 from __future__ import annotations
 
-import httpx
+from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
+import pytest
+
+from tests.e2e.test_worker_crash import WorkerProcess
+from tests.support.after_sale_api import delivered
 from tests.support.order_api import (
     DEVICE,
+    Json,
     events_of,
     only_in,
+    package,
     paid_order,
+    staff,
     wait_package,
 )
-from tests.support.orders import SHOP
-from tests.support.picking import pick_package
+from tests.support.orders import SHOP, deliver, eventually, pack_and_hand_over
+from tests.support.picking import claim, pick_package, pick_task, plan_now
 from tests.support.stack import Stack
+
+# --- item 5: what the API answered and shows holds for the next command ---------------------
+
+
+async def _picked_to_pack(stack: Stack, api: httpx.AsyncClient) -> tuple[str, Json]:
+    """A paid single-unit package picked in its wave: its number and the last scan's answer."""
+    order = await paid_order(stack, api, [(await only_in(stack, "SH01"), 1)])
+    [parcel] = order["packages"]
+    await plan_now(api, parcel["warehouse_id"])
+    task = await claim(api, DEVICE["SH01"])
+    assert task is not None
+    return parcel["package_no"], await pick_task(api, DEVICE["SH01"], task)
+
+
+async def _pack(api: httpx.AsyncClient, number: str) -> httpx.Response:
+    shown = await package(api, number, DEVICE["SH01"])
+    return await api.post(
+        f"/v1/packages/{number}/pack",
+        headers=DEVICE["SH01"],
+        json={"measured_weight_g": shown["expected_weight_g"]},
+    )
+
+
+async def test_a_device_told_to_pack_packs_at_once(stack: Stack, api: httpx.AsyncClient) -> None:
+    number, last = await _picked_to_pack(stack, api)
+    assert last["next"]["action"] == "pack"
+
+    packed = await _pack(api, number)  # at once: no waiting for the wave to tell the package
+
+    assert packed.status_code == 200, packed.text
+    assert packed.json()["status"] in ("packed", "waybill_created")
+    labelled = await wait_package(api, number, "waybill_created", DEVICE["SH01"])
+    assert labelled["measured_weight_g"] == labelled["expected_weight_g"]
+    steps = [step for step, *_ in await events_of(stack, number)]
+    assert steps.index("picked") < steps.index("packed")
+
+
+@pytest.fixture
+def worker(stack: Stack, tmp_path: Path) -> Iterator[WorkerProcess]:
+    process = WorkerProcess(stack.worker_env(), tmp_path / "worker.log")
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.mark.parametrize("stack", [{"in_process_worker": False}], indirect=True)
+async def test_a_device_told_to_pack_packs_while_the_worker_restarts(
+    stack: Stack, api: httpx.AsyncClient, worker: WorkerProcess
+) -> None:
+    number, last = await _picked_to_pack(stack, api)
+    assert last["next"]["action"] == "pack"
+    worker.stop()  # between the answer and the next command
+    worker.start()
+
+    packed = await _pack(api, number)
+
+    assert packed.status_code == 200, packed.text
+    assert packed.json()["status"] in ("packed", "waybill_created")
+    await wait_package(api, number, "waybill_created", DEVICE["SH01"])
+
+
+async def test_an_after_sale_answered_201_is_shown_and_decided_at_once(
+    stack: Stack, api: httpx.AsyncClient, carrier: httpx.AsyncClient
+) -> None:
+    order = await delivered(stack, api, carrier, [(await only_in(stack, "SH01"), 2)])
+    body = {
+        "client_request_key": "promise-1",
+        "type": "refund_only",
+        "lines": [{"line_no": 1, "quantity": 1}],
+        "reason": "质量问题",
+    }
+    opened = await api.post(f"/v1/orders/{order['order_no']}/after-sales", headers=SHOP, json=body)
+    assert opened.status_code == 201, opened.text
+    as_no = opened.json()["as_no"]
+
+    shown = await api.get(f"/v1/after-sales/{as_no}", headers=SHOP)  # at once
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["status"] == "requested"
+    cs = await staff(api, "cs")
+    decided = await api.post(
+        f"/v1/after-sales/{as_no}/decision", headers=cs, json={"approve": True}
+    )
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["status"] in ("approved", "refunding", "refunded", "completed")
+
+
+async def test_an_order_shown_delivered_takes_confirm_receipt_at_once(
+    stack: Stack, api: httpx.AsyncClient, carrier: httpx.AsyncClient
+) -> None:
+    order = await paid_order(stack, api, [(await only_in(stack, "SH01"), 1)])
+    [parcel] = order["packages"]
+    await deliver(carrier, await pack_and_hand_over(api, parcel))
+
+    async def shown_delivered() -> bool:
+        answer = await api.get(f"/v1/orders/{order['order_no']}", headers=SHOP)
+        return all(p["status"] == "delivered" for p in answer.json()["packages"])
+
+    await eventually(shown_delivered, "every package shown delivered", seconds=30)
+    confirmed = await api.post(f"/v1/orders/{order['order_no']}/confirm-receipt", headers=SHOP)
+
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["status"] in ("completed", "closed")
+
 
 # --- item 7: cancelling a packed package voids its waybill -----------------------------------
 
