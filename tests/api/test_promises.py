@@ -22,7 +22,7 @@ from tests.support.order_api import (
     staff,
     wait_package,
 )
-from tests.support.orders import SHOP, deliver, eventually, pack_and_hand_over
+from tests.support.orders import SHOP, deliver, pack_and_hand_over
 from tests.support.picking import claim, pick_package, pick_task, plan_now
 from tests.support.stack import Stack
 
@@ -111,19 +111,45 @@ async def test_an_after_sale_answered_201_is_shown_and_decided_at_once(
     assert decided.json()["status"] in ("approved", "refunding", "refunded", "completed")
 
 
-async def test_an_order_shown_delivered_takes_confirm_receipt_at_once(
-    stack: Stack, api: httpx.AsyncClient, carrier: httpx.AsyncClient
-) -> None:
+async def _shown_delivered(stack: Stack, api: httpx.AsyncClient, carrier: httpx.AsyncClient) -> str:
+    """An order delivered by the carrier, at the first view that shows every package delivered
+    (as a storefront waiting on the order sees it): its number."""
     order = await paid_order(stack, api, [(await only_in(stack, "SH01"), 1)])
     [parcel] = order["packages"]
     await deliver(carrier, await pack_and_hand_over(api, parcel))
+    path = f"/v1/orders/{order['order_no']}"
+    seen = (await api.get(path, headers=SHOP)).headers["etag"]
+    for _ in range(30):  # every change of the order
+        answer = await api.get(path, headers={**SHOP, "If-None-Match": seen, "Prefer": "wait=20"})
+        seen = answer.headers["etag"]
+        if answer.status_code == 200 and all(
+            p["status"] == "delivered" for p in answer.json()["packages"]
+        ):
+            return str(order["order_no"])
+    raise AssertionError("the order never showed its package delivered")
 
-    async def shown_delivered() -> bool:
-        answer = await api.get(f"/v1/orders/{order['order_no']}", headers=SHOP)
-        return all(p["status"] == "delivered" for p in answer.json()["packages"])
 
-    await eventually(shown_delivered, "every package shown delivered", seconds=30)
-    confirmed = await api.post(f"/v1/orders/{order['order_no']}/confirm-receipt", headers=SHOP)
+async def test_an_order_shown_delivered_takes_confirm_receipt_at_once(
+    stack: Stack, api: httpx.AsyncClient, carrier: httpx.AsyncClient
+) -> None:
+    order_no = await _shown_delivered(stack, api, carrier)
+
+    confirmed = await api.post(f"/v1/orders/{order_no}/confirm-receipt", headers=SHOP)
+
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["status"] in ("completed", "closed")
+    assert "completed" in [e["step"] for e in confirmed.json()["timeline"]]
+
+
+@pytest.mark.parametrize("stack", [{"in_process_worker": False}], indirect=True)
+async def test_an_order_shown_delivered_takes_confirm_receipt_while_the_worker_restarts(
+    stack: Stack, api: httpx.AsyncClient, carrier: httpx.AsyncClient, worker: WorkerProcess
+) -> None:
+    order_no = await _shown_delivered(stack, api, carrier)
+    worker.stop()  # between the view and the next command
+    worker.start()
+
+    confirmed = await api.post(f"/v1/orders/{order_no}/confirm-receipt", headers=SHOP)
 
     assert confirmed.status_code == 200, confirmed.text
     assert confirmed.json()["status"] in ("completed", "closed")
