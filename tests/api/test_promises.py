@@ -10,15 +10,21 @@ from pathlib import Path
 import httpx
 import pytest
 
+from models.db import OutboundOrder
 from tests.e2e.test_worker_crash import WorkerProcess
 from tests.support.after_sale_api import delivered
 from tests.support.order_api import (
     DEVICE,
+    RECEIVER,
     Json,
     events_of,
+    http,
     only_in,
+    order_body,
     package,
     paid_order,
+    pay,
+    place_order,
     staff,
     wait_package,
 )
@@ -153,6 +159,35 @@ async def test_an_order_shown_delivered_takes_confirm_receipt_while_the_worker_r
 
     assert confirmed.status_code == 200, confirmed.text
     assert confirmed.json()["status"] in ("completed", "closed")
+
+
+async def test_a_package_shown_released_is_planned_at_once(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    body = order_body(
+        [{"sku_id": await only_in(stack, "SH01"), "quantity": 1}], key="plan-1", address=RECEIVER
+    )
+    order_no = (await place_order(api, body))["order_no"]
+    path = f"/v1/orders/{order_no}"
+    seen = (await api.get(path, headers=SHOP)).headers["etag"]
+    async with http(stack.payments) as provider:
+        await pay(api, provider, order_no)
+    for _ in range(30):  # every change of the order, as the storefront waiting on it sees it
+        answer = await api.get(path, headers={**SHOP, "If-None-Match": seen, "Prefer": "wait=20"})
+        seen = answer.headers["etag"]
+        packages = answer.json()["packages"] if answer.status_code == 200 else []
+        if packages and all(p["status"] == "released" for p in packages):
+            break
+    else:
+        raise AssertionError("the order never showed its package released")
+    [parcel] = packages
+
+    waves = await plan_now(api, parcel["warehouse_id"])  # at once
+
+    async with stack.sessions() as session:
+        outbound = await session.get(OutboundOrder, parcel["package_no"])
+    assert outbound is not None and outbound.status == "planned"
+    assert outbound.wave_no in [wave["wave_no"] for wave in waves]
 
 
 # --- item 7: cancelling a packed package voids its waybill -----------------------------------
