@@ -45,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
 
 # A receipt confirmed while the view shows every package delivered waits this long for the
 # order to hear from the last one (DESIGN §6: what the view shows holds for the next command).
-DELIVERED_WAIT = timedelta(minutes=2)
+DELIVERED_WAIT = timedelta(seconds=25)  # within the API's wait for an update's answer
 OPEN_FOR_CANCEL: frozenset[OrderStatus] = frozenset({"awaiting_payment", "paid", "fulfilling"})
 
 

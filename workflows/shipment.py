@@ -49,8 +49,9 @@ LABEL_WAIT = timedelta(seconds=10)
 # A package is packed only once its wave picked it (issue 4).
 WAVES_PATCH = "wave-picking"
 # A pack the floor's records allow (every unit picked) is taken while the wave is still telling
-# the package: the pack waits this long for it (DESIGN §6: a device told `next: pack` packs).
-PICKED_WAIT = timedelta(minutes=2)
+# the package: the pack waits this long for it (DESIGN §6: a device told `next: pack` packs),
+# within the API's wait for an update's answer.
+PICKED_WAIT = timedelta(seconds=25)
 # A packed package cancelled before handover voids its waybill at the carrier (issue 12 item 7).
 VOID_PATCH = "cancel-voids-waybill"
 
@@ -287,9 +288,12 @@ class ShipmentWorkflow(ShipmentSteps):
 
     @workflow.update
     async def pack(self, request: PackRequest) -> ShipmentView:
-        if self._waves and self._status == "released":  # picked: its wave is telling us
+        floor = self._waves and self._status == "released"
+        if floor:  # picked on the floor: its wave is telling us
             await self._told_picked()
         async with self._lock:
+            if floor and self._status != "picked":  # another pack was first
+                raise ApplicationError(f"package is {self._status}", type="InvalidStateError")
             self._measured = request.measured_weight_g
             expected = self._expected
             if weight_within_tolerance(
