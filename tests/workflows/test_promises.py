@@ -1,6 +1,8 @@
-"""Read-your-writes in ShipmentWorkflow (DESIGN §6, issue 12 item 5): a pack the floor's records
+"""Read-your-writes in the workflows (DESIGN §6, issue 12 item 5): a pack the floor's records
 allow (every unit picked, the device told `next: pack`) is taken while the wave is still telling
-the package, and waits for it; never told, it is refused after PICKED_WAIT, never packed."""
+the package, and waits for it; never told, it is refused after PICKED_WAIT, never packed. A
+receipt confirmed while the view shows every package delivered is taken while the order still
+says fulfilling, and waits for the order to hear from its package."""
 
 from __future__ import annotations
 
@@ -8,9 +10,11 @@ from datetime import timedelta
 
 from temporalio.client import WorkflowUpdateStage
 
+from models.contracts.order import ConfirmReceipt
 from models.contracts.shipment import PackRequest
-from tests.workflows.fakes import DEVICE
+from tests.workflows.fakes import CUSTOMER, DEVICE
 from tests.workflows.scenario import rejection, running
+from workflows.order import OrderWorkflow
 from workflows.shipment import PICKED_WAIT, ShipmentWorkflow
 
 
@@ -61,3 +65,29 @@ async def test_a_pack_the_wave_never_confirms_is_refused_and_nothing_is_packed(
     assert "has not picked" in refused.message
     assert view.status == "released"
     assert "packed" not in order.fake.steps(number)
+
+
+async def test_a_receipt_confirmed_as_the_view_shows_delivered_waits_for_the_order(
+    task_queue: str,
+) -> None:
+    async with running(task_queue) as order:
+        await order.place()
+        await order.pay()
+        number = order.fake.plans[0].package_no
+        await order.pack(number)
+        await order.hand_over(number)
+        not_shown = await rejection(  # the view shows nothing delivered: refused as before
+            order.handle.execute_update(
+                OrderWorkflow.confirm_receipt, ConfirmReceipt(actor=CUSTOMER)
+            )
+        )
+        shown = ConfirmReceipt(actor=CUSTOMER, delivered_packages=[number])
+        early = await order.handle.start_update(
+            OrderWorkflow.confirm_receipt, shown, wait_for_stage=WorkflowUpdateStage.ACCEPTED
+        )
+        await order.push(number, "collected", "delivered")
+        confirmed = await early.result()
+    assert not_shown.message == "order is fulfilling"
+    assert confirmed.status in ("completed", "closed")
+    completed = [e for e in confirmed.timeline if e.step == "completed"]
+    assert [e.actor for e in completed] == [CUSTOMER]
