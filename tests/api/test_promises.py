@@ -92,9 +92,10 @@ async def test_a_device_told_to_pack_packs_while_the_worker_restarts(
     await wait_package(api, number, "waybill_created", DEVICE["SH01"])
 
 
-async def test_an_after_sale_answered_201_is_shown_and_decided_at_once(
+async def _after_sale_answered(
     stack: Stack, api: httpx.AsyncClient, carrier: httpx.AsyncClient
-) -> None:
+) -> str:
+    """A refund-only after-sale opened on a delivered order: its number, as answered 201."""
     order = await delivered(stack, api, carrier, [(await only_in(stack, "SH01"), 2)])
     body = {
         "client_request_key": "promise-1",
@@ -104,8 +105,10 @@ async def test_an_after_sale_answered_201_is_shown_and_decided_at_once(
     }
     opened = await api.post(f"/v1/orders/{order['order_no']}/after-sales", headers=SHOP, json=body)
     assert opened.status_code == 201, opened.text
-    as_no = opened.json()["as_no"]
+    return str(opened.json()["as_no"])
 
+
+async def _shown_and_decided(api: httpx.AsyncClient, as_no: str) -> None:
     shown = await api.get(f"/v1/after-sales/{as_no}", headers=SHOP)  # at once
     assert shown.status_code == 200, shown.text
     assert shown.json()["status"] == "requested"
@@ -115,6 +118,23 @@ async def test_an_after_sale_answered_201_is_shown_and_decided_at_once(
     )
     assert decided.status_code == 200, decided.text
     assert decided.json()["status"] in ("approved", "refunding", "refunded", "completed")
+    assert str(decided.json()["decided_by"]).startswith("user:")  # cs decided, not the SLA
+
+
+async def test_an_after_sale_answered_201_is_shown_and_decided_at_once(
+    stack: Stack, api: httpx.AsyncClient, carrier: httpx.AsyncClient
+) -> None:
+    await _shown_and_decided(api, await _after_sale_answered(stack, api, carrier))
+
+
+@pytest.mark.parametrize("stack", [{"in_process_worker": False}], indirect=True)
+async def test_an_after_sale_answered_201_is_decided_while_the_worker_restarts(
+    stack: Stack, api: httpx.AsyncClient, carrier: httpx.AsyncClient, worker: WorkerProcess
+) -> None:
+    as_no = await _after_sale_answered(stack, api, carrier)
+    worker.stop()  # between the answer and the next command
+    worker.start()
+    await _shown_and_decided(api, as_no)
 
 
 async def _shown_delivered(stack: Stack, api: httpx.AsyncClient, carrier: httpx.AsyncClient) -> str:
