@@ -105,6 +105,11 @@ class CarrierClient(Protocol):
         subscribe_url: str | None,
     ) -> CarrierWaybill: ...
 
+    async def cancel_waybill(self, waybill_no: str) -> None:
+        """Void a waybill not yet picked up; one already cancelled is success (a retry after a
+        lost answer). ProviderError when the carrier refuses (already picked up, unknown)."""
+        ...
+
     async def tracking(self, tracking_no: str) -> TrackingSnapshot: ...
 
     async def subscribe(self, *, tracking_no: str, reference: str, url: str) -> None: ...
@@ -250,6 +255,11 @@ class SandboxCarrier:
         return CarrierWaybill.model_validate(
             _raise_for(await self._http.post("/v1/waybills", json=body))
         )
+
+    async def cancel_waybill(self, waybill_no: str) -> None:
+        body = _raise_for(await self._http.post(f"/v1/waybills/{waybill_no}/cancel"))
+        if body.get("status") != "cancelled":
+            raise ProviderError(200, f"waybill {waybill_no} is {body.get('status')}")
 
     async def tracking(self, tracking_no: str) -> TrackingSnapshot:
         body = _raise_for(await self._http.get(f"/v1/tracking/{tracking_no}"))

@@ -13,7 +13,13 @@ from activities.providers import CarrierClient, ProviderError
 from core.db import SessionFactory
 from models.contracts.after_sale import FollowReturn
 from models.contracts.order import ShippingAddress
-from models.contracts.shipment import ShipmentStep, TrackingSnapshot, Waybill, WaybillRequest
+from models.contracts.shipment import (
+    ShipmentStep,
+    TrackingSnapshot,
+    Waybill,
+    WaybillCancel,
+    WaybillRequest,
+)
 from models.db import Carrier, Package, TrackingAllocation, TrackingRange, Warehouse
 
 
@@ -95,6 +101,15 @@ class ShipmentActivities:
         return Waybill(
             package_no=request.package_no, waybill_no=made.waybill_no, tracking_no=made.tracking_no
         )
+
+    @activity.defn
+    async def cancel_waybill(self, request: WaybillCancel) -> None:
+        """Void the waybill at the carrier; one already voided is success, so a retry after a
+        lost answer changes nothing. A refusal (already picked up) is a business outcome."""
+        try:
+            await self._carrier.cancel_waybill(request.waybill_no)
+        except ProviderError as exc:
+            raise business_error("WaybillCancelRefusedError", str(exc)) from exc
 
     @activity.defn
     async def poll_tracking(self, tracking_no: str) -> TrackingSnapshot:

@@ -81,7 +81,10 @@ async def plan(session: AsyncSession, request: PlanRequest) -> PlanResult:
                 OutboundOrder.status == "waiting",
             )
             .order_by(OutboundOrder.released_at, OutboundOrder.package_no)
-            .with_for_update(skip_locked=True)
+            # Scheduled runs skip what another run holds; "plan now" waits for it instead, so
+            # it never misses a package shown released (DESIGN §6): one the other run planned
+            # is no longer waiting once it may look at it.
+            .with_for_update(skip_locked=not request.release_all)
         )
     ).all()
     if not waiting:

@@ -60,6 +60,19 @@ async def settle(session: AsyncSession, wave_no: str) -> WaveProgress:
     )
 
 
+async def picked_on_floor(session: AsyncSession, package_no: str) -> str | None:
+    """The wave of a package whose picks are all finished (and, on the put wall, sorted), as
+    the floor's records say, whether or not the wave has settled it yet; else None."""
+    outbound = await session.get(OutboundOrder, package_no)
+    if outbound is None or outbound.wave_no is None:
+        return None
+    if outbound.status in ("picked", "short"):
+        return outbound.wave_no
+    if outbound.status == "planned" and await _finished(session, package_no):
+        return outbound.wave_no
+    return None
+
+
 async def _finished(session: AsyncSession, package_no: str) -> bool:
     open_allocations = await session.scalar(
         select(func.count()).where(

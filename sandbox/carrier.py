@@ -2,7 +2,9 @@
 
 Merchant API (subject to the configured faults, including `timeout_rate`: the work is done, the
 answer comes late): create a waybill (idempotent by package_key: every call for a package gets
-the same waybill, also after a stalled first call), cancel it before pickup, and poll tracking.
+the same waybill, also after a stalled first call), cancel it before pickup (cancelling it again
+answers the same cancelled waybill), and poll tracking. `GET /_sandbox/waybills/{waybill_no}`
+shows the carrier's books on a waybill (how many cancels it was asked for).
 `POST /_sandbox/tracking/{tracking_no}/events` plays the courier: it appends an event and pushes
 a signed snapshot with the full event list to the waybill's subscribe_url (unless `push` is
 false, then the caller has to poll). `POST /v1/tracking/{tracking_no}/subscriptions` lets anyone
@@ -83,6 +85,7 @@ class WaybillView(BaseModel):
     status: Literal["created", "cancelled"] = "created"
     label: Label
     created_at: dt.datetime
+    cancelled_at: dt.datetime | None = None
 
 
 class TrackingEvent(BaseModel):
@@ -119,6 +122,7 @@ class _Waybill:
     events: list[TrackingEvent]
     followers: dict[str, str] | None = None  # reference → URL
     requests: int = 1  # calls that asked for this package's waybill
+    cancel_requests: int = 0  # the carrier's books: every cancel asked for this waybill
 
 
 class BookEntry(BaseModel):
@@ -134,6 +138,13 @@ class BookEntry(BaseModel):
 
 class Book(BaseModel):
     waybills: list[BookEntry]
+
+
+class WaybillBooks(BaseModel):
+    """What the carrier's books hold on a waybill (tests read it: `GET /_sandbox/waybills/…`)."""
+
+    waybill: WaybillView
+    cancel_requests: int
 
 
 def _mask_phone(phone: str) -> str:
@@ -207,11 +218,22 @@ class Carrier:
             waybill = self._by_waybill_no.get(waybill_no)
             if waybill is None:
                 raise SandboxError(404, "Unknown waybill", f"no waybill {waybill_no}")
+            waybill.cancel_requests += 1
+            if waybill.view.status == "cancelled":  # asked again: the same answer
+                return waybill.view
             if waybill.events:
                 detail = f"{waybill_no} is already {waybill.events[-1].code}"
                 raise SandboxError(409, "Already picked up", detail)
             waybill.view.status = "cancelled"
+            waybill.view.cancelled_at = self.clock()
             return waybill.view
+
+    async def books(self, waybill_no: str) -> WaybillBooks:
+        async with self._lock:
+            waybill = self._by_waybill_no.get(waybill_no)
+            if waybill is None:
+                raise SandboxError(404, "Unknown waybill", f"no waybill {waybill_no}")
+            return WaybillBooks(waybill=waybill.view, cancel_requests=waybill.cancel_requests)
 
     def _waybill_of(self, tracking_no: str) -> _Waybill:
         waybill = self._by_tracking.get(tracking_no)
@@ -304,6 +326,10 @@ def create_carrier_app(
     @app.post("/v1/waybills/{waybill_no}/cancel")
     async def cancel_waybill(waybill_no: str) -> WaybillView:
         return await carrier.cancel(waybill_no)
+
+    @app.get("/_sandbox/waybills/{waybill_no}")
+    async def books(waybill_no: str) -> WaybillBooks:
+        return await carrier.books(waybill_no)
 
     @app.get("/v1/tracking/{tracking_no}")
     async def tracking(tracking_no: str) -> Tracking:

@@ -123,6 +123,7 @@ def activities_for(deps: WorkerDeps) -> list[Callable[..., Any]]:
             shipments.record_shipment_step,
             shipments.allocate_tracking_number,
             shipments.create_waybill,
+            shipments.cancel_waybill,
             shipments.poll_tracking,
             shipments.follow_return,
         ]

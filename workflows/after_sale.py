@@ -64,13 +64,16 @@ class AfterSaleWorkflow(AfterSaleReturns):
     @workflow.run
     async def run(self, input: AfterSaleInput) -> AfterSaleView:
         show(business_no=input.as_no, status=self._status, warehouse=input.return_warehouse_id)
-        await self._step(
-            "requested",
-            "requested",
-            actor=input.requested_by,
-            detail={"type": input.type, "refund_fen": input.quote.total_fen},
-            opened=input,
-        )
+        if input.recorded:  # the order wrote the first step before answering
+            self._seq = 1
+        else:
+            await self._step(
+                "requested",
+                "requested",
+                actor=input.requested_by,
+                detail={"type": input.type, "refund_fen": input.quote.total_fen},
+                opened=input,
+            )
         await self._decision_made(input)
         if self._withdrawal is not None:
             return await self._settle()

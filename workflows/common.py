@@ -28,6 +28,7 @@ BUSINESS_ERRORS = [
     "UnknownTrackingError",
     "TrackingRangeExhaustedError",
     "WaybillRefusedError",
+    "WaybillCancelRefusedError",
     "StockShortError",
     "InvalidReceiptError",
     "TransferRefusedError",

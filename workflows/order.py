@@ -48,6 +48,9 @@ with workflow.unsafe.imports_passed_through():
 # A cancel answers once decided (stock released, status cancelled, refund pending); the refund
 # goes on after. Older runs refunded first, then recorded the cancel.
 CANCEL_BEFORE_REFUND_PATCH = "cancel-answers-before-refund"
+# A receipt confirmed while the view shows every package delivered waits this long for the
+# order to hear from the last one (DESIGN §6: what the view shows holds for the next command).
+DELIVERED_WAIT = timedelta(seconds=25)  # within the API's wait for an update's answer
 OPEN_FOR_CANCEL: frozenset[OrderStatus] = frozenset({"awaiting_payment", "paid", "fulfilling"})
 
 
@@ -296,13 +299,36 @@ class OrderWorkflow(OrderPayments):
 
     @workflow.update
     async def confirm_receipt(self, request: ConfirmReceipt) -> OrderView:
+        if self._status == "fulfilling":  # shown delivered: the last package's word is coming
+            await self._delivered_as_shown()
         self._confirmed = request
         await workflow.wait_condition(lambda: self._projected in ("completed", "closed"))
         return self.view()
 
     @confirm_receipt.validator
     def _may_confirm(self, request: ConfirmReceipt) -> None:
-        if self._status != "delivered" or self._confirmed is not None:
+        if self._confirmed is not None or (
+            self._status != "delivered" and not self._shown_delivered(request)
+        ):
+            raise ApplicationError(f"order is {self._status}", type="InvalidStateError")
+
+    def _shown_delivered(self, request: ConfirmReceipt) -> bool:
+        """Fulfilling, but every package still running is delivered as the view shows."""
+        fulfilment = self.fulfilment
+        if self._status != "fulfilling" or fulfilment is None or self.cancel_requested:
+            return False
+        shown = set(request.delivered_packages)
+        running = set(fulfilment.plans) - fulfilment.finished
+        return bool(shown) and running <= shown and not self.shorts
+
+    async def _delivered_as_shown(self) -> None:
+        try:
+            await workflow.wait_condition(
+                lambda: self._status != "fulfilling", timeout=DELIVERED_WAIT
+            )
+        except TimeoutError:
+            raise ApplicationError("order is fulfilling", type="InvalidStateError") from None
+        if self._status != "delivered":
             raise ApplicationError(f"order is {self._status}", type="InvalidStateError")
 
     # --- packages ---------------------------------------------------------------------------

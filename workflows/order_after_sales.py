@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.after_sales import AfterSaleActivities
     from activities.inventory import InventoryActivities
     from activities.orders import OrderActivities
     from models.contracts.after_sale import (
@@ -26,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         AfterSaleInput,
         AfterSaleRequest,
         AfterSaleSettled,
+        AfterSaleStep,
         AfterSaleView,
         ExchangeRequested,
         ReplacementReady,
@@ -68,6 +71,9 @@ class _Claim:
         return self.status not in ("rejected", "withdrawn", "closed", "exchanged")
 
 
+# The order writes a new after-sale's first step itself before answering 201 (DESIGN §6:
+# read-your-writes); older histories answered once the child was started.
+RECORDED_PATCH = "after-sale-recorded-before-answer"
 OPEN_FOR_AFTER_SALES = ("delivered", "completed")
 BEFORE_SHIPMENT = ("paid", "fulfilling")  # refund-only: units not yet picked are taken out
 NOT_DELIVERED = "not delivered yet (before shipment only a refund-only request can be made)"
@@ -146,6 +152,10 @@ class AfterSales:
             taken_from=taken_from,
             replacements=request.replacements,
         )
+        sla_due_at = None if taken_from else workflow.now() + child.approval_sla
+        if workflow.patched(RECORDED_PATCH):
+            await self._record_opened(child, sla_due_at)
+            child = child.model_copy(update={"recorded": True})
         try:
             await workflow.start_child_workflow(
                 AfterSaleWorkflow.run, child, id=f"aftersale-{request.as_no}"
@@ -166,8 +176,27 @@ class AfterSales:
             type=request.type,
             status="requested",
             refund_fen=quote.total_fen,
-            sla_due_at=None if taken_from else workflow.now() + child.approval_sla,
+            sla_due_at=sla_due_at,
             lines=[RefundRequestLine(line_no=x.line_no, quantity=x.quantity) for x in quote.lines],
+        )
+
+    async def _record_opened(self, child: AfterSaleInput, sla_due_at: datetime | None) -> None:
+        """The after-sale's first step, written before the 201 answer (read-your-writes: it can
+        be read and decided at once). The child (told `recorded`) goes on from it."""
+        await call(
+            AfterSaleActivities.record_after_sale_step,
+            AfterSaleStep(
+                as_no=child.as_no,
+                order_no=child.order_no,
+                status="requested",
+                step="requested",
+                seq=1,
+                at=workflow.now(),
+                actor=child.requested_by,
+                detail={"type": child.type, "refund_fen": child.quote.total_fen},
+                opened=child,
+                sla_due_at=sla_due_at,
+            ),
         )
 
     # --- refund-only before shipment ----------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import suppress
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         ShipmentStatus,
         ShipmentView,
         TrackingSnapshot,
+        WaybillCancel,
         WaybillRequest,
         WeightOverride,
     )
@@ -48,6 +49,12 @@ LABEL_PATCH = "pack-answers-with-label"
 LABEL_WAIT = timedelta(seconds=10)
 # A package is packed only once its wave picked it (issue 4).
 WAVES_PATCH = "wave-picking"
+# A pack the floor's records allow (every unit picked) is taken while the wave is still telling
+# the package: the pack waits this long for it (DESIGN §6: a device told `next: pack` packs),
+# within the API's wait for an update's answer.
+PICKED_WAIT = timedelta(seconds=25)
+# A packed package cancelled before handover voids its waybill at the carrier (issue 12 item 7).
+VOID_PATCH = "cancel-voids-waybill"
 
 
 @workflow.defn
@@ -74,6 +81,7 @@ class ShipmentWorkflow(ShipmentSteps):
         self._expected = input.expected_weight_g
         self._lines = list(input.lines)  # less what after-sales took out before picking
         self._left_waves: set[str] = set()
+        self._waybill_voided: datetime | None = None  # voided at the carrier (VOID_PATCH)
 
     @workflow.run
     async def run(self, input: ShipmentInput) -> ShipmentResult:
@@ -245,15 +253,49 @@ class ShipmentWorkflow(ShipmentSteps):
                 order_no=self._in.order_no, package_no=self._in.package_no, reason="order cancelled"
             ),
         )
+        if self._waybill_no is not None and workflow.patched(VOID_PATCH):
+            await self._void_waybill(self._waybill_no)
         await self._step("cancelled", "cancelled")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return ShipmentResult(package_no=self._in.package_no, outcome="cancelled")
+
+    async def _void_waybill(self, waybill_no: str) -> None:
+        """The label will never be handed over: the carrier voids the waybill (idempotent: a
+        retry finds it voided). A carrier that refuses (it already has the parcel) is noted on
+        the timeline for staff; the cancel goes on."""
+        try:
+            await call(
+                ShipmentActivities.cancel_waybill,
+                WaybillCancel(package_no=self._in.package_no, waybill_no=waybill_no),
+            )
+        except FAILED as exc:
+            cause = refusal(exc)
+            if cause is None or cause.type != "WaybillCancelRefusedError":
+                raise
+            await self._step(
+                self._status,
+                "waybill_cancel_refused",
+                detail={"waybill_no": waybill_no, "reason": cause.message[:200]},
+            )
+            return
+        self._waybill_voided = workflow.now()
+        await self._step(
+            self._status,
+            "waybill_cancelled",
+            detail={"waybill_no": waybill_no},
+            waybill_cancelled_at=self._waybill_voided,
+        )
 
     # --- people, devices and the carrier ----------------------------------------------------
 
     @workflow.update
     async def pack(self, request: PackRequest) -> ShipmentView:
+        floor = self._waves and self._status == "released"
+        if floor:  # picked on the floor: its wave is telling us
+            await self._told_picked()
         async with self._lock:
+            if floor and self._status != "picked":  # another pack was first
+                raise ApplicationError(f"package is {self._status}", type="InvalidStateError")
             self._measured = request.measured_weight_g
             expected = self._expected
             if weight_within_tolerance(
@@ -279,8 +321,24 @@ class ShipmentWorkflow(ShipmentSteps):
                 )
         return await self._with_label()
 
+    async def _told_picked(self) -> None:
+        try:
+            await workflow.wait_condition(
+                lambda: self._status != "released" or self._cancel, timeout=PICKED_WAIT
+            )
+        except TimeoutError:
+            raise ApplicationError(
+                "package is released (its wave has not picked it)", type="InvalidStateError"
+            ) from None
+        if self._status != "picked" or self._cancel:
+            raise ApplicationError(f"package is {self._status}", type="InvalidStateError")
+
     @pack.validator
     def _may_pack(self, request: PackRequest) -> None:
+        told = request.picked_on_floor or self._picked is not None
+        if self._waves and told and self._status == "released" and not self._cancel:
+            return  # picked: the handler waits for the wave's word to be recorded
+
         if self._status not in ("picked" if self._waves else "released", "weight_hold"):
             waiting = " (not picked yet: its wave picks it first)" if self._waves else ""
             raise ApplicationError(f"package is {self._status}{waiting}", type="InvalidStateError")
@@ -359,6 +417,7 @@ class ShipmentWorkflow(ShipmentSteps):
             tracking_no=self._tracking_no,
             tracking_events=self._snapshot.events,
             hold_reason=self._hold_reason,
+            waybill_cancelled_at=self._waybill_voided,
         )
 
     # --- helpers ----------------------------------------------------------------------------

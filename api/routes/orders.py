@@ -94,6 +94,18 @@ def sends_contact(who: Principal) -> bool:
     return "storefront" in who.roles
 
 
+async def delivered_packages(session: AsyncSession, order_no: str) -> list[str]:
+    """The order's packages its view shows delivered (the order may not have heard yet)."""
+    found = await session.scalars(
+        select(Package.package_no).where(
+            Package.order_no == order_no, Package.status == "delivered"
+        )
+    )
+    numbers = list(found)
+    await session.commit()  # never hold a connection while waiting for the workflow
+    return numbers
+
+
 async def visible_order(session: AsyncSession, who: Principal, order_no: str) -> Order:
     """Storefronts see only the orders they placed; staff see all. Others' are 404."""
     order = await session.get(Order, order_no)
@@ -318,10 +330,10 @@ async def review_order(
 async def confirm_receipt(
     order_no: NoParam, deps: Deps, w: Annotated[Writer, Depends(writer("orders.confirm"))]
 ) -> OrderPublic:
-    await visible_order(w.session, w.principal, order_no)
-    await order_update(
-        deps, order_no, OrderWorkflow.confirm_receipt, ConfirmReceipt(actor=actor_of(w.principal))
-    )
+    order = await visible_order(w.session, w.principal, order_no)
+    shown = await delivered_packages(w.session, order_no) if order.status == "fulfilling" else []
+    request = ConfirmReceipt(actor=actor_of(w.principal), delivered_packages=shown)
+    await order_update(deps, order_no, OrderWorkflow.confirm_receipt, request)
     await w.commit("order.confirm_receipt", "order", order_no)
     return await order_public(w.session, order_no, unmasked=sends_contact(w.principal))
 

@@ -3,11 +3,13 @@ weight holds; staff decide lost/refused packages."""
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Request, Response
 from temporalio.workflow import UpdateMethodMultiParam
 
+from activities.wave_progress import picked_on_floor
 from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, writer
 from api.errors import Problem, not_found
 from api.routes.orders import actor_of
@@ -25,6 +27,7 @@ from models.contracts.shipment import (
 from models.db import Package
 from workflows.shipment import ShipmentWorkflow
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/packages", tags=["packages"])
 A = TypeVar("A")
 T = TypeVar("T")
@@ -79,15 +82,34 @@ async def pack(
     deps: Deps,
     w: Annotated[Writer, Depends(writer("packages.pack"))],
 ) -> ShipmentPublic:
-    await _package(w.session, w.principal, package_no)
-    view = await package_update(
-        deps,
-        package_no,
-        ShipmentWorkflow.pack,
-        PackRequest(actor=actor_of(w.principal), measured_weight_g=body.measured_weight_g),
+    """A package its wave picked on the floor packs at once, even while the wave is still
+    telling the package (the device was told `next: pack`): the wave is reminded, and the
+    package takes the pack once it has heard."""
+    shown = await _package(w.session, w.principal, package_no)
+    floor = shown.status == "released" and await _remind_wave(w.session, deps, package_no)
+    request = PackRequest(
+        actor=actor_of(w.principal),
+        measured_weight_g=body.measured_weight_g,
+        picked_on_floor=floor,
     )
+    view = await package_update(deps, package_no, ShipmentWorkflow.pack, request)
     await w.commit("package.pack", "package", package_no, body.model_dump())
     return _public(view)
+
+
+async def _remind_wave(session: Session, deps: AppDeps, package_no: str) -> bool:
+    """True when the floor picked the package; its wave hears of it once more (a scan's
+    milestone signal may have been lost: the wave would only find it on its slow refresh)."""
+    wave_no = await picked_on_floor(session, package_no)
+    await session.commit()  # never hold a connection while waiting for the workflow
+    if wave_no is None:
+        return False
+    try:
+        wave = deps.require_temporal().get_workflow_handle(f"wave-{wave_no}")
+        await wave.signal("package_sorted", package_no)
+    except Exception:  # a finished wave has told the package already
+        log.warning("could not remind wave %s of %s", wave_no, package_no, exc_info=True)
+    return True
 
 
 @router.post("/{package_no}/override-weight")

@@ -183,6 +183,7 @@ class ShipmentPublic(Public):
     tracking_no: str | None
     hold_reason: str | None
     tracking_events: list[TrackingEventPublic]
+    waybill_cancelled_at: datetime | None = None  # its waybill voided at the carrier
 
 
 OrdersPublic = Page[OrderSummary]

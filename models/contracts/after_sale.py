@@ -82,6 +82,8 @@ class AfterSaleInput(BaseModel):
     before_shipment: bool = False
     taken_from: list[str] = Field(default_factory=list)
     replacements: dict[int, int] = Field(default_factory=dict)  # exchange: line → SKU
+    # The order wrote the first step (requested) before answering: the child starts after it.
+    recorded: bool = False
 
 
 class AfterSaleDecision(BaseModel):

@@ -230,6 +230,9 @@ class RiskDecision(BaseModel):
 
 class ConfirmReceipt(BaseModel):
     actor: Actor
+    # The packages the order's view shows delivered while the order still says fulfilling (it
+    # has not yet heard from the last one): the confirmation is taken and waits for it.
+    delivered_packages: list[str] = Field(default_factory=list)
 
 
 class ReleaseRequest(BaseModel):

@@ -47,6 +47,9 @@ class ShipmentResult(BaseModel):
 class PackRequest(BaseModel):
     actor: Actor
     measured_weight_g: int
+    # The floor's records say every unit is picked (and sorted): the device was told to pack,
+    # and the wave is telling the package. The package takes the pack and waits for the wave.
+    picked_on_floor: bool = False
 
 
 class WeightOverride(BaseModel):
@@ -92,6 +95,13 @@ class Waybill(BaseModel):
     tracking_no: str
 
 
+class WaybillCancel(BaseModel):
+    """A packed package is cancelled before handover: its waybill is voided at the carrier."""
+
+    package_no: str
+    waybill_no: str
+
+
 class ShipmentStep(BaseModel):
     """A projection write: the package's status, the fields that changed, one timeline row."""
 
@@ -111,6 +121,7 @@ class ShipmentStep(BaseModel):
     waybill_no: str | None = None
     tracking_no: str | None = None
     tracking_events: list[TrackingEvent] | None = None
+    waybill_cancelled_at: datetime | None = None
 
     def package_fields(self) -> dict[str, object]:
         fields = self.model_dump(
@@ -126,6 +137,8 @@ class ShipmentStep(BaseModel):
             exclude_none=True,
             mode="json",
         )
+        if self.waybill_cancelled_at is not None:  # a timestamp column, not JSON
+            fields["waybill_cancelled_at"] = self.waybill_cancelled_at
         return fields
 
 
@@ -146,6 +159,7 @@ class ShipmentView(BaseModel):
     tracking_no: str | None
     tracking_events: list[TrackingEvent]
     hold_reason: str | None
+    waybill_cancelled_at: datetime | None = None  # voided at the carrier (cancelled packed)
 
 
 class WithdrawUnits(BaseModel):

@@ -106,6 +106,8 @@ class Package(Base):
     tracking_no: Mapped[str | None] = mapped_column(String(64), unique=True)
     hold_reason: Mapped[str | None] = mapped_column(String(500))
     tracking_events: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    # A packed package cancelled before handover: when its waybill was voided at the carrier.
+    waybill_cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )

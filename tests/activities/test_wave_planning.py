@@ -153,3 +153,34 @@ async def test_planners_started_together_share_the_packages_without_overlap(
     async with sessions() as session:
         allocated = await session.scalar(select(func.sum(PickAllocation.quantity)))
     assert allocated == 40
+
+
+async def test_plan_now_waits_for_a_run_holding_a_waiting_package_and_plans_it(
+    seeded_engine: AsyncEngine,
+) -> None:
+    """A scheduled run may hold a waiting package while it plans (and leave it waiting): "plan
+    now" waits for that run rather than skipping the package a staff member sees released."""
+    sessions = make_session_factory(seeded_engine)
+    warehouse, [number] = await waiting_packages(sessions, 1)
+    now = request(warehouse, "now-1").model_copy(update={"release_all": True})
+    async with sessions() as holder:
+        await holder.execute(
+            select(OutboundOrder).where(OutboundOrder.package_no == number).with_for_update()
+        )
+        async with sessions() as planner:
+            run = asyncio.create_task(wave_planning.plan(planner, now))
+            async with sessions() as watcher:
+                while not run.done():  # until the plan waits for the holder's lock
+                    waiting = await watcher.scalar(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity "
+                            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                        )
+                    )
+                    await watcher.rollback()
+                    if waiting:
+                        break
+            await holder.commit()  # the other run ends, leaving the package waiting
+            planned = await asyncio.wait_for(run, timeout=30)
+            await planner.commit()
+    assert await members(sessions, [w.wave_no for w in planned.waves]) == [number]

@@ -311,6 +311,10 @@ class FakeBackOffice:
             tracking_no=f"SF{request.package_no[2:]}",
         )
 
+    @activity.defn(name="cancel_waybill")
+    async def cancel_waybill(self, request: sh.WaybillCancel) -> None:
+        await self._record("cancel_waybill", request)
+
     @activity.defn(name="poll_tracking")
     async def poll_tracking(self, tracking_no: str) -> sh.TrackingSnapshot:
         await self._record("poll_tracking", tracking_no)
