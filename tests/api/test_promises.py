@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from models.db import OutboundOrder
-from tests.e2e.test_worker_crash import WorkerProcess
 from tests.support.after_sale_api import delivered
 from tests.support.order_api import (
     DEVICE,
@@ -31,6 +30,7 @@ from tests.support.order_api import (
 from tests.support.orders import SHOP, deliver, pack_and_hand_over
 from tests.support.picking import claim, pick_package, pick_task, plan_now
 from tests.support.stack import Stack
+from tests.support.worker_process import WorkerProcess
 
 # --- item 5: what the API answered and shows holds for the next command ---------------------
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -37,36 +36,11 @@ from tests.support.orders import (
     wait_status,
 )
 from tests.support.stack import Stack, running_stack
+from tests.support.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 CHAOS_ORDERS, WORKER_KILLS, API_KILLS = 20, 3, 1
-
-
-class WorkerProcess:
-    """`houtai worker` as its own process, as production runs it."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("HOUTAI_")}, **env}
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        houtai = Path(sys.executable).parent / "houtai"
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [str(houtai), "worker"], env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
-
-    def crash(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(30)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(30)
 
 
 @pytest_asyncio.fixture
