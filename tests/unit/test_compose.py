@@ -269,6 +269,10 @@ def test_our_services_share_one_environment(our_services: dict[str, dict[str, An
         "HOUTAI_AUTH__TOKEN_SECRET",
         "HOUTAI_API__HOST",
         "HOUTAI_LOG_LEVEL",
+        # every provider the workers call, or they call the embedded sandboxes' addresses
+        "HOUTAI_PAYMENTS__URL",
+        "HOUTAI_CARRIER__URL",
+        "HOUTAI_SUPPLIER__URL",
     }
     assert required <= set(environments[0])
 
