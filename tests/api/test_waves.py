@@ -36,6 +36,7 @@ from tests.support.picking import (
     plan_now,
     scan_id,
     scan_stop,
+    staff_release_reason,
 )
 from tests.support.stack import Stack
 
@@ -92,7 +93,11 @@ async def planned_package(stack: Stack, api: httpx.AsyncClient, quantity: int = 
     [parcel] = order["packages"]
     await eventually(lambda: _status_is(api, parcel["package_no"], "released"), "package released")
     [wave] = await plan_now(api, parcel["warehouse_id"])
-    assert (wave["orders"], wave["units"], wave["release_reason"]) == (1, quantity, "manual")
+    assert (wave["orders"], wave["units"], wave["release_reason"]) == (
+        1,
+        quantity,
+        staff_release_reason(wave),
+    )
     return {**parcel, "order_no": order["order_no"]}
 
 

@@ -4,14 +4,26 @@ sort multi-line packages on the put wall."""
 from __future__ import annotations
 
 import itertools
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
+from core.settings import WaveSettings
 from tests.support.order_api import Json, staff
 from tests.support.orders import device_for, eventually
 
 _scans = itertools.count()
+
+
+def staff_release_reason(wave: Json) -> str:
+    """Why a wave staff planned now was released: "manual", unless its cutoff was close enough
+    (cutoff − lead time − urgency margin, the planner's rule) for it to be "urgent" anyway —
+    as it is for an hour and a half before each carrier's daily cutoff."""
+    policy = WaveSettings()
+    margin = timedelta(minutes=policy.lead_time_minutes + policy.urgency_margin_minutes)
+    planned = datetime.fromisoformat(wave["created_at"])
+    return "urgent" if planned >= datetime.fromisoformat(wave["cutoff_at"]) - margin else "manual"
 
 
 def scan_id(tag: str = "s") -> str:
