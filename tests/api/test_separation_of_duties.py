@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 
 from models.domain.access import STAFF_ROLES
+from tests.support import totp
 from tests.support.after_sale_api import delivered, shown_as
 from tests.support.api import PASSWORD, Headers, bearer
 from tests.support.order_api import only_in, problem, staff, warehouse_id
@@ -31,7 +32,15 @@ async def _everything(api: httpx.AsyncClient, username: str, *extra_roles: str) 
     assert created.status_code == 201, created.text
     answer = await api.post("/v1/auth/login", json={"username": username, "password": PASSWORD})
     assert answer.status_code == 200, answer.text
-    return bearer(answer.json()["access_token"])
+    # Holding admin and finance, they must enrol a second factor before anything else.
+    restricted = bearer(answer.json()["access_token"])
+    enrolment = await api.post("/v1/auth/totp/enrol", headers=restricted)
+    assert enrolment.status_code == 201, enrolment.text
+    totp.enrolled(username, enrolment.json()["secret"])
+    code = await totp.code(id(api), username)
+    confirmed = await api.post("/v1/auth/totp/confirm", json={"code": code}, headers=restricted)
+    assert confirmed.status_code == 200, confirmed.text
+    return bearer(confirmed.json()["access_token"])
 
 
 async def test_nobody_approves_a_po_they_drafted(stack: Stack, api: httpx.AsyncClient) -> None:
