@@ -13,6 +13,7 @@ from api.crud import get_or_404
 from api.deps import Writer, writer
 from api.errors import invalid
 from api.schemas.auth import LoginUnlocked
+from api.schemas.types import IdParam, TextParam
 from models.db import User
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -20,7 +21,7 @@ Manage = Annotated[Writer, Depends(writer("users.manage"))]
 
 
 @router.post("/users/{user_id}/unlock")
-async def unlock_user(user_id: int, w: Manage) -> LoginUnlocked:
+async def unlock_user(user_id: IdParam, w: Manage) -> LoginUnlocked:
     """Forget the user's failed sign-ins: the account lock ends at once."""
     user = await get_or_404(w.session, User, user_id, "user")
     cleared = await logins.clear_failures(w.session, name=user.username)
@@ -29,7 +30,7 @@ async def unlock_user(user_id: int, w: Manage) -> LoginUnlocked:
 
 
 @router.post("/login-addresses/{address}/unlock")
-async def unlock_address(address: str, w: Manage) -> LoginUnlocked:
+async def unlock_address(address: TextParam, w: Manage) -> LoginUnlocked:
     """Forget the failed sign-ins from one client address (e.g. an office behind one NAT)."""
     try:
         ip = str(ipaddress.ip_address(address))
@@ -41,7 +42,7 @@ async def unlock_address(address: str, w: Manage) -> LoginUnlocked:
 
 
 @router.post("/users/{user_id}/revoke-sessions", status_code=204)
-async def revoke_sessions(user_id: int, w: Manage) -> None:
+async def revoke_sessions(user_id: IdParam, w: Manage) -> None:
     """Every token the user holds stops working at its next request."""
     user = await _someone_else(w, user_id)
     user.token_version += 1
@@ -49,7 +50,7 @@ async def revoke_sessions(user_id: int, w: Manage) -> None:
 
 
 @router.delete("/users/{user_id}/totp", status_code=204)
-async def reset_totp(user_id: int, w: Manage) -> None:
+async def reset_totp(user_id: IdParam, w: Manage) -> None:
     """A lost phone: the second factor is removed and the user's sessions end; a user whose
     roles require one enrols again at the next sign-in."""
     user = await _someone_else(w, user_id)

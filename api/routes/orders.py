@@ -340,7 +340,7 @@ async def confirm_receipt(
 
 @router.post("/{order_no}/reveal")
 async def reveal_contact(
-    order_no: str, w: Annotated[Writer, Depends(writer("pii.read"))]
+    order_no: NoParam, w: Annotated[Writer, Depends(writer("pii.read"))]
 ) -> ContactPublic:
     """The order's contact unmasked; the audit log records who saw which fields (not what)."""
     order = await visible_order(w.session, w.principal, order_no)

@@ -21,6 +21,7 @@ from api.schemas.roles import (
     RolesPublic,
     RoleUpdate,
 )
+from api.schemas.types import NoParam
 from models.db import Role, RolePermission, UserRole
 from models.domain.access import COMPOSABLE_PERMISSIONS, KEY_ONLY_PERMISSIONS, preset
 
@@ -86,7 +87,7 @@ async def list_roles(session: Session) -> RolesPublic:
 
 
 @router.get("/v1/admin/roles/{name}", dependencies=[Depends(require("users.manage"))])
-async def get_role(name: str, session: Session) -> RolePublic:
+async def get_role(name: NoParam, session: Session) -> RolePublic:
     return await _public(session, await get_or_404(session, Role, name, "role"))
 
 
@@ -105,7 +106,7 @@ async def create_role(body: RoleCreate, w: Manage) -> RolePublic:
 
 
 @router.patch("/v1/admin/roles/{name}")
-async def update_role(name: str, body: RoleUpdate, w: Manage) -> RolePublic:
+async def update_role(name: NoParam, body: RoleUpdate, w: Manage) -> RolePublic:
     role = await _composed(w.session, name)
     detail: dict[str, object] = {}
     if body.description is not None:
@@ -121,7 +122,7 @@ async def update_role(name: str, body: RoleUpdate, w: Manage) -> RolePublic:
 
 
 @router.delete("/v1/admin/roles/{name}", status_code=204)
-async def delete_role(name: str, w: Manage) -> None:
+async def delete_role(name: NoParam, w: Manage) -> None:
     role = await _composed(w.session, name)
     holders = await w.session.scalar(
         select(func.count()).select_from(UserRole).where(UserRole.role == name)

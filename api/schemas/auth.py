@@ -15,7 +15,7 @@ Username = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a
 Password = Annotated[str, StringConstraints(min_length=8, max_length=200)]
 # A built-in staff role or one an admin composed; the route checks it exists (api/routes/admin).
 StaffRole = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
-WarehouseIds = Annotated[list[Annotated[int, Field(gt=0)]], Field(max_length=100)]
+WarehouseIds = Annotated[list[Id], Field(max_length=100)]
 
 
 TotpCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{6}$")]
