@@ -13,6 +13,7 @@ from api.errors import Problem
 from api.schemas.auth import LoginRequest, MePublic, TokenPublic
 from core.security import hash_password, issue_token, verify_password
 from models.db import User, UserRole
+from models.domain.access import PERMISSIONS, allowed
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 # Verifying against a dummy hash when the user is unknown keeps timing the same either way.
@@ -66,4 +67,5 @@ async def me(who: Annotated[Principal, Depends(require("self.read"))]) -> MePubl
         name=who.name,
         roles=sorted(who.roles),
         warehouse_id=who.warehouse_id,
+        permissions=sorted(p for p in PERMISSIONS if allowed(who.roles, p)),
     )

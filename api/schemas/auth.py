@@ -33,6 +33,7 @@ class MePublic(Public):
     name: str
     roles: list[str]
     warehouse_id: int | None
+    permissions: list[str] = Field(description="what the roles allow (menus are built from it)")
 
 
 class UserCreate(Strict):

@@ -1,0 +1,65 @@
+"""create_console: the console's ASGI app, mounted by the API's composition root under /console.
+
+It is handed the API's ASGI app to call /v1 on in process; it imports nothing of the API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
+
+from console import auth, dashboard, orders, search
+from console.client import Forbidden, NotFound, SignedOut
+from console.pages import ConsoleConfig, ConsoleState, here, render
+from console.security import CsrfFailed, SecurityHeaders, clear_session
+
+STATIC = Path(__file__).parent / "static"
+
+
+def create_console(api: ASGIApp, config: ConsoleConfig | None = None) -> FastAPI:
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.console = ConsoleState(api=api, config=config or ConsoleConfig())
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for module in (auth, dashboard, orders, search):
+        app.include_router(module.router)
+    app.add_exception_handler(SignedOut, _signed_out)
+    app.add_exception_handler(Forbidden, _forbidden)
+    app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(CsrfFailed, _csrf_failed)
+    return app
+
+
+async def _signed_out(request: Request, exc: Exception) -> Response:
+    """Back to the login page, remembering the page (a form post comes back to the page the
+    form was on)."""
+    root = str(request.scope.get("root_path", ""))
+    target = here(request) if request.method == "GET" else _referring_page(request, root)
+    expired = "expired=true&" if request.cookies.get("houtai_session") else ""
+    response = RedirectResponse(f"{root}/login?{expired}{urlencode({'next': target})}", 303)
+    clear_session(request, response)
+    return response
+
+
+def _referring_page(request: Request, root: str) -> str:
+    referer = request.headers.get("referer", "")
+    origin = f"{request.url.scheme}://{request.url.netloc}"
+    if referer.startswith(f"{origin}{root}/"):
+        return referer.removeprefix(origin)
+    return f"{root}/"
+
+
+async def _forbidden(request: Request, exc: Exception) -> Response:
+    return render(request, "error.html", status=403, problem="error.forbidden")
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return render(request, "error.html", status=404, problem="error.not_found")
+
+
+async def _csrf_failed(request: Request, exc: Exception) -> Response:
+    return render(request, "error.html", status=403, problem="error.csrf")
