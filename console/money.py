@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-_AMOUNT = re.compile(r"^[¥￥]?(?P<yuan>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<fen>\d{1,2}))?$")
+_AMOUNT = re.compile(r"^[¥￥]?(?P<yuan>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.(?P<fen>[0-9]{1,2}))?$")
 MAX_FEN = 10**12  # the API's ceiling for any amount
 
 

@@ -118,6 +118,10 @@ async def warehouse_names(api: ApiClient) -> dict[int, str]:
     return {w["id"]: f"{w['name']} ({w['code']})" for w in answer["data"]}
 
 
+async def sku_names(api: ApiClient, sku_ids: set[int]) -> dict[int, str]:
+    return {sku: (await api.get(f"/v1/skus/{sku}"))["name"] for sku in sorted(sku_ids)}
+
+
 @router.get("/orders", response_class=HTMLResponse)
 async def order_list(request: Request, viewer: SignedIn) -> Response:
     viewer.require("orders.read")
@@ -244,6 +248,7 @@ async def detail_page(
         status=status,
         order=order,
         warehouses=await warehouse_names(viewer.api),
+        skus=await sku_names(viewer.api, {line["sku_id"] for line in order["lines"]}),
         workflow_url=config.workflow_url(f"order-{order['order_no']}"),
         can_cancel=viewer.can("orders.cancel") and order["status"] not in FINAL,
         form=form or CancelForm(),
