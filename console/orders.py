@@ -139,7 +139,12 @@ async def order_list(request: Request, viewer: SignedIn) -> Response:
         "invalid": invalid,
     }
     if is_fragment_request(request):
-        return render(request, "orders/_rows.html", viewer=viewer, **context)
+        fragment = render(request, "orders/_rows.html", viewer=viewer, **context)
+        # The address bar shows the canonical, shareable URL of what is on screen.
+        query = filters.query(**({"page": page} if page > 1 else {}))
+        root = str(request.scope.get("root_path", ""))
+        fragment.headers["HX-Push-Url"] = f"{root}/orders" + (f"?{query}" if query else "")
+        return fragment
     warehouses = await warehouse_names(viewer.api)
     return render(
         request,
