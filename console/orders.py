@@ -229,10 +229,13 @@ async def export_xlsx(request: Request, viewer: SignedIn) -> Response:
 
 
 @dataclass(frozen=True)
-class CancelForm:
-    reason: str | None = None  # None: the catalogue's default reason
+class Feedback:
+    """What the detail page says next to one of its forms after a post."""
+
+    form: str = ""  # "cancel" or "review"
     message: str | None = None  # a catalogue key
     refusal: str | None = None  # the API's own words
+    reason: str | None = None  # what the person typed (None: the catalogue's default)
 
 
 async def detail_page(
@@ -240,7 +243,7 @@ async def detail_page(
     viewer: Viewer,
     order_no: str,
     *,
-    form: CancelForm | None = None,
+    feedback: Feedback | None = None,
     done: str | None = None,
     status: int = 200,
 ) -> Response:
@@ -256,9 +259,13 @@ async def detail_page(
         skus=await sku_names(viewer.api, {line["sku_id"] for line in order["lines"]}),
         workflow_url=config.workflow_url(f"order-{order['order_no']}"),
         can_cancel=viewer.can("orders.cancel") and order["status"] not in FINAL,
-        form=form or CancelForm(),
-        done=done if done in ("cancelled",) else None,
+        can_review=viewer.can("orders.review") and order["under_review"],
+        feedback=feedback or Feedback(),
+        done=done if done in DONE else None,
     )
+
+
+DONE: Final = ("cancelled", "reviewed")
 
 
 @router.get("/orders/{order_no}", response_class=HTMLResponse)
@@ -267,6 +274,23 @@ async def order_detail(
 ) -> Response:
     viewer.require("orders.read")
     return await detail_page(request, viewer, order_no, done=done)
+
+
+async def order_action(
+    request: Request, viewer: Viewer, order_no: str, action: str, body: Json, feedback: Feedback
+) -> Response:
+    """POST /v1/orders/{order_no}/{action} as the person; back to the order, or the API's
+    refusal next to the form."""
+    try:
+        await viewer.api.post(f"/v1/orders/{order_no}/{action}", body)
+    except Refused as refusal:
+        feedback = replace(feedback, refusal=refusal.detail)
+        return await detail_page(
+            request, viewer, order_no, feedback=feedback, status=refusal.status
+        )
+    root = str(request.scope.get("root_path", ""))
+    done = "cancelled" if action == "cancel" else "reviewed"
+    return RedirectResponse(f"{root}/orders/{order_no}?done={done}", status_code=303)
 
 
 @router.post("/orders/{order_no}/cancel", response_class=HTMLResponse)
@@ -280,14 +304,27 @@ async def cancel_order(
 ) -> Response:
     check_csrf(request, csrf)
     viewer.require("orders.cancel")
-    form = CancelForm(reason=reason)
+    feedback = Feedback(form="cancel", reason=reason)
     if confirm != "yes":
-        form = replace(form, message="order.cancel.need_confirm")
-        return await detail_page(request, viewer, order_no, form=form, status=422)
-    try:
-        await viewer.api.post(f"/v1/orders/{order_no}/cancel", {"reason": reason})
-    except Refused as refusal:
-        form = replace(form, refusal=refusal.detail)
-        return await detail_page(request, viewer, order_no, form=form, status=refusal.status)
-    root = str(request.scope.get("root_path", ""))
-    return RedirectResponse(f"{root}/orders/{order_no}?done=cancelled", status_code=303)
+        feedback = replace(feedback, message="order.cancel.need_confirm")
+        return await detail_page(request, viewer, order_no, feedback=feedback, status=422)
+    return await order_action(request, viewer, order_no, "cancel", {"reason": reason}, feedback)
+
+
+@router.post("/orders/{order_no}/risk-review", response_class=HTMLResponse)
+async def review_order(
+    request: Request,
+    order_no: str,
+    viewer: SignedIn,
+    decision: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+) -> Response:
+    check_csrf(request, csrf)
+    viewer.require("orders.review")
+    feedback = Feedback(form="review", reason=reason)
+    if decision not in ("approve", "reject"):
+        feedback = replace(feedback, message="order.review.need_decision")
+        return await detail_page(request, viewer, order_no, feedback=feedback, status=422)
+    body = {"approve": decision == "approve", "reason": reason}
+    return await order_action(request, viewer, order_no, "risk-review", body, feedback)
