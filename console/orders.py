@@ -232,7 +232,7 @@ async def export_xlsx(request: Request, viewer: SignedIn) -> Response:
 class Feedback:
     """What the detail page says next to one of its forms after a post."""
 
-    form: str = ""  # "cancel" or "review"
+    form: str = ""  # "cancel", "review" or "package:<package_no>"
     message: str | None = None  # a catalogue key
     refusal: str | None = None  # the API's own words
     reason: str | None = None  # what the person typed (None: the catalogue's default)
@@ -260,12 +260,13 @@ async def detail_page(
         workflow_url=config.workflow_url(f"order-{order['order_no']}"),
         can_cancel=viewer.can("orders.cancel") and order["status"] not in FINAL,
         can_review=viewer.can("orders.review") and order["under_review"],
+        can_decide=viewer.can("packages.decide"),
         feedback=feedback or Feedback(),
         done=done if done in DONE else None,
     )
 
 
-DONE: Final = ("cancelled", "reviewed")
+DONE: Final = ("cancelled", "reviewed", "decided")
 
 
 @router.get("/orders/{order_no}", response_class=HTMLResponse)
@@ -277,19 +278,24 @@ async def order_detail(
 
 
 async def order_action(
-    request: Request, viewer: Viewer, order_no: str, action: str, body: Json, feedback: Feedback
+    request: Request,
+    viewer: Viewer,
+    order_no: str,
+    call: tuple[str, Json],
+    feedback: Feedback,
+    done: str,
 ) -> Response:
-    """POST /v1/orders/{order_no}/{action} as the person; back to the order, or the API's
-    refusal next to the form."""
+    """POST the API call (path, body) as the person; back to the order saying `done`, or the
+    API's refusal next to the form."""
+    path, body = call
     try:
-        await viewer.api.post(f"/v1/orders/{order_no}/{action}", body)
+        await viewer.api.post(path, body)
     except Refused as refusal:
         feedback = replace(feedback, refusal=refusal.detail)
         return await detail_page(
             request, viewer, order_no, feedback=feedback, status=refusal.status
         )
     root = str(request.scope.get("root_path", ""))
-    done = "cancelled" if action == "cancel" else "reviewed"
     return RedirectResponse(f"{root}/orders/{order_no}?done={done}", status_code=303)
 
 
@@ -308,7 +314,8 @@ async def cancel_order(
     if confirm != "yes":
         feedback = replace(feedback, message="order.cancel.need_confirm")
         return await detail_page(request, viewer, order_no, feedback=feedback, status=422)
-    return await order_action(request, viewer, order_no, "cancel", {"reason": reason}, feedback)
+    call = (f"/v1/orders/{order_no}/cancel", {"reason": reason})
+    return await order_action(request, viewer, order_no, call, feedback, "cancelled")
 
 
 @router.post("/orders/{order_no}/risk-review", response_class=HTMLResponse)
@@ -326,5 +333,32 @@ async def review_order(
     if decision not in ("approve", "reject"):
         feedback = replace(feedback, message="order.review.need_decision")
         return await detail_page(request, viewer, order_no, feedback=feedback, status=422)
-    body = {"approve": decision == "approve", "reason": reason}
-    return await order_action(request, viewer, order_no, "risk-review", body, feedback)
+    call = (
+        f"/v1/orders/{order_no}/risk-review",
+        {"approve": decision == "approve", "reason": reason},
+    )
+    return await order_action(request, viewer, order_no, call, feedback, "reviewed")
+
+
+@router.post("/orders/{order_no}/packages/{package_no}/decision", response_class=HTMLResponse)
+async def decide_package(
+    request: Request,
+    order_no: str,
+    package_no: str,
+    viewer: SignedIn,
+    decision: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+) -> Response:
+    """A package in exception (lost, damaged): ship it again or refund its lines."""
+    check_csrf(request, csrf)
+    viewer.require("packages.decide")
+    feedback = Feedback(form=f"package:{package_no}", reason=reason)
+    if decision not in ("reship", "refund"):
+        feedback = replace(feedback, message="order.decision.need_choice")
+        return await detail_page(request, viewer, order_no, feedback=feedback, status=422)
+    call = (
+        f"/v1/packages/{package_no}/exception-decision",
+        {"decision": decision, "reason": reason},
+    )
+    return await order_action(request, viewer, order_no, call, feedback, "decided")

@@ -15,7 +15,21 @@ from api.deps import AppDeps
 from models.contracts.order import OrderPolicy
 from models.db import AuditEntry
 from tests.support.console import BROWSER_IP, browser, csrf_of, signed_in, text_of
-from tests.support.order_api import lines_of, order_body, place_order, skus_in, view
+from tests.support.order_api import (
+    DEVICE,
+    Json,
+    http,
+    lines_of,
+    only_in,
+    order_body,
+    paid_order,
+    place_order,
+    skus_in,
+    track,
+    view,
+    wait_package,
+)
+from tests.support.orders import eventually, pack_and_hand_over
 from tests.support.stack import Stack
 
 review_every_order = pytest.mark.parametrize(
@@ -129,3 +143,57 @@ async def test_pages_and_exports_cross_page_boundaries(
     assert sorted(seen, reverse=True) == newest_first and len(set(seen)) == 5
     rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
     assert [r[0] for r in rows[1:]] == seen
+
+
+async def test_cs_refunds_a_lost_package_from_the_order_page(
+    stack: Stack, deps: AppDeps, api: httpx.AsyncClient
+) -> None:
+    sku = await only_in(stack, "SH01")
+    order = await paid_order(stack, api, [(sku, 1)], key="lost-parcel")
+    number = order["order_no"]
+    [parcel] = order["packages"]
+    tracking = await pack_and_hand_over(api, parcel)
+    async with http(stack.carrier) as carrier:
+        await track(carrier, tracking, "lost")
+    await wait_package(api, parcel["package_no"], "exception", DEVICE["SH01"])
+    decide = f"/console/orders/{number}/packages/{parcel['package_no']}/decision"
+
+    async with browser(deps) as web:
+        await signed_in(web, "warehouse_manager")
+        page = await web.get(f"/console/orders/{number}")
+        assert f'id="decide-{parcel["package_no"]}"' not in page.text
+        refused = await web.post(
+            decide, data={"csrf": csrf_of(web), "decision": "refund", "reason": "丢件"}
+        )
+        assert refused.status_code == 403
+
+    async with browser(deps) as web:
+        await signed_in(web, "cs")
+
+        async def offered() -> bool | None:
+            page = await web.get(f"/console/orders/{number}")
+            return True if f'id="decide-{parcel["package_no"]}"' in page.text else None
+
+        await eventually(offered, "the exception shown on the order page")
+        answer = await web.post(
+            decide, data={"csrf": csrf_of(web), "decision": "refund", "reason": "承运商确认丢件"}
+        )
+        assert answer.status_code == 303, answer.text
+        assert "包裹异常处理已提交" in (await web.get(answer.headers["location"])).text
+
+        async def refunded() -> Json | None:
+            found = await view(api, number)
+            return found if found["refunded_fen"] > 0 else None
+
+        final = await eventually(refunded, "the lost package refunded")
+        page = text_of((await web.get(f"/console/orders/{number}")).text)
+        shown = final["refunded_fen"]
+        assert f"已退款 ¥{shown // 100:,}.{shown % 100:02d}" in page
+    async with stack.sessions() as session:
+        row = await session.scalar(
+            select(AuditEntry).where(
+                AuditEntry.action == "package.exception_decision",
+                AuditEntry.object_id == parcel["package_no"],
+            )
+        )
+    assert row is not None and (row.actor_name, row.client_ip) == ("cs", BROWSER_IP)
