@@ -41,6 +41,7 @@ async def test_every_page_renders_for_every_staff_role(
     [sku] = await skus_in(stack, "SH01")
     order = await place_order(api, order_body(lines_of((sku, 2)), key="every-role"))
     number = order["order_no"]
+    [package_no] = [p["package_no"] for p in order["packages"]]
 
     for role in STAFF_ROLES:
         async with browser(deps) as web:
@@ -65,6 +66,8 @@ async def test_every_page_renders_for_every_staff_role(
             found = await web.get("/console/search", params={"q": number.lower()})
             assert found.status_code == 303
             assert found.headers["location"] == f"/console/orders/{number}"
+            parcel = await web.get("/console/search", params={"q": package_no})
+            assert parcel.headers["location"] == f"/console/orders/{number}"
 
 
 async def test_roles_that_may_not_cancel_get_the_403_page_and_the_order_stays(
@@ -225,6 +228,8 @@ async def test_unknown_orders_and_numbers_are_friendly_pages(
     assert missing.status_code == 404 and "未找到" in missing.text
     search = await web.get("/console/search", params={"q": "SO20990101000001"})
     assert search.status_code == 404 and "没有找到单号" in search.text
+    parcel = await web.get("/console/search", params={"q": "PK20990101000001"})
+    assert parcel.status_code == 404 and "没有找到单号" in parcel.text
     unknown = await web.get("/console/search", params={"q": "hello"})
     assert unknown.status_code == 404 and "无法识别的单号" in unknown.text
 
