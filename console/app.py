@@ -15,7 +15,7 @@ from starlette.types import ASGIApp
 from console import auth, dashboard, orders, search
 from console.client import Forbidden, NotFound, SignedOut
 from console.pages import ConsoleConfig, ConsoleState, here, render
-from console.security import CsrfFailed, SecurityHeaders, clear_session
+from console.security import SESSION_COOKIE, CsrfFailed, SecurityHeaders, clear_session
 
 STATIC = Path(__file__).parent / "static"
 
@@ -39,7 +39,7 @@ async def _signed_out(request: Request, exc: Exception) -> Response:
     form was on)."""
     root = str(request.scope.get("root_path", ""))
     target = here(request) if request.method == "GET" else _referring_page(request, root)
-    expired = "expired=true&" if request.cookies.get("houtai_session") else ""
+    expired = "expired=true&" if request.cookies.get(SESSION_COOKIE) else ""
     response = RedirectResponse(f"{root}/login?{expired}{urlencode({'next': target})}", 303)
     clear_session(request, response)
     return response
