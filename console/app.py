@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from console import auth, dashboard, orders, search
-from console.client import Forbidden, NotFound, SignedOut
+from console.client import Forbidden, NotFound, Refused, SignedOut
 from console.pages import ConsoleConfig, ConsoleState, here, render
 from console.security import SESSION_COOKIE, CsrfFailed, SecurityHeaders, clear_session
 
@@ -31,6 +31,7 @@ def create_console(api: ASGIApp, config: ConsoleConfig | None = None) -> FastAPI
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(CsrfFailed, _csrf_failed)
+    app.add_exception_handler(Refused, _refused)
     return app
 
 
@@ -63,3 +64,12 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 
 async def _csrf_failed(request: Request, exc: Exception) -> Response:
     return render(request, "error.html", status=403, problem="error.csrf")
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    """A page whose API call was refused (a filter the API rejects, the API failing): the
+    API's words in the page, with its status."""
+    assert isinstance(exc, Refused)
+    return render(
+        request, "error.html", status=exc.status, problem="error.refused", detail=exc.detail
+    )

@@ -9,16 +9,19 @@ import io
 
 import httpx
 import openpyxl
+import pytest
 from sqlalchemy import select
 
 from api.deps import AppDeps
 from models.db import AuditEntry
+from tests.support.api import PASSWORD, add_user
 from tests.support.console import (
     BROWSER_IP,
     CANCELLERS,
     STAFF_ROLES,
     browser,
     csrf_of,
+    sign_in,
     signed_in,
     text_of,
 )
@@ -250,3 +253,34 @@ def _yuan(fen: int) -> str:
 
 def _plain_yuan(fen: int) -> str:
     return f"{fen // 100}.{fen % 100:02d}"
+
+
+async def test_menus_and_pages_follow_the_permissions_a_person_has(
+    stack: Stack, deps: AppDeps
+) -> None:
+    """A person whose roles grant no order permission (a role an admin may compose) sees no
+    orders menu, and the orders pages answer the 403 page — never an empty table."""
+    await add_user(stack.sessions, "scanner", "device")
+    async with browser(deps) as web:
+        signed = await sign_in(web, "scanner", password=PASSWORD)
+        assert signed.status_code == 303, signed.text
+
+        home = await web.get("/console/")
+        assert home.status_code == 200
+        assert 'href="/console/orders"' not in home.text and "全部订单" not in home.text
+        for path in ("/console/orders", "/console/orders/SO1", "/console/orders/export.csv"):
+            answer = await web.get(path)
+            assert answer.status_code == 403, path
+            assert "无权访问" in answer.text and "<table" not in answer.text
+
+
+async def test_a_refusal_of_a_page_s_api_call_is_a_page_with_the_api_s_words(
+    deps: AppDeps, web: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A sort the console would let through and the API does not know.
+    monkeypatch.setattr("console.orders.SORTS", ("-placed_at", "customer_id"))
+    await signed_in(web, "ops")
+    answer = await web.get("/console/orders", params={"sort": "customer_id"})
+    assert answer.status_code == 422
+    assert "操作未能完成" in answer.text and "sort" in answer.text
+    assert answer.headers["content-type"].startswith("text/html")
