@@ -46,7 +46,10 @@ async def test_login_returns_a_token_usable_on_me(
         "name": "wang.fang",
         "roles": ["cs", "ops"],
         "warehouse_id": None,
+        # What the roles allow (the console's menus): tests/api/test_me_permissions.py.
+        "permissions": me.json()["permissions"],
     }
+    assert {"orders.cancel", "catalog.write"} <= set(me.json()["permissions"])
     async with session_factory() as session:
         user = await session.get_one(User, user_id)
         assert user.last_login_at is not None
@@ -179,7 +182,10 @@ async def test_api_key_works_until_revoked(
         "name": "扫描枪 1",
         "roles": ["device"],
         "warehouse_id": ref.warehouse_id,
+        "permissions": me.json()["permissions"],
     }
+    assert "picking.work" in me.json()["permissions"]
+    assert "orders.read" not in me.json()["permissions"]
     assert (await client.get("/v1/auth/me", headers=bearer(key))).status_code == 200
     assert_unauthenticated(await client.get("/v1/auth/me", headers={"X-API-Key": key[:-1] + "!"}))
 
