@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from api.deps import AppDeps
 from models.db import AuditEntry
+from models.domain.access import allowed
 from tests.support.api import PASSWORD, add_user
 from tests.support.console import (
     BROWSER_IP,
@@ -53,7 +54,14 @@ async def test_every_page_renders_for_every_staff_role(
             home = await web.get("/console/")
             assert home.status_code == 200, (role, home.text)
             assert "工作台" in home.text and 'href="/console/orders"' in home.text
-            assert "全部订单" in text_of(home.text)  # counts from GET /v1/orders
+            assert "全部订单 1 " in text_of(home.text)  # counts from GET /v1/orders
+            assert "待付款 1 " in text_of(home.text)
+            for panel, permission in (
+                ("dashboard.after_sales", "aftersales.review"),
+                ("dashboard.purchasing", "purchase.read"),
+            ):
+                shown = f'data-panel="{panel}"' in home.text
+                assert shown == allowed(frozenset({role}), permission), (role, panel)
 
             listing = await web.get("/console/orders")
             assert listing.status_code == 200, role
