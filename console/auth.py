@@ -36,9 +36,17 @@ def login_body(username: str, password: str, totp_code: str) -> dict[str, Any]:
     return body
 
 
-def _needs_second_factor(refusal: Refused) -> bool:
-    text = " ".join(str(refusal.problem.get(k, "")) for k in ("type", "title", "detail"))
-    return "totp" in text.lower()
+def refusal_message(refusal: Refused) -> str:
+    """The login page's words for a refused sign-in (the second factor's problem types are
+    /problems/totp-required and /problems/totp-invalid; 429 is a lockout)."""
+    if refusal.status == 429:
+        return "login.locked"
+    kind = str(refusal.problem.get("type", ""))
+    if kind.endswith("totp-invalid"):
+        return "login.totp_wrong"
+    if "totp" in kind or "totp" in str(refusal.problem.get("detail", "")).lower():
+        return "login.totp_required"
+    return "login.failed"
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -69,7 +77,7 @@ async def login(
         except SignedOut:
             return render(request, "login.html", next=target, message="login.failed", status=401)
         except Refused as refusal:
-            message = "login.totp_required" if _needs_second_factor(refusal) else "login.failed"
+            message = refusal_message(refusal)
             return render(request, "login.html", next=target, message=message, status=401)
     expires_at = datetime.fromisoformat(token["expires_at"])
     response = RedirectResponse(target, status_code=303)

@@ -65,6 +65,9 @@ class ApiClient:
 
 
 def _answer(response: httpx.Response) -> Json:
+    if response.status_code == 401 and "/problems/totp" in response.text:
+        # A sign-in that needs its second factor: a refusal the login page explains.
+        raise Refused(401, response.json())
     if response.status_code == 401:
         raise SignedOut
     if response.status_code == 403:

@@ -92,15 +92,24 @@ class Viewer:
             raise Forbidden
 
 
+async def who_is_signed_in(api: ApiClient) -> Me:
+    """The person and what their roles allow. The permissions come with /v1/auth/me here;
+    the roles-as-data work serves them at /v1/auth/grants instead (read when /me has none)."""
+    me = await api.get("/v1/auth/me")
+    if me.get("kind") != "user":
+        raise SignedOut
+    permissions = me.get("permissions")
+    if permissions is None:
+        permissions = (await api.get("/v1/auth/grants"))["permissions"]
+    return Me(me["name"], me["roles"], frozenset(permissions))
+
+
 async def signed_in(request: Request) -> AsyncIterator[Viewer]:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise SignedOut
     async with connect(console_state(request).api, token, client_address(request)) as api:
-        me = await api.get("/v1/auth/me")
-        if me.get("kind") != "user":
-            raise SignedOut
-        yield Viewer(api, Me(me["name"], me["roles"], frozenset(me.get("permissions", []))))
+        yield Viewer(api, await who_is_signed_in(api))
 
 
 SignedIn = Annotated[Viewer, Depends(signed_in)]
