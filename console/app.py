@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
 from console import auth, dashboard, orders, search
@@ -32,6 +33,7 @@ def create_console(api: ASGIApp, config: ConsoleConfig | None = None) -> FastAPI
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(CsrfFailed, _csrf_failed)
     app.add_exception_handler(Refused, _refused)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     return app
 
 
@@ -72,4 +74,14 @@ async def _refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Refused)
     return render(
         request, "error.html", status=exc.status, problem="error.refused", detail=exc.detail
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """No such console page (or method): the friendly page, not the API's JSON."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        return await _not_found(request, exc)
+    return render(
+        request, "error.html", status=exc.status_code, problem="error.refused", detail=exc.detail
     )

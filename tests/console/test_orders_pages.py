@@ -241,6 +241,9 @@ async def test_unknown_orders_and_numbers_are_friendly_pages(
     assert search.status_code == 404 and "没有找到单号" in search.text
     parcel = await web.get("/console/search", params={"q": "PK20990101000001"})
     assert parcel.status_code == 404 and "没有找到单号" in parcel.text
+    no_page = await web.get("/console/no-such-page")
+    assert no_page.status_code == 404 and "未找到" in no_page.text
+    assert no_page.headers["content-type"].startswith("text/html")
     unknown = await web.get("/console/search", params={"q": "hello"})
     assert unknown.status_code == 404 and "无法识别的单号" in unknown.text
 
