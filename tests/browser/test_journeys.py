@@ -47,6 +47,17 @@ async def test_sign_in_filter_open_an_order_cancel_it_and_see_the_refund(
     await expect(page.locator("#order-table tbody tr")).to_have_count(1)
     await expect(page).to_have_url(f"{stack.api}/console/orders?customer_id=4242")
     await page.get_by_role("link", name=number).click()
+    await expect(page.get_by_role("heading", name=f"订单 {number}")).to_be_visible()
+    # The back button returns to the filtered list (htmx pushed its URL), then forward again.
+    await page.go_back()
+    await expect(page).to_have_url(f"{stack.api}/console/orders?customer_id=4242")
+    await expect(page.locator("#order-table tbody tr")).to_have_count(1)
+    await expect(page.get_by_label("客户 ID")).to_have_value("4242")
+    await page.go_back()
+    await expect(page.locator("#order-table tbody tr")).to_have_count(2)
+    await page.go_forward()
+    await expect(page.locator("#order-table tbody tr")).to_have_count(1)
+    await page.get_by_role("link", name=number).click()
 
     await expect(page.get_by_role("heading", name=f"订单 {number}")).to_be_visible()
     await page.get_by_label("我确认要取消此订单").check()
