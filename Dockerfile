@@ -33,6 +33,7 @@ COPY api ./api
 COPY workers ./workers
 COPY sandbox ./sandbox
 COPY migrations ./migrations
+COPY console ./console
 RUN pip install --no-deps . \
     && houtai --help > /dev/null
 

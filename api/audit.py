@@ -16,6 +16,9 @@ from api.deps import AppDeps, Principal, audit_entry
 
 log = logging.getLogger(__name__)
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# The console's own form posts are not API calls: the /v1 call each one makes is audited, with
+# the person and their address (console/client.py).
+UNAUDITED_PREFIX = "/console/"
 
 
 def route_action(request: Request) -> str:
@@ -37,7 +40,11 @@ class AuditMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in WRITE_METHODS:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in WRITE_METHODS
+            or scope["path"].startswith(UNAUDITED_PREFIX)
+        ):
             await self.app(scope, receive, send)
             return
         request = Request(scope)  # shares scope["state"] with the route's request

@@ -10,7 +10,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from api import audit, config, errors
+from api import audit, config, docs, errors
 from api.deps import AppDeps
 from api.routes import (
     admin,
@@ -38,6 +38,8 @@ from api.routes import (
     waves,
     webhooks,
 )
+from console.app import create_console
+from console.pages import ConsoleConfig
 from core.changes import ChangeFeed
 from core.db import make_engine, make_session_factory
 from core.settings import Settings
@@ -96,7 +98,14 @@ def create_app(deps: AppDeps | None = None, settings: Settings | None = None) ->
                 await built.changes.close()
             await built.engine.dispose()
 
-    app = FastAPI(title="houtai", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="houtai",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # served offline by api/docs.py
+        redoc_url=None,
+    )
     if deps is not None:
         app.state.deps = deps
     errors.install(app)
@@ -128,4 +137,16 @@ def create_app(deps: AppDeps | None = None, settings: Settings | None = None) ->
         roles,
     ):
         app.include_router(module.router)
+    docs.install(app)
+    # The staff console calls this very app's /v1 in process (DESIGN §3a).
+    app.mount("/console", create_console(app, _console_config(deps, settings)))
     return app
+
+
+def _console_config(deps: AppDeps | None, settings: Settings | None) -> ConsoleConfig:
+    if settings is None and deps is not None:  # tests: their own deps, no environment
+        return ConsoleConfig()
+    s = settings or Settings()
+    return ConsoleConfig(
+        temporal_ui_url=s.console.temporal_ui_url, temporal_namespace=s.temporal_namespace
+    )

@@ -19,6 +19,11 @@ class ApiSettings(BaseModel):
     login_ip_allowlist: list[str] = Field(default_factory=list)
 
 
+class ConsoleSettings(BaseModel):
+    # Where the console links a document's workflow (the Temporal Web UI) and its namespace.
+    temporal_ui_url: str = "http://127.0.0.1:8233"
+
+
 class AuthSettings(BaseModel):
     # Signs staff bearer tokens. Required in production; `houtai up` keeps one under .houtai/.
     token_secret: SecretStr | None = None
@@ -151,6 +156,7 @@ class Settings(BaseSettings):
     purchasing: PurchasingSettings = Field(default_factory=PurchasingSettings)
     waves: WaveSettings = Field(default_factory=WaveSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
 
     def require_database_url(self) -> str:

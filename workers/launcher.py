@@ -103,6 +103,9 @@ def _start_servers(stack: Stack) -> dict[str, str]:
         stack.temporal.start(s.embedded.startup_timeout_s)
         stack.step(f"Temporal: running, pid {_pid(stack.temporal.proc)}")
         env["HOUTAI_TEMPORAL_ADDRESS"] = stack.temporal.address
+        # The console links each document's workflow in this server's Web UI.
+        ui = f"http://127.0.0.1:{s.embedded.temporal_ui_port}"
+        env["HOUTAI_CONSOLE__TEMPORAL_UI_URL"] = ui
     if s.auth.token_secret is None:
         env["HOUTAI_AUTH__TOKEN_SECRET"] = _secret(stack.data_dir, "token-secret")
     env["HOUTAI_PUBLIC_URL"] = f"http://{s.api.host}:{s.api.port}"
@@ -199,6 +202,7 @@ def _banner(stack: Stack, base: str) -> None:
 
     s = stack.settings
     print("\nhoutai is ready", flush=True)
+    print(f"  Console        {base}/console  (staff sign in; 简体中文 / English)")
     print(f"  API            {base}/v1")
     print(f"  OpenAPI docs   {base}/docs")
     if stack.temporal is not None:

@@ -5,7 +5,7 @@ Placing is Update-with-Start on OrderWorkflow, so the answer is the priced, rese
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -57,6 +57,7 @@ T = TypeVar("T")
 Deps = Annotated[AppDeps, Depends(app_deps)]
 Reader = Annotated[Principal, Depends(require("orders.read"))]
 BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
+OrderSort = Literal["-placed_at", "placed_at", "-payable_fen", "payable_fen"]
 
 
 def actor_of(who: Principal) -> Actor:
@@ -166,8 +167,12 @@ async def list_orders(
     ] = None,
     placed_from: Instant | None = None,
     placed_until: Annotated[Instant | None, Query()] = None,
+    sort: Annotated[
+        OrderSort, Query(description="column to sort by; a leading `-` sorts descending")
+    ] = "-placed_at",
 ) -> OrdersPublic:
-    query = select(Order).order_by(Order.placed_at.desc(), Order.order_no)
+    by = Order.payable_fen if sort.endswith("payable_fen") else Order.placed_at
+    query = select(Order).order_by(by.desc() if sort.startswith("-") else by.asc(), Order.order_no)
     if "storefront" in who.roles:
         query = query.where(Order.api_key_id == who.id)
     for column, value in (

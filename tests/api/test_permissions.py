@@ -20,6 +20,7 @@ PUBLIC = {
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("POST", "/v1/auth/login"),
+    ("GET", "/docs"),  # the OpenAPI page (served offline, api/docs.py), public as FastAPI's was
     # Webhooks carry no credentials: their signature is verified instead (tests/api/test_webhooks).
     ("POST", "/v1/webhooks/payments/{provider}"),
     ("POST", "/v1/webhooks/carriers/{carrier}"),

@@ -28,11 +28,19 @@ def admin_sign_in(up: Up) -> dict[str, str]:
 def test_up_serves_the_back_office_stops_cleanly_and_keeps_its_data(up: Up) -> None:
     seconds = up.start()
     assert seconds < READY_TIMEOUT_S
-    for expected in ("/docs", "Temporal UI", "admin", DEMO_PASSWORD, DEMO_STOREFRONT_KEY):
+    for expected in (
+        "/console",
+        "/docs",
+        "Temporal UI",
+        "admin",
+        DEMO_PASSWORD,
+        DEMO_STOREFRONT_KEY,
+    ):
         assert expected in up.text, expected
 
     with httpx.Client(base_url=up.base, timeout=30) as http:
         assert http.get("/readyz?deep=true").status_code == 200
+        assert "houtai_csrf" in http.get("/console/login").headers["set-cookie"]
         login = http.post("/v1/auth/login", json=admin_sign_in(up))
         assert login.status_code == 200, login.text
         staff = {"Authorization": f"Bearer {login.json()['access_token']}"}

@@ -1,0 +1,87 @@
+"""create_console: the console's ASGI app, mounted by the API's composition root under /console.
+
+It is handed the API's ASGI app to call /v1 on in process; it imports nothing of the API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp
+
+from console import auth, dashboard, orders, search
+from console.client import Forbidden, NotFound, Refused, SignedOut
+from console.pages import ConsoleConfig, ConsoleState, here, render
+from console.security import SESSION_COOKIE, CsrfFailed, SecurityHeaders, clear_session
+
+STATIC = Path(__file__).parent / "static"
+
+
+def create_console(api: ASGIApp, config: ConsoleConfig | None = None) -> FastAPI:
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.console = ConsoleState(api=api, config=config or ConsoleConfig())
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for module in (auth, dashboard, orders, search):
+        app.include_router(module.router)
+    app.add_exception_handler(SignedOut, _signed_out)
+    app.add_exception_handler(Forbidden, _forbidden)
+    app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(CsrfFailed, _csrf_failed)
+    app.add_exception_handler(Refused, _refused)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    return app
+
+
+async def _signed_out(request: Request, exc: Exception) -> Response:
+    """Back to the login page, remembering the page (a form post comes back to the page the
+    form was on)."""
+    root = str(request.scope.get("root_path", ""))
+    target = here(request) if request.method == "GET" else _referring_page(request, root)
+    expired = "expired=true&" if request.cookies.get(SESSION_COOKIE) else ""
+    response = RedirectResponse(f"{root}/login?{expired}{urlencode({'next': target})}", 303)
+    clear_session(request, response)
+    return response
+
+
+def _referring_page(request: Request, root: str) -> str:
+    referer = request.headers.get("referer", "")
+    origin = f"{request.url.scheme}://{request.url.netloc}"
+    if referer.startswith(f"{origin}{root}/"):
+        return referer.removeprefix(origin)
+    return f"{root}/"
+
+
+async def _forbidden(request: Request, exc: Exception) -> Response:
+    return render(request, "error.html", status=403, problem="error.forbidden")
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return render(request, "error.html", status=404, problem="error.not_found")
+
+
+async def _csrf_failed(request: Request, exc: Exception) -> Response:
+    return render(request, "error.html", status=403, problem="error.csrf")
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    """A page whose API call was refused (a filter the API rejects, the API failing): the
+    API's words in the page, with its status."""
+    assert isinstance(exc, Refused)
+    return render(
+        request, "error.html", status=exc.status, problem="error.refused", detail=exc.detail
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """No such console page (or method): the friendly page, not the API's JSON."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        return await _not_found(request, exc)
+    return render(
+        request, "error.html", status=exc.status_code, problem="error.refused", detail=exc.detail
+    )

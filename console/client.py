@@ -1,0 +1,80 @@
+"""The console's way to /v1: in process, over httpx's ASGI transport, with the signed-in
+person's own bearer token and the browser's address as the ASGI client, so the API checks their
+permissions and its audit rows name them and their real IP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from starlette.types import ASGIApp
+
+Json = dict[str, Any]
+_INTERNAL_BASE = "http://houtai.internal"  # never resolved: the transport calls the app itself
+
+
+class SignedOut(Exception):
+    """No session, or the API no longer accepts its token (expired, user disabled)."""
+
+
+class Forbidden(Exception):
+    """The person's roles do not allow the page or the action."""
+
+
+class NotFound(Exception):
+    """The API knows no such object."""
+
+
+class Refused(Exception):
+    """The API refused a request (problem+json 409/422/...): shown next to the form."""
+
+    def __init__(self, status: int, problem: Json) -> None:
+        super().__init__(problem.get("detail") or problem.get("title") or str(status))
+        self.status = status
+        self.problem = problem
+
+    @property
+    def detail(self) -> str:
+        return str(self.args[0])
+
+
+@asynccontextmanager
+async def connect(
+    api: ASGIApp, token: str | None, client: tuple[str, int]
+) -> AsyncIterator[ApiClient]:
+    """A client of the in-process API acting as the token's owner from the client address."""
+    transport = httpx.ASGITransport(app=api, client=client)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(
+        transport=transport, base_url=_INTERNAL_BASE, headers=headers, timeout=60
+    ) as http:
+        yield ApiClient(http)
+
+
+class ApiClient:
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def get(self, path: str, params: dict[str, Any] | None = None) -> Json:
+        return _answer(await self.http.get(path, params=params))
+
+    async def post(self, path: str, body: Json | None = None) -> Json:
+        return _answer(await self.http.post(path, json=body or {}))
+
+
+def _answer(response: httpx.Response) -> Json:
+    if response.status_code == 401 and "/problems/totp" in response.text:
+        # A sign-in that needs its second factor: a refusal the login page explains.
+        raise Refused(401, response.json())
+    if response.status_code == 401:
+        raise SignedOut
+    if response.status_code == 403:
+        raise Forbidden
+    if response.status_code == 404:
+        raise NotFound
+    body: Json = response.json() if response.content else {}
+    if response.status_code >= 400:
+        raise Refused(response.status_code, body)
+    return body

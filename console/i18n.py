@@ -1,0 +1,50 @@
+"""The console's words, in one catalogue per language (translations/<lang>.json), and how times
+are shown. 简体中文 is the default; English is a switch kept in a cookie."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Final
+from zoneinfo import ZoneInfo
+
+LANGUAGES: Final = ("zh_CN", "en")
+DEFAULT_LANGUAGE: Final = "zh_CN"
+LANG_COOKIE: Final = "houtai_lang"
+BUSINESS_TZ: Final = ZoneInfo("Asia/Shanghai")
+_CATALOGUES = Path(__file__).parent / "translations"
+
+
+@cache
+def catalogue(lang: str) -> dict[str, str]:
+    loaded: dict[str, str] = json.loads((_CATALOGUES / f"{lang}.json").read_text("utf-8"))
+    return loaded
+
+
+def language(cookie: str | None) -> str:
+    return cookie if cookie in LANGUAGES else DEFAULT_LANGUAGE
+
+
+@dataclass(frozen=True)
+class Translator:
+    lang: str
+
+    def __call__(self, key: str, **params: object) -> str:
+        """The text of key in this language (the key itself when missing: tests keep the
+        catalogues complete), with `{name}` placeholders filled from params."""
+        text = catalogue(self.lang).get(key, key)
+        return text.format(**params) if params else text
+
+    def has(self, key: str) -> bool:
+        return key in catalogue(self.lang)
+
+
+def format_time(value: datetime | str | None) -> str:
+    """An aware time (or its ISO text, as the API sends it) shown in Asia/Shanghai."""
+    if value is None or value == "":
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M:%S")

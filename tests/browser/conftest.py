@@ -1,0 +1,112 @@
+"""Browser journeys: Playwright driving Debian's chromium (/usr/bin/chromium, never a browser
+Playwright downloads) against the whole back office served by uvicorn on a free port.
+
+A missing browser fails the run — it never skips (`apt-get install chromium`; .ci/run does).
+A failed test leaves a screenshot in .houtai/screenshots/ (ignored by git)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator, Generator
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+
+from tests.support.order_api import http, order_stack
+from tests.support.stack import Stack
+
+CHROMIUM = Path(os.environ.get("HOUTAI_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).parents[2] / ".houtai" / "screenshots"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item,
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.when == "call":
+        item.stash[_FAILED] = report.failed
+    return report
+
+
+_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        ci = os.environ.get("CI") == "true"
+        pytest.fail(
+            f"no browser at {CHROMIUM}: install Debian's chromium (apt-get install chromium)"
+            + (" — CI must install it before `make test`" if ci else ""),
+            pytrace=False,
+        )
+    return CHROMIUM
+
+
+@pytest_asyncio.fixture
+async def chrome(chromium: Path) -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest_asyncio.fixture
+async def stack(
+    request: pytest.FixtureRequest, seeded_engine: AsyncEngine, dev_client: Client, task_queue: str
+) -> AsyncIterator[Stack]:
+    async with order_stack(request, seeded_engine, dev_client, task_queue) as running:
+        yield running
+
+
+@pytest_asyncio.fixture
+async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with http(stack.api) as client:
+        yield client
+
+
+@pytest_asyncio.fixture
+async def page(
+    request: pytest.FixtureRequest, chrome: Browser, stack: Stack
+) -> AsyncIterator[Page]:
+    """A fresh browser context on the stack's server; CSP violations fail the test."""
+    context = await chrome.new_context(base_url=stack.api, accept_downloads=True)
+    opened = await context.new_page()
+    violations: list[str] = []
+
+    def watch(message: ConsoleMessage) -> None:
+        # htmx logs the request it drops when a newer one replaces it (hx-sync="this:replace",
+        # e.g. Enter fires both change and submit): intended, not a failure.
+        if message.text.startswith(("htmx:sendAbort", "htmx:afterRequest")):
+            return
+        if "Content Security Policy" in message.text or message.type == "error":
+            violations.append(message.text)
+
+    opened.on("console", watch)
+    try:
+        yield opened
+        assert violations == [], violations
+    finally:
+        if request.node.stash.get(_FAILED, True):
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            name = re.sub(r"[^\w.-]+", "_", request.node.nodeid)
+            await opened.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        await context.close()
