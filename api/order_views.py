@@ -34,13 +34,44 @@ def contact_of(order: Order, *, masked: bool) -> ContactPublic:
     )
 
 
+# A view read while its order moves is read again (each statement sees the newest commit).
+_READS = 5
+
+
 async def order_public(
     session: AsyncSession, order_no: str, *, unmasked: bool = False
 ) -> OrderPublic:
-    """The order; its contact masked unless `unmasked` (the storefront that sent it)."""
+    """The order; its contact masked unless `unmasked` (the storefront that sent it).
+
+    The view takes several statements, and a projection write may commit between them (a refund
+    made: the order's refunded amount and its owed refund change together). Every write that
+    moves the order's figures or status updates its row, so the row is read again at the end:
+    if it moved, the view is read again, and never shows a torn state (a refund neither owed
+    nor made)."""
+    for _ in range(_READS - 1):
+        view = await _read_order(session, order_no, unmasked=unmasked)
+        if _figures(await _order_row(session, order_no)) == _shown(view):
+            return view
+    return await _read_order(session, order_no, unmasked=unmasked)
+
+
+def _figures(order: Order) -> tuple[object, ...]:
+    return (order.status, order.paid_fen, order.refunded_fen, order.escalated, order.under_review)
+
+
+def _shown(view: OrderPublic) -> tuple[object, ...]:
+    return (view.status, view.paid_fen, view.refunded_fen, view.escalated, view.under_review)
+
+
+async def _order_row(session: AsyncSession, order_no: str) -> Order:
     order = await session.get(Order, order_no, populate_existing=True)
     if order is None:
         raise not_found("order", order_no)
+    return order
+
+
+async def _read_order(session: AsyncSession, order_no: str, *, unmasked: bool) -> OrderPublic:
+    order = await _order_row(session, order_no)
     lines = await session.scalars(
         select(OrderLine).where(OrderLine.order_no == order_no).order_by(OrderLine.line_no)
     )

@@ -1,5 +1,5 @@
 """How the console reads the API's answers about the person: who they are and what they may do
-(from /v1/auth/me, or /v1/auth/grants when /me does not list permissions), and why a sign-in
+(/v1/auth/me, and /v1/auth/grants for every permission, composed roles included), and why a sign-in
 was refused."""
 
 from __future__ import annotations
@@ -27,14 +27,7 @@ class Answers(ApiClient):
 ME = {"kind": "user", "id": 3, "name": "cs", "roles": ["cs"], "warehouse_id": None}
 
 
-async def test_permissions_come_with_me_when_it_lists_them() -> None:
-    api = Answers({"/v1/auth/me": {**ME, "permissions": ["orders.read", "orders.cancel"]}})
-    me = await who_is_signed_in(api)
-    assert (me.name, me.permissions) == ("cs", frozenset({"orders.read", "orders.cancel"}))
-    assert api.asked == ["/v1/auth/me"]
-
-
-async def test_permissions_come_from_grants_when_me_has_none() -> None:
+async def test_permissions_come_from_grants_composed_roles_included() -> None:
     grants = {"roles": ["cs"], "permissions": ["orders.read"], "warehouse_ids": None}
     api = Answers({"/v1/auth/me": ME, "/v1/auth/grants": grants})
     me = await who_is_signed_in(api)

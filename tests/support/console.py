@@ -12,6 +12,7 @@ import httpx
 from api.deps import AppDeps
 from api.main import create_app
 from models.contracts.order import OrderPolicy
+from tests.support import totp
 from tests.support.stack import CARRIER_SECRET, PAY_SECRET, TOKEN_SECRET, Stack, fast_timings
 from workers.seed import DEMO_PASSWORD
 
@@ -70,6 +71,9 @@ async def sign_in(
     page = await client.get("/console/login")
     assert page.status_code == 200, page.text
     form = {"username": username, "password": password, "csrf": csrf_of(client), "next": next_}
+    code = await totp.code(id(client), username)  # admin and finance have a second factor
+    if code is not None:
+        form["totp_code"] = code
     return await client.post("/console/login", data=form)
 
 
