@@ -13,8 +13,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
-from console import auth, dashboard, orders, search
-from console.client import Forbidden, NotFound, Refused, SignedOut
+from console import auth, dashboard, enrolment, orders, search
+from console.client import EnrolmentRequired, Forbidden, NotFound, Refused, SignedOut
 from console.pages import ConsoleConfig, ConsoleState, here, render
 from console.security import SESSION_COOKIE, CsrfFailed, SecurityHeaders, clear_session
 
@@ -26,9 +26,10 @@ def create_console(api: ASGIApp, config: ConsoleConfig | None = None) -> FastAPI
     app.state.console = ConsoleState(api=api, config=config or ConsoleConfig())
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, dashboard, orders, search):
+    for module in (auth, dashboard, enrolment, orders, search):
         app.include_router(module.router)
     app.add_exception_handler(SignedOut, _signed_out)
+    app.add_exception_handler(EnrolmentRequired, _enrolment_required)
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(CsrfFailed, _csrf_failed)
@@ -46,6 +47,14 @@ async def _signed_out(request: Request, exc: Exception) -> Response:
     response = RedirectResponse(f"{root}/login?{expired}{urlencode({'next': target})}", 303)
     clear_session(request, response)
     return response
+
+
+async def _enrolment_required(request: Request, exc: Exception) -> Response:
+    """A person who must enrol a second factor first: to the enrolment page, remembering the
+    page."""
+    root = str(request.scope.get("root_path", ""))
+    target = here(request) if request.method == "GET" else _referring_page(request, root)
+    return RedirectResponse(f"{root}/totp?{urlencode({'next': target})}", 303)
 
 
 def _referring_page(request: Request, root: str) -> str:

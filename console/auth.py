@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -12,7 +13,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from console.client import Refused, SignedOut, connect
 from console.i18n import LANG_COOKIE, LANGUAGES
 from console.pages import client_address, console_state, render
-from console.security import CSRF_FIELD, check_csrf, clear_session, cookie_path, set_session
+from console.security import (
+    CSRF_FIELD,
+    check_csrf,
+    clear_session,
+    cookie_path,
+    set_enrol_session,
+    set_session,
+)
 
 router = APIRouter()
 _TOTP = re.compile(r"^\d{6}$")
@@ -79,11 +87,21 @@ async def login(
         except Refused as refusal:
             message = refusal_message(refusal)
             return render(request, "login.html", next=target, message=message, status=401)
-    expires_at = datetime.fromisoformat(token["expires_at"])
+    if token.get("scope") == "totp_enrol":
+        # Admin and finance without a second factor yet: enrol one first, then the page.
+        root = str(request.scope.get("root_path", ""))
+        response = RedirectResponse(f"{root}/totp?{urlencode({'next': target})}", 303)
+        set_enrol_session(request, response, token["access_token"], seconds_left(token))
+        return response
     response = RedirectResponse(target, status_code=303)
-    ttl = int((expires_at - datetime.now(UTC)).total_seconds())
-    set_session(request, response, token["access_token"], ttl)
+    set_session(request, response, token["access_token"], seconds_left(token))
     return response
+
+
+def seconds_left(token: dict[str, Any]) -> int:
+    """How long the API's token is good for (the session cookie lives as long)."""
+    expires_at = datetime.fromisoformat(token["expires_at"])
+    return int((expires_at - datetime.now(UTC)).total_seconds())
 
 
 @router.post("/logout")

@@ -23,6 +23,11 @@ class Forbidden(Exception):
     """The person's roles do not allow the page or the action."""
 
 
+class EnrolmentRequired(Exception):
+    """The person must enrol a TOTP second factor before anything else (their token's scope is
+    totp_enrol)."""
+
+
 class NotFound(Exception):
     """The API knows no such object."""
 
@@ -63,6 +68,13 @@ class ApiClient:
     async def post(self, path: str, body: Json | None = None) -> Json:
         return _answer(await self.http.post(path, json=body or {}))
 
+    async def get_bytes(self, path: str) -> tuple[bytes, str]:
+        """A non-JSON answer (an image): its body and content type."""
+        response = await self.http.get(path)
+        if response.status_code >= 400:
+            _answer(response)
+        return response.content, response.headers.get("content-type", "")
+
 
 def _answer(response: httpx.Response) -> Json:
     if response.status_code == 401 and "/problems/totp" in response.text:
@@ -70,6 +82,8 @@ def _answer(response: httpx.Response) -> Json:
         raise Refused(401, response.json())
     if response.status_code == 401:
         raise SignedOut
+    if response.status_code == 403 and "/problems/totp-enrolment-required" in response.text:
+        raise EnrolmentRequired
     if response.status_code == 403:
         raise Forbidden
     if response.status_code == 404:

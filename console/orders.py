@@ -24,7 +24,7 @@ from console.pages import (
     render,
     translator,
 )
-from console.security import CSRF_FIELD, SESSION_COOKIE, check_csrf
+from console.security import CSRF_FIELD, check_csrf, session_token
 
 router = APIRouter()
 PAGE_SIZE: Final = 50
@@ -189,7 +189,7 @@ def _export_rows(request: Request, filters: OrderFilters) -> AsyncIterator[list[
     """The rows of the export, fetched while streaming with the person's own token (the page's
     client is closed by then)."""
     t = translator(request)
-    token = request.cookies.get(SESSION_COOKIE)
+    token, _ = session_token(request)
     address = client_address(request)
     api_app = console_state(request).api
 
@@ -247,7 +247,9 @@ async def detail_page(
     feedback: Feedback | None = None,
     done: str | None = None,
     status: int = 200,
+    contact: Json | None = None,
 ) -> Response:
+    """The order page; `contact` is the full contact when the person has just revealed it."""
     order = await viewer.api.get(f"/v1/orders/{order_no}")
     config = console_state(request).config
     return render(
@@ -262,6 +264,8 @@ async def detail_page(
         can_cancel=viewer.can("orders.cancel") and order["status"] not in FINAL,
         can_review=viewer.can("orders.review") and order["under_review"],
         can_decide=viewer.can("packages.decide"),
+        contact=contact or order["contact"],
+        can_reveal=viewer.can("pii.read") and contact is None,
         feedback=feedback or Feedback(),
         done=done if done in DONE else None,
     )
@@ -363,3 +367,17 @@ async def decide_package(
         {"decision": decision, "reason": reason},
     )
     return await order_action(request, viewer, order_no, call, feedback, "decided")
+
+
+@router.post("/orders/{order_no}/reveal", response_class=HTMLResponse)
+async def reveal_contact(
+    request: Request,
+    order_no: str,
+    viewer: SignedIn,
+    csrf: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+) -> Response:
+    """The order's full contact, once, on this answer only (the API audits every reveal)."""
+    check_csrf(request, csrf)
+    viewer.require("pii.read")
+    contact = await viewer.api.post(f"/v1/orders/{order_no}/reveal")
+    return await detail_page(request, viewer, order_no, contact=contact)

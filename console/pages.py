@@ -13,10 +13,10 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from starlette.types import ASGIApp
 
-from console.client import ApiClient, Forbidden, SignedOut, connect
+from console.client import ApiClient, EnrolmentRequired, Forbidden, SignedOut, connect
 from console.i18n import LANG_COOKIE, Translator, format_time, language
 from console.money import format_fen
-from console.security import SESSION_COOKIE, csrf_token, remember_csrf
+from console.security import csrf_token, remember_csrf, session_token
 
 _TEMPLATES = Path(__file__).parent / "templates"
 
@@ -103,9 +103,11 @@ async def who_is_signed_in(api: ApiClient) -> Me:
 
 
 async def signed_in(request: Request) -> AsyncIterator[Viewer]:
-    token = request.cookies.get(SESSION_COOKIE)
+    token, enrolling = session_token(request)
     if not token:
         raise SignedOut
+    if enrolling:
+        raise EnrolmentRequired
     async with connect(console_state(request).api, token, client_address(request)) as api:
         yield Viewer(api, await who_is_signed_in(api))
 

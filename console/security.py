@@ -14,6 +14,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 SESSION_COOKIE: Final = "houtai_session"
 CSRF_COOKIE: Final = "houtai_csrf"
 CSRF_FIELD: Final = "csrf"
+ENROL_PREFIX: Final = "enrol."
+"""Marks a session cookie holding a token good only for enrolling a second factor (`scope`
+totp_enrol): every page but the enrolment page sends its holder there. A JWT never starts so."""
 CONTENT_SECURITY_POLICY: Final = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -42,6 +45,18 @@ def set_session(request: Request, response: Response, token: str, max_age: int) 
         samesite="strict",
         secure=is_https(request),
     )
+
+
+def set_enrol_session(request: Request, response: Response, token: str, max_age: int) -> None:
+    set_session(request, response, ENROL_PREFIX + token, max_age)
+
+
+def session_token(request: Request) -> tuple[str | None, bool]:
+    """The session's bearer token, and whether it is good only for enrolling."""
+    value = request.cookies.get(SESSION_COOKIE)
+    if value and value.startswith(ENROL_PREFIX):
+        return value.removeprefix(ENROL_PREFIX), True
+    return value or None, False
 
 
 def clear_session(request: Request, response: Response) -> None:
