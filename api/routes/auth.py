@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1/auth", tags=["auth"])
 _DUMMY_HASH = hash_password("not-a-real-password")
 
 
-@router.post("/login")
+@router.post("/login", responses={401: {"description": "wrong username or password"}})
 async def login(
     body: LoginRequest,
     request: Request,

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import time
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from api.pagination import Page
-from api.schemas.common import Code, Fen, Name, Patch, PositiveInt, Public, Quantity, Strict
+from api.schemas.common import (
+    Code,
+    Fen,
+    Name,
+    Patch,
+    PositiveInt,
+    Public,
+    Quantity,
+    Strict,
+    TimeOfDay,
+)
 
 SupplierStatus = Literal["pending", "approved", "suspended"]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
@@ -77,25 +86,9 @@ class SupplierProductPublic(Public):
 TrackingMode = Literal["carrier_issued", "prepurchased_range"]
 
 
-def _time_of_day_text(value: object) -> object:
-    if not isinstance(value, str | time):
-        raise ValueError("a time of day like 18:00")
-    return value
-
-
-def _without_offset(value: time) -> time:
-    if value.tzinfo is not None:
-        raise ValueError("a local time in the warehouse's timezone, without a UTC offset")
-    return value
-
-
-# A wall-clock time in the warehouse's own timezone: "18:00", never seconds or "18:00+08:00".
-LocalTime = Annotated[time, BeforeValidator(_time_of_day_text), AfterValidator(_without_offset)]
-
-
 class CarrierCutoffIn(Strict):
     warehouse_id: int
-    cutoff_local: LocalTime
+    cutoff_local: TimeOfDay
 
 
 class CarrierCreate(Strict):
@@ -114,7 +107,7 @@ class CarrierUpdate(Patch):
 
 class CarrierCutoffPublic(Public):
     warehouse_id: int
-    cutoff_local: time
+    cutoff_local: TimeOfDay
 
 
 class CarrierPublic(Public):
