@@ -87,6 +87,11 @@ def error_statuses(route: Any) -> set[int]:
     return statuses
 
 
+def _has_body(answer: dict[str, Any]) -> bool:
+    """A route's own `responses=` entry that says what its body is (not a problem)."""
+    return "model" in answer or "content" in answer
+
+
 def _problem_response(status: int, description: str | None) -> dict[str, Any]:
     return {
         "description": description or _DESCRIPTIONS.get(status, "Error"),
@@ -110,11 +115,13 @@ def shape(document: dict[str, Any], routes: list[RouteContext]) -> dict[str, Any
                 continue
             responses: dict[str, Any] = operation.setdefault("responses", {})
             declared = {int(code) for code in responses if code.isdigit() and int(code) >= 400}
-            for status in sorted(error_statuses(route) | declared):
+            own = {int(code) for code, answer in route.responses.items() if _has_body(answer)}
+            for status in sorted(error_statuses(route) | declared - own):
                 described = responses.get(str(status), {}).get("description")
                 if status == 422 and described == "Validation Error":
                     described = None
                 responses[str(status)] = _problem_response(status, described)
+            operation["responses"] = dict(sorted(responses.items()))
     return document
 
 
