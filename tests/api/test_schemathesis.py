@@ -5,7 +5,10 @@ The schema is the one create_app builds in process; the requests go to the whole
 (API, a worker, the Temporal dev server, PostgreSQL with the demo data) over real HTTP, once as
 the demo admin (bearer token) and once as the demo storefront (API key). Each operation gets a
 bounded, derandomized number of valid and of invalid examples (HOUTAI_SCHEMATHESIS_EXAMPLES per
-mode, default below). The test fails on any 5xx, any answer whose status, content type or body
+mode, default below), and, where its path names objects of kinds the run knows real ones of (the
+demo data, an order placed for the run, a spare user and key the run may change), as many
+valid examples aimed at those objects, so that real answers' bodies are checked too. The test
+fails on any 5xx, any answer whose status, content type or body
 the schema does not declare, and any request left unanswered within the timeout; it prints the
 counts either way.
 """
@@ -32,8 +35,13 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from sqlalchemy import text
 
 from api.main import create_app
+from core.security import hash_api_key, new_api_key
+from models.db import ApiKey
+from tests.support.api import add_user
+from tests.support.order_api import lines_of, order_body, place_order, skus_in
 from tests.support.stack import Stack
 from workers.seed import DEMO_PASSWORD, DEMO_STOREFRONT_KEY
 
@@ -53,6 +61,7 @@ class Tally:
     operations: int = 0
     requests: int = 0
     no_invalid_input: int = 0  # operations whose input cannot be made invalid
+    on_known_objects: int = 0  # operations also run on real objects
     by_status: Counter[int] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)
     by_operation: dict[str, Counter[str]] = field(default_factory=dict)
@@ -65,7 +74,9 @@ class Tally:
 
     def report(self, who: str) -> str:
         lines = [
-            f"schemathesis as {who}: {self.operations} operations, {self.requests} requests, "
+            f"schemathesis as {who}: {self.operations} operations "
+            f"({self.on_known_objects} also on known objects, "
+            f"{self.no_invalid_input} without any invalid input), {self.requests} requests, "
             f"statuses {dict(sorted(self.by_status.items()))}, "
             f"failures {sum(self.failures.values())}: {dict(self.failures.most_common())}"
         ]
@@ -77,10 +88,14 @@ class Tally:
 
 
 def _exercise(
-    schema: schemathesis.BaseSchema, base_url: str, headers: dict[str, str], tally: Tally
+    schema: schemathesis.BaseSchema,
+    base_url: str,
+    headers: dict[str, str],
+    known: dict[str, Any],
+    tally: Tally,
 ) -> None:
-    """Every operation, EXAMPLES valid and EXAMPLES invalid cases each (runs in a thread: the
-    stack serves on the test's event loop)."""
+    """Every operation, EXAMPLES valid and EXAMPLES invalid cases each, and EXAMPLES valid ones
+    on known objects (runs in a thread: the stack serves on the test's event loop)."""
     session = requests.Session()
     for result in schema.get_all_operations():
         if isinstance(result, Err):  # an operation the schema cannot describe
@@ -89,9 +104,17 @@ def _exercise(
             continue
         operation = result.ok()
         tally.operations += 1
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+        names = {p.name for p in operation.path_parameters}
+        runs: list[tuple[GenerationMode, dict[str, Any] | None]] = [
+            (GenerationMode.POSITIVE, None),
+            (GenerationMode.NEGATIVE, None),
+        ]
+        if names and names <= set(known):
+            tally.on_known_objects += 1
+            runs.append((GenerationMode.POSITIVE, {name: known[name] for name in names}))
+        for mode, path in runs:
 
-            @given(case=operation.as_strategy(generation_mode=mode))
+            @given(case=operation.as_strategy(generation_mode=mode, path_parameters=path))
             @settings(
                 max_examples=EXAMPLES,
                 derandomize=True,
@@ -159,9 +182,51 @@ async def _staff_token(stack: Stack) -> str:
         return str(answer.json()["access_token"])
 
 
+# path parameter -> the table whose first row the run aims at
+_SEEDED = {
+    "sku_id": "skus",
+    "warehouse_id": "warehouses",
+    "product_id": "spus",
+    "category_id": "categories",
+    "carrier_id": "carriers",
+    "supplier_id": "suppliers",
+    "location_id": "locations",
+    "template_id": "freight_templates",
+    "promotion_id": "promotions",
+    "batch_id": "location_stocks",
+}
+
+
+async def _known_objects(stack: Stack) -> dict[str, Any]:
+    """Real objects for path parameters: the demo data's, an order placed for the run, and a
+    spare user and API key (the run may deactivate or revoke them; not the ones it uses)."""
+    known: dict[str, Any] = {}
+    async with stack.sessions() as session:
+        for name, table in _SEEDED.items():
+            found = await session.scalar(text(f"SELECT min(id) FROM {table}"))
+            if found is not None:
+                known[name] = found
+        key, prefix = new_api_key()
+        spare_key = ApiKey(
+            name="schemathesis", prefix=prefix, key_hash=hash_api_key(key), role="storefront"
+        )
+        session.add(spare_key)
+        await session.commit()
+        known["key_id"] = spare_key.id
+    known["user_id"] = await add_user(stack.sessions, "schemathesis", "cs")
+    async with httpx.AsyncClient(base_url=stack.api, timeout=30) as api:
+        sku = (await skus_in(stack, "SH01"))[0]
+        order = await place_order(api, order_body(lines_of((sku, 1)), key="schemathesis"))
+    known["order_no"] = order["order_no"]
+    if order.get("packages"):
+        known["package_no"] = order["packages"][0]["package_no"]
+    return known
+
+
 async def test_every_operation_answers_as_its_schema_says(stack: Stack) -> None:
     document: dict[str, Any] = create_app().openapi()
     schema = schemathesis.openapi.from_dict(document)
+    known = await _known_objects(stack)
     token = await _staff_token(stack)
     runs = {
         "storefront (X-API-Key)": {"X-API-Key": DEMO_STOREFRONT_KEY},
@@ -171,7 +236,7 @@ async def test_every_operation_answers_as_its_schema_says(stack: Stack) -> None:
     failed = False
     for who, headers in runs.items():
         tally = Tally()
-        await asyncio.to_thread(_exercise, schema, stack.api, headers, tally)
+        await asyncio.to_thread(_exercise, schema, stack.api, headers, known, tally)
         reports.append(tally.report(who))
         print(reports[-1])  # noqa: T201  # the figures are the point of the run
         assert tally.operations == len([op for path in document["paths"].values() for op in path])
