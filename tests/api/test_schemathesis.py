@@ -62,6 +62,7 @@ class Tally:
     requests: int = 0
     no_invalid_input: int = 0  # operations whose input cannot be made invalid
     on_known_objects: int = 0  # operations also run on real objects
+    answered_2xx: set[str] = field(default_factory=set)  # operations whose success body was seen
     by_status: Counter[int] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)
     by_operation: dict[str, Counter[str]] = field(default_factory=dict)
@@ -76,7 +77,8 @@ class Tally:
         lines = [
             f"schemathesis as {who}: {self.operations} operations "
             f"({self.on_known_objects} also on known objects, "
-            f"{self.no_invalid_input} without any invalid input), {self.requests} requests, "
+            f"{self.no_invalid_input} without any invalid input, "
+            f"{len(self.answered_2xx)} answered 2xx at least once), {self.requests} requests, "
             f"statuses {dict(sorted(self.by_status.items()))}, "
             f"failures {sum(self.failures.values())}: {dict(self.failures.most_common())}"
         ]
@@ -154,6 +156,8 @@ def _call_and_check(
         tally.fail(label, UNANSWERED, f"{type(exc).__name__}: {exc}")
         return
     tally.by_status[response.status_code] += 1
+    if response.status_code < 300:
+        tally.answered_2xx.add(label)
     try:
         case.validate_response(response, checks=CHECKS, headers=headers)
     except FailureGroup as group:
