@@ -52,8 +52,8 @@ class ProblemDetail(BaseModel):
     title: str = Field(examples=["Invalid input"])
     status: int = Field(ge=400, le=599)
     detail: str
-    errors: list[ProblemError] | None = Field(
-        default=None, description="present when the problem names fields or objects"
+    errors: list[ProblemError] = Field(
+        default_factory=list, description="present when the problem names fields or objects"
     )
 
 
@@ -116,7 +116,7 @@ def shape(document: dict[str, Any], routes: list[RouteContext]) -> dict[str, Any
             responses: dict[str, Any] = operation.setdefault("responses", {})
             declared = {int(code) for code in responses if code.isdigit() and int(code) >= 400}
             own = {int(code) for code, answer in route.responses.items() if _has_body(answer)}
-            for status in sorted(error_statuses(route) | declared - own):
+            for status in sorted((error_statuses(route) | declared) - own):
                 described = responses.get(str(status), {}).get("description")
                 if status == 422 and described == "Validation Error":
                     described = None
