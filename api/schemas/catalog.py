@@ -35,8 +35,12 @@ class CategoryPublic(Public):
     parent_id: int | None
 
 
+# brands.name is varchar(100): a longer name was a 500 from the database, not a 422.
+BrandName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
 class BrandCreate(Strict):
-    name: Name
+    name: BrandName
 
 
 class BrandPublic(Public):
