@@ -7,7 +7,17 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from api.pagination import Page
-from api.schemas.common import Code, Fen, Name, Patch, PositiveInt, Public, Quantity, Strict
+from api.schemas.common import (
+    Code,
+    Fen,
+    Name,
+    Patch,
+    PositiveInt,
+    Public,
+    Quantity,
+    ShortName,
+    Strict,
+)
 
 Barcode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9A-Za-z\-]{4,64}$")]
 Attributes = Annotated[
@@ -17,14 +27,14 @@ Attributes = Annotated[
 
 class CategoryCreate(Strict):
     code: Code
-    name: Name
+    name: ShortName
     parent_id: int | None = None
 
 
 class CategoryUpdate(Patch):
     nullable = frozenset({"parent_id"})
 
-    name: Name | None = None
+    name: ShortName | None = None
     parent_id: int | None = None
 
 
@@ -35,12 +45,8 @@ class CategoryPublic(Public):
     parent_id: int | None
 
 
-# brands.name is varchar(100): a longer name was a 500 from the database, not a 422.
-BrandName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-
-
 class BrandCreate(Strict):
-    name: BrandName
+    name: ShortName
 
 
 class BrandPublic(Public):

@@ -30,6 +30,9 @@ Code = Annotated[
     ),
 ]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Names kept in varchar(100) columns (users, API keys, categories, brands, carriers, freight
+# templates, promotions, warehouses): longer ones were a 500 from the database, not a 422.
+ShortName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 # Mainland administrative division code, e.g. 310000 (上海).
 RegionCode = Annotated[str, StringConstraints(pattern=r"^[1-8]\d{5}$")]
 _TIME_OF_DAY = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"

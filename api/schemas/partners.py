@@ -15,6 +15,7 @@ from api.schemas.common import (
     PositiveInt,
     Public,
     Quantity,
+    ShortName,
     Strict,
     TimeOfDay,
 )
@@ -93,13 +94,13 @@ class CarrierCutoffIn(Strict):
 
 class CarrierCreate(Strict):
     code: Code
-    name: Name
+    name: ShortName
     tracking_mode: TrackingMode = "carrier_issued"
     cutoffs: Annotated[list[CarrierCutoffIn], Field(max_length=50)] = []
 
 
 class CarrierUpdate(Patch):
-    name: Name | None = None
+    name: ShortName | None = None
     tracking_mode: TrackingMode | None = None
     active: bool | None = None
     cutoffs: Annotated[list[CarrierCutoffIn], Field(max_length=50)] | None = None

@@ -119,3 +119,23 @@ async def test_times_of_day_are_not_declared_as_rfc3339_times(
         )
         assert answer.status_code == 422, (refused, answer.text)
         assert not re.fullmatch(pattern, refused)
+
+
+async def test_a_name_longer_than_its_column_is_refused_not_a_database_error(
+    client: httpx.AsyncClient, user_headers: MakeHeaders
+) -> None:
+    """The schema's maxLength is what the column holds (varchar(100)), so a name it allows is
+    stored and one it refuses is a 422 naming the field, never a 500 from the database."""
+    admin = await user_headers("admin")
+    bodies = {
+        "/v1/categories": {"code": "c1"},
+        "/v1/warehouses": {"code": "W1", "region_code": "310000"},
+        "/v1/carriers": {"code": "SF"},
+        "/v1/admin/api-keys": {"role": "storefront"},
+    }
+    for path, body in bodies.items():
+        refused = await client.post(path, json=body | {"name": "名" * 101}, headers=admin)
+        assert refused.status_code == 422, (path, refused.text)
+        assert [e["field"] for e in refused.json()["errors"]] == ["name"]
+        stored = await client.post(path, json=body | {"name": "名" * 100}, headers=admin)
+        assert stored.status_code == 201, (path, stored.text)
