@@ -27,6 +27,7 @@ from models.contracts.order import (
     QuoteRequest,
     RecordOrderRequest,
     RecordPackageRequest,
+    RefundState,
     StatusChange,
 )
 from models.contracts.pricing import PricingRequest
@@ -35,6 +36,7 @@ from models.db import (
     Order,
     OrderEvent,
     OrderLine,
+    OrderRefund,
     Package,
     PackageLine,
 )
@@ -93,6 +95,23 @@ async def add_event(
     for changed in (order_no, package_no):  # readers waiting on either hear of it at commit
         if changed is not None:
             await session.execute(*notify_sql(changed))
+
+
+async def owe_refund(session: AsyncSession, order_no: str, refund: RefundState) -> None:
+    """Show a refund the order owes (pending or refused); never moves one made back."""
+    values = {
+        "amount_fen": refund.amount_fen,
+        "status": refund.status,
+        "reason": refund.reason[:500],
+        "refused_reason": (refund.refused_reason or "")[:500] or None,
+    }
+    await session.execute(
+        insert(OrderRefund)
+        .values(refund_no=refund.refund_no, order_no=order_no, **values)
+        .on_conflict_do_update(
+            index_elements=["refund_no"], set_=values, where=OrderRefund.status != "done"
+        )
+    )
 
 
 async def _pricing_request(session: AsyncSession, request: QuoteRequest) -> PricingRequest:
@@ -202,6 +221,8 @@ class OrderActivities:
                 values["cancel_reason"] = str(change.detail["reason"])[:500]
             if values:
                 await session.execute(update(Order).where(order).values(**values))
+            for refund in change.refunds:
+                await owe_refund(session, change.order_no, refund)
             await add_event(
                 session,
                 order_no=change.order_no,

@@ -12,18 +12,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
 from activities.orders import add_event, business_error
-from activities.providers import PaymentProvider, ProviderError
+from activities.providers import PaymentProvider, ProviderError, ProviderPaymentState
 from activities.refund_callbacks import settle_pending
 from core.db import SessionFactory
 from models.contracts.order import (
     Actor,
+    ConfirmPaymentRequest,
     OpenPaymentRequest,
+    PaymentConfirmation,
+    PaymentReceived,
     PaymentSession,
     RecordPaymentRequest,
     RefundRequest,
     RefundResult,
 )
-from models.db import MoneyEntry, Order, Payment, Refund
+from models.db import (
+    MoneyEntry,
+    Order,
+    OrderRefund,
+    Payment,
+    ReconciliationDifference,
+    Refund,
+)
+from models.domain.reconciliation import DifferenceKind, business_day
 
 
 class PaymentActivities:
@@ -53,6 +64,29 @@ class PaymentActivities:
             amount_fen=created.amount_fen,
             currency=created.currency,
         )
+
+    @activity.defn
+    async def confirm_payment(self, request: ConfirmPaymentRequest) -> PaymentConfirmation:
+        """Whether the provider's books hold the payment a callback reported (DESIGN §9: a
+        webhook is believed only for what the provider vouches for). When they do not, the
+        callback is a difference for finance (once per transaction) and a step on the order's
+        timeline — never money of the order, so nothing to refund. A transaction already in our
+        books is `recorded` (a copy of a callback taken before)."""
+        payment = request.payment
+        async with self._sessions() as session:
+            if await session.get(Payment, payment.transaction_id) is not None:
+                return PaymentConfirmation(vouched=True, recorded=True)
+        try:
+            books: ProviderPaymentState | None = await self._provider.payment(payment.payment_id)
+        except ProviderError:
+            books = None
+        kind, detail = _not_vouched(request.order_no, payment, books)
+        if kind is None:
+            return PaymentConfirmation(vouched=True)
+        async with self._sessions() as session:
+            await _payment_difference(session, request.order_no, payment, kind, detail)
+            await session.commit()
+        return PaymentConfirmation(vouched=False, detail=detail)
 
     @activity.defn
     async def record_payment(self, request: RecordPaymentRequest) -> None:
@@ -126,6 +160,66 @@ class PaymentActivities:
         )
 
 
+def _not_vouched(
+    order_no: str, payment: PaymentReceived, books: ProviderPaymentState | None
+) -> tuple[DifferenceKind | None, str]:
+    claim = (
+        f"payment callback: transaction {payment.transaction_id} of {payment.amount_fen} fen "
+        f"{payment.currency} for {order_no}"
+    )
+    if books is None:
+        return "missing_at_provider", f"{claim}: the provider has no payment {payment.payment_id}"
+    if (
+        books.status != "succeeded"
+        or books.transaction_id != payment.transaction_id
+        or books.merchant_order_no != order_no
+    ):
+        held = f"{books.status}, transaction {books.transaction_id}, {books.paid_fen} fen"
+        return "missing_at_provider", f"{claim} is not in the provider's books ({held})"
+    if (books.paid_fen, books.currency) != (payment.amount_fen, payment.currency):
+        return "amount_mismatch", f"{claim}: the provider's books hold {books.paid_fen} fen"
+    return None, ""
+
+
+async def _payment_difference(
+    session: AsyncSession,
+    order_no: str,
+    payment: PaymentReceived,
+    kind: DifferenceKind,
+    detail: str,
+) -> None:
+    await session.execute(
+        insert(ReconciliationDifference)
+        .values(
+            day=business_day(payment.paid_at),
+            kind=kind,
+            entry_type="payment",
+            reference=payment.transaction_id[:64],
+            order_no=order_no,
+            provider_id=payment.payment_id[:64],
+            provider_amount_fen=payment.amount_fen,  # what the callback claimed
+            ledger_amount_fen=None,
+            occurred_at=payment.paid_at,
+            detail=detail[:500],
+            resolved=False,
+            run_id=None,
+        )
+        .on_conflict_do_nothing()  # a copy of the callback
+    )
+    await add_event(
+        session,
+        order_no=order_no,
+        step="payment_difference",
+        actor=Actor(kind="provider", name=payment.provider),
+        key=f"{order_no}:payment-difference:{payment.transaction_id}",
+        detail={
+            "transaction_id": payment.transaction_id,
+            "amount_fen": payment.amount_fen,
+            "kind": kind,
+        },
+    )
+
+
 async def _record_refund(session: AsyncSession, request: RefundRequest, refund_id: str) -> None:
     inserted = await session.scalar(
         insert(Refund)
@@ -144,6 +238,9 @@ async def _record_refund(session: AsyncSession, request: RefundRequest, refund_i
         return
     await settle_pending(session, request.refund_no)  # its callback may have come first
     await _ledger(session, request.order_no, "refund", -request.amount_fen, request.refund_no)
+    await session.execute(  # it was owed (pending or refused): now it is made
+        update(OrderRefund).where(OrderRefund.refund_no == request.refund_no).values(status="done")
+    )
     await session.execute(
         update(Order)
         .where(Order.order_no == request.order_no)

@@ -29,6 +29,17 @@ class ProviderPayment(BaseModel):
     currency: str
 
 
+class ProviderPaymentState(BaseModel):
+    """A payment as the provider's books show it: what it can vouch for."""
+
+    payment_id: str
+    status: str
+    merchant_order_no: str
+    transaction_id: str | None = None
+    paid_fen: int = 0
+    currency: str
+
+
 class ProviderRefund(BaseModel):
     refund_id: str
     amount_fen: int
@@ -56,6 +67,10 @@ class PaymentProvider(Protocol):
     async def refund(
         self, *, payment_id: str, refund_no: str, amount_fen: int, reason: str
     ) -> ProviderRefund: ...
+
+    async def payment(self, payment_id: str) -> ProviderPaymentState:
+        """The payment as the provider's books show it (ProviderError when it has none)."""
+        ...
 
     async def transfer(
         self, *, transfer_key: str, payee_name: str, payee_account: str, amount_fen: int, memo: str
@@ -147,6 +162,10 @@ class SandboxPaymentProvider:
             },
         )
         return ProviderRefund.model_validate(_raise_for(answer))
+
+    async def payment(self, payment_id: str) -> ProviderPaymentState:
+        answer = await self._http.get(f"/v1/payments/{payment_id}")
+        return ProviderPaymentState.model_validate(_raise_for(answer))
 
     async def transfer(
         self, *, transfer_key: str, payee_name: str, payee_account: str, amount_fen: int, memo: str

@@ -10,8 +10,10 @@ from typing import Any, Protocol
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from core.db import is_data_error
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
@@ -142,12 +144,26 @@ def install(app: FastAPI) -> None:
         status, detail, errors = _integrity_problem(exc)
         return problem_response(status, detail, type_="/problems/constraint", errors=errors)
 
+    async def on_database(request: Request, exc: Exception) -> JSONResponse:
+        # Backstop: the schemas' bounds should have refused such a value with the field named.
+        if is_data_error(exc):
+            log.warning("data error past validation", extra={"path": request.url.path})
+            return problem_response(
+                422, "a value is out of range or not storable text", type_="/problems/invalid-input"
+            )
+        return await on_unexpected(request, exc)
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"path": request.url.path})
-        return problem_response(500, "internal error; it has been logged")
+        # The server closes the connection after an unhandled error: say so, so that a client
+        # keeping connections alive does not send its next request into a closed one.
+        return problem_response(
+            500, "internal error; it has been logged", headers={"Connection": "close"}
+        )
 
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(IntegrityError, on_integrity)
+    app.add_exception_handler(DBAPIError, on_database)
     app.add_exception_handler(Exception, on_unexpected)

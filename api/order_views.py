@@ -11,9 +11,10 @@ from api.schemas.orders import (
     OrderPublic,
     PackageLinePublic,
     PackagePublic,
+    PendingRefundPublic,
     TimelinePublic,
 )
-from models.db import Order, OrderEvent, OrderLine, Package, PackageLine
+from models.db import Order, OrderEvent, OrderLine, OrderRefund, Package, PackageLine
 
 
 async def order_public(session: AsyncSession, order_no: str) -> OrderPublic:
@@ -46,6 +47,15 @@ async def order_public(session: AsyncSession, order_no: str) -> OrderPublic:
         .where(OrderEvent.order_no == order_no)
         .order_by(OrderEvent.at, OrderEvent.seq, OrderEvent.id)
     )
+    owed = [
+        PendingRefundPublic.model_validate(row)
+        for row in await session.scalars(
+            select(OrderRefund)
+            .where(OrderRefund.order_no == order_no, OrderRefund.status != "done")
+            .order_by(OrderRefund.refund_no)
+            .execution_options(populate_existing=True)
+        )
+    ]
     return OrderPublic(
         order_no=order.order_no,
         status=order.status,
@@ -72,4 +82,6 @@ async def order_public(session: AsyncSession, order_no: str) -> OrderPublic:
             for p in packages
         ],
         timeline=[TimelinePublic.model_validate(e) for e in events],
+        refund_pending_fen=sum(r.amount_fen for r in owed),
+        pending_refunds=owed,
     )

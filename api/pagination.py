@@ -9,6 +9,8 @@ from pydantic import BaseModel
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.schemas.types import SkipParam
+
 T = TypeVar("T")
 
 
@@ -23,7 +25,7 @@ class PageParams(BaseModel):
 
 
 def page_params(
-    skip: Annotated[int, Query(ge=0, description="Rows to skip")] = 0,
+    skip: Annotated[SkipParam, Query(description="Rows to skip")] = 0,
     limit: Annotated[int, Query(ge=1, le=500, description="Rows to return")] = 50,
 ) -> PageParams:
     return PageParams(skip=skip, limit=limit)

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import Problem
@@ -30,6 +30,8 @@ STATUS: dict[str, tuple[int, str | None]] = {
     "OverDeliveryError": (409, "lines"),
     "InvalidReceiptError": (422, "lines"),
     "WrongWarehouseError": (409, "warehouse_id"),
+    "InvalidDataError": (422, None),  # a value the database refused (activities/data_errors.py)
+    "AfterSaleExistsError": (409, None),
 }
 
 
@@ -46,6 +48,19 @@ def _problem(cause: ApplicationError) -> Problem:
     )
 
 
+def _already_started(exc: BaseException) -> bool:
+    """A workflow refused to start a child whose id is taken: the failure reaches the client as
+    a plain failure carrying the SDK's message (no application type)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, WorkflowAlreadyStartedError) or (
+            isinstance(cause, FailureError) and "already started" in cause.message.lower()
+        ):
+            return True
+        cause = getattr(cause, "cause", None)
+    return False
+
+
 async def answer(call: Awaitable[T], *, kind: str, ident: str) -> T:
     """Await a workflow call; business refusals become 409/422, an unknown workflow a 404."""
     try:
@@ -56,6 +71,10 @@ async def answer(call: Awaitable[T], *, kind: str, ident: str) -> T:
             cause = getattr(cause, "cause", None)
         if isinstance(cause, ApplicationError):
             raise _problem(cause) from exc
+        if _already_started(exc):  # a child's id taken (e.g. after-sale number reused)
+            raise Problem(
+                409, f"{kind} {ident}: {exc.cause}", type_="/problems/already-started"
+            ) from exc
         raise
     except WorkflowQueryFailedError as exc:
         raise Problem(409, str(exc)) from exc

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncpg.exceptions
+import asyncpg.exceptions._base
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -36,3 +38,21 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
 def make_session_factory(engine: AsyncEngine) -> SessionFactory:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """A value the database cannot take (SQLSTATE class 22: out of range, invalid text such as a
+    NUL byte) or one the driver cannot encode (asyncpg: "value out of int64 range", a lone
+    surrogate). The same statement with the same values fails every time: retrying cannot help.
+    Looks through SQLAlchemy's wrapper and the exception's causes."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, asyncpg.exceptions.DataError | asyncpg.exceptions._base.DataError):
+            return True
+        if str(getattr(current, "sqlstate", "") or "").startswith("22"):
+            return True
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+    return False

@@ -41,6 +41,14 @@ class PaymentConfig(SandboxConfig):
     refund_webhooks: bool = Field(True, description="also send refund.succeeded webhooks")
 
 
+class RefundRefusals(StrictModel):
+    """Refuse the next `count` refunds (not faults: a business refusal, 409), as a provider does
+    when the merchant's balance cannot cover them."""
+
+    count: int = Field(ge=0, le=100)
+    reason: str = Field("merchant balance insufficient", max_length=256)
+
+
 class PaymentCreate(StrictModel):
     merchant_order_no: str = Field(min_length=1, max_length=64)
     amount_fen: Fen
@@ -149,6 +157,7 @@ class PaymentProvider:
         self.entries: list[StatementEntry] = []
         self.mismatches: list[MismatchCreate] = []
         self.phantoms: list[StatementEntry] = []
+        self.refusals = RefundRefusals(count=0)
         self._by_order: dict[str, str] = {}
         self._by_key: dict[str, tuple[tuple[str, int, str], str]] = {}
         self._lock = asyncio.Lock()
@@ -224,6 +233,9 @@ class PaymentProvider:
                 if (known.payment_id, known.amount_fen) != (body.payment_id, body.amount_fen):
                     raise SandboxError(409, "refund_no reused", "for a different refund")
                 return known, False
+            if self.refusals.count > 0:
+                self.refusals.count -= 1
+                raise SandboxError(409, "Refund refused", self.refusals.reason)
             payment = self.payment(body.payment_id)
             view = payment.view
             if view.status != "succeeded":
@@ -385,6 +397,11 @@ def _refund_and_statement_routes(app: FastAPI, provider: PaymentProvider) -> Non
     @app.get("/v1/statements/{day}")
     async def statement(day: dt.date) -> Statement:
         return await provider.statement(day)
+
+    @app.put("/_sandbox/refund-refusals")
+    async def refuse_refunds(body: RefundRefusals) -> RefundRefusals:
+        provider.refusals = body.model_copy()
+        return provider.refusals
 
     @app.post("/_sandbox/statement-mismatch", status_code=201)
     async def plant_mismatch(body: MismatchCreate) -> MismatchCreate:

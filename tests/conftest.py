@@ -18,11 +18,9 @@ import pytest_asyncio
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
-from temporalio.common import SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
 
 from core.db import SessionFactory, make_engine, make_session_factory
-from core.temporal import SEARCH_ATTRIBUTES
 from migrations import upgrade_to_head
 from tests.support.temporal import dev_server, time_skipping_server
 from workers.embedded import (
@@ -158,13 +156,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
 
 @pytest_asyncio.fixture(scope="session")
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    keys = {
-        "Keyword": SearchAttributeKey.for_keyword,
-        "Bool": SearchAttributeKey.for_bool,
-        "Int": SearchAttributeKey.for_int,
-    }
     env = await dev_server(
-        search_attributes=[keys[kind](name) for name, kind in SEARCH_ATTRIBUTES.items()],
         dev_server_extra_args=["--ui-disable-news-fetch"],
     )
     try:

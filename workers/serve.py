@@ -18,7 +18,7 @@ from temporalio.client import Client
 from api import config as api_config
 from core.db import SessionFactory, make_engine, make_session_factory
 from core.settings import Settings
-from core.temporal import SEARCH_ATTRIBUTES, connect
+from core.temporal import connect
 from migrations import upgrade_to_head
 from workers import config
 from workers.schedules import (
@@ -27,6 +27,7 @@ from workers.schedules import (
     ensure_wave_schedules,
 )
 from workers.worker import WorkerDeps, build_worker
+from workflows.visibility import SEARCH_ATTRIBUTES
 
 log = logging.getLogger(__name__)
 
@@ -102,16 +103,14 @@ async def register_search_attributes(client: Client, namespace: str) -> list[str
         ListSearchAttributesRequest(namespace=namespace)
     )
     known = set(existing.custom_attributes) | set(existing.system_attributes)
-    missing = {n: k for n, k in SEARCH_ATTRIBUTES.items() if n not in known}
+    missing = {
+        key.name: IndexedValueType.ValueType(key.indexed_value_type)
+        for key in SEARCH_ATTRIBUTES
+        if key.name not in known
+    }
     if missing:
         await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(
-                namespace=namespace,
-                search_attributes={
-                    n: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{k.upper()}")
-                    for n, k in missing.items()
-                },
-            )
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
         )
     return sorted(missing)
 

@@ -12,6 +12,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.after_sales import AfterSaleActivities
+from activities.data_errors import DataErrorInterceptor
 from activities.diagnostics import DiagnosticsActivities
 from activities.inventory import InventoryActivities
 from activities.orders import OrderActivities
@@ -26,6 +27,7 @@ from activities.waves import WaveActivities
 from core.db import SessionFactory
 from workflows.after_sale import AfterSaleWorkflow
 from workflows.diagnostics import DiagnosticsWorkflow
+from workflows.late_payment import LatePaymentRefundWorkflow
 from workflows.order import OrderWorkflow
 from workflows.purchase_order import PurchaseOrderWorkflow
 from workflows.reconciliation import ReconciliationWorkflow
@@ -43,6 +45,7 @@ WORKFLOWS = [
     SettlementWorkflow,
     ReplenishmentWorkflow,
     ReconciliationWorkflow,
+    LatePaymentRefundWorkflow,
     WavePlannerWorkflow,
     WaveWorkflow,
 ]
@@ -99,7 +102,12 @@ def activities_for(deps: WorkerDeps) -> list[Callable[..., Any]]:
     found += [replenishment.scan_reorder_points, replenishment.draft_po]
     if deps.payments is not None:
         payments = PaymentActivities(sessions, deps.payments, deps.payment_notify_url)
-        found += [payments.open_payment, payments.record_payment, payments.refund_payment]
+        found += [
+            payments.open_payment,
+            payments.confirm_payment,
+            payments.record_payment,
+            payments.refund_payment,
+        ]
         settlement = SettlementActivities(sessions, deps.payments)
         found += [settlement.record_invoice, settlement.pay_supplier]
         reconciliation = ReconciliationActivities(sessions, deps.payments)
@@ -127,4 +135,5 @@ def build_worker(client: Client, deps: WorkerDeps, *, task_queue: str) -> Worker
         task_queue=task_queue,
         workflows=WORKFLOWS,
         activities=activities_for(deps),
+        interceptors=[DataErrorInterceptor()],
     )

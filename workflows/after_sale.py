@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from models.contracts.shipment import TrackingSnapshot
     from workflows.after_sale_returns import SYSTEM, AfterSaleReturns
     from workflows.common import FAILED, call, refusal
+    from workflows.visibility import show
 
 
 @workflow.defn
@@ -62,6 +63,7 @@ class AfterSaleWorkflow(AfterSaleReturns):
 
     @workflow.run
     async def run(self, input: AfterSaleInput) -> AfterSaleView:
+        show(business_no=input.as_no, status=self._status, warehouse=input.return_warehouse_id)
         await self._step(
             "requested",
             "requested",

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from models.contracts.order import Actor
     from models.contracts.shipment import TrackingSnapshot
     from workflows.common import FAILED, call, refusal
+    from workflows.visibility import show
 
 SYSTEM = Actor(kind="system", name="after-sale")
 # Returns are followed at their carrier (pushes and polls) from this version on.
@@ -74,6 +75,7 @@ class AfterSaleReturns:
         shipped_back: ReturnShipment | None = None,
     ) -> None:
         self._status = status
+        show(status=status)
         self._seq += 1
         await call(
             AfterSaleActivities.record_after_sale_step,

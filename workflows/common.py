@@ -32,6 +32,7 @@ BUSINESS_ERRORS = [
     "InvalidReceiptError",
     "TransferRefusedError",
     "SupplierRefusedError",
+    "InvalidDataError",  # a value the database refused (activities/data_errors.py)
 ]
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         PlaceOrderRequest,
         QuoteRequest,
         RecordOrderRequest,
+        RefundState,
         ReleaseRequest,
         ReserveRequest,
     )
@@ -42,7 +43,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order_after_sales import AfterSales
     from workflows.order_fulfilment import Fulfilment
     from workflows.order_state import SYSTEM, OrderPayments
+    from workflows.visibility import show
 
+# A cancel answers once decided (stock released, status cancelled, refund pending); the refund
+# goes on after. Older runs refunded first, then recorded the cancel.
+CANCEL_BEFORE_REFUND_PATCH = "cancel-answers-before-refund"
 OPEN_FOR_CANCEL: frozenset[OrderStatus] = frozenset({"awaiting_payment", "paid", "fulfilling"})
 
 
@@ -57,6 +62,7 @@ class OrderWorkflow(OrderPayments):
 
     @workflow.run
     async def run(self, input: OrderInput) -> OrderView:
+        show(business_no=input.order_no, status=self._status, escalated=self._escalated)
         await workflow.wait_condition(
             lambda: self._placed is not None or self._rejection is not None,
             timeout=timedelta(minutes=10),
@@ -90,6 +96,7 @@ class OrderWorkflow(OrderPayments):
                 self._reject(exc)
                 raise self._rejection from exc  # type: ignore[misc]
             self._status = "awaiting_payment"
+            show(status=self._status)
             self._note("placed", Actor(kind="storefront", name=request.storefront))
             return self._placed
 
@@ -111,37 +118,51 @@ class OrderWorkflow(OrderPayments):
                 at=now,
             ),
         )
-        reservation = await call(
-            InventoryActivities.reserve_stock,
-            ReserveRequest(
+        # Compensation first: whatever fails from here on gives back what was reserved.
+        try:
+            reservation = await call(
+                InventoryActivities.reserve_stock,
+                ReserveRequest(
+                    order_no=request.order_no,
+                    region_code=request.address.region_code,
+                    lines=quote.lines,
+                ),
+            )
+            threshold = self._in.policy.risk_review_over_fen
+            placed = PlacedOrder(
                 order_no=request.order_no,
-                region_code=request.address.region_code,
-                lines=quote.lines,
-            ),
-        )
-        threshold = self._in.policy.risk_review_over_fen
-        placed = PlacedOrder(
-            order_no=request.order_no,
-            status="awaiting_payment",
-            quote=quote,
-            packages=reservation.packages,
-            payment_deadline=now + self._in.timings.payment_window,
-            under_review=threshold is not None and quote.payable_fen > threshold,
-        )
-        await call(
-            OrderActivities.record_order,
-            RecordOrderRequest(
-                order_no=request.order_no,
-                placed=request,
+                status="awaiting_payment",
                 quote=quote,
-                packages=placed.packages,
-                payment_deadline=placed.payment_deadline,
-                placed_at=now,
-                under_review=placed.under_review,
-            ),
-        )
+                packages=reservation.packages,
+                payment_deadline=now + self._in.timings.payment_window,
+                under_review=threshold is not None and quote.payable_fen > threshold,
+            )
+            await call(
+                OrderActivities.record_order,
+                RecordOrderRequest(
+                    order_no=request.order_no,
+                    placed=request,
+                    quote=quote,
+                    packages=placed.packages,
+                    payment_deadline=placed.payment_deadline,
+                    placed_at=now,
+                    under_review=placed.under_review,
+                ),
+            )
+        except FAILED:
+            await self._release_failed_placement(request.order_no)
+            raise
         self._request = request
         return placed
+
+    async def _release_failed_placement(self, order_no: str) -> None:
+        """A placement refused after reserving (e.g. recording refused a value) holds no stock.
+        Histories from before this step replay without it."""
+        if workflow.patched("release-stock-on-failed-placement"):
+            await call(
+                InventoryActivities.release_stock,
+                ReleaseRequest(order_no=order_no, reason="placement failed"),
+            )
 
     def _reject(self, exc: ActivityError | ApplicationError) -> None:
         cause = refusal(exc)
@@ -154,6 +175,7 @@ class OrderWorkflow(OrderPayments):
                 str(exc), type="PlacementFailedError", non_retryable=True
             )
         self._status = "rejected"
+        show(status=self._status)
 
     # --- payment and review -----------------------------------------------------------------
 
@@ -179,6 +201,7 @@ class OrderWorkflow(OrderPayments):
             )
         if self._cancel is not None:
             self._status = "cancelling"
+            show(status=self._status)
             return False
         return True
 
@@ -214,23 +237,43 @@ class OrderWorkflow(OrderPayments):
         await call(OrderActivities.return_coupon, self._in.order_no)
         # Refunds of after-sales still running (taken out before shipment) come first.
         await workflow.wait_condition(lambda: self._after_sales.open == 0)
+        owed = 0
         if self._payment is not None:
             owed = self._payment.amount_fen - self._refunded_on_order()
-            if owed > 0:
-                await self.refund(
-                    self._payment,
-                    owed,
-                    f"RF{self._in.order_no[2:]}C",
-                    f"order cancelled: {self._cancel.reason}",
-                )
+        if workflow.patched(CANCEL_BEFORE_REFUND_PATCH):
+            # Decided: the cancel answers now, its refund shown pending until it is made.
+            await self._record_cancelled(owed)
+            await self._refund_cancelled(owed)
+        else:
+            await self._refund_cancelled(owed)
+            await self._record_cancelled(0)
+        # Stay a while to refund payments that arrive after the cancel.
+        await workflow.sleep(self._in.timings.late_payment_grace)
+
+    async def _refund_cancelled(self, owed: int) -> None:
+        assert self._cancel is not None
+        if self._payment is not None and owed > 0:
+            reason = f"order cancelled: {self._cancel.reason}"
+            await self.refund(self._payment, owed, f"RF{self._in.order_no[2:]}C", reason)
+
+    async def _record_cancelled(self, owed: int) -> None:
+        """The cancelled step, with the refund still owed (`owed` fen) shown pending."""
+        assert self._cancel is not None
+        pending: list[RefundState] = []
+        if self._payment is not None and owed > 0:
+            refund_no = f"RF{self._in.order_no[2:]}C"
+            reason = f"order cancelled: {self._cancel.reason}"
+            pending = [
+                RefundState(refund_no=refund_no, amount_fen=owed, status="pending", reason=reason)
+            ]
+            self.owed[refund_no] = pending[0]
         await self._record(
             "cancelled",
             status="cancelled",
             actor=self._cancel.actor,
-            detail={"reason": self._cancel.reason},
+            detail={"reason": self._cancel.reason, **({"refund_fen": owed} if pending else {})},
+            refunds=pending,
         )
-        # Stay a while to refund payments that arrive after the cancel.
-        await workflow.sleep(self._in.timings.late_payment_grace)
 
     # --- completion -------------------------------------------------------------------------
 

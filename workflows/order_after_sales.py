@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities
@@ -146,9 +146,20 @@ class AfterSales:
             taken_from=taken_from,
             replacements=request.replacements,
         )
-        await workflow.start_child_workflow(
-            AfterSaleWorkflow.run, child, id=f"aftersale-{request.as_no}"
-        )
+        try:
+            await workflow.start_child_workflow(
+                AfterSaleWorkflow.run, child, id=f"aftersale-{request.as_no}"
+            )
+        except WorkflowAlreadyStartedError as exc:
+            if not workflow.patched("after-sale-id-taken-refused"):
+                raise
+            # The number is taken (a restored sequence): nothing was opened. Units not taken out
+            # of packages are free again; units taken out stay claimed (they left the packages).
+            if not taken_from:
+                del self._claims[request.as_no]
+            raise ApplicationError(
+                f"after-sale {request.as_no} already exists", type="AfterSaleExistsError"
+            ) from exc
         return AfterSaleView(
             as_no=request.as_no,
             order_no=child.order_no,

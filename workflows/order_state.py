@@ -12,9 +12,11 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.orders import OrderActivities
     from activities.payments import PaymentActivities
+    from models.contracts.after_sale import RefundRetry
     from models.contracts.order import (
         Actor,
         CancelRequest,
+        ConfirmPaymentRequest,
         ConfirmReceipt,
         OpenPaymentRequest,
         OrderInput,
@@ -30,15 +32,22 @@ with workflow.unsafe.imports_passed_through():
         PlaceOrderRequest,
         RecordPaymentRequest,
         RefundRequest,
+        RefundState,
         RiskDecision,
         StatusChange,
         TimelineEntry,
     )
     from models.contracts.waves import PackageShort
     from models.domain.shipping import package_value
-    from workflows.common import call
+    from workflows.common import FAILED, call, refusal
+    from workflows.visibility import show
 
 SYSTEM = Actor(kind="system", name="order")
+# A payment the order cannot take is refunded only once the provider vouches for it; one it
+# does not vouch for is a difference for finance (older runs credited and refunded it at once).
+VOUCH_PATCH = "payment-vouched-before-refund"
+# A refund the provider refuses waits, visible, for staff to retry it (older runs failed).
+REFUSAL_PATCH = "refund-refusal-retryable"
 
 
 class OrderState:
@@ -71,6 +80,8 @@ class OrderState:
         # Units and fen per line the order refunded itself (lost, short, cancelled packages):
         # after-sales count them as taken.
         self.package_refunds: dict[int, tuple[int, int]] = {}
+        # Refunds owed and not made yet (pending at the provider, or refused), by refund number.
+        self.owed: dict[str, RefundState] = {}
 
     @workflow.query
     def view(self) -> OrderView:
@@ -86,6 +97,7 @@ class OrderState:
             payment_deadline=placed.payment_deadline if placed else None,
             packages=list(self._packages.values()),
             timeline=list(self._timeline),
+            pending_refunds=list(self.owed.values()),
         )
 
     # --- shared helpers (also used by Fulfilment) -------------------------------------------
@@ -159,21 +171,82 @@ class OrderState:
     async def refund(
         self, payment: PaymentReceived, amount_fen: int, refund_no: str, reason: str
     ) -> None:
-        await call(
-            PaymentActivities.refund_payment,
-            RefundRequest(
-                order_no=self._in.order_no,
-                refund_no=refund_no,
-                payment_id=payment.payment_id,
-                transaction_id=payment.transaction_id,
-                amount_fen=amount_fen,
-                reason=reason,
-            ),
+        request = RefundRequest(
+            order_no=self._in.order_no,
+            refund_no=refund_no,
+            payment_id=payment.payment_id,
+            transaction_id=payment.transaction_id,
+            amount_fen=amount_fen,
+            reason=reason,
         )
+        if workflow.patched(REFUSAL_PATCH):
+            await self._refund_until_made(request)
+        else:
+            await call(PaymentActivities.refund_payment, request)
         self._refunded_fen += amount_fen
         if payment is self._payment:
             self._refunded_for_payment += amount_fen
         self._note("refunded", SYSTEM, {"refund_no": refund_no, "amount_fen": amount_fen})
+
+    async def _refund_until_made(self, request: RefundRequest) -> None:
+        """Refund at the provider; refused, the refund shows as refused (timeline and order) and
+        waits for staff to retry it (`retry_refund`), as often as it takes."""
+        while True:
+            try:
+                await call(PaymentActivities.refund_payment, request)
+            except FAILED as exc:
+                cause = refusal(exc)
+                if cause is None or cause.type != "RefundRefusedError":
+                    raise
+                refused = RefundState(
+                    refund_no=request.refund_no,
+                    amount_fen=request.amount_fen,
+                    status="refused",
+                    reason=request.reason[:500],
+                    refused_reason=cause.message[:300],
+                )
+                self.owed[request.refund_no] = refused
+                await self._record(
+                    "refund_refused",
+                    detail={
+                        "refund_no": request.refund_no,
+                        "amount_fen": request.amount_fen,
+                        "reason": refused.refused_reason,
+                    },
+                    refunds=[refused],
+                )
+                await workflow.wait_condition(
+                    lambda: self.owed[request.refund_no].status != "refused"
+                )
+                continue
+            self.owed.pop(request.refund_no, None)
+            return
+
+    @workflow.update
+    async def retry_refund(self, retry: RefundRetry) -> OrderView:
+        """Staff try the refunds the provider refused again (once what it refused for is fixed)."""
+        again = [
+            owed.model_copy(update={"status": "pending", "refused_reason": None})
+            for owed in self.owed.values()
+            if owed.status == "refused"
+        ]
+        # Shown as pending before the refunds go again: a refund made meanwhile stays made.
+        await self._record(
+            "refund_retried",
+            actor=retry.actor,
+            detail={"refunds": len(again), "reason": retry.reason[:200]},
+            refunds=again,
+        )
+        for owed in again:
+            self.owed[owed.refund_no] = owed
+        return self.view()
+
+    @retry_refund.validator
+    def _may_retry_refund(self, retry: RefundRetry) -> None:
+        if not any(owed.status == "refused" for owed in self.owed.values()):
+            raise ApplicationError(
+                "no refund of this order is refused by the provider", type="InvalidStateError"
+            )
 
     @property
     def payment(self) -> PaymentReceived | None:
@@ -181,6 +254,7 @@ class OrderState:
 
     def set_status(self, status: OrderStatus) -> None:
         self._status = status
+        show(status=status)
 
     def _note(
         self, step: str, actor: Actor, detail: dict[str, str | int | bool | None] | None = None
@@ -196,9 +270,11 @@ class OrderState:
         status: OrderStatus | None = None,
         actor: Actor = SYSTEM,
         detail: dict[str, str | int | bool | None] | None = None,
+        refunds: list[RefundState] | None = None,
     ) -> None:
         if status is not None:
             self._status = status
+            show(status=status)
         self._steps += 1
         self._note(step, actor, detail)
         recorded = self._status
@@ -214,6 +290,7 @@ class OrderState:
                 detail=detail or {},
                 escalated=self._escalated or None,
                 at=workflow.now(),
+                refunds=refunds or [],
             ),
         )
         # What readers of the projection now see: updates answer once this has caught up.
@@ -242,6 +319,7 @@ class OrderPayments(OrderState):
             )
         except TimeoutError:
             self._escalated = True
+            show(escalated=True)
             await self._record("risk_review_escalated", detail={"sla_s": int(sla.total_seconds())})
 
     @workflow.update
@@ -276,6 +354,22 @@ class OrderPayments(OrderState):
                 and payment.amount_fen == self._placed.quote.payable_fen
                 and payment.currency == self._in.policy.currency
             )
+            if not accepted and workflow.patched(VOUCH_PATCH):
+                # Money the order did not ask for: believed only if the provider holds it.
+                confirmation = await call(
+                    PaymentActivities.confirm_payment,
+                    ConfirmPaymentRequest(order_no=self._in.order_no, payment=payment),
+                )
+                if not confirmation.vouched:
+                    self._note(
+                        "payment_difference",
+                        Actor(kind="provider", name=payment.provider),
+                        {
+                            "transaction_id": payment.transaction_id,
+                            "amount_fen": payment.amount_fen,
+                        },
+                    )
+                    return
             await call(
                 PaymentActivities.record_payment,
                 RecordPaymentRequest(

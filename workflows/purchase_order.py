@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         required_roles,
     )
     from workflows.common import call
+    from workflows.visibility import show
 
 SYSTEM = Actor(kind="system", name="purchasing")
 
@@ -76,6 +77,13 @@ class PurchaseOrderWorkflow:
 
     @workflow.run
     async def run(self, input: PurchaseOrderInput) -> PoView:
+        warehouses = {line.warehouse_id for line in input.lines}
+        show(
+            business_no=input.po_no,
+            status=self._status,
+            warehouse=warehouses.pop() if len(warehouses) == 1 else None,
+            escalated=self._escalated,
+        )
         await self._step("draft", "created", input.created_by.actor)
         await workflow.wait_condition(lambda: self._status != "draft")
         if self._status == "pending_approval" and await self._approved():
@@ -331,6 +339,7 @@ class PurchaseOrderWorkflow:
 
     async def _step(self, status: PoStatus, step: str, actor: Actor, **detail: Any) -> None:
         self._status = status
+        show(status=status, escalated=self._escalated)
         self._steps += 1
         await call(
             PurchasingActivities.record_po_step,

@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.domain.reconciliation import previous_business_day, reconcile
     from workflows.common import call
+    from workflows.visibility import show
 
 READ_TIMEOUT = timedelta(minutes=2)  # a day's statement (a few HTTP pages) or ledger
 
@@ -29,6 +30,7 @@ class ReconciliationWorkflow:
     @workflow.run
     async def run(self, input: ReconcileInput) -> ReconcileResult:
         day = input.day or previous_business_day(workflow.now())
+        show(business_no=day.isoformat(), status="reconciling")
         run = await call(
             ReconciliationActivities.start_reconciliation,
             RunStart(workflow_id=workflow.info().workflow_id, day=day, started_at=workflow.now()),
@@ -48,6 +50,7 @@ class ReconciliationWorkflow:
             ReconciliationActivities.record_reconciliation,
             RunRecord(run_id=run.run_id, outcome=outcome, finished_at=workflow.now()),
         )
+        show(status="reconciled")
         return ReconcileResult(
             run_id=run.run_id,
             day=day,

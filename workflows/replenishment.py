@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.common import call
     from workflows.purchase_order import PurchaseOrderWorkflow
+    from workflows.visibility import show
 
 SYSTEM = Staff(actor=Actor(kind="system", name="replenishment"), user_id=0, roles=frozenset())
 
@@ -27,6 +28,7 @@ class ReplenishmentWorkflow:
     @workflow.run
     async def run(self, input: ReplenishInput) -> list[str]:
         """The POs drafted by this run (none when nothing is below its reorder point)."""
+        show(status="scanning", warehouse=input.warehouse_id)
         drafts = await call(ReplenishmentActivities.scan_reorder_points, input.warehouse_id)
         drafted: list[str] = []
         run_id = workflow.info().workflow_id
@@ -54,4 +56,5 @@ class ReplenishmentWorkflow:
                 parent_close_policy=ParentClosePolicy.ABANDON,  # the PO lives on
             )
             drafted.append(po.po_no)
+        show(status="drafted")
         return drafted

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.domain.settlement import PaymentTerms, due_date, three_way_match
     from workflows.common import call
+    from workflows.visibility import show
 
 BUSINESS_TZ = timezone(timedelta(hours=8), "CST")  # Asia/Shanghai: no daylight saving
 PAY_AT = time(10, 0)  # payments go out at 10:00 on the due date, business time
@@ -46,6 +47,7 @@ class SettlementWorkflow:
 
     @workflow.run
     async def run(self, input: SettlementInput) -> SettlementView:
+        show(business_no=input.po_no, status=self._status)
         await self._record()
         if self._status == "mismatch":
             await workflow.wait_condition(lambda: self._decision is not None)
@@ -76,6 +78,7 @@ class SettlementWorkflow:
             ),
         )
         self._status = "paid"
+        show(status=self._status)
         return self.view()
 
     @workflow.update
@@ -109,6 +112,7 @@ class SettlementWorkflow:
         )
 
     async def _record(self) -> None:
+        show(status=self._status)
         self._recorded = False
         decision = self._decision
         await call(

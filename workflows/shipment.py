@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from models.domain.shipping import weight_within_tolerance
     from workflows.common import FAILED, call, refusal
     from workflows.shipment_steps import EXCEPTION_CODES, ShipmentSteps
+    from workflows.visibility import show
 
 # The order needs to hear from a package only when that changes what the order may do: handed
 # over (no more customer cancel) and exceptions (staff decide). Waybill and delivery are on the
@@ -76,6 +77,7 @@ class ShipmentWorkflow(ShipmentSteps):
 
     @workflow.run
     async def run(self, input: ShipmentInput) -> ShipmentResult:
+        show(business_no=input.package_no, status=self._status, warehouse=input.warehouse_id)
         self._waves = workflow.patched(WAVES_PATCH)
         if self._waves:  # waiting for a wave before anyone sees the package released
             await call(

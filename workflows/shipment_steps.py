@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.contracts.waves import PackagePicked, PackageShort
     from workflows.common import call
+    from workflows.visibility import show
 
 SYSTEM = Actor(kind="system", name="shipment")
 EXCEPTION_CODES = frozenset({"lost", "refused"})
@@ -118,6 +119,7 @@ class ShipmentSteps:
         **fields: Any,
     ) -> None:
         self._status = status
+        show(status=status)
         self._steps += 1
         await call(
             ShipmentActivities.record_shipment_step,

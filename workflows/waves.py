@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         WaveRules,
     )
     from workflows.common import RETRY, call
+    from workflows.visibility import show
 
 REFRESH = timedelta(minutes=15)
 # plan_waves runs as a local activity (a PostgreSQL transaction like the other wave steps).
@@ -46,6 +47,7 @@ BUILT_PATCH = "waves-built-by-planner"
 class WavePlannerWorkflow:
     @workflow.run
     async def run(self, request: PlannerInput) -> list[str]:
+        show(status="planning", warehouse=request.warehouse_id)
         info = workflow.info()
         plan = PlanRequest(
             warehouse_id=request.warehouse_id,
@@ -56,6 +58,7 @@ class WavePlannerWorkflow:
         )
         result = await self._plan(plan)
         await self._start_waves(result, request.rules)
+        show(status="planned")
         return [wave.wave_no for wave in result.waves]
 
     async def _plan(self, plan: PlanRequest) -> PlanResult:
@@ -104,6 +107,12 @@ class WaveWorkflow:
     @workflow.run
     async def run(self, input: WaveInput) -> str:
         rules: WaveRules = input.rules
+        show(
+            business_no=input.wave_no,
+            status="picking",
+            warehouse=input.warehouse_id,
+            escalated=input.escalated,
+        )
         if not input.built:
             await call(
                 WaveActivities.build_wave,
@@ -125,6 +134,7 @@ class WaveWorkflow:
                 await call(
                     WaveActivities.finish_wave, Finish(wave_no=input.wave_no, at=workflow.now())
                 )
+                show(status="done")
                 return "done"
             if not escalated and workflow.now() >= due:
                 await call(
@@ -137,6 +147,7 @@ class WaveWorkflow:
                     ),
                 )
                 escalated = True
+                show(escalated=True)
             wait = REFRESH if escalated else min(REFRESH, due - workflow.now())
             with suppress(TimeoutError):
                 await workflow.wait_condition(lambda: self._milestones > self._seen, timeout=wait)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -25,6 +24,7 @@ from api.schemas.auth import (
     UsersPublic,
     UserUpdate,
 )
+from api.schemas.types import IdParam, Instant, TextParam
 from core.security import hash_api_key, hash_password, new_api_key
 from models.db import ApiKey, AuditEntry, User, UserRole, Warehouse
 
@@ -66,7 +66,7 @@ async def create_user(body: UserCreate, w: Manage) -> UserPublic:
 
 
 @router.patch("/users/{user_id}")
-async def update_user(user_id: int, body: UserUpdate, w: Manage) -> UserPublic:
+async def update_user(user_id: IdParam, body: UserUpdate, w: Manage) -> UserPublic:
     user = await get_or_404(w.session, User, user_id, "user")
     if user.id == w.principal.id and body.active is False:
         raise invalid("active", "you cannot deactivate yourself")
@@ -114,7 +114,7 @@ async def create_api_key(body: ApiKeyCreate, w: Manage) -> ApiKeyCreated:
 
 
 @router.delete("/api-keys/{key_id}")
-async def revoke_api_key(key_id: int, w: Manage) -> ApiKeyPublic:
+async def revoke_api_key(key_id: IdParam, w: Manage) -> ApiKeyPublic:
     row = await get_or_404(w.session, ApiKey, key_id, "api key")
     row.active = False
     await w.commit("api_key.revoke", "api_key", row.id)
@@ -125,11 +125,11 @@ async def revoke_api_key(key_id: int, w: Manage) -> ApiKeyPublic:
 async def audit_log(
     session: Session,
     paging: Paging,
-    actor_name: str | None = None,
-    action: str | None = None,
-    object_type: str | None = None,
-    object_id: str | None = None,
-    since: datetime | None = None,
+    actor_name: TextParam | None = None,
+    action: TextParam | None = None,
+    object_type: TextParam | None = None,
+    object_id: TextParam | None = None,
+    since: Instant | None = None,
 ) -> AuditLogPublic:
     query = select(AuditEntry).order_by(AuditEntry.id.desc())
     for column, value in (

@@ -17,6 +17,7 @@ from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, wri
 from api.errors import Problem, not_found
 from api.pagination import Page, Paging, fetch_page
 from api.routes.orders import actor_of, visible_order
+from api.schemas.types import DaysParam, Id, IdParam, LineNo, NoParam, Text
 from api.workflow_calls import UPDATE_RPC_TIMEOUT, answer
 from models.contracts.after_sale import (
     OPEN_STATUSES,
@@ -43,9 +44,9 @@ BUSINESS_TZ_DAY = timedelta(days=1)
 
 
 class AfterSaleLineIn(BaseModel):
-    line_no: int = Field(gt=0)
+    line_no: LineNo = Field(gt=0)
     quantity: int = Field(gt=0, le=10_000)
-    replacement_sku_id: int | None = Field(
+    replacement_sku_id: Id | None = Field(
         default=None,
         gt=0,
         description="exchange only: another variant (SKU) of the same product at the same "
@@ -54,22 +55,22 @@ class AfterSaleLineIn(BaseModel):
 
 
 class AfterSaleIn(BaseModel):
-    client_request_key: str = Field(
+    client_request_key: Text = Field(
         min_length=1, max_length=64, description="the same key again is the same request"
     )
     type: Literal["refund_only", "return_and_refund", "exchange"]
     lines: list[AfterSaleLineIn] = Field(min_length=1, max_length=100)
-    reason: str = Field(min_length=1, max_length=500)
-    evidence_urls: list[str] = Field(default_factory=list, max_length=9)
+    reason: Text = Field(min_length=1, max_length=500)
+    evidence_urls: list[Text] = Field(default_factory=list, max_length=9)
 
 
 class ReturnShipmentIn(BaseModel):
-    carrier_code: str = Field(min_length=1, max_length=32)
-    tracking_no: str = Field(min_length=4, max_length=64)
+    carrier_code: Text = Field(min_length=1, max_length=32)
+    tracking_no: Text = Field(min_length=4, max_length=64)
 
 
 class InspectedIn(BaseModel):
-    line_no: int = Field(gt=0)
+    line_no: LineNo = Field(gt=0)
     sellable: int = Field(ge=0, le=10_000)
     damaged: int = Field(ge=0, le=10_000)
 
@@ -80,7 +81,7 @@ class InboundIn(BaseModel):
 
 class DecisionIn(BaseModel):
     approve: bool
-    reason: str = Field(default="", max_length=500)
+    reason: Text = Field(default="", max_length=500)
 
 
 class AfterSaleLinePublic(BaseModel):
@@ -116,7 +117,7 @@ class AfterSalePublic(BaseModel):
 
 @router.post("/v1/orders/{order_no}/after-sales", status_code=201)
 async def request_after_sale(
-    order_no: str,
+    order_no: NoParam,
     body: AfterSaleIn,
     deps: Deps,
     w: Annotated[Writer, Depends(writer("aftersales.request"))],
@@ -179,7 +180,7 @@ async def _request(w: Writer, body: AfterSaleIn, replacements: dict[int, int]) -
 
 @router.get("/v1/after-sales/{as_no}")
 async def get_after_sale(
-    as_no: str, session: Session, who: Annotated[Principal, Depends(require("aftersales.read"))]
+    as_no: NoParam, session: Session, who: Annotated[Principal, Depends(require("aftersales.read"))]
 ) -> AfterSalePublic:
     return await after_sale_public(session, who, as_no)
 
@@ -191,10 +192,10 @@ async def list_after_sales(
     paging: Paging,
     status: Annotated[AfterSaleStatus | None, Query()] = None,  # a typo is a 422, not "none"
     type: Annotated[AfterSaleType | None, Query()] = None,
-    order_no: Annotated[str | None, Query()] = None,
-    sku_id: Annotated[int | None, Query()] = None,
+    order_no: Annotated[NoParam | None, Query()] = None,
+    sku_id: Annotated[IdParam | None, Query()] = None,
     overdue: Annotated[bool | None, Query(description="undecided past the SLA")] = None,
-    stuck_days: Annotated[int | None, Query(ge=1, description="no progress for N days")] = None,
+    stuck_days: Annotated[DaysParam | None, Query(description="no progress for N days")] = None,
 ) -> Page[AfterSalePublic]:
     query = _filtered(status, type, order_no, sku_id, overdue, stuck_days)
     numbers, count = await fetch_page(session, query, paging)
@@ -232,7 +233,7 @@ def _filtered(
 
 @router.post("/v1/after-sales/{as_no}/decision")
 async def decide(
-    as_no: str,
+    as_no: NoParam,
     body: DecisionIn,
     deps: Deps,
     w: Annotated[Writer, Depends(writer("aftersales.decide"))],
@@ -248,12 +249,12 @@ async def decide(
 
 
 class RetryIn(BaseModel):
-    reason: str = Field(default="", max_length=500)
+    reason: Text = Field(default="", max_length=500)
 
 
 @router.post("/v1/after-sales/{as_no}/retry-refund")
 async def retry_refund(
-    as_no: str,
+    as_no: NoParam,
     body: RetryIn,
     deps: Deps,
     w: Annotated[Writer, Depends(writer("aftersales.decide"))],
@@ -269,7 +270,7 @@ async def retry_refund(
 
 @router.post("/v1/after-sales/{as_no}/withdraw")
 async def withdraw(
-    as_no: str, deps: Deps, w: Annotated[Writer, Depends(writer("aftersales.request"))]
+    as_no: NoParam, deps: Deps, w: Annotated[Writer, Depends(writer("aftersales.request"))]
 ) -> AfterSalePublic:
     await after_sale_public(w.session, w.principal, as_no)
     await w.session.commit()
@@ -281,7 +282,7 @@ async def withdraw(
 
 @router.post("/v1/after-sales/{as_no}/return-shipment")
 async def ship_back(
-    as_no: str,
+    as_no: NoParam,
     body: ReturnShipmentIn,
     deps: Deps,
     w: Annotated[Writer, Depends(writer("aftersales.request"))],
@@ -297,7 +298,7 @@ async def ship_back(
 
 @router.post("/v1/after-sales/{as_no}/inbound")
 async def receive_return(
-    as_no: str,
+    as_no: NoParam,
     body: InboundIn,
     deps: Deps,
     w: Annotated[Writer, Depends(writer("aftersales.inbound"))],

@@ -18,6 +18,7 @@ from api.schemas.partners import (
     CarriersPublic,
     CarrierUpdate,
 )
+from api.schemas.types import IdParam
 from models.db import Carrier, CarrierCutoff, Warehouse
 
 router = APIRouter(prefix="/v1/carriers", tags=["carriers"])
@@ -64,12 +65,12 @@ async def create_carrier(body: CarrierCreate, w: Write) -> CarrierPublic:
 
 
 @router.get("/{carrier_id}", dependencies=[Read])
-async def get_carrier(carrier_id: int, session: Session) -> CarrierPublic:
+async def get_carrier(carrier_id: IdParam, session: Session) -> CarrierPublic:
     return await _public(session, await get_or_404(session, Carrier, carrier_id, "carrier"))
 
 
 @router.patch("/{carrier_id}")
-async def update_carrier(carrier_id: int, body: CarrierUpdate, w: Write) -> CarrierPublic:
+async def update_carrier(carrier_id: IdParam, body: CarrierUpdate, w: Write) -> CarrierPublic:
     carrier = await get_or_404(w.session, Carrier, carrier_id, "carrier")
     if body.cutoffs is not None:
         await _replace_cutoffs(w, carrier_id, body.cutoffs)

@@ -28,6 +28,7 @@ from api.schemas.catalog import (
     SkusPublic,
     SkuUpdate,
 )
+from api.schemas.types import IdParam, TextParam
 from models.db import Brand, Category, FreightTemplate, Sku, Spu
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
@@ -52,7 +53,7 @@ async def create_category(body: CategoryCreate, w: Write) -> CategoryPublic:
 
 
 @router.get("/categories/{category_id}", dependencies=[Read])
-async def get_category(category_id: int, session: Session) -> CategoryPublic:
+async def get_category(category_id: IdParam, session: Session) -> CategoryPublic:
     return CategoryPublic.model_validate(
         await get_or_404(session, Category, category_id, "category")
     )
@@ -69,7 +70,7 @@ async def _check_no_cycle(session: Session, category_id: int, parent_id: int | N
 
 
 @router.patch("/categories/{category_id}")
-async def update_category(category_id: int, body: CategoryUpdate, w: Write) -> CategoryPublic:
+async def update_category(category_id: IdParam, body: CategoryUpdate, w: Write) -> CategoryPublic:
     category = await get_or_404(w.session, Category, category_id, "category")
     await check_refs(w.session, {"parent_id": (Category, body.parent_id)})
     await _check_no_cycle(w.session, category_id, body.parent_id)
@@ -117,7 +118,7 @@ async def _check_sku_refs(session: Session, skus: list[SkuCreate], prefix: str =
 
 @router.get("/products", dependencies=[Read])
 async def list_products(
-    session: Session, paging: Paging, category_id: int | None = None, q: str | None = None
+    session: Session, paging: Paging, category_id: IdParam | None = None, q: TextParam | None = None
 ) -> ProductsPublic:
     query = select(Spu).order_by(Spu.id)
     if category_id is not None:
@@ -144,12 +145,12 @@ async def create_product(body: ProductCreate, w: Write) -> ProductPublic:
 
 
 @router.get("/products/{product_id}", dependencies=[Read])
-async def get_product(product_id: int, session: Session) -> ProductPublic:
+async def get_product(product_id: IdParam, session: Session) -> ProductPublic:
     return await _product_public(session, await get_or_404(session, Spu, product_id, "product"))
 
 
 @router.patch("/products/{product_id}")
-async def update_product(product_id: int, body: ProductUpdate, w: Write) -> ProductPublic:
+async def update_product(product_id: IdParam, body: ProductUpdate, w: Write) -> ProductPublic:
     spu = await get_or_404(w.session, Spu, product_id, "product")
     await check_refs(
         w.session, {"category_id": (Category, body.category_id), "brand_id": (Brand, body.brand_id)}
@@ -160,7 +161,7 @@ async def update_product(product_id: int, body: ProductUpdate, w: Write) -> Prod
 
 
 @router.post("/products/{product_id}/skus", status_code=201)
-async def add_sku(product_id: int, body: SkuCreate, w: Write) -> SkuPublic:
+async def add_sku(product_id: IdParam, body: SkuCreate, w: Write) -> SkuPublic:
     await get_or_404(w.session, Spu, product_id, "product")
     await _check_sku_refs(w.session, [body], prefix="")
     sku = Sku(spu_id=product_id, **body.model_dump())
@@ -174,9 +175,9 @@ async def add_sku(product_id: int, body: SkuCreate, w: Write) -> SkuPublic:
 async def list_skus(
     session: Session,
     paging: Paging,
-    q: Annotated[str | None, Query(max_length=100)] = None,
-    barcode: str | None = None,
-    category_id: int | None = None,
+    q: Annotated[TextParam | None, Query(max_length=100)] = None,
+    barcode: TextParam | None = None,
+    category_id: IdParam | None = None,
 ) -> SkusPublic:
     query = select(Sku).order_by(Sku.id)
     if q:
@@ -190,12 +191,12 @@ async def list_skus(
 
 
 @router.get("/skus/{sku_id}", dependencies=[Read])
-async def get_sku(sku_id: int, session: Session) -> SkuPublic:
+async def get_sku(sku_id: IdParam, session: Session) -> SkuPublic:
     return SkuPublic.model_validate(await get_or_404(session, Sku, sku_id, "sku"))
 
 
 @router.patch("/skus/{sku_id}")
-async def update_sku(sku_id: int, body: SkuUpdate, w: Write) -> SkuPublic:
+async def update_sku(sku_id: IdParam, body: SkuUpdate, w: Write) -> SkuPublic:
     sku = await get_or_404(w.session, Sku, sku_id, "sku")
     await check_refs(
         w.session, {"freight_template_id": (FreightTemplate, body.freight_template_id)}

@@ -20,6 +20,7 @@ from api.schemas.freight import (
     FreightTemplateReplace,
     FreightTemplatesPublic,
 )
+from api.schemas.types import IdParam
 from models.db import FreightPolicy, FreightRule, FreightTemplate
 
 router = APIRouter(prefix="/v1", tags=["freight"])
@@ -60,14 +61,14 @@ async def create_freight_template(body: FreightTemplateCreate, w: Write) -> Frei
 
 
 @router.get("/freight-templates/{template_id}", dependencies=[Read])
-async def get_freight_template(template_id: int, session: Session) -> FreightTemplatePublic:
+async def get_freight_template(template_id: IdParam, session: Session) -> FreightTemplatePublic:
     template = await get_or_404(session, FreightTemplate, template_id, "freight template")
     return await _public(session, template)
 
 
 @router.put("/freight-templates/{template_id}")
 async def replace_freight_template(
-    template_id: int, body: FreightTemplateReplace, w: Write
+    template_id: IdParam, body: FreightTemplateReplace, w: Write
 ) -> FreightTemplatePublic:
     template = await get_or_404(w.session, FreightTemplate, template_id, "freight template")
     for name, value in body.model_dump(exclude={"rules"}).items():

@@ -17,7 +17,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.workflow import UpdateMethodMultiParam
 
 from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, writer
-from api.errors import not_found
+from api.errors import Problem, not_found
 from api.order_views import order_public
 from api.pagination import Paging, fetch_page
 from api.schemas.orders import (
@@ -27,10 +27,13 @@ from api.schemas.orders import (
     OrdersPublic,
     OrderSummary,
     PaymentPublic,
+    RetryRefundIn,
     ReviewIn,
 )
+from api.schemas.types import BigIdParam, IdParam, Instant, NoParam, TextParam
 from api.watching import WATCHABLE, watched
 from api.workflow_calls import UPDATE_RPC_TIMEOUT, answer
+from models.contracts.after_sale import RefundRetry
 from models.contracts.order import (
     Actor,
     CancelRequest,
@@ -42,7 +45,8 @@ from models.contracts.order import (
     ShippingAddress,
 )
 from models.contracts.pricing import CartLine
-from models.db import Order, OrderLine, OrderNumber, Package
+from models.db import Order, OrderLine, OrderNumber, OrderRefund, Package
+from workflows.late_payment import LatePaymentRefundWorkflow, late_payment_id
 from workflows.order import OrderWorkflow
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
@@ -133,13 +137,16 @@ async def list_orders(
     session: Session,
     paging: Paging,
     who: Reader,
-    status: str | None = None,
-    customer_id: int | None = None,
-    sku_id: int | None = None,
-    warehouse_id: int | None = None,
+    status: TextParam | None = None,
+    customer_id: BigIdParam | None = None,
+    sku_id: IdParam | None = None,
+    warehouse_id: IdParam | None = None,
     escalated: bool | None = None,
-    placed_from: datetime | None = None,
-    placed_until: Annotated[datetime | None, Query()] = None,
+    refund_refused: Annotated[
+        bool | None, Query(description="only orders with a refund the provider refused")
+    ] = None,
+    placed_from: Instant | None = None,
+    placed_until: Annotated[Instant | None, Query()] = None,
 ) -> OrdersPublic:
     query = select(Order).order_by(Order.placed_at.desc(), Order.order_no)
     if "storefront" in who.roles:
@@ -155,6 +162,11 @@ async def list_orders(
         query = query.where(Order.placed_at >= placed_from)
     if placed_until is not None:
         query = query.where(Order.placed_at < placed_until)
+    if refund_refused is not None:
+        refused = exists().where(
+            OrderRefund.order_no == Order.order_no, OrderRefund.status == "refused"
+        )
+        query = query.where(refused if refund_refused else ~refused)
     if sku_id is not None:
         query = query.where(
             exists().where(OrderLine.order_no == Order.order_no, OrderLine.sku_id == sku_id)
@@ -169,7 +181,12 @@ async def list_orders(
 
 @router.get("/{order_no}", response_model=OrderPublic, responses=WATCHABLE)
 async def get_order(
-    order_no: str, request: Request, response: Response, session: Session, who: Reader, deps: Deps
+    order_no: NoParam,
+    request: Request,
+    response: Response,
+    session: Session,
+    who: Reader,
+    deps: Deps,
 ) -> OrderPublic | Response:
     """May wait for the order to change: `If-None-Match` (its last ETag) with `Prefer: wait=N`."""
     await visible_order(session, who, order_no)
@@ -191,7 +208,7 @@ async def order_update(
 
 @router.post("/{order_no}/payments", status_code=201)
 async def request_payment(
-    order_no: str, deps: Deps, w: Annotated[Writer, Depends(writer("orders.pay"))]
+    order_no: NoParam, deps: Deps, w: Annotated[Writer, Depends(writer("orders.pay"))]
 ) -> PaymentPublic:
     await visible_order(w.session, w.principal, order_no)
     session = await order_update(
@@ -203,7 +220,7 @@ async def request_payment(
 
 @router.post("/{order_no}/cancel")
 async def cancel_order(
-    order_no: str,
+    order_no: NoParam,
     body: CancelIn,
     deps: Deps,
     w: Annotated[Writer, Depends(writer("orders.cancel"))],
@@ -219,9 +236,57 @@ async def cancel_order(
     return await order_public(w.session, order_no)
 
 
+@router.post("/{order_no}/retry-refund")
+async def retry_refund(
+    order_no: NoParam,
+    body: RetryRefundIn,
+    deps: Deps,
+    w: Annotated[Writer, Depends(writer("finance.reconcile"))],
+) -> OrderPublic:
+    """Refunds of the order the provider refused, tried again (409 when none is refused)."""
+    await visible_order(w.session, w.principal, order_no)
+    retry = RefundRetry(actor=actor_of(w.principal), reason=body.reason)
+    try:
+        await order_update(deps, order_no, OrderWorkflow.retry_refund, retry)
+    except Problem as exc:
+        if exc.type != "/problems/closed":
+            raise
+        await retry_late_payments(deps, w.session, order_no, retry)
+    await w.commit("order.retry_refund", "order", order_no, body.model_dump())
+    return await order_public(w.session, order_no)
+
+
+async def retry_late_payments(
+    deps: AppDeps, session: AsyncSession, order_no: str, retry: RefundRetry
+) -> None:
+    """The order's process has ended: its refused refunds are late payments' (RF-<tx>)."""
+    refused = list(
+        await session.scalars(
+            select(OrderRefund.refund_no).where(
+                OrderRefund.order_no == order_no,
+                OrderRefund.status == "refused",
+                OrderRefund.refund_no.startswith("RF-"),
+            )
+        )
+    )
+    await session.commit()  # never hold a connection while waiting for the workflow
+    if not refused:
+        raise Problem(409, f"order {order_no}: no refund is refused by the provider")
+    client = deps.require_temporal()
+    for refund_no in refused:
+        handle = client.get_workflow_handle(late_payment_id(refund_no.removeprefix("RF-")))
+        await answer(
+            handle.execute_update(
+                LatePaymentRefundWorkflow.retry_refund, retry, rpc_timeout=UPDATE_RPC_TIMEOUT
+            ),
+            kind="late payment",
+            ident=refund_no,
+        )
+
+
 @router.post("/{order_no}/risk-review")
 async def review_order(
-    order_no: str,
+    order_no: NoParam,
     body: ReviewIn,
     deps: Deps,
     w: Annotated[Writer, Depends(writer("orders.review"))],
@@ -239,7 +304,7 @@ async def review_order(
 
 @router.post("/{order_no}/confirm-receipt")
 async def confirm_receipt(
-    order_no: str, deps: Deps, w: Annotated[Writer, Depends(writer("orders.confirm"))]
+    order_no: NoParam, deps: Deps, w: Annotated[Writer, Depends(writer("orders.confirm"))]
 ) -> OrderPublic:
     await visible_order(w.session, w.principal, order_no)
     await order_update(

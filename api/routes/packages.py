@@ -12,6 +12,7 @@ from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, wri
 from api.errors import Problem, not_found
 from api.routes.orders import actor_of
 from api.schemas.orders import ExceptionDecisionIn, OverrideIn, PackIn, ShipmentPublic
+from api.schemas.types import NoParam
 from api.watching import WATCHABLE, watched
 from api.workflow_calls import UPDATE_RPC_TIMEOUT, answer
 from models.contracts.shipment import (
@@ -54,7 +55,7 @@ async def package_update(
 
 @router.get("/{package_no}", response_model=ShipmentPublic, responses=WATCHABLE)
 async def get_package(
-    package_no: str,
+    package_no: NoParam,
     request: Request,
     response: Response,
     session: Session,
@@ -73,7 +74,7 @@ async def get_package(
 
 @router.post("/{package_no}/pack")
 async def pack(
-    package_no: str,
+    package_no: NoParam,
     body: PackIn,
     deps: Deps,
     w: Annotated[Writer, Depends(writer("packages.pack"))],
@@ -91,7 +92,7 @@ async def pack(
 
 @router.post("/{package_no}/override-weight")
 async def override_weight(
-    package_no: str,
+    package_no: NoParam,
     body: OverrideIn,
     deps: Deps,
     w: Annotated[Writer, Depends(writer("packages.override"))],
@@ -109,7 +110,7 @@ async def override_weight(
 
 @router.post("/{package_no}/handover")
 async def hand_over(
-    package_no: str, deps: Deps, w: Annotated[Writer, Depends(writer("packages.pack"))]
+    package_no: NoParam, deps: Deps, w: Annotated[Writer, Depends(writer("packages.pack"))]
 ) -> ShipmentPublic:
     await _package(w.session, w.principal, package_no)
     view = await package_update(
@@ -121,7 +122,7 @@ async def hand_over(
 
 @router.post("/{package_no}/exception-decision")
 async def decide_exception(
-    package_no: str,
+    package_no: NoParam,
     body: ExceptionDecisionIn,
     deps: Deps,
     w: Annotated[Writer, Depends(writer("packages.decide"))],

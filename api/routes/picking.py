@@ -21,6 +21,7 @@ from activities.wave_building import warehouse_zone
 from api.deps import AppDeps, Principal, Writer, app_deps, writer
 from api.errors import Problem, conflict, not_found
 from api.schemas.picking import PickTaskView, PutAnswer, ScanAnswer
+from api.schemas.types import NoParam, Text
 from models.db import PickTask
 
 log = logging.getLogger(__name__)
@@ -31,13 +32,13 @@ Device = Annotated[Writer, Depends(writer("picking.work"))]
 # they are declared here rather than re-validated on the way out.
 SCANNED: dict[int | str, dict[str, Any]] = {200: {"model": ScanAnswer, "description": "accepted"}}
 PUT: dict[int | str, dict[str, Any]] = {200: {"model": PutAnswer, "description": "where it goes"}}
-ScanId = Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+ScanId = Annotated[Text, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 
 class ScanIn(BaseModel):
     scan_id: ScanId
-    location_barcode: str = Field(min_length=1, max_length=64)
-    sku_barcode: str = Field(min_length=1, max_length=64)
+    location_barcode: Text = Field(min_length=1, max_length=64)
+    sku_barcode: Text = Field(min_length=1, max_length=64)
     quantity: int = Field(default=1, gt=0, le=10_000)
 
 
@@ -48,7 +49,7 @@ class ShortIn(BaseModel):
 
 class PutIn(BaseModel):
     scan_id: ScanId
-    sku_barcode: str = Field(min_length=1, max_length=64)
+    sku_barcode: Text = Field(min_length=1, max_length=64)
 
 
 def _warehouse(who: Principal) -> int:
@@ -79,7 +80,7 @@ async def next_task(w: Device) -> Any:
 
 
 @router.post("/v1/pick-tasks/{task_no}/scans", responses=SCANNED)
-async def scan(task_no: str, body: ScanIn, deps: Deps, w: Device) -> JSONResponse:
+async def scan(task_no: NoParam, body: ScanIn, deps: Deps, w: Device) -> JSONResponse:
     async def act() -> Answer:
         return await picking.scan(
             w.session,
@@ -97,7 +98,7 @@ async def scan(task_no: str, body: ScanIn, deps: Deps, w: Device) -> JSONRespons
 
 
 @router.post("/v1/pick-tasks/{task_no}/short", responses=SCANNED)
-async def short(task_no: str, body: ShortIn, deps: Deps, w: Device) -> JSONResponse:
+async def short(task_no: NoParam, body: ShortIn, deps: Deps, w: Device) -> JSONResponse:
     warehouse_id = _warehouse(w.principal)
     today = _now().astimezone(await warehouse_zone(w.session, warehouse_id)).date()
 
@@ -117,7 +118,7 @@ async def short(task_no: str, body: ShortIn, deps: Deps, w: Device) -> JSONRespo
 
 
 @router.post("/v1/waves/{wave_no}/put-wall/scans", responses=PUT)
-async def put(wave_no: str, body: PutIn, deps: Deps, w: Device) -> JSONResponse:
+async def put(wave_no: NoParam, body: PutIn, deps: Deps, w: Device) -> JSONResponse:
     async def act() -> Answer:
         return await put_wall.put(
             w.session,

@@ -27,6 +27,7 @@ from api.schemas.purchasing import (
     ReturnIn,
     ReturnPublic,
 )
+from api.schemas.types import NoParam, TextParam
 from api.workflow_calls import UPDATE_RPC_TIMEOUT, answer
 from models.contracts.purchasing import InvoiceDecision, SettlementInput
 from models.db import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierInvoice
@@ -40,7 +41,7 @@ Deps = Annotated[AppDeps, Depends(app_deps)]
 
 @router.post("/v1/purchase-orders/{po_no}/returns", status_code=201)
 async def return_goods(
-    po_no: str, body: ReturnIn, w: Annotated[Writer, Depends(writer("purchase.receive"))]
+    po_no: NoParam, body: ReturnIn, w: Annotated[Writer, Depends(writer("purchase.receive"))]
 ) -> ReturnPublic:
     if not w.principal.can_see_warehouse(body.warehouse_id):
         raise Problem(
@@ -128,7 +129,7 @@ async def invoice_public(
 
 @router.post("/v1/purchase-orders/{po_no}/invoices", status_code=201)
 async def book_invoice(
-    po_no: str,
+    po_no: NoParam,
     body: InvoiceIn,
     deps: Deps,
     w: Annotated[Writer, Depends(writer("purchase.settle"))],
@@ -156,8 +157,8 @@ async def book_invoice(
 
 @router.post("/v1/purchase-orders/{po_no}/invoices/{invoice_no}/decision")
 async def decide_invoice(
-    po_no: str,
-    invoice_no: str,
+    po_no: NoParam,
+    invoice_no: NoParam,
     body: InvoiceDecisionIn,
     deps: Deps,
     w: Annotated[Writer, Depends(writer("purchase.settle"))],
@@ -177,7 +178,7 @@ async def decide_invoice(
 
 @router.get("/v1/purchase-orders/{po_no}/invoices")
 async def list_invoices(
-    po_no: str,
+    po_no: NoParam,
     session: Session,
     _: Annotated[Principal, Depends(require("purchase.read"))],
 ) -> list[InvoicePublic]:
@@ -187,8 +188,8 @@ async def list_invoices(
 
 @router.get("/v1/purchase-orders/{po_no}/invoices/{invoice_no}")
 async def get_invoice(
-    po_no: str,
-    invoice_no: str,
+    po_no: NoParam,
+    invoice_no: NoParam,
     session: Session,
     _: Annotated[Principal, Depends(require("purchase.read"))],
 ) -> InvoicePublic:
@@ -200,7 +201,7 @@ async def list_payables(
     session: Session,
     _: Annotated[Principal, Depends(require("purchase.settle"))],
     paging: Paging,
-    status: Annotated[str | None, Query(max_length=12)] = None,
+    status: Annotated[TextParam | None, Query(max_length=12)] = None,
     due_before: date | None = None,
 ) -> PayablesPublic:
     """Supplier invoices by due date (earliest first), for finance."""

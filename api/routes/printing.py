@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.deps import Principal, Session, require
 from api.errors import Problem, conflict, not_found
 from api.routes.picking import own_task
+from api.schemas.types import NoParam
 from models.db import (
     Carrier,
     Location,
@@ -63,7 +64,7 @@ def _pdf(body: bytes, name: str) -> Response:
 
 @router.get("/v1/pick-tasks/{task_no}/pick-list.pdf", responses=PDF, response_class=PdfResponse)
 async def pick_list(
-    task_no: str, session: Session, who: Annotated[Principal, Depends(require("waves.read"))]
+    task_no: NoParam, session: Session, who: Annotated[Principal, Depends(require("waves.read"))]
 ) -> Response:
     task = await own_task(session, who, task_no)
     rows = await session.execute(
@@ -112,7 +113,9 @@ async def _package(session: AsyncSession, who: Principal, package_no: str) -> tu
 
 @router.get("/v1/packages/{package_no}/packing-slip.pdf", responses=PDF, response_class=PdfResponse)
 async def packing_slip(
-    package_no: str, session: Session, who: Annotated[Principal, Depends(require("packages.read"))]
+    package_no: NoParam,
+    session: Session,
+    who: Annotated[Principal, Depends(require("packages.read"))],
 ) -> Response:
     _, order = await _package(session, who, package_no)
     lines, short = await _box(session, package_no)
@@ -160,7 +163,9 @@ async def _box(
 
 @router.get("/v1/packages/{package_no}/label.pdf", responses=PDF, response_class=PdfResponse)
 async def shipping_label(
-    package_no: str, session: Session, who: Annotated[Principal, Depends(require("packages.read"))]
+    package_no: NoParam,
+    session: Session,
+    who: Annotated[Principal, Depends(require("packages.read"))],
 ) -> Response:
     package, order = await _package(session, who, package_no)
     if not package.waybill_no or not package.tracking_no:

@@ -41,6 +41,7 @@ from api.schemas.promotions import (
     TrackingRangePublic,
     TrackingRangesPublic,
 )
+from api.schemas.types import BigIdParam, IdParam, NoParam
 from models.contracts.pricing import CouponOffer
 from models.db import (
     Carrier,
@@ -141,13 +142,15 @@ async def create_promotion(body: PromotionCreate, w: Write) -> PromotionPublic:
 
 
 @router.get("/promotions/{promotion_id}", dependencies=[Read], tags=["promotions"])
-async def get_promotion(promotion_id: int, session: Session) -> PromotionPublic:
+async def get_promotion(promotion_id: IdParam, session: Session) -> PromotionPublic:
     promotion = await get_or_404(session, Promotion, promotion_id, "promotion")
     return PromotionPublic.model_validate(promotion)
 
 
 @router.patch("/promotions/{promotion_id}", tags=["promotions"])
-async def update_promotion(promotion_id: int, body: PromotionUpdate, w: Write) -> PromotionPublic:
+async def update_promotion(
+    promotion_id: IdParam, body: PromotionUpdate, w: Write
+) -> PromotionPublic:
     promotion = await get_or_404(w.session, Promotion, promotion_id, "promotion")
     changes = apply_update(promotion, body)
     start, end = promotion.valid_from, promotion.valid_until
@@ -193,12 +196,12 @@ async def create_coupon(body: CouponCreate, w: Write) -> CouponPublic:
 
 
 @router.get("/coupons/{code}", dependencies=[Read], tags=["coupons"])
-async def get_coupon(code: str, session: Session) -> CouponPublic:
+async def get_coupon(code: NoParam, session: Session) -> CouponPublic:
     return CouponPublic.model_validate(await _coupon(session, code))
 
 
 @router.patch("/coupons/{code}", tags=["coupons"])
-async def update_coupon(code: str, body: CouponUpdate, w: Write) -> CouponPublic:
+async def update_coupon(code: NoParam, body: CouponUpdate, w: Write) -> CouponPublic:
     coupon = await _coupon(w.session, code)
     changes = apply_update(coupon, body)
     await w.commit("coupon.update", "coupon", coupon.code, changes)
@@ -207,7 +210,7 @@ async def update_coupon(code: str, body: CouponUpdate, w: Write) -> CouponPublic
 
 @router.get("/coupons/{code}/redemptions", dependencies=[Read], tags=["coupons"])
 async def list_redemptions(
-    code: str, session: Session, paging: Paging, customer_id: int | None = None
+    code: NoParam, session: Session, paging: Paging, customer_id: BigIdParam | None = None
 ) -> RedemptionsPublic:
     coupon = await _coupon(session, code)
     query = (
@@ -270,7 +273,7 @@ async def _check_no_overlap(session: AsyncSession, body: TrackingRangeCreate) ->
     "/carriers/{carrier_id}/tracking-ranges", dependencies=[TrackingRead], tags=["carriers"]
 )
 async def list_tracking_ranges(
-    carrier_id: int, session: Session, paging: Paging
+    carrier_id: IdParam, session: Session, paging: Paging
 ) -> TrackingRangesPublic:
     await get_or_404(session, Carrier, carrier_id, "carrier")
     query = select(TrackingRange).where(TrackingRange.carrier_id == carrier_id)
@@ -280,7 +283,7 @@ async def list_tracking_ranges(
 
 @router.post("/carriers/{carrier_id}/tracking-ranges", status_code=201, tags=["carriers"])
 async def add_tracking_range(
-    carrier_id: int, body: TrackingRangeCreate, w: TrackingWrite
+    carrier_id: IdParam, body: TrackingRangeCreate, w: TrackingWrite
 ) -> TrackingRangePublic:
     await get_or_404(w.session, Carrier, carrier_id, "carrier")
     await _check_no_overlap(w.session, body)

@@ -31,6 +31,7 @@ from api.schemas.purchasing import (
     ReceiptPublic,
     RejectIn,
 )
+from api.schemas.types import IdParam, NoParam, TextParam
 from api.workflow_calls import UPDATE_RPC_TIMEOUT, answer
 from models.contracts.purchasing import (
     CloseRequest,
@@ -224,8 +225,8 @@ async def list_pos(
     session: Session,
     _: Reader,
     paging: Paging,
-    status: Annotated[str | None, Query(max_length=20)] = None,
-    supplier_id: int | None = None,
+    status: Annotated[TextParam | None, Query(max_length=20)] = None,
+    supplier_id: IdParam | None = None,
     escalated: bool | None = None,
 ) -> PosPublic:
     query = select(PurchaseOrder).order_by(PurchaseOrder.created_at.desc())
@@ -241,7 +242,7 @@ async def list_pos(
 
 
 @router.get("/{po_no}")
-async def get_po(po_no: str, session: Session, _: Reader) -> PoPublic:
+async def get_po(po_no: NoParam, session: Session, _: Reader) -> PoPublic:
     return await po_public(session, po_no)
 
 
@@ -265,7 +266,7 @@ async def po_update(
 
 @router.post("/{po_no}/submit")
 async def submit_po(
-    po_no: str, deps: Deps, w: Annotated[Writer, Depends(writer("purchase.write"))]
+    po_no: NoParam, deps: Deps, w: Annotated[Writer, Depends(writer("purchase.write"))]
 ) -> PoPublic:
     await po_update(w, deps, po_no, PurchaseOrderWorkflow.submit, staff_of(w.principal))
     await w.commit("purchase_order.submit", "purchase_order", po_no)
@@ -274,7 +275,7 @@ async def submit_po(
 
 @router.post("/{po_no}/approve")
 async def approve_po(
-    po_no: str,
+    po_no: NoParam,
     body: ApproveIn,
     deps: Deps,
     w: Annotated[Writer, Depends(writer("purchase.approve"))],
@@ -311,7 +312,7 @@ async def _with_reason(
 
 @router.post("/{po_no}/reject")
 async def reject_po(
-    po_no: str,
+    po_no: NoParam,
     body: RejectIn,
     deps: Deps,
     w: Annotated[Writer, Depends(writer("purchase.approve"))],
@@ -323,7 +324,7 @@ async def reject_po(
 
 @router.post("/{po_no}/cancel")
 async def cancel_po(
-    po_no: str,
+    po_no: NoParam,
     body: RejectIn,
     deps: Deps,
     w: Annotated[Writer, Depends(writer("purchase.write"))],
@@ -335,7 +336,7 @@ async def cancel_po(
 
 @router.post("/{po_no}/close")
 async def close_po(
-    po_no: str,
+    po_no: NoParam,
     body: RejectIn,
     deps: Deps,
     w: Annotated[Writer, Depends(writer("purchase.write"))],
@@ -347,7 +348,7 @@ async def close_po(
 
 @router.post("/{po_no}/receipts", status_code=201)
 async def receive(
-    po_no: str,
+    po_no: NoParam,
     body: ReceiptIn,
     deps: Deps,
     w: Annotated[Writer, Depends(writer("purchase.receive"))],

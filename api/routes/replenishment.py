@@ -19,6 +19,7 @@ from api.schemas.purchasing import (
     ReorderRulePublic,
     ReplenishedPublic,
 )
+from api.schemas.types import IdParam
 from api.workflow_calls import answer
 from models.contracts.purchasing import ReplenishInput
 from models.db import ReorderRule, Sku, Warehouse
@@ -55,7 +56,7 @@ async def set_reorder_rule(
 async def list_reorder_rules(
     session: Session,
     _: Annotated[Principal, Depends(require("purchase.read"))],
-    warehouse_id: int | None = None,
+    warehouse_id: IdParam | None = None,
 ) -> list[ReorderRulePublic]:
     query = select(ReorderRule).order_by(ReorderRule.warehouse_id, ReorderRule.sku_id)
     if warehouse_id is not None:
@@ -67,7 +68,7 @@ async def list_reorder_rules(
 async def low_stock(
     session: Session,
     _: Annotated[Principal, Depends(require("purchase.read"))],
-    warehouse_id: int | None = None,
+    warehouse_id: IdParam | None = None,
 ) -> list[LowStockPublic]:
     """SKUs whose sellable + in transit is below their reorder point: the alert list."""
     rows = (await session.execute(below_reorder_point(warehouse_id))).mappings()
@@ -76,7 +77,7 @@ async def low_stock(
 
 @router.post("/v1/warehouses/{warehouse_id}/replenish")
 async def replenish_now(
-    warehouse_id: int, deps: Deps, w: Annotated[Writer, Depends(writer("purchase.write"))]
+    warehouse_id: IdParam, deps: Deps, w: Annotated[Writer, Depends(writer("purchase.write"))]
 ) -> ReplenishedPublic:
     warehouse = await w.session.get(Warehouse, warehouse_id)
     if warehouse is None:

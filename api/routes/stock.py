@@ -26,6 +26,7 @@ from api.schemas.stock import (
     StockPublic,
     StocksPublic,
 )
+from api.schemas.types import IdParam, NoParam
 from models.contracts.inventory import MovementType
 from models.db import LocationStock, Sku, Stock, StockMovement, Warehouse
 
@@ -86,8 +87,8 @@ async def list_stock(
     session: Session,
     paging: Paging,
     who: Reader,
-    sku_id: int | None = None,
-    warehouse_id: int | None = None,
+    sku_id: IdParam | None = None,
+    warehouse_id: IdParam | None = None,
 ) -> StocksPublic:
     query = _scope(who, select(Stock), warehouse_id, Stock.warehouse_id)
     if sku_id is not None:
@@ -107,9 +108,9 @@ async def list_batches(
     session: Session,
     paging: Paging,
     who: Reader,
-    sku_id: int | None = None,
-    warehouse_id: int | None = None,
-    location_id: int | None = None,
+    sku_id: IdParam | None = None,
+    warehouse_id: IdParam | None = None,
+    location_id: IdParam | None = None,
 ) -> BatchStocksPublic:
     query = _scope(who, select(LocationStock), warehouse_id, LocationStock.warehouse_id)
     if sku_id is not None:
@@ -183,7 +184,7 @@ async def adjust_stock(body: StockAdjustmentCreate, w: Adjust) -> StockAdjustmen
 
 @router.put("/{sku_id}/{warehouse_id}/safety-hold")
 async def put_safety_hold(
-    sku_id: int, warehouse_id: int, body: SafetyHoldSet, w: Adjust
+    sku_id: IdParam, warehouse_id: IdParam, body: SafetyHoldSet, w: Adjust
 ) -> StockPublic:
     await get_or_404(w.session, Sku, sku_id, "sku")
     await get_or_404(w.session, Warehouse, warehouse_id, "warehouse")
@@ -195,7 +196,7 @@ async def put_safety_hold(
 
 
 @router.patch("/batches/{batch_id}")
-async def update_batch(batch_id: int, body: BatchUpdate, w: Adjust) -> BatchStockPublic:
+async def update_batch(batch_id: IdParam, body: BatchUpdate, w: Adjust) -> BatchStockPublic:
     batch = await get_or_404(w.session, LocationStock, batch_id, "batch")
     batch.disabled = body.disabled
     await w.commit(
@@ -212,9 +213,9 @@ async def list_movements(
     session: Session,
     paging: Paging,
     who: Reader,
-    sku_id: int | None = None,
-    warehouse_id: int | None = None,
-    ref_no: str | None = None,
+    sku_id: IdParam | None = None,
+    warehouse_id: IdParam | None = None,
+    ref_no: NoParam | None = None,
     movement_type: MovementType | None = None,
 ) -> MovementsPublic:
     query = _scope(who, select(StockMovement), warehouse_id, StockMovement.warehouse_id)

@@ -22,6 +22,7 @@ from activities.stock_ledger import StockError
 from api.deps import Principal, Session, Writer, require, writer
 from api.errors import Problem, not_found, refused
 from api.schemas.counts import CountCreate, CountEntriesIn, CountPublic, DifferencePublic
+from api.schemas.types import IdParam, NoParam
 from models.db import StockCount, StockCountEntry, StockCountLocation, Warehouse
 from models.domain.purchasing import CountDifference
 
@@ -78,7 +79,7 @@ async def _own(session: AsyncSession, who: Principal, count_no: str) -> StockCou
 
 @router.post("/v1/warehouses/{warehouse_id}/counts", status_code=201)
 async def create_count(
-    warehouse_id: int, body: CountCreate, w: Annotated[Writer, Depends(writer("stock.count"))]
+    warehouse_id: IdParam, body: CountCreate, w: Annotated[Writer, Depends(writer("stock.count"))]
 ) -> CountPublic:
     if await w.session.get(Warehouse, warehouse_id) is None:
         raise not_found("warehouse", warehouse_id)
@@ -95,7 +96,7 @@ async def create_count(
 
 @router.get("/v1/counts/{count_no}")
 async def get_count(
-    count_no: str, session: Session, who: Annotated[Principal, Depends(require("stock.read"))]
+    count_no: NoParam, session: Session, who: Annotated[Principal, Depends(require("stock.read"))]
 ) -> CountPublic:
     await _own(session, who, count_no)
     return await count_public(session, count_no)
@@ -103,7 +104,7 @@ async def get_count(
 
 @router.post("/v1/counts/{count_no}/entries")
 async def count_entries(
-    count_no: str,
+    count_no: NoParam,
     body: CountEntriesIn,
     w: Annotated[Writer, Depends(writer("stock.count_entry"))],
 ) -> CountPublic:
@@ -124,7 +125,7 @@ async def count_entries(
 
 @router.post("/v1/counts/{count_no}/approve")
 async def approve(
-    count_no: str, w: Annotated[Writer, Depends(writer("stock.count"))]
+    count_no: NoParam, w: Annotated[Writer, Depends(writer("stock.count"))]
 ) -> CountPublic:
     try:
         booked = await approve_count(w.session, count_no=count_no, actor=w.actor)
@@ -137,7 +138,7 @@ async def approve(
 
 @router.post("/v1/counts/{count_no}/cancel")
 async def cancel(
-    count_no: str, w: Annotated[Writer, Depends(writer("stock.count"))]
+    count_no: NoParam, w: Annotated[Writer, Depends(writer("stock.count"))]
 ) -> CountPublic:
     try:
         await cancel_count(w.session, count_no=count_no, actor=w.actor)

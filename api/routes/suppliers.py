@@ -21,6 +21,7 @@ from api.schemas.partners import (
     SuppliersPublic,
     SupplierUpdate,
 )
+from api.schemas.types import IdParam, TextParam
 from models.db import Sku, Supplier, SupplierProduct
 
 router = APIRouter(prefix="/v1/suppliers", tags=["suppliers"])
@@ -31,7 +32,7 @@ APPROVERS = frozenset({"purchasing_manager", "admin"})
 
 @router.get("", dependencies=[Read])
 async def list_suppliers(
-    session: Session, paging: Paging, status: str | None = None
+    session: Session, paging: Paging, status: TextParam | None = None
 ) -> SuppliersPublic:
     query = select(Supplier).order_by(Supplier.id)
     if status:
@@ -50,14 +51,14 @@ async def create_supplier(body: SupplierCreate, w: Write) -> SupplierPublic:
 
 
 @router.get("/{supplier_id}", dependencies=[Read])
-async def get_supplier(supplier_id: int, session: Session) -> SupplierPublic:
+async def get_supplier(supplier_id: IdParam, session: Session) -> SupplierPublic:
     return SupplierPublic.model_validate(
         await get_or_404(session, Supplier, supplier_id, "supplier")
     )
 
 
 @router.patch("/{supplier_id}")
-async def update_supplier(supplier_id: int, body: SupplierUpdate, w: Write) -> SupplierPublic:
+async def update_supplier(supplier_id: IdParam, body: SupplierUpdate, w: Write) -> SupplierPublic:
     """Approving a supplier (status → approved) takes a purchasing manager (or admin): only
     approved suppliers' products can be ordered."""
     supplier = await get_or_404(w.session, Supplier, supplier_id, "supplier")
@@ -72,7 +73,7 @@ async def update_supplier(supplier_id: int, body: SupplierUpdate, w: Write) -> S
 
 @router.get("/{supplier_id}/products", dependencies=[Read])
 async def list_supplier_products(
-    supplier_id: int, session: Session, paging: Paging
+    supplier_id: IdParam, session: Session, paging: Paging
 ) -> SupplierProductsPublic:
     await get_or_404(session, Supplier, supplier_id, "supplier")
     query = (
@@ -97,7 +98,7 @@ async def _clear_other_preferred(w: Writer, sku_id: int, supplier_id: int) -> No
 
 @router.post("/{supplier_id}/products", status_code=201)
 async def add_supplier_product(
-    supplier_id: int, body: SupplierProductCreate, w: Write
+    supplier_id: IdParam, body: SupplierProductCreate, w: Write
 ) -> SupplierProductPublic:
     await get_or_404(w.session, Supplier, supplier_id, "supplier")
     await check_refs(w.session, {"sku_id": (Sku, body.sku_id)})
@@ -112,7 +113,7 @@ async def add_supplier_product(
 
 @router.patch("/{supplier_id}/products/{sku_id}")
 async def update_supplier_product(
-    supplier_id: int, sku_id: int, body: SupplierProductUpdate, w: Write
+    supplier_id: IdParam, sku_id: IdParam, body: SupplierProductUpdate, w: Write
 ) -> SupplierProductPublic:
     product = await w.session.scalar(
         select(SupplierProduct).where(

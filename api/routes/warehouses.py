@@ -11,6 +11,7 @@ from api.crud import apply_update, get_or_404
 from api.deps import Principal, Session, Writer, require, writer
 from api.errors import Problem, invalid
 from api.pagination import Paging, fetch_page
+from api.schemas.types import IdParam, TextParam
 from api.schemas.warehouses import (
     LocationCreate,
     LocationPublic,
@@ -65,14 +66,16 @@ async def create_warehouse(body: WarehouseCreate, w: Write) -> WarehousePublic:
 
 
 @router.get("/warehouses/{warehouse_id}")
-async def get_warehouse(warehouse_id: int, session: Session, who: Reader) -> WarehousePublic:
+async def get_warehouse(warehouse_id: IdParam, session: Session, who: Reader) -> WarehousePublic:
     warehouse = await get_or_404(session, Warehouse, warehouse_id, "warehouse")
     _visible(who, warehouse_id)
     return await _public(session, warehouse)
 
 
 @router.patch("/warehouses/{warehouse_id}")
-async def update_warehouse(warehouse_id: int, body: WarehouseUpdate, w: Write) -> WarehousePublic:
+async def update_warehouse(
+    warehouse_id: IdParam, body: WarehouseUpdate, w: Write
+) -> WarehousePublic:
     warehouse = await get_or_404(w.session, Warehouse, warehouse_id, "warehouse")
     changes = apply_update(warehouse, body)
     await w.commit("warehouse.update", "warehouse", warehouse.id, changes)
@@ -81,7 +84,7 @@ async def update_warehouse(warehouse_id: int, body: WarehouseUpdate, w: Write) -
 
 @router.put("/warehouses/{warehouse_id}/region-priorities")
 async def set_region_priorities(
-    warehouse_id: int, body: RegionPriorities, w: Write
+    warehouse_id: IdParam, body: RegionPriorities, w: Write
 ) -> WarehousePublic:
     warehouse = await get_or_404(w.session, Warehouse, warehouse_id, "warehouse")
     regions = [p.region_code for p in body.priorities]
@@ -103,12 +106,12 @@ async def set_region_priorities(
 
 @router.get("/warehouses/{warehouse_id}/locations")
 async def list_locations(
-    warehouse_id: int,
+    warehouse_id: IdParam,
     session: Session,
     paging: Paging,
     who: Reader,
-    zone: str | None = None,
-    kind: str | None = None,
+    zone: TextParam | None = None,
+    kind: TextParam | None = None,
 ) -> LocationsPublic:
     await get_or_404(session, Warehouse, warehouse_id, "warehouse")
     _visible(who, warehouse_id)
@@ -123,7 +126,7 @@ async def list_locations(
 
 
 @router.post("/warehouses/{warehouse_id}/locations", status_code=201)
-async def create_location(warehouse_id: int, body: LocationCreate, w: Write) -> LocationPublic:
+async def create_location(warehouse_id: IdParam, body: LocationCreate, w: Write) -> LocationPublic:
     await get_or_404(w.session, Warehouse, warehouse_id, "warehouse")
     location = Location(warehouse_id=warehouse_id, **body.model_dump())
     w.session.add(location)
@@ -133,14 +136,14 @@ async def create_location(warehouse_id: int, body: LocationCreate, w: Write) -> 
 
 
 @router.get("/locations/{location_id}")
-async def get_location(location_id: int, session: Session, who: Reader) -> LocationPublic:
+async def get_location(location_id: IdParam, session: Session, who: Reader) -> LocationPublic:
     location = await get_or_404(session, Location, location_id, "location")
     _visible(who, location.warehouse_id)
     return LocationPublic.model_validate(location)
 
 
 @router.patch("/locations/{location_id}")
-async def update_location(location_id: int, body: LocationUpdate, w: Write) -> LocationPublic:
+async def update_location(location_id: IdParam, body: LocationUpdate, w: Write) -> LocationPublic:
     location = await get_or_404(w.session, Location, location_id, "location")
     changes = apply_update(location, body)
     await w.commit("location.update", "location", location.id, changes)

@@ -18,6 +18,7 @@ from api.errors import Problem, not_found
 from api.pagination import Page, Paging, fetch_page
 from api.routes.picking import own_task
 from api.schemas.picking import PickTaskView
+from api.schemas.types import IdParam, NoParam, TextParam
 from api.workflow_calls import answer
 from models.contracts.waves import PlannerInput
 from models.db import OutboundOrder, PickAllocation, PickTask, PutWallSlot, Warehouse, Wave
@@ -70,7 +71,7 @@ class Planned(BaseModel):
 
 @router.post("/v1/warehouses/{warehouse_id}/waves/plan")
 async def plan_now(
-    warehouse_id: int, deps: Deps, w: Annotated[Writer, Depends(writer("waves.plan"))]
+    warehouse_id: IdParam, deps: Deps, w: Annotated[Writer, Depends(writer("waves.plan"))]
 ) -> Planned:
     """Plan the warehouse's waiting outbound orders now (as its Schedule does every few
     minutes); answers with the waves released by this run (none at once when none waits)."""
@@ -117,12 +118,12 @@ class OutboundPublic(BaseModel):
 
 @router.get("/v1/warehouses/{warehouse_id}/outbound")
 async def list_outbound(
-    warehouse_id: int,
+    warehouse_id: IdParam,
     session: Session,
     who: Reader,
     paging: Paging,
     status: Annotated[
-        str | None, Query(pattern="^(waiting|planned|picked|short|cancelled)$")
+        TextParam | None, Query(pattern="^(waiting|planned|picked|short|cancelled)$")
     ] = None,
     flagged: Annotated[bool | None, Query(description="only those the planner flagged")] = None,
 ) -> Page[OutboundPublic]:
@@ -151,8 +152,8 @@ async def list_waves(
     session: Session,
     who: Reader,
     paging: Paging,
-    warehouse_id: Annotated[int | None, Query()] = None,
-    status: Annotated[str | None, Query(pattern="^(picking|done|cancelled)$")] = None,
+    warehouse_id: Annotated[IdParam | None, Query()] = None,
+    status: Annotated[TextParam | None, Query(pattern="^(picking|done|cancelled)$")] = None,
     escalated: Annotated[bool | None, Query()] = None,
 ) -> Page[WavePublic]:
     if who.warehouse_id is not None:  # a device sees its own warehouse
@@ -172,7 +173,7 @@ async def list_waves(
 
 
 @router.get("/v1/waves/{wave_no}")
-async def get_wave(wave_no: str, session: Session, who: Reader) -> WaveDetail:
+async def get_wave(wave_no: NoParam, session: Session, who: Reader) -> WaveDetail:
     public = await wave_public(session, wave_no)
     if not who.can_see_warehouse(public.warehouse_id):
         raise Problem(403, "devices see only their own warehouse", type_="/problems/forbidden")
@@ -207,7 +208,7 @@ async def get_wave(wave_no: str, session: Session, who: Reader) -> WaveDetail:
 
 
 @router.get("/v1/pick-tasks/{task_no}")
-async def get_task(task_no: str, session: Session, who: Reader) -> PickTaskView:
+async def get_task(task_no: NoParam, session: Session, who: Reader) -> PickTaskView:
     view = await picking.task_view(session, await own_task(session, who, task_no))
     return PickTaskView.model_validate(view)
 

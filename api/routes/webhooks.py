@@ -1,29 +1,36 @@
 """Webhooks from the outside world. The signature is verified before anything else; a forged
 or stale call is refused and changes nothing. Verified payment and tracking events become
 signals to workflows, which dedupe them (a provider's retries and duplicates carry the same
-transaction id). A refund callback confirms our refund, once per provider refund id, or is
-recorded as a difference for finance (activities/refund_callbacks.py); either way it is answered
-200 so the provider stops retrying."""
+transaction id); a payment whose order's process has ended is refunded by a process of its own
+(LatePaymentRefundWorkflow). A refund callback confirms our refund, once per provider refund id,
+or is recorded as a difference for finance (activities/refund_callbacks.py); either way it is
+answered 200 so the provider stops retrying."""
 
 from __future__ import annotations
 
 import json
 import time
+from contextlib import suppress
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.refund_callbacks import RefundNotice, record_refund_callback
 from api.deps import AppDeps, Session, app_deps
 from api.errors import Problem
+from api.schemas.types import TextParam
 from api.workflow_calls import answer
 from core.security import signature_valid
-from models.contracts.order import PaymentReceived
+from models.contracts.order import LatePaymentInput, PaymentReceived
 from models.contracts.shipment import TrackingEvent, TrackingSnapshot
+from models.db import Order, Payment
 from workflows.after_sale import AfterSaleWorkflow
+from workflows.late_payment import LatePaymentRefundWorkflow, late_payment_id
 from workflows.order import OrderWorkflow
 from workflows.shipment import ShipmentWorkflow
 
@@ -92,7 +99,9 @@ def parsed(model: type[M], body: dict[str, Any], what: str) -> M:
 
 
 @router.post("/payments/{provider}", responses=SIGNED)
-async def payment_webhook(provider: str, request: Request, deps: Deps, session: Session) -> Ack:
+async def payment_webhook(
+    provider: TextParam, request: Request, deps: Deps, session: Session
+) -> Ack:
     body = await verified_body(request, deps.payment_webhook_secret)
     if body.get("event") == "refund.succeeded":
         return await _refund_callback(session, provider, parsed(RefundEvent, body, "refund event"))
@@ -110,12 +119,37 @@ async def payment_webhook(provider: str, request: Request, deps: Deps, session: 
         paid_at=event.occurred_at,
     )
     handle = deps.require_temporal().get_workflow_handle(f"order-{event.merchant_order_no}")
-    await answer(
-        handle.signal(OrderWorkflow.payment_received, payment),
-        kind="order",
-        ident=event.merchant_order_no,
-    )
+    try:
+        await answer(
+            handle.signal(OrderWorkflow.payment_received, payment),
+            kind="order",
+            ident=event.merchant_order_no,
+        )
+    except Problem as exc:  # its process has ended (or is gone): a process of its own refunds
+        order = await session.get(Order, event.merchant_order_no)
+        taken = await session.get(Payment, payment.transaction_id)
+        await session.commit()
+        if exc.status not in (404, 409) or order is None:
+            raise
+        if taken is not None:  # a late copy of a callback the order took: nothing to refund
+            return Ack(status="duplicate")
+        return await _late_payment(deps, event.merchant_order_no, payment)
     return Ack(status="accepted")
+
+
+async def _late_payment(deps: AppDeps, order_no: str, payment: PaymentReceived) -> Ack:
+    """Start the late payment's refund, once per transaction whatever the callback's copies."""
+    # A copy of a callback whose refund has already run: nothing more to start.
+    with suppress(WorkflowAlreadyStartedError):
+        await deps.require_temporal().start_workflow(
+            LatePaymentRefundWorkflow.run,
+            LatePaymentInput(order_no=order_no, payment=payment),
+            id=late_payment_id(payment.transaction_id),
+            task_queue=deps.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    return Ack(status="late_payment")
 
 
 async def _refund_callback(session: AsyncSession, provider: str, event: RefundEvent) -> Ack:
@@ -135,7 +169,7 @@ async def _refund_callback(session: AsyncSession, provider: str, event: RefundEv
 
 
 @router.post("/carriers/{carrier}", responses=SIGNED)
-async def carrier_webhook(carrier: str, request: Request, deps: Deps) -> Ack:
+async def carrier_webhook(carrier: TextParam, request: Request, deps: Deps) -> Ack:
     body = await verified_body(request, deps.carrier_webhook_secret)
     push = parsed(TrackingPush, body, "tracking push")
     snapshot = TrackingSnapshot(

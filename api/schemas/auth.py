@@ -9,6 +9,7 @@ from pydantic import Field, StringConstraints
 
 from api.pagination import Page
 from api.schemas.common import Public, ShortName, Strict
+from api.schemas.types import Id
 
 Username = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9_.\-]{2,64}$")]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=200)]
@@ -61,7 +62,7 @@ class UserPublic(Public):
 class ApiKeyCreate(Strict):
     name: ShortName
     role: Literal["storefront", "device"]
-    warehouse_id: int | None = None
+    warehouse_id: Id | None = None
 
 
 class ApiKeyPublic(Public):

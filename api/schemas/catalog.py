@@ -18,6 +18,7 @@ from api.schemas.common import (
     ShortName,
     Strict,
 )
+from api.schemas.types import Id
 
 Barcode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9A-Za-z\-]{4,64}$")]
 Attributes = Annotated[
@@ -28,14 +29,14 @@ Attributes = Annotated[
 class CategoryCreate(Strict):
     code: Code
     name: ShortName
-    parent_id: int | None = None
+    parent_id: Id | None = None
 
 
 class CategoryUpdate(Patch):
     nullable = frozenset({"parent_id"})
 
     name: ShortName | None = None
-    parent_id: int | None = None
+    parent_id: Id | None = None
 
 
 class CategoryPublic(Public):
@@ -62,7 +63,7 @@ class SkuCreate(Strict):
     volume_cm3: Quantity
     list_price_fen: Fen
     attributes: Attributes = Field(default_factory=dict)
-    freight_template_id: int | None = None
+    freight_template_id: Id | None = None
     batch_managed: bool = False
     shelf_life_days: PositiveInt | None = None
 
@@ -76,7 +77,7 @@ class SkuUpdate(Patch):
     volume_cm3: Quantity | None = None
     list_price_fen: Fen | None = None
     attributes: Attributes | None = None
-    freight_template_id: int | None = None
+    freight_template_id: Id | None = None
     shelf_life_days: PositiveInt | None = None
     active: bool | None = None
 
@@ -100,8 +101,8 @@ class SkuPublic(Public):
 class ProductCreate(Strict):
     code: Code
     name: Name
-    category_id: int
-    brand_id: int | None = None
+    category_id: Id
+    brand_id: Id | None = None
     description: Annotated[str, StringConstraints(max_length=2000)] = ""
     skus: Annotated[list[SkuCreate], Field(min_length=1, max_length=200)]
 
@@ -110,8 +111,8 @@ class ProductUpdate(Patch):
     nullable = frozenset({"brand_id"})
 
     name: Name | None = None
-    category_id: int | None = None
-    brand_id: int | None = None
+    category_id: Id | None = None
+    brand_id: Id | None = None
     description: Annotated[str, StringConstraints(max_length=2000)] | None = None
     active: bool | None = None
 

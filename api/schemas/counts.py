@@ -8,16 +8,17 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from api.schemas.common import Public, Strict
+from api.schemas.types import Id
 
 
 class CountCreate(Strict):
-    location_ids: Annotated[list[int], Field(min_length=1, max_length=500)]
+    location_ids: Annotated[list[Id], Field(min_length=1, max_length=500)]
 
 
 class CountEntryIn(Strict):
     entry_key: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    location_id: int
-    sku_id: int
+    location_id: Id
+    sku_id: Id
     batch_no: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = ""
     quantity: Annotated[int, Field(ge=0, le=10_000_000)]
 

@@ -9,12 +9,13 @@ from pydantic import Field, StringConstraints
 
 from api.pagination import Page
 from api.schemas.common import Public, Reason, RegionCode, Strict
+from api.schemas.types import BigId, Id
 
 Key = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 
 class OrderLineIn(Strict):
-    sku_id: Annotated[int, Field(gt=0, strict=True)]
+    sku_id: Id
     quantity: Annotated[int, Field(gt=0, le=999, strict=True)]
 
 
@@ -28,7 +29,7 @@ class AddressIn(Strict):
 class OrderCreate(Strict):
     # The storefront's own key for this order: sending it again returns the same order.
     client_order_key: Key
-    customer_id: Annotated[int, Field(gt=0, strict=True)]
+    customer_id: BigId
     lines: Annotated[list[OrderLineIn], Field(min_length=1, max_length=100)]
     coupon_code: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
     address: AddressIn
@@ -77,6 +78,17 @@ class TimelinePublic(Public):
     detail: dict[str, object]
 
 
+class PendingRefundPublic(Public):
+    """A refund the order owes and has not made yet: `pending` (going to the provider) or
+    `refused` by the provider (staff retry it: POST …/retry-refund)."""
+
+    refund_no: str
+    amount_fen: int
+    status: Literal["pending", "refused"]
+    reason: str
+    refused_reason: str | None = None
+
+
 class OrderPublic(Public):
     order_no: str
     status: str
@@ -93,6 +105,8 @@ class OrderPublic(Public):
     lines: list[OrderLinePublic]
     packages: list[PackagePublic]
     timeline: list[TimelinePublic] = []
+    refund_pending_fen: int = 0  # Σ pending_refunds: owed back, not refunded yet
+    pending_refunds: list[PendingRefundPublic] = []
 
 
 class OrderSummary(Public):
@@ -117,6 +131,10 @@ class PaymentPublic(Public):
 
 class CancelIn(Strict):
     reason: Reason = "customer request"
+
+
+class RetryRefundIn(Strict):
+    reason: Annotated[str, StringConstraints(max_length=500)] = ""
 
 
 class ReviewIn(Strict):

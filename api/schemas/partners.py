@@ -19,6 +19,7 @@ from api.schemas.common import (
     Strict,
     TimeOfDay,
 )
+from api.schemas.types import Id
 
 SupplierStatus = Literal["pending", "approved", "suspended"]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
@@ -57,7 +58,7 @@ class SupplierPublic(Public):
 
 
 class SupplierProductCreate(Strict):
-    sku_id: int
+    sku_id: Id
     supply_price_fen: Fen
     purchase_unit: Annotated[str, StringConstraints(min_length=1, max_length=16)] = "件"
     units_per_purchase_unit: PositiveInt = 1
@@ -88,7 +89,7 @@ TrackingMode = Literal["carrier_issued", "prepurchased_range"]
 
 
 class CarrierCutoffIn(Strict):
-    warehouse_id: int
+    warehouse_id: Id
     cutoff_local: TimeOfDay
 
 

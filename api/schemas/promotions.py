@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     Field,
     StringConstraints,
     ValidationInfo,
@@ -23,15 +22,15 @@ from pydantic import (
 
 from api.pagination import Page
 from api.schemas.common import Code, Fen, Patch, PositiveInt, Public, ShortName, Strict
+from api.schemas.types import AwareInstant, Id
 from models.contracts.pricing import GiftPromotion, ItemDiscount, SpendTierPromotion
 
 PromotionKind = Literal["item_discount", "spend_tier", "gift"]
 DiscountKind = Literal["percent", "fixed"]
-Id = Annotated[int, Field(gt=0, strict=True)]
 PercentOff = Annotated[int, Field(ge=0, le=100, strict=True)]
 Threshold = Annotated[int, Field(gt=0, le=10**12, strict=True)]
 # Stored and answered in UTC whatever offset the client sent.
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(lambda value: value.astimezone(UTC))]
+UtcDatetime = Annotated[AwareInstant, AfterValidator(lambda value: value.astimezone(UTC))]
 
 
 class _Window(Strict):

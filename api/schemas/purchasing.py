@@ -9,6 +9,7 @@ from pydantic import Field, StringConstraints
 
 from api.pagination import Page
 from api.schemas.common import Public, Reason, Strict
+from api.schemas.types import Fen, Id, LineNo
 
 Quantity = Annotated[int, Field(gt=0, le=10_000_000)]
 Count = Annotated[int, Field(ge=0, le=10_000_000)]
@@ -17,14 +18,14 @@ BatchNo = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)
 
 
 class PoLineIn(Strict):
-    sku_id: int
-    warehouse_id: int
+    sku_id: Id
+    warehouse_id: Id
     quantity: Quantity
-    unit_price_fen: Annotated[int | None, Field(ge=0)] = None  # default: the supply price
+    unit_price_fen: Fen | None = None  # default: the supply price
 
 
 class PoCreate(Strict):
-    supplier_id: int
+    supplier_id: Id
     lines: Annotated[list[PoLineIn], Field(min_length=1, max_length=200)]
     note: Annotated[str, StringConstraints(max_length=500)] = ""
 
@@ -38,8 +39,8 @@ class RejectIn(Strict):
 
 
 class ReceiptLineIn(Strict):
-    line_no: int
-    sku_id: int
+    line_no: LineNo
+    sku_id: Id
     received: Quantity
     accepted: Count
     rejected: Count = 0
@@ -51,7 +52,7 @@ class ReceiptLineIn(Strict):
 class ReceiptExtraIn(Strict):
     """Goods not on the PO (samples, gifts): received at no cost."""
 
-    sku_id: int
+    sku_id: Id
     quantity: Quantity
     kind: Literal["sample", "gift"] = "sample"
     batch_no: BatchNo = ""
@@ -61,8 +62,8 @@ class ReceiptExtraIn(Strict):
 
 class ReceiptIn(Strict):
     receipt_key: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    warehouse_id: int
-    location_id: int  # where the accepted units are put away
+    warehouse_id: Id
+    location_id: Id  # where the accepted units are put away
     lines: Annotated[list[ReceiptLineIn], Field(max_length=500)] = []
     extras: Annotated[list[ReceiptExtraIn], Field(max_length=100)] = []
 
@@ -135,15 +136,15 @@ PosPublic = Page[PoSummary]
 
 
 class ReturnLineIn(Strict):
-    line_no: int
+    line_no: LineNo
     quantity: Quantity
-    location_id: int | None = None  # None: units QC rejected at receipt (never on hand)
+    location_id: Id | None = None  # None: units QC rejected at receipt (never on hand)
     batch_no: BatchNo = ""
 
 
 class ReturnIn(Strict):
     return_key: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    warehouse_id: int
+    warehouse_id: Id
     reason: Reason
     lines: Annotated[list[ReturnLineIn], Field(min_length=1, max_length=500)]
 
@@ -156,10 +157,10 @@ class ReturnPublic(Public):
 
 
 class InvoiceLineIn(Strict):
-    line_no: int | None = None  # the PO line billed; None: a charge not on the PO
-    sku_id: int
+    line_no: LineNo | None = None  # the PO line billed; None: a charge not on the PO
+    sku_id: Id
     quantity: Count
-    unit_price_fen: Annotated[int, Field(ge=0)]
+    unit_price_fen: Fen
 
 
 class InvoiceIn(Strict):
@@ -195,8 +196,8 @@ PayablesPublic = Page[InvoicePublic]
 
 
 class ReorderRuleIn(Strict):
-    sku_id: int
-    warehouse_id: int
+    sku_id: Id
+    warehouse_id: Id
     reorder_point: Count
     reorder_level: Count
 

@@ -9,6 +9,7 @@ from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from api.pagination import Page
 from api.schemas.common import Public, Quantity, Reason, Strict
+from api.schemas.types import Id
 
 BatchNo = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9\-_.]{0,40}$")
@@ -43,9 +44,9 @@ class BatchStockPublic(Public):
 class StockAdjustmentCreate(Strict):
     """A counted correction: +n puts units on hand at a location/batch, -n takes them off."""
 
-    sku_id: int
-    warehouse_id: int
-    location_id: int
+    sku_id: Id
+    warehouse_id: Id
+    location_id: Id
     quantity_delta: Annotated[int, Field(ge=-(10**9), le=10**9, strict=True)]
     batch_no: BatchNo = ""
     production_date: date | None = None

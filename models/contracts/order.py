@@ -187,6 +187,21 @@ class RecordPaymentRequest(BaseModel):
     accepted: bool
 
 
+class ConfirmPaymentRequest(BaseModel):
+    order_no: str
+    payment: PaymentReceived
+
+
+class PaymentConfirmation(BaseModel):
+    """Whether the provider's books hold the payment a callback reported: its transaction, for
+    that order, of that amount and currency. Money they do not hold is a difference for
+    finance, never money of the order."""
+
+    vouched: bool
+    detail: str = ""
+    recorded: bool = False  # the transaction is in our books already (a copy of its callback)
+
+
 class RefundRequest(BaseModel):
     order_no: str
     refund_no: str
@@ -232,6 +247,16 @@ class ReservePackageRequest(BaseModel):
     lines: list[PackageLine]
 
 
+class RefundState(BaseModel):
+    """A refund the order owes and has not made yet, as the order shows it (`order_refunds`)."""
+
+    refund_no: str
+    amount_fen: int
+    status: Literal["pending", "refused"]
+    reason: str
+    refused_reason: str | None = None
+
+
 class StatusChange(BaseModel):
     order_no: str
     status: OrderStatus
@@ -244,6 +269,7 @@ class StatusChange(BaseModel):
     actor: Actor
     detail: dict[str, str | int | bool | None] = Field(default_factory=dict)
     escalated: bool | None = None
+    refunds: list[RefundState] = Field(default_factory=list)  # refunds announced at this step
 
 
 class TimelineEntry(BaseModel):
@@ -272,3 +298,24 @@ class OrderView(BaseModel):
     payment_deadline: datetime | None
     packages: list[PackageView]
     timeline: list[TimelineEntry]
+    # Refunds owed and not made yet: still going to the provider, or refused by it.
+    pending_refunds: list[RefundState] = Field(default_factory=list)
+
+
+class LatePaymentInput(BaseModel):
+    """A payment that came after its order's process had ended (LatePaymentRefundWorkflow)."""
+
+    order_no: str
+    payment: PaymentReceived
+
+
+class LatePaymentView(BaseModel):
+    order_no: str
+    transaction_id: str
+    refund_no: str
+    amount_fen: int
+    # confirming → duplicate (a payment we have recorded already) | difference (the provider
+    # does not hold it) | refunding → refunded, or
+    # refused (until staff retry it) → refunding …
+    status: Literal["confirming", "duplicate", "difference", "refunding", "refused", "refunded"]
+    refused_reason: str | None = None

@@ -7,7 +7,7 @@ from models.db.base import Base
 from models.db.catalog import Brand, Category, Sku, Spu
 from models.db.inventory import LocationStock, Stock, StockMovement
 from models.db.logistics import Carrier, CarrierCutoff, FreightPolicy, FreightRule, FreightTemplate
-from models.db.money import MoneyEntry, Payment, Refund, RefundCallback
+from models.db.money import MoneyEntry, OrderRefund, Payment, Refund, RefundCallback
 from models.db.orders import (
     Order,
     OrderEvent,
@@ -73,6 +73,7 @@ __all__ = [
     "OrderEvent",
     "OrderLine",
     "OrderNumber",
+    "OrderRefund",
     "OutboundOrder",
     "Package",
     "PackageLine",

@@ -68,6 +68,34 @@ class MoneyEntry(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+REFUND_STATES = ("pending", "refused", "done")
+
+
+class OrderRefund(Base):
+    """A refund the order owes and has not yet made, as its process announced it: `pending`
+    while it goes to the provider (a cancel answers before that), `refused` when the provider
+    refused it (staff retry it once fixed), `done` once it is in `refunds`. Refunds made at once
+    have no row here; the order shows those from `refunds`."""
+
+    __tablename__ = "order_refunds"
+    __table_args__ = (
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        CheckConstraint(
+            "status IN (" + ",".join(f"'{s}'" for s in REFUND_STATES) + ")", name="status_known"
+        ),
+    )
+
+    refund_no: Mapped[str] = mapped_column(String(48), primary_key=True)
+    order_no: Mapped[str] = mapped_column(String(24), index=True)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(12))
+    reason: Mapped[str] = mapped_column(String(500))
+    refused_reason: Mapped[str | None] = mapped_column(String(500))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
 CALLBACK_OUTCOMES = ("pending", "confirmed", "difference")
 
 

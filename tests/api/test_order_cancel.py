@@ -27,7 +27,7 @@ from tests.support.order_api import (
     view,
     wait_released,
 )
-from tests.support.orders import SHOP, eventually, wait_status
+from tests.support.orders import SHOP, eventually, wait_cancelled, wait_status
 from tests.support.stack import Stack
 
 # --- cancelling ------------------------------------------------------------------------------
@@ -105,7 +105,7 @@ async def test_a_staff_cancel_after_payment_refunds_in_full_and_returns_the_coup
     )
 
     assert answer.status_code == 200, answer.text
-    final = await wait_status(api, number, "cancelled")
+    final = await wait_cancelled(api, number)
     assert (final["paid_fen"], final["refunded_fen"]) == (payable, payable)
     [refund] = await refunds(stack, number)
     assert refund.amount_fen == payable

@@ -22,7 +22,7 @@ from tests.support.order_api import (
     steps,
     wait_released,
 )
-from tests.support.orders import SHOP, wait_status
+from tests.support.orders import SHOP, wait_cancelled, wait_status
 from tests.support.stack import Stack
 
 REVIEW_ALL = {"policy": OrderPolicy(risk_review_over_fen=1)}
@@ -84,7 +84,7 @@ async def test_a_rejected_risk_review_cancels_and_refunds(
     )
 
     assert answer.status_code == 200, answer.text
-    final = await wait_status(api, number, "cancelled")
+    final = await wait_cancelled(api, number)
     assert (final["paid_fen"], final["refunded_fen"]) == (payable, payable)
     assert "released_to_warehouses" not in steps(final)
     [refund] = await refunds(stack, number)

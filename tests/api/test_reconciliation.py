@@ -22,7 +22,7 @@ from tests.support.order_api import (
     skus_in,
     staff,
 )
-from tests.support.orders import eventually, wait_status
+from tests.support.orders import eventually, wait_cancelled
 from tests.support.stack import Stack
 from workers.schedules import RECONCILE_SCHEDULE, ensure_reconciliation_schedule
 
@@ -65,7 +65,7 @@ async def paid_and_refunded(stack: Stack, api: httpx.AsyncClient, sku: int, key:
     cs = await staff(api, "cs")
     cancel = await api.post(f"/v1/orders/{number}/cancel", json={"reason": "客户要求"}, headers=cs)
     assert cancel.status_code == 200, cancel.text
-    await wait_status(api, number, "cancelled")
+    await wait_cancelled(api, number)
     assert len(await refunds(stack, number)) == 1
     return number
 

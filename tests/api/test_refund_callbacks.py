@@ -26,7 +26,7 @@ from tests.support.order_api import (
     staff,
     wait_released,
 )
-from tests.support.orders import SHOP, eventually, wait_status
+from tests.support.orders import SHOP, eventually, wait_cancelled
 from tests.support.stack import PAY_SECRET, Stack
 
 HOOK = "/v1/webhooks/payments/sandbox"
@@ -177,7 +177,7 @@ async def test_a_callback_for_our_refund_with_another_amount_is_one_difference(
         f"/v1/orders/{number}/cancel", json={"reason": "不要了"}, headers=SHOP
     )
     assert cancelled.status_code == 200, cancelled.text
-    await wait_status(api, number, "cancelled")
+    await wait_cancelled(api, number)
     [refund] = await refunds(stack, number)
     await delivered_copies(provider, 1)  # the provider's own callback confirms it
 

@@ -40,7 +40,8 @@ from workers.embedded import EmbeddedPostgres, free_port
 
 # 1: regular activities throughout. 2: database steps as local activities, package signals
 # only at handover and exceptions, pack answered with the label (the patches in workflows/).
-GENERATION = "2-local-activities"
+# 3: packages picked in waves, search attributes upserted (visibility-search-attributes).
+GENERATION = "3-search-attributes"
 HERE = Path(__file__).parent / "histories" / GENERATION
 Scenario = Callable[
     [Stack, httpx.AsyncClient, httpx.AsyncClient, httpx.AsyncClient], Awaitable[str]

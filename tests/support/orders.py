@@ -83,6 +83,19 @@ async def wait_status(
     return found
 
 
+async def wait_cancelled(api: httpx.AsyncClient, order_no: str) -> dict[str, Any]:
+    """Until the order is cancelled and owes no refund any more (a cancel answers before its
+    refund is made)."""
+
+    async def settled() -> dict[str, Any] | None:
+        order = await order_status(api, order_no)
+        done = order["status"] == "cancelled" and order["refund_pending_fen"] == 0
+        return order if done else None
+
+    found: dict[str, Any] = await eventually(settled, f"order {order_no} cancelled and refunded")
+    return found
+
+
 async def pay(api: httpx.AsyncClient, provider: httpx.AsyncClient, order_no: str) -> None:
     payment = await api.post(f"/v1/orders/{order_no}/payments", headers=SHOP)
     assert payment.status_code == 201, payment.text

@@ -68,6 +68,8 @@ class FakeBackOffice:
         self.no_stock_for_packages = False  # reserve_stock and reserve_package: out of stock
         self.holding: dict[str, list[o.PackageLine]] = {}  # after withdraw_units, per package
         self.refunds_refused = 0  # refund_payment refuses this many times first
+        self.unvouched: set[str] = set()  # transactions confirm_payment says the provider lacks
+        self.recorded: set[str] = set()  # transactions confirm_payment says we have recorded
 
     def _plans(self, packages: int) -> list[o.PackagePlan]:
         """Weights before the box (box_tare_g = 0): line 1 weighs 1 000 g, line 2 400 g."""
@@ -256,6 +258,14 @@ class FakeBackOffice:
             pay_token="tok",
             amount_fen=request.amount_fen,
             currency=request.currency,
+        )
+
+    @activity.defn(name="confirm_payment")
+    async def confirm_payment(self, request: o.ConfirmPaymentRequest) -> o.PaymentConfirmation:
+        await self._record("confirm_payment", request)
+        transaction = request.payment.transaction_id
+        return o.PaymentConfirmation(
+            vouched=transaction not in self.unvouched, recorded=transaction in self.recorded
         )
 
     @activity.defn(name="record_payment")

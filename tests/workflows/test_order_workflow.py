@@ -182,7 +182,10 @@ async def test_risk_rejection_needs_a_reason_and_refunds_what_was_paid(task_queu
     assert fake.of("return_coupon") == [order.order_no]
     assert fake.of("record_shipment_step") == []
     cancelled = fake.of("record_status", lambda c: c.step == "cancelled")
-    assert cancelled[0].detail == {"reason": "risk review: address on the blocklist"}
+    assert cancelled[0].detail == {
+        "reason": "risk review: address on the blocklist",
+        "refund_fen": PAYABLE_FEN,
+    }
     assert cancelled[0].actor == STAFF
 
 

@@ -1,0 +1,53 @@
+"""houtai's search attributes: what an operator finds workflows by in Temporal visibility
+(`temporal workflow list --query "HoutaiStatus='awaiting_payment'"`, the Temporal UI).
+
+The typed keys are defined here, once: workflows set them with `show`, and the registration
+(the dev server's `--search-attribute`, `houtai migrate`, the test servers) reads SEARCH_ATTRIBUTES.
+Values: the business number (`SO…`, `PK…`, `PO…`, `WV…`, `AS…`), the workflow's own status
+word, the warehouse id (as text), and whether the process escalated (an SLA passed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
+
+BUSINESS_NO = SearchAttributeKey.for_keyword("HoutaiBusinessNo")
+STATUS = SearchAttributeKey.for_keyword("HoutaiStatus")
+WAREHOUSE = SearchAttributeKey.for_keyword("HoutaiWarehouse")
+ESCALATED = SearchAttributeKey.for_bool("HoutaiEscalated")
+SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[Any], ...] = (BUSINESS_NO, STATUS, WAREHOUSE, ESCALATED)
+
+# Runs from before this patch set no search attributes: replayed, they still set none.
+VISIBILITY_PATCH = "visibility-search-attributes"
+
+
+def kind(key: SearchAttributeKey[Any]) -> str:
+    """The type as the Temporal CLI spells it (`Keyword`, `Bool`, `KeywordList`)."""
+    return "".join(word.capitalize() for word in key.indexed_value_type.name.split("_"))
+
+
+def show(
+    *,
+    business_no: str | None = None,
+    status: str | None = None,
+    warehouse: int | None = None,
+    escalated: bool | None = None,
+) -> None:
+    """Upsert the given attributes that differ from the workflow's current ones (one command,
+    none when nothing changed). Call it where the workflow's status (or escalation) changes."""
+    current = workflow.info().typed_search_attributes
+    wanted: list[tuple[SearchAttributeKey[Any], Any]] = [
+        (BUSINESS_NO, business_no),
+        (STATUS, status),
+        (WAREHOUSE, None if warehouse is None else str(warehouse)),
+        (ESCALATED, escalated),
+    ]
+    updates: list[SearchAttributeUpdate[Any]] = [
+        key.value_set(value)
+        for key, value in wanted
+        if value is not None and current.get(key) != value
+    ]
+    if updates and workflow.patched(VISIBILITY_PATCH):
+        workflow.upsert_search_attributes(updates)
