@@ -8,6 +8,7 @@ from core.settings import Settings
 from models.contracts.order import OrderPolicy, OrderTimings
 from models.contracts.purchasing import PoPolicy, PoTimings, default_approval_policy
 from models.contracts.waves import WaveRules
+from models.domain.logins import LoginPolicy
 from models.domain.purchasing import OverDeliveryTolerance
 
 
@@ -66,4 +67,16 @@ def po_policy(settings: Settings) -> PoPolicy:
     return PoPolicy(
         approval=default_approval_policy(p.two_level_approval_from_fen),
         over_delivery=OverDeliveryTolerance(percent=p.over_delivery_percent),
+    )
+
+
+def login_policy(settings: Settings) -> LoginPolicy:
+    a = settings.auth
+    return LoginPolicy(
+        account_failures=a.lockout_account_failures,
+        address_failures=a.lockout_address_failures,
+        failure_window=timedelta(minutes=a.lockout_window_minutes),
+        lockout=timedelta(minutes=a.lockout_minutes),
+        totp_roles=frozenset(a.totp_required_roles),
+        totp_issuer=a.totp_issuer,
     )

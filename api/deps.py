@@ -7,12 +7,13 @@ import ipaddress
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import Integer, Select, String, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 from temporalio.client import Client
 
 from api.errors import Problem
@@ -22,8 +23,11 @@ from core.security import api_key_matches, api_key_prefix, read_token
 from models.contracts.order import OrderPolicy, OrderTimings
 from models.contracts.purchasing import PoPolicy, PoTimings
 from models.contracts.waves import WaveRules
-from models.db import ApiKey, AuditEntry, User, UserRole
-from models.domain.access import ADMIN_PERMISSIONS, allowed
+from models.db import ApiKey, AuditEntry, RolePermission, User, UserRole, UserWarehouse
+from models.domain.access import ADMIN_PERMISSIONS, allowed, preset
+from models.domain.logins import LoginPolicy
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -37,6 +41,8 @@ class AppDeps:
     temporal: Client | None = None
     task_queue: str = "houtai"
     admin_ip_allowlist: list[str] = field(default_factory=list)
+    login_ip_allowlist: list[str] = field(default_factory=list)
+    login_policy: LoginPolicy = field(default_factory=LoginPolicy)
     order_timings: OrderTimings = field(default_factory=OrderTimings)
     order_policy: OrderPolicy = field(default_factory=OrderPolicy)
     po_timings: PoTimings = field(default_factory=PoTimings)
@@ -59,9 +65,49 @@ class Principal:
     name: str
     roles: frozenset[str]
     warehouse_id: int | None = None  # devices are bound to one warehouse
+    scope: str = "full"  # "totp_enrol": signed in, but must enrol a second factor first
+    granted: frozenset[str] = frozenset()  # the permissions of the composed roles held
+    warehouses: frozenset[int] | None = None  # a staff member limited to these (None: all)
+
+    @property
+    def warehouse_scope(self) -> frozenset[int] | None:
+        """The warehouses this principal sees and acts on; None for all of them."""
+        if self.warehouse_id is not None:
+            return frozenset({self.warehouse_id})
+        return self.warehouses
 
     def can_see_warehouse(self, warehouse_id: int) -> bool:
-        return "device" not in self.roles or self.warehouse_id == warehouse_id
+        scope = self.warehouse_scope
+        return scope is None or warehouse_id in scope
+
+    @property
+    def permissions(self) -> frozenset[str]:
+        """Every permission held: the built-in roles' presets and the composed roles' grants."""
+        return frozenset().union(*(preset(r) for r in self.roles)) | self.granted
+
+    def may(self, permission: str) -> bool:
+        """A built-in role's preset or a composed role grants `permission`."""
+        return allowed(self.roles, permission) or permission in self.granted
+
+
+def forbid_outside(who: Principal, warehouse_id: int) -> None:
+    """403 unless the principal's data scope holds the warehouse (devices: their own one)."""
+    if not who.can_see_warehouse(warehouse_id):
+        raise Problem(
+            403, f"warehouse {warehouse_id} is outside your data scope", type_="/problems/forbidden"
+        )
+
+
+def in_scope(
+    who: Principal, query: Select[T], column: InstrumentedAttribute[int], warehouse_id: int | None
+) -> Select[T]:
+    """A list limited to the principal's warehouses, and to `warehouse_id` when one is asked for
+    (403 when it is outside them)."""
+    if warehouse_id is not None:
+        forbid_outside(who, warehouse_id)
+        return query.where(column == warehouse_id)
+    scope = who.warehouse_scope
+    return query if scope is None else query.where(column.in_(sorted(scope)))
 
 
 def app_deps(request: Request) -> AppDeps:
@@ -96,10 +142,40 @@ async def _principal_from_token(session: AsyncSession, token: str, secret: str) 
     if claims is None:
         return None
     user = await session.get(User, claims.user_id)
-    if user is None or not user.active:
-        return None
-    roles = await session.scalars(select(UserRole.role).where(UserRole.user_id == user.id))
-    return Principal("user", user.id, user.username, frozenset(roles))
+    if user is None or not user.active or user.token_version != claims.version:
+        return None  # disabled, or sessions ended by a password change or an admin
+    roles, granted, warehouses = await staff_grants(session, user.id)
+    return Principal(
+        "user",
+        user.id,
+        user.username,
+        roles,
+        scope=claims.scope,
+        granted=granted,
+        warehouses=warehouses,
+    )
+
+
+async def staff_grants(
+    session: AsyncSession, user_id: int
+) -> tuple[frozenset[str], frozenset[str], frozenset[int] | None]:
+    """A user's roles, the permissions of the composed ones among them, and their warehouse
+    scope (None: unlimited), in one query. Built-in roles have no role_permissions rows."""
+    held = (
+        select(UserRole.role, RolePermission.permission, literal(None, Integer))
+        .outerjoin(RolePermission, RolePermission.role == UserRole.role)
+        .where(UserRole.user_id == user_id)
+    )
+    scoped = select(literal(None, String), literal(None, String), UserWarehouse.warehouse_id).where(
+        UserWarehouse.user_id == user_id
+    )
+    rows = (await session.execute(union_all(held, scoped))).all()
+    warehouses = frozenset(w for _, _, w in rows if w is not None)
+    return (
+        frozenset(r for r, _, _ in rows if r is not None),
+        frozenset(p for _, p, _ in rows if p is not None),
+        warehouses or None,
+    )
 
 
 async def authenticate(
@@ -134,6 +210,10 @@ def _ip_allowed(ip: str, allowlist: list[str]) -> bool:
     return any(address in ipaddress.ip_network(net, strict=False) for net in allowlist)
 
 
+# What a token issued for second-factor enrolment only may do.
+ENROLMENT_PERMISSIONS = frozenset({"self.read", "self.security"})
+
+
 def require(permission: str) -> Callable[..., Awaitable[Principal]]:
     """Dependency declaring the permission a route needs: 401 without credentials, 403 without
     a role that grants it (or, for admin permissions, from outside the allow-list)."""
@@ -143,7 +223,13 @@ def require(permission: str) -> Callable[..., Awaitable[Principal]]:
         principal: Annotated[Principal, Depends(authenticate)],
         deps: Annotated[AppDeps, Depends(app_deps)],
     ) -> Principal:
-        if not allowed(principal.roles, permission):
+        if principal.scope != "full" and permission not in ENROLMENT_PERMISSIONS:
+            raise Problem(
+                403,
+                "enrol a TOTP second factor first (POST /v1/auth/totp/enrol)",
+                type_="/problems/totp-enrolment-required",
+            )
+        if not principal.may(permission):
             raise Problem(403, f"permission {permission} is required", type_="/problems/forbidden")
         if permission in ADMIN_PERMISSIONS and deps.admin_ip_allowlist:
             ip = request.client.host if request.client else ""

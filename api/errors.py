@@ -25,6 +25,7 @@ _TITLES = {
     405: "Method not allowed",
     409: "Conflict",
     422: "Invalid input",
+    429: "Too many requests",
     500: "Internal error",
     503: "Not ready",
 }
@@ -41,8 +42,10 @@ class Problem(Exception):
         type_: str = "about:blank",
         errors: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
+        self.extensions = extensions or {}
         self.status = status
         self.detail = detail
         self.type = type_
@@ -89,8 +92,10 @@ def problem_response(
     type_: str = "about:blank",
     errors: list[dict[str, Any]] | None = None,
     headers: Mapping[str, str] | None = None,
+    extensions: Mapping[str, Any] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
+        **(extensions or {}),
         "type": type_,
         "title": _TITLES.get(status, "Error"),
         "status": status,
@@ -126,7 +131,12 @@ def install(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, Problem)
         return problem_response(
-            exc.status, exc.detail, type_=exc.type, errors=exc.errors, headers=exc.headers
+            exc.status,
+            exc.detail,
+            type_=exc.type,
+            errors=exc.errors,
+            headers=exc.headers,
+            extensions=exc.extensions,
         )
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:

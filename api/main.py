@@ -21,6 +21,7 @@ from api.routes import (
     finance,
     freight,
     health,
+    login_admin,
     orders,
     packages,
     picking,
@@ -29,6 +30,7 @@ from api.routes import (
     promotions,
     purchase_orders,
     replenishment,
+    roles,
     stock,
     stock_counts,
     suppliers,
@@ -43,7 +45,8 @@ from core.temporal import connect
 
 DESCRIPTION = """houtai (后台) — the back office of a self-operated e-commerce company.
 
-Staff: `POST /v1/auth/login` for a bearer token. Storefronts and devices: `X-API-Key`.
+Staff: `POST /v1/auth/login` for a bearer token (admin and finance add `totp_code`; see the
+README's "Signing in"). Storefronts and devices: `X-API-Key`.
 Errors are `application/problem+json`; lists are `{"data": [...], "count": n}`.
 """
 
@@ -60,6 +63,8 @@ async def deps_from_settings(settings: Settings) -> AppDeps:
         temporal=temporal,
         task_queue=settings.task_queue,
         admin_ip_allowlist=settings.api.admin_ip_allowlist,
+        login_ip_allowlist=settings.api.login_ip_allowlist,
+        login_policy=config.login_policy(settings),
         order_timings=config.order_timings(settings),
         order_policy=config.order_policy(settings),
         po_timings=config.po_timings(settings),
@@ -120,6 +125,8 @@ def create_app(deps: AppDeps | None = None, settings: Settings | None = None) ->
         printing,
         webhooks,
         admin,
+        login_admin,
+        roles,
     ):
         app.include_router(module.router)
     return app

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import not_found
 from api.schemas.orders import (
+    ContactPublic,
     OrderLinePublic,
     OrderPublic,
     PackageLinePublic,
@@ -15,9 +16,28 @@ from api.schemas.orders import (
     TimelinePublic,
 )
 from models.db import Order, OrderEvent, OrderLine, OrderRefund, Package, PackageLine
+from models.domain.privacy import mask_detail, mask_name, mask_phone
 
 
-async def order_public(session: AsyncSession, order_no: str) -> OrderPublic:
+def contact_of(order: Order, *, masked: bool) -> ContactPublic:
+    """The order's shipping contact, masked (DESIGN §9) unless `masked` is False."""
+    address = order.address
+    name, phone, detail = (str(address.get(k, "")) for k in ("name", "phone", "detail"))
+    if masked:
+        name, phone, detail = mask_name(name), mask_phone(phone), mask_detail(detail)
+    return ContactPublic(
+        name=name,
+        phone=phone,
+        region_code=str(address.get("region_code", "")),
+        detail=detail,
+        masked=masked,
+    )
+
+
+async def order_public(
+    session: AsyncSession, order_no: str, *, unmasked: bool = False
+) -> OrderPublic:
+    """The order; its contact masked unless `unmasked` (the storefront that sent it)."""
     order = await session.get(Order, order_no, populate_existing=True)
     if order is None:
         raise not_found("order", order_no)
@@ -84,4 +104,5 @@ async def order_public(session: AsyncSession, order_no: str) -> OrderPublic:
         timeline=[TimelinePublic.model_validate(e) for e in events],
         refund_pending_fen=sum(r.amount_fen for r in owed),
         pending_refunds=owed,
+        contact=contact_of(order, masked=not unmasked),
     )

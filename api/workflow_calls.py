@@ -27,6 +27,7 @@ STATUS: dict[str, tuple[int, str | None]] = {
     "MissingFreightRuleError": (422, "address.region_code"),
     "PaymentDeclinedError": (409, None),
     "ApprovalError": (409, None),
+    "SeparationOfDutiesError": (403, None),
     "OverDeliveryError": (409, "lines"),
     "InvalidReceiptError": (422, "lines"),
     "WrongWarehouseError": (409, "warehouse_id"),

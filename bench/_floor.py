@@ -10,12 +10,24 @@ import httpx
 from _stack import ok, until
 
 
-async def login(api: httpx.AsyncClient, username: str) -> str:
-    """A demo user's bearer token (username = role)."""
-    from workers.seed import DEMO_PASSWORD
+def login_body(username: str) -> dict[str, str]:
+    """A demo user's sign-in: the demo password, and for admin and finance the TOTP code of
+    now (a code is accepted once: sign each of them in once per run)."""
+    from datetime import UTC, datetime
+
+    from core.totp import time_step, totp_code
+    from workers.seed import DEMO_PASSWORD, DEMO_TOTP_SECRETS
 
     body = {"username": username, "password": DEMO_PASSWORD}
-    return str(ok(await api.post("/v1/auth/login", json=body), 200)["access_token"])
+    if username in DEMO_TOTP_SECRETS:
+        body["totp_code"] = totp_code(DEMO_TOTP_SECRETS[username], time_step(datetime.now(UTC)))
+    return body
+
+
+async def login(api: httpx.AsyncClient, username: str) -> str:
+    """A demo user's bearer token (username = role)."""
+    answer = await api.post("/v1/auth/login", json=login_body(username))
+    return str(ok(answer, 200)["access_token"])
 
 
 async def pick_wave(api: httpx.AsyncClient, device: dict[str, str], wave_no: str) -> int:

@@ -34,10 +34,20 @@ class TokenClaims:
     username: str
     roles: tuple[str, ...]
     expires_at: datetime
+    version: int = 0  # the user's token_version when issued; a bump ends the session
+    scope: str = "full"  # or "totp_enrol": good only for enrolling a second factor
 
 
 def issue_token(
-    *, secret: str, user_id: int, username: str, roles: list[str], ttl: timedelta, now: datetime
+    *,
+    secret: str,
+    user_id: int,
+    username: str,
+    roles: list[str],
+    ttl: timedelta,
+    now: datetime,
+    version: int = 0,
+    scope: str = "full",
 ) -> tuple[str, datetime]:
     expires_at = now + ttl
     payload = {
@@ -47,6 +57,8 @@ def issue_token(
         "iat": int(now.timestamp()),
         "exp": int(expires_at.timestamp()),
         "typ": "staff",
+        "ver": version,
+        "scope": scope,
     }
     return jwt.encode(payload, secret, algorithm=_TOKEN_ALGORITHM), expires_at
 
@@ -64,6 +76,8 @@ def read_token(token: str, *, secret: str) -> TokenClaims | None:
             username=str(payload["name"]),
             roles=tuple(str(r) for r in payload["roles"]),
             expires_at=datetime.fromtimestamp(int(payload["exp"]), tz=UTC),
+            version=int(payload.get("ver", 0)),
+            scope=str(payload.get("scope", "full")),
         )
     except (jwt.PyJWTError, KeyError, TypeError, ValueError):
         return None

@@ -14,12 +14,25 @@ class ApiSettings(BaseModel):
     port: int = 8000
     # Admin routes may be limited to these client addresses or networks (CIDR). Empty = no limit.
     admin_ip_allowlist: list[str] = Field(default_factory=list)
+    # Staff sign-in (POST /v1/auth/login) only from these addresses or networks. Empty = anywhere.
+    # Users holding admin permissions sign in only from admin_ip_allowlist as well (when set).
+    login_ip_allowlist: list[str] = Field(default_factory=list)
 
 
 class AuthSettings(BaseModel):
     # Signs staff bearer tokens. Required in production; `houtai up` keeps one under .houtai/.
     token_secret: SecretStr | None = None
     token_ttl_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # Lockout: this many failed sign-ins for one username within the window lock it for
+    # lockout_minutes (an admin may unlock it sooner); an address failing this often, across
+    # usernames, is refused for as long.
+    lockout_account_failures: int = Field(default=5, ge=1)
+    lockout_address_failures: int = Field(default=20, ge=1)
+    lockout_window_minutes: int = Field(default=15, ge=1)
+    lockout_minutes: int = Field(default=15, ge=1)
+    # Users holding any of these roles sign in with a TOTP code as well as their password.
+    totp_required_roles: list[str] = Field(default_factory=lambda: ["admin", "finance"])
+    totp_issuer: str = "houtai"
 
 
 class EmbeddedSettings(BaseModel):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, text
@@ -39,6 +39,12 @@ from workers import demo_data as data
 
 # Demo credentials: public on purpose (printed by `houtai up`); never use them in production.
 DEMO_PASSWORD = "houtai-demo"  # noqa: S105
+# The demo admin and finance users sign in with a TOTP code as well (DESIGN §9): add these
+# secrets to an authenticator app (or compute codes with core.totp); public like the password.
+DEMO_TOTP_SECRETS: dict[str, str] = {
+    "admin": "HOUTAIDEMOADMINTOTPNOTSECRETAAAA",
+    "finance": "HOUTAIDEMOFINANCETOTPNOTSECRETAA",
+}
 DEMO_STOREFRONT_KEY = "hk_demoshop_houtai-demo-storefront-key-not-secret"
 DEMO_DEVICE_KEYS: dict[str, str] = {
     "SH01": "hk_demosh01_houtai-demo-device-key-shanghai-not-secret",
@@ -61,7 +67,7 @@ class DemoCredentials:
 
 def demo_credential_list() -> list[DemoCredentials]:
     users = [
-        DemoCredentials(f"{name}（密码 {DEMO_PASSWORD}）", username, username)
+        DemoCredentials(f"{name}（密码 {DEMO_PASSWORD}{_totp_note(username)}）", username, username)
         for username, name in data.STAFF_USERS
     ]
     names = {row.code: row.name for row in data.WAREHOUSES}
@@ -71,6 +77,11 @@ def demo_credential_list() -> list[DemoCredentials]:
         for code, key in DEMO_DEVICE_KEYS.items()
     ]
     return users + keys
+
+
+def _totp_note(username: str) -> str:
+    secret = DEMO_TOTP_SECRETS.get(username)
+    return f"，TOTP 密钥 {secret}" if secret else ""
 
 
 def demo_credentials() -> list[tuple[str, str, str]]:
@@ -119,8 +130,15 @@ async def _add_users(session: AsyncSession) -> None:
     hashes = await asyncio.to_thread(
         lambda: [hash_password(DEMO_PASSWORD) for _ in data.STAFF_USERS]
     )
+    enabled = datetime.now(UTC)
     users = [
-        User(username=username, display_name=display_name, password_hash=password_hash)
+        User(
+            username=username,
+            display_name=display_name,
+            password_hash=password_hash,
+            totp_secret=DEMO_TOTP_SECRETS.get(username),
+            totp_enabled_at=enabled if username in DEMO_TOTP_SECRETS else None,
+        )
         for (username, display_name), password_hash in zip(data.STAFF_USERS, hashes, strict=True)
     ]
     session.add_all(users)

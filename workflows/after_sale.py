@@ -226,6 +226,12 @@ class AfterSaleWorkflow(AfterSaleReturns):
             raise ApplicationError(f"after-sale is {self._status}", type="InvalidStateError")
         if not decision.approve and not decision.reason.strip():
             raise ApplicationError("a rejection needs a reason", type="InvalidInputError")
+        filer = self._input.requested_by
+        if (decision.actor.kind, decision.actor.name) == (filer.kind, filer.name):
+            raise ApplicationError(  # separation of duties, whatever roles the person holds
+                f"{filer.name} filed this after-sale and cannot decide it",
+                type="SeparationOfDutiesError",
+            )
 
     @workflow.update
     async def withdraw(self, withdrawal: AfterSaleWithdrawal) -> AfterSaleView:

@@ -148,6 +148,7 @@ class PurchaseOrderWorkflow:
                 user_id=decision.by.user_id,
                 user_roles=decision.by.roles,
                 submitted_by=self._submitted_by,
+                drafted_by=self._in.created_by.user_id,
             )
         except ApprovalError as exc:
             raise ApplicationError(str(exc), type="ApprovalError") from exc

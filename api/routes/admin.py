@@ -26,7 +26,9 @@ from api.schemas.auth import (
 )
 from api.schemas.types import IdParam, Instant, TextParam
 from core.security import hash_api_key, hash_password, new_api_key
-from models.db import ApiKey, AuditEntry, User, UserRole, Warehouse
+from models.db import ApiKey, AuditEntry, Role, User, UserRole, UserWarehouse, Warehouse
+from models.domain.access import KEY_ROLES
+from models.domain.passwords import password_problem
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 Manage = Annotated[Writer, Depends(writer("users.manage"))]
@@ -34,14 +36,30 @@ Manage = Annotated[Writer, Depends(writer("users.manage"))]
 
 async def _user_public(session: AsyncSession, user: User) -> UserPublic:
     roles = await session.scalars(select(UserRole.role).where(UserRole.user_id == user.id))
+    scope = select(UserWarehouse.warehouse_id).where(UserWarehouse.user_id == user.id)
     return UserPublic(
+        warehouse_ids=sorted(await session.scalars(scope)),
         id=user.id,
         username=user.username,
         display_name=user.display_name,
         active=user.active,
         roles=sorted(roles),
         last_login_at=user.last_login_at,
+        totp_enabled=user.totp_enabled_at is not None,
     )
+
+
+async def _check_grants(session: AsyncSession, roles: list[str], warehouse_ids: list[int]) -> None:
+    """422 naming the first role that is not a staff role (built in or composed) or warehouse
+    that does not exist."""
+    known = set(await session.scalars(select(Role.name).where(Role.name.in_(roles))))
+    for i, role in enumerate(roles):
+        if role not in known or role in KEY_ROLES:
+            raise invalid(f"roles.{i}", f"no staff role {role!r}")
+    found = set(await session.scalars(select(Warehouse.id).where(Warehouse.id.in_(warehouse_ids))))
+    for i, ident in enumerate(warehouse_ids):
+        if ident not in found:
+            raise invalid(f"warehouse_ids.{i}", f"no such warehouse: {ident}")
 
 
 @router.get("/users", dependencies=[Depends(require("users.manage"))])
@@ -52,6 +70,8 @@ async def list_users(session: Session, paging: Paging) -> UsersPublic:
 
 @router.post("/users", status_code=201)
 async def create_user(body: UserCreate, w: Manage) -> UserPublic:
+    _check_password(body.password, body.username)
+    await _check_grants(w.session, body.roles, body.warehouse_ids)
     user = User(
         username=body.username,
         display_name=body.display_name,
@@ -60,6 +80,9 @@ async def create_user(body: UserCreate, w: Manage) -> UserPublic:
     w.session.add(user)
     await w.session.flush()
     w.session.add_all(UserRole(user_id=user.id, role=r) for r in set(body.roles))
+    w.session.add_all(
+        UserWarehouse(user_id=user.id, warehouse_id=i) for i in set(body.warehouse_ids)
+    )
     await w.session.flush()
     await w.commit("user.create", "user", user.id, {"roles": sorted(set(body.roles))})
     return await _user_public(w.session, user)
@@ -68,6 +91,7 @@ async def create_user(body: UserCreate, w: Manage) -> UserPublic:
 @router.patch("/users/{user_id}")
 async def update_user(user_id: IdParam, body: UserUpdate, w: Manage) -> UserPublic:
     user = await get_or_404(w.session, User, user_id, "user")
+    await _check_grants(w.session, body.roles or [], body.warehouse_ids or [])
     if user.id == w.principal.id and body.active is False:
         raise invalid("active", "you cannot deactivate yourself")
     if body.display_name is not None:
@@ -75,15 +99,29 @@ async def update_user(user_id: IdParam, body: UserUpdate, w: Manage) -> UserPubl
     if body.active is not None:
         user.active = body.active
     if body.password is not None:
+        _check_password(body.password, user.username)
         user.password_hash = hash_password(body.password)
+    if body.password is not None or body.active is False:
+        user.token_version += 1  # the user's sessions end at their next request
     if body.roles is not None:
         await w.session.execute(delete(UserRole).where(UserRole.user_id == user.id))
         w.session.add_all(UserRole(user_id=user.id, role=r) for r in set(body.roles))
+    if body.warehouse_ids is not None:
+        await w.session.execute(delete(UserWarehouse).where(UserWarehouse.user_id == user.id))
+        w.session.add_all(
+            UserWarehouse(user_id=user.id, warehouse_id=i) for i in set(body.warehouse_ids)
+        )
     await w.session.flush()
     changed = sorted(body.model_dump(exclude_unset=True, exclude={"password"}))
     detail = {"fields": changed + (["password"] if body.password is not None else [])}
     await w.commit("user.update", "user", user.id, detail)
     return await _user_public(w.session, user)
+
+
+def _check_password(password: str, username: str) -> None:
+    problem = password_problem(password, username)
+    if problem is not None:
+        raise invalid("password", problem)
 
 
 @router.get("/api-keys", dependencies=[Depends(require("users.manage"))])

@@ -18,10 +18,11 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, writer
 from api.errors import Problem, not_found
-from api.order_views import order_public
+from api.order_views import contact_of, order_public
 from api.pagination import Paging, fetch_page
 from api.schemas.orders import (
     CancelIn,
+    ContactPublic,
     OrderCreate,
     OrderPublic,
     OrdersPublic,
@@ -50,6 +51,7 @@ from workflows.late_payment import LatePaymentRefundWorkflow, late_payment_id
 from workflows.order import OrderWorkflow
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
+REVEALED = ["name", "phone", "detail"]  # what a reveal shows; the audit row names these only
 A = TypeVar("A")
 T = TypeVar("T")
 Deps = Annotated[AppDeps, Depends(app_deps)]
@@ -85,6 +87,11 @@ async def order_number(session: AsyncSession, api_key_id: int, client_key: str) 
     assert found is not None
     await session.commit()  # never hold a connection while waiting for the workflow
     return found
+
+
+def sends_contact(who: Principal) -> bool:
+    """The storefront sent its customer's contact and sees it whole; staff see it masked."""
+    return "storefront" in who.roles
 
 
 async def visible_order(session: AsyncSession, who: Principal, order_no: str) -> Order:
@@ -129,7 +136,7 @@ async def place_order(
         ident=order_no,
     )
     await w.commit("order.place", "order", order_no, {"lines": len(body.lines)})
-    return await order_public(w.session, order_no)
+    return await order_public(w.session, order_no, unmasked=sends_contact(w.principal))
 
 
 @router.get("")
@@ -191,7 +198,12 @@ async def get_order(
     """May wait for the order to change: `If-None-Match` (its last ETag) with `Prefer: wait=N`."""
     await visible_order(session, who, order_no)
     return await watched(
-        request, response, session, deps.changes, order_no, lambda: order_public(session, order_no)
+        request,
+        response,
+        session,
+        deps.changes,
+        order_no,
+        lambda: order_public(session, order_no, unmasked=sends_contact(who)),
     )
 
 
@@ -233,7 +245,7 @@ async def cancel_order(
         CancelRequest(actor=actor_of(w.principal), reason=body.reason),
     )
     await w.commit("order.cancel", "order", order_no, {"reason": body.reason})
-    return await order_public(w.session, order_no)
+    return await order_public(w.session, order_no, unmasked=sends_contact(w.principal))
 
 
 @router.post("/{order_no}/retry-refund")
@@ -299,7 +311,7 @@ async def review_order(
         RiskDecision(actor=actor_of(w.principal), approve=body.approve, reason=body.reason),
     )
     await w.commit("order.risk_review", "order", order_no, body.model_dump())
-    return await order_public(w.session, order_no)
+    return await order_public(w.session, order_no, unmasked=sends_contact(w.principal))
 
 
 @router.post("/{order_no}/confirm-receipt")
@@ -311,4 +323,15 @@ async def confirm_receipt(
         deps, order_no, OrderWorkflow.confirm_receipt, ConfirmReceipt(actor=actor_of(w.principal))
     )
     await w.commit("order.confirm_receipt", "order", order_no)
-    return await order_public(w.session, order_no)
+    return await order_public(w.session, order_no, unmasked=sends_contact(w.principal))
+
+
+@router.post("/{order_no}/reveal")
+async def reveal_contact(
+    order_no: str, w: Annotated[Writer, Depends(writer("pii.read"))]
+) -> ContactPublic:
+    """The order's contact unmasked; the audit log records who saw which fields (not what)."""
+    order = await visible_order(w.session, w.principal, order_no)
+    contact = contact_of(order, masked=False)
+    await w.commit("order.reveal_contact", "order", order_no, {"fields": REVEALED})
+    return contact

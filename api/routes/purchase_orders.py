@@ -14,7 +14,16 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.workflow import UpdateMethodMultiParam
 
-from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, writer
+from api.deps import (
+    AppDeps,
+    Principal,
+    Session,
+    Writer,
+    app_deps,
+    forbid_outside,
+    require,
+    writer,
+)
 from api.errors import Problem, invalid, not_found
 from api.pagination import Paging, fetch_page
 from api.routes.orders import actor_of
@@ -182,6 +191,8 @@ async def create_po(
     body: PoCreate, deps: Deps, w: Annotated[Writer, Depends(writer("purchase.write"))]
 ) -> PoPublic:
     session = w.session
+    for line in body.lines:  # a buyer limited to warehouses buys for those only
+        forbid_outside(w.principal, line.warehouse_id)
     lines = await _po_lines(session, body)
     seq = int(await session.scalar(select(func.nextval("po_no_seq"))) or 0)
     po_no = f"PO{datetime.now(BUSINESS_TZ):%Y%m%d}{seq:06d}"

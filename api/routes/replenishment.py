@@ -11,7 +11,17 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from activities.replenishment import below_reorder_point
-from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, writer
+from api.deps import (
+    AppDeps,
+    Principal,
+    Session,
+    Writer,
+    app_deps,
+    forbid_outside,
+    in_scope,
+    require,
+    writer,
+)
 from api.errors import invalid, not_found
 from api.schemas.purchasing import (
     LowStockPublic,
@@ -39,6 +49,7 @@ async def set_reorder_rule(
         raise invalid("sku_id", f"SKU {body.sku_id} does not exist")
     if await w.session.get(Warehouse, body.warehouse_id) is None:
         raise invalid("warehouse_id", f"warehouse {body.warehouse_id} does not exist")
+    forbid_outside(w.principal, body.warehouse_id)
     values = body.model_dump()
     await w.session.execute(
         insert(ReorderRule)
@@ -55,24 +66,26 @@ async def set_reorder_rule(
 @router.get("/v1/reorder-rules")
 async def list_reorder_rules(
     session: Session,
-    _: Annotated[Principal, Depends(require("purchase.read"))],
+    who: Annotated[Principal, Depends(require("purchase.read"))],
     warehouse_id: IdParam | None = None,
 ) -> list[ReorderRulePublic]:
     query = select(ReorderRule).order_by(ReorderRule.warehouse_id, ReorderRule.sku_id)
-    if warehouse_id is not None:
-        query = query.where(ReorderRule.warehouse_id == warehouse_id)
+    query = in_scope(who, query, ReorderRule.warehouse_id, warehouse_id)
     return [ReorderRulePublic.model_validate(r) for r in await session.scalars(query)]
 
 
 @router.get("/v1/stock/low")
 async def low_stock(
     session: Session,
-    _: Annotated[Principal, Depends(require("purchase.read"))],
+    who: Annotated[Principal, Depends(require("purchase.read"))],
     warehouse_id: IdParam | None = None,
 ) -> list[LowStockPublic]:
     """SKUs whose sellable + in transit is below their reorder point: the alert list."""
+    if warehouse_id is not None:
+        forbid_outside(who, warehouse_id)
     rows = (await session.execute(below_reorder_point(warehouse_id))).mappings()
-    return [LowStockPublic.model_validate(dict(r)) for r in rows]
+    seen = [LowStockPublic.model_validate(dict(r)) for r in rows]
+    return [r for r in seen if who.can_see_warehouse(r.warehouse_id)]
 
 
 @router.post("/v1/warehouses/{warehouse_id}/replenish")
@@ -82,6 +95,7 @@ async def replenish_now(
     warehouse = await w.session.get(Warehouse, warehouse_id)
     if warehouse is None:
         raise not_found("warehouse", warehouse_id)
+    forbid_outside(w.principal, warehouse_id)
     code = warehouse.code
     await w.session.commit()  # never hold a connection while waiting for the workflow
     drafted = await answer(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from activities.stock_ledger import BatchRef, Document, StockError, move_on_hand, set_safety_hold
 from api.crud import check_refs, get_or_404
-from api.deps import Principal, Session, Writer, require, writer
+from api.deps import Principal, Session, Writer, forbid_outside, in_scope, require, writer
 from api.errors import Problem, conflict, refused
 from api.pagination import Paging, fetch_page
 from api.schemas.stock import (
@@ -74,12 +74,8 @@ async def _blocked(session: AsyncSession, rows: list[Stock]) -> dict[tuple[int, 
 def _scope(
     who: Principal, query: Select[T], warehouse_id: int | None, column: InstrumentedAttribute[int]
 ) -> Select[T]:
-    """Devices see only their own warehouse; everyone else may filter by one."""
-    if who.warehouse_id is not None:
-        if warehouse_id not in (None, who.warehouse_id):
-            raise Problem(403, "devices see only their own warehouse", type_="/problems/forbidden")
-        warehouse_id = who.warehouse_id
-    return query.where(column == warehouse_id) if warehouse_id is not None else query
+    """Devices and staff limited to warehouses see only theirs; anyone may filter by one."""
+    return in_scope(who, query, column, warehouse_id)
 
 
 @router.get("")
@@ -168,6 +164,7 @@ async def adjust_stock(body: StockAdjustmentCreate, w: Adjust) -> StockAdjustmen
     await check_refs(
         w.session, {"sku_id": (Sku, body.sku_id), "warehouse_id": (Warehouse, body.warehouse_id)}
     )
+    forbid_outside(w.principal, body.warehouse_id)
     movement = await _move(w, body)
     stock = await _stock(w.session, body.sku_id, body.warehouse_id)
     detail = {
@@ -188,6 +185,7 @@ async def put_safety_hold(
 ) -> StockPublic:
     await get_or_404(w.session, Sku, sku_id, "sku")
     await get_or_404(w.session, Warehouse, warehouse_id, "warehouse")
+    forbid_outside(w.principal, warehouse_id)
     stock = await set_safety_hold(
         w.session, sku_id=sku_id, warehouse_id=warehouse_id, safety_hold=body.safety_hold
     )
@@ -198,6 +196,7 @@ async def put_safety_hold(
 @router.patch("/batches/{batch_id}")
 async def update_batch(batch_id: IdParam, body: BatchUpdate, w: Adjust) -> BatchStockPublic:
     batch = await get_or_404(w.session, LocationStock, batch_id, "batch")
+    forbid_outside(w.principal, batch.warehouse_id)
     batch.disabled = body.disabled
     await w.commit(
         "stock.batch_disabled" if body.disabled else "stock.batch_enabled",

@@ -19,7 +19,7 @@ from activities.stock_counts import (
     open_count,
 )
 from activities.stock_ledger import StockError
-from api.deps import Principal, Session, Writer, require, writer
+from api.deps import Principal, Session, Writer, forbid_outside, require, writer
 from api.errors import Problem, not_found, refused
 from api.schemas.counts import CountCreate, CountEntriesIn, CountPublic, DifferencePublic
 from api.schemas.types import IdParam, NoParam
@@ -83,6 +83,7 @@ async def create_count(
 ) -> CountPublic:
     if await w.session.get(Warehouse, warehouse_id) is None:
         raise not_found("warehouse", warehouse_id)
+    forbid_outside(w.principal, warehouse_id)
     try:
         count_no = await open_count(
             w.session, warehouse_id=warehouse_id, location_ids=body.location_ids, actor=w.actor

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import delete, select
 
 from api.crud import apply_update, get_or_404
-from api.deps import Principal, Session, Writer, require, writer
+from api.deps import Principal, Session, Writer, forbid_outside, in_scope, require, writer
 from api.errors import Problem, invalid
 from api.pagination import Paging, fetch_page
 from api.schemas.types import IdParam, TextParam
@@ -50,14 +50,17 @@ async def _public(session: Session, warehouse: Warehouse) -> WarehousePublic:
 @router.get("/warehouses")
 async def list_warehouses(session: Session, paging: Paging, who: Reader) -> WarehousesPublic:
     query = select(Warehouse).order_by(Warehouse.id)
-    if who.warehouse_id is not None:
-        query = query.where(Warehouse.id == who.warehouse_id)
+    query = in_scope(who, query, Warehouse.id, None)
     rows, count = await fetch_page(session, query, paging)
     return WarehousesPublic(data=[await _public(session, r) for r in rows], count=count)
 
 
 @router.post("/warehouses", status_code=201)
 async def create_warehouse(body: WarehouseCreate, w: Write) -> WarehousePublic:
+    if w.principal.warehouse_scope is not None:  # they would not see what they made
+        raise Problem(
+            403, "a user limited to warehouses cannot create one", type_="/problems/forbidden"
+        )
     warehouse = Warehouse(**body.model_dump())
     w.session.add(warehouse)
     await w.session.flush()
@@ -77,6 +80,7 @@ async def update_warehouse(
     warehouse_id: IdParam, body: WarehouseUpdate, w: Write
 ) -> WarehousePublic:
     warehouse = await get_or_404(w.session, Warehouse, warehouse_id, "warehouse")
+    forbid_outside(w.principal, warehouse_id)
     changes = apply_update(warehouse, body)
     await w.commit("warehouse.update", "warehouse", warehouse.id, changes)
     return await _public(w.session, warehouse)
@@ -87,6 +91,7 @@ async def set_region_priorities(
     warehouse_id: IdParam, body: RegionPriorities, w: Write
 ) -> WarehousePublic:
     warehouse = await get_or_404(w.session, Warehouse, warehouse_id, "warehouse")
+    forbid_outside(w.principal, warehouse_id)
     regions = [p.region_code for p in body.priorities]
     if len(regions) != len(set(regions)):
         raise invalid("priorities", "each region may appear once")
@@ -128,6 +133,7 @@ async def list_locations(
 @router.post("/warehouses/{warehouse_id}/locations", status_code=201)
 async def create_location(warehouse_id: IdParam, body: LocationCreate, w: Write) -> LocationPublic:
     await get_or_404(w.session, Warehouse, warehouse_id, "warehouse")
+    forbid_outside(w.principal, warehouse_id)
     location = Location(warehouse_id=warehouse_id, **body.model_dump())
     w.session.add(location)
     await w.session.flush()
@@ -145,6 +151,7 @@ async def get_location(location_id: IdParam, session: Session, who: Reader) -> L
 @router.patch("/locations/{location_id}")
 async def update_location(location_id: IdParam, body: LocationUpdate, w: Write) -> LocationPublic:
     location = await get_or_404(w.session, Location, location_id, "location")
+    forbid_outside(w.principal, location.warehouse_id)
     changes = apply_update(location, body)
     await w.commit("location.update", "location", location.id, changes)
     return LocationPublic.model_validate(location)

@@ -13,7 +13,17 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities import picking
-from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, writer
+from api.deps import (
+    AppDeps,
+    Principal,
+    Session,
+    Writer,
+    app_deps,
+    forbid_outside,
+    in_scope,
+    require,
+    writer,
+)
 from api.errors import Problem, not_found
 from api.pagination import Page, Paging, fetch_page
 from api.routes.picking import own_task
@@ -78,6 +88,7 @@ async def plan_now(
     warehouse = await w.session.get(Warehouse, warehouse_id)
     if warehouse is None:
         raise not_found("warehouse", warehouse_id)
+    forbid_outside(w.principal, warehouse_id)
     code = warehouse.code
     waiting = await w.session.scalar(
         select(func.count()).where(
@@ -156,13 +167,8 @@ async def list_waves(
     status: Annotated[TextParam | None, Query(pattern="^(picking|done|cancelled)$")] = None,
     escalated: Annotated[bool | None, Query()] = None,
 ) -> Page[WavePublic]:
-    if who.warehouse_id is not None:  # a device sees its own warehouse
-        if warehouse_id not in (None, who.warehouse_id):
-            raise Problem(403, "devices see only their own warehouse", type_="/problems/forbidden")
-        warehouse_id = who.warehouse_id
     query = select(Wave.wave_no).order_by(Wave.cutoff_at, Wave.wave_no)
-    if warehouse_id is not None:
-        query = query.where(Wave.warehouse_id == warehouse_id)
+    query = in_scope(who, query, Wave.warehouse_id, warehouse_id)  # devices: their own one
     if status is not None:
         query = query.where(Wave.status == status)
     if escalated is not None:

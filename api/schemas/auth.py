@@ -13,12 +13,21 @@ from api.schemas.types import Id
 
 Username = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9_.\-]{2,64}$")]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=200)]
-StaffRole = Literal["admin", "ops", "purchasing", "finance", "cs", "warehouse_manager"]
+# A built-in staff role or one an admin composed; the route checks it exists (api/routes/admin).
+StaffRole = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+WarehouseIds = Annotated[list[Annotated[int, Field(gt=0)]], Field(max_length=100)]
+
+
+TotpCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{6}$")]
+TokenScope = Literal["full", "totp_enrol"]
 
 
 class LoginRequest(Strict):
     username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    totp_code: TotpCode | None = Field(
+        default=None, description="The authenticator app's code, for users with a second factor"
+    )
 
 
 class TokenPublic(Public):
@@ -26,6 +35,30 @@ class TokenPublic(Public):
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - a token kind, not a secret
     expires_at: datetime
     roles: list[str]
+    scope: TokenScope = Field(
+        default="full",
+        description="totp_enrol: good only for /v1/auth/totp/* until a second factor is enrolled",
+    )
+
+
+class TotpEnrolment(Public):
+    secret: str = Field(description="Base32, for typing into an authenticator app by hand")
+    otpauth_uri: str
+    qr_png_url: str = Field(description="The otpauth URI as a QR code (image/png)")
+
+
+class TotpConfirm(Strict):
+    code: TotpCode
+
+
+class PasswordChange(Strict):
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    new_password: Password
+
+
+class LoginUnlocked(Public):
+    subject: str = Field(description="The username or address unlocked")
+    failures_cleared: int
 
 
 class MePublic(Public):
@@ -41,6 +74,9 @@ class UserCreate(Strict):
     display_name: ShortName
     password: Password
     roles: Annotated[list[StaffRole], Field(min_length=1)]
+    warehouse_ids: WarehouseIds = Field(
+        default_factory=list, description="limit the user to these warehouses; empty: all"
+    )
 
 
 class UserUpdate(Strict):
@@ -48,6 +84,9 @@ class UserUpdate(Strict):
     password: Password | None = None
     roles: Annotated[list[StaffRole], Field(min_length=1)] | None = None
     active: bool | None = None
+    warehouse_ids: WarehouseIds | None = Field(
+        default=None, description="replaces the user's warehouse scope; [] lifts it"
+    )
 
 
 class UserPublic(Public):
@@ -57,6 +96,8 @@ class UserPublic(Public):
     active: bool
     roles: list[str]
     last_login_at: datetime | None
+    totp_enabled: bool = False
+    warehouse_ids: list[int] = Field(default_factory=list, description="empty: all warehouses")
 
 
 class ApiKeyCreate(Strict):

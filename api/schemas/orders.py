@@ -89,6 +89,16 @@ class PendingRefundPublic(Public):
     refused_reason: str | None = None
 
 
+class ContactPublic(Public):
+    """The customer's shipping contact; staff see it masked until they reveal it (audited)."""
+
+    name: str
+    phone: str
+    region_code: str
+    detail: str
+    masked: bool
+
+
 class OrderPublic(Public):
     order_no: str
     status: str
@@ -107,6 +117,7 @@ class OrderPublic(Public):
     timeline: list[TimelinePublic] = []
     refund_pending_fen: int = 0  # Σ pending_refunds: owed back, not refunded yet
     pending_refunds: list[PendingRefundPublic] = []
+    contact: ContactPublic | None = None
 
 
 class OrderSummary(Public):

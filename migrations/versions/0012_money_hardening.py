@@ -2,7 +2,7 @@
 provider, refused until staff retry them), shown on the order
 
 Revision ID: 0012_money_hardening
-Revises: 0010_refund_callbacks
+Revises: 0011_access_control
 Create Date: 2026-12-06 08:00:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012_money_hardening"
-down_revision: str | None = "0010_refund_callbacks"
+down_revision: str | None = "0011_access_control"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

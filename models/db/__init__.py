@@ -2,10 +2,11 @@
 
 from models.db.after_sales import AfterSale, AfterSaleLine
 from models.db.audit import AuditEntry
-from models.db.auth import ApiKey, Role, User, UserRole
+from models.db.auth import ApiKey, Role, RolePermission, User, UserRole, UserWarehouse
 from models.db.base import Base
 from models.db.catalog import Brand, Category, Sku, Spu
 from models.db.inventory import LocationStock, Stock, StockMovement
+from models.db.logins import LoginFailure
 from models.db.logistics import Carrier, CarrierCutoff, FreightPolicy, FreightRule, FreightTemplate
 from models.db.money import MoneyEntry, OrderRefund, Payment, Refund, RefundCallback
 from models.db.orders import (
@@ -68,6 +69,7 @@ __all__ = [
     "FreightTemplate",
     "Location",
     "LocationStock",
+    "LoginFailure",
     "MoneyEntry",
     "Order",
     "OrderEvent",
@@ -98,6 +100,7 @@ __all__ = [
     "ReorderRule",
     "Reservation",
     "Role",
+    "RolePermission",
     "Sku",
     "Spu",
     "Stock",
@@ -112,6 +115,7 @@ __all__ = [
     "TrackingRange",
     "User",
     "UserRole",
+    "UserWarehouse",
     "Warehouse",
     "WarehouseRegionPriority",
     "Wave",

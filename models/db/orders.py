@@ -136,7 +136,8 @@ class OrderEvent(Base):
     seq: Mapped[int] = mapped_column(default=0, server_default="0")
     actor_kind: Mapped[str] = mapped_column(String(16))
     actor_name: Mapped[str] = mapped_column(String(100))
-    actor_role: Mapped[str] = mapped_column(String(32), default="")
+    # Every role the actor holds, comma-joined (built-in and composed ones: room for many).
+    actor_role: Mapped[str] = mapped_column(String(400), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     # A retried activity writes its timeline row once.
     idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)

@@ -12,6 +12,7 @@ ALL_ROLES: Final = STAFF_ROLES | KEY_ROLES
 
 PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "self.read": ALL_ROLES,
+    "self.security": STAFF_ROLES,  # one's own password and TOTP second factor
     "catalog.read": ALL_ROLES,
     "catalog.write": frozenset({"admin", "ops"}),
     "warehouse.read": STAFF_ROLES | {"device"},
@@ -58,10 +59,28 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "picking.work": frozenset({"device"}),
     "users.manage": frozenset({"admin"}),
     "audit.read": frozenset({"admin"}),
+    # Personal data (DESIGN §9): staff views show phones and addresses masked; revealing one is
+    # an audited call that needs this. The storefront sees its own orders' data, which it sent.
+    "pii.read": frozenset({"admin", "cs"}),
 }
 
 # Permissions whose routes the admin IP allow-list guards.
 ADMIN_PERMISSIONS: Final = frozenset({"users.manage", "audit.read"})
+
+
+# Permissions whose routes take the caller to be a key (the storefront that owns the order, the
+# device bound to a warehouse): a composed staff role cannot hold them.
+KEY_ONLY_PERMISSIONS: Final = frozenset(
+    {"orders.create", "orders.pay", "orders.confirm", "packages.pack", "picking.work"}
+)
+# What an admin may compose a role from. aftersales.request is in: customer service may file an
+# after-sale on a customer's behalf (and then cannot decide it, see after_sale decide).
+COMPOSABLE_PERMISSIONS: Final = frozenset(PERMISSIONS) - KEY_ONLY_PERMISSIONS
+
+
+def preset(role: str) -> frozenset[str]:
+    """The permissions a built-in role grants (its preset); nothing for any other name."""
+    return frozenset(p for p, roles in PERMISSIONS.items() if role in roles)
 
 
 def allowed(roles: frozenset[str], permission: str) -> bool:

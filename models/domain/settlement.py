@@ -4,7 +4,8 @@ match of a supplier invoice, the payable, and the due date from payment terms. I
 Approval. A PO of amount A needs every role of the tier with the largest `min_amount_fen` ≤ A.
 Tiers start at 0, have distinct thresholds, and each includes the roles of the one below (a larger
 PO never needs fewer approvals). Separation of duties: the approver must hold the role; one user
-approves at most one role of a PO; the user who submitted the PO approves none (four eyes).
+approves at most one role of a PO; the user who drafted the PO and the user who submitted it
+approve none (four eyes), whatever roles they hold.
 Rejecting needs a reason and a user holding one of the required roles.
 
 Three-way match (PO price × receipts vs invoice), per PO line, at the PO's unit price p:
@@ -127,6 +128,7 @@ def check_approval(
     user_id: int,
     user_roles: frozenset[str],
     submitted_by: int | None = None,
+    drafted_by: int | None = None,
 ) -> None:
     """Refuse `user_id` approving as `role` unless every rule of the module docstring holds."""
     if role not in required:
@@ -137,6 +139,8 @@ def check_approval(
         raise ApprovalError(f"user {user_id} does not hold role {role!r}")
     if user_id == submitted_by:
         raise ApprovalError(f"user {user_id} submitted this PO and cannot approve it")
+    if user_id == drafted_by:
+        raise ApprovalError(f"user {user_id} drafted this PO and cannot approve it")
     done = sorted(r for r, user in approvals.items() if user == user_id)
     if done:
         raise ApprovalError(f"user {user_id} already approved as {done}; one role per user")

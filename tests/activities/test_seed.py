@@ -31,10 +31,12 @@ from models.db import (
     WarehouseRegionPriority,
 )
 from models.domain.access import STAFF_ROLES
+from models.domain.logins import LoginPolicy
 from workers.seed import (
     DEMO_DEVICE_KEYS,
     DEMO_PASSWORD,
     DEMO_STOREFRONT_KEY,
+    DEMO_TOTP_SECRETS,
     demo_credentials,
     seed_demo,
 )
@@ -257,3 +259,20 @@ async def test_seed_runs_once_even_when_started_twice(session_factory: SessionFa
     async with session_factory() as session:
         assert await _counts(session) == before
     assert before["users"] == len(STAFF_ROLES) and before["stock_movements"] > 0
+
+
+async def test_demo_admin_and_finance_have_the_published_second_factor(
+    session_factory: SessionFactory,
+) -> None:
+    await seed_demo(session_factory, today=TODAY)
+
+    async with session_factory() as session:
+        users = {u.username: u for u in await session.scalars(select(User))}
+
+    assert set(DEMO_TOTP_SECRETS) == set(LoginPolicy().totp_roles) == {"admin", "finance"}
+    for name, user in users.items():
+        assert user.totp_secret == DEMO_TOTP_SECRETS.get(name)
+        assert (user.totp_enabled_at is not None) == (name in DEMO_TOTP_SECRETS)
+        assert user.totp_last_step is None
+    printed = " ".join(what for what, _, _ in demo_credentials())
+    assert all(secret in printed for secret in DEMO_TOTP_SECRETS.values())

@@ -50,7 +50,9 @@ async def test_each_operation_declares_the_problems_its_route_can_give(
     assert _problem_statuses(_responses(document, "patch", "/v1/skus/{sku_id}")) == {
         400, 401, 403, 404, 409, 422,
     }  # fmt: skip
-    assert _problem_statuses(_responses(document, "post", "/v1/auth/login")) == {400, 401, 422}
+    assert _problem_statuses(_responses(document, "post", "/v1/auth/login")) == {
+        400, 401, 403, 422, 429,
+    }  # fmt: skip
     assert _problem_statuses(_responses(document, "get", "/healthz")) == set()
     not_problems = {
         (method, path, code)

@@ -41,9 +41,9 @@ from api.main import create_app
 from core.security import hash_api_key, new_api_key
 from models.db import ApiKey
 from tests.support.api import add_user
-from tests.support.order_api import lines_of, order_body, place_order, skus_in
+from tests.support.order_api import lines_of, order_body, place_order, skus_in, staff
 from tests.support.stack import Stack
-from workers.seed import DEMO_PASSWORD, DEMO_STOREFRONT_KEY
+from workers.seed import DEMO_STOREFRONT_KEY
 
 EXAMPLES = int(os.environ.get("HOUTAI_SCHEMATHESIS_EXAMPLES", "5"))
 TIMEOUT_S = 30.0
@@ -181,13 +181,10 @@ def _record(
     tally.fail(case.operation.label, kind, f"{failure.message} | sent {sent} | got {answer}")
 
 
-async def _staff_token(stack: Stack) -> str:
+async def _admin_headers(stack: Stack) -> dict[str, str]:
+    """The demo admin signed in as a person does (password and, as admins must, TOTP code)."""
     async with httpx.AsyncClient(base_url=stack.api, timeout=30) as client:
-        answer = await client.post(
-            "/v1/auth/login", json={"username": "admin", "password": DEMO_PASSWORD}
-        )
-        assert answer.status_code == 200, answer.text
-        return str(answer.json()["access_token"])
+        return await staff(client, "admin")
 
 
 # path parameter -> the table whose first row the run aims at
@@ -239,7 +236,7 @@ async def test_every_operation_answers_as_its_schema_says(stack: Stack) -> None:
     failed = False
     for who in ("storefront (X-API-Key)", "admin (bearer token)"):
         if who.startswith("admin"):  # logged in just before, the token outlives its run
-            headers = {"Authorization": f"Bearer {await _staff_token(stack)}"}
+            headers = await _admin_headers(stack)
         else:
             headers = {"X-API-Key": DEMO_STOREFRONT_KEY}
         tally = Tally()

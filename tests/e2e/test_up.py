@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support import totp
 from workers.embedded import free_port, port_open
 from workers.seed import DEMO_PASSWORD, DEMO_STOREFRONT_KEY
 
@@ -88,6 +89,15 @@ def up(tmp_path: Path) -> Iterator[Up]:
         stack.proc.wait()
 
 
+def admin_sign_in(up: Up) -> dict[str, str]:
+    """The demo admin's password and a fresh code of its published TOTP secret."""
+    return {
+        "username": "admin",
+        "password": DEMO_PASSWORD,
+        "totp_code": totp.code_now(id(up), "admin"),
+    }
+
+
 def test_up_serves_the_back_office_stops_cleanly_and_keeps_its_data(up: Up) -> None:
     seconds = up.start()
     assert seconds < READY_TIMEOUT_S
@@ -96,7 +106,7 @@ def test_up_serves_the_back_office_stops_cleanly_and_keeps_its_data(up: Up) -> N
 
     with httpx.Client(base_url=up.base, timeout=30) as http:
         assert http.get("/readyz?deep=true").status_code == 200
-        login = http.post("/v1/auth/login", json={"username": "admin", "password": DEMO_PASSWORD})
+        login = http.post("/v1/auth/login", json=admin_sign_in(up))
         assert login.status_code == 200, login.text
         staff = {"Authorization": f"Bearer {login.json()['access_token']}"}
         assert http.get("/v1/skus", headers=staff).json()["count"] >= 45
@@ -117,7 +127,7 @@ def test_up_serves_the_back_office_stops_cleanly_and_keeps_its_data(up: Up) -> N
     up.start()
     assert "database not empty" in up.text
     with httpx.Client(base_url=up.base, timeout=30) as http:
-        login = http.post("/v1/auth/login", json={"username": "admin", "password": DEMO_PASSWORD})
+        login = http.post("/v1/auth/login", json=admin_sign_in(up))
         staff = {"Authorization": f"Bearer {login.json()['access_token']}"}
         codes = [
             c["code"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 import httpx
 from sqlalchemy import func, select
@@ -12,6 +13,8 @@ from api.main import create_app
 from core.db import SessionFactory
 from core.security import hash_password
 from models.db import AuditEntry, Base, User, UserRole
+from models.domain.logins import LoginPolicy
+from tests.support import totp
 
 Headers = dict[str, str]
 MakeHeaders = Callable[..., Awaitable[Headers]]
@@ -32,15 +35,27 @@ def bearer(token: str) -> Headers:
 
 
 async def add_user(
-    session_factory: SessionFactory, username: str, *roles: str, active: bool = True
+    session_factory: SessionFactory,
+    username: str,
+    *roles: str,
+    active: bool = True,
+    totp_enrolled: bool | None = None,
 ) -> int:
-    """Store a staff user with PASSWORD and the given roles; return its id."""
+    """Store a staff user with PASSWORD and the given roles; return its id. A user whose roles
+    require a second factor (unless totp_enrolled=False), or any with totp_enrolled=True, is
+    enrolled with totp.TEST_TOTP_SECRET, and login() below sends its codes."""
+    if totp_enrolled is None:
+        totp_enrolled = bool(set(roles) & LoginPolicy().totp_roles)
+    totp_secret = totp.TEST_TOTP_SECRET if totp_enrolled else None
+    totp.enrolled(username, totp_secret)
     async with session_factory() as session:
         user = User(
             username=username,
             display_name=username,
             password_hash=hash_password(PASSWORD),
             active=active,
+            totp_secret=totp_secret,
+            totp_enabled_at=datetime.now(UTC) if totp_secret else None,
         )
         session.add(user)
         await session.flush()
@@ -50,7 +65,12 @@ async def add_user(
 
 
 async def login(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
-    return await client.post("/v1/auth/login", json={"username": username, "password": password})
+    """Sign in; for a user with a second factor, with a fresh code from its secret."""
+    body = {"username": username, "password": password}
+    code = await totp.code(id(client), username)
+    if code is not None:
+        body["totp_code"] = code
+    return await client.post("/v1/auth/login", json=body)
 
 
 async def my_name(client: httpx.AsyncClient, headers: Headers) -> str:

@@ -129,3 +129,10 @@ def test_rejection_needs_a_reason_and_a_required_role() -> None:
     with pytest.raises(ApprovalError, match="holds none of the roles"):
         check_rejection(BOTH, user_id=3, user_roles=frozenset({"ops"}), reason="too dear")
     check_rejection(BOTH, user_id=8, user_roles=frozenset({FINANCE, "ops"}), reason="too dear")
+
+
+def test_the_drafter_approves_none_whatever_roles_they_hold() -> None:
+    every = frozenset({PM, FINANCE, DIRECTOR})
+    with pytest.raises(ApprovalError, match="user 4 drafted this PO and cannot approve it"):
+        check_approval(BOTH, {}, role=PM, user_id=4, user_roles=every, submitted_by=5, drafted_by=4)
+    check_approval(BOTH, {}, role=PM, user_id=6, user_roles=every, submitted_by=5, drafted_by=4)

@@ -394,3 +394,19 @@ def assert_in_transit_balanced(po: PoScenario) -> None:
     for line, up in changes(raised).items():
         down = taken.get(line, 0) + sum(r.get(line, 0) for r in released)
         assert down == up, f"PO line {line}: {up} raised, {down} taken off in-transit"
+
+
+async def test_the_drafter_approves_none_even_holding_the_role_when_another_submits(
+    task_queue: str,
+) -> None:
+    drafter = staff(1, "buyer", "purchasing_manager", "finance")
+    po_input = new_po_input().model_copy(update={"created_by": drafter})
+    async with running(task_queue, po_input) as po:
+        await po.submit(staff(6, "buyer"))
+        own = await rejection(po.approve(drafter, "purchasing_manager"))
+        approved = await po.approve(MANAGER, "purchasing_manager")
+    assert (own.type, own.message) == (
+        "ApprovalError",
+        "user 1 drafted this PO and cannot approve it",
+    )
+    assert approved.status == "approved"
