@@ -10,7 +10,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from api import audit, config, docs, errors
+from api import audit, config, docs, errors, openapi
 from api.deps import AppDeps
 from api.routes import (
     admin,
@@ -109,6 +109,7 @@ def create_app(deps: AppDeps | None = None, settings: Settings | None = None) ->
     if deps is not None:
         app.state.deps = deps
     errors.install(app)
+    openapi.install(app)
     audit.install(app)
     for module in (
         health,

@@ -9,7 +9,7 @@ good only for enrolling one (scope `totp_enrol`); confirming the enrolment answe
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
@@ -48,9 +48,18 @@ router = APIRouter(prefix="/v1/auth", tags=["auth"])
 _DUMMY_HASH = hash_password("not-a-real-password")
 Deps = Annotated[AppDeps, Depends(app_deps)]
 Security = Annotated[Writer, Depends(writer("self.security"))]
+SIGN_IN: dict[int | str, dict[str, Any]] = {
+    401: {"description": "wrong username, password or one-time code, or the code is missing"},
+    403: {"description": "sign-in (or, for administrators, admin sign-in) is not open here"},
+    429: {"description": "too many failed sign-ins: locked until `locked_until` (Retry-After)"},
+}
+QR: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}},
+    404: {"description": "no TOTP enrolment in progress"},
+}
 
 
-@router.post("/login")
+@router.post("/login", responses=SIGN_IN)
 async def login(body: LoginRequest, request: Request, session: Session, deps: Deps) -> TokenPublic:
     ip, name, now = client_ip(request), logins.login_name(body.username), datetime.now(UTC)
     request.state.audit_detail = {"username": body.username[:64]}
@@ -159,7 +168,7 @@ async def enrol_totp(w: Security, deps: Deps) -> TotpEnrolment:
     )
 
 
-@router.get("/totp/qr.png", response_class=Response)
+@router.get("/totp/qr.png", response_class=Response, responses=QR)
 async def totp_qr(
     session: Session, deps: Deps, who: Annotated[Principal, Depends(require("self.security"))]
 ) -> Response:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from api.deps import AppDeps, app_deps
 from migrations import current_revision, head_revision
@@ -16,6 +17,20 @@ from models.contracts.diagnostics import DiagnosticsInput, DiagnosticsResult
 from workflows.diagnostics import DiagnosticsWorkflow
 
 router = APIRouter(tags=["health"])
+
+
+class Readiness(BaseModel):
+    """What /readyz found; the same body answers 200 (ready) and 503 (not ready)."""
+
+    status: Literal["ready", "not ready"]
+    database: dict[str, Any] = Field(description="ok, revision and head, or the error's name")
+    temporal: dict[str, Any] = Field(description="ok (and, deep, the worker), or the error's name")
+
+
+READINESS: dict[int | str, dict[str, Any]] = {
+    200: {"model": Readiness, "description": "ready"},
+    503: {"model": Readiness, "description": "not ready"},
+}
 
 
 @router.get("/healthz")
@@ -56,11 +71,11 @@ async def _temporal(deps: AppDeps, deep: bool) -> dict[str, Any]:
         return {"ok": False, "error": type(exc).__name__}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=READINESS)
 async def readyz(deps: Annotated[AppDeps, Depends(app_deps)], deep: bool = False) -> JSONResponse:
     """Database reachable with migrations at head, and Temporal reachable. `deep=true` also
     runs a workflow on a worker, proving the whole chain."""
     database, temporal = await asyncio.gather(_database(deps), _temporal(deps, deep))
     ready = bool(database["ok"] and temporal["ok"])
-    body = {"status": "ready" if ready else "not ready", "database": database, "temporal": temporal}
-    return JSONResponse(body, status_code=200 if ready else 503)
+    body = Readiness(status="ready" if ready else "not ready", database=database, temporal=temporal)
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)

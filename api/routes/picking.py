@@ -20,6 +20,7 @@ from activities.picking import Answer, PickForbidden, PickRefused
 from activities.wave_building import warehouse_zone
 from api.deps import AppDeps, Principal, Writer, app_deps, writer
 from api.errors import Problem, conflict, not_found
+from api.schemas.picking import PickTaskView, PutAnswer, ScanAnswer
 from api.schemas.types import NoParam, Text
 from models.db import PickTask
 
@@ -27,6 +28,10 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["picking"])
 Deps = Annotated[AppDeps, Depends(app_deps)]
 Device = Annotated[Writer, Depends(writer("picking.work"))]
+# Scan answers are stored and sent again as they were (a retried scan gets the same answer), so
+# they are declared here rather than re-validated on the way out.
+SCANNED: dict[int | str, dict[str, Any]] = {200: {"model": ScanAnswer, "description": "accepted"}}
+PUT: dict[int | str, dict[str, Any]] = {200: {"model": PutAnswer, "description": "where it goes"}}
 ScanId = Annotated[Text, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 
@@ -57,7 +62,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-@router.get("/v1/devices/me/next-task", responses={204: {"description": "nothing to pick"}})
+@router.get(
+    "/v1/devices/me/next-task",
+    response_model=PickTaskView,
+    responses={204: {"description": "nothing to pick"}},
+)
 async def next_task(w: Device) -> Any:
     """The device's unfinished task, else the next open task of its warehouse, claimed."""
     task = await picking.next_task(
@@ -70,7 +79,7 @@ async def next_task(w: Device) -> Any:
     return task
 
 
-@router.post("/v1/pick-tasks/{task_no}/scans")
+@router.post("/v1/pick-tasks/{task_no}/scans", responses=SCANNED)
 async def scan(task_no: NoParam, body: ScanIn, deps: Deps, w: Device) -> JSONResponse:
     async def act() -> Answer:
         return await picking.scan(
@@ -88,7 +97,7 @@ async def scan(task_no: NoParam, body: ScanIn, deps: Deps, w: Device) -> JSONRes
     return await _answer(deps, w, "pick_task.scan", task_no, body.scan_id, act)
 
 
-@router.post("/v1/pick-tasks/{task_no}/short")
+@router.post("/v1/pick-tasks/{task_no}/short", responses=SCANNED)
 async def short(task_no: NoParam, body: ShortIn, deps: Deps, w: Device) -> JSONResponse:
     warehouse_id = _warehouse(w.principal)
     today = _now().astimezone(await warehouse_zone(w.session, warehouse_id)).date()
@@ -108,7 +117,7 @@ async def short(task_no: NoParam, body: ShortIn, deps: Deps, w: Device) -> JSONR
     return await _answer(deps, w, "pick_task.short", task_no, body.scan_id, act)
 
 
-@router.post("/v1/waves/{wave_no}/put-wall/scans")
+@router.post("/v1/waves/{wave_no}/put-wall/scans", responses=PUT)
 async def put(wave_no: NoParam, body: PutIn, deps: Deps, w: Device) -> JSONResponse:
     async def act() -> Answer:
         return await put_wall.put(

@@ -44,19 +44,25 @@ from models.documents import (
 
 router = APIRouter(tags=["printing"])
 PDF: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"application/pdf": {}}, "description": "the document"}
+    200: {
+        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        "description": "the document",
+    },
+    409: {"description": "nothing to print yet (nothing left to pick, no waybill yet)"},
 }
 
 
+class PdfResponse(Response):
+    """A PDF answer: the document declares application/pdf, not FastAPI's default JSON."""
+
+    media_type = "application/pdf"
+
+
 def _pdf(body: bytes, name: str) -> Response:
-    return Response(
-        body,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{name}.pdf"'},
-    )
+    return PdfResponse(body, headers={"Content-Disposition": f'inline; filename="{name}.pdf"'})
 
 
-@router.get("/v1/pick-tasks/{task_no}/pick-list.pdf", responses=PDF)
+@router.get("/v1/pick-tasks/{task_no}/pick-list.pdf", responses=PDF, response_class=PdfResponse)
 async def pick_list(
     task_no: NoParam, session: Session, who: Annotated[Principal, Depends(require("waves.read"))]
 ) -> Response:
@@ -105,7 +111,7 @@ async def _package(session: AsyncSession, who: Principal, package_no: str) -> tu
     return package, order
 
 
-@router.get("/v1/packages/{package_no}/packing-slip.pdf", responses=PDF)
+@router.get("/v1/packages/{package_no}/packing-slip.pdf", responses=PDF, response_class=PdfResponse)
 async def packing_slip(
     package_no: NoParam,
     session: Session,
@@ -155,7 +161,7 @@ async def _box(
     return tuple(lines), tuple(short)
 
 
-@router.get("/v1/packages/{package_no}/label.pdf", responses=PDF)
+@router.get("/v1/packages/{package_no}/label.pdf", responses=PDF, response_class=PdfResponse)
 async def shipping_label(
     package_no: NoParam,
     session: Session,

@@ -27,6 +27,7 @@ from api.deps import (
 from api.errors import Problem, not_found
 from api.pagination import Page, Paging, fetch_page
 from api.routes.picking import own_task
+from api.schemas.picking import PickTaskView
 from api.schemas.types import IdParam, NoParam, TextParam
 from api.workflow_calls import answer
 from models.contracts.waves import PlannerInput
@@ -213,8 +214,9 @@ async def get_wave(wave_no: NoParam, session: Session, who: Reader) -> WaveDetai
 
 
 @router.get("/v1/pick-tasks/{task_no}")
-async def get_task(task_no: NoParam, session: Session, who: Reader) -> dict[str, object]:
-    return await picking.task_view(session, await own_task(session, who, task_no))
+async def get_task(task_no: NoParam, session: Session, who: Reader) -> PickTaskView:
+    view = await picking.task_view(session, await own_task(session, who, task_no))
+    return PickTaskView.model_validate(view)
 
 
 async def wave_public(session: AsyncSession, wave_no: str) -> WavePublic:

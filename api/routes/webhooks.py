@@ -35,6 +35,7 @@ from workflows.order import OrderWorkflow
 from workflows.shipment import ShipmentWorkflow
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+SIGNED: dict[int | str, dict[str, Any]] = {401: {"description": "bad or stale signature"}}
 Deps = Annotated[AppDeps, Depends(app_deps)]
 MAX_AGE_S = 300
 M = TypeVar("M", bound=BaseModel)
@@ -97,7 +98,7 @@ def parsed(model: type[M], body: dict[str, Any], what: str) -> M:
         raise Problem(422, f"unexpected {what}: {exc.error_count()} errors") from exc
 
 
-@router.post("/payments/{provider}")
+@router.post("/payments/{provider}", responses=SIGNED)
 async def payment_webhook(
     provider: TextParam, request: Request, deps: Deps, session: Session
 ) -> Ack:
@@ -167,7 +168,7 @@ async def _refund_callback(session: AsyncSession, provider: str, event: RefundEv
     return Ack(status=outcome)
 
 
-@router.post("/carriers/{carrier}")
+@router.post("/carriers/{carrier}", responses=SIGNED)
 async def carrier_webhook(carrier: TextParam, request: Request, deps: Deps) -> Ack:
     body = await verified_body(request, deps.carrier_webhook_secret)
     push = parsed(TrackingPush, body, "tracking push")

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints
 
 from api.pagination import Page
-from api.schemas.common import Name, Public, Strict
+from api.schemas.common import Public, ShortName, Strict
 from api.schemas.types import Id
 
 Username = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9_.\-]{2,64}$")]
@@ -71,7 +71,7 @@ class MePublic(Public):
 
 class UserCreate(Strict):
     username: Username
-    display_name: Name
+    display_name: ShortName
     password: Password
     roles: Annotated[list[StaffRole], Field(min_length=1)]
     warehouse_ids: WarehouseIds = Field(
@@ -80,7 +80,7 @@ class UserCreate(Strict):
 
 
 class UserUpdate(Strict):
-    display_name: Name | None = None
+    display_name: ShortName | None = None
     password: Password | None = None
     roles: Annotated[list[StaffRole], Field(min_length=1)] | None = None
     active: bool | None = None
@@ -101,7 +101,7 @@ class UserPublic(Public):
 
 
 class ApiKeyCreate(Strict):
-    name: Name
+    name: ShortName
     role: Literal["storefront", "device"]
     warehouse_id: Id | None = None
 

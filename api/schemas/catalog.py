@@ -7,7 +7,17 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from api.pagination import Page
-from api.schemas.common import Code, Fen, Name, Patch, PositiveInt, Public, Quantity, Strict
+from api.schemas.common import (
+    Code,
+    Fen,
+    Name,
+    Patch,
+    PositiveInt,
+    Public,
+    Quantity,
+    ShortName,
+    Strict,
+)
 from api.schemas.types import Id
 
 Barcode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9A-Za-z\-]{4,64}$")]
@@ -18,14 +28,14 @@ Attributes = Annotated[
 
 class CategoryCreate(Strict):
     code: Code
-    name: Name
+    name: ShortName
     parent_id: Id | None = None
 
 
 class CategoryUpdate(Patch):
     nullable = frozenset({"parent_id"})
 
-    name: Name | None = None
+    name: ShortName | None = None
     parent_id: Id | None = None
 
 
@@ -37,7 +47,7 @@ class CategoryPublic(Public):
 
 
 class BrandCreate(Strict):
-    name: Name
+    name: ShortName
 
 
 class BrandPublic(Public):

@@ -14,6 +14,8 @@ from api.schemas.types import (
     Quantity,
     Reason,
     RegionCode,
+    ShortName,
+    TimeOfDay,
     clean_strings,
 )
 
@@ -28,7 +30,9 @@ __all__ = [
     "Quantity",
     "Reason",
     "RegionCode",
+    "ShortName",
     "Strict",
+    "TimeOfDay",
 ]
 
 

@@ -19,7 +19,7 @@ class CountEntryIn(Strict):
     entry_key: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     location_id: Id
     sku_id: Id
-    batch_no: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] = ""
+    batch_no: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = ""
     quantity: Annotated[int, Field(ge=0, le=10_000_000)]
 
 

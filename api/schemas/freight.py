@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from api.pagination import Page
-from api.schemas.common import Code, Fen, Name, PositiveInt, Public, RegionCode, Strict
+from api.schemas.common import Code, Fen, PositiveInt, Public, RegionCode, ShortName, Strict
 
 ChargeBy = Literal["piece", "weight", "volume"]
 
@@ -40,7 +40,7 @@ class FreightTemplateBody(Strict):
     """Errors name the field at fault: `rules` for an inconsistent rule set,
     `unserviceable_regions` for a region that is also priced."""
 
-    name: Name
+    name: ShortName
     charge_by: ChargeBy
     free_over_fen: Fen | None = None
     rules: Annotated[list[FreightRuleIn], Field(min_length=1, max_length=40)]

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import time
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from api.pagination import Page
-from api.schemas.common import Code, Fen, Name, Patch, PositiveInt, Public, Quantity, Strict
+from api.schemas.common import (
+    Code,
+    Fen,
+    Name,
+    Patch,
+    PositiveInt,
+    Public,
+    Quantity,
+    ShortName,
+    Strict,
+    TimeOfDay,
+)
 from api.schemas.types import Id
 
 SupplierStatus = Literal["pending", "approved", "suspended"]
@@ -78,36 +88,20 @@ class SupplierProductPublic(Public):
 TrackingMode = Literal["carrier_issued", "prepurchased_range"]
 
 
-def _time_of_day_text(value: object) -> object:
-    if not isinstance(value, str | time):
-        raise ValueError("a time of day like 18:00")
-    return value
-
-
-def _without_offset(value: time) -> time:
-    if value.tzinfo is not None:
-        raise ValueError("a local time in the warehouse's timezone, without a UTC offset")
-    return value
-
-
-# A wall-clock time in the warehouse's own timezone: "18:00", never seconds or "18:00+08:00".
-LocalTime = Annotated[time, BeforeValidator(_time_of_day_text), AfterValidator(_without_offset)]
-
-
 class CarrierCutoffIn(Strict):
     warehouse_id: Id
-    cutoff_local: LocalTime
+    cutoff_local: TimeOfDay
 
 
 class CarrierCreate(Strict):
     code: Code
-    name: Name
+    name: ShortName
     tracking_mode: TrackingMode = "carrier_issued"
     cutoffs: Annotated[list[CarrierCutoffIn], Field(max_length=50)] = []
 
 
 class CarrierUpdate(Patch):
-    name: Name | None = None
+    name: ShortName | None = None
     tracking_mode: TrackingMode | None = None
     active: bool | None = None
     cutoffs: Annotated[list[CarrierCutoffIn], Field(max_length=50)] | None = None
@@ -115,7 +109,7 @@ class CarrierUpdate(Patch):
 
 class CarrierCutoffPublic(Public):
     warehouse_id: int
-    cutoff_local: time
+    cutoff_local: TimeOfDay
 
 
 class CarrierPublic(Public):

@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from api.pagination import Page
-from api.schemas.common import Code, Fen, Name, Patch, PositiveInt, Public, Strict
+from api.schemas.common import Code, Fen, Patch, PositiveInt, Public, ShortName, Strict
 from api.schemas.types import AwareInstant, Id
 from models.contracts.pricing import GiftPromotion, ItemDiscount, SpendTierPromotion
 
@@ -132,7 +132,7 @@ class CouponRule(_Amount, _Window):
 
 class PromotionCreate(_Window):
     kind: PromotionKind
-    name: Name
+    name: ShortName
     rule: dict[str, Any] = Field(
         description="The terms of the kind: ItemDiscountRule, SpendTierRule or GiftRule "
         "(no promotion_id, name or validity: those are the promotion's own fields)."
@@ -145,7 +145,7 @@ class PromotionUpdate(Patch):
 
     nullable = frozenset({"valid_from", "valid_until"})
 
-    name: Name | None = None
+    name: ShortName | None = None
     valid_from: UtcDatetime | None = None
     valid_until: UtcDatetime | None = None
     active: bool | None = None

@@ -13,7 +13,8 @@ from api.schemas.types import Fen, Id, LineNo
 
 Quantity = Annotated[int, Field(gt=0, le=10_000_000)]
 Count = Annotated[int, Field(ge=0, le=10_000_000)]
-BatchNo = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
+# The stock ledger and batch rows hold 40 characters (location_stocks.batch_no).
+BatchNo = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)]
 
 
 class PoLineIn(Strict):

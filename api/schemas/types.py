@@ -12,10 +12,18 @@ query parameters arrive as text, so their forms (`…Param`) parse digits and ap
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, time
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 INT32_MAX = 2**31 - 1  # PostgreSQL integer (SQLAlchemy Integer): most ids, quantities
 INT64_MAX = 2**63 - 1  # PostgreSQL bigint (BigInteger): customer ids, ledger rows, amounts
@@ -96,6 +104,13 @@ Name = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
     AfterValidator(clean_text),
 ]
+# Names kept in varchar(100) columns (users, API keys, categories, brands, carriers, freight
+# templates, promotions, warehouses): longer ones were a 500 from the database, not a 422.
+ShortName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(clean_text),
+]
 Reason = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=2, max_length=500),
@@ -109,6 +124,33 @@ RegionCode = Annotated[
 # --- time -------------------------------------------------------------------------------------
 Instant = Annotated[datetime, AfterValidator(storable_instant)]
 AwareInstant = Annotated[AwareDatetime, AfterValidator(storable_instant)]  # offset required
+
+# A wall-clock time in a warehouse's own timezone, "18:00" or "18:00:00" (answers carry the
+# seconds), never with an offset. Not `format: time` in the schema: RFC 3339's full-time
+# requires an offset.
+_TIME_OF_DAY = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"
+
+
+def _time_of_day_text(value: object) -> object:
+    if isinstance(value, time):
+        return value
+    if not isinstance(value, str) or not re.fullmatch(_TIME_OF_DAY, value):
+        raise ValueError("a time of day like 18:00 or 18:00:00, without a UTC offset")
+    return value
+
+
+def _without_offset(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("a local time in the warehouse's timezone, without a UTC offset")
+    return value
+
+
+TimeOfDay = Annotated[
+    time,
+    BeforeValidator(_time_of_day_text),
+    AfterValidator(_without_offset),
+    WithJsonSchema({"type": "string", "pattern": _TIME_OF_DAY, "examples": ["18:00:00"]}),
+]
 
 # --- path and query parameters (text in; same bounds) -----------------------------------------
 IdParam = Annotated[int, Field(ge=1, le=INT32_MAX)]

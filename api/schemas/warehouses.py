@@ -8,7 +8,7 @@ from zoneinfo import available_timezones
 from pydantic import AfterValidator, Field, StringConstraints
 
 from api.pagination import Page
-from api.schemas.common import Code, Name, Patch, Public, Quantity, RegionCode, Strict
+from api.schemas.common import Code, Patch, Public, Quantity, RegionCode, ShortName, Strict
 
 _ZONES = frozenset(available_timezones())
 
@@ -26,14 +26,14 @@ Zone = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{1,8}$")]
 
 class WarehouseCreate(Strict):
     code: Code
-    name: Name
+    name: ShortName
     region_code: RegionCode
     timezone: Timezone = "Asia/Shanghai"
     address: Annotated[str, StringConstraints(max_length=300)] = ""
 
 
 class WarehouseUpdate(Patch):
-    name: Name | None = None
+    name: ShortName | None = None
     region_code: RegionCode | None = None
     timezone: Timezone | None = None
     address: Annotated[str, StringConstraints(max_length=300)] | None = None

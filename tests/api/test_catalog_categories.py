@@ -144,6 +144,9 @@ async def test_brand_create_list_duplicate_and_audit(
     empty = await client.post("/v1/brands", json={"name": "  "}, headers=headers)
     assert empty.status_code == 422
     assert problem_fields(empty) == ["name"]
+    too_long = await client.post("/v1/brands", json={"name": "松" * 101}, headers=headers)
+    assert too_long.status_code == 422, too_long.text  # the column holds 100, not a 500
+    assert problem_fields(too_long) == ["name"]
     listed = await client.get("/v1/brands", headers=headers)
     assert listed.json() == {"data": [{"id": brand_id, "name": "三只松鼠"}], "count": 1}
     await assert_audited(session_factory, actor, "brand.create", "brand", brand_id)

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from api.schemas.picking import PutAnswer, ScanAnswer
 from core.settings import WaveSettings
 from tests.support.order_api import Json, staff
 from tests.support.orders import device_for, eventually
@@ -73,6 +74,7 @@ async def pick_task(api: httpx.AsyncClient, device: dict[str, str], task: Json) 
         answer = await scan_stop(api, device, task)
         assert answer.status_code == 200, answer.text
         task = answer.json()
+        ScanAnswer.model_validate(task)  # the answer is what the OpenAPI document declares
     return task
 
 
@@ -101,6 +103,7 @@ async def sort_wave(api: httpx.AsyncClient, device: dict[str, str], wave_no: str
                 )
                 assert put.status_code == 200, put.text
                 answers.append(put.json())
+                PutAnswer.model_validate(answers[-1])  # as the OpenAPI document declares
     return answers
 
 
