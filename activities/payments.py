@@ -126,6 +126,7 @@ class PaymentActivities:
                         "transaction_id": payment.transaction_id,
                         "amount_fen": payment.amount_fen,
                     },
+                    at=request.at,
                 )
             await session.commit()
 

@@ -72,7 +72,9 @@ class LatePaymentRefundWorkflow:
             return self._view
         await call(
             PaymentActivities.record_payment,
-            RecordPaymentRequest(order_no=input.order_no, payment=input.payment, accepted=False),
+            RecordPaymentRequest(
+                order_no=input.order_no, payment=input.payment, accepted=False, at=workflow.now()
+            ),
         )
         await self._show("late_payment_refund", "pending")
         await self._refund()

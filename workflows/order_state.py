@@ -373,7 +373,10 @@ class OrderPayments(OrderState):
             await call(
                 PaymentActivities.record_payment,
                 RecordPaymentRequest(
-                    order_no=self._in.order_no, payment=payment, accepted=accepted
+                    order_no=self._in.order_no,
+                    payment=payment,
+                    accepted=accepted,
+                    at=workflow.now(),
                 ),
             )
             self._paid_fen += payment.amount_fen

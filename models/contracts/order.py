@@ -185,6 +185,9 @@ class RecordPaymentRequest(BaseModel):
     order_no: str
     payment: PaymentReceived
     accepted: bool
+    # The workflow's time of taking it: the timeline step sorts before the steps that follow it
+    # in the same workflow task (the database's clock ran later than the workflow's).
+    at: datetime | None = None
 
 
 class ConfirmPaymentRequest(BaseModel):
