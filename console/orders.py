@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, get_args
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
@@ -25,21 +25,11 @@ from console.pages import (
     translator,
 )
 from console.security import CSRF_FIELD, check_csrf, session_token
+from models.contracts.order import OrderStatus
 
 router = APIRouter()
 PAGE_SIZE: Final = 50
-STATUSES: Final = (
-    "placing",
-    "rejected",
-    "awaiting_payment",
-    "paid",
-    "fulfilling",
-    "delivered",
-    "completed",
-    "closed",
-    "cancelling",
-    "cancelled",
-)
+STATUSES: Final = get_args(OrderStatus)  # the filter offers every status an order can have
 SORTS: Final = ("-placed_at", "placed_at", "-payable_fen", "payable_fen")
 FINAL: Final = frozenset({"rejected", "completed", "closed", "cancelling", "cancelled"})
 _ID_FILTERS: Final = ("customer_id", "sku_id", "warehouse_id")
