@@ -5,6 +5,7 @@ It is handed the API's ASGI app to call /v1 on in process; it imports nothing of
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Final
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
@@ -20,14 +21,19 @@ from console.security import SESSION_COOKIE, CsrfFailed, SecurityHeaders, clear_
 
 STATIC = Path(__file__).parent / "static"
 
+# The console's parts: each has a `router` and may have a `MENU` (its entries in the top menu,
+# in this order). A new part is one module and one line here.
+PARTS: Final = (auth, dashboard, orders, search, enrolment)
+
 
 def create_console(api: ASGIApp, config: ConsoleConfig | None = None) -> FastAPI:
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    app.state.console = ConsoleState(api=api, config=config or ConsoleConfig())
+    menu = tuple(item for part in PARTS for item in getattr(part, "MENU", ()))
+    app.state.console = ConsoleState(api=api, config=config or ConsoleConfig(), menu=menu)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, dashboard, enrolment, orders, search):
-        app.include_router(module.router)
+    for part in PARTS:
+        app.include_router(part.router)
     app.add_exception_handler(SignedOut, _signed_out)
     app.add_exception_handler(EnrolmentRequired, _enrolment_required)
     app.add_exception_handler(Forbidden, _forbidden)

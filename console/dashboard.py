@@ -10,9 +10,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from console.client import ApiClient
-from console.pages import SignedIn, Viewer, render
+from console.pages import MenuItem, SignedIn, Viewer, render
 
 router = APIRouter()
+MENU = (MenuItem("nav.dashboard", "/", "self.read"),)
 
 
 @dataclass(frozen=True)

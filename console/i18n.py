@@ -1,5 +1,6 @@
-"""The console's words, in one catalogue per language (translations/<lang>.json), and how times
-are shown. 简体中文 is the default; English is a switch kept in a cookie."""
+"""The console's words, in one catalogue per language (translations/<lang>/*.json: one file per
+part of the console, merged; a key may live in one file only), and how times are shown.
+简体中文 is the default; English is a switch kept in a cookie."""
 
 from __future__ import annotations
 
@@ -20,8 +21,14 @@ _CATALOGUES = Path(__file__).parent / "translations"
 
 @cache
 def catalogue(lang: str) -> dict[str, str]:
-    loaded: dict[str, str] = json.loads((_CATALOGUES / f"{lang}.json").read_text("utf-8"))
-    return loaded
+    merged: dict[str, str] = {}
+    for part in sorted((_CATALOGUES / lang).glob("*.json")):
+        words: dict[str, str] = json.loads(part.read_text("utf-8"))
+        twice = merged.keys() & words.keys()
+        if twice:
+            raise ValueError(f"{part.name} repeats keys of another part: {sorted(twice)}")
+        merged.update(words)
+    return merged
 
 
 def language(cookie: str | None) -> str:

@@ -16,6 +16,7 @@ from console.client import ApiClient, Json, Refused, connect
 from console.export import csv_stream, every_row, xlsx_stream
 from console.i18n import BUSINESS_TZ, Translator, format_time
 from console.pages import (
+    MenuItem,
     SignedIn,
     Viewer,
     client_address,
@@ -28,6 +29,7 @@ from console.security import CSRF_FIELD, check_csrf, session_token
 from models.contracts.order import OrderStatus
 
 router = APIRouter()
+MENU = (MenuItem("nav.orders", "/orders", "orders.read"),)
 PAGE_SIZE: Final = 50
 STATUSES: Final = get_args(OrderStatus)  # the filter offers every status an order can have
 SORTS: Final = ("-placed_at", "placed_at", "-payable_fen", "payable_fen")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any
 
 import jinja2
 from fastapi import Depends, Request
@@ -40,16 +40,11 @@ class MenuItem:
     permission: str
 
 
-MENU: Final = (
-    MenuItem("nav.dashboard", "/", "self.read"),
-    MenuItem("nav.orders", "/orders", "orders.read"),
-)
-
-
 @dataclass
 class ConsoleState:
     api: ASGIApp
     config: ConsoleConfig
+    menu: tuple[MenuItem, ...] = ()  # every part's MENU, in the order the app lists the parts
     templates: jinja2.Environment = field(
         default_factory=lambda: jinja2.Environment(
             loader=jinja2.FileSystemLoader(_TEMPLATES),
@@ -151,7 +146,7 @@ def render(
         csrf=csrf_token(request),
         me=viewer.me if viewer else None,
         roles_text=", ".join(label("role", r) for r in viewer.me.roles) if viewer else "",
-        menu=[item for item in MENU if viewer and viewer.can(item.permission)],
+        menu=[m for m in console_state(request).menu if viewer and viewer.can(m.permission)],
         **context,
     )
     response = HTMLResponse(html, status_code=status)
