@@ -2,13 +2,20 @@
 delivery (DESIGN §6.2). Released, the package is an outbound order waiting for a wave; its wave
 tells it when its units are picked (and sorted), and what was not found — the order decides about
 those. Then a pack station packs it; the weight must be within tolerance or a warehouse manager
-overrides the hold. Histories from before wave picking replay with packing straight away."""
+overrides the hold. Histories from before wave picking replay with packing straight away.
+
+One class, one state: everything the run and the handlers read and change is in
+`ShipmentState`, and only the workflow's `_step` changes the status (with its projection row).
+What the package tells its order (progress at handover and exceptions, units not found, units
+withdrawn) is signalled to the parent; what tracking codes mean is models/domain/shipping.py's."""
 
 from __future__ import annotations
 
 import asyncio
 from contextlib import suppress
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -17,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities
     from activities.shipments import ShipmentActivities
     from activities.waves import WaveActivities
-    from models.contracts.order import Actor, ReleaseRequest
+    from models.contracts.order import Actor, PackageLine, PackageView, ReleaseRequest
     from models.contracts.shipment import (
         ConsumeRequest,
         ExceptionDecision,
@@ -26,18 +33,27 @@ with workflow.unsafe.imports_passed_through():
         ShipmentInput,
         ShipmentResult,
         ShipmentStatus,
+        ShipmentStep,
         ShipmentView,
         TrackingSnapshot,
+        UnitsWithdrawn,
         WaybillCancel,
         WaybillRequest,
         WeightOverride,
+        WithdrawRequest,
+        WithdrawUnits,
     )
-    from models.contracts.waves import OutboundRequest, PackagePicked
-    from models.domain.shipping import weight_within_tolerance
+    from models.contracts.waves import OutboundRequest, PackagePicked, PackageShort
+    from models.domain.shipping import (
+        EXCEPTION_CODES,
+        latest_tracking,
+        package_status,
+        weight_within_tolerance,
+    )
     from workflows.common import FAILED, call, refusal
-    from workflows.shipment_steps import EXCEPTION_CODES, ShipmentSteps
     from workflows.visibility import show
 
+SYSTEM = Actor(kind="system", name="shipment")
 # The order needs to hear from a package only when that changes what the order may do: handed
 # over (no more customer cancel) and exceptions (staff decide). Waybill and delivery are on the
 # package's own projection, and delivery is the child's result anyway. Each signal spared saves
@@ -57,37 +73,49 @@ PICKED_WAIT = timedelta(seconds=25)
 VOID_PATCH = "cancel-voids-waybill"
 
 
+def _no_tracking() -> TrackingSnapshot:
+    return TrackingSnapshot(tracking_no="", status="created")
+
+
+@dataclass
+class ShipmentState:
+    """A package's state: what its run and its handlers share."""
+
+    expected_g: int  # less what was not found or withdrawn
+    lines: list[PackageLine]  # less what after-sales took out before picking
+    status: ShipmentStatus = "released"
+    steps: int = 0  # projection steps recorded
+    waves: bool = False  # picked through a wave before packing (WAVES_PATCH)
+    picked: PackagePicked | None = None  # the wave's word
+    left_waves: set[str] = field(default_factory=set)  # waves it was withdrawn from
+    cancel: bool = False
+    measured_g: int | None = None
+    hold_reason: str | None = None
+    override: WeightOverride | None = None
+    waybill_no: str | None = None
+    tracking_no: str | None = None
+    labelled: bool = False  # the waybill step is recorded: readers see the label
+    waybill_voided: datetime | None = None  # voided at the carrier (VOID_PATCH)
+    handover: HandoverRequest | None = None
+    snapshot: TrackingSnapshot = field(default_factory=_no_tracking)
+    seen: int = 0  # tracking events already recorded
+    decision: ExceptionDecision | None = None
+
+
 @workflow.defn
-class ShipmentWorkflow(ShipmentSteps):
+class ShipmentWorkflow:
     @workflow.init
     def __init__(self, input: ShipmentInput) -> None:
-        self._lock = asyncio.Lock()
-        self._input: ShipmentInput | None = input
-        self._status: ShipmentStatus = "released"
-        self._measured: int | None = None
-        self._hold_reason: str | None = None
-        self._override: WeightOverride | None = None
-        self._handover: HandoverRequest | None = None
-        self._decision: ExceptionDecision | None = None
-        self._cancel = False
-        self._waybill_no: str | None = None
-        self._tracking_no: str | None = None
-        self._snapshot = TrackingSnapshot(tracking_no="", status="created")
-        self._labelled = False  # the waybill step is recorded: readers see the label
-        self._steps = 0
-        self._seen = 0
-        self._waves = False  # picked through a wave before packing (WAVES_PATCH)
-        self._picked: PackagePicked | None = None
-        self._expected = input.expected_weight_g
-        self._lines = list(input.lines)  # less what after-sales took out before picking
-        self._left_waves: set[str] = set()
-        self._waybill_voided: datetime | None = None  # voided at the carrier (VOID_PATCH)
+        self._in = input
+        self._state = ShipmentState(expected_g=input.expected_weight_g, lines=list(input.lines))
+        self._lock = asyncio.Lock()  # one pack, override or withdrawal at a time
 
     @workflow.run
     async def run(self, input: ShipmentInput) -> ShipmentResult:
-        show(business_no=input.package_no, status=self._status, warehouse=input.warehouse_id)
-        self._waves = workflow.patched(WAVES_PATCH)
-        if self._waves:  # waiting for a wave before anyone sees the package released
+        state = self._state
+        show(business_no=input.package_no, status=state.status, warehouse=input.warehouse_id)
+        state.waves = workflow.patched(WAVES_PATCH)
+        if state.waves:  # waiting for a wave before anyone sees the package released
             await call(
                 WaveActivities.register_outbound,
                 OutboundRequest(
@@ -104,8 +132,8 @@ class ShipmentWorkflow(ShipmentSteps):
             carrier_code=input.carrier_code,
             expected_weight_g=input.expected_weight_g,
         )
-        if self._waves and not await self._picked_in_wave():
-            if self._cancel:
+        if state.waves and not await self._picked_in_wave():
+            if state.cancel:
                 return await self._cancelled()
             return ShipmentResult(package_no=input.package_no, outcome="short")
         if not await self._packed() or not await self._waybill() or not await self._handed_over():
@@ -113,19 +141,20 @@ class ShipmentWorkflow(ShipmentSteps):
         outcome = await self._track() if await self._ship() else await self._exception()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return ShipmentResult(
-            package_no=input.package_no, outcome=outcome, tracking_no=self._tracking_no
+            package_no=input.package_no, outcome=outcome, tracking_no=state.tracking_no
         )
 
     # --- steps -----------------------------------------------------------------------------
 
     async def _picked_in_wave(self) -> bool:
         """Waits for the wave; False when cancelled meanwhile or nothing was found."""
-        await workflow.wait_condition(lambda: self._picked is not None or self._cancel)
-        if self._cancel or self._picked is None:
+        state = self._state
+        await workflow.wait_condition(lambda: state.picked is not None or state.cancel)
+        if state.cancel or state.picked is None:
             return False
-        picked = self._picked
+        picked = state.picked
         if picked.missing:
-            self._expected -= picked.missing_weight_g
+            state.expected_g -= picked.missing_weight_g
             await self._tell_order_short(picked)
         if not picked.picked:
             await self._step("cancelled", "short", hold_reason="nothing found in the warehouse")
@@ -137,50 +166,54 @@ class ShipmentWorkflow(ShipmentSteps):
                 "wave_no": picked.wave_no,
                 "missing_units": sum(m.quantity for m in picked.missing),
             },
-            expected_weight_g=self._expected,
+            expected_weight_g=state.expected_g,
         )
         return True
 
     async def _packed(self) -> bool:
-        await workflow.wait_condition(lambda: self._status == "packed" or self._cancel)
-        return not self._cancel
+        state = self._state
+        await workflow.wait_condition(lambda: state.status == "packed" or state.cancel)
+        return not state.cancel
 
     async def _waybill(self) -> bool:
+        state = self._state
         request = WaybillRequest(
             package_no=self._in.package_no,
             carrier_code=self._in.carrier_code,
             warehouse_id=self._in.warehouse_id,
             address=self._in.address,
-            weight_g=self._measured or self._expected,
+            weight_g=state.measured_g or state.expected_g,
         )
         await call(ShipmentActivities.allocate_tracking_number, request)
         waybill = await call(ShipmentActivities.create_waybill, request)
-        self._waybill_no, self._tracking_no = waybill.waybill_no, waybill.tracking_no
+        state.waybill_no, state.tracking_no = waybill.waybill_no, waybill.tracking_no
         await self._step(
             "waybill_created",
             "waybill_created",
             waybill_no=waybill.waybill_no,
             tracking_no=waybill.tracking_no,
         )
-        self._labelled = True
+        state.labelled = True
         if not workflow.patched(QUIET_PATCH):  # the order learns at handover (see QUIET_PATCH)
             await self._tell_order()
-        return not self._cancel
+        return not state.cancel
 
     async def _handed_over(self) -> bool:
+        state = self._state
         await workflow.wait_condition(
-            lambda: self._handover is not None or self._cancel or bool(self._snapshot.events)
+            lambda: state.handover is not None or state.cancel or bool(state.snapshot.events)
         )
-        return self._handover is not None or bool(self._snapshot.events)
+        return state.handover is not None or bool(state.snapshot.events)
 
     async def _ship(self) -> bool:
         """Sales out of the reserved units; False when the warehouse cannot fill them (a batch
         blocked after the order was placed): then staff decide, as for a lost parcel."""
+        state = self._state
         request = ConsumeRequest(
             order_no=self._in.order_no,
             package_no=self._in.package_no,
             warehouse_id=self._in.warehouse_id,
-            lines=self._lines,
+            lines=state.lines,
         )
         try:
             await call(InventoryActivities.ship_stock, request)
@@ -196,33 +229,35 @@ class ShipmentWorkflow(ShipmentSteps):
                     reason="stock short at handover",
                 ),
             )
-            self._hold_reason = f"stock short at handover: {cause.message}"
-            await self._step("exception", "stock_short", hold_reason=self._hold_reason)
+            state.hold_reason = f"stock short at handover: {cause.message}"
+            await self._step("exception", "stock_short", hold_reason=state.hold_reason)
             return False
-        actor = self._handover.actor if self._handover else Actor(kind="provider", name="carrier")
+        actor = state.handover.actor if state.handover else Actor(kind="provider", name="carrier")
         await self._step("shipped", "shipped", actor=actor)
         await self._tell_order()
         return True
 
     async def _track(self) -> str:
         """Take every snapshot pushed (or polled when the carrier is silent) until the parcel
-        is delivered or lost/refused. `_seen` counts the events already recorded."""
+        is delivered or lost/refused. `seen` counts the events already recorded."""
+        state = self._state
         while True:
             try:
                 await workflow.wait_condition(
-                    lambda: len(self._snapshot.events) > self._seen,
+                    lambda: len(state.snapshot.events) > state.seen,
                     timeout=self._in.tracking_poll_interval,
                 )
             except TimeoutError:
-                assert self._tracking_no is not None
-                self._take_snapshot(await call(ShipmentActivities.poll_tracking, self._tracking_no))
+                assert state.tracking_no is not None
+                polled = await call(ShipmentActivities.poll_tracking, state.tracking_no)
+                state.snapshot = latest_tracking(state.snapshot, polled)
             # Decide on the snapshot that is recorded: a push arriving meanwhile is taken by
             # the next round, never skipped.
-            snapshot = self._snapshot
-            if len(snapshot.events) > self._seen:
-                self._seen = len(snapshot.events)
+            snapshot = state.snapshot
+            if len(snapshot.events) > state.seen:
+                state.seen = len(snapshot.events)
                 await self._step(
-                    self._package_status(snapshot),
+                    package_status(snapshot),
                     "tracking",
                     detail={"code": snapshot.status},
                     tracking_events=snapshot.events,
@@ -235,26 +270,26 @@ class ShipmentWorkflow(ShipmentSteps):
                 return await self._exception()
 
     async def _exception(self) -> str:
+        state = self._state
         await self._tell_order()
-        await workflow.wait_condition(lambda: self._decision is not None)
-        assert self._decision is not None
-        return "refund" if self._decision.decision == "refund" else "reship"
+        await workflow.wait_condition(lambda: state.decision is not None)
+        assert state.decision is not None
+        return "refund" if state.decision.decision == "refund" else "reship"
 
     async def _cancelled(self) -> ShipmentResult:
-        if self._waves:  # out of its wave: what it holds at locations goes back
+        state = self._state
+        if state.waves:  # out of its wave: what it holds at locations goes back
             freed = await call(WaveActivities.cancel_picks, self._in.package_no)
             if freed.wave_no is not None:
-                wave = workflow.get_external_workflow_handle(f"wave-{freed.wave_no}")
-                with suppress(Exception):  # a finished wave needs no telling
-                    await wave.signal("package_cancelled", self._in.package_no)
+                await self._tell_wave_cancelled(freed.wave_no)
         await call(
             InventoryActivities.release_stock,
             ReleaseRequest(
                 order_no=self._in.order_no, package_no=self._in.package_no, reason="order cancelled"
             ),
         )
-        if self._waybill_no is not None and workflow.patched(VOID_PATCH):
-            await self._void_waybill(self._waybill_no)
+        if state.waybill_no is not None and workflow.patched(VOID_PATCH):
+            await self._void_waybill(state.waybill_no)
         await self._step("cancelled", "cancelled")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return ShipmentResult(package_no=self._in.package_no, outcome="cancelled")
@@ -263,6 +298,7 @@ class ShipmentWorkflow(ShipmentSteps):
         """The label will never be handed over: the carrier voids the waybill (idempotent: a
         retry finds it voided). A carrier that refuses (it already has the parcel) is noted on
         the timeline for staff; the cancel goes on."""
+        state = self._state
         try:
             await call(
                 ShipmentActivities.cancel_waybill,
@@ -273,31 +309,32 @@ class ShipmentWorkflow(ShipmentSteps):
             if cause is None or cause.type != "WaybillCancelRefusedError":
                 raise
             await self._step(
-                self._status,
+                state.status,
                 "waybill_cancel_refused",
                 detail={"waybill_no": waybill_no, "reason": cause.message[:200]},
             )
             return
-        self._waybill_voided = workflow.now()
+        state.waybill_voided = workflow.now()
         await self._step(
-            self._status,
+            state.status,
             "waybill_cancelled",
             detail={"waybill_no": waybill_no},
-            waybill_cancelled_at=self._waybill_voided,
+            waybill_cancelled_at=state.waybill_voided,
         )
 
     # --- people, devices and the carrier ----------------------------------------------------
 
     @workflow.update
     async def pack(self, request: PackRequest) -> ShipmentView:
-        floor = self._waves and self._status == "released"
+        state = self._state
+        floor = state.waves and state.status == "released"
         if floor:  # picked on the floor: its wave is telling us
             await self._told_picked()
         async with self._lock:
-            if floor and self._status != "picked":  # another pack was first
-                raise ApplicationError(f"package is {self._status}", type="InvalidStateError")
-            self._measured = request.measured_weight_g
-            expected = self._expected
+            if floor and state.status != "picked":  # another pack was first
+                raise ApplicationError(f"package is {state.status}", type="InvalidStateError")
+            state.measured_g = request.measured_weight_g
+            expected = state.expected_g
             if weight_within_tolerance(
                 expected,
                 request.measured_weight_g,
@@ -311,44 +348,46 @@ class ShipmentWorkflow(ShipmentSteps):
                     measured_weight_g=request.measured_weight_g,
                 )
             else:
-                self._hold_reason = f"weighed {request.measured_weight_g} g, expected {expected} g"
+                state.hold_reason = f"weighed {request.measured_weight_g} g, expected {expected} g"
                 await self._step(
                     "weight_hold",
                     "weight_hold",
                     actor=request.actor,
                     measured_weight_g=request.measured_weight_g,
-                    hold_reason=self._hold_reason,
+                    hold_reason=state.hold_reason,
                 )
         return await self._with_label()
 
     async def _told_picked(self) -> None:
+        state = self._state
         try:
             await workflow.wait_condition(
-                lambda: self._status != "released" or self._cancel, timeout=PICKED_WAIT
+                lambda: state.status != "released" or state.cancel, timeout=PICKED_WAIT
             )
         except TimeoutError:
             raise ApplicationError(
                 "package is released (its wave has not picked it)", type="InvalidStateError"
             ) from None
-        if self._status != "picked" or self._cancel:
-            raise ApplicationError(f"package is {self._status}", type="InvalidStateError")
+        if state.status != "picked" or state.cancel:
+            raise ApplicationError(f"package is {state.status}", type="InvalidStateError")
 
     @pack.validator
     def _may_pack(self, request: PackRequest) -> None:
-        told = request.picked_on_floor or self._picked is not None
-        if self._waves and told and self._status == "released" and not self._cancel:
+        state = self._state
+        told = request.picked_on_floor or state.picked is not None
+        if state.waves and told and state.status == "released" and not state.cancel:
             return  # picked: the handler waits for the wave's word to be recorded
 
-        if self._status not in ("picked" if self._waves else "released", "weight_hold"):
-            waiting = " (not picked yet: its wave picks it first)" if self._waves else ""
-            raise ApplicationError(f"package is {self._status}{waiting}", type="InvalidStateError")
+        if state.status not in ("picked" if state.waves else "released", "weight_hold"):
+            waiting = " (not picked yet: its wave picks it first)" if state.waves else ""
+            raise ApplicationError(f"package is {state.status}{waiting}", type="InvalidStateError")
         if request.measured_weight_g <= 0:
             raise ApplicationError("measured weight must be positive", type="InvalidInputError")
 
     @workflow.update
     async def override_weight(self, request: WeightOverride) -> ShipmentView:
         async with self._lock:
-            self._override = request
+            self._state.override = request
             await self._step(
                 "packed", "weight_override", actor=request.actor, detail={"reason": request.reason}
             )
@@ -356,23 +395,24 @@ class ShipmentWorkflow(ShipmentSteps):
 
     @override_weight.validator
     def _may_override(self, request: WeightOverride) -> None:
-        if self._status != "weight_hold":
+        if self._state.status != "weight_hold":
             raise ApplicationError("no weight hold to override", type="InvalidStateError")
 
     @workflow.update
     async def hand_over(self, request: HandoverRequest) -> ShipmentView:
-        self._handover = request
-        await workflow.wait_condition(lambda: self._status not in ("waybill_created",))
+        state = self._state
+        state.handover = request
+        await workflow.wait_condition(lambda: state.status not in ("waybill_created",))
         return self.view()
 
     @hand_over.validator
     def _may_hand_over(self, request: HandoverRequest) -> None:
-        if self._status != "waybill_created":
-            raise ApplicationError(f"package is {self._status}", type="InvalidStateError")
+        if self._state.status != "waybill_created":
+            raise ApplicationError(f"package is {self._state.status}", type="InvalidStateError")
 
     @workflow.update
     async def decide_exception(self, decision: ExceptionDecision) -> ShipmentView:
-        self._decision = decision
+        self._state.decision = decision
         await self._step(
             "exception",
             f"decided_{decision.decision}",
@@ -383,49 +423,163 @@ class ShipmentWorkflow(ShipmentSteps):
 
     @decide_exception.validator
     def _may_decide(self, decision: ExceptionDecision) -> None:
-        if self._status != "exception" or self._decision is not None:
+        if self._state.status != "exception" or self._state.decision is not None:
             raise ApplicationError("no open exception on this package", type="InvalidStateError")
 
     @workflow.signal
     def tracking(self, snapshot: TrackingSnapshot) -> None:
-        self._take_snapshot(snapshot)
+        self._state.snapshot = latest_tracking(self._state.snapshot, snapshot)
 
     @workflow.signal
     def cancel(self) -> None:
-        if self._status in ("released", "picked", "weight_hold", "packed", "waybill_created"):
-            self._cancel = True
+        if self._state.status in ("released", "picked", "weight_hold", "packed", "waybill_created"):
+            self._state.cancel = True
 
     @workflow.signal
     def picked(self, picked: PackagePicked) -> None:
         """From the wave: the units are picked (and sorted); a repeat changes nothing."""
+        state = self._state
         if (
-            self._picked is None
-            and self._status == "released"
-            and picked.wave_no not in self._left_waves
+            state.picked is None
+            and state.status == "released"
+            and picked.wave_no not in state.left_waves
         ):
-            self._picked = picked
+            state.picked = picked
+
+    @workflow.signal
+    async def withdraw_units(self, ask: WithdrawUnits) -> None:
+        """From the order: a refund-only after-sale before shipment takes units out of this
+        package while nothing of it is picked. Answered with `units_withdrawn` to the order;
+        a package left with nothing is cancelled."""
+        state = self._state
+        async with self._lock:
+            answer = UnitsWithdrawn(
+                as_no=ask.as_no,
+                package_no=self._in.package_no,
+                refused=f"package {self._in.package_no} is {state.status}",
+            )
+            if state.status == "released" and state.picked is None and not state.cancel:
+                answer = await self._withdraw(ask)
+        parent = workflow.info().parent
+        if parent is not None:
+            await workflow.get_external_workflow_handle(parent.workflow_id).signal(
+                "units_withdrawn", answer
+            )
+
+    async def _withdraw(self, ask: WithdrawUnits) -> UnitsWithdrawn:
+        state = self._state
+        request = WithdrawRequest(
+            order_no=self._in.order_no,
+            package_no=self._in.package_no,
+            as_no=ask.as_no,
+            lines=ask.lines,
+        )
+        answer = await call(InventoryActivities.withdraw_units, request)
+        if answer.refused is not None:
+            return answer
+        state.lines = answer.left
+        state.expected_g -= answer.withdrawn_weight_g
+        if answer.wave_no is not None:  # it left its wave: the wave stops waiting for it
+            state.left_waves.add(answer.wave_no)
+            await self._tell_wave_cancelled(answer.wave_no)
+        units = sum(x.quantity for x in answer.withdrawn)
+        await self._step(
+            "released",
+            "units_withdrawn",
+            detail={"as_no": ask.as_no, "units": units, "left": len(answer.left)},
+            expected_weight_g=state.expected_g,
+        )
+        if not answer.left:
+            state.cancel = True
+        return answer
 
     @workflow.query
     def view(self) -> ShipmentView:
+        state = self._state
         return ShipmentView(
             package_no=self._in.package_no,
             order_no=self._in.order_no,
-            status=self._status,
-            expected_weight_g=self._expected,
-            measured_weight_g=self._measured,
-            waybill_no=self._waybill_no,
-            tracking_no=self._tracking_no,
-            tracking_events=self._snapshot.events,
-            hold_reason=self._hold_reason,
-            waybill_cancelled_at=self._waybill_voided,
+            status=state.status,
+            expected_weight_g=state.expected_g,
+            measured_weight_g=state.measured_g,
+            waybill_no=state.waybill_no,
+            tracking_no=state.tracking_no,
+            tracking_events=state.snapshot.events,
+            hold_reason=state.hold_reason,
+            waybill_cancelled_at=state.waybill_voided,
         )
 
-    # --- helpers ----------------------------------------------------------------------------
+    # --- the projection, the order and the wave ----------------------------------------------
+
+    async def _step(
+        self,
+        status: ShipmentStatus,
+        step: str,
+        *,
+        actor: Actor = SYSTEM,
+        detail: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> None:
+        """The one place the status changes: with its search attribute and projection row."""
+        state = self._state
+        state.status = status
+        show(status=status)
+        state.steps += 1
+        await call(
+            ShipmentActivities.record_shipment_step,
+            ShipmentStep(
+                order_no=self._in.order_no,
+                package_no=self._in.package_no,
+                status=status,
+                step=step,
+                key=f"{state.steps:03d}-{step}",
+                seq=state.steps,
+                at=workflow.now(),
+                actor=actor,
+                detail=detail or {},
+                **fields,
+            ),
+        )
 
     async def _with_label(self) -> ShipmentView:
-        if self._status == "packed" and workflow.patched(LABEL_PATCH):
+        state = self._state
+        if state.status == "packed" and workflow.patched(LABEL_PATCH):
             with suppress(TimeoutError):  # the carrier is slow: the package shows it later
                 await workflow.wait_condition(
-                    lambda: self._labelled or self._cancel, timeout=LABEL_WAIT
+                    lambda: state.labelled or state.cancel, timeout=LABEL_WAIT
                 )
         return self.view()
+
+    async def _tell_wave_cancelled(self, wave_no: str) -> None:
+        wave = workflow.get_external_workflow_handle(f"wave-{wave_no}")
+        with suppress(Exception):  # a finished wave needs no telling
+            await wave.signal("package_cancelled", self._in.package_no)
+
+    async def _tell_order_short(self, picked: PackagePicked) -> None:
+        parent = workflow.info().parent
+        if parent is None:
+            return
+        short = PackageShort(
+            package_no=self._in.package_no,
+            warehouse_id=self._in.warehouse_id,
+            missing=picked.missing,
+        )
+        await workflow.get_external_workflow_handle(parent.workflow_id).signal(
+            "package_short", short
+        )
+
+    async def _tell_order(self) -> None:
+        parent = workflow.info().parent
+        if parent is None:
+            return
+        state = self._state
+        view = PackageView(
+            package_no=self._in.package_no,
+            warehouse_id=self._in.warehouse_id,
+            status=state.status,
+            waybill_no=state.waybill_no,
+            tracking_no=state.tracking_no,
+        )
+        await workflow.get_external_workflow_handle(parent.workflow_id).signal(
+            "package_progress", view
+        )

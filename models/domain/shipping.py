@@ -1,4 +1,4 @@
-"""Pure shipping rules: weight tolerance at the pack station."""
+"""Pure shipping rules: weight tolerance at the pack station, what a carrier's tracking means."""
 
 from __future__ import annotations
 
@@ -6,6 +6,10 @@ from collections.abc import Sequence
 
 from models.contracts.order import PackageLine
 from models.contracts.pricing import PricedLine
+from models.contracts.shipment import ShipmentStatus, TrackingSnapshot
+
+# Tracking codes after which staff decide (reship or refund) instead of waiting for delivery.
+EXCEPTION_CODES = frozenset({"lost", "refused"})
 
 
 def weight_tolerance_g(expected_g: int, tolerance_g: int, tolerance_pct: int) -> int:
@@ -30,3 +34,18 @@ def package_value(lines: Sequence[PricedLine], package_lines: Sequence[PackageLi
         paid_fen, quantity = paid[part.line_no]
         total += paid_fen * part.quantity // quantity
     return total
+
+
+def latest_tracking(held: TrackingSnapshot, pushed: TrackingSnapshot) -> TrackingSnapshot:
+    """Carrier pushes (and polls) carry the full list of events and may arrive out of order:
+    the longest list is the latest."""
+    return pushed if len(pushed.events) > len(held.events) else held
+
+
+def package_status(snapshot: TrackingSnapshot) -> ShipmentStatus:
+    """A shipped package's status as its tracking says."""
+    if snapshot.status == "delivered":
+        return "delivered"
+    if snapshot.status in EXCEPTION_CODES:
+        return "exception"
+    return "shipped"
