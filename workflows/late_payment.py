@@ -11,6 +11,8 @@ the provider, shown refused until staff retry it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
@@ -41,35 +43,46 @@ def late_payment_id(transaction_id: str) -> str:
 REASON = "payment after the order had ended"
 
 
+@dataclass
+class LatePaymentState:
+    """The late payment's state: its view (status, refused reason: what the query answers) and
+    the steps written to the order's timeline."""
+
+    view: LatePaymentView
+    steps: int = 0
+
+
 @workflow.defn
 class LatePaymentRefundWorkflow:
     @workflow.init
     def __init__(self, input: LatePaymentInput) -> None:
         self._in = input
-        self._view = LatePaymentView(
-            order_no=input.order_no,
-            transaction_id=input.payment.transaction_id,
-            refund_no=f"RF-{input.payment.transaction_id}",
-            amount_fen=input.payment.amount_fen,
-            status="confirming",
+        self._state = LatePaymentState(
+            view=LatePaymentView(
+                order_no=input.order_no,
+                transaction_id=input.payment.transaction_id,
+                refund_no=f"RF-{input.payment.transaction_id}",
+                amount_fen=input.payment.amount_fen,
+                status="confirming",
+            )
         )
-        self._steps = 0
 
     @workflow.run
     async def run(self, input: LatePaymentInput) -> LatePaymentView:
-        show(business_no=input.order_no, status=self._view.status)
+        view = self._state.view
+        show(business_no=input.order_no, status=view.status)
         confirmed = await call(
             PaymentActivities.confirm_payment,
             ConfirmPaymentRequest(order_no=input.order_no, payment=input.payment),
         )
         if confirmed.recorded:  # a copy of a payment's callback we took before: done
-            self._view.status = "duplicate"
-            show(status=self._view.status)
-            return self._view
+            view.status = "duplicate"
+            show(status=view.status)
+            return view
         if not confirmed.vouched:
-            self._view.status = "difference"
-            show(status=self._view.status)
-            return self._view
+            view.status = "difference"
+            show(status=view.status)
+            return view
         await call(
             PaymentActivities.record_payment,
             RecordPaymentRequest(
@@ -79,55 +92,57 @@ class LatePaymentRefundWorkflow:
         await self._show("late_payment_refund", "pending")
         await self._refund()
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return self._view
+        return view
 
     @workflow.query
     def view(self) -> LatePaymentView:
-        return self._view
+        return self._state.view
 
     async def _refund(self) -> None:
+        view = self._state.view
         payment = self._in.payment
         request = RefundRequest(
             order_no=self._in.order_no,
-            refund_no=self._view.refund_no,
+            refund_no=view.refund_no,
             payment_id=payment.payment_id,
             transaction_id=payment.transaction_id,
             amount_fen=payment.amount_fen,
             reason=REASON,
         )
         while True:
-            self._view.status = "refunding"
-            show(status=self._view.status)
+            view.status = "refunding"
+            show(status=view.status)
             try:
                 await call(PaymentActivities.refund_payment, request)
             except FAILED as exc:
                 cause = refusal(exc)
                 if cause is None or cause.type != "RefundRefusedError":
                     raise
-                self._view.status = "refused"
-                show(status=self._view.status)
-                self._view.refused_reason = cause.message[:300]
+                view.status = "refused"
+                show(status=view.status)
+                view.refused_reason = cause.message[:300]
                 await self._show("refund_refused", "refused")
-                await workflow.wait_condition(lambda: self._view.status != "refused")
+                await workflow.wait_condition(lambda: view.status != "refused")
                 continue
-            self._view.status = "refunded"
-            show(status=self._view.status)
+            view.status = "refunded"
+            show(status=view.status)
             return
 
     @workflow.update
     async def retry_refund(self, retry: RefundRetry) -> LatePaymentView:
         """Staff try the refund the provider refused again."""
+        view = self._state.view
         await self._show("refund_retried", "pending", actor=retry.actor, why=retry.reason)
-        self._view.status = "refunding"
-        show(status=self._view.status)
-        self._view.refused_reason = None
-        return self._view
+        view.status = "refunding"
+        show(status=view.status)
+        view.refused_reason = None
+        return view
 
     @retry_refund.validator
     def _may_retry_refund(self, retry: RefundRetry) -> None:
-        if self._view.status != "refused":
+        if self._state.view.status != "refused":
             raise ApplicationError(
-                f"the late payment's refund is {self._view.status}", type="InvalidStateError"
+                f"the late payment's refund is {self._state.view.status}", type="InvalidStateError"
             )
 
     async def _show(
@@ -140,8 +155,8 @@ class LatePaymentRefundWorkflow:
     ) -> None:
         """A step on the order's timeline with the refund as the order shows it. Its status is
         left as it is (seq 0 never moves it): the order's own process has ended."""
-        self._steps += 1
-        view = self._view
+        self._state.steps += 1
+        view = self._state.view
         owed = RefundState(
             refund_no=view.refund_no,
             amount_fen=view.amount_fen,
@@ -164,7 +179,7 @@ class LatePaymentRefundWorkflow:
                 order_no=view.order_no,
                 status="closed",  # not applied: seq 0
                 step=step,
-                key=f"late-{view.transaction_id}-{self._steps:02d}-{step}",
+                key=f"late-{view.transaction_id}-{self._state.steps:02d}-{step}",
                 seq=0,
                 actor=actor,
                 detail=detail,

@@ -6,6 +6,7 @@ what is still in transit (DESIGN §6.5). The figures are models/domain/purchasin
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 from typing import Any
 
 from temporalio import workflow
@@ -53,26 +54,36 @@ with workflow.unsafe.imports_passed_through():
 SYSTEM = Actor(kind="system", name="purchasing")
 
 
+@dataclass
+class PoState:
+    """A purchase order's state: what its run and its handlers share."""
+
+    amount_fen: int
+    figures: PoFigures
+    status: PoStatus = "draft"
+    steps: int = 0  # projection steps recorded
+    required: frozenset[str] = frozenset()  # roles whose approval it needs, fixed at submit
+    approvals: dict[str, int] = field(default_factory=dict)  # role → user id
+    submitted_by: int | None = None
+    rejected: bool = False
+    cancelled: bool = False
+    reminded: bool = False
+    escalated: bool = False
+    receipts: dict[str, ReceiptResult] = field(default_factory=dict)  # by receipt key
+    close: CloseRequest | None = None
+    close_reason: CloseReason | None = None
+    closing: bool = False  # set under the receipt lock when closing starts
+
+
 @workflow.defn
 class PurchaseOrderWorkflow:
     @workflow.init
     def __init__(self, input: PurchaseOrderInput) -> None:
         self._in = input
-        self._status: PoStatus = "draft"
-        self._steps = 0
-        self._amount = sum(line.quantity * line.unit_price_fen for line in input.lines)
-        self._required: frozenset[str] = frozenset()
-        self._approvals: dict[str, int] = {}
-        self._submitted_by: int | None = None
-        self._rejected = False
-        self._cancelled = False
-        self._reminded = False
-        self._escalated = False
-        self._figures: PoFigures = empty_figures(input.lines)
-        self._receipts: dict[str, ReceiptResult] = {}  # by receipt key
-        self._close: CloseRequest | None = None
-        self._close_reason: CloseReason | None = None
-        self._closing = False  # set under the receipt lock when closing starts
+        self._state = PoState(
+            amount_fen=sum(line.quantity * line.unit_price_fen for line in input.lines),
+            figures=empty_figures(input.lines),
+        )
         self._lock = asyncio.Lock()  # one receipt at a time: each checks the figures before it
 
     @workflow.run
@@ -80,13 +91,13 @@ class PurchaseOrderWorkflow:
         warehouses = {line.warehouse_id for line in input.lines}
         show(
             business_no=input.po_no,
-            status=self._status,
+            status=self._state.status,
             warehouse=warehouses.pop() if len(warehouses) == 1 else None,
-            escalated=self._escalated,
+            escalated=self._state.escalated,
         )
         await self._step("draft", "created", input.created_by.actor)
-        await workflow.wait_condition(lambda: self._status != "draft")
-        if self._status == "pending_approval" and await self._approved():
+        await workflow.wait_condition(lambda: self._state.status != "draft")
+        if self._state.status == "pending_approval" and await self._approved():
             await self._send()
             await self._receive_until_closed()
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -103,24 +114,31 @@ class PurchaseOrderWorkflow:
                 break
             except TimeoutError:
                 if late == "approval_reminder":
-                    self._reminded = True
+                    self._state.reminded = True
                 else:
-                    self._escalated = True
-                await self._step(self._status, late, SYSTEM, waiting_s=int(sla.total_seconds()))
+                    self._state.escalated = True
+                await self._step(
+                    self._state.status, late, SYSTEM, waiting_s=int(sla.total_seconds())
+                )
         await workflow.wait_condition(self._decided)
-        return not (self._rejected or self._cancelled)
+        return not (self._state.rejected or self._state.cancelled)
 
     def _decided(self) -> bool:
-        return self._rejected or self._cancelled or self._fully_approved()
+        return self._state.rejected or self._state.cancelled or self._fully_approved()
 
     def _fully_approved(self) -> bool:
-        return bool(self._required) and approval_progress(self._required, self._approvals).approved
+        return (
+            bool(self._state.required)
+            and approval_progress(self._state.required, self._state.approvals).approved
+        )
 
     @workflow.update
     async def submit(self, by: Staff) -> PoView:
-        self._required = required_roles(self._amount, self._in.policy.approval)
-        self._submitted_by = by.user_id
-        await self._step("pending_approval", "submitted", by.actor, amount_fen=self._amount)
+        self._state.required = required_roles(self._state.amount_fen, self._in.policy.approval)
+        self._state.submitted_by = by.user_id
+        await self._step(
+            "pending_approval", "submitted", by.actor, amount_fen=self._state.amount_fen
+        )
         return self.view()
 
     @submit.validator
@@ -129,7 +147,7 @@ class PurchaseOrderWorkflow:
 
     @workflow.update
     async def approve(self, decision: Decision) -> PoView:
-        self._approvals[decision.role] = decision.by.user_id
+        self._state.approvals[decision.role] = decision.by.user_id
         await self._step(
             "approved" if self._fully_approved() else "pending_approval",
             f"approved_as_{decision.role}",
@@ -142,12 +160,12 @@ class PurchaseOrderWorkflow:
         self._expect("pending_approval")
         try:
             check_approval(
-                self._required,
-                self._approvals,
+                self._state.required,
+                self._state.approvals,
                 role=decision.role,
                 user_id=decision.by.user_id,
                 user_roles=decision.by.roles,
-                submitted_by=self._submitted_by,
+                submitted_by=self._state.submitted_by,
                 drafted_by=self._in.created_by.user_id,
             )
         except ApprovalError as exc:
@@ -155,7 +173,7 @@ class PurchaseOrderWorkflow:
 
     @workflow.update
     async def reject(self, decision: Decision) -> PoView:
-        self._rejected = True
+        self._state.rejected = True
         await self._step("rejected", "rejected", decision.by.actor, reason=decision.reason)
         return self.view()
 
@@ -164,7 +182,7 @@ class PurchaseOrderWorkflow:
         self._expect("pending_approval")
         try:
             check_rejection(
-                self._required,
+                self._state.required,
                 user_id=decision.by.user_id,
                 user_roles=decision.by.roles,
                 reason=decision.reason,
@@ -174,7 +192,7 @@ class PurchaseOrderWorkflow:
 
     @workflow.update
     async def cancel(self, decision: Decision) -> PoView:
-        self._cancelled = True
+        self._state.cancelled = True
         await self._step("cancelled", "cancelled", decision.by.actor, reason=decision.reason)
         return self.view()
 
@@ -191,7 +209,7 @@ class PurchaseOrderWorkflow:
         raised = [
             InTransitChange(**line.model_dump(include={"line_no", "sku_id", "warehouse_id"}),
                             quantity=line.ordered)
-            for line in self._figures.lines
+            for line in self._state.figures.lines
         ]  # fmt: skip
         supplier_order = await call(
             PurchasingActivities.send_to_supplier,
@@ -201,15 +219,16 @@ class PurchaseOrderWorkflow:
         await self._step("sent", "sent_to_supplier", SYSTEM, supplier_order_no=supplier_order)
 
     async def _receive_until_closed(self) -> None:
+        state = self._state
         auto_close = self._in.timings.auto_close_after
         while True:
-            seen = len(self._receipts)
+            seen = len(state.receipts)
             try:
                 await workflow.wait_condition(
                     lambda: (
-                        len(self._receipts) != seen  # noqa: B023 - awaited here
-                        or self._close is not None
-                        or self._figures.fully_received
+                        len(state.receipts) != seen  # noqa: B023 - awaited here
+                        or state.close is not None
+                        or state.figures.fully_received
                     ),
                     timeout=auto_close if seen else None,
                 )
@@ -219,25 +238,24 @@ class PurchaseOrderWorkflow:
             # Decide and close holding the receipt lock: no receipt is in flight meanwhile, and
             # one accepted but still waiting for the lock is refused once it gets it.
             async with self._lock:
-                if self._figures.fully_received:
+                if state.figures.fully_received:
                     reason: CloseReason = "fully_received"
-                elif self._close is not None:
+                elif state.close is not None:
                     reason = "closed_short"
-                elif timed_out and len(self._receipts) == seen:
+                elif timed_out and len(state.receipts) == seen:
                     reason = "auto_closed"
                 else:  # a receipt came in as the timer fired: the N days start again
                     continue
-                self._closing = True
-                actor = self._close.by.actor if reason == "closed_short" and self._close else SYSTEM
-                note = (
-                    {"note": self._close.reason} if reason == "closed_short" and self._close else {}
-                )
+                state.closing = True
+                close = state.close if reason == "closed_short" else None
+                actor = close.by.actor if close else SYSTEM
+                note = {"note": close.reason} if close else {}
                 await self._closed(reason, actor, **note)
                 return
 
     async def _closed(self, reason: CloseReason, actor: Actor, **detail: Any) -> None:
-        self._close_reason = reason
-        released = closing_release(self._figures)
+        self._state.close_reason = reason
+        released = closing_release(self._state.figures)
         if released:
             await self._in_transit(released, "closed", raise_=False)
         await self._step("closed", reason, actor, released=sum(c.quantity for c in released),
@@ -246,17 +264,17 @@ class PurchaseOrderWorkflow:
     @workflow.update
     async def receive(self, request: ReceiveRequest) -> ReceiptResult:
         async with self._lock:
-            if (done := self._receipts.get(request.receipt_key)) is not None:
+            if (done := self._state.receipts.get(request.receipt_key)) is not None:
                 return done.model_copy(update={"duplicate": True})
-            if self._closing:  # accepted just before the close began, which then went first
+            if self._state.closing:  # accepted just before the close began, which then went first
                 raise ApplicationError("the PO is being closed", type="InvalidStateError")
             try:  # checked again in turn: a receipt accepted meanwhile may have used the margin
                 outcome = apply_receipt(
-                    self._figures, request.receipt, self._in.policy.over_delivery
+                    self._state.figures, request.receipt, self._in.policy.over_delivery
                 )
             except (InvalidReceiptError, OverDeliveryError) as exc:
                 raise ApplicationError(str(exc), type=type(exc).__name__) from exc
-            receipt_no = f"RC{self._in.po_no[2:]}{len(self._receipts) + 1:02d}"
+            receipt_no = f"RC{self._in.po_no[2:]}{len(self._state.receipts) + 1:02d}"
             await call(
                 PurchasingActivities.receive_goods,
                 ReceiveGoodsRequest(
@@ -267,24 +285,24 @@ class PurchaseOrderWorkflow:
                     in_transit_removed=list(outcome.in_transit_removed),
                 ),
             )
-            self._figures = outcome.figures
+            self._state.figures = outcome.figures
             result = ReceiptResult(
-                receipt_no=receipt_no, receipt_key=request.receipt_key, figures=self._figures
+                receipt_no=receipt_no, receipt_key=request.receipt_key, figures=self._state.figures
             )
-            self._receipts[request.receipt_key] = result
+            self._state.receipts[request.receipt_key] = result
             await self._step("receiving", "received", request.actor, receipt_no=receipt_no)
             return result
 
     @receive.validator
     def _may_receive(self, request: ReceiveRequest) -> None:
-        if request.receipt_key in self._receipts:
+        if request.receipt_key in self._state.receipts:
             return  # a retry: answered with the stored receipt
         self._expect(*OPEN_FOR_RECEIPTS)
-        if self._close is not None or self._closing:
+        if self._state.close is not None or self._state.closing:
             raise ApplicationError("the PO is being closed", type="InvalidStateError")
         elsewhere = sorted(
             line.line_no
-            for line in self._figures.lines
+            for line in self._state.figures.lines
             if line.warehouse_id != request.warehouse_id
             and line.line_no in {r.line_no for r in request.receipt.lines}
         )
@@ -294,20 +312,20 @@ class PurchaseOrderWorkflow:
                 type="WrongWarehouseError",
             )
         try:
-            check_receipt(self._figures, request.receipt, self._in.policy.over_delivery)
+            check_receipt(self._state.figures, request.receipt, self._in.policy.over_delivery)
         except (InvalidReceiptError, OverDeliveryError) as exc:
             raise ApplicationError(str(exc), type=type(exc).__name__) from exc
 
     @workflow.update
     async def close_short(self, request: CloseRequest) -> PoView:
-        self._close = request
-        await workflow.wait_condition(lambda: self._status == "closed")
+        self._state.close = request
+        await workflow.wait_condition(lambda: self._state.status == "closed")
         return self.view()
 
     @close_short.validator
     def _may_close(self, request: CloseRequest) -> None:
         self._expect(*OPEN_FOR_RECEIPTS)
-        if self._close is not None:
+        if self._state.close is not None:
             raise ApplicationError("the PO is already being closed", type="InvalidStateError")
 
     # --- view and helpers -------------------------------------------------------------------
@@ -317,20 +335,22 @@ class PurchaseOrderWorkflow:
         return PoView(
             po_no=self._in.po_no,
             supplier_id=self._in.supplier_id,
-            status=self._status,
-            amount_fen=self._amount,
-            required_roles=sorted(self._required),
-            approvals=dict(self._approvals),
-            reminded=self._reminded,
-            escalated=self._escalated,
-            figures=self._figures,
-            close_reason=self._close_reason,
-            receipts=[r.receipt_no for r in self._receipts.values()],
+            status=self._state.status,
+            amount_fen=self._state.amount_fen,
+            required_roles=sorted(self._state.required),
+            approvals=dict(self._state.approvals),
+            reminded=self._state.reminded,
+            escalated=self._state.escalated,
+            figures=self._state.figures,
+            close_reason=self._state.close_reason,
+            receipts=[r.receipt_no for r in self._state.receipts.values()],
         )
 
     def _expect(self, *statuses: PoStatus) -> None:
-        if self._status not in statuses:
-            raise ApplicationError(f"purchase order is {self._status}", type="InvalidStateError")
+        if self._state.status not in statuses:
+            raise ApplicationError(
+                f"purchase order is {self._state.status}", type="InvalidStateError"
+            )
 
     async def _in_transit(self, changes: list[InTransitChange], key: str, *, raise_: bool) -> None:
         request = InTransitRequest(
@@ -339,15 +359,15 @@ class PurchaseOrderWorkflow:
         await call(PurchasingActivities.move_po_in_transit, request)
 
     async def _step(self, status: PoStatus, step: str, actor: Actor, **detail: Any) -> None:
-        self._status = status
-        show(status=status, escalated=self._escalated)
-        self._steps += 1
+        self._state.status = status
+        show(status=status, escalated=self._state.escalated)
+        self._state.steps += 1
         await call(
             PurchasingActivities.record_po_step,
             PoStep(
                 po_no=self._in.po_no,
                 status=status,
-                seq=self._steps,
+                seq=self._state.steps,
                 step=step,
                 actor=actor,
                 at=workflow.now(),

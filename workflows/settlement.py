@@ -6,7 +6,8 @@ finance to approve (with a reason) or reject → payable with a due date from th
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -21,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
         SettlementInput,
         SettlementView,
     )
-    from models.domain.settlement import PaymentTerms, due_date, three_way_match
+    from models.domain.settlement import MatchResult, PaymentTerms, due_date, three_way_match
     from workflows.common import call
     from workflows.visibility import show
 
@@ -29,74 +30,87 @@ BUSINESS_TZ = timezone(timedelta(hours=8), "CST")  # Asia/Shanghai: no daylight 
 PAY_AT = time(10, 0)  # payments go out at 10:00 on the due date, business time
 
 
+@dataclass
+class SettlementState:
+    """An invoice's state: what its run and its handlers share."""
+
+    match: MatchResult
+    status: InvoiceStatus
+    due: date | None  # set once payable
+    decision: InvoiceDecision | None = None  # finance's, on a mismatch
+    transfer_id: str | None = None
+    recorded: bool = False  # the projection holds the current status
+
+
+def _due_date(input: SettlementInput) -> date:
+    return due_date(input.invoice_date, PaymentTerms(basis="net", days=input.payment_terms_days))
+
+
 @workflow.defn
 class SettlementWorkflow:
     @workflow.init
     def __init__(self, input: SettlementInput) -> None:
         self._in = input
-        self._match = three_way_match(input.lines, input.figures, input.invoice, input.tolerance)
-        self._status: InvoiceStatus = "payable" if self._match.matched else "mismatch"
-        self._decision: InvoiceDecision | None = None
-        self._due = (
-            due_date(input.invoice_date, PaymentTerms(basis="net", days=input.payment_terms_days))
-            if self._match.matched
-            else None
+        match = three_way_match(input.lines, input.figures, input.invoice, input.tolerance)
+        self._state = SettlementState(
+            match=match,
+            status="payable" if match.matched else "mismatch",
+            due=_due_date(input) if match.matched else None,
         )
-        self._transfer_id: str | None = None
-        self._recorded = False
 
     @workflow.run
     async def run(self, input: SettlementInput) -> SettlementView:
-        show(business_no=input.po_no, status=self._status)
+        state = self._state
+        show(business_no=input.po_no, status=state.status)
         await self._record()
-        if self._status == "mismatch":
-            await workflow.wait_condition(lambda: self._decision is not None)
-            assert self._decision is not None
-            if not self._decision.approve:
-                self._status = "rejected"
+        if state.status == "mismatch":
+            await workflow.wait_condition(lambda: state.decision is not None)
+            assert state.decision is not None
+            if not state.decision.approve:
+                state.status = "rejected"
                 await self._record()
                 return self.view()
-            self._status = "payable"
-            self._due = due_date(
-                input.invoice_date, PaymentTerms(basis="net", days=input.payment_terms_days)
-            )
+            state.status = "payable"
+            state.due = _due_date(input)
             await self._record()
-        assert self._due is not None
-        pay_at = datetime.combine(self._due, PAY_AT, BUSINESS_TZ)
+        assert state.due is not None
+        pay_at = datetime.combine(state.due, PAY_AT, BUSINESS_TZ)
         wait = pay_at - workflow.now()
         if wait > timedelta(0):
             await workflow.sleep(wait)
-        self._transfer_id = await call(
+        state.transfer_id = await call(
             SettlementActivities.pay_supplier,
             PaySupplier(
                 po_no=input.po_no,
                 transfer_key=f"PAY-{input.po_no}",
                 payee_name=input.supplier_name,
                 payee_account=input.supplier_code,
-                amount_fen=self._match.payable_fen,
+                amount_fen=state.match.payable_fen,
                 memo=f"{input.po_no} invoice {input.invoice_no}",
             ),
         )
-        self._status = "paid"
-        show(status=self._status)
+        state.status = "paid"
+        show(status=state.status)
         return self.view()
 
     @workflow.update
     async def opened(self) -> SettlementView:
         """The invoice as recorded: what POST …/invoices answers."""
-        await workflow.wait_condition(lambda: self._recorded)
+        await workflow.wait_condition(lambda: self._state.recorded)
         return self.view()
 
     @workflow.update
     async def decide(self, decision: InvoiceDecision) -> SettlementView:
-        self._decision = decision
-        await workflow.wait_condition(lambda: self._status != "mismatch" and self._recorded)
+        self._state.decision = decision
+        await workflow.wait_condition(
+            lambda: self._state.status != "mismatch" and self._state.recorded
+        )
         return self.view()
 
     @decide.validator
     def _may_decide(self, decision: InvoiceDecision) -> None:
-        if self._status != "mismatch" or self._decision is not None:
-            raise ApplicationError(f"invoice is {self._status}", type="InvalidStateError")
+        if self._state.status != "mismatch" or self._state.decision is not None:
+            raise ApplicationError(f"invoice is {self._state.status}", type="InvalidStateError")
         if "finance" not in decision.by.roles:
             raise ApplicationError("only finance decides on a mismatch", type="ApprovalError")
 
@@ -105,16 +119,16 @@ class SettlementWorkflow:
         return SettlementView(
             po_no=self._in.po_no,
             invoice_no=self._in.invoice_no,
-            status=self._status,
-            match=self._match,
-            due_date=self._due,
-            transfer_id=self._transfer_id,
+            status=self._state.status,
+            match=self._state.match,
+            due_date=self._state.due,
+            transfer_id=self._state.transfer_id,
         )
 
     async def _record(self) -> None:
-        show(status=self._status)
-        self._recorded = False
-        decision = self._decision
+        show(status=self._state.status)
+        self._state.recorded = False
+        decision = self._state.decision
         await call(
             SettlementActivities.record_invoice,
             InvoiceRecord(
@@ -124,4 +138,4 @@ class SettlementWorkflow:
                 decision_reason=decision.reason if decision else None,
             ),
         )
-        self._recorded = True
+        self._state.recorded = True

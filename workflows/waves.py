@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio import workflow
@@ -96,16 +97,26 @@ class WavePlannerWorkflow:
                 await start
 
 
+@dataclass
+class WaveState:
+    """A wave's state: what its run and its signal handlers share; `told` and `escalated` are
+    carried over when it continues as new."""
+
+    told: set[str]  # packages told they are picked
+    escalated: bool  # past cutoff − SLA margin, escalated once
+    milestones: int = 0  # signalled from the floor: a task finished, a slot, a cancel
+    seen: int = 0  # milestones already settled
+
+
 @workflow.defn
 class WaveWorkflow:
     @workflow.init
     def __init__(self, input: WaveInput) -> None:
-        self._milestones = 0
-        self._seen = 0
-        self._told: set[str] = set(input.told)
+        self._state = WaveState(told=set(input.told), escalated=input.escalated)
 
     @workflow.run
     async def run(self, input: WaveInput) -> str:
+        state = self._state
         rules: WaveRules = input.rules
         show(
             business_no=input.wave_no,
@@ -124,10 +135,9 @@ class WaveWorkflow:
                 ),
                 start_to_close=timedelta(minutes=2),
             )
-        escalated = input.escalated
         due = input.cutoff_at - rules.sla_margin
         while True:
-            self._seen = self._milestones
+            state.seen = state.milestones
             progress = await call(WaveActivities.settle_wave, input.wave_no)
             await self._tell(progress)
             if progress.finished:
@@ -136,7 +146,7 @@ class WaveWorkflow:
                 )
                 show(status="done")
                 return "done"
-            if not escalated and workflow.now() >= due:
+            if not state.escalated and workflow.now() >= due:
                 await call(
                     WaveActivities.escalate_wave,
                     Escalation(
@@ -146,35 +156,39 @@ class WaveWorkflow:
                         f"{progress.open_packages} packages open",
                     ),
                 )
-                escalated = True
+                state.escalated = True
                 show(escalated=True)
-            wait = REFRESH if escalated else min(REFRESH, due - workflow.now())
+            wait = REFRESH if state.escalated else min(REFRESH, due - workflow.now())
             with suppress(TimeoutError):
-                await workflow.wait_condition(lambda: self._milestones > self._seen, timeout=wait)
+                await workflow.wait_condition(lambda: state.milestones > state.seen, timeout=wait)
             if workflow.info().get_current_history_length() > input.history_limit:
                 workflow.continue_as_new(
                     input.model_copy(
-                        update={"built": True, "escalated": escalated, "told": sorted(self._told)}
+                        update={
+                            "built": True,
+                            "escalated": state.escalated,
+                            "told": sorted(state.told),
+                        }
                     )
                 )
 
     async def _tell(self, progress: WaveProgress) -> None:
         for picked in progress.ready:
-            if picked.package_no in self._told:
+            if picked.package_no in self._state.told:
                 continue
             shipment = workflow.get_external_workflow_handle(f"shipment-{picked.package_no}")
             with suppress(Exception):  # a package cancelled meanwhile has nothing left to hear
                 await shipment.signal("picked", picked)
-            self._told.add(picked.package_no)
+            self._state.told.add(picked.package_no)
 
     @workflow.signal
     def task_finished(self, task_no: str) -> None:
-        self._milestones += 1
+        self._state.milestones += 1
 
     @workflow.signal
     def package_sorted(self, package_no: str) -> None:
-        self._milestones += 1
+        self._state.milestones += 1
 
     @workflow.signal
     def package_cancelled(self, package_no: str) -> None:
-        self._milestones += 1
+        self._state.milestones += 1
