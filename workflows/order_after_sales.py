@@ -74,6 +74,9 @@ class _Claim:
 # The order writes a new after-sale's first step itself before answering 201 (DESIGN §6:
 # read-your-writes); older histories answered once the child was started.
 RECORDED_PATCH = "after-sale-recorded-before-answer"
+# An exchange's replacement ships as one of the order's packages (reships, refunds, shorts,
+# units taken out before it ships); older runs started it on its own and only waited for it.
+REPLACEMENT_PATCH = "replacement-is-an-order-package"
 OPEN_FOR_AFTER_SALES = ("delivered", "completed")
 BEFORE_SHIPMENT = ("paid", "fulfilling")  # refund-only: units not yet picked are taken out
 NOT_DELIVERED = "not delivered yet (before shipment only a refund-only request can be made)"
@@ -106,7 +109,17 @@ class AfterSales:
         return self._quote(request.lines)
 
     def before_shipment(self, request: AfterSaleRequest) -> bool:
-        return request.type == "refund_only" and self._order.status in BEFORE_SHIPMENT
+        """A refund-only request takes its units out of packages not handed over yet: before
+        the order ships, or once delivered when a replacement still on its way holds them."""
+        if request.type != "refund_only":
+            return False
+        status = self._order.status
+        if status in BEFORE_SHIPMENT:
+            return True
+        if self.window_closed or status not in OPEN_FOR_AFTER_SALES:
+            return False
+        waiting = self._units_not_shipped()
+        return all(line.quantity <= waiting.get(line.line_no, 0) for line in request.lines)
 
     def _quote(self, lines: Sequence[RefundRequestLine]) -> RefundQuote:
         placed = self._order.placed
@@ -315,7 +328,12 @@ class AfterSales:
         await order.record(
             "exchange_package", detail={"package_no": plan.package_no, "as_no": requested.as_no}
         )
-        shipping = asyncio.create_task(Fulfilment(order).child(plan))
+        shipping: asyncio.Task[object]
+        if workflow.patched(REPLACEMENT_PATCH):
+            assert order.fulfilment is not None  # delivered: the order's packages ran
+            shipping = asyncio.create_task(order.fulfilment.ship_replacement(plan))
+        else:
+            shipping = asyncio.create_task(Fulfilment(order).child(plan))
         await child.signal("replacement_ready", ReplacementReady(package_no=plan.package_no))
         await shipping
 

@@ -7,6 +7,7 @@ backorder never came)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from contextlib import suppress
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -47,7 +48,7 @@ class Fulfilment:
             detail={"packages": len(order.placed.packages)},
         )
         watcher = asyncio.create_task(self._pass_cancel_down())
-        shorts = asyncio.create_task(self._handle_shorts())
+        shorts = asyncio.create_task(self._handle_shorts(lambda: self._done))
         results = await asyncio.gather(*(self._ship(plan) for plan in order.placed.packages))
         self._done = True
         await watcher
@@ -129,13 +130,21 @@ class Fulfilment:
             await order.refund(payment, value, f"RF{plan.package_no[2:]}", reason)
         return ShipmentResult(package_no=plan.package_no, outcome="refund")
 
-    async def _handle_shorts(self) -> list[ShipmentResult]:
-        """Every short reported until all packages (backorders too) are done."""
+    async def ship_replacement(self, plan: PackagePlan) -> None:
+        """A package started after the order was delivered (an exchange's replacement) is one
+        of the order's packages like the others: reshipped or refunded when lost, its units not
+        found backordered or refunded, reachable by after-sales taking units out of it."""
+        shipping = asyncio.create_task(self._ship(plan))
+        await self._handle_shorts(shipping.done)
+        await shipping
+
+    async def _handle_shorts(self, done: Callable[[], bool]) -> list[ShipmentResult]:
+        """Every short reported until all packages (`done`, backorders too) are done."""
         shorts = self._order.shorts
         backorders: list[asyncio.Task[ShipmentResult | None]] = []
         while True:
             await workflow.wait_condition(
-                lambda: bool(shorts) or (self._done and all(t.done() for t in backorders))
+                lambda: bool(shorts) or (done() and all(t.done() for t in backorders))
             )
             if not shorts:
                 return [r for t in backorders if (r := t.result()) is not None]
