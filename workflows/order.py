@@ -2,7 +2,12 @@
 (DESIGN §6.1). `place` (Update-with-Start) prices, reserves and records it synchronously; then
 the order waits for payment (deadline) and, above the risk threshold, a staff review (SLA); paid
 and approved, it ships each package as a child ShipmentWorkflow; delivered, it auto-confirms
-receipt after N days, completes, and closes when the after-sale window ends."""
+receipt after N days, completes, and closes when the after-sale window ends.
+
+The whole state is one `OrderState` (workflows/order_state.py), and only this class changes the
+order's status. Two parts work on the state and reach the order only through `OrderSteps` (a
+timeline step, a refund): its packages (workflows/order_fulfilment.py) and its after-sales
+(workflows/order_after_sales.py)."""
 
 from __future__ import annotations
 
@@ -15,34 +20,46 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities
     from activities.orders import OrderActivities
+    from activities.payments import PaymentActivities
     from models.contracts.after_sale import (
         AfterSaleRequest,
         AfterSaleSettled,
         AfterSaleView,
         ExchangeRequested,
+        RefundRetry,
     )
     from models.contracts.order import (
         Actor,
         CancelRequest,
+        ConfirmPaymentRequest,
         ConfirmReceipt,
+        OpenPaymentRequest,
         OrderInput,
         OrderStatus,
         OrderView,
         PackageView,
+        PaymentReceived,
+        PaymentRequest,
+        PaymentSession,
         PlacedOrder,
         PlaceOrderRequest,
         QuoteRequest,
         RecordOrderRequest,
+        RecordPaymentRequest,
+        RefundRequest,
         RefundState,
         ReleaseRequest,
         ReserveRequest,
+        RiskDecision,
+        StatusChange,
+        TimelineEntry,
     )
     from models.contracts.shipment import UnitsWithdrawn
     from models.contracts.waves import PackageShort
     from workflows.common import FAILED, call, refusal
     from workflows.order_after_sales import AfterSales
     from workflows.order_fulfilment import Fulfilment
-    from workflows.order_state import SYSTEM, OrderPayments
+    from workflows.order_state import SYSTEM, Detail, OrderState
     from workflows.visibility import show
 
 # A cancel answers once decided (stock released, status cancelled, refund pending); the refund
@@ -52,60 +69,114 @@ CANCEL_BEFORE_REFUND_PATCH = "cancel-answers-before-refund"
 # order to hear from the last one (DESIGN §6: what the view shows holds for the next command).
 DELIVERED_WAIT = timedelta(seconds=25)  # within the API's wait for an update's answer
 OPEN_FOR_CANCEL: frozenset[OrderStatus] = frozenset({"awaiting_payment", "paid", "fulfilling"})
+# A payment the order cannot take is refunded only once the provider vouches for it; one it
+# does not vouch for is a difference for finance (older runs credited and refunded it at once).
+VOUCH_PATCH = "payment-vouched-before-refund"
+# A refund the provider refuses waits, visible, for staff to retry it (older runs failed).
+REFUSAL_PATCH = "refund-refusal-retryable"
 
 
 @workflow.defn
-class OrderWorkflow(OrderPayments):
+class OrderWorkflow:
     @workflow.init
     def __init__(self, input: OrderInput) -> None:
-        # Placement arrives as an update with the start: handlers need the input at once.
-        self._setup(input)
-        self._after_sales = AfterSales(self)
-        self.fulfilment: Fulfilment | None = None
+        # Placement arrives as an update with the start: handlers need the state at once.
+        self._state = OrderState(input=input)
+        self._packages = Fulfilment(self._state, self)
+        self._after_sales = AfterSales(self._state, self, self._packages)
 
     @workflow.run
     async def run(self, input: OrderInput) -> OrderView:
-        show(business_no=input.order_no, status=self._status, escalated=self._escalated)
+        state = self._state
+        show(business_no=input.order_no, status=state.status, escalated=state.escalated)
         await workflow.wait_condition(
-            lambda: self._placed is not None or self._rejection is not None,
+            lambda: state.placement is not None or state.rejection is not None,
             timeout=timedelta(minutes=10),
         )
-        if self._placed is None:
-            return self.view()
-        if self._placed.under_review:
-            self._sla_watch = asyncio.create_task(self._watch_review_sla())
+        if state.placement is None:
+            return state.view()
+        if state.placement.under_review:
+            state.sla_watch = asyncio.create_task(self._watch_review_sla())
         if await self._paid_and_approved():
-            self.fulfilment = Fulfilment(self)
-            await self.fulfilment.run()
-        if self._status in ("cancelling", "cancelled"):
+            await self._ship_packages()
+        if state.status in ("cancelling", "cancelled"):
             await self._cancel_order()
-        elif self._status == "delivered":
+        elif state.status == "delivered":
             await self._complete()
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return self.view()
+        return state.view()
+
+    @workflow.query
+    def view(self) -> OrderView:
+        return self._state.view()
+
+    # --- status and timeline: every change of status is made here ---------------------------
+
+    def _set_status(self, status: OrderStatus) -> None:
+        self._state.status = status
+        show(status=status)
+
+    def _note(self, step: str, actor: Actor, detail: Detail | None = None) -> None:
+        self._state.timeline.append(
+            TimelineEntry(at=workflow.now(), step=step, actor=actor, detail=detail or {})
+        )
+
+    async def record(
+        self,
+        step: str,
+        *,
+        status: OrderStatus | None = None,
+        actor: Actor = SYSTEM,
+        detail: Detail | None = None,
+        refunds: list[RefundState] | None = None,
+    ) -> None:
+        """A step on the timeline and the projection (with the status, when it changes)."""
+        state = self._state
+        if status is not None:
+            self._set_status(status)
+        state.steps += 1
+        self._note(step, actor, detail)
+        recorded = state.status
+        await call(
+            OrderActivities.record_status,
+            StatusChange(
+                order_no=state.input.order_no,
+                status=recorded,
+                step=step,
+                key=f"{state.steps:03d}-{step}",
+                seq=state.steps,
+                actor=actor,
+                detail=detail or {},
+                escalated=state.escalated or None,
+                at=workflow.now(),
+                refunds=refunds or [],
+            ),
+        )
+        # What readers of the projection now see: updates answer once this has caught up.
+        state.projected = recorded
 
     # --- placement --------------------------------------------------------------------------
 
     @workflow.update
     async def place(self, request: PlaceOrderRequest) -> PlacedOrder:
-        async with self._lock:
-            if self._placed is not None:
-                return self._placed
-            if self._rejection is not None:
-                raise self._rejection
+        state = self._state
+        async with state.lock:
+            if state.placement is not None:
+                return state.placement
+            if state.rejection is not None:
+                raise state.rejection
             try:
-                self._placed = await self._price_reserve_record(request)
+                state.placement = await self._price_reserve_record(request)
             except FAILED as exc:
                 self._reject(exc)
-                raise self._rejection from exc  # type: ignore[misc]
-            self._status = "awaiting_payment"
-            show(status=self._status)
+                raise state.rejection from exc  # type: ignore[misc]
+            self._set_status("awaiting_payment")
             self._note("placed", Actor(kind="storefront", name=request.storefront))
-            return self._placed
+            return state.placement
 
     @place.validator
     def _may_place(self, request: PlaceOrderRequest) -> None:
-        if request.order_no != self._in.order_no:
+        if request.order_no != self._state.input.order_no:
             raise ApplicationError("order number mismatch", type="InvalidOrderError")
 
     async def _price_reserve_record(self, request: PlaceOrderRequest) -> PlacedOrder:
@@ -131,13 +202,13 @@ class OrderWorkflow(OrderPayments):
                     lines=quote.lines,
                 ),
             )
-            threshold = self._in.policy.risk_review_over_fen
+            threshold = self._state.input.policy.risk_review_over_fen
             placed = PlacedOrder(
                 order_no=request.order_no,
                 status="awaiting_payment",
                 quote=quote,
                 packages=reservation.packages,
-                payment_deadline=now + self._in.timings.payment_window,
+                payment_deadline=now + self._state.input.timings.payment_window,
                 under_review=threshold is not None and quote.payable_fen > threshold,
             )
             await call(
@@ -155,7 +226,7 @@ class OrderWorkflow(OrderPayments):
         except FAILED:
             await self._release_failed_placement(request.order_no)
             raise
-        self._request = request
+        self._state.place_request = request
         return placed
 
     async def _release_failed_placement(self, order_no: str) -> None:
@@ -170,79 +241,304 @@ class OrderWorkflow(OrderPayments):
     def _reject(self, exc: ActivityError | ApplicationError) -> None:
         cause = refusal(exc)
         if cause is not None and cause.non_retryable:
-            self._rejection = ApplicationError(
+            self._state.rejection = ApplicationError(
                 cause.message, *cause.details, type=cause.type, non_retryable=True
             )
         else:
-            self._rejection = ApplicationError(
+            self._state.rejection = ApplicationError(
                 str(exc), type="PlacementFailedError", non_retryable=True
             )
-        self._status = "rejected"
-        show(status=self._status)
+        self._set_status("rejected")
 
     # --- payment and review -----------------------------------------------------------------
 
     async def _paid_and_approved(self) -> bool:
-        placed = self.placed
+        state = self._state
+        placed = state.placed
         try:
             await workflow.wait_condition(
                 lambda: (
-                    self._payment is not None or self._cancel is not None or self._risk_rejected()
+                    state.payment is not None or state.cancel is not None or self._risk_rejected()
                 ),
                 timeout=max(timedelta(0), placed.payment_deadline - workflow.now()),
             )
         except TimeoutError:
-            self._cancel = CancelRequest(actor=SYSTEM, reason="payment deadline passed")
+            state.cancel = CancelRequest(actor=SYSTEM, reason="payment deadline passed")
         if placed.under_review:
             await workflow.wait_condition(
-                lambda: self._decision is not None or self._cancel is not None
+                lambda: state.decision is not None or state.cancel is not None
             )
-        if self._cancel is None and self._risk_rejected():
-            assert self._decision is not None
-            self._cancel = CancelRequest(
-                actor=self._decision.actor, reason=f"risk review: {self._decision.reason}"
+        if state.cancel is None and self._risk_rejected():
+            assert state.decision is not None
+            state.cancel = CancelRequest(
+                actor=state.decision.actor, reason=f"risk review: {state.decision.reason}"
             )
-        if self._cancel is not None:
-            self._status = "cancelling"
-            show(status=self._status)
+        if state.cancel is not None:
+            self._set_status("cancelling")
             return False
         return True
 
     def _risk_rejected(self) -> bool:
-        return self._decision is not None and not self._decision.approve
+        decision = self._state.decision
+        return decision is not None and not decision.approve
+
+    async def _watch_review_sla(self) -> None:
+        state = self._state
+        sla = state.input.timings.risk_review_sla
+        try:
+            await workflow.wait_condition(
+                lambda: state.decision is not None or state.status in ("cancelling", "cancelled"),
+                timeout=sla,
+            )
+        except TimeoutError:
+            state.escalated = True
+            show(escalated=True)
+            await self.record("risk_review_escalated", detail={"sla_s": int(sla.total_seconds())})
+
+    @workflow.update
+    async def request_payment(self, request: PaymentRequest) -> PaymentSession:
+        placed = self._state.placed
+        return await call(
+            PaymentActivities.open_payment,
+            OpenPaymentRequest(
+                order_no=placed.order_no,
+                amount_fen=placed.quote.payable_fen,
+                currency=self._state.input.policy.currency,
+            ),
+        )
+
+    @request_payment.validator
+    def _may_request_payment(self, request: PaymentRequest) -> None:
+        state = self._state
+        if state.status != "awaiting_payment" or state.payment is not None:
+            raise ApplicationError(f"order is {state.status}", type="InvalidStateError")
+
+    @workflow.signal
+    async def payment_received(self, payment: PaymentReceived) -> None:
+        """From the provider's verified webhook. Duplicates are ignored; a payment the order
+        cannot take (cancelled, already paid, wrong amount or currency) is refunded in full."""
+        state = self._state
+        if payment.transaction_id in state.seen_transactions:
+            return
+        state.seen_transactions.add(payment.transaction_id)
+        async with state.lock:
+            accepted = (
+                state.payment is None
+                and state.status == "awaiting_payment"
+                and state.placement is not None
+                and payment.amount_fen == state.placement.quote.payable_fen
+                and payment.currency == state.input.policy.currency
+            )
+            if not accepted and workflow.patched(VOUCH_PATCH):
+                # Money the order did not ask for: believed only if the provider holds it.
+                confirmation = await call(
+                    PaymentActivities.confirm_payment,
+                    ConfirmPaymentRequest(order_no=state.input.order_no, payment=payment),
+                )
+                if not confirmation.vouched:
+                    self._note(
+                        "payment_difference",
+                        Actor(kind="provider", name=payment.provider),
+                        {
+                            "transaction_id": payment.transaction_id,
+                            "amount_fen": payment.amount_fen,
+                        },
+                    )
+                    return
+            await call(
+                PaymentActivities.record_payment,
+                RecordPaymentRequest(
+                    order_no=state.input.order_no,
+                    payment=payment,
+                    accepted=accepted,
+                    at=workflow.now(),
+                ),
+            )
+            state.paid_fen += payment.amount_fen
+            if accepted:
+                state.payment = payment
+                await self.record(
+                    "paid",
+                    status="paid",
+                    actor=Actor(kind="provider", name=payment.provider),
+                    detail={"transaction_id": payment.transaction_id},
+                )
+            else:
+                await self.refund(
+                    payment,
+                    payment.amount_fen,
+                    f"RF-{payment.transaction_id}",
+                    "payment the order could not accept",
+                )
+
+    @workflow.update
+    async def review(self, decision: RiskDecision) -> OrderView:
+        self._state.decision = decision
+        await self.record(
+            "risk_approved" if decision.approve else "risk_rejected",
+            actor=decision.actor,
+            detail={"reason": decision.reason},
+        )
+        return self._state.view()
+
+    @review.validator
+    def _may_review(self, decision: RiskDecision) -> None:
+        state = self._state
+        placed = state.placement
+        if placed is None or not placed.under_review or state.decision is not None:
+            raise ApplicationError("no risk review is open on this order", type="InvalidStateError")
+        if not decision.approve and not decision.reason.strip():
+            raise ApplicationError("a rejection needs a reason", type="InvalidInputError")
+
+    # --- refunds ----------------------------------------------------------------------------
+
+    async def refund(
+        self, payment: PaymentReceived, amount_fen: int, refund_no: str, reason: str
+    ) -> None:
+        """Refund on a payment at the provider (the order's own refunds: cancel, lost or short
+        packages, payments it could not take)."""
+        state = self._state
+        request = RefundRequest(
+            order_no=state.input.order_no,
+            refund_no=refund_no,
+            payment_id=payment.payment_id,
+            transaction_id=payment.transaction_id,
+            amount_fen=amount_fen,
+            reason=reason,
+        )
+        if workflow.patched(REFUSAL_PATCH):
+            await self._refund_until_made(request)
+        else:
+            await call(PaymentActivities.refund_payment, request)
+        state.refunded_fen += amount_fen
+        if payment is state.payment:
+            state.refunded_on_payment += amount_fen
+        self._note("refunded", SYSTEM, {"refund_no": refund_no, "amount_fen": amount_fen})
+
+    async def _refund_until_made(self, request: RefundRequest) -> None:
+        """Refund at the provider; refused, the refund shows as refused (timeline and order) and
+        waits for staff to retry it (`retry_refund`), as often as it takes."""
+        owed = self._state.owed
+        while True:
+            try:
+                await call(PaymentActivities.refund_payment, request)
+            except FAILED as exc:
+                cause = refusal(exc)
+                if cause is None or cause.type != "RefundRefusedError":
+                    raise
+                refused = RefundState(
+                    refund_no=request.refund_no,
+                    amount_fen=request.amount_fen,
+                    status="refused",
+                    reason=request.reason[:500],
+                    refused_reason=cause.message[:300],
+                )
+                owed[request.refund_no] = refused
+                await self.record(
+                    "refund_refused",
+                    detail={
+                        "refund_no": request.refund_no,
+                        "amount_fen": request.amount_fen,
+                        "reason": refused.refused_reason,
+                    },
+                    refunds=[refused],
+                )
+                await workflow.wait_condition(lambda: owed[request.refund_no].status != "refused")
+                continue
+            owed.pop(request.refund_no, None)
+            return
+
+    @workflow.update
+    async def retry_refund(self, retry: RefundRetry) -> OrderView:
+        """Staff try the refunds the provider refused again (once what it refused for is fixed)."""
+        owed = self._state.owed
+        again = [
+            refund.model_copy(update={"status": "pending", "refused_reason": None})
+            for refund in owed.values()
+            if refund.status == "refused"
+        ]
+        # Shown as pending before the refunds go again: a refund made meanwhile stays made.
+        await self.record(
+            "refund_retried",
+            actor=retry.actor,
+            detail={"refunds": len(again), "reason": retry.reason[:200]},
+            refunds=again,
+        )
+        for refund in again:
+            owed[refund.refund_no] = refund
+        return self._state.view()
+
+    @retry_refund.validator
+    def _may_retry_refund(self, retry: RefundRetry) -> None:
+        if not any(refund.status == "refused" for refund in self._state.owed.values()):
+            raise ApplicationError(
+                "no refund of this order is refused by the provider", type="InvalidStateError"
+            )
+
+    # --- packages ---------------------------------------------------------------------------
+
+    async def _ship_packages(self) -> None:
+        """Paid and approved: every package ships (workflows/order_fulfilment.py); delivered
+        once one reached the customer, else the order is cancelled and refunded."""
+        state = self._state
+        state.shipping = True
+        await self.record(
+            "released_to_warehouses",
+            status="fulfilling",
+            detail={"packages": len(state.placed.packages)},
+        )
+        if await self._packages.run():
+            await self.record("delivered", status="delivered")
+            return
+        # Nothing reached the customer: the rest of the money (freight included) goes back.
+        if state.cancel is None:
+            state.cancel = CancelRequest(actor=SYSTEM, reason="nothing was delivered")
+        self._set_status("cancelling")
+
+    @workflow.signal
+    def package_progress(self, view: PackageView) -> None:
+        self._state.packages[view.package_no] = view
+
+    @workflow.signal
+    def package_short(self, short: PackageShort) -> None:
+        """A package's wave did not find some units: backorder or refund them (policy)."""
+        self._state.shorts.append(short)
 
     # --- cancel -----------------------------------------------------------------------------
 
     @workflow.update
     async def cancel(self, request: CancelRequest) -> OrderView:
-        self._cancel = request
+        state = self._state
+        state.cancel = request
         await workflow.wait_condition(
-            lambda: self._projected in ("cancelled", "delivered", "completed", "closed")
+            lambda: state.projected in ("cancelled", "delivered", "completed", "closed")
         )
-        return self.view()
+        return state.view()
 
     @cancel.validator
     def _may_cancel(self, request: CancelRequest) -> None:
-        if self._status not in OPEN_FOR_CANCEL or self._cancel is not None:
-            raise ApplicationError(f"order is {self._status}", type="InvalidStateError")
-        shipped = [p.package_no for p in self.packages_handed_over()]
+        state = self._state
+        if state.status not in OPEN_FOR_CANCEL or state.cancel is not None:
+            raise ApplicationError(f"order is {state.status}", type="InvalidStateError")
+        shipped = [p.package_no for p in state.packages_handed_over()]
         if shipped:
             raise ApplicationError(
                 f"packages already handed over: {shipped}", type="InvalidStateError"
             )
 
     async def _cancel_order(self) -> None:
-        assert self._cancel is not None
+        state = self._state
+        assert state.cancel is not None
         await call(
             InventoryActivities.release_stock,
-            ReleaseRequest(order_no=self._in.order_no, reason=self._cancel.reason),
+            ReleaseRequest(order_no=state.input.order_no, reason=state.cancel.reason),
         )
-        await call(OrderActivities.return_coupon, self._in.order_no)
+        await call(OrderActivities.return_coupon, state.input.order_no)
         # Refunds of after-sales still running (taken out before shipment) come first.
-        await workflow.wait_condition(lambda: self._after_sales.open == 0)
+        await workflow.wait_condition(lambda: state.open_after_sales == 0)
         owed = 0
-        if self._payment is not None:
-            owed = self._payment.amount_fen - self._refunded_on_order()
+        if state.payment is not None:
+            owed = state.payment.amount_fen - state.refunded_on_payment
         if workflow.patched(CANCEL_BEFORE_REFUND_PATCH):
             # Decided: the cancel answers now, its refund shown pending until it is made.
             await self._record_cancelled(owed)
@@ -251,93 +547,93 @@ class OrderWorkflow(OrderPayments):
             await self._refund_cancelled(owed)
             await self._record_cancelled(0)
         # Stay a while to refund payments that arrive after the cancel.
-        await workflow.sleep(self._in.timings.late_payment_grace)
+        await workflow.sleep(state.input.timings.late_payment_grace)
 
     async def _refund_cancelled(self, owed: int) -> None:
-        assert self._cancel is not None
-        if self._payment is not None and owed > 0:
-            reason = f"order cancelled: {self._cancel.reason}"
-            await self.refund(self._payment, owed, f"RF{self._in.order_no[2:]}C", reason)
+        state = self._state
+        assert state.cancel is not None
+        if state.payment is not None and owed > 0:
+            reason = f"order cancelled: {state.cancel.reason}"
+            await self.refund(state.payment, owed, f"RF{state.input.order_no[2:]}C", reason)
 
     async def _record_cancelled(self, owed: int) -> None:
         """The cancelled step, with the refund still owed (`owed` fen) shown pending."""
-        assert self._cancel is not None
+        state = self._state
+        assert state.cancel is not None
         pending: list[RefundState] = []
-        if self._payment is not None and owed > 0:
-            refund_no = f"RF{self._in.order_no[2:]}C"
-            reason = f"order cancelled: {self._cancel.reason}"
+        if state.payment is not None and owed > 0:
+            refund_no = f"RF{state.input.order_no[2:]}C"
+            reason = f"order cancelled: {state.cancel.reason}"
             pending = [
                 RefundState(refund_no=refund_no, amount_fen=owed, status="pending", reason=reason)
             ]
-            self.owed[refund_no] = pending[0]
-        await self._record(
+            state.owed[refund_no] = pending[0]
+        await self.record(
             "cancelled",
             status="cancelled",
-            actor=self._cancel.actor,
-            detail={"reason": self._cancel.reason, **({"refund_fen": owed} if pending else {})},
+            actor=state.cancel.actor,
+            detail={"reason": state.cancel.reason, **({"refund_fen": owed} if pending else {})},
             refunds=pending,
         )
 
     # --- completion -------------------------------------------------------------------------
 
     async def _complete(self) -> None:
-        timings = self._in.timings
+        state = self._state
+        timings = state.input.timings
         try:
             await workflow.wait_condition(
-                lambda: self._confirmed is not None, timeout=timings.auto_confirm_after
+                lambda: state.confirmed is not None, timeout=timings.auto_confirm_after
             )
-            actor = self._confirmed.actor if self._confirmed else SYSTEM
+            actor = state.confirmed.actor if state.confirmed else SYSTEM
         except TimeoutError:
             actor = Actor(kind="system", name="auto-confirm")
-        await self._record("completed", status="completed", actor=actor)
+        await self.record("completed", status="completed", actor=actor)
         # A zero window closes at once: the server fires even a 0 s timer only on its next timer
         # sweep (about a second later). Older histories recorded that timer, so replay keeps it.
         if timings.after_sale_window > timedelta(0) or not workflow.patched("close-at-once"):
             await workflow.sleep(timings.after_sale_window)
         await self._after_sales.wait_all()
-        await self._record("closed", status="closed")
+        await self.record("closed", status="closed")
 
     @workflow.update
     async def confirm_receipt(self, request: ConfirmReceipt) -> OrderView:
-        if self._status == "fulfilling":  # shown delivered: the last package's word is coming
+        state = self._state
+        if state.status == "fulfilling":  # shown delivered: the last package's word is coming
             await self._delivered_as_shown()
-        self._confirmed = request
-        await workflow.wait_condition(lambda: self._projected in ("completed", "closed"))
-        return self.view()
+        state.confirmed = request
+        await workflow.wait_condition(lambda: state.projected in ("completed", "closed"))
+        return state.view()
 
     @confirm_receipt.validator
     def _may_confirm(self, request: ConfirmReceipt) -> None:
-        if self._confirmed is not None or (
-            self._status != "delivered" and not self._shown_delivered(request)
+        state = self._state
+        if state.confirmed is not None or (
+            state.status != "delivered" and not self._shown_delivered(request)
         ):
-            raise ApplicationError(f"order is {self._status}", type="InvalidStateError")
+            raise ApplicationError(f"order is {state.status}", type="InvalidStateError")
 
     def _shown_delivered(self, request: ConfirmReceipt) -> bool:
         """Fulfilling, but every package still running is delivered as the view shows."""
-        fulfilment = self.fulfilment
-        if self._status != "fulfilling" or fulfilment is None or self.cancel_requested:
+        state = self._state
+        if state.status != "fulfilling" or not state.shipping or state.cancel_requested:
             return False
         shown = set(request.delivered_packages)
-        running = set(fulfilment.plans) - fulfilment.finished
-        return bool(shown) and running <= shown and not self.shorts
+        running = set(state.plans) - state.finished
+        return bool(shown) and running <= shown and not state.shorts
 
     async def _delivered_as_shown(self) -> None:
+        state = self._state
         try:
             await workflow.wait_condition(
-                lambda: self._status != "fulfilling", timeout=DELIVERED_WAIT
+                lambda: state.status != "fulfilling", timeout=DELIVERED_WAIT
             )
         except TimeoutError:
             raise ApplicationError("order is fulfilling", type="InvalidStateError") from None
-        if self._status != "delivered":
-            raise ApplicationError(f"order is {self._status}", type="InvalidStateError")
+        if state.status != "delivered":
+            raise ApplicationError(f"order is {state.status}", type="InvalidStateError")
 
-    # --- packages ---------------------------------------------------------------------------
-
-    @workflow.signal
-    def package_progress(self, view: PackageView) -> None:
-        self._packages[view.package_no] = view
-
-    # --- after-sales ------------------------------------------------------------------------------
+    # --- after-sales (workflows/order_after_sales.py) ---------------------------------------
 
     @workflow.update
     async def request_after_sale(self, request: AfterSaleRequest) -> AfterSaleView:
@@ -345,7 +641,7 @@ class OrderWorkflow(OrderPayments):
 
     @request_after_sale.validator
     def _may_request_after_sale(self, request: AfterSaleRequest) -> None:
-        self._after_sales.check(request)
+        self._state.check_after_sale(request)
 
     @workflow.signal
     def after_sale_settled(self, settled: AfterSaleSettled) -> None:
@@ -359,13 +655,3 @@ class OrderWorkflow(OrderPayments):
     @workflow.signal
     def exchange_requested(self, requested: ExchangeRequested) -> None:
         self._after_sales.exchange(requested)
-
-    @workflow.signal
-    def package_short(self, short: PackageShort) -> None:
-        """A package's wave did not find some units: backorder or refund them (policy)."""
-        self.shorts.append(short)
-
-    def package_delivered(self, package_no: str) -> None:
-        """A shipment's result: delivered (its last progress signal may have been handover)."""
-        if (view := self._packages.get(package_no)) is not None:
-            self._packages[package_no] = view.model_copy(update={"status": "delivered"})

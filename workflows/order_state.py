@@ -1,24 +1,24 @@
-"""OrderWorkflow's state and the handlers that change money: opening a payment, taking the
-provider's payment signal, the risk review, refunds. Split from workflows/order.py to keep each
-module short; OrderWorkflow inherits these handlers."""
+"""OrderWorkflow's state, in one dataclass, and the rules that read it: the order's view, what
+each package holds now, which units after-sales may still take and for how much (DESIGN §6.1,
+§6.3). Nothing here awaits or changes the order's status: the workflow (workflows/order.py) does,
+and its parts (packages, after-sales) reach it only through `OrderSteps`."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.orders import OrderActivities
-    from activities.payments import PaymentActivities
-    from models.contracts.after_sale import RefundRetry
+    from models.contracts.after_sale import OPEN_STATUSES, AfterSaleRequest
     from models.contracts.order import (
         Actor,
         CancelRequest,
-        ConfirmPaymentRequest,
         ConfirmReceipt,
-        OpenPaymentRequest,
         OrderInput,
         OrderStatus,
         OrderView,
@@ -26,120 +26,138 @@ with workflow.unsafe.imports_passed_through():
         PackagePlan,
         PackageView,
         PaymentReceived,
-        PaymentRequest,
-        PaymentSession,
         PlacedOrder,
         PlaceOrderRequest,
-        RecordPaymentRequest,
-        RefundRequest,
         RefundState,
         RiskDecision,
-        StatusChange,
         TimelineEntry,
     )
+    from models.contracts.shipment import ShipmentResult, UnitsWithdrawn
     from models.contracts.waves import PackageShort
+    from models.domain.refunds import (
+        LineHistory,
+        RefundError,
+        RefundQuote,
+        RefundRequestLine,
+        quote_refund,
+    )
     from models.domain.shipping import package_value
-    from workflows.common import FAILED, call, refusal
-    from workflows.visibility import show
+    from workflows.shipment import ShipmentWorkflow
 
 SYSTEM = Actor(kind="system", name="order")
-# A payment the order cannot take is refunded only once the provider vouches for it; one it
-# does not vouch for is a difference for finance (older runs credited and refunded it at once).
-VOUCH_PATCH = "payment-vouched-before-refund"
-# A refund the provider refuses waits, visible, for staff to retry it (older runs failed).
-REFUSAL_PATCH = "refund-refusal-retryable"
+OPEN_FOR_AFTER_SALES = ("delivered", "completed")
+BEFORE_SHIPMENT = ("paid", "fulfilling")  # refund-only: units not yet picked are taken out
+NOT_DELIVERED = "not delivered yet (before shipment only a refund-only request can be made)"
+
+Detail = dict[str, str | int | bool | None]
 
 
-class OrderState:
-    """The order's state and the helpers every part of the workflow uses."""
+class OrderSteps(Protocol):
+    """What the order's parts may ask of the order: a step on its timeline and projection (never
+    a change of status: the workflow alone changes it), and a refund on a payment."""
 
-    def _setup(self, input: OrderInput) -> None:
-        self._lock = asyncio.Lock()
-        self._input: OrderInput | None = input
-        self._placed: PlacedOrder | None = None
-        self._rejection: ApplicationError | None = None
-        self._status: OrderStatus = "placing"
-        self._timeline: list[TimelineEntry] = []
-        self._payment: PaymentReceived | None = None
-        self._seen_transactions: set[str] = set()
-        self._paid_fen = 0
-        self._refunded_fen = 0
-        self._cancel: CancelRequest | None = None
-        self._decision: RiskDecision | None = None
-        self._escalated = False
-        self._confirmed: ConfirmReceipt | None = None
-        self._packages: dict[str, PackageView] = {}
-        self._steps = 0
-        self._request: PlaceOrderRequest | None = None
-        self._refunded_for_payment = 0
-        self._sla_watch: asyncio.Task[None] | None = None
-        self._projected: OrderStatus = "placing"
-        self.shorts: list[PackageShort] = []  # short-picked packages not yet handled
-        # Units taken out of packages before picking (refund-only after-sales), per package.
-        self.withdrawn: dict[str, list[PackageLine]] = {}
-        # Units and fen per line the order refunded itself (lost, short, cancelled packages):
-        # after-sales count them as taken.
-        self.package_refunds: dict[int, tuple[int, int]] = {}
-        # Refunds owed and not made yet (pending at the provider, or refused), by refund number.
-        self.owed: dict[str, RefundState] = {}
+    async def record(self, step: str, *, detail: Detail | None = None) -> None: ...
 
-    @workflow.query
-    def view(self) -> OrderView:
-        placed = self._placed
-        return OrderView(
-            order_no=self._in.order_no,
-            status=self._status,
-            escalated=self._escalated,
-            under_review=bool(placed and placed.under_review and self._decision is None),
-            payable_fen=placed.quote.payable_fen if placed else 0,
-            paid_fen=self._paid_fen,
-            refunded_fen=self._refunded_fen,
-            payment_deadline=placed.payment_deadline if placed else None,
-            packages=list(self._packages.values()),
-            timeline=list(self._timeline),
-            pending_refunds=list(self.owed.values()),
-        )
+    async def refund(
+        self, payment: PaymentReceived, amount_fen: int, refund_no: str, reason: str
+    ) -> None: ...
 
-    # --- shared helpers (also used by Fulfilment) -------------------------------------------
+
+@dataclass
+class Claim:
+    """An after-sale the order opened: what it takes, and how far it got."""
+
+    quote: RefundQuote
+    status: str = "requested"
 
     @property
-    def _in(self) -> OrderInput:
-        assert self._input is not None
-        return self._input
+    def open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def takes_units(self) -> bool:
+        """Rejected, withdrawn or closed: nothing taken; exchanged: the customer holds the
+        replacement units, which may come back in a later after-sale."""
+        return self.status not in ("rejected", "withdrawn", "closed", "exchanged")
+
+
+@dataclass
+class OrderState:
+    input: OrderInput
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    status: OrderStatus = "placing"
+    # What readers of the projection see: updates answer once it has caught up.
+    projected: OrderStatus = "placing"
+    placement: PlacedOrder | None = None
+    place_request: PlaceOrderRequest | None = None
+    rejection: ApplicationError | None = None
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    steps: int = 0
+    # --- payment, review, cancel, receipt ---
+    payment: PaymentReceived | None = None
+    seen_transactions: set[str] = field(default_factory=set)
+    paid_fen: int = 0
+    refunded_fen: int = 0  # on every payment, the order's own refunds and after-sales'
+    refunded_on_payment: int = 0  # on the order's accepted payment
+    cancel: CancelRequest | None = None
+    decision: RiskDecision | None = None
+    escalated: bool = False
+    sla_watch: asyncio.Task[None] | None = None
+    confirmed: ConfirmReceipt | None = None
+    # Refunds owed and not made yet (pending at the provider, or refused), by refund number.
+    owed: dict[str, RefundState] = field(default_factory=dict)
+    # --- packages ---
+    shipping: bool = False  # paid and approved: its packages are being started and shipped
+    packages: dict[str, PackageView] = field(default_factory=dict)  # as their shipments told
+    plans: dict[str, PackagePlan] = field(default_factory=dict)  # every package started
+    # The order's handles on its packages' shipments: what a cancel or an after-sale reaches.
+    shipments: dict[str, workflow.ChildWorkflowHandle[ShipmentWorkflow, ShipmentResult]] = field(
+        default_factory=dict
+    )
+    finished: set[str] = field(default_factory=set)  # packages whose shipment ended
+    shorts: list[PackageShort] = field(default_factory=list)  # short picks not yet handled
+    # Units taken out of packages before picking (refund-only after-sales), per package.
+    withdrawn: dict[str, list[PackageLine]] = field(default_factory=dict)
+    # Units and fen per line the order refunded itself (lost, short, cancelled packages):
+    # after-sales count them as taken.
+    package_refunds: dict[int, tuple[int, int]] = field(default_factory=dict)
+    # --- after-sales ---
+    claims: dict[str, Claim] = field(default_factory=dict)
+    answers: dict[tuple[str, str], UnitsWithdrawn] = field(default_factory=dict)
+    window_closed: bool = False
+    replacements: list[asyncio.Task[None]] = field(default_factory=list)  # exchanges shipping
 
     @property
     def placed(self) -> PlacedOrder:
-        assert self._placed is not None
-        return self._placed
-
-    @property
-    def order_input(self) -> OrderInput:
-        return self._in
+        assert self.placement is not None
+        return self.placement
 
     @property
     def request(self) -> PlaceOrderRequest:
-        assert self._request is not None
-        return self._request
+        assert self.place_request is not None
+        return self.place_request
 
     @property
     def cancel_requested(self) -> bool:
-        return self._cancel is not None
+        return self.cancel is not None
 
-    def _refunded_on_order(self) -> int:
-        return self._refunded_for_payment
+    def view(self) -> OrderView:
+        placed = self.placement
+        return OrderView(
+            order_no=self.input.order_no,
+            status=self.status,
+            escalated=self.escalated,
+            under_review=bool(placed and placed.under_review and self.decision is None),
+            payable_fen=placed.quote.payable_fen if placed else 0,
+            paid_fen=self.paid_fen,
+            refunded_fen=self.refunded_fen,
+            payment_deadline=placed.payment_deadline if placed else None,
+            packages=list(self.packages.values()),
+            timeline=list(self.timeline),
+            pending_refunds=list(self.owed.values()),
+        )
 
-    @property
-    def refunded_on_payment(self) -> int:
-        return self._refunded_for_payment
-
-    @property
-    def status(self) -> OrderStatus:
-        return self._status
-
-    def after_sale_refunded(self, amount_fen: int) -> None:
-        """An after-sale refunded on the order's payment (it called the provider itself)."""
-        self._refunded_fen += amount_fen
-        self._refunded_for_payment += amount_fen
+    # --- packages ---------------------------------------------------------------------------
 
     def current_lines(self, plan: PackagePlan) -> list[PackageLine]:
         """The package's lines less what after-sales took out of it before picking."""
@@ -154,8 +172,13 @@ class OrderState:
 
     def packages_handed_over(self) -> list[PackageView]:
         return [
-            p for p in self._packages.values() if p.status in ("shipped", "delivered", "exception")
+            p for p in self.packages.values() if p.status in ("shipped", "delivered", "exception")
         ]
+
+    def package_delivered(self, package_no: str) -> None:
+        """A shipment's result: delivered (its last progress signal may have been handover)."""
+        if (view := self.packages.get(package_no)) is not None:
+            self.packages[package_no] = view.model_copy(update={"status": "delivered"})
 
     def package_refunded(self, lines: list[PackageLine]) -> None:
         """A package refund (its value, by `package_value`) took these units."""
@@ -164,251 +187,105 @@ class OrderState:
             value = package_value(self.placed.quote.lines, [part])
             self.package_refunds[part.line_no] = (units + part.quantity, fen + value)
 
-    def request_cancel(self, reason: str) -> None:
-        if self._cancel is None:
-            self._cancel = CancelRequest(actor=SYSTEM, reason=reason)
-
-    async def refund(
-        self, payment: PaymentReceived, amount_fen: int, refund_no: str, reason: str
-    ) -> None:
-        request = RefundRequest(
-            order_no=self._in.order_no,
-            refund_no=refund_no,
-            payment_id=payment.payment_id,
-            transaction_id=payment.transaction_id,
-            amount_fen=amount_fen,
-            reason=reason,
-        )
-        if workflow.patched(REFUSAL_PATCH):
-            await self._refund_until_made(request)
-        else:
-            await call(PaymentActivities.refund_payment, request)
-        self._refunded_fen += amount_fen
-        if payment is self._payment:
-            self._refunded_for_payment += amount_fen
-        self._note("refunded", SYSTEM, {"refund_no": refund_no, "amount_fen": amount_fen})
-
-    async def _refund_until_made(self, request: RefundRequest) -> None:
-        """Refund at the provider; refused, the refund shows as refused (timeline and order) and
-        waits for staff to retry it (`retry_refund`), as often as it takes."""
-        while True:
-            try:
-                await call(PaymentActivities.refund_payment, request)
-            except FAILED as exc:
-                cause = refusal(exc)
-                if cause is None or cause.type != "RefundRefusedError":
-                    raise
-                refused = RefundState(
-                    refund_no=request.refund_no,
-                    amount_fen=request.amount_fen,
-                    status="refused",
-                    reason=request.reason[:500],
-                    refused_reason=cause.message[:300],
-                )
-                self.owed[request.refund_no] = refused
-                await self._record(
-                    "refund_refused",
-                    detail={
-                        "refund_no": request.refund_no,
-                        "amount_fen": request.amount_fen,
-                        "reason": refused.refused_reason,
-                    },
-                    refunds=[refused],
-                )
-                await workflow.wait_condition(
-                    lambda: self.owed[request.refund_no].status != "refused"
-                )
-                continue
-            self.owed.pop(request.refund_no, None)
-            return
-
-    @workflow.update
-    async def retry_refund(self, retry: RefundRetry) -> OrderView:
-        """Staff try the refunds the provider refused again (once what it refused for is fixed)."""
-        again = [
-            owed.model_copy(update={"status": "pending", "refused_reason": None})
-            for owed in self.owed.values()
-            if owed.status == "refused"
+    def open_packages(self) -> list[PackagePlan]:
+        """Packages not handed over, with their lines as they are now."""
+        plans = list(self.plans.values()) if self.shipping else list(self.placed.packages)
+        shipped = {p.package_no for p in self.packages_handed_over()}
+        return [
+            plan.model_copy(update={"lines": self.current_lines(plan)})
+            for plan in sorted(plans, key=lambda p: p.package_no)
+            if plan.package_no not in self.finished and plan.package_no not in shipped
         ]
-        # Shown as pending before the refunds go again: a refund made meanwhile stays made.
-        await self._record(
-            "refund_retried",
-            actor=retry.actor,
-            detail={"refunds": len(again), "reason": retry.reason[:200]},
-            refunds=again,
-        )
-        for owed in again:
-            self.owed[owed.refund_no] = owed
-        return self.view()
 
-    @retry_refund.validator
-    def _may_retry_refund(self, retry: RefundRetry) -> None:
-        if not any(owed.status == "refused" for owed in self.owed.values()):
-            raise ApplicationError(
-                "no refund of this order is refused by the provider", type="InvalidStateError"
-            )
+    def units_not_shipped(self) -> dict[int, int]:
+        units: dict[int, int] = {}
+        for plan in self.open_packages():
+            for line in plan.lines:
+                units[line.line_no] = units.get(line.line_no, 0) + line.quantity
+        return units
+
+    # --- after-sales ------------------------------------------------------------------------
 
     @property
-    def payment(self) -> PaymentReceived | None:
-        return self._payment
+    def open_after_sales(self) -> int:
+        return sum(1 for claim in self.claims.values() if claim.open)
 
-    def set_status(self, status: OrderStatus) -> None:
-        self._status = status
-        show(status=status)
+    def check_after_sale(self, request: AfterSaleRequest) -> RefundQuote:
+        """The amounts of the request, or an ApplicationError saying why it is refused."""
+        if self.before_shipment(request):
+            self._check_not_shipped(request)
+        else:
+            status = self.status
+            if self.window_closed or status not in OPEN_FOR_AFTER_SALES:
+                closed = self.window_closed or status == "closed"
+                why = "its after-sale window has closed" if closed else NOT_DELIVERED
+                raise ApplicationError(f"order is {status}: {why}", type="InvalidStateError")
+        if request.as_no in self.claims:
+            raise ApplicationError(f"{request.as_no} exists", type="InvalidStateError")
+        return self.quote(request.lines)
 
-    def _note(
-        self, step: str, actor: Actor, detail: dict[str, str | int | bool | None] | None = None
-    ) -> None:
-        self._timeline.append(
-            TimelineEntry(at=workflow.now(), step=step, actor=actor, detail=detail or {})
-        )
+    def before_shipment(self, request: AfterSaleRequest) -> bool:
+        """A refund-only request takes its units out of packages not handed over yet: before
+        the order ships, or once delivered when a replacement still on its way holds them."""
+        if request.type != "refund_only":
+            return False
+        if self.status in BEFORE_SHIPMENT:
+            return True
+        if self.window_closed or self.status not in OPEN_FOR_AFTER_SALES:
+            return False
+        waiting = self.units_not_shipped()
+        return all(line.quantity <= waiting.get(line.line_no, 0) for line in request.lines)
 
-    async def _record(
-        self,
-        step: str,
-        *,
-        status: OrderStatus | None = None,
-        actor: Actor = SYSTEM,
-        detail: dict[str, str | int | bool | None] | None = None,
-        refunds: list[RefundState] | None = None,
-    ) -> None:
-        if status is not None:
-            self._status = status
-            show(status=status)
-        self._steps += 1
-        self._note(step, actor, detail)
-        recorded = self._status
-        await call(
-            OrderActivities.record_status,
-            StatusChange(
-                order_no=self._in.order_no,
-                status=recorded,
-                step=step,
-                key=f"{self._steps:03d}-{step}",
-                seq=self._steps,
-                actor=actor,
-                detail=detail or {},
-                escalated=self._escalated or None,
-                at=workflow.now(),
-                refunds=refunds or [],
-            ),
-        )
-        # What readers of the projection now see: updates answer once this has caught up.
-        self._projected = recorded
+    def _check_not_shipped(self, request: AfterSaleRequest) -> None:
+        if self.placed.under_review and self.status == "paid":
+            raise ApplicationError(
+                "order is paid and awaits its risk review: cancel it instead",
+                type="InvalidStateError",
+            )
+        open_units = self.units_not_shipped()
+        for line in request.lines:
+            if line.quantity > open_units.get(line.line_no, 0):
+                raise ApplicationError(
+                    f"line {line.line_no}: {open_units.get(line.line_no, 0)} units not yet "
+                    f"shipped, {line.quantity} asked; the rest can be refunded once delivered",
+                    type="AfterSaleQuantityError",
+                )
 
-    async def record(
-        self,
-        step: str,
-        *,
-        status: OrderStatus | None = None,
-        actor: Actor = SYSTEM,
-        detail: dict[str, str | int | bool | None] | None = None,
-    ) -> None:
-        await self._record(step, status=status, actor=actor, detail=detail)
-
-
-class OrderPayments(OrderState):
-    """Payment and risk-review handlers of OrderWorkflow."""
-
-    async def _watch_review_sla(self) -> None:
-        sla = self._in.timings.risk_review_sla
+    def quote(self, lines: Sequence[RefundRequestLine]) -> RefundQuote:
         try:
-            await workflow.wait_condition(
-                lambda: self._decision is not None or self._status in ("cancelling", "cancelled"),
-                timeout=sla,
-            )
-        except TimeoutError:
-            self._escalated = True
-            show(escalated=True)
-            await self._record("risk_review_escalated", detail={"sla_s": int(sla.total_seconds())})
+            return quote_refund(self.placed.quote, lines, self._history(), self._committed_fen())
+        except RefundError as exc:
+            raise ApplicationError(str(exc), type="AfterSaleQuantityError") from exc
 
-    @workflow.update
-    async def request_payment(self, request: PaymentRequest) -> PaymentSession:
-        placed = self.placed
-        return await call(
-            PaymentActivities.open_payment,
-            OpenPaymentRequest(
-                order_no=placed.order_no,
-                amount_fen=placed.quote.payable_fen,
-                currency=self._in.policy.currency,
-            ),
+    def _history(self) -> list[LineHistory]:
+        """Units and fen per line of every after-sale not rejected or withdrawn, and of the
+        order's own package refunds (lost, short or cancelled packages)."""
+        taken: dict[int, tuple[int, int]] = dict(self.package_refunds)
+        for claim in self.claims.values():
+            if not claim.takes_units:
+                continue  # rejected or withdrawn: its units are free again
+            for line in claim.quote.lines:
+                units, fen = taken.get(line.line_no, (0, 0))
+                taken[line.line_no] = (units + line.quantity, fen + line.amount_fen)
+        return [
+            LineHistory(line_no=no, refunded_quantity=units, refunded_fen=fen)
+            for no, (units, fen) in sorted(taken.items())
+        ]
+
+    def _committed_fen(self) -> int:
+        """Refunded on the order so far plus what open after-sales will refund."""
+        pending = sum(c.quote.total_fen for c in self.claims.values() if c.open)
+        return self.refunded_on_payment + pending
+
+    def shipped_from(self, request: AfterSaleRequest) -> int:
+        """The warehouse the first requested line went out from: the goods come back there."""
+        line_no = request.lines[0].line_no
+        plans = self.placed.packages
+        return next(
+            (p.warehouse_id for p in plans if any(x.line_no == line_no for x in p.lines)),
+            plans[0].warehouse_id,
         )
 
-    @request_payment.validator
-    def _may_request_payment(self, request: PaymentRequest) -> None:
-        if self._status != "awaiting_payment" or self._payment is not None:
-            raise ApplicationError(f"order is {self._status}", type="InvalidStateError")
-
-    @workflow.signal
-    async def payment_received(self, payment: PaymentReceived) -> None:
-        """From the provider's verified webhook. Duplicates are ignored; a payment the order
-        cannot take (cancelled, already paid, wrong amount or currency) is refunded in full."""
-        if payment.transaction_id in self._seen_transactions:
-            return
-        self._seen_transactions.add(payment.transaction_id)
-        async with self._lock:
-            accepted = (
-                self._payment is None
-                and self._status == "awaiting_payment"
-                and self._placed is not None
-                and payment.amount_fen == self._placed.quote.payable_fen
-                and payment.currency == self._in.policy.currency
-            )
-            if not accepted and workflow.patched(VOUCH_PATCH):
-                # Money the order did not ask for: believed only if the provider holds it.
-                confirmation = await call(
-                    PaymentActivities.confirm_payment,
-                    ConfirmPaymentRequest(order_no=self._in.order_no, payment=payment),
-                )
-                if not confirmation.vouched:
-                    self._note(
-                        "payment_difference",
-                        Actor(kind="provider", name=payment.provider),
-                        {
-                            "transaction_id": payment.transaction_id,
-                            "amount_fen": payment.amount_fen,
-                        },
-                    )
-                    return
-            await call(
-                PaymentActivities.record_payment,
-                RecordPaymentRequest(
-                    order_no=self._in.order_no,
-                    payment=payment,
-                    accepted=accepted,
-                    at=workflow.now(),
-                ),
-            )
-            self._paid_fen += payment.amount_fen
-            if accepted:
-                self._payment = payment
-                await self._record(
-                    "paid",
-                    status="paid",
-                    actor=Actor(kind="provider", name=payment.provider),
-                    detail={"transaction_id": payment.transaction_id},
-                )
-            else:
-                await self.refund(
-                    payment,
-                    payment.amount_fen,
-                    f"RF-{payment.transaction_id}",
-                    "payment the order could not accept",
-                )
-
-    @workflow.update
-    async def review(self, decision: RiskDecision) -> OrderView:
-        self._decision = decision
-        await self._record(
-            "risk_approved" if decision.approve else "risk_rejected",
-            actor=decision.actor,
-            detail={"reason": decision.reason},
-        )
-        return self.view()
-
-    @review.validator
-    def _may_review(self, decision: RiskDecision) -> None:
-        if self._placed is None or not self._placed.under_review or self._decision is not None:
-            raise ApplicationError("no risk review is open on this order", type="InvalidStateError")
-        if not decision.approve and not decision.reason.strip():
-            raise ApplicationError("a rejection needs a reason", type="InvalidInputError")
+    def refusals(self, as_no: str) -> list[str]:
+        found = [a.refused for (no, _), a in self.answers.items() if no == as_no and a.refused]
+        return found or ["its packages are already picked or handed over"]

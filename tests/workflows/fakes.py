@@ -70,6 +70,15 @@ class FakeBackOffice:
         self.refunds_refused = 0  # refund_payment refuses this many times first
         self.unvouched: set[str] = set()  # transactions confirm_payment says the provider lacks
         self.recorded: set[str] = set()  # transactions confirm_payment says we have recorded
+        self.reserved: list[o.PackagePlan] = []  # packages reserve_package made (reships, ...)
+
+    def plan(self, package_no: str) -> o.PackagePlan:
+        """The package of that number, placed or reserved later; a number derived from a
+        placed package's (`…R1`, `…B`) finds that package."""
+        for plan in [*self.plans, *self.reserved]:
+            if plan.package_no == package_no:
+                return plan
+        return next(p for p in self.plans if package_no.startswith(p.package_no))
 
     def _plans(self, packages: int) -> list[o.PackagePlan]:
         """Weights before the box (box_tare_g = 0): line 1 weighs 1 000 g, line 2 400 g."""
@@ -187,12 +196,14 @@ class FakeBackOffice:
         if self.no_stock_for_packages:
             raise ApplicationError("out of stock", type="OutOfStockError", non_retryable=True)
         weight = sum(p.weight_g for p in self.plans if p.warehouse_id == request.warehouse_id)
-        return o.PackagePlan(
+        plan = o.PackagePlan(
             package_no=request.package_no,
             warehouse_id=request.warehouse_id,
             lines=request.lines,
             weight_g=weight,
         )
+        self.reserved.append(plan)
+        return plan
 
     @activity.defn(name="release_stock")
     async def release_stock(self, request: o.ReleaseRequest) -> int:
@@ -203,7 +214,7 @@ class FakeBackOffice:
     async def withdraw_units(self, request: sh.WithdrawRequest) -> sh.UnitsWithdrawn:
         """Gives up what the package still holds of each line (all of it when asked)."""
         await self._record("withdraw_units", request)
-        plan = next(p for p in self.plans if p.package_no == request.package_no)
+        plan = self.plan(request.package_no)
         holds = {line.line_no: line for line in self.holding.get(plan.package_no, plan.lines)}
         taken: list[o.PackageLine] = []
         for ask in request.lines:

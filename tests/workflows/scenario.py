@@ -117,7 +117,7 @@ class Scenario:
     ) -> None:
         """Its wave picked the package (all of it, or all but `missing`, weighing `missing_g`)."""
         await self.fake.wait_step(package_no, "released")
-        plan = next(p for p in self.fake.plans if package_no.startswith(p.package_no))
+        plan = self.fake.plan(package_no)
         gone = {m.line_no: m.quantity for m in missing or []}
         lines = [
             line.model_copy(update={"quantity": line.quantity - gone.get(line.line_no, 0)})
@@ -140,7 +140,7 @@ class Scenario:
         once its wave has picked it."""
         await self.picked(package_no)
         await self.fake.wait_step(package_no, "picked")
-        plan = next(p for p in self.fake.plans if package_no.startswith(p.package_no))
+        plan = self.fake.plan(package_no)
         return await self.shipment(package_no).execute_update(
             ShipmentWorkflow.pack,
             sh.PackRequest(actor=DEVICE, measured_weight_g=weight_g or plan.weight_g),
