@@ -35,7 +35,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from core.db import make_engine
 from migrations import upgrade_to_head
-from models.contracts.order import OrderTimings
+from models.contracts.order import OrderPolicy, OrderTimings
+from models.db import Stock
 from models.domain.reconciliation import business_day
 from tests.replay.record import _createdb, _sql
 from tests.replay.record_money import late_after_end, refused_cancel_refund, unvouched_payment
@@ -215,6 +216,114 @@ def _money(scenario: MoneyScenario) -> Scenario:
     return run
 
 
+async def _short_by_one(c: Clients) -> tuple[Json, Json]:
+    """A paid order of 2 units of a SKU with nothing else to sell; the wave's picker finds one:
+    reported short. The order and its package, as they were released."""
+    from tests.api.test_wave_short_picks import sellable
+    from tests.support.picking import claim, pick_task, plan_now, scan_id
+
+    sku = await only_in(c.stack, "SH01")
+    order = await paid_order(c.stack, c.api, [(sku, 2)], key="short")
+    [parcel] = order["packages"]
+    warehouse = parcel["warehouse_id"]
+    manager = await staff(c.api, "warehouse_manager")
+    async with c.stack.sessions() as session:
+        stock = await session.get(Stock, (sku, warehouse))
+        assert stock is not None
+    hold = stock.safety_hold + await sellable(c.stack, sku)  # nothing to re-allocate from
+    answer = await c.api.put(
+        f"/v1/stock/{sku}/{warehouse}/safety-hold",
+        headers=manager,
+        json={"safety_hold": hold, "reason": "keep a buffer"},
+    )
+    assert answer.status_code == 200, answer.text
+    await plan_now(c.api, warehouse)
+    task = await claim(c.api, DEVICE["SH01"])
+    assert task is not None
+    short = await c.api.post(
+        f"/v1/pick-tasks/{task['task_no']}/short",
+        headers=DEVICE["SH01"],
+        json={"scan_id": scan_id("short"), "found": task["next"]["stop"]["remaining"] - 1},
+    )
+    assert short.status_code == 200, short.text
+    assert (await pick_task(c.api, DEVICE["SH01"], short.json()))["status"] == "short"
+    return order, parcel
+
+
+async def short_pick_backorder(c: Clients) -> None:
+    """Backorder policy: one unit short; the package ships what it has; the unit is found again
+    and ships as package …B; delivered, closed."""
+    from tests.api.test_wave_short_picks import add_batch, spare_locations
+
+    order, parcel = await _short_by_one(c)
+    number = parcel["package_no"]
+    await deliver(c.carrier, await pack_and_hand_over(c.api, parcel))
+    sku, warehouse = order["lines"][0]["sku_id"], parcel["warehouse_id"]
+    [spare] = await spare_locations(c.stack, sku, warehouse, 1)
+    manager = await staff(c.api, "warehouse_manager")
+    await add_batch(
+        c.api,
+        manager,
+        (sku, warehouse, spare),
+        quantity_delta=1,
+        batch_no="B-BACK",
+        production_date="2026-11-01",
+        expiry_date="2030-11-01",
+    )
+
+    async def backordered() -> Json | None:
+        shown = await view(c.api, order["order_no"])
+        found = [p for p in shown["packages"] if p["package_no"] == f"{number}B"]
+        return found[0] if found and found[0]["status"] == "released" else None
+
+    second = await eventually(backordered, f"{number}B released")
+    await deliver(c.carrier, await pack_and_hand_over(c.api, second))
+    await wait_status(c.api, order["order_no"], "delivered")
+    await _closed(c, order["order_no"])
+
+
+async def short_pick_cancel_line(c: Clients) -> None:
+    """Cancel-line policy: one unit short is refunded; the package ships the other; closed."""
+    order, parcel = await _short_by_one(c)
+    await deliver(c.carrier, await pack_and_hand_over(c.api, parcel))
+
+    async def refunded() -> bool:
+        return bool((await view(c.api, order["order_no"]))["refunded_fen"] > 0)
+
+    await eventually(refunded, "the short unit refunded")
+    await wait_status(c.api, order["order_no"], "delivered")
+    await _closed(c, order["order_no"])
+
+
+async def weight_hold(c: Clients) -> None:
+    """Packed far off the expected weight: held until the warehouse manager overrides it, then
+    waybill, handover, delivery; closed."""
+    order = await paid_order(c.stack, c.api, [(await only_in(c.stack, "SH01"), 1)], key="heavy")
+    [package] = order["packages"]
+    number = package["package_no"]
+    device = await device_for(c.api, package["warehouse_id"])
+    shown = await pick_package(c.api, package)
+    heavy = shown["expected_weight_g"] * 3 + 500
+    packed = await c.api.post(
+        f"/v1/packages/{number}/pack", headers=device, json={"measured_weight_g": heavy}
+    )
+    assert packed.status_code == 200, packed.text
+    assert packed.json()["status"] == "weight_hold", packed.text
+    manager = await staff(c.api, "warehouse_manager")
+    overridden = await c.api.post(
+        f"/v1/packages/{number}/override-weight",
+        headers=manager,
+        json={"reason": "gift box, heavier than listed"},
+    )
+    assert overridden.status_code == 200, overridden.text
+    waybilled = await wait_package(c.api, number, "waybill_created", device)
+    handed = await c.api.post(f"/v1/packages/{number}/handover", headers=device)
+    assert handed.status_code == 200, handed.text
+    await deliver(c.carrier, waybilled["tracking_no"])
+    await wait_status(c.api, order["order_no"], "delivered")
+    await _closed(c, order["order_no"])
+
+
 # --- after-sales -------------------------------------------------------------------------------
 
 
@@ -239,6 +348,41 @@ async def after_sale_refund(c: Clients) -> None:
     await shown_as(c.api, as_no, "refunded")
     c.finished(f"aftersale-{as_no}")
     await _closed(c, order["order_no"])
+
+
+async def _refund_only(c: Clients, order_no: str, key: str, line: int, quantity: int) -> str:
+    body = {
+        "client_request_key": key,
+        "type": "refund_only",
+        "lines": [{"line_no": line, "quantity": quantity}],
+        "reason": "不想要了",
+    }
+    opened = await c.api.post(f"/v1/orders/{order_no}/after-sales", headers=SHOP, json=body)
+    assert opened.status_code == 201, opened.text
+    return str(opened.json()["as_no"])
+
+
+async def after_sale_before_shipment(c: Clients) -> None:
+    """Paid, released, not yet picked: one unit of three refunded at once (taken out of the
+    package, nothing to decide); the other two are picked, shipped, delivered; closed."""
+    order = await paid_order(c.stack, c.api, [(await only_in(c.stack, "SH01"), 3)], key="pre")
+    [parcel] = order["packages"]
+    as_no = await _refund_only(c, order["order_no"], "pre-1", order["lines"][0]["line_no"], 1)
+    await shown_as(c.api, as_no, "refunded")
+    await deliver(c.carrier, await pack_and_hand_over(c.api, parcel))
+    await wait_status(c.api, order["order_no"], "delivered")
+    c.finished(f"aftersale-{as_no}")
+    await _closed(c, order["order_no"])
+
+
+async def after_sale_whole_order(c: Clients) -> None:
+    """Paid, released, not yet picked: every unit refunded before picking; the order ends
+    cancelled, refunded once."""
+    order = await paid_order(c.stack, c.api, [(await only_in(c.stack, "SH01"), 2)], key="all")
+    as_no = await _refund_only(c, order["order_no"], "all-1", order["lines"][0]["line_no"], 2)
+    await shown_as(c.api, as_no, "refunded")
+    await wait_status(c.api, order["order_no"], "cancelled")
+    c.finished(f"aftersale-{as_no}", f"order-{order['order_no']}")
 
 
 async def after_sale_return(c: Clients) -> None:
@@ -507,46 +651,60 @@ async def diagnostics(c: Clients) -> None:
     assert deep.json()["temporal"]["worker"] == c.stack.task_queue, deep.text
 
 
-def _no_window() -> OrderTimings:
-    return fast_timings().model_copy(update={"after_sale_window": timedelta(0)})
+def _timings(**changes: Any) -> OrderTimings:
+    return fast_timings().model_copy(update=changes)
 
 
-SCENARIOS: dict[str, tuple[Scenario, OrderTimings]] = {
-    "order_happy": (order_happy, fast_timings()),
-    "close_at_once": (close_at_once, _no_window()),
+BACKORDER = _timings(backorder_retry=timedelta(seconds=2), backorder_for=timedelta(minutes=10))
+
+# name: (scenario, running_stack's keywords: the order timings and policy it runs under)
+SCENARIOS: dict[str, tuple[Scenario, dict[str, Any]]] = {
+    "order_happy": (order_happy, {}),
+    "close_at_once": (close_at_once, {"timings": _timings(after_sale_window=timedelta(0))}),
     "payment_timeout": (
         payment_timeout,
-        fast_timings().model_copy(update={"payment_window": timedelta(seconds=3)}),
+        {"timings": _timings(payment_window=timedelta(seconds=3))},
     ),
-    "cancel_paid": (cancel_paid, fast_timings()),
-    "cancel_after_waybill": (cancel_after_waybill, fast_timings()),
-    "late_payment": (late_payment, fast_timings()),
-    "late_payment_after_end": (late_payment_after_end, fast_timings()),
-    "failed_placement": (failed_placement, fast_timings()),
-    "refused_cancel_refund": (_money(refused_cancel_refund), fast_timings()),
-    "unvouched_payment": (_money(unvouched_payment), fast_timings()),
-    "late_after_end_refused": (_money(late_after_end), fast_timings()),
-    "after_sale_refund": (after_sale_refund, fast_timings()),
-    "after_sale_return": (after_sale_return, fast_timings()),
-    "after_sale_exchange": (after_sale_exchange, fast_timings()),
-    "after_sale_id_taken": (after_sale_id_taken, fast_timings()),
-    "purchase_tiered": (purchase_tiered, fast_timings()),
-    "purchase_short_mismatch": (purchase_short_mismatch, fast_timings()),
-    "purchase_rejected": (purchase_rejected, fast_timings()),
-    "replenishment": (replenishment, fast_timings()),
-    "reconciliation": (reconciliation, fast_timings()),
-    "diagnostics": (diagnostics, fast_timings()),
+    "cancel_paid": (cancel_paid, {}),
+    "cancel_after_waybill": (cancel_after_waybill, {}),
+    "late_payment": (late_payment, {}),
+    "late_payment_after_end": (late_payment_after_end, {}),
+    "failed_placement": (failed_placement, {}),
+    "refused_cancel_refund": (_money(refused_cancel_refund), {}),
+    "unvouched_payment": (_money(unvouched_payment), {}),
+    "late_after_end_refused": (_money(late_after_end), {}),
+    "short_pick_backorder": (
+        short_pick_backorder,
+        {"timings": BACKORDER, "policy": OrderPolicy(short_pick_policy="backorder")},
+    ),
+    "short_pick_cancel_line": (
+        short_pick_cancel_line,
+        {"policy": OrderPolicy(short_pick_policy="cancel_line")},
+    ),
+    "weight_hold": (weight_hold, {}),
+    "after_sale_refund": (after_sale_refund, {}),
+    "after_sale_before_shipment": (after_sale_before_shipment, {}),
+    "after_sale_whole_order": (after_sale_whole_order, {}),
+    "after_sale_return": (after_sale_return, {}),
+    "after_sale_exchange": (after_sale_exchange, {}),
+    "after_sale_id_taken": (after_sale_id_taken, {}),
+    "purchase_tiered": (purchase_tiered, {}),
+    "purchase_short_mismatch": (purchase_short_mismatch, {}),
+    "purchase_rejected": (purchase_rejected, {}),
+    "replenishment": (replenishment, {}),
+    "reconciliation": (reconciliation, {}),
+    "diagnostics": (diagnostics, {}),
 }
 
 
 async def _record(
-    client: Client, url: str, name: str, scenario: Scenario, timings: OrderTimings, out: Path
+    client: Client, url: str, name: str, scenario: Scenario, options: dict[str, Any], out: Path
 ) -> None:
     engine = make_engine(url)
     queue = f"replay-{name}"
     try:
         async with (
-            running_stack(engine, client, queue, timings=timings) as stack,
+            running_stack(engine, client, queue, **options) as stack,
             httpx.AsyncClient(base_url=stack.api, timeout=60) as api,
             httpx.AsyncClient(base_url=stack.payments, timeout=30) as provider,
             httpx.AsyncClient(base_url=stack.carrier, timeout=30) as carrier,
@@ -620,11 +778,11 @@ async def main(only: list[str]) -> None:
             await asyncio.to_thread(
                 upgrade_to_head, postgres.url.replace("/houtai", f"/{TEMPLATE}")
             )
-            for name, (scenario, timings) in chosen.items():
+            for name, (scenario, options) in chosen.items():
                 await _sql(postgres, "postgres", f'CREATE DATABASE "{name}" TEMPLATE {TEMPLATE}')
                 url = postgres.url.replace("/houtai", f"/{name}")
                 try:
-                    await _record(env.client, url, name, scenario, timings, out)
+                    await _record(env.client, url, name, scenario, options, out)
                 except Exception as exc:  # the others are still worth recording; reported below
                     failed[name] = f"{type(exc).__name__}: {exc}"
                     traceback.print_exc()
