@@ -324,6 +324,67 @@ async def weight_hold(c: Clients) -> None:
     await _closed(c, order["order_no"])
 
 
+async def risk_review_approved(c: Clients) -> None:
+    """Every order reviewed: placed (held for review), paid, approved by ops, released,
+    shipped, delivered; closed."""
+    sku = await only_in(c.stack, "SH01")
+    order_no = await place(c.api, "replay-review-ok", 8, {sku: 1})
+    await pay(c.api, c.provider, order_no)
+    await wait_status(c.api, order_no, "paid")
+    ops = await staff(c.api, "ops")
+    review = f"/v1/orders/{order_no}/risk-review"
+    answer = await c.api.post(review, json={"approve": True, "reason": "老客户"}, headers=ops)
+    assert answer.status_code == 200, answer.text
+    shown = await wait_status(c.api, order_no, "fulfilling")
+    [package] = shown["packages"]
+    await deliver(c.carrier, await pack_and_hand_over(c.api, package))
+    await wait_status(c.api, order_no, "delivered")
+    await _closed(c, order_no)
+
+
+async def risk_review_rejected(c: Clients) -> None:
+    """Every order reviewed: placed, paid, rejected by ops: cancelled and refunded."""
+    sku = await only_in(c.stack, "SH01")
+    order_no = await place(c.api, "replay-review-no", 9, {sku: 2})
+    await pay(c.api, c.provider, order_no)
+    await wait_status(c.api, order_no, "paid")
+    ops = await staff(c.api, "ops")
+    body = {"approve": False, "reason": "同一地址多笔订单"}
+    answer = await c.api.post(f"/v1/orders/{order_no}/risk-review", json=body, headers=ops)
+    assert answer.status_code == 200, answer.text
+    await wait_cancelled(c.api, order_no)
+    c.finished(f"order-{order_no}")
+
+
+async def lost_parcel(c: Clients) -> None:
+    """Two packages: one delivered, the other lost by the carrier; ops refund the lost one's
+    value; the order is delivered and closes."""
+    sku_sh, sku_gz = await one_warehouse_skus(c.stack)
+    order_no = await place(c.api, "replay-lost", 10, {sku_sh: 1, sku_gz: 2})
+    await pay(c.api, c.provider, order_no)
+    shown = await wait_status(c.api, order_no, "fulfilling")
+    kept, lost = sorted(shown["packages"], key=lambda p: p["package_no"])
+    await deliver(c.carrier, await pack_and_hand_over(c.api, kept))
+    gone = await pack_and_hand_over(c.api, lost)
+    pushed = await c.carrier.post(f"/_sandbox/tracking/{gone}/events", json={"code": "lost"})
+    assert pushed.status_code == 201, pushed.text
+    device = await device_for(c.api, lost["warehouse_id"])
+    await wait_package(c.api, lost["package_no"], "exception", device)
+    decided = await c.api.post(
+        f"/v1/packages/{lost['package_no']}/exception-decision",
+        json={"decision": "refund", "reason": "承运商确认丢件"},
+        headers=await staff(c.api, "ops"),
+    )
+    assert decided.status_code == 200, decided.text
+
+    async def settled() -> bool:
+        found = await view(c.api, order_no)
+        return bool(found["refunded_fen"] and found["status"] == "delivered")
+
+    await eventually(settled, "the lost package refunded and the order delivered")
+    await _closed(c, order_no)
+
+
 # --- after-sales -------------------------------------------------------------------------------
 
 
@@ -591,6 +652,27 @@ async def purchase_short_mismatch(c: Clients) -> None:
     c.finished(f"po-{number}", f"settle-{number}")
 
 
+async def purchase_payable_later(c: Clients) -> None:
+    """One approval level, received in full, invoiced as ordered today: payable, the settlement
+    waits on a durable timer for the supplier's terms (recorded while it waits)."""
+    po, (sku_a, sku_b), sh = await _po(c, 250, (20, 10))
+    number = po["po_no"]
+    await _approve(c, number, "purchasing_manager")
+    buyer = await staff(c.api, "purchasing")
+    await sent(c.api, number, buyer)
+    await _receive(c, number, sh, "all", [
+        {"line_no": 1, "sku_id": sku_a, "received": 20, "accepted": 20},
+        {"line_no": 2, "sku_id": sku_b, "received": 10, "accepted": 10},
+    ])  # fmt: skip
+    lines = [
+        {"line_no": 1, "sku_id": sku_a, "quantity": 20, "unit_price_fen": 250},
+        {"line_no": 2, "sku_id": sku_b, "quantity": 10, "unit_price_fen": 250},
+    ]
+    booked = await _invoice(c, number, "INV-L1", date.today().isoformat(), lines)
+    assert booked["status"] == "payable", booked
+    assert date.fromisoformat(booked["due_date"]) > date.today(), booked
+
+
 async def purchase_rejected(c: Clients) -> None:
     """A PO the purchasing manager rejects: the process ends."""
     po, _, _ = await _po(c, 250, (10, 10))
@@ -630,18 +712,32 @@ async def replenishment(c: Clients) -> None:
 
 
 async def reconciliation(c: Clients) -> None:
-    """A paid order cancelled and refunded; finance reconciles the business day."""
-    order = await paid_order(c.stack, c.api, [(await only_in(c.stack, "SH01"), 1)], key="rec")
+    """A paid order kept, one cancelled and refunded; the provider's statement altered (an
+    amount changed, the refund left out, a phantom payment); finance reconciles the day: the
+    differences recorded."""
+    from tests.api.test_reconciliation import plant
+    from tests.support.order_api import money_entries, refunds
+
+    kept = await paid_order(c.stack, c.api, [(await only_in(c.stack, "SH01"), 1)], key="rec-1")
+    order = await paid_order(c.stack, c.api, [(await only_in(c.stack, "GZ01"), 1)], key="rec-2")
     cs = await staff(c.api, "cs")
     body = {"reason": "客户要求"}
     cancel = await c.api.post(f"/v1/orders/{order['order_no']}/cancel", json=body, headers=cs)
     assert cancel.status_code == 200, cancel.text
     await wait_cancelled(c.api, order["order_no"])
-    day = business_day(datetime.now(UTC)).isoformat()
+    [refund] = await refunds(c.stack, order["order_no"])
+    [(_, paid_fen, transaction_id)] = await money_entries(c.stack, kept["order_no"])
+    day = business_day(datetime.now(UTC))
+    await plant(c.provider, kind="alter_amount", entry_id=transaction_id, amount_fen=paid_fen + 1)
+    await plant(c.provider, kind="omit", entry_id=refund.provider_refund_id)
+    await plant(c.provider, kind="phantom", amount_fen=4321, date=day.isoformat(),
+                merchant_order_no="PHANTOM-1")  # fmt: skip
     finance = await staff(c.api, "finance")
-    run = await c.api.post("/v1/finance/reconciliation/run", json={"day": day}, headers=finance)
+    path = "/v1/finance/reconciliation/run"
+    run = await c.api.post(path, json={"day": day.isoformat()}, headers=finance)
     assert run.status_code == 200, run.text
     assert run.json()["run"]["status"] == "completed", run.text
+    assert len(run.json()["differences"]) >= 2, run.text
 
 
 async def diagnostics(c: Clients) -> None:
@@ -682,6 +778,9 @@ SCENARIOS: dict[str, tuple[Scenario, dict[str, Any]]] = {
         {"policy": OrderPolicy(short_pick_policy="cancel_line")},
     ),
     "weight_hold": (weight_hold, {}),
+    "lost_parcel": (lost_parcel, {}),
+    "risk_review_approved": (risk_review_approved, {"policy": OrderPolicy(risk_review_over_fen=1)}),
+    "risk_review_rejected": (risk_review_rejected, {"policy": OrderPolicy(risk_review_over_fen=1)}),
     "after_sale_refund": (after_sale_refund, {}),
     "after_sale_before_shipment": (after_sale_before_shipment, {}),
     "after_sale_whole_order": (after_sale_whole_order, {}),
@@ -690,6 +789,7 @@ SCENARIOS: dict[str, tuple[Scenario, dict[str, Any]]] = {
     "after_sale_id_taken": (after_sale_id_taken, {}),
     "purchase_tiered": (purchase_tiered, {}),
     "purchase_short_mismatch": (purchase_short_mismatch, {}),
+    "purchase_payable_later": (purchase_payable_later, {}),
     "purchase_rejected": (purchase_rejected, {}),
     "replenishment": (replenishment, {}),
     "reconciliation": (reconciliation, {}),
