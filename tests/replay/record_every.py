@@ -2,7 +2,7 @@
 their main paths, for tests/replay/test_replay_every.py. One command re-records them all:
 
     .venv/bin/python -m tests.replay.record_every            # every scenario
-    .venv/bin/python -m tests.replay.record_every order_happy wave_cancel   # only these
+    .venv/bin/python -m tests.replay.record_every order_happy weight_hold   # only these
 
 Each scenario runs on a whole in-process stack (embedded PostgreSQL, the Temporal dev server,
 the API, the sandbox payment provider, carrier and supplier, a worker built by build_worker with
@@ -62,7 +62,7 @@ from tests.support.temporal import dev_server
 from workers.embedded import EmbeddedPostgres, free_port
 from workflows.late_payment import late_payment_id
 
-# 1: every class of WORKFLOWS in its main paths, recorded with the code of issue 13.
+# 1: every class of WORKFLOWS in its main paths, recorded with main as issue 13 began (0205767).
 GENERATION = "1-every-workflow"
 ROOT = Path(__file__).parent / "every"
 TEMPLATE = "replay_template"
@@ -687,8 +687,9 @@ async def purchase_rejected(c: Clients) -> None:
 
 
 async def replenishment(c: Clients) -> None:
-    """A SKU below its reorder point: "replenish now" drafts a PO (a PurchaseOrderWorkflow left
-    running as a draft); purchasing submits it, the manager approves it."""
+    """A SKU below its reorder point: "replenish now" drafts a PO (a child PurchaseOrderWorkflow
+    the run leaves running); purchasing submits it, the manager approves it, it is sent (recorded
+    while it waits for the goods)."""
     from tests.api.test_replenishment import preferred_sku
 
     sku, _supplier, _price, sellable, in_transit = await preferred_sku(c.stack, "SH01")
