@@ -498,6 +498,60 @@ async def after_sale_exchange(c: Clients) -> None:
     await _closed(c, order["order_no"])
 
 
+async def _replacement_released(c: Clients, order_no: str, line: int, key: str) -> tuple[str, Json]:
+    """An exchange of one unit approved, returned, received: the replacement released."""
+    as_no = await open_after_sale(c.api, order_no, key, "exchange", [(line, 1)])
+    await _decide(c, as_no)
+    await shown_as(c.api, as_no, "awaiting_return")
+    back = {"carrier_code": "SF", "tracking_no": await customer_parcel(c.carrier)}
+    path = f"/v1/after-sales/{as_no}"
+    shipped = await c.api.post(f"{path}/return-shipment", headers=SHOP, json=back)
+    assert shipped.status_code == 200, shipped.text
+    inbound = {"lines": [{"line_no": line, "sellable": 1, "damaged": 0}]}
+    received = await c.api.post(f"{path}/inbound", headers=DEVICE["SH01"], json=inbound)
+    assert received.status_code == 200, received.text
+    await shown_as(c.api, as_no, "exchanged")
+    replacement = f"PK{as_no[2:]}X"
+
+    async def released() -> Json | None:
+        shown = await view(c.api, order_no)
+        found = [p for p in shown["packages"] if p["package_no"] == replacement]
+        return found[0] if found and found[0]["status"] == "released" else None
+
+    return as_no, await eventually(released, "replacement package released")
+
+
+async def exchange_refund_before_replacement_ships(c: Clients) -> None:
+    """Issue 13 item 1's path: an exchange's replacement is released, then the customer asks a
+    refund of that unit before it ships. Recorded as the code of this generation runs it: the
+    request waits for a decision as if the unit were delivered, is approved and refunded, and the
+    replacement still ships (the order's handles never include it). Tolerant of the fix: a
+    request settled at once and a replacement that no longer ships are recorded as they are."""
+    order = await _delivered(c, 1, "as-ex-refund")
+    order_no, line = order["order_no"], order["lines"][0]["line_no"]
+    as_no, parcel = await _replacement_released(c, order_no, line, "ex-r")
+    body = {
+        "client_request_key": "ex-r-refund",
+        "type": "refund_only",
+        "lines": [{"line_no": line, "quantity": 1}],
+        "reason": "不要换了",
+    }
+    asked = await c.api.post(f"/v1/orders/{order_no}/after-sales", headers=SHOP, json=body)
+    assert asked.status_code == 201, asked.text
+    refund_no = asked.json()["as_no"]
+    if asked.json()["sla_due_at"] is not None:  # waits for a decision
+        await shown_as(c.api, refund_no, "requested")
+        await _decide(c, refund_no)
+    await shown_as(c.api, refund_no, "refunded")
+    c.finished(f"aftersale-{as_no}", f"aftersale-{refund_no}")
+    shown = await view(c.api, order_no)
+    [replacement] = [p for p in shown["packages"] if p["package_no"] == parcel["package_no"]]
+    print(f"{order_no}: the replacement is {replacement['status']} after the refund")  # noqa: T201
+    if replacement["status"] == "released":
+        await deliver(c.carrier, await pack_and_hand_over(c.api, parcel))
+    await _closed(c, order_no)
+
+
 async def after_sale_id_taken(c: Clients) -> None:
     """The after-sale's workflow id is already taken: refused with a 409
     (after-sale-id-taken-refused); the next request for the same units is refunded."""
@@ -788,6 +842,7 @@ SCENARIOS: dict[str, tuple[Scenario, dict[str, Any]]] = {
     "after_sale_return": (after_sale_return, {}),
     "after_sale_exchange": (after_sale_exchange, {}),
     "after_sale_id_taken": (after_sale_id_taken, {}),
+    "exchange_refund_before_replacement_ships": (exchange_refund_before_replacement_ships, {}),
     "purchase_tiered": (purchase_tiered, {}),
     "purchase_short_mismatch": (purchase_short_mismatch, {}),
     "purchase_payable_later": (purchase_payable_later, {}),
