@@ -446,6 +446,25 @@ async def after_sale_whole_order(c: Clients) -> None:
     c.finished(f"aftersale-{as_no}", f"order-{order['order_no']}")
 
 
+async def after_sale_rejected_and_withdrawn(c: Clients) -> None:
+    """Delivered; one refund request rejected by customer service, another withdrawn by the
+    customer before anyone decided; closed."""
+    order = await _delivered(c, 2, "as-no")
+    line = order["lines"][0]["line_no"]
+    rejected = await open_after_sale(c.api, order["order_no"], "no-1", "refund_only", [(line, 1)])
+    cs = await staff(c.api, "cs")
+    body = {"approve": False, "reason": "已超出售后范围"}
+    decided = await c.api.post(f"/v1/after-sales/{rejected}/decision", headers=cs, json=body)
+    assert decided.status_code == 200, decided.text
+    await shown_as(c.api, rejected, "rejected")
+    withdrawn = await open_after_sale(c.api, order["order_no"], "no-2", "refund_only", [(line, 1)])
+    answer = await c.api.post(f"/v1/after-sales/{withdrawn}/withdraw", headers=SHOP)
+    assert answer.status_code == 200, answer.text
+    await shown_as(c.api, withdrawn, "withdrawn")
+    c.finished(f"aftersale-{rejected}", f"aftersale-{withdrawn}")
+    await _closed(c, order["order_no"])
+
+
 async def after_sale_return(c: Clients) -> None:
     """Delivered; two units sent back (the return parcel followed: follow-return-tracking),
     received at the warehouse, one sellable and one damaged, refunded."""
@@ -740,6 +759,17 @@ async def purchase_rejected(c: Clients) -> None:
     c.finished(f"po-{po['po_no']}")
 
 
+async def purchase_cancelled(c: Clients) -> None:
+    """A PO submitted, then cancelled by purchasing before anyone approved it."""
+    po, _, _ = await _po(c, 250, (10, 10))
+    buyer = await staff(c.api, "purchasing")
+    cancelled = await c.api.post(
+        f"/v1/purchase-orders/{po['po_no']}/cancel", json={"reason": "ordered twice"}, headers=buyer
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    c.finished(f"po-{po['po_no']}")
+
+
 async def replenishment(c: Clients) -> None:
     """A SKU below its reorder point: "replenish now" drafts a PO (a child PurchaseOrderWorkflow
     the run leaves running); purchasing submits it, the manager approves it, it is sent (recorded
@@ -839,6 +869,7 @@ SCENARIOS: dict[str, tuple[Scenario, dict[str, Any]]] = {
     "after_sale_refund": (after_sale_refund, {}),
     "after_sale_before_shipment": (after_sale_before_shipment, {}),
     "after_sale_whole_order": (after_sale_whole_order, {}),
+    "after_sale_rejected_and_withdrawn": (after_sale_rejected_and_withdrawn, {}),
     "after_sale_return": (after_sale_return, {}),
     "after_sale_exchange": (after_sale_exchange, {}),
     "after_sale_id_taken": (after_sale_id_taken, {}),
@@ -847,6 +878,7 @@ SCENARIOS: dict[str, tuple[Scenario, dict[str, Any]]] = {
     "purchase_short_mismatch": (purchase_short_mismatch, {}),
     "purchase_payable_later": (purchase_payable_later, {}),
     "purchase_rejected": (purchase_rejected, {}),
+    "purchase_cancelled": (purchase_cancelled, {}),
     "replenishment": (replenishment, {}),
     "reconciliation": (reconciliation, {}),
     "diagnostics": (diagnostics, {}),
