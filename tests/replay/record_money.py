@@ -22,11 +22,11 @@ from core.db import make_engine
 from migrations import upgrade_to_head
 from tests.api.test_order_payments import payment_event, signed
 from tests.replay.record import _createdb, _sql
+from tests.support.order_api import staff
 from tests.support.orders import SHOP, eventually, one_warehouse_skus, pay, place, wait_status
 from tests.support.stack import Stack, fast_timings, running_stack
 from tests.support.temporal import dev_server
 from workers.embedded import EmbeddedPostgres, free_port
-from workers.seed import DEMO_PASSWORD
 from workflows.late_payment import late_payment_id
 
 HERE = Path(__file__).parent / "money" / "1-money-hardening"
@@ -34,10 +34,8 @@ Scenario = Callable[[Stack, httpx.AsyncClient, httpx.AsyncClient], Awaitable[lis
 
 
 async def _finance(api: httpx.AsyncClient) -> dict[str, str]:
-    login = {"username": "finance", "password": DEMO_PASSWORD}
-    answer = await api.post("/v1/auth/login", json=login)
-    assert answer.status_code == 200, answer.text
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+    """Finance signs in with a second factor since issue 12: staff() answers it."""
+    return await staff(api, "finance")
 
 
 async def _refused(api: httpx.AsyncClient, order_no: str) -> bool:
