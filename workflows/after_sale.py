@@ -204,8 +204,8 @@ class AfterSaleWorkflow:
         except TimeoutError:
             await self._step("closed", "return_expired", detail={"days": window.days})
             return False
-        if workflow.patched(FOLLOW_PATCH):
-            await self._follow_return()
+        workflow.deprecate_patch(FOLLOW_PATCH)  # retired: every history takes this path
+        await self._follow_return()
         await workflow.wait_condition(lambda: state.inspection is not None)
         return True
 
@@ -239,20 +239,20 @@ class AfterSaleWorkflow:
     @workflow.update
     async def ship_back(self, shipment: ReturnShipment) -> AfterSaleView:
         state = self._state
-        if workflow.patched(FOLLOW_PATCH):  # the carrier must know the parcel: we follow it
-            follow = FollowReturn(
-                as_no=self._in.as_no,
-                carrier_code=shipment.carrier_code,
-                tracking_no=shipment.tracking_no,
-            )
-            try:
-                followed = await call(ShipmentActivities.follow_return, follow)
-            except FAILED as exc:
-                cause = refusal(exc)
-                raise ApplicationError(
-                    cause.message if cause else str(exc), type="InvalidInputError"
-                ) from exc
-            state.parcel = latest_tracking(state.parcel, followed)
+        workflow.deprecate_patch(FOLLOW_PATCH)  # retired: the carrier must know the parcel
+        follow = FollowReturn(
+            as_no=self._in.as_no,
+            carrier_code=shipment.carrier_code,
+            tracking_no=shipment.tracking_no,
+        )
+        try:
+            followed = await call(ShipmentActivities.follow_return, follow)
+        except FAILED as exc:
+            cause = refusal(exc)
+            raise ApplicationError(
+                cause.message if cause else str(exc), type="InvalidInputError"
+            ) from exc
+        state.parcel = latest_tracking(state.parcel, followed)
         state.shipped_back = shipment
         await self._step(
             "returning",

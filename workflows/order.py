@@ -232,11 +232,11 @@ class OrderWorkflow:
     async def _release_failed_placement(self, order_no: str) -> None:
         """A placement refused after reserving (e.g. recording refused a value) holds no stock.
         Histories from before this step replay without it."""
-        if workflow.patched("release-stock-on-failed-placement"):
-            await call(
-                InventoryActivities.release_stock,
-                ReleaseRequest(order_no=order_no, reason="placement failed"),
-            )
+        workflow.deprecate_patch("release-stock-on-failed-placement")  # retired
+        await call(
+            InventoryActivities.release_stock,
+            ReleaseRequest(order_no=order_no, reason="placement failed"),
+        )
 
     def _reject(self, exc: ActivityError | ApplicationError) -> None:
         cause = refusal(exc)
@@ -406,10 +406,8 @@ class OrderWorkflow:
             amount_fen=amount_fen,
             reason=reason,
         )
-        if workflow.patched(REFUSAL_PATCH):
-            await self._refund_until_made(request)
-        else:
-            await call(PaymentActivities.refund_payment, request)
+        workflow.deprecate_patch(REFUSAL_PATCH)  # retired: a refused refund waits for a retry
+        await self._refund_until_made(request)
         state.refunded_fen += amount_fen
         if payment is state.payment:
             state.refunded_on_payment += amount_fen
@@ -539,13 +537,10 @@ class OrderWorkflow:
         owed = 0
         if state.payment is not None:
             owed = state.payment.amount_fen - state.refunded_on_payment
-        if workflow.patched(CANCEL_BEFORE_REFUND_PATCH):
-            # Decided: the cancel answers now, its refund shown pending until it is made.
-            await self._record_cancelled(owed)
-            await self._refund_cancelled(owed)
-        else:
-            await self._refund_cancelled(owed)
-            await self._record_cancelled(0)
+        # Decided: the cancel answers now, its refund shown pending until it is made.
+        workflow.deprecate_patch(CANCEL_BEFORE_REFUND_PATCH)  # retired
+        await self._record_cancelled(owed)
+        await self._refund_cancelled(owed)
         # Stay a while to refund payments that arrive after the cancel.
         await workflow.sleep(state.input.timings.late_payment_grace)
 
@@ -590,8 +585,9 @@ class OrderWorkflow:
             actor = Actor(kind="system", name="auto-confirm")
         await self.record("completed", status="completed", actor=actor)
         # A zero window closes at once: the server fires even a 0 s timer only on its next timer
-        # sweep (about a second later). Older histories recorded that timer, so replay keeps it.
-        if timings.after_sale_window > timedelta(0) or not workflow.patched("close-at-once"):
+        # sweep (about a second later).
+        workflow.deprecate_patch("close-at-once")  # retired
+        if timings.after_sale_window > timedelta(0):
             await workflow.sleep(timings.after_sale_window)
         await self._after_sales.wait_all()
         await self.record("closed", status="closed")

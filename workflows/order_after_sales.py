@@ -95,16 +95,15 @@ class AfterSales:
             replacements=request.replacements,
         )
         sla_due_at = None if taken_from else workflow.now() + child.approval_sla
-        if workflow.patched(RECORDED_PATCH):
-            await self._record_opened(child, sla_due_at)
-            child = child.model_copy(update={"recorded": True})
+        workflow.deprecate_patch(RECORDED_PATCH)  # retired: recorded before the answer
+        await self._record_opened(child, sla_due_at)
+        child = child.model_copy(update={"recorded": True})
         try:
             await workflow.start_child_workflow(
                 AfterSaleWorkflow.run, child, id=f"aftersale-{request.as_no}"
             )
         except WorkflowAlreadyStartedError as exc:
-            if not workflow.patched("after-sale-id-taken-refused"):
-                raise
+            workflow.deprecate_patch("after-sale-id-taken-refused")  # retired: always refused
             # The number is taken (a restored sequence): nothing was opened. Units not taken out
             # of packages are free again; units taken out stay claimed (they left the packages).
             if not taken_from:

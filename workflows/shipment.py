@@ -288,7 +288,8 @@ class ShipmentWorkflow:
                 order_no=self._in.order_no, package_no=self._in.package_no, reason="order cancelled"
             ),
         )
-        if state.waybill_no is not None and workflow.patched(VOID_PATCH):
+        if state.waybill_no is not None:
+            workflow.deprecate_patch(VOID_PATCH)  # retired: every cancel voids its waybill
             await self._void_waybill(state.waybill_no)
         await self._step("cancelled", "cancelled")
         await workflow.wait_condition(workflow.all_handlers_finished)

@@ -63,18 +63,17 @@ class WavePlannerWorkflow:
         return [wave.wave_no for wave in result.waves]
 
     async def _plan(self, plan: PlanRequest) -> PlanResult:
-        if workflow.patched(LOCAL_PLAN_PATCH):  # a database step: in the worker, no dispatch
-            return await workflow.execute_local_activity_method(
-                WaveActivities.plan_waves,
-                plan,
-                start_to_close_timeout=timedelta(minutes=2),
-                retry_policy=RETRY,
-            )
-        return await call(WaveActivities.plan_waves, plan, start_to_close=timedelta(minutes=2))
+        workflow.deprecate_patch(LOCAL_PLAN_PATCH)  # retired: a database step, in the worker
+        return await workflow.execute_local_activity_method(
+            WaveActivities.plan_waves,
+            plan,
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=RETRY,
+        )
 
     async def _start_waves(self, result: PlanResult, rules: WaveRules) -> None:
         """One WaveWorkflow per released wave, left running on its own."""
-        built = workflow.patched(BUILT_PATCH)
+        workflow.deprecate_patch(BUILT_PATCH)  # retired: waves come built by the planner
         starts = [
             workflow.start_child_workflow(
                 WaveWorkflow.run,
@@ -83,18 +82,14 @@ class WavePlannerWorkflow:
                     warehouse_id=wave.warehouse_id,
                     cutoff_at=wave.cutoff_at,
                     rules=rules,
-                    built=built,
+                    built=True,
                 ),
                 id=f"wave-{wave.wave_no}",
                 parent_close_policy=ParentClosePolicy.ABANDON,  # the wave lives on
             )
             for wave in result.waves
         ]
-        if built:  # all in one workflow task (older histories started them one by one)
-            await asyncio.gather(*starts)
-        else:
-            for start in starts:
-                await start
+        await asyncio.gather(*starts)  # all in one workflow task
 
 
 @dataclass
