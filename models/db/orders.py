@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -43,6 +44,9 @@ class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (
         Index("ix_orders_status_placed", "status", "placed_at"),
+        # The dashboard's flags: few rows among many, counted without reading the table.
+        Index("ix_orders_escalated", "placed_at", postgresql_where=text("escalated")),
+        Index("ix_orders_under_review", "placed_at", postgresql_where=text("under_review")),
         CheckConstraint("paid_fen >= 0 AND refunded_fen >= 0", name="money_not_negative"),
     )
 
@@ -93,6 +97,7 @@ class OrderLine(Base):
 
 class Package(Base):
     __tablename__ = "packages"
+    __table_args__ = (Index("ix_packages_status_warehouse", "status", "warehouse_id"),)
 
     package_no: Mapped[str] = mapped_column(String(28), primary_key=True)
     order_no: Mapped[str] = mapped_column(ForeignKey("orders.order_no"), index=True)

@@ -1,0 +1,40 @@
+"""dashboard: the indexes its figures count with (flagged orders, packages by status, accepted
+payments by time), so the 工作台 answers in the same time at a million orders
+
+Revision ID: 0015_dashboard
+Revises: 0014_promises
+Create Date: 2026-12-06 10:30:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0015_dashboard"
+down_revision: str | None = "0014_promises"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_index(
+        "ix_orders_escalated", "orders", ["placed_at"], postgresql_where=sa.text("escalated")
+    )
+    op.create_index(
+        "ix_orders_under_review", "orders", ["placed_at"], postgresql_where=sa.text("under_review")
+    )
+    op.create_index("ix_packages_status_warehouse", "packages", ["status", "warehouse_id"])
+    op.create_index(
+        "ix_payments_accepted_paid_at",
+        "payments",
+        ["paid_at"],
+        postgresql_where=sa.text("accepted"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_payments_accepted_paid_at", table_name="payments")
+    op.drop_index("ix_packages_status_warehouse", table_name="packages")
+    op.drop_index("ix_orders_under_review", table_name="orders")
+    op.drop_index("ix_orders_escalated", table_name="orders")
