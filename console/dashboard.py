@@ -18,7 +18,6 @@ MENU = (MenuItem("nav.dashboard", "/", "self.read"),)
 
 # The console page that lists what a figure counts (figures without one show no link).
 LINKS: Final[dict[str, str]] = {
-    "orders.total": "/orders",
     "orders.awaiting_payment": "/orders?status=awaiting_payment",
     "orders.escalated": "/orders?escalated=true",
     "orders.refund_refused": "/orders?refund_refused=true",

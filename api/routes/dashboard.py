@@ -130,7 +130,6 @@ async def _orders(session: AsyncSession, at: _Moment) -> tuple[PanelPublic, list
 
     refused = select(OrderRefund.order_no).where(OrderRefund.status == "refused").distinct()
     figures = [
-        FigurePublic(key="orders.total", value=await _count(session, Order)),
         FigurePublic(key="orders.today", value=sum(today), previous=sum(yesterday)),
         FigurePublic(key="orders.paid_today", value=gmv[-1], previous=gmv[-2], unit="fen"),
         FigurePublic(

@@ -47,6 +47,7 @@ class Order(Base):
         # The dashboard's flags: few rows among many, counted without reading the table.
         Index("ix_orders_escalated", "placed_at", postgresql_where=text("escalated")),
         Index("ix_orders_under_review", "placed_at", postgresql_where=text("under_review")),
+        Index("ix_orders_payable", "payable_fen", "order_no"),  # the list sorted by amount
         CheckConstraint("paid_fen >= 0 AND refunded_fen >= 0", name="money_not_negative"),
     )
 

@@ -72,7 +72,6 @@ async def test_figures_agree_with_the_lists_and_yesterday_sits_beside_today(
 
     board = await board_of(api, ops)
     assert figure(board, "orders.today")["value"] == figure(before, "orders.today")["value"] + 2
-    assert figure(board, "orders.total")["value"] == await count_of(api, ops)
     assert figure(board, "orders.awaiting_payment")["value"] == await count_of(
         api, ops, status="awaiting_payment"
     )
