@@ -1,6 +1,6 @@
 """Paginated lists: `?skip=&limit=` in, `{"data": [...], "count": total, "count_capped": bool}`
 out. Counting stops at COUNT_CAP rows: a filter that matches half a million orders answers in the
-time of ten thousand (DESIGN §10: every list page ≤ 300 ms at a million orders); such a page says
+time of a thousand (DESIGN §10: every list page ≤ 300 ms at a million orders); such a page says
 `count_capped: true`, and a client pages on until a page comes back shorter than its limit."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.schemas.types import SkipParam
 
 T = TypeVar("T")
-COUNT_CAP: Final = 10_000
+COUNT_CAP: Final = 1_000
 
 
 class Page(BaseModel, Generic[T]):

@@ -31,11 +31,21 @@ def upgrade() -> None:
         "ix_payments_accepted_paid_at",
         "payments",
         ["paid_at"],
+        postgresql_include=["amount_fen"],
         postgresql_where=sa.text("accepted"),
     )
+    # The orders list filtered by SKU or warehouse reads order numbers from the index alone.
+    op.drop_index("ix_order_lines_sku", table_name="order_lines")
+    op.create_index("ix_order_lines_sku", "order_lines", ["sku_id", "order_no"])
+    op.drop_index("ix_packages_warehouse_id", table_name="packages")
+    op.create_index("ix_packages_warehouse_order", "packages", ["warehouse_id", "order_no"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_packages_warehouse_order", table_name="packages")
+    op.create_index("ix_packages_warehouse_id", "packages", ["warehouse_id"])
+    op.drop_index("ix_order_lines_sku", table_name="order_lines")
+    op.create_index("ix_order_lines_sku", "order_lines", ["sku_id"])
     op.drop_index("ix_payments_accepted_paid_at", table_name="payments")
     op.drop_index("ix_packages_status_warehouse", table_name="packages")
     op.drop_index("ix_orders_payable", table_name="orders")

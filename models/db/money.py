@@ -26,7 +26,12 @@ class Payment(Base):
     __tablename__ = "payments"
     # Paid GMV per day (the dashboard's chart) reads accepted payments by time.
     __table_args__ = (
-        Index("ix_payments_accepted_paid_at", "paid_at", postgresql_where=text("accepted")),
+        Index(
+            "ix_payments_accepted_paid_at",
+            "paid_at",
+            postgresql_include=["amount_fen"],
+            postgresql_where=text("accepted"),
+        ),
     )
 
     transaction_id: Mapped[str] = mapped_column(String(64), primary_key=True)
