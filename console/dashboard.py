@@ -1,96 +1,103 @@
-"""工作台: what the person can act on, from counts the list endpoints already give (one
-`limit=1` call per figure), in the sections their permissions open."""
+"""工作台: the figures GET /v1/dashboard gives this person (the panels their permissions open,
+today beside yesterday) as tiles linking to the lists behind them, and the two charts (orders per
+hour today vs yesterday, paid GMV per day for 30 days) drawn by the vendored ECharts."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from typing import Any, Final
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from console.client import ApiClient
-from console.pages import MenuItem, SignedIn, Viewer, render
+from console.i18n import Translator
+from console.pages import MenuItem, SignedIn, render, translator
 
 router = APIRouter()
 MENU = (MenuItem("nav.dashboard", "/", "self.read"),)
 
-
-@dataclass(frozen=True)
-class Section:
-    title: str  # catalogue key
-    permission: str  # what the list endpoint requires
-    endpoint: str
-    page: str | None  # the console's list page for the figures (None: not built yet)
-    figures: tuple[tuple[str, dict[str, str]], ...]  # (catalogue key, filters)
-
-
-SECTIONS: tuple[Section, ...] = (
-    Section(
-        "dashboard.orders",
-        "orders.read",
-        "/v1/orders",
-        "/orders",
-        (
-            ("dashboard.total", {}),
-            ("status.awaiting_payment", {"status": "awaiting_payment"}),
-            ("status.paid", {"status": "paid"}),
-            ("status.fulfilling", {"status": "fulfilling"}),
-            ("dashboard.escalated", {"escalated": "true"}),
-            ("dashboard.refund_refused", {"refund_refused": "true"}),
-        ),
-    ),
-    Section(
-        "dashboard.after_sales",
-        "aftersales.review",
-        "/v1/after-sales",
-        None,
-        (
-            ("dashboard.after_sales.requested", {"status": "requested"}),
-            ("dashboard.after_sales.overdue", {"overdue": "true"}),
-        ),
-    ),
-    Section(
-        "dashboard.purchasing",
-        "purchase.read",
-        "/v1/purchase-orders",
-        None,
-        (
-            ("dashboard.purchasing.pending_approval", {"status": "pending_approval"}),
-            ("dashboard.escalated", {"escalated": "true"}),
-        ),
-    ),
-)
+# The console page that lists what a figure counts (figures without one show no link).
+LINKS: Final[dict[str, str]] = {
+    "orders.awaiting_payment": "/orders?status=awaiting_payment",
+    "orders.escalated": "/orders?escalated=true",
+    "orders.refund_refused": "/orders?refund_refused=true",
+}
 
 
 @dataclass(frozen=True)
 class Tile:
-    label: str
-    count: int
+    label: str  # catalogue key
+    value: int
+    unit: str  # "count" or "fen"
+    previous: int | None  # yesterday's, where the dashboard compares
     link: str | None  # path under the console's root
 
 
 @dataclass(frozen=True)
 class Panel:
-    title: str
+    title: str  # catalogue key
     tiles: list[Tile]
 
 
-async def panel(api: ApiClient, section: Section) -> Panel:
-    tiles = []
-    for label, filters in section.figures:
-        page = await api.get(section.endpoint, {**filters, "limit": 1})
-        query = urlencode(filters)
-        link = section.page and (f"{section.page}?{query}" if query else section.page)
-        tiles.append(Tile(label, int(page["count"]), link or None))
-    return Panel(section.title, tiles)
+def panels_of(answer: dict[str, Any]) -> list[Panel]:
+    return [
+        Panel(
+            f"dashboard.{panel['key']}",
+            [
+                Tile(
+                    f"dashboard.{f['key']}",
+                    int(f["value"]),
+                    f["unit"],
+                    f.get("previous"),
+                    LINKS.get(f["key"]),
+                )
+                for f in panel["figures"]
+            ],
+        )
+        for panel in answer["panels"]
+    ]
 
 
-async def panels(viewer: Viewer) -> list[Panel]:
-    return [await panel(viewer.api, s) for s in SECTIONS if viewer.can(s.permission)]
+def charts_of(answer: dict[str, Any], t: Translator) -> list[dict[str, Any]]:
+    """What static/js/dashboard.js draws: one chart per entry, its series named in the
+    person's language."""
+    series = {s["key"]: s for s in answer["charts"]}
+    if not series:
+        return []
+    today, yesterday = series["orders.per_hour.today"], series["orders.per_hour.yesterday"]
+    gmv = series["orders.paid_per_day"]
+    return [
+        {
+            "id": "orders-per-hour",
+            "title": t("dashboard.chart.orders_per_hour"),
+            "kind": "line",
+            "unit": "count",
+            "labels": today["labels"],
+            "series": [
+                {"name": t("dashboard.chart.today"), "values": today["values"]},
+                {"name": t("dashboard.chart.yesterday"), "values": yesterday["values"]},
+            ],
+        },
+        {
+            "id": "paid-per-day",
+            "title": t("dashboard.chart.paid_per_day"),
+            "kind": "bar",
+            "unit": "fen",
+            "labels": gmv["labels"],
+            "series": [{"name": t("dashboard.chart.paid"), "values": gmv["values"]}],
+        },
+    ]
 
 
 @router.get("/", response_class=HTMLResponse)
 async def dashboard(request: Request, viewer: SignedIn) -> Response:
     viewer.require("self.read")
-    return render(request, "dashboard/index.html", viewer=viewer, panels=await panels(viewer))
+    answer = await viewer.api.get("/v1/dashboard")
+    return render(
+        request,
+        "dashboard/index.html",
+        viewer=viewer,
+        day=answer["day"],
+        panels=panels_of(answer),
+        charts=charts_of(answer, translator(request)),
+    )

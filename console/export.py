@@ -29,8 +29,10 @@ async def every_row(api: ApiClient, path: str, params: dict[str, Any]) -> AsyncI
         for row in page["data"]:
             yield row
         skip += len(page["data"])
-        if not page["data"] or skip >= int(page["count"]):
+        if len(page["data"]) < EXPORT_PAGE:
             return
+        if not page.get("count_capped") and skip >= int(page["count"]):
+            return  # an exact count reached (a capped one: page on until a short page)
 
 
 async def csv_stream(

@@ -122,12 +122,17 @@ async def order_list(request: Request, viewer: SignedIn) -> Response:
     page = _page_number(request.query_params)
     params = {**filters.api_params(), "skip": (page - 1) * PAGE_SIZE, "limit": PAGE_SIZE}
     answer = await viewer.api.get("/v1/orders", params)
-    count = int(answer["count"])
+    count, capped = int(answer["count"]), bool(answer.get("count_capped"))
+    if capped:  # the API stopped counting: there is a next page while this one is full
+        pages = page + (1 if len(answer["data"]) == PAGE_SIZE else 0)
+    else:
+        pages = max(1, -(-count // PAGE_SIZE))
     context: dict[str, Any] = {
         "orders": answer["data"],
         "count": count,
+        "capped": capped,
         "page": page,
-        "pages": max(1, -(-count // PAGE_SIZE)),
+        "pages": pages,
         "filters": filters,
         "invalid": invalid,
     }

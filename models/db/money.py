@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, String, UniqueConstraint, func
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Index,
+    String,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.db.base import Base
@@ -15,6 +24,15 @@ ENTRY_TYPES = ("payment", "refund", "supplier_invoice", "supplier_credit", "supp
 
 class Payment(Base):
     __tablename__ = "payments"
+    # Paid GMV per day (the dashboard's chart) reads accepted payments by time.
+    __table_args__ = (
+        Index(
+            "ix_payments_accepted_paid_at",
+            "paid_at",
+            postgresql_include=["amount_fen"],
+            postgresql_where=text("accepted"),
+        ),
+    )
 
     transaction_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     provider: Mapped[str] = mapped_column(String(32))

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -43,6 +44,10 @@ class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (
         Index("ix_orders_status_placed", "status", "placed_at"),
+        # The dashboard's flags: few rows among many, counted without reading the table.
+        Index("ix_orders_escalated", "placed_at", postgresql_where=text("escalated")),
+        Index("ix_orders_under_review", "placed_at", postgresql_where=text("under_review")),
+        Index("ix_orders_payable", "payable_fen", "order_no"),  # the list sorted by amount
         CheckConstraint("paid_fen >= 0 AND refunded_fen >= 0", name="money_not_negative"),
     )
 
@@ -74,7 +79,8 @@ class Order(Base):
 
 class OrderLine(Base):
     __tablename__ = "order_lines"
-    __table_args__ = (Index("ix_order_lines_sku", "sku_id"),)
+    # With the order number: "orders holding this SKU" is read from the index alone.
+    __table_args__ = (Index("ix_order_lines_sku", "sku_id", "order_no"),)
 
     order_no: Mapped[str] = mapped_column(
         ForeignKey("orders.order_no", ondelete="CASCADE"), primary_key=True
@@ -93,10 +99,15 @@ class OrderLine(Base):
 
 class Package(Base):
     __tablename__ = "packages"
+    __table_args__ = (
+        Index("ix_packages_status_warehouse", "status", "warehouse_id"),
+        # With the order number: "orders shipping from this warehouse" from the index alone.
+        Index("ix_packages_warehouse_order", "warehouse_id", "order_no"),
+    )
 
     package_no: Mapped[str] = mapped_column(String(28), primary_key=True)
     order_no: Mapped[str] = mapped_column(ForeignKey("orders.order_no"), index=True)
-    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"), index=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
     status: Mapped[str] = mapped_column(String(20))
     status_seq: Mapped[int] = mapped_column(default=0)
     carrier_code: Mapped[str] = mapped_column(String(32))

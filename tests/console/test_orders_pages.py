@@ -54,7 +54,7 @@ async def test_every_page_renders_for_every_staff_role(
             home = await web.get("/console/")
             assert home.status_code == 200, (role, home.text)
             assert "工作台" in home.text and 'href="/console/orders"' in home.text
-            assert "全部订单 1 " in text_of(home.text)  # counts from GET /v1/orders
+            assert "今日订单 1 " in text_of(home.text)  # counts from GET /v1/dashboard
             assert "待付款 1 " in text_of(home.text)
             for panel, permission in (
                 ("dashboard.after_sales", "aftersales.review"),
@@ -278,7 +278,7 @@ async def test_menus_and_pages_follow_the_permissions_a_person_has(
 
         home = await web.get("/console/")
         assert home.status_code == 200
-        assert 'href="/console/orders"' not in home.text and "全部订单" not in home.text
+        assert 'href="/console/orders"' not in home.text and "今日订单" not in home.text
         for path in ("/console/orders", "/console/orders/SO1", "/console/orders/export.csv"):
             answer = await web.get(path)
             assert answer.status_code == 403, path
