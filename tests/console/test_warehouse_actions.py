@@ -285,3 +285,36 @@ async def test_plan_a_wave_watch_it_pick_and_release_a_weight_hold(
         assert "包裹已放行" in after.text
         assert f'data-package="{number}"' not in after.text  # no longer held
         assert (await package(api, number, device))["status"] != "weight_hold"
+
+
+async def test_every_warehouse_form_refuses_a_post_without_its_csrf_token(
+    stack: Stack, deps: AppDeps
+) -> None:
+    sh01 = await warehouse_id(stack, "SH01")
+    sku = await only_in(stack, "SH01")
+    before = await _figures(stack, sku, sh01)
+    posts = (
+        (f"/console/stock/{sku}/{sh01}/adjust", {"location_id": "1", "quantity_delta": "5"}),
+        (f"/console/stock/{sku}/{sh01}/safety-hold", {"safety_hold": "9", "reason": "xx"}),
+        (f"/console/stock/{sku}/{sh01}/batches/1", {"disabled": "true", "reason": "xx"}),
+        (f"/console/warehouses/{sh01}/counts", {"location_ids": "1"}),
+        ("/console/counts/CNT1/entries", {"location_id": "1", "sku_id": "1", "quantity": "1"}),
+        ("/console/counts/CNT1/approve", {}),
+        ("/console/waves/plan", {"warehouse_id": str(sh01)}),
+        ("/console/packages/PK1/override-weight", {"reason": "xx"}),
+        ("/console/packages/PK1/decision", {"decision": "refund", "reason": "xx"}),
+    )
+    async with browser(deps) as web:
+        await signed_in(web, "admin")
+        for path, form in posts:
+            for token in ({}, {"csrf": "wrong"}):
+                answer = await web.post(path, data={**form, **token})
+                assert answer.status_code == 403, (path, token, answer.status_code)
+                assert "请求已失效" in answer.text, path
+    after = await _figures(stack, sku, sh01)
+    assert (after.on_hand, after.safety_hold) == (before.on_hand, before.safety_hold)
+    async with stack.sessions() as session:
+        audit = await session.scalars(
+            select(AuditEntry.action).where(AuditEntry.action.startswith("stock."))
+        )
+        assert list(audit) == []

@@ -8,6 +8,7 @@ import csv
 import io
 import re
 
+import httpx
 import openpyxl
 from sqlalchemy import select
 
@@ -16,15 +17,39 @@ from models.db import Location, Stock, UserWarehouse
 from models.domain.access import allowed
 from tests.support.api import PASSWORD, add_user
 from tests.support.console import STAFF_ROLES, browser, csrf_of, sign_in, signed_in
-from tests.support.order_api import skus_in, warehouse_id
+from tests.support.order_api import only_in, paid_order, skus_in, staff, warehouse_id
+from tests.support.picking import plan_now
 from tests.support.stack import Stack
 
 
-async def _pages(stack: Stack) -> list[tuple[str, str, str]]:
-    """(path, the permission it needs, a text the page shows when allowed)."""
+async def _pages(stack: Stack, api: httpx.AsyncClient) -> list[tuple[str, str, str]]:
+    """(path, the permission it needs, a text the page shows when allowed); a wave and a
+    stock count exist so their pages can be shown."""
     sh01, gz01 = await warehouse_id(stack, "SH01"), await warehouse_id(stack, "GZ01")
     [sku] = await skus_in(stack, "SH01")
+    await paid_order(stack, api, [(await only_in(stack, "SH01"), 1)], key="every-role-wave")
+    [wave] = await plan_now(api, sh01)
+    manager = await staff(api, "warehouse_manager")  # not admin: its one-time code is the page's
+    task_no = await api.get(f"/v1/waves/{wave['wave_no']}", headers=manager)
+    async with stack.sessions() as session:
+        location = await session.scalar(
+            select(Location.id).where(Location.warehouse_id == sh01).limit(1)
+        )
+    count = await api.post(
+        f"/v1/warehouses/{sh01}/counts", json={"location_ids": [location]}, headers=manager
+    )
+    assert count.status_code == 201, count.text
+    [task] = task_no.json()["tasks"]
     return [
+        (f"/console/waves/{wave['wave_no']}", "waves.read", "拣货进度"),
+        (f"/console/waves/{wave['wave_no']}/progress", "waves.read", "拣货进度"),
+        (
+            f"/console/waves/{wave['wave_no']}/tasks/{task['task_no']}/pick-list.pdf",
+            "waves.read",
+            "%PDF",
+        ),
+        (f"/console/counts/{count.json()['count_no']}", "stock.read", "盘点中"),
+        (f"/console/outbound?warehouse_id={sh01}", "waves.read", wave["wave_no"]),
         ("/console/warehouses", "warehouse.read", "GZ01"),
         (f"/console/warehouses/{sh01}", "warehouse.read", "库位"),
         (f"/console/warehouses/{gz01}", "warehouse.read", "广州仓"),
@@ -41,8 +66,10 @@ async def _pages(stack: Stack) -> list[tuple[str, str, str]]:
     ]
 
 
-async def test_every_warehouse_page_for_every_staff_role(stack: Stack, deps: AppDeps) -> None:
-    pages = await _pages(stack)
+async def test_every_warehouse_page_for_every_staff_role(
+    stack: Stack, deps: AppDeps, api: httpx.AsyncClient
+) -> None:
+    pages = await _pages(stack, api)
     for role in STAFF_ROLES:
         async with browser(deps) as web:
             await signed_in(web, role)
