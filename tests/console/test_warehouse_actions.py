@@ -10,10 +10,10 @@ import io
 import re
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from api.deps import AppDeps
-from models.db import AuditEntry, LocationStock, Stock
+from models.db import AuditEntry, LocationStock, Stock, Wave
 from tests.support.console import BROWSER_IP, browser, csrf_of, signed_in, text_of
 from tests.support.order_api import only_in, package, paid_order, staff, warehouse_id
 from tests.support.orders import device_for, eventually
@@ -262,6 +262,21 @@ async def test_plan_a_wave_watch_it_pick_and_release_a_weight_hold(
         fragment = await eventually(picked, f"wave {wave_no} shows its picks")
         assert fragment.lstrip().startswith('<section id="progress"')
         assert "<html" not in fragment
+
+        async with stack.sessions() as session:  # as the wave does when its cutoff nears
+            await session.execute(
+                update(Wave)
+                .where(Wave.wave_no == wave_no)
+                .values(escalated=True, escalation_reason="not done by cutoff − margin")
+            )
+            await session.commit()
+        escalated = await web.get("/console/waves", params={"escalated": "true"})
+        row = escalated.text.split(f'data-wave="{wave_no}"')[1].split("</tr>")[0]
+        assert "已升级" in row and "not done by cutoff" in row
+        calm = await web.get("/console/waves", params={"escalated": "false"})
+        assert f'data-wave="{wave_no}"' not in calm.text
+        shown = await web.get(f"/console/waves/{wave_no}")
+        assert 'id="escalated"' in shown.text
 
         exported = await web.get("/console/waves/export.csv", params={"warehouse_id": sh01})
         waves = list(csv.reader(io.StringIO(exported.text.lstrip("\ufeff"))))[1:]
