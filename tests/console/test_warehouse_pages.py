@@ -208,3 +208,8 @@ async def test_filters_pages_and_exports_hold_exactly_the_filtered_rows(
         assert bad.status_code == 200
         assert "无效的筛选条件：warehouse_id" in bad.text
         assert "无效的筛选条件：sort" in bad.text
+
+        web.cookies.set("houtai_lang", "en")
+        english = await web.get("/console/stock", params={"warehouse_id": sh01})
+        assert "Sellable" in english.text and f"{count} rows" in english.text
+        assert "可售" not in english.text
