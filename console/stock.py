@@ -88,6 +88,66 @@ async def stock_export(request: Request, kind: str, viewer: SignedIn) -> Respons
     )
 
 
+# --- batches per location ---------------------------------------------------------------------
+
+BATCH_FILTERS: Final = {"sku_id": an_id, "warehouse_id": an_id, "location_id": an_id}
+
+
+@router.get("/stock/batches", response_class=HTMLResponse)
+async def batch_list(request: Request, viewer: SignedIn) -> Response:
+    """Stock per location and batch (what a location holds, where a SKU lies), FEFO order."""
+    viewer.require("stock.read")
+    filters = Filters.read(request.query_params, BATCH_FILTERS)
+    page = page_number(request.query_params)
+    listing = await fetch_page(viewer.api, "/v1/stock/batches", filters.api_params(), page)
+    context: dict[str, Any] = {
+        **listing,
+        "filters": filters,
+        "warehouses": await warehouse_names(viewer.api),
+        "skus": await sku_names(viewer.api, {r["sku_id"] for r in listing["rows"]}),
+    }
+    if is_fragment_request(request):
+        fragment = render(request, "stock/_batch_rows.html", viewer=viewer, **context)
+        fragment.headers["HX-Push-Url"] = fragment_url(request, "/stock/batches", filters, page)
+        return fragment
+    return render(request, "stock/batches.html", viewer=viewer, **context)
+
+
+def _batch_header(t: Translator) -> list[str]:
+    keys = ("location", "no", "produced", "expiry", "quantity")
+    return [
+        t("stock.col.sku"),
+        t("stock.col.warehouse"),
+        *(t(f"stock.batch.{k}") for k in keys),
+        t("stock.col.reserved"),
+        t("stock.batch.state"),
+    ]
+
+
+def _batch_row(row: Json, t: Translator) -> list[str]:
+    return [
+        str(row["sku_id"]),
+        str(row["warehouse_id"]),
+        str(row["location_id"]),
+        row["batch_no"],
+        row["production_date"] or "",
+        row["expiry_date"] or "",
+        str(row["quantity"]),
+        str(row["reserved"]),
+        t("stock.batch.disabled") if row["disabled"] else t("stock.batch.enabled"),
+    ]
+
+
+@router.get("/stock/batches/export.{kind}")
+async def batch_export(request: Request, kind: str, viewer: SignedIn) -> Response:
+    viewer.require("stock.read")
+    filters = Filters.read(request.query_params, BATCH_FILTERS)
+    rows = from_list("/v1/stock/batches", filters.api_params(), _batch_row)
+    return await export(
+        request, viewer.api, kind, "batches", _batch_header(translator(request)), rows
+    )
+
+
 # --- one SKU in one warehouse -----------------------------------------------------------------
 
 

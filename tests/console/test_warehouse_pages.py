@@ -56,6 +56,8 @@ async def _pages(stack: Stack, api: httpx.AsyncClient) -> list[tuple[str, str, s
         ("/console/stock", "stock.read", "可售"),
         (f"/console/stock/{sku}/{sh01}", "stock.read", "库位与批次"),
         ("/console/stock/movements", "stock.read", "期初"),
+        (f"/console/stock/batches?warehouse_id={sh01}", "stock.read", "库位批次库存"),
+        ("/console/stock/batches/export.xlsx", "stock.read", "PK"),
         ("/console/counts", "stock.read", "盘点单"),
         ("/console/waves", "waves.read", "波次"),
         ("/console/outbound", "waves.read", "出库单"),
@@ -114,7 +116,7 @@ async def test_a_manager_limited_to_sh01_sees_nothing_of_gz01(stack: Stack, deps
 
         listing = await web.get("/console/warehouses")
         assert "SH01" in listing.text and "GZ01" not in listing.text
-        for path in ("/console/stock", "/console/stock/movements"):
+        for path in ("/console/stock", "/console/stock/movements", "/console/stock/batches"):
             page = await web.get(path)
             assert page.status_code == 200, page.text
             shown = set(re.findall(r'href="/console/stock/\d+/(\d+)"', page.text))
@@ -138,6 +140,8 @@ async def test_a_manager_limited_to_sh01_sees_nothing_of_gz01(stack: Stack, deps
             f"/console/stock/{gz_sku}/{gz01}",
             f"/console/stock?warehouse_id={gz01}",
             f"/console/stock/movements?warehouse_id={gz01}",
+            f"/console/stock/batches?warehouse_id={gz01}",
+            f"/console/stock/batches/export.csv?warehouse_id={gz01}",
             f"/console/stock/export.csv?warehouse_id={gz01}",
             f"/console/counts?warehouse_id={gz01}",
             f"/console/waves?warehouse_id={gz01}",
