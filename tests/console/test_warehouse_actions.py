@@ -216,6 +216,13 @@ async def test_low_tracking_ranges_are_flagged(
         lines = list(csv.reader(io.StringIO(everything.text.lstrip("\ufeff"))))[1:]
         assert sorted((r[4], r[6]) for r in lines) == [("10", "是"), ("5000", "否")]
 
+        # ops decide lost/refused packages: a decision without a choice is asked for again.
+        unchosen = await web.post(
+            "/console/packages/PK1/decision", data={"csrf": csrf_of(web), "reason": "丢件"}
+        )
+        assert unchosen.status_code == 422
+        assert "PK1 · 未能完成：请选择重新发货或退款" in text_of(unchosen.text)
+
 
 async def test_plan_a_wave_watch_it_pick_and_release_a_weight_hold(
     stack: Stack, deps: AppDeps, api: httpx.AsyncClient
@@ -281,6 +288,17 @@ async def test_plan_a_wave_watch_it_pick_and_release_a_weight_hold(
         exported = await web.get("/console/waves/export.csv", params={"warehouse_id": sh01})
         waves = list(csv.reader(io.StringIO(exported.text.lstrip("\ufeff"))))[1:]
         assert wave_no in [w[0] for w in waves]
+
+        early = await web.post(
+            f"/console/packages/{number}/override-weight",
+            data={"csrf": csrf_of(web), "reason": "还没称重"},
+        )  # nothing is held yet: the API refuses, the page says so
+        assert early.status_code == 409, early.text[:300]
+        assert f"{number} · 未能完成" in text_of(early.text)
+        unchosen = await web.post(
+            f"/console/packages/{number}/decision", data={"csrf": csrf_of(web), "reason": "xx"}
+        )
+        assert unchosen.status_code == 403 and "无权访问" in unchosen.text  # cs/ops decide
 
         expected = (await package(api, number, device))["expected_weight_g"]
         heavy = expected * 2 + 100
