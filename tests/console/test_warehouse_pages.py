@@ -213,6 +213,17 @@ async def test_filters_pages_and_exports_hold_exactly_the_filtered_rows(
         assert "无效的筛选条件：warehouse_id" in bad.text
         assert "无效的筛选条件：sort" in bad.text
 
+        for path in ("/console/warehouses", "/console/stock", "/console/stock/batches",
+                     "/console/stock/movements", "/console/waves", "/console/outbound",
+                     "/console/packages"):  # fmt: skip
+            fragment = await web.get(
+                path, params={"warehouse_id": sh01, "page": 2}, headers={"HX-Request": "true"}
+            )
+            assert fragment.status_code == 200, path
+            assert "<html" not in fragment.text and 'id="row-count"' in fragment.text, path
+            pushed = fragment.headers["HX-Push-Url"]
+            assert pushed.startswith(path) and "page=2" in pushed, (path, pushed)
+
         web.cookies.set("houtai_lang", "en")
         english = await web.get("/console/stock", params={"warehouse_id": sh01})
         assert "Sellable" in english.text and f"{count} rows" in english.text
