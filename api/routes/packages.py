@@ -4,23 +4,27 @@ weight holds; staff decide lost/refused packages."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy import select
 from temporalio.workflow import UpdateMethodMultiParam
 
 from activities.wave_progress import picked_on_floor
-from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, writer
+from api.deps import AppDeps, Principal, Session, Writer, app_deps, in_scope, require, writer
 from api.errors import Problem, not_found
+from api.pagination import Page, Paging, fetch_page
 from api.routes.orders import actor_of
 from api.schemas.orders import ExceptionDecisionIn, OverrideIn, PackIn, ShipmentPublic
-from api.schemas.types import NoParam
+from api.schemas.types import IdParam, NoParam
 from api.watching import WATCHABLE, watched
 from api.workflow_calls import UPDATE_RPC_TIMEOUT, answer
 from models.contracts.shipment import (
     ExceptionDecision,
     HandoverRequest,
     PackRequest,
+    ShipmentStatus,
     ShipmentView,
     WeightOverride,
 )
@@ -54,6 +58,30 @@ async def package_update(
     handle = deps.require_temporal().get_workflow_handle(f"shipment-{package_no}")
     call = handle.execute_update(method, arg, rpc_timeout=UPDATE_RPC_TIMEOUT)
     return await answer(call, kind="package", ident=package_no)
+
+
+class PackageRow(ShipmentPublic):
+    warehouse_id: int
+    carrier_code: str
+    updated_at: datetime
+
+
+@router.get("")
+async def list_packages(
+    session: Session,
+    paging: Paging,
+    who: Annotated[Principal, Depends(require("packages.read"))],
+    warehouse_id: IdParam | None = None,
+    status: ShipmentStatus | None = None,
+) -> Page[PackageRow]:
+    """Packages, oldest change first, of the caller's warehouses (a warehouse and a status
+    when asked: the weight holds and the lost/refused ones waiting for a decision)."""
+    query = in_scope(who, select(Package), Package.warehouse_id, warehouse_id)
+    if status is not None:
+        query = query.where(Package.status == status)
+    query = query.order_by(Package.updated_at, Package.package_no)
+    rows, count = await fetch_page(session, query, paging)
+    return Page(data=[PackageRow.model_validate(r) for r in rows], count=count)
 
 
 @router.get("/{package_no}", response_model=ShipmentPublic, responses=WATCHABLE)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Depends
 from sqlalchemy import Select, func, select
@@ -85,12 +85,15 @@ async def list_stock(
     who: Reader,
     sku_id: IdParam | None = None,
     warehouse_id: IdParam | None = None,
+    sort: Literal["sku_id", "on_hand", "-on_hand", "reserved", "-reserved"] = "sku_id",
 ) -> StocksPublic:
     query = _scope(who, select(Stock), warehouse_id, Stock.warehouse_id)
     if sku_id is not None:
         query = query.where(Stock.sku_id == sku_id)
+    column = getattr(Stock, sort.lstrip("-"))
+    first = column.desc() if sort.startswith("-") else column.asc()
     rows, count = await fetch_page(
-        session, query.order_by(Stock.sku_id, Stock.warehouse_id), paging
+        session, query.order_by(first, Stock.sku_id, Stock.warehouse_id), paging
     )
     blocked = await _blocked(session, rows)
     return StocksPublic(

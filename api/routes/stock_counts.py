@@ -4,9 +4,11 @@ differences, and the manager approves (surplus/deficit booked through the ledger
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
+from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +23,7 @@ from activities.stock_counts import (
 from activities.stock_ledger import StockError
 from api.deps import Principal, Session, Writer, forbid_outside, require, writer
 from api.errors import Problem, not_found, refused
+from api.pagination import Page, Paging, fetch_page
 from api.schemas.counts import CountCreate, CountEntriesIn, CountPublic, DifferencePublic
 from api.schemas.types import IdParam, NoParam
 from models.db import StockCount, StockCountEntry, StockCountLocation, Warehouse
@@ -93,6 +96,36 @@ async def create_count(
         raise _problem(exc) from exc
     await w.commit("stock_count.open", "stock_count", count_no, body.model_dump())
     return await count_public(w.session, count_no)
+
+
+class CountRow(BaseModel):
+    count_no: str
+    warehouse_id: int
+    status: str
+    created_by: str
+    decided_by: str | None
+    created_at: datetime
+    decided_at: datetime | None
+
+
+@router.get("/v1/warehouses/{warehouse_id}/counts")
+async def list_counts(
+    warehouse_id: IdParam,
+    session: Session,
+    paging: Paging,
+    who: Annotated[Principal, Depends(require("stock.read"))],
+    status: Literal["counting", "approved", "cancelled"] | None = None,
+) -> Page[CountRow]:
+    """The warehouse's stock counts, newest first."""
+    if await session.get(Warehouse, warehouse_id) is None:
+        raise not_found("warehouse", warehouse_id)
+    forbid_outside(who, warehouse_id)
+    query = select(StockCount).where(StockCount.warehouse_id == warehouse_id)
+    if status is not None:
+        query = query.where(StockCount.status == status)
+    query = query.order_by(StockCount.created_at.desc(), StockCount.count_no.desc())
+    rows, count = await fetch_page(session, query, paging)
+    return Page(data=[CountRow.model_validate(r, from_attributes=True) for r in rows], count=count)
 
 
 @router.get("/v1/counts/{count_no}")
