@@ -21,6 +21,8 @@ LINKS: Final[dict[str, str]] = {
     "orders.awaiting_payment": "/orders?status=awaiting_payment",
     "orders.escalated": "/orders?escalated=true",
     "orders.refund_refused": "/orders?refund_refused=true",
+    "warehouse.flagged_packages": "/packages?status=weight_hold",
+    "warehouse.escalated_waves": "/waves?escalated=true&status=picking",
 }
 
 

@@ -95,6 +95,9 @@ async def fetch_page(api: ApiClient, path: str, params: Mapping[str, Any], page:
     """One page of a /v1 list, with `page`, `pages` and `count` for the pager."""
     answer = await api.get(path, {**params, "skip": (page - 1) * PAGE_SIZE, "limit": PAGE_SIZE})
     count = int(answer["count"])
+    if answer.get("count_capped"):  # the API stopped counting: a full page may have a next one
+        full = len(answer["data"]) == PAGE_SIZE
+        return {"rows": answer["data"], "count": f"{count:,}+", "page": page, "pages": page + full}
     return {
         "rows": answer["data"],
         "count": count,
