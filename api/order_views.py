@@ -34,33 +34,23 @@ def contact_of(order: Order, *, masked: bool) -> ContactPublic:
     )
 
 
-# A view read while its order moves is read again (each statement sees the newest commit).
-_READS = 5
-
-
 async def order_public(
     session: AsyncSession, order_no: str, *, unmasked: bool = False
 ) -> OrderPublic:
     """The order; its contact masked unless `unmasked` (the storefront that sent it).
 
-    The view takes several statements, and a projection write may commit between them (a refund
-    made: the order's refunded amount and its owed refund change together). Every write that
-    moves the order's figures or status updates its row, so the row is read again at the end:
-    if it moved, the view is read again, and never shows a torn state (a refund neither owed
-    nor made)."""
-    for _ in range(_READS - 1):
-        view = await _read_order(session, order_no, unmasked=unmasked)
-        if _figures(await _order_row(session, order_no)) == _shown(view):
-            return view
-    return await _read_order(session, order_no, unmasked=unmasked)
-
-
-def _figures(order: Order) -> tuple[object, ...]:
-    return (order.status, order.paid_fen, order.refunded_fen, order.escalated, order.under_review)
-
-
-def _shown(view: OrderPublic) -> tuple[object, ...]:
-    return (view.status, view.paid_fen, view.refunded_fen, view.escalated, view.under_review)
+    The view takes several statements (the order, its lines, packages, refunds owed, timeline)
+    and a projection write may commit between them: a refund refused writes the refund owed and
+    its timeline step together, a refund made moves the order's figures and the refund owed
+    together. The statements read one snapshot (REPEATABLE READ), so each such write is wholly
+    in the view or not at all: never a refusal without its step, nor a refund neither owed nor
+    made."""
+    await session.commit()  # what the request wrote (its audit row) is in; the snapshot follows
+    await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    try:
+        return await _read_order(session, order_no, unmasked=unmasked)
+    finally:
+        await session.commit()  # a read-only snapshot: ending it releases the connection
 
 
 async def _order_row(session: AsyncSession, order_no: str) -> Order:

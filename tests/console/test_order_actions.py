@@ -182,10 +182,13 @@ async def test_cs_refunds_a_lost_package_from_the_order_page(
         assert "包裹异常处理已提交" in (await web.get(answer.headers["location"])).text
 
         async def refunded() -> Json | None:
+            # The lost package is refunded, then (nothing was delivered) the order cancels and
+            # refunds its freight too: wait for the last of them.
             found = await view(api, number)
-            return found if found["refunded_fen"] > 0 else None
+            done = found["status"] == "cancelled" and found["refunded_fen"] == found["paid_fen"]
+            return found if done else None
 
-        final = await eventually(refunded, "the lost package refunded")
+        final = await eventually(refunded, "the lost package and the freight refunded")
         page = text_of((await web.get(f"/console/orders/{number}")).text)
         shown = final["refunded_fen"]
         assert f"已退款 ¥{shown // 100:,}.{shown % 100:02d}" in page
