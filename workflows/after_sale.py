@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.orders import OrderActivities
     from activities.payments import PaymentActivities
+    from models.contracts import messages
     from models.contracts.after_sale import (
         AfterSaleDecision,
         AfterSaleInput,
@@ -130,7 +131,7 @@ class AfterSaleWorkflow(AfterSaleReturns):
         parent = workflow.info().parent
         assert parent is not None
         await workflow.get_external_workflow_handle(parent.workflow_id).signal(
-            "exchange_requested",
+            messages.EXCHANGE_REQUESTED,
             ExchangeRequested(as_no=self._input.as_no, warehouse_id=warehouse, lines=lines),
         )
         await workflow.wait_condition(lambda: self._replacement is not None)
@@ -143,7 +144,7 @@ class AfterSaleWorkflow(AfterSaleReturns):
         )
         return True
 
-    @workflow.signal
+    @workflow.signal(name=messages.REPLACEMENT_READY)
     def replacement_ready(self, ready: ReplacementReady) -> None:
         self._replacement = ready
 
@@ -205,7 +206,7 @@ class AfterSaleWorkflow(AfterSaleReturns):
         refunded = self._input.quote.total_fen if self._status == "refunded" else 0
         if parent is not None:
             await workflow.get_external_workflow_handle(parent.workflow_id).signal(
-                "after_sale_settled",
+                messages.AFTER_SALE_SETTLED,
                 AfterSaleSettled(
                     as_no=self._input.as_no, status=self._status, refunded_fen=refunded
                 ),

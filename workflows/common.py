@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from models.contracts.messages import TARGET_GONE
 
 S = TypeVar("S")
 P = TypeVar("P")
@@ -106,3 +109,17 @@ async def call(
     return await workflow.execute_activity_method(
         activity, arg, start_to_close_timeout=start_to_close, retry_policy=RETRY
     )
+
+
+async def signal_unless_gone(
+    handle: workflow.ExternalWorkflowHandle[Any], signal: str, arg: object
+) -> bool:
+    """Signal another workflow by its shared name (models/contracts/messages.py); False when it
+    has finished already, the one failure a sender expects. Any other failure is raised."""
+    try:
+        await handle.signal(signal, arg)
+    except ApplicationError as exc:
+        if exc.type != TARGET_GONE:
+            raise
+        return False
+    return True

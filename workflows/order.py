@@ -15,6 +15,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities
     from activities.orders import OrderActivities
+    from models.contracts import messages
     from models.contracts.after_sale import (
         AfterSaleRequest,
         AfterSaleSettled,
@@ -333,7 +334,7 @@ class OrderWorkflow(OrderPayments):
 
     # --- packages ---------------------------------------------------------------------------
 
-    @workflow.signal
+    @workflow.signal(name=messages.PACKAGE_PROGRESS)
     def package_progress(self, view: PackageView) -> None:
         self._packages[view.package_no] = view
 
@@ -347,20 +348,20 @@ class OrderWorkflow(OrderPayments):
     def _may_request_after_sale(self, request: AfterSaleRequest) -> None:
         self._after_sales.check(request)
 
-    @workflow.signal
+    @workflow.signal(name=messages.AFTER_SALE_SETTLED)
     def after_sale_settled(self, settled: AfterSaleSettled) -> None:
         self._after_sales.settled(settled)
 
-    @workflow.signal
+    @workflow.signal(name=messages.UNITS_WITHDRAWN)
     def units_withdrawn(self, answer: UnitsWithdrawn) -> None:
         """A package's answer to a refund-only after-sale before shipment."""
         self._after_sales.withdrawn(answer)
 
-    @workflow.signal
+    @workflow.signal(name=messages.EXCHANGE_REQUESTED)
     def exchange_requested(self, requested: ExchangeRequested) -> None:
         self._after_sales.exchange(requested)
 
-    @workflow.signal
+    @workflow.signal(name=messages.PACKAGE_SHORT)
     def package_short(self, short: PackageShort) -> None:
         """A package's wave did not find some units: backorder or refund them (policy)."""
         self.shorts.append(short)

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.after_sales import AfterSaleActivities
     from activities.inventory import InventoryActivities
     from activities.orders import OrderActivities
+    from models.contracts import messages
     from models.contracts.after_sale import (
         OPEN_STATUSES,
         AfterSaleInput,
@@ -306,7 +307,7 @@ class AfterSales:
         try:
             plan = await call(InventoryActivities.reserve_package, request)
         except FAILED:
-            await child.signal("replacement_ready", ReplacementReady(package_no=None))
+            await child.signal(messages.REPLACEMENT_READY, ReplacementReady(package_no=None))
             return
         await call(
             OrderActivities.record_package,
@@ -316,7 +317,7 @@ class AfterSales:
             "exchange_package", detail={"package_no": plan.package_no, "as_no": requested.as_no}
         )
         shipping = asyncio.create_task(Fulfilment(order).child(plan))
-        await child.signal("replacement_ready", ReplacementReady(package_no=plan.package_no))
+        await child.signal(messages.REPLACEMENT_READY, ReplacementReady(package_no=plan.package_no))
         await shipping
 
     def settled(self, settled: AfterSaleSettled) -> None:

@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities
     from activities.shipments import ShipmentActivities
     from activities.waves import WaveActivities
+    from models.contracts import messages
     from models.contracts.order import Actor, ReleaseRequest
     from models.contracts.shipment import (
         ConsumeRequest,
@@ -34,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.contracts.waves import OutboundRequest, PackagePicked
     from models.domain.shipping import weight_within_tolerance
-    from workflows.common import FAILED, call, refusal
+    from workflows.common import FAILED, call, refusal, signal_unless_gone
     from workflows.shipment_steps import EXCEPTION_CODES, ShipmentSteps
     from workflows.visibility import show
 
@@ -245,8 +246,8 @@ class ShipmentWorkflow(ShipmentSteps):
             freed = await call(WaveActivities.cancel_picks, self._in.package_no)
             if freed.wave_no is not None:
                 wave = workflow.get_external_workflow_handle(f"wave-{freed.wave_no}")
-                with suppress(Exception):  # a finished wave needs no telling
-                    await wave.signal("package_cancelled", self._in.package_no)
+                # a finished wave needs no telling
+                await signal_unless_gone(wave, messages.PACKAGE_CANCELLED, self._in.package_no)
         await call(
             InventoryActivities.release_stock,
             ReleaseRequest(
@@ -395,7 +396,7 @@ class ShipmentWorkflow(ShipmentSteps):
         if self._status in ("released", "picked", "weight_hold", "packed", "waybill_created"):
             self._cancel = True
 
-    @workflow.signal
+    @workflow.signal(name=messages.PICKED)
     def picked(self, picked: PackagePicked) -> None:
         """From the wave: the units are picked (and sorted); a repeat changes nothing."""
         if (

@@ -4,7 +4,6 @@ step, and what it tells its order (progress at handover and exceptions, units no
 from __future__ import annotations
 
 import asyncio
-from contextlib import suppress
 from typing import Any
 
 from temporalio import workflow
@@ -12,6 +11,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities
     from activities.shipments import ShipmentActivities
+    from models.contracts import messages
     from models.contracts.order import Actor, PackageLine, PackageView
     from models.contracts.shipment import (
         ShipmentInput,
@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
         WithdrawUnits,
     )
     from models.contracts.waves import PackagePicked, PackageShort
-    from workflows.common import call
+    from workflows.common import call, signal_unless_gone
     from workflows.visibility import show
 
 SYSTEM = Actor(kind="system", name="shipment")
@@ -60,7 +60,7 @@ class ShipmentSteps:
         parent = workflow.info().parent
         if parent is not None:
             await workflow.get_external_workflow_handle(parent.workflow_id).signal(
-                "units_withdrawn", answer
+                messages.UNITS_WITHDRAWN, answer
             )
 
     async def _withdraw(self, ask: WithdrawUnits) -> UnitsWithdrawn:
@@ -78,8 +78,8 @@ class ShipmentSteps:
         if answer.wave_no is not None:  # it left its wave: the wave stops waiting for it
             self._left_waves.add(answer.wave_no)
             wave = workflow.get_external_workflow_handle(f"wave-{answer.wave_no}")
-            with suppress(Exception):  # a finished wave needs no telling
-                await wave.signal("package_cancelled", self._in.package_no)
+            # a finished wave needs no telling
+            await signal_unless_gone(wave, messages.PACKAGE_CANCELLED, self._in.package_no)
         units = sum(x.quantity for x in answer.withdrawn)
         await self._step(
             "released",
@@ -147,7 +147,7 @@ class ShipmentSteps:
             missing=picked.missing,
         )
         await workflow.get_external_workflow_handle(parent.workflow_id).signal(
-            "package_short", short
+            messages.PACKAGE_SHORT, short
         )
 
     async def _tell_order(self) -> None:
@@ -162,5 +162,5 @@ class ShipmentSteps:
             tracking_no=self._tracking_no,
         )
         await workflow.get_external_workflow_handle(parent.workflow_id).signal(
-            "package_progress", view
+            messages.PACKAGE_PROGRESS, view
         )

@@ -7,6 +7,7 @@ import logging
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Request, Response
+from temporalio.service import RPCError
 from temporalio.workflow import UpdateMethodMultiParam
 
 from activities.wave_progress import picked_on_floor
@@ -17,6 +18,7 @@ from api.schemas.orders import ExceptionDecisionIn, OverrideIn, PackIn, Shipment
 from api.schemas.types import NoParam
 from api.watching import WATCHABLE, watched
 from api.workflow_calls import UPDATE_RPC_TIMEOUT, answer
+from models.contracts import messages
 from models.contracts.shipment import (
     ExceptionDecision,
     HandoverRequest,
@@ -104,10 +106,13 @@ async def _remind_wave(session: Session, deps: AppDeps, package_no: str) -> bool
     await session.commit()  # never hold a connection while waiting for the workflow
     if wave_no is None:
         return False
+    if deps.temporal is None:
+        log.warning("could not remind wave %s of %s: no Temporal", wave_no, package_no)
+        return True
     try:
-        wave = deps.require_temporal().get_workflow_handle(f"wave-{wave_no}")
-        await wave.signal("package_sorted", package_no)
-    except Exception:  # a finished wave has told the package already
+        wave = deps.temporal.get_workflow_handle(f"wave-{wave_no}")
+        await wave.signal(messages.PACKAGE_SORTED, package_no)
+    except RPCError:  # a finished wave has told the package already; Temporal unreachable
         log.warning("could not remind wave %s of %s", wave_no, package_no, exc_info=True)
     return True
 
