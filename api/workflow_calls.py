@@ -11,33 +11,17 @@ from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlread
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import Problem
+from models.contracts.errors import business_error_of
 
 T = TypeVar("T")
 # How long a route waits for a workflow to answer an update before saying "busy, retry".
 UPDATE_RPC_TIMEOUT = timedelta(seconds=30)
 
-# Business outcome → (HTTP status, the request field at fault when there is one).
-STATUS: dict[str, tuple[int, str | None]] = {
-    "InvalidStateError": (409, None),
-    "OutOfStockError": (409, "lines"),
-    "InvalidInputError": (422, None),
-    "InvalidOrderError": (422, "lines"),
-    "CouponNotApplicableError": (422, "coupon_code"),
-    "UnserviceableRegionError": (422, "address.region_code"),
-    "MissingFreightRuleError": (422, "address.region_code"),
-    "PaymentDeclinedError": (409, None),
-    "ApprovalError": (409, None),
-    "SeparationOfDutiesError": (403, None),
-    "OverDeliveryError": (409, "lines"),
-    "InvalidReceiptError": (422, "lines"),
-    "WrongWarehouseError": (409, "warehouse_id"),
-    "InvalidDataError": (422, None),  # a value the database refused (activities/data_errors.py)
-    "AfterSaleExistsError": (409, None),
-}
-
 
 def _problem(cause: ApplicationError) -> Problem:
-    status, field = STATUS.get(cause.type or "", (409, None))
+    """A workflow's business refusal as problem+json: status and field from the registry."""
+    known = business_error_of(cause.type)
+    status, field = known.status, known.field
     details: dict[str, Any] = (
         cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
     )

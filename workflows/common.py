@@ -12,37 +12,20 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from models.contracts.errors import non_retryable_types
     from models.contracts.messages import TARGET_GONE
 
 S = TypeVar("S")
 P = TypeVar("P")
 R = TypeVar("R")
 
-# Business outcomes: raised non-retryable by activities, listed here so the policy says so too.
-BUSINESS_ERRORS = [
-    "InvalidOrderError",
-    "OutOfStockError",
-    "CouponNotApplicableError",
-    "UnserviceableRegionError",
-    "MissingFreightRuleError",
-    "PaymentDeclinedError",
-    "RefundRefusedError",
-    "UnknownCarrierError",
-    "UnknownTrackingError",
-    "TrackingRangeExhaustedError",
-    "WaybillRefusedError",
-    "WaybillCancelRefusedError",
-    "StockShortError",
-    "InvalidReceiptError",
-    "TransferRefusedError",
-    "SupplierRefusedError",
-    "InvalidDataError",  # a value the database refused (activities/data_errors.py)
-]
+# Business outcomes (models/contracts/errors.py): raised non-retryable by activities, and the
+# policy says so too.
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=BUSINESS_ERRORS,
+    non_retryable_error_types=non_retryable_types(),
 )
 
 
