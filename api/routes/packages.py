@@ -4,20 +4,18 @@ weight holds; staff decide lost/refused packages."""
 from __future__ import annotations
 
 import logging
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from temporalio.service import RPCError
-from temporalio.workflow import UpdateMethodMultiParam
 
 from activities.wave_progress import picked_on_floor
-from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, writer
+from api.deps import AppDeps, Deps, Principal, Session, Writer, actor_of, require, writer
 from api.errors import Problem, not_found
-from api.routes.orders import actor_of
 from api.schemas.orders import ExceptionDecisionIn, OverrideIn, PackIn, ShipmentPublic
 from api.schemas.types import NoParam
 from api.watching import WATCHABLE, watched
-from api.workflow_calls import UPDATE_RPC_TIMEOUT, answer
+from api.workflow_calls import PACKAGE, update
 from models.contracts import messages
 from models.contracts.shipment import (
     ExceptionDecision,
@@ -31,9 +29,6 @@ from workflows.shipment import ShipmentWorkflow
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/packages", tags=["packages"])
-A = TypeVar("A")
-T = TypeVar("T")
-Deps = Annotated[AppDeps, Depends(app_deps)]
 
 
 async def _package(session: Session, who: Principal, package_no: str) -> Package:
@@ -48,14 +43,6 @@ async def _package(session: Session, who: Principal, package_no: str) -> Package
 
 def _public(view: ShipmentView) -> ShipmentPublic:
     return ShipmentPublic.model_validate(view.model_dump())
-
-
-async def package_update(
-    deps: AppDeps, package_no: str, method: UpdateMethodMultiParam[[ShipmentWorkflow, A], T], arg: A
-) -> T:
-    handle = deps.require_temporal().get_workflow_handle(f"shipment-{package_no}")
-    call = handle.execute_update(method, arg, rpc_timeout=UPDATE_RPC_TIMEOUT)
-    return await answer(call, kind="package", ident=package_no)
 
 
 @router.get("/{package_no}", response_model=ShipmentPublic, responses=WATCHABLE)
@@ -94,7 +81,7 @@ async def pack(
         measured_weight_g=body.measured_weight_g,
         picked_on_floor=floor,
     )
-    view = await package_update(deps, package_no, ShipmentWorkflow.pack, request)
+    view = await update(deps, PACKAGE, package_no, ShipmentWorkflow.pack, request)
     await w.commit("package.pack", "package", package_no, body.model_dump())
     return _public(view)
 
@@ -125,8 +112,9 @@ async def override_weight(
     w: Annotated[Writer, Depends(writer("packages.override"))],
 ) -> ShipmentPublic:
     await _package(w.session, w.principal, package_no)
-    view = await package_update(
+    view = await update(
         deps,
+        PACKAGE,
         package_no,
         ShipmentWorkflow.override_weight,
         WeightOverride(actor=actor_of(w.principal), reason=body.reason),
@@ -140,8 +128,12 @@ async def hand_over(
     package_no: NoParam, deps: Deps, w: Annotated[Writer, Depends(writer("packages.pack"))]
 ) -> ShipmentPublic:
     await _package(w.session, w.principal, package_no)
-    view = await package_update(
-        deps, package_no, ShipmentWorkflow.hand_over, HandoverRequest(actor=actor_of(w.principal))
+    view = await update(
+        deps,
+        PACKAGE,
+        package_no,
+        ShipmentWorkflow.hand_over,
+        HandoverRequest(actor=actor_of(w.principal)),
     )
     await w.commit("package.handover", "package", package_no)
     return _public(view)
@@ -155,8 +147,9 @@ async def decide_exception(
     w: Annotated[Writer, Depends(writer("packages.decide"))],
 ) -> ShipmentPublic:
     await _package(w.session, w.principal, package_no)
-    view = await package_update(
+    view = await update(
         deps,
+        PACKAGE,
         package_no,
         ShipmentWorkflow.decide_exception,
         ExceptionDecision(actor=actor_of(w.principal), decision=body.decision, reason=body.reason),

@@ -19,7 +19,7 @@ from temporalio.service import RPCError
 from activities import picking, put_wall
 from activities.picking import Answer, PickForbidden, PickRefused
 from activities.wave_building import warehouse_zone
-from api.deps import AppDeps, Principal, Writer, app_deps, writer
+from api.deps import AppDeps, Deps, Principal, Writer, writer
 from api.errors import Problem, conflict, not_found
 from api.schemas.picking import PickTaskView, PutAnswer, ScanAnswer
 from api.schemas.types import NoParam, Text
@@ -28,7 +28,6 @@ from models.db import PickTask
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["picking"])
-Deps = Annotated[AppDeps, Depends(app_deps)]
 Device = Annotated[Writer, Depends(writer("picking.work"))]
 # Scan answers are stored and sent again as they were (a retried scan gets the same answer), so
 # they are declared here rather than re-validated on the way out.
