@@ -20,6 +20,7 @@ from activities.pricing_inputs import (
 )
 from core.changes import notify_sql
 from core.db import SessionFactory
+from models.contracts.errors import BUSINESS_ERRORS
 from models.contracts.order import (
     Actor,
     PackagePlan,
@@ -49,17 +50,13 @@ from models.domain.pricing import UnknownSkuError as PricingUnknownSkuError
 from models.domain.pricing import price_order
 from models.domain.promotions import CouponNotApplicableError
 
-BUSINESS_ERRORS = (
-    "InvalidOrderError",
-    "OutOfStockError",
-    "CouponNotApplicableError",
-    "UnserviceableRegionError",
-    "MissingFreightRuleError",
-)
-
 
 def business_error(kind: str, message: str, **details: object) -> ApplicationError:
-    return ApplicationError(message, details, type=kind, non_retryable=True)
+    """A business outcome of a registered type (models/contracts/errors.py): final unless the
+    registry says a retry could help."""
+    return ApplicationError(
+        message, details, type=kind, non_retryable=not BUSINESS_ERRORS[kind].retryable
+    )
 
 
 async def add_event(

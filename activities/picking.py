@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities import pick_stock
+from models.contracts import messages
 from models.db import (
     DeviceScan,
     Location,
@@ -46,7 +47,7 @@ class PickForbidden(Exception):
 class Answer:
     status_code: int
     body: dict[str, Any]
-    milestone: str | None = None  # "task_finished" / "package_sorted": tell the wave
+    milestone: str | None = None  # messages.TASK_FINISHED / PACKAGE_SORTED: tell the wave
     wave_no: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
 
@@ -340,7 +341,7 @@ async def _after_stop(
             select(func.count()).where(PickStop.task_no == task.task_no, PickStop.status == "short")
         )
         task.status, task.finished_at = ("short" if shorts else "done"), now
-        milestone = "task_finished"
+        milestone = messages.TASK_FINISHED
     body = {"scan_id": scan_id, "accepted": True, **await task_view(session, task)}
     answer = await _store(session, scan_id, device, kind, task.task_no, (200, body))
     answer.milestone, answer.wave_no = milestone, task.wave_no

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.picking import Answer, PickForbidden, stored
+from models.contracts import messages
 from models.db import DeviceScan, PickAllocation, PutWallLine, PutWallSlot, Sku, Wave
 
 
@@ -73,7 +74,7 @@ async def put(
     }
     answer = await _keep(session, scan_id, device, wave_no, 200, body)
     if waiting == 0:
-        answer.milestone, answer.wave_no = "package_sorted", wave_no
+        answer.milestone, answer.wave_no = messages.PACKAGE_SORTED, wave_no
     return answer
 
 

@@ -1,4 +1,9 @@
-"""Request dependencies: the app's wiring, sessions, the authenticated principal, writers."""
+"""Request dependencies: the app's wiring, sessions, the authenticated principal, writers.
+
+What routes declare, defined once here (as FastAPI's template does with `SessionDep` and
+`CurrentUser`): `Deps` (the app's wiring), `Session`, `CurrentPrincipal`, `VisibleOrder` (the
+path's order, if the caller may see it), and `actor_of` (who acts, as workflows record it). A
+route's permission stays next to it: `Annotated[Principal, Depends(require("orders.read"))]`."""
 
 # No `from __future__ import annotations` here: FastAPI must resolve the closures' Annotated
 # dependencies (`Depends(guard)`) at definition time.
@@ -16,14 +21,23 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from temporalio.client import Client
 
-from api.errors import Problem
+from api.errors import Problem, not_found
+from api.schemas.types import NoParam
 from core.changes import ChangeFeed
 from core.db import SessionFactory
 from core.security import api_key_matches, api_key_prefix, read_token
-from models.contracts.order import OrderPolicy, OrderTimings
+from models.contracts.order import Actor, OrderPolicy, OrderTimings
 from models.contracts.purchasing import PoPolicy, PoTimings
 from models.contracts.waves import WaveRules
-from models.db import ApiKey, AuditEntry, RolePermission, User, UserRole, UserWarehouse
+from models.db import (
+    ApiKey,
+    AuditEntry,
+    Order,
+    RolePermission,
+    User,
+    UserRole,
+    UserWarehouse,
+)
 from models.domain.access import ADMIN_PERMISSIONS, allowed, preset
 from models.domain.logins import LoginPolicy
 
@@ -121,6 +135,7 @@ async def get_session(deps: Annotated[AppDeps, Depends(app_deps)]) -> AsyncItera
 
 
 Session = Annotated[AsyncSession, Depends(get_session)]
+Deps = Annotated[AppDeps, Depends(app_deps)]
 _bearer = HTTPBearer(auto_error=False, description="Staff token from POST /v1/auth/login")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="Storefront/device key")
 
@@ -200,6 +215,35 @@ async def authenticate(
         raise Problem(401, "invalid or expired credentials", headers=_UNAUTHENTICATED)
     request.state.principal = principal
     return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+
+
+def actor_of(who: Principal) -> Actor:
+    """The principal as a workflow records who acted: staff, a device or a storefront."""
+    kind = "user" if who.kind == "user" else ("device" if "device" in who.roles else "storefront")
+    return Actor(kind=kind, name=who.name, role=",".join(sorted(who.roles)))
+
+
+async def visible_order(session: AsyncSession, who: Principal, order_no: str) -> Order:
+    """Storefronts see only the orders they placed; staff see all. Others' are 404."""
+    order = await session.get(Order, order_no)
+    if order is None or ("storefront" in who.roles and order.api_key_id != who.id):
+        raise not_found("order", order_no)
+    await session.commit()  # never hold a connection while waiting for the workflow
+    return order
+
+
+async def _visible_order(order_no: NoParam, session: Session, who: CurrentPrincipal) -> Order:
+    return await visible_order(session, who, order_no)
+
+
+# The path's `order_no`, 404 unless the caller may see it. Declare it after the route's
+# permission (`Reader`, a writer): dependencies run in order, so a 403 comes before a 404.
+# Dependencies also run before the body is validated: a route with a body calls
+# `visible_order(...)` itself, so an invalid body still answers 422 rather than 404.
+VisibleOrder = Annotated[Order, Depends(_visible_order)]
 
 
 def _ip_allowed(ip: str, allowlist: list[str]) -> bool:

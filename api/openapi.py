@@ -7,6 +7,9 @@ names an object, 409 when it is a command (a state conflict, a rejected update, 
 422 when it takes any input, 400 when it reads a body (one that cannot even be parsed). A
 route declares the rest itself in `responses=` (e.g. a login's 401, a document's 409); shaping
 gives those the problem+json schema too.
+
+A workflow's business refusal is described once, on the ProblemDetail schema, from the registry
+of business errors (models/contracts/errors.py) that also maps it to its status.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import authenticate
 from api.errors import PROBLEM
+from models.contracts.errors import BUSINESS_ERRORS
 
 COMMANDS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _DESCRIPTIONS = {
@@ -43,18 +47,39 @@ class ProblemError(BaseModel):
     field: str | None = None
     message: str | None = None
     constraint: str | None = None
+    type: str | None = Field(
+        default=None, description="a business refusal's type (see ProblemDetail)"
+    )
 
 
 class ProblemDetail(BaseModel):
     """An RFC 9457 problem, as api/errors.py writes it."""
 
-    type: str = Field(examples=["/problems/invalid-input", "about:blank"])
+    type: str = Field(
+        examples=[
+            "/problems/invalid-input",
+            "about:blank",
+            *(f"/problems/{kind}" for kind in BUSINESS_ERRORS),
+        ]
+    )
     title: str = Field(examples=["Invalid input"])
     status: int = Field(ge=400, le=599)
     detail: str
     errors: list[ProblemError] = Field(
         default_factory=list, description="present when the problem names fields or objects"
     )
+
+
+def business_problems() -> str:
+    """The registry of business errors, as the ProblemDetail schema tells it."""
+    lines = [
+        "A workflow's business refusal has `type` `/problems/<Type>` and one entry in `errors`"
+        " with that `type` (and the `field` at fault, when one is):",
+    ]
+    for kind, error in BUSINESS_ERRORS.items():
+        at = f", field `{error.field}`" if error.field else ""
+        lines.append(f"- `{kind}`: {error.status}{at}; {error.meaning}")
+    return "\n".join(lines)
 
 
 def _dependants(dependant: Dependant) -> Iterator[Dependant]:
@@ -104,6 +129,7 @@ def shape(document: dict[str, Any], routes: list[RouteContext]) -> dict[str, Any
     components = document.setdefault("components", {}).setdefault("schemas", {})
     problem_schema = ProblemDetail.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(problem_schema.pop("$defs", {}))
+    problem_schema["description"] = f"{problem_schema['description']}\n\n{business_problems()}"
     components["ProblemDetail"] = problem_schema
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)  # FastAPI's own 422 body, which errors.py never sends

@@ -1,43 +1,32 @@
-"""Calling workflows from routes: Temporal's answers turned into problem+json."""
+"""Calling workflows from routes: Temporal's answers turned into problem+json, and the one way a
+route sends an update to a process it names by number (`update(deps, ORDER, order_no, ...)`)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
+from api.deps import AppDeps
 from api.errors import Problem
+from models.contracts.errors import business_error_of
 
+A = TypeVar("A")
 T = TypeVar("T")
 # How long a route waits for a workflow to answer an update before saying "busy, retry".
 UPDATE_RPC_TIMEOUT = timedelta(seconds=30)
 
-# Business outcome → (HTTP status, the request field at fault when there is one).
-STATUS: dict[str, tuple[int, str | None]] = {
-    "InvalidStateError": (409, None),
-    "OutOfStockError": (409, "lines"),
-    "InvalidInputError": (422, None),
-    "InvalidOrderError": (422, "lines"),
-    "CouponNotApplicableError": (422, "coupon_code"),
-    "UnserviceableRegionError": (422, "address.region_code"),
-    "MissingFreightRuleError": (422, "address.region_code"),
-    "PaymentDeclinedError": (409, None),
-    "ApprovalError": (409, None),
-    "SeparationOfDutiesError": (403, None),
-    "OverDeliveryError": (409, "lines"),
-    "InvalidReceiptError": (422, "lines"),
-    "WrongWarehouseError": (409, "warehouse_id"),
-    "InvalidDataError": (422, None),  # a value the database refused (activities/data_errors.py)
-    "AfterSaleExistsError": (409, None),
-}
-
 
 def _problem(cause: ApplicationError) -> Problem:
-    status, field = STATUS.get(cause.type or "", (409, None))
+    """A workflow's business refusal as problem+json: status and field from the registry."""
+    known = business_error_of(cause.type)
+    status, field = known.status, known.field
     details: dict[str, Any] = (
         cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
     )
@@ -104,3 +93,37 @@ async def answer(call: Awaitable[T], *, kind: str, ident: str) -> T:
                 headers={"Retry-After": "5"},
             ) from exc
         raise
+
+
+@dataclass(frozen=True)
+class Process:
+    """A kind of process a route updates: how a problem names it, and its workflow ids."""
+
+    kind: str
+    id_prefix: str
+
+    def workflow_id(self, ident: str) -> str:
+        return f"{self.id_prefix}{ident}"
+
+
+ORDER = Process("order", "order-")
+PACKAGE = Process("package", "shipment-")
+PURCHASE_ORDER = Process("purchase order", "po-")
+AFTER_SALE = Process("after-sale", "aftersale-")
+SETTLEMENT = Process("invoice", "settle-")  # a PO's invoices, by PO number
+
+
+async def update(
+    deps: AppDeps,
+    process: Process,
+    ident: str,
+    method: UpdateMethodMultiParam[[Any, A], T],
+    arg: A,
+    *,
+    update_id: str | None = None,
+) -> T:
+    """Send `arg` to the process's update `method` and wait for its answer (a resend with the
+    same `update_id` gets the first answer); refusals become problem+json (`answer`)."""
+    handle = deps.require_temporal().get_workflow_handle(process.workflow_id(ident))
+    call = handle.execute_update(method, arg, id=update_id, rpc_timeout=UPDATE_RPC_TIMEOUT)
+    return await answer(call, kind=process.kind, ident=ident)

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.orders import OrderActivities
     from activities.payments import PaymentActivities
     from activities.shipments import ShipmentActivities
+    from models.contracts import messages
     from models.contracts.after_sale import (
         AfterSaleDecision,
         AfterSaleInput,
@@ -334,7 +335,7 @@ class AfterSaleWorkflow:
         parent = workflow.info().parent
         assert parent is not None
         await workflow.get_external_workflow_handle(parent.workflow_id).signal(
-            "exchange_requested",
+            messages.EXCHANGE_REQUESTED,
             ExchangeRequested(as_no=self._in.as_no, warehouse_id=warehouse, lines=lines),
         )
         await workflow.wait_condition(lambda: state.replacement is not None)
@@ -347,7 +348,7 @@ class AfterSaleWorkflow:
         )
         return True
 
-    @workflow.signal
+    @workflow.signal(name=messages.REPLACEMENT_READY)
     def replacement_ready(self, ready: ReplacementReady) -> None:
         self._state.replacement = ready
 
@@ -413,7 +414,7 @@ class AfterSaleWorkflow:
         refunded = self._in.quote.total_fen if status == "refunded" else 0
         if parent is not None:
             await workflow.get_external_workflow_handle(parent.workflow_id).signal(
-                "after_sale_settled",
+                messages.AFTER_SALE_SETTLED,
                 AfterSaleSettled(as_no=self._in.as_no, status=status, refunded_fen=refunded),
             )
         await workflow.wait_condition(workflow.all_handlers_finished)

@@ -5,41 +5,27 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+with workflow.unsafe.imports_passed_through():
+    from models.contracts.errors import non_retryable_types
+    from models.contracts.messages import TARGET_GONE
+
 S = TypeVar("S")
 P = TypeVar("P")
 R = TypeVar("R")
 
-# Business outcomes: raised non-retryable by activities, listed here so the policy says so too.
-BUSINESS_ERRORS = [
-    "InvalidOrderError",
-    "OutOfStockError",
-    "CouponNotApplicableError",
-    "UnserviceableRegionError",
-    "MissingFreightRuleError",
-    "PaymentDeclinedError",
-    "RefundRefusedError",
-    "UnknownCarrierError",
-    "UnknownTrackingError",
-    "TrackingRangeExhaustedError",
-    "WaybillRefusedError",
-    "WaybillCancelRefusedError",
-    "StockShortError",
-    "InvalidReceiptError",
-    "TransferRefusedError",
-    "SupplierRefusedError",
-    "InvalidDataError",  # a value the database refused (activities/data_errors.py)
-]
+# Business outcomes (models/contracts/errors.py): raised non-retryable by activities, and the
+# policy says so too.
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=BUSINESS_ERRORS,
+    non_retryable_error_types=non_retryable_types(),
 )
 
 
@@ -106,3 +92,17 @@ async def call(
     return await workflow.execute_activity_method(
         activity, arg, start_to_close_timeout=start_to_close, retry_policy=RETRY
     )
+
+
+async def signal_unless_gone(
+    handle: workflow.ExternalWorkflowHandle[Any], signal: str, arg: object
+) -> bool:
+    """Signal another workflow by its shared name (models/contracts/messages.py); False when it
+    has finished already, the one failure a sender expects. Any other failure is raised."""
+    try:
+        await handle.signal(signal, arg)
+    except ApplicationError as exc:
+        if exc.type != TARGET_GONE:
+            raise
+        return False
+    return True

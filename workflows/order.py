@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities
     from activities.orders import OrderActivities
     from activities.payments import PaymentActivities
+    from models.contracts import messages
     from models.contracts.after_sale import (
         AfterSaleRequest,
         AfterSaleSettled,
@@ -493,11 +494,11 @@ class OrderWorkflow:
             state.cancel = CancelRequest(actor=SYSTEM, reason="nothing was delivered")
         self._set_status("cancelling")
 
-    @workflow.signal
+    @workflow.signal(name=messages.PACKAGE_PROGRESS)
     def package_progress(self, view: PackageView) -> None:
         self._state.packages[view.package_no] = view
 
-    @workflow.signal
+    @workflow.signal(name=messages.PACKAGE_SHORT)
     def package_short(self, short: PackageShort) -> None:
         """A package's wave did not find some units: backorder or refund them (policy)."""
         self._state.shorts.append(short)
@@ -639,15 +640,15 @@ class OrderWorkflow:
     def _may_request_after_sale(self, request: AfterSaleRequest) -> None:
         self._state.check_after_sale(request)
 
-    @workflow.signal
+    @workflow.signal(name=messages.AFTER_SALE_SETTLED)
     def after_sale_settled(self, settled: AfterSaleSettled) -> None:
         self._after_sales.settled(settled)
 
-    @workflow.signal
+    @workflow.signal(name=messages.UNITS_WITHDRAWN)
     def units_withdrawn(self, answer: UnitsWithdrawn) -> None:
         """A package's answer to a refund-only after-sale before shipment."""
         self._after_sales.withdrawn(answer)
 
-    @workflow.signal
+    @workflow.signal(name=messages.EXCHANGE_REQUESTED)
     def exchange_requested(self, requested: ExchangeRequested) -> None:
         self._after_sales.exchange(requested)

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.after_sales import AfterSaleActivities
     from activities.inventory import InventoryActivities
     from activities.orders import OrderActivities
+    from models.contracts import messages
     from models.contracts.after_sale import (
         AfterSaleInput,
         AfterSaleRequest,
@@ -201,7 +202,7 @@ class AfterSales:
         try:
             plan = await call(InventoryActivities.reserve_package, request)
         except FAILED:
-            await child.signal("replacement_ready", ReplacementReady(package_no=None))
+            await child.signal(messages.REPLACEMENT_READY, ReplacementReady(package_no=None))
             return
         await call(
             OrderActivities.record_package,
@@ -215,7 +216,7 @@ class AfterSales:
             shipping = asyncio.create_task(self._packages.ship_replacement(plan))
         else:
             shipping = asyncio.create_task(self._packages.child(plan, listed=False))
-        await child.signal("replacement_ready", ReplacementReady(package_no=plan.package_no))
+        await child.signal(messages.REPLACEMENT_READY, ReplacementReady(package_no=plan.package_no))
         await shipping
 
     # --- how they end -------------------------------------------------------------------------

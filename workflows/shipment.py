@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities
     from activities.shipments import ShipmentActivities
     from activities.waves import WaveActivities
+    from models.contracts import messages
     from models.contracts.order import Actor, PackageLine, PackageView, ReleaseRequest
     from models.contracts.shipment import (
         ConsumeRequest,
@@ -50,7 +51,7 @@ with workflow.unsafe.imports_passed_through():
         package_status,
         weight_within_tolerance,
     )
-    from workflows.common import FAILED, call, refusal
+    from workflows.common import FAILED, call, refusal, signal_unless_gone
     from workflows.visibility import show
 
 SYSTEM = Actor(kind="system", name="shipment")
@@ -436,7 +437,7 @@ class ShipmentWorkflow:
         if self._state.status in ("released", "picked", "weight_hold", "packed", "waybill_created"):
             self._state.cancel = True
 
-    @workflow.signal
+    @workflow.signal(name=messages.PICKED)
     def picked(self, picked: PackagePicked) -> None:
         """From the wave: the units are picked (and sorted); a repeat changes nothing."""
         state = self._state
@@ -464,7 +465,7 @@ class ShipmentWorkflow:
         parent = workflow.info().parent
         if parent is not None:
             await workflow.get_external_workflow_handle(parent.workflow_id).signal(
-                "units_withdrawn", answer
+                messages.UNITS_WITHDRAWN, answer
             )
 
     async def _withdraw(self, ask: WithdrawUnits) -> UnitsWithdrawn:
@@ -553,8 +554,8 @@ class ShipmentWorkflow:
 
     async def _tell_wave_cancelled(self, wave_no: str) -> None:
         wave = workflow.get_external_workflow_handle(f"wave-{wave_no}")
-        with suppress(Exception):  # a finished wave needs no telling
-            await wave.signal("package_cancelled", self._in.package_no)
+        # a finished wave needs no telling
+        await signal_unless_gone(wave, messages.PACKAGE_CANCELLED, self._in.package_no)
 
     async def _tell_order_short(self, picked: PackagePicked) -> None:
         parent = workflow.info().parent
@@ -566,7 +567,7 @@ class ShipmentWorkflow:
             missing=picked.missing,
         )
         await workflow.get_external_workflow_handle(parent.workflow_id).signal(
-            "package_short", short
+            messages.PACKAGE_SHORT, short
         )
 
     async def _tell_order(self) -> None:
@@ -582,5 +583,5 @@ class ShipmentWorkflow:
             tracking_no=state.tracking_no,
         )
         await workflow.get_external_workflow_handle(parent.workflow_id).signal(
-            "package_progress", view
+            messages.PACKAGE_PROGRESS, view
         )

@@ -22,6 +22,7 @@ from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.waves import WaveActivities
+    from models.contracts import messages
     from models.contracts.waves import (
         BuildRequest,
         Escalation,
@@ -33,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
         WaveProgress,
         WaveRules,
     )
-    from workflows.common import RETRY, call
+    from workflows.common import RETRY, call, signal_unless_gone
     from workflows.visibility import show
 
 REFRESH = timedelta(minutes=15)
@@ -172,18 +173,18 @@ class WaveWorkflow:
             if picked.package_no in self._state.told:
                 continue
             shipment = workflow.get_external_workflow_handle(f"shipment-{picked.package_no}")
-            with suppress(Exception):  # a package cancelled meanwhile has nothing left to hear
-                await shipment.signal("picked", picked)
+            # a package cancelled meanwhile has nothing left to hear
+            await signal_unless_gone(shipment, messages.PICKED, picked)
             self._state.told.add(picked.package_no)
 
-    @workflow.signal
+    @workflow.signal(name=messages.TASK_FINISHED)
     def task_finished(self, task_no: str) -> None:
         self._state.milestones += 1
 
-    @workflow.signal
+    @workflow.signal(name=messages.PACKAGE_SORTED)
     def package_sorted(self, package_no: str) -> None:
         self._state.milestones += 1
 
-    @workflow.signal
+    @workflow.signal(name=messages.PACKAGE_CANCELLED)
     def package_cancelled(self, package_no: str) -> None:
         self._state.milestones += 1

@@ -6,19 +6,27 @@ progress for days) first among them. Reads come from the projection AfterSaleWor
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, writer
+from api.deps import (
+    Deps,
+    Principal,
+    Session,
+    Writer,
+    actor_of,
+    require,
+    visible_order,
+    writer,
+)
 from api.errors import Problem, not_found
 from api.pagination import Page, Paging, fetch_page
-from api.routes.orders import actor_of, visible_order
 from api.schemas.types import DaysParam, Id, IdParam, LineNo, NoParam, Text
-from api.workflow_calls import UPDATE_RPC_TIMEOUT, answer
+from api.workflow_calls import AFTER_SALE, ORDER, update
 from models.contracts.after_sale import (
     OPEN_STATUSES,
     WAITING_FOR,
@@ -39,7 +47,6 @@ from workflows.after_sale import AfterSaleWorkflow
 from workflows.order import OrderWorkflow
 
 router = APIRouter(tags=["after-sales"])
-Deps = Annotated[AppDeps, Depends(app_deps)]
 BUSINESS_TZ_DAY = timedelta(days=1)
 
 
@@ -127,16 +134,13 @@ async def request_after_sale(
     await visible_order(w.session, w.principal, order_no)
     replacements = await _replacements(w.session, order_no, body)
     request = await _request(w, body, replacements)
-    handle = deps.require_temporal().get_workflow_handle(f"order-{order_no}")
-    view = await answer(
-        handle.execute_update(
-            OrderWorkflow.request_after_sale,
-            request,
-            id=f"after-sale-{body.client_request_key}",  # a resent request gets the first answer
-            rpc_timeout=UPDATE_RPC_TIMEOUT,
-        ),
-        kind="order",
-        ident=order_no,
+    view = await update(
+        deps,
+        ORDER,
+        order_no,
+        OrderWorkflow.request_after_sale,
+        request,
+        update_id=f"after-sale-{body.client_request_key}",  # a resend gets the first answer
     )
     await w.commit("after_sale.request", "after_sale", view.as_no, body.model_dump())
     return view
@@ -243,7 +247,7 @@ async def decide(
     decision = AfterSaleDecision(
         actor=actor_of(w.principal), approve=body.approve, reason=body.reason
     )
-    await _after_sale_update(deps, as_no, AfterSaleWorkflow.decide, decision)
+    await update(deps, AFTER_SALE, as_no, AfterSaleWorkflow.decide, decision)
     await w.commit("after_sale.decide", "after_sale", as_no, body.model_dump())
     return await after_sale_public(w.session, w.principal, as_no)
 
@@ -263,7 +267,7 @@ async def retry_refund(
     await after_sale_public(w.session, w.principal, as_no)
     await w.session.commit()
     retry = RefundRetry(actor=actor_of(w.principal), reason=body.reason)
-    await _after_sale_update(deps, as_no, AfterSaleWorkflow.retry_refund, retry)
+    await update(deps, AFTER_SALE, as_no, AfterSaleWorkflow.retry_refund, retry)
     await w.commit("after_sale.retry_refund", "after_sale", as_no, body.model_dump())
     return await after_sale_public(w.session, w.principal, as_no)
 
@@ -275,7 +279,7 @@ async def withdraw(
     await after_sale_public(w.session, w.principal, as_no)
     await w.session.commit()
     withdrawal = AfterSaleWithdrawal(actor=actor_of(w.principal))
-    await _after_sale_update(deps, as_no, AfterSaleWorkflow.withdraw, withdrawal)
+    await update(deps, AFTER_SALE, as_no, AfterSaleWorkflow.withdraw, withdrawal)
     await w.commit("after_sale.withdraw", "after_sale", as_no)
     return await after_sale_public(w.session, w.principal, as_no)
 
@@ -291,7 +295,7 @@ async def ship_back(
     await after_sale_public(w.session, w.principal, as_no)
     await w.session.commit()
     shipment = ReturnShipment(actor=actor_of(w.principal), **body.model_dump())
-    await _after_sale_update(deps, as_no, AfterSaleWorkflow.ship_back, shipment)
+    await update(deps, AFTER_SALE, as_no, AfterSaleWorkflow.ship_back, shipment)
     await w.commit("after_sale.ship_back", "after_sale", as_no, body.model_dump())
     return await after_sale_public(w.session, w.principal, as_no)
 
@@ -314,19 +318,9 @@ async def receive_return(
         actor=actor_of(w.principal),
         lines=[InspectedLine(**line.model_dump()) for line in body.lines],
     )
-    await _after_sale_update(deps, as_no, AfterSaleWorkflow.inspect, inspection)
+    await update(deps, AFTER_SALE, as_no, AfterSaleWorkflow.inspect, inspection)
     await w.commit("after_sale.inbound", "after_sale", as_no, body.model_dump())
     return await after_sale_public(w.session, w.principal, as_no)
-
-
-async def _after_sale_update(deps: AppDeps, as_no: str, method: Any, arg: Any) -> AfterSaleView:
-    handle = deps.require_temporal().get_workflow_handle(f"aftersale-{as_no}")
-    view: AfterSaleView = await answer(
-        handle.execute_update(method, arg, rpc_timeout=UPDATE_RPC_TIMEOUT),
-        kind="after-sale",
-        ident=as_no,
-    )
-    return view
 
 
 async def after_sale_public(session: AsyncSession, who: Principal, as_no: str) -> AfterSalePublic:

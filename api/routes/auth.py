@@ -17,11 +17,11 @@ from sqlalchemy import select
 from api import logins
 from api.deps import (
     AppDeps,
+    Deps,
     Principal,
     Session,
     Writer,
     _ip_allowed,
-    app_deps,
     audit_entry,
     client_ip,
     require,
@@ -46,7 +46,6 @@ from models.domain.passwords import password_problem
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 # Verifying against a dummy hash when the user is unknown keeps timing the same either way.
 _DUMMY_HASH = hash_password("not-a-real-password")
-Deps = Annotated[AppDeps, Depends(app_deps)]
 Security = Annotated[Writer, Depends(writer("self.security"))]
 SIGN_IN: dict[int | str, dict[str, Any]] = {
     401: {"description": "wrong username, password or one-time code, or the code is missing"},

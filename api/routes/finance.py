@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, writer
+from api.deps import AppDeps, Deps, Principal, Session, Writer, require, writer
 from api.errors import Problem, invalid
 from api.pagination import Page, Paging, fetch_page
 from api.schemas.common import Public, Strict
@@ -24,7 +24,6 @@ from models.domain.reconciliation import DifferenceKind, EntryType, business_day
 from workflows.reconciliation import ReconciliationWorkflow
 
 router = APIRouter(prefix="/v1/finance/reconciliation", tags=["finance"])
-Deps = Annotated[AppDeps, Depends(app_deps)]
 Reader = Annotated[Principal, Depends(require("finance.read"))]
 RUN_WAIT = timedelta(seconds=60)  # then 503: the run goes on and is listed when done
 RECENT_RUNS = 20

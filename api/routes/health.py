@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api.deps import AppDeps, app_deps
+from api.deps import AppDeps, Deps
 from migrations import current_revision, head_revision
 from models.contracts.diagnostics import DiagnosticsInput, DiagnosticsResult
 from workflows.diagnostics import DiagnosticsWorkflow
@@ -72,7 +72,7 @@ async def _temporal(deps: AppDeps, deep: bool) -> dict[str, Any]:
 
 
 @router.get("/readyz", responses=READINESS)
-async def readyz(deps: Annotated[AppDeps, Depends(app_deps)], deep: bool = False) -> JSONResponse:
+async def readyz(deps: Deps, deep: bool = False) -> JSONResponse:
     """Database reachable with migrations at head, and Temporal reachable. `deep=true` also
     runs a workflow on a worker, proving the whole chain."""
     database, temporal = await asyncio.gather(_database(deps), _temporal(deps, deep))

@@ -5,7 +5,7 @@ Placing is Update-with-Start on OrderWorkflow, so the answer is the priced, rese
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -14,10 +14,20 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.workflow import UpdateMethodMultiParam
 
-from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, writer
-from api.errors import Problem, not_found
+from api.deps import (
+    AppDeps,
+    Deps,
+    Principal,
+    Session,
+    VisibleOrder,
+    Writer,
+    actor_of,
+    require,
+    visible_order,
+    writer,
+)
+from api.errors import Problem
 from api.order_views import contact_of, order_public
 from api.pagination import Paging, fetch_page
 from api.schemas.orders import (
@@ -33,10 +43,9 @@ from api.schemas.orders import (
 )
 from api.schemas.types import BigIdParam, IdParam, Instant, NoParam, TextParam
 from api.watching import WATCHABLE, watched
-from api.workflow_calls import UPDATE_RPC_TIMEOUT, answer
+from api.workflow_calls import ORDER, UPDATE_RPC_TIMEOUT, answer, update
 from models.contracts.after_sale import RefundRetry
 from models.contracts.order import (
-    Actor,
     CancelRequest,
     ConfirmReceipt,
     OrderInput,
@@ -52,17 +61,9 @@ from workflows.order import OrderWorkflow
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 REVEALED = ["name", "phone", "detail"]  # what a reveal shows; the audit row names these only
-A = TypeVar("A")
-T = TypeVar("T")
-Deps = Annotated[AppDeps, Depends(app_deps)]
 Reader = Annotated[Principal, Depends(require("orders.read"))]
 BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
 OrderSort = Literal["-placed_at", "placed_at", "-payable_fen", "payable_fen"]
-
-
-def actor_of(who: Principal) -> Actor:
-    kind = "user" if who.kind == "user" else ("device" if "device" in who.roles else "storefront")
-    return Actor(kind=kind, name=who.name, role=",".join(sorted(who.roles)))
 
 
 async def order_number(session: AsyncSession, api_key_id: int, client_key: str) -> str:
@@ -105,15 +106,6 @@ async def delivered_packages(session: AsyncSession, order_no: str) -> list[str]:
     numbers = list(found)
     await session.commit()  # never hold a connection while waiting for the workflow
     return numbers
-
-
-async def visible_order(session: AsyncSession, who: Principal, order_no: str) -> Order:
-    """Storefronts see only the orders they placed; staff see all. Others' are 404."""
-    order = await session.get(Order, order_no)
-    if order is None or ("storefront" in who.roles and order.api_key_id != who.id):
-        raise not_found("order", order_no)
-    await session.commit()  # never hold a connection while waiting for the workflow
-    return order
 
 
 @router.post("", status_code=201)
@@ -213,9 +205,9 @@ async def get_order(
     session: Session,
     who: Reader,
     deps: Deps,
+    _: VisibleOrder,
 ) -> OrderPublic | Response:
     """May wait for the order to change: `If-None-Match` (its last ETag) with `Prefer: wait=N`."""
-    await visible_order(session, who, order_no)
     return await watched(
         request,
         response,
@@ -226,25 +218,15 @@ async def get_order(
     )
 
 
-async def order_update(
-    deps: AppDeps, order_no: str, method: UpdateMethodMultiParam[[OrderWorkflow, A], T], arg: A
-) -> T:
-    handle = deps.require_temporal().get_workflow_handle(f"order-{order_no}")
-    return await answer(
-        handle.execute_update(method, arg, rpc_timeout=UPDATE_RPC_TIMEOUT),
-        kind="order",
-        ident=order_no,
-    )
-
-
 @router.post("/{order_no}/payments", status_code=201)
 async def request_payment(
-    order_no: NoParam, deps: Deps, w: Annotated[Writer, Depends(writer("orders.pay"))]
+    order_no: NoParam,
+    deps: Deps,
+    w: Annotated[Writer, Depends(writer("orders.pay"))],
+    _: VisibleOrder,
 ) -> PaymentPublic:
-    await visible_order(w.session, w.principal, order_no)
-    session = await order_update(
-        deps, order_no, OrderWorkflow.request_payment, PaymentRequest(actor=actor_of(w.principal))
-    )
+    payment = PaymentRequest(actor=actor_of(w.principal))
+    session = await update(deps, ORDER, order_no, OrderWorkflow.request_payment, payment)
     await w.commit("order.payment_requested", "order", order_no)
     return PaymentPublic.model_validate(session.model_dump())
 
@@ -257,8 +239,9 @@ async def cancel_order(
     w: Annotated[Writer, Depends(writer("orders.cancel"))],
 ) -> OrderPublic:
     await visible_order(w.session, w.principal, order_no)
-    await order_update(
+    await update(
         deps,
+        ORDER,
         order_no,
         OrderWorkflow.cancel,
         CancelRequest(actor=actor_of(w.principal), reason=body.reason),
@@ -278,7 +261,7 @@ async def retry_refund(
     await visible_order(w.session, w.principal, order_no)
     retry = RefundRetry(actor=actor_of(w.principal), reason=body.reason)
     try:
-        await order_update(deps, order_no, OrderWorkflow.retry_refund, retry)
+        await update(deps, ORDER, order_no, OrderWorkflow.retry_refund, retry)
     except Problem as exc:
         if exc.type != "/problems/closed":
             raise
@@ -323,8 +306,9 @@ async def review_order(
     w: Annotated[Writer, Depends(writer("orders.review"))],
 ) -> OrderPublic:
     await visible_order(w.session, w.principal, order_no)
-    await order_update(
+    await update(
         deps,
+        ORDER,
         order_no,
         OrderWorkflow.review,
         RiskDecision(actor=actor_of(w.principal), approve=body.approve, reason=body.reason),
@@ -335,22 +319,23 @@ async def review_order(
 
 @router.post("/{order_no}/confirm-receipt")
 async def confirm_receipt(
-    order_no: NoParam, deps: Deps, w: Annotated[Writer, Depends(writer("orders.confirm"))]
+    order_no: NoParam,
+    deps: Deps,
+    w: Annotated[Writer, Depends(writer("orders.confirm"))],
+    order: VisibleOrder,
 ) -> OrderPublic:
-    order = await visible_order(w.session, w.principal, order_no)
     shown = await delivered_packages(w.session, order_no) if order.status == "fulfilling" else []
     request = ConfirmReceipt(actor=actor_of(w.principal), delivered_packages=shown)
-    await order_update(deps, order_no, OrderWorkflow.confirm_receipt, request)
+    await update(deps, ORDER, order_no, OrderWorkflow.confirm_receipt, request)
     await w.commit("order.confirm_receipt", "order", order_no)
     return await order_public(w.session, order_no, unmasked=sends_contact(w.principal))
 
 
 @router.post("/{order_no}/reveal")
 async def reveal_contact(
-    order_no: NoParam, w: Annotated[Writer, Depends(writer("pii.read"))]
+    order_no: NoParam, w: Annotated[Writer, Depends(writer("pii.read"))], order: VisibleOrder
 ) -> ContactPublic:
     """The order's contact unmasked; the audit log records who saw which fields (not what)."""
-    order = await visible_order(w.session, w.principal, order_no)
     contact = contact_of(order, masked=False)
     await w.commit("order.reveal_contact", "order", order_no, {"fields": REVEALED})
     return contact

@@ -5,21 +5,21 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
-from temporalio.workflow import UpdateMethodMultiParam
+from temporalio.service import RPCError
 
 from activities.wave_progress import picked_on_floor
-from api.deps import AppDeps, Principal, Session, Writer, app_deps, in_scope, require, writer
+from api.deps import AppDeps, Deps, Principal, Session, Writer, actor_of, in_scope, require, writer
 from api.errors import Problem, not_found
 from api.pagination import Page, Paging, fetch_page
-from api.routes.orders import actor_of
 from api.schemas.orders import ExceptionDecisionIn, OverrideIn, PackIn, ShipmentPublic
 from api.schemas.types import IdParam, NoParam
 from api.watching import WATCHABLE, watched
-from api.workflow_calls import UPDATE_RPC_TIMEOUT, answer
+from api.workflow_calls import PACKAGE, update
+from models.contracts import messages
 from models.contracts.shipment import (
     ExceptionDecision,
     HandoverRequest,
@@ -33,9 +33,6 @@ from workflows.shipment import ShipmentWorkflow
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/packages", tags=["packages"])
-A = TypeVar("A")
-T = TypeVar("T")
-Deps = Annotated[AppDeps, Depends(app_deps)]
 
 
 async def _package(session: Session, who: Principal, package_no: str) -> Package:
@@ -50,14 +47,6 @@ async def _package(session: Session, who: Principal, package_no: str) -> Package
 
 def _public(view: ShipmentView) -> ShipmentPublic:
     return ShipmentPublic.model_validate(view.model_dump())
-
-
-async def package_update(
-    deps: AppDeps, package_no: str, method: UpdateMethodMultiParam[[ShipmentWorkflow, A], T], arg: A
-) -> T:
-    handle = deps.require_temporal().get_workflow_handle(f"shipment-{package_no}")
-    call = handle.execute_update(method, arg, rpc_timeout=UPDATE_RPC_TIMEOUT)
-    return await answer(call, kind="package", ident=package_no)
 
 
 class PackageRow(ShipmentPublic):
@@ -120,7 +109,7 @@ async def pack(
         measured_weight_g=body.measured_weight_g,
         picked_on_floor=floor,
     )
-    view = await package_update(deps, package_no, ShipmentWorkflow.pack, request)
+    view = await update(deps, PACKAGE, package_no, ShipmentWorkflow.pack, request)
     await w.commit("package.pack", "package", package_no, body.model_dump())
     return _public(view)
 
@@ -132,10 +121,13 @@ async def _remind_wave(session: Session, deps: AppDeps, package_no: str) -> bool
     await session.commit()  # never hold a connection while waiting for the workflow
     if wave_no is None:
         return False
+    if deps.temporal is None:
+        log.warning("could not remind wave %s of %s: no Temporal", wave_no, package_no)
+        return True
     try:
-        wave = deps.require_temporal().get_workflow_handle(f"wave-{wave_no}")
-        await wave.signal("package_sorted", package_no)
-    except Exception:  # a finished wave has told the package already
+        wave = deps.temporal.get_workflow_handle(f"wave-{wave_no}")
+        await wave.signal(messages.PACKAGE_SORTED, package_no)
+    except RPCError:  # a finished wave has told the package already; Temporal unreachable
         log.warning("could not remind wave %s of %s", wave_no, package_no, exc_info=True)
     return True
 
@@ -148,8 +140,9 @@ async def override_weight(
     w: Annotated[Writer, Depends(writer("packages.override"))],
 ) -> ShipmentPublic:
     await _package(w.session, w.principal, package_no)
-    view = await package_update(
+    view = await update(
         deps,
+        PACKAGE,
         package_no,
         ShipmentWorkflow.override_weight,
         WeightOverride(actor=actor_of(w.principal), reason=body.reason),
@@ -163,8 +156,12 @@ async def hand_over(
     package_no: NoParam, deps: Deps, w: Annotated[Writer, Depends(writer("packages.pack"))]
 ) -> ShipmentPublic:
     await _package(w.session, w.principal, package_no)
-    view = await package_update(
-        deps, package_no, ShipmentWorkflow.hand_over, HandoverRequest(actor=actor_of(w.principal))
+    view = await update(
+        deps,
+        PACKAGE,
+        package_no,
+        ShipmentWorkflow.hand_over,
+        HandoverRequest(actor=actor_of(w.principal)),
     )
     await w.commit("package.handover", "package", package_no)
     return _public(view)
@@ -178,8 +175,9 @@ async def decide_exception(
     w: Annotated[Writer, Depends(writer("packages.decide"))],
 ) -> ShipmentPublic:
     await _package(w.session, w.principal, package_no)
-    view = await package_update(
+    view = await update(
         deps,
+        PACKAGE,
         package_no,
         ShipmentWorkflow.decide_exception,
         ExceptionDecision(actor=actor_of(w.principal), decision=body.decision, reason=body.reason),

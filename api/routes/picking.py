@@ -14,19 +14,20 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.service import RPCError
 
 from activities import picking, put_wall
 from activities.picking import Answer, PickForbidden, PickRefused
 from activities.wave_building import warehouse_zone
-from api.deps import AppDeps, Principal, Writer, app_deps, writer
+from api.deps import AppDeps, Deps, Principal, Writer, writer
 from api.errors import Problem, conflict, not_found
 from api.schemas.picking import PickTaskView, PutAnswer, ScanAnswer
 from api.schemas.types import NoParam, Text
+from models.contracts import messages
 from models.db import PickTask
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["picking"])
-Deps = Annotated[AppDeps, Depends(app_deps)]
 Device = Annotated[Writer, Depends(writer("picking.work"))]
 # Scan answers are stored and sent again as they were (a retried scan gets the same answer), so
 # they are declared here rather than re-validated on the way out.
@@ -156,11 +157,13 @@ async def _answer(
 async def _signal(
     deps: AppDeps, wave_no: str, milestone: str, ref: str, body: dict[str, Any]
 ) -> None:
-    arg = body.get("package_no", ref) if milestone == "package_sorted" else ref
+    arg = body.get("package_no", ref) if milestone == messages.PACKAGE_SORTED else ref
+    if deps.temporal is None:  # the wave refreshes on its own: the scan stands
+        log.warning("could not tell wave %s about %s: no Temporal", wave_no, milestone)
+        return
     try:
-        handle = deps.require_temporal().get_workflow_handle(f"wave-{wave_no}")
-        await handle.signal(milestone, arg)
-    except Exception:  # the wave refreshes on its own: the scan stands
+        await deps.temporal.get_workflow_handle(f"wave-{wave_no}").signal(milestone, arg)
+    except RPCError:  # finished, or Temporal unreachable: the wave refreshes on its own
         log.warning("could not tell wave %s about %s", wave_no, milestone, exc_info=True)
 
 

@@ -14,10 +14,9 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from activities.purchase_returns import ReturnLine, book_return
 from activities.stock_ledger import StockError
-from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, writer
+from api.deps import Deps, Principal, Session, Writer, actor_of, require, writer
 from api.errors import Problem, not_found, refused
 from api.pagination import Paging, fetch_page
-from api.routes.orders import actor_of
 from api.routes.purchase_orders import po_public, staff_of
 from api.schemas.purchasing import (
     InvoiceDecisionIn,
@@ -28,7 +27,7 @@ from api.schemas.purchasing import (
     ReturnPublic,
 )
 from api.schemas.types import NoParam, TextParam
-from api.workflow_calls import UPDATE_RPC_TIMEOUT, answer
+from api.workflow_calls import SETTLEMENT, answer, update
 from models.contracts.purchasing import InvoiceDecision, SettlementInput
 from models.db import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierInvoice
 from models.domain.purchasing import LineFigures, PoFigures, PoLine
@@ -36,7 +35,6 @@ from models.domain.settlement import InvoiceLine
 from workflows.settlement import SettlementWorkflow
 
 router = APIRouter(tags=["purchasing"])
-Deps = Annotated[AppDeps, Depends(app_deps)]
 
 
 @router.post("/v1/purchase-orders/{po_no}/returns", status_code=201)
@@ -165,13 +163,8 @@ async def decide_invoice(
 ) -> InvoicePublic:
     await invoice_public(w.session, po_no, invoice_no)
     await w.session.commit()
-    handle = deps.require_temporal().get_workflow_handle(f"settle-{po_no}")
     decision = InvoiceDecision(by=staff_of(w.principal), approve=body.approve, reason=body.reason)
-    await answer(
-        handle.execute_update(SettlementWorkflow.decide, decision, rpc_timeout=UPDATE_RPC_TIMEOUT),
-        kind="invoice",
-        ident=po_no,
-    )
+    await update(deps, SETTLEMENT, po_no, SettlementWorkflow.decide, decision)
     await w.commit("purchase_order.invoice_decision", "purchase_order", po_no, body.model_dump())
     return await invoice_public(w.session, po_no)
 

@@ -16,17 +16,17 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from api.deps import (
     AppDeps,
+    Deps,
     Principal,
     Session,
     Writer,
-    app_deps,
+    actor_of,
     forbid_outside,
     require,
     writer,
 )
 from api.errors import Problem, invalid, not_found
 from api.pagination import Paging, fetch_page
-from api.routes.orders import actor_of
 from api.schemas.purchasing import (
     ApproveIn,
     PoCreate,
@@ -41,7 +41,7 @@ from api.schemas.purchasing import (
     RejectIn,
 )
 from api.schemas.types import IdParam, NoParam, TextParam
-from api.workflow_calls import UPDATE_RPC_TIMEOUT, answer
+from api.workflow_calls import PURCHASE_ORDER, answer, update
 from models.contracts.purchasing import (
     CloseRequest,
     Decision,
@@ -67,7 +67,6 @@ from workflows.purchase_order import PurchaseOrderWorkflow
 router = APIRouter(prefix="/v1/purchase-orders", tags=["purchasing"])
 A = TypeVar("A")
 T = TypeVar("T")
-Deps = Annotated[AppDeps, Depends(app_deps)]
 Reader = Annotated[Principal, Depends(require("purchase.read"))]
 BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -264,15 +263,11 @@ async def po_update(
     method: UpdateMethodMultiParam[[PurchaseOrderWorkflow, A], T],
     arg: A,
 ) -> T:
+    """An update to a PO this database knows (404 before its workflow is asked)."""
     if await w.session.get(PurchaseOrder, po_no) is None:
         raise not_found("purchase order", po_no)
     await w.session.commit()  # never hold a connection while waiting for the workflow
-    handle = deps.require_temporal().get_workflow_handle(f"po-{po_no}")
-    return await answer(
-        handle.execute_update(method, arg, rpc_timeout=UPDATE_RPC_TIMEOUT),
-        kind="purchase order",
-        ident=po_no,
-    )
+    return await update(deps, PURCHASE_ORDER, po_no, method, arg)
 
 
 @router.post("/{po_no}/submit")

@@ -12,11 +12,10 @@ from sqlalchemy.dialects.postgresql import insert
 
 from activities.replenishment import below_reorder_point
 from api.deps import (
-    AppDeps,
+    Deps,
     Principal,
     Session,
     Writer,
-    app_deps,
     forbid_outside,
     in_scope,
     require,
@@ -36,7 +35,6 @@ from models.db import ReorderRule, Sku, Warehouse
 from workflows.replenishment import ReplenishmentWorkflow
 
 router = APIRouter(tags=["purchasing"])
-Deps = Annotated[AppDeps, Depends(app_deps)]
 
 
 @router.put("/v1/reorder-rules")

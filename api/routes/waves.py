@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from activities import picking
 from api.deps import (
     AppDeps,
+    Deps,
     Principal,
     Session,
     Writer,
-    app_deps,
     forbid_outside,
     in_scope,
     require,
@@ -35,7 +35,6 @@ from models.db import OutboundOrder, PickAllocation, PickTask, PutWallSlot, Ware
 from workflows.waves import WavePlannerWorkflow
 
 router = APIRouter(tags=["waves"])
-Deps = Annotated[AppDeps, Depends(app_deps)]
 Reader = Annotated[Principal, Depends(require("waves.read"))]
 
 

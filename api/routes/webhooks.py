@@ -12,16 +12,16 @@ import json
 import time
 from contextlib import suppress
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.refund_callbacks import RefundNotice, record_refund_callback
-from api.deps import AppDeps, Session, app_deps
+from api.deps import AppDeps, Deps, Session
 from api.errors import Problem
 from api.schemas.types import TextParam
 from api.workflow_calls import answer
@@ -36,7 +36,6 @@ from workflows.shipment import ShipmentWorkflow
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 SIGNED: dict[int | str, dict[str, Any]] = {401: {"description": "bad or stale signature"}}
-Deps = Annotated[AppDeps, Depends(app_deps)]
 MAX_AGE_S = 300
 M = TypeVar("M", bound=BaseModel)
 
