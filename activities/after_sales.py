@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
 from activities.orders import add_event, business_error
-from activities.stock_ledger import BatchRef, Document, move_on_hand
 from core.db import SessionFactory
 from models.contracts.after_sale import AfterSaleInput, AfterSaleStep, ReturnInbound
 from models.db import (
@@ -23,6 +22,7 @@ from models.db import (
     PickAllocation,
     Reservation,
 )
+from services.stock_ledger import BatchRef, Document, move_on_hand
 
 
 class AfterSaleActivities:

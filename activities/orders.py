@@ -10,14 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.pricing_inputs import (
-    UnknownCouponError,
-    UnknownSkusError,
-    coupon_offer,
-    freight_setup,
-    live_promotions,
-    sku_facts,
-)
 from core.changes import notify_sql
 from core.db import SessionFactory
 from models.contracts.order import (
@@ -48,6 +40,14 @@ from models.domain.freight import (
 from models.domain.pricing import UnknownSkuError as PricingUnknownSkuError
 from models.domain.pricing import price_order
 from models.domain.promotions import CouponNotApplicableError
+from services.pricing_inputs import (
+    UnknownCouponError,
+    UnknownSkusError,
+    coupon_offer,
+    freight_setup,
+    live_promotions,
+    sku_facts,
+)
 
 BUSINESS_ERRORS = (
     "InvalidOrderError",

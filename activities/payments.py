@@ -13,7 +13,6 @@ from temporalio import activity
 
 from activities.orders import add_event, business_error
 from activities.providers import PaymentProvider, ProviderError, ProviderPaymentState
-from activities.refund_callbacks import settle_pending
 from core.db import SessionFactory
 from models.contracts.order import (
     Actor,
@@ -35,6 +34,7 @@ from models.db import (
     Refund,
 )
 from models.domain.reconciliation import DifferenceKind, business_day
+from services.refund_callbacks import settle_pending
 
 
 class PaymentActivities:

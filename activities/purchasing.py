@@ -10,7 +10,6 @@ from temporalio import activity
 
 from activities.orders import business_error
 from activities.providers import ProviderError, SupplierClient
-from activities.stock_ledger import BatchRef, Document, StockError, move_in_transit, move_on_hand
 from core.db import SessionFactory
 from models.contracts.purchasing import InTransitRequest, PoStep, ReceiveGoodsRequest, SendPo
 from models.db import (
@@ -23,6 +22,7 @@ from models.db import (
     Supplier,
     Warehouse,
 )
+from services.stock_ledger import BatchRef, Document, StockError, move_in_transit, move_on_hand
 
 
 class PurchasingActivities:

@@ -11,7 +11,6 @@ from sqlalchemy import Select, and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
-from activities.stock_ledger import sellable_units
 from core.db import SessionFactory
 from models.contracts.purchasing import Draft, Drafted, DraftLine, DraftRequest
 from models.db import (
@@ -23,6 +22,7 @@ from models.db import (
     SupplierProduct,
 )
 from models.domain.purchasing import PoLine, replenishment_quantity
+from services.stock_ledger import sellable_units
 
 OPEN_PO = ("draft", "pending_approval", "approved", "sent", "receiving")
 MAX_LINES_PER_PO = 200  # a supplier's drafts are split: POs stay reviewable, payloads small

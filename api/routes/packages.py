@@ -9,7 +9,6 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, Depends, Request, Response
 from temporalio.workflow import UpdateMethodMultiParam
 
-from activities.wave_progress import picked_on_floor
 from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, writer
 from api.errors import Problem, not_found
 from api.routes.orders import actor_of
@@ -25,6 +24,7 @@ from models.contracts.shipment import (
     WeightOverride,
 )
 from models.db import Package
+from services.wave_progress import picked_on_floor
 from workflows.shipment import ShipmentWorkflow
 
 log = logging.getLogger(__name__)

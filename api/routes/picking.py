@@ -15,14 +15,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities import picking, put_wall
-from activities.picking import Answer, PickForbidden, PickRefused
-from activities.wave_building import warehouse_zone
 from api.deps import AppDeps, Principal, Writer, app_deps, writer
 from api.errors import Problem, conflict, not_found
 from api.schemas.picking import PickTaskView, PutAnswer, ScanAnswer
 from api.schemas.types import NoParam, Text
 from models.db import PickTask
+from services import picking, put_wall
+from services.picking import Answer, PickForbidden, PickRefused
+from services.wave_building import warehouse_zone
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["picking"])

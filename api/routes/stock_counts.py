@@ -10,7 +10,13 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.stock_counts import (
+from api.deps import Principal, Session, Writer, forbid_outside, require, writer
+from api.errors import Problem, not_found, refused
+from api.schemas.counts import CountCreate, CountEntriesIn, CountPublic, DifferencePublic
+from api.schemas.types import IdParam, NoParam
+from models.db import StockCount, StockCountEntry, StockCountLocation, Warehouse
+from models.domain.purchasing import CountDifference
+from services.stock_counts import (
     Counted,
     add_entries,
     approve_count,
@@ -18,13 +24,7 @@ from activities.stock_counts import (
     differences,
     open_count,
 )
-from activities.stock_ledger import StockError
-from api.deps import Principal, Session, Writer, forbid_outside, require, writer
-from api.errors import Problem, not_found, refused
-from api.schemas.counts import CountCreate, CountEntriesIn, CountPublic, DifferencePublic
-from api.schemas.types import IdParam, NoParam
-from models.db import StockCount, StockCountEntry, StockCountLocation, Warehouse
-from models.domain.purchasing import CountDifference
+from services.stock_ledger import StockError
 
 router = APIRouter(tags=["stock counts"])
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.picking import Answer, PickForbidden, stored
 from models.db import DeviceScan, PickAllocation, PutWallLine, PutWallSlot, Sku, Wave
+from services.picking import Answer, PickForbidden, stored
 
 
 async def put(

@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities import pick_stock
 from models.db import (
     DeviceScan,
     Location,
@@ -27,6 +26,7 @@ from models.db import (
     Sku,
     Wave,
 )
+from services import pick_stock
 
 
 class PickRefused(Exception):
