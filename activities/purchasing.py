@@ -1,6 +1,6 @@
 """Purchase order activities: the PO projection and timeline, in-transit through the stock
-ledger, and receipts putting goods on hand (DESIGN §5, §6.5). Each is idempotent: a retried
-call finds its rows by their keys and changes nothing twice."""
+ledger, and receipts putting goods on hand (booked by services.purchasing; DESIGN §5, §6.5).
+Each is idempotent: a retried call finds its rows by their keys and changes nothing twice."""
 
 from __future__ import annotations
 
@@ -12,17 +12,9 @@ from activities.orders import business_error
 from activities.providers import ProviderError, SupplierClient
 from core.db import SessionFactory
 from models.contracts.purchasing import InTransitRequest, PoStep, ReceiveGoodsRequest, SendPo
-from models.db import (
-    PurchaseOrder,
-    PurchaseOrderEvent,
-    PurchaseOrderLine,
-    PurchaseReceipt,
-    PurchaseReceiptLine,
-    Sku,
-    Supplier,
-    Warehouse,
-)
-from services.stock_ledger import BatchRef, Document, StockError, move_in_transit, move_on_hand
+from models.db import PurchaseOrder, PurchaseOrderEvent, PurchaseOrderLine, Sku, Supplier, Warehouse
+from services import purchasing
+from services.stock_ledger import Document, StockError, move_in_transit
 
 
 class PurchasingActivities:
@@ -95,7 +87,7 @@ class PurchasingActivities:
                     po_no=step.po_no,
                     at=step.at,
                     step=step.step,
-                    actor=_actor(step.actor.kind, step.actor.name),
+                    actor=purchasing.actor_name(step.actor.kind, step.actor.name),
                     detail=dict(step.detail),
                     idempotency_key=f"{step.seq:04d}-{step.step}"[:80],
                 )
@@ -126,106 +118,15 @@ class PurchasingActivities:
 
     @activity.defn
     async def receive_goods(self, request: ReceiveGoodsRequest) -> None:
-        """One receipt in one transaction: its rows, accepted units on hand at the putaway
-        location (purchase_in; samples and gifts as sample_in, at no cost), in-transit down."""
-        receive = request.request
+        """One receipt in one transaction (services.purchasing.book_receipt); a retried call
+        finds the receipt booked and changes nothing."""
         async with self._sessions() as session:
-            done = await session.scalar(
-                select(PurchaseReceipt.receipt_no).where(
-                    PurchaseReceipt.receipt_no == request.receipt_no
-                )
-            )
-            if done is not None:
-                return
-            actor = _actor(receive.actor.kind, receive.actor.name)
-            session.add(
-                PurchaseReceipt(
-                    receipt_no=request.receipt_no,
-                    po_no=request.po_no,
-                    receipt_key=receive.receipt_key,
-                    warehouse_id=receive.warehouse_id,
-                    location_id=receive.location_id,
-                    actor=actor,
+            try:
+                await purchasing.book_receipt(
+                    session,
+                    request,
                     received_at=activity.info().current_attempt_scheduled_time,
                 )
-            )
-            doc = Document(ref_type="purchase_receipt", ref_no=request.receipt_no, actor=actor)
-            try:
-                for n, line in enumerate(receive.receipt.lines):
-                    session.add(
-                        PurchaseReceiptLine(
-                            receipt_no=request.receipt_no,
-                            line_no=line.line_no,
-                            sku_id=line.sku_id,
-                            received=line.received,
-                            accepted=line.accepted,
-                            rejected=line.rejected,
-                            batch_no=line.batch_no,
-                            production_date=line.production_date,
-                            expiry_date=line.expiry_date,
-                        )
-                    )
-                    if line.accepted:
-                        await move_on_hand(
-                            session,
-                            movement_type="purchase_in",
-                            sku_id=line.sku_id,
-                            warehouse_id=receive.warehouse_id,
-                            batch=BatchRef(
-                                receive.location_id,
-                                line.batch_no,
-                                line.production_date,
-                                line.expiry_date,
-                            ),
-                            quantity=line.accepted,
-                            doc=_keyed(doc, f"{request.receipt_no}:in:{n}"),
-                        )
-                for n, extra in enumerate(receive.receipt.extras):
-                    session.add(
-                        PurchaseReceiptLine(
-                            receipt_no=request.receipt_no,
-                            line_no=None,
-                            sku_id=extra.sku_id,
-                            received=extra.quantity,
-                            accepted=extra.quantity,
-                            rejected=0,
-                            kind=extra.kind,
-                            batch_no=extra.batch_no,
-                            production_date=extra.production_date,
-                            expiry_date=extra.expiry_date,
-                        )
-                    )
-                    await move_on_hand(
-                        session,
-                        movement_type="sample_in",
-                        sku_id=extra.sku_id,
-                        warehouse_id=receive.warehouse_id,
-                        batch=BatchRef(
-                            receive.location_id,
-                            extra.batch_no,
-                            extra.production_date,
-                            extra.expiry_date,
-                        ),
-                        quantity=extra.quantity,
-                        doc=_keyed(doc, f"{request.receipt_no}:extra:{n}"),
-                    )
-                for change in request.in_transit_removed:
-                    await move_in_transit(
-                        session,
-                        movement_type="purchase_arrived",
-                        sku_id=change.sku_id,
-                        warehouse_id=change.warehouse_id,
-                        delta=-change.quantity,
-                        doc=_keyed(doc, f"{request.receipt_no}:transit:{change.line_no}"),
-                    )
             except StockError as exc:  # e.g. a batch-managed SKU without a batch number
                 raise business_error("InvalidReceiptError", str(exc)) from exc
             await session.commit()
-
-
-def _actor(kind: str, name: str) -> str:
-    return f"{kind}:{name}"[:120]
-
-
-def _keyed(doc: Document, key: str) -> Document:
-    return Document(doc.ref_type, doc.ref_no, doc.actor, doc.reason, key)
