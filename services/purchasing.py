@@ -67,22 +67,46 @@ async def create_po(
 ) -> NewPo:
     """A new PO's rows, numbered `PO<business day><sequence>`, in the caller's transaction."""
     po_lines = await _po_lines(session, supplier_id, lines)
+    po_no = await add_po(
+        session,
+        supplier_id=supplier_id,
+        lines=po_lines,
+        created_by=created_by,
+        note=note,
+        today=today,
+    )
+    return NewPo(po_no, po_lines)
+
+
+async def add_po(
+    session: AsyncSession,
+    *,
+    supplier_id: int,
+    lines: Sequence[PoLine],
+    created_by: int | None,
+    note: str,
+    today: date,
+    source_key: str | None = None,
+) -> str:
+    """A PO's rows, numbered `PO<business day><sequence>`; its number. `created_by` None and a
+    `source_key`: drafted by replenishment."""
     seq = int(await session.scalar(select(func.nextval("po_no_seq"))) or 0)
     po_no = f"PO{today:%Y%m%d}{seq:06d}"
     session.add(
         PurchaseOrder(
             po_no=po_no,
             supplier_id=supplier_id,
-            amount_fen=sum(ln.quantity * ln.unit_price_fen for ln in po_lines),
+            amount_fen=sum(ln.quantity * ln.unit_price_fen for ln in lines),
             created_by=created_by,
             note=note,
+            source_key=source_key,
             required_roles=[],
             approvals={},
         )
     )
     await session.flush()
-    session.add_all(PurchaseOrderLine(po_no=po_no, **ln.model_dump()) for ln in po_lines)
-    return NewPo(po_no, po_lines)
+    session.add_all(PurchaseOrderLine(po_no=po_no, **ln.model_dump()) for ln in lines)
+    return po_no
 
 
 async def _po_lines(
