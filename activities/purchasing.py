@@ -4,17 +4,16 @@ Each is idempotent: a retried call finds its rows by their keys and changes noth
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select
 from temporalio import activity
 
 from activities.orders import business_error
 from activities.providers import ProviderError, SupplierClient
 from core.db import SessionFactory
 from models.contracts.purchasing import InTransitRequest, PoStep, ReceiveGoodsRequest, SendPo
-from models.db import PurchaseOrder, PurchaseOrderEvent, PurchaseOrderLine, Sku, Supplier, Warehouse
+from models.db import Sku, Supplier, Warehouse
 from services import purchasing
-from services.stock_ledger import Document, StockError, move_in_transit
+from services.stock_ledger import StockError
 
 
 class PurchasingActivities:
@@ -50,70 +49,16 @@ class PurchasingActivities:
 
     @activity.defn
     async def record_po_step(self, step: PoStep) -> None:
-        """The PO row and its lines' figures as the workflow sees them, plus a timeline row.
-        Steps may land out of order (concurrent updates): status_seq keeps the newest."""
-        view = step.view
+        """The PO's projection and timeline row (services.purchasing.record_po_step)."""
         async with self._sessions() as session:
-            await session.execute(
-                update(PurchaseOrder)
-                .where(PurchaseOrder.po_no == step.po_no, PurchaseOrder.status_seq < step.seq)
-                .values(
-                    status=step.status,
-                    status_seq=step.seq,
-                    required_roles=view.required_roles,
-                    approvals=view.approvals,
-                    reminded=view.reminded,
-                    escalated=view.escalated,
-                    close_reason=view.close_reason,
-                )
-            )
-            for line in view.figures.lines:
-                await session.execute(
-                    update(PurchaseOrderLine)
-                    .where(
-                        PurchaseOrderLine.po_no == step.po_no,
-                        PurchaseOrderLine.line_no == line.line_no,
-                        PurchaseOrderLine.received <= line.received,  # never back in time
-                    )
-                    .values(  # not `returned`: returns are booked on the rows directly
-                        received=line.received,
-                        accepted=line.accepted,
-                        rejected=line.rejected,
-                    )
-                )
-            await session.execute(
-                insert(PurchaseOrderEvent)
-                .values(
-                    po_no=step.po_no,
-                    at=step.at,
-                    step=step.step,
-                    actor=purchasing.actor_name(step.actor.kind, step.actor.name),
-                    detail=dict(step.detail),
-                    idempotency_key=f"{step.seq:04d}-{step.step}"[:80],
-                )
-                .on_conflict_do_nothing(index_elements=["po_no", "idempotency_key"])
-            )
+            await purchasing.record_po_step(session, step)
             await session.commit()
 
     @activity.defn
     async def move_po_in_transit(self, request: InTransitRequest) -> None:
         """Raise in_transit when the PO is sent, lower it when it closes: a ledger row per line."""
-        kind = "purchase_ordered" if request.raise_ else "purchase_closed"
         async with self._sessions() as session:
-            for change in request.changes:
-                await move_in_transit(
-                    session,
-                    movement_type=kind,
-                    sku_id=change.sku_id,
-                    warehouse_id=change.warehouse_id,
-                    delta=change.quantity if request.raise_ else -change.quantity,
-                    doc=Document(
-                        ref_type="purchase_order",
-                        ref_no=request.po_no,
-                        actor=request.actor,
-                        idempotency_key=f"{request.po_no}:{request.key}:{change.line_no}",
-                    ),
-                )
+            await purchasing.move_po_in_transit(session, request)
             await session.commit()
 
     @activity.defn

@@ -1,6 +1,7 @@
 """Purchase orders on the database side (DESIGN §6.5): drafting a PO from an approved supplier's
-own products, checking a receipt before the PO's workflow sees it, and booking a receipt's goods
-on hand. The process itself (approvals, receipts' figures, closing) is PurchaseOrderWorkflow's."""
+own products, checking a receipt before the PO's workflow sees it, booking a receipt's goods on
+hand, in-transit through the stock ledger, and the PO's projection and timeline. The process
+itself (approvals, receipts' figures, closing) is PurchaseOrderWorkflow's."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.contracts.purchasing import ReceiveGoodsRequest
+from models.contracts.purchasing import InTransitRequest, PoStep, ReceiveGoodsRequest
 from models.db import (
     Location,
     PurchaseOrder,
+    PurchaseOrderEvent,
     PurchaseOrderLine,
     PurchaseReceipt,
     PurchaseReceiptLine,
@@ -259,6 +262,70 @@ async def book_receipt(
             warehouse_id=change.warehouse_id,
             delta=-change.quantity,
             doc=_keyed(doc, f"{request.receipt_no}:transit:{change.line_no}"),
+        )
+
+
+async def record_po_step(session: AsyncSession, step: PoStep) -> None:
+    """The PO row and its lines' figures as the workflow sees them, plus a timeline row.
+    Steps may land out of order (concurrent updates): status_seq keeps the newest."""
+    view = step.view
+    await session.execute(
+        update(PurchaseOrder)
+        .where(PurchaseOrder.po_no == step.po_no, PurchaseOrder.status_seq < step.seq)
+        .values(
+            status=step.status,
+            status_seq=step.seq,
+            required_roles=view.required_roles,
+            approvals=view.approvals,
+            reminded=view.reminded,
+            escalated=view.escalated,
+            close_reason=view.close_reason,
+        )
+    )
+    for line in view.figures.lines:
+        await session.execute(
+            update(PurchaseOrderLine)
+            .where(
+                PurchaseOrderLine.po_no == step.po_no,
+                PurchaseOrderLine.line_no == line.line_no,
+                PurchaseOrderLine.received <= line.received,  # never back in time
+            )
+            .values(  # not `returned`: returns are booked on the rows directly
+                received=line.received,
+                accepted=line.accepted,
+                rejected=line.rejected,
+            )
+        )
+    await session.execute(
+        insert(PurchaseOrderEvent)
+        .values(
+            po_no=step.po_no,
+            at=step.at,
+            step=step.step,
+            actor=actor_name(step.actor.kind, step.actor.name),
+            detail=dict(step.detail),
+            idempotency_key=f"{step.seq:04d}-{step.step}"[:80],
+        )
+        .on_conflict_do_nothing(index_elements=["po_no", "idempotency_key"])
+    )
+
+
+async def move_po_in_transit(session: AsyncSession, request: InTransitRequest) -> None:
+    """Raise in_transit when the PO is sent, lower it when it closes: a ledger row per line."""
+    kind = "purchase_ordered" if request.raise_ else "purchase_closed"
+    for change in request.changes:
+        await move_in_transit(
+            session,
+            movement_type=kind,
+            sku_id=change.sku_id,
+            warehouse_id=change.warehouse_id,
+            delta=change.quantity if request.raise_ else -change.quantity,
+            doc=Document(
+                ref_type="purchase_order",
+                ref_no=request.po_no,
+                actor=request.actor,
+                idempotency_key=f"{request.po_no}:{request.key}:{change.line_no}",
+            ),
         )
 
 
