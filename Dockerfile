@@ -29,6 +29,7 @@ COPY core ./core
 COPY models ./models
 COPY workflows ./workflows
 COPY activities ./activities
+COPY services ./services
 COPY api ./api
 COPY workers ./workers
 COPY sandbox ./sandbox

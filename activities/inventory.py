@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from temporalio import activity
 
-from activities import reservations, withdrawals
 from activities.orders import business_error
 from core.db import SessionFactory
 from models.contracts.order import (
@@ -24,6 +23,7 @@ from models.contracts.shipment import ConsumeRequest, UnitsWithdrawn, WithdrawRe
 from models.db import Reservation as ReservationRow
 from models.db import Sku
 from models.domain.warehouse_choice import OutOfStockError
+from services import reservations, withdrawals
 
 
 def _demand(lines: Sequence[PackageLine]) -> list[DemandLine]:

@@ -1,22 +1,15 @@
-"""Payment activities: open a payment with the provider, record what it paid, refund (and
-settle the provider's refund callback if it came before the refund was recorded).
-
-Money ledger rule: every payment received is a + row, every refund a − row, one row per
-document (unique by type and reference), so per order paid − refunded = Σ ledger."""
+"""Payment activities: open a payment with the provider, check a callback against its books,
+record what it paid, refund (the bookings are services/payments.py, which also settles the
+provider's refund callback if it came before the refund was recorded)."""
 
 from __future__ import annotations
 
-from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
-from activities.orders import add_event, business_error
+from activities.orders import business_error
 from activities.providers import PaymentProvider, ProviderError, ProviderPaymentState
-from activities.refund_callbacks import settle_pending
 from core.db import SessionFactory
 from models.contracts.order import (
-    Actor,
     ConfirmPaymentRequest,
     OpenPaymentRequest,
     PaymentConfirmation,
@@ -27,14 +20,11 @@ from models.contracts.order import (
     RefundResult,
 )
 from models.db import (
-    MoneyEntry,
-    Order,
-    OrderRefund,
     Payment,
-    ReconciliationDifference,
     Refund,
 )
-from models.domain.reconciliation import DifferenceKind, business_day
+from models.domain.reconciliation import DifferenceKind
+from services import payments
 
 
 class PaymentActivities:
@@ -84,50 +74,14 @@ class PaymentActivities:
         if kind is None:
             return PaymentConfirmation(vouched=True)
         async with self._sessions() as session:
-            await _payment_difference(session, request.order_no, payment, kind, detail)
+            await payments.payment_difference(session, request.order_no, payment, kind, detail)
             await session.commit()
         return PaymentConfirmation(vouched=False, detail=detail)
 
     @activity.defn
     async def record_payment(self, request: RecordPaymentRequest) -> None:
-        payment = request.payment
         async with self._sessions() as session:
-            inserted = await session.scalar(
-                insert(Payment)
-                .values(
-                    transaction_id=payment.transaction_id,
-                    provider=payment.provider,
-                    payment_id=payment.payment_id,
-                    order_no=request.order_no,
-                    amount_fen=payment.amount_fen,
-                    currency=payment.currency,
-                    accepted=request.accepted,
-                    paid_at=payment.paid_at,
-                )
-                .on_conflict_do_nothing()
-                .returning(Payment.transaction_id)
-            )
-            if inserted is not None:
-                await _ledger(
-                    session, request.order_no, "payment", payment.amount_fen, payment.transaction_id
-                )
-                await session.execute(
-                    update(Order)
-                    .where(Order.order_no == request.order_no)
-                    .values(paid_fen=Order.paid_fen + payment.amount_fen)
-                )
-                await add_event(
-                    session,
-                    order_no=request.order_no,
-                    step="payment_received" if request.accepted else "payment_not_accepted",
-                    actor=Actor(kind="provider", name=payment.provider),
-                    key=f"{request.order_no}:payment:{payment.transaction_id}",
-                    detail={
-                        "transaction_id": payment.transaction_id,
-                        "amount_fen": payment.amount_fen,
-                    },
-                    at=request.at,
-                )
+            await payments.record_payment(session, request)
             await session.commit()
 
     @activity.defn
@@ -152,7 +106,7 @@ class PaymentActivities:
         except ProviderError as exc:
             raise business_error("RefundRefusedError", str(exc)) from exc
         async with self._sessions() as session:
-            await _record_refund(session, request, refunded.refund_id)
+            await payments.record_refund(session, request, refunded.refund_id)
             await session.commit()
         return RefundResult(
             refund_no=request.refund_no,
@@ -180,92 +134,3 @@ def _not_vouched(
     if (books.paid_fen, books.currency) != (payment.amount_fen, payment.currency):
         return "amount_mismatch", f"{claim}: the provider's books hold {books.paid_fen} fen"
     return None, ""
-
-
-async def _payment_difference(
-    session: AsyncSession,
-    order_no: str,
-    payment: PaymentReceived,
-    kind: DifferenceKind,
-    detail: str,
-) -> None:
-    await session.execute(
-        insert(ReconciliationDifference)
-        .values(
-            day=business_day(payment.paid_at),
-            kind=kind,
-            entry_type="payment",
-            reference=payment.transaction_id[:64],
-            order_no=order_no,
-            provider_id=payment.payment_id[:64],
-            provider_amount_fen=payment.amount_fen,  # what the callback claimed
-            ledger_amount_fen=None,
-            occurred_at=payment.paid_at,
-            detail=detail[:500],
-            resolved=False,
-            run_id=None,
-        )
-        .on_conflict_do_nothing()  # a copy of the callback
-    )
-    await add_event(
-        session,
-        order_no=order_no,
-        step="payment_difference",
-        actor=Actor(kind="provider", name=payment.provider),
-        key=f"{order_no}:payment-difference:{payment.transaction_id}",
-        detail={
-            "transaction_id": payment.transaction_id,
-            "amount_fen": payment.amount_fen,
-            "kind": kind,
-        },
-    )
-
-
-async def _record_refund(session: AsyncSession, request: RefundRequest, refund_id: str) -> None:
-    inserted = await session.scalar(
-        insert(Refund)
-        .values(
-            refund_no=request.refund_no,
-            order_no=request.order_no,
-            transaction_id=request.transaction_id,
-            provider_refund_id=refund_id,
-            amount_fen=request.amount_fen,
-            reason=request.reason[:500],
-        )
-        .on_conflict_do_nothing()
-        .returning(Refund.refund_no)
-    )
-    if inserted is None:
-        return
-    await settle_pending(session, request.refund_no)  # its callback may have come first
-    await _ledger(session, request.order_no, "refund", -request.amount_fen, request.refund_no)
-    await session.execute(  # it was owed (pending or refused): now it is made
-        update(OrderRefund).where(OrderRefund.refund_no == request.refund_no).values(status="done")
-    )
-    await session.execute(
-        update(Order)
-        .where(Order.order_no == request.order_no)
-        .values(refunded_fen=Order.refunded_fen + request.amount_fen)
-    )
-    await add_event(
-        session,
-        order_no=request.order_no,
-        step="refunded",
-        actor=Actor(kind="system", name="refunds"),
-        key=f"{request.order_no}:refund:{request.refund_no}",
-        detail={
-            "refund_no": request.refund_no,
-            "amount_fen": request.amount_fen,
-            "reason": request.reason[:200],
-        },
-    )
-
-
-async def _ledger(
-    session: AsyncSession, order_no: str, entry_type: str, amount_fen: int, ref_no: str
-) -> None:
-    await session.execute(
-        insert(MoneyEntry)
-        .values(order_no=order_no, entry_type=entry_type, amount_fen=amount_fen, ref_no=ref_no)
-        .on_conflict_do_nothing(index_elements=["entry_type", "ref_no"])
-    )

@@ -1,60 +1,18 @@
-"""Replenishment (智能采购, basic): which SKUs of a warehouse fell below their reorder point
-(sellable + in transit), for their preferred, approved supplier, without an open PO line for the
-same SKU and warehouse; and the draft PO for each supplier (DESIGN §6.5)."""
+"""Replenishment activities (智能采购, basic; DESIGN §6.5): thin wrappers over
+services/replenishment.py for ReplenishmentWorkflow."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, exists, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
-from activities.stock_ledger import sellable_units
 from core.db import SessionFactory
-from models.contracts.purchasing import Draft, Drafted, DraftLine, DraftRequest
-from models.db import (
-    PurchaseOrder,
-    PurchaseOrderLine,
-    ReorderRule,
-    Stock,
-    Supplier,
-    SupplierProduct,
-)
-from models.domain.purchasing import PoLine, replenishment_quantity
+from models.contracts.purchasing import Draft, Drafted, DraftRequest
+from services import replenishment
 
-OPEN_PO = ("draft", "pending_approval", "approved", "sent", "receiving")
-MAX_LINES_PER_PO = 200  # a supplier's drafts are split: POs stay reviewable, payloads small
 BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
-
-
-def below_reorder_point(warehouse_id: int | None = None) -> Select[int, int, int, int, int, int]:
-    """Rules whose SKU's sellable + in transit is below the point (stock rows may be missing):
-    sku, warehouse, sellable, in_transit, point, level. Also the low-stock list for ops."""
-    sellable = func.coalesce(sellable_units(), 0)
-    in_transit = func.coalesce(Stock.in_transit, 0)
-    query = (
-        select(
-            ReorderRule.sku_id,
-            ReorderRule.warehouse_id,
-            sellable.label("sellable"),
-            in_transit.label("in_transit"),
-            ReorderRule.reorder_point,
-            ReorderRule.reorder_level,
-        )
-        .outerjoin(
-            Stock,
-            and_(
-                Stock.sku_id == ReorderRule.sku_id, Stock.warehouse_id == ReorderRule.warehouse_id
-            ),
-        )
-        .where(sellable + in_transit < ReorderRule.reorder_point)
-        .order_by(ReorderRule.warehouse_id, ReorderRule.sku_id)
-    )
-    if warehouse_id is not None:
-        query = query.where(ReorderRule.warehouse_id == warehouse_id)
-    return query
 
 
 class ReplenishmentActivities:
@@ -63,107 +21,14 @@ class ReplenishmentActivities:
 
     @activity.defn
     async def scan_reorder_points(self, warehouse_id: int) -> list[Draft]:
-        open_line = exists().where(
-            PurchaseOrderLine.po_no == PurchaseOrder.po_no,
-            PurchaseOrderLine.sku_id == ReorderRule.sku_id,
-            PurchaseOrderLine.warehouse_id == ReorderRule.warehouse_id,
-            PurchaseOrder.status.in_(OPEN_PO),
-        )
-        below = below_reorder_point(warehouse_id).subquery()
-        query = (
-            select(
-                below,
-                SupplierProduct.supplier_id,
-                SupplierProduct.supply_price_fen,
-                SupplierProduct.units_per_purchase_unit,
-            )
-            .join(
-                SupplierProduct,
-                and_(SupplierProduct.sku_id == below.c.sku_id, SupplierProduct.preferred),
-            )
-            .join(
-                Supplier,
-                and_(Supplier.id == SupplierProduct.supplier_id, Supplier.status == "approved"),
-            )
-            .join(
-                ReorderRule,
-                and_(
-                    ReorderRule.sku_id == below.c.sku_id,
-                    ReorderRule.warehouse_id == below.c.warehouse_id,
-                ),
-            )
-            .where(~open_line)
-            .order_by(SupplierProduct.supplier_id, below.c.sku_id)
-        )
-        lines: dict[int, list[DraftLine]] = {}
         async with self._sessions() as session:
-            for row in (await session.execute(query)).mappings():
-                quantity = replenishment_quantity(
-                    sellable=int(row["sellable"]),
-                    in_transit=int(row["in_transit"]),
-                    reorder_point=row["reorder_point"],
-                    reorder_level=row["reorder_level"],
-                    purchase_unit=row["units_per_purchase_unit"],
-                )
-                if quantity:
-                    lines.setdefault(row["supplier_id"], []).append(
-                        DraftLine(
-                            sku_id=row["sku_id"],
-                            quantity=quantity,
-                            unit_price_fen=row["supply_price_fen"],
-                        )
-                    )
-        return [
-            Draft(supplier_id=supplier, lines=found[i : i + MAX_LINES_PER_PO])
-            for supplier, found in lines.items()
-            for i in range(0, len(found), MAX_LINES_PER_PO)
-        ]
+            return await replenishment.reorder_drafts(session, warehouse_id)
 
     @activity.defn
     async def draft_po(self, request: DraftRequest) -> Drafted:
         async with self._sessions() as session:
-            found = await session.scalar(
-                select(PurchaseOrder).where(PurchaseOrder.source_key == request.source_key)
+            drafted = await replenishment.draft_po(
+                session, request, today=datetime.now(BUSINESS_TZ).date()
             )
-            if found is not None:
-                return Drafted(
-                    po_no=found.po_no, lines=await _lines(session, found.po_no), created=False
-                )
-            seq = int(await session.scalar(select(func.nextval("po_no_seq"))) or 0)
-            po_no = f"PO{datetime.now(BUSINESS_TZ):%Y%m%d}{seq:06d}"
-            lines = [
-                PoLine(
-                    line_no=n + 1,
-                    sku_id=line.sku_id,
-                    warehouse_id=request.warehouse_id,
-                    quantity=line.quantity,
-                    unit_price_fen=line.unit_price_fen,
-                )
-                for n, line in enumerate(request.draft.lines)
-            ]
-            session.add(
-                PurchaseOrder(
-                    po_no=po_no,
-                    supplier_id=request.draft.supplier_id,
-                    amount_fen=sum(ln.quantity * ln.unit_price_fen for ln in lines),
-                    created_by=None,
-                    note="drafted by replenishment",
-                    source_key=request.source_key,
-                    required_roles=[],
-                    approvals={},
-                )
-            )
-            await session.flush()
-            session.add_all(PurchaseOrderLine(po_no=po_no, **ln.model_dump()) for ln in lines)
             await session.commit()
-            return Drafted(po_no=po_no, lines=lines, created=True)
-
-
-async def _lines(session: AsyncSession, po_no: str) -> list[PoLine]:
-    rows = await session.scalars(
-        select(PurchaseOrderLine)
-        .where(PurchaseOrderLine.po_no == po_no)
-        .order_by(PurchaseOrderLine.line_no)
-    )
-    fields = ("line_no", "sku_id", "warehouse_id", "quantity", "unit_price_fen")
-    return [PoLine(**{k: getattr(r, k) for k in fields}) for r in rows]
+            return drafted

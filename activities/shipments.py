@@ -1,14 +1,15 @@
-"""Shipment activities: package projection and timeline, tracking numbers from pre-purchased
-ranges, waybills from the carrier (idempotent per package), tracking polls."""
+"""Shipment activities: package projection and timeline (services/shipments.py), tracking
+numbers from pre-purchased ranges, waybills from the carrier (idempotent per package), tracking
+polls."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
-from activities.orders import add_event, business_error
+from activities.orders import business_error
 from activities.providers import CarrierClient, ProviderError
 from core.db import SessionFactory
 from models.contracts.after_sale import FollowReturn
@@ -20,7 +21,8 @@ from models.contracts.shipment import (
     WaybillCancel,
     WaybillRequest,
 )
-from models.db import Carrier, Package, TrackingAllocation, TrackingRange, Warehouse
+from models.db import Carrier, TrackingAllocation, TrackingRange, Warehouse
+from services import shipments
 
 
 class ShipmentActivities:
@@ -37,25 +39,7 @@ class ShipmentActivities:
     @activity.defn
     async def record_shipment_step(self, step: ShipmentStep) -> None:
         async with self._sessions() as session:
-            package = Package.package_no == step.package_no
-            await session.execute(
-                update(Package)
-                .where(package, Package.status_seq < step.seq)
-                .values(status=step.status, status_seq=step.seq)
-            )
-            if fields := step.package_fields():
-                await session.execute(update(Package).where(package).values(**fields))
-            await add_event(
-                session,
-                order_no=step.order_no,
-                package_no=step.package_no,
-                step=step.step,
-                actor=step.actor,
-                key=f"{step.package_no}:{step.key}",
-                seq=step.seq,
-                detail=dict(step.detail),
-                at=step.at,
-            )
+            await shipments.record_step(session, step)
             await session.commit()
 
     @activity.defn

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from temporalio import activity
 
-from activities import wave_building, wave_planning, wave_progress
 from core.db import SessionFactory
 from models.contracts.waves import (
     BuildRequest,
@@ -19,6 +18,7 @@ from models.contracts.waves import (
     PlanResult,
     WaveProgress,
 )
+from services import wave_building, wave_planning, wave_progress
 
 
 class WaveActivities:

@@ -26,9 +26,9 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from activities.stock_ledger import BatchRef, Document, move_on_hand
 from core.db import SessionFactory, make_engine, make_session_factory
 from models.db import LocationStock
+from services.stock_ledger import BatchRef, Document, move_on_hand
 from workers.embedded import free_port
 from workers.seed import DEMO_STOREFRONT_KEY
 

@@ -38,7 +38,6 @@ import httpx
 from _stack import Stack, ok, say
 from sqlalchemy import func, insert, select, text
 
-from activities import wave_planning
 from core.db import SessionFactory, make_engine, make_session_factory
 from core.security import hash_api_key, new_api_key
 from migrations import upgrade_to_head
@@ -54,6 +53,7 @@ from models.db import (
     Reservation,
     Warehouse,
 )
+from services import wave_planning
 from workers.seed import DEMO_DEVICE_KEYS, DEMO_PASSWORD, seed_demo
 
 NOW = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)  # 08:30 in Shanghai: cutoffs at 12:00, 18:00

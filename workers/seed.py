@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.stock_ledger import BatchRef, Document, move_on_hand
 from core.db import SessionFactory
 from core.security import api_key_prefix, hash_api_key, hash_password
 from models.db import (
@@ -35,6 +34,7 @@ from models.db import (
     Warehouse,
     WarehouseRegionPriority,
 )
+from services.stock_ledger import BatchRef, Document, move_on_hand
 from workers import demo_data as data
 
 # Demo credentials: public on purpose (printed by `houtai up`); never use them in production.

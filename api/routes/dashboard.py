@@ -16,7 +16,6 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.replenishment import below_reorder_point
 from api.deps import Principal, Session, require
 from api.errors import Problem
 from api.schemas.common import Public
@@ -31,6 +30,7 @@ from models.db import (
     Wave,
 )
 from models.domain.reconciliation import BUSINESS_TZ, business_day, business_window
+from services.replenishment import below_reorder_point
 
 router = APIRouter(prefix="/v1/dashboard", tags=["dashboard"])
 

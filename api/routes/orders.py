@@ -9,8 +9,7 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy import exists, func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
@@ -55,7 +54,8 @@ from models.contracts.order import (
     ShippingAddress,
 )
 from models.contracts.pricing import CartLine
-from models.db import Order, OrderLine, OrderNumber, OrderRefund, Package
+from models.db import Order, OrderLine, OrderRefund, Package
+from services.order_numbers import order_number
 from workflows.late_payment import LatePaymentRefundWorkflow, late_payment_id
 from workflows.order import OrderWorkflow
 
@@ -64,31 +64,6 @@ REVEALED = ["name", "phone", "detail"]  # what a reveal shows; the audit row nam
 Reader = Annotated[Principal, Depends(require("orders.read"))]
 BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
 OrderSort = Literal["-placed_at", "placed_at", "-payable_fen", "payable_fen"]
-
-
-async def order_number(session: AsyncSession, api_key_id: int, client_key: str) -> str:
-    """The same client key from the same storefront always maps to the same order number."""
-    query = select(OrderNumber.order_no).where(
-        OrderNumber.api_key_id == api_key_id, OrderNumber.client_order_key == client_key
-    )
-    found = await session.scalar(query)
-    if found is None:
-        seq = int(await session.scalar(select(func.nextval("order_no_seq"))) or 0)
-        candidate = f"SO{datetime.now(BUSINESS_TZ):%Y%m%d}{seq:06d}"
-        await session.execute(
-            insert(OrderNumber)
-            .values(
-                order_no=candidate,
-                api_key_id=api_key_id,
-                client_order_key=client_key,
-            )
-            .on_conflict_do_nothing(index_elements=["api_key_id", "client_order_key"])
-        )
-        await session.commit()
-        found = await session.scalar(query)
-    assert found is not None
-    await session.commit()  # never hold a connection while waiting for the workflow
-    return found
 
 
 def sends_contact(who: Principal) -> bool:
@@ -112,7 +87,13 @@ async def delivered_packages(session: AsyncSession, order_no: str) -> list[str]:
 async def place_order(
     body: OrderCreate, deps: Deps, w: Annotated[Writer, Depends(writer("orders.create"))]
 ) -> OrderPublic:
-    order_no = await order_number(w.session, w.principal.id, body.client_order_key)
+    order_no = await order_number(
+        w.session,
+        api_key_id=w.principal.id,
+        client_key=body.client_order_key,
+        today=datetime.now(BUSINESS_TZ).date(),
+    )
+    await w.session.commit()  # never hold a connection while waiting for the workflow
     request = PlaceOrderRequest(
         order_no=order_no,
         storefront=w.principal.name,

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
 from temporalio.service import RPCError
 
-from activities.wave_progress import picked_on_floor
 from api.deps import AppDeps, Deps, Principal, Session, Writer, actor_of, in_scope, require, writer
 from api.errors import Problem, not_found
 from api.pagination import Page, Paging, fetch_page
@@ -29,6 +28,7 @@ from models.contracts.shipment import (
     WeightOverride,
 )
 from models.db import Package
+from services.wave_progress import picked_on_floor
 from workflows.shipment import ShipmentWorkflow
 
 log = logging.getLogger(__name__)

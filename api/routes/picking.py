@@ -16,15 +16,16 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.service import RPCError
 
-from activities import picking, put_wall
-from activities.picking import Answer, PickForbidden, PickRefused
-from activities.wave_building import warehouse_zone
 from api.deps import AppDeps, Deps, Principal, Writer, writer
 from api.errors import Problem, conflict, not_found
 from api.schemas.picking import PickTaskView, PutAnswer, ScanAnswer
 from api.schemas.types import NoParam, Text
 from models.contracts import messages
 from models.db import PickTask
+from models.domain.scans import PickForbidden, PickRefused
+from services import picking, put_wall
+from services.picking import ScanOutcome
+from services.wave_building import warehouse_zone
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["picking"])
@@ -82,7 +83,7 @@ async def next_task(w: Device) -> Any:
 
 @router.post("/v1/pick-tasks/{task_no}/scans", responses=SCANNED)
 async def scan(task_no: NoParam, body: ScanIn, deps: Deps, w: Device) -> JSONResponse:
-    async def act() -> Answer:
+    async def act() -> ScanOutcome:
         return await picking.scan(
             w.session,
             device=w.actor,
@@ -103,7 +104,7 @@ async def short(task_no: NoParam, body: ShortIn, deps: Deps, w: Device) -> JSONR
     warehouse_id = _warehouse(w.principal)
     today = _now().astimezone(await warehouse_zone(w.session, warehouse_id)).date()
 
-    async def act() -> Answer:
+    async def act() -> ScanOutcome:
         return await picking.report_short(
             w.session,
             device=w.actor,
@@ -120,7 +121,7 @@ async def short(task_no: NoParam, body: ShortIn, deps: Deps, w: Device) -> JSONR
 
 @router.post("/v1/waves/{wave_no}/put-wall/scans", responses=PUT)
 async def put(wave_no: NoParam, body: PutIn, deps: Deps, w: Device) -> JSONResponse:
-    async def act() -> Answer:
+    async def act() -> ScanOutcome:
         return await put_wall.put(
             w.session,
             device=w.actor,
@@ -137,7 +138,7 @@ async def _answer(
     deps: AppDeps, w: Writer, action: str, ref: str, scan_id: str, act: Any
 ) -> JSONResponse:
     try:
-        answer: Answer = await act()
+        answer: ScanOutcome = await act()
     except LookupError as exc:
         await w.session.rollback()
         raise not_found("pick task or wave", ref) from exc
@@ -147,11 +148,22 @@ async def _answer(
     except PickRefused as exc:  # not yours / nothing open: not stored, the state may change
         await w.session.rollback()
         raise conflict(str(exc), field="task_no", message=str(exc)) from exc
-    await w.commit(action, "scan", scan_id, {"ref": ref, "status": answer.status_code})
+    status_code, body = _sent(answer)
+    await w.commit(action, "scan", scan_id, {"ref": ref, "status": status_code})
     if answer.milestone:
         await _signal(deps, answer.wave_no, answer.milestone, ref, answer.body)
-    media = "application/problem+json" if answer.status_code >= 400 else "application/json"
-    return JSONResponse(status_code=answer.status_code, content=answer.body, media_type=media)
+    media = "application/problem+json" if status_code >= 400 else "application/json"
+    return JSONResponse(status_code=status_code, content=body, media_type=media)
+
+
+def _sent(answer: ScanOutcome) -> tuple[int, dict[str, Any]]:
+    """A refused scan is a 409 problem+json body that also tells the device what was expected
+    (its `error` names the rule); any other answer is 200."""
+    if not answer.refused:
+        return 200, answer.body
+    code = str(answer.body.get("error", "conflict"))
+    problem = {"type": f"/problems/{code.replace('_', '-')}", "title": "Conflict", "status": 409}
+    return 409, {**problem, **answer.body}
 
 
 async def _signal(

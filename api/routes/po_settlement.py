@@ -12,8 +12,6 @@ from sqlalchemy import select
 from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
-from activities.purchase_returns import ReturnLine, book_return
-from activities.stock_ledger import StockError
 from api.deps import Deps, Principal, Session, Writer, actor_of, require, writer
 from api.errors import Problem, not_found, refused
 from api.pagination import Paging, fetch_page
@@ -32,6 +30,8 @@ from models.contracts.purchasing import InvoiceDecision, SettlementInput
 from models.db import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierInvoice
 from models.domain.purchasing import LineFigures, PoFigures, PoLine
 from models.domain.settlement import InvoiceLine
+from services.purchase_returns import ReturnLine, book_return
+from services.stock_ledger import StockError
 from workflows.settlement import SettlementWorkflow
 
 router = APIRouter(tags=["purchasing"])

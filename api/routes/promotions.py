@@ -1,7 +1,7 @@
 """Pricing and shipping reference data: promotions (DESIGN §7), coupons with their redemptions,
 and the tracking-number ranges bought in advance from carriers.
 
-What is stored is what `activities.pricing_inputs` reads back: a promotion row's `rule` plus its
+What is stored is what `services.pricing_inputs` reads back: a promotion row's `rule` plus its
 id and name validates as the matching `models.contracts.pricing` type, and its validity lives
 only in the row's columns (the loader filters on them, so the contract's own window stays open
 and agrees); a coupon row's `rule` plus id, code and usage validates as `CouponOffer`, its window

@@ -50,18 +50,15 @@ from models.contracts.purchasing import (
     Staff,
 )
 from models.db import (
-    Location,
     PurchaseOrder,
     PurchaseOrderEvent,
     PurchaseOrderLine,
     PurchaseReceipt,
     PurchaseReceiptLine,
-    Sku,
-    Supplier,
-    SupplierProduct,
-    Warehouse,
 )
-from models.domain.purchasing import PoLine, Receipt, ReceiptExtra, ReceiptLine
+from models.domain.purchasing import Receipt, ReceiptExtra, ReceiptLine
+from services import purchasing
+from services.purchasing import DraftLine, InvalidPoInput
 from workflows.purchase_order import PurchaseOrderWorkflow
 
 router = APIRouter(prefix="/v1/purchase-orders", tags=["purchasing"])
@@ -147,87 +144,45 @@ async def po_public(session: AsyncSession, po_no: str) -> PoPublic:
     )
 
 
-async def _po_lines(session: AsyncSession, body: PoCreate) -> list[PoLine]:
-    """Only an approved supplier's own products, for warehouses that exist, once each."""
-    supplier = await session.get(Supplier, body.supplier_id)
-    if supplier is None:
-        raise invalid("supplier_id", f"supplier {body.supplier_id} does not exist")
-    if supplier.status != "approved":
-        raise Problem(409, f"supplier {supplier.code} is {supplier.status}, not approved")
-    offered = {
-        p.sku_id: p
-        for p in await session.scalars(
-            select(SupplierProduct).where(SupplierProduct.supplier_id == supplier.id)
-        )
-    }
-    warehouses = set(await session.scalars(select(Warehouse.id)))
-    seen: set[tuple[int, int]] = set()
-    lines: list[PoLine] = []
-    for n, line in enumerate(body.lines):
-        if line.sku_id not in offered:
-            raise invalid(f"lines.{n}.sku_id", f"SKU {line.sku_id} is not a product of "
-                          f"supplier {supplier.code}")  # fmt: skip
-        if line.warehouse_id not in warehouses:
-            raise invalid(f"lines.{n}.warehouse_id", f"warehouse {line.warehouse_id} unknown")
-        if (line.sku_id, line.warehouse_id) in seen:
-            raise invalid(f"lines.{n}", "each SKU once per warehouse: merge the quantities")
-        seen.add((line.sku_id, line.warehouse_id))
-        price = line.unit_price_fen
-        lines.append(
-            PoLine(
-                line_no=n + 1,
-                sku_id=line.sku_id,
-                warehouse_id=line.warehouse_id,
-                quantity=line.quantity,
-                unit_price_fen=offered[line.sku_id].supply_price_fen if price is None else price,
-            )
-        )
-    return lines
-
-
 @router.post("", status_code=201)
 async def create_po(
     body: PoCreate, deps: Deps, w: Annotated[Writer, Depends(writer("purchase.write"))]
 ) -> PoPublic:
-    session = w.session
     for line in body.lines:  # a buyer limited to warehouses buys for those only
         forbid_outside(w.principal, line.warehouse_id)
-    lines = await _po_lines(session, body)
-    seq = int(await session.scalar(select(func.nextval("po_no_seq"))) or 0)
-    po_no = f"PO{datetime.now(BUSINESS_TZ):%Y%m%d}{seq:06d}"
-    session.add(
-        PurchaseOrder(
-            po_no=po_no,
+    try:
+        po = await purchasing.create_po(
+            w.session,
             supplier_id=body.supplier_id,
-            amount_fen=sum(ln.quantity * ln.unit_price_fen for ln in lines),
-            created_by=w.principal.id,
+            lines=[DraftLine(**line.model_dump()) for line in body.lines],
             note=body.note,
-            required_roles=[],
-            approvals={},
+            created_by=w.principal.id,
+            today=datetime.now(BUSINESS_TZ).date(),
         )
-    )
-    await session.flush()
-    session.add_all(PurchaseOrderLine(po_no=po_no, **ln.model_dump()) for ln in lines)
-    await w.commit("purchase_order.create", "purchase_order", po_no, {"lines": len(lines)})
+    except purchasing.SupplierNotApproved as exc:
+        raise Problem(409, str(exc)) from exc
+    except InvalidPoInput as exc:
+        raise invalid(exc.field, exc.message) from exc
+    await w.commit("purchase_order.create", "purchase_order", po.po_no, {"lines": len(po.lines)})
     await answer(
         deps.require_temporal().start_workflow(
             PurchaseOrderWorkflow.run,
             PurchaseOrderInput(
-                po_no=po_no,
+                po_no=po.po_no,
                 supplier_id=body.supplier_id,
                 created_by=staff_of(w.principal),
-                lines=lines,
+                lines=po.lines,
                 timings=deps.po_timings,
                 policy=deps.po_policy,
                 note=body.note,
             ),
-            id=f"po-{po_no}",
+            id=f"po-{po.po_no}",
             task_queue=deps.task_queue,
         ),
         kind="purchase order",
-        ident=po_no,
+        ident=po.po_no,
     )
-    return await po_public(session, po_no)
+    return await po_public(w.session, po.po_no)
 
 
 @router.get("")
@@ -363,25 +318,19 @@ async def receive(
         raise Problem(
             403, "devices receive only in their own warehouse", type_="/problems/forbidden"
         )
-    location = await w.session.get(Location, body.location_id)
-    if location is None or location.warehouse_id != body.warehouse_id:
-        raise invalid("location_id", f"location {body.location_id} is not in that warehouse")
-    if not body.lines and not body.extras:
-        raise invalid("lines", "a receipt needs lines or extras")
-    parts = [(f"lines.{n}", p.sku_id, p.batch_no) for n, p in enumerate(body.lines)]
-    parts += [(f"extras.{n}", p.sku_id, p.batch_no) for n, p in enumerate(body.extras)]
-    batch_managed = set(
-        await w.session.scalars(
-            select(Sku.id).where(Sku.id.in_([sku for _, sku, _ in parts]), Sku.batch_managed)
-        )
-    )
-    for where, sku, batch_no in parts:
-        if sku in batch_managed and not batch_no:
-            raise invalid(f"{where}.batch_no", f"SKU {sku} is batch-managed")
     receipt = Receipt(
         lines=tuple(ReceiptLine(**line.model_dump()) for line in body.lines),
         extras=tuple(ReceiptExtra(**extra.model_dump()) for extra in body.extras),
     )
+    try:
+        await purchasing.check_receipt(
+            w.session,
+            warehouse_id=body.warehouse_id,
+            location_id=body.location_id,
+            receipt=receipt,
+        )
+    except InvalidPoInput as exc:
+        raise invalid(exc.field, exc.message) from exc
     request = ReceiveRequest(
         receipt_key=body.receipt_key,
         warehouse_id=body.warehouse_id,

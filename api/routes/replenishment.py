@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
-from activities.replenishment import below_reorder_point
 from api.deps import (
     Deps,
     Principal,
@@ -32,6 +31,7 @@ from api.schemas.types import IdParam
 from api.workflow_calls import answer
 from models.contracts.purchasing import ReplenishInput
 from models.db import ReorderRule, Sku, Warehouse
+from services.replenishment import below_reorder_point
 from workflows.replenishment import ReplenishmentWorkflow
 
 router = APIRouter(tags=["purchasing"])

@@ -9,7 +9,6 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from activities.stock_ledger import BatchRef, Document, StockError, move_on_hand, set_safety_hold
 from api.crud import check_refs, get_or_404
 from api.deps import Principal, Session, Writer, forbid_outside, in_scope, require, writer
 from api.errors import Problem, conflict, refused
@@ -29,6 +28,7 @@ from api.schemas.stock import (
 from api.schemas.types import IdParam, NoParam
 from models.contracts.inventory import MovementType
 from models.db import LocationStock, Sku, Stock, StockMovement, Warehouse
+from services.stock_ledger import BatchRef, Document, StockError, move_on_hand, set_safety_hold
 
 router = APIRouter(prefix="/v1/stock", tags=["stock"])
 Reader = Annotated[Principal, Depends(require("stock.read"))]

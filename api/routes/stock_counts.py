@@ -12,15 +12,6 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.stock_counts import (
-    Counted,
-    add_entries,
-    approve_count,
-    cancel_count,
-    differences,
-    open_count,
-)
-from activities.stock_ledger import StockError
 from api.deps import Principal, Session, Writer, forbid_outside, require, writer
 from api.errors import Problem, not_found, refused
 from api.pagination import Page, Paging, fetch_page
@@ -28,6 +19,15 @@ from api.schemas.counts import CountCreate, CountEntriesIn, CountPublic, Differe
 from api.schemas.types import IdParam, NoParam
 from models.db import StockCount, StockCountEntry, StockCountLocation, Warehouse
 from models.domain.purchasing import CountDifference
+from services.stock_counts import (
+    Counted,
+    add_entries,
+    approve_count,
+    cancel_count,
+    differences,
+    open_count,
+)
+from services.stock_ledger import StockError
 
 router = APIRouter(tags=["stock counts"])
 

@@ -12,7 +12,6 @@ from pydantic import BaseModel
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities import picking
 from api.deps import (
     AppDeps,
     Deps,
@@ -32,6 +31,7 @@ from api.schemas.types import IdParam, NoParam, TextParam
 from api.workflow_calls import answer
 from models.contracts.waves import PlannerInput
 from models.db import OutboundOrder, PickAllocation, PickTask, PutWallSlot, Warehouse, Wave
+from services import picking
 from workflows.waves import WavePlannerWorkflow
 
 router = APIRouter(tags=["waves"])

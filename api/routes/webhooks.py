@@ -3,7 +3,7 @@ or stale call is refused and changes nothing. Verified payment and tracking even
 signals to workflows, which dedupe them (a provider's retries and duplicates carry the same
 transaction id); a payment whose order's process has ended is refunded by a process of its own
 (LatePaymentRefundWorkflow). A refund callback confirms our refund, once per provider refund id,
-or is recorded as a difference for finance (activities/refund_callbacks.py); either way it is
+or is recorded as a difference for finance (services/refund_callbacks.py); either way it is
 answered 200 so the provider stops retrying."""
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from activities.refund_callbacks import RefundNotice, record_refund_callback
 from api.deps import AppDeps, Deps, Session
 from api.errors import Problem
 from api.schemas.types import TextParam
@@ -29,6 +28,7 @@ from core.security import signature_valid
 from models.contracts.order import LatePaymentInput, PaymentReceived
 from models.contracts.shipment import TrackingEvent, TrackingSnapshot
 from models.db import Order, Payment
+from services.refund_callbacks import RefundNotice, record_refund_callback
 from workflows.after_sale import AfterSaleWorkflow
 from workflows.late_payment import LatePaymentRefundWorkflow, late_payment_id
 from workflows.order import OrderWorkflow

@@ -3,7 +3,7 @@
 A promotion's `rule` and a coupon's `rule` are the terms of the matching
 `models.contracts.pricing` type, less what the row itself holds: a promotion rule carries no
 `promotion_id`, `name` or validity (the row's columns are the one source of those, and
-`activities.pricing_inputs.live_promotions` filters on them); a coupon rule carries its validity
+`services.pricing_inputs.live_promotions` filters on them); a coupon rule carries its validity
 window (coupons have no such columns) but no `coupon_id`, `code` or usage.
 """
 

@@ -155,9 +155,14 @@ class PickStop(Base):
 
 
 class DeviceScan(Base):
-    """A device's scan, stored once: the same scan id again gets the stored answer."""
+    """A device's scan, stored once: the same scan id again gets the stored answer.
+
+    `status_code` records whether the scan was refused by the rules, in the code its answer was
+    first sent with (the rows keep that encoding): ANSWERED or REFUSED."""
 
     __tablename__ = "device_scans"
+    ANSWERED = 200
+    REFUSED = 409
 
     scan_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     device: Mapped[str] = mapped_column(String(120))
@@ -166,6 +171,14 @@ class DeviceScan(Base):
     status_code: Mapped[int]
     response: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    @classmethod
+    def outcome_code(cls, *, refused: bool) -> int:
+        return cls.REFUSED if refused else cls.ANSWERED
+
+    @property
+    def refused(self) -> bool:
+        return self.status_code == self.REFUSED
 
 
 class PutWallSlot(Base):

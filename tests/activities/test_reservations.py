@@ -1,4 +1,4 @@
-"""Reservations against the stock ledger (activities/reservations.py, DESIGN §5) on a real
+"""Reservations against the stock ledger (services/reservations.py, DESIGN §5) on a real
 PostgreSQL: no oversell under concurrency, idempotent reserve and release, and shipping that
 takes batches first-expiry-first and never from a disabled batch."""
 
@@ -11,9 +11,6 @@ from datetime import date, timedelta
 import pytest_asyncio
 from sqlalchemy import func, select, update
 
-from activities.reservations import release, reserve, ship
-from activities.stock_counts import open_count
-from activities.stock_ledger import BatchRef, Document, move_on_hand, set_safety_hold
 from core.db import SessionFactory
 from models.contracts.pricing import DemandLine
 from models.db import (
@@ -29,6 +26,9 @@ from models.db import (
     WarehouseRegionPriority,
 )
 from models.domain.warehouse_choice import OutOfStockError
+from services.reservations import release, reserve, ship
+from services.stock_counts import open_count
+from services.stock_ledger import BatchRef, Document, move_on_hand, set_safety_hold
 from tests.support.invariants import assert_stock_invariants
 
 SHANGHAI = "310115"  # served first by SH01, then GZ01

@@ -1,4 +1,4 @@
-"""The stock ledger's write path (activities/stock_ledger.py) against a real PostgreSQL."""
+"""The stock ledger's write path (services/stock_ledger.py) against a real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import func, select, update
 
-from activities.stock_ledger import (
+from core.db import SessionFactory
+from models.db import Category, Location, LocationStock, Sku, Spu, Stock, StockMovement, Warehouse
+from services.stock_ledger import (
     BatchRef,
     Document,
     StockError,
     move_on_hand,
     set_safety_hold,
 )
-from core.db import SessionFactory
-from models.db import Category, Location, LocationStock, Sku, Spu, Stock, StockMovement, Warehouse
 from tests.support.invariants import assert_stock_invariants
 
 DOC = Document("adjustment", "ADJ-1", "user:tester", "counted")

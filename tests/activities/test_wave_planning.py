@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from activities import wave_planning
 from core.db import SessionFactory, make_session_factory
 from models.contracts.waves import PlanRequest, WaveRules
 from models.db import (
@@ -26,6 +25,7 @@ from models.db import (
     Warehouse,
     Wave,
 )
+from services import wave_planning
 
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 RULES = WaveRules(max_orders=8)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from activities.pricing_inputs import sku_facts
 from core.db import SessionFactory
 from models.contracts.pricing import (
     CartLine,
@@ -17,6 +16,7 @@ from models.contracts.pricing import (
     Promotions,
 )
 from models.domain.pricing import price_order
+from services.pricing_inputs import sku_facts
 from tests.api.conftest import Ref
 
 AT = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)

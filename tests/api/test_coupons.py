@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from activities.pricing_inputs import UnknownCouponError, coupon_offer
 from core.db import SessionFactory
 from models.db import Coupon, CouponRedemption
+from services.pricing_inputs import UnknownCouponError, coupon_offer
 from tests.api.conftest import Ref, created
 from tests.api.pricing_helpers import coupon_body, priced
 from tests.support.api import (

@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from activities.pricing_inputs import live_promotions
 from core.db import SessionFactory
 from models.contracts.pricing import Promotions
 from models.db import AuditEntry, Promotion
+from services.pricing_inputs import live_promotions
 from tests.api.conftest import Ref, created
 from tests.api.pricing_helpers import ALL, AT, coupon_body, priced, spend_tier
 from tests.support.api import (

@@ -12,9 +12,9 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import func, select, text
 
-from activities.stock_ledger import sellable_units
 from models.contracts.order import OrderPolicy
 from models.db import Stock
+from services.stock_ledger import sellable_units
 from tests.api.test_waves import assert_location_holds, device_key
 from tests.support.order_api import (
     DEVICE,

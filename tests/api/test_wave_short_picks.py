@@ -9,8 +9,8 @@ from datetime import date, timedelta
 import httpx
 from sqlalchemy import func, select, text
 
-from activities.stock_ledger import sellable_units
 from models.db import Location, LocationStock, Reservation, Stock, StockMovement
+from services.stock_ledger import sellable_units
 from tests.api.test_waves import allocated, assert_location_holds, planned_package
 from tests.support.order_api import DEVICE, Headers, Json, only_in, paid_order, problem, staff
 from tests.support.picking import claim, pick_package, plan_now, scan_id, scan_stop

@@ -17,7 +17,6 @@ from sqlalchemy import BindParameter, String, Table, any_, bindparam, select, te
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities import pick_stock
 from models.db import (
     Base,
     Location,
@@ -35,6 +34,7 @@ from models.db import (
 from models.domain.allocation import BatchStock, allocate
 from models.domain.pick_paths import WarehouseLayout
 from models.domain.pick_tasks import Spot, Stop, layout_of, plan_tasks
+from services import pick_stock
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,10 +20,10 @@ from datetime import date
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.stock_counts import under_open_count
-from activities.stock_ledger import Document, sellable_units
 from models.db import Location, LocationStock, PickAllocation, Reservation, Stock, StockMovement
 from models.domain.allocation import BatchStock, allocate
+from services.stock_counts import under_open_count
+from services.stock_ledger import Document, sellable_units
 
 
 def batch_of(row: LocationStock) -> BatchStock:

@@ -45,7 +45,7 @@ class StockError(Exception):
     def __init__(self, message: str, *, field: str = "", conflict: bool = True) -> None:
         super().__init__(message)
         self.field = field
-        self.conflict = conflict  # True: state conflict (409); False: invalid input (422)
+        self.conflict = conflict  # True: the state forbids it; False: the input is invalid
 
 
 @dataclass(frozen=True)

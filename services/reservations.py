@@ -9,9 +9,6 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities import pick_stock
-from activities.stock_counts import under_open_count
-from activities.stock_ledger import sellable_units
 from models.contracts.pricing import (
     DemandLine,
     LineAssignment,
@@ -27,6 +24,9 @@ from models.db import (
     WarehouseRegionPriority,
 )
 from models.domain.warehouse_choice import OutOfStockError, choose_warehouses
+from services import pick_stock
+from services.stock_counts import under_open_count
+from services.stock_ledger import sellable_units
 
 
 def package_number(order_no: str, index: int) -> str:

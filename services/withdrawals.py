@@ -19,11 +19,11 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities import pick_stock, wave_progress
-from activities.stock_ledger import Document
 from models.contracts.order import PackageLine as Line
 from models.contracts.shipment import UnitsWithdrawn, WithdrawRequest
 from models.db import OutboundOrder, PackageLine, Reservation, Sku, StockMovement
+from services import pick_stock, wave_progress
+from services.stock_ledger import Document
 
 OPEN_OUTBOUND = ("waiting", "planned")
 

@@ -1,16 +1,20 @@
 """The put wall (DESIGN §6.4, issue 4 item 7): units of multi-line packages picked in a wave
 are scanned one at a time and put into their package's slot. The unit goes to the first slot
 (lowest number) that still waits for that SKU; a unit no slot of the wave waits for goes to the
-exception tote. A slot with every unit in is complete: its package can be packed."""
+exception tote. A slot with every unit in is complete: its package can be packed. The rules are
+in models/domain/scans.py; here they meet the database."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.picking import Answer, PickForbidden, stored
 from models.contracts import messages
 from models.db import DeviceScan, PickAllocation, PutWallLine, PutWallSlot, Sku, Wave
+from models.domain.scans import PickForbidden, slot_complete, unit_goes_on_wall
+from services.picking import ScanOutcome, stored
 
 
 async def put(
@@ -21,7 +25,7 @@ async def put(
     wave_no: str,
     scan_id: str,
     sku_barcode: str,
-) -> Answer:
+) -> ScanOutcome:
     wave = await session.get(Wave, wave_no, with_for_update=True)  # one put at a time per wave
     if wave is None:
         raise LookupError(wave_no)
@@ -48,20 +52,23 @@ async def put(
             .order_by(PutWallLine.slot_no)
             .limit(1)
         )
-    if sku is None or line is None or not await _picked_more_than_put(session, wave_no, sku.id):
+    picked, put_ = (0, 0)
+    if line is not None and sku is not None:
+        picked, put_ = await _picked_and_put(session, wave_no, sku.id)
+    if line is None or not unit_goes_on_wall(line.slot_no, picked, put_):
         body = {
             "scan_id": scan_id,
             "accepted": False,
             "action": "exception_tote",
             "detail": f"no package in wave {wave_no} waits for {sku_barcode}",
         }
-        return await _keep(session, scan_id, device, wave_no, 200, body)
+        return await _keep(session, scan_id, device, wave_no, body)
     line.put += 1
     await session.flush()
     slot = await session.get(PutWallSlot, (wave_no, line.slot_no), with_for_update=True)
     assert slot is not None
-    waiting = await slot_waiting(session, wave_no, line.slot_no)
-    if waiting == 0:
+    complete = slot_complete(await slot_waiting(session, wave_no, line.slot_no))
+    if complete:
         slot.status = "complete"
     body = {
         "scan_id": scan_id,
@@ -69,11 +76,11 @@ async def put(
         "action": "put",
         "slot_no": line.slot_no,
         "package_no": slot.package_no,
-        "slot_complete": waiting == 0,
-        "next": {"action": "pack", "package_no": slot.package_no} if waiting == 0 else None,
+        "slot_complete": complete,
+        "next": {"action": "pack", "package_no": slot.package_no} if complete else None,
     }
-    answer = await _keep(session, scan_id, device, wave_no, 200, body)
-    if waiting == 0:
+    answer = await _keep(session, scan_id, device, wave_no, body)
+    if complete:
         answer.milestone, answer.wave_no = messages.PACKAGE_SORTED, wave_no
     return answer
 
@@ -89,9 +96,8 @@ async def slot_waiting(session: AsyncSession, wave_no: str, slot_no: int) -> int
     )
 
 
-async def _picked_more_than_put(session: AsyncSession, wave_no: str, sku_id: int) -> bool:
-    """A unit can only be put if the wave picked more of that SKU than is already on the wall
-    (after the line was found): anything else was not picked in this wave."""
+async def _picked_and_put(session: AsyncSession, wave_no: str, sku_id: int) -> tuple[int, int]:
+    """Units of the SKU the wave picked for its put-wall packages, and units already put."""
     picked = await session.scalar(
         select(func.coalesce(func.sum(PickAllocation.picked), 0)).where(
             PickAllocation.wave_no == wave_no,
@@ -106,26 +112,22 @@ async def _picked_more_than_put(session: AsyncSession, wave_no: str, sku_id: int
             PutWallLine.wave_no == wave_no, PutWallLine.sku_id == sku_id
         )
     )
-    return int(picked or 0) > int(put or 0)
+    return int(picked or 0), int(put or 0)
 
 
 async def _keep(
-    session: AsyncSession,
-    scan_id: str,
-    device: str,
-    wave_no: str,
-    code: int,
-    body: dict[str, object],
-) -> Answer:
+    session: AsyncSession, scan_id: str, device: str, wave_no: str, body: dict[str, Any]
+) -> ScanOutcome:
+    """A put is never refused: a unit no slot waits for is answered with the exception tote."""
     session.add(
         DeviceScan(
             scan_id=scan_id,
             device=device,
             kind="put",
             ref_no=wave_no,
-            status_code=code,
+            status_code=DeviceScan.outcome_code(refused=False),
             response=body,
         )
     )
     await session.flush()
-    return Answer(code, dict(body))
+    return ScanOutcome(dict(body))

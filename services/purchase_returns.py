@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.stock_ledger import BatchRef, Document, StockError, move_on_hand
 from models.db import (
     MoneyEntry,
     PurchaseOrder,
@@ -21,6 +20,7 @@ from models.db import (
     PurchaseReturnLine,
     SupplierInvoice,
 )
+from services.stock_ledger import BatchRef, Document, StockError, move_on_hand
 
 OPEN_FOR_RETURNS = ("receiving", "closed")
 

@@ -8,14 +8,13 @@ wave only at milestones: a task finished (done or short) and a put-wall slot com
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities import pick_stock
 from models.contracts import messages
 from models.db import (
     DeviceScan,
@@ -28,28 +27,28 @@ from models.db import (
     Sku,
     Wave,
 )
-
-
-class PickRefused(Exception):
-    """A scan the rules refuse (409), with what the device should have done."""
-
-    def __init__(self, code: str, message: str, expected: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.expected = expected or {}
-
-
-class PickForbidden(Exception):
-    """Another warehouse's task or wave (403)."""
+from models.domain.scans import (
+    PickForbidden,
+    PickRefused,
+    StopToPick,
+    check_pick,
+    check_short,
+    finished_status,
+    refusal_answer,
+)
+from services import pick_stock
 
 
 @dataclass
-class Answer:
-    status_code: int
+class ScanOutcome:
+    """What the device is told about a scan, stored with the scan so that the same scan id
+    gets it again. `refused`: the rules refused the scan and nothing changed (the body says
+    which rule and what was expected)."""
+
     body: dict[str, Any]
+    refused: bool = False
     milestone: str | None = None  # messages.TASK_FINISHED / PACKAGE_SORTED: tell the wave
     wave_no: str = ""
-    detail: dict[str, Any] = field(default_factory=dict)
 
 
 # --- claiming -------------------------------------------------------------------------------
@@ -140,7 +139,7 @@ async def _next_step(
 # --- scanning -------------------------------------------------------------------------------
 
 
-async def stored(session: AsyncSession, scan_id: str, kind: str, ref_no: str) -> Answer | None:
+async def stored(session: AsyncSession, scan_id: str, kind: str, ref_no: str) -> ScanOutcome | None:
     """The stored answer of a scan made before, if this id was used for the same kind of scan
     on the same task (or wave); an id used for something else is refused, never answered with
     another scan's answer."""
@@ -152,12 +151,12 @@ async def stored(session: AsyncSession, scan_id: str, kind: str, ref_no: str) ->
             "scan_id_reused",
             f"scan id {scan_id} already used for a {scan.kind} scan on {scan.ref_no}",
         )
-    return Answer(scan.status_code, scan.response)
+    return ScanOutcome(scan.response, refused=scan.refused)
 
 
 async def _own_task(
     session: AsyncSession, task_no: str, device: str, warehouse_id: int, scan_id: str, kind: str
-) -> PickTask | Answer:
+) -> PickTask | ScanOutcome:
     """The task, locked (scans of one task one at a time), or the stored answer of a scan
     already made — whatever the task's state is now."""
     task = await session.get(PickTask, task_no, with_for_update=True)
@@ -200,15 +199,15 @@ async def scan(
     sku_barcode: str,
     quantity: int,
     now: datetime,
-) -> Answer:
+) -> ScanOutcome:
     task = await _own_task(session, task_no, device, warehouse_id, scan_id, "pick")
-    if isinstance(task, Answer):
+    if isinstance(task, ScanOutcome):
         return task
     try:
         stop = await _current_stop(session, task_no)
         await _check_scan(session, stop, location_barcode, sku_barcode, quantity)
     except PickRefused as refusal:
-        return await _store(session, scan_id, device, "pick", task_no, _refusal(refusal))
+        return await _store(session, scan_id, device, "pick", task_no, refused=refusal)
     stop.picked += quantity
     allocation = await session.get(PickAllocation, stop.allocation_id, with_for_update=True)
     assert allocation is not None
@@ -226,21 +225,15 @@ async def _check_scan(
     location = await session.get(Location, stop.location_id)
     sku = await session.get(Sku, stop.sku_id)
     assert location is not None and sku is not None
-    remaining = stop.quantity - stop.picked - stop.short
-    expected: dict[str, Any] = {
-        "stop_no": stop.stop_no,
-        "location_code": location.code,
-        "location_barcode": location.barcode,
-        "sku_code": sku.code,
-        "sku_barcode": sku.barcode,
-        "remaining": remaining,
-    }
-    if location_barcode != location.barcode:
-        raise PickRefused("wrong_location", f"go to {location.code} ({location.barcode})", expected)
-    if sku_barcode != sku.barcode:
-        raise PickRefused("wrong_sku", f"pick {sku.code} ({sku.barcode}) here", expected)
-    if quantity > expected["remaining"]:
-        raise PickRefused("over_pick", f"only {expected['remaining']} more to pick here", expected)
+    to_pick = StopToPick(
+        stop_no=stop.stop_no,
+        location_code=location.code,
+        location_barcode=location.barcode,
+        sku_code=sku.code,
+        sku_barcode=sku.barcode,
+        remaining=stop.quantity - stop.picked - stop.short,
+    )
+    check_pick(to_pick, location_barcode, sku_barcode, quantity)
 
 
 async def report_short(
@@ -253,16 +246,16 @@ async def report_short(
     found: int,
     today: date,
     now: datetime,
-) -> Answer:
+) -> ScanOutcome:
     """The current stop has only `found` more units: they are picked, the rest is short and
     re-allocated elsewhere in the warehouse (new stops at the end of this task) if it can be."""
     task = await _own_task(session, task_no, device, warehouse_id, scan_id, "short")
-    if isinstance(task, Answer):
+    if isinstance(task, ScanOutcome):
         return task
     stop = await _current_stop(session, task_no)
     remaining = stop.quantity - stop.picked - stop.short
-    if (refusal := _not_short(stop.stop_no, remaining, found)) is not None:
-        return await _store(session, scan_id, device, "short", task_no, _refusal(refusal))
+    if (refusal := check_short(stop.stop_no, remaining, found)) is not None:
+        return await _store(session, scan_id, device, "short", task_no, refused=refusal)
     allocation = await session.get(PickAllocation, stop.allocation_id, with_for_update=True)
     assert allocation is not None
     stop.picked += found
@@ -295,17 +288,6 @@ async def report_short(
     return await _after_stop(session, task, scan_id, device, now, kind="short")
 
 
-def _not_short(stop_no: int, remaining: int, found: int) -> PickRefused | None:
-    """A short report must leave something missing: finding every unit is a normal pick (and
-    a write-off of nothing is never a ledger row)."""
-    expected = {"stop_no": stop_no, "remaining": remaining}
-    if found > remaining:
-        return PickRefused("over_pick", f"only {remaining} more to pick here", expected)
-    if found == remaining:
-        return PickRefused("nothing_short", "nothing is short: scan the units instead", expected)
-    return None
-
-
 async def _expect_less(session: AsyncSession, allocation: PickAllocation, units: int) -> None:
     """The package's slot no longer waits for units that will never come."""
     slot = await session.scalar(
@@ -330,7 +312,7 @@ async def _after_stop(
     device: str,
     now: datetime,
     kind: str = "pick",
-) -> Answer:
+) -> ScanOutcome:
     await session.flush()
     open_stops = await session.scalar(
         select(func.count()).where(PickStop.task_no == task.task_no, PickStop.status == "open")
@@ -340,25 +322,12 @@ async def _after_stop(
         shorts = await session.scalar(
             select(func.count()).where(PickStop.task_no == task.task_no, PickStop.status == "short")
         )
-        task.status, task.finished_at = ("short" if shorts else "done"), now
+        task.status, task.finished_at = finished_status(int(shorts or 0)), now
         milestone = messages.TASK_FINISHED
     body = {"scan_id": scan_id, "accepted": True, **await task_view(session, task)}
-    answer = await _store(session, scan_id, device, kind, task.task_no, (200, body))
+    answer = await _store(session, scan_id, device, kind, task.task_no, body)
     answer.milestone, answer.wave_no = milestone, task.wave_no
     return answer
-
-
-def _refusal(refusal: PickRefused) -> tuple[int, dict[str, Any]]:
-    """A problem+json body that also tells the device what was expected."""
-    return 409, {
-        "type": f"/problems/{refusal.code.replace('_', '-')}",
-        "title": "Conflict",
-        "status": 409,
-        "detail": str(refusal),
-        "accepted": False,
-        "error": refusal.code,
-        "expected": refusal.expected,
-    }
 
 
 async def _store(
@@ -367,18 +336,23 @@ async def _store(
     device: str,
     kind: str,
     ref_no: str,
-    answer: tuple[int, dict[str, Any]],
-) -> Answer:
-    status_code, body = answer
+    body: dict[str, Any] | None = None,
+    *,
+    refused: PickRefused | None = None,
+) -> ScanOutcome:
+    """The scan and its answer, kept for the same scan id: accepted with `body`, or refused."""
+    answer = (
+        ScanOutcome(refusal_answer(refused), refused=True) if refused else ScanOutcome(body or {})
+    )
     session.add(
         DeviceScan(
             scan_id=scan_id,
             device=device,
             kind=kind,
             ref_no=ref_no,
-            status_code=status_code,
-            response=body,
+            status_code=DeviceScan.outcome_code(refused=answer.refused),
+            response=answer.body,
         )
     )
     await session.flush()
-    return Answer(status_code, body)
+    return answer

@@ -13,9 +13,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from activities.stock_ledger import BatchRef, Document, StockError, move_on_hand
 from models.db import Location, LocationStock, StockCount, StockCountEntry, StockCountLocation
 from models.domain.purchasing import CountDifference, CountEntry, count_differences
+from services.stock_ledger import BatchRef, Document, StockError, move_on_hand
 
 
 @dataclass(frozen=True)

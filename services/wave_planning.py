@@ -4,7 +4,7 @@
   the ship-by its promise gives (a package whose next reachable cutoff is later is flagged).
 - `plan`: takes the warehouse's waiting outbound orders with FOR UPDATE SKIP LOCKED (two
   planners never take the same one), plans them with `models.domain.waves`, writes the released
-  waves and builds them in the same transaction (`activities.wave_building`: allocation, routed
+  waves and builds them in the same transaction (`services.wave_building`: allocation, routed
   tasks, put-wall slots), so a wave is never seen without its tasks. A retried run (same plan
   key) returns the waves it made.
 """
@@ -18,8 +18,6 @@ from sqlalchemy import Table, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities import wave_building
-from activities.wave_building import package_lines, warehouse_zone
 from models.contracts.waves import OutboundRequest, PlannedWaveRef, PlanRequest, PlanResult
 from models.db import (
     Carrier,
@@ -37,6 +35,8 @@ from models.domain.waves import (
     WaveCaps,
     plan_waves,
 )
+from services import wave_building
+from services.wave_building import package_lines, warehouse_zone
 
 UNKNOWN_ZONE = "-"
 

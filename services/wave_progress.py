@@ -9,8 +9,6 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities import pick_stock
-from activities.put_wall import slot_waiting
 from models.contracts.order import PackageLine as Line
 from models.contracts.waves import PackagePicked, PicksCancelled, WaveProgress
 from models.db import (
@@ -23,6 +21,8 @@ from models.db import (
     Sku,
     Wave,
 )
+from services import pick_stock
+from services.put_wall import slot_waiting
 
 OPEN_TASK = ("open", "claimed")
 

@@ -1,0 +1,186 @@
+"""The order's projection on the database side (DESIGN §6.1): the order, its lines and packages
+written once at placement, its status and timeline per step, packages added later, the coupon
+given back; and what pricing a cart needs. In the caller's transaction; idempotent by order and
+package number and by each step's key."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.contracts.order import (
+    Actor,
+    PackagePlan,
+    QuoteRequest,
+    RecordOrderRequest,
+    RecordPackageRequest,
+    StatusChange,
+)
+from models.contracts.pricing import PricingRequest
+from models.db import CouponRedemption, Order, OrderLine, Package, PackageLine
+from services.pricing_inputs import coupon_offer, freight_setup, live_promotions, sku_facts
+from services.timeline import add_event, owe_refund
+
+
+async def pricing_request(session: AsyncSession, request: QuoteRequest) -> PricingRequest:
+    """What the pure pricing rules need for a cart: SKU facts, live promotions, the coupon with
+    the customer's usage, the freight setup (DESIGN §7)."""
+    promotions = await live_promotions(session, request.at)
+    wanted = {line.sku_id for line in request.lines} | {g.gift_sku_id for g in promotions.gifts}
+    facts = await sku_facts(session, wanted)
+    coupon = (
+        await coupon_offer(session, request.coupon_code, request.customer_id)
+        if request.coupon_code
+        else None
+    )
+    templates = {f.freight_template_id for f in facts if f.freight_template_id is not None}
+    return PricingRequest(
+        at=request.at,
+        customer_id=request.customer_id,
+        destination_region=request.region_code,
+        lines=request.lines,
+        catalog=facts,
+        promotions=promotions,
+        coupon=coupon,
+        freight=await freight_setup(session, templates),
+    )
+
+
+async def record_order(session: AsyncSession, request: RecordOrderRequest) -> None:
+    """Write the order, its lines and packages once (idempotent by order number)."""
+    if await session.get(Order, request.order_no) is not None:
+        return
+    session.add(_order_row(request))
+    await session.flush()
+    session.add_all(_line_rows(request))
+    for plan in request.packages:
+        session.add(_package_row(request.order_no, plan))
+        await session.flush()
+        session.add_all(_package_lines(plan))
+    if request.quote.coupon_id is not None:
+        session.add(
+            CouponRedemption(
+                coupon_id=request.quote.coupon_id,
+                order_no=request.order_no,
+                customer_id=request.placed.customer_id,
+            )
+        )
+    await add_event(
+        session,
+        order_no=request.order_no,
+        step="placed",
+        actor=Actor(kind="storefront", name=request.placed.storefront),
+        key=f"{request.order_no}:placed",
+        detail={"payable_fen": request.quote.payable_fen},
+    )
+
+
+async def record_status(session: AsyncSession, change: StatusChange) -> None:
+    """Move the order's projected status and add the step to its timeline."""
+    order = Order.order_no == change.order_no
+    await session.execute(
+        update(Order)
+        .where(order, Order.status_seq < change.seq)
+        .values(status=change.status, status_seq=change.seq)
+    )
+    values: dict[str, object] = {}
+    if change.escalated:
+        values["escalated"] = True
+    if change.step in ("risk_approved", "risk_rejected"):
+        values["under_review"] = False
+    if change.step == "cancelled" and change.detail.get("reason"):
+        values["cancel_reason"] = str(change.detail["reason"])[:500]
+    if values:
+        await session.execute(update(Order).where(order).values(**values))
+    for refund in change.refunds:
+        await owe_refund(session, change.order_no, refund)
+    await add_event(
+        session,
+        order_no=change.order_no,
+        step=change.step,
+        actor=change.actor,
+        key=f"{change.order_no}:{change.key}",
+        seq=change.seq,
+        detail=dict(change.detail),
+        at=change.at,
+    )
+
+
+async def record_package(session: AsyncSession, plan: RecordPackageRequest) -> None:
+    """A package added after placement (a reship): its row and lines, once."""
+    if await session.get(Package, plan.package.package_no) is None:
+        session.add(_package_row(plan.order_no, plan.package))
+        await session.flush()
+        session.add_all(_package_lines(plan.package))
+
+
+async def return_coupon(session: AsyncSession, order_no: str) -> None:
+    """The order's used coupon back to its customer (cancelled before shipping, refunded)."""
+    await session.execute(
+        update(CouponRedemption)
+        .where(CouponRedemption.order_no == order_no, CouponRedemption.status == "used")
+        .values(status="returned")
+    )
+
+
+def _order_row(request: RecordOrderRequest) -> Order:
+    quote = request.quote
+    return Order(
+        order_no=request.order_no,
+        api_key_id=request.placed.api_key_id,
+        customer_id=request.placed.customer_id,
+        status="awaiting_payment",
+        region_code=request.placed.address.region_code,
+        address=request.placed.address.model_dump(),
+        goods_list_fen=quote.goods_list_fen,
+        discount_fen=quote.discount_fen,
+        freight_fen=quote.freight_fen,
+        payable_fen=quote.payable_fen,
+        coupon_id=quote.coupon_id,
+        pricing={"discounts": [d.model_dump() for d in quote.discounts]},
+        payment_deadline=request.payment_deadline,
+        under_review=request.under_review,
+        placed_at=request.placed_at,
+    )
+
+
+def _package_row(order_no: str, plan: PackagePlan) -> Package:
+    return Package(
+        package_no=plan.package_no,
+        order_no=order_no,
+        warehouse_id=plan.warehouse_id,
+        status="pending",
+        carrier_code="",
+        expected_weight_g=0,
+        tracking_events=[],
+    )
+
+
+def _package_lines(plan: PackagePlan) -> list[PackageLine]:
+    return [
+        PackageLine(
+            package_no=plan.package_no,
+            line_no=line.line_no,
+            sku_id=line.sku_id,
+            quantity=line.quantity,
+        )
+        for line in plan.lines
+    ]
+
+
+def _line_rows(request: RecordOrderRequest) -> list[OrderLine]:
+    return [
+        OrderLine(
+            order_no=request.order_no,
+            line_no=line.line_no,
+            sku_id=line.sku_id,
+            quantity=line.quantity,
+            unit_price_fen=line.unit_price_fen,
+            list_amount_fen=line.list_amount_fen,
+            discount_fen=line.discount_fen,
+            paid_fen=line.paid_fen,
+            is_gift=line.is_gift,
+            allocations=[a.model_dump() for a in line.allocations],
+        )
+        for line in request.quote.lines
+    ]

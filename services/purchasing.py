@@ -1,0 +1,338 @@
+"""Purchase orders on the database side (DESIGN §6.5): drafting a PO from an approved supplier's
+own products, checking a receipt before the PO's workflow sees it, booking a receipt's goods on
+hand, in-transit through the stock ledger, and the PO's projection and timeline. The process
+itself (approvals, receipts' figures, closing) is PurchaseOrderWorkflow's."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.contracts.purchasing import InTransitRequest, PoStep, ReceiveGoodsRequest
+from models.db import (
+    Location,
+    PurchaseOrder,
+    PurchaseOrderEvent,
+    PurchaseOrderLine,
+    PurchaseReceipt,
+    PurchaseReceiptLine,
+    Sku,
+    Supplier,
+    SupplierProduct,
+    Warehouse,
+)
+from models.domain.purchasing import PoLine, Receipt
+from services.stock_ledger import BatchRef, Document, move_in_transit, move_on_hand
+
+
+class InvalidPoInput(Exception):
+    """An input the purchasing rules refuse; `field` names it (e.g. `lines.0.sku_id`)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class SupplierNotApproved(Exception):
+    """POs go only to approved suppliers."""
+
+
+@dataclass(frozen=True)
+class DraftLine:
+    """A line as the buyer asks for it; no price means the supplier's supply price."""
+
+    sku_id: int
+    warehouse_id: int
+    quantity: int
+    unit_price_fen: int | None = None
+
+
+@dataclass(frozen=True)
+class NewPo:
+    po_no: str
+    lines: list[PoLine]
+
+
+async def create_po(
+    session: AsyncSession,
+    *,
+    supplier_id: int,
+    lines: Sequence[DraftLine],
+    note: str,
+    created_by: int,
+    today: date,
+) -> NewPo:
+    """A new PO's rows, numbered `PO<business day><sequence>`, in the caller's transaction."""
+    po_lines = await _po_lines(session, supplier_id, lines)
+    po_no = await add_po(
+        session,
+        supplier_id=supplier_id,
+        lines=po_lines,
+        created_by=created_by,
+        note=note,
+        today=today,
+    )
+    return NewPo(po_no, po_lines)
+
+
+async def add_po(
+    session: AsyncSession,
+    *,
+    supplier_id: int,
+    lines: Sequence[PoLine],
+    created_by: int | None,
+    note: str,
+    today: date,
+    source_key: str | None = None,
+) -> str:
+    """A PO's rows, numbered `PO<business day><sequence>`; its number. `created_by` None and a
+    `source_key`: drafted by replenishment."""
+    seq = int(await session.scalar(select(func.nextval("po_no_seq"))) or 0)
+    po_no = f"PO{today:%Y%m%d}{seq:06d}"
+    session.add(
+        PurchaseOrder(
+            po_no=po_no,
+            supplier_id=supplier_id,
+            amount_fen=sum(ln.quantity * ln.unit_price_fen for ln in lines),
+            created_by=created_by,
+            note=note,
+            source_key=source_key,
+            required_roles=[],
+            approvals={},
+        )
+    )
+    await session.flush()
+    session.add_all(PurchaseOrderLine(po_no=po_no, **ln.model_dump()) for ln in lines)
+    return po_no
+
+
+async def _po_lines(
+    session: AsyncSession, supplier_id: int, drafts: Sequence[DraftLine]
+) -> list[PoLine]:
+    """Only an approved supplier's own products, for warehouses that exist, once each."""
+    supplier = await session.get(Supplier, supplier_id)
+    if supplier is None:
+        raise InvalidPoInput("supplier_id", f"supplier {supplier_id} does not exist")
+    if supplier.status != "approved":
+        raise SupplierNotApproved(f"supplier {supplier.code} is {supplier.status}, not approved")
+    offered = {
+        p.sku_id: p
+        for p in await session.scalars(
+            select(SupplierProduct).where(SupplierProduct.supplier_id == supplier.id)
+        )
+    }
+    warehouses = set(await session.scalars(select(Warehouse.id)))
+    seen: set[tuple[int, int]] = set()
+    lines: list[PoLine] = []
+    for n, line in enumerate(drafts):
+        if line.sku_id not in offered:
+            raise InvalidPoInput(f"lines.{n}.sku_id", f"SKU {line.sku_id} is not a product of "
+                                 f"supplier {supplier.code}")  # fmt: skip
+        if line.warehouse_id not in warehouses:
+            raise InvalidPoInput(
+                f"lines.{n}.warehouse_id", f"warehouse {line.warehouse_id} unknown"
+            )
+        if (line.sku_id, line.warehouse_id) in seen:
+            raise InvalidPoInput(f"lines.{n}", "each SKU once per warehouse: merge the quantities")
+        seen.add((line.sku_id, line.warehouse_id))
+        price = line.unit_price_fen
+        lines.append(
+            PoLine(
+                line_no=n + 1,
+                sku_id=line.sku_id,
+                warehouse_id=line.warehouse_id,
+                quantity=line.quantity,
+                unit_price_fen=offered[line.sku_id].supply_price_fen if price is None else price,
+            )
+        )
+    return lines
+
+
+async def check_receipt(
+    session: AsyncSession, *, warehouse_id: int, location_id: int, receipt: Receipt
+) -> None:
+    """What the database knows that the PO's workflow does not: the putaway location is in the
+    receiving warehouse, and batch-managed SKUs come with a batch number."""
+    location = await session.get(Location, location_id)
+    if location is None or location.warehouse_id != warehouse_id:
+        raise InvalidPoInput("location_id", f"location {location_id} is not in that warehouse")
+    if not receipt.lines and not receipt.extras:
+        raise InvalidPoInput("lines", "a receipt needs lines or extras")
+    parts = [(f"lines.{n}", p.sku_id, p.batch_no) for n, p in enumerate(receipt.lines)]
+    parts += [(f"extras.{n}", p.sku_id, p.batch_no) for n, p in enumerate(receipt.extras)]
+    batch_managed = set(
+        await session.scalars(
+            select(Sku.id).where(Sku.id.in_([sku for _, sku, _ in parts]), Sku.batch_managed)
+        )
+    )
+    for where, sku, batch_no in parts:
+        if sku in batch_managed and not batch_no:
+            raise InvalidPoInput(f"{where}.batch_no", f"SKU {sku} is batch-managed")
+
+
+async def book_receipt(
+    session: AsyncSession, request: ReceiveGoodsRequest, *, received_at: datetime
+) -> None:
+    """One receipt in the caller's transaction: its rows, accepted units on hand at the putaway
+    location (purchase_in; samples and gifts as sample_in, at no cost), in-transit down. A
+    receipt already booked changes nothing. Raises StockError when the ledger refuses a line
+    (e.g. a batch-managed SKU without a batch number)."""
+    receive = request.request
+    done = await session.scalar(
+        select(PurchaseReceipt.receipt_no).where(PurchaseReceipt.receipt_no == request.receipt_no)
+    )
+    if done is not None:
+        return
+    actor = actor_name(receive.actor.kind, receive.actor.name)
+    session.add(
+        PurchaseReceipt(
+            receipt_no=request.receipt_no,
+            po_no=request.po_no,
+            receipt_key=receive.receipt_key,
+            warehouse_id=receive.warehouse_id,
+            location_id=receive.location_id,
+            actor=actor,
+            received_at=received_at,
+        )
+    )
+    doc = Document(ref_type="purchase_receipt", ref_no=request.receipt_no, actor=actor)
+    for n, line in enumerate(receive.receipt.lines):
+        session.add(
+            PurchaseReceiptLine(
+                receipt_no=request.receipt_no,
+                line_no=line.line_no,
+                sku_id=line.sku_id,
+                received=line.received,
+                accepted=line.accepted,
+                rejected=line.rejected,
+                batch_no=line.batch_no,
+                production_date=line.production_date,
+                expiry_date=line.expiry_date,
+            )
+        )
+        if line.accepted:
+            await move_on_hand(
+                session,
+                movement_type="purchase_in",
+                sku_id=line.sku_id,
+                warehouse_id=receive.warehouse_id,
+                batch=BatchRef(
+                    receive.location_id, line.batch_no, line.production_date, line.expiry_date
+                ),
+                quantity=line.accepted,
+                doc=_keyed(doc, f"{request.receipt_no}:in:{n}"),
+            )
+    for n, extra in enumerate(receive.receipt.extras):
+        session.add(
+            PurchaseReceiptLine(
+                receipt_no=request.receipt_no,
+                line_no=None,
+                sku_id=extra.sku_id,
+                received=extra.quantity,
+                accepted=extra.quantity,
+                rejected=0,
+                kind=extra.kind,
+                batch_no=extra.batch_no,
+                production_date=extra.production_date,
+                expiry_date=extra.expiry_date,
+            )
+        )
+        await move_on_hand(
+            session,
+            movement_type="sample_in",
+            sku_id=extra.sku_id,
+            warehouse_id=receive.warehouse_id,
+            batch=BatchRef(
+                receive.location_id, extra.batch_no, extra.production_date, extra.expiry_date
+            ),
+            quantity=extra.quantity,
+            doc=_keyed(doc, f"{request.receipt_no}:extra:{n}"),
+        )
+    for change in request.in_transit_removed:
+        await move_in_transit(
+            session,
+            movement_type="purchase_arrived",
+            sku_id=change.sku_id,
+            warehouse_id=change.warehouse_id,
+            delta=-change.quantity,
+            doc=_keyed(doc, f"{request.receipt_no}:transit:{change.line_no}"),
+        )
+
+
+async def record_po_step(session: AsyncSession, step: PoStep) -> None:
+    """The PO row and its lines' figures as the workflow sees them, plus a timeline row.
+    Steps may land out of order (concurrent updates): status_seq keeps the newest."""
+    view = step.view
+    await session.execute(
+        update(PurchaseOrder)
+        .where(PurchaseOrder.po_no == step.po_no, PurchaseOrder.status_seq < step.seq)
+        .values(
+            status=step.status,
+            status_seq=step.seq,
+            required_roles=view.required_roles,
+            approvals=view.approvals,
+            reminded=view.reminded,
+            escalated=view.escalated,
+            close_reason=view.close_reason,
+        )
+    )
+    for line in view.figures.lines:
+        await session.execute(
+            update(PurchaseOrderLine)
+            .where(
+                PurchaseOrderLine.po_no == step.po_no,
+                PurchaseOrderLine.line_no == line.line_no,
+                PurchaseOrderLine.received <= line.received,  # never back in time
+            )
+            .values(  # not `returned`: returns are booked on the rows directly
+                received=line.received,
+                accepted=line.accepted,
+                rejected=line.rejected,
+            )
+        )
+    await session.execute(
+        insert(PurchaseOrderEvent)
+        .values(
+            po_no=step.po_no,
+            at=step.at,
+            step=step.step,
+            actor=actor_name(step.actor.kind, step.actor.name),
+            detail=dict(step.detail),
+            idempotency_key=f"{step.seq:04d}-{step.step}"[:80],
+        )
+        .on_conflict_do_nothing(index_elements=["po_no", "idempotency_key"])
+    )
+
+
+async def move_po_in_transit(session: AsyncSession, request: InTransitRequest) -> None:
+    """Raise in_transit when the PO is sent, lower it when it closes: a ledger row per line."""
+    kind = "purchase_ordered" if request.raise_ else "purchase_closed"
+    for change in request.changes:
+        await move_in_transit(
+            session,
+            movement_type=kind,
+            sku_id=change.sku_id,
+            warehouse_id=change.warehouse_id,
+            delta=change.quantity if request.raise_ else -change.quantity,
+            doc=Document(
+                ref_type="purchase_order",
+                ref_no=request.po_no,
+                actor=request.actor,
+                idempotency_key=f"{request.po_no}:{request.key}:{change.line_no}",
+            ),
+        )
+
+
+def actor_name(kind: str, name: str) -> str:
+    """How purchasing rows name who acted."""
+    return f"{kind}:{name}"[:120]
+
+
+def _keyed(doc: Document, key: str) -> Document:
+    return Document(doc.ref_type, doc.ref_no, doc.actor, doc.reason, key)

@@ -1,0 +1,65 @@
+"""An order's timeline and the refunds it owes, written by every process that touches the order
+(order, shipment, after-sale, payments): one row per step, keyed so a retry writes it once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.changes import notify_sql
+from models.contracts.order import Actor, RefundState
+from models.db import OrderEvent, OrderRefund
+
+
+async def add_event(
+    session: AsyncSession,
+    *,
+    order_no: str,
+    step: str,
+    actor: Actor,
+    key: str,
+    package_no: str | None = None,
+    detail: dict[str, object] | None = None,
+    at: datetime | None = None,
+    seq: int = 0,
+) -> None:
+    """One timeline row; a retried activity writes it once (the key is deterministic). The
+    order (and package) is announced as changed to readers waiting on it."""
+    await session.execute(
+        insert(OrderEvent)
+        .values(
+            order_no=order_no,
+            package_no=package_no,
+            step=step,
+            seq=seq,
+            actor_kind=actor.kind,
+            actor_name=actor.name,
+            actor_role=actor.role,
+            detail=detail or {},
+            idempotency_key=key,
+            **({"at": at} if at is not None else {}),
+        )
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+    )
+    for changed in (order_no, package_no):  # readers waiting on either hear of it at commit
+        if changed is not None:
+            await session.execute(*notify_sql(changed))
+
+
+async def owe_refund(session: AsyncSession, order_no: str, refund: RefundState) -> None:
+    """Show a refund the order owes (pending or refused); never moves one made back."""
+    values = {
+        "amount_fen": refund.amount_fen,
+        "status": refund.status,
+        "reason": refund.reason[:500],
+        "refused_reason": (refund.refused_reason or "")[:500] or None,
+    }
+    await session.execute(
+        insert(OrderRefund)
+        .values(refund_no=refund.refund_no, order_no=order_no, **values)
+        .on_conflict_do_update(
+            index_elements=["refund_no"], set_=values, where=OrderRefund.status != "done"
+        )
+    )
