@@ -4,7 +4,7 @@ needs finance's decision) and lists payables by due date. Payment is SettlementW
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -15,10 +15,11 @@ from temporalio.common import WorkflowIDConflictPolicy
 from activities.purchase_returns import ReturnLine, book_return
 from activities.stock_ledger import StockError
 from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, writer
-from api.errors import Problem, not_found, refused
+from api.errors import Problem, invalid, not_found, refused
 from api.pagination import Paging, fetch_page
 from api.routes.orders import actor_of
 from api.routes.purchase_orders import po_public, staff_of
+from api.schemas.common import Public
 from api.schemas.purchasing import (
     InvoiceDecisionIn,
     InvoiceIn,
@@ -30,7 +31,7 @@ from api.schemas.purchasing import (
 from api.schemas.types import NoParam, TextParam
 from api.workflow_calls import UPDATE_RPC_TIMEOUT, answer
 from models.contracts.purchasing import InvoiceDecision, SettlementInput
-from models.db import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierInvoice
+from models.db import MoneyEntry, PurchaseOrder, PurchaseOrderLine, Supplier, SupplierInvoice
 from models.domain.purchasing import LineFigures, PoFigures, PoLine
 from models.domain.settlement import InvoiceLine
 from workflows.settlement import SettlementWorkflow
@@ -214,3 +215,44 @@ async def list_payables(
         query = query.where(SupplierInvoice.due_date < due_before)
     rows, count = await fetch_page(session, query, paging)
     return PayablesPublic(data=[InvoicePublic.model_validate(r) for r in rows], count=count)
+
+
+class LedgerEntryPublic(Public):
+    id: int
+    entry_type: str
+    amount_fen: int
+    ref_no: str
+    created_at: datetime
+
+
+class LedgerPublic(Public):
+    order_no: str | None
+    po_no: str | None
+    entries: list[LedgerEntryPublic]  # oldest first
+    balance_fen: int  # an order: paid − refunded; a PO: what is still owed to the supplier
+
+
+@router.get("/v1/ledger")
+async def money_ledger(
+    session: Session,
+    _: Annotated[Principal, Depends(require("finance.read"))],
+    order_no: NoParam | None = None,
+    po_no: NoParam | None = None,
+) -> LedgerPublic:
+    """The money ledger of one order or one purchase order (DESIGN §6.6)."""
+    if (order_no is None) == (po_no is None):
+        raise invalid("order_no", "give exactly one of order_no and po_no")
+    column = MoneyEntry.order_no if order_no is not None else MoneyEntry.po_no
+    rows = (
+        await session.scalars(
+            select(MoneyEntry)
+            .where(column == (order_no or po_no))
+            .order_by(MoneyEntry.created_at, MoneyEntry.id)
+        )
+    ).all()
+    return LedgerPublic(
+        order_no=order_no,
+        po_no=po_no,
+        entries=[LedgerEntryPublic.model_validate(r) for r in rows],
+        balance_fen=sum(r.amount_fen for r in rows),
+    )
