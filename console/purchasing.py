@@ -337,7 +337,7 @@ PO_DONE: Final = ("created", "submitted", "approved", "rejected", "cancelled", "
 def approvals_of(po: Json) -> dict[str, str]:
     """Role → who approved as it, by name (from the timeline), for the roles approved."""
     names = {
-        e["step"].removeprefix("approved_as_"): e["actor"]
+        e["step"].removeprefix("approved_as_"): e["actor"].split(":", 1)[-1]
         for e in po["timeline"]
         if e["step"].startswith("approved_as_")
     }
@@ -365,6 +365,15 @@ async def po_page(
     invoices = await api.get(f"/v1/purchase-orders/{po_no}/invoices")
     invoice = invoices[0] if isinstance(invoices, list) and invoices else None
     config = console_state(request).config
+    can = {
+        "submit": viewer.can("purchase.write") and po["status"] == "draft",
+        "cancel": viewer.can("purchase.write") and po["status"] in ("draft", "pending_approval"),
+        "approve": viewer.can("purchase.approve") and pending and bool(mine),
+        "reject": viewer.can("purchase.approve")
+        and pending
+        and bool(set(po["required_roles"]) & set(viewer.me.roles)),
+        "close": viewer.can("purchase.write") and po["status"] in OPEN_FOR_RECEIPTS,
+    }
     return render(
         request,
         "purchasing/detail.html",
@@ -379,13 +388,12 @@ async def po_page(
         my_roles=mine,
         invoice=invoice,
         workflow_url=config.workflow_url(f"po-{po['po_no']}"),
-        can_submit=viewer.can("purchase.write") and po["status"] == "draft",
-        can_cancel=viewer.can("purchase.write") and po["status"] in ("draft", "pending_approval"),
-        can_approve=viewer.can("purchase.approve") and pending and bool(mine),
-        can_reject=viewer.can("purchase.approve")
-        and pending
-        and bool(set(po["required_roles"]) & set(viewer.me.roles)),
-        can_close=viewer.can("purchase.write") and po["status"] in OPEN_FOR_RECEIPTS,
+        can_submit=can["submit"],
+        can_cancel=can["cancel"],
+        can_approve=can["approve"],
+        can_reject=can["reject"],
+        can_close=can["close"],
+        form_shown=can.get((feedback or Feedback()).form, False),
         can_invoice=viewer.can("purchase.settle") and po["status"] == "closed" and not invoice,
         can_ledger=viewer.can("finance.read"),
         feedback=feedback or Feedback(),
