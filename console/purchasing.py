@@ -362,8 +362,10 @@ async def po_page(
     waiting = [r for r in po["required_roles"] if r not in po["approvals"]]
     mine = [r for r in waiting if r in viewer.me.roles]
     pending = po["status"] == "pending_approval"
-    invoices = await api.get(f"/v1/purchase-orders/{po_no}/invoices")
+    invoices: Any = await api.get(f"/v1/purchase-orders/{po_no}/invoices")
     invoice = invoices[0] if isinstance(invoices, list) and invoices else None
+    receipts: Any = await api.get(f"/v1/purchase-orders/{po_no}/receipts")
+    returns: Any = await api.get(f"/v1/purchase-orders/{po_no}/returns")
     config = console_state(request).config
     can = {
         "submit": viewer.can("purchase.write") and po["status"] == "draft",
@@ -381,8 +383,14 @@ async def po_page(
         status=status,
         po=po,
         supplier=supplier,
-        skus=await sku_names(api, {line["sku_id"] for line in po["lines"]}),
+        skus=await sku_names(
+            api,
+            {line["sku_id"] for line in po["lines"]}
+            | {line["sku_id"] for r in receipts for line in r["lines"]},
+        ),
         warehouses=await warehouse_names(api),
+        receipts=receipts,
+        returns=returns,
         approved_by=approved_by,
         waiting=waiting,
         my_roles=mine,

@@ -235,9 +235,23 @@ async def test_finance_books_an_invoice_sees_the_mismatch_and_decides_it(
                             headers=DEVICE["SH01"])  # fmt: skip
     assert answer.status_code == 201, answer.text
     await wait_po(api, number, "closed", buyer)
+    leaking = {"line_no": 1, "quantity": 2, "location_id": receipt["location_id"], "batch_no": "B1"}
+    sent_back = await api.post(
+        f"/v1/purchase-orders/{number}/returns",
+        json={"return_key": "leak", "warehouse_id": sh, "reason": "包装破损", "lines": [leaking]},
+        headers=DEVICE["SH01"],
+    )
+    assert sent_back.status_code == 201, sent_back.text
 
     async with browser(deps) as web:
         await signed_in(web, "finance")
+        po_page = await web.get(f"/console/purchase-orders/{number}")
+        receipt_no = answer.json()["receipt_no"]
+        assert f'data-receipt="{receipt_no}"' in po_page.text
+        return_no = sent_back.json()["return_no"]
+        shown_return = po_page.text.split(f'data-return="{return_no}"')[1].split("</tr>")[0]
+        assert "¥5.00" in shown_return and "包装破损" in shown_return
+        assert "第 1 行 × 2（批次 B1）" in shown_return
         page = await web.get(f"/console/invoices/{number}")
         assert 'value="2.50"' in page.text and 'value="100"' in page.text  # what should be billed
         form = {
@@ -278,6 +292,25 @@ async def test_finance_books_an_invoice_sees_the_mismatch_and_decides_it(
         ledger = await web.get("/console/ledger", params={"number": number})
         assert 'data-entry="supplier_invoice"' in ledger.text
         assert "¥400.00" in text_of(ledger.text)
+        nonsense = await web.get("/console/ledger", params={"number": "XX1"})
+        assert "请输入 SO 开头的订单号" in nonsense.text
+
+        ran = await web.post("/console/reconciliation/run", data={"csrf": csrf_of(web)})
+        assert ran.status_code == 303, ran.text
+        run_id = ran.headers["location"].split("ran=")[1]
+        runs = await web.get(ran.headers["location"])
+        assert f'data-run="{run_id}"' in runs.text and "已完成" in text_of(runs.text)
+
+    admin = await staff(api, "admin")
+    both = await api.get("/v1/ledger", params={"po_no": number, "order_no": "SO1"}, headers=admin)
+    assert both.status_code == 422
+    by_api = (await api.get("/v1/ledger", params={"po_no": number}, headers=admin)).json()
+    assert by_api["balance_fen"] == sum(e["amount_fen"] for e in by_api["entries"])
+    assert ("supplier_invoice", 40_000) in [
+        (e["entry_type"], e["amount_fen"]) for e in by_api["entries"]
+    ]
+    buyer_sees = await api.get("/v1/ledger", params={"po_no": number}, headers=buyer)
+    assert buyer_sees.status_code == 403  # the ledger is finance's
 
 
 async def test_a_reorder_rule_shows_low_stock_and_replenish_now_drafts_a_po(
