@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
-from console.client import ApiClient, Json, NotFound, Refused, connect
+from console.client import ApiClient, Forbidden, Json, NotFound, Refused, connect
 from console.client import _answer as answer_of
 from console.export import csv_stream, every_row, xlsx_stream
 from console.i18n import BUSINESS_TZ, Translator, format_time
@@ -276,7 +276,12 @@ async def po_list(request: Request, viewer: SignedIn) -> Response:
     filters, invalid = Filters.read(request.query_params, PO_RULES, sort="-created_at")
     context = await listing(request, viewer, "/v1/purchase-orders", filters.api_params())
     suppliers = await supplier_names(viewer.api) if viewer.can("supplier.read") else {}
-    context.update(filters=filters, invalid=invalid, suppliers=suppliers)
+    context.update(
+        filters=filters,
+        invalid=invalid,
+        suppliers=suppliers,
+        can_bulk=viewer.can("purchase.approve"),
+    )
     if is_fragment_request(request):
         fragment = render(request, "purchasing/_rows.html", viewer=viewer, **context)
         page = {"page": context["page"]} if context["page"] > 1 else {}
@@ -499,6 +504,29 @@ async def po_cancel(request: Request, po_no: str, viewer: SignedIn) -> Response:
 @router.post("/purchase-orders/{po_no}/close", response_class=HTMLResponse)
 async def po_close(request: Request, po_no: str, viewer: SignedIn) -> Response:
     return await _with_reason(request, po_no, viewer, "purchase.write", "close", "closed")
+
+
+@router.post("/purchase-orders/approve", response_class=HTMLResponse)
+async def po_bulk_approve(request: Request, viewer: SignedIn) -> Response:
+    """Approve the selected POs, each on its own: one refused does not undo the others; the
+    page answers every one."""
+    form = await request.form()
+    check_csrf(request, str(form.get(CSRF_FIELD) or ""))
+    viewer.require("purchase.approve")
+    chosen = [str(v) for v in form.getlist("po_no") if isinstance(v, str)]
+    numbers = list(dict.fromkeys(n for n in chosen if re.fullmatch(r"PO\d{8,20}", n)))[:MAX_ROWS]
+    results: list[tuple[str, str | None]] = []
+    for number in numbers:
+        try:
+            await viewer.api.post(f"/v1/purchase-orders/{number}/approve", {})
+        except Refused as refusal:
+            results.append((number, refusal.detail))
+        except (NotFound, Forbidden):
+            results.append((number, translator(request)("po.bulk.not_found")))
+        else:
+            results.append((number, None))
+    status = 200 if numbers else 422
+    return render(request, "purchasing/bulk.html", viewer=viewer, results=results, status=status)
 
 
 # --- purchase orders: the line editor ------------------------------------------------------------

@@ -348,3 +348,54 @@ async def test_a_reorder_rule_shows_low_stock_and_replenish_now_drafts_a_po(
         numbers = list(await session.scalars(select(PurchaseOrder.po_no)))
     assert numbers and all(n in drafted for n in numbers)
     assert supplier  # the rule's SKU is this supplier's
+
+
+async def test_approving_a_selection_answers_each_po_on_its_own(
+    stack: Stack, deps: AppDeps, api: httpx.AsyncClient
+) -> None:
+    supplier, (sku, _) = await supplier_with_products(stack)
+    sh = await warehouse_id(stack, "SH01")
+    buyer = await staff(api, "purchasing")
+    numbers: list[str] = []
+    for quantity in (2, 3, 4):
+        body = {
+            "supplier_id": supplier,
+            "lines": [{"sku_id": sku, "warehouse_id": sh, "quantity": quantity}],
+        }
+        numbers.append(
+            (await api.post("/v1/purchase-orders", json=body, headers=buyer)).json()["po_no"]
+        )
+    first, draft, last = numbers
+    for number in (first, last):
+        submitted = await api.post(f"/v1/purchase-orders/{number}/submit", headers=buyer)
+        assert submitted.status_code == 200, submitted.text
+
+    async with browser(deps) as web:
+        await signed_in(web, "purchasing")
+        listing = await web.get("/console/purchase-orders")
+        assert 'name="po_no"' not in listing.text  # buyers do not approve
+        refused = await web.post(
+            "/console/purchase-orders/approve", data={"csrf": csrf_of(web), "po_no": first}
+        )
+        assert refused.status_code == 403
+
+    async with browser(deps) as web:
+        await signed_in(web, "purchasing_manager")
+        listing = await web.get("/console/purchase-orders")
+        offered = set(re.findall(r'name="po_no" value="([^"]+)"', listing.text))
+        assert offered == {first, last}  # only those waiting for approval
+        answer = await web.post(
+            "/console/purchase-orders/approve",
+            data={"csrf": csrf_of(web), "po_no": [first, draft, last]},
+        )
+        assert answer.status_code == 200, answer.text
+        rows = dict(re.findall(r'<tr data-po="([^"]+)" class="(\w+)">', answer.text))
+        assert rows == {first: "done", draft: "refused", last: "done"}
+        refused_row = answer.text.split(f'<tr data-po="{draft}"')[1].split("</tr>")[0]
+        assert "未能完成：" in refused_row  # the API's words for that one PO
+
+    for number, status in ((first, "sent"), (last, "sent")):
+        assert (await wait_po(api, number, status, buyer))["approvals"]
+    assert (await api.get(f"/v1/purchase-orders/{draft}", headers=buyer)).json()[
+        "status"
+    ] == "draft"
