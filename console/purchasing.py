@@ -766,6 +766,39 @@ async def replenishment(request: Request, viewer: SignedIn) -> Response:
     return await replenishment_page(request, viewer, feedback=feedback, drafted=drafted)
 
 
+@router.get("/replenishment/{which}.{kind}")
+async def replenishment_export(
+    request: Request, which: str, kind: str, viewer: SignedIn
+) -> Response:
+    """The low-stock list or the reorder rules (of the warehouse filtered on), as CSV or XLSX."""
+    viewer.require("purchase.read")
+    if which not in ("low", "rules") or kind not in ("csv", "xlsx"):
+        raise NotFound
+    warehouse = request.query_params.get("warehouse_id", "")
+    params = {"warehouse_id": warehouse} if is_id(warehouse) else {}
+    path = "/v1/stock/low" if which == "low" else "/v1/reorder-rules"
+    t = translator(request)
+    figures = ["sellable", "in_transit"] if which == "low" else []
+    figures += ["reorder_point", "reorder_level"]
+    header = [t("po.line.sku"), t("replenish.sku_name"), t("po.line.warehouse")]
+    header += [t(f"replenish.{k.removeprefix('reorder_')}") for k in figures]
+
+    async def rows(api: ApiClient) -> AsyncIterator[list[str]]:
+        found: Any = await api.get(path, params)
+        names = await sku_names(api, {r["sku_id"] for r in found})
+        warehouses = await warehouse_names(api)
+        for r in found:
+            yield [
+                str(r["sku_id"]),
+                names.get(r["sku_id"], ""),
+                warehouses.get(r["warehouse_id"], str(r["warehouse_id"])),
+                *(str(r[k]) for k in figures),
+            ]
+
+    sheet = t("replenish.low" if which == "low" else "replenish.rules")
+    return export_response(request, f"replenishment-{which}", kind, sheet, header, rows)
+
+
 @router.post("/replenishment/rules", response_class=HTMLResponse)
 async def set_rule(request: Request, viewer: SignedIn) -> Response:
     form = await _form(request)

@@ -5,9 +5,12 @@ replenishment. Every action shows its result on the very next page; a forged pos
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 
 import httpx
+import openpyxl
 from sqlalchemy import func, select
 
 from api.deps import AppDeps
@@ -75,6 +78,14 @@ async def test_a_po_made_in_the_line_editor_is_submitted_and_approved_in_two_tie
         )  # fmt: skip
         assert part.text.lstrip().startswith('<div id="line-editor">')
         assert 'id="supply-0">¥' in part.text
+        found = await web.post(
+            "/console/purchase-orders/new",
+            data={"csrf": csrf_of(web), "supplier_id": str(supplier), "action": "refresh",
+                  "q": "30袋"},
+            headers={"HX-Request": "true"},
+        )  # fmt: skip
+        options = re.findall(r'<option value="(\d+)"', found.text.split("lines.0.warehouse_id")[0])
+        assert options == [str(sku_b)]  # the search keeps the products whose name matches
 
         form = {"csrf": csrf_of(web), "supplier_id": str(supplier), "rows": "3"}
         third_decimal = await web.post(
@@ -337,6 +348,14 @@ async def test_a_reorder_rule_shows_low_stock_and_replenish_now_drafts_a_po(
         page = await web.get(saved.headers["location"])
         assert "补货规则已保存" in page.text
         assert f'data-rule="{sku}-{sh}"' in page.text and f'data-low="{sku}-{sh}"' in page.text
+        low = await web.get("/console/replenishment/low.csv", params={"warehouse_id": str(sh)})
+        rows = list(csv.reader(io.StringIO(low.content.decode("utf-8-sig"))))
+        assert rows[0][0] == "商品（SKU）" and rows[0][5] == "补货点"
+        assert [str(sku), "1000000"] in [[r[0], r[5]] for r in rows[1:]]
+        rules = await web.get("/console/replenishment/rules.xlsx")
+        sheet = openpyxl.load_workbook(io.BytesIO(rules.content)).active
+        assert sheet is not None
+        assert str(sku) in [r[0] for r in sheet.iter_rows(min_row=2, values_only=True)]
         run = await web.post(
             "/console/replenishment/run", data={"csrf": csrf_of(web), "warehouse_id": str(sh)}
         )

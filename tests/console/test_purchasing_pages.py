@@ -43,6 +43,12 @@ async def test_every_purchasing_and_finance_page_for_every_staff_role(
         (f"/console/ledger?number={number}", "finance.read", "仍欠供应商"),
     ]
 
+    async with browser(deps) as web:
+        await signed_in(web, "purchasing")
+        web.cookies.set("houtai_lang", "en")
+        english = text_of((await web.get(f"/console/purchase-orders/{number}")).text)
+        assert f"Purchase order {number}" in english and "Approvals" in english
+
     for role in STAFF_ROLES:
         roles = frozenset({role})
         async with browser(deps) as web:
