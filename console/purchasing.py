@@ -243,9 +243,9 @@ async def supplier_export(request: Request, kind: str, viewer: SignedIn) -> Resp
 
 
 @router.get("/suppliers/{supplier_id}", response_class=HTMLResponse)
-async def supplier_detail(request: Request, supplier_id: int, viewer: SignedIn) -> Response:
+async def supplier_detail(request: Request, supplier_id: str, viewer: SignedIn) -> Response:
     viewer.require("supplier.read")
-    if not is_id(str(supplier_id)):
+    if not is_id(supplier_id):
         raise NotFound
     supplier = await viewer.api.get(f"/v1/suppliers/{supplier_id}")
     products = [p async for p in every_row(viewer.api, f"/v1/suppliers/{supplier_id}/products", {})]

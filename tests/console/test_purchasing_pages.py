@@ -73,6 +73,10 @@ async def test_every_purchasing_and_finance_page_for_every_staff_role(
                 else:
                     assert answer.status_code == 403, (role, path, answer.status_code)
                     assert "无权访问" in answer.text and "Traceback" not in answer.text
+            if allowed(roles, "supplier.read"):
+                for nonsense in ("x", "99999999999", "424242"):
+                    missing = await web.get(f"/console/suppliers/{nonsense}")
+                    assert missing.status_code == 404 and "未找到" in missing.text
             # The PO page offers each role only the actions its permissions allow.
             detail = text_of((await web.get(f"/console/purchase-orders/{number}")).text)
             if allowed(roles, "purchase.read"):
