@@ -418,3 +418,16 @@ async def test_approving_a_selection_answers_each_po_on_its_own(
     assert (await api.get(f"/v1/purchase-orders/{draft}", headers=buyer)).json()[
         "status"
     ] == "draft"
+
+    async with browser(deps) as web:
+        await signed_in(web, "purchasing")
+        cancel = f"/console/purchase-orders/{draft}/cancel"
+        unconfirmed = await web.post(cancel, data={"csrf": csrf_of(web), "reason": "不再需要"})
+        assert unconfirmed.status_code == 422 and "请先勾选确认" in unconfirmed.text
+        cancelled = await web.post(
+            cancel, data={"csrf": csrf_of(web), "reason": "不再需要", "confirm": "yes"}
+        )
+        assert cancelled.status_code == 303, cancelled.text
+        after = text_of((await web.get(cancelled.headers["location"])).text)
+        assert "采购单已作废" in after and "不再需要" in after
+    assert (await wait_po(api, draft, "cancelled", buyer))["status"] == "cancelled"
