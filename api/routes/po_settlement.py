@@ -4,7 +4,7 @@ needs finance's decision) and lists payables by due date. Payment is SettlementW
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -13,9 +13,10 @@ from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
 from api.deps import Deps, Principal, Session, Writer, actor_of, require, writer
-from api.errors import Problem, not_found, refused
+from api.errors import Problem, invalid, not_found, refused
 from api.pagination import Paging, fetch_page
 from api.routes.purchase_orders import po_public, staff_of
+from api.schemas.common import Public
 from api.schemas.purchasing import (
     InvoiceDecisionIn,
     InvoiceIn,
@@ -27,7 +28,17 @@ from api.schemas.purchasing import (
 from api.schemas.types import NoParam, TextParam
 from api.workflow_calls import SETTLEMENT, answer, update
 from models.contracts.purchasing import InvoiceDecision, SettlementInput
-from models.db import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierInvoice
+from models.db import (
+    MoneyEntry,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    PurchaseReceipt,
+    PurchaseReceiptLine,
+    PurchaseReturn,
+    PurchaseReturnLine,
+    Supplier,
+    SupplierInvoice,
+)
 from models.domain.purchasing import LineFigures, PoFigures, PoLine
 from models.domain.settlement import InvoiceLine
 from services.purchase_returns import ReturnLine, book_return
@@ -207,3 +218,155 @@ async def list_payables(
         query = query.where(SupplierInvoice.due_date < due_before)
     rows, count = await fetch_page(session, query, paging)
     return PayablesPublic(data=[InvoicePublic.model_validate(r) for r in rows], count=count)
+
+
+class LedgerEntryPublic(Public):
+    id: int
+    entry_type: str
+    amount_fen: int
+    ref_no: str
+    created_at: datetime
+
+
+class LedgerPublic(Public):
+    order_no: str | None
+    po_no: str | None
+    entries: list[LedgerEntryPublic]  # oldest first
+    balance_fen: int  # an order: paid − refunded; a PO: what is still owed to the supplier
+
+
+@router.get("/v1/ledger")
+async def money_ledger(
+    session: Session,
+    _: Annotated[Principal, Depends(require("finance.read"))],
+    order_no: NoParam | None = None,
+    po_no: NoParam | None = None,
+) -> LedgerPublic:
+    """The money ledger of one order or one purchase order (DESIGN §6.6)."""
+    if (order_no is None) == (po_no is None):
+        raise invalid("order_no", "give exactly one of order_no and po_no")
+    column = MoneyEntry.order_no if order_no is not None else MoneyEntry.po_no
+    rows = (
+        await session.scalars(
+            select(MoneyEntry)
+            .where(column == (order_no or po_no))
+            .order_by(MoneyEntry.created_at, MoneyEntry.id)
+        )
+    ).all()
+    return LedgerPublic(
+        order_no=order_no,
+        po_no=po_no,
+        entries=[LedgerEntryPublic.model_validate(r) for r in rows],
+        balance_fen=sum(r.amount_fen for r in rows),
+    )
+
+
+class ReceiptLineShown(Public):
+    line_no: int | None  # None: goods not on the PO (samples, gifts)
+    sku_id: int
+    received: int
+    accepted: int
+    rejected: int
+    kind: str
+    batch_no: str
+    production_date: date | None
+    expiry_date: date | None
+
+
+class ReceiptShown(Public):
+    receipt_no: str
+    warehouse_id: int
+    location_id: int
+    actor: str
+    received_at: datetime
+    lines: list[ReceiptLineShown]
+
+
+class ReturnLineShown(Public):
+    line_no: int
+    sku_id: int
+    quantity: int
+    location_id: int | None
+    batch_no: str
+
+
+class ReturnShown(Public):
+    return_no: str
+    warehouse_id: int
+    reason: str
+    credit_fen: int
+    actor: str
+    created_at: datetime
+    lines: list[ReturnLineShown]
+
+
+PoReader = Annotated[Principal, Depends(require("purchase.read"))]
+
+
+@router.get("/v1/purchase-orders/{po_no}/receipts")
+async def list_receipts(po_no: NoParam, session: Session, _: PoReader) -> list[ReceiptShown]:
+    """The PO's receipts with their lines (batch, QC result), oldest first."""
+    if await session.get(PurchaseOrder, po_no) is None:
+        raise not_found("purchase order", po_no)
+    receipts = (
+        await session.scalars(
+            select(PurchaseReceipt)
+            .where(PurchaseReceipt.po_no == po_no)
+            .order_by(PurchaseReceipt.received_at, PurchaseReceipt.receipt_no)
+        )
+    ).all()
+    lines = (
+        await session.scalars(
+            select(PurchaseReceiptLine)
+            .where(PurchaseReceiptLine.receipt_no.in_([r.receipt_no for r in receipts]))
+            .order_by(PurchaseReceiptLine.id)
+        )
+    ).all()
+    return [
+        ReceiptShown(
+            receipt_no=r.receipt_no,
+            warehouse_id=r.warehouse_id,
+            location_id=r.location_id,
+            actor=r.actor,
+            received_at=r.received_at,
+            lines=[
+                ReceiptLineShown.model_validate(ln) for ln in lines if ln.receipt_no == r.receipt_no
+            ],
+        )
+        for r in receipts
+    ]
+
+
+@router.get("/v1/purchase-orders/{po_no}/returns")
+async def list_returns(po_no: NoParam, session: Session, _: PoReader) -> list[ReturnShown]:
+    """The goods sent back to the supplier from this PO, with the credit each earned."""
+    if await session.get(PurchaseOrder, po_no) is None:
+        raise not_found("purchase order", po_no)
+    returns = (
+        await session.scalars(
+            select(PurchaseReturn)
+            .where(PurchaseReturn.po_no == po_no)
+            .order_by(PurchaseReturn.created_at, PurchaseReturn.return_no)
+        )
+    ).all()
+    lines = (
+        await session.scalars(
+            select(PurchaseReturnLine)
+            .where(PurchaseReturnLine.return_no.in_([r.return_no for r in returns]))
+            .order_by(PurchaseReturnLine.id)
+        )
+    ).all()
+    return [
+        ReturnShown(
+            return_no=r.return_no,
+            warehouse_id=r.warehouse_id,
+            reason=r.reason,
+            credit_fen=r.credit_fen,
+            actor=r.actor,
+            created_at=r.created_at,
+            lines=[
+                ReturnLineShown.model_validate(ln) for ln in lines if ln.return_no == r.return_no
+            ],
+        )
+        for r in returns
+    ]

@@ -6,7 +6,7 @@ Each PO is a PurchaseOrderWorkflow (`po-PO…`); reads come from its projection.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
@@ -66,6 +66,7 @@ A = TypeVar("A")
 T = TypeVar("T")
 Reader = Annotated[Principal, Depends(require("purchase.read"))]
 BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
+PoSort = Literal["-created_at", "created_at", "-amount_fen", "amount_fen"]
 
 
 def staff_of(who: Principal) -> Staff:
@@ -193,8 +194,14 @@ async def list_pos(
     status: Annotated[TextParam | None, Query(max_length=20)] = None,
     supplier_id: IdParam | None = None,
     escalated: bool | None = None,
+    sort: Annotated[
+        PoSort, Query(description="column to sort by; a leading `-` sorts descending")
+    ] = "-created_at",
 ) -> PosPublic:
-    query = select(PurchaseOrder).order_by(PurchaseOrder.created_at.desc())
+    by = PurchaseOrder.amount_fen if sort.endswith("amount_fen") else PurchaseOrder.created_at
+    query = select(PurchaseOrder).order_by(
+        by.desc() if sort.startswith("-") else by.asc(), PurchaseOrder.po_no
+    )
     for column, value in (
         (PurchaseOrder.status, status),
         (PurchaseOrder.supplier_id, supplier_id),
