@@ -21,6 +21,7 @@ from api.routes import (
     finance,
     freight,
     health,
+    inbox,
     login_admin,
     orders,
     packages,
@@ -136,6 +137,7 @@ def create_app(deps: AppDeps | None = None, settings: Settings | None = None) ->
         admin,
         login_admin,
         roles,
+        inbox,
     ):
         app.include_router(module.router)
     docs.install(app)
