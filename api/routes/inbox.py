@@ -160,13 +160,30 @@ def _review_item(order: Any, deps: AppDeps) -> InboxItem:
 
 def _package_query(status: str) -> Callable[[Principal, AppDeps], Select[Any]]:
     def query(who: Principal, deps: AppDeps) -> Select[Any]:
-        return (
+        query = (
             select(Package)
             .where(Package.status == status, _in_scope(Package.warehouse_id, who))
             .order_by(Package.updated_at, Package.package_no)
         )
+        if status == "exception":  # decided (reship/refund) stays "exception" until carried out
+            last = func.coalesce(_last_package_step(), "")
+            query = query.where(~last.startswith("decided_"))
+        return query
 
     return query
+
+
+def _last_package_step() -> Any:
+    return (
+        select(OrderEvent.step)
+        .where(
+            OrderEvent.order_no == Package.order_no,
+            OrderEvent.package_no == Package.package_no,
+        )
+        .order_by(OrderEvent.at.desc(), OrderEvent.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def _package_item(kind: InboxKind, action: str, permission: str) -> Callable[..., InboxItem]:
