@@ -179,18 +179,21 @@ async def inbox(request: Request, viewer: SignedIn) -> Response:
     return await inbox_page(request, viewer)
 
 
-async def _answer(api: ApiClient, target: Target, choice: str, reason: str) -> Outcome:
+async def _answer(
+    api: ApiClient, target: Target, choice: str, reason: str, t: Translator
+) -> Outcome:
+    """The row's own call; a refusal (also a forbidden or vanished object) is its answer."""
     call = api_call(target, choice, reason)
     if call is None:
-        return Outcome(target.kind, target.ref, refusal=f"{choice}?")
+        return Outcome(target.kind, target.ref, refusal=t("inbox.need_choice"))
     try:
         await api.post(*call)
     except Refused as refusal:
         return Outcome(target.kind, target.ref, refusal=refusal.detail)
     except Forbidden:
-        return Outcome(target.kind, target.ref, refusal="403")
+        return Outcome(target.kind, target.ref, refusal=t("error.forbidden.title"))
     except NotFound:
-        return Outcome(target.kind, target.ref, refusal="404")
+        return Outcome(target.kind, target.ref, refusal=t("error.not_found.title"))
     return Outcome(target.kind, target.ref)
 
 
@@ -219,9 +222,13 @@ async def act(
         return await inbox_page(request, viewer, message="inbox.need_choice", status=422)
     if confirm != "yes":
         return await inbox_page(request, viewer, message="inbox.need_confirm", status=422)
-    outcome = await _answer(viewer.api, target, choice, reason.strip())
-    if outcome.refusal is not None:
-        return await inbox_page(request, viewer, outcomes=[outcome], status=409)
+    call = api_call(target, choice, reason.strip())
+    assert call is not None  # the choice is one of the kind's
+    try:
+        await viewer.api.post(*call)  # forbidden: the 403 page; gone: the 404 page
+    except Refused as refusal:
+        outcome = Outcome(target.kind, target.ref, refusal=refusal.detail)
+        return await inbox_page(request, viewer, outcomes=[outcome], status=refusal.status)
     return RedirectResponse(_back(request, done=target.ref), status_code=303)
 
 
@@ -243,7 +250,8 @@ async def bulk(
         return await inbox_page(request, viewer, message="inbox.bulk.need_rows", status=422)
     if confirm != "yes":
         return await inbox_page(request, viewer, message="inbox.need_confirm", status=422)
-    outcomes = [await _answer(viewer.api, x, choice, reason.strip()) for x in chosen]
+    t = translator(request)
+    outcomes = [await _answer(viewer.api, x, choice, reason.strip(), t) for x in chosen]
     return await inbox_page(request, viewer, outcomes=outcomes)
 
 
