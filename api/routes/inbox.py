@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, cast, get_args
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import Select, and_, false, func, or_, select
+from sqlalchemy import Select, and_, false, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import AppDeps, Principal, Session, app_deps, require
@@ -113,7 +113,8 @@ def _po_query(who: Principal, deps: AppDeps) -> Select[Any]:
         for role in sorted(who.roles)
     ]
     since = func.coalesce(_submitted_at(), PurchaseOrder.updated_at)
-    query = select(PurchaseOrder, since.label("since")).where(
+    held = literal(",".join(sorted(who.roles)))  # the caller's roles, for the item's `roles`
+    query = select(PurchaseOrder, since.label("since"), held.label("held")).where(
         PurchaseOrder.status == "pending_approval"
     )
     mine = or_(*open_mine) if open_mine else false()
@@ -121,15 +122,16 @@ def _po_query(who: Principal, deps: AppDeps) -> Select[Any]:
 
 
 def _po_item(row: Any, deps: AppDeps) -> InboxItem:
-    po, since = row
+    po, since, held = row
+    still_open = set(po.required_roles) - set(po.approvals)
     return InboxItem(
         kind="po_approval",
         ref=po.po_no,
         since=since,
         due_at=since + deps.po_timings.approval_sla,
         amount_fen=po.amount_fen,
-        detail=" / ".join(sorted(set(po.required_roles) - set(po.approvals))),
-        roles=[],  # filled by the route (it knows the caller)
+        detail=" / ".join(sorted(still_open)),
+        roles=sorted(still_open & set(held.split(","))),
         action=f"/v1/purchase-orders/{po.po_no}/approve",
         permission="purchase.approve",
     )
@@ -424,15 +426,8 @@ async def inbox(
         counts[source.kind] = counts.get(source.kind, 0) + count
         if kind is not None and source.kind != kind:
             continue
-        items.extend(_with_roles(source.item(row, deps), who) for row in rows)
+        items.extend(source.item(row, deps) for row in rows)
     items.sort(key=lambda x: (x.since, x.kind, x.ref))
     total = sum(counts.values()) if kind is None else counts.get(kind, 0)
     page = items[paging.skip : wanted]
     return InboxPage(data=page, count=total, counts=counts)
-
-
-def _with_roles(item: InboxItem, who: Principal) -> InboxItem:
-    if item.kind != "po_approval":
-        return item
-    still_open = set(item.detail.split(" / "))
-    return item.model_copy(update={"roles": sorted(still_open & who.roles)})

@@ -15,7 +15,7 @@ from models.contracts.order import OrderPolicy
 from models.db import OrderRefund, ReconciliationDifference, Wave
 from models.domain.access import STAFF_ROLES, allowed
 from tests.api.test_po_settlement import closed_po
-from tests.support.after_sale_api import delivered, open_after_sale
+from tests.support.after_sale_api import delivered, open_after_sale, shown_as
 from tests.support.order_api import (
     DEVICE,
     Json,
@@ -34,6 +34,7 @@ from tests.support.orders import device_for, eventually
 from tests.support.picking import pick_package
 from tests.support.purchasing import supplier_with_products
 from tests.support.stack import Stack
+from workers.seed import DEMO_PASSWORD
 
 ROLES = sorted(STAFF_ROLES)
 
@@ -60,6 +61,27 @@ async def holders(api: httpx.AsyncClient, kind: str, ref: str) -> set[str]:
 
 def may(permission: str) -> set[str]:
     return {role for role in ROLES if allowed(frozenset({role}), permission)}
+
+
+async def scoped_manager(api: httpx.AsyncClient, username: str, warehouse: int) -> dict[str, str]:
+    """A warehouse manager who sees and acts on one warehouse only."""
+    created = await api.post(
+        "/v1/admin/users",
+        json={
+            "username": username,
+            "display_name": username,
+            "password": DEMO_PASSWORD,
+            "roles": ["warehouse_manager"],
+            "warehouse_ids": [warehouse],
+        },
+        headers=await staff(api, "admin"),
+    )
+    assert created.status_code == 201, created.text
+    answer = await api.post(
+        "/v1/auth/login", json={"username": username, "password": DEMO_PASSWORD}
+    )
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
 async def act(api: httpx.AsyncClient, headers: dict[str, str], found: Json, body: Json) -> Json:
@@ -158,6 +180,10 @@ async def test_a_weight_hold_and_then_a_lost_parcel_wait_on_their_deciders(
     assert packed.json()["status"] == "weight_hold"
 
     assert await holders(api, "weight_hold", number) == may("packages.override")
+    elsewhere = await scoped_manager(api, "gz01-manager", await warehouse_id(stack, "GZ01"))
+    assert item(await inbox(api, elsewhere), "weight_hold", number) is None  # not their floor
+    here = await scoped_manager(api, "sh01-manager", parcel["warehouse_id"])
+    assert item(await inbox(api, here), "weight_hold", number) is not None
     manager = await staff(api, "warehouse_manager")
     held = item(await inbox(api, manager), "weight_hold", number)
     assert held is not None and "expected" in held["detail"]
@@ -287,3 +313,31 @@ async def test_refused_refunds_differences_and_escalated_waves_reach_only_their_
         await session.commit()
         assert await session.scalar(select(Wave.status).where(Wave.wave_no == wave_no)) == "done"
     assert await holders(api, "escalated_wave", wave_no) == set()
+
+
+async def test_a_refused_after_sale_refund_waits_on_customer_service_until_retried(
+    stack: Stack, api: httpx.AsyncClient, carrier: httpx.AsyncClient, provider: httpx.AsyncClient
+) -> None:
+    sku = await only_in(stack, "SH01")
+    order = await delivered(stack, api, carrier, [(sku, 2)], key="inbox-refused")
+    as_no = await open_after_sale(api, order["order_no"], "inbox-refused", "refund_only", [(1, 1)])
+    refusing = await provider.put(
+        "/_sandbox/refund-refusals", json={"count": 1, "reason": "merchant balance low"}
+    )
+    assert refusing.status_code == 200, refusing.text
+    cs = await staff(api, "cs")
+    decided = await api.post(
+        f"/v1/after-sales/{as_no}/decision", json={"approve": True}, headers=cs
+    )
+    assert decided.status_code == 200, decided.text
+
+    async def waiting() -> Json | None:
+        return item(await inbox(api, cs, kind="refund_retry"), "refund_retry", as_no)
+
+    found = await eventually(waiting, f"{as_no}'s refused refund in the inbox")
+    assert found["action"] == f"/v1/after-sales/{as_no}/retry-refund"
+    assert found["amount_fen"] > 0 and found["order_no"] == order["order_no"]
+    assert await holders(api, "refund_retry", as_no) == may("aftersales.decide")
+    await act(api, cs, found, {"reason": "balance topped up"})
+    assert item(await inbox(api, cs), "refund_retry", as_no) is None
+    assert (await shown_as(api, as_no, "refunded"))["refund_fen"] == found["amount_fen"]
