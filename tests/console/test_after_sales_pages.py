@@ -226,3 +226,55 @@ async def test_the_queue_filters_sorts_pages_and_exports_exactly_its_rows(
         assert sheet is not None
         values = [[cell.value for cell in row] for row in sheet.iter_rows()]
         assert [r[0] for r in values[1:]] == [b] and values[1][2] == "退货退款"
+
+
+async def test_cs_retries_a_refused_refund_from_the_inbox_row_to_the_detail_page(
+    stack: Stack, deps: AppDeps, api: httpx.AsyncClient
+) -> None:
+    order = await _delivered(stack, api, 2, "as-retry")
+    as_no = await open_after_sale(api, order["order_no"], "as-retry", "refund_only", [(1, 1)])
+    async with http(stack.payments) as provider:
+        refusing = await provider.put(
+            "/_sandbox/refund-refusals", json={"count": 1, "reason": "merchant balance low"}
+        )
+        assert refusing.status_code == 200, refusing.text
+
+    async with browser(deps) as web:
+        await signed_in(web, "cs")
+        await web.get(f"/console/after-sales/{as_no}")
+        approved = await web.post(
+            f"/console/after-sales/{as_no}/decision",
+            data={"csrf": csrf_of(web), "decision": "approve", "confirm": "yes"},
+        )
+        assert approved.status_code == 303, approved.text
+
+        async def in_inbox() -> str | None:
+            page = await web.get("/console/inbox", params={"kind": "refund_retry"})
+            return page.text if f'data-item="refund_retry:{as_no}"' in page.text else None
+
+        inbox = await eventually(in_inbox, "the refused refund in the inbox")
+        assert f'href="/console/after-sales/{as_no}"' in inbox and "退款被拒待重试" in inbox
+        detail = await web.get(f"/console/after-sales/{as_no}")
+        page = text_of(detail.text)
+        assert 'id="retry"' in detail.text and "退款被支付机构拒绝" in page
+        assert "merchant balance low" in page
+        unconfirmed = await web.post(
+            f"/console/after-sales/{as_no}/retry-refund",
+            data={"csrf": csrf_of(web), "reason": "已充值"},
+        )
+        assert unconfirmed.status_code == 422 and "请勾选确认后再提交" in unconfirmed.text
+        retried = await web.post(
+            f"/console/after-sales/{as_no}/retry-refund",
+            data={"csrf": csrf_of(web), "reason": "已充值", "confirm": "yes"},
+        )
+        assert retried.status_code == 303, retried.text
+        assert "已重新发起退款" in (await web.get(retried.headers["location"])).text
+        await shown_as(api, as_no, "refunded")
+        twice = await web.post(
+            f"/console/after-sales/{as_no}/retry-refund",
+            data={"csrf": csrf_of(web), "reason": "again", "confirm": "yes"},
+        )
+        assert twice.status_code == 409 and "操作被拒绝" in text_of(twice.text)
+        assert 'id="refusal"' in twice.text  # no retry form any more: shown at the top
+        after = await web.get("/console/inbox")
+        assert f'data-item="refund_retry:{as_no}"' not in after.text

@@ -10,8 +10,9 @@ import httpx
 
 from api.deps import AppDeps
 from models.domain.access import allowed
+from tests.support.after_sale_api import delivered, open_after_sale, shown_as
 from tests.support.console import STAFF_ROLES, browser, csrf_of, signed_in, text_of
-from tests.support.order_api import Json, staff, warehouse_id
+from tests.support.order_api import Json, http, only_in, staff, warehouse_id
 from tests.support.purchasing import supplier_with_products
 from tests.support.stack import Stack
 
@@ -158,3 +159,39 @@ async def test_a_selection_is_answered_row_by_row_one_refusal_undoing_nothing(
     assert await po_status(api, first) in ("approved", "sent")
     assert await po_status(api, second) == "rejected"
     assert await po_status(api, third) in ("approved", "sent")
+
+
+async def test_after_sales_decided_in_bulk_each_refused_or_done_on_its_own(
+    stack: Stack, deps: AppDeps, api: httpx.AsyncClient
+) -> None:
+    sku = await only_in(stack, "SH01")
+    async with http(stack.carrier) as carrier:
+        order = await delivered(stack, api, carrier, [(sku, 3)], key="inbox-bulk-as")
+    number = order["order_no"]
+    first = await open_after_sale(api, number, "bulk-1", "refund_only", [(1, 1)])
+    second = await open_after_sale(api, number, "bulk-2", "refund_only", [(1, 1)])
+    chosen = [f"after_sale_decision:{first}", f"after_sale_decision:{second}"]
+
+    async with browser(deps) as web:
+        await signed_in(web, "cs")
+        page = await web.get("/console/inbox", params={"kind": "after_sale_decision"})
+        assert set(chosen) <= set(rows_of(page.text))
+        no_reason = await web.post(
+            "/console/inbox/bulk",
+            data={"item": chosen, "choice": "reject", "confirm": "yes", "csrf": csrf_of(web)},
+        )
+        assert no_reason.status_code == 200, no_reason.text
+        refused = re.findall(r'<li data-outcome="([^"]+)" class="refusal"', no_reason.text)
+        assert sorted(refused) == sorted([first, second])
+        assert "rejection needs a reason" in no_reason.text
+        assert set(chosen) <= set(rows_of(no_reason.text))  # nothing decided: both still wait
+
+        approved = await web.post(
+            "/console/inbox/bulk",
+            data={"item": chosen, "choice": "approve", "confirm": "yes", "csrf": csrf_of(web)},
+        )
+        done = re.findall(r'<li data-outcome="([^"]+)" class="ok"', approved.text)
+        assert sorted(done) == sorted([first, second])
+        assert not set(chosen) & set(rows_of(approved.text))
+    for as_no in (first, second):
+        assert (await shown_as(api, as_no, "refunded"))["decided_by"] == "user:cs"
