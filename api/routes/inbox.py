@@ -223,7 +223,7 @@ def _decision_item(row: Any, deps: AppDeps) -> InboxItem:
         since=row.requested_at,
         due_at=row.sla_due_at,
         amount_fen=row.refund_fen,
-        detail=f"{row.type}: {row.reason}",
+        detail=row.reason,
         action=f"/v1/after-sales/{row.as_no}/decision",
         permission="aftersales.decide",
     )

@@ -5,10 +5,13 @@ answered by one action — each row its own call, one refusal undoing none of th
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import httpx
+from sqlalchemy import update
 
 from api.deps import AppDeps
+from models.db import AfterSale
 from models.domain.access import allowed
 from tests.support.after_sale_api import delivered, open_after_sale, shown_as
 from tests.support.console import STAFF_ROLES, browser, csrf_of, signed_in, text_of
@@ -171,11 +174,21 @@ async def test_after_sales_decided_in_bulk_each_refused_or_done_on_its_own(
     first = await open_after_sale(api, number, "bulk-1", "refund_only", [(1, 1)])
     second = await open_after_sale(api, number, "bulk-2", "refund_only", [(1, 1)])
     chosen = [f"after_sale_decision:{first}", f"after_sale_decision:{second}"]
+    async with stack.sessions() as session:  # the first one's SLA ran out 61 minutes ago
+        late = datetime.now(UTC) - timedelta(minutes=61, seconds=30)
+        await session.execute(
+            update(AfterSale).where(AfterSale.as_no == first).values(sla_due_at=late)
+        )
+        await session.commit()
 
     async with browser(deps) as web:
         await signed_in(web, "cs")
         page = await web.get("/console/inbox", params={"kind": "after_sale_decision"})
         assert set(chosen) <= set(rows_of(page.text))
+        row = page.text.split(f'data-item="after_sale_decision:{first}"')[1].split("</tr>")[0]
+        assert '<span class="flag late">已超时 1 小时 1 分</span>' in row
+        other = page.text.split(f'data-item="after_sale_decision:{second}"')[1].split("</tr>")[0]
+        assert "剩余 47 小时" in other
         no_reason = await web.post(
             "/console/inbox/bulk",
             data={"item": chosen, "choice": "reject", "confirm": "yes", "csrf": csrf_of(web)},
