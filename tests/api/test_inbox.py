@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import select, update
 
 from models.contracts.order import OrderPolicy
-from models.db import OrderRefund, ReconciliationDifference, Wave
+from models.db import MoneyEntry, OrderRefund, ReconciliationDifference, Wave
 from models.domain.access import STAFF_ROLES, allowed
+from models.domain.reconciliation import business_day
 from tests.api.test_po_settlement import closed_po
 from tests.support.after_sale_api import delivered, open_after_sale, shown_as
 from tests.support.order_api import (
@@ -341,3 +342,45 @@ async def test_a_refused_after_sale_refund_waits_on_customer_service_until_retri
     await act(api, cs, found, {"reason": "balance topped up"})
     assert item(await inbox(api, cs), "refund_retry", as_no) is None
     assert (await shown_as(api, as_no, "refunded"))["refund_fen"] == found["amount_fen"]
+
+
+async def test_a_reconciliation_difference_waits_on_finance_until_a_run_no_longer_finds_it(
+    stack: Stack, api: httpx.AsyncClient, provider: httpx.AsyncClient
+) -> None:
+    day = business_day(datetime.now(UTC))  # the ledger entry made good below is of today
+    planted = await provider.post(
+        "/_sandbox/statement-mismatch",
+        json={
+            "kind": "phantom",
+            "amount_fen": 4321,
+            "date": day.isoformat(),
+            "merchant_order_no": "PHANTOM-INBOX",
+        },
+    )
+    assert planted.status_code == 201, planted.text
+    finance = await staff(api, "finance")
+    ran = await api.post(
+        "/v1/finance/reconciliation/run", json={"day": day.isoformat()}, headers=finance
+    )
+    assert ran.status_code == 200, ran.text
+    found = next(
+        x
+        for x in (await inbox(api, finance, kind="reconciliation_difference"))["data"]
+        if x["order_no"] == "PHANTOM-INBOX"
+    )
+    assert (found["day"], found["amount_fen"]) == (day.isoformat(), 4321)
+    assert await holders(api, "reconciliation_difference", found["ref"]) == may("finance.reconcile")
+
+    async with stack.sessions() as session:  # the payment made good in the ledger
+        session.add(
+            MoneyEntry(
+                order_no="PHANTOM-INBOX",
+                entry_type="payment",
+                amount_fen=4321,
+                ref_no=planted.json()["entry_id"],
+            )
+        )
+        await session.commit()
+    rerun = await act(api, finance, found, {"day": found["day"]})
+    assert rerun["run"]["resolved"] == 1
+    assert item(await inbox(api, finance), "reconciliation_difference", found["ref"]) is None
