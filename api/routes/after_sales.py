@@ -185,6 +185,16 @@ async def get_after_sale(
     return await after_sale_public(session, who, as_no)
 
 
+AfterSaleSort = Literal[
+    "last_progress_at",
+    "-last_progress_at",
+    "requested_at",
+    "-requested_at",
+    "refund_fen",
+    "-refund_fen",
+]
+
+
 @router.get("/v1/after-sales")
 async def list_after_sales(
     session: Session,
@@ -203,16 +213,6 @@ async def list_after_sales(
     query = _sorted(_filtered(status, type, order_no, sku_id, overdue, stuck_days), sort)
     numbers, count = await fetch_page(session, query, paging)
     return Page(data=[await after_sale_public(session, who, n) for n in numbers], count=count)
-
-
-AfterSaleSort = Literal[
-    "last_progress_at",
-    "-last_progress_at",
-    "requested_at",
-    "-requested_at",
-    "refund_fen",
-    "-refund_fen",
-]
 
 
 def _sorted(query: Select[str], sort: str) -> Select[str]:
