@@ -399,10 +399,15 @@ SOURCES: tuple[_Source, ...] = (
 )
 
 
+MAX_DEPTH = 5_000  # rows listed per kind at most (the counts stay exact beyond)
+
+
 async def _rows(
     session: AsyncSession, query: Select[Any], limit: int, whole_row: bool
 ) -> tuple[list[Any], int]:
     count = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    if limit <= 0:
+        return [], int(count or 0)
     result = (await session.execute(query.limit(limit))).all()
     return (list(result) if whole_row else [r[0] for r in result]), int(count or 0)
 
@@ -415,17 +420,18 @@ async def inbox(
     paging: Paging,
     kind: Annotated[InboxKind | None, Query(description="only this kind")] = None,
 ) -> InboxPage:
-    """What waits on the caller, oldest first. `counts` has every kind they may act on."""
+    """What waits on the caller, oldest first. `counts` has every kind they may act on; pages
+    reach the first 5,000 items of each kind."""
     items: list[InboxItem] = []
     counts: dict[str, int] = {}
     wanted = paging.skip + paging.limit  # the page's rows are among each kind's first `wanted`
     for source in SOURCES:
         if not who.may(source.permission):
             continue
-        rows, count = await _rows(session, source.query(who, deps), wanted, source.whole_row)
+        listed = kind is None or source.kind == kind
+        depth = min(wanted, MAX_DEPTH) if listed else 0
+        rows, count = await _rows(session, source.query(who, deps), depth, source.whole_row)
         counts[source.kind] = counts.get(source.kind, 0) + count
-        if kind is not None and source.kind != kind:
-            continue
         items.extend(source.item(row, deps) for row in rows)
     items.sort(key=lambda x: (x.since, x.kind, x.ref))
     total = sum(counts.values()) if kind is None else counts.get(kind, 0)

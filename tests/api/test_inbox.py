@@ -308,6 +308,9 @@ async def test_refused_refunds_differences_and_escalated_waves_reach_only_their_
     assert only["count"] == page["counts"]["reconciliation_difference"]
     bad = await api.get("/v1/inbox", params={"kind": "everything"}, headers=finance)
     assert bad.status_code == 422
+    pages = [await inbox(api, finance, skip=n, limit=1) for n in range(len(page["data"]))]
+    assert [p["data"] for p in pages] == [[x] for x in page["data"]]
+    assert {p["count"] for p in pages} == {page["count"]} and page["count"] >= 2
 
     async with stack.sessions() as session:  # the wave finished: nothing left to chase
         await session.execute(update(Wave).where(Wave.wave_no == wave_no).values(status="done"))
