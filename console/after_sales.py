@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
-from console.client import Json, NotFound, Refused, connect
+from console.client import Forbidden, Json, NotFound, Refused, connect
 from console.export import csv_stream, every_row, xlsx_stream
 from console.i18n import BUSINESS_TZ, Translator, format_time
 from console.orders import sku_names, warehouse_names
@@ -231,7 +231,7 @@ async def detail_page(
     if viewer.can("orders.read"):
         try:
             order = await viewer.api.get(f"/v1/orders/{shown['order_no']}")
-        except NotFound:
+        except (NotFound, Forbidden):  # an order outside the person's warehouses
             order = {"timeline": []}
         timeline = [
             e for e in order["timeline"] if (e.get("detail") or {}).get("as_no") == shown["as_no"]
