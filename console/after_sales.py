@@ -245,7 +245,9 @@ async def detail_page(
         status=status,
         a=shown,
         timeline=timeline,
-        skus=await sku_names(viewer.api, {line["sku_id"] for line in shown["lines"]}),
+        skus=await sku_names(viewer.api, {line["sku_id"] for line in shown["lines"]})
+        if viewer.can("catalog.read")
+        else {},
         warehouses=warehouses,
         workflow_url=config.workflow_url(f"aftersale-{shown['as_no']}"),
         can_decide=viewer.can("aftersales.decide") and shown["status"] == "requested",

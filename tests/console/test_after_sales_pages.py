@@ -19,9 +19,10 @@ from models.db import AfterSale, AuditEntry
 from models.domain.access import allowed
 from tests.support.after_sale_api import delivered, open_after_sale, shown_as
 from tests.support.console import BROWSER_IP, STAFF_ROLES, browser, csrf_of, signed_in, text_of
-from tests.support.order_api import Json, http, skus_in
+from tests.support.order_api import Json, http, skus_in, staff
 from tests.support.orders import eventually
 from tests.support.stack import Stack
+from workers.seed import DEMO_PASSWORD
 
 
 async def _delivered(stack: Stack, api: httpx.AsyncClient, quantity: int, key: str) -> Json:
@@ -278,3 +279,52 @@ async def test_cs_retries_a_refused_refund_from_the_inbox_row_to_the_detail_page
         assert 'id="refusal"' in twice.text  # no retry form any more: shown at the top
         after = await web.get("/console/inbox")
         assert f'data-item="refund_retry:{as_no}"' not in after.text
+
+
+async def test_a_person_whose_role_may_file_after_sales_withdraws_one_confirmed(
+    stack: Stack, deps: AppDeps, api: httpx.AsyncClient
+) -> None:
+    order = await _delivered(stack, api, 2, "as-withdraw")
+    as_no = await open_after_sale(api, order["order_no"], "as-withdraw", "refund_only", [(1, 1)])
+    admin = await staff(api, "admin")
+    role = await api.post(
+        "/v1/admin/roles",
+        json={
+            "name": "cs_filer",
+            "permissions": ["self.read", "orders.read", "aftersales.read", "aftersales.request"],
+        },
+        headers=admin,
+    )
+    assert role.status_code == 201, role.text
+    user = await api.post(
+        "/v1/admin/users",
+        json={
+            "username": "filer",
+            "display_name": "filer",
+            "password": DEMO_PASSWORD,
+            "roles": ["cs_filer"],
+        },
+        headers=admin,
+    )
+    assert user.status_code == 201, user.text
+
+    async with browser(deps) as web:
+        await signed_in(web, "filer")
+        page = await web.get(f"/console/after-sales/{as_no}")
+        assert 'id="withdraw"' in page.text and 'id="decision"' not in page.text
+        assert (await web.get("/console/after-sales")).status_code == 403  # no queue for them
+        unconfirmed = await web.post(
+            f"/console/after-sales/{as_no}/withdraw", data={"csrf": csrf_of(web)}
+        )
+        assert unconfirmed.status_code == 422 and "请勾选确认后再提交" in unconfirmed.text
+        answer = await web.post(
+            f"/console/after-sales/{as_no}/withdraw", data={"csrf": csrf_of(web), "confirm": "yes"}
+        )
+        assert answer.status_code == 303, answer.text
+        done = text_of((await web.get(answer.headers["location"])).text)
+        assert "售后申请已撤销" in done
+        assert (await shown_as(api, as_no, "withdrawn"))["status"] == "withdrawn"
+        again = await web.post(
+            f"/console/after-sales/{as_no}/withdraw", data={"csrf": csrf_of(web), "confirm": "yes"}
+        )
+        assert again.status_code == 409 and "操作被拒绝" in text_of(again.text)
