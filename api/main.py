@@ -22,6 +22,7 @@ from api.routes import (
     finance,
     freight,
     health,
+    inbox,
     login_admin,
     orders,
     packages,
@@ -138,6 +139,7 @@ def create_app(deps: AppDeps | None = None, settings: Settings | None = None) ->
         admin,
         login_admin,
         roles,
+        inbox,
     ):
         app.include_router(module.router)
     docs.install(app)

@@ -189,6 +189,16 @@ async def get_after_sale(
     return await after_sale_public(session, who, as_no)
 
 
+AfterSaleSort = Literal[
+    "last_progress_at",
+    "-last_progress_at",
+    "requested_at",
+    "-requested_at",
+    "refund_fen",
+    "-refund_fen",
+]
+
+
 @router.get("/v1/after-sales")
 async def list_after_sales(
     session: Session,
@@ -200,10 +210,19 @@ async def list_after_sales(
     sku_id: Annotated[IdParam | None, Query()] = None,
     overdue: Annotated[bool | None, Query(description="undecided past the SLA")] = None,
     stuck_days: Annotated[DaysParam | None, Query(description="no progress for N days")] = None,
+    sort: Annotated[
+        AfterSaleSort, Query(description="column to sort by; a leading `-` sorts descending")
+    ] = "last_progress_at",
 ) -> Page[AfterSalePublic]:
-    query = _filtered(status, type, order_no, sku_id, overdue, stuck_days)
+    query = _sorted(_filtered(status, type, order_no, sku_id, overdue, stuck_days), sort)
     numbers, count = await fetch_page(session, query, paging)
     return Page(data=[await after_sale_public(session, who, n) for n in numbers], count=count)
+
+
+def _sorted(query: Select[str], sort: str) -> Select[str]:
+    column = getattr(AfterSale, sort.removeprefix("-"))
+    by = column.desc() if sort.startswith("-") else column.asc()
+    return query.order_by(None).order_by(by, AfterSale.as_no)
 
 
 def _filtered(
