@@ -68,6 +68,12 @@ class ApiClient:
     async def post(self, path: str, body: Json | None = None) -> Json:
         return _answer(await self.http.post(path, json=body or {}))
 
+    async def put(self, path: str, body: Json) -> Json:
+        return _answer(await self.http.put(path, json=body))
+
+    async def patch(self, path: str, body: Json) -> Json:
+        return _answer(await self.http.patch(path, json=body))
+
     async def get_bytes(self, path: str) -> tuple[bytes, str]:
         """A non-JSON answer (an image): its body and content type."""
         response = await self.http.get(path)

@@ -23,6 +23,13 @@ LINKS: Final[dict[str, str]] = {
     "orders.refund_refused": "/orders?refund_refused=true",
     "warehouse.flagged_packages": "/packages?status=weight_hold",
     "warehouse.escalated_waves": "/waves?escalated=true&status=picking",
+    "warehouse.low_stock": "/replenishment",
+    "after_sales.requested": "/after-sales?status=requested",
+    "after_sales.overdue": "/after-sales?status=requested&overdue=true",
+    "purchasing.pending_approval": "/purchase-orders?status=pending_approval",
+    "purchasing.escalated": "/purchase-orders?status=pending_approval&escalated=true",
+    "finance.invoices_mismatch": "/payables?status=mismatch",
+    "finance.payables_due": "/payables?status=payable",
 }
 
 

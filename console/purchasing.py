@@ -18,7 +18,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from console.client import ApiClient, Forbidden, Json, NotFound, Refused, connect
-from console.client import _answer as answer_of
 from console.export import csv_stream, every_row, xlsx_stream
 from console.i18n import BUSINESS_TZ, Translator, format_time
 from console.money import AmountError, parse_fen
@@ -820,7 +819,7 @@ async def set_rule(request: Request, viewer: SignedIn) -> Response:
             errors[name] = "replenish.bad_count"
     if not errors:
         try:
-            await _put(viewer.api, "/v1/reorder-rules", body)
+            await viewer.api.put("/v1/reorder-rules", body)
         except Refused as refusal:
             errors = refusal_fields(refusal)
     if errors:
@@ -835,12 +834,6 @@ async def set_rule(request: Request, viewer: SignedIn) -> Response:
         )
     root = str(request.scope.get("root_path", ""))
     return RedirectResponse(f"{root}/replenishment?done=rule", status_code=303)
-
-
-async def _put(api: ApiClient, path: str, body: Json) -> Json:
-    """PUT through the person's client (ApiClient offers get and post; the answer is read the
-    same way)."""
-    return answer_of(await api.http.put(path, json=body))
 
 
 @router.post("/replenishment/run", response_class=HTMLResponse)

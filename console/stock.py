@@ -26,7 +26,6 @@ from console.wh_lists import (
     from_list,
     one_of,
     page_number,
-    send,
     sku_names,
     warehouse_names,
 )
@@ -219,7 +218,8 @@ async def _stock_action(
     method, path, body = call
     sku_id, warehouse_id = where
     try:
-        await send(viewer.api, method, path, body)
+        calls = {"PUT": viewer.api.put, "PATCH": viewer.api.patch, "POST": viewer.api.post}
+        await calls[method](path, body)
     except Refused as refused:
         form = done if done != "enabled" else "disabled"
         return await stock_page(

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
-from console.client import ApiClient, Json, NotFound, _answer, connect
+from console.client import ApiClient, Json, NotFound, connect
 from console.export import csv_stream, every_row, xlsx_stream
 from console.i18n import BUSINESS_TZ, Translator
 from console.pages import client_address, console_state, translator
@@ -118,11 +118,6 @@ async def sku_names(api: ApiClient, sku_ids: set[int]) -> dict[int, str]:
         found = await api.get(f"/v1/skus/{sku}")
         names[sku] = f"{found['name']} ({found['code']})"
     return names
-
-
-async def send(api: ApiClient, method: str, path: str, body: Json) -> Json:
-    """A PUT or PATCH (the client has GET and POST), answered like them."""
-    return _answer(await api.http.request(method, path, json=body))
 
 
 def yes_no(t: Translator, flag: bool) -> str:

@@ -15,7 +15,7 @@ from api.deps import AppDeps, Deps, Principal, Session, Writer, actor_of, in_sco
 from api.errors import Problem, not_found
 from api.pagination import Page, Paging, fetch_page
 from api.schemas.orders import ExceptionDecisionIn, OverrideIn, PackIn, ShipmentPublic
-from api.schemas.types import IdParam, NoParam
+from api.schemas.types import IdParam, NoParam, TextParam
 from api.watching import WATCHABLE, watched
 from api.workflow_calls import PACKAGE, update
 from models.contracts import messages
@@ -62,12 +62,16 @@ async def list_packages(
     who: Annotated[Principal, Depends(require("packages.read"))],
     warehouse_id: IdParam | None = None,
     status: ShipmentStatus | None = None,
+    tracking_no: TextParam | None = None,
 ) -> Page[PackageRow]:
     """Packages, oldest change first, of the caller's warehouses (a warehouse and a status
-    when asked: the weight holds and the lost/refused ones waiting for a decision)."""
+    when asked: the weight holds and the lost/refused ones waiting for a decision; a tracking
+    number: the package the carrier knows by it)."""
     query = in_scope(who, select(Package), Package.warehouse_id, warehouse_id)
     if status is not None:
         query = query.where(Package.status == status)
+    if tracking_no is not None:
+        query = query.where(Package.tracking_no == tracking_no)
     query = query.order_by(Package.updated_at, Package.package_no)
     rows, count = await fetch_page(session, query, paging)
     return Page(data=[PackageRow.model_validate(r) for r in rows], count=count)

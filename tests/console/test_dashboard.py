@@ -50,3 +50,15 @@ async def test_every_role_sees_its_panels_with_the_apis_figures(
             assert english.status_code == 303
             home_en = await web.get("/console/")
             assert "Dashboard" in home_en.text and "工作台" not in text_of(home_en.text)
+
+
+async def test_every_tile_link_opens_a_list_page(stack: Stack, deps: AppDeps) -> None:
+    async with browser(deps) as web:
+        await signed_in(web, "admin")
+        home = await web.get("/console/")
+        links = re.findall(r'<li class="tile"[^>]*><a href="([^"]+)"', home.text)
+        assert len(links) >= 10, links
+        for link in links:
+            opened = await web.get(html.unescape(link))
+            assert opened.status_code == 200, link
+            assert "无法识别的筛选" not in opened.text and 'role="alert"' not in opened.text, link
