@@ -44,10 +44,10 @@ def _flag(query: Mapping[str, str], name: str) -> str:
 async def _sku_by_code_or_id(api: ApiClient, text: str) -> Json | None:
     """A SKU the tester names by its code, barcode or id."""
     text = text.strip()
+    found = (await api.get("/v1/skus", {"barcode": text[:64], "limit": 1}))["data"]
+    if found:
+        return dict(found[0])
     if text.isdigit() and int(text) < 2**31:
-        found = (await api.get("/v1/skus", {"barcode": text, "limit": 1}))["data"]
-        if found:
-            return dict(found[0])
         try:
             return await api.get(f"/v1/skus/{text}")
         except NotFound:
