@@ -261,6 +261,8 @@ async def create_api_key(request: Request, viewer: SignedIn) -> Response:
     form = await form_of(request, "key")
     viewer.require("users.manage")
     t = translator(request)
+    for name in ("name", "role", "warehouse_id"):  # the API's refusals stand next to these
+        form.values.setdefault(name, "")
     body: Json = {
         "name": form.get("name").strip(),
         "role": form.get("role"),
