@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from console.catalog_forms import Form, fetch_list, form_of, query_string, send
 from console.client import ApiClient, Json, NotFound, Refused
 from console.i18n import Translator
+from console.money import AmountError, format_fen, parse_fen
 from console.pages import MenuItem, SignedIn, Viewer, render, translator
 
 router = APIRouter()
@@ -80,6 +81,9 @@ async def freight(request: Request, viewer: SignedIn) -> Response:
         form=form,
         quote=quote,
         lines=range(QUOTE_LINES),
+        can_write=viewer.can("freight.write"),
+        rules_of=rules_text,
+        done=query.get("done"),
     )
 
 
@@ -112,6 +116,139 @@ async def _quote(viewer: Viewer, form: Form, t: Translator) -> Json | None:
     except Refused as refusal:
         form.refused(refusal, {"region_code": "region", "lines": "sku0"})
         return None
+
+
+def rules_text(template: Json) -> str:
+    """A template's rules as the form edits them, one a line:
+    `regions; first units; first price; additional units; additional price` (no regions: the
+    default rule)."""
+    lines = []
+    for rule in template["rules"]:
+        regions = " ".join(rule["regions"]) if not rule["is_default"] else "*"
+        first, additional = rule["first_price_fen"], rule["additional_price_fen"]
+        lines.append(
+            f"{regions}; {rule['first_units']}; {format_fen(first)[1:]}; "
+            f"{rule['additional_units']}; {format_fen(additional)[1:]}"
+        )
+    return "\n".join(lines)
+
+
+def parse_rules(form: Form, t: Translator) -> list[Json] | None:
+    """The rules typed in the form (amounts exact to the fen); None and an error next to the
+    field naming the first bad line."""
+    rules: list[Json] = []
+    for number, line in enumerate(form.get("rules").splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.replace("；", ";").split(";")]
+        try:
+            if len(parts) != 5 or not parts[1].isdigit() or not parts[3].isdigit():
+                raise AmountError(line)
+            regions = [] if parts[0] in ("", "*") else parts[0].replace(",", " ").split()
+            rules.append(
+                {
+                    "regions": regions,
+                    "is_default": not regions,
+                    "first_units": int(parts[1]),
+                    "first_price_fen": parse_fen(parts[2]),
+                    "additional_units": int(parts[3]),
+                    "additional_price_fen": parse_fen(parts[4]),
+                }
+            )
+        except AmountError:
+            form.errors["rules"] = t("marketing.freight.rule_invalid", line=number, text=line)
+            return None
+    return rules
+
+
+def _template_body(form: Form, t: Translator) -> Json:
+    return {
+        "name": form.get("name").strip(),
+        "charge_by": form.get("charge_by"),
+        "free_over_fen": form.amount("free_over", t, optional=True),
+        "rules": parse_rules(form, t),
+        "unserviceable_regions": form.get("unserviceable").replace(",", " ").split(),
+    }
+
+
+_TEMPLATE_FIELDS: Final = {"free_over_fen": "free_over", "unserviceable_regions": "unserviceable"}
+
+
+async def _freight_page(request: Request, viewer: Viewer, form: Form, status: int) -> Response:
+    templates = (await viewer.api.get("/v1/freight-templates", {"limit": 500}))["data"]
+    return render(
+        request,
+        "marketing/freight.html",
+        viewer=viewer,
+        status=status,
+        templates=templates,
+        policy=await viewer.api.get("/v1/freight-policy"),
+        form=form,
+        quote=None,
+        lines=range(QUOTE_LINES),
+        can_write=viewer.can("freight.write"),
+        rules_of=rules_text,
+        done=request.query_params.get("done") if status == 200 else None,
+    )
+
+
+async def _freight_action(
+    request: Request, viewer: Viewer, form: Form, call: tuple[str, str, Json], done: str
+) -> Response:
+    method, path, body = call
+    if not form.errors:
+        try:
+            await send(viewer.api, method, path, body)
+        except Refused as refusal:
+            form.refused(refusal, _TEMPLATE_FIELDS)
+        else:
+            return RedirectResponse(f"{_root(request)}/marketing/freight?done={done}", 303)
+    return await _freight_page(request, viewer, form, 422)
+
+
+@router.post("/marketing/freight/templates", response_class=HTMLResponse)
+async def create_template(request: Request, viewer: SignedIn) -> Response:
+    form = await form_of(request, "template")
+    viewer.require("freight.write")
+    t = translator(request)
+    body = {"code": form.get("code").strip(), **_template_body(form, t)}
+    return await _freight_action(
+        request, viewer, form, ("POST", "/v1/freight-templates", body), "template"
+    )
+
+
+@router.post("/marketing/freight/templates/{template_id}", response_class=HTMLResponse)
+async def replace_template(request: Request, template_id: int, viewer: SignedIn) -> Response:
+    form = await form_of(request, f"template:{template_id}")
+    viewer.require("freight.write")
+    call = (
+        "PUT",
+        f"/v1/freight-templates/{template_id}",
+        _template_body(form, translator(request)),
+    )
+    return await _freight_action(request, viewer, form, call, "template")
+
+
+@router.post("/marketing/freight/policy", response_class=HTMLResponse)
+async def set_policy(request: Request, viewer: SignedIn) -> Response:
+    form = await form_of(request, "policy")
+    viewer.require("freight.write")
+    t = translator(request)
+    body = {
+        "mode": form.get("mode"),
+        "fixed_fee_fen": form.amount("fixed_fee", t, optional=True) or 0,
+        "free_over_fen": form.amount("policy_free_over", t, optional=True),
+        "combine": form.get("combine"),
+    }
+    fields = {"fixed_fee_fen": "fixed_fee", "free_over_fen": "policy_free_over"}
+    if not form.errors:
+        try:
+            await send(viewer.api, "PUT", "/v1/freight-policy", body)
+        except Refused as refusal:
+            form.refused(refusal, fields)
+        else:
+            return RedirectResponse(f"{_root(request)}/marketing/freight?done=policy", 303)
+    return await _freight_page(request, viewer, form, 422)
 
 
 # --- promotions -----------------------------------------------------------------------------

@@ -276,3 +276,49 @@ async def test_the_quote_api_names_the_field_it_refuses(
     )
     assert unknown.status_code == 422
     assert [e["field"] for e in unknown.json()["errors"]] == ["lines"]
+
+
+async def test_freight_templates_and_the_policy_are_edited_with_amounts_as_text(
+    stack: Stack, deps: AppDeps
+) -> None:
+    async with browser(deps) as web:
+        await signed_in(web, "ops")
+        csrf = csrf_of(web)
+        form = {"code": "FT-TEA", "name": "茶叶专用", "charge_by": "piece", "free_over": "",
+                "rules": "310000 320000; 1; 6.5; 1; 1.005\n*; 1; 9; 1; 2", "unserviceable": "",
+                "csrf": csrf}  # fmt: skip
+        inexact = await web.post("/console/marketing/freight/templates", data=form)
+        assert inexact.status_code == 422
+        assert "第 1 行" in error_next_to(inexact.text, "rules")
+        two_defaults = await web.post(
+            "/console/marketing/freight/templates",
+            data={**form, "rules": "*; 1; 9; 1; 2\n*; 1; 8; 1; 2"},
+        )
+        assert two_defaults.status_code == 422
+        assert error_next_to(two_defaults.text, "rules")  # the API's words, next to the rules
+
+        created = await web.post(
+            "/console/marketing/freight/templates",
+            data={**form, "rules": "310000 320000; 1; 6.5; 1; 1.05\n*; 1; 9; 1; 2",
+                  "free_over": "199"},
+        )  # fmt: skip
+        assert created.status_code == 303
+        page = await web.get(created.headers["location"])
+        assert "运费模板已保存" in page.text
+        assert "310000, 320000: 首 1 ¥6.50，每续 1 加 ¥1.05" in text_of(page.text)
+        assert "310000 320000; 1; 6.50; 1; 1.05" in page.text  # the edit form, as typed back
+        async with stack.sessions() as session:
+            template = await session.scalar(
+                select(FreightTemplate).where(FreightTemplate.code == "FT-TEA")
+            )
+        assert template is not None and template.free_over_fen == 19900
+
+        policy = await web.post(
+            "/console/marketing/freight/policy",
+            data={"mode": "fixed", "fixed_fee": "8.8", "policy_free_over": "88", "combine": "max",
+                  "csrf": csrf},
+        )  # fmt: skip
+        assert policy.status_code == 303
+        page = await web.get(policy.headers["location"])
+        assert "平台运费策略已保存" in page.text
+        assert "固定运费 ¥8.80" in text_of(page.text) and "满额包邮 ¥88.00" in text_of(page.text)
