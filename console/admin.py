@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Final
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -219,6 +220,38 @@ async def create_role(request: Request, viewer: SignedIn) -> Response:
         form.refused(refusal)
         return await roles_page(request, viewer, form=form, status=422)
     return RedirectResponse(f"{_root(request)}/admin/roles?done=created", 303)
+
+
+@router.post("/admin/roles/{name}", response_class=HTMLResponse)
+async def edit_role(request: Request, name: str, viewer: SignedIn) -> Response:
+    """A composed role's description and permissions (a preset cannot change)."""
+    form = await form_of(request, f"role:{name}")
+    viewer.require("users.manage")
+    form.values.setdefault("permissions", "")
+    body = {
+        "description": form.get("description").strip(),
+        "permissions": form.lists.get("permissions", []),
+    }
+    return await _role_action(request, viewer, form, ("PATCH", name, body), "saved")
+
+
+@router.post("/admin/roles/{name}/delete", response_class=HTMLResponse)
+async def delete_role(request: Request, name: str, viewer: SignedIn) -> Response:
+    form = await form_of(request, f"role:{name}")
+    viewer.require("users.manage")
+    return await _role_action(request, viewer, form, ("DELETE", name, {}), "deleted")
+
+
+async def _role_action(
+    request: Request, viewer: Viewer, form: Form, call: tuple[str, str, Json], done: str
+) -> Response:
+    method, name, body = call
+    try:
+        await send(viewer.api, method, f"/v1/admin/roles/{quote(name, safe='')}", body or None)
+    except Refused as refusal:
+        form.refused(refusal)
+        return await roles_page(request, viewer, form=form, status=refusal.status)
+    return RedirectResponse(f"{_root(request)}/admin/roles?done={done}", 303)
 
 
 # --- API keys -------------------------------------------------------------------------------

@@ -87,13 +87,32 @@ async def test_users_and_composed_roles(stack: Stack, deps: AppDeps) -> None:
             data={"name": "sneaky", "permissions": ["orders.create"], "csrf": csrf},
         )
         assert key_only.status_code == 422
+
+        narrowed = await web.post(
+            "/console/admin/roles/tea_reporter",
+            data={"description": "只看商品", "permissions": ["catalog.read"], "csrf": csrf},
+        )
+        page = await web.get(narrowed.headers["location"])
+        row = re.search(r'<tr data-role="tea_reporter">.*?</tr>', page.text, re.S)
+        assert "角色已保存" in page.text and row and "只看商品" in row.group(0)
+        assert "orders.read" not in row.group(0)
+        preset = await web.post(
+            "/console/admin/roles/ops", data={"permissions": ["catalog.read"], "csrf": csrf}
+        )
+        assert preset.status_code == 409 and 'id="refusal"' in preset.text
+        await web.post("/console/admin/roles", data={"name": "tmp_role",
+                       "permissions": ["catalog.read"], "csrf": csrf})  # fmt: skip
+        deleted = await web.post("/console/admin/roles/tmp_role/delete", data={"csrf": csrf})
+        page = await web.get(deleted.headers["location"])
+        assert "角色已删除" in page.text and 'data-role="tmp_role"' not in page.text
         assert 'class="message' in key_only.text
 
     async with stack.sessions() as session:
         assert (await session.get(User, user.id)).active is False  # type: ignore[union-attr]
         roles = await session.scalars(select(UserRole.role).where(UserRole.user_id == user.id))
         assert list(roles) == ["warehouse_manager"]
-        assert await session.get(Role, "tea_reporter") is not None
+        reporter = await session.get(Role, "tea_reporter")
+        assert reporter is not None and reporter.description == "只看商品"
         assert await session.get(Role, "sneaky") is None
 
 
