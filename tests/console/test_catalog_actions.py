@@ -9,6 +9,7 @@ import io
 import re
 
 import httpx
+import openpyxl
 from sqlalchemy import select
 
 from api.deps import AppDeps
@@ -104,6 +105,17 @@ async def test_a_product_created_with_a_price_typed_as_text_is_exact_and_listed(
         assert rows[0][:3] == ["SKU ID", "SKU 编码", "名称"]
         assert [[*r[1:3], r[5]] for r in rows[1:]] == [
             ["TEA-01-250", "龙井茶礼盒 250克", "1288.50"]
+        ]
+        workbook = await web.get(
+            "/console/catalog/skus/export.xlsx", params={"active": "false", "q": "TEA"}
+        )
+        assert workbook.headers["content-disposition"].endswith('.xlsx"')
+        sheet = openpyxl.load_workbook(io.BytesIO(workbook.content)).active
+        assert sheet is not None
+        cells = [[c.value for c in row] for row in sheet.iter_rows()]
+        assert [[*r[1:3], r[5]] for r in cells] == [
+            ["SKU 编码", "名称", "售价（元）"],
+            ["TEA-01-250", "龙井茶礼盒 250克", "1288.50"],
         ]
 
 
