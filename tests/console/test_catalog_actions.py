@@ -49,6 +49,11 @@ async def test_a_product_created_with_a_price_typed_as_text_is_exact_and_listed(
     async with browser(deps) as web:
         await signed_in(web, "ops")
         csrf = csrf_of(web)
+        blank = await web.get("/console/catalog/products/new")
+        assert (
+            '<input type="text" name="price" id="price" value="" required inputmode="decimal">'
+            in blank.text
+        )
 
         rounded = await web.post(
             "/console/catalog/products", data={**product_form(price="33.345"), "csrf": csrf}
