@@ -139,7 +139,7 @@ async def user_page(
     )
 
 
-@router.get("/admin/users/{user_id}", response_class=HTMLResponse)
+@router.get("/admin/users/{user_id:int}", response_class=HTMLResponse)
 async def user_detail(request: Request, user_id: int, viewer: SignedIn) -> Response:
     viewer.require("users.manage")
     return await user_page(request, viewer, user_id)
@@ -156,7 +156,7 @@ async def _user_action(
     return RedirectResponse(f"{_root(request)}/admin/users/{user_id}?done={done}", 303)
 
 
-@router.post("/admin/users/{user_id}", response_class=HTMLResponse)
+@router.post("/admin/users/{user_id:int}", response_class=HTMLResponse)
 async def edit_user(request: Request, user_id: int, viewer: SignedIn) -> Response:
     """Roles, warehouse scope (none ticked: every warehouse) and display name."""
     form = await form_of(request, "grants")
@@ -170,7 +170,7 @@ async def edit_user(request: Request, user_id: int, viewer: SignedIn) -> Respons
     return await _user_action(request, viewer, user_id, form, body, "saved")
 
 
-@router.post("/admin/users/{user_id}/active", response_class=HTMLResponse)
+@router.post("/admin/users/{user_id:int}/active", response_class=HTMLResponse)
 async def user_active(request: Request, user_id: int, viewer: SignedIn) -> Response:
     form = await form_of(request, "active")
     viewer.require("users.manage")
@@ -311,7 +311,7 @@ async def create_api_key(request: Request, viewer: SignedIn) -> Response:
     return await keys_page(request, viewer, created=created, status=201)
 
 
-@router.post("/admin/api-keys/{key_id}/revoke", response_class=HTMLResponse)
+@router.post("/admin/api-keys/{key_id:int}/revoke", response_class=HTMLResponse)
 async def revoke_api_key(request: Request, key_id: int, viewer: SignedIn) -> Response:
     form = await form_of(request, f"key:{key_id}")
     viewer.require("users.manage")

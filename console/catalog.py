@@ -213,7 +213,7 @@ async def product_page(
     )
 
 
-@router.get("/catalog/products/{product_id}", response_class=HTMLResponse)
+@router.get("/catalog/products/{product_id:int}", response_class=HTMLResponse)
 async def product_detail(
     request: Request, product_id: int, viewer: SignedIn, done: str | None = None
 ) -> Response:
@@ -244,7 +244,7 @@ async def _product_action(
     return await product_page(request, viewer, product_id, form=form, status=422)
 
 
-@router.post("/catalog/products/{product_id}", response_class=HTMLResponse)
+@router.post("/catalog/products/{product_id:int}", response_class=HTMLResponse)
 async def edit_product(request: Request, product_id: int, viewer: SignedIn) -> Response:
     form = await form_of(request, "product")
     viewer.require("catalog.write")
@@ -260,7 +260,7 @@ async def edit_product(request: Request, product_id: int, viewer: SignedIn) -> R
     return await _product_action(request, viewer, product_id, form, call)
 
 
-@router.post("/catalog/products/{product_id}/active", response_class=HTMLResponse)
+@router.post("/catalog/products/{product_id:int}/active", response_class=HTMLResponse)
 async def product_active(request: Request, product_id: int, viewer: SignedIn) -> Response:
     form = await form_of(request, "active")
     viewer.require("catalog.write")
@@ -270,7 +270,7 @@ async def product_active(request: Request, product_id: int, viewer: SignedIn) ->
     return await _product_action(request, viewer, product_id, form, call)
 
 
-@router.post("/catalog/products/{product_id}/skus", response_class=HTMLResponse)
+@router.post("/catalog/products/{product_id:int}/skus", response_class=HTMLResponse)
 async def add_sku(request: Request, product_id: int, viewer: SignedIn) -> Response:
     form = await form_of(request, "add_sku")
     viewer.require("catalog.write")
@@ -281,7 +281,7 @@ async def add_sku(request: Request, product_id: int, viewer: SignedIn) -> Respon
     return await _product_action(request, viewer, product_id, form, call, fields)
 
 
-@router.post("/catalog/skus/{sku_id}", response_class=HTMLResponse)
+@router.post("/catalog/skus/{sku_id:int}", response_class=HTMLResponse)
 async def edit_sku(request: Request, sku_id: int, viewer: SignedIn) -> Response:
     """A SKU's name, barcode, price (typed as text), freight template or active flag."""
     form = await form_of(request, f"sku:{sku_id}")

@@ -217,7 +217,7 @@ async def create_template(request: Request, viewer: SignedIn) -> Response:
     )
 
 
-@router.post("/marketing/freight/templates/{template_id}", response_class=HTMLResponse)
+@router.post("/marketing/freight/templates/{template_id:int}", response_class=HTMLResponse)
 async def replace_template(request: Request, template_id: int, viewer: SignedIn) -> Response:
     form = await form_of(request, f"template:{template_id}")
     viewer.require("freight.write")
@@ -329,7 +329,7 @@ async def create_spend_tier(request: Request, viewer: SignedIn) -> Response:
     return await _marketing_action(request, viewer, form, call, "promotion", fields)
 
 
-@router.post("/marketing/promotions/{promotion_id}/active", response_class=HTMLResponse)
+@router.post("/marketing/promotions/{promotion_id:int}/active", response_class=HTMLResponse)
 async def promotion_active(request: Request, promotion_id: int, viewer: SignedIn) -> Response:
     form = await form_of(request, f"promotion:{promotion_id}")
     viewer.require("promotions.write")
@@ -409,7 +409,7 @@ async def carriers(request: Request, viewer: SignedIn) -> Response:
     return await carriers_page(request, viewer)
 
 
-@router.post("/marketing/carriers/{carrier_id}/cutoffs", response_class=HTMLResponse)
+@router.post("/marketing/carriers/{carrier_id:int}/cutoffs", response_class=HTMLResponse)
 async def set_cutoffs(request: Request, carrier_id: int, viewer: SignedIn) -> Response:
     """The carrier's cutoffs, one field per warehouse: times as HH:MM, comma separated."""
     form = await form_of(request, f"carrier:{carrier_id}")

@@ -71,6 +71,9 @@ async def test_every_page_for_every_staff_role_renders_or_is_the_403_page(
                 else:
                     assert page.status_code == 403, (role, path)
                     assert "无权访问" in page.text and "Traceback" not in page.text
+            for nonsense in ("/console/catalog/products/abc", "/console/catalog/products/99999"):
+                missing = await web.get(nonsense)
+                assert missing.status_code == 404 and "未找到" in missing.text, (role, nonsense)
             for export in ("/console/catalog/skus/export.csv", "/console/admin/audit/export.csv"):
                 answer = await web.get(export)
                 permission = "catalog.read" if "catalog" in export else "audit.read"
