@@ -271,7 +271,14 @@ async def promotions_page(
     coupon_filters = {"coupon_active": _flag(query, "coupon_active")}
     coupon_active = coupon_filters["coupon_active"]
     coupon_params = {"active": coupon_active} if coupon_active else {}
-    coupons = (await viewer.api.get("/v1/coupons", {**coupon_params, "limit": 200}))["data"]
+    coupon_page = {"page": query.get("coupon_page", "1")}
+    coupons = await fetch_list(viewer.api, "/v1/coupons", coupon_params, coupon_page)
+    kept = {**filters, **coupon_filters}
+
+    def coupon_query(page: int = 1) -> str:
+        """Links to a page of coupons (the promotions' page stays where it is)."""
+        return query_string(kept, page=listing.page, coupon_page=page)
+
     return render(
         request,
         "marketing/promotions.html",
@@ -280,7 +287,8 @@ async def promotions_page(
         listing=listing,
         filters=filters,
         coupon_filters=coupon_filters,
-        query=lambda **extra: query_string({**filters, **coupon_filters}, **extra),
+        query=lambda **extra: query_string(kept, **extra),
+        coupon_query=coupon_query,
         kinds=PROMOTION_KINDS,
         coupons=coupons,
         form=form or Form(values={"kind": "fixed"}),

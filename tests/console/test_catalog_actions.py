@@ -10,7 +10,7 @@ import re
 
 import httpx
 import openpyxl
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from api.deps import AppDeps
 from models.db import Carrier, CarrierCutoff, Category, Coupon, FreightTemplate, Promotion, Sku
@@ -248,6 +248,20 @@ async def test_promotions_and_coupons_with_amounts_typed_as_text(
             row = await session.scalar(select(Coupon).where(Coupon.code == "SAVE5"))
         assert row is not None and row.rule["amount_off_fen"] == 550
         assert row.rule["min_spend_fen"] == 5000
+
+        async with stack.sessions() as session:  # more coupons than one page holds
+            session.add_all(
+                Coupon(code=f"BULK{i:03d}", rule={**row.rule}, active=True) for i in range(60)
+            )
+            await session.commit()
+            total = await session.scalar(select(func.count()).select_from(Coupon))
+        assert total is not None and 60 < total <= 100
+        first = await web.get("/console/marketing/promotions")
+        assert f"共 {total} 条" in text_of(first.text)
+        assert len(re.findall(r'data-coupon="', first.text)) == 50
+        second = await web.get("/console/marketing/promotions", params={"coupon_page": "2"})
+        assert len(re.findall(r'data-coupon="', second.text)) == total - 50
+        assert "SAVE5" in first.text + second.text
 
 
 async def test_carrier_cutoffs_are_set_per_warehouse(stack: Stack, deps: AppDeps) -> None:
