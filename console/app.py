@@ -15,12 +15,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
 from console import (
+    admin,
     after_sales,
     auth,
+    catalog,
     dashboard,
     enrolment,
     finance,
     inbox,
+    marketing,
     orders,
     purchasing,
     search,
@@ -43,6 +46,9 @@ PARTS: Final = (
     purchasing,
     finance,
     warehouse,
+    catalog,
+    marketing,
+    admin,
     search,
     enrolment,
 )

@@ -69,10 +69,14 @@ class ApiClient:
         return _answer(await self.http.post(path, json=body or {}))
 
     async def put(self, path: str, body: Json) -> Json:
-        return _answer(await self.http.put(path, json=body))
+        return await self.send("PUT", path, body)
 
     async def patch(self, path: str, body: Json) -> Json:
-        return _answer(await self.http.patch(path, json=body))
+        return await self.send("PATCH", path, body)
+
+    async def send(self, method: str, path: str, body: Json | None = None) -> Json:
+        """Any method (a form's PUT, PATCH or DELETE), answered like get and post."""
+        return _answer(await self.http.request(method, path, json=body))
 
     async def get_bytes(self, path: str) -> tuple[bytes, str]:
         """A non-JSON answer (an image): its body and content type."""

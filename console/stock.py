@@ -218,8 +218,7 @@ async def _stock_action(
     method, path, body = call
     sku_id, warehouse_id = where
     try:
-        calls = {"PUT": viewer.api.put, "PATCH": viewer.api.patch, "POST": viewer.api.post}
-        await calls[method](path, body)
+        await viewer.api.send(method, path, body)
     except Refused as refused:
         form = done if done != "enabled" else "disabled"
         return await stock_page(

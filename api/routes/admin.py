@@ -168,6 +168,8 @@ async def audit_log(
     object_type: TextParam | None = None,
     object_id: TextParam | None = None,
     since: Instant | None = None,
+    until: Instant | None = None,
+    client_ip: TextParam | None = None,
 ) -> AuditLogPublic:
     query = select(AuditEntry).order_by(AuditEntry.id.desc())
     for column, value in (
@@ -175,10 +177,13 @@ async def audit_log(
         (AuditEntry.action, action),
         (AuditEntry.object_type, object_type),
         (AuditEntry.object_id, object_id),
+        (AuditEntry.client_ip, client_ip),
     ):
         if value is not None:
             query = query.where(column == value)
     if since is not None:
         query = query.where(AuditEntry.at >= since)
+    if until is not None:
+        query = query.where(AuditEntry.at < until)
     rows, count = await fetch_page(session, query, paging)
     return AuditLogPublic(data=[AuditEntryPublic.model_validate(r) for r in rows], count=count)

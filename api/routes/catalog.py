@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import or_, select
@@ -34,6 +34,10 @@ from models.db import Brand, Category, FreightTemplate, Sku, Spu
 router = APIRouter(prefix="/v1", tags=["catalog"])
 Read = Depends(require("catalog.read"))
 Write = Annotated[Writer, Depends(writer("catalog.write"))]
+SkuSort = Literal[
+    "id", "-id", "code", "-code", "name", "-name", "list_price_fen", "-list_price_fen"
+]
+SKU_SORTS = {"id": Sku.id, "code": Sku.code, "name": Sku.name, "list_price_fen": Sku.list_price_fen}
 
 
 @router.get("/categories", dependencies=[Read])
@@ -178,8 +182,13 @@ async def list_skus(
     q: Annotated[TextParam | None, Query(max_length=100)] = None,
     barcode: TextParam | None = None,
     category_id: IdParam | None = None,
+    active: bool | None = None,
+    sort: SkuSort = "id",
 ) -> SkusPublic:
-    query = select(Sku).order_by(Sku.id)
+    column = SKU_SORTS[sort.removeprefix("-")]
+    query = select(Sku).order_by(column.desc() if sort.startswith("-") else column, Sku.id)
+    if active is not None:
+        query = query.where(Sku.active.is_(active))
     if q:
         query = query.where(or_(Sku.name.icontains(q), Sku.code.icontains(q)))
     if barcode:

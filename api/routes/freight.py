@@ -9,10 +9,12 @@ from sqlalchemy import delete, select
 
 from api.crud import get_or_404
 from api.deps import Session, Writer, require, writer
+from api.errors import invalid
 from api.pagination import Paging, fetch_page
 from api.schemas.freight import (
     FreightPolicyBody,
     FreightPolicyPublic,
+    FreightQuoteRequest,
     FreightRulePublic,
     FreightTemplateBody,
     FreightTemplateCreate,
@@ -21,7 +23,15 @@ from api.schemas.freight import (
     FreightTemplatesPublic,
 )
 from api.schemas.types import IdParam
+from models.contracts.pricing import FreightItem, FreightQuote, FreightRequest
 from models.db import FreightPolicy, FreightRule, FreightTemplate
+from models.domain.freight import (
+    MissingFreightRuleError,
+    MissingFreightTemplateError,
+    UnserviceableRegionError,
+    quote_freight,
+)
+from services.pricing_inputs import UnknownSkusError, freight_setup, sku_facts
 
 router = APIRouter(prefix="/v1", tags=["freight"])
 Read = Depends(require("freight.read"))
@@ -94,3 +104,39 @@ async def set_freight_policy(body: FreightPolicyBody, w: Write) -> FreightPolicy
         setattr(policy, name, value)
     await w.commit("freight_policy.set", "freight_policy", 1, body.model_dump())
     return FreightPolicyPublic.model_validate(policy)
+
+
+@router.post("/freight-quote", dependencies=[Read])
+async def quote(body: FreightQuoteRequest, session: Session) -> FreightQuote:
+    """What this cart's freight to this region comes to under today's policy and templates, at
+    list prices (promotions and coupons would lower the goods amount a free-over threshold sees).
+    Nothing is stored."""
+    try:
+        facts = {
+            f.sku_id: f for f in await sku_facts(session, {line.sku_id for line in body.lines})
+        }
+    except UnknownSkusError as exc:
+        raise invalid("lines", f"unknown or inactive SKUs: {exc.sku_ids}") from exc
+    items = [
+        FreightItem(
+            sku_id=line.sku_id,
+            quantity=line.quantity,
+            weight_g=facts[line.sku_id].weight_g,
+            volume_cm3=facts[line.sku_id].volume_cm3,
+            freight_template_id=facts[line.sku_id].freight_template_id,
+            paid_fen=facts[line.sku_id].list_price_fen * line.quantity,
+        )
+        for line in body.lines
+    ]
+    template_ids = {i.freight_template_id for i in items if i.freight_template_id is not None}
+    setup = await freight_setup(session, template_ids)
+    try:
+        return quote_freight(
+            FreightRequest(destination_region=body.region_code, items=items, setup=setup)
+        )
+    except UnserviceableRegionError as exc:
+        raise invalid("region_code", f"SKUs {exc.sku_ids} do not ship to {exc.region}") from exc
+    except MissingFreightRuleError as exc:
+        raise invalid("region_code", f"templates {exc.template_ids} have no rule for it") from exc
+    except MissingFreightTemplateError as exc:
+        raise invalid("lines", f"SKUs {exc.sku_ids} have no freight template") from exc

@@ -8,6 +8,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from api.pagination import Page
 from api.schemas.common import Code, Fen, PositiveInt, Public, RegionCode, ShortName, Strict
+from api.schemas.types import Id
 
 ChargeBy = Literal["piece", "weight", "volume"]
 
@@ -112,3 +113,15 @@ class FreightPolicyPublic(Public):
 
 
 FreightTemplatesPublic = Page[FreightTemplatePublic]
+
+
+class FreightQuoteLine(Strict):
+    sku_id: Id
+    quantity: PositiveInt
+
+
+class FreightQuoteRequest(Strict):
+    """A cart to price freight for (at list prices: no promotion or coupon is applied)."""
+
+    region_code: RegionCode
+    lines: Annotated[list[FreightQuoteLine], Field(min_length=1, max_length=50)]
