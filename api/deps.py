@@ -23,7 +23,15 @@ from core.security import api_key_matches, api_key_prefix, read_token
 from models.contracts.order import OrderPolicy, OrderTimings
 from models.contracts.purchasing import PoPolicy, PoTimings
 from models.contracts.waves import WaveRules
-from models.db import ApiKey, AuditEntry, RolePermission, User, UserRole, UserWarehouse
+from models.db import (
+    ApiKey,
+    AuditEntry,
+    Device,
+    RolePermission,
+    User,
+    UserRole,
+    UserWarehouse,
+)
 from models.domain.access import ADMIN_PERMISSIONS, allowed, preset
 from models.domain.logins import LoginPolicy
 
@@ -68,6 +76,7 @@ class Principal:
     scope: str = "full"  # "totp_enrol": signed in, but must enrol a second factor first
     granted: frozenset[str] = frozenset()  # the permissions of the composed roles held
     warehouses: frozenset[int] | None = None  # a staff member limited to these (None: all)
+    worker: str | None = None  # a paired device: the worker signed in on it by badge
 
     @property
     def warehouse_scope(self) -> frozenset[int] | None:
@@ -131,10 +140,22 @@ async def _principal_from_key(session: AsyncSession, key: str) -> Principal | No
     prefix = api_key_prefix(key)
     if prefix is None:
         return None
-    row = await session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
-    if row is None or not row.active or not api_key_matches(key, row.key_hash):
+    found = (
+        await session.execute(
+            select(ApiKey, User.username)
+            .outerjoin(Device, Device.api_key_id == ApiKey.id)
+            .outerjoin(User, User.id == Device.worker_user_id)
+            .where(ApiKey.prefix == prefix)
+        )
+    ).first()
+    if found is None:
         return None
-    return Principal("api_key", row.id, row.name, frozenset({row.role}), row.warehouse_id)
+    row, worker = found
+    if not row.active or not api_key_matches(key, row.key_hash):
+        return None
+    return Principal(
+        "api_key", row.id, row.name, frozenset({row.role}), row.warehouse_id, worker=worker
+    )
 
 
 async def _principal_from_token(session: AsyncSession, token: str, secret: str) -> Principal | None:
@@ -298,7 +319,9 @@ def audit_entry(
         object_id=object_id,
         status_code=status_code,
         client_ip=client_ip(request),
-        detail=detail or {},
+        # A paired device's rows name the worker signed in on it as well as the device.
+        detail=({"worker": principal.worker} if principal and principal.worker else {})
+        | (detail or {}),
     )
 
 

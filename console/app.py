@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
-from console import auth, dashboard, enrolment, orders, search
+from console import auth, dashboard, devices, enrolment, orders, search
 from console.client import EnrolmentRequired, Forbidden, NotFound, Refused, SignedOut
 from console.pages import ConsoleConfig, ConsoleState, here, render
 from console.security import SESSION_COOKIE, CsrfFailed, SecurityHeaders, clear_session
@@ -23,7 +23,7 @@ STATIC = Path(__file__).parent / "static"
 
 # The console's parts: each has a `router` and may have a `MENU` (its entries in the top menu,
 # in this order). A new part is one module and one line here.
-PARTS: Final = (auth, dashboard, orders, search, enrolment)
+PARTS: Final = (auth, dashboard, orders, devices, search, enrolment)
 
 
 def create_console(api: ASGIApp, config: ConsoleConfig | None = None) -> FastAPI:

@@ -62,7 +62,8 @@ OrderSort = Literal["-placed_at", "placed_at", "-payable_fen", "payable_fen"]
 
 def actor_of(who: Principal) -> Actor:
     kind = "user" if who.kind == "user" else ("device" if "device" in who.roles else "storefront")
-    return Actor(kind=kind, name=who.name, role=",".join(sorted(who.roles)))
+    name = f"{who.name} / {who.worker}" if who.worker else who.name  # device and its worker
+    return Actor(kind=kind, name=name, role=",".join(sorted(who.roles)))
 
 
 async def order_number(session: AsyncSession, api_key_id: int, client_key: str) -> str:
