@@ -32,7 +32,7 @@ from models.db import (
     UserRole,
     UserWarehouse,
 )
-from models.domain.access import ADMIN_PERMISSIONS, allowed, preset
+from models.domain.access import ADMIN_PERMISSIONS, WORKER_PERMISSIONS, allowed, preset
 from models.domain.logins import LoginPolicy
 
 T = TypeVar("T")
@@ -77,6 +77,7 @@ class Principal:
     granted: frozenset[str] = frozenset()  # the permissions of the composed roles held
     warehouses: frozenset[int] | None = None  # a staff member limited to these (None: all)
     worker: str | None = None  # a paired device: the worker signed in on it by badge
+    paired: bool = False  # a device a manager paired (api/routes/devices.py), not a bare key
 
     @property
     def warehouse_scope(self) -> frozenset[int] | None:
@@ -142,7 +143,7 @@ async def _principal_from_key(session: AsyncSession, key: str) -> Principal | No
         return None
     found = (
         await session.execute(
-            select(ApiKey, User.username)
+            select(ApiKey, User.username, Device.id)
             .outerjoin(Device, Device.api_key_id == ApiKey.id)
             .outerjoin(User, User.id == Device.worker_user_id)
             .where(ApiKey.prefix == prefix)
@@ -150,11 +151,17 @@ async def _principal_from_key(session: AsyncSession, key: str) -> Principal | No
     ).first()
     if found is None:
         return None
-    row, worker = found
+    row, worker, device_id = found
     if not row.active or not api_key_matches(key, row.key_hash):
         return None
     return Principal(
-        "api_key", row.id, row.name, frozenset({row.role}), row.warehouse_id, worker=worker
+        "api_key",
+        row.id,
+        row.name,
+        frozenset({row.role}),
+        row.warehouse_id,
+        worker=worker,
+        paired=device_id is not None,
     )
 
 
@@ -252,6 +259,12 @@ def require(permission: str) -> Callable[..., Awaitable[Principal]]:
             )
         if not principal.may(permission):
             raise Problem(403, f"permission {permission} is required", type_="/problems/forbidden")
+        if principal.paired and principal.worker is None and permission in WORKER_PERMISSIONS:
+            raise Problem(
+                403,
+                "a worker signs in on this device first (POST /v1/devices/me/sign-in)",
+                type_="/problems/worker-sign-in-required",
+            )
         if permission in ADMIN_PERMISSIONS and deps.admin_ip_allowlist:
             ip = request.client.host if request.client else ""
             if not _ip_allowed(ip, deps.admin_ip_allowlist):

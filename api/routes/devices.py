@@ -27,7 +27,7 @@ PAIRING_TTL: Final = timedelta(minutes=10)
 _ALPHABET: Final = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off a screen
 CODE_PATTERN: Final = r"^[A-Za-z0-9-]{8,9}$"
 Manager = Annotated[Writer, Depends(writer("warehouse.write"))]
-Handheld = Annotated[Writer, Depends(writer("picking.work"))]
+Handheld = Annotated[Writer, Depends(writer("devices.self"))]
 PairingCode = Annotated[Text, Field(min_length=8, max_length=9, pattern=CODE_PATTERN)]
 BadgeCode = Annotated[Text, Field(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 QR: dict[int | str, dict[str, Any]] = {
@@ -372,7 +372,7 @@ async def _me(session: Session, who: Principal) -> DeviceMe:
 
 @router.get("/v1/devices/me")
 async def device_me(
-    session: Session, who: Annotated[Principal, Depends(require("picking.work"))]
+    session: Session, who: Annotated[Principal, Depends(require("devices.self"))]
 ) -> DeviceMe:
     """The device, its warehouse and the worker signed in on it."""
     return await _me(session, who)

@@ -100,7 +100,7 @@ async def test_a_revoked_device_is_refused_at_once(stack: Stack, api: httpx.Asyn
     manager = await staff(api, "warehouse_manager")
     sh01 = await _warehouse_id(api, manager, "SH01")
     created, key = await paired_device(api, manager, sh01)
-    assert (await api.get("/v1/devices/me/next-task", headers=key)).status_code in (200, 204)
+    assert (await api.get("/v1/devices/me", headers=key)).status_code == 200
 
     revoked = await api.post(f"/v1/devices/{created['id']}/revoke", headers=manager)
     assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
@@ -123,6 +123,11 @@ async def test_a_worker_signs_in_by_badge_of_their_own_warehouse(
     badge = await badge_for(stack, api, manager, sh01, "ops")
     other = await badge_for(stack, api, manager, gz01, "cs")
 
+    # Until a worker signs in, the device does no work: nothing it did could name them.
+    idle = problem(await api.get("/v1/devices/me/next-task", headers=key), 403)
+    assert idle["type"] == "/problems/worker-sign-in-required"
+    unit = {"scan_id": "idle-0001", "sku_barcode": "1"}
+    problem(await api.post("/v1/packages/PK1/check/scans", json=unit, headers=key), 403)
     problem(await api.post("/v1/devices/me/sign-in", json={"badge_code": other}, headers=key), 404)
     problem(
         await api.post("/v1/devices/me/sign-in", json={"badge_code": "NOPE1"}, headers=key), 404

@@ -216,3 +216,75 @@ async def _barcode(api: httpx.AsyncClient, sku_code: str) -> str:
     ops = await staff(api, "ops")
     found = (await api.get("/v1/skus", params={"q": sku_code}, headers=ops)).json()
     return str(next(s["barcode"] for s in found["data"] if s["code"] == sku_code))
+
+
+async def _paired_and_signed_in(
+    pda: httpx.AsyncClient, api: httpx.AsyncClient, stack: Stack, warehouse_id: int
+) -> None:
+    from tests.support.order_api import staff
+
+    manager = await staff(api, "warehouse_manager")
+    created = await api.post(
+        f"/v1/warehouses/{warehouse_id}/devices", json={"name": "PDA-S1"}, headers=manager
+    )
+    badge = {"user_id": await _user_id(stack, "ops"), "badge_code": "EMP-0101"}
+    given = await api.post(f"/v1/warehouses/{warehouse_id}/badges", json=badge, headers=manager)
+    assert created.status_code == given.status_code == 201
+    await pda.get("/pda/pair")
+    code = created.json()["pairing_code"]
+    assert (await pda.post("/pda/pair", data={"csrf": csrf_of(pda), "code": code})).is_redirect
+    signed = await pda.post("/pda/sign-in", data={"csrf": csrf_of(pda), "badge": "EMP-0101"})
+    assert signed.headers["location"] == "/pda/?msg=hello"
+
+
+async def test_a_short_stop_reports_found_n_once_however_often_it_is_sent(
+    stack: Stack, deps: AppDeps, api: httpx.AsyncClient
+) -> None:
+    from models.db import PickStop
+    from tests.support.order_api import staff
+
+    ops = await staff(api, "ops")
+    warehouses = (await api.get("/v1/warehouses", headers=ops)).json()["data"]
+    sh01 = int(next(w["id"] for w in warehouses if w["code"] == "SH01"))
+    async with browser(deps) as pda:
+        await _paired_and_signed_in(pda, api, stack, sh01)
+        await paid_order(stack, api, [(await only_in(stack, "SH01"), 3)])
+        await plan_now(api, sh01)
+        page = await pda.get("/pda/pick")
+        at = await pda.post(
+            "/pda/pick/location",
+            data={
+                "csrf": csrf_of(pda),
+                "task_no": _field(page.text, "task_no"),
+                "expected": _field(page.text, "expected"),
+                "code": _field(page.text, "expected"),
+            },
+        )
+        page = await pda.get(at.headers["location"])
+        task_no = _field(page.text, "task_no")
+        form = {
+            "csrf": csrf_of(pda),
+            "scan_id": _field(page.text, "scan_id"),
+            "task_no": task_no,
+            "location": _field(page.text, "location"),
+            "code": await _barcode(api, sku_code_of(page.text)),
+        }
+        await pda.post("/pda/pick/scan", data=form)
+        short = await pda.get("/pda/pick/short")
+        assert "还需 2 件：实际还找到几件？" in text_of(short.text)
+        report = {
+            "csrf": csrf_of(pda),
+            "scan_id": _field(short.text, "scan_id"),
+            "task_no": task_no,
+            "found": "1",
+        }
+        first = await pda.post("/pda/pick/short", data=report)
+        again = await pda.post("/pda/pick/short", data=report)  # the answer was lost
+        assert first.headers["location"] == again.headers["location"]
+        shown = await pda.get(first.headers["location"])
+        assert "已登记缺货" in text_of(shown.text) and "result-ok" in shown.text
+        async with stack.sessions() as session:
+            stop = await session.scalar(
+                select(PickStop).where(PickStop.task_no == task_no).order_by(PickStop.stop_no)
+            )
+        assert stop is not None and (stop.picked, stop.short, stop.status) == (2, 1, "short")
