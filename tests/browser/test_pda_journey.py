@@ -45,7 +45,9 @@ async def scan(page: Page, code: str) -> None:
     """What a keyboard-wedge scanner does: type into whatever has focus, then Enter."""
     await expect(page.locator("[data-scan]")).to_be_focused()
     await page.keyboard.type(code)
-    await page.keyboard.press("Enter")
+    async with page.expect_navigation():  # the next screen (the answer decides which)
+        await page.keyboard.press("Enter")
+    await page.wait_for_load_state("domcontentloaded")
 
 
 async def barcode_of(api: httpx.AsyncClient, sku_code: str) -> str:
