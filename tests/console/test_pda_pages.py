@@ -288,3 +288,64 @@ async def test_a_short_stop_reports_found_n_once_however_often_it_is_sent(
                 select(PickStop).where(PickStop.task_no == task_no).order_by(PickStop.stop_no)
             )
         assert stop is not None and (stop.picked, stop.short, stop.status) == (2, 1, "short")
+
+
+async def test_a_package_off_weight_is_held_and_a_revoked_handheld_must_pair_again(
+    stack: Stack, deps: AppDeps, api: httpx.AsyncClient
+) -> None:
+    from tests.support.order_api import staff
+    from tests.support.picking import pick_everything
+
+    manager = await staff(api, "warehouse_manager")
+    warehouses = (await api.get("/v1/warehouses", headers=manager)).json()["data"]
+    sh01 = int(next(w["id"] for w in warehouses if w["code"] == "SH01"))
+    async with browser(deps) as pda:
+        await _paired_and_signed_in(pda, api, stack, sh01)
+        device = {"X-API-Key": str(pda.cookies.get("houtai_device"))}
+        order = await paid_order(stack, api, [(await only_in(stack, "SH01"), 1)])
+        number = order["packages"][0]["package_no"]
+        await plan_now(api, sh01)
+        assert await pick_everything(api, device)
+
+        async def ready() -> bool | None:
+            shown = (await api.get(f"/v1/packages/{number}/check", headers=device)).json()
+            return True if shown["status"] in ("released", "picked") else None
+
+        await eventually(ready, f"{number} ready to pack")
+        box = await pda.get(f"/pda/pack/{number}")
+        # The weight is not offered before every unit is in the box.
+        assert 'name="weight"' not in box.text and 'name="code"' in box.text
+        unit = {
+            "csrf": csrf_of(pda),
+            "scan_id": _field(box.text, "scan_id"),
+            "code": await _barcode(api, sku_code_of(box.text)),
+        }
+        await pda.post(f"/pda/pack/{number}/unit", data=unit)
+        box = await pda.get(f"/pda/pack/{number}")
+        assert 'name="weight"' in box.text and 'name="code"' not in box.text
+        expected = int(re.findall(r"预计 (\d+) 克", text_of(box.text))[0])
+        weighed = await pda.post(
+            f"/pda/pack/{number}/weigh",
+            data={
+                "csrf": csrf_of(pda),
+                "scan_id": _field(box.text, "scan_id"),
+                "weight": str(expected * 3 + 500),
+            },
+        )
+        assert weighed.headers["location"] == f"/pda/pack/{number}?ok=0&msg=held"
+        held = await pda.get(weighed.headers["location"])
+        assert "重量超出允许范围，包裹已暂扣" in text_of(held.text) and "result-error" in held.text
+        assert "打印面单" not in text_of(held.text)
+        assert (await api.get(f"/v1/packages/{number}", headers=device)).json()["status"] == (
+            "weight_hold"
+        )
+
+        listed = (await api.get("/v1/devices", headers=manager)).json()["data"]
+        [mine] = [d for d in listed if d["name"] == "PDA-S1"]
+        assert mine["worker"] == "ops"
+        assert (await api.post(f"/v1/devices/{mine['id']}/revoke", headers=manager)).is_success
+        gone = await pda.get("/pda/pack")
+        assert gone.headers["location"] == "/pda/pair?msg=unpaired"
+        assert pda.cookies.get("houtai_device") is None
+        again = await pda.get(gone.headers["location"])
+        assert "本设备已被停用或尚未配对" in text_of(again.text)
