@@ -62,7 +62,7 @@ OrderSort = Literal["-placed_at", "placed_at", "-payable_fen", "payable_fen"]
 
 def actor_of(who: Principal) -> Actor:
     kind = "user" if who.kind == "user" else ("device" if "device" in who.roles else "storefront")
-    name = f"{who.name} / {who.worker}" if who.worker else who.name  # device and its worker
+    name = f"{who.name} / {who.worker}"[:100] if who.worker else who.name  # device and worker
     return Actor(kind=kind, name=name, role=",".join(sorted(who.roles)))
 
 

@@ -12,7 +12,7 @@ import httpx
 from sqlalchemy import select
 
 from api.deps import AppDeps
-from models.db import AuditEntry, PackCheck, User
+from models.db import AuditEntry, PackCheck, PickAllocation, StockMovement, User
 from tests.support.console import browser, csrf_of, signed_in, text_of
 from tests.support.order_api import only_in, paid_order
 from tests.support.orders import eventually
@@ -288,6 +288,19 @@ async def test_a_short_stop_reports_found_n_once_however_often_it_is_sent(
                 select(PickStop).where(PickStop.task_no == task_no).order_by(PickStop.stop_no)
             )
         assert stop is not None and (stop.picked, stop.short, stop.status) == (2, 1, "short")
+        async with stack.sessions() as session:
+            allocation = await session.get(PickAllocation, stop.allocation_id)
+            assert allocation is not None
+            written_off = list(
+                await session.scalars(
+                    select(StockMovement.actor).where(
+                        StockMovement.movement_type == "pick_short",
+                        StockMovement.ref_no == allocation.package_no,
+                    )
+                )
+            )
+        # The write-off's ledger row names the device and the worker signed in on it.
+        assert written_off == ["api_key:PDA-S1 / ops"]
 
 
 async def test_a_package_off_weight_is_held_and_a_revoked_handheld_must_pair_again(
