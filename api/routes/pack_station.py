@@ -5,6 +5,7 @@ stored answer, so a handheld that lost its answer on flaky Wi-Fi retries without
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -13,13 +14,14 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from activities.picking import PickRefused, stored
+from activities.wave_progress import picked_on_floor
 from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, writer
 from api.errors import Problem, conflict, not_found
 from api.routes import packages
 from api.routes.picking import ScanId
 from api.schemas.orders import PackIn, ShipmentPublic
 from api.schemas.types import NoParam, Text
-from models.db import DeviceScan, Package, PackageLine, PackCheck, Sku
+from models.db import DeviceScan, Package, PackageLine, PackCheck, PickAllocation, Sku
 
 router = APIRouter(prefix="/v1/packages", tags=["packages"])
 Deps = Annotated[AppDeps, Depends(app_deps)]
@@ -57,7 +59,9 @@ class CheckView(BaseModel):
 
 async def check_view(session: Session, package: Package) -> dict[str, Any]:
     rows = await session.execute(
-        select(PackageLine.sku_id, PackageLine.quantity, Sku, PackCheck.scanned)
+        select(
+            PackageLine.line_no, PackageLine.sku_id, PackageLine.quantity, Sku, PackCheck.scanned
+        )
         .join(Sku, Sku.id == PackageLine.sku_id)
         .outerjoin(
             PackCheck,
@@ -66,8 +70,13 @@ async def check_view(session: Session, package: Package) -> dict[str, Any]:
         .where(PackageLine.package_no == package.package_no)
         .order_by(PackageLine.line_no)
     )
+    picked = await _picked_by_line(session, package.package_no)
     wanted: dict[int, CheckLine] = {}
-    for sku_id, quantity, sku, scanned in rows:
+    for line_no, sku_id, ordered, sku, scanned in rows:
+        # What the wave picked goes in the box (a short line holds fewer units than ordered).
+        quantity = ordered if picked is None else min(ordered, picked.get(line_no, 0))
+        if quantity == 0:
+            continue
         if sku_id in wanted:  # two lines of one SKU: one count
             wanted[sku_id].quantity += quantity
             continue
@@ -87,6 +96,24 @@ async def check_view(session: Session, package: Package) -> dict[str, Any]:
         complete=all(line.scanned == line.quantity for line in lines),
     )
     return view.model_dump(mode="json")
+
+
+async def _picked_by_line(session: Session, package_no: str) -> dict[int, int] | None:
+    """Units the floor picked for each line of the package; None when no wave allocated it."""
+    rows = (
+        await session.execute(
+            select(PickAllocation.line_no, PickAllocation.picked, PickAllocation.status).where(
+                PickAllocation.package_no == package_no
+            )
+        )
+    ).all()
+    if not rows:
+        return None
+    got: dict[int, int] = defaultdict(int)
+    for line_no, units, status in rows:
+        if status in ("picked", "short", "shipped"):
+            got[line_no] += units
+    return got
 
 
 async def _package(session: Session, who: Principal, package_no: str, lock: bool) -> Package:
@@ -166,6 +193,9 @@ async def scan_unit(package_no: NoParam, body: UnitIn, w: Station) -> JSONRespon
     if package.status not in CHECKABLE:
         await w.session.rollback()
         raise conflict(f"package {package_no} is {package.status}: nothing to check")
+    if package.status == "released" and await picked_on_floor(w.session, package_no) is None:
+        await w.session.rollback()  # not stored: picking it changes the answer
+        raise conflict(f"package {package_no} is not picked yet")
     view = await check_view(w.session, package)
     line = next((x for x in view["lines"] if x["sku_barcode"] == body.sku_barcode), None)
     if line is None:

@@ -179,6 +179,10 @@ async def test_pick_and_pack_name_device_and_worker_refuse_wrong_units_retries_g
     await plan_now(api, sh01)
     task = await claim(api, key)
     assert task is not None and task["next"]["action"] == "pick"
+    # Nothing goes in the box before the floor has picked it (and that answer is not kept).
+    early_unit = {"scan_id": scan_id("v"), "sku_barcode": task["next"]["stop"]["sku_barcode"]}
+    not_yet = await api.post(f"/v1/packages/{number}/check/scans", json=early_unit, headers=key)
+    assert "not picked yet" in problem(not_yet, 409)["detail"]
     stop = task["next"]["stop"]
     first = scan_id("pick")
     body = {
