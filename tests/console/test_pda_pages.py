@@ -362,3 +362,32 @@ async def test_a_package_off_weight_is_held_and_a_revoked_handheld_must_pair_aga
         assert pda.cookies.get("houtai_device") is None
         again = await pda.get(gone.headers["location"])
         assert "本设备已被停用或尚未配对" in text_of(again.text)
+
+
+async def test_the_devices_page_revokes_and_is_only_for_those_who_manage_the_warehouse(
+    stack: Stack, web: httpx.AsyncClient, deps: AppDeps
+) -> None:
+    await signed_in(web, "warehouse_manager")
+    sh01 = await _sh01(web)
+    created = await web.post(
+        "/console/devices", data={"csrf": csrf_of(web), "warehouse_id": sh01, "name": "PDA-R1"}
+    )
+    assert created.status_code == 201
+    device_id = re.search(r'action="/console/devices/(\d+)/revoke"', created.text)
+    assert device_id and "待配对" in text_of(created.text)
+    revoked = await web.post(
+        f"/console/devices/{device_id.group(1)}/revoke",
+        data={"csrf": csrf_of(web), "warehouse_id": sh01},
+    )
+    assert revoked.status_code == 303
+    listed = await web.get(revoked.headers["location"])
+    assert "已停用" in text_of(listed.text) and "/revoke" not in listed.text
+    # No CSRF token, no revoke.
+    bad = await web.post(f"/console/devices/{device_id.group(1)}/revoke", data={})
+    assert bad.status_code == 403
+
+    async with browser(deps) as cs_web:
+        await signed_in(cs_web, "cs")
+        assert 'href="/console/devices"' not in (await cs_web.get("/console/")).text
+        refused = await cs_web.get("/console/devices")
+        assert refused.status_code == 403 and "<table" not in refused.text
