@@ -174,7 +174,20 @@ async def test_pair_sign_in_pick_and_pack_on_a_handheld(
     expected = (
         await api.get(f"/v1/packages/{number}", headers=await staff(api, "warehouse_manager"))
     ).json()["expected_weight_g"]
+    # The pack's answer comes back as a proxy's 503 (the pack was done): sent again, same id.
+    gateway = {"failed": False}
+
+    async def bad_gateway(route: Route) -> None:
+        if gateway["failed"]:
+            await route.continue_()
+            return
+        await route.fetch()
+        gateway["failed"] = True
+        await route.fulfill(status=503, body="bad gateway")
+
+    await pda.route(f"**/pda/pack/{number}/weigh", bad_gateway)
     await scan(pda, str(expected))
+    assert gateway["failed"]
     label = pda.get_by_role("link", name="打印面单")
     await expect(label).to_be_visible()
     href = await label.get_attribute("href")

@@ -54,14 +54,26 @@
       redirect: "follow",
       headers: { "Content-Type": "application/x-www-form-urlencoded" }
     }).then(function (response) {
-      window.location.replace(response.url);
+      if (response.status >= 500) { return again(form, body, attempt); }
+      if (response.redirected) {
+        window.location.replace(response.url);
+        return null;
+      }
+      // A refusal page of the handheld app itself (an expired form): show it as it is.
+      return response.text().then(function (html) {
+        document.documentElement.innerHTML = html;
+      });
     }, function () {
-      var words = document.body.getAttribute(attempt < 5 ? "data-retrying" : "data-offline");
-      say(words + " (" + (attempt + 1) + ")");
-      var wait = Math.min(500 * Math.pow(2, attempt), 8000);
-      return new Promise(function (resolve) { window.setTimeout(resolve, wait); })
-        .then(function () { return send(form, body, attempt + 1); });
+      return again(form, body, attempt);
     });
+  }
+
+  function again(form, body, attempt) {
+    var words = document.body.getAttribute(attempt < 5 ? "data-retrying" : "data-offline");
+    say(words + " (" + (attempt + 1) + ")");
+    var wait = Math.min(500 * Math.pow(2, attempt), 8000);
+    return new Promise(function (resolve) { window.setTimeout(resolve, wait); })
+      .then(function () { return send(form, body, attempt + 1); });
   }
 
   function wire(form) {
