@@ -9,9 +9,10 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, Depends, Request, Response
 from temporalio.workflow import UpdateMethodMultiParam
 
+from activities.pack_checks import units_missing
 from activities.wave_progress import picked_on_floor
 from api.deps import AppDeps, Principal, Session, Writer, app_deps, require, writer
-from api.errors import Problem, not_found
+from api.errors import Problem, conflict, not_found
 from api.routes.orders import actor_of
 from api.schemas.orders import ExceptionDecisionIn, OverrideIn, PackIn, ShipmentPublic
 from api.schemas.types import NoParam
@@ -86,6 +87,9 @@ async def pack(
     telling the package (the device was told `next: pack`): the wave is reminded, and the
     package takes the pack once it has heard."""
     shown = await _package(w.session, w.principal, package_no)
+    if w.principal.paired and await units_missing(w.session, shown):  # 复核 first (handhelds)
+        raise conflict(f"package {package_no}: scan every unit into the box first")
+    await w.session.commit()
     floor = shown.status == "released" and await _remind_wave(w.session, deps, package_no)
     request = PackRequest(
         actor=actor_of(w.principal),

@@ -237,6 +237,9 @@ async def test_pick_and_pack_name_device_and_worker_refuse_wrong_units_retries_g
         headers=key,
     )
     assert problem(early, 409)["missing"] == [{"sku_code": line["sku_code"], "missing": 1}]
+    # The plain pack route does not let a paired handheld skip the check either.
+    raw = await api.post(f"{path}/pack", json={"measured_weight_g": weight}, headers=key)
+    assert "scan every unit" in problem(raw, 409)["detail"]
     assert (await api.get(path, headers=key)).json()["waybill_no"] is None
     last = await api.post(
         f"{path}/check/scans",
