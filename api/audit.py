@@ -16,9 +16,9 @@ from api.deps import AppDeps, Principal, audit_entry
 
 log = logging.getLogger(__name__)
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# The console's own form posts are not API calls: the /v1 call each one makes is audited, with
-# the person and their address (console/client.py).
-UNAUDITED_PREFIX = "/console/"
+# The console's (and the handheld pages') own form posts are not API calls: the /v1 call each
+# one makes is audited, with the person and their address (console/client.py).
+UNAUDITED_PREFIX = ("/console/", "/pda/")
 
 
 def route_action(request: Request) -> str:

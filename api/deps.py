@@ -32,13 +32,14 @@ from models.contracts.waves import WaveRules
 from models.db import (
     ApiKey,
     AuditEntry,
+    Device,
     Order,
     RolePermission,
     User,
     UserRole,
     UserWarehouse,
 )
-from models.domain.access import ADMIN_PERMISSIONS, allowed, preset
+from models.domain.access import ADMIN_PERMISSIONS, WORKER_PERMISSIONS, allowed, preset
 from models.domain.logins import LoginPolicy
 
 T = TypeVar("T")
@@ -82,6 +83,8 @@ class Principal:
     scope: str = "full"  # "totp_enrol": signed in, but must enrol a second factor first
     granted: frozenset[str] = frozenset()  # the permissions of the composed roles held
     warehouses: frozenset[int] | None = None  # a staff member limited to these (None: all)
+    worker: str | None = None  # a paired device: the worker signed in on it by badge
+    paired: bool = False  # a device a manager paired (api/routes/devices.py), not a bare key
 
     @property
     def warehouse_scope(self) -> frozenset[int] | None:
@@ -146,10 +149,28 @@ async def _principal_from_key(session: AsyncSession, key: str) -> Principal | No
     prefix = api_key_prefix(key)
     if prefix is None:
         return None
-    row = await session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
-    if row is None or not row.active or not api_key_matches(key, row.key_hash):
+    found = (
+        await session.execute(
+            select(ApiKey, User.username, Device.id)
+            .outerjoin(Device, Device.api_key_id == ApiKey.id)
+            .outerjoin(User, User.id == Device.worker_user_id)
+            .where(ApiKey.prefix == prefix)
+        )
+    ).first()
+    if found is None:
         return None
-    return Principal("api_key", row.id, row.name, frozenset({row.role}), row.warehouse_id)
+    row, worker, device_id = found
+    if not row.active or not api_key_matches(key, row.key_hash):
+        return None
+    return Principal(
+        "api_key",
+        row.id,
+        row.name,
+        frozenset({row.role}),
+        row.warehouse_id,
+        worker=worker,
+        paired=device_id is not None,
+    )
 
 
 async def _principal_from_token(session: AsyncSession, token: str, secret: str) -> Principal | None:
@@ -223,7 +244,8 @@ CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
 def actor_of(who: Principal) -> Actor:
     """The principal as a workflow records who acted: staff, a device or a storefront."""
     kind = "user" if who.kind == "user" else ("device" if "device" in who.roles else "storefront")
-    return Actor(kind=kind, name=who.name, role=",".join(sorted(who.roles)))
+    name = f"{who.name} / {who.worker}"[:100] if who.worker else who.name  # device and worker
+    return Actor(kind=kind, name=name, role=",".join(sorted(who.roles)))
 
 
 async def visible_order(session: AsyncSession, who: Principal, order_no: str) -> Order:
@@ -275,6 +297,12 @@ def require(permission: str) -> Callable[..., Awaitable[Principal]]:
             )
         if not principal.may(permission):
             raise Problem(403, f"permission {permission} is required", type_="/problems/forbidden")
+        if principal.paired and principal.worker is None and permission in WORKER_PERMISSIONS:
+            raise Problem(
+                403,
+                "a worker signs in on this device first (POST /v1/devices/me/sign-in)",
+                type_="/problems/worker-sign-in-required",
+            )
         if permission in ADMIN_PERMISSIONS and deps.admin_ip_allowlist:
             ip = request.client.host if request.client else ""
             if not _ip_allowed(ip, deps.admin_ip_allowlist):
@@ -342,7 +370,9 @@ def audit_entry(
         object_id=object_id,
         status_code=status_code,
         client_ip=client_ip(request),
-        detail=detail or {},
+        # A paired device's rows name the worker signed in on it as well as the device.
+        detail=({"worker": principal.worker} if principal and principal.worker else {})
+        | (detail or {}),
     )
 
 

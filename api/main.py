@@ -19,12 +19,14 @@ from api.routes import (
     carriers,
     catalog,
     dashboard,
+    devices,
     finance,
     freight,
     health,
     inbox,
     login_admin,
     orders,
+    pack_station,
     packages,
     picking,
     po_settlement,
@@ -42,6 +44,7 @@ from api.routes import (
 )
 from console.app import create_console
 from console.pages import ConsoleConfig
+from console.pda import create_pda
 from core.changes import ChangeFeed
 from core.db import make_engine, make_session_factory
 from core.settings import Settings
@@ -134,6 +137,8 @@ def create_app(deps: AppDeps | None = None, settings: Settings | None = None) ->
         stock_counts,
         waves,
         picking,
+        devices,
+        pack_station,
         printing,
         webhooks,
         admin,
@@ -145,6 +150,7 @@ def create_app(deps: AppDeps | None = None, settings: Settings | None = None) ->
     docs.install(app)
     # The staff console calls this very app's /v1 in process (DESIGN §3a).
     app.mount("/console", create_console(app, _console_config(deps, settings)))
+    app.mount("/pda", create_pda(app))  # the warehouse handhelds' pages, clients of /v1 too
     return app
 
 

@@ -246,9 +246,11 @@ async def report_short(
     found: int,
     today: date,
     now: datetime,
+    actor: str | None = None,
 ) -> ScanOutcome:
     """The current stop has only `found` more units: they are picked, the rest is short and
-    re-allocated elsewhere in the warehouse (new stops at the end of this task) if it can be."""
+    re-allocated elsewhere in the warehouse (new stops at the end of this task) if it can be.
+    The write-off's ledger row names `actor` (the device and its worker), else the device."""
     task = await _own_task(session, task_no, device, warehouse_id, scan_id, "short")
     if isinstance(task, ScanOutcome):
         return task
@@ -264,7 +266,9 @@ async def report_short(
     allocation.picked += found
     allocation.status = "short"
     missing = allocation.quantity - allocation.picked
-    replacements = await pick_stock.short(session, allocation, missing, today=today, actor=device)
+    replacements = await pick_stock.short(
+        session, allocation, missing, today=today, actor=actor or device
+    )
     last = int(
         await session.scalar(select(func.max(PickStop.stop_no)).where(PickStop.task_no == task_no))
         or 0

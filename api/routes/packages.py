@@ -12,7 +12,7 @@ from sqlalchemy import select
 from temporalio.service import RPCError
 
 from api.deps import AppDeps, Deps, Principal, Session, Writer, actor_of, in_scope, require, writer
-from api.errors import Problem, not_found
+from api.errors import Problem, conflict, not_found
 from api.pagination import Page, Paging, fetch_page
 from api.schemas.orders import ExceptionDecisionIn, OverrideIn, PackIn, ShipmentPublic
 from api.schemas.types import IdParam, NoParam, TextParam
@@ -28,6 +28,7 @@ from models.contracts.shipment import (
     WeightOverride,
 )
 from models.db import Package
+from services.pack_checks import units_missing
 from services.wave_progress import picked_on_floor
 from workflows.shipment import ShipmentWorkflow
 
@@ -107,6 +108,9 @@ async def pack(
     telling the package (the device was told `next: pack`): the wave is reminded, and the
     package takes the pack once it has heard."""
     shown = await _package(w.session, w.principal, package_no)
+    if w.principal.paired and await units_missing(w.session, shown):  # 复核 first (handhelds)
+        raise conflict(f"package {package_no}: scan every unit into the box first")
+    await w.session.commit()
     floor = shown.status == "released" and await _remind_wave(w.session, deps, package_no)
     request = PackRequest(
         actor=actor_of(w.principal),

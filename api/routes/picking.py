@@ -114,6 +114,7 @@ async def short(task_no: NoParam, body: ShortIn, deps: Deps, w: Device) -> JSONR
             found=body.found,
             today=today,
             now=_now(),
+            actor=f"{w.actor} / {w.principal.worker}"[:100] if w.principal.worker else None,
         )
 
     return await _answer(deps, w, "pick_task.short", task_no, body.scan_id, act)

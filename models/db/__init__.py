@@ -5,6 +5,7 @@ from models.db.audit import AuditEntry
 from models.db.auth import ApiKey, Role, RolePermission, User, UserRole, UserWarehouse
 from models.db.base import Base
 from models.db.catalog import Brand, Category, Sku, Spu
+from models.db.devices import Device, PackCheck, StaffBadge
 from models.db.inventory import LocationStock, Stock, StockMovement
 from models.db.logins import LoginFailure
 from models.db.logistics import Carrier, CarrierCutoff, FreightPolicy, FreightRule, FreightTemplate
@@ -63,6 +64,7 @@ __all__ = [
     "Category",
     "Coupon",
     "CouponRedemption",
+    "Device",
     "DeviceScan",
     "FreightPolicy",
     "FreightRule",
@@ -77,6 +79,7 @@ __all__ = [
     "OrderNumber",
     "OrderRefund",
     "OutboundOrder",
+    "PackCheck",
     "Package",
     "PackageLine",
     "Payment",
@@ -103,6 +106,7 @@ __all__ = [
     "RolePermission",
     "Sku",
     "Spu",
+    "StaffBadge",
     "Stock",
     "StockCount",
     "StockCountEntry",

@@ -57,6 +57,7 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "waves.read": frozenset({"admin", "ops", "warehouse_manager", "device"}),
     "waves.plan": frozenset({"admin", "warehouse_manager"}),
     "picking.work": frozenset({"device"}),
+    "devices.self": frozenset({"device"}),  # a handheld's own state, its worker's sign-in
     "users.manage": frozenset({"admin"}),
     "audit.read": frozenset({"admin"}),
     # Personal data (DESIGN §9): staff views show phones and addresses masked; revealing one is
@@ -71,7 +72,19 @@ ADMIN_PERMISSIONS: Final = frozenset({"users.manage", "audit.read"})
 # Permissions whose routes take the caller to be a key (the storefront that owns the order, the
 # device bound to a warehouse): a composed staff role cannot hold them.
 KEY_ONLY_PERMISSIONS: Final = frozenset(
-    {"orders.create", "orders.pay", "orders.confirm", "packages.pack", "picking.work"}
+    {
+        "orders.create",
+        "orders.pay",
+        "orders.confirm",
+        "packages.pack",
+        "picking.work",
+        "devices.self",
+    }
+)
+# What a paired handheld does only with a worker signed in on it (their badge), so that every
+# scan, pick, pack and receipt names the worker as well as the device.
+WORKER_PERMISSIONS: Final = frozenset(
+    {"picking.work", "packages.pack", "purchase.receive", "stock.count_entry", "aftersales.inbound"}
 )
 # What an admin may compose a role from. aftersales.request is in: customer service may file an
 # after-sale on a customer's behalf (and then cannot decide it, see after_sale decide).

@@ -24,6 +24,8 @@ PUBLIC = {
     # Webhooks carry no credentials: their signature is verified instead (tests/api/test_webhooks).
     ("POST", "/v1/webhooks/payments/{provider}"),
     ("POST", "/v1/webhooks/carriers/{carrier}"),
+    # A handheld trades its one-time pairing code for its key (tests/api/test_devices.py).
+    ("POST", "/v1/devices/pair"),
 }
 
 
