@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from sqlalchemy import Select, and_, false, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import AppDeps, Principal, Session, app_deps, require
+from api.deps import AppDeps, Deps, Principal, Session, require
 from api.pagination import Paging
 from models.db import (
     AfterSale,
@@ -37,7 +37,6 @@ from models.db import (
 )
 
 router = APIRouter(tags=["inbox"])
-Deps = Annotated[AppDeps, Depends(app_deps)]
 
 InboxKind = Literal[
     "po_approval",
