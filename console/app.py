@@ -31,34 +31,33 @@ from console import (
     warehouse,
 )
 from console.client import EnrolmentRequired, Forbidden, NotFound, Refused, SignedOut
-from console.pages import ConsoleConfig, ConsoleState, here, render
+from console.pages import ConsoleConfig, ConsoleState, MenuGroup, here, render
 from console.security import SESSION_COOKIE, CsrfFailed, SecurityHeaders, clear_session
 
 STATIC = Path(__file__).parent / "static"
 
-# The console's parts: each has a `router` and may have a `MENU` (its entries in the top menu,
-# in this order). A new part is one module and one line here.
-PARTS: Final = (
-    auth,
-    dashboard,
-    inbox,
-    orders,
-    after_sales,
-    purchasing,
-    finance,
-    warehouse,
-    devices,
-    catalog,
-    marketing,
-    admin,
-    search,
-    enrolment,
+# The console's parts: each has a `router` and may have a `MENU` (its entries in the side
+# menu). A part with a menu is listed under its group here (in menu order); one without, in
+# QUIET. A new part is one module and one line here.
+GROUPS: Final = (
+    ("", (dashboard, inbox)),
+    ("nav.group.sales", (orders, after_sales)),
+    ("nav.group.purchasing", (purchasing,)),
+    ("nav.group.finance", (finance,)),
+    ("nav.group.warehouse", (warehouse, devices)),
+    ("nav.group.catalog", (catalog, marketing)),
+    ("nav.group.system", (admin,)),
 )
+QUIET: Final = (auth, search, enrolment)
+PARTS: Final = (*(part for _, parts in GROUPS for part in parts), *QUIET)
 
 
 def create_console(api: ASGIApp, config: ConsoleConfig | None = None) -> FastAPI:
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    menu = tuple(item for part in PARTS for item in getattr(part, "MENU", ()))
+    menu = tuple(
+        MenuGroup(title, tuple(item for part in parts for item in getattr(part, "MENU", ())))
+        for title, parts in GROUPS
+    )
     app.state.console = ConsoleState(api=api, config=config or ConsoleConfig(), menu=menu)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -40,11 +40,17 @@ class MenuItem:
     permission: str
 
 
+@dataclass(frozen=True)
+class MenuGroup:
+    title: str  # catalogue key ("": the entries at the top, without a title)
+    items: tuple[MenuItem, ...]
+
+
 @dataclass
 class ConsoleState:
     api: ASGIApp
     config: ConsoleConfig
-    menu: tuple[MenuItem, ...] = ()  # every part's MENU, in the order the app lists the parts
+    menu: tuple[MenuGroup, ...] = ()  # every part's MENU, grouped as the app lists them
     templates: jinja2.Environment = field(
         default_factory=lambda: jinja2.Environment(
             loader=jinja2.FileSystemLoader(_TEMPLATES),
@@ -146,13 +152,24 @@ def render(
         csrf=csrf_token(request),
         me=viewer.me if viewer else None,
         roles_text=", ".join(label("role", r) for r in viewer.me.roles) if viewer else "",
-        menu=[m for m in console_state(request).menu if viewer and viewer.can(m.permission)],
+        menu=_menu_of(request, viewer),
         **context,
     )
     response = HTMLResponse(html, status_code=status)
     response.headers["Vary"] = "Cookie, HX-Request"
     remember_csrf(request, response)
     return response
+
+
+def _menu_of(request: Request, viewer: Viewer | None) -> list[MenuGroup]:
+    """The menu's groups with the entries this person may open (groups left empty dropped)."""
+    if viewer is None:
+        return []
+    groups = (
+        MenuGroup(g.title, tuple(m for m in g.items if viewer.can(m.permission)))
+        for g in console_state(request).menu
+    )
+    return [g for g in groups if g.items]
 
 
 def is_fragment_request(request: Request) -> bool:

@@ -15,7 +15,8 @@ from console.pages import SignedIn, Viewer, render
 
 router = APIRouter()
 _PREFIXED: Final = re.compile(r"^(SO|PK|AS|PO|WV)[0-9A-Z]{6,30}$")
-_CODE: Final = re.compile(r"^[0-9A-Za-z-]{4,64}$")  # a barcode or a carrier's tracking number
+# A barcode or a carrier's tracking number: letters, digits and dashes, with digits among them.
+_CODE: Final = re.compile(r"^(?=.*[0-9])[0-9A-Za-z-]{4,64}$")
 
 # prefix -> (permission, API path, console page), {n} the number
 _PAGES: Final = {
