@@ -39,9 +39,11 @@ def upgrade() -> None:
     op.create_index("ix_order_lines_sku", "order_lines", ["sku_id", "order_no"])
     op.drop_index("ix_packages_warehouse_id", table_name="packages")
     op.create_index("ix_packages_warehouse_order", "packages", ["warehouse_id", "order_no"])
+    op.create_index("ix_packages_updated", "packages", ["updated_at", "package_no"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_packages_updated", table_name="packages")
     op.drop_index("ix_packages_warehouse_order", table_name="packages")
     op.create_index("ix_packages_warehouse_id", "packages", ["warehouse_id"])
     op.drop_index("ix_order_lines_sku", table_name="order_lines")

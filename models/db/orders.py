@@ -103,6 +103,7 @@ class Package(Base):
         Index("ix_packages_status_warehouse", "status", "warehouse_id"),
         # With the order number: "orders shipping from this warehouse" from the index alone.
         Index("ix_packages_warehouse_order", "warehouse_id", "order_no"),
+        Index("ix_packages_updated", "updated_at", "package_no"),  # the packages list's order
     )
 
     package_no: Mapped[str] = mapped_column(String(28), primary_key=True)
