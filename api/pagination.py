@@ -8,7 +8,13 @@ from __future__ import annotations
 from typing import Annotated, Any, Final, Generic, Self, TypeVar
 
 from fastapi import Depends, Query
-from pydantic import BaseModel, Field, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +39,15 @@ class Page(BaseModel, Generic[T]):
         if self.count > COUNT_CAP:
             self.count, self.count_capped = COUNT_CAP, True
         return self
+
+    @model_serializer(mode="wrap")
+    def _flag_only_when_capped(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """`count_capped` is sent only when true: a list whose count is exact answers as it
+        always did."""
+        shown: dict[str, Any] = handler(self)
+        if not self.count_capped:
+            shown.pop("count_capped", None)
+        return shown
 
 
 class PageParams(BaseModel):

@@ -32,7 +32,7 @@ async def test_a_capped_count_pages_on_and_exports_every_row(
         listed = (await web.get("/v1/orders", params={"limit": 1}, headers=ops)).json()
         assert (listed["count"], listed["count_capped"]) == (2, True)
         few = (await web.get("/v1/orders", params={"status": "rejected"}, headers=ops)).json()
-        assert (few["count"], few["count_capped"]) == (0, False)
+        assert few == {"data": [], "count": 0}  # an exact count answers as it always did
 
         await signed_in(web, "ops")
         first = await web.get("/console/orders")
