@@ -514,9 +514,12 @@ async def receive_page(
     msg: str | None = None,
     ok: bool | None = None,
     receipt: str | None = None,
+    sku: str | None = None,
+    at: str | None = None,
 ) -> Response:
-    """The PO's lines in this warehouse (ordered, accepted, rejected, still open) and one form:
-    scan the SKU, enter what passed QC and what did not, scan the putaway location."""
+    """The PO's lines in this warehouse (ordered, accepted, rejected, still open). First scan a
+    line's SKU (`sku`); then enter what passed QC and what did not and the putaway location (the
+    last one used is kept, `at`), Enter books it."""
     me = await whoami(api)
     try:
         po = await api.get(f"/v1/purchase-orders/{po_no}")
@@ -527,6 +530,11 @@ async def receive_page(
         return _back(request, "/receive", msg="no_po")
     result = None if ok is None else ("ok" if ok else "error")
     msg = msg if msg in RECEIVE_MESSAGES else None
+    chosen = None
+    if sku is not None:
+        chosen = next((ln for ln in lines if ln["sku"]["barcode"] == sku.strip()), None)
+        if chosen is None:
+            result, msg = "error", "wrong_sku"
     return page(
         request,
         "pda/receive.html",
@@ -534,7 +542,8 @@ async def receive_page(
         po=po,
         lines=lines,
         open_lines=[ln for ln in lines if ln["open"] > 0],
-        batch_managed=any(ln["sku"]["batch_managed"] and ln["open"] > 0 for ln in lines),
+        chosen=chosen,
+        at=at or "",
         result=result,
         msg=msg,
         receipt=receipt,
@@ -658,7 +667,8 @@ async def receive_line(
     )
     entered = await _receipt_line(api, po, warehouse_id, form)
     if isinstance(entered, str):
-        return _back(request, here, ok=False, msg=entered)
+        keep = form.code if entered != "wrong_sku" else None
+        return _back(request, here, ok=False, msg=entered, sku=keep, at=form.location or None)
     body = {
         "receipt_key": scan_id,
         "warehouse_id": warehouse_id,
@@ -669,4 +679,5 @@ async def receive_line(
         answer = await api.post(f"/v1/purchase-orders/{po_no}/receipts", body)
     except Refused:
         return _back(request, here, ok=False, msg="refused")
-    return _back(request, here, ok=True, msg="received", receipt=answer["receipt_no"])
+    shown = answer["receipt_no"]
+    return _back(request, here, ok=True, msg="received", receipt=shown, at=form.location)

@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy import func, select
 
 from api.deps import AppDeps
-from models.db import Location, PurchaseReceipt
+from models.db import Location, PurchaseReceipt, PurchaseReceiptLine
 from tests.console.test_pda_pages import _field, _paired_and_signed_in
 from tests.support.console import browser, csrf_of, text_of
 from tests.support.order_api import staff
@@ -31,7 +31,8 @@ async def test_a_po_line_is_received_once_on_the_handheld(
         location_barcode = location.barcode
     ops = await staff(api, "ops")
     barcode = (await api.get(f"/v1/skus/{skus[0]}", headers=ops)).json()["barcode"]
-    other = (await api.get(f"/v1/skus/{skus[1]}", headers=ops)).json()["barcode"]
+    listed = (await api.get("/v1/skus", params={"limit": 50}, headers=ops)).json()["data"]
+    stranger = next(s["barcode"] for s in listed if s["id"] not in skus)  # on no line of the PO
     async with browser(deps) as pda:
         await _paired_and_signed_in(pda, api, stack, sh01)
         home = await pda.get("/pda/")
@@ -44,12 +45,15 @@ async def test_a_po_line_is_received_once_on_the_handheld(
         assert page.status_code == 200 and f"采购单 {po_no}" in text_of(page.text)
         assert re.search(r'id="line-1">.*?<td class="open">100</td>', page.text, re.S)
 
+        scanned_wrong = await pda.get(f"/pda/receive/{po_no}", params={"sku": stranger})
+        assert "result-error" in scanned_wrong.text and "商品不对" in text_of(scanned_wrong.text)
+        assert 'name="accepted"' not in scanned_wrong.text
         wrong = await pda.post(
             f"/pda/receive/{po_no}",
             data={
                 "csrf": csrf_of(pda),
-                "scan_id": _field(page.text, "scan_id"),
-                "code": "NOT-A-BARCODE",
+                "scan_id": "pda-wrong-sku-1",
+                "code": stranger,
                 "accepted": "5",
                 "rejected": "0",
                 "location": location_barcode,
@@ -58,6 +62,8 @@ async def test_a_po_line_is_received_once_on_the_handheld(
         refused = await pda.get(wrong.headers["location"])
         assert "result-error" in refused.text and "商品不对" in text_of(refused.text)
 
+        page = await pda.get(f"/pda/receive/{po_no}", params={"sku": barcode})
+        assert 'name="accepted"' in page.text and "未到 100 件" in text_of(page.text)
         form = {
             "csrf": csrf_of(pda),
             "scan_id": _field(page.text, "scan_id"),
@@ -68,8 +74,9 @@ async def test_a_po_line_is_received_once_on_the_handheld(
         }
         if (await api.get(f"/v1/skus/{skus[0]}", headers=ops)).json()["batch_managed"]:
             no_batch = await pda.post(f"/pda/receive/{po_no}", data=form)
-            assert no_batch.headers["location"].endswith("ok=0&msg=batch")
-            assert "请输入批次号" in text_of((await pda.get(no_batch.headers["location"])).text)
+            assert "ok=0&msg=batch&sku=" in no_batch.headers["location"]
+            again = await pda.get(no_batch.headers["location"])
+            assert "请输入批次号" in text_of(again.text) and 'name="batch"' in again.text
             form |= {"batch": "B2612", "produced": "2026-11-01", "expires": "2027-11-01"}
         first = await pda.post(f"/pda/receive/{po_no}", data=form)
         retry = await pda.post(f"/pda/receive/{po_no}", data=form)  # the answer got lost
@@ -97,7 +104,13 @@ async def test_a_po_line_is_received_once_on_the_handheld(
             booked = await session.scalar(
                 select(func.count()).where(PurchaseReceipt.po_no == po_no)
             )
+            lines = (
+                await session.execute(
+                    select(PurchaseReceiptLine.accepted, PurchaseReceiptLine.batch_no)
+                    .join(PurchaseReceipt)
+                    .where(PurchaseReceipt.po_no == po_no)
+                )
+            ).all()
         assert booked == 1
-
-        # The other line's SKU is still open; a SKU on no line of this PO is refused.
-        assert other != barcode
+        assert [tuple(row) for row in lines] == [(30, form.get("batch", ""))]
+        assert shown.url.params["at"] == location_barcode  # the next line keeps the location
