@@ -199,3 +199,30 @@ async def test_a_clerk_without_the_permission_cannot_move(
     assert await _by_location(client, admin, ref, batch_sku) == {
         ref.location_id: (10, "L1", "2027-01-31")
     }
+
+
+async def test_a_handheld_moves_in_its_own_warehouse_only(
+    client: httpx.AsyncClient,
+    admin: Headers,
+    key_headers: Any,
+    ref: Ref,
+    batch_sku: int,
+    shelves: tuple[int, int],
+    session_factory: SessionFactory,
+) -> None:
+    await _stock_in(client, admin, ref, batch_sku)
+    ours = await key_headers("device", ref.warehouse_id)
+    theirs = await key_headers("device", ref.other_warehouse_id)
+    payload = move(ref, batch_sku, shelves[0], 2, batch_no="L1")
+
+    outside = await client.post("/v1/stock/moves", json=payload, headers=theirs)
+    inside = await client.post("/v1/stock/moves", json=payload, headers=ours)
+
+    assert outside.status_code == 403, outside.text
+    assert inside.status_code == 201, inside.text
+    assert inside.json()["out"]["actor"].startswith("api_key:device")
+    assert await _by_location(client, admin, ref, batch_sku) == {
+        ref.location_id: (8, "L1", "2027-01-31"),
+        shelves[0]: (2, "L1", "2027-01-31"),
+    }
+    assert await figures(session_factory, batch_sku, ref.warehouse_id) == (10, 0, 0)
