@@ -169,7 +169,7 @@ async def stock_page(
     page = page_number(request.query_params)
     movements = await fetch_page(api, "/v1/stock/movements", where, page)
     locations: list[Json] = []
-    if viewer.can("stock.adjust"):
+    if viewer.can("stock.adjust") or viewer.can("stock.move"):
         path = f"/v1/warehouses/{warehouse_id}/locations"
         locations = (await api.get(path, {"limit": 500}))["data"]
     names = {loc["id"]: loc["code"] for loc in locations}
@@ -190,12 +190,14 @@ async def stock_page(
         locations=locations,
         location_names=names,
         can_adjust=viewer.can("stock.adjust"),
+        can_move=viewer.can("stock.move") and bool(locations),
         done=done if done in STOCK_DONE else "",
         refusal=refusal,
+        move_id=f"console-{secrets.token_hex(8)}",
     )
 
 
-STOCK_DONE: Final = ("adjusted", "held", "disabled", "enabled")
+STOCK_DONE: Final = ("adjusted", "held", "disabled", "enabled", "moved")
 
 
 @router.get("/stock/{sku_id:int}/{warehouse_id:int}", response_class=HTMLResponse)
@@ -261,6 +263,42 @@ async def adjust(
     }
     call = ("POST", "/v1/stock/adjustments", body)
     return await _stock_action(request, viewer, (sku_id, warehouse_id), call, "adjusted")
+
+
+@router.post("/stock/{sku_id:int}/{warehouse_id:int}/move", response_class=HTMLResponse)
+async def move(
+    request: Request,
+    sku_id: int,
+    warehouse_id: int,
+    viewer: SignedIn,
+    batch_id: Annotated[str, Form()] = "",
+    to_location_id: Annotated[str, Form()] = "",
+    quantity: Annotated[str, Form()] = "",
+    move_id: Annotated[str, Form()] = "",
+    csrf: Csrf = "",
+) -> Response:
+    """移库: the units of one batch row to another location; the form's move id makes a
+    resubmitted form move them once."""
+    check_csrf(request, csrf)
+    viewer.require("stock.move")
+    where = {"sku_id": sku_id, "warehouse_id": warehouse_id, "limit": 500}
+    batches = (await viewer.api.get("/v1/stock/batches", where))["data"]
+    source = next((b for b in batches if str(b["id"]) == batch_id.strip()), None)
+    amount = quantity.strip()
+    if source is None or not an_id(to_location_id) or not (amount.isdigit() and int(amount) > 0):
+        refusal = ("moved", translator(request)("stock.move.invalid"))
+        return await stock_page(request, viewer, sku_id, warehouse_id, refusal=refusal, status=422)
+    body = {
+        "move_id": move_id.strip() or f"console-{secrets.token_hex(8)}",
+        "sku_id": sku_id,
+        "warehouse_id": warehouse_id,
+        "from_location_id": source["location_id"],
+        "to_location_id": int(to_location_id),
+        "quantity": int(amount),
+        "batch_no": source["batch_no"],
+    }
+    call = ("POST", "/v1/stock/moves", body)
+    return await _stock_action(request, viewer, (sku_id, warehouse_id), call, "moved")
 
 
 @router.post("/stock/{sku_id:int}/{warehouse_id:int}/safety-hold", response_class=HTMLResponse)

@@ -189,9 +189,9 @@ async def _apply(
     """The change itself: batch, warehouse figure, ledger row (always locked in that order)."""
     await _ensure_stock_row(session, sku_id, warehouse_id)
     if delta > 0:
-        await _add_to_batch(session, sku_id, warehouse_id, batch, delta)
+        await add_to_batch(session, sku_id, warehouse_id, batch, delta)
     else:
-        await _take_from_batch(session, sku_id, batch, -delta)
+        await take_from_batch(session, sku_id, batch, -delta)
     changed = await session.execute(
         update(Stock)
         .where(
@@ -221,7 +221,7 @@ async def _apply(
     return movement
 
 
-async def _add_to_batch(
+async def add_to_batch(
     session: AsyncSession, sku_id: int, warehouse_id: int, batch: BatchRef, quantity: int
 ) -> None:
     statement = insert(LocationStock).values(
@@ -241,7 +241,7 @@ async def _add_to_batch(
     )
 
 
-async def _take_from_batch(
+async def take_from_batch(
     session: AsyncSession, sku_id: int, batch: BatchRef, quantity: int
 ) -> None:
     changed = await session.execute(

@@ -17,6 +17,8 @@ from api.schemas.stock import (
     BatchStockPublic,
     BatchStocksPublic,
     BatchUpdate,
+    LocationMoveCreate,
+    LocationMovePublic,
     MovementPublic,
     MovementsPublic,
     SafetyHoldSet,
@@ -28,11 +30,13 @@ from api.schemas.stock import (
 from api.schemas.types import IdParam, NoParam
 from models.contracts.inventory import MovementType
 from models.db import LocationStock, Sku, Stock, StockMovement, Warehouse
+from services.location_moves import LocationMove, move_between_locations
 from services.stock_ledger import BatchRef, Document, StockError, move_on_hand, set_safety_hold
 
 router = APIRouter(prefix="/v1/stock", tags=["stock"])
 Reader = Annotated[Principal, Depends(require("stock.read"))]
 Adjust = Annotated[Writer, Depends(writer("stock.adjust"))]
+Move = Annotated[Writer, Depends(writer("stock.move"))]
 T = TypeVar("T")
 # The ledger names its own inputs; a refused adjustment is about the body's quantity_delta.
 _BODY_FIELDS = {"": "quantity_delta", "quantity": "quantity_delta"}
@@ -179,6 +183,37 @@ async def adjust_stock(body: StockAdjustmentCreate, w: Adjust) -> StockAdjustmen
     await w.commit(f"stock.{movement.movement_type}", "stock_movement", movement.id, detail)
     return StockAdjustmentPublic(
         movement=MovementPublic.model_validate(movement), stock=_stock_public(stock)
+    )
+
+
+@router.post("/moves", status_code=201)
+async def move_stock(body: LocationMoveCreate, w: Move) -> LocationMovePublic:
+    """Units of one SKU batch from one location to another of the same warehouse (移库): two
+    ledger rows, on_hand unchanged. A repeated move_id returns the move already made."""
+    await check_refs(
+        w.session, {"sku_id": (Sku, body.sku_id), "warehouse_id": (Warehouse, body.warehouse_id)}
+    )
+    forbid_outside(w.principal, body.warehouse_id)
+    move = LocationMove(
+        move_id=body.move_id,
+        sku_id=body.sku_id,
+        warehouse_id=body.warehouse_id,
+        from_location_id=body.from_location_id,
+        to_location_id=body.to_location_id,
+        quantity=body.quantity,
+        batch_no=body.batch_no,
+    )
+    try:
+        done = await move_between_locations(w.session, move, w.actor)
+    except StockError as exc:
+        raise refused(exc) from exc
+    detail = body.model_dump(exclude={"move_id"}) | {"replayed": done.replayed}
+    await w.commit("stock.location_move", "location_move", body.move_id, detail)
+    return LocationMovePublic(
+        move_id=body.move_id,
+        out=MovementPublic.model_validate(done.out),
+        into=MovementPublic.model_validate(done.into),
+        replayed=done.replayed,
     )
 
 

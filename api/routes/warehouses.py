@@ -117,6 +117,7 @@ async def list_locations(
     who: Reader,
     zone: TextParam | None = None,
     kind: TextParam | None = None,
+    barcode: TextParam | None = None,
 ) -> LocationsPublic:
     await get_or_404(session, Warehouse, warehouse_id, "warehouse")
     _visible(who, warehouse_id)
@@ -125,6 +126,8 @@ async def list_locations(
         query = query.where(Location.zone == zone)
     if kind:
         query = query.where(Location.kind == kind)
+    if barcode:  # a handheld resolving the location it scanned
+        query = query.where(Location.barcode == barcode)
     query = query.order_by(Location.zone, Location.aisle, Location.bay, Location.level)
     rows, count = await fetch_page(session, query, paging)
     return LocationsPublic(data=[LocationPublic.model_validate(r) for r in rows], count=count)

@@ -107,3 +107,26 @@ class BatchUpdate(Strict):
 StocksPublic = Page[StockPublic]
 BatchStocksPublic = Page[BatchStockPublic]
 MovementsPublic = Page[MovementPublic]
+
+
+MoveId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9\-_.:]{1,64}$")]
+
+
+class LocationMoveCreate(Strict):
+    """Units of one SKU batch from one location to another of the same warehouse (移库)."""
+
+    # Chosen by the client (console form, handheld): a retried request moves the units once.
+    move_id: MoveId
+    sku_id: Id
+    warehouse_id: Id
+    from_location_id: Id
+    to_location_id: Id
+    quantity: Annotated[int, Field(ge=1, le=10**9, strict=True)]
+    batch_no: BatchNo = ""
+
+
+class LocationMovePublic(Public):
+    move_id: str
+    out: MovementPublic
+    into: MovementPublic
+    replayed: bool

@@ -26,5 +26,7 @@ MovementType = Literal[
     "in_transit_add",
     "in_transit_release",
     "pick_short",
+    "move_out",
+    "move_in",
 ]
 MOVEMENT_TYPES: Final[tuple[str, ...]] = get_args(MovementType)

@@ -21,6 +21,7 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "stock.adjust": frozenset({"admin", "warehouse_manager"}),
     "stock.count": frozenset({"admin", "warehouse_manager"}),
     "stock.count_entry": frozenset({"admin", "warehouse_manager", "device"}),
+    "stock.move": frozenset({"admin", "warehouse_manager", "device"}),  # 移库 between locations
     "supplier.read": frozenset({"admin", "purchasing", "purchasing_manager", "finance", "ops"}),
     "supplier.write": frozenset({"admin", "purchasing", "purchasing_manager"}),
     "carrier.read": STAFF_ROLES,
@@ -84,7 +85,14 @@ KEY_ONLY_PERMISSIONS: Final = frozenset(
 # What a paired handheld does only with a worker signed in on it (their badge), so that every
 # scan, pick, pack and receipt names the worker as well as the device.
 WORKER_PERMISSIONS: Final = frozenset(
-    {"picking.work", "packages.pack", "purchase.receive", "stock.count_entry", "aftersales.inbound"}
+    {
+        "picking.work",
+        "packages.pack",
+        "purchase.receive",
+        "stock.count_entry",
+        "stock.move",
+        "aftersales.inbound",
+    }
 )
 # What an admin may compose a role from. aftersales.request is in: customer service may file an
 # after-sale on a customer's behalf (and then cannot decide it, see after_sale decide).
