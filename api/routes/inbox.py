@@ -181,7 +181,7 @@ def _last_package_step() -> Any:
             OrderEvent.order_no == Package.order_no,
             OrderEvent.package_no == Package.package_no,
         )
-        .order_by(OrderEvent.at.desc(), OrderEvent.id.desc())
+        .order_by(OrderEvent.at.desc(), OrderEvent.seq.desc(), OrderEvent.id.desc())
         .limit(1)
         .scalar_subquery()
     )
@@ -236,7 +236,7 @@ def _last_after_sale_step() -> Any:
             OrderEvent.order_no == AfterSale.order_no,
             OrderEvent.detail["as_no"].astext == AfterSale.as_no,
         )
-        .order_by(OrderEvent.at.desc(), OrderEvent.id.desc())
+        .order_by(OrderEvent.at.desc(), OrderEvent.seq.desc(), OrderEvent.id.desc())
         .limit(1)
         .scalar_subquery()
     )

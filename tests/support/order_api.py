@@ -293,12 +293,14 @@ async def package_row(stack: Stack, number: str) -> Package:
 
 
 async def events_of(stack: Stack, number: str) -> list[tuple[str, str, str, dict[str, Any]]]:
-    """(step, actor kind, actor name, detail) of the package's timeline rows, in order."""
+    """(step, actor kind, actor name, detail) of the package's timeline rows, in the order the
+    timeline shows them (the steps' own order: their rows are written by activities that may
+    run side by side)."""
     async with stack.sessions() as session:
         rows = await session.execute(
             text(
                 "SELECT step, actor_kind, actor_name, detail FROM order_events "
-                "WHERE package_no = :number ORDER BY id"
+                "WHERE package_no = :number ORDER BY at, seq, id"
             ),
             {"number": number},
         )
