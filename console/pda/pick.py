@@ -1,0 +1,169 @@
+"""Picking a task stop by stop: scan the location, scan each unit, or report a short."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from console.client import ApiClient, Json, Refused
+from console.pda.common import (
+    NEXT_STEPS,
+    Csrf,
+    DeviceApi,
+    NotPaired,
+    ScanIdField,
+    back,
+    page,
+    whoami,
+)
+from console.security import check_csrf
+
+router = APIRouter()
+
+
+# --- picking -------------------------------------------------------------------------------
+
+
+async def _task(api: ApiClient) -> Json | None:
+    response = await api.http.get("/v1/devices/me/next-task")
+    if response.status_code == 204:
+        return None
+    if response.status_code in (401, 403):
+        raise NotPaired
+    task: Json = response.json()
+    return task
+
+
+@router.get("/pick", response_class=HTMLResponse)
+async def pick_page(
+    request: Request,
+    api: DeviceApi,
+    at: str | None = None,
+    msg: str | None = None,
+    ok: bool | None = None,
+    finished: str | None = None,
+    then: str | None = None,
+) -> Response:
+    """What to do next: go to the stop's location and scan it, then scan its SKU (each scan one
+    unit), or report a short; a finished task says where its units go."""
+    me = await whoami(api)
+    result = None if ok is None else ("ok" if ok else "error")
+    if finished and then in NEXT_STEPS:  # the task just finished: where its units go
+        done = {"task_no": finished, "stops": []}
+        return page(
+            request,
+            "pda/pick.html",
+            device=me,
+            task=done,
+            step={"action": then},
+            stop=None,
+            at_location=False,
+            result=result,
+            msg=msg,
+        )
+    task = await _task(api)
+    if task is None:
+        return page(request, "pda/pick.html", device=me, task=None, result=result, msg=msg)
+    step = task["next"]
+    stop = step.get("stop")
+    at_location = stop is not None and at == stop["location_barcode"]
+    return page(
+        request,
+        "pda/pick.html",
+        device=me,
+        task=task,
+        step=step,
+        stop=stop,
+        at_location=at_location,
+        result=result,
+        msg=msg,
+    )
+
+
+@router.post("/pick/location")
+async def pick_location(
+    request: Request,
+    api: DeviceApi,
+    csrf: Csrf = "",
+    task_no: Annotated[str, Form()] = "",
+    expected: Annotated[str, Form()] = "",
+    code: Annotated[str, Form()] = "",
+) -> Response:
+    """The location scanned: right, the SKU is next; wrong, scan it again."""
+    check_csrf(request, csrf)
+    if code.strip() and code.strip() == expected:
+        return back(request, "/pick", at=expected, ok=True)
+    return back(request, "/pick", ok=False, msg="wrong_location")
+
+
+@router.post("/pick/scan")
+async def pick_scan(
+    request: Request,
+    api: DeviceApi,
+    scan_id: ScanIdField,
+    csrf: Csrf = "",
+    task_no: Annotated[str, Form()] = "",
+    location: Annotated[str, Form()] = "",
+    code: Annotated[str, Form()] = "",
+) -> Response:
+    """One unit of the stop's SKU picked (the API checks location and SKU and stores the answer
+    by the screen's id)."""
+    check_csrf(request, csrf)
+    await whoami(api)
+    body = {
+        "scan_id": scan_id,
+        "location_barcode": location,
+        "sku_barcode": code.strip() or "-",
+        "quantity": 1,
+    }
+    try:
+        answer = await api.post(f"/v1/pick-tasks/{task_no}/scans", body)
+    except Refused as refusal:
+        error = str(refusal.problem.get("error") or "refused")
+        return back(request, "/pick", at=location, ok=False, msg=error)
+    return _after_pick(request, task_no, answer, location)
+
+
+def _after_pick(request: Request, task_no: str, answer: Json, location: str) -> Response:
+    step = answer["next"]
+    if step["action"] != "pick":
+        return back(request, "/pick", ok=True, finished=task_no, then=step["action"])
+    still_here = step["stop"]["location_barcode"] == location
+    return back(request, "/pick", at=location if still_here else None, ok=True)
+
+
+@router.get("/pick/short", response_class=HTMLResponse)
+async def short_page(request: Request, api: DeviceApi) -> Response:
+    me = await whoami(api)
+    task = await _task(api)
+    if task is None or task["next"]["action"] != "pick":
+        return back(request, "/pick")
+    return page(request, "pda/short.html", device=me, task=task, stop=task["next"]["stop"])
+
+
+@router.post("/pick/short")
+async def pick_short(
+    request: Request,
+    api: DeviceApi,
+    scan_id: ScanIdField,
+    csrf: Csrf = "",
+    task_no: Annotated[str, Form()] = "",
+    found: Annotated[str, Form()] = "",
+) -> Response:
+    """Only `found` more units at this stop: the rest is short (found N)."""
+    check_csrf(request, csrf)
+    await whoami(api)
+    if not found.strip().isdigit():
+        return back(request, "/pick/short")
+    try:
+        answer = await api.post(
+            f"/v1/pick-tasks/{task_no}/short", {"scan_id": scan_id, "found": int(found.strip())}
+        )
+    except Refused as refusal:
+        return back(request, "/pick", ok=False, msg=str(refusal.problem.get("error", "")))
+    if answer["next"]["action"] != "pick":
+        then = answer["next"]["action"]
+        return back(request, "/pick", ok=True, msg="short", finished=task_no, then=then)
+    return back(request, "/pick", ok=True, msg="short")
