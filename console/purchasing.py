@@ -10,28 +10,27 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Final, get_args
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from console.client import ApiClient, Forbidden, Json, NotFound, Refused, connect
-from console.export import csv_stream, every_row, xlsx_stream
-from console.i18n import BUSINESS_TZ, Translator, format_time
+from console.client import ApiClient, Forbidden, Json, NotFound, Refused
+from console.export import download, every_row
+from console.i18n import Translator, format_time
+from console.lookups import sku_names
 from console.money import AmountError, parse_fen
 from console.pages import (
     MenuItem,
     SignedIn,
     Viewer,
-    client_address,
     console_state,
     is_fragment_request,
     render,
     translator,
 )
-from console.security import CSRF_FIELD, check_csrf, session_token
+from console.security import CSRF_FIELD, check_csrf
 from models.contracts.purchasing import PoStatus
 
 router = APIRouter()
@@ -124,34 +123,6 @@ def yuan(fen: int) -> str:
     return f"{sign}{whole}.{rest:02d}"
 
 
-def export_response(
-    request: Request,
-    name: str,
-    kind: str,
-    sheet: str,
-    header: list[str],
-    rows: Callable[[ApiClient], AsyncIterator[list[str]]],
-) -> Response:
-    """A streamed CSV or XLSX of rows fetched while streaming with the person's own token."""
-    token, _ = session_token(request)
-    address = client_address(request)
-    api_app = console_state(request).api
-
-    async def stream_rows() -> AsyncIterator[list[str]]:
-        async with connect(api_app, token, address) as api:
-            async for row in rows(api):
-                yield row
-
-    stamp = datetime.now(BUSINESS_TZ).strftime("%Y%m%d-%H%M%S")
-    headers = {"Content-Disposition": f'attachment; filename="{name}-{stamp}.{kind}"'}
-    if kind == "csv":
-        stream = csv_stream(header, stream_rows())
-        return StreamingResponse(stream, media_type="text/csv; charset=utf-8", headers=headers)
-    media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    stream = xlsx_stream(sheet, header, stream_rows())
-    return StreamingResponse(stream, media_type=media, headers=headers)
-
-
 def refusal_fields(refusal: Refused) -> dict[str, str]:
     """The API's 422 errors by the field they name (`lines.0.quantity`), else under ''."""
     found: dict[str, str] = {}
@@ -178,17 +149,6 @@ async def supplier_names(api: ApiClient) -> dict[int, str]:
     names: dict[int, str] = {}
     async for s in every_row(api, "/v1/suppliers", {}):
         names[s["id"]] = f"{s['name']} ({s['code']})"
-    return names
-
-
-async def sku_names(api: ApiClient, sku_ids: set[int]) -> dict[int, str]:
-    names: dict[int, str] = {}
-    for sku in sorted(sku_ids):
-        try:
-            found = await api.get(f"/v1/skus/{sku}")
-        except NotFound:
-            continue
-        names[sku] = f"{found['name']} ({found['code']})"
     return names
 
 
@@ -238,7 +198,9 @@ async def supplier_export(request: Request, kind: str, viewer: SignedIn) -> Resp
                 str(s["payment_terms_days"]),
             ]
 
-    return export_response(request, "suppliers", kind, t("nav.suppliers"), header, rows)
+    return download(
+        request, kind=kind, name="suppliers", sheet=t("nav.suppliers"), header=header, rows=rows
+    )
 
 
 @router.get("/suppliers/{supplier_id}", response_class=HTMLResponse)
@@ -319,7 +281,14 @@ async def po_export(request: Request, kind: str, viewer: SignedIn) -> Response:
                 format_time(po["created_at"]),
             ]
 
-    return export_response(request, "purchase-orders", kind, t("nav.purchase_orders"), header, rows)
+    return download(
+        request,
+        kind=kind,
+        name="purchase-orders",
+        sheet=t("nav.purchase_orders"),
+        header=header,
+        rows=rows,
+    )
 
 
 # --- purchase orders: detail and actions -------------------------------------------------------
@@ -795,7 +764,9 @@ async def replenishment_export(
             ]
 
     sheet = t("replenish.low" if which == "low" else "replenish.rules")
-    return export_response(request, f"replenishment-{which}", kind, sheet, header, rows)
+    return download(
+        request, kind=kind, name=f"replenishment-{which}", sheet=sheet, header=header, rows=rows
+    )
 
 
 @router.post("/replenishment/rules", response_class=HTMLResponse)
