@@ -21,7 +21,7 @@ from console.i18n import BUSINESS_TZ, format_time
 from console.lookups import sku_names
 from console.money import AmountError, format_fen, parse_fen
 from console.pages import MenuItem, SignedIn, Viewer, is_fragment_request, render, translator
-from console.purchasing import (
+from console.purchase_lists import (
     Feedback,
     Filters,
     label_of,
