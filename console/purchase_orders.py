@@ -202,6 +202,15 @@ async def po_detail(
     return await po_page(request, viewer, po_no, done=done)
 
 
+@router.get("/purchase-orders/{po_no}/receipts/{receipt_no}/receipt-note.pdf")
+async def receipt_note(po_no: str, receipt_no: str, viewer: SignedIn) -> Response:
+    """The receipt note of one delivery, for the browser's print."""
+    viewer.require("purchase.read")
+    path = f"/v1/purchase-orders/{po_no}/receipts/{receipt_no}/receipt-note.pdf"
+    content, kind = await viewer.api.get_bytes(path)
+    return Response(content, media_type=kind or "application/pdf")
+
+
 async def po_action(
     request: Request,
     viewer: Viewer,
