@@ -4,11 +4,14 @@ surplus and deficit through the ledger, and the count's locations are not picked
 
 from __future__ import annotations
 
+import io
+
 import httpx
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from core.db import SessionFactory
-from models.db import StockMovement
+from models.db import Location, StockMovement
 from tests.api.conftest import Ref
 from tests.api.stock_helpers import adjust, body, figures
 from tests.support.api import Headers, MakeHeaders
@@ -125,7 +128,7 @@ async def test_a_device_never_sees_the_book_of_a_count(
 ) -> None:
     """盲盘: a device (or a worker who may not approve) is told no expected quantity, neither
     when it reads the count nor in the answer to its scans; the manager sees the book."""
-    assert (await adjust(client, admin, body(ref, ref.sku_id, 37))).status_code == 201
+    assert (await adjust(client, admin, body(ref, ref.sku_id, 4321))).status_code == 201
     manager = await user_headers("warehouse_manager")
     device = await key_headers("device", ref.warehouse_id)
     opened = await client.post(
@@ -134,7 +137,7 @@ async def test_a_device_never_sees_the_book_of_a_count(
         headers=manager,
     )
     number = opened.json()["count_no"]
-    assert [(d["book"], d["counted"]) for d in opened.json()["differences"]] == [(37, 0)]
+    assert [(d["book"], d["counted"]) for d in opened.json()["differences"]] == [(4321, 0)]
 
     seen = await client.get(f"/v1/counts/{number}", headers=device)
     assert seen.status_code == 200, seen.text
@@ -149,4 +152,36 @@ async def test_a_device_never_sees_the_book_of_a_count(
     assert '"book"' not in answer.text
     assert [c["quantity"] for c in answer.json()["counted"]] == [5]
     booked = (await client.get(f"/v1/counts/{number}", headers=manager)).json()["differences"]
-    assert [(d["book"], d["counted"], d["difference"]) for d in booked] == [(37, 5, -32)]
+    assert [(d["book"], d["counted"], d["difference"]) for d in booked] == [(4321, 5, -4316)]
+
+
+async def test_the_count_sheet_prints_locations_with_barcodes_and_no_book_figure(
+    client: httpx.AsyncClient,
+    admin: Headers,
+    ref: Ref,
+    user_headers: MakeHeaders,
+    key_headers: MakeHeaders,
+    session_factory: SessionFactory,
+) -> None:
+    assert (await adjust(client, admin, body(ref, ref.sku_id, 4321))).status_code == 201
+    manager = await user_headers("warehouse_manager")
+    opened = await client.post(
+        f"/v1/warehouses/{ref.warehouse_id}/counts",
+        json={"location_ids": [ref.location_id]},
+        headers=manager,
+    )
+    number = opened.json()["count_no"]
+    async with session_factory() as session:
+        location = await session.get_one(Location, ref.location_id)
+    sheet = f"/v1/counts/{number}/count-sheet.pdf"
+    stranger = await key_headers("device", ref.other_warehouse_id)
+    assert (await client.get(sheet, headers=stranger)).status_code == 403
+    assert (await client.get("/v1/counts/SC0/count-sheet.pdf", headers=manager)).status_code == 404
+    for who in (manager, await key_headers("device", ref.warehouse_id)):
+        printed = await client.get(sheet, headers=who)
+        assert printed.status_code == 200, printed.text
+        assert printed.headers["content-type"] == "application/pdf"
+        words = "".join(p.extract_text() for p in PdfReader(io.BytesIO(printed.content)).pages)
+        assert number in words and location.code in words and "COUNT SHEET" in words
+        assert "4321" not in words  # blind: the book's quantity is not on the sheet
+    assert (await client.get(sheet, headers=manager)).content == printed.content
