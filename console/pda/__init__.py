@@ -21,7 +21,7 @@ from starlette.types import ASGIApp
 
 from console.client import Forbidden, NotFound, Refused, SignedOut
 from console.pages import ConsoleConfig, ConsoleState
-from console.pda import count, move, pack, pick, receive, returns, sign_in
+from console.pda import count, lookup, move, pack, pick, receive, returns, sign_in
 from console.pda.common import (
     STATIC,
     NotPaired,
@@ -43,6 +43,7 @@ SCREENS: Final[tuple[ModuleType, ...]] = (
     receive,
     count,
     returns,
+    lookup,
 )
 
 
