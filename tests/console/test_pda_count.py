@@ -7,45 +7,22 @@ from __future__ import annotations
 import re
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from api.deps import AppDeps
-from models.db import Location, LocationStock, Sku
+from models.db import Location, Sku
 from tests.console.test_pda_pages import _paired_and_signed_in
 from tests.support.console import browser, csrf_of, text_of
+from tests.support.counting import lone_batches
 from tests.support.order_api import staff, warehouse_id
 from tests.support.stack import Stack
-
-
-async def _lone_batches(stack: Stack, warehouse: int, n: int) -> list[LocationStock]:
-    """`n` locations of the warehouse each holding exactly one batch (of some SKU)."""
-    async with stack.sessions() as session:
-        alone = (
-            select(LocationStock.location_id)
-            .where(LocationStock.warehouse_id == warehouse, LocationStock.quantity > 0)
-            .group_by(LocationStock.location_id)
-            .having(func.count() == 1)
-        )
-        rows = await session.scalars(
-            select(LocationStock)
-            .where(
-                LocationStock.location_id.in_(alone),
-                LocationStock.quantity > 0,
-                LocationStock.reserved == 0,
-            )
-            .order_by(LocationStock.id)
-            .limit(n)
-        )
-        found = list(rows)
-    assert len(found) == n
-    return found
 
 
 async def test_a_blind_count_on_the_handheld_counts_each_scan_once(
     stack: Stack, deps: AppDeps, api: httpx.AsyncClient
 ) -> None:
     sh01 = await warehouse_id(stack, "SH01")
-    [batch] = await _lone_batches(stack, sh01, 1)
+    [batch] = await lone_batches(stack, sh01, 1)
     async with stack.sessions() as session:
         location = await session.get_one(Location, batch.location_id)
         sku = await session.get_one(Sku, batch.sku_id)

@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 
 from api.deps import AppDeps
 from models.db import Location, LocationStock, Sku
-from tests.console.test_pda_count import _lone_batches
 from tests.console.test_pda_pages import _paired_and_signed_in
 from tests.support.console import browser, text_of
+from tests.support.counting import lone_batches
 from tests.support.order_api import staff, warehouse_id
 from tests.support.stack import Stack
 
@@ -25,7 +25,7 @@ async def test_the_handheld_shows_what_is_at_a_location_and_where_a_sku_is(
     stack: Stack, deps: AppDeps, api: httpx.AsyncClient
 ) -> None:
     sh01 = await warehouse_id(stack, "SH01")
-    [batch] = await _lone_batches(stack, sh01, 1)
+    [batch] = await lone_batches(stack, sh01, 1)
     async with stack.sessions() as session:
         location = await session.get_one(Location, batch.location_id)
         sku = await session.get_one(Sku, batch.sku_id)
