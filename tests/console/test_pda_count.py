@@ -87,14 +87,18 @@ async def test_a_blind_count_on_the_handheld_counts_each_scan_once(
         done = await pda.get(f"/pda/count/{number}", params={"ok": 1, "msg": "location_done",
                                                              "done": location.code})  # fmt: skip
         assert "已盘 5 件" in text_of(done.text)
+        seen = (await api.get(f"/v1/counts/{number}", headers=manager)).json()
+        assert seen["entries"] == 2
+        assert [(c["location_id"], c["sku_id"], c["quantity"]) for c in seen["counted"]] == [
+            (location.id, sku.id, 5)
+        ]
+        book = [(d["book"], d["counted"]) for d in seen["differences"] if d["sku_id"] == sku.id]
+        assert book == ([] if batch.quantity == 5 else [(batch.quantity, 5)])
 
-    seen = (await api.get(f"/v1/counts/{number}", headers=manager)).json()
-    assert seen["entries"] == 2
-    assert [(c["location_id"], c["sku_id"], c["quantity"]) for c in seen["counted"]] == [
-        (location.id, sku.id, 5)
-    ]
-    [diff] = [d for d in seen["differences"] if d["sku_id"] == sku.id] or [None]
-    if batch.quantity == 5:
-        assert diff is None
-    else:
-        assert diff is not None and (diff["book"], diff["counted"]) == (batch.quantity, 5)
+        approved = await api.post(f"/v1/counts/{number}/approve", headers=manager)
+        assert approved.status_code == 200, approved.text
+        closed = await pda.get(f"/pda/count/{number}")
+        assert closed.headers["location"] == "/pda/count?msg=closed"
+        late = await pda.post(f"/pda/count/{number}", data={**form, "scan_id": scan_id + "e"})
+        assert "ok=0&msg=refused" in late.headers["location"]
+        assert number not in (await pda.get("/pda/count")).text  # no longer open
