@@ -484,6 +484,16 @@ async def count_detail(
     return await count_page(request, viewer, count_no, done=done)
 
 
+@router.get("/counts/{count_no}/count-sheet.pdf")
+async def count_sheet(request: Request, count_no: str, viewer: SignedIn) -> Response:
+    """The count's blind count sheet (locations and their barcodes, no book figure), as the API
+    prints it, for the browser to print."""
+    viewer.require("stock.read")
+    body, media = await viewer.api.get_bytes(f"/v1/counts/{count_no}/count-sheet.pdf")
+    headers = {"Content-Disposition": f'inline; filename="{count_no}.pdf"'}
+    return Response(body, media_type=media or "application/pdf", headers=headers)
+
+
 @router.post("/counts/{count_no}/entries", response_class=HTMLResponse)
 async def count_entry(
     request: Request,

@@ -17,6 +17,10 @@ reprint is the same document.
   tracking number as a large Code 128 with its text, waybill number, recipient name, phone masked
   by `mask_phone` (138****5678), full address, sender warehouse, weight in kg, order number and
   the package number as a smaller Code 128.
+- `count_sheet_pdf(CountSheet)` — A4, a blind stock count sheet (盘点表): the count number as
+  Code 128, warehouse, location and page counts, then one row per location in the given order:
+  its code, its barcode as a Code 128 to scan, and empty SKU, batch and counted columns to write
+  in. It holds no book (expected) quantity: whoever counts from it counts blind.
 
 Units follow DESIGN §4: the route length comes in centimetres (`Route.distance` of
 `models.domain.pick_paths`) and is printed in metres, the weight comes in grams and is printed in
@@ -59,6 +63,7 @@ from models.pdf_drawing import (
 LABEL_SIZE = (100 * mm, 150 * mm)
 PICK_ROWS_PER_PAGE = 17
 SLIP_ROWS_PER_PAGE = 28
+COUNT_ROWS_PER_PAGE = 17
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Code = Annotated[
@@ -131,6 +136,21 @@ class ShippingLabel(_Frozen):
     weight_g: Annotated[int, Field(gt=0)]
     package_no: Code
     order_no: Code
+
+
+class CountSheetLocation(_Frozen):
+    code: Code
+    barcode: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[ -~]+$"),
+    ]
+
+
+class CountSheet(_Frozen):
+    count_no: Code
+    warehouse_code: Code
+    created_by: Text
+    locations: tuple[CountSheetLocation, ...] = Field(min_length=1)
 
 
 _MAINLAND_MOBILE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$")
@@ -250,3 +270,33 @@ def shipping_label_pdf(doc: ShippingLabel) -> bytes:
     c.showPage()
     c.save()
     return buf.getvalue()
+
+
+def count_sheet_pdf(doc: CountSheet) -> bytes:
+    info = [
+        (f"仓库 Warehouse: {doc.warehouse_code}", 9),
+        (f"库位 Locations: {len(doc.locations)}", 9),
+        (f"开单 Opened by: {doc.created_by}", 9),
+        ("盲盘: 只写实盘数量 Blind count: write what you count", 9),
+        ("盘点人 Counted by: ____________", 9),
+    ]
+    columns = (
+        Column("#", 24, True),
+        Column("库位 Location", 160),
+        Column("SKU", 110),
+        Column("批次 Batch", 110),
+        Column("实盘 Counted", 119, True),
+    )
+
+    def row(c: Canvas, x: float, y: float, index: int) -> None:
+        location = doc.locations[index]
+        draw_row(c, x, y - 10, columns, (str(index + 1), location.code, "", "", ""))
+        draw_barcode(c, location.barcode, x + columns[0].width, y - 29, 152, 14, 0.9)
+
+    return paged_pdf(
+        f"Count sheet {doc.count_no}",
+        ("盘点表 COUNT SHEET", doc.count_no, info),
+        columns,
+        len(doc.locations),
+        (COUNT_ROWS_PER_PAGE, 33, row),
+    )

@@ -19,13 +19,14 @@ from api.deps import (
     Session,
     Writer,
     actor_of,
+    forbid_outside,
     require,
     visible_order,
     writer,
 )
 from api.errors import Problem, not_found
 from api.pagination import Page, Paging, fetch_page
-from api.schemas.types import DaysParam, Id, IdParam, LineNo, NoParam, Text
+from api.schemas.types import DaysParam, Id, IdParam, LineNo, NoParam, Text, TextParam
 from api.workflow_calls import AFTER_SALE, ORDER, update
 from models.contracts.after_sale import (
     OPEN_STATUSES,
@@ -41,7 +42,7 @@ from models.contracts.after_sale import (
     ReturnInspection,
     ReturnShipment,
 )
-from models.db import AfterSale, AfterSaleLine, Order, OrderLine, Sku
+from models.db import AfterSale, AfterSaleLine, AuditEntry, Order, OrderLine, Sku, Warehouse
 from models.domain.refunds import RefundRequestLine
 from workflows.after_sale import AfterSaleWorkflow
 from workflows.order import OrderWorkflow
@@ -84,6 +85,13 @@ class InspectedIn(BaseModel):
 
 class InboundIn(BaseModel):
     lines: list[InspectedIn] = Field(min_length=1, max_length=100)
+    inbound_key: Text | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="made by the device: the same key again gets the after-sale as received "
+        "the first time, nothing is received twice",
+    )
 
 
 class DecisionIn(BaseModel):
@@ -210,11 +218,16 @@ async def list_after_sales(
     sku_id: Annotated[IdParam | None, Query()] = None,
     overdue: Annotated[bool | None, Query(description="undecided past the SLA")] = None,
     stuck_days: Annotated[DaysParam | None, Query(description="no progress for N days")] = None,
+    return_tracking_no: Annotated[
+        TextParam | None, Query(description="the tracking number of the parcel sent back")
+    ] = None,
     sort: Annotated[
         AfterSaleSort, Query(description="column to sort by; a leading `-` sorts descending")
     ] = "last_progress_at",
 ) -> Page[AfterSalePublic]:
     query = _sorted(_filtered(status, type, order_no, sku_id, overdue, stuck_days), sort)
+    if return_tracking_no is not None:
+        query = query.where(AfterSale.return_tracking_no == return_tracking_no)
     numbers, count = await fetch_page(session, query, paging)
     return Page(data=[await after_sale_public(session, who, n) for n in numbers], count=count)
 
@@ -319,6 +332,71 @@ async def ship_back(
     return await after_sale_public(w.session, w.principal, as_no)
 
 
+class IncomingLine(BaseModel):
+    line_no: int
+    sku_id: int
+    quantity: int
+
+
+class IncomingReturn(BaseModel):
+    """An after-sale as the receiving warehouse sees it: what comes back, no amount."""
+
+    as_no: str
+    order_no: str
+    type: str
+    status: str
+    waiting_for: str | None
+    return_warehouse_id: int | None
+    return_carrier: str | None
+    return_tracking_no: str | None
+    lines: list[IncomingLine]
+
+
+@router.get("/v1/warehouses/{warehouse_id}/returns")
+async def incoming_returns(
+    warehouse_id: IdParam,
+    session: Session,
+    paging: Paging,
+    who: Annotated[Principal, Depends(require("aftersales.inbound"))],
+    code: Annotated[
+        TextParam | None,
+        Query(description="the after-sale number or the return parcel's tracking number"),
+    ] = None,
+    status: Annotated[AfterSaleStatus | None, Query()] = None,
+) -> Page[IncomingReturn]:
+    """Returns (退货) coming back to this warehouse, for the people and devices who receive
+    them: found by after-sale number or by the tracking number of the parcel sent back."""
+    if await session.get(Warehouse, warehouse_id) is None:
+        raise not_found("warehouse", warehouse_id)
+    forbid_outside(who, warehouse_id)
+    query = select(AfterSale.as_no).where(AfterSale.return_warehouse_id == warehouse_id)
+    if code is not None:
+        query = query.where(
+            (AfterSale.as_no == code.strip()) | (AfterSale.return_tracking_no == code.strip())
+        )
+    if status is not None:
+        query = query.where(AfterSale.status == status)
+    numbers, count = await fetch_page(
+        session, query.order_by(AfterSale.last_progress_at.desc(), AfterSale.as_no), paging
+    )
+    found = [await after_sale_public(session, who, n) for n in numbers]
+    return Page(data=[IncomingReturn.model_validate(x.model_dump()) for x in found], count=count)
+
+
+async def _received_by_key(w: Writer, as_no: str, key: str) -> bool:
+    """Whether this after-sale was already received with the device's key (its audit row)."""
+    row = await w.session.scalar(
+        select(AuditEntry.id).where(
+            AuditEntry.action == "after_sale.inbound",
+            AuditEntry.object_type == "after_sale",
+            AuditEntry.object_id == as_no,
+            AuditEntry.status_code < 300,
+            AuditEntry.detail["inbound_key"].astext == key,
+        )
+    )
+    return row is not None
+
+
 @router.post("/v1/after-sales/{as_no}/inbound")
 async def receive_return(
     as_no: NoParam,
@@ -326,18 +404,22 @@ async def receive_return(
     deps: Deps,
     w: Annotated[Writer, Depends(writer("aftersales.inbound"))],
 ) -> AfterSalePublic:
-    """退货入库: every returned unit inspected — sellable back on the shelf, or damaged."""
+    """退货入库: every returned unit inspected — sellable back on the shelf, or damaged. With
+    an `inbound_key` a resend (a lost answer) answers the after-sale and receives nothing twice."""
     shown = await after_sale_public(w.session, w.principal, as_no)
     if shown.return_warehouse_id is not None and not w.principal.can_see_warehouse(
         shown.return_warehouse_id
     ):
         raise Problem(403, "devices act only in their own warehouse", type_="/problems/forbidden")
+    if body.inbound_key is not None and await _received_by_key(w, as_no, body.inbound_key):
+        return shown
     await w.session.commit()
     inspection = ReturnInspection(
         actor=actor_of(w.principal),
         lines=[InspectedLine(**line.model_dump()) for line in body.lines],
     )
-    await update(deps, AFTER_SALE, as_no, AfterSaleWorkflow.inspect, inspection)
+    key = None if body.inbound_key is None else f"inbound-{as_no}-{body.inbound_key}"
+    await update(deps, AFTER_SALE, as_no, AfterSaleWorkflow.inspect, inspection, update_id=key)
     await w.commit("after_sale.inbound", "after_sale", as_no, body.model_dump())
     return await after_sale_public(w.session, w.principal, as_no)
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import Principal, Session, require
+from api.deps import Principal, Session, forbid_outside, require
 from api.errors import Problem, conflict, not_found
 from api.routes.picking import own_task
 from api.schemas.types import NoParam
@@ -27,13 +27,18 @@ from models.db import (
     PickStop,
     Reservation,
     Sku,
+    StockCount,
+    StockCountLocation,
     Warehouse,
 )
 from models.documents import (
+    CountSheet,
+    CountSheetLocation,
     PackingLine,
     PackingSlip,
     PickList,
     ShippingLabel,
+    count_sheet_pdf,
     packing_slip_pdf,
     pick_list_pdf,
     shipping_label_pdf,
@@ -196,3 +201,30 @@ async def _released_at(session: AsyncSession, package_no: str) -> datetime | Non
         .order_by(OrderEvent.id)
         .limit(1)
     )
+
+
+@router.get("/v1/counts/{count_no}/count-sheet.pdf", responses=PDF, response_class=PdfResponse)
+async def count_sheet(
+    count_no: NoParam, session: Session, who: Annotated[Principal, Depends(require("stock.read"))]
+) -> Response:
+    """The blind count sheet (盘点表) of a stock count: its locations with their barcodes and
+    blank columns to write the counted units in; no book figure is printed."""
+    count = await session.get(StockCount, count_no)
+    if count is None:
+        raise not_found("stock count", count_no)
+    forbid_outside(who, count.warehouse_id)
+    rows = await session.execute(
+        select(Location.code, Location.barcode)
+        .join(StockCountLocation, StockCountLocation.location_id == Location.id)
+        .where(StockCountLocation.count_no == count_no)
+        .order_by(Location.code)
+    )
+    warehouse = await session.get(Warehouse, count.warehouse_id)
+    assert warehouse is not None
+    document = CountSheet(
+        count_no=count.count_no,
+        warehouse_code=warehouse.code,
+        created_by=count.created_by,
+        locations=tuple(CountSheetLocation(code=code, barcode=bc) for code, bc in rows),
+    )
+    return _pdf(count_sheet_pdf(document), count_no)

@@ -15,7 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.deps import Principal, Session, Writer, forbid_outside, require, writer
 from api.errors import Problem, not_found, refused
 from api.pagination import Page, Paging, fetch_page
-from api.schemas.counts import CountCreate, CountEntriesIn, CountPublic, DifferencePublic
+from api.schemas.counts import (
+    CountCreate,
+    CountedPublic,
+    CountEntriesIn,
+    CountPublic,
+    DifferencePublic,
+)
 from api.schemas.types import IdParam, NoParam
 from models.db import StockCount, StockCountEntry, StockCountLocation, Warehouse
 from models.domain.purchasing import CountDifference
@@ -37,8 +43,13 @@ def _problem(exc: StockError) -> Problem:
 
 
 async def count_public(
-    session: AsyncSession, count_no: str, booked: list[CountDifference] | None = None
+    session: AsyncSession,
+    count_no: str,
+    booked: list[CountDifference] | None = None,
+    *,
+    blind: bool = False,
 ) -> CountPublic:
+    """The count; `blind` (the caller may not approve counts) leaves out every book figure."""
     count = await session.get(StockCount, count_no, populate_existing=True)
     if count is None:
         raise not_found("stock count", count_no)
@@ -55,8 +66,19 @@ async def count_public(
         .where(StockCountEntry.count_no == count_no)
     )
     shown = booked if booked is not None else (
-        await differences(session, count_no) if count.status == "counting" else []
+        await differences(session, count_no) if count.status == "counting" and not blind else []
     )  # fmt: skip
+    counted = await session.execute(
+        select(
+            StockCountEntry.location_id,
+            StockCountEntry.sku_id,
+            StockCountEntry.batch_no,
+            func.sum(StockCountEntry.quantity),
+        )
+        .where(StockCountEntry.count_no == count_no)
+        .group_by(StockCountEntry.location_id, StockCountEntry.sku_id, StockCountEntry.batch_no)
+        .order_by(StockCountEntry.location_id, StockCountEntry.sku_id, StockCountEntry.batch_no)
+    )
     return CountPublic(
         count_no=count.count_no,
         warehouse_id=count.warehouse_id,
@@ -67,8 +89,20 @@ async def count_public(
         decided_at=count.decided_at,
         location_ids=locations,
         entries=int(entries or 0),
-        differences=[DifferencePublic.model_validate(d.model_dump()) for d in shown],
+        differences=[]
+        if blind
+        else [DifferencePublic.model_validate(d.model_dump()) for d in shown],
+        blind=blind,
+        counted=[
+            CountedPublic(location_id=loc, sku_id=sku, batch_no=batch, quantity=int(n))
+            for loc, sku, batch, n in counted
+        ],
     )
+
+
+def is_blind(who: Principal) -> bool:
+    """Who may not approve a count counts blind: no book (expected) figure is shown to them."""
+    return not who.may("stock.count")
 
 
 async def _own(session: AsyncSession, who: Principal, count_no: str) -> StockCount:
@@ -132,8 +166,9 @@ async def list_counts(
 async def get_count(
     count_no: NoParam, session: Session, who: Annotated[Principal, Depends(require("stock.read"))]
 ) -> CountPublic:
+    """The count; blind (no book figure, no difference) for whoever may not approve it."""
     await _own(session, who, count_no)
-    return await count_public(session, count_no)
+    return await count_public(session, count_no, blind=is_blind(who))
 
 
 @router.post("/v1/counts/{count_no}/entries")
@@ -154,7 +189,7 @@ async def count_entries(
         await w.session.rollback()
         raise _problem(exc) from exc
     await w.commit("stock_count.entries", "stock_count", count_no, {"added": added})
-    return await count_public(w.session, count_no)
+    return await count_public(w.session, count_no, blind=is_blind(w.principal))
 
 
 @router.post("/v1/counts/{count_no}/approve")

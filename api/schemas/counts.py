@@ -37,6 +37,15 @@ class DifferencePublic(Public):
     kind: str  # surplus (盘盈) | deficit (盘亏)
 
 
+class CountedPublic(Public):
+    """What was counted so far for one (location, SKU, batch): the scans added up."""
+
+    location_id: int
+    sku_id: int
+    batch_no: str
+    quantity: int
+
+
 class CountPublic(Public):
     count_no: str
     warehouse_id: int
@@ -48,3 +57,7 @@ class CountPublic(Public):
     location_ids: list[int]
     entries: int
     differences: list[DifferencePublic]  # against the book now; booked ones once approved
+    # A blind count (盲盘): whoever may not approve counts (a device, a worker) never sees the
+    # book, so `differences` is empty for them; `counted` is what was counted, never the book.
+    blind: bool = False
+    counted: list[CountedPublic] = []

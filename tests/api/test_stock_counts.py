@@ -4,11 +4,14 @@ surplus and deficit through the ledger, and the count's locations are not picked
 
 from __future__ import annotations
 
+import io
+
 import httpx
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from core.db import SessionFactory
-from models.db import StockMovement
+from models.db import Location, StockMovement
 from tests.api.conftest import Ref
 from tests.api.stock_helpers import adjust, body, figures
 from tests.support.api import Headers, MakeHeaders
@@ -59,7 +62,13 @@ async def test_a_count_books_its_differences_once_approved(
     assert (first.status_code, resent.status_code, more.status_code) == (200, 200, 200)
     shown = more.json()
     assert shown["entries"] == 2
-    [diff] = shown["differences"]
+    # The device counts blind: its answers hold what it counted, never the book's 10.
+    assert (shown["blind"], shown["differences"]) == (True, [])
+    assert [(c["sku_id"], c["quantity"]) for c in shown["counted"]] == [(ref.sku_id, 8)]
+    # The manager (who approves) sees the differences against the book.
+    managed = (await client.get(f"/v1/counts/{number}", headers=manager)).json()
+    assert managed["blind"] is False
+    [diff] = managed["differences"]
     seen = (diff["book"], diff["counted"], diff["difference"], diff["kind"])
     assert seen == (10, 8, -2, "deficit")
 
@@ -108,3 +117,71 @@ async def test_a_cancelled_count_books_nothing(
     assert (await client.post(f"/v1/counts/{number}/approve", headers=manager)).status_code == 409
     assert (await figures(session_factory, ref.sku_id, ref.warehouse_id))[0] == 4
     assert (await client.get("/v1/counts/SC0", headers=manager)).status_code == 404
+
+
+async def test_a_device_never_sees_the_book_of_a_count(
+    client: httpx.AsyncClient,
+    admin: Headers,
+    ref: Ref,
+    user_headers: MakeHeaders,
+    key_headers: MakeHeaders,
+) -> None:
+    """盲盘: a device (or a worker who may not approve) is told no expected quantity, neither
+    when it reads the count nor in the answer to its scans; the manager sees the book."""
+    assert (await adjust(client, admin, body(ref, ref.sku_id, 4321))).status_code == 201
+    manager = await user_headers("warehouse_manager")
+    device = await key_headers("device", ref.warehouse_id)
+    opened = await client.post(
+        f"/v1/warehouses/{ref.warehouse_id}/counts",
+        json={"location_ids": [ref.location_id]},
+        headers=manager,
+    )
+    number = opened.json()["count_no"]
+    assert [(d["book"], d["counted"]) for d in opened.json()["differences"]] == [(4321, 0)]
+
+    seen = await client.get(f"/v1/counts/{number}", headers=device)
+    assert seen.status_code == 200, seen.text
+    assert seen.json()["blind"] is True
+    assert seen.json()["differences"] == [] and seen.json()["counted"] == []
+    assert '"book"' not in seen.text
+    scan = {"entry_key": "blind-1", "location_id": ref.location_id, "sku_id": ref.sku_id,
+            "quantity": 5}  # fmt: skip
+    answer = await client.post(f"/v1/counts/{number}/entries", json={"entries": [scan]},
+                               headers=device)  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    assert '"book"' not in answer.text
+    assert [c["quantity"] for c in answer.json()["counted"]] == [5]
+    booked = (await client.get(f"/v1/counts/{number}", headers=manager)).json()["differences"]
+    assert [(d["book"], d["counted"], d["difference"]) for d in booked] == [(4321, 5, -4316)]
+
+
+async def test_the_count_sheet_prints_locations_with_barcodes_and_no_book_figure(
+    client: httpx.AsyncClient,
+    admin: Headers,
+    ref: Ref,
+    user_headers: MakeHeaders,
+    key_headers: MakeHeaders,
+    session_factory: SessionFactory,
+) -> None:
+    assert (await adjust(client, admin, body(ref, ref.sku_id, 4321))).status_code == 201
+    manager = await user_headers("warehouse_manager")
+    opened = await client.post(
+        f"/v1/warehouses/{ref.warehouse_id}/counts",
+        json={"location_ids": [ref.location_id]},
+        headers=manager,
+    )
+    number = opened.json()["count_no"]
+    async with session_factory() as session:
+        location = await session.get_one(Location, ref.location_id)
+    sheet = f"/v1/counts/{number}/count-sheet.pdf"
+    stranger = await key_headers("device", ref.other_warehouse_id)
+    assert (await client.get(sheet, headers=stranger)).status_code == 403
+    assert (await client.get("/v1/counts/SC0/count-sheet.pdf", headers=manager)).status_code == 404
+    for who in (manager, await key_headers("device", ref.warehouse_id)):
+        printed = await client.get(sheet, headers=who)
+        assert printed.status_code == 200, printed.text
+        assert printed.headers["content-type"] == "application/pdf"
+        words = "".join(p.extract_text() for p in PdfReader(io.BytesIO(printed.content)).pages)
+        assert number in words and location.code in words and "COUNT SHEET" in words
+        assert "4321" not in words  # blind: the book's quantity is not on the sheet
+    assert (await client.get(sheet, headers=manager)).content == printed.content

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
@@ -109,4 +109,26 @@ async def page(
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             name = re.sub(r"[^\w.-]+", "_", request.node.nodeid)
             await opened.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        await context.close()
+
+
+# A handheld (the /pda pages): its screen and touch; CSP violations are collected.
+HANDHELD = {"width": 360, "height": 640}
+
+
+@pytest_asyncio.fixture
+async def handheld(
+    chrome: Browser, stack: Stack
+) -> AsyncIterator[tuple[BrowserContext, list[str]]]:
+    context = await chrome.new_context(base_url=stack.api, viewport=HANDHELD, has_touch=True)
+    problems: list[str] = []
+
+    def watch(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            problems.append(message.text)
+
+    context.on("console", watch)
+    try:
+        yield context, problems
+    finally:
         await context.close()

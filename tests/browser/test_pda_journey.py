@@ -6,11 +6,8 @@ on the way back: the page sends it again with the same id and the unit counts on
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, Route, expect
+from playwright.async_api import BrowserContext, Page, Route, expect
 from sqlalchemy import select
 
 from models.db import AuditEntry, PackCheck, User
@@ -19,26 +16,6 @@ from tests.support.orders import eventually
 from tests.support.picking import plan_now
 from tests.support.stack import Stack
 from workers.seed import DEMO_PASSWORD
-
-HANDHELD = {"width": 360, "height": 640}
-
-
-@pytest_asyncio.fixture
-async def handheld(
-    chrome: Browser, stack: Stack
-) -> AsyncIterator[tuple[BrowserContext, list[str]]]:
-    context = await chrome.new_context(base_url=stack.api, viewport=HANDHELD, has_touch=True)
-    problems: list[str] = []
-
-    def watch(message: ConsoleMessage) -> None:
-        if "Content Security Policy" in message.text:
-            problems.append(message.text)
-
-    context.on("console", watch)
-    try:
-        yield context, problems
-    finally:
-        await context.close()
 
 
 async def scan(page: Page, code: str) -> None:

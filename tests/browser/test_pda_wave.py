@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from models.db import OrderEvent, User
 from tests.browser.conftest import SCREENSHOTS
-from tests.browser.test_pda_journey import barcode_of, handheld, scan
+from tests.browser.test_pda_journey import barcode_of, scan
 from tests.support.invariants import assert_stock_invariants
 from tests.support.order_api import paid_order, skus_in, staff, warehouse_id
 from tests.support.orders import eventually
@@ -182,6 +182,3 @@ async def test_a_whole_wave_with_a_short_and_a_put_wall_order_on_a_handheld(
     boxed = sum(line["quantity"] for line in check["lines"])
     assert boxed == 2 - int(picked["missing_units"])  # what was short is not asked for in the box
     assert problems == []
-
-
-__all__ = ["handheld"]  # the handheld fixture, shared with the pick-and-pack journey

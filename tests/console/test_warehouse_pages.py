@@ -49,6 +49,7 @@ async def _pages(stack: Stack, api: httpx.AsyncClient) -> list[tuple[str, str, s
             "%PDF",
         ),
         (f"/console/counts/{count.json()['count_no']}", "stock.read", "盘点中"),
+        (f"/console/counts/{count.json()['count_no']}/count-sheet.pdf", "stock.read", "%PDF"),
         (f"/console/outbound?warehouse_id={sh01}", "waves.read", wave["wave_no"]),
         ("/console/warehouses", "warehouse.read", "GZ01"),
         (f"/console/warehouses/{sh01}", "warehouse.read", "库位"),

@@ -26,12 +26,16 @@ from pydantic import ValidationError
 from pypdf import PdfReader
 
 from models.documents import (
+    COUNT_ROWS_PER_PAGE,
     PICK_ROWS_PER_PAGE,
+    CountSheet,
+    CountSheetLocation,
     PackingLine,
     PackingSlip,
     PickList,
     PickStop,
     ShippingLabel,
+    count_sheet_pdf,
     mask_phone,
     packing_slip_pdf,
     pick_list_pdf,
@@ -377,3 +381,37 @@ def test_invalid_input_is_refused_naming_the_field(
     with pytest.raises(ValidationError) as refused:
         build()
     assert [error["loc"] for error in refused.value.errors()] == [where]
+
+
+# The count sheet (盘点表) --------------------------------------------------------------------
+
+
+def count_sheet(n: int) -> CountSheet:
+    return CountSheet(
+        count_no="SC20261206000042",
+        warehouse_code="SH01",
+        created_by="user:warehouse_manager",
+        locations=tuple(
+            CountSheetLocation(code=f"A-{k:02d}-01-1", barcode=f"SH01-A-{k:02d}-01-1")
+            for k in range(1, n + 1)
+        ),
+    )
+
+
+def test_a_count_sheet_lists_every_location_with_its_barcode_and_a_blank_to_write_in() -> None:
+    doc = count_sheet(COUNT_ROWS_PER_PAGE + 3)
+    pdf = count_sheet_pdf(doc)
+    texts = page_texts(pdf)
+    assert len(texts) == 2
+    for page, text in enumerate(texts, 1):
+        assert f"page {page} / 2" in text and "COUNT SHEET" in text and "SC20261206000042" in text
+        assert "Blind count" in text
+    lines = [line for text in texts for line in text.splitlines()]
+    for number, location in enumerate(doc.locations, 1):
+        # The row holds its number and the location, nothing else: no book quantity.
+        [row] = [line for line in lines if f" {location.code}" in line and "SH01-" not in line]
+        assert row.strip() == f"{number} {location.code}"
+    pages = decoded(pdf)
+    assert all(page[0] == "SC20261206000042" for page in pages)
+    assert [code for page in pages for code in page[1:]] == [x.barcode for x in doc.locations]
+    assert count_sheet_pdf(doc) == pdf  # a reprint is the same document

@@ -77,6 +77,8 @@
   }
 
   function wire(form) {
+    // A look-up (method="get": a scanned location, SKU, count) is a plain navigation.
+    if ((form.getAttribute("method") || "get").toLowerCase() !== "post") { return; }
     var idField = form.querySelector("input[name=scan_id]");
     if (idField) { idField.value = newId(); }
     var busy = false;
