@@ -27,6 +27,7 @@ from models.db import (
     Warehouse,
 )
 from models.domain.purchasing import PoLine, Receipt
+from services import putaway
 from services.stock_ledger import BatchRef, Document, move_in_transit, move_on_hand
 
 
@@ -263,6 +264,7 @@ async def book_receipt(
             delta=-change.quantity,
             doc=_keyed(doc, f"{request.receipt_no}:transit:{change.line_no}"),
         )
+    await putaway.tasks_for_receipt(session, request)  # landed in a receiving location: 上架
 
 
 async def record_po_step(session: AsyncSession, step: PoStep) -> None:
