@@ -177,6 +177,24 @@ async def check_receipt(
             raise InvalidPoInput(f"{where}.batch_no", f"SKU {sku} is batch-managed")
 
 
+async def receiving_location(session: AsyncSession, warehouse_id: int) -> int:
+    """The warehouse's receiving location (the first active one), where a receipt lands when
+    the receiver names no location."""
+    found = await session.scalar(
+        select(Location.id)
+        .where(
+            Location.warehouse_id == warehouse_id,
+            Location.kind == "receiving",
+            Location.active.is_(True),
+        )
+        .order_by(Location.id)
+        .limit(1)
+    )
+    if found is None:
+        raise InvalidPoInput("location_id", "the warehouse has no receiving location: name one")
+    return int(found)
+
+
 async def book_receipt(
     session: AsyncSession, request: ReceiveGoodsRequest, *, received_at: datetime
 ) -> None:
