@@ -77,6 +77,9 @@
   }
 
   function wire(form) {
+    // A GET form (a scan that only looks something up) navigates as browsers do: posting it
+    // would send it to the action's POST route instead.
+    if ((form.getAttribute("method") || "get").toLowerCase() !== "post") { return; }
     var idField = form.querySelector("input[name=scan_id]");
     if (idField) { idField.value = newId(); }
     var busy = false;
