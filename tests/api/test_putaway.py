@@ -184,6 +184,11 @@ async def test_a_receipt_into_receiving_makes_a_task_per_line_with_its_suggested
         session_factory, ref, floor.receiving, "RC-1", [_line(1, ref.sku_id, 10, rejected=2)]
     )
     assert [t.task_no for t in again] == [t.task_no for t in tasks]
+    # More of batch L9 while its task is open: told the same location, the units meet there.
+    [more] = await _receive(
+        session_factory, ref, floor.receiving, "RC-5", [_line(1, batch_sku, 2, "L9")]
+    )
+    assert more.suggested_location_id == ref.location_id
     # A receipt booked straight into a storage location makes no task.
     assert await _receive(session_factory, ref, ref.location_id, "RC-2",
                           [_line(1, ref.sku_id, 3)]) == []  # fmt: skip
