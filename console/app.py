@@ -27,6 +27,7 @@ from console import (
     marketing,
     orders,
     purchasing,
+    putaway,
     search,
     warehouse,
 )
@@ -44,7 +45,7 @@ GROUPS: Final = (
     ("nav.group.sales", (orders, after_sales)),
     ("nav.group.purchasing", (purchasing,)),
     ("nav.group.finance", (finance,)),
-    ("nav.group.warehouse", (warehouse, devices)),
+    ("nav.group.warehouse", (warehouse, putaway, devices)),
     ("nav.group.catalog", (catalog, marketing)),
     ("nav.group.system", (admin,)),
 )

@@ -69,12 +69,13 @@ async def stock_list(request: Request, viewer: SignedIn) -> Response:
 
 def _stock_header(t: Translator) -> list[str]:
     keys = ("sku", "warehouse", "on_hand", "reserved", "in_transit", "safety_hold", "blocked")
-    return [t(f"stock.col.{k}") for k in (*keys, "sellable")]
+    return [t(f"stock.col.{k}") for k in (*keys, "sellable", "awaiting_putaway")]
 
 
 def _stock_row(row: Json, t: Translator) -> list[str]:
     figures = ("on_hand", "reserved", "in_transit", "safety_hold", "blocked", "sellable")
-    return [str(row["sku_id"]), str(row["warehouse_id"]), *(str(row[k]) for k in figures)]
+    waiting = str(row.get("awaiting_putaway", 0))  # in receiving, not pickable yet
+    return [str(row["sku_id"]), str(row["warehouse_id"]), *(str(row[k]) for k in figures), waiting]
 
 
 @router.get("/stock/export.{kind}")

@@ -22,6 +22,12 @@ reprint is the same document.
   its code, its barcode as a Code 128 to scan, and empty SKU, batch and counted columns to write
   in. It holds no book (expected) quantity: whoever counts from it counts blind.
 
+- `putaway_list_pdf(PutawayList)` — A4, a warehouse's open putaway tasks (上架单), oldest first:
+  the warehouse code as Code 128 in the header with the task and unit counts; per row the task
+  number, the receiving location the units wait at, SKU code and name, batch, the units left to
+  put, and the suggested location with a small Code 128 of it ("-" when there is none: any
+  storage location will do). A page holds `PUTAWAY_ROWS_PER_PAGE` tasks.
+
 Units follow DESIGN §4: the route length comes in centimetres (`Route.distance` of
 `models.domain.pick_paths`) and is printed in metres, the weight comes in grams and is printed in
 kg; both are formatted from integers. The printed-at time is part of the input and is printed with
@@ -64,6 +70,7 @@ LABEL_SIZE = (100 * mm, 150 * mm)
 PICK_ROWS_PER_PAGE = 17
 SLIP_ROWS_PER_PAGE = 28
 COUNT_ROWS_PER_PAGE = 17
+PUTAWAY_ROWS_PER_PAGE = 17
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Code = Annotated[
@@ -97,6 +104,22 @@ class PickList(_Frozen):
     route_name: Text
     route_length_cm: Annotated[int, Field(ge=0)]
     stops: tuple[PickStop, ...] = Field(min_length=1)
+
+
+class PutawayLine(_Frozen):
+    task_no: Code
+    from_location_code: Code
+    sku_code: Code
+    sku_name: Text
+    batch_no: Code | None = None
+    quantity: Quantity
+    suggested_location_code: Code | None = None
+
+
+class PutawayList(_Frozen):
+    warehouse_code: Code
+    warehouse_name: Text
+    lines: tuple[PutawayLine, ...] = Field(min_length=1)
 
 
 class PackingLine(_Frozen):
@@ -198,6 +221,42 @@ def pick_list_pdf(doc: PickList) -> bytes:
         columns,
         len(doc.stops),
         (PICK_ROWS_PER_PAGE, 33, row),
+    )
+
+
+def putaway_list_pdf(doc: PutawayList) -> bytes:
+    units = sum(line.quantity for line in doc.lines)
+    info = [
+        f"仓库 Warehouse: {doc.warehouse_name}",
+        f"任务 Tasks: {len(doc.lines)}    件数 Units: {units}",
+    ]
+    columns = (
+        Column("任务 Task", 88),
+        Column("从 From", 60),
+        Column("SKU", 80),
+        Column("品名 Name", 120),
+        Column("批次 Batch", 60),
+        Column("数量 Qty", 40, True),
+        Column("建议库位 To", 75),
+    )
+
+    def row(c: Canvas, x: float, y: float, index: int) -> None:
+        line = doc.lines[index]
+        cells = (line.task_no, line.from_location_code, line.sku_code, line.sku_name)
+        to = line.suggested_location_code
+        draw_row(
+            c, x, y - 10, columns, (*cells, line.batch_no or "-", str(line.quantity), to or "-")
+        )
+        if to:  # under the row's right end, below the suggested location's code
+            right = x + sum(column.width for column in columns)
+            draw_barcode(c, to, right - 136, y - 29, 136, 14, 0.9)
+
+    return paged_pdf(
+        f"Putaway list {doc.warehouse_code}",
+        ("上架单 PUTAWAY LIST", doc.warehouse_code, [(line, 9) for line in info]),
+        columns,
+        len(doc.lines),
+        (PUTAWAY_ROWS_PER_PAGE, 33, row),
     )
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.contracts.after_sale import ReturnInbound
 from models.db import Location, LocationStock, PickAllocation, Reservation
+from services import putaway
 from services.stock_ledger import BatchRef, Document, move_on_hand
 
 
@@ -32,11 +33,29 @@ async def receive_return(session: AsyncSession, inbound: ReturnInbound) -> int:
         source = await _shipped_from(session, inbound, line.line_no, sku_id)
         back = (line.line_no, sku_id)
         units += await _put_back(session, inbound, back, source, line.sellable, "sellable")
+        await putaway.create_task(session, _landed(inbound, back, source, line.sellable))
         if line.damaged and damage is None:
             raise NoDamageLocation(f"warehouse {inbound.warehouse_id} has no damage location")
         place = replace(source, location_id=damage or source.location_id)
         units += await _put_back(session, inbound, back, place, line.damaged, "damaged")
     return units
+
+
+def _landed(
+    inbound: ReturnInbound, line: tuple[int, int], where: BatchRef, count: int
+) -> putaway.Landed:
+    """Sellable units restocked: a putaway task when they landed in a receiving location."""
+    line_no, sku_id = line
+    return putaway.Landed(
+        warehouse_id=inbound.warehouse_id,
+        sku_id=sku_id,
+        batch_no=where.batch_no,
+        location_id=where.location_id,
+        quantity=count,
+        source_type="after_sale",
+        source_no=inbound.as_no,
+        source_key=f"return:{inbound.as_no}:{line_no}",
+    )
 
 
 async def _put_back(

@@ -26,6 +26,10 @@ class LocationMove:
     to_location_id: int
     quantity: int
     batch_no: str = ""
+    # What the ledger rows refer to: the move itself, or the document it is part of (a
+    # putaway task, whose puts are moves).
+    ref_type: str = REF_TYPE
+    ref_no: str = ""
 
 
 @dataclass(frozen=True)
@@ -149,8 +153,8 @@ async def _apply(session: AsyncSession, move: LocationMove, actor: str) -> MoveD
             location_id=location_id,
             batch_no=move.batch_no,
             on_hand_delta=delta,
-            ref_type=REF_TYPE,
-            ref_no=move.move_id,
+            ref_type=move.ref_type,
+            ref_no=move.ref_no or move.move_id,
             actor=actor,
             idempotency_key=key,
         )

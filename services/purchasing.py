@@ -27,6 +27,7 @@ from models.db import (
     Warehouse,
 )
 from models.domain.purchasing import PoLine, Receipt
+from services import putaway
 from services.stock_ledger import BatchRef, Document, move_in_transit, move_on_hand
 
 
@@ -176,6 +177,24 @@ async def check_receipt(
             raise InvalidPoInput(f"{where}.batch_no", f"SKU {sku} is batch-managed")
 
 
+async def receiving_location(session: AsyncSession, warehouse_id: int) -> int:
+    """The warehouse's receiving location (the first active one), where a receipt lands when
+    the receiver names no location."""
+    found = await session.scalar(
+        select(Location.id)
+        .where(
+            Location.warehouse_id == warehouse_id,
+            Location.kind == "receiving",
+            Location.active.is_(True),
+        )
+        .order_by(Location.id)
+        .limit(1)
+    )
+    if found is None:
+        raise InvalidPoInput("location_id", "the warehouse has no receiving location: name one")
+    return int(found)
+
+
 async def book_receipt(
     session: AsyncSession, request: ReceiveGoodsRequest, *, received_at: datetime
 ) -> None:
@@ -263,6 +282,7 @@ async def book_receipt(
             delta=-change.quantity,
             doc=_keyed(doc, f"{request.receipt_no}:transit:{change.line_no}"),
         )
+    await putaway.tasks_for_receipt(session, request)  # landed in a receiving location: 上架
 
 
 async def record_po_step(session: AsyncSession, step: PoStep) -> None:

@@ -330,10 +330,13 @@ async def receive(
         extras=tuple(ReceiptExtra(**extra.model_dump()) for extra in body.extras),
     )
     try:
+        location_id = body.location_id or await purchasing.receiving_location(
+            w.session, body.warehouse_id
+        )
         await purchasing.check_receipt(
             w.session,
             warehouse_id=body.warehouse_id,
-            location_id=body.location_id,
+            location_id=location_id,
             receipt=receipt,
         )
     except InvalidPoInput as exc:
@@ -341,7 +344,7 @@ async def receive(
     request = ReceiveRequest(
         receipt_key=body.receipt_key,
         warehouse_id=body.warehouse_id,
-        location_id=body.location_id,
+        location_id=location_id,
         receipt=receipt,
         actor=actor_of(w.principal),
     )

@@ -25,11 +25,13 @@ from api.schemas.stock import (
     StockAdjustmentCreate,
     StockAdjustmentPublic,
     StockPublic,
+    StockRowPublic,
     StocksPublic,
 )
 from api.schemas.types import IdParam, NoParam
 from models.contracts.inventory import MovementType
 from models.db import LocationStock, Sku, Stock, StockMovement, Warehouse
+from services import putaway
 from services.location_moves import LocationMove, move_between_locations
 from services.stock_ledger import BatchRef, Document, StockError, move_on_hand, set_safety_hold
 
@@ -100,10 +102,15 @@ async def list_stock(
         session, query.order_by(first, Stock.sku_id, Stock.warehouse_id), paging
     )
     blocked = await _blocked(session, rows)
-    return StocksPublic(
-        data=[_stock_public(r, blocked.get((r.sku_id, r.warehouse_id), 0)) for r in rows],
-        count=count,
-    )
+    waiting = await putaway.waiting(session, {(r.sku_id, r.warehouse_id) for r in rows})
+    data = [
+        StockRowPublic(
+            **_stock_public(r, blocked.get((r.sku_id, r.warehouse_id), 0)).model_dump(),
+            awaiting_putaway=waiting.get((r.sku_id, r.warehouse_id), 0),
+        )
+        for r in rows
+    ]
+    return StocksPublic(data=data, count=count)
 
 
 @router.get("/batches")

@@ -63,7 +63,9 @@ class ReceiptExtraIn(Strict):
 class ReceiptIn(Strict):
     receipt_key: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     warehouse_id: Id
-    location_id: Id  # where the accepted units are put away
+    # Where the accepted units land; omitted: the warehouse's receiving location (then they
+    # wait there for putaway, 上架).
+    location_id: Id | None = None
     lines: Annotated[list[ReceiptLineIn], Field(max_length=500)] = []
     extras: Annotated[list[ReceiptExtraIn], Field(max_length=100)] = []
 

@@ -27,6 +27,13 @@ class StockPublic(Public):
     sellable: int
 
 
+class StockRowPublic(StockPublic):
+    """A row of the stock list: also the units waiting in receiving for putaway (待上架), on
+    hand but not pickable until put away."""
+
+    awaiting_putaway: int = 0
+
+
 class BatchStockPublic(Public):
     id: int
     sku_id: int
@@ -104,7 +111,7 @@ class BatchUpdate(Strict):
     reason: Reason
 
 
-StocksPublic = Page[StockPublic]
+StocksPublic = Page[StockRowPublic]
 BatchStocksPublic = Page[BatchStockPublic]
 MovementsPublic = Page[MovementPublic]
 

@@ -21,7 +21,18 @@ from starlette.types import ASGIApp
 
 from console.client import Forbidden, NotFound, Refused, SignedOut
 from console.pages import ConsoleConfig, ConsoleState
-from console.pda import count, lookup, move, pack, pick, put_wall, receive, returns, sign_in
+from console.pda import (
+    count,
+    lookup,
+    move,
+    pack,
+    pick,
+    put_wall,
+    putaway,
+    receive,
+    returns,
+    sign_in,
+)
 from console.pda.common import (
     STATIC,
     NotPaired,
@@ -41,6 +52,7 @@ SCREENS: Final[tuple[ModuleType, ...]] = (
     put_wall,
     pack,
     receive,
+    putaway,
     move,
     count,
     returns,

@@ -160,8 +160,9 @@ async def _receipt_line(
         problem = "batch"
     if problem or line is None or good is None or bad is None:
         return problem or "refused"
+    # Left empty: the API books into the warehouse's receiving location (then putaway, 上架).
     put_at = await _location_id(api, warehouse_id, form.location) if form.location else None
-    if put_at is None:
+    if form.location and put_at is None:
         return "location"
     return {
         "location_id": put_at,
@@ -219,15 +220,16 @@ async def receive_line(
     body = {
         "receipt_key": scan_id,
         "warehouse_id": warehouse_id,
-        "location_id": entered["location_id"],
         "lines": [entered["line"]],
     }
+    if entered["location_id"] is not None:
+        body["location_id"] = entered["location_id"]
     try:
         answer = await api.post(f"/v1/purchase-orders/{po_no}/receipts", body)
     except Refused:
         return back(request, here, ok=False, msg="refused")
     shown = answer["receipt_no"]
-    return back(request, here, ok=True, msg="received", receipt=shown, at=form.location)
+    return back(request, here, ok=True, msg="received", receipt=shown, at=form.location or None)
 
 
 @router.get("/receive/{po_no}/receipts/{receipt_no}/receipt-note.pdf")

@@ -38,6 +38,7 @@ from models.db.purchase_orders import (
     SupplierInvoice,
 )
 from models.db.purchasing import Supplier, SupplierProduct
+from models.db.putaway import PutawayPut, PutawayTask
 from models.db.reconciliation import ReconciliationDifference, ReconciliationRun
 from models.db.stock_counts import StockCount, StockCountEntry, StockCountLocation
 from models.db.warehouse import Location, Warehouse, WarehouseRegionPriority
@@ -96,6 +97,8 @@ __all__ = [
     "PurchaseReturnLine",
     "PutWallLine",
     "PutWallSlot",
+    "PutawayPut",
+    "PutawayTask",
     "ReconciliationDifference",
     "ReconciliationRun",
     "Refund",

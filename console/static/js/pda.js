@@ -77,7 +77,8 @@
   }
 
   function wire(form) {
-    // A look-up (method="get": a scanned location, SKU, count) is a plain navigation.
+    // A GET form (a scan that only looks something up) navigates as browsers do: posting it
+    // would send it to the action's POST route instead.
     if ((form.getAttribute("method") || "get").toLowerCase() !== "post") { return; }
     var idField = form.querySelector("input[name=scan_id]");
     if (idField) { idField.value = newId(); }
