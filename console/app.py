@@ -24,6 +24,7 @@ from console import (
     enrolment,
     finance,
     inbox,
+    manifests,
     marketing,
     orders,
     purchasing,
@@ -44,7 +45,7 @@ GROUPS: Final = (
     ("nav.group.sales", (orders, after_sales)),
     ("nav.group.purchasing", (purchasing,)),
     ("nav.group.finance", (finance,)),
-    ("nav.group.warehouse", (warehouse, devices)),
+    ("nav.group.warehouse", (warehouse, manifests, devices)),
     ("nav.group.catalog", (catalog, marketing)),
     ("nav.group.system", (admin,)),
 )
