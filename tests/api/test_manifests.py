@@ -214,3 +214,44 @@ async def test_a_package_that_cannot_go_is_reported_and_stays(
     pdf = await api.get(f"/v1/manifests/{manifest}/manifest.pdf", headers=SH01)
     text = "\n".join(page_texts(pdf.content))
     assert first["tracking_no"] in text and second["tracking_no"] not in text
+
+
+async def test_an_open_resent_is_one_manifest_and_a_cancelled_one_frees_its_packages(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    (parcel,) = await labelled(stack, api, 1, "mf-cancel")
+    body = {
+        "warehouse_id": parcel["warehouse_id"],
+        "carrier_code": parcel["carrier_code"],
+        "request_id": "pda-open-1",
+    }
+    opened = await api.post("/v1/manifests", headers=SH01, json=body)
+    again = await api.post("/v1/manifests", headers=SH01, json=body)  # the answer was lost
+    assert opened.status_code == again.status_code == 201, again.text
+    number = opened.json()["manifest_no"]
+    assert again.json()["manifest_no"] == number
+    other = "ZTO" if parcel["carrier_code"] != "ZTO" else "SF"
+    _refused(
+        await api.post("/v1/manifests", headers=SH01, json=body | {"carrier_code": other}),
+        "request_id_reused",
+    )
+    unknown = await api.post(
+        "/v1/manifests",
+        headers=SH01,
+        json={**body, "carrier_code": "NOPE", "request_id": "pda-open-2"},
+    )
+    assert unknown.status_code == 422, unknown.text
+    listed = await api.get("/v1/manifests", headers=SH01, params={"status": "open"})
+    assert [m["manifest_no"] for m in listed.json()["data"]] == [number]
+
+    assert (await _scan(api, number, parcel["tracking_no"])).status_code == 200
+    cancelled = await api.post(f"/v1/manifests/{number}/cancel", headers=SH01)
+
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled" and cancelled.json()["count"] == 0
+    assert [p["status"] for p in cancelled.json()["packages"]] == ["cancelled"]
+    _refused(await _scan(api, number, parcel["package_no"]), "manifest_closed")
+    _refused(await api.post(f"/v1/manifests/{number}/hand-over", headers=SH01), "manifest_closed")
+    fresh = (await _open(api, parcel["warehouse_id"], parcel["carrier_code"]))["manifest_no"]
+    assert (await _scan(api, fresh, parcel["package_no"])).status_code == 200
+    assert (await package(api, parcel["package_no"], SH01))["status"] == "waybill_created"
