@@ -276,6 +276,8 @@ async def finish_handover(
     warehouse, off it. When none went, the manifest stays open with them on it."""
     manifest = await session.get(Manifest, manifest_no, with_for_update=True)
     assert manifest is not None
+    if manifest.status != "open":  # a repeat of a hand-over already booked
+        return manifest
     went = [no for no, why in failures.items() if why is None]
     lines = await session.scalars(
         select(ManifestPackage).where(

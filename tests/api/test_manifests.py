@@ -109,6 +109,8 @@ async def test_scans_by_package_and_tracking_number_and_hand_over_every_package(
     # Handed over once: sent again, the same answer and nothing handed over twice.
     repeat = await api.post(f"/v1/manifests/{number}/hand-over", headers=SH01)
     assert repeat.status_code == 200 and repeat.json()["status"] == "handed_over"
+    assert repeat.json()["handed_over_at"] == answer["handed_over_at"]
+    assert sorted(repeat.json()["handed_over"]) == sorted(answer["handed_over"])
     shipped_steps = [s for s, *_ in await events_of(stack, first["package_no"])]
     assert shipped_steps.count("shipped") == 1
 
