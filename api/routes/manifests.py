@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Response
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, func, or_, select
 
 from api.deps import (
     AppDeps,
@@ -43,7 +43,7 @@ from api.schemas.types import IdParam, NoParam, TextParam
 from api.workflow_calls import PACKAGE, update
 from models.contracts.order import Actor
 from models.contracts.shipment import HandoverRequest
-from models.db import Carrier, Manifest, ManifestPackage, Warehouse
+from models.db import Carrier, Manifest, ManifestPackage, Package, Warehouse
 from models.documents import ManifestDocument, ManifestEntry, manifest_pdf
 from services.manifests import (
     LIVE,
@@ -139,14 +139,14 @@ def _filtered(
         query = query.where(Manifest.carrier_code == carrier_code)
     if status:
         query = query.where(Manifest.status == status)
-    if package_no:  # the manifest a package (or tracking number) is or was on
+    if package_no:  # the manifest a package (by its number or tracking number) is on
+        named = select(Package.package_no).where(
+            or_(Package.package_no == package_no, Package.tracking_no == package_no)
+        )
         query = query.where(
             Manifest.manifest_no.in_(
                 select(ManifestPackage.manifest_no).where(
-                    and_(
-                        ManifestPackage.package_no == package_no,
-                        ManifestPackage.status.in_(LIVE),
-                    )
+                    ManifestPackage.package_no.in_(named), ManifestPackage.status.in_(LIVE)
                 )
             )
         )
@@ -186,7 +186,7 @@ async def list_manifests(
     sort: TextParam | None = None,
 ) -> Page[ManifestRow]:
     """Manifests of the caller's warehouses, newest first (`sort=created_at` oldest first);
-    `package_no`: the manifest a package is on."""
+    `package_no` (or a tracking number): the manifest that package is on."""
     query = _filtered(who, warehouse_id, carrier_code, status, package_no)
     if sort == "created_at":
         query = query.order_by(Manifest.created_at, Manifest.manifest_no)

@@ -106,6 +106,10 @@ async def test_scans_by_package_and_tracking_number_and_hand_over_every_package(
     )
     assert [m["manifest_no"] for m in listed.json()["data"]] == [number]
     assert listed.json()["data"][0]["count"] == 2
+    by_tracking = await api.get(
+        "/v1/manifests", headers=SH01, params={"package_no": second["tracking_no"]}
+    )
+    assert [m["manifest_no"] for m in by_tracking.json()["data"]] == [number]
     # Handed over once: sent again, the same answer and nothing handed over twice.
     repeat = await api.post(f"/v1/manifests/{number}/hand-over", headers=SH01)
     assert repeat.status_code == 200 and repeat.json()["status"] == "handed_over"
