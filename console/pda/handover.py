@@ -131,6 +131,30 @@ async def handover_scan(
     return back(request, path, ok=True, msg="scanned", last=answer["package_no"])
 
 
+@router.post("/handover/{manifest_no}/remove")
+async def handover_remove(
+    request: Request,
+    manifest_no: str,
+    api: DeviceApi,
+    csrf: Csrf = "",
+    package_no: Annotated[str, Form()] = "",
+) -> Response:
+    """Take a package off the open manifest (put it aside; it may go on another one)."""
+    check_csrf(request, csrf)
+    await whoami(api)
+    number = package_no.strip()
+    if not number.isalnum():
+        return back(request, f"/handover/{manifest_no}", ok=False, msg="unknown_package")
+    try:
+        await api.send("DELETE", f"/v1/manifests/{manifest_no}/packages/{number}")
+    except NotFound:
+        return back(request, f"/handover/{manifest_no}", ok=False, msg="not_on_manifest")
+    except Refused as refusal:
+        error = str(refusal.problem.get("error") or "refused")
+        return back(request, f"/handover/{manifest_no}", ok=False, msg=error)
+    return back(request, f"/handover/{manifest_no}", ok=True, msg="removed", last=number)
+
+
 @router.post("/handover/{manifest_no}/hand-over")
 async def handover_go(
     request: Request, manifest_no: str, api: DeviceApi, csrf: Csrf = ""

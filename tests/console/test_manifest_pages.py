@@ -124,6 +124,17 @@ async def test_the_handheld_opens_scans_and_hands_over_a_manifest(
         shown = await pda.get(first.headers["location"])
         assert 'id="count">1 件' in shown.text and parcel["package_no"] in text_of(shown.text)
 
+        # Taken off (put aside), then scanned on again.
+        remove = {"csrf": csrf_of(pda), "package_no": parcel["package_no"]}
+        off = await pda.post(f"{path}/remove", data=remove)
+        assert "ok=1&msg=removed" in off.headers["location"]
+        shown = await pda.get(off.headers["location"])
+        assert 'id="count">0 件' in shown.text and "已移出交接单" in text_of(shown.text)
+        twice = await pda.post(f"{path}/remove", data=remove)
+        assert "ok=0&msg=not_on_manifest" in twice.headers["location"]
+        scan_again = {**scan, "scan_id": "pda-rescan-1"}
+        assert "ok=1" in (await pda.post(f"{path}/scan", data=scan_again)).headers["location"]
+
         done = await pda.post(f"{path}/hand-over", data={"csrf": csrf_of(pda)})
         assert "ok=1&msg=handed_over" in done.headers["location"]
         shown = await pda.get(done.headers["location"])
