@@ -16,7 +16,7 @@ from api.errors import Problem, conflict, not_found
 from api.routes import packages
 from api.routes.picking import ScanId
 from api.schemas.orders import PackIn, ShipmentPublic
-from api.schemas.types import NoParam, Text
+from api.schemas.types import NoParam, Reason, Text
 from models.db import DeviceScan, Package, PackCheck
 from models.domain.scans import PickRefused
 from services.pack_checks import CheckView, check_view
@@ -38,6 +38,10 @@ class UnitIn(BaseModel):
 
 class VerifiedPackIn(PackIn):
     scan_id: ScanId
+
+
+class CheckOverrideIn(BaseModel):
+    reason: Reason = Field(description="why the units were taken as checked (audited)")
 
 
 async def _package(session: Session, who: Principal, package_no: str, lock: bool) -> Package:
@@ -179,3 +183,37 @@ async def verified_pack(
         # it stands is the answer.
         result = ShipmentPublic.model_validate(package).model_dump(mode="json")
     return await _store(w, body.scan_id, "pack", package_no, (200, result))
+
+
+@router.post("/{package_no}/check/override", response_model=CheckView)
+async def override_check(
+    package_no: NoParam,
+    body: CheckOverrideIn,
+    w: Annotated[Writer, Depends(writer("packages.override"))],
+) -> dict[str, Any]:
+    """A manager takes the units not yet scanned into the box as checked (a label the scanner
+    cannot read, say, checked by eye): the pack may go on. Audited with the reason and the
+    units it covered; a package whose box is already complete is refused."""
+    package = await _package(w.session, w.principal, package_no, lock=True)
+    if package.status not in CHECKABLE:
+        raise conflict(f"package {package_no} is {package.status}: nothing to check")
+    if package.status == "released" and await picked_on_floor(w.session, package_no) is None:
+        raise conflict(f"package {package_no} is not picked yet")
+    view = await check_view(w.session, package)
+    open_lines = [x for x in view["lines"] if x["scanned"] < x["quantity"]]
+    if not open_lines:
+        raise conflict(f"every unit of package {package_no} is in the box already")
+    for line in open_lines:
+        check = await w.session.get(PackCheck, (package_no, line["sku_id"]), with_for_update=True)
+        if check is None:
+            w.session.add(
+                PackCheck(package_no=package_no, sku_id=line["sku_id"], scanned=line["quantity"])
+            )
+        else:
+            check.scanned = line["quantity"]
+    await w.session.flush()
+    units = {x["sku_code"]: x["quantity"] - x["scanned"] for x in open_lines}
+    await w.commit(
+        "package.check_override", "package", package_no, {"reason": body.reason, "units": units}
+    )
+    return await check_view(w.session, package)
