@@ -24,6 +24,7 @@ from console import (
     enrolment,
     finance,
     inbox,
+    manifests,
     marketing,
     orders,
     purchasing,
@@ -45,7 +46,7 @@ GROUPS: Final = (
     ("nav.group.sales", (orders, after_sales)),
     ("nav.group.purchasing", (purchasing,)),
     ("nav.group.finance", (finance,)),
-    ("nav.group.warehouse", (warehouse, putaway, devices)),
+    ("nav.group.warehouse", (warehouse, putaway, manifests, devices)),
     ("nav.group.catalog", (catalog, marketing)),
     ("nav.group.system", (admin,)),
 )

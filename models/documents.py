@@ -17,6 +17,10 @@ reprint is the same document.
   tracking number as a large Code 128 with its text, waybill number, recipient name, phone masked
   by `mask_phone` (138****5678), full address, sender warehouse, weight in kg, order number and
   the package number as a smaller Code 128.
+- `manifest_pdf(ManifestDocument)` — A4, a carrier manifest (交接单): the manifest number as
+  Code 128, carrier, warehouse, package count and total weight, created and handed-over times,
+  driver/vehicle note; one row per package with its tracking number as Code 128, package and
+  order number and weight; after the last row the total and the lines the driver signs.
 - `count_sheet_pdf(CountSheet)` — A4, a blind stock count sheet (盘点表): the count number as
   Code 128, warehouse, location and page counts, then one row per location in the given order:
   its code, its barcode as a Code 128 to scan, and empty SKU, batch and counted columns to write
@@ -358,4 +362,78 @@ def count_sheet_pdf(doc: CountSheet) -> bytes:
         columns,
         len(doc.locations),
         (COUNT_ROWS_PER_PAGE, 33, row),
+    )
+
+
+class ManifestEntry(_Frozen):
+    package_no: Code
+    tracking_no: Code
+    order_no: Code
+    weight_g: Annotated[int, Field(gt=0)]
+
+
+class ManifestDocument(_Frozen):
+    """A carrier manifest (交接单): what the driver takes and signs for."""
+
+    manifest_no: Code
+    carrier_code: Code
+    carrier_name: Text
+    warehouse_code: Code
+    warehouse_name: Text
+    status: Code
+    created_at: AwareDatetime
+    handed_over_at: AwareDatetime | None = None
+    handed_over_by: Text | None = None
+    note: Text | None = None  # driver, vehicle
+    entries: tuple[ManifestEntry, ...] = Field(min_length=1)
+
+    @property
+    def weight_g(self) -> int:
+        return sum(entry.weight_g for entry in self.entries)
+
+
+MANIFEST_ROWS_PER_PAGE = 16
+
+
+def manifest_pdf(doc: ManifestDocument) -> bytes:
+    """A4: the manifest number as Code 128, carrier, warehouse, package count and total weight,
+    then one row per package (its tracking number as Code 128 with its text, package and order
+    number, weight), and after the last row the lines the driver and the warehouse sign."""
+    handed = (
+        doc.handed_over_at.isoformat(sep=" ", timespec="minutes") if doc.handed_over_at else "-"
+    )
+    info = [
+        (f"承运商 Carrier: {doc.carrier_name} ({doc.carrier_code})", 9),
+        (f"仓库 Warehouse: {doc.warehouse_name} ({doc.warehouse_code})", 9),
+        (f"件数 Packages: {len(doc.entries)}    重量 Weight: {kilograms(doc.weight_g)}", 9),
+        (f"创建 Created: {doc.created_at.isoformat(sep=' ', timespec='minutes')}", 9),
+        (f"交接 Handed over: {handed}  {doc.handed_over_by or ''}".rstrip(), 9),
+        (f"司机/车辆 Driver/vehicle: {doc.note or '-'}", 9),
+    ]
+    columns = (
+        Column("#", 24, True),
+        Column("运单号 Tracking no", 200),
+        Column("包裹 Package", 120),
+        Column("订单 Order", 120),
+        Column("重量 Weight", 59, True),
+    )
+
+    def row(c: Canvas, x: float, y: float, index: int) -> None:
+        entry = doc.entries[index]
+        cells = (str(index + 1), entry.tracking_no, entry.package_no, entry.order_no)
+        draw_row(c, x, y - 10, columns, (*cells, kilograms(entry.weight_g)))
+        draw_barcode(c, entry.tracking_no, x + columns[0].width, y - 32, 190, 18, 1.0)
+        if index == len(doc.entries) - 1:
+            total = f"合计 Total: {len(doc.entries)} 件 packages, {kilograms(doc.weight_g)}"
+            draw_text(c, x, y - 52, total, 11)
+            signature = "司机签字 Driver signature: ______________    日期 Date: __________"
+            draw_text(c, x, y - 80, signature, 10)
+            draw_text(c, x, y - 102, "仓库签字 Warehouse signature: ______________", 10)
+
+    return paged_pdf(
+        f"Carrier manifest {doc.manifest_no}",
+        ("交接单 CARRIER MANIFEST", doc.manifest_no, info),
+        columns,
+        len(doc.entries),
+        (MANIFEST_ROWS_PER_PAGE, 36, row),
     )

@@ -23,6 +23,7 @@ from console.client import Forbidden, NotFound, Refused, SignedOut
 from console.pages import ConsoleConfig, ConsoleState
 from console.pda import (
     count,
+    handover,
     lookup,
     move,
     pack,
@@ -51,6 +52,7 @@ SCREENS: Final[tuple[ModuleType, ...]] = (
     pick,
     put_wall,
     pack,
+    handover,
     receive,
     putaway,
     move,

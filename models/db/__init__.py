@@ -9,6 +9,7 @@ from models.db.devices import Device, PackCheck, StaffBadge
 from models.db.inventory import LocationStock, Stock, StockMovement
 from models.db.logins import LoginFailure
 from models.db.logistics import Carrier, CarrierCutoff, FreightPolicy, FreightRule, FreightTemplate
+from models.db.manifests import Manifest, ManifestPackage
 from models.db.money import MoneyEntry, OrderRefund, Payment, Refund, RefundCallback
 from models.db.orders import (
     Order,
@@ -73,6 +74,8 @@ __all__ = [
     "Location",
     "LocationStock",
     "LoginFailure",
+    "Manifest",
+    "ManifestPackage",
     "MoneyEntry",
     "Order",
     "OrderEvent",
