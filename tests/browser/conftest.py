@@ -97,7 +97,7 @@ async def page(
         # e.g. Enter fires both change and submit): intended, not a failure.
         if message.text.startswith(("htmx:sendAbort", "htmx:afterRequest")):
             return
-        if "Content Security Policy" in message.text or message.type == "error":
+        if "Content Security Policy" in message.text:
             violations.append(message.text)
 
     opened.on("console", watch)
@@ -132,3 +132,10 @@ async def handheld(
         yield context, problems
     finally:
         await context.close()
+
+
+async def photograph(page: Page, name: str) -> None:
+    """The screen as it is, for the README (.houtai/screenshots/<name>.png, copied to
+    docs/images by hand when a screen changes)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

@@ -6,38 +6,18 @@ opens the manifest PDF. Both packages are shipped and the manifest handed over a
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, ConsoleMessage, expect
+from playwright.async_api import BrowserContext, expect
 from sqlalchemy import select
 
 from models.db import User
 from tests.browser.conftest import SCREENSHOTS
-from tests.browser.test_pda_journey import HANDHELD, scan
+from tests.browser.test_pda_journey import scan
 from tests.support.manifests import labelled
 from tests.support.order_api import DEVICE, package, staff
 from tests.support.pdf_read import page_texts
 from tests.support.stack import Stack
-
-
-@pytest_asyncio.fixture
-async def handheld(
-    chrome: Browser, stack: Stack
-) -> AsyncIterator[tuple[BrowserContext, list[str]]]:
-    context = await chrome.new_context(base_url=stack.api, viewport=HANDHELD, has_touch=True)
-    problems: list[str] = []
-
-    def watch(message: ConsoleMessage) -> None:
-        if "Content Security Policy" in message.text or message.type == "error":
-            problems.append(message.text)
-
-    context.on("console", watch)
-    try:
-        yield context, problems
-    finally:
-        await context.close()
 
 
 async def test_open_scan_hand_over_and_print_a_manifest_on_a_handheld(

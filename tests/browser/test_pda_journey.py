@@ -11,6 +11,7 @@ from playwright.async_api import BrowserContext, Page, Route, expect
 from sqlalchemy import select
 
 from models.db import AuditEntry, PackCheck, User
+from tests.browser.conftest import photograph
 from tests.support.order_api import only_in, paid_order, staff
 from tests.support.orders import eventually
 from tests.support.picking import plan_now
@@ -62,12 +63,14 @@ async def test_pair_sign_in_pick_and_pack_on_a_handheld(
     pda = await context.new_page()
     await pda.goto("/pda/")
     await expect(pda).to_have_url(f"{stack.api}/pda/pair")
+    await photograph(pda, "pda-pair")
     await scan(pda, code)
     await expect(pda).to_have_url(f"{stack.api}/pda/sign-in?msg=paired")
     await expect(pda.locator("#say")).to_contain_text("PDA-B1")
     assert "hk_" not in await pda.content()  # the key is never shown
     await scan(pda, "EMP-0042")
     await expect(pda.locator("#say")).to_contain_text("请选择作业")
+    await photograph(pda, "pda-home")
 
     sh01 = int(
         next(
@@ -94,6 +97,7 @@ async def test_pair_sign_in_pick_and_pack_on_a_handheld(
             await scan(pda, await pda.locator("input[name=expected]").input_value())
             await expect(pda.locator("#say")).to_contain_text("请扫描商品")
             await expect(pda.locator("body")).to_have_class("pda result-ok")
+            await photograph(pda, "pda-pick")
             continue
         if "请扫描商品" not in say:
             break
@@ -148,6 +152,7 @@ async def test_pair_sign_in_pick_and_pack_on_a_handheld(
     await scan(pda, unit)
     await expect(pda.locator("#box")).to_contain_text("2/2")
     await expect(pda.locator("#say")).to_contain_text("请称重")
+    await photograph(pda, "pda-pack")
     expected = (
         await api.get(f"/v1/packages/{number}", headers=await staff(api, "warehouse_manager"))
     ).json()["expected_weight_g"]

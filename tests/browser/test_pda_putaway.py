@@ -12,13 +12,12 @@ from playwright.async_api import BrowserContext, Page, expect
 from sqlalchemy import func, select
 
 from models.db import Location, LocationStock, StockMovement, Supplier, SupplierProduct, User
-from tests.browser.conftest import SCREENSHOTS
-from tests.browser.test_pda_journey import handheld, scan
+from tests.browser.conftest import SCREENSHOTS, photograph
+from tests.browser.test_pda_journey import scan
 from tests.support.order_api import staff
 from tests.support.purchasing import sent
 from tests.support.stack import Stack
 
-__all__ = ["handheld"]  # the fixture, shared with the pick-and-pack journey
 QUANTITIES = (6, 4, 3)
 
 
@@ -117,6 +116,8 @@ async def test_receive_three_lines_into_receiving_then_put_them_all_away(
         if catalogue[sku]["batch_managed"]:
             await pda.locator("input[name=batch]").fill("B2612")
             await pda.locator("input[name=accepted]").focus()
+        if sku == skus[-1]:
+            await photograph(pda, "pda-receive")
         await scan(pda, str(quantity))
         await expect(pda.locator("#msg")).to_contain_text("已收货")
     for sku, quantity in zip(skus, QUANTITIES, strict=True):
