@@ -40,6 +40,7 @@ from models.db.purchase_orders import (
 from models.db.purchasing import Supplier, SupplierProduct
 from models.db.reconciliation import ReconciliationDifference, ReconciliationRun
 from models.db.stock_counts import StockCount, StockCountEntry, StockCountLocation
+from models.db.transfers import Transfer, TransferEvent, TransferLine
 from models.db.warehouse import Location, Warehouse, WarehouseRegionPriority
 from models.db.waves import (
     DeviceScan,
@@ -117,6 +118,9 @@ __all__ = [
     "SupplierProduct",
     "TrackingAllocation",
     "TrackingRange",
+    "Transfer",
+    "TransferEvent",
+    "TransferLine",
     "User",
     "UserRole",
     "UserWarehouse",
