@@ -28,6 +28,7 @@ from console import (
     orders,
     purchasing,
     search,
+    transfers,
     warehouse,
 )
 from console.client import EnrolmentRequired, Forbidden, NotFound, Refused, SignedOut
@@ -44,7 +45,7 @@ GROUPS: Final = (
     ("nav.group.sales", (orders, after_sales)),
     ("nav.group.purchasing", (purchasing,)),
     ("nav.group.finance", (finance,)),
-    ("nav.group.warehouse", (warehouse, devices)),
+    ("nav.group.warehouse", (warehouse, transfers, devices)),
     ("nav.group.catalog", (catalog, marketing)),
     ("nav.group.system", (admin,)),
 )
