@@ -122,6 +122,22 @@ async def transfer_page(
     )
 
 
+@router.post("/transfer/{transfer_no}/scan")
+async def transfer_scan(
+    request: Request,
+    transfer_no: str,
+    api: DeviceApi,
+    csrf: Csrf = "",
+    counts: Annotated[str, Form()] = "",
+    code: Annotated[str, Form()] = "",
+) -> Response:
+    """A SKU scanned: the line's count form (the page checks the SKU is on the transfer)."""
+    check_csrf(request, csrf)
+    await whoami(api)
+    counted = write_counts(read_counts(counts)) or None
+    return back(request, f"/transfer/{transfer_no}", counts=counted, sku=code.strip()[:64])
+
+
 @router.post("/transfer/{transfer_no}/count")
 async def transfer_count(
     request: Request,
