@@ -37,7 +37,7 @@ from models.contracts.transfers import (
 from models.contracts.waves import OutboundRequest, PackagePicked, PicksCancelled
 from tests.support.temporal import time_skipping_server
 from tests.workflows.fakes import WAIT_S
-from workflows.transfer import TransferWorkflow
+from workflows.transfer import PICKED_WAIT, TransferWorkflow
 
 SH, GZ = 1, 2
 DEVICE = Actor(kind="device", name="gz-rf-1")
@@ -145,6 +145,18 @@ class Scenario:
 
 @asynccontextmanager
 async def running(task_queue: str) -> AsyncIterator[Scenario]:
+    async with _running(task_queue) as (scenario, _):
+        yield scenario
+
+
+@asynccontextmanager
+async def running_with_env(task_queue: str) -> AsyncIterator[tuple[Scenario, Any]]:
+    async with _running(task_queue) as both:
+        yield both
+
+
+@asynccontextmanager
+async def _running(task_queue: str) -> AsyncIterator[tuple[Scenario, Any]]:
     env = await time_skipping_server()
     floor = FakeFloor()
     try:
@@ -179,7 +191,7 @@ async def running(task_queue: str) -> AsyncIterator[Scenario]:
                 task_timeout=timedelta(seconds=10),
             )
             await floor.wait_for("record_transfer_step", lambda s: s.step == "requested")
-            yield Scenario(handle, floor)
+            yield Scenario(handle, floor), env
     finally:
         await env.shutdown()
 
@@ -272,4 +284,30 @@ async def test_cancelled_on_the_floor_puts_picks_back_then_releases(task_queue: 
         assert names[-2:] == ["cancel_picks", "release_transfer_stock"]
         async with asyncio.timeout(WAIT_S):
             assert (await tr.handle.result()).status == "cancelled"
+        assert tr.floor.of("ship_transfer") == []
+
+
+async def test_shipping_waits_for_the_waves_word_and_gives_up_after_its_wait(
+    task_queue: str,
+) -> None:
+    """The floor may show the transfer picked before its wave has told it: ship waits for the
+    wave's word (read-your-writes), and past PICKED_WAIT without it, is refused."""
+    async with running_with_env(task_queue) as (tr, env):
+        await tr.approve(SH_MANAGER)
+        tr.floor.shipped = [ShippedLine(line_no=1, sku_id=11, quantity=5)]
+        early = asyncio.create_task(tr.ship())
+        await asyncio.sleep(0.5)  # the update is in, waiting for the wave
+        assert tr.floor.of("ship_transfer") == []
+        await tr.picked(Picked(line_no=1, sku_id=11, quantity=5),
+                        missing=(Picked(line_no=2, sku_id=12, quantity=2),))  # fmt: skip
+        async with asyncio.timeout(WAIT_S):
+            shipped = await early
+        assert shipped.status == "in_transit" and len(tr.floor.of("ship_transfer")) == 1
+
+    async with running_with_env(task_queue) as (tr, env):
+        await tr.approve(SH_MANAGER)
+        late = asyncio.create_task(tr.ship())
+        await asyncio.sleep(0.5)
+        await env.sleep(PICKED_WAIT + timedelta(seconds=5))  # the wave never says picked
+        assert "has not picked" in await refused(late, "InvalidStateError")
         assert tr.floor.of("ship_transfer") == []
