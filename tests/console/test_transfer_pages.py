@@ -71,6 +71,8 @@ async def test_request_approve_watch_and_ship_a_transfer_in_the_console(
         assert approved.status_code == 303
         page = await web.get(approved.headers["location"])
         assert "已审批：已下发调出仓拣货" in text_of(page.text) and "hx-trigger" in page.text
+        outbound = await web.get("/console/outbound", params={"warehouse_id": str(sh)})
+        assert f'href="/console/transfers/{number}"' in outbound.text  # waiting for a wave
 
         await pick_transfer(api, DEVICE["SH01"], sh, number)
         watched = await web.get(f"{detail}/watch")
