@@ -111,6 +111,7 @@ PACKAGE = Process("package", "shipment-")
 PURCHASE_ORDER = Process("purchase order", "po-")
 AFTER_SALE = Process("after-sale", "aftersale-")
 SETTLEMENT = Process("invoice", "settle-")  # a PO's invoices, by PO number
+TRANSFER = Process("transfer", "transfer-")
 
 
 async def update(

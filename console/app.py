@@ -30,6 +30,7 @@ from console import (
     purchasing,
     putaway,
     search,
+    transfers,
     warehouse,
 )
 from console.client import EnrolmentRequired, Forbidden, NotFound, Refused, SignedOut
@@ -46,7 +47,7 @@ GROUPS: Final = (
     ("nav.group.sales", (orders, after_sales)),
     ("nav.group.purchasing", (purchasing,)),
     ("nav.group.finance", (finance,)),
-    ("nav.group.warehouse", (warehouse, putaway, manifests, devices)),
+    ("nav.group.warehouse", (warehouse, putaway, transfers, manifests, devices)),
     ("nav.group.catalog", (catalog, marketing)),
     ("nav.group.system", (admin,)),
 )

@@ -180,6 +180,24 @@ class CountSheet(_Frozen):
     locations: tuple[CountSheetLocation, ...] = Field(min_length=1)
 
 
+class TransferNoteLine(_Frozen):
+    sku_code: Code
+    sku_name: Text
+    quantity: Quantity
+    shipped: Annotated[int, Field(ge=0)] = 0
+
+
+class TransferNote(_Frozen):
+    """调拨单: what leaves the source for the destination, the number as Code 128 to scan."""
+
+    transfer_no: Code
+    from_warehouse: Code
+    to_warehouse: Code
+    status: Text
+    created_at: AwareDatetime
+    lines: tuple[TransferNoteLine, ...] = Field(min_length=1)
+
+
 _MAINLAND_MOBILE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$")
 
 
@@ -436,4 +454,36 @@ def manifest_pdf(doc: ManifestDocument) -> bytes:
         columns,
         len(doc.entries),
         (MANIFEST_ROWS_PER_PAGE, 36, row),
+    )
+
+
+def transfer_note_pdf(doc: TransferNote) -> bytes:
+    info = [
+        (f"调出 From: {doc.from_warehouse}    调入 To: {doc.to_warehouse}", 9),
+        (f"状态 Status: {doc.status}", 9),
+        (f"申请时间 Requested at: {doc.created_at.isoformat(sep=' ', timespec='minutes')}", 9),
+    ]
+    columns = (
+        Column("#", 24, True),
+        Column("SKU", 120),
+        Column("品名 Name", 259),
+        Column("数量 Qty", 60, True),
+        Column("发出 Shipped", 60, True),
+    )
+    total = f"合计 Total units: {sum(line.quantity for line in doc.lines)}"
+
+    def row(c: Canvas, x: float, y: float, index: int) -> None:
+        line = doc.lines[index]
+        cells = (str(index + 1), line.sku_code, line.sku_name, str(line.quantity),
+                 str(line.shipped))  # fmt: skip
+        draw_row(c, x, y - 13, columns, cells)
+        if index == len(doc.lines) - 1:
+            draw_text(c, x, y - 40, total, 11)
+
+    return paged_pdf(
+        f"Transfer note {doc.transfer_no}",
+        ("调拨单 TRANSFER NOTE", doc.transfer_no, info),
+        columns,
+        len(doc.lines),
+        (SLIP_ROWS_PER_PAGE, 20, row),
     )

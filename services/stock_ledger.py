@@ -25,8 +25,18 @@ INBOUND_TYPES = frozenset(
         "adjustment_in",
     }
 )
-# in_transit: ordered from a supplier (+), arrived in a receipt or released at closing (−).
-IN_TRANSIT_TYPES = frozenset({"purchase_ordered", "purchase_arrived", "purchase_closed"})
+# in_transit: ordered from a supplier (+), arrived in a receipt or released at closing (−);
+# a transfer shipped towards the warehouse (+), arrived there or lost on the way (−).
+IN_TRANSIT_TYPES = frozenset(
+    {
+        "purchase_ordered",
+        "purchase_arrived",
+        "purchase_closed",
+        "transfer_shipped",
+        "transfer_arrived",
+        "transfer_lost",
+    }
+)
 OUTBOUND_TYPES = frozenset(
     {
         "transfer_out",

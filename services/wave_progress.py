@@ -19,6 +19,7 @@ from models.db import (
     PickTask,
     PutWallSlot,
     Sku,
+    TransferLine,
     Wave,
 )
 from services import pick_stock
@@ -90,11 +91,15 @@ async def _finished(session: AsyncSession, package_no: str) -> bool:
 
 
 async def _picked(session: AsyncSession, package_no: str, wave_no: str) -> PackagePicked:
+    lines: type[PackageLine] | type[TransferLine] = PackageLine
+    if package_no.startswith("TR"):  # a transfer between warehouses, picked like a package
+        lines = TransferLine
+    number = PackageLine.package_no if lines is PackageLine else TransferLine.transfer_no
     ordered = await session.execute(
-        select(PackageLine.line_no, PackageLine.sku_id, PackageLine.quantity, Sku.weight_g)
-        .join(Sku, Sku.id == PackageLine.sku_id)
-        .where(PackageLine.package_no == package_no)
-        .order_by(PackageLine.line_no)
+        select(lines.line_no, lines.sku_id, lines.quantity, Sku.weight_g)
+        .join(Sku, Sku.id == lines.sku_id)
+        .where(number == package_no)
+        .order_by(lines.line_no)
     )
     got: dict[int, int] = defaultdict(int)
     for line_no, units in await session.execute(

@@ -23,6 +23,7 @@ from activities.reconciliation import ReconciliationActivities
 from activities.replenishment import ReplenishmentActivities
 from activities.settlement import SettlementActivities
 from activities.shipments import ShipmentActivities
+from activities.transfers import TransferActivities
 from activities.waves import WaveActivities
 from core.db import SessionFactory
 from workflows.after_sale import AfterSaleWorkflow
@@ -34,6 +35,7 @@ from workflows.reconciliation import ReconciliationWorkflow
 from workflows.replenishment import ReplenishmentWorkflow
 from workflows.settlement import SettlementWorkflow
 from workflows.shipment import ShipmentWorkflow
+from workflows.transfer import TransferWorkflow
 from workflows.waves import WavePlannerWorkflow, WaveWorkflow
 
 WORKFLOWS = [
@@ -48,6 +50,7 @@ WORKFLOWS = [
     LatePaymentRefundWorkflow,
     WavePlannerWorkflow,
     WaveWorkflow,
+    TransferWorkflow,
 ]
 
 
@@ -97,6 +100,13 @@ def activities_for(deps: WorkerDeps) -> list[Callable[..., Any]]:
         waves.cancel_picks,
         waves.escalate_wave,
         waves.finish_wave,
+    ]
+    transfers = TransferActivities(sessions)
+    found += [
+        transfers.record_transfer_step,
+        transfers.release_transfer_stock,
+        transfers.ship_transfer,
+        transfers.receive_transfer,
     ]
     replenishment = ReplenishmentActivities(sessions)
     found += [replenishment.scan_reorder_points, replenishment.draft_po]

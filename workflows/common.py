@@ -61,6 +61,10 @@ LOCAL_ACTIVITIES = frozenset(
         "escalate_wave",
         "finish_wave",
         "record_after_sale_step",
+        "record_transfer_step",
+        "release_transfer_stock",
+        "ship_transfer",
+        "receive_transfer",
     }
 )
 # Histories from before local activities replay with regular ones: the marker decides.

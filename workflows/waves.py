@@ -172,9 +172,12 @@ class WaveWorkflow:
         for picked in progress.ready:
             if picked.package_no in self._state.told:
                 continue
-            shipment = workflow.get_external_workflow_handle(f"shipment-{picked.package_no}")
+            # A transfer between warehouses (TR…) is picked like a package and told the same;
+            # no package number starts so, so a package's signal is the command it always was.
+            process = "transfer" if picked.package_no.startswith("TR") else "shipment"
+            outbound = workflow.get_external_workflow_handle(f"{process}-{picked.package_no}")
             # a package cancelled meanwhile has nothing left to hear
-            await signal_unless_gone(shipment, messages.PICKED, picked)
+            await signal_unless_gone(outbound, messages.PICKED, picked)
             self._state.told.add(picked.package_no)
 
     @workflow.signal(name=messages.TASK_FINISHED)

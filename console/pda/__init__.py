@@ -33,6 +33,7 @@ from console.pda import (
     receive,
     returns,
     sign_in,
+    transfer,
 )
 from console.pda.common import (
     STATIC,
@@ -58,6 +59,7 @@ SCREENS: Final[tuple[ModuleType, ...]] = (
     move,
     count,
     returns,
+    transfer,
     lookup,
 )
 

@@ -28,5 +28,9 @@ MovementType = Literal[
     "pick_short",
     "move_out",
     "move_in",
+    # transfers between warehouses: in_transit at the destination while on the road
+    "transfer_shipped",
+    "transfer_arrived",
+    "transfer_lost",
 ]
 MOVEMENT_TYPES: Final[tuple[str, ...]] = get_args(MovementType)

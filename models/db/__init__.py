@@ -42,6 +42,7 @@ from models.db.purchasing import Supplier, SupplierProduct
 from models.db.putaway import PutawayPut, PutawayTask
 from models.db.reconciliation import ReconciliationDifference, ReconciliationRun
 from models.db.stock_counts import StockCount, StockCountEntry, StockCountLocation
+from models.db.transfers import Transfer, TransferEvent, TransferLine
 from models.db.warehouse import Location, Warehouse, WarehouseRegionPriority
 from models.db.waves import (
     DeviceScan,
@@ -123,6 +124,9 @@ __all__ = [
     "SupplierProduct",
     "TrackingAllocation",
     "TrackingRange",
+    "Transfer",
+    "TransferEvent",
+    "TransferLine",
     "User",
     "UserRole",
     "UserWarehouse",

@@ -27,7 +27,8 @@ WAVE_SEQUENCE = Sequence("wave_seq", metadata=Base.metadata)
 
 
 class OutboundOrder(Base):
-    """A package released to its warehouse (销售出库单): waits for a wave, then is picked."""
+    """A package released to its warehouse (销售出库单), or a transfer released to its source
+    (调拨出库): waits for a wave, then is picked."""
 
     __tablename__ = "outbound_orders"
     __table_args__ = (
@@ -37,9 +38,8 @@ class OutboundOrder(Base):
         Index("ix_outbound_orders_warehouse_status", "warehouse_id", "status"),
     )
 
-    package_no: Mapped[str] = mapped_column(
-        ForeignKey("packages.package_no", ondelete="CASCADE"), primary_key=True
-    )
+    # A package (PK…) or a transfer between warehouses (TR…), picked alike.
+    package_no: Mapped[str] = mapped_column(String(28), primary_key=True)
     order_no: Mapped[str] = mapped_column(String(24))
     warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
     carrier_code: Mapped[str] = mapped_column(String(32))

@@ -58,6 +58,12 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "waves.read": frozenset({"admin", "ops", "warehouse_manager", "device"}),
     "waves.plan": frozenset({"admin", "warehouse_manager"}),
     "picking.work": frozenset({"device"}),
+    # transfers between warehouses (调拨): approving is also limited to the source's managers
+    "transfers.read": STAFF_ROLES | {"device"},
+    "transfers.request": frozenset({"admin", "ops", "warehouse_manager"}),
+    "transfers.approve": frozenset({"admin", "warehouse_manager"}),
+    "transfers.ship": frozenset({"admin", "warehouse_manager"}),
+    "transfers.receive": frozenset({"admin", "warehouse_manager", "device"}),
     "devices.self": frozenset({"device"}),  # a handheld's own state, its worker's sign-in
     "users.manage": frozenset({"admin"}),
     "audit.read": frozenset({"admin"}),
@@ -92,6 +98,7 @@ WORKER_PERMISSIONS: Final = frozenset(
         "stock.count_entry",
         "stock.move",
         "aftersales.inbound",
+        "transfers.receive",
     }
 )
 # What an admin may compose a role from. aftersales.request is in: customer service may file an

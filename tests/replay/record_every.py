@@ -41,7 +41,16 @@ from models.domain.reconciliation import business_day
 from tests.replay.record import _createdb, _sql
 from tests.replay.record_money import late_after_end, refused_cancel_refund, unvouched_payment
 from tests.support.after_sale_api import delivered, open_after_sale, shown_as
-from tests.support.order_api import DEVICE, Json, only_in, paid_order, staff, view, wait_package
+from tests.support.order_api import (
+    DEVICE,
+    Json,
+    only_in,
+    paid_order,
+    staff,
+    view,
+    wait_package,
+    warehouse_id,
+)
 from tests.support.orders import (
     SHOP,
     customer_parcel,
@@ -793,6 +802,64 @@ async def replenishment(c: Clients) -> None:
     await sent(c.api, po_no, buyer)
 
 
+# --- transfers between warehouses --------------------------------------------------------------
+
+
+async def _transfer(c: Clients, key: str, quantity: int) -> tuple[str, int, Json]:
+    """SH01 → GZ01 requested by ops; returns the number, SH01's id and the manager's headers."""
+    from tests.support.transfers import request_transfer
+
+    sh, gz = await warehouse_id(c.stack, "SH01"), await warehouse_id(c.stack, "GZ01")
+    sku = await only_in(c.stack, "SH01")
+    asked = await request_transfer(
+        c.api, sh, gz, [(sku, quantity)], await staff(c.api, "ops"), request_key=key
+    )
+    assert asked.status_code == 201, asked.text
+    return asked.json()["transfer_no"], sh, await staff(c.api, "warehouse_manager")
+
+
+async def transfer_received(c: Clients) -> None:
+    """Approved by the source's manager, picked in a wave (planner and wave workflows), shipped,
+    received at GZ01 by its device with one unit damaged and one short: closed."""
+    from tests.support.transfers import pick_transfer
+
+    number, sh, manager = await _transfer(c, "replay-tr", 3)
+    approved = await c.api.post(f"/v1/transfers/{number}/approve", headers=manager)
+    assert approved.status_code == 200, approved.text
+    await pick_transfer(c.api, DEVICE["SH01"], sh, number)
+    shipped = await c.api.post(f"/v1/transfers/{number}/ship", headers=manager)
+    assert shipped.status_code == 200, shipped.text
+    receipt = {"receipt_key": "replay-r1", "lines": [{"line_no": 1, "good": 1, "damaged": 1}]}
+    path = f"/v1/transfers/{number}/receive"
+    received = await c.api.post(path, json=receipt, headers=DEVICE["GZ01"])
+    assert received.status_code == 200, received.text
+    c.finished(f"transfer-{number}")
+
+
+async def transfer_rejected(c: Clients) -> None:
+    """Rejected by the source's manager: the reservation released."""
+    number, _, manager = await _transfer(c, "replay-tr-rej", 1)
+    body = {"reason": "源仓库存要留给大促"}
+    rejected = await c.api.post(f"/v1/transfers/{number}/reject", json=body, headers=manager)
+    assert rejected.status_code == 200, rejected.text
+    c.finished(f"transfer-{number}")
+
+
+async def transfer_cancelled_after_picking(c: Clients) -> None:
+    """Approved and picked, then cancelled before shipping: the picks go back, the reservation
+    is released."""
+    from tests.support.transfers import pick_transfer
+
+    number, sh, manager = await _transfer(c, "replay-tr-cxl", 2)
+    approved = await c.api.post(f"/v1/transfers/{number}/approve", headers=manager)
+    assert approved.status_code == 200, approved.text
+    await pick_transfer(c.api, DEVICE["SH01"], sh, number)
+    body = {"reason": "不调了"}
+    cancelled = await c.api.post(f"/v1/transfers/{number}/cancel", json=body, headers=manager)
+    assert cancelled.status_code == 200, cancelled.text
+    c.finished(f"transfer-{number}")
+
+
 # --- finance and operations --------------------------------------------------------------------
 
 
@@ -882,6 +949,9 @@ SCENARIOS: dict[str, tuple[Scenario, dict[str, Any]]] = {
     "replenishment": (replenishment, {}),
     "reconciliation": (reconciliation, {}),
     "diagnostics": (diagnostics, {}),
+    "transfer_received": (transfer_received, {}),
+    "transfer_rejected": (transfer_rejected, {}),
+    "transfer_cancelled_after_picking": (transfer_cancelled_after_picking, {}),
 }
 
 
