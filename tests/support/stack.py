@@ -83,7 +83,10 @@ async def running_stack(
     await seed_demo(sessions)
     async with engine.begin() as conn:  # one dev server, many test databases: unique numbers
         start = next(_ORDER_NUMBERS)
-        for sequence in ("order_no_seq", "po_no_seq", "wave_seq", "after_sale_seq"):
+        numbering = await conn.scalars(  # every document number's sequence, not the ids'
+            text("SELECT sequencename FROM pg_sequences WHERE sequencename NOT LIKE '%\\_id\\_seq'")
+        )
+        for sequence in list(numbering):
             await conn.execute(text(f"ALTER SEQUENCE {sequence} RESTART WITH {start}"))
     async with AsyncExitStack() as stack:
         pay_url = await stack.enter_async_context(
