@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from workflows.visibility import SEARCH_ATTRIBUTES, kind
@@ -87,10 +87,15 @@ class EmbeddedPostgres:
 
     SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
 
-    def __init__(self, pgdata: Path, port: int, log_path: Path) -> None:
+    def __init__(
+        self, pgdata: Path, port: int, log_path: Path, settings: Mapping[str, str] | None = None
+    ) -> None:
+        """`settings`: extra server settings (`-c name=value`), e.g. the tests' throwaway
+        server turns durability off; `houtai up` passes none."""
         self.pgdata = pgdata.resolve()
         self.port = port
         self.log_path = log_path
+        self.settings = dict(settings or {})
         self.proc: subprocess.Popen[bytes] | None = None
         self._user: str | None = None
 
@@ -168,6 +173,7 @@ class EmbeddedPostgres:
                 "max_connections=200",
                 "-c",
                 "fsync=on",
+                *(arg for item in self.settings.items() for arg in ("-c", "=".join(item))),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

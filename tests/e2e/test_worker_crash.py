@@ -141,7 +141,7 @@ async def count(session: object, model: type, *where: object) -> int:
 def test_orders_ride_out_worker_and_api_kills_under_houtai_up(tmp_path: Path) -> None:
     figures_path = tmp_path / "chaos.json"
     command = [sys.executable, str(ROOT / "bench" / "chaos.py"), "--orders", str(CHAOS_ORDERS),
-               "--worker-kills", str(WORKER_KILLS), "--api-kills", str(API_KILLS), "--gap", "12",
+               "--worker-kills", str(WORKER_KILLS), "--api-kills", str(API_KILLS), "--gap", "5",
                "--concurrency", "5",
                "--json", str(figures_path)]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOUTAI_")}

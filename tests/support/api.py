@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -22,6 +23,14 @@ MakeHeaders = Callable[..., Awaitable[Headers]]
 PASSWORD = "correct-horse-battery"
 CLIENT_IP = "10.1.2.3"
 """The address the `client` fixture calls from; audit rows record it."""
+
+
+@functools.cache
+def _password_hash() -> str:
+    """PASSWORD's argon2 hash, made once per process and stored for every user add_user makes:
+    argon2 is slow on purpose (0.1-0.7 s a hash on the CI machine), and a hash of its own per
+    test user proves nothing the logins do not (they still verify it the production way)."""
+    return hash_password(PASSWORD)
 
 
 def asgi_client(deps: AppDeps, client: tuple[str, int] = ("127.0.0.1", 123)) -> httpx.AsyncClient:
@@ -52,7 +61,7 @@ async def add_user(
         user = User(
             username=username,
             display_name=username,
-            password_hash=hash_password(PASSWORD),
+            password_hash=_password_hash(),
             active=active,
             totp_secret=totp_secret,
             totp_enabled_at=datetime.now(UTC) if totp_secret else None,
