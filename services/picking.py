@@ -36,6 +36,7 @@ from models.domain.scans import (
     finished_status,
     refusal_answer,
 )
+from models.domain.transfers import is_transfer
 from services import pick_stock
 
 
@@ -133,7 +134,18 @@ async def _next_step(
     sorts = await session.scalar(
         select(func.count()).select_from(PutWallSlot).where(PutWallSlot.wave_no == task.wave_no)
     )
-    return {"action": "put_wall" if sorts else "pack", "wave_no": task.wave_no}
+    if sorts:
+        return {"action": "put_wall", "wave_no": task.wave_no}
+    outbound = set(
+        await session.scalars(
+            select(PickAllocation.package_no)
+            .join(PickStop, PickStop.allocation_id == PickAllocation.id)
+            .where(PickStop.task_no == task.task_no)
+        )
+    )
+    if outbound and all(is_transfer(number) for number in outbound):
+        return {"action": "transfer", "wave_no": task.wave_no}  # to the transfer staging area
+    return {"action": "pack", "wave_no": task.wave_no}
 
 
 # --- scanning -------------------------------------------------------------------------------

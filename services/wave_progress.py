@@ -22,6 +22,7 @@ from models.db import (
     TransferLine,
     Wave,
 )
+from models.domain.transfers import is_transfer
 from services import pick_stock
 from services.put_wall import slot_waiting
 
@@ -92,7 +93,7 @@ async def _finished(session: AsyncSession, package_no: str) -> bool:
 
 async def _picked(session: AsyncSession, package_no: str, wave_no: str) -> PackagePicked:
     lines: type[PackageLine] | type[TransferLine] = PackageLine
-    if package_no.startswith("TR"):  # a transfer between warehouses, picked like a package
+    if is_transfer(package_no):  # a transfer between warehouses, picked like a package
         lines = TransferLine
     number = PackageLine.package_no if lines is PackageLine else TransferLine.transfer_no
     ordered = await session.execute(

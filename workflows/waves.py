@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         WaveProgress,
         WaveRules,
     )
+    from models.domain.transfers import is_transfer
     from workflows.common import RETRY, call, signal_unless_gone
     from workflows.visibility import show
 
@@ -174,7 +175,7 @@ class WaveWorkflow:
                 continue
             # A transfer between warehouses (TR…) is picked like a package and told the same;
             # no package number starts so, so a package's signal is the command it always was.
-            process = "transfer" if picked.package_no.startswith("TR") else "shipment"
+            process = "transfer" if is_transfer(picked.package_no) else "shipment"
             outbound = workflow.get_external_workflow_handle(f"{process}-{picked.package_no}")
             # a package cancelled meanwhile has nothing left to hear
             await signal_unless_gone(outbound, messages.PICKED, picked)

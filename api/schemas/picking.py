@@ -30,9 +30,10 @@ class NextStop(PickStopView):
 
 class NextStep(Public):
     """What the device does next: pick at `stop`, or the task is done (`reason`), or its
-    units go to the put wall or straight to packing (`wave_no`)."""
+    units go to the put wall, straight to packing, or (a transfer's) to the transfer staging
+    area where the source's manager ships them (`wave_no`)."""
 
-    action: Literal["pick", "done", "put_wall", "pack"]
+    action: Literal["pick", "done", "put_wall", "pack", "transfer"]
     stop: NextStop | None = None
     reason: str | None = None
     wave_no: str | None = None

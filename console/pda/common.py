@@ -19,7 +19,9 @@ from console.pages import client_address, console_state, render
 from console.security import CSRF_FIELD, cookie_path
 
 DEVICE_COOKIE: Final = "houtai_device"
-NEXT_STEPS: Final = frozenset({"pack", "put_wall", "done"})  # after a task: its units go there
+NEXT_STEPS: Final = frozenset(
+    {"pack", "put_wall", "transfer", "done"}
+)  # after a task: its units go there
 STATIC = Path(__file__).parent.parent / "static"
 Csrf = Annotated[str, Form(alias=CSRF_FIELD)]
 ScanIdField = Annotated[str, Form()]

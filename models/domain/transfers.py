@@ -15,6 +15,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 APPROVER_ROLES = frozenset({"warehouse_manager", "admin"})
+TRANSFER_PREFIX = "TR"  # a transfer's number: picked in waves like a package's (PK…)
+
+
+def is_transfer(number: str) -> bool:
+    """Whether an outbound order of a wave is a transfer between warehouses, not a package."""
+    return number.startswith(TRANSFER_PREFIX)
 
 
 class TransferRuleError(Exception):

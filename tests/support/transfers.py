@@ -90,5 +90,8 @@ async def pick_transfer(api: httpx.AsyncClient, device: dict[str, str], source: 
                         number: str) -> Json:  # fmt: skip
     """Plan the source's waves now and pick everything there: the transfer is picked."""
     await plan_now(api, source)
-    await pick_everything(api, device)
+    finished = await pick_everything(api, device)
+    assert finished, "nothing to pick for the transfer"
+    # its units go to the transfer staging area, not the pack station
+    assert {task["next"]["action"] for task in finished} == {"transfer"}
     return await wait_transfer(api, number, "picked")
