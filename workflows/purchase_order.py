@@ -52,6 +52,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.visibility import show
 
 SYSTEM = Actor(kind="system", name="purchasing")
+# A submit sent right after the start can be handled before the run's first step (updates are
+# handled first in an activation): that step then set the status back to draft and the PO hung.
+# Patched: submit waits for the "created" step.
+SUBMIT_AFTER_CREATED_PATCH = "po-submit-after-created"
 
 
 @dataclass
@@ -134,6 +138,8 @@ class PurchaseOrderWorkflow:
 
     @workflow.update
     async def submit(self, by: Staff) -> PoView:
+        if workflow.patched(SUBMIT_AFTER_CREATED_PATCH):
+            await workflow.wait_condition(lambda: self._state.steps > 0)
         self._state.required = required_roles(self._state.amount_fen, self._in.policy.approval)
         self._state.submitted_by = by.user_id
         await self._step(
