@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Integer, column, func, select, update, values
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -282,24 +282,16 @@ async def record_po_step(session: AsyncSession, step: PoStep) -> None:
         )
     )
     if view.figures.lines:  # every line's figures in one statement
-        figures = values(
-            column("line_no", Integer), column("received", Integer),
-            column("accepted", Integer), column("rejected", Integer), name="figures",
-        ).data([(ln.line_no, ln.received, ln.accepted, ln.rejected)
-                for ln in view.figures.lines])  # fmt: skip
+        lines = view.figures.lines
         await session.execute(
-            update(PurchaseOrderLine)
-            .where(
-                PurchaseOrderLine.po_no == step.po_no,
-                PurchaseOrderLine.line_no == figures.c.line_no,
-                PurchaseOrderLine.received <= figures.c.received,  # never back in time
-            )
-            .values(  # not `returned`: returns are booked on the rows directly
-                received=figures.c.received,
-                accepted=figures.c.accepted,
-                rejected=figures.c.rejected,
-            )
-            .execution_options(synchronize_session=False)
+            _LINE_FIGURES,
+            {
+                "po_no": step.po_no,
+                "line_no": [ln.line_no for ln in lines],
+                "received": [ln.received for ln in lines],
+                "accepted": [ln.accepted for ln in lines],
+                "rejected": [ln.rejected for ln in lines],
+            },
         )
     await session.execute(
         insert(PurchaseOrderEvent)
@@ -313,6 +305,19 @@ async def record_po_step(session: AsyncSession, step: PoStep) -> None:
         )
         .on_conflict_do_nothing(index_elements=["po_no", "idempotency_key"])
     )
+
+
+# Not `returned`: returns are booked on the rows directly. Never back in time (received only
+# grows). Constant SQL over arrays: compiled and prepared once, however many lines.
+_LINE_FIGURES = text(
+    "UPDATE purchase_order_lines SET received = v.received, accepted = v.accepted,"
+    " rejected = v.rejected"
+    " FROM unnest(CAST(:line_no AS integer[]), CAST(:received AS integer[]),"
+    " CAST(:accepted AS integer[]), CAST(:rejected AS integer[]))"
+    " AS v(line_no, received, accepted, rejected)"
+    " WHERE purchase_order_lines.po_no = :po_no AND purchase_order_lines.line_no = v.line_no"
+    " AND purchase_order_lines.received <= v.received"
+)
 
 
 async def move_po_in_transit(session: AsyncSession, request: InTransitRequest) -> None:

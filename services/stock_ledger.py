@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import ColumnElement, Integer, ScalarSelect, column, func, select, update, values
+from sqlalchemy import ColumnElement, ScalarSelect, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -197,7 +197,7 @@ async def _apply_many(session: AsyncSession, moves: Sequence[Inbound]) -> None:
         key = (m.batch.location_id, m.sku_id, m.batch.batch_no)
         first.setdefault(key, m)
         units[key] = units.get(key, 0) + m.quantity
-    rows = [
+    rows: list[dict[str, object]] = [
         {
             "sku_id": m.sku_id,
             "warehouse_id": m.warehouse_id,
@@ -209,49 +209,101 @@ async def _apply_many(session: AsyncSession, moves: Sequence[Inbound]) -> None:
         }
         for key, m in sorted(first.items())
     ]
-    upsert = insert(LocationStock).values(rows)
-    await session.execute(
-        upsert.on_conflict_do_update(
-            index_elements=["location_id", "sku_id", "batch_no"],
-            set_={"quantity": LocationStock.quantity + upsert.excluded.quantity},
-        )
-    )
+    await session.execute(_ADD_TO_BATCHES, _columns(rows))
     deltas: dict[tuple[int, int], int] = {}
     for m in moves:
         deltas[(m.sku_id, m.warehouse_id)] = deltas.get((m.sku_id, m.warehouse_id), 0) + m.quantity
-    # The row made if missing (on_hand 0 + delta), else raised: one statement, rows locked in
-    # key order; the guard is _apply's.
-    figures = insert(Stock).values(
-        [{"sku_id": s, "warehouse_id": w, "on_hand": deltas[(s, w)]} for s, w in sorted(deltas)]
-    )
+    pairs = sorted(deltas)
     changed = await session.execute(
-        figures.on_conflict_do_update(
-            index_elements=["sku_id", "warehouse_id"],
-            set_={"on_hand": Stock.on_hand + figures.excluded.on_hand, "updated_at": func.now()},
-            where=Stock.on_hand + figures.excluded.on_hand >= Stock.reserved,
-        )
-    )
-    if changed.rowcount != len(deltas):  # type: ignore[attr-defined]
+        _RAISE_ON_HAND,
+        {"sku": [p[0] for p in pairs], "wh": [p[1] for p in pairs],
+         "delta": [deltas[p] for p in pairs]},
+    )  # fmt: skip
+    if changed.rowcount != len(pairs):  # type: ignore[attr-defined]
         raise StockError("the warehouse would hold less than is reserved for orders")
-    await session.execute(
-        insert(StockMovement),
-        [
-            {
-                "movement_type": m.movement_type,
-                "sku_id": m.sku_id,
-                "warehouse_id": m.warehouse_id,
-                "location_id": m.batch.location_id,
-                "batch_no": m.batch.batch_no,
-                "on_hand_delta": m.quantity,
-                "ref_type": m.doc.ref_type,
-                "ref_no": m.doc.ref_no,
-                "actor": m.doc.actor,
-                "reason": m.doc.reason,
-                "idempotency_key": m.doc.idempotency_key,
-            }
-            for m in moves
-        ],
-    )
+    await session.execute(_INSERT_MOVEMENTS, _columns([_movement(m.movement_type, m.sku_id,
+        m.warehouse_id, m.doc, location_id=m.batch.location_id, batch_no=m.batch.batch_no,
+        on_hand=m.quantity) for m in moves]))  # fmt: skip
+
+
+def _movement(
+    kind: str, sku_id: int, warehouse_id: int, doc: Document, *, location_id: int | None = None,
+    batch_no: str | None = None, on_hand: int = 0, in_transit: int = 0,
+) -> dict[str, object]:  # fmt: skip
+    """A ledger row for _INSERT_MOVEMENTS, every column given (the model's defaults are
+    Python-side)."""
+    return {
+        "movement_type": kind,
+        "sku_id": sku_id,
+        "warehouse_id": warehouse_id,
+        "location_id": location_id,
+        "batch_no": batch_no,
+        "on_hand_delta": on_hand,
+        "reserved_delta": 0,
+        "in_transit_delta": in_transit,
+        "ref_type": doc.ref_type,
+        "ref_no": doc.ref_no,
+        "actor": doc.actor,
+        "reason": doc.reason,
+        "idempotency_key": doc.idempotency_key,
+    }
+
+
+def _columns(rows: Sequence[dict[str, object]]) -> dict[str, list[object]]:
+    """Rows as one array per column, for the unnest(...) statements below."""
+    return {name: [row[name] for row in rows] for name in rows[0]} if rows else {}
+
+
+# The set-based statements: constant SQL over unnest(arrays), so each is prepared and compiled
+# once however many lines it books, and rows are taken in array order (sorted by the callers).
+_ADD_TO_BATCHES = text(
+    "INSERT INTO location_stocks (sku_id, warehouse_id, location_id, batch_no, production_date,"
+    " expiry_date, quantity, reserved, disabled)"
+    " SELECT sku_id, warehouse_id, location_id, batch_no, production_date, expiry_date,"
+    " quantity, 0, false"
+    " FROM unnest(CAST(:sku_id AS integer[]), CAST(:warehouse_id AS integer[]),"
+    " CAST(:location_id AS integer[]), CAST(:batch_no AS text[]),"
+    " CAST(:production_date AS date[]), CAST(:expiry_date AS date[]),"
+    " CAST(:quantity AS integer[]))"
+    " AS v(sku_id, warehouse_id, location_id, batch_no, production_date, expiry_date, quantity)"
+    " ON CONFLICT (location_id, sku_id, batch_no)"
+    " DO UPDATE SET quantity = location_stocks.quantity + excluded.quantity"
+)
+# The row made if missing (on_hand 0 + delta), else raised, with _apply's guard.
+_RAISE_ON_HAND = text(
+    "INSERT INTO stocks (sku_id, warehouse_id, on_hand, reserved, in_transit, safety_hold)"
+    " SELECT sku, wh, delta, 0, 0, 0"
+    " FROM unnest(CAST(:sku AS integer[]), CAST(:wh AS integer[]), CAST(:delta AS integer[]))"
+    " AS v(sku, wh, delta)"
+    " ON CONFLICT (sku_id, warehouse_id) DO UPDATE"
+    " SET on_hand = stocks.on_hand + excluded.on_hand, updated_at = now()"
+    " WHERE stocks.on_hand + excluded.on_hand >= stocks.reserved"
+)
+_ENSURE_STOCKS = text(
+    "INSERT INTO stocks (sku_id, warehouse_id, on_hand, reserved, in_transit, safety_hold)"
+    " SELECT sku, wh, 0, 0, 0, 0"
+    " FROM unnest(CAST(:sku AS integer[]), CAST(:wh AS integer[])) AS v(sku, wh)"
+    " ON CONFLICT DO NOTHING"
+)
+_MOVE_IN_TRANSIT = text(
+    "UPDATE stocks SET in_transit = stocks.in_transit + v.delta, updated_at = now()"
+    " FROM unnest(CAST(:sku AS integer[]), CAST(:wh AS integer[]), CAST(:delta AS integer[]))"
+    " AS v(sku, wh, delta)"
+    " WHERE stocks.sku_id = v.sku AND stocks.warehouse_id = v.wh"
+    " AND stocks.in_transit + v.delta >= 0"
+    " RETURNING stocks.sku_id, stocks.warehouse_id"
+)
+_INSERT_MOVEMENTS = text(
+    "INSERT INTO stock_movements (movement_type, sku_id, warehouse_id, location_id, batch_no,"
+    " on_hand_delta, reserved_delta, in_transit_delta, ref_type, ref_no, actor, reason,"
+    " idempotency_key)"
+    " SELECT * FROM unnest(CAST(:movement_type AS text[]), CAST(:sku_id AS integer[]),"
+    " CAST(:warehouse_id AS integer[]), CAST(:location_id AS integer[]),"
+    " CAST(:batch_no AS text[]), CAST(:on_hand_delta AS integer[]),"
+    " CAST(:reserved_delta AS integer[]), CAST(:in_transit_delta AS integer[]),"
+    " CAST(:ref_type AS text[]), CAST(:ref_no AS text[]), CAST(:actor AS text[]),"
+    " CAST(:reason AS text[]), CAST(:idempotency_key AS text[]))"
+)
 
 
 @dataclass(frozen=True)
@@ -284,47 +336,20 @@ async def move_in_transit_many(session: AsyncSession, moves: Sequence[InTransit]
         deltas[(m.sku_id, m.warehouse_id)] = deltas.get((m.sku_id, m.warehouse_id), 0) + m.delta
     pairs = sorted(deltas)
     await session.execute(
-        insert(Stock)
-        .values([{"sku_id": s, "warehouse_id": w} for s, w in pairs])
-        .on_conflict_do_nothing()
+        _ENSURE_STOCKS, {"sku": [p[0] for p in pairs], "wh": [p[1] for p in pairs]}
     )
-    change = values(
-        column("sku_id", Integer), column("warehouse_id", Integer), column("delta", Integer),
-        name="change",
-    ).data([(s, w, deltas[(s, w)]) for s, w in pairs])  # fmt: skip
     async with session.begin_nested():  # all or nothing, like one line's refusal
         changed = await session.execute(
-            update(Stock)
-            .where(
-                Stock.sku_id == change.c.sku_id,
-                Stock.warehouse_id == change.c.warehouse_id,
-                Stock.in_transit + change.c.delta >= 0,
-            )
-            .values(in_transit=Stock.in_transit + change.c.delta)
-            .returning(Stock.sku_id, Stock.warehouse_id)
-            .execution_options(synchronize_session=False)
-        )
+            _MOVE_IN_TRANSIT,
+            {"sku": [p[0] for p in pairs], "wh": [p[1] for p in pairs],
+             "delta": [deltas[p] for p in pairs]},
+        )  # fmt: skip
         moved = {(sku, warehouse) for sku, warehouse in changed.all()}
         if len(moved) != len(pairs):
             sku = next(m.sku_id for m in todo if (m.sku_id, m.warehouse_id) not in moved)
             raise StockError(f"in-transit of SKU {sku} would go negative")
-        await session.execute(
-            insert(StockMovement),
-            [
-                {
-                    "movement_type": m.movement_type,
-                    "sku_id": m.sku_id,
-                    "warehouse_id": m.warehouse_id,
-                    "in_transit_delta": m.delta,
-                    "ref_type": m.doc.ref_type,
-                    "ref_no": m.doc.ref_no,
-                    "actor": m.doc.actor,
-                    "reason": m.doc.reason,
-                    "idempotency_key": m.doc.idempotency_key,
-                }
-                for m in todo
-            ],
-        )
+        await session.execute(_INSERT_MOVEMENTS, _columns([_movement(m.movement_type, m.sku_id,
+            m.warehouse_id, m.doc, in_transit=m.delta) for m in todo]))  # fmt: skip
 
 
 async def move_in_transit(
