@@ -223,6 +223,11 @@ async def plan_and_build(sessions: SessionFactory, warehouse: int) -> tuple[floa
 
 
 async def place_paid(stack: Stack, api: httpx.AsyncClient, count: int, prefix: str = "") -> None:
+    async def all_waiting() -> int:
+        async with stack.sessions() as session:
+            return int(await session.scalar(text("SELECT count(*) FROM outbound_orders")) or 0)
+
+    before = await all_waiting()
     async with stack.sessions() as session:
         skus = list(
             (
@@ -250,11 +255,6 @@ async def place_paid(stack: Stack, api: httpx.AsyncClient, count: int, prefix: s
                 200,
             )
 
-    async def all_waiting() -> int:
-        async with stack.sessions() as session:
-            return int(await session.scalar(text("SELECT count(*) FROM outbound_orders")) or 0)
-
-    before = await all_waiting() if prefix else 0
     await _stack.until(
         all_waiting, lambda n: n >= before + count, "packages released", within=300, interval=0.5
     )
