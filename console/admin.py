@@ -13,14 +13,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from console.catalog_forms import (
     Form,
-    all_rows,
     day_start,
-    export,
     fetch_list,
     form_of,
     query_string,
 )
 from console.client import ApiClient, Json, NotFound, Refused
+from console.export import download, every_row, listed
 from console.i18n import Translator, format_time
 from console.pages import MenuItem, SignedIn, Viewer, render, translator
 
@@ -111,7 +110,7 @@ async def create_user(request: Request, viewer: SignedIn) -> Response:
 
 
 async def _user(api: ApiClient, user_id: int) -> Json:
-    async for user in all_rows(api, "/v1/admin/users", {}):
+    async for user in every_row(api, "/v1/admin/users", {}):
         if user["id"] == user_id:
             return user
     raise NotFound
@@ -383,13 +382,8 @@ async def audit_export(request: Request, kind: str, viewer: SignedIn) -> Respons
         return await audit(request, viewer)
     _, params, _ = audit_filters(request.query_params)
     t = translator(request)
-    return export(
-        request,
-        name="audit",
-        kind=kind,
-        sheet=t("admin.audit.sheet"),
-        header=_audit_header(t),
-        path="/v1/admin/audit-log",
-        params=params,
-        row=_audit_row,
+    rows = listed("/v1/admin/audit-log", params, lambda entry: _audit_row(entry, t))
+    sheet = t("admin.audit.sheet")
+    return download(
+        request, kind=kind, name="audit", sheet=sheet, header=_audit_header(t), rows=rows
     )

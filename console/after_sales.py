@@ -6,30 +6,30 @@ a reason, retry a refused refund, withdraw — each confirmed, the API's refusal
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
 from typing import Annotated, Any, Final
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from console.client import Forbidden, Json, NotFound, Refused, connect
-from console.export import csv_stream, every_row, xlsx_stream
+from console.client import Forbidden, Json, NotFound, Refused
+from console.export import download, listed
 from console.i18n import BUSINESS_TZ, Translator, format_time
-from console.orders import sku_names, warehouse_names
+from console.lookups import sku_names
+from console.orders import warehouse_names
 from console.pages import (
     MenuItem,
     SignedIn,
     Viewer,
-    client_address,
     console_state,
     is_fragment_request,
     render,
     translator,
 )
-from console.security import CSRF_FIELD, check_csrf, session_token
+from console.security import CSRF_FIELD, check_csrf
 
 router = APIRouter()
 MENU = (MenuItem("nav.after_sales", "/after-sales", "aftersales.review"),)
@@ -168,43 +168,16 @@ def export_row(row: Json, t: Translator) -> list[str]:
     ]
 
 
-def _export_rows(request: Request, filters: AfterSaleFilters) -> AsyncIterator[list[str]]:
-    t = translator(request)
-    token, _ = session_token(request)
-    address = client_address(request)
-    api_app = console_state(request).api
-
-    async def rows() -> AsyncIterator[list[str]]:
-        async with connect(api_app, token, address) as api:
-            async for row in every_row(api, "/v1/after-sales", filters.api_params()):
-                yield export_row(row, t)
-
-    return rows()
-
-
-def _attachment(extension: str) -> dict[str, str]:
-    stamp = datetime.now(BUSINESS_TZ).strftime("%Y%m%d-%H%M%S")
-    return {"Content-Disposition": f'attachment; filename="after-sales-{stamp}.{extension}"'}
-
-
-@router.get("/after-sales/export.csv")
-async def export_csv(request: Request, viewer: SignedIn) -> Response:
+@router.get("/after-sales/export.{kind}")
+async def export(request: Request, kind: str, viewer: SignedIn) -> Response:
     viewer.require("aftersales.review")
     filters, _ = AfterSaleFilters.from_query(request.query_params)
-    stream = csv_stream(export_header(translator(request)), _export_rows(request, filters))
-    return StreamingResponse(
-        stream, media_type="text/csv; charset=utf-8", headers=_attachment("csv")
+    t = translator(request)
+    rows = listed("/v1/after-sales", filters.api_params(), lambda row: export_row(row, t))
+    sheet = t("as.export.sheet")
+    return download(
+        request, kind=kind, name="after-sales", sheet=sheet, header=export_header(t), rows=rows
     )
-
-
-@router.get("/after-sales/export.xlsx")
-async def export_xlsx(request: Request, viewer: SignedIn) -> Response:
-    viewer.require("aftersales.review")
-    filters, _ = AfterSaleFilters.from_query(request.query_params)
-    t = translator(request)
-    stream = xlsx_stream(t("as.export.sheet"), export_header(t), _export_rows(request, filters))
-    media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return StreamingResponse(stream, media_type=media, headers=_attachment("xlsx"))
 
 
 @dataclass(frozen=True)
@@ -245,7 +218,9 @@ async def detail_page(
         status=status,
         a=shown,
         timeline=timeline,
-        skus=await sku_names(viewer.api, {line["sku_id"] for line in shown["lines"]})
+        skus=await sku_names(
+            viewer.api, {line["sku_id"] for line in shown["lines"]}, with_code=False
+        )
         if viewer.can("catalog.read")
         else {},
         warehouses=warehouses,

@@ -12,13 +12,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from console.catalog_forms import (
     Form,
-    export,
     fetch_list,
     form_of,
     query_string,
     yuan,
 )
 from console.client import ApiClient, Json, Refused
+from console.export import download, listed
 from console.i18n import Translator
 from console.pages import MenuItem, SignedIn, Viewer, render, translator
 
@@ -120,16 +120,9 @@ async def sku_export(request: Request, kind: str, viewer: SignedIn) -> Response:
         return await sku_list(request, viewer)
     _, params = sku_filters(request.query_params)
     t = translator(request)
-    return export(
-        request,
-        name="skus",
-        kind=kind,
-        sheet=t("catalog.export.sheet"),
-        header=_sku_header(t),
-        path="/v1/skus",
-        params=params,
-        row=_sku_row,
-    )
+    rows = listed("/v1/skus", params, lambda sku: _sku_row(sku, t))
+    sheet = t("catalog.export.sheet")
+    return download(request, kind=kind, name="skus", sheet=sheet, header=_sku_header(t), rows=rows)
 
 
 @router.get("/catalog/products/new", response_class=HTMLResponse)

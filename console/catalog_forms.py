@@ -4,21 +4,18 @@ the filtered rows, and forms that show the API's refusals next to the field at f
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Final
 from urllib.parse import urlencode
 
 from fastapi import Request
-from fastapi.responses import Response, StreamingResponse
 
-from console.client import ApiClient, Json, Refused, connect
-from console.export import EXPORT_PAGE, csv_stream, xlsx_stream
+from console.client import ApiClient, Json, Refused
 from console.i18n import BUSINESS_TZ, Translator
 from console.money import AmountError, parse_fen
-from console.pages import client_address, console_state, translator
-from console.security import CSRF_FIELD, check_csrf, session_token
+from console.security import CSRF_FIELD, check_csrf
 
 PAGE_SIZE: Final = 50
 
@@ -78,53 +75,6 @@ def day_start(text: str, *, next_day: bool = False) -> str | None:
     if next_day:
         day += timedelta(days=1)
     return datetime.combine(day, time(0), tzinfo=BUSINESS_TZ).isoformat()
-
-
-async def all_rows(api: ApiClient, path: str, params: Mapping[str, Any]) -> AsyncIterator[Json]:
-    """Every row under the filters, one API page at a time (a capped count is not an end)."""
-    skip = 0
-    while True:
-        page = await api.get(path, {**params, "skip": skip, "limit": EXPORT_PAGE})
-        yield_rows: list[Json] = page["data"]
-        for row in yield_rows:
-            yield row
-        skip += len(yield_rows)
-        if len(yield_rows) < EXPORT_PAGE:
-            return
-        if not page.get("count_capped") and skip >= int(page["count"]):
-            return
-
-
-def export(
-    request: Request,
-    *,
-    name: str,
-    kind: str,
-    sheet: str,
-    header: Sequence[str],
-    path: str,
-    params: Mapping[str, Any],
-    row: Callable[[Json, Translator], list[str]],
-) -> Response:
-    """A streamed CSV or XLSX of exactly the rows the list's filters select, fetched while
-    streaming with the person's own token."""
-    t = translator(request)
-    token, _ = session_token(request)
-    address = client_address(request)
-    api_app = console_state(request).api
-
-    async def rows() -> AsyncIterator[list[str]]:
-        async with connect(api_app, token, address) as api:
-            async for found in all_rows(api, path, params):
-                yield row(found, t)
-
-    stamp = datetime.now(BUSINESS_TZ).strftime("%Y%m%d-%H%M%S")
-    headers = {"Content-Disposition": f'attachment; filename="{name}-{stamp}.{kind}"'}
-    if kind == "csv":
-        stream = csv_stream(header, rows())
-        return StreamingResponse(stream, media_type="text/csv; charset=utf-8", headers=headers)
-    media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return StreamingResponse(xlsx_stream(sheet, header, rows()), media_type=media, headers=headers)
 
 
 def yuan(fen: int | None) -> str:

@@ -16,19 +16,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from console.client import ApiClient, Json, NotFound, Refused
-from console.export import every_row
+from console.export import download, every_row
 from console.i18n import BUSINESS_TZ, format_time
+from console.lookups import sku_names
 from console.money import AmountError, format_fen, parse_fen
 from console.pages import MenuItem, SignedIn, Viewer, is_fragment_request, render, translator
-from console.purchasing import (
+from console.purchase_lists import (
     Feedback,
     Filters,
-    export_response,
     label_of,
     listing,
     pushed,
     refusal_fields,
-    sku_names,
     supplier_names,
     yuan,
 )
@@ -113,7 +112,9 @@ async def payables_export(request: Request, kind: str, viewer: SignedIn) -> Resp
                 format_time(i["paid_at"]),
             ]
 
-    return export_response(request, "payables", kind, t("nav.payables"), header, rows)
+    return download(
+        request, kind=kind, name="payables", sheet=t("nav.payables"), header=header, rows=rows
+    )
 
 
 # --- an invoice: book it, see the match, decide a mismatch ---------------------------------------
@@ -378,7 +379,14 @@ async def reconciliation_export(request: Request, kind: str, viewer: SignedIn) -
                 t("po.yes") if d["resolved"] else t("po.no"),
             ]
 
-    return export_response(request, "reconciliation", kind, t("nav.reconciliation"), header, rows)
+    return download(
+        request,
+        kind=kind,
+        name="reconciliation",
+        sheet=t("nav.reconciliation"),
+        header=header,
+        rows=rows,
+    )
 
 
 # --- the money ledger ------------------------------------------------------------------------

@@ -3,29 +3,29 @@ the filtered rows) and the detail page with the cancel action (mirrors api/route
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Final, get_args
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from console.client import ApiClient, Json, Refused, connect
-from console.export import csv_stream, every_row, xlsx_stream
+from console.client import ApiClient, Json, Refused
+from console.export import download, listed
 from console.i18n import BUSINESS_TZ, Translator, format_time
+from console.lookups import sku_names
 from console.pages import (
     MenuItem,
     SignedIn,
     Viewer,
-    client_address,
     console_state,
     is_fragment_request,
     render,
     translator,
 )
-from console.security import CSRF_FIELD, check_csrf, session_token
+from console.security import CSRF_FIELD, check_csrf
 from models.contracts.order import OrderStatus
 
 router = APIRouter()
@@ -111,10 +111,6 @@ async def warehouse_names(api: ApiClient) -> dict[int, str]:
     return {w["id"]: f"{w['name']} ({w['code']})" for w in answer["data"]}
 
 
-async def sku_names(api: ApiClient, sku_ids: set[int]) -> dict[int, str]:
-    return {sku: (await api.get(f"/v1/skus/{sku}"))["name"] for sku in sorted(sku_ids)}
-
-
 @router.get("/orders", response_class=HTMLResponse)
 async def order_list(request: Request, viewer: SignedIn) -> Response:
     viewer.require("orders.read")
@@ -182,48 +178,20 @@ def export_row(order: Json, t: Translator) -> list[str]:
     ]
 
 
-def _export_rows(request: Request, filters: OrderFilters) -> AsyncIterator[list[str]]:
-    """The rows of the export, fetched while streaming with the person's own token (the page's
-    client is closed by then)."""
-    t = translator(request)
-    token, _ = session_token(request)
-    address = client_address(request)
-    api_app = console_state(request).api
-
-    async def rows() -> AsyncIterator[list[str]]:
-        async with connect(api_app, token, address) as api:
-            async for order in every_row(api, "/v1/orders", filters.api_params()):
-                yield export_row(order, t)
-
-    return rows()
-
-
-def _attachment(name: str) -> dict[str, str]:
-    stamp = datetime.now(BUSINESS_TZ).strftime("%Y%m%d-%H%M%S")
-    return {"Content-Disposition": f'attachment; filename="{name}-{stamp}'}
-
-
-@router.get("/orders/export.csv")
-async def export_csv(request: Request, viewer: SignedIn) -> Response:
+@router.get("/orders/export.{kind}")
+async def export(request: Request, kind: str, viewer: SignedIn) -> Response:
     viewer.require("orders.read")
     filters, _ = OrderFilters.from_query(request.query_params)
     t = translator(request)
-    headers = _attachment("orders")
-    headers["Content-Disposition"] += '.csv"'
-    stream = csv_stream(export_header(t), _export_rows(request, filters))
-    return StreamingResponse(stream, media_type="text/csv; charset=utf-8", headers=headers)
-
-
-@router.get("/orders/export.xlsx")
-async def export_xlsx(request: Request, viewer: SignedIn) -> Response:
-    viewer.require("orders.read")
-    filters, _ = OrderFilters.from_query(request.query_params)
-    t = translator(request)
-    headers = _attachment("orders")
-    headers["Content-Disposition"] += '.xlsx"'
-    stream = xlsx_stream(t("export.sheet"), export_header(t), _export_rows(request, filters))
-    media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return StreamingResponse(stream, media_type=media, headers=headers)
+    rows = listed("/v1/orders", filters.api_params(), lambda order: export_row(order, t))
+    return download(
+        request,
+        kind=kind,
+        name="orders",
+        sheet=t("export.sheet"),
+        header=export_header(t),
+        rows=rows,
+    )
 
 
 @dataclass(frozen=True)
@@ -256,7 +224,9 @@ async def detail_page(
         status=status,
         order=order,
         warehouses=await warehouse_names(viewer.api),
-        skus=await sku_names(viewer.api, {line["sku_id"] for line in order["lines"]}),
+        skus=await sku_names(
+            viewer.api, {line["sku_id"] for line in order["lines"]}, with_code=False
+        ),
         workflow_url=config.workflow_url(f"order-{order['order_no']}"),
         can_cancel=viewer.can("orders.cancel") and order["status"] not in FINAL,
         can_review=viewer.can("orders.review") and order["under_review"],

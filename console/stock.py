@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from console.client import Json, Refused
 from console.i18n import Translator, format_time
+from console.lookups import sku_names
 from console.pages import SignedIn, Viewer, is_fragment_request, render, translator
 from console.security import CSRF_FIELD, check_csrf
 from console.wh_lists import (
@@ -26,7 +27,6 @@ from console.wh_lists import (
     from_list,
     one_of,
     page_number,
-    sku_names,
     warehouse_names,
 )
 from models.contracts.inventory import MOVEMENT_TYPES

@@ -263,7 +263,7 @@ async def outbound_export(request: Request, kind: str, viewer: SignedIn) -> Resp
 
 # --- packages and their decisions -------------------------------------------------------------
 
-PACKAGE_DONE: Final = ("released_hold", "decided")
+PACKAGE_DONE: Final = ("released_hold", "decided", "check_overridden")
 
 
 async def package_page(
@@ -360,6 +360,22 @@ async def override_weight(
     viewer.require("packages.override")
     call = (f"/v1/packages/{package_no}/override-weight", {"reason": reason})
     return await _package_action(request, viewer, package_no, call, "released_hold")
+
+
+@router.post("/packages/{package_no}/check-override", response_class=HTMLResponse)
+async def override_check(
+    request: Request,
+    package_no: str,
+    viewer: SignedIn,
+    reason: Annotated[str, Form()] = "",
+    csrf: Csrf = "",
+) -> Response:
+    """A supervisor takes the units the pack station could not scan as checked (with a reason,
+    audited), so the package can be packed."""
+    check_csrf(request, csrf)
+    viewer.require("packages.override")
+    call = (f"/v1/packages/{package_no}/check/override", {"reason": reason})
+    return await _package_action(request, viewer, package_no, call, "check_overridden")
 
 
 @router.post("/packages/{package_no}/decision", response_class=HTMLResponse)

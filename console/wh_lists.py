@@ -7,22 +7,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Final
 from urllib.parse import urlencode
 
 from fastapi import Request
-from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from fastapi.responses import RedirectResponse, Response
 
-from console.client import ApiClient, Json, NotFound, connect
-from console.export import csv_stream, every_row, xlsx_stream
-from console.i18n import BUSINESS_TZ, Translator
-from console.pages import client_address, console_state, translator
-from console.security import session_token
+from console.client import ApiClient, Json, NotFound
+from console.export import download, every_row
+from console.i18n import Translator
+from console.pages import translator
 
 PAGE_SIZE: Final = 50
 INT32: Final = 2**31
-XLSX: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 Check = Callable[[str], bool]
 
@@ -112,14 +109,6 @@ async def warehouse_names(api: ApiClient) -> dict[int, str]:
     return {w["id"]: f"{w['name']} ({w['code']})" for w in answer["data"]}
 
 
-async def sku_names(api: ApiClient, sku_ids: set[int]) -> dict[int, str]:
-    names: dict[int, str] = {}
-    for sku in sorted(sku_ids):
-        found = await api.get(f"/v1/skus/{sku}")
-        names[sku] = f"{found['name']} ({found['code']})"
-    return names
-
-
 def yes_no(t: Translator, flag: bool) -> str:
     return t("wh.yes") if flag else t("wh.no")
 
@@ -162,21 +151,11 @@ async def export(
     if isinstance(produce, FromList):
         await api.get(produce.path, {**produce.params, "limit": 1})
     t = translator(request)
-    token, _ = session_token(request)
-    address = client_address(request)
-    api_app = console_state(request).api
 
-    async def rows() -> AsyncIterator[Sequence[str]]:
-        async with connect(api_app, token, address) as own:
-            async for row in produce(own, t):
-                yield row
+    def rows(own: ApiClient) -> AsyncIterator[Sequence[str]]:
+        return produce(own, t)
 
-    stamp = datetime.now(BUSINESS_TZ).strftime("%Y%m%d-%H%M%S")
-    headers = {"Content-Disposition": f'attachment; filename="{name}-{stamp}.{kind}"'}
-    if kind == "csv":
-        stream = csv_stream(header, rows())
-        return StreamingResponse(stream, media_type="text/csv; charset=utf-8", headers=headers)
-    return StreamingResponse(xlsx_stream(name, header, rows()), media_type=XLSX, headers=headers)
+    return download(request, kind=kind, name=name, sheet=name, header=header, rows=rows)
 
 
 def back_to(request: Request, path: str, **query: object) -> Response:

@@ -72,6 +72,10 @@ WAVES_PATCH = "wave-picking"
 PICKED_WAIT = timedelta(seconds=25)
 # A packed package cancelled before handover voids its waybill at the carrier (issue 12 item 7).
 VOID_PATCH = "cancel-voids-waybill"
+# Two packs accepted in the same workflow task (a handheld's resend racing its first send) both
+# passed the validator: the second finds the package packed under the lock and is refused
+# instead of packing it again.
+PACK_ONCE_PATCH = "pack-rechecked-under-lock"
 
 
 def _no_tracking() -> TrackingSnapshot:
@@ -335,6 +339,9 @@ class ShipmentWorkflow:
         async with self._lock:
             if floor and state.status != "picked":  # another pack was first
                 raise ApplicationError(f"package is {state.status}", type="InvalidStateError")
+            packable = ("picked" if state.waves else "released", "weight_hold")
+            if state.status not in packable and workflow.patched(PACK_ONCE_PATCH):
+                raise ApplicationError(f"package is {state.status}", type="InvalidStateError")
             state.measured_g = request.measured_weight_g
             expected = state.expected_g
             if weight_within_tolerance(
@@ -381,7 +388,8 @@ class ShipmentWorkflow:
             return  # picked: the handler waits for the wave's word to be recorded
 
         if state.status not in ("picked" if state.waves else "released", "weight_hold"):
-            waiting = " (not picked yet: its wave picks it first)" if state.waves else ""
+            early = state.waves and state.status == "released"
+            waiting = " (not picked yet: its wave picks it first)" if early else ""
             raise ApplicationError(f"package is {state.status}{waiting}", type="InvalidStateError")
         if request.measured_weight_g <= 0:
             raise ApplicationError("measured weight must be positive", type="InvalidInputError")

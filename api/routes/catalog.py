@@ -183,8 +183,10 @@ async def list_skus(
     barcode: TextParam | None = None,
     category_id: IdParam | None = None,
     active: bool | None = None,
+    ids: Annotated[list[IdParam] | None, Query(max_length=200)] = None,
     sort: SkuSort = "id",
 ) -> SkusPublic:
+    """SKUs under the filters; `ids` (repeated, up to 200) picks given ones in one call."""
     column = SKU_SORTS[sort.removeprefix("-")]
     query = select(Sku).order_by(column.desc() if sort.startswith("-") else column, Sku.id)
     if active is not None:
@@ -193,6 +195,8 @@ async def list_skus(
         query = query.where(or_(Sku.name.icontains(q), Sku.code.icontains(q)))
     if barcode:
         query = query.where(Sku.barcode == barcode)
+    if ids:
+        query = query.where(Sku.id.in_(ids))
     if category_id is not None:
         query = query.join(Spu, Spu.id == Sku.spu_id).where(Spu.category_id == category_id)
     rows, count = await fetch_page(session, query, paging)

@@ -10,13 +10,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.dialects.postgresql import insert
 
 from api.deps import Deps, Principal, Session, Writer, require, writer
 from api.errors import Problem, conflict, not_found
 from api.routes import packages
 from api.routes.picking import ScanId
 from api.schemas.orders import PackIn, ShipmentPublic
-from api.schemas.types import NoParam, Text
+from api.schemas.types import NoParam, Reason, Text
 from models.db import DeviceScan, Package, PackCheck
 from models.domain.scans import PickRefused
 from services.pack_checks import CheckView, check_view
@@ -38,6 +39,10 @@ class UnitIn(BaseModel):
 
 class VerifiedPackIn(PackIn):
     scan_id: ScanId
+
+
+class CheckOverrideIn(BaseModel):
+    reason: Reason = Field(description="why the units were taken as checked (audited)")
 
 
 async def _package(session: Session, who: Principal, package_no: str, lock: bool) -> Package:
@@ -93,8 +98,9 @@ async def _store(
     w: Writer, scan_id: str, kind: str, ref: str, answer: tuple[int, dict[str, Any]]
 ) -> JSONResponse:
     status_code, body = answer
-    w.session.add(
-        DeviceScan(
+    kept = await w.session.scalar(
+        insert(DeviceScan)
+        .values(
             scan_id=scan_id,
             device=w.actor,
             kind=kind,
@@ -102,7 +108,13 @@ async def _store(
             status_code=status_code,
             response=body,
         )
+        .on_conflict_do_nothing(index_elements=[DeviceScan.scan_id])
+        .returning(DeviceScan.scan_id)
     )
+    if kept is None:  # the same action, sent again, was answered first: its answer stands
+        known = await _stored_answer(w, scan_id, kind, ref)
+        assert known is not None
+        return known
     await w.commit(f"package.{kind}.scan", "scan", scan_id, {"ref": ref, "status": status_code})
     return _response(status_code, body)
 
@@ -172,10 +184,61 @@ async def verified_pack(
     if package.status in CHECKABLE:
         await w.session.commit()  # never hold the package's lock while the workflow packs
         pack = PackIn(measured_weight_g=body.measured_weight_g)
-        shown = await packages.pack(package_no, pack, deps, w)
-        result = shown.model_dump(mode="json")
+        try:
+            shown = await packages.pack(package_no, pack, deps, w)
+        except Problem as refusal:
+            # The same pack sent again while the first was being packed (its answer was lost
+            # on the way): packed meanwhile at this weight, the package as it stands answers.
+            again = await _packed_meanwhile(w, package_no, body.measured_weight_g)
+            if refusal.status != 409 or again is None:
+                raise
+            result = again
+        else:
+            result = shown.model_dump(mode="json")
     else:
         # Packed already (this pack's answer was lost before it was stored): the package as
         # it stands is the answer.
         result = ShipmentPublic.model_validate(package).model_dump(mode="json")
     return await _store(w, body.scan_id, "pack", package_no, (200, result))
+
+
+async def _packed_meanwhile(w: Writer, package_no: str, weight_g: int) -> dict[str, Any] | None:
+    package = await w.session.get(Package, package_no, populate_existing=True)
+    packed = ("packed", "waybill_created", "weight_hold")
+    if package is None or package.status not in packed or package.measured_weight_g != weight_g:
+        return None
+    return ShipmentPublic.model_validate(package).model_dump(mode="json")
+
+
+@router.post("/{package_no}/check/override", response_model=CheckView)
+async def override_check(
+    package_no: NoParam,
+    body: CheckOverrideIn,
+    w: Annotated[Writer, Depends(writer("packages.override"))],
+) -> dict[str, Any]:
+    """A manager takes the units not yet scanned into the box as checked (a label the scanner
+    cannot read, say, checked by eye): the pack may go on. Audited with the reason and the
+    units it covered; a package whose box is already complete is refused."""
+    package = await _package(w.session, w.principal, package_no, lock=True)
+    if package.status not in CHECKABLE:
+        raise conflict(f"package {package_no} is {package.status}: nothing to check")
+    if package.status == "released" and await picked_on_floor(w.session, package_no) is None:
+        raise conflict(f"package {package_no} is not picked yet")
+    view = await check_view(w.session, package)
+    open_lines = [x for x in view["lines"] if x["scanned"] < x["quantity"]]
+    if not open_lines:
+        raise conflict(f"every unit of package {package_no} is in the box already")
+    for line in open_lines:
+        check = await w.session.get(PackCheck, (package_no, line["sku_id"]), with_for_update=True)
+        if check is None:
+            w.session.add(
+                PackCheck(package_no=package_no, sku_id=line["sku_id"], scanned=line["quantity"])
+            )
+        else:
+            check.scanned = line["quantity"]
+    await w.session.flush()
+    units = {x["sku_code"]: x["quantity"] - x["scanned"] for x in open_lines}
+    await w.commit(
+        "package.check_override", "package", package_no, {"reason": body.reason, "units": units}
+    )
+    return await check_view(w.session, package)

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp
 
 from console.client import Forbidden, NotFound, Refused, SignedOut, WorkerSignInRequired
 from console.pages import ConsoleConfig, ConsoleState
-from console.pda import move, pack, pick, receive, sign_in
+from console.pda import move, pack, pick, put_wall, receive, sign_in
 from console.pda.common import (
     STATIC,
     NotPaired,
@@ -35,7 +35,7 @@ from console.pda.common import (
 from console.security import CsrfFailed, SecurityHeaders
 
 # One module per screen, each with its `router`; a new screen is a module added here.
-SCREENS: Final[tuple[ModuleType, ...]] = (sign_in, pick, move, pack, receive)
+SCREENS: Final[tuple[ModuleType, ...]] = (sign_in, pick, put_wall, pack, receive, move)
 
 
 def create_pda(api: ASGIApp) -> FastAPI:

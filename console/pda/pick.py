@@ -118,17 +118,22 @@ async def pick_scan(
     task_no: Annotated[str, Form()] = "",
     location: Annotated[str, Form()] = "",
     code: Annotated[str, Form()] = "",
+    quantity: Annotated[str, Form()] = "",
 ) -> Response:
-    """One unit of the stop's SKU picked (the API checks location and SKU and stores the answer
-    by the screen's id). No whoami first: the API itself refuses a revoked key (401: pair again)
-    and a device with nobody signed in (403 worker-sign-in-required: sign in), one round trip
-    fewer per scan."""
+    """The stop's SKU picked: one unit per scan, or the quantity typed with the scan (a whole
+    carton); the API checks location, SKU and quantity and stores the answer by the screen's
+    id. No whoami first: the API itself refuses a revoked key (401: pair again) and a device
+    with nobody signed in (403 worker-sign-in-required: sign in), one round trip fewer per
+    scan."""
     check_csrf(request, csrf)
+    typed = quantity.strip() or "1"
+    if not typed.isdigit() or not 0 < int(typed) <= 100_000:
+        return back(request, "/pick", at=location, ok=False, msg="quantity")
     body = {
         "scan_id": scan_id,
         "location_barcode": location,
         "sku_barcode": code.strip() or "-",
-        "quantity": 1,
+        "quantity": int(typed),
     }
     try:
         answer = await api.post(f"/v1/pick-tasks/{task_no}/scans", body)

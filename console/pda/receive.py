@@ -228,3 +228,12 @@ async def receive_line(
         return back(request, here, ok=False, msg="refused")
     shown = answer["receipt_no"]
     return back(request, here, ok=True, msg="received", receipt=shown, at=form.location)
+
+
+@router.get("/receive/{po_no}/receipts/{receipt_no}/receipt-note.pdf")
+async def receipt_note(po_no: str, receipt_no: str, api: DeviceApi) -> Response:
+    """The receipt note of the delivery just booked, for the browser's print."""
+    await whoami(api)
+    path = f"/v1/purchase-orders/{po_no}/receipts/{receipt_no}/receipt-note.pdf"
+    content, kind = await api.get_bytes(path)
+    return Response(content, media_type=kind or "application/pdf")

@@ -283,6 +283,12 @@ async def test_sku_add_get_list_update_and_audit(
     assert by_category.json()["count"] == 2
     page = await client.get("/v1/skus?skip=1&limit=1", headers=headers)
     assert [s["id"] for s in page.json()["data"]] == [sku_id]
+    first = product["skus"][0]["id"]
+    by_ids = await client.get(f"/v1/skus?ids={sku_id}&ids={first}&ids=999999", headers=headers)
+    assert sorted(s["id"] for s in by_ids.json()["data"]) == sorted([first, sku_id])
+    too_many = await client.get("/v1/skus?" + "&".join(f"ids={n}" for n in range(1, 202)),
+                                headers=headers)  # fmt: skip
+    assert too_many.status_code == 422
 
     changed = await client.patch(
         f"/v1/skus/{sku_id}",

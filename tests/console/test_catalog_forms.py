@@ -9,8 +9,9 @@ from typing import Any
 import httpx
 
 from console.catalog import category_tree
-from console.catalog_forms import Form, ListPage, all_rows
+from console.catalog_forms import Form, ListPage
 from console.client import ApiClient, Json, Refused
+from console.export import every_row
 from console.i18n import Translator
 from console.marketing import parse_rules, rules_text
 
@@ -46,9 +47,9 @@ class _Pages(ApiClient):
 
 async def test_an_export_reads_past_a_capped_count_and_stops_at_the_end() -> None:
     capped = _Pages(total=1234, cap=1000)
-    assert [row["id"] async for row in all_rows(capped, "/v1/x", {})] == list(range(1234))
+    assert [row["id"] async for row in every_row(capped, "/v1/x", {})] == list(range(1234))
     exact = _Pages(total=1000, cap=None)
-    assert len([row async for row in all_rows(exact, "/v1/x", {})]) == 1000
+    assert len([row async for row in every_row(exact, "/v1/x", {})]) == 1000
     assert exact.calls == 2  # 500 + 500, and the count says that is all
 
 

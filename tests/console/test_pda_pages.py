@@ -440,3 +440,57 @@ async def test_a_scan_without_a_worker_or_with_a_revoked_key_books_nothing(
             select(func.sum(PickStop.picked)).where(PickStop.task_no == task_no)
         )
     assert picked == 0
+
+
+async def test_a_carton_is_picked_by_typing_its_quantity_with_the_scan(
+    stack: Stack, deps: AppDeps, api: httpx.AsyncClient
+) -> None:
+    from tests.support.order_api import warehouse_id
+
+    sh01 = await warehouse_id(stack, "SH01")
+    order = await paid_order(stack, api, [(await only_in(stack, "SH01"), 3)])
+    [parcel] = order["packages"]
+    async with browser(deps) as pda:
+        await _paired_and_signed_in(pda, api, stack, sh01)
+        await plan_now(api, sh01)
+        page = await pda.get("/pda/pick")
+        at = await pda.post(
+            "/pda/pick/location",
+            data={
+                "csrf": csrf_of(pda),
+                "task_no": _field(page.text, "task_no"),
+                "expected": _field(page.text, "expected"),
+                "code": _field(page.text, "expected"),
+            },
+        )
+        page = await pda.get(at.headers["location"])
+        assert 'name="quantity"' in page.text and "整箱" in page.text
+        remaining = int(re.search(r'id="remaining">(\d+)<', page.text).group(1))  # type: ignore[union-attr]
+        form = {
+            "csrf": csrf_of(pda),
+            "task_no": _field(page.text, "task_no"),
+            "location": _field(page.text, "location"),
+            "code": await _barcode(api, sku_code_of(page.text)),
+        }
+        typo = await pda.post(
+            "/pda/pick/scan", data={**form, "scan_id": "pda-qty-1", "quantity": "两"}
+        )
+        assert "msg=quantity" in typo.headers["location"]
+        too_many = await pda.post(
+            "/pda/pick/scan",
+            data={**form, "scan_id": "pda-qty-2", "quantity": str(remaining + 1)},
+        )
+        shown = await pda.get(too_many.headers["location"])
+        assert "result-error" in shown.text and "数量超出" in text_of(shown.text)
+        carton = await pda.post(
+            "/pda/pick/scan", data={**form, "scan_id": "pda-qty-3", "quantity": str(remaining)}
+        )
+        done = await pda.get(carton.headers["location"])
+        assert "result-ok" in done.text
+    async with stack.sessions() as session:
+        picked = await session.scalar(
+            select(func.sum(PickAllocation.picked)).where(
+                PickAllocation.package_no == parcel["package_no"]
+            )
+        )
+    assert picked == remaining  # one post, the whole carton

@@ -13,7 +13,8 @@ from api.deps import AppDeps
 from models.db import Location, PurchaseReceipt, PurchaseReceiptLine
 from tests.console.test_pda_pages import _field, _paired_and_signed_in
 from tests.support.console import browser, csrf_of, text_of
-from tests.support.order_api import staff
+from tests.support.order_api import DEVICE, staff
+from tests.support.pdf_read import decoded, page_texts
 from tests.support.purchasing import approved_po, location_in, sent
 from tests.support.stack import Stack
 
@@ -114,3 +115,30 @@ async def test_a_po_line_is_received_once_on_the_handheld(
         assert booked == 1
         assert [tuple(row) for row in lines] == [(30, form.get("batch", ""))]
         assert shown.url.params["at"] == location_barcode  # the next line keeps the location
+
+        # The receipt note prints from the screen: read back as a person and a scanner would.
+        receipt_no = shown.url.params["receipt"]
+        link = re.search(r'id="receipt-note" href="([^"]+)"', shown.text)
+        assert link and link.group(1).endswith(f"/receipts/{receipt_no}/receipt-note.pdf")
+        note = await pda.get(link.group(1))
+        assert note.status_code == 200 and note.headers["content-type"] == "application/pdf"
+        words = " ".join(page_texts(note.content))
+        assert po_no in words and "收货单" in words and location_barcode.split("-")[0] in words
+        assert "accepted 30, rejected 2" in words
+        assert decoded(note.content)[0][0] == receipt_no
+        again = await pda.get(link.group(1))
+        assert again.content == note.content  # a reprint is the same document
+        # Another warehouse's device may not print it; an unknown receipt is not found.
+        gz = await api.get(
+            f"/v1/purchase-orders/{po_no}/receipts/{receipt_no}/receipt-note.pdf",
+            headers=DEVICE["GZ01"],
+        )
+        assert gz.status_code == 403
+        missing = await api.get(
+            f"/v1/purchase-orders/{po_no}/receipts/RC000/receipt-note.pdf", headers=buyer
+        )
+        assert missing.status_code == 404
+        console_note = await api.get(
+            f"/v1/purchase-orders/{po_no}/receipts/{receipt_no}/receipt-note.pdf", headers=buyer
+        )
+        assert console_note.content == note.content

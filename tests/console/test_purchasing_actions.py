@@ -17,6 +17,7 @@ from api.deps import AppDeps
 from models.db import AuditEntry, PurchaseOrder, SupplierInvoice
 from tests.support.console import BROWSER_IP, browser, csrf_of, signed_in, text_of
 from tests.support.order_api import DEVICE, staff, warehouse_id
+from tests.support.pdf_read import page_texts
 from tests.support.purchasing import (
     approved_po,
     location_in,
@@ -259,6 +260,11 @@ async def test_finance_books_an_invoice_sees_the_mismatch_and_decides_it(
         po_page = await web.get(f"/console/purchase-orders/{number}")
         receipt_no = answer.json()["receipt_no"]
         assert f'data-receipt="{receipt_no}"' in po_page.text
+        note_link = f"/console/purchase-orders/{number}/receipts/{receipt_no}/receipt-note.pdf"
+        assert f'href="{note_link}"' in po_page.text
+        note = await web.get(note_link)
+        assert note.status_code == 200 and note.content.startswith(b"%PDF")
+        assert receipt_no in " ".join(page_texts(note.content))
         return_no = sent_back.json()["return_no"]
         shown_return = po_page.text.split(f'data-return="{return_no}"')[1].split("</tr>")[0]
         assert "¥5.00" in shown_return and "包装破损" in shown_return
