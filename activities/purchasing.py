@@ -10,7 +10,13 @@ from temporalio import activity
 from activities.orders import business_error
 from activities.providers import ProviderError, SupplierClient
 from core.db import SessionFactory
-from models.contracts.purchasing import InTransitRequest, PoStep, ReceiveGoodsRequest, SendPo
+from models.contracts.purchasing import (
+    InTransitRequest,
+    PoStep,
+    ReceiptBooking,
+    ReceiveGoodsRequest,
+    SendPo,
+)
 from models.db import Sku, Supplier, Warehouse
 from services import purchasing
 from services.stock_ledger import StockError
@@ -74,4 +80,20 @@ class PurchasingActivities:
                 )
             except StockError as exc:  # e.g. a batch-managed SKU without a batch number
                 raise business_error("InvalidReceiptError", str(exc)) from exc
+            await session.commit()
+
+    @activity.defn
+    async def receive_and_record(self, booking: ReceiptBooking) -> None:
+        """receive_goods and record_po_step in one transaction: a receipt's goods and its
+        timeline step, one activity and one commit instead of two. Idempotent like both."""
+        async with self._sessions() as session:
+            try:
+                await purchasing.book_receipt(
+                    session,
+                    booking.goods,
+                    received_at=activity.info().current_attempt_scheduled_time,
+                )
+            except StockError as exc:  # e.g. a batch-managed SKU without a batch number
+                raise business_error("InvalidReceiptError", str(exc)) from exc
+            await purchasing.record_po_step(session, booking.step)
             await session.commit()

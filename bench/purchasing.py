@@ -22,6 +22,7 @@ import time
 import uuid
 from typing import Any
 
+import _cpu
 import _floor
 import _stack
 import httpx
@@ -210,14 +211,35 @@ async def run(args: argparse.Namespace) -> list[tuple[str, ...]]:
                     say(f"[r] receipt {i}: {answer.status_code} {answer.text[:200]}")
                 return answer.status_code == 201
 
+            cpu = [_cpu.snapshot(stack.up_pid)]
             began = time.perf_counter()
             latencies, failed = await _stack.timed_calls(args.receipts, args.devices, one)
             elapsed = time.perf_counter() - began
+            cpu.append(_cpu.snapshot(stack.up_pid))
             scanned = await scan(stack, api, args, supplier, warehouse) if args.scan_skus else []
         broken = await _stack.invariant_violations(stack.sessions)
     rate = len(latencies) / elapsed
+    spent = _cpu.spent(cpu[0], cpu[1])
+    per = sum(spent.values()) / max(len(latencies), 1)
+    split = ", ".join(f"{role} {seconds * 1000 / max(len(latencies), 1):.0f}"
+                      for role, seconds in spent.items())  # fmt: skip
+    say(f"[r] CPU ms per receipt: {per * 1000:.0f} ({split})")
+    cores = os.cpu_count() or 1
     return [
-        (f"receipts/s, {LINES} lines, {args.devices} devices", f"{rate:.1f}/s", "", ""),
+        (
+            f"receipts/s, {LINES} lines, {args.devices} devices",
+            f"{rate:.1f}/s",
+            "≥ 20/s",
+            "met" if rate >= 20 else "MISSED",
+        ),
+        # What the figure would be with the machine to itself: the CPU one receipt costs every
+        # process (stack and bench), over the cores. Steadier than the rate on a shared machine.
+        (
+            "CPU per receipt, all processes (→ receipts/s its cores allow)",
+            f"{per * 1000:.0f} ms (→ {cores / per:.0f}/s)" if per else "",
+            "",
+            "",
+        ),
         (
             "receipt latency p50 / p99",
             f"{_stack.ms(percentile(latencies, 50))} / {_stack.ms(percentile(latencies, 99))}",

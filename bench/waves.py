@@ -15,6 +15,13 @@ dir) and a scratch database on its PostgreSQL:
   3. devices: --picking-orders orders placed and paid through the API, planned with "plan now",
      then --devices handhelds claim and scan every task through the device API at once: pick
      tasks completed per second (and scans per second).
+  4. handheld pages: --page-orders orders, twice (placed, paid, planned, built each time), picked
+     one unit per scan by --devices paired handhelds with a worker signed in: first through the
+     device API (POST /v1/pick-tasks/{no}/scans with the device's key), then through the
+     handheld pages as a browser does (the /pda/pick/scan form post and the /pda/pick page its
+     redirect leads to; the location scan between stops is not counted). Scans per second
+     (each device's scans over the time it spent in them, summed), the ratio (target ≥ 0.8×),
+     and the CPU one scan cost every process.
 
 Figures are printed, not asserted: the exit status is non-zero only if the run itself breaks."""
 
@@ -22,15 +29,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import html
 import logging
 import os
 import random
+import re
 import shlex
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import _cpu
 import _floor
 import _routes
 import _stack
@@ -51,6 +61,8 @@ from models.db import (
     PackageLine,
     PickTask,
     Reservation,
+    Sku,
+    User,
     Warehouse,
 )
 from services import wave_planning
@@ -210,7 +222,12 @@ async def plan_and_build(sessions: SessionFactory, warehouse: int) -> tuple[floa
 # --- 3. devices -------------------------------------------------------------------------------
 
 
-async def place_paid(stack: Stack, api: httpx.AsyncClient, count: int) -> None:
+async def place_paid(stack: Stack, api: httpx.AsyncClient, count: int, prefix: str = "") -> None:
+    async def all_waiting() -> int:
+        async with stack.sessions() as session:
+            return int(await session.scalar(text("SELECT count(*) FROM outbound_orders")) or 0)
+
+    before = await all_waiting()
     async with stack.sessions() as session:
         skus = list(
             (
@@ -224,7 +241,7 @@ async def place_paid(stack: Stack, api: httpx.AsyncClient, count: int) -> None:
         )
     numbers = []
     for i in range(count):
-        body = _stack.order_body(f"wave-bench-{i}", [skus[i % len(skus)]])
+        body = _stack.order_body(f"wave-bench-{prefix}{i}", [skus[i % len(skus)]])
         numbers.append(
             ok(await api.post("/v1/orders", json=body, headers=_stack.SHOP), 201)["order_no"]
         )
@@ -238,12 +255,8 @@ async def place_paid(stack: Stack, api: httpx.AsyncClient, count: int) -> None:
                 200,
             )
 
-    async def all_waiting() -> int:
-        async with stack.sessions() as session:
-            return int(await session.scalar(text("SELECT count(*) FROM outbound_orders")) or 0)
-
     await _stack.until(
-        all_waiting, lambda n: n >= count, "packages released", within=300, interval=0.5
+        all_waiting, lambda n: n >= before + count, "packages released", within=300, interval=0.5
     )
 
 
@@ -307,6 +320,150 @@ async def picking(stack: Stack, args: argparse.Namespace) -> list[tuple[str, ...
     ]
 
 
+# --- 4. handheld pages next to the device API --------------------------------------------------
+
+
+async def planned(stack: Stack, api: httpx.AsyncClient, manager: dict[str, str], count: int,
+                  prefix: str) -> None:  # fmt: skip
+    """`count` more orders placed, paid and planned into built waves."""
+    await place_paid(stack, api, count, prefix)
+    async with stack.sessions() as session:
+        warehouse = await session.scalar(select(Warehouse.id).where(Warehouse.code == "SH01"))
+    ok(await api.post(f"/v1/warehouses/{warehouse}/waves/plan", headers=manager), 200)
+
+    async def unbuilt() -> int:
+        async with stack.sessions() as session:
+            return int(
+                await session.scalar(text("SELECT count(*) FROM waves WHERE NOT built")) or 0
+            )
+
+    await _stack.until(unbuilt, lambda n: n == 0, "waves built", within=120, interval=0.3)
+
+
+async def handhelds(stack: Stack, api: httpx.AsyncClient, manager: dict[str, str],
+                    count: int) -> list[httpx.AsyncClient]:  # fmt: skip
+    """`count` browsers on the handheld pages, each paired with a new device of SH01 (its key in
+    the HttpOnly cookie) and a worker signed in by badge."""
+    async with stack.sessions() as session:
+        warehouse = await session.scalar(select(Warehouse.id).where(Warehouse.code == "SH01"))
+        worker = await session.scalar(select(User.id).where(User.username == "ops"))
+    badge = {"user_id": worker, "badge_code": "EMP-BENCH-1"}
+    ok(await api.post(f"/v1/warehouses/{warehouse}/badges", json=badge, headers=manager), 201)
+    browsers = []
+    for n in range(count):
+        path = f"/v1/warehouses/{warehouse}/devices"
+        device = ok(await api.post(path, json={"name": f"bench-hh-{n}"}, headers=manager), 201)
+        browser = httpx.AsyncClient(base_url=stack.api, timeout=120)
+        await browser.get("/pda/pair")
+        csrf = str(browser.cookies.get("houtai_csrf"))
+        for form, data in (("/pda/pair", {"code": device["pairing_code"]}),
+                           ("/pda/sign-in", {"badge": "EMP-BENCH-1"})):  # fmt: skip
+            answer = await browser.post(form, data={"csrf": csrf, **data})
+            if answer.status_code != 303 or "wrong" in answer.headers.get("location", ""):
+                raise RuntimeError(f"{form}: {answer.status_code} {answer.headers}")
+        browsers.append(browser)
+    return browsers
+
+
+async def api_unit_scans(api: httpx.AsyncClient, device: dict[str, str]) -> tuple[int, float]:
+    """Every task through the device API, one unit per scan: (scans, seconds spent in them)."""
+    scans, spent = 0, 0.0
+    while (answer := await api.get("/v1/devices/me/next-task", headers=device)).status_code == 200:
+        task = answer.json()
+        while task["next"]["action"] == "pick":
+            stop = task["next"]["stop"]
+            body = {
+                "scan_id": f"unit-{task['task_no']}-{stop['stop_no']}-{stop['picked']}",
+                "location_barcode": stop["location_barcode"],
+                "sku_barcode": stop["sku_barcode"],
+                "quantity": 1,
+            }
+            began = time.perf_counter()
+            scan = await api.post(f"/v1/pick-tasks/{task['task_no']}/scans", json=body,
+                                  headers=device)  # fmt: skip
+            spent += time.perf_counter() - began
+            task = ok(scan, 200)
+            scans += 1
+    return scans, spent
+
+
+def _form(page: str, action: str) -> dict[str, str]:
+    """The hidden fields of the page's form posting to `action`."""
+    form = page.split(f'action="{action}"', 1)[1].split("</form>", 1)[0]
+    fields = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form)
+    return {name: html.unescape(value) for name, value in fields}
+
+
+async def page_scans(browser: httpx.AsyncClient, barcodes: dict[str, str]) -> tuple[int, float]:
+    """Every task through the handheld pages as a worker does it: the location scanned, then
+    each unit of the stop's SKU. (scans, seconds spent in the scan posts and their pages)."""
+    scans, spent = 0, 0.0
+    page = await browser.get("/pda/pick")
+    while True:
+        text_ = page.text
+        if 'action="/pda/pick/scan"' in text_:
+            data = _form(text_, "/pda/pick/scan")
+            sku = html.unescape(re.findall(r"<small>([^<]+)</small>", text_)[0])
+            began = time.perf_counter()
+            page = await browser.post("/pda/pick/scan", data={**data, "code": barcodes[sku]},
+                                      follow_redirects=True)  # fmt: skip
+            spent += time.perf_counter() - began
+            scans += 1
+            if page.status_code != 200 or "ok=1" not in str(page.url):
+                raise RuntimeError(f"scan refused: {page.url} {page.status_code}")
+        elif 'action="/pda/pick/location"' in text_:
+            data = _form(text_, "/pda/pick/location")
+            page = await browser.post("/pda/pick/location", data={**data, "code": data["expected"]},
+                                      follow_redirects=True)  # fmt: skip
+        elif "finished=" in str(page.url):
+            page = await browser.get("/pda/pick")
+        else:
+            return scans, spent
+
+
+async def pages_vs_api(stack: Stack, args: argparse.Namespace) -> list[tuple[str, ...]]:
+    async with httpx.AsyncClient(base_url=stack.api, timeout=120) as api:
+        manager = {"Authorization": f"Bearer {await _floor.login(api, 'warehouse_manager')}"}
+        browsers = await handhelds(stack, api, manager, args.devices)
+        async with stack.sessions() as session:
+            barcodes = {c: b for c, b in (await session.execute(select(Sku.code, Sku.barcode)))}
+        try:
+            await planned(stack, api, manager, args.page_orders, "api-")
+            keys = [{"X-API-Key": str(b.cookies.get("houtai_device"))} for b in browsers]
+            cpu = [_cpu.snapshot(stack.up_pid)]
+            raw = await asyncio.gather(*(api_unit_scans(api, key) for key in keys))
+            cpu.append(_cpu.snapshot(stack.up_pid))
+            await planned(stack, api, manager, args.page_orders, "pages-")
+            cpu.append(_cpu.snapshot(stack.up_pid))
+            pages = await asyncio.gather(*(page_scans(b, barcodes) for b in browsers))
+            cpu.append(_cpu.snapshot(stack.up_pid))
+        finally:
+            for browser in browsers:
+                await browser.aclose()
+    rate = {
+        name: sum(n / s for n, s in done if s) for name, done in (("api", raw), ("pages", pages))
+    }
+    scans = {"api": sum(n for n, _ in raw), "pages": sum(n for n, _ in pages)}
+    cost = {}
+    for name, (a, b) in (("api", (cpu[0], cpu[1])), ("pages", (cpu[2], cpu[3]))):
+        spent = _cpu.spent(a, b)
+        split = ", ".join(
+            f"{role} {s * 1000 / max(scans[name], 1):.0f}" for role, s in spent.items()
+        )
+        say(f"[4] {name}: {scans[name]} scans, CPU ms per scan {split}")
+        cost[name] = sum(spent.values()) / max(scans[name], 1)
+    ratio = rate["pages"] / rate["api"] if rate["api"] else 0.0
+    return [
+        (f"scans/s, device API, {args.devices} paired devices, 1 unit a scan ({scans['api']})",
+         f"{rate['api']:.1f}/s", "", ""),
+        (f"scans/s, handheld pages (post + next page) ({scans['pages']})",
+         f"{rate['pages']:.1f}/s", "", ""),
+        ("pages / API", f"{ratio:.2f}×", "≥ 0.8×", "met" if ratio >= 0.8 else "MISSED"),
+        ("CPU per scan, all processes: API / pages",
+         f"{cost['api'] * 1000:.0f} / {cost['pages'] * 1000:.0f} ms", "", ""),
+    ]  # fmt: skip
+
+
 # --- the run ----------------------------------------------------------------------------------
 
 
@@ -347,6 +504,9 @@ async def run(args: argparse.Namespace) -> list[tuple[str, ...]]:
         if args.picking_orders:
             say("[3] devices picking through the API")
             rows += await picking(stack, args)
+        if args.page_orders:
+            say("[4] handheld pages next to the device API")
+            rows += await pages_vs_api(stack, args)
     return rows
 
 
@@ -355,11 +515,14 @@ def main(argv: list[str]) -> int:
     p.add_argument("--quick", action="store_true", help="2,000 orders to plan, 40 to pick")
     p.add_argument("--orders", type=int, help="released orders to plan [10,000; quick 2,000]")
     p.add_argument("--picking-orders", type=int, help="orders picked by devices [120; quick 40]")
+    p.add_argument("--page-orders", type=int, help="orders picked twice in 4 [60; quick 30]")
     p.add_argument("--devices", type=int, default=4, help="handhelds picking at once [4]")
     args = p.parse_args(argv)
     args.orders = args.orders or (2_000 if args.quick else 10_000)
     if args.picking_orders is None:
         args.picking_orders = 40 if args.quick else 120
+    if args.page_orders is None:
+        args.page_orders = 30 if args.quick else 60
     logging.getLogger("temporalio").setLevel(logging.ERROR)
     command = shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
     load, began = os.getloadavg()[0], time.perf_counter()

@@ -23,6 +23,10 @@ class Forbidden(Exception):
     """The person's roles do not allow the page or the action."""
 
 
+class WorkerSignInRequired(Forbidden):
+    """A paired handheld with nobody signed in on it: the API refuses its worker's actions."""
+
+
 class EnrolmentRequired(Exception):
     """The person must enrol a TOTP second factor before anything else (their token's scope is
     totp_enrol)."""
@@ -94,6 +98,8 @@ def _answer(response: httpx.Response) -> Json:
         raise SignedOut
     if response.status_code == 403 and "/problems/totp-enrolment-required" in response.text:
         raise EnrolmentRequired
+    if response.status_code == 403 and "/problems/worker-sign-in-required" in response.text:
+        raise WorkerSignInRequired
     if response.status_code == 403:
         raise Forbidden
     if response.status_code == 404:

@@ -56,10 +56,16 @@ class ScanOutcome:
 
 
 async def next_task(
-    session: AsyncSession, *, device: str, warehouse_id: int, now: datetime
+    session: AsyncSession,
+    *,
+    device: str,
+    warehouse_id: int,
+    now: datetime,
+    claimed: list[str] | None = None,
 ) -> dict[str, Any] | None:
     """The device's unfinished task, else the next open one of its warehouse (earliest cutoff
-    first), claimed with SKIP LOCKED so two devices never get the same task."""
+    first), claimed with SKIP LOCKED so two devices never get the same task. A task claimed by
+    this call has its number appended to `claimed`."""
     task = await session.scalar(
         select(PickTask)
         .where(PickTask.claimed_by == device, PickTask.status == "claimed")
@@ -79,6 +85,8 @@ async def next_task(
             return None
         task.status, task.claimed_by, task.claimed_at = "claimed", device, now
         await session.flush()
+        if claimed is not None:
+            claimed.append(task.task_no)
     return await task_view(session, task)
 
 

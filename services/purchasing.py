@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,7 +28,14 @@ from models.db import (
 )
 from models.domain.purchasing import PoLine, Receipt
 from services import putaway
-from services.stock_ledger import BatchRef, Document, move_in_transit, move_on_hand
+from services.stock_ledger import (
+    BatchRef,
+    Document,
+    Inbound,
+    InTransit,
+    move_in_transit_many,
+    move_on_hand_many,
+)
 
 
 class InvalidPoInput(Exception):
@@ -221,67 +228,59 @@ async def book_receipt(
         )
     )
     doc = Document(ref_type="purchase_receipt", ref_no=request.receipt_no, actor=actor)
-    for n, line in enumerate(receive.receipt.lines):
-        session.add(
-            PurchaseReceiptLine(
-                receipt_no=request.receipt_no,
-                line_no=line.line_no,
-                sku_id=line.sku_id,
-                received=line.received,
-                accepted=line.accepted,
-                rejected=line.rejected,
-                batch_no=line.batch_no,
-                production_date=line.production_date,
-                expiry_date=line.expiry_date,
-            )
+    lines, extras = receive.receipt.lines, receive.receipt.extras
+    session.add_all(
+        PurchaseReceiptLine(
+            receipt_no=request.receipt_no,
+            line_no=line.line_no,
+            sku_id=line.sku_id,
+            received=line.received,
+            accepted=line.accepted,
+            rejected=line.rejected,
+            batch_no=line.batch_no,
+            production_date=line.production_date,
+            expiry_date=line.expiry_date,
         )
-        if line.accepted:
-            await move_on_hand(
-                session,
-                movement_type="purchase_in",
-                sku_id=line.sku_id,
-                warehouse_id=receive.warehouse_id,
-                batch=BatchRef(
-                    receive.location_id, line.batch_no, line.production_date, line.expiry_date
-                ),
-                quantity=line.accepted,
-                doc=_keyed(doc, f"{request.receipt_no}:in:{n}"),
-            )
-    for n, extra in enumerate(receive.receipt.extras):
-        session.add(
-            PurchaseReceiptLine(
-                receipt_no=request.receipt_no,
-                line_no=None,
-                sku_id=extra.sku_id,
-                received=extra.quantity,
-                accepted=extra.quantity,
-                rejected=0,
-                kind=extra.kind,
-                batch_no=extra.batch_no,
-                production_date=extra.production_date,
-                expiry_date=extra.expiry_date,
-            )
-        )
-        await move_on_hand(
-            session,
-            movement_type="sample_in",
+        for line in lines
+    )
+    session.add_all(
+        PurchaseReceiptLine(
+            receipt_no=request.receipt_no,
+            line_no=None,
             sku_id=extra.sku_id,
-            warehouse_id=receive.warehouse_id,
-            batch=BatchRef(
-                receive.location_id, extra.batch_no, extra.production_date, extra.expiry_date
-            ),
-            quantity=extra.quantity,
-            doc=_keyed(doc, f"{request.receipt_no}:extra:{n}"),
+            received=extra.quantity,
+            accepted=extra.quantity,
+            rejected=0,
+            kind=extra.kind,
+            batch_no=extra.batch_no,
+            production_date=extra.production_date,
+            expiry_date=extra.expiry_date,
         )
-    for change in request.in_transit_removed:
-        await move_in_transit(
-            session,
-            movement_type="purchase_arrived",
-            sku_id=change.sku_id,
-            warehouse_id=change.warehouse_id,
-            delta=-change.quantity,
-            doc=_keyed(doc, f"{request.receipt_no}:transit:{change.line_no}"),
-        )
+        for extra in extras
+    )
+    # Every line's goods in one set-based booking: one ledger row per line, keyed as ever.
+    batch = receive.location_id
+    on_hand = [
+        Inbound("purchase_in", line.sku_id, receive.warehouse_id,
+                BatchRef(batch, line.batch_no, line.production_date, line.expiry_date),
+                line.accepted, _keyed(doc, f"{request.receipt_no}:in:{n}"))
+        for n, line in enumerate(lines)
+        if line.accepted
+    ] + [
+        Inbound("sample_in", extra.sku_id, receive.warehouse_id,
+                BatchRef(batch, extra.batch_no, extra.production_date, extra.expiry_date),
+                extra.quantity, _keyed(doc, f"{request.receipt_no}:extra:{n}"))
+        for n, extra in enumerate(extras)
+    ]  # fmt: skip
+    if on_hand:
+        await move_on_hand_many(session, on_hand)
+    arrived = [
+        InTransit("purchase_arrived", change.sku_id, change.warehouse_id, -change.quantity,
+                  _keyed(doc, f"{request.receipt_no}:transit:{change.line_no}"))
+        for change in request.in_transit_removed
+    ]  # fmt: skip
+    if arrived:
+        await move_in_transit_many(session, arrived)
     await putaway.tasks_for_receipt(session, request)  # landed in a receiving location: 上架
 
 
@@ -302,19 +301,17 @@ async def record_po_step(session: AsyncSession, step: PoStep) -> None:
             close_reason=view.close_reason,
         )
     )
-    for line in view.figures.lines:
+    if view.figures.lines:  # every line's figures in one statement
+        lines = view.figures.lines
         await session.execute(
-            update(PurchaseOrderLine)
-            .where(
-                PurchaseOrderLine.po_no == step.po_no,
-                PurchaseOrderLine.line_no == line.line_no,
-                PurchaseOrderLine.received <= line.received,  # never back in time
-            )
-            .values(  # not `returned`: returns are booked on the rows directly
-                received=line.received,
-                accepted=line.accepted,
-                rejected=line.rejected,
-            )
+            _LINE_FIGURES,
+            {
+                "po_no": step.po_no,
+                "line_no": [ln.line_no for ln in lines],
+                "received": [ln.received for ln in lines],
+                "accepted": [ln.accepted for ln in lines],
+                "rejected": [ln.rejected for ln in lines],
+            },
         )
     await session.execute(
         insert(PurchaseOrderEvent)
@@ -330,23 +327,39 @@ async def record_po_step(session: AsyncSession, step: PoStep) -> None:
     )
 
 
+# Not `returned`: returns are booked on the rows directly. Never back in time (received only
+# grows). Constant SQL over arrays: compiled and prepared once, however many lines.
+_LINE_FIGURES = text(
+    "UPDATE purchase_order_lines SET received = v.received, accepted = v.accepted,"
+    " rejected = v.rejected"
+    " FROM unnest(CAST(:line_no AS integer[]), CAST(:received AS integer[]),"
+    " CAST(:accepted AS integer[]), CAST(:rejected AS integer[]))"
+    " AS v(line_no, received, accepted, rejected)"
+    " WHERE purchase_order_lines.po_no = :po_no AND purchase_order_lines.line_no = v.line_no"
+    " AND purchase_order_lines.received <= v.received"
+)
+
+
 async def move_po_in_transit(session: AsyncSession, request: InTransitRequest) -> None:
     """Raise in_transit when the PO is sent, lower it when it closes: a ledger row per line."""
     kind = "purchase_ordered" if request.raise_ else "purchase_closed"
-    for change in request.changes:
-        await move_in_transit(
-            session,
-            movement_type=kind,
-            sku_id=change.sku_id,
-            warehouse_id=change.warehouse_id,
-            delta=change.quantity if request.raise_ else -change.quantity,
-            doc=Document(
+    moves = [
+        InTransit(
+            kind,
+            change.sku_id,
+            change.warehouse_id,
+            change.quantity if request.raise_ else -change.quantity,
+            Document(
                 ref_type="purchase_order",
                 ref_no=request.po_no,
                 actor=request.actor,
                 idempotency_key=f"{request.po_no}:{request.key}:{change.line_no}",
             ),
         )
+        for change in request.changes
+    ]
+    if moves:
+        await move_in_transit_many(session, moves)
 
 
 def actor_name(kind: str, name: str) -> str:

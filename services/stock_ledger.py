@@ -4,10 +4,11 @@ so the figures can never drift from the ledger (DESIGN §5)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import ColumnElement, ScalarSelect, func, select, update
+from sqlalchemy import ColumnElement, ScalarSelect, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -87,9 +88,15 @@ async def _check_location(
     session: AsyncSession, sku_id: int, warehouse_id: int, batch: BatchRef
 ) -> Sku:
     sku = await session.get(Sku, sku_id)
+    location = await session.get(Location, batch.location_id)
+    return _checked(sku, location, sku_id, warehouse_id, batch)
+
+
+def _checked(
+    sku: Sku | None, location: Location | None, sku_id: int, warehouse_id: int, batch: BatchRef
+) -> Sku:
     if sku is None:
         raise StockError(f"no such SKU: {sku_id}", field="sku_id", conflict=False)
-    location = await session.get(Location, batch.location_id)
     if location is None or location.warehouse_id != warehouse_id:
         raise StockError(
             f"location {batch.location_id} is not in warehouse {warehouse_id}",
@@ -136,6 +143,223 @@ async def move_on_hand(
         if doc.idempotency_key is None or not (done := await _done(session, doc.idempotency_key)):
             raise
         return done
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One line of a set-based booking on hand (move_on_hand_many): what move_on_hand takes."""
+
+    movement_type: str
+    sku_id: int
+    warehouse_id: int
+    batch: BatchRef
+    quantity: int
+    doc: Document
+
+
+async def move_on_hand_many(session: AsyncSession, moves: Sequence[Inbound]) -> None:
+    """Put several lines on hand at once (inbound types), each exactly as move_on_hand would:
+    the same checks and refusals, one ledger row per line with its own idempotency key, the same
+    figures. Set-based, so a 20-line receipt is a handful of statements rather than six per line:
+    one look-up of the keys already booked (those lines are skipped), one of the SKUs and
+    locations, then per table one statement — batches upserted, warehouse figures upserted with
+    the "never below reserved" guard, ledger rows inserted. Rows are locked in a fixed order
+    (batches, then warehouse figures, each sorted), so two bookings of the same SKUs wait for
+    each other instead of deadlocking. All or nothing (a savepoint); when a concurrent booking
+    wrote one of the keys first, the lines are booked one by one, each finding its own."""
+    for move in moves:
+        if move.quantity <= 0:
+            raise StockError("quantity must be positive", field="quantity", conflict=False)
+        if move.movement_type not in INBOUND_TYPES:
+            raise StockError(f"{move.movement_type} does not put stock on hand",
+                             field="movement_type")  # fmt: skip
+    keys = [m.doc.idempotency_key for m in moves if m.doc.idempotency_key is not None]
+    done = set(await session.scalars(
+        select(StockMovement.idempotency_key).where(StockMovement.idempotency_key.in_(keys))
+    )) if keys else set()  # fmt: skip
+    todo = [m for m in moves if m.doc.idempotency_key is None or m.doc.idempotency_key not in done]
+    if not todo:
+        return
+    skus = {s.id: s for s in await session.scalars(
+        select(Sku).where(Sku.id.in_({m.sku_id for m in todo})))}  # fmt: skip
+    locations = {loc.id: loc for loc in await session.scalars(
+        select(Location).where(Location.id.in_({m.batch.location_id for m in todo})))}  # fmt: skip
+    for m in todo:
+        _checked(skus.get(m.sku_id), locations.get(m.batch.location_id), m.sku_id,
+                 m.warehouse_id, m.batch)  # fmt: skip
+    try:
+        async with session.begin_nested():
+            await _apply_many(session, todo)
+    except IntegrityError:
+        # A concurrent booking with one of these keys committed first: line by line, each
+        # line's key finds its movement, the others are booked.
+        for m in todo:
+            await move_on_hand(session, movement_type=m.movement_type, sku_id=m.sku_id,
+                               warehouse_id=m.warehouse_id, batch=m.batch, quantity=m.quantity,
+                               doc=m.doc)  # fmt: skip
+
+
+async def _apply_many(session: AsyncSession, moves: Sequence[Inbound]) -> None:
+    """move_on_hand's _apply for many inbound lines: batches, warehouse figures, ledger rows."""
+    first: dict[tuple[int, int, str], Inbound] = {}
+    units: dict[tuple[int, int, str], int] = {}
+    for m in moves:  # one row per batch: a statement may not touch a row twice
+        key = (m.batch.location_id, m.sku_id, m.batch.batch_no)
+        first.setdefault(key, m)
+        units[key] = units.get(key, 0) + m.quantity
+    rows: list[dict[str, object]] = [
+        {
+            "sku_id": m.sku_id,
+            "warehouse_id": m.warehouse_id,
+            "location_id": m.batch.location_id,
+            "batch_no": m.batch.batch_no,
+            "production_date": m.batch.production_date,
+            "expiry_date": m.batch.expiry_date,
+            "quantity": units[key],
+        }
+        for key, m in sorted(first.items())
+    ]
+    await session.execute(_ADD_TO_BATCHES, _columns(rows))
+    deltas: dict[tuple[int, int], int] = {}
+    for m in moves:
+        deltas[(m.sku_id, m.warehouse_id)] = deltas.get((m.sku_id, m.warehouse_id), 0) + m.quantity
+    pairs = sorted(deltas)
+    changed = await session.execute(
+        _RAISE_ON_HAND,
+        {"sku": [p[0] for p in pairs], "wh": [p[1] for p in pairs],
+         "delta": [deltas[p] for p in pairs]},
+    )  # fmt: skip
+    if changed.rowcount != len(pairs):  # type: ignore[attr-defined]
+        raise StockError("the warehouse would hold less than is reserved for orders")
+    await session.execute(_INSERT_MOVEMENTS, _columns([_movement(m.movement_type, m.sku_id,
+        m.warehouse_id, m.doc, location_id=m.batch.location_id, batch_no=m.batch.batch_no,
+        on_hand=m.quantity) for m in moves]))  # fmt: skip
+
+
+def _movement(
+    kind: str, sku_id: int, warehouse_id: int, doc: Document, *, location_id: int | None = None,
+    batch_no: str | None = None, on_hand: int = 0, in_transit: int = 0,
+) -> dict[str, object]:  # fmt: skip
+    """A ledger row for _INSERT_MOVEMENTS, every column given (the model's defaults are
+    Python-side)."""
+    return {
+        "movement_type": kind,
+        "sku_id": sku_id,
+        "warehouse_id": warehouse_id,
+        "location_id": location_id,
+        "batch_no": batch_no,
+        "on_hand_delta": on_hand,
+        "reserved_delta": 0,
+        "in_transit_delta": in_transit,
+        "ref_type": doc.ref_type,
+        "ref_no": doc.ref_no,
+        "actor": doc.actor,
+        "reason": doc.reason,
+        "idempotency_key": doc.idempotency_key,
+    }
+
+
+def _columns(rows: Sequence[dict[str, object]]) -> dict[str, list[object]]:
+    """Rows as one array per column, for the unnest(...) statements below."""
+    return {name: [row[name] for row in rows] for name in rows[0]} if rows else {}
+
+
+# The set-based statements: constant SQL over unnest(arrays), so each is prepared and compiled
+# once however many lines it books, and rows are taken in array order (sorted by the callers).
+_ADD_TO_BATCHES = text(
+    "INSERT INTO location_stocks (sku_id, warehouse_id, location_id, batch_no, production_date,"
+    " expiry_date, quantity, reserved, disabled)"
+    " SELECT sku_id, warehouse_id, location_id, batch_no, production_date, expiry_date,"
+    " quantity, 0, false"
+    " FROM unnest(CAST(:sku_id AS integer[]), CAST(:warehouse_id AS integer[]),"
+    " CAST(:location_id AS integer[]), CAST(:batch_no AS text[]),"
+    " CAST(:production_date AS date[]), CAST(:expiry_date AS date[]),"
+    " CAST(:quantity AS integer[]))"
+    " AS v(sku_id, warehouse_id, location_id, batch_no, production_date, expiry_date, quantity)"
+    " ON CONFLICT (location_id, sku_id, batch_no)"
+    " DO UPDATE SET quantity = location_stocks.quantity + excluded.quantity"
+)
+# The row made if missing (on_hand 0 + delta), else raised, with _apply's guard.
+_RAISE_ON_HAND = text(
+    "INSERT INTO stocks (sku_id, warehouse_id, on_hand, reserved, in_transit, safety_hold)"
+    " SELECT sku, wh, delta, 0, 0, 0"
+    " FROM unnest(CAST(:sku AS integer[]), CAST(:wh AS integer[]), CAST(:delta AS integer[]))"
+    " AS v(sku, wh, delta)"
+    " ON CONFLICT (sku_id, warehouse_id) DO UPDATE"
+    " SET on_hand = stocks.on_hand + excluded.on_hand, updated_at = now()"
+    " WHERE stocks.on_hand + excluded.on_hand >= stocks.reserved"
+)
+_ENSURE_STOCKS = text(
+    "INSERT INTO stocks (sku_id, warehouse_id, on_hand, reserved, in_transit, safety_hold)"
+    " SELECT sku, wh, 0, 0, 0, 0"
+    " FROM unnest(CAST(:sku AS integer[]), CAST(:wh AS integer[])) AS v(sku, wh)"
+    " ON CONFLICT DO NOTHING"
+)
+_MOVE_IN_TRANSIT = text(
+    "UPDATE stocks SET in_transit = stocks.in_transit + v.delta, updated_at = now()"
+    " FROM unnest(CAST(:sku AS integer[]), CAST(:wh AS integer[]), CAST(:delta AS integer[]))"
+    " AS v(sku, wh, delta)"
+    " WHERE stocks.sku_id = v.sku AND stocks.warehouse_id = v.wh"
+    " AND stocks.in_transit + v.delta >= 0"
+    " RETURNING stocks.sku_id, stocks.warehouse_id"
+)
+_INSERT_MOVEMENTS = text(
+    "INSERT INTO stock_movements (movement_type, sku_id, warehouse_id, location_id, batch_no,"
+    " on_hand_delta, reserved_delta, in_transit_delta, ref_type, ref_no, actor, reason,"
+    " idempotency_key)"
+    " SELECT * FROM unnest(CAST(:movement_type AS text[]), CAST(:sku_id AS integer[]),"
+    " CAST(:warehouse_id AS integer[]), CAST(:location_id AS integer[]),"
+    " CAST(:batch_no AS text[]), CAST(:on_hand_delta AS integer[]),"
+    " CAST(:reserved_delta AS integer[]), CAST(:in_transit_delta AS integer[]),"
+    " CAST(:ref_type AS text[]), CAST(:ref_no AS text[]), CAST(:actor AS text[]),"
+    " CAST(:reason AS text[]), CAST(:idempotency_key AS text[]))"
+)
+
+
+@dataclass(frozen=True)
+class InTransit:
+    """One line of move_in_transit_many: what move_in_transit takes."""
+
+    movement_type: str
+    sku_id: int
+    warehouse_id: int
+    delta: int
+    doc: Document
+
+
+async def move_in_transit_many(session: AsyncSession, moves: Sequence[InTransit]) -> None:
+    """Several in-transit changes at once, each exactly as move_in_transit would (its ledger row
+    and key; a key already booked is skipped; never below zero), in one statement per table.
+    Deltas of one SKU and warehouse are summed before the guard, so mix no signs for one pair."""
+    for move in moves:
+        if move.movement_type not in IN_TRANSIT_TYPES or move.delta == 0:
+            raise StockError(f"{move.movement_type} {move.delta:+d} does not move in-transit stock")
+    keys = [m.doc.idempotency_key for m in moves if m.doc.idempotency_key is not None]
+    done = set(await session.scalars(
+        select(StockMovement.idempotency_key).where(StockMovement.idempotency_key.in_(keys))
+    )) if keys else set()  # fmt: skip
+    todo = [m for m in moves if m.doc.idempotency_key is None or m.doc.idempotency_key not in done]
+    if not todo:
+        return
+    deltas: dict[tuple[int, int], int] = {}
+    for m in todo:
+        deltas[(m.sku_id, m.warehouse_id)] = deltas.get((m.sku_id, m.warehouse_id), 0) + m.delta
+    pairs = sorted(deltas)
+    await session.execute(
+        _ENSURE_STOCKS, {"sku": [p[0] for p in pairs], "wh": [p[1] for p in pairs]}
+    )
+    async with session.begin_nested():  # all or nothing, like one line's refusal
+        changed = await session.execute(
+            _MOVE_IN_TRANSIT,
+            {"sku": [p[0] for p in pairs], "wh": [p[1] for p in pairs],
+             "delta": [deltas[p] for p in pairs]},
+        )  # fmt: skip
+        moved = {(sku, warehouse) for sku, warehouse in changed.all()}
+        if len(moved) != len(pairs):
+            sku = next(m.sku_id for m in todo if (m.sku_id, m.warehouse_id) not in moved)
+            raise StockError(f"in-transit of SKU {sku} would go negative")
+        await session.execute(_INSERT_MOVEMENTS, _columns([_movement(m.movement_type, m.sku_id,
+            m.warehouse_id, m.doc, in_transit=m.delta) for m in todo]))  # fmt: skip
 
 
 async def move_in_transit(

@@ -86,7 +86,8 @@ def activities_for(deps: WorkerDeps) -> list[Callable[..., Any]]:
         inventory.withdraw_units,
     ]
     purchasing = PurchasingActivities(sessions, deps.supplier)
-    found += [purchasing.record_po_step, purchasing.move_po_in_transit, purchasing.receive_goods]
+    found += [purchasing.record_po_step, purchasing.move_po_in_transit, purchasing.receive_goods,
+              purchasing.receive_and_record]  # fmt: skip
     if deps.supplier is not None:
         found.append(purchasing.send_to_supplier)
     after_sales = AfterSaleActivities(sessions)

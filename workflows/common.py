@@ -52,6 +52,7 @@ LOCAL_ACTIVITIES = frozenset(
         "record_po_step",
         "move_po_in_transit",
         "receive_goods",
+        "receive_and_record",
         "record_invoice",
         "scan_reorder_points",
         "draft_po",

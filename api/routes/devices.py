@@ -350,23 +350,26 @@ async def _my_device(w: Writer) -> Device:
 async def _me(session: Session, who: Principal) -> DeviceMe:
     if who.warehouse_id is None:
         raise Problem(403, "this key is not bound to a warehouse", type_="/problems/forbidden")
-    warehouse = await session.get(Warehouse, who.warehouse_id)
-    assert warehouse is not None
+    # One query (a handheld page asks on every screen): the warehouse, the key's device if it is
+    # one, and the worker signed in on it.
     found = (
         await session.execute(
-            select(Device, User)
+            select(Warehouse.name, Device.id, User.username, User.display_name)
+            .select_from(Warehouse)
+            .outerjoin(Device, Device.api_key_id == who.id)
             .outerjoin(User, User.id == Device.worker_user_id)
-            .where(Device.api_key_id == who.id)
+            .where(Warehouse.id == who.warehouse_id)
         )
     ).first()
-    device, user = found if found is not None else (None, None)
+    assert found is not None
+    warehouse_name, device_id, username, display_name = found
     return DeviceMe(
-        device_id=device.id if device else None,
+        device_id=device_id,
         name=who.name,
-        warehouse_id=warehouse.id,
-        warehouse_name=warehouse.name,
-        worker=user.username if user else None,
-        worker_name=(user.display_name or user.username) if user else None,
+        warehouse_id=who.warehouse_id,
+        warehouse_name=warehouse_name,
+        worker=username,
+        worker_name=(display_name or username) if username else None,
     )
 
 

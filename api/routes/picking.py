@@ -70,13 +70,20 @@ def _now() -> datetime:
     responses={204: {"description": "nothing to pick"}},
 )
 async def next_task(w: Device) -> Any:
-    """The device's unfinished task, else the next open task of its warehouse, claimed."""
+    """The device's unfinished task, else the next open task of its warehouse, claimed. Only a
+    claim is a write (and audited): showing the device its own task again changes nothing, and
+    the handheld pages ask for it on every screen."""
+    claimed: list[str] = []
     task = await picking.next_task(
-        w.session, device=w.actor, warehouse_id=_warehouse(w.principal), now=_now()
+        w.session,
+        device=w.actor,
+        warehouse_id=_warehouse(w.principal),
+        now=_now(),
+        claimed=claimed,
     )
-    if task is None:
+    if task is None or not claimed:
         await w.session.rollback()
-        return Response(status_code=204)
+        return Response(status_code=204) if task is None else task
     await w.commit("pick_task.claim", "pick_task", task["task_no"])
     return task
 

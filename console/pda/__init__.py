@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
-from console.client import Forbidden, NotFound, Refused, SignedOut
+from console.client import Forbidden, NotFound, Refused, SignedOut, WorkerSignInRequired
 from console.pages import ConsoleConfig, ConsoleState
 from console.pda import (
     count,
@@ -73,6 +73,7 @@ def create_pda(api: ASGIApp) -> FastAPI:
         app.include_router(screen.router)
     app.add_exception_handler(NotPaired, not_paired)
     app.add_exception_handler(NoWorker, no_worker)
+    app.add_exception_handler(WorkerSignInRequired, no_worker)  # the API's own worker check
     app.add_exception_handler(CsrfFailed, csrf_failed)
     app.add_exception_handler(SignedOut, not_paired)
     app.add_exception_handler(Forbidden, refused)

@@ -170,6 +170,14 @@ class ReceiveGoodsRequest(BaseModel):
     in_transit_removed: list[InTransitChange]
 
 
+class ReceiptBooking(BaseModel):
+    """A receipt's goods and the PO step that records it, booked in one transaction (one local
+    activity, receive_and_record, instead of receive_goods then record_po_step)."""
+
+    goods: ReceiveGoodsRequest
+    step: PoStep
+
+
 # --- settlement (SettlementWorkflow, settle-PO…) --------------------------------------------
 
 

@@ -15,8 +15,12 @@ from models.db import Category, Location, LocationStock, Sku, Spu, Stock, StockM
 from services.stock_ledger import (
     BatchRef,
     Document,
+    Inbound,
+    InTransit,
     StockError,
+    move_in_transit_many,
     move_on_hand,
+    move_on_hand_many,
     set_safety_hold,
 )
 from tests.support.invariants import assert_stock_invariants
@@ -383,3 +387,177 @@ async def test_safety_hold_is_a_setting_not_a_movement(
         await session.commit()
         assert (fresh.on_hand, fresh.safety_hold) == (0, 2)
     assert await _figures(session_factory, place) == (10, 10, 1)
+
+
+# --- set-based bookings (a receipt's lines at once) ---------------------------------------
+
+
+def _lines(place: Place, key: str) -> list[Inbound]:
+    """Two lines of one batch, one of another, one plain SKU: keys `key:0` … `key:3`."""
+    batch = BatchRef(place.location_id, "B1", date(2025, 5, 1), date(2025, 5, 22))
+    doc = Document("purchase_receipt", "RC-1", "device:pda", "", None)
+    rows = [
+        (place.sku_id, batch, 5),
+        (place.sku_id, BatchRef(place.location_id, "B2"), 2),
+        (place.sku_id, batch, 3),
+        (place.plain_sku_id, BatchRef(place.location_id), 7),
+    ]
+    return [
+        Inbound("purchase_in", sku, place.warehouse_id, ref, quantity,
+                Document(doc.ref_type, doc.ref_no, doc.actor, "", f"{key}:{n}"))
+        for n, (sku, ref, quantity) in enumerate(rows)
+    ]  # fmt: skip
+
+
+async def _ledger(session_factory: SessionFactory) -> list[tuple[object, ...]]:
+    async with session_factory() as session:
+        await assert_stock_invariants(session)
+        rows = await session.execute(
+            select(
+                StockMovement.movement_type, StockMovement.sku_id, StockMovement.location_id,
+                StockMovement.batch_no, StockMovement.on_hand_delta,
+                StockMovement.in_transit_delta, StockMovement.idempotency_key,
+            ).order_by(StockMovement.id)
+        )  # fmt: skip
+        return [tuple(r) for r in rows]
+
+
+async def _batches(session_factory: SessionFactory) -> dict[tuple[int, str], int]:
+    async with session_factory() as session:
+        rows = await session.execute(
+            select(LocationStock.sku_id, LocationStock.batch_no, LocationStock.quantity)
+        )
+        return {(sku, batch): quantity for sku, batch, quantity in rows}
+
+
+async def test_many_lines_at_once_book_what_line_by_line_would(
+    session_factory: SessionFactory, place: Place
+) -> None:
+    async with session_factory() as session:  # one by one
+        for m in _lines(place, "one"):
+            await move_on_hand(session, movement_type=m.movement_type, sku_id=m.sku_id,
+                               warehouse_id=m.warehouse_id, batch=m.batch, quantity=m.quantity,
+                               doc=m.doc)  # fmt: skip
+        await session.commit()
+    one_by_one = await _ledger(session_factory)
+    async with session_factory() as session:  # then the same lines at once, other keys
+        await move_on_hand_many(session, _lines(place, "many"))
+        await session.commit()
+    ledger = await _ledger(session_factory)
+
+    at_once = ledger[len(one_by_one) :]
+    assert [r[:6] for r in at_once] == [r[:6] for r in one_by_one]  # same rows, same order
+    assert [r[6] for r in at_once] == ["many:0", "many:1", "many:2", "many:3"]
+    assert await _batches(session_factory) == {
+        (place.sku_id, "B1"): 16,
+        (place.sku_id, "B2"): 4,
+        (place.plain_sku_id, ""): 14,
+    }
+    async with session_factory() as session:
+        on_hand = {s: n for s, n in await session.execute(select(Stock.sku_id, Stock.on_hand))}
+        batch = await session.scalar(select(LocationStock).where(LocationStock.batch_no == "B1"))
+    assert on_hand == {place.sku_id: 20, place.plain_sku_id: 14}
+    assert batch is not None and batch.expiry_date == date(2025, 5, 22)
+
+
+async def test_many_lines_booked_again_change_nothing(
+    session_factory: SessionFactory, place: Place
+) -> None:
+    for _ in range(2):
+        async with session_factory() as session:
+            await move_on_hand_many(session, _lines(place, "again"))
+            await session.commit()
+    lines = _lines(place, "again")
+    async with session_factory() as session:  # a third time, one line new
+        doc = Document("purchase_receipt", "RC-1", "device:pda", "", "again:x")
+        extra = Inbound("sample_in", place.plain_sku_id, place.warehouse_id,
+                        BatchRef(place.location_id), 1, doc)  # fmt: skip
+        await move_on_hand_many(session, [*lines, extra])
+        await session.commit()
+
+    ledger = await _ledger(session_factory)
+    assert [r[6] for r in ledger] == ["again:0", "again:1", "again:2", "again:3", "again:x"]
+    assert await _batches(session_factory) == {
+        (place.sku_id, "B1"): 8,
+        (place.sku_id, "B2"): 2,
+        (place.plain_sku_id, ""): 8,
+    }
+
+
+async def test_concurrent_bookings_of_the_same_lines_book_them_once(
+    session_factory: SessionFactory, place: Place
+) -> None:
+    async def book() -> None:
+        async with session_factory() as session:
+            await move_on_hand_many(session, _lines(place, "race"))
+            await session.commit()
+
+    await asyncio.gather(*(book() for _ in range(4)))
+
+    assert len(await _ledger(session_factory)) == 4
+    assert await _batches(session_factory) == {
+        (place.sku_id, "B1"): 8,
+        (place.sku_id, "B2"): 2,
+        (place.plain_sku_id, ""): 7,
+    }
+
+
+async def test_a_refused_line_refuses_them_all(
+    session_factory: SessionFactory, place: Place
+) -> None:
+    lines = _lines(place, "bad")
+    no_batch = Inbound("purchase_in", place.sku_id, place.warehouse_id,
+                       BatchRef(place.location_id), 1, lines[0].doc)  # fmt: skip
+    elsewhere = Inbound("purchase_in", place.plain_sku_id, place.warehouse_id,
+                        BatchRef(place.other_location_id), 1, lines[0].doc)  # fmt: skip
+    for bad, field in ((no_batch, "batch_no"), (elsewhere, "location_id")):
+        async with session_factory() as session:
+            with pytest.raises(StockError) as refused:
+                await move_on_hand_many(session, [*lines[1:], bad])
+            assert refused.value.field == field
+            await session.commit()  # the caller commits: nothing was written
+    with pytest.raises(StockError):
+        async with session_factory() as session:
+            await move_on_hand_many(session, [lines[0], *lines[1:], _out(lines[1])])
+
+    assert await _ledger(session_factory) == []
+    assert await _batches(session_factory) == {}
+
+
+def _out(line: Inbound) -> Inbound:
+    return Inbound("sales_out", line.sku_id, line.warehouse_id, line.batch, 1, line.doc)
+
+
+async def test_in_transit_changes_at_once_never_go_below_zero(
+    session_factory: SessionFactory, place: Place
+) -> None:
+    def change(kind: str, delta: int, key: str, sku: int = place.sku_id) -> InTransit:
+        doc = Document("purchase_order", "PO-1", "system", idempotency_key=key)
+        return InTransit(kind, sku, place.warehouse_id, delta, doc)
+
+    ordered = [change("purchase_ordered", 10, "t:0"), change("purchase_ordered", 4, "t:1",
+                                                               place.plain_sku_id)]  # fmt: skip
+    for _ in range(2):  # sent twice: booked once
+        async with session_factory() as session:
+            await move_in_transit_many(session, ordered)
+            await session.commit()
+    async with session_factory() as session:
+        with pytest.raises(StockError, match=f"SKU {place.plain_sku_id} would go negative"):
+            await move_in_transit_many(
+                session,
+                [change("purchase_arrived", -3, "a:0"),
+                 change("purchase_arrived", -5, "a:1", place.plain_sku_id)],
+            )  # fmt: skip
+        await session.commit()  # the caller commits: nothing of it was written
+    async with session_factory() as session:
+        await move_in_transit_many(session, [change("purchase_arrived", -3, "a:0")])
+        await session.commit()
+
+    assert [(r[0], r[5], r[6]) for r in await _ledger(session_factory)] == [
+        ("purchase_ordered", 10, "t:0"),
+        ("purchase_ordered", 4, "t:1"),
+        ("purchase_arrived", -3, "a:0"),
+    ]
+    async with session_factory() as session:
+        rows = await session.execute(select(Stock.sku_id, Stock.in_transit))
+        assert {s: n for s, n in rows} == {place.sku_id: 7, place.plain_sku_id: 4}

@@ -13,7 +13,7 @@ from pypdf import PdfReader
 from sqlalchemy import func, select, text
 
 from core.security import hash_api_key, new_api_key
-from models.db import ApiKey, LocationStock, PickAllocation, StockMovement
+from models.db import ApiKey, AuditEntry, LocationStock, PickAllocation, StockMovement
 from tests.support.invariants import assert_stock_invariants
 from tests.support.order_api import (
     DEVICE,
@@ -198,6 +198,14 @@ async def test_two_devices_racing_for_one_task_never_both_get_it(
     assert again is not None and again["task_no"] == task["task_no"]
     done = await pick_task(api, winner, again)
     assert done["status"] == "done"
+    # Asking again for the task it holds is no claim: one claim, audited once.
+    async with stack.sessions() as session:
+        claims = await session.scalar(
+            select(func.count()).where(
+                AuditEntry.action == "pick_task.claim", AuditEntry.object_id == task["task_no"]
+            )
+        )
+    assert claims == 1
 
 
 # --- short picks ------------------------------------------------------------------------------

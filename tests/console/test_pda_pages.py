@@ -393,6 +393,55 @@ async def test_the_devices_page_revokes_and_is_only_for_those_who_manage_the_war
         assert refused.status_code == 403 and "<table" not in refused.text
 
 
+async def test_a_scan_without_a_worker_or_with_a_revoked_key_books_nothing(
+    stack: Stack, deps: AppDeps, api: httpx.AsyncClient
+) -> None:
+    """The scan post asks the API only (no whoami first): its refusals still send the handheld
+    to sign-in (nobody signed in) or to pairing (key revoked), and nothing is picked."""
+    from models.db import PickStop
+    from tests.support.order_api import staff
+
+    manager = await staff(api, "warehouse_manager")
+    warehouses = (await api.get("/v1/warehouses", headers=manager)).json()["data"]
+    sh01 = int(next(w["id"] for w in warehouses if w["code"] == "SH01"))
+    async with browser(deps) as pda:
+        await _paired_and_signed_in(pda, api, stack, sh01)
+        device = {"X-API-Key": str(pda.cookies.get("houtai_device"))}
+        await paid_order(stack, api, [(await only_in(stack, "SH01"), 2)])
+        await plan_now(api, sh01)
+        page = await pda.get("/pda/pick")
+        expected = _field(page.text, "expected")
+        at = await pda.post(
+            "/pda/pick/location",
+            data={"csrf": csrf_of(pda), "task_no": _field(page.text, "task_no"),
+                  "expected": expected, "code": expected},
+        )  # fmt: skip
+        page = await pda.get(at.headers["location"])
+        task_no = _field(page.text, "task_no")
+        form = {
+            "csrf": csrf_of(pda),
+            "scan_id": _field(page.text, "scan_id"),
+            "task_no": task_no,
+            "location": _field(page.text, "location"),
+            "code": await _barcode(api, sku_code_of(page.text)),
+        }
+        # The worker signs out on the device (its own API call, not these pages).
+        assert (await api.post("/v1/devices/me/sign-out", headers=device)).status_code == 200
+        unsigned = await pda.post("/pda/pick/scan", data=form)
+        assert unsigned.headers["location"] == "/pda/sign-in"
+        assert (await pda.get("/pda/pick")).headers["location"] == "/pda/sign-in"
+        listed = (await api.get("/v1/devices", headers=manager)).json()["data"]
+        [mine] = [d for d in listed if d["name"] == "PDA-S1"]
+        assert (await api.post(f"/v1/devices/{mine['id']}/revoke", headers=manager)).is_success
+        revoked = await pda.post("/pda/pick/scan", data=form)
+        assert revoked.headers["location"] == "/pda/pair?msg=unpaired"
+    async with stack.sessions() as session:
+        picked = await session.scalar(
+            select(func.sum(PickStop.picked)).where(PickStop.task_no == task_no)
+        )
+    assert picked == 0
+
+
 async def test_a_carton_is_picked_by_typing_its_quantity_with_the_scan(
     stack: Stack, deps: AppDeps, api: httpx.AsyncClient
 ) -> None:

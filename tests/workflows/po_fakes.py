@@ -29,6 +29,7 @@ from models.contracts.purchasing import (
     PoTimings,
     PoView,
     PurchaseOrderInput,
+    ReceiptBooking,
     ReceiptResult,
     ReceiveGoodsRequest,
     ReceiveRequest,
@@ -138,6 +139,7 @@ class FakePurchasing:
             self.record_po_step,
             self.move_po_in_transit,
             self.receive_goods,
+            self.receive_and_record,
             self.send_to_supplier,
         ]
 
@@ -157,6 +159,12 @@ class FakePurchasing:
     @activity.defn(name="receive_goods")
     async def receive_goods(self, request: ReceiveGoodsRequest) -> None:
         await self._record("receive_goods", request)
+
+    @activity.defn(name="receive_and_record")
+    async def receive_and_record(self, booking: ReceiptBooking) -> None:
+        """What the real one does in one transaction, recorded as the two calls it replaces."""
+        await self._record("receive_goods", booking.goods)
+        await self._record("record_po_step", booking.step)
 
 
 class PoScenario:

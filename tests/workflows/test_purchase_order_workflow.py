@@ -8,11 +8,18 @@ import asyncio
 from collections.abc import Awaitable
 from datetime import timedelta
 
-from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.client import (
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateStage,
+)
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
+from temporalio.worker import Worker
 
 from models.contracts.purchasing import (
     CloseRequest,
+    Decision,
     InTransitRequest,
     PoPolicy,
     PoTimings,
@@ -20,11 +27,13 @@ from models.contracts.purchasing import (
     default_approval_policy,
 )
 from models.domain.purchasing import InTransitChange
+from tests.support.temporal import time_skipping_server
 from tests.workflows.fakes import WAIT_S
 from tests.workflows.po_fakes import (
     BUYER,
     FINANCE,
     MANAGER,
+    FakePurchasing,
     PoScenario,
     new_po_input,
     po_lines,
@@ -410,3 +419,38 @@ async def test_the_drafter_approves_none_even_holding_the_role_when_another_subm
         "user 1 drafted this PO and cannot approve it",
     )
     assert approved.status == "approved"
+
+
+async def test_a_submit_delivered_with_the_start_is_not_undone_by_the_created_step(
+    task_queue: str,
+) -> None:
+    """Update-with-start hands the submit to the workflow's first activation, where updates
+    are handled before the run's first step; that step must not put the PO back in draft
+    (it did, and the PO then refused every approval as "purchase order is draft")."""
+    env = await time_skipping_server()
+    fake = FakePurchasing()
+    fake.clock = env.get_current_time
+    po_input = new_po_input()
+    try:
+        async with Worker(env.client, task_queue=task_queue, workflows=[PurchaseOrderWorkflow],
+                          activities=fake.activities()):  # fmt: skip
+            start = WithStartWorkflowOperation(
+                PurchaseOrderWorkflow.run,
+                po_input,
+                id=f"po-{po_input.po_no}",
+                task_queue=task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            )
+            submitted = await env.client.execute_update_with_start_workflow(
+                PurchaseOrderWorkflow.submit, BUYER, start_workflow_operation=start
+            )
+            handle = await start.workflow_handle()
+            approved = await handle.execute_update(
+                PurchaseOrderWorkflow.approve, Decision(by=MANAGER, role="purchasing_manager")
+            )
+            await fake.wait_step("sent_to_supplier")
+    finally:
+        await env.shutdown()
+    assert submitted.status == "pending_approval"
+    assert approved.status == "approved"
+    assert fake.steps()[:3] == ["created", "submitted", "approved_as_purchasing_manager"]
