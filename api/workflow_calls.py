@@ -51,6 +51,13 @@ def _already_started(exc: BaseException) -> bool:
     return False
 
 
+def _ended(message: str) -> bool:
+    """Temporal's NOT_FOUND for a workflow that has ended ("workflow execution already
+    completed") or was ending as the update came ("workflow update was aborted by closing
+    workflow"), not for one that never was."""
+    return "completed" in message or "closing workflow" in message
+
+
 async def answer(call: Awaitable[T], *, kind: str, ident: str) -> T:
     """Await a workflow call; business refusals become 409/422, an unknown workflow a 404."""
     try:
@@ -71,8 +78,8 @@ async def answer(call: Awaitable[T], *, kind: str, ident: str) -> T:
     except WorkflowAlreadyStartedError as exc:  # e.g. a number reused after a database restore
         raise Problem(409, f"{kind} {ident} already has a running process") from exc
     except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND and "completed" in exc.message:
-            # Temporal answers an update to a finished workflow with NOT_FOUND.
+        if exc.status == RPCStatusCode.NOT_FOUND and _ended(exc.message):
+            # Temporal answers an update to a finished (or finishing) workflow with NOT_FOUND.
             raise Problem(409, f"{kind} {ident} is closed", type_="/problems/closed") from exc
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise Problem(

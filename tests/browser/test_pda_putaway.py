@@ -108,7 +108,7 @@ async def test_receive_three_lines_into_receiving_then_put_them_all_away(
     await _sign_in_on_handheld(pda, api, stack, sh01)
 
     # Receiving: the PO, then each line's SKU and its accepted units; the location left empty.
-    await pda.get_by_role("link", name="收货").click()
+    await pda.get_by_role("link", name="收货", exact=True).click()
     await scan(pda, po_no)
     for sku, quantity in zip(skus, QUANTITIES, strict=True):
         await scan(pda, catalogue[sku]["barcode"])

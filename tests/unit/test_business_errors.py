@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.orders import business_error
 from api.errors import Problem
 from api.openapi import install
-from api.workflow_calls import _problem
+from api.workflow_calls import _problem, answer
 from models.contracts.errors import BUSINESS_ERRORS, DEFAULT, business_error_of
 from workflows.common import RETRY
 
@@ -187,3 +188,22 @@ def test_the_openapi_document_describes_every_business_refusal() -> None:
         at = f", field `{error.field}`" if error.field else ""
         assert f"- `{kind}`: {error.status}{at}; {error.meaning}" in described
     assert "/problems/AfterSaleQuantityError" in schema["properties"]["type"]["examples"]
+
+
+@pytest.mark.parametrize(
+    ("message", "status"),
+    [
+        ("workflow execution already completed", 409),  # ended
+        ("workflow update was aborted by closing workflow", 409),  # ending as the update came
+        ("workflow not found for ID: aftersale-AS1", 404),  # never was
+    ],
+)
+async def test_an_update_to_an_ended_workflow_is_closed_not_missing(
+    message: str, status: int
+) -> None:
+    async def refused() -> None:
+        raise RPCError(message, RPCStatusCode.NOT_FOUND, b"")
+
+    with pytest.raises(Problem) as caught:
+        await answer(refused(), kind="after-sale", ident="AS1")
+    assert caught.value.status == status
