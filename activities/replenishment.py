@@ -4,15 +4,13 @@ services/replenishment.py for ReplenishmentWorkflow."""
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from temporalio import activity
 
 from core.db import SessionFactory
 from models.contracts.purchasing import Draft, Drafted, DraftRequest
+from models.domain.business_day import BUSINESS_TZ
 from services import replenishment
-
-BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
 
 
 class ReplenishmentActivities:

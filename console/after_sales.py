@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from console.client import Forbidden, Json, NotFound, Refused
 from console.export import download, listed
-from console.i18n import BUSINESS_TZ, Translator, format_time
+from console.i18n import Translator, format_time
 from console.lookups import sku_names
 from console.orders import warehouse_names
 from console.pages import (
@@ -30,6 +30,7 @@ from console.pages import (
     translator,
 )
 from console.security import CSRF_FIELD, check_csrf
+from models.domain.business_day import BUSINESS_TZ
 
 router = APIRouter()
 MENU = (MenuItem("nav.after_sales", "/after-sales", "aftersales.review"),)

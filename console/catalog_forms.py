@@ -13,9 +13,10 @@ from urllib.parse import urlencode
 from fastapi import Request
 
 from console.client import ApiClient, Json, Refused
-from console.i18n import BUSINESS_TZ, Translator
+from console.i18n import Translator
 from console.money import AmountError, parse_fen
 from console.security import CSRF_FIELD, check_csrf
+from models.domain.business_day import BUSINESS_TZ
 
 PAGE_SIZE: Final = 50
 

@@ -18,9 +18,9 @@ from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
 from console.client import ApiClient, Json, NotFound, connect
-from console.i18n import BUSINESS_TZ
 from console.pages import client_address, console_state
 from console.security import session_token
+from models.domain.business_day import BUSINESS_TZ
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EXPORT_PAGE = 500  # the API's largest page

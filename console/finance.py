@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from console.client import ApiClient, Json, NotFound, Refused
 from console.export import download, every_row
-from console.i18n import BUSINESS_TZ, format_time
+from console.i18n import format_time
 from console.lookups import sku_names
 from console.money import AmountError, format_fen, parse_fen
 from console.pages import MenuItem, SignedIn, Viewer, is_fragment_request, render, translator
@@ -33,6 +33,7 @@ from console.purchase_lists import (
 )
 from console.security import CSRF_FIELD, check_csrf
 from models.contracts.purchasing import InvoiceStatus
+from models.domain.business_day import BUSINESS_TZ
 from models.domain.reconciliation import DIFFERENCE_KINDS
 
 router = APIRouter()

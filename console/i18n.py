@@ -10,12 +10,12 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Final
-from zoneinfo import ZoneInfo
+
+from models.domain.business_day import BUSINESS_TZ
 
 LANGUAGES: Final = ("zh_CN", "en")
 DEFAULT_LANGUAGE: Final = "zh_CN"
 LANG_COOKIE: Final = "houtai_lang"
-BUSINESS_TZ: Final = ZoneInfo("Asia/Shanghai")
 _CATALOGUES = Path(__file__).parent / "translations"
 
 

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from console.client import ApiClient, Json, Refused
 from console.export import download, listed
-from console.i18n import BUSINESS_TZ, Translator, format_time
+from console.i18n import Translator, format_time
 from console.lookups import sku_names
 from console.pages import (
     MenuItem,
@@ -27,6 +27,7 @@ from console.pages import (
 )
 from console.security import CSRF_FIELD, check_csrf
 from models.contracts.order import OrderStatus
+from models.domain.business_day import BUSINESS_TZ
 
 router = APIRouter()
 MENU = (MenuItem("nav.orders", "/orders", "orders.read"),)

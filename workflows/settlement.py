@@ -7,7 +7,7 @@ finance to approve (with a reason) or reject → payable with a due date from th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -22,11 +22,11 @@ with workflow.unsafe.imports_passed_through():
         SettlementInput,
         SettlementView,
     )
+    from models.domain.business_day import BUSINESS_TZ
     from models.domain.settlement import MatchResult, PaymentTerms, due_date, three_way_match
     from workflows.common import call
     from workflows.visibility import show
 
-BUSINESS_TZ = timezone(timedelta(hours=8), "CST")  # Asia/Shanghai: no daylight saving
 PAY_AT = time(10, 0)  # payments go out at 10:00 on the due date, business time
 
 

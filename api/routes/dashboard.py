@@ -29,7 +29,8 @@ from models.db import (
     SupplierInvoice,
     Wave,
 )
-from models.domain.reconciliation import BUSINESS_TZ, business_day, business_window
+from models.domain.business_day import BUSINESS_TZ
+from models.domain.reconciliation import business_day, business_window
 from services.replenishment import below_reorder_point
 
 router = APIRouter(prefix="/v1/dashboard", tags=["dashboard"])

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Response
 from sqlalchemy import Select, func, or_, select
@@ -45,6 +44,7 @@ from models.contracts.order import Actor
 from models.contracts.shipment import HandoverRequest
 from models.db import Carrier, Manifest, ManifestPackage, Package, Warehouse
 from models.documents import ManifestDocument, ManifestEntry, manifest_pdf
+from models.domain.business_day import BUSINESS_TZ
 from services.manifests import (
     LIVE,
     Line,
@@ -60,7 +60,6 @@ from services.manifests import (
 from workflows.shipment import ShipmentWorkflow
 
 router = APIRouter(prefix="/v1/manifests", tags=["manifests"])
-BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
 HANDOVERS_AT_ONCE = 8  # shipments asked side by side during a manifest's hand-over
 Reader = Annotated[Principal, Depends(require("packages.read"))]
 DeviceWriter = Annotated[Writer, Depends(writer("packages.pack"))]

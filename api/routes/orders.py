@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import exists, select
@@ -55,6 +54,7 @@ from models.contracts.order import (
 )
 from models.contracts.pricing import CartLine
 from models.db import Order, OrderLine, OrderRefund, Package
+from models.domain.business_day import BUSINESS_TZ
 from services.order_numbers import order_number
 from workflows.late_payment import LatePaymentRefundWorkflow, late_payment_id
 from workflows.order import OrderWorkflow
@@ -62,7 +62,6 @@ from workflows.order import OrderWorkflow
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 REVEALED = ["name", "phone", "detail"]  # what a reveal shows; the audit row names these only
 Reader = Annotated[Principal, Depends(require("orders.read"))]
-BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
 OrderSort = Literal["-placed_at", "placed_at", "-payable_fen", "payable_fen"]
 
 

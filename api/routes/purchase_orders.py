@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Literal, TypeVar
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import func, select
@@ -56,6 +55,7 @@ from models.db import (
     PurchaseReceipt,
     PurchaseReceiptLine,
 )
+from models.domain.business_day import BUSINESS_TZ
 from models.domain.purchasing import Receipt, ReceiptExtra, ReceiptLine
 from services import purchasing
 from services.purchasing import DraftLine, InvalidPoInput
@@ -65,7 +65,6 @@ router = APIRouter(prefix="/v1/purchase-orders", tags=["purchasing"])
 A = TypeVar("A")
 T = TypeVar("T")
 Reader = Annotated[Principal, Depends(require("purchase.read"))]
-BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
 PoSort = Literal["-created_at", "created_at", "-amount_fen", "amount_fen"]
 
 

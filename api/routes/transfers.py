@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Literal, TypeVar
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy import or_, select
@@ -51,6 +50,7 @@ from models.contracts.transfers import (
 )
 from models.db import Sku, Transfer, TransferEvent, TransferLine, Warehouse
 from models.documents import TransferNote, TransferNoteLine, transfer_note_pdf
+from models.domain.business_day import BUSINESS_TZ
 from models.domain.warehouse_choice import OutOfStockError
 from services import transfers
 from services.transfers import InvalidTransfer
@@ -60,7 +60,6 @@ router = APIRouter(prefix="/v1/transfers", tags=["transfers"])
 A = TypeVar("A")
 T = TypeVar("T")
 Reader = Annotated[Principal, Depends(require("transfers.read"))]
-BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
 TransferSort = Literal["-created_at", "created_at", "-updated_at", "updated_at"]
 
 

@@ -28,12 +28,13 @@ different amounts). Everything else of the day is matched.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-BUSINESS_TZ = timezone(timedelta(hours=8), "CST")  # Asia/Shanghai: no daylight saving
+from models.domain.business_day import BUSINESS_TZ
+
 MARGIN = timedelta(hours=6)  # how much later than the provider the ledger may book an entry
 EntryType = Literal["payment", "refund"]
 DifferenceKind = Literal["missing_in_ledger", "missing_at_provider", "amount_mismatch"]
