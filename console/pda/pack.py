@@ -73,7 +73,6 @@ async def pack_unit(
     code: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(request, csrf)
-    await whoami(api)
     body = {"scan_id": scan_id, "sku_barcode": code.strip() or "-"}
     try:
         await api.post(f"/v1/packages/{package_no}/check/scans", body)
@@ -94,7 +93,6 @@ async def pack_weigh(
 ) -> Response:
     """The measured weight in grams: packed (the label can print), or held on weight."""
     check_csrf(request, csrf)
-    await whoami(api)
     grams = weight.strip()
     if not grams.isdigit() or not 0 < int(grams) <= 1_000_000:
         return back(request, f"/pack/{package_no}", ok=False, msg="weight")

@@ -89,7 +89,6 @@ async def put_unit(
 ) -> Response:
     """One unit onto the wall, by the screen's id (a resent scan is put once)."""
     check_csrf(request, csrf)
-    await whoami(api)
     body = {"scan_id": scan_id, "sku_barcode": code.strip() or "-"}
     try:
         answer = await api.post(f"/v1/waves/{wave_no}/put-wall/scans", body)
