@@ -409,8 +409,9 @@ async def page_scans(browser: httpx.AsyncClient, barcodes: dict[str, str]) -> tu
                                       follow_redirects=True)  # fmt: skip
             spent += time.perf_counter() - began
             scans += 1
-            if page.status_code != 200 or "ok=1" not in str(page.url):
-                raise RuntimeError(f"scan refused: {page.url} {page.status_code}")
+            shown = page.headers.get("x-pda-url") or str(page.url)  # the next screen's address
+            if page.status_code != 200 or "ok=1" not in shown:
+                raise RuntimeError(f"scan refused: {shown} {page.status_code}")
         elif 'action="/pda/pick/location"' in text_:
             data = _form(text_, "/pda/pick/location")
             page = await browser.post("/pda/pick/location", data={**data, "code": data["expected"]},

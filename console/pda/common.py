@@ -4,11 +4,12 @@ to API refusals, and redirects within /pda."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any, Final
-from urllib.parse import urlencode
+from urllib.parse import quote, unquote, urlencode
 
 from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -19,6 +20,7 @@ from console.pages import client_address, console_state, render
 from console.security import CSRF_FIELD, cookie_path
 
 DEVICE_COOKIE: Final = "houtai_device"
+LABEL_COOKIE: Final = "houtai_pda_who"  # display only: the header's device and worker names
 NEXT_STEPS: Final = frozenset(
     {"pack", "put_wall", "transfer", "done"}
 )  # after a task: its units go there
@@ -90,7 +92,29 @@ def page(request: Request, template: str, *, status: int = 200, **context: Any) 
     screen's action id is made here for browsers without scripts (pda.js makes its own)."""
     context.setdefault("result", None)
     context.setdefault("device", None)
-    return render(request, template, status=status, action_id=new_action_id(), **context)
+    shown = render(request, template, status=status, action_id=new_action_id(), **context)
+    device = context["device"]
+    if isinstance(device, dict) and device.get("name") and device.get("worker"):
+        label = {k: device.get(k) for k in ("name", "worker", "worker_name")}
+        if request.cookies.get(LABEL_COOKIE) != (kept := quote(json.dumps(label))):
+            shown.set_cookie(
+                LABEL_COOKIE, kept, path=cookie_path(request), httponly=True, samesite="strict"
+            )
+    return shown
+
+
+async def device_label(request: Request, api: ApiClient) -> Json:
+    """Who the screen's header names (device, worker): as the last screen that asked the API
+    showed it (a display-only cookie, so a scan's answer needs no second call), else asked."""
+    kept = request.cookies.get(LABEL_COOKIE)
+    if kept:
+        try:
+            label = json.loads(unquote(kept))
+        except ValueError:
+            label = None
+        if isinstance(label, dict) and label.get("worker"):
+            return label
+    return await whoami(api)
 
 
 def new_action_id() -> str:

@@ -17,6 +17,7 @@ from console.pda.common import (
     NoWorker,
     ScanIdField,
     back,
+    device_label,
     page,
     whoami,
 )
@@ -140,15 +141,33 @@ async def pick_scan(
     except Refused as refusal:
         error = str(refusal.problem.get("error") or "refused")
         return back(request, "/pick", at=location, ok=False, msg=error)
-    return _after_pick(request, task_no, answer, location)
+    return await _after_pick(request, api, task_no, answer, location)
 
 
-def _after_pick(request: Request, task_no: str, answer: Json, location: str) -> Response:
+async def _after_pick(
+    request: Request, api: ApiClient, task_no: str, answer: Json, location: str
+) -> Response:
+    """The task goes on: its next screen at once, from the scan's own answer (the task as it
+    now stands), with the address it has as a page (X-Pda-Url; pda.js shows it there) — no
+    second request. Finished: to where its units go."""
     step = answer["next"]
     if step["action"] != "pick":
         return back(request, "/pick", ok=True, finished=task_no, then=step["action"])
-    still_here = step["stop"]["location_barcode"] == location
-    return back(request, "/pick", at=location if still_here else None, ok=True)
+    stop = step["stop"]
+    here = location if stop["location_barcode"] == location else None
+    shown = page(
+        request,
+        "pda/pick.html",
+        device=await device_label(request, api),
+        task=answer,
+        step=step,
+        stop=stop,
+        at_location=here is not None,
+        result="ok",
+        msg=None,
+    )
+    shown.headers["X-Pda-Url"] = back(request, "/pick", at=here, ok=True).headers["location"]
+    return shown
 
 
 @router.get("/pick/short", response_class=HTMLResponse)

@@ -68,6 +68,7 @@ async def test_pair_sign_in_pick_and_pack_on_a_handheld(
     await expect(pda).to_have_url(f"{stack.api}/pda/sign-in?msg=paired")
     await expect(pda.locator("#say")).to_contain_text("PDA-B1")
     assert "hk_" not in await pda.content()  # the key is never shown
+    await photograph(pda, "pda-sign-in")
     await scan(pda, "EMP-0042")
     await expect(pda.locator("#say")).to_contain_text("请选择作业")
     await photograph(pda, "pda-home")

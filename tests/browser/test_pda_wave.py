@@ -12,7 +12,7 @@ from playwright.async_api import BrowserContext, Page, expect
 from sqlalchemy import select
 
 from models.db import OrderEvent, User
-from tests.browser.conftest import SCREENSHOTS
+from tests.browser.conftest import SCREENSHOTS, photograph
 from tests.browser.test_pda_journey import barcode_of, scan
 from tests.support.invariants import assert_stock_invariants
 from tests.support.order_api import paid_order, skus_in, staff, warehouse_id
@@ -181,4 +181,7 @@ async def test_a_whole_wave_with_a_short_and_a_put_wall_order_on_a_handheld(
     ).json()
     boxed = sum(line["quantity"] for line in check["lines"])
     assert boxed == 2 - int(picked["missing_units"])  # what was short is not asked for in the box
+    await pda.goto("/pda/move")  # the move screen (moves themselves: tests/console), for the README
+    await expect(pda.locator("input[data-scan]")).to_be_focused()
+    await photograph(pda, "pda-move")
     assert problems == []

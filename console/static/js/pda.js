@@ -59,6 +59,10 @@
         window.location.replace(response.url);
         return null;
       }
+      var shown = response.headers.get("X-Pda-Url");
+      if (shown) {  // the next screen itself (a pick scan): shown without asking for it again
+        return response.text().then(function (html) { swap(html, shown); });
+      }
       // A refusal page of the handheld app itself (an expired form): show it as it is.
       return response.text().then(function (html) {
         document.documentElement.innerHTML = html;
@@ -94,11 +98,23 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () {
+  function swap(html, url) {
+    var next = new DOMParser().parseFromString(html, "text/html");
+    document.title = next.title;
+    document.body.replaceWith(document.adoptNode(next.body));
+    window.history.replaceState(null, "", url);
+    start();
+  }
+
+  function start() {
     var result = document.body.getAttribute("data-result");
     if (result) { beep(result === "ok"); }
     Array.prototype.forEach.call(document.querySelectorAll("form.scan"), wire);
     focusScan();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    start();
     document.addEventListener("click", function (event) {
       var tag = event.target && event.target.tagName;
       if (tag !== "A" && tag !== "BUTTON" && tag !== "INPUT") { focusScan(); }
