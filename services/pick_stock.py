@@ -245,24 +245,31 @@ async def free_allocations(session: AsyncSession, package_no: str) -> int:
     return returned
 
 
+async def picked_allocations(
+    session: AsyncSession, package_no: str, line_no: int
+) -> list[PickAllocation]:
+    """The allocations of an outbound order's line a wave picked units from, locked, in
+    allocation order (a package's or a transfer's)."""
+    rows = await session.scalars(
+        select(PickAllocation)
+        .where(
+            PickAllocation.package_no == package_no,
+            PickAllocation.line_no == line_no,
+            PickAllocation.status.in_(("picked", "short")),
+            PickAllocation.picked > 0,
+        )
+        .order_by(PickAllocation.id)
+        .with_for_update()
+    )
+    return list(rows)
+
+
 async def ship_picked(
     session: AsyncSession, held: Reservation, package_no: str, actor: str
 ) -> bool:
     """Sales out of the units picked for this reservation, from exactly their batches. False
     when the package was not picked through a wave (the caller ships by batch order)."""
-    picked = (
-        await session.scalars(
-            select(PickAllocation)
-            .where(
-                PickAllocation.package_no == package_no,
-                PickAllocation.line_no == held.line_no,
-                PickAllocation.status.in_(("picked", "short")),
-                PickAllocation.picked > 0,
-            )
-            .order_by(PickAllocation.id)
-            .with_for_update()
-        )
-    ).all()
+    picked = await picked_allocations(session, package_no, held.line_no)
     if not picked:
         return False
     total = sum(a.picked for a in picked)

@@ -39,7 +39,6 @@ from models.db import (
     CarrierCutoff,
     Location,
     LocationStock,
-    PickAllocation,
     Reservation,
     Sku,
     Stock,
@@ -49,7 +48,7 @@ from models.db import (
     TransferLine,
     Warehouse,
 )
-from services import reservations
+from services import pick_stock, reservations
 from services.stock_ledger import BatchRef, Document, move_in_transit, move_on_hand
 
 REF = "transfer"
@@ -218,19 +217,7 @@ async def _take_picked(
     session: AsyncSession, held: Reservation, no: str, actor: str
 ) -> list[dict[str, Any]]:
     """Transfer out the units picked for this reservation, batch by batch; the batches."""
-    picked = (
-        await session.scalars(
-            select(PickAllocation)
-            .where(
-                PickAllocation.package_no == no,
-                PickAllocation.line_no == held.line_no,
-                PickAllocation.status.in_(("picked", "short")),
-                PickAllocation.picked > 0,
-            )
-            .order_by(PickAllocation.id)
-            .with_for_update()
-        )
-    ).all()
+    picked = await pick_stock.picked_allocations(session, no, held.line_no)
     total = sum(a.picked for a in picked)
     if total != held.quantity:
         raise AssertionError(f"transfer {no} line {held.line_no}: {total} picked, "
