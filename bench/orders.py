@@ -183,9 +183,17 @@ async def warehouse_floor(http: Http, codes: dict[int, str], every: float) -> No
     async def one(warehouse: int, code: str) -> None:
         device = {"X-API-Key": DEMO_DEVICE_KEYS[code]}
         plan = f"/v1/warehouses/{warehouse}/waves/plan"
+        open_waves = {"warehouse_id": warehouse, "status": "picking", "limit": 100}
+        worked: set[str] = set()
         while True:
-            for wave in ok(await http.api.post(plan, headers=manager), 200)["waves"]:
-                await _floor.pick_wave(http.api, device, wave["wave_no"])
+            ok(await http.api.post(plan, headers=manager), 200)
+            # every wave still picking, not only those this call planned: a plan whose answer
+            # was lost (the API killed under it) planned waves nobody was told about
+            waiting = ok(await http.api.get("/v1/waves", params=open_waves, headers=device), 200)
+            for wave in waiting["data"]:
+                if wave["wave_no"] not in worked:
+                    await _floor.pick_wave(http.api, device, wave["wave_no"])
+                    worked.add(wave["wave_no"])
             await asyncio.sleep(every)
 
     await asyncio.gather(*(one(warehouse, code) for warehouse, code in codes.items()))
