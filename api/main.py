@@ -120,6 +120,11 @@ def create_app(deps: AppDeps | None = None, settings: Settings | None = None) ->
     errors.install(app)
     openapi.install(app)
     audit.install(app)
+    # The staff console and the handhelds' pages call this very app's /v1 in process (DESIGN
+    # §3a). Mounted first: a page's address is matched by its prefix at once instead of after
+    # every /v1 route (milliseconds a request with this many routes).
+    app.mount("/console", create_console(app, _console_config(deps, settings)))
+    app.mount("/pda", create_pda(app))
     for module in (
         health,
         auth,
@@ -156,9 +161,6 @@ def create_app(deps: AppDeps | None = None, settings: Settings | None = None) ->
     ):
         app.include_router(module.router)
     docs.install(app)
-    # The staff console calls this very app's /v1 in process (DESIGN §3a).
-    app.mount("/console", create_console(app, _console_config(deps, settings)))
-    app.mount("/pda", create_pda(app))  # the warehouse handhelds' pages, clients of /v1 too
     return app
 
 

@@ -18,8 +18,8 @@ dir) and a scratch database on its PostgreSQL:
   4. handheld pages: --page-orders orders, twice (placed, paid, planned, built each time), picked
      one unit per scan by --devices paired handhelds with a worker signed in: first through the
      device API (POST /v1/pick-tasks/{no}/scans with the device's key), then through the
-     handheld pages as a browser does (the /pda/pick/scan form post and the /pda/pick page its
-     redirect leads to; the location scan between stops is not counted). Scans per second
+     handheld pages as a browser does (the /pda/pick/scan form post, answered with the next
+     screen; the location scan between stops is not counted). Scans per second
      (each device's scans over the time it spent in them, summed), the ratio (target ≥ 0.8×),
      and the CPU one scan cost every process.
 
@@ -436,6 +436,7 @@ async def pages_vs_api(stack: Stack, args: argparse.Namespace) -> list[tuple[str
             cpu.append(_cpu.snapshot(stack.up_pid))
             await planned(stack, api, manager, args.page_orders, "pages-")
             cpu.append(_cpu.snapshot(stack.up_pid))
+            say("[4] the same through the handheld pages")
             pages = await asyncio.gather(*(page_scans(b, barcodes) for b in browsers))
             cpu.append(_cpu.snapshot(stack.up_pid))
         finally:

@@ -56,6 +56,7 @@ class ConsoleState:
             loader=jinja2.FileSystemLoader(_TEMPLATES),
             autoescape=True,
             undefined=jinja2.StrictUndefined,
+            auto_reload=False,  # templates ship with the code: no stat of each file per page
         )
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,6 +12,7 @@ from api.crud import check_refs, get_or_404
 from api.deps import Session, Writer, require, writer
 from api.errors import invalid
 from api.pagination import Paging, fetch_page
+from api.routing import Routes
 from api.schemas.auth import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -30,7 +31,7 @@ from models.db import ApiKey, AuditEntry, Role, User, UserRole, UserWarehouse, W
 from models.domain.access import KEY_ROLES
 from models.domain.passwords import password_problem
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+router = Routes(prefix="/v1/admin", tags=["admin"])
 Manage = Annotated[Writer, Depends(writer("users.manage"))]
 
 

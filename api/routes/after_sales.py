@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +26,7 @@ from api.deps import (
 )
 from api.errors import Problem, not_found
 from api.pagination import Page, Paging, fetch_page
+from api.routing import Routes
 from api.schemas.types import DaysParam, Id, IdParam, LineNo, NoParam, Text, TextParam
 from api.workflow_calls import AFTER_SALE, ORDER, update
 from models.contracts.after_sale import (
@@ -47,7 +48,7 @@ from models.domain.refunds import RefundRequestLine
 from workflows.after_sale import AfterSaleWorkflow
 from workflows.order import OrderWorkflow
 
-router = APIRouter(tags=["after-sales"])
+router = Routes(tags=["after-sales"])
 BUSINESS_TZ_DAY = timedelta(days=1)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from sqlalchemy import select
 
 from api import logins
@@ -28,6 +28,7 @@ from api.deps import (
     writer,
 )
 from api.errors import Problem, conflict, invalid, not_found
+from api.routing import Routes
 from api.schemas.auth import (
     LoginRequest,
     MePublic,
@@ -43,7 +44,7 @@ from models.domain.access import ADMIN_PERMISSIONS, allowed
 from models.domain.logins import needs_totp
 from models.domain.passwords import password_problem
 
-router = APIRouter(prefix="/v1/auth", tags=["auth"])
+router = Routes(prefix="/v1/auth", tags=["auth"])
 # Verifying against a dummy hash when the user is unknown keeps timing the same either way.
 _DUMMY_HASH = hash_password("not-a-real-password")
 Security = Annotated[Writer, Depends(writer("self.security"))]

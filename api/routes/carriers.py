@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from sqlalchemy import delete, select
 
 from api.crud import apply_update, check_refs, get_or_404
 from api.deps import Session, Writer, require, writer
 from api.pagination import Paging, fetch_page
+from api.routing import Routes
 from api.schemas.partners import (
     CarrierCreate,
     CarrierCutoffIn,
@@ -21,7 +22,7 @@ from api.schemas.partners import (
 from api.schemas.types import IdParam
 from models.db import Carrier, CarrierCutoff, Warehouse
 
-router = APIRouter(prefix="/v1/carriers", tags=["carriers"])
+router = Routes(prefix="/v1/carriers", tags=["carriers"])
 Read = Depends(require("carrier.read"))
 Write = Annotated[Writer, Depends(writer("carrier.write"))]
 

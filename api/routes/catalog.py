@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from sqlalchemy import or_, select
 
 from api.crud import apply_update, check_refs, get_or_404
 from api.deps import Session, Writer, require, writer
 from api.errors import invalid
 from api.pagination import Paging, fetch_page
+from api.routing import Routes
 from api.schemas.catalog import (
     BrandCreate,
     BrandPublic,
@@ -31,7 +32,7 @@ from api.schemas.catalog import (
 from api.schemas.types import IdParam, TextParam
 from models.db import Brand, Category, FreightTemplate, Sku, Spu
 
-router = APIRouter(prefix="/v1", tags=["catalog"])
+router = Routes(prefix="/v1", tags=["catalog"])
 Read = Depends(require("catalog.read"))
 Write = Annotated[Writer, Depends(writer("catalog.write"))]
 SkuSort = Literal[

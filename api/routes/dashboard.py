@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Final, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Principal, Session, require
 from api.errors import Problem
+from api.routing import Routes
 from api.schemas.common import Public
 from models.db import (
     AfterSale,
@@ -33,7 +34,7 @@ from models.domain.business_day import BUSINESS_TZ
 from models.domain.reconciliation import business_day, business_window
 from services.replenishment import below_reorder_point
 
-router = APIRouter(prefix="/v1/dashboard", tags=["dashboard"])
+router = Routes(prefix="/v1/dashboard", tags=["dashboard"])
 
 HOURS: Final = 24
 GMV_DAYS: Final = 30

@@ -11,18 +11,19 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from api.deps import Principal, Session, Writer, audit_entry, in_scope, require, writer
 from api.errors import Problem, conflict, not_found
+from api.routing import Routes
 from api.schemas.types import Id, IdParam, ShortName, Text
 from core.security import hash_api_key, new_api_key
 from core.totp import qr_png
 from models.db import ApiKey, Device, StaffBadge, User, UserWarehouse, Warehouse
 
-router = APIRouter(tags=["devices"])
+router = Routes(tags=["devices"])
 PAIRING_TTL: Final = timedelta(minutes=10)
 _ALPHABET: Final = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off a screen
 CODE_PATTERN: Final = r"^[A-Za-z0-9-]{8,9}$"

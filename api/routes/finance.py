@@ -9,13 +9,14 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import AppDeps, Deps, Principal, Session, Writer, require, writer
 from api.errors import Problem, invalid
 from api.pagination import Page, Paging, fetch_page
+from api.routing import Routes
 from api.schemas.common import Public, Strict
 from api.workflow_calls import answer
 from models.contracts.reconciliation import ReconcileInput, ReconcileResult
@@ -23,7 +24,7 @@ from models.db import ReconciliationDifference, ReconciliationRun
 from models.domain.reconciliation import DifferenceKind, EntryType, business_day
 from workflows.reconciliation import ReconciliationWorkflow
 
-router = APIRouter(prefix="/v1/finance/reconciliation", tags=["finance"])
+router = Routes(prefix="/v1/finance/reconciliation", tags=["finance"])
 Reader = Annotated[Principal, Depends(require("finance.read"))]
 RUN_WAIT = timedelta(seconds=60)  # then 503: the run goes on and is listed when done
 RECENT_RUNS = 20

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from sqlalchemy import delete, select
 
 from api.crud import get_or_404
 from api.deps import Session, Writer, require, writer
 from api.errors import invalid
 from api.pagination import Paging, fetch_page
+from api.routing import Routes
 from api.schemas.freight import (
     FreightPolicyBody,
     FreightPolicyPublic,
@@ -33,7 +34,7 @@ from models.domain.freight import (
 )
 from services.pricing_inputs import UnknownSkusError, freight_setup, sku_facts
 
-router = APIRouter(prefix="/v1", tags=["freight"])
+router = Routes(prefix="/v1", tags=["freight"])
 Read = Depends(require("freight.read"))
 Write = Annotated[Writer, Depends(writer("freight.write"))]
 

@@ -7,16 +7,16 @@ import uuid
 from datetime import timedelta
 from typing import Any, Literal
 
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.deps import AppDeps, Deps
+from api.routing import Routes
 from migrations import current_revision, head_revision
 from models.contracts.diagnostics import DiagnosticsInput, DiagnosticsResult
 from workflows.diagnostics import DiagnosticsWorkflow
 
-router = APIRouter(tags=["health"])
+router = Routes(tags=["health"])
 
 
 class Readiness(BaseModel):

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, cast, get_args
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import Select, and_, false, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import AppDeps, Deps, Principal, Session, require
 from api.pagination import Paging
+from api.routing import Routes
 from models.db import (
     AfterSale,
     Order,
@@ -36,7 +37,7 @@ from models.db import (
     Wave,
 )
 
-router = APIRouter(tags=["inbox"])
+router = Routes(tags=["inbox"])
 
 InboxKind = Literal[
     "po_approval",

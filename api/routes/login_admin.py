@@ -6,17 +6,18 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 
 from api import logins
 from api.crud import get_or_404
 from api.deps import Writer, writer
 from api.errors import invalid
+from api.routing import Routes
 from api.schemas.auth import LoginUnlocked
 from api.schemas.types import IdParam, TextParam
 from models.db import User
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+router = Routes(prefix="/v1/admin", tags=["admin"])
 Manage = Annotated[Writer, Depends(writer("users.manage"))]
 
 

@@ -8,7 +8,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import Depends, Response
 from sqlalchemy import Select, func, or_, select
 
 from api.deps import (
@@ -27,6 +27,7 @@ from api.errors import Problem, not_found
 from api.pagination import Page, Paging, fetch_page
 from api.routes.printing import PDF, PdfResponse
 from api.routes.printing import _pdf as pdf_answer
+from api.routing import Routes
 from api.schemas.manifests import (
     HandoverAnswer,
     HandoverFailure,
@@ -59,7 +60,7 @@ from services.manifests import (
 )
 from workflows.shipment import ShipmentWorkflow
 
-router = APIRouter(prefix="/v1/manifests", tags=["manifests"])
+router = Routes(prefix="/v1/manifests", tags=["manifests"])
 HANDOVERS_AT_ONCE = 8  # shipments asked side by side during a manifest's hand-over
 Reader = Annotated[Principal, Depends(require("packages.read"))]
 DeviceWriter = Annotated[Writer, Depends(writer("packages.pack"))]

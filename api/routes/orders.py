@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import WithStartWorkflowOperation
@@ -28,6 +28,7 @@ from api.deps import (
 from api.errors import Problem
 from api.order_views import contact_of, order_public
 from api.pagination import Paging, fetch_page
+from api.routing import Routes
 from api.schemas.orders import (
     CancelIn,
     ContactPublic,
@@ -59,7 +60,7 @@ from services.order_numbers import order_number
 from workflows.late_payment import LatePaymentRefundWorkflow, late_payment_id
 from workflows.order import OrderWorkflow
 
-router = APIRouter(prefix="/v1/orders", tags=["orders"])
+router = Routes(prefix="/v1/orders", tags=["orders"])
 REVEALED = ["name", "phone", "detail"]  # what a reveal shows; the audit row names these only
 Reader = Annotated[Principal, Depends(require("orders.read"))]
 OrderSort = Literal["-placed_at", "placed_at", "-payable_fen", "payable_fen"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.dialects.postgresql import insert
@@ -16,6 +16,7 @@ from api.deps import Deps, Principal, Session, Writer, require, writer
 from api.errors import Problem, conflict, not_found
 from api.routes import packages
 from api.routes.picking import ScanId
+from api.routing import Routes
 from api.schemas.orders import PackIn, ShipmentPublic
 from api.schemas.types import NoParam, Reason, Text
 from models.db import DeviceScan, Package, PackCheck
@@ -24,7 +25,7 @@ from services.pack_checks import CheckView, check_view
 from services.picking import stored
 from services.wave_progress import picked_on_floor
 
-router = APIRouter(prefix="/v1/packages", tags=["packages"])
+router = Routes(prefix="/v1/packages", tags=["packages"])
 Station = Annotated[Writer, Depends(writer("packages.pack"))]
 CHECKABLE = frozenset({"released", "picked"})  # picked on the floor, not packed yet
 STORED: dict[int | str, dict[str, Any]] = {

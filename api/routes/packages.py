@@ -7,13 +7,14 @@ import logging
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from sqlalchemy import select
 from temporalio.service import RPCError
 
 from api.deps import AppDeps, Deps, Principal, Session, Writer, actor_of, in_scope, require, writer
 from api.errors import Problem, conflict, not_found
 from api.pagination import Page, Paging, fetch_page
+from api.routing import Routes
 from api.schemas.orders import ExceptionDecisionIn, OverrideIn, PackIn, ShipmentPublic
 from api.schemas.types import IdParam, NoParam, TextParam
 from api.watching import WATCHABLE, watched
@@ -33,7 +34,7 @@ from services.wave_progress import picked_on_floor
 from workflows.shipment import ShipmentWorkflow
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1/packages", tags=["packages"])
+router = Routes(prefix="/v1/packages", tags=["packages"])
 
 
 async def _package(session: Session, who: Principal, package_no: str) -> Package:

@@ -10,7 +10,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import Depends, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +18,7 @@ from temporalio.service import RPCError
 
 from api.deps import AppDeps, Deps, Principal, Writer, writer
 from api.errors import Problem, conflict, not_found
+from api.routing import Routes
 from api.schemas.picking import PickTaskView, PutAnswer, ScanAnswer
 from api.schemas.types import NoParam, Text
 from models.contracts import messages
@@ -28,7 +29,7 @@ from services.picking import ScanOutcome
 from services.wave_building import warehouse_zone
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["picking"])
+router = Routes(tags=["picking"])
 Device = Annotated[Writer, Depends(writer("picking.work"))]
 # Scan answers are stored and sent again as they were (a retried scan gets the same answer), so
 # they are declared here rather than re-validated on the way out.

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from sqlalchemy import select
 from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
@@ -16,6 +16,7 @@ from api.deps import Deps, Principal, Session, Writer, actor_of, require, writer
 from api.errors import Problem, invalid, not_found, refused
 from api.pagination import Paging, fetch_page
 from api.routes.purchase_orders import po_public, staff_of
+from api.routing import Routes
 from api.schemas.common import Public
 from api.schemas.purchasing import (
     InvoiceDecisionIn,
@@ -45,7 +46,7 @@ from services.purchase_returns import ReturnLine, book_return
 from services.stock_ledger import StockError
 from workflows.settlement import SettlementWorkflow
 
-router = APIRouter(tags=["purchasing"])
+router = Routes(tags=["purchasing"])
 
 
 @router.post("/v1/purchase-orders/{po_no}/returns", status_code=201)

@@ -9,13 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import Depends, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Principal, Session, forbid_outside, require
 from api.errors import Problem, conflict, not_found
 from api.routes.picking import own_task
+from api.routing import Routes
 from api.schemas.types import NoParam
 from models.db import (
     Carrier,
@@ -47,7 +48,7 @@ from models.documents import (
     PickStop as PrintedStop,
 )
 
-router = APIRouter(tags=["printing"])
+router = Routes(tags=["printing"])
 PDF: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},

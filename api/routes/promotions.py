@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +22,7 @@ from api.crud import apply_update, get_or_404
 from api.deps import Session, Writer, require, writer
 from api.errors import Problem, conflict, invalid, not_found
 from api.pagination import Paging, fetch_page
+from api.routing import Routes
 from api.schemas.promotions import (
     RULES,
     CouponCreate,
@@ -55,7 +56,7 @@ from models.db import (
     TrackingRange,
 )
 
-router = APIRouter(prefix="/v1")
+router = Routes(prefix="/v1")
 Read = Depends(require("promotions.read"))
 Write = Annotated[Writer, Depends(writer("promotions.write"))]
 TrackingRead = Depends(require("tracking.read"))

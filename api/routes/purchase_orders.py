@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.workflow import UpdateMethodMultiParam
@@ -26,6 +26,7 @@ from api.deps import (
 )
 from api.errors import Problem, invalid, not_found
 from api.pagination import Paging, fetch_page
+from api.routing import Routes
 from api.schemas.purchasing import (
     ApproveIn,
     PoCreate,
@@ -61,7 +62,7 @@ from services import purchasing
 from services.purchasing import DraftLine, InvalidPoInput
 from workflows.purchase_order import PurchaseOrderWorkflow
 
-router = APIRouter(prefix="/v1/purchase-orders", tags=["purchasing"])
+router = Routes(prefix="/v1/purchase-orders", tags=["purchasing"])
 A = TypeVar("A")
 T = TypeVar("T")
 Reader = Annotated[Principal, Depends(require("purchase.read"))]

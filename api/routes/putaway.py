@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import Depends, Response
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -20,6 +20,7 @@ from api.deps import Principal, Session, Writer, forbid_outside, in_scope, requi
 from api.errors import Problem, conflict, invalid, not_found, refused
 from api.pagination import Paging, fetch_page
 from api.routes.printing import PDF, PdfResponse
+from api.routing import Routes
 from api.schemas.putaway import (
     PutawayAnswer,
     PutawayPutIn,
@@ -34,7 +35,7 @@ from models.documents import PutawayLine, PutawayList, putaway_list_pdf
 from services.putaway import put_away
 from services.stock_ledger import StockError
 
-router = APIRouter(tags=["putaway"])
+router = Routes(tags=["putaway"])
 Reader = Annotated[Principal, Depends(require("stock.move"))]
 Mover = Annotated[Writer, Depends(writer("stock.move"))]
 NEXT: dict[int | str, dict[str, Any]] = {204: {"description": "nothing to put away"}}

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import Depends, Response
 from sqlalchemy import select
 
 from api.deps import Principal, Session, require
 from api.errors import Problem, not_found
 from api.routes.printing import PDF, PdfResponse
+from api.routing import Routes
 from api.schemas.types import NoParam
 from models.db import (
     Location,
@@ -24,7 +25,7 @@ from models.db import (
 )
 from models.receipt_note import ReceiptNote, ReceiptNoteLine, receipt_note_pdf
 
-router = APIRouter(tags=["printing"])
+router = Routes(tags=["printing"])
 Reader = Annotated[Principal, Depends(require("purchase.read"))]
 
 

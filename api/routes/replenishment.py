@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
@@ -21,6 +21,7 @@ from api.deps import (
     writer,
 )
 from api.errors import invalid, not_found
+from api.routing import Routes
 from api.schemas.purchasing import (
     LowStockPublic,
     ReorderRuleIn,
@@ -34,7 +35,7 @@ from models.db import ReorderRule, Sku, Warehouse
 from services.replenishment import below_reorder_point
 from workflows.replenishment import ReplenishmentWorkflow
 
-router = APIRouter(tags=["purchasing"])
+router = Routes(tags=["purchasing"])
 
 
 @router.put("/v1/reorder-rules")

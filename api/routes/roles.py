@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.crud import get_or_404
 from api.deps import Principal, Session, Writer, require, writer
 from api.errors import conflict, invalid
+from api.routing import Routes
 from api.schemas.roles import (
     GrantsPublic,
     PermissionsPublic,
@@ -25,7 +26,7 @@ from api.schemas.types import NoParam
 from models.db import Role, RolePermission, UserRole
 from models.domain.access import COMPOSABLE_PERMISSIONS, KEY_ONLY_PERMISSIONS, preset
 
-router = APIRouter(tags=["admin"])
+router = Routes(tags=["admin"])
 Manage = Annotated[Writer, Depends(writer("users.manage"))]
 
 

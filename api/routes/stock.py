@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeVar
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -13,6 +13,7 @@ from api.crud import check_refs, get_or_404
 from api.deps import Principal, Session, Writer, forbid_outside, in_scope, require, writer
 from api.errors import Problem, conflict, refused
 from api.pagination import Paging, fetch_page
+from api.routing import Routes
 from api.schemas.stock import (
     BatchStockPublic,
     BatchStocksPublic,
@@ -35,7 +36,7 @@ from services import putaway
 from services.location_moves import LocationMove, move_between_locations
 from services.stock_ledger import BatchRef, Document, StockError, move_on_hand, set_safety_hold
 
-router = APIRouter(prefix="/v1/stock", tags=["stock"])
+router = Routes(prefix="/v1/stock", tags=["stock"])
 Reader = Annotated[Principal, Depends(require("stock.read"))]
 Adjust = Annotated[Writer, Depends(writer("stock.adjust"))]
 Move = Annotated[Writer, Depends(writer("stock.move"))]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.deps import Principal, Session, Writer, forbid_outside, require, writer
 from api.errors import Problem, not_found, refused
 from api.pagination import Page, Paging, fetch_page
+from api.routing import Routes
 from api.schemas.counts import (
     CountCreate,
     CountedPublic,
@@ -35,7 +36,7 @@ from services.stock_counts import (
 )
 from services.stock_ledger import StockError
 
-router = APIRouter(tags=["stock counts"])
+router = Routes(tags=["stock counts"])
 
 
 def _problem(exc: StockError) -> Problem:

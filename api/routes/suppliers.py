@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from sqlalchemy import select, update
 
 from api.crud import apply_update, check_refs, get_or_404
 from api.deps import Session, Writer, require, writer
 from api.errors import Problem, not_found
 from api.pagination import Paging, fetch_page
+from api.routing import Routes
 from api.schemas.partners import (
     SupplierCreate,
     SupplierProductCreate,
@@ -24,7 +25,7 @@ from api.schemas.partners import (
 from api.schemas.types import IdParam, TextParam
 from models.db import Sku, Supplier, SupplierProduct
 
-router = APIRouter(prefix="/v1/suppliers", tags=["suppliers"])
+router = Routes(prefix="/v1/suppliers", tags=["suppliers"])
 Read = Depends(require("supplier.read"))
 Write = Annotated[Writer, Depends(writer("supplier.write"))]
 APPROVERS = frozenset({"purchasing_manager", "admin"})

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.workflow import UpdateMethodMultiParam
@@ -28,6 +28,7 @@ from api.deps import (
 from api.errors import Problem, conflict, invalid, not_found
 from api.pagination import Paging, fetch_page
 from api.routes.printing import PDF, PdfResponse
+from api.routing import Routes
 from api.schemas.transfers import (
     TransferCreate,
     TransferEventPublic,
@@ -56,7 +57,7 @@ from services import transfers
 from services.transfers import InvalidTransfer
 from workflows.transfer import TransferWorkflow
 
-router = APIRouter(prefix="/v1/transfers", tags=["transfers"])
+router = Routes(prefix="/v1/transfers", tags=["transfers"])
 A = TypeVar("A")
 T = TypeVar("T")
 Reader = Annotated[Principal, Depends(require("transfers.read"))]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from sqlalchemy import delete, select
 
 from api.crud import apply_update, get_or_404
 from api.deps import Principal, Session, Writer, forbid_outside, in_scope, require, writer
 from api.errors import Problem, invalid
 from api.pagination import Paging, fetch_page
+from api.routing import Routes
 from api.schemas.types import IdParam, TextParam
 from api.schemas.warehouses import (
     LocationCreate,
@@ -26,7 +27,7 @@ from api.schemas.warehouses import (
 )
 from models.db import Location, Warehouse, WarehouseRegionPriority
 
-router = APIRouter(prefix="/v1", tags=["warehouses"])
+router = Routes(prefix="/v1", tags=["warehouses"])
 Reader = Annotated[Principal, Depends(require("warehouse.read"))]
 Write = Annotated[Writer, Depends(writer("warehouse.write"))]
 

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +26,7 @@ from api.deps import (
 from api.errors import Problem, not_found
 from api.pagination import Page, Paging, fetch_page
 from api.routes.picking import own_task
+from api.routing import Routes
 from api.schemas.picking import PickTaskView
 from api.schemas.types import IdParam, NoParam, TextParam
 from api.workflow_calls import answer
@@ -34,7 +35,7 @@ from models.db import OutboundOrder, PickAllocation, PickTask, PutWallSlot, Ware
 from services import picking
 from workflows.waves import WavePlannerWorkflow
 
-router = APIRouter(tags=["waves"])
+router = Routes(tags=["waves"])
 Reader = Annotated[Principal, Depends(require("waves.read"))]
 
 

@@ -14,7 +14,7 @@ from contextlib import suppress
 from datetime import datetime
 from typing import Any, TypeVar
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -22,6 +22,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.deps import AppDeps, Deps, Session
 from api.errors import Problem
+from api.routing import Routes
 from api.schemas.types import TextParam
 from api.workflow_calls import answer
 from core.security import signature_valid
@@ -34,7 +35,7 @@ from workflows.late_payment import LatePaymentRefundWorkflow, late_payment_id
 from workflows.order import OrderWorkflow
 from workflows.shipment import ShipmentWorkflow
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+router = Routes(prefix="/v1/webhooks", tags=["webhooks"])
 SIGNED: dict[int | str, dict[str, Any]] = {401: {"description": "bad or stale signature"}}
 MAX_AGE_S = 300
 M = TypeVar("M", bound=BaseModel)

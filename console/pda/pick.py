@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -19,7 +18,6 @@ from console.pda.common import (
     back,
     device_label,
     page,
-    whoami,
 )
 from console.security import check_csrf
 
@@ -41,11 +39,31 @@ async def _task(api: ApiClient) -> Json | None:
     return task
 
 
-async def _me_and_task(api: ApiClient) -> tuple[Json, Json | None]:
-    """Who is signed in and the device's task, asked side by side (the same answers, NotPaired
-    or NoWorker, when the device lost its key or its worker)."""
-    me, task = await asyncio.gather(whoami(api), _task(api))
-    return me, task
+async def _me_and_task(request: Request, api: ApiClient) -> tuple[Json, Json | None]:
+    """The device's task and who the header names. One call: asking for the task already
+    answers NotPaired or NoWorker when the device lost its key or its worker, and the names come
+    from the display cookie of the last screen that asked (else they are asked)."""
+    task = await _task(api)
+    return await device_label(request, api), task
+
+
+def _task_screen(
+    request: Request, me: Json, task: Json, at: str | None, result: str | None, msg: str | None
+) -> HTMLResponse:
+    """The task's next step: its stop's location to scan, or (at the location) its SKU."""
+    step = task["next"]
+    stop = step.get("stop")
+    return page(
+        request,
+        "pda/pick.html",
+        device=me,
+        task=task,
+        step=step,
+        stop=stop,
+        at_location=stop is not None and at == stop["location_barcode"],
+        result=result,
+        msg=msg,
+    )
 
 
 @router.get("/pick", response_class=HTMLResponse)
@@ -62,7 +80,7 @@ async def pick_page(
     unit), or report a short; a finished task says where its units go."""
     result = None if ok is None else ("ok" if ok else "error")
     if finished and then in NEXT_STEPS:  # the task just finished: where its units go
-        me = await whoami(api)
+        me = await device_label(request, api)
         done = {"task_no": finished, "stops": []}
         return page(
             request,
@@ -75,23 +93,10 @@ async def pick_page(
             result=result,
             msg=msg,
         )
-    me, task = await _me_and_task(api)
+    me, task = await _me_and_task(request, api)
     if task is None:
         return page(request, "pda/pick.html", device=me, task=None, result=result, msg=msg)
-    step = task["next"]
-    stop = step.get("stop")
-    at_location = stop is not None and at == stop["location_barcode"]
-    return page(
-        request,
-        "pda/pick.html",
-        device=me,
-        task=task,
-        step=step,
-        stop=stop,
-        at_location=at_location,
-        result=result,
-        msg=msg,
-    )
+    return _task_screen(request, me, task, at, result, msg)
 
 
 @router.post("/pick/location")
@@ -103,11 +108,17 @@ async def pick_location(
     expected: Annotated[str, Form()] = "",
     code: Annotated[str, Form()] = "",
 ) -> Response:
-    """The location scanned: right, the SKU is next; wrong, scan it again."""
+    """The location scanned: right, the SKU is next — shown at once, with the address it has
+    as a page (X-Pda-Url, as a scan's answer); wrong, scan it again."""
     check_csrf(request, csrf)
-    if code.strip() and code.strip() == expected:
+    if not (code.strip() and code.strip() == expected):
+        return back(request, "/pick", ok=False, msg="wrong_location")
+    me, task = await _me_and_task(request, api)
+    if task is None or task["task_no"] != task_no:  # finished or gone meanwhile: the page says
         return back(request, "/pick", at=expected, ok=True)
-    return back(request, "/pick", ok=False, msg="wrong_location")
+    shown = _task_screen(request, me, task, expected, "ok", None)
+    shown.headers["X-Pda-Url"] = back(request, "/pick", at=expected, ok=True).headers["location"]
+    return shown
 
 
 @router.post("/pick/scan")
@@ -153,26 +164,15 @@ async def _after_pick(
     step = answer["next"]
     if step["action"] != "pick":
         return back(request, "/pick", ok=True, finished=task_no, then=step["action"])
-    stop = step["stop"]
-    here = location if stop["location_barcode"] == location else None
-    shown = page(
-        request,
-        "pda/pick.html",
-        device=await device_label(request, api),
-        task=answer,
-        step=step,
-        stop=stop,
-        at_location=here is not None,
-        result="ok",
-        msg=None,
-    )
+    here = location if step["stop"]["location_barcode"] == location else None
+    shown = _task_screen(request, await device_label(request, api), answer, here, "ok", None)
     shown.headers["X-Pda-Url"] = back(request, "/pick", at=here, ok=True).headers["location"]
     return shown
 
 
 @router.get("/pick/short", response_class=HTMLResponse)
 async def short_page(request: Request, api: DeviceApi) -> Response:
-    me, task = await _me_and_task(api)
+    me, task = await _me_and_task(request, api)
     if task is None or task["next"]["action"] != "pick":
         return back(request, "/pick")
     return page(request, "pda/short.html", device=me, task=task, stop=task["next"]["stop"])
