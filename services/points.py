@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -116,16 +116,20 @@ async def book(
     )
     if inserted is None:
         return False
+    # The account first (an insert's own row must pass the checks, so it starts at 0), then
+    # moved: a debit below 0 is refused by the balance's check, the whole booking with it.
     await session.execute(
         insert(PointsAccount)
-        .values(customer_id=customer_id, balance=points, growth=growth)
-        .on_conflict_do_update(
-            index_elements=[PointsAccount.customer_id],
-            set_={
-                "balance": PointsAccount.balance + points,
-                "growth": PointsAccount.growth + growth,
-                "updated_at": func.now(),
-            },
+        .values(customer_id=customer_id, balance=0, growth=0)
+        .on_conflict_do_nothing()
+    )
+    await session.execute(
+        update(PointsAccount)
+        .where(PointsAccount.customer_id == customer_id)
+        .values(
+            balance=PointsAccount.balance + points,
+            growth=PointsAccount.growth + growth,
+            updated_at=func.now(),
         )
     )
     return True
@@ -242,9 +246,8 @@ async def relevel(
     held = await session.get(PointsAccount, customer_id, with_for_update=True)
     if held is None:
         return None
-    thresholds = dict(
-        (await session.execute(select(MemberLevel.id, MemberLevel.growth_threshold))).tuples().all()
-    )
+    found = await session.execute(select(MemberLevel.id, MemberLevel.growth_threshold))
+    thresholds = {level_id: threshold for level_id, threshold in found}
     level = level_for(held.growth, thresholds)
     if level != held.level_id:
         session.add(
