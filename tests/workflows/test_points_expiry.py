@@ -1,7 +1,8 @@
 """The yearly points expiry on the time-skipping server with the real activities and database
 (DESIGN §6.7): a run on 1 January of year Y expires the points credited before 1 January Y−1
 and not used since, in batches, once per customer and year; skipping the clock past the next
-year boundaries expires the points credited today."""
+year boundaries expires the points credited today. The Schedule that starts it fires every
+1 January 00:00 in Shanghai."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from datetime import datetime, timedelta
 
 import pytest_asyncio
 from sqlalchemy import select
+from temporalio.client import Client, ScheduleActionStartWorkflow
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -22,6 +24,7 @@ from models.domain.business_day import BUSINESS_TZ
 from services import points
 from tests.support.invariants import points_accounts_off_ledger
 from tests.support.temporal import time_skipping_server
+from workers.schedules import EXPIRE_POINTS_SCHEDULE, ensure_points_expiry_schedule
 from workflows.points_expiry import PointsExpiryWorkflow
 
 OLD, SPENT_LATER, RECENT = 101, 102, 103
@@ -110,3 +113,28 @@ async def test_points_expire_at_the_end_of_the_year_after_they_were_credited(
             (RECENT, -700, f"expire:{this_year + 2}"),
         ]
         assert await points_accounts_off_ledger(session) == []
+
+
+async def test_the_schedule_starts_the_expiry_every_first_of_january_in_shanghai(
+    dev_client: Client,
+) -> None:
+    queue = f"expiry-{uuid.uuid4().hex[:8]}"
+    assert await ensure_points_expiry_schedule(dev_client, task_queue=queue) == [
+        EXPIRE_POINTS_SCHEDULE
+    ]
+    await ensure_points_expiry_schedule(dev_client, task_queue=queue)  # again: brought up to date
+    handle = dev_client.get_schedule_handle(EXPIRE_POINTS_SCHEDULE)
+    try:
+        described = await handle.describe()
+        [calendar] = described.schedule.spec.calendars
+        assert [(r.start, r.end) for r in calendar.month] == [(1, 1)]
+        assert [(r.start, r.end) for r in calendar.day_of_month] == [(1, 1)]
+        assert [r.start for r in calendar.hour] == [0] and [r.start for r in calendar.minute] == [0]
+        assert described.schedule.spec.time_zone_name == "Asia/Shanghai"
+        action = described.schedule.action
+        assert isinstance(action, ScheduleActionStartWorkflow)
+        assert (action.workflow, action.task_queue) == ("PointsExpiryWorkflow", queue)
+        upcoming = described.info.next_action_times[0].astimezone(BUSINESS_TZ)
+        assert (upcoming.month, upcoming.day, upcoming.hour, upcoming.minute) == (1, 1, 0, 0)
+    finally:
+        await handle.delete()
