@@ -139,7 +139,13 @@ async def spend(
     session: AsyncSession, order_no: str, customer_id: int, points: int, at: datetime
 ) -> None:
     """The points an order spends, booked with the order's row (its transaction). The balance
-    is checked under a row lock: two orders cannot spend the same points."""
+    is checked under a row lock: two orders cannot spend the same points. Booked once."""
+    key = f"{order_no}:spend"
+    booked = await session.scalar(
+        select(PointsEntry.id).where(PointsEntry.customer_id == customer_id, PointsEntry.key == key)
+    )
+    if booked is not None:
+        return
     held = await session.scalar(
         select(PointsAccount.balance)
         .where(PointsAccount.customer_id == customer_id)

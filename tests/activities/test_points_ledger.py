@@ -1,0 +1,115 @@
+"""The points ledger's write path (services/points.py) against a real PostgreSQL (DESIGN §6.7):
+every booking once per key, the balance never below 0 and always the ledger's sum, spending
+refused past the balance, a cancel giving back what refunds have not, earning once with the level
+it reaches written to the history once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from core.db import SessionFactory
+from core.security import hash_api_key, new_api_key
+from models.db import ApiKey, LevelChange, MemberLevel, Order, PointsAccount, PointsEntry
+from models.domain.points import PointsNotApplicableError
+from services import points
+from tests.support.invariants import points_accounts_off_ledger
+
+NOW = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
+CUSTOMER = 4242
+
+
+async def an_order(sessions: SessionFactory, order_no: str, *, paid: int, freight: int) -> None:
+    key, prefix = new_api_key()
+    async with sessions() as session:
+        api_key = ApiKey(name=f"shop-{prefix}", prefix=prefix, key_hash=hash_api_key(key),
+                         role="storefront")  # fmt: skip
+        session.add(api_key)
+        await session.flush()
+        session.add(
+            Order(
+                order_no=order_no, api_key_id=api_key.id, customer_id=CUSTOMER, status="completed",
+                region_code="310115", address={}, goods_list_fen=paid, discount_fen=0,
+                freight_fen=freight, payable_fen=paid, paid_fen=paid, refunded_fen=0,
+                payment_deadline=NOW + timedelta(minutes=30), placed_at=NOW,
+            )
+        )  # fmt: skip
+        await session.commit()
+
+
+async def balance(sessions: SessionFactory) -> int:
+    async with sessions() as session:
+        held = await session.get(PointsAccount, CUSTOMER)
+        assert await points_accounts_off_ledger(session) == []
+        return held.balance if held else 0
+
+
+async def test_spending_is_booked_once_and_never_past_the_balance(
+    session_factory: SessionFactory,
+) -> None:
+    async with session_factory() as session:
+        assert await points.adjust(session, CUSTOMER, 100, "w", "welcome", "user:cs")
+        await points.spend(session, "SO1", CUSTOMER, 80, NOW)
+        await points.spend(session, "SO1", CUSTOMER, 80, NOW)  # a retry: nothing more
+        await session.commit()
+    assert await balance(session_factory) == 20
+    async with session_factory() as session:
+        with pytest.raises(PointsNotApplicableError):
+            await points.spend(session, "SO2", CUSTOMER, 21, NOW)
+        await session.rollback()
+        with pytest.raises(PointsNotApplicableError):
+            await points.adjust(session, CUSTOMER, -21, "x", "too much", "user:cs")
+        await session.rollback()
+        assert not await points.adjust(session, CUSTOMER, 100, "w", "welcome", "user:cs")
+        await session.commit()
+    assert await balance(session_factory) == 20
+
+
+async def test_a_cancel_gives_back_what_was_spent_once(session_factory: SessionFactory) -> None:
+    await an_order(session_factory, "SO9", paid=10_000, freight=0)
+    async with session_factory() as session:
+        await points.adjust(session, CUSTOMER, 500, "w", "welcome", "user:cs")
+        await points.spend(session, "SO9", CUSTOMER, 300, NOW)
+        await points.book(session, CUSTOMER, "refund", 100, "AS1:refund", order_no="SO9")
+        await session.commit()
+    assert await balance(session_factory) == 300
+    for _ in range(2):  # a retried activity
+        async with session_factory() as session:
+            await points.give_back_cancelled(session, "SO9")
+            await session.commit()
+    assert await balance(session_factory) == 500
+
+
+async def test_a_completed_order_earns_once_and_reaches_a_level_once(
+    session_factory: SessionFactory,
+) -> None:
+    await an_order(session_factory, "SO7", paid=12_345 + 800, freight=800)
+    async with session_factory() as session:
+        session.add_all(
+            [
+                MemberLevel(code="L1", name="one", growth_threshold=0),
+                MemberLevel(code="L2", name="two", growth_threshold=100, discount_percent=3),
+                MemberLevel(code="L3", name="three", growth_threshold=1_000),
+            ]
+        )
+        await session.commit()
+    for _ in range(2):
+        async with session_factory() as session:
+            got = await points.earn_for_order(session, "SO7")
+            await session.commit()
+    assert (got.points, got.growth) == (123, 123)
+    async with session_factory() as session:
+        account = await session.get(PointsAccount, CUSTOMER)
+        assert account is not None and (account.balance, account.growth) == (123, 123)
+        level_two = await session.scalar(select(MemberLevel.id).where(MemberLevel.code == "L2"))
+        assert account.level_id == level_two
+        history = list(await session.scalars(select(LevelChange)))
+        assert [(h.from_level_id, h.to_level_id, h.order_no) for h in history] == [
+            (None, level_two, "SO7")
+        ]
+        terms = await points.member_terms(session, CUSTOMER)
+        assert terms is not None and terms.discount_percent == 3
+        earned = list(await session.scalars(select(PointsEntry.kind)))
+        assert earned == ["earn"]
