@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -337,14 +337,23 @@ async def expire_batch(
     return ExpiredBatch(last, customers, points)
 
 
+_RELEVEL = text(
+    """WITH target AS (
+           SELECT a.customer_id, a.level_id AS was, a.growth,
+                  (SELECT l.id FROM member_levels l WHERE l.growth_threshold <= a.growth
+                   ORDER BY l.growth_threshold DESC LIMIT 1) AS now
+           FROM points_accounts a FOR UPDATE),
+       moved AS (
+           UPDATE points_accounts a SET level_id = t.now FROM target t
+           WHERE a.customer_id = t.customer_id AND t.was IS DISTINCT FROM t.now
+           RETURNING t.customer_id, t.was, t.now, t.growth)
+       INSERT INTO member_level_history (customer_id, from_level_id, to_level_id, growth)
+       SELECT customer_id, was, now, growth FROM moved
+       RETURNING id"""
+)
+
+
 async def update_account_level_ids(session: AsyncSession) -> int:
-    """Every account's level again (the thresholds changed); returns how many changed."""
-    changed = 0
-    ids = list(await session.scalars(select(PointsAccount.customer_id)))
-    for customer_id in ids:
-        before = await session.scalar(
-            select(PointsAccount.level_id).where(PointsAccount.customer_id == customer_id)
-        )
-        if await relevel(session, customer_id) != before:
-            changed += 1
-    return changed
+    """Every account's level again (the thresholds changed), in one statement: each change a
+    row of level history. Returns how many accounts changed level."""
+    return len((await session.execute(_RELEVEL)).all())

@@ -113,3 +113,42 @@ async def test_a_completed_order_earns_once_and_reaches_a_level_once(
         assert terms is not None and terms.discount_percent == 3
         earned = list(await session.scalars(select(PointsEntry.kind)))
         assert earned == ["earn"]
+
+
+async def test_changed_thresholds_move_every_account_with_a_history_row(
+    session_factory: SessionFactory,
+) -> None:
+    async with session_factory() as session:
+        low = MemberLevel(code="LOW", name="low", growth_threshold=10)
+        high = MemberLevel(code="HIGH", name="high", growth_threshold=1_000)
+        session.add_all([low, high])
+        await session.flush()
+        for customer, growth in ((1, 5), (2, 50), (3, 5_000)):
+            await points.book(session, customer, "earn", growth, f"SO{customer}:earn",
+                              growth=growth)  # fmt: skip
+            await points.relevel(session, customer)
+        await session.commit()
+        low_id, high_id = low.id, high.id
+    async with session_factory() as session:
+        for level_id, threshold in ((low_id, 1), (high_id, 40)):
+            level = await session.get(MemberLevel, level_id)
+            assert level is not None
+            level.growth_threshold = threshold  # customer 1 reaches LOW now, customer 2 HIGH
+        await session.flush()
+        assert await points.update_account_level_ids(session) == 2
+        assert await points.update_account_level_ids(session) == 0  # nothing left to move
+        await session.commit()
+    async with session_factory() as session:
+        levels = dict((await session.execute(select(PointsAccount.customer_id,
+                                                    PointsAccount.level_id))).all())  # fmt: skip
+        assert levels == {1: low_id, 2: high_id, 3: high_id}
+        moves = (
+            await session.execute(
+                select(
+                    LevelChange.customer_id, LevelChange.from_level_id, LevelChange.to_level_id
+                ).order_by(LevelChange.id)
+            )
+        ).all()
+        shown = [tuple(m) for m in moves]
+        assert shown[:2] == [(2, None, low_id), (3, None, high_id)]
+        assert sorted(shown[2:]) == [(1, None, low_id), (2, low_id, high_id)]
