@@ -36,9 +36,10 @@ class LoyaltyActivities:
 
     @activity.defn
     async def refund_points(self, refund: PointsRefund) -> int:
-        """The points the after-sale's units bore back, pro rata."""
+        """The points the refunded units bore back, pro rata (an after-sale's or a package's)."""
+        ref = refund.as_no or refund.refund_no
         async with self._sessions() as session:
-            back = await points.give_back_refund(session, refund.order_no, refund.as_no)
+            back = await points.give_back_refund(session, refund.order_no, ref, refund.units)
             await session.commit()
         return back
 

@@ -10,6 +10,7 @@ moves nothing. The rules are pure (models/domain/points.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -95,10 +96,12 @@ async def book(
     growth: int = 0,
     detail: dict[str, Any] | None = None,
     at: datetime | None = None,
+    keep_zero: bool = False,
 ) -> bool:
     """One ledger row and the account moved by it, once per (customer, key). False when the
-    key was booked before (nothing changes) or there is nothing to book."""
-    if points == 0 and growth == 0:
+    key was booked before (nothing changes) or there is nothing to book (a refund that gives
+    back 0 points is still booked with `keep_zero`: its units count for later refunds)."""
+    if points == 0 and growth == 0 and not (keep_zero and kind == "refund"):
         return False
     values: dict[str, Any] = {
         "customer_id": customer_id,
@@ -180,42 +183,45 @@ async def give_back_cancelled(session: AsyncSession, order_no: str) -> int:
     return owed if booked else 0
 
 
-async def give_back_refund(session: AsyncSession, order_no: str, as_no: str) -> int:
-    """An after-sale's refund gives back the points its units bore, pro rata by the stored
-    per-line allocations (models.domain.points.points_back)."""
+async def give_back_refund(
+    session: AsyncSession, order_no: str, ref: str, units: Mapping[int, int] | None = None
+) -> int:
+    """A refund gives back the points its units bore, pro rata by the stored per-line
+    allocations (models.domain.points.points_back): an after-sale's (`ref` its number, the units
+    its lines) or a package's the order refunded itself (`ref` the refund number, `units` given).
+    Booked once per `ref`, even when it gives back 0 points: the units it took count for the
+    refunds after it."""
     order = await session.get(Order, order_no)
     if order is None:
         return 0
     spent, back, rows = await _spent_and_back(session, order_no)
-    if spent == 0 or any(r.key == f"{as_no}:refund" for r in rows):
+    key = f"{ref}:refund"
+    if spent == 0 or any(r.key == key for r in rows):
         return 0
     refunded: dict[int, int] = {}
     for row in rows:
         if row.kind == "refund":
-            for line_no, units in row.detail.get("lines", {}).items():
-                refunded[int(line_no)] = refunded.get(int(line_no), 0) + int(units)
-    taken = {
-        line.line_no: line.quantity
-        for line in await session.scalars(select(AfterSaleLine).where(AfterSaleLine.as_no == as_no))
-    }
+            for line_no, count in row.detail.get("lines", {}).items():
+                refunded[int(line_no)] = refunded.get(int(line_no), 0) + int(count)
+    if units is None:
+        found = await session.scalars(select(AfterSaleLine).where(AfterSaleLine.as_no == ref))
+        units = {line.line_no: line.quantity for line in found}
     lines = list(await session.scalars(select(OrderLine).where(OrderLine.order_no == order_no)))
     shares = [
         LineShare(
             quantity=line.quantity,
             points_fen=points_fen_of({"allocations": line.allocations}),
             refunded_units=min(
-                line.quantity, refunded.get(line.line_no, 0) + taken.get(line.line_no, 0)
+                line.quantity, refunded.get(line.line_no, 0) + units.get(line.line_no, 0)
             ),
         )
         for line in lines
     ]
     due = points_back(spent, shares, back)
-    detail = {"as_no": as_no, "lines": {str(k): v for k, v in taken.items()}}
-    if due == 0:
-        return 0
+    detail = {"ref": ref, "lines": {str(k): v for k, v in units.items()}}
     booked = await book(
-        session, order.customer_id, "refund", due, f"{as_no}:refund", order_no=order_no,
-        detail=detail,
+        session, order.customer_id, "refund", due, key, order_no=order_no, detail=detail,
+        keep_zero=True,
     )  # fmt: skip
     return due if booked else 0
 

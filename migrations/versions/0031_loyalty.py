@@ -113,7 +113,9 @@ def upgrade() -> None:
             "kind IN ('earn','spend','refund','expire','adjust')",
             name=op.f("ck_points_ledger_kind_known"),
         ),
-        sa.CheckConstraint("points <> 0 OR growth <> 0", name=op.f("ck_points_ledger_not_empty")),
+        sa.CheckConstraint(
+            "points <> 0 OR growth <> 0 OR kind = 'refund'", name=op.f("ck_points_ledger_not_empty")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_points_ledger")),
         sa.UniqueConstraint("customer_id", "key", name=op.f("uq_points_ledger_customer_id_key")),
     )

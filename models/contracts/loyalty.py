@@ -7,10 +7,14 @@ from pydantic import BaseModel
 
 
 class PointsRefund(BaseModel):
-    """An after-sale's refund: the points its units bore go back (pro rata)."""
+    """A refund: the points its units bore go back (pro rata). An after-sale's names its number
+    (its units are its lines); a package refunded by the order names the refund number and the
+    units (line → quantity)."""
 
     order_no: str
-    as_no: str
+    as_no: str = ""
+    refund_no: str = ""
+    units: dict[int, int] | None = None
 
 
 class PointsEarned(BaseModel):

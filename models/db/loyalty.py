@@ -86,7 +86,7 @@ class PointsEntry(Base):
     __table_args__ = (
         UniqueConstraint("customer_id", "key"),
         CheckConstraint("kind IN ('earn','spend','refund','expire','adjust')", name="kind_known"),
-        CheckConstraint("points <> 0 OR growth <> 0", name="not_empty"),
+        CheckConstraint("points <> 0 OR growth <> 0 OR kind = 'refund'", name="not_empty"),
         Index("ix_points_ledger_customer_at", "customer_id", "at"),
     )
 

@@ -12,7 +12,18 @@ from sqlalchemy import select
 
 from core.db import SessionFactory
 from core.security import hash_api_key, new_api_key
-from models.db import ApiKey, LevelChange, MemberLevel, Order, PointsAccount, PointsEntry
+from models.db import (
+    ApiKey,
+    Category,
+    LevelChange,
+    MemberLevel,
+    Order,
+    OrderLine,
+    PointsAccount,
+    PointsEntry,
+    Sku,
+    Spu,
+)
 from models.domain.points import PointsNotApplicableError
 from services import points
 from tests.support.invariants import points_accounts_off_ledger
@@ -152,3 +163,61 @@ async def test_changed_thresholds_move_every_account_with_a_history_row(
         shown = [tuple(m) for m in moves]
         assert shown[:2] == [(2, None, low_id), (3, None, high_id)]
         assert sorted(shown[2:]) == [(1, None, low_id), (2, low_id, high_id)]
+
+
+async def a_priced_order(sessions: SessionFactory, order_no: str, points_fen: list[int]) -> None:
+    """An order whose lines (3 units each) bore `points_fen` of a points discount."""
+    await an_order(sessions, order_no, paid=10_000, freight=0)
+    async with sessions() as session:
+        category = Category(code=f"c-{order_no}", name="c")
+        session.add(category)
+        await session.flush()
+        spu = Spu(code=f"p-{order_no}", name="p", category_id=category.id)
+        session.add(spu)
+        await session.flush()
+        sku = Sku(spu_id=spu.id, code=f"s-{order_no}", name="s", barcode=f"b-{order_no}",
+                  weight_g=100, volume_cm3=100,
+                  list_price_fen=5_000)  # fmt: skip
+        session.add(sku)
+        await session.flush()
+        for line_no, fen in enumerate(points_fen, start=1):
+            allocations = [{"source": "points", "source_id": 0, "amount_fen": fen}]
+            session.add(
+                OrderLine(order_no=order_no, line_no=line_no, sku_id=sku.id, quantity=3,
+                          unit_price_fen=5_000, list_amount_fen=15_000, discount_fen=fen,
+                          paid_fen=15_000 - fen, allocations=allocations)
+            )  # fmt: skip
+        await session.commit()
+
+
+async def test_package_refunds_give_back_pro_rata_and_units_count_even_for_zero_points(
+    session_factory: SessionFactory,
+) -> None:
+    await a_priced_order(session_factory, "SO5", [2, 10])
+    async with session_factory() as session:
+        await points.adjust(session, CUSTOMER, 12, "w", "welcome", "user:cs")
+        await points.spend(session, "SO5", CUSTOMER, 12, NOW)
+        await session.commit()
+    steps = [("RF5A", {1: 1}), ("RF5A", {1: 1}), ("RF5B", {1: 2}), ("RF5C", {2: 3})]
+    given = []
+    for ref, units in steps:  # RF5A twice: a retried activity
+        async with session_factory() as session:
+            given.append(await points.give_back_refund(session, "SO5", ref, units))
+            await session.commit()
+    # line 1: ⌊2 × 1/3⌋ = 0 fen back for one unit (booked, 0 points), then the rest (2);
+    # line 2: all of it (10)
+    assert given == [0, 0, 2, 10]
+    assert await balance(session_factory) == 12
+    async with session_factory() as session:
+        rows = (
+            await session.execute(
+                select(PointsEntry.key, PointsEntry.points)
+                .where(PointsEntry.kind == "refund")
+                .order_by(PointsEntry.id)
+            )
+        ).all()
+        assert [tuple(r) for r in rows] == [("RF5A:refund", 0), ("RF5B:refund", 2),
+                                            ("RF5C:refund", 10)]  # fmt: skip
+        await points.give_back_cancelled(session, "SO5")  # nothing left to give back
+        await session.commit()
+    assert await balance(session_factory) == 12
