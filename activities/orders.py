@@ -20,6 +20,7 @@ from models.domain.freight import (
     MissingFreightTemplateError,
     UnserviceableRegionError,
 )
+from models.domain.points import PointsNotApplicableError
 from models.domain.pricing import UnknownSkuError as PricingUnknownSkuError
 from models.domain.pricing import price_order
 from models.domain.promotions import CouponNotApplicableError
@@ -52,6 +53,8 @@ class OrderActivities:
             raise business_error("CouponNotApplicableError", str(exc), reason="unknown") from exc
         except CouponNotApplicableError as exc:
             raise business_error("CouponNotApplicableError", str(exc), reason=exc.reason) from exc
+        except PointsNotApplicableError as exc:
+            raise business_error("PointsNotApplicableError", str(exc), reason=exc.reason) from exc
         except UnserviceableRegionError as exc:
             raise business_error(
                 "UnserviceableRegionError", str(exc), sku_ids=exc.sku_ids, region=exc.region
@@ -62,6 +65,7 @@ class OrderActivities:
             lines=priced.lines,
             discounts=priced.discounts,
             coupon_id=priced.coupon_id,
+            points_used=priced.points_used,
             goods_list_fen=priced.goods_list_fen,
             discount_fen=priced.discount_fen,
             goods_paid_fen=priced.goods_paid_fen,
@@ -72,10 +76,14 @@ class OrderActivities:
 
     @activity.defn
     async def record_order(self, request: RecordOrderRequest) -> None:
-        """Write the order, its lines and packages once (idempotent by order number)."""
-        async with self._sessions() as session:
-            await orders.record_order(session, request)
-            await session.commit()
+        """Write the order, its lines and packages once (idempotent by order number), and book
+        the points it spends in the same transaction."""
+        try:
+            async with self._sessions() as session:
+                await orders.record_order(session, request)
+                await session.commit()
+        except PointsNotApplicableError as exc:  # spent meanwhile by another order
+            raise business_error("PointsNotApplicableError", str(exc), reason=exc.reason) from exc
 
     @activity.defn
     async def record_status(self, change: StatusChange) -> None:

@@ -25,6 +25,7 @@ from api.routes import (
     health,
     inbox,
     login_admin,
+    loyalty,
     manifests,
     orders,
     pack_station,
@@ -158,6 +159,7 @@ def create_app(deps: AppDeps | None = None, settings: Settings | None = None) ->
         login_admin,
         roles,
         inbox,
+        loyalty,
     ):
         app.include_router(module.router)
     docs.install(app)

@@ -105,6 +105,7 @@ async def _read_order(session: AsyncSession, order_no: str, *, unmasked: bool) -
         discount_fen=order.discount_fen,
         freight_fen=order.freight_fen,
         payable_fen=order.payable_fen,
+        points_used=int(order.pricing.get("points_used", 0)),
         paid_fen=order.paid_fen,
         refunded_fen=order.refunded_fen,
         payment_deadline=order.payment_deadline,

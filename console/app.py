@@ -24,6 +24,7 @@ from console import (
     enrolment,
     finance,
     inbox,
+    loyalty,
     manifests,
     marketing,
     orders,
@@ -44,7 +45,7 @@ STATIC = Path(__file__).parent / "static"
 # QUIET. A new part is one module and one line here.
 GROUPS: Final = (
     ("", (dashboard, inbox)),
-    ("nav.group.sales", (orders, after_sales)),
+    ("nav.group.sales", (orders, after_sales, loyalty)),
     ("nav.group.purchasing", (purchasing,)),
     ("nav.group.finance", (finance,)),
     ("nav.group.warehouse", (warehouse, putaway, transfers, manifests, devices)),

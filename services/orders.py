@@ -18,6 +18,7 @@ from models.contracts.order import (
 )
 from models.contracts.pricing import PricingRequest
 from models.db import CouponRedemption, Order, OrderLine, Package, PackageLine
+from services import points
 from services.pricing_inputs import coupon_offer, freight_setup, live_promotions, sku_facts
 from services.timeline import add_event, owe_refund
 
@@ -42,6 +43,12 @@ async def pricing_request(session: AsyncSession, request: QuoteRequest) -> Prici
         catalog=facts,
         promotions=promotions,
         coupon=coupon,
+        member=await points.member_terms(session, request.customer_id),
+        points=(
+            await points.points_offer(session, request.customer_id, request.points)
+            if request.points
+            else None
+        ),
         freight=await freight_setup(session, templates),
     )
 
@@ -64,6 +71,14 @@ async def record_order(session: AsyncSession, request: RecordOrderRequest) -> No
                 order_no=request.order_no,
                 customer_id=request.placed.customer_id,
             )
+        )
+    if request.quote.points_used:
+        await points.spend(
+            session,
+            request.order_no,
+            request.placed.customer_id,
+            request.quote.points_used,
+            request.placed_at,
         )
     await add_event(
         session,
@@ -137,7 +152,10 @@ def _order_row(request: RecordOrderRequest) -> Order:
         freight_fen=quote.freight_fen,
         payable_fen=quote.payable_fen,
         coupon_id=quote.coupon_id,
-        pricing={"discounts": [d.model_dump() for d in quote.discounts]},
+        pricing={
+            "discounts": [d.model_dump() for d in quote.discounts],
+            **({"points_used": quote.points_used} if quote.points_used else {}),
+        },
         payment_deadline=request.payment_deadline,
         under_review=request.under_review,
         placed_at=request.placed_at,

@@ -1,6 +1,7 @@
 """Temporal Schedules the back office keeps, one of each per warehouse: replenishment
-(`replenish-<code>`, DESIGN §6.5) and wave planning (`waves-<code>`, §6.4); and one daily payment
-reconciliation (`reconcile-payments`, §6.6).
+(`replenish-<code>`, DESIGN §6.5) and wave planning (`waves-<code>`, §6.4); one daily payment
+reconciliation (`reconcile-payments`, §6.6); and the yearly points expiry (`expire-points`,
+§6.7).
 
 Created when a worker starts, and brought up to date when they exist (the interval may have
 changed in the settings); a warehouse added later gets its schedules at the next worker start,
@@ -30,10 +31,12 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.db import SessionFactory
+from models.contracts.loyalty import ExpiryInput
 from models.contracts.purchasing import PoPolicy, PoTimings, ReplenishInput
 from models.contracts.reconciliation import ReconcileInput
 from models.contracts.waves import PlannerInput, WaveRules
 from models.db import Warehouse
+from workflows.points_expiry import PointsExpiryWorkflow
 from workflows.reconciliation import ReconciliationWorkflow
 from workflows.replenishment import ReplenishmentWorkflow
 from workflows.waves import WavePlannerWorkflow
@@ -165,3 +168,36 @@ async def ensure_reconciliation_schedule(
 ) -> list[str]:
     await ensure_schedule(client, RECONCILE_SCHEDULE, reconciliation_schedule(task_queue, at))
     return [RECONCILE_SCHEDULE]
+
+
+EXPIRE_POINTS_SCHEDULE = "expire-points"
+
+
+def points_expiry_schedule(task_queue: str) -> Schedule:
+    """Every 1 January at 00:00 business time: the points of the year before last expire."""
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            PointsExpiryWorkflow.run,
+            ExpiryInput(),
+            id=EXPIRE_POINTS_SCHEDULE,
+            task_queue=task_queue,  # the server appends the time
+        ),
+        spec=ScheduleSpec(
+            calendars=[
+                ScheduleCalendarSpec(
+                    month=[ScheduleRange(1)],
+                    day_of_month=[ScheduleRange(1)],
+                    hour=[ScheduleRange(0)],
+                    minute=[ScheduleRange(0)],
+                    second=[ScheduleRange(0)],
+                )
+            ],
+            time_zone_name=BUSINESS_TIME_ZONE,
+        ),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+
+
+async def ensure_points_expiry_schedule(client: Client, *, task_queue: str) -> list[str]:
+    await ensure_schedule(client, EXPIRE_POINTS_SCHEDULE, points_expiry_schedule(task_queue))
+    return [EXPIRE_POINTS_SCHEDULE]

@@ -22,6 +22,7 @@ from core.temporal import connect
 from migrations import upgrade_to_head
 from workers import config
 from workers.schedules import (
+    ensure_points_expiry_schedule,
     ensure_reconciliation_schedule,
     ensure_replenishment_schedules,
     ensure_wave_schedules,
@@ -97,6 +98,7 @@ async def ensure_schedules(
         rules=api_config.wave_rules(settings),
     )
     schedules += await ensure_reconciliation_schedule(client, task_queue=settings.task_queue)
+    schedules += await ensure_points_expiry_schedule(client, task_queue=settings.task_queue)
     return schedules
 
 

@@ -15,6 +15,7 @@ from activities.after_sales import AfterSaleActivities
 from activities.data_errors import DataErrorInterceptor
 from activities.diagnostics import DiagnosticsActivities
 from activities.inventory import InventoryActivities
+from activities.loyalty import LoyaltyActivities
 from activities.orders import OrderActivities
 from activities.payments import PaymentActivities
 from activities.providers import CarrierClient, PaymentProvider, SupplierClient
@@ -30,6 +31,7 @@ from workflows.after_sale import AfterSaleWorkflow
 from workflows.diagnostics import DiagnosticsWorkflow
 from workflows.late_payment import LatePaymentRefundWorkflow
 from workflows.order import OrderWorkflow
+from workflows.points_expiry import PointsExpiryWorkflow
 from workflows.purchase_order import PurchaseOrderWorkflow
 from workflows.reconciliation import ReconciliationWorkflow
 from workflows.replenishment import ReplenishmentWorkflow
@@ -51,6 +53,7 @@ WORKFLOWS = [
     WavePlannerWorkflow,
     WaveWorkflow,
     TransferWorkflow,
+    PointsExpiryWorkflow,
 ]
 
 
@@ -84,6 +87,13 @@ def activities_for(deps: WorkerDeps) -> list[Callable[..., Any]]:
         inventory.release_stock,
         inventory.ship_stock,
         inventory.withdraw_units,
+    ]
+    loyalty = LoyaltyActivities(sessions)
+    found += [
+        loyalty.earn_points,
+        loyalty.return_points,
+        loyalty.refund_points,
+        loyalty.expire_points,
     ]
     purchasing = PurchasingActivities(sessions, deps.supplier)
     found += [purchasing.record_po_step, purchasing.move_po_in_transit, purchasing.receive_goods,

@@ -26,6 +26,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.after_sales import AfterSaleActivities
+    from activities.loyalty import LoyaltyActivities
     from activities.orders import OrderActivities
     from activities.payments import PaymentActivities
     from activities.shipments import ShipmentActivities
@@ -46,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         ReturnInspection,
         ReturnShipment,
     )
+    from models.contracts.loyalty import PointsRefund
     from models.contracts.order import Actor, PackageLine, RefundRequest
     from models.contracts.shipment import TrackingSnapshot
     from models.domain.shipping import latest_tracking
@@ -55,6 +57,8 @@ with workflow.unsafe.imports_passed_through():
 SYSTEM = Actor(kind="system", name="after-sale")
 # Returns are followed at their carrier (pushes and polls) from this version on.
 FOLLOW_PATCH = "follow-return-tracking"
+# The refund gives back, pro rata, the points the refunded units bore (DESIGN §6.7).
+POINTS_REFUND_PATCH = "points-back-with-refund"
 
 
 def _no_parcel() -> TrackingSnapshot:
@@ -362,6 +366,11 @@ class AfterSaleWorkflow:
                 await workflow.wait_condition(lambda: self._state.refund_refused is None)
         if quote.return_coupons:
             await call(OrderActivities.return_coupon, self._in.order_no)
+        if workflow.patched(POINTS_REFUND_PATCH):
+            await call(
+                LoyaltyActivities.refund_points,
+                PointsRefund(order_no=self._in.order_no, as_no=self._in.as_no),
+            )
         await self._step(
             "refunded", "refunded", detail={"amount_fen": quote.total_fen}, refund_no=refund_no
         )

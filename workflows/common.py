@@ -66,6 +66,9 @@ LOCAL_ACTIVITIES = frozenset(
         "release_transfer_stock",
         "ship_transfer",
         "receive_transfer",
+        "earn_points",
+        "return_points",
+        "refund_points",
     }
 )
 # Histories from before local activities replay with regular ones: the marker decides.

@@ -19,6 +19,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities
+    from activities.loyalty import LoyaltyActivities
     from activities.orders import OrderActivities
     from activities.payments import PaymentActivities
     from models.contracts import messages
@@ -75,6 +76,10 @@ OPEN_FOR_CANCEL: frozenset[OrderStatus] = frozenset({"awaiting_payment", "paid",
 VOUCH_PATCH = "payment-vouched-before-refund"
 # A refund the provider refuses waits, visible, for staff to retry it (older runs failed).
 REFUSAL_PATCH = "refund-refusal-retryable"
+# Points and growth value (DESIGN §6.7): a completed order earns them, a cancelled one gives
+# back the points it spent. Older runs did neither.
+EARN_POINTS_PATCH = "earn-points-on-completion"
+POINTS_BACK_PATCH = "points-back-on-cancel"
 
 
 @workflow.defn
@@ -191,6 +196,7 @@ class OrderWorkflow:
                 coupon_code=request.coupon_code,
                 region_code=request.address.region_code,
                 at=now,
+                points=request.points,
             ),
         )
         # Compensation first: whatever fails from here on gives back what was reserved.
@@ -533,6 +539,8 @@ class OrderWorkflow:
             ReleaseRequest(order_no=state.input.order_no, reason=state.cancel.reason),
         )
         await call(OrderActivities.return_coupon, state.input.order_no)
+        if workflow.patched(POINTS_BACK_PATCH):
+            await call(LoyaltyActivities.return_points, state.input.order_no)
         # Refunds of after-sales still running (taken out before shipment) come first.
         await workflow.wait_condition(lambda: state.open_after_sales == 0)
         owed = 0
@@ -585,6 +593,8 @@ class OrderWorkflow:
         except TimeoutError:
             actor = Actor(kind="system", name="auto-confirm")
         await self.record("completed", status="completed", actor=actor)
+        if workflow.patched(EARN_POINTS_PATCH):
+            await call(LoyaltyActivities.earn_points, state.input.order_no)
         # A zero window closes at once: the server fires even a 0 s timer only on its next timer
         # sweep (about a second later).
         workflow.deprecate_patch("close-at-once")  # retired

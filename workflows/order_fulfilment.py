@@ -19,8 +19,15 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities
+    from activities.loyalty import LoyaltyActivities
     from activities.orders import OrderActivities
-    from models.contracts.order import PackagePlan, RecordPackageRequest, ReservePackageRequest
+    from models.contracts.loyalty import PointsRefund
+    from models.contracts.order import (
+        PackageLine,
+        PackagePlan,
+        RecordPackageRequest,
+        ReservePackageRequest,
+    )
     from models.contracts.shipment import ShipmentInput, ShipmentResult, WithdrawUnits
     from models.contracts.waves import PackageShort
     from models.domain.shipping import package_value
@@ -29,6 +36,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.shipment import ShipmentWorkflow
 
 MAX_RESHIPS = 2
+# A package the order refunds itself (lost, refused, units not found) gives back the points its
+# units bore (DESIGN §6.7).
+PACKAGE_POINTS_PATCH = "points-back-with-package-refund"
 
 
 class Fulfilment:
@@ -144,7 +154,21 @@ class Fulfilment:
             state.package_refunded(lines)
         if payment is not None and value > 0:
             await self._steps.refund(payment, value, f"RF{plan.package_no[2:]}", reason)
+        if payment is not None:
+            await self._points_back(f"RF{plan.package_no[2:]}", lines)
         return ShipmentResult(package_no=plan.package_no, outcome="refund")
+
+    async def _points_back(self, refund_no: str, lines: list[PackageLine]) -> None:
+        """The points the refunded units bore go back with the refund (DESIGN §6.7); older runs
+        gave none back."""
+        if workflow.patched(PACKAGE_POINTS_PATCH):
+            units: dict[int, int] = {}
+            for line in lines:
+                units[line.line_no] = units.get(line.line_no, 0) + line.quantity
+            refund = PointsRefund(
+                order_no=self._state.placed.order_no, refund_no=refund_no, units=units
+            )
+            await call(LoyaltyActivities.refund_points, refund)
 
     async def _handle_shorts(self, done: Callable[[], bool]) -> list[ShipmentResult]:
         """Every short reported until all packages (`done`, backorders too) are done."""
@@ -199,6 +223,8 @@ class Fulfilment:
             await self._steps.refund(
                 payment, value, f"RF{short.package_no[2:]}S", "units not found: refunded"
             )
+        if payment is not None:
+            await self._points_back(f"RF{short.package_no[2:]}S", short.missing)
         await self._steps.record(
             "short_refunded",
             detail={

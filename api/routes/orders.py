@@ -100,6 +100,7 @@ async def place_order(
         api_key_id=w.principal.id,
         customer_id=body.customer_id,
         coupon_code=body.coupon_code,
+        points=body.points,
         lines=[CartLine(sku_id=li.sku_id, quantity=li.quantity) for li in body.lines],
         address=ShippingAddress(**body.address.model_dump()),
     )

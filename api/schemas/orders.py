@@ -9,7 +9,7 @@ from pydantic import Field, StringConstraints
 
 from api.pagination import Page
 from api.schemas.common import Public, Reason, RegionCode, Strict
-from api.schemas.types import BigId, Id
+from api.schemas.types import BigId, Id, PositiveInt
 
 Key = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
@@ -33,6 +33,8 @@ class OrderCreate(Strict):
     lines: Annotated[list[OrderLineIn], Field(min_length=1, max_length=100)]
     coupon_code: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
     address: AddressIn
+    # Points to spend (DESIGN §6.7): at most the balance; more than the order's cap spends the cap.
+    points: PositiveInt | None = None
 
 
 class AllocationPublic(Public):
@@ -107,6 +109,7 @@ class OrderPublic(Public):
     discount_fen: int
     freight_fen: int
     payable_fen: int
+    points_used: int = 0  # points spent at checkout (a discount of the lines, DESIGN §6.7)
     paid_fen: int = 0
     refunded_fen: int = 0
     payment_deadline: datetime

@@ -43,6 +43,9 @@ BUSINESS_ERRORS: Mapping[str, BusinessError] = MappingProxyType(
         "MissingFreightRuleError": BusinessError(
             422, "no freight rule covers the region", "address.region_code"
         ),
+        "PointsNotApplicableError": BusinessError(
+            409, "the points cannot be spent (more than the balance)", "points"
+        ),
         "PaymentDeclinedError": BusinessError(409, "the payment provider declined"),
         "PlacementFailedError": BusinessError(409, "the order could not be placed"),
         # After-sales and refunds.

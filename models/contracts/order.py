@@ -80,6 +80,7 @@ class PlaceOrderRequest(BaseModel):
     lines: list[CartLine]
     coupon_code: str | None = None
     address: ShippingAddress
+    points: int | None = None  # points the customer spends at checkout (DESIGN §6.7)
 
 
 class PackageLine(BaseModel):
@@ -107,6 +108,7 @@ class Quote(BaseModel):
     freight_fen: Fen
     payable_fen: Fen
     packages: list[PackagePlan]
+    points_used: int = 0  # points spent at checkout (DESIGN §6.7), booked with the order
 
 
 class QuoteRequest(BaseModel):
@@ -116,6 +118,7 @@ class QuoteRequest(BaseModel):
     coupon_code: str | None
     region_code: str
     at: datetime
+    points: int | None = None
 
 
 class ReserveRequest(BaseModel):

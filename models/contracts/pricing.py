@@ -19,9 +19,9 @@ RegionCode = Annotated[str, Field(pattern=r"^\d{6}$")]
 
 ChargeBy = Literal["piece", "weight", "volume"]
 Combine = Literal["sum", "max"]
-DiscountSource = Literal["item_discount", "spend_tier", "coupon"]
+DiscountSource = Literal["item_discount", "spend_tier", "coupon", "level", "points"]
 DiscountKind = Literal["percent", "fixed"]
-FreightBasis = Literal["platform_free", "fixed", "templates"]
+FreightBasis = Literal["platform_free", "fixed", "templates", "member_free"]
 
 
 # --- Inputs: cart and catalog -------------------------------------------------------------
@@ -156,6 +156,28 @@ class Promotions(BaseModel):
     gifts: list[GiftPromotion] = Field(default_factory=list)
 
 
+# --- Inputs: member level and points (DESIGN §6.7) -----------------------------------------
+
+
+class MemberTerms(BaseModel):
+    """The customer's level and its benefits when the order is placed."""
+
+    level_id: int
+    name: str = ""
+    discount_percent: Annotated[int, Field(ge=0, le=99)] = 0
+    free_shipping: bool = False
+
+
+class PointsOffer(BaseModel):
+    """Points the customer asks to spend, their balance and the rules' rate and cap: a point is
+    worth `fen_per_point` fen, and points pay at most `max_percent` % of the goods."""
+
+    requested: Annotated[int, Field(gt=0)]
+    balance: Annotated[int, Field(ge=0)]
+    fen_per_point: Annotated[int, Field(ge=1)] = 1
+    max_percent: Annotated[int, Field(ge=0, le=100)] = 50
+
+
 # --- Inputs: freight -----------------------------------------------------------------------
 
 
@@ -228,6 +250,8 @@ class PricingRequest(BaseModel):
     catalog: list[SkuFacts]
     promotions: Promotions = Field(default_factory=Promotions)
     coupon: CouponOffer | None = None
+    member: MemberTerms | None = None
+    points: PointsOffer | None = None
     freight: FreightSetup = Field(default_factory=FreightSetup)
 
 
@@ -284,6 +308,7 @@ class PricedOrder(BaseModel):
     lines: list[PricedLine]
     discounts: list[AppliedDiscount]
     coupon_id: int | None = None
+    points_used: Annotated[int, Field(ge=0)] = 0
     goods_list_fen: Fen
     discount_fen: Fen
     goods_paid_fen: Fen

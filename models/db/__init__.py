@@ -9,6 +9,7 @@ from models.db.devices import Device, PackCheck, StaffBadge
 from models.db.inventory import LocationStock, Stock, StockMovement
 from models.db.logins import LoginFailure
 from models.db.logistics import Carrier, CarrierCutoff, FreightPolicy, FreightRule, FreightTemplate
+from models.db.loyalty import LevelChange, MemberLevel, PointsAccount, PointsEntry, PointsRules
 from models.db.manifests import Manifest, ManifestPackage
 from models.db.money import MoneyEntry, OrderRefund, Payment, Refund, RefundCallback
 from models.db.orders import (
@@ -72,11 +73,13 @@ __all__ = [
     "FreightPolicy",
     "FreightRule",
     "FreightTemplate",
+    "LevelChange",
     "Location",
     "LocationStock",
     "LoginFailure",
     "Manifest",
     "ManifestPackage",
+    "MemberLevel",
     "MoneyEntry",
     "Order",
     "OrderEvent",
@@ -91,6 +94,9 @@ __all__ = [
     "PickAllocation",
     "PickStop",
     "PickTask",
+    "PointsAccount",
+    "PointsEntry",
+    "PointsRules",
     "Promotion",
     "PurchaseOrder",
     "PurchaseOrderEvent",

@@ -30,6 +30,10 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "freight.write": frozenset({"admin", "ops"}),
     "promotions.read": STAFF_ROLES | {"storefront"},
     "promotions.write": frozenset({"admin", "ops"}),
+    # members: levels and points (DESIGN §6.7); the storefront reads a customer's balance
+    "loyalty.read": STAFF_ROLES | {"storefront"},
+    "loyalty.write": frozenset({"admin", "ops"}),
+    "loyalty.adjust": frozenset({"admin", "cs"}),
     "tracking.read": frozenset({"admin", "ops"}),
     "tracking.write": frozenset({"admin", "ops"}),
     "orders.create": frozenset({"storefront"}),

@@ -9,10 +9,17 @@ step working on the line amounts the previous steps left (details in `promotions
 4. Gifts (满赠) are decided here, on amounts after steps 2–3.
 5. Coupon (at most one): window, per-customer limit, covered lines and minimum spend checked
    on amounts after steps 2–3; an inapplicable coupon is an error, never silently dropped.
-6. Gift lines are appended (after the cart lines, in promotion id order): the gift SKU at unit
+6. Level discount (会员折扣, DESIGN §6.7): the customer's level takes its percentage off every
+   non-gift line, on amounts after steps 2–5 (`models.domain.points`).
+7. Points discount (积分抵扣), last: the points the customer spends, worth `fen_per_point` fen
+   each, capped at `max_percent` % of what the lines still cost after steps 2–6; more than the
+   balance is an error (`models.domain.points`).
+8. Gift lines are appended (after the cart lines, in promotion id order): the gift SKU at unit
    price 0, its own quantity — a line of its own so it is reserved and shipped like any other.
-7. Freight on the paid goods amount (after every discount) — see `models.domain.freight`.
-8. Payable = Σ line paid + freight.
+9. Freight on the paid goods amount (after every discount) — see `models.domain.freight`; a
+   level with free shipping makes it 0 (basis `member_free`) once the region is known to be
+   served (an unserviceable region stays an error).
+10. Payable = Σ line paid + freight.
 
 Every discount is allocated to the lines it covers in whole fen (`models.domain.discounts`),
 stored per line as `DiscountAllocation`s: per line, paid = list amount − Σ allocations ≥ 0, and
@@ -36,6 +43,7 @@ from models.contracts.pricing import (
     SkuFacts,
 )
 from models.domain.freight import quote_freight
+from models.domain.points import apply_level_discount, apply_points
 from models.domain.promotions import (
     apply_coupon,
     apply_item_discounts,
@@ -115,6 +123,8 @@ def price_order(request: PricingRequest) -> PricedOrder:
     lines, tier_applied = apply_spend_tiers(lines, request.promotions.spend_tiers, request.at)
     gifts = earned_gifts(lines, request.promotions.gifts, request.at)
     lines, coupon_applied = apply_coupon(lines, request.coupon, request.at)
+    lines, level_applied = apply_level_discount(lines, request.member)
+    lines, points_applied, points_used = apply_points(lines, request.points)
     gift_facts = facts_for(facts, [gift.gift_sku_id for gift in gifts])
     lines += [
         gift_line(len(lines) + offset, gift, sku)
@@ -127,11 +137,17 @@ def price_order(request: PricingRequest) -> PricedOrder:
             setup=request.freight,
         )
     )
-    return summarise(lines, [*item_applied, *tier_applied, *coupon_applied], freight)
+    if request.member is not None and request.member.free_shipping:
+        freight = FreightQuote(basis="member_free", combine=freight.combine, freight_fen=0)
+    discounts = [*item_applied, *tier_applied, *coupon_applied, *level_applied, *points_applied]
+    return summarise(lines, discounts, freight, points_used)
 
 
 def summarise(
-    lines: list[PricedLine], discounts: list[AppliedDiscount], freight: FreightQuote
+    lines: list[PricedLine],
+    discounts: list[AppliedDiscount],
+    freight: FreightQuote,
+    points_used: int = 0,
 ) -> PricedOrder:
     goods_paid = sum(line.paid_fen for line in lines)
     coupon = next((d.source_id for d in discounts if d.source == "coupon"), None)
@@ -139,6 +155,7 @@ def summarise(
         lines=lines,
         discounts=discounts,
         coupon_id=coupon,
+        points_used=points_used,
         goods_list_fen=sum(line.list_amount_fen for line in lines),
         discount_fen=sum(line.discount_fen for line in lines),
         goods_paid_fen=goods_paid,

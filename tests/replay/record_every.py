@@ -35,6 +35,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from core.db import make_engine
 from migrations import upgrade_to_head
+from models.contracts.loyalty import ExpiryInput
 from models.contracts.order import OrderPolicy, OrderTimings
 from models.db import Stock
 from models.domain.reconciliation import business_day
@@ -43,6 +44,7 @@ from tests.replay.record_money import late_after_end, refused_cancel_refund, unv
 from tests.support.after_sale_api import delivered, open_after_sale, shown_as
 from tests.support.order_api import (
     DEVICE,
+    RECEIVER,
     Json,
     only_in,
     paid_order,
@@ -899,6 +901,68 @@ async def diagnostics(c: Clients) -> None:
     assert deep.json()["temporal"]["worker"] == c.stack.task_queue, deep.text
 
 
+# --- members' points (DESIGN §6.7) ---------------------------------------------------------------
+
+
+async def _grant(c: Clients, customer: int, points: int) -> None:
+    cs = await staff(c.api, "cs")
+    body = {"key": f"grant-{customer}", "points": points, "reason": "开卡礼"}
+    granted = await c.api.post(f"/v1/customers/{customer}/points/adjustments", headers=cs,
+                               json=body)  # fmt: skip
+    assert granted.status_code == 201, granted.text
+
+
+async def loyalty_points(c: Clients) -> None:
+    """A member spends points on an order they cancel (points back, points-back-on-cancel), and
+    on one delivered, refunded one unit of three (points back pro rata, points-back-with-refund),
+    confirmed: it earns points and growth (earn-points-on-completion) and closes."""
+    sku = await only_in(c.stack, "SH01")
+    await _grant(c, 77, 1_000)
+    lines = [{"sku_id": sku, "quantity": 3}]
+    body = {"client_order_key": "pts-1", "customer_id": 77, "address": RECEIVER, "lines": lines,
+            "points": 100}  # fmt: skip
+    cancelled = await c.api.post("/v1/orders", headers=SHOP, json=body)
+    assert cancelled.status_code == 201, cancelled.text
+    number = cancelled.json()["order_no"]
+    cancel = await c.api.post(f"/v1/orders/{number}/cancel", headers=SHOP,
+                              json={"reason": "不要了"})  # fmt: skip
+    assert cancel.status_code == 200, cancel.text
+    await wait_cancelled(c.api, number)
+    placed = await c.api.post(
+        "/v1/orders", headers=SHOP, json={**body, "client_order_key": "pts-2"}
+    )
+    assert placed.status_code == 201, placed.text
+    order_no = placed.json()["order_no"]
+    await pay(c.api, c.provider, order_no)
+    shown = await wait_status(c.api, order_no, "fulfilling")
+    [package] = shown["packages"]
+    await deliver(c.carrier, await pack_and_hand_over(c.api, package))
+    await wait_status(c.api, order_no, "delivered")
+    as_no = await open_after_sale(c.api, order_no, "pts-r", "refund_only", [(1, 1)])
+    await _decide(c, as_no)
+    await shown_as(c.api, as_no, "refunded")
+    c.finished(f"order-{number}", f"aftersale-{as_no}")
+    await _closed(c, order_no)
+
+
+async def points_expiry(c: Clients) -> None:
+    """The yearly expiry, started as its Schedule starts it (for a year whose cutoff is past
+    the points granted): the points expire."""
+    from workflows.points_expiry import PointsExpiryWorkflow
+
+    await _grant(c, 78, 300)
+    year = datetime.now(UTC).year + 2
+    handle = await c.stack.client.start_workflow(
+        PointsExpiryWorkflow.run,
+        ExpiryInput(year=year),
+        id=f"expire-points-replay-{year}",
+        task_queue=c.stack.task_queue,
+    )
+    result = await handle.result()
+    assert result.points >= 300, result
+    c.finished(handle.id)
+
+
 def _timings(**changes: Any) -> OrderTimings:
     return fast_timings().model_copy(update=changes)
 
@@ -952,6 +1016,8 @@ SCENARIOS: dict[str, tuple[Scenario, dict[str, Any]]] = {
     "transfer_received": (transfer_received, {}),
     "transfer_rejected": (transfer_rejected, {}),
     "transfer_cancelled_after_picking": (transfer_cancelled_after_picking, {}),
+    "loyalty_points": (loyalty_points, {}),
+    "points_expiry": (points_expiry, {}),
 }
 
 

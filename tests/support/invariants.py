@@ -1,5 +1,6 @@
-"""The stock invariants of DESIGN §5 and the money balance of §6.6, checked against the
-database after a scenario."""
+"""The stock invariants of DESIGN §5, the money balance of §6.6 and the points balance of §6.7,
+checked against the database after a scenario (the points ledger with the stock invariants:
+every scenario that checks those checks it too)."""
 
 from __future__ import annotations
 
@@ -55,6 +56,26 @@ async def stock_invariant_violations(session: AsyncSession) -> dict[str, list[tu
 async def assert_stock_invariants(session: AsyncSession) -> None:
     violations = await stock_invariant_violations(session)
     assert violations == {}, f"stock invariants broken: {violations}"
+    off = await points_accounts_off_ledger(session)
+    assert off == [], f"points balances off their ledger (customer, balance, Σ ledger): {off}"
+
+
+async def points_accounts_off_ledger(session: AsyncSession) -> list[tuple[int, int, int]]:
+    """Customers whose points balance is not the sum of their points ledger, or negative
+    (DESIGN §6.7): (customer, balance, Σ ledger). A ledger without an account counts too."""
+    rows = await session.execute(
+        text(
+            """SELECT COALESCE(a.customer_id, l.customer_id), COALESCE(a.balance, 0),
+                      COALESCE(l.total, 0)
+               FROM points_accounts a
+               FULL JOIN (SELECT customer_id, SUM(points) AS total, SUM(growth) AS growth
+                          FROM points_ledger GROUP BY customer_id) l USING (customer_id)
+               WHERE COALESCE(a.balance, 0) <> COALESCE(l.total, 0)
+                  OR COALESCE(a.growth, 0) <> COALESCE(l.growth, 0)
+                  OR a.balance < 0"""
+        )
+    )
+    return [(int(r[0]), int(r[1]), int(r[2])) for r in rows]
 
 
 async def unbalanced_orders(session: AsyncSession) -> list[str]:

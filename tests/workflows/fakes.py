@@ -17,6 +17,7 @@ from models.contracts import after_sale as a
 from models.contracts import order as o
 from models.contracts import shipment as sh
 from models.contracts import waves as w
+from models.contracts.loyalty import PointsEarned, PointsRefund
 from models.contracts.pricing import AppliedDiscount, DiscountAllocation, PricedLine
 
 WAIT_S = 20.0  # real seconds before a wait gives up: a failure bound, not a pause
@@ -177,6 +178,23 @@ class FakeBackOffice:
     @activity.defn(name="return_coupon")
     async def return_coupon(self, order_no: str) -> None:
         await self._record("return_coupon", order_no)
+
+    # --- LoyaltyActivities -------------------------------------------------------------------
+
+    @activity.defn(name="earn_points")
+    async def earn_points(self, order_no: str) -> PointsEarned:
+        await self._record("earn_points", order_no)
+        return PointsEarned(order_no=order_no, points=0, growth=0, level_id=None)
+
+    @activity.defn(name="return_points")
+    async def return_points(self, order_no: str) -> int:
+        await self._record("return_points", order_no)
+        return 0
+
+    @activity.defn(name="refund_points")
+    async def refund_points(self, refund: PointsRefund) -> int:
+        await self._record("refund_points", refund)
+        return 0
 
     # --- InventoryActivities -----------------------------------------------------------------
 
