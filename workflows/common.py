@@ -66,6 +66,8 @@ LOCAL_ACTIVITIES = frozenset(
         "release_transfer_stock",
         "ship_transfer",
         "receive_transfer",
+        "open_flash_sale",
+        "close_flash_sale",
     }
 )
 # Histories from before local activities replay with regular ones: the marker decides.

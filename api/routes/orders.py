@@ -25,7 +25,7 @@ from api.deps import (
     visible_order,
     writer,
 )
-from api.errors import Problem
+from api.errors import Problem, conflict, invalid
 from api.order_views import contact_of, order_public
 from api.pagination import Paging, fetch_page
 from api.schemas.orders import (
@@ -55,6 +55,7 @@ from models.contracts.order import (
 from models.contracts.pricing import CartLine
 from models.db import Order, OrderLine, OrderRefund, Package
 from models.domain.business_day import BUSINESS_TZ
+from services import flash_sales
 from services.order_numbers import order_number
 from workflows.late_payment import LatePaymentRefundWorkflow, late_payment_id
 from workflows.order import OrderWorkflow
@@ -82,6 +83,38 @@ async def delivered_packages(session: AsyncSession, order_no: str) -> list[str]:
     return numbers
 
 
+FLASH_REFUSALS = {
+    "not_open": "flash sale {id} is not open for SKU {sku}",
+    "sold_out": "flash sale {id} is sold out",
+    "over_limit": "flash sale {id}: customer {customer} is over the per-customer limit",
+}
+
+
+async def flash_gate(session: AsyncSession, body: OrderCreate, order_no: str) -> None:
+    """The flash sale's gate (DESIGN §6.8): one conditional statement claims the units in the
+    order's transaction, or the order is refused (409) and nothing is kept, not even its
+    number's key. A repeated request with the same key passes on its first claim."""
+    assert body.flash_sale_id is not None
+    if len(body.lines) != 1:
+        raise invalid("lines", "a flash sale order has exactly one line, the sale's SKU")
+    [line] = body.lines
+    answer_ = await flash_sales.claim(
+        session,
+        flash_sale_id=body.flash_sale_id,
+        order_no=order_no,
+        customer_id=body.customer_id,
+        sku_id=line.sku_id,
+        quantity=line.quantity,
+    )
+    if answer_ in ("claimed", "already"):
+        return
+    await session.rollback()
+    detail = FLASH_REFUSALS[answer_].format(
+        id=body.flash_sale_id, sku=line.sku_id, customer=body.customer_id
+    )
+    raise conflict(detail, reason=answer_, flash_sale_id=body.flash_sale_id)
+
+
 @router.post("", status_code=201)
 async def place_order(
     body: OrderCreate, deps: Deps, w: Annotated[Writer, Depends(writer("orders.create"))]
@@ -92,6 +125,8 @@ async def place_order(
         client_key=body.client_order_key,
         today=datetime.now(BUSINESS_TZ).date(),
     )
+    if body.flash_sale_id is not None:
+        await flash_gate(w.session, body, order_no)
     await w.session.commit()  # never hold a connection while waiting for the workflow
     request = PlaceOrderRequest(
         order_no=order_no,
@@ -101,6 +136,7 @@ async def place_order(
         coupon_code=body.coupon_code,
         lines=[CartLine(sku_id=li.sku_id, quantity=li.quantity) for li in body.lines],
         address=ShippingAddress(**body.address.model_dump()),
+        flash_sale_id=body.flash_sale_id,
     )
     start = WithStartWorkflowOperation(
         OrderWorkflow.run,

@@ -33,6 +33,9 @@ class OrderCreate(Strict):
     lines: Annotated[list[OrderLineIn], Field(min_length=1, max_length=100)]
     coupon_code: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
     address: AddressIn
+    # A flash sale (秒杀) to buy in: one line, its SKU, at its price, within its limit; a sold-out
+    # or over-limit buyer is a 409 before any order is started.
+    flash_sale_id: Id | None = None
 
 
 class AllocationPublic(Public):
