@@ -343,23 +343,23 @@ class LiveFigures:
 
 async def live_figures(session: AsyncSession, sale: FlashSale) -> LiveFigures:
     """Sold, remaining, paid against unpaid, released, from the claims and their orders."""
-    paid = Order.status.in_(PAID_STATUSES)
     rows = (
         await session.execute(
             select(
                 FlashClaim.status,
-                func.coalesce(paid, False).label("paid"),
+                Order.status,
                 func.count(),
                 func.coalesce(func.sum(FlashClaim.quantity), 0),
             )
             .outerjoin(Order, Order.order_no == FlashClaim.order_no)
             .where(FlashClaim.flash_sale_id == sale.id)
-            .group_by(FlashClaim.status, func.coalesce(paid, False))
+            .group_by(FlashClaim.status, Order.status)
         )
     ).all()
     counts = {"paid": [0, 0], "unpaid": [0, 0], "released": [0, 0]}
-    for status, is_paid, orders, units in rows:
-        kind = "released" if status == "released" else "paid" if is_paid else "unpaid"
+    for status, order_status, orders, units in rows:
+        paid = order_status in PAID_STATUSES
+        kind = "released" if status == "released" else "paid" if paid else "unpaid"
         counts[kind][0] += int(orders)
         counts[kind][1] += int(units)
     return LiveFigures(
