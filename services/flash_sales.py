@@ -51,14 +51,16 @@ def figures_of(sale: FlashSale) -> FlashFigures:
 # --- the gate -------------------------------------------------------------------------------
 
 # One statement: the sale takes the units (open, enough left, the buyer under the limit as far as
-# committed rows show), then the buyer's count rises under its row lock (the limit exactly, for a
-# buyer's concurrent orders), then the claim is written. The caller rolls back unless claimed.
+# committed rows show, the order not claimed before), then the buyer's count rises under its row
+# lock (the limit exactly, for a buyer's concurrent orders), then the claim is written. It also
+# answers, from the same snapshot, why it said no. The caller rolls back unless claimed.
 _GATE = text(
     """
     WITH taken AS (
         UPDATE flash_sales s SET sold = s.sold + :q
         WHERE s.id = :sale AND s.status = 'open' AND s.sku_id = :sku
           AND s.sold + :q <= s.total AND :q <= s.per_customer_limit
+          AND NOT EXISTS (SELECT 1 FROM flash_claims c WHERE c.order_no = :order_no)
           AND NOT EXISTS (
               SELECT 1 FROM flash_buyers b
               WHERE b.flash_sale_id = s.id AND b.customer_id = :customer
@@ -77,15 +79,20 @@ _GATE = text(
         FROM taken WHERE EXISTS (SELECT 1 FROM buyer)
         RETURNING order_no
     )
-    SELECT (SELECT count(*) FROM taken) AS taken, (SELECT count(*) FROM claim) AS claimed
+    SELECT
+        (SELECT count(*) FROM claim) AS claimed,
+        EXISTS (SELECT 1 FROM flash_claims c WHERE c.order_no = :order_no) AS already,
+        COALESCE((SELECT s.status = 'open' AND s.sku_id = :sku
+                  FROM flash_sales s WHERE s.id = :sale), false) AS open,
+        (SELECT count(*) FROM taken) = 0 AND COALESCE((
+            SELECT b.bought + :q > s.per_customer_limit
+            FROM flash_sales s LEFT JOIN flash_buyers b
+              ON b.flash_sale_id = s.id AND b.customer_id = :customer
+            WHERE s.id = :sale), false)
+        OR :q > COALESCE((SELECT per_customer_limit FROM flash_sales WHERE id = :sale), 0)
+        OR (SELECT count(*) FROM taken) = 1 AS over_limit
     """
 )
-
-
-@dataclass(frozen=True)
-class Refused:
-    answer: GateAnswer
-    detail: str
 
 
 async def claim(
@@ -97,11 +104,9 @@ async def claim(
     sku_id: int,
     quantity: int,
 ) -> GateAnswer:
-    """Claim `quantity` units of the sale for the order, in the caller's transaction (which it
-    must roll back unless the answer is `claimed` or `already`). `already`: the order claimed
-    before (the same client key again)."""
-    if await session.scalar(select(FlashClaim.order_no).where(FlashClaim.order_no == order_no)):
-        return "already"
+    """Claim `quantity` units of the sale for the order with one statement, in the caller's
+    transaction (which it must roll back unless the answer is `claimed` or `already`).
+    `already`: the order claimed before (the same client key again)."""
     row = (
         await session.execute(
             _GATE,
@@ -116,14 +121,13 @@ async def claim(
     ).one()
     if row.claimed:
         return "claimed"
-    if row.taken:  # the sale had the units: a concurrent order of the same buyer reached the limit
-        return "over_limit"
-    sale = await session.get(FlashSale, flash_sale_id)
-    if sale is None or sale.status != "open" or sale.sku_id != sku_id:
+    if row.already:
+        return "already"
+    if not row.open:
         return "not_open"
-    if sale.sold + quantity > sale.total:
-        return "sold_out"
-    return "over_limit"
+    if row.over_limit:  # said before sold out: buying more would never be allowed
+        return "over_limit"
+    return "sold_out"
 
 
 # --- opening and closing --------------------------------------------------------------------
