@@ -11,7 +11,7 @@ order's reserve and release, and closing all agree, so none waits on another in 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Literal
 
 from sqlalchemy import func, select, text, update
@@ -50,17 +50,26 @@ def figures_of(sale: FlashSale) -> FlashFigures:
 
 # --- the gate -------------------------------------------------------------------------------
 
-# One statement: the sale takes the units (open, enough left, the buyer under the limit as far as
-# committed rows show, the order not claimed before), then the buyer's count rises under its row
-# lock (the limit exactly, for a buyer's concurrent orders), then the claim is written. It also
-# answers, from the same snapshot, why it said no. The caller rolls back unless claimed.
+# One statement: the storefront's key gets the order's number (`order_no_seq`, as
+# services/order_numbers.py gives it; a concurrent request with the same key waits here and then
+# finds it taken), the sale takes the units (open, enough left, the buyer under the limit as far
+# as committed rows show), the buyer's count rises under its row lock (the limit exactly, for a
+# buyer's concurrent orders), and the claim is written. It also answers, from the same snapshot,
+# why it said no. A refused buyer costs this one statement, rolled back: no order, no workflow.
 _GATE = text(
     """
-    WITH taken AS (
+    WITH keyed AS (
+        INSERT INTO order_numbers (order_no, api_key_id, client_order_key)
+        SELECT :prefix || CASE WHEN n.seq < 1000000 THEN lpad(n.seq::text, 6, '0')
+                               ELSE n.seq::text END, :key, :client_key
+        FROM (SELECT nextval('order_no_seq') AS seq) n
+        ON CONFLICT (api_key_id, client_order_key) DO NOTHING
+        RETURNING order_no
+    ), taken AS (
         UPDATE flash_sales s SET sold = s.sold + :q
         WHERE s.id = :sale AND s.status = 'open' AND s.sku_id = :sku
           AND s.sold + :q <= s.total AND :q <= s.per_customer_limit
-          AND NOT EXISTS (SELECT 1 FROM flash_claims c WHERE c.order_no = :order_no)
+          AND EXISTS (SELECT 1 FROM keyed)
           AND NOT EXISTS (
               SELECT 1 FROM flash_buyers b
               WHERE b.flash_sale_id = s.id AND b.customer_id = :customer
@@ -75,13 +84,13 @@ _GATE = text(
     ), claim AS (
         INSERT INTO flash_claims (order_no, flash_sale_id, customer_id, sku_id, quantity,
                                   price_fen, status)
-        SELECT :order_no, id, :customer, :sku, :q, price_fen, 'claimed'
-        FROM taken WHERE EXISTS (SELECT 1 FROM buyer)
+        SELECT k.order_no, t.id, :customer, :sku, :q, t.price_fen, 'claimed'
+        FROM taken t, keyed k WHERE EXISTS (SELECT 1 FROM buyer)
         RETURNING order_no
     )
     SELECT
-        (SELECT count(*) FROM claim) AS claimed,
-        EXISTS (SELECT 1 FROM flash_claims c WHERE c.order_no = :order_no) AS already,
+        (SELECT order_no FROM claim) AS claimed,
+        NOT EXISTS (SELECT 1 FROM keyed) AS already,
         COALESCE((SELECT s.status = 'open' AND s.sku_id = :sku
                   FROM flash_sales s WHERE s.id = :sale), false) AS open,
         (SELECT count(*) FROM taken) = 0 AND COALESCE((
@@ -95,18 +104,27 @@ _GATE = text(
 )
 
 
+@dataclass(frozen=True)
+class GateResult:
+    answer: GateAnswer
+    order_no: str | None = None  # claimed: the order's new number
+
+
 async def claim(
     session: AsyncSession,
     *,
     flash_sale_id: int,
-    order_no: str,
+    api_key_id: int,
+    client_key: str,
+    today: date,
     customer_id: int,
     sku_id: int,
     quantity: int,
-) -> GateAnswer:
-    """Claim `quantity` units of the sale for the order with one statement, in the caller's
-    transaction (which it must roll back unless the answer is `claimed` or `already`).
-    `already`: the order claimed before (the same client key again)."""
+) -> GateResult:
+    """Claim `quantity` units of the sale for a new order, numbering it, with one statement in
+    the caller's transaction (which it must roll back unless the answer is `claimed`).
+    `already`: the storefront's key has its order (the same request again, or a concurrent
+    one): roll back and read its number."""
     row = (
         await session.execute(
             _GATE,
@@ -115,19 +133,21 @@ async def claim(
                 "sku": sku_id,
                 "q": quantity,
                 "customer": customer_id,
-                "order_no": order_no,
+                "key": api_key_id,
+                "client_key": client_key,
+                "prefix": f"SO{today:%Y%m%d}",
             },
         )
     ).one()
     if row.claimed:
-        return "claimed"
+        return GateResult("claimed", row.claimed)
     if row.already:
-        return "already"
+        return GateResult("already")
     if not row.open:
-        return "not_open"
+        return GateResult("not_open")
     if row.over_limit:  # said before sold out: buying more would never be allowed
-        return "over_limit"
-    return "sold_out"
+        return GateResult("over_limit")
+    return GateResult("sold_out")
 
 
 # --- opening and closing --------------------------------------------------------------------

@@ -4,7 +4,7 @@ Placing is Update-with-Start on OrderWorkflow, so the answer is the priced, rese
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -90,43 +90,48 @@ FLASH_REFUSALS = {
 }
 
 
-async def flash_gate(session: AsyncSession, body: OrderCreate, order_no: str) -> None:
-    """The flash sale's gate (DESIGN §6.8): one conditional statement claims the units in the
-    order's transaction, or the order is refused (409) and nothing is kept, not even its
-    number's key. A repeated request with the same key passes on its first claim."""
+async def flash_gate(w: Writer, body: OrderCreate, today: date) -> str:
+    """The flash sale's gate (DESIGN §6.8): one conditional statement claims the units and
+    numbers the order in this transaction, or the buyer is refused (409) having cost that one
+    statement, rolled back: no order, no workflow. The same key again finds its order."""
     assert body.flash_sale_id is not None
     if len(body.lines) != 1:
         raise invalid("lines", "a flash sale order has exactly one line, the sale's SKU")
     [line] = body.lines
-    answer_ = await flash_sales.claim(
-        session,
+    found = await flash_sales.claim(
+        w.session,
         flash_sale_id=body.flash_sale_id,
-        order_no=order_no,
+        api_key_id=w.principal.id,
+        client_key=body.client_order_key,
+        today=today,
         customer_id=body.customer_id,
         sku_id=line.sku_id,
         quantity=line.quantity,
     )
-    if answer_ in ("claimed", "already"):
-        return
-    await session.rollback()
-    detail = FLASH_REFUSALS[answer_].format(
+    if found.order_no is not None:
+        return found.order_no
+    await w.session.rollback()
+    if found.answer == "already":  # the same key again (or concurrently): its order
+        return await order_number(
+            w.session, api_key_id=w.principal.id, client_key=body.client_order_key, today=today
+        )
+    detail = FLASH_REFUSALS[found.answer].format(
         id=body.flash_sale_id, sku=line.sku_id, customer=body.customer_id
     )
-    raise conflict(detail, reason=answer_, flash_sale_id=body.flash_sale_id)
+    raise conflict(detail, reason=found.answer, flash_sale_id=body.flash_sale_id)
 
 
 @router.post("", status_code=201)
 async def place_order(
     body: OrderCreate, deps: Deps, w: Annotated[Writer, Depends(writer("orders.create"))]
 ) -> OrderPublic:
-    order_no = await order_number(
-        w.session,
-        api_key_id=w.principal.id,
-        client_key=body.client_order_key,
-        today=datetime.now(BUSINESS_TZ).date(),
-    )
+    today = datetime.now(BUSINESS_TZ).date()
     if body.flash_sale_id is not None:
-        await flash_gate(w.session, body, order_no)
+        order_no = await flash_gate(w, body, today)
+    else:
+        order_no = await order_number(
+            w.session, api_key_id=w.principal.id, client_key=body.client_order_key, today=today
+        )
     await w.session.commit()  # never hold a connection while waiting for the workflow
     request = PlaceOrderRequest(
         order_no=order_no,

@@ -7,6 +7,7 @@ a window opened by its Schedule and closed by its timer."""
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -249,3 +250,10 @@ async def test_creating_and_buying_refuse_what_a_flash_sale_cannot_be(
     too_many = problem(await buy(api, sale["id"], sku, customer_id=3, key="many", quantity=2), 409)
     assert too_many["errors"][0]["reason"] == "over_limit"
     assert (await flash_sale(api, sale["id"], ops))["sold"] == 0
+    same = await asyncio.gather(
+        *(buy(api, sale["id"], sku, customer_id=4, key="same-key") for _ in range(3))
+    )
+    assert [a.status_code for a in same] == [201, 201, 201], [a.text for a in same]
+    numbers = {a.json()["order_no"] for a in same}
+    assert len(numbers) == 1 and re.fullmatch(r"SO\d{8}\d{6,}", numbers.pop())
+    assert (await flash_sale(api, sale["id"], ops))["sold"] == 1  # one claim for the key
