@@ -34,7 +34,7 @@ from api.schemas.flash_sales import (
     FlashStopIn,
 )
 from api.schemas.types import IdParam
-from api.workflow_calls import UPDATE_RPC_TIMEOUT, answer
+from api.workflow_calls import Process, update
 from models.contracts.flash_sale import FlashSaleInput, StopFlashSale
 from models.db import FlashSale, Sku, Stock, Warehouse
 from services import flash_sales
@@ -43,6 +43,8 @@ from workflows.flash_sale import FlashSaleWorkflow
 router = APIRouter(prefix="/v1/flash-sales", tags=["flash sales"])
 Read = Depends(require("promotions.read"))
 Write = Annotated[Writer, Depends(writer("promotions.write"))]
+# Named by its whole workflow id: the opening schedule's run has the server's time appended.
+FLASH_SALE = Process("flash sale", "")
 
 
 def public(sale: FlashSale) -> FlashSalePublic:
@@ -217,15 +219,7 @@ async def stop_flash_sale(
     else:
         workflow_id = sale.workflow_id or schedule_id(sale.flash_no)
         await w.session.commit()  # never hold a connection while waiting for the workflow
-        handle = deps.require_temporal().get_workflow_handle(workflow_id)
-        await answer(
-            handle.execute_update(
-                FlashSaleWorkflow.stop,
-                StopFlashSale(actor=actor, reason=body.reason),
-                rpc_timeout=UPDATE_RPC_TIMEOUT,
-            ),
-            kind="flash sale",
-            ident=sale.flash_no,
-        )
+        stop = StopFlashSale(actor=actor, reason=body.reason)
+        await update(deps, FLASH_SALE, workflow_id, FlashSaleWorkflow.stop, stop)
     await w.commit("flash_sale.stop", "flash_sale", flash_sale_id, {"reason": body.reason})
     return await _detail(w.session, flash_sale_id)
