@@ -23,7 +23,7 @@ from models.contracts.shipment import ConsumeRequest, UnitsWithdrawn, WithdrawRe
 from models.db import Reservation as ReservationRow
 from models.db import Sku
 from models.domain.warehouse_choice import OutOfStockError
-from services import reservations, withdrawals
+from services import flash_sales, reservations, withdrawals
 
 
 def _demand(lines: Sequence[PackageLine]) -> list[DemandLine]:
@@ -43,9 +43,12 @@ class InventoryActivities:
         ]
         try:
             async with self._sessions() as session:
-                rows = await reservations.reserve(
-                    session, request.order_no, request.region_code, demand
-                )
+                if request.flash_sale_id is not None:  # from the campaign's stock (§6.8)
+                    rows = await flash_sales.reserve_claimed(session, request.order_no, demand)
+                else:
+                    rows = await reservations.reserve(
+                        session, request.order_no, request.region_code, demand
+                    )
                 await session.commit()
         except OutOfStockError as exc:
             raise business_error(
@@ -76,9 +79,12 @@ class InventoryActivities:
     @activity.defn
     async def release_stock(self, request: ReleaseRequest) -> int:
         async with self._sessions() as session:
-            units = await reservations.release(
-                session, request.order_no, request.reason, package_no=request.package_no
-            )
+            if request.package_no is None:  # the whole order: a flash order's units go back
+                units = await flash_sales.release_order(session, request.order_no, request.reason)
+            else:
+                units = await reservations.release(
+                    session, request.order_no, request.reason, package_no=request.package_no
+                )
             await session.commit()
         return units
 

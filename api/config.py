@@ -24,6 +24,7 @@ def order_timings(settings: Settings) -> OrderTimings:
         late_payment_grace=timedelta(hours=o.late_payment_grace_hours),
         tracking_poll_interval=timedelta(minutes=o.tracking_poll_minutes),
         backorder_for=timedelta(days=o.backorder_days),
+        flash_payment_window=timedelta(minutes=o.flash_payment_window_minutes),
     )
 
 

@@ -23,6 +23,7 @@ from console import (
     devices,
     enrolment,
     finance,
+    flash_sales,
     inbox,
     loyalty,
     manifests,
@@ -49,7 +50,7 @@ GROUPS: Final = (
     ("nav.group.purchasing", (purchasing,)),
     ("nav.group.finance", (finance,)),
     ("nav.group.warehouse", (warehouse, putaway, transfers, manifests, devices)),
-    ("nav.group.catalog", (catalog, marketing)),
+    ("nav.group.catalog", (catalog, marketing, flash_sales)),
     ("nav.group.system", (admin,)),
 )
 QUIET: Final = (auth, search, enrolment)

@@ -84,6 +84,7 @@ class OrderSettings(BaseModel):
     """Every duration and threshold the order rules use (passed to workflows in their input)."""
 
     payment_window_minutes: int = Field(default=30, ge=1)
+    flash_payment_window_minutes: int = Field(default=10, ge=1)  # a flash sale's order (§6.8)
     risk_review_over_fen: int | None = Field(default=500_000, ge=0)
     risk_review_sla_minutes: int = Field(default=120, ge=1)
     auto_confirm_days: int = Field(default=7, ge=0)

@@ -18,7 +18,7 @@ from models.contracts.order import (
 )
 from models.contracts.pricing import PricingRequest
 from models.db import CouponRedemption, Order, OrderLine, Package, PackageLine
-from services import points
+from services import flash_sales, points
 from services.pricing_inputs import coupon_offer, freight_setup, live_promotions, sku_facts
 from services.timeline import add_event, owe_refund
 
@@ -29,6 +29,12 @@ async def pricing_request(session: AsyncSession, request: QuoteRequest) -> Prici
     promotions = await live_promotions(session, request.at)
     wanted = {line.sku_id for line in request.lines} | {g.gift_sku_id for g in promotions.gifts}
     facts = await sku_facts(session, wanted)
+    if request.flash_sale_id is not None:  # the flash price the gate claimed (DESIGN §6.8)
+        flash = await flash_sales.flash_price(session, request.order_no, request.flash_sale_id)
+        facts = [
+            f.model_copy(update={"list_price_fen": flash[f.sku_id]}) if f.sku_id in flash else f
+            for f in facts
+        ]
     coupon = (
         await coupon_offer(session, request.coupon_code, request.customer_id)
         if request.coupon_code

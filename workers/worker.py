@@ -14,6 +14,7 @@ from temporalio.worker import Worker
 from activities.after_sales import AfterSaleActivities
 from activities.data_errors import DataErrorInterceptor
 from activities.diagnostics import DiagnosticsActivities
+from activities.flash_sales import FlashSaleActivities
 from activities.inventory import InventoryActivities
 from activities.loyalty import LoyaltyActivities
 from activities.orders import OrderActivities
@@ -29,6 +30,7 @@ from activities.waves import WaveActivities
 from core.db import SessionFactory
 from workflows.after_sale import AfterSaleWorkflow
 from workflows.diagnostics import DiagnosticsWorkflow
+from workflows.flash_sale import FlashSaleWorkflow
 from workflows.late_payment import LatePaymentRefundWorkflow
 from workflows.order import OrderWorkflow
 from workflows.points_expiry import PointsExpiryWorkflow
@@ -54,6 +56,7 @@ WORKFLOWS = [
     WaveWorkflow,
     TransferWorkflow,
     PointsExpiryWorkflow,
+    FlashSaleWorkflow,
 ]
 
 
@@ -119,6 +122,8 @@ def activities_for(deps: WorkerDeps) -> list[Callable[..., Any]]:
         transfers.ship_transfer,
         transfers.receive_transfer,
     ]
+    flash = FlashSaleActivities(sessions)
+    found += [flash.open_flash_sale, flash.close_flash_sale]
     replenishment = ReplenishmentActivities(sessions)
     found += [replenishment.scan_reorder_points, replenishment.draft_po]
     if deps.payments is not None:

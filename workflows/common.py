@@ -69,6 +69,8 @@ LOCAL_ACTIVITIES = frozenset(
         "earn_points",
         "return_points",
         "refund_points",
+        "open_flash_sale",
+        "close_flash_sale",
     }
 )
 # Histories from before local activities replay with regular ones: the marker decides.

@@ -80,6 +80,10 @@ REFUSAL_PATCH = "refund-refusal-retryable"
 # back the points it spent. Older runs did neither.
 EARN_POINTS_PATCH = "earn-points-on-completion"
 POINTS_BACK_PATCH = "points-back-on-cancel"
+# A flash sale's order (DESIGN §6.8): priced at the claimed flash price, reserved from the
+# campaign's stock, with the shorter flash payment deadline; a quote refused gives the claimed
+# units back. Orders without a flash sale never reach the marker.
+FLASH_SALE_PATCH = "flash-sale-order"
 
 
 @workflow.defn
@@ -187,18 +191,28 @@ class OrderWorkflow:
 
     async def _price_reserve_record(self, request: PlaceOrderRequest) -> PlacedOrder:
         now = workflow.now()
-        quote = await call(
-            OrderActivities.quote_order,
-            QuoteRequest(
-                order_no=request.order_no,
-                customer_id=request.customer_id,
-                lines=request.lines,
-                coupon_code=request.coupon_code,
-                region_code=request.address.region_code,
-                at=now,
-                points=request.points,
-            ),
-        )
+        flash = request.flash_sale_id is not None and workflow.patched(FLASH_SALE_PATCH)
+        flash_sale_id = request.flash_sale_id if flash else None
+        try:
+            quote = await call(
+                OrderActivities.quote_order,
+                QuoteRequest(
+                    order_no=request.order_no,
+                    customer_id=request.customer_id,
+                    lines=request.lines,
+                    coupon_code=request.coupon_code,
+                    region_code=request.address.region_code,
+                    at=now,
+                    points=request.points,
+                    flash_sale_id=flash_sale_id,
+                ),
+            )
+        except FAILED:
+            if flash:  # the units the gate claimed go back to the campaign
+                await self._release_failed_placement(request.order_no)
+            raise
+        timings = self._state.input.timings
+        window = timings.flash_payment_window if flash else timings.payment_window
         # Compensation first: whatever fails from here on gives back what was reserved.
         try:
             reservation = await call(
@@ -207,6 +221,7 @@ class OrderWorkflow:
                     order_no=request.order_no,
                     region_code=request.address.region_code,
                     lines=quote.lines,
+                    flash_sale_id=flash_sale_id,
                 ),
             )
             threshold = self._state.input.policy.risk_review_over_fen
@@ -215,7 +230,7 @@ class OrderWorkflow:
                 status="awaiting_payment",
                 quote=quote,
                 packages=reservation.packages,
-                payment_deadline=now + self._state.input.timings.payment_window,
+                payment_deadline=now + window,
                 under_review=threshold is not None and quote.payable_fen > threshold,
             )
             await call(

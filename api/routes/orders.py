@@ -4,7 +4,7 @@ Placing is Update-with-Start on OrderWorkflow, so the answer is the priced, rese
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request, Response
@@ -25,7 +25,7 @@ from api.deps import (
     visible_order,
     writer,
 )
-from api.errors import Problem
+from api.errors import Problem, conflict, invalid
 from api.order_views import contact_of, order_public
 from api.pagination import Paging, fetch_page
 from api.routing import Routes
@@ -56,6 +56,7 @@ from models.contracts.order import (
 from models.contracts.pricing import CartLine
 from models.db import Order, OrderLine, OrderRefund, Package
 from models.domain.business_day import BUSINESS_TZ
+from services import flash_sales
 from services.order_numbers import order_number
 from workflows.late_payment import LatePaymentRefundWorkflow, late_payment_id
 from workflows.order import OrderWorkflow
@@ -83,16 +84,55 @@ async def delivered_packages(session: AsyncSession, order_no: str) -> list[str]:
     return numbers
 
 
+FLASH_REFUSALS = {
+    "not_open": "flash sale {id} is not open for SKU {sku}",
+    "sold_out": "flash sale {id} is sold out",
+    "over_limit": "flash sale {id}: customer {customer} is over the per-customer limit",
+}
+
+
+async def flash_gate(w: Writer, body: OrderCreate, today: date) -> str:
+    """The flash sale's gate (DESIGN §6.8): one conditional statement claims the units and
+    numbers the order in this transaction, or the buyer is refused (409) having cost that one
+    statement, rolled back: no order, no workflow. The same key again finds its order."""
+    assert body.flash_sale_id is not None
+    if len(body.lines) != 1:
+        raise invalid("lines", "a flash sale order has exactly one line, the sale's SKU")
+    [line] = body.lines
+    found = await flash_sales.claim(
+        w.session,
+        flash_sale_id=body.flash_sale_id,
+        api_key_id=w.principal.id,
+        client_key=body.client_order_key,
+        today=today,
+        customer_id=body.customer_id,
+        sku_id=line.sku_id,
+        quantity=line.quantity,
+    )
+    if found.order_no is not None:
+        return found.order_no
+    await w.session.rollback()
+    if found.answer == "already":  # the same key again (or concurrently): its order
+        return await order_number(
+            w.session, api_key_id=w.principal.id, client_key=body.client_order_key, today=today
+        )
+    detail = FLASH_REFUSALS[found.answer].format(
+        id=body.flash_sale_id, sku=line.sku_id, customer=body.customer_id
+    )
+    raise conflict(detail, reason=found.answer, flash_sale_id=body.flash_sale_id)
+
+
 @router.post("", status_code=201)
 async def place_order(
     body: OrderCreate, deps: Deps, w: Annotated[Writer, Depends(writer("orders.create"))]
 ) -> OrderPublic:
-    order_no = await order_number(
-        w.session,
-        api_key_id=w.principal.id,
-        client_key=body.client_order_key,
-        today=datetime.now(BUSINESS_TZ).date(),
-    )
+    today = datetime.now(BUSINESS_TZ).date()
+    if body.flash_sale_id is not None:
+        order_no = await flash_gate(w, body, today)
+    else:
+        order_no = await order_number(
+            w.session, api_key_id=w.principal.id, client_key=body.client_order_key, today=today
+        )
     await w.session.commit()  # never hold a connection while waiting for the workflow
     request = PlaceOrderRequest(
         order_no=order_no,
@@ -103,6 +143,7 @@ async def place_order(
         points=body.points,
         lines=[CartLine(sku_id=li.sku_id, quantity=li.quantity) for li in body.lines],
         address=ShippingAddress(**body.address.model_dump()),
+        flash_sale_id=body.flash_sale_id,
     )
     start = WithStartWorkflowOperation(
         OrderWorkflow.run,

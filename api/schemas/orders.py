@@ -35,6 +35,9 @@ class OrderCreate(Strict):
     address: AddressIn
     # Points to spend (DESIGN §6.7): at most the balance; more than the order's cap spends the cap.
     points: PositiveInt | None = None
+    # A flash sale (秒杀) to buy in: one line, its SKU, at its price, within its limit; a sold-out
+    # or over-limit buyer is a 409 before any order is started.
+    flash_sale_id: Id | None = None
 
 
 class AllocationPublic(Public):

@@ -41,6 +41,9 @@ class OrderTimings(BaseModel):
     # (tried again every `backorder_retry`) before they are refunded.
     backorder_for: timedelta = timedelta(days=2)
     backorder_retry: timedelta = timedelta(hours=6)
+    # A flash sale's order (秒杀, DESIGN §6.8) has a shorter time to pay: unpaid, its units go
+    # back to the campaign for the next buyer.
+    flash_payment_window: timedelta = timedelta(minutes=10)
 
 
 class OrderPolicy(BaseModel):
@@ -81,6 +84,8 @@ class PlaceOrderRequest(BaseModel):
     coupon_code: str | None = None
     address: ShippingAddress
     points: int | None = None  # points the customer spends at checkout (DESIGN §6.7)
+    # The flash sale the API's gate took this order's units from (DESIGN §6.8).
+    flash_sale_id: int | None = None
 
 
 class PackageLine(BaseModel):
@@ -119,12 +124,14 @@ class QuoteRequest(BaseModel):
     region_code: str
     at: datetime
     points: int | None = None
+    flash_sale_id: int | None = None  # the line of its SKU is priced at the claimed flash price
 
 
 class ReserveRequest(BaseModel):
     order_no: str
     region_code: str
     lines: list[PricedLine]
+    flash_sale_id: int | None = None  # units come from the campaign's stock, not sellable
 
 
 class Reservation(BaseModel):

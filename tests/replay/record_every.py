@@ -42,6 +42,7 @@ from models.domain.reconciliation import business_day
 from tests.replay.record import _createdb, _sql
 from tests.replay.record_money import late_after_end, refused_cancel_refund, unvouched_payment
 from tests.support.after_sale_api import delivered, open_after_sale, shown_as
+from tests.support.flash_sales import buy, create_flash_sale, wait_flash_status
 from tests.support.order_api import (
     DEVICE,
     RECEIVER,
@@ -963,6 +964,33 @@ async def points_expiry(c: Clients) -> None:
     c.finished(handle.id)
 
 
+async def flash_sale(c: Clients) -> None:
+    """A flash sale opened at once (FlashSaleWorkflow): one buyer's order unpaid past the short
+    flash deadline (its unit back to the campaign), a second buyer's order, then staff stop the
+    sale early; the second order, unpaid, gives its unit back to sellable (flash-sale-order)."""
+    ops = await staff(c.api, "ops")
+    sku_sh, _ = await one_warehouse_skus(c.stack)
+    sh01 = await warehouse_id(c.stack, "SH01")
+    sale = await create_flash_sale(
+        c.api, ops, sku_id=sku_sh, warehouse_id=sh01, price_fen=1, quantity=2, limit=1
+    )
+    await wait_flash_status(c.api, sale["id"], "open", ops)
+    first = await buy(c.api, sale["id"], sku_sh, customer_id=71, key="replay-flash-1")
+    assert first.status_code == 201, first.text
+    await wait_cancelled(c.api, first.json()["order_no"])
+    second = await buy(c.api, sale["id"], sku_sh, customer_id=72, key="replay-flash-2")
+    assert second.status_code == 201, second.text
+    stopped = await c.api.post(
+        f"/v1/flash-sales/{sale['id']}/stop", json={"reason": "replay"}, headers=ops
+    )
+    assert stopped.status_code == 200, stopped.text
+    c.finished(
+        f"flash-{sale['flash_no']}",
+        f"order-{first.json()['order_no']}",
+        f"order-{second.json()['order_no']}",
+    )
+
+
 def _timings(**changes: Any) -> OrderTimings:
     return fast_timings().model_copy(update=changes)
 
@@ -1018,6 +1046,7 @@ SCENARIOS: dict[str, tuple[Scenario, dict[str, Any]]] = {
     "transfer_cancelled_after_picking": (transfer_cancelled_after_picking, {}),
     "loyalty_points": (loyalty_points, {}),
     "points_expiry": (points_expiry, {}),
+    "flash_sale": (flash_sale, {"timings": _timings(flash_payment_window=timedelta(seconds=3))}),
 }
 
 

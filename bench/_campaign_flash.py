@@ -1,0 +1,238 @@
+"""The flash sale (秒杀, DESIGN §6.8 and §10) as bench/campaigns.py runs it: a real flash sale
+created over the API (its stock carved when its workflow opens it), then thousands of buyers at
+once, each `POST /v1/orders` with `flash_sale_id`, some of them buying a second time over the
+per-customer limit. Printed next to the create-order baseline of bench/orders.py (scenario a:
+`POST /v1/orders` and a bare Update-with-Start at 50 clients, in the same run).
+
+Figures: orders accepted (201) and orders that exist, oversold units (four ways: claims, held
+reservations of the sale's orders, the stock row's `reserved` against the campaign's own hold,
+units on order lines), customers above the limit, refusals by reason and their latency."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import _floor
+import _stack
+import httpx
+import orders
+from _http import Http
+from _stack import SHOP, Stack, ms, ok, percentile, say
+from sqlalchemy import text
+
+Row = tuple[str, ...]
+FLASH_DEFAULTS = {"buyers": 5000, "units": 100, "in_flight": 500, "repeat": 500, "limit": 1}
+
+
+async def _flash_sku(stack: Stack, exclude: set[int], units: int) -> tuple[int, int, int]:
+    """(sku, SH01 id, list price) of an SH01-stocked SKU with at least `units` sellable there."""
+    sql = """SELECT s.sku_id, s.warehouse_id, k.list_price_fen FROM stocks s
+        JOIN warehouses w ON w.id = s.warehouse_id JOIN skus k ON k.id = s.sku_id
+        WHERE w.code = 'SH01' AND k.active AND s.on_hand > 0 AND k.list_price_fen > 100
+        ORDER BY s.sku_id"""
+    async with stack.sessions() as session:
+        rows = [r for r in (await session.execute(text(sql))).all() if r[0] not in exclude]
+    sku, warehouse, price = rows[-1]
+    await _stack.adjust_stock(stack.sessions, sku, warehouse, units + 50)
+    return int(sku), int(warehouse), int(price)
+
+
+async def _create_sale(http: Http, sku: int, warehouse: int, price: int, args: Any) -> Any:
+    token = await _floor.login(http.api, "ops")
+    ops = {"Authorization": f"Bearer {token}"}
+    now = datetime.now(UTC)
+    body = {
+        "name": "bench 秒杀", "sku_id": sku, "warehouse_id": warehouse,
+        "price_fen": price // 2, "quantity": args.flash_units,
+        "per_customer_limit": args.flash_limit, "starts_at": now.isoformat(),
+        "ends_at": (now + timedelta(hours=1)).isoformat(),
+    }  # fmt: skip
+    sale = ok(await http.api.post("/v1/flash-sales", json=body, headers=ops), 201)
+    path = f"/v1/flash-sales/{sale['id']}"
+
+    async def shown() -> Any:
+        return ok(await http.api.get(path, headers=ops), 200)
+
+    opened = await _stack.until(shown, lambda s: s["status"] == "open", "open", within=60,
+                                interval=0.1)  # fmt: skip
+    return opened, ops
+
+
+async def _checks(stack: Stack, sale: Any) -> dict[str, int]:
+    sql = """SELECT
+        (SELECT COUNT(*) FROM flash_claims WHERE flash_sale_id = :f AND status <> 'released'),
+        (SELECT COALESCE(SUM(quantity), 0) FROM flash_claims
+           WHERE flash_sale_id = :f AND status <> 'released'),
+        (SELECT COUNT(*) FROM orders o JOIN flash_claims c USING (order_no)
+           WHERE c.flash_sale_id = :f),
+        (SELECT COALESCE(SUM(r.quantity), 0) FROM reservations r JOIN flash_claims c
+           USING (order_no) WHERE c.flash_sale_id = :f AND r.status = 'held'),
+        (SELECT COALESCE(SUM(l.quantity), 0) FROM order_lines l JOIN flash_claims c
+           USING (order_no) WHERE c.flash_sale_id = :f),
+        (SELECT COUNT(*) FROM (SELECT customer_id FROM flash_claims
+           WHERE flash_sale_id = :f AND status <> 'released'
+           GROUP BY customer_id HAVING SUM(quantity) > :limit) x),
+        (SELECT held FROM flash_sales WHERE id = :f),
+        (SELECT reserved FROM stocks WHERE sku_id = :s AND warehouse_id = :w)"""
+    params = {"f": sale["id"], "limit": sale["per_customer_limit"], "s": sale["sku_id"],
+              "w": sale["warehouse_id"]}  # fmt: skip
+    async with stack.sessions() as session:
+        row = (await session.execute(text(sql), params)).one()
+    keys = ("claims", "claimed_units", "orders", "held_units", "line_units", "over_limit",
+            "campaign_held", "stock_reserved")  # fmt: skip
+    return dict(zip(keys, (int(v) for v in row), strict=True))
+
+
+async def _baseline(stack: Stack, http: Http, args: Any) -> tuple[list[Row], float, float]:
+    """bench/orders.py scenario a in this run: its rows and POST /v1/orders p50, p99 (s)."""
+    rows_, codes = await orders.stocked_skus(stack)
+    wh = {code: warehouse_id for warehouse_id, code in codes.items()}
+    pool = [sku for sku, code, count in rows_ if count > 1 and code == "SH01"][:8]
+    for sku in pool:
+        units = 2 * (args.warmup + args.create_requests) // len(pool) + 10
+        await _stack.adjust_stock(stack.sessions, sku, wh["SH01"], units)
+    skus = orders.Skus(create_pool=pool, pairs=[], flash=0, codes=codes)
+    rows = await orders.scenario_a(stack, http, skus, args.raw_queue, args)
+    args.pool = pool
+    return rows, percentile_of(rows, "p50"), percentile_of(rows, "p99")
+
+
+def _body(sale: Any, sku: int, key: str, customer: int) -> dict[str, Any]:
+    return {
+        "client_order_key": key, "customer_id": customer, "flash_sale_id": sale["id"],
+        "address": _stack.ADDRESS, "lines": [{"sku_id": sku, "quantity": 1}],
+    }  # fmt: skip
+
+
+async def _rush(
+    http: Http, sale: Any, sku: int, args: Any
+) -> tuple[Counter[str], list[float], list[float], float]:
+    """Distinct customers and `repeat` of them twice, shuffled, all started at once with
+    `in_flight` requests at a time: answers by kind, refusal and acceptance latencies, wall s."""
+    distinct = args.flash_buyers - args.flash_repeat
+    customers = [10_000 + i for i in range(distinct)]
+    customers += [10_000 + i for i in range(args.flash_repeat)]
+    random.Random(7).shuffle(customers)
+    gate = asyncio.Semaphore(args.flash_in_flight)
+    answers: Counter[str] = Counter()
+    refused: list[float] = []
+    accepted: list[float] = []
+
+    async def buyer(i: int, customer: int) -> None:
+        body = _body(sale, sku, f"flash-{sale['flash_no']}-{i}", customer)
+        async with gate:
+            start = time.perf_counter()
+            try:
+                answer = await http.api.post("/v1/orders", json=body, headers=SHOP)
+            except httpx.HTTPError:
+                answers["transport error"] += 1
+                return
+            took = time.perf_counter() - start
+        if answer.status_code == 201:
+            answers["201"] += 1
+            accepted.append(took)
+        elif answer.status_code == 409:
+            answers[f"409 {_reason(answer)}"] += 1
+            refused.append(took)
+        else:
+            answers[str(answer.status_code)] += 1
+
+    wall = time.perf_counter()
+    await asyncio.gather(*(buyer(i, c) for i, c in enumerate(customers)))
+    return answers, refused, accepted, time.perf_counter() - wall
+
+
+def _reason(answer: httpx.Response) -> str:
+    errors = answer.json().get("errors") or [{}]
+    return str(errors[0].get("reason", "other"))
+
+
+async def _again(stack: Stack, http: Http, sale: Any, sku: int) -> tuple[Counter[str], int]:
+    """Every winner comes back for a second unit: each must be refused over the limit."""
+    winners = await _winners(stack, sale["id"])
+    again: Counter[str] = Counter()
+    for n, customer in enumerate(winners):
+        body = _body(sale, sku, f"flash-{sale['flash_no']}-again-{n}", customer)
+        answer = await http.api.post("/v1/orders", json=body, headers=SHOP)
+        reason = _reason(answer) if answer.status_code == 409 else ""
+        again[f"{answer.status_code} {reason}".strip()] += 1
+    return again, len(winners)
+
+
+async def flash_sale_rows(stack: Stack, http: Http, args: Any) -> list[Row]:
+    """The create-order baseline (bench/orders.py scenario a) and the flash sale, as table rows."""
+    rows, baseline_p50, baseline_p99 = await _baseline(stack, http, args)
+    sku, warehouse, price = await _flash_sku(stack, set(args.pool), args.flash_units)
+    before_reserved = await _checks_stock(stack, sku, warehouse)
+    sale, _ops = await _create_sale(http, sku, warehouse, price, args)
+    say(f"[flash] {sale['flash_no']} open: {sale['total']} units of SKU {sku} at "
+        f"{sale['price_fen']} fen, limit {sale['per_customer_limit']}")  # fmt: skip
+    answers, refused, accepted, wall = await _rush(http, sale, sku, args)
+    again, winners = await _again(stack, http, sale, sku)
+    found = await _checks(stack, sale)
+    units = sale["total"]
+    # The stock row's reserved rose by the units carved, whoever holds them: campaign or order.
+    reserved_gap = await _checks_stock(stack, sku, warehouse) - before_reserved
+    ordered = reserved_gap - found["campaign_held"]
+    oversold = max(0, max(found["claimed_units"], found["held_units"], found["line_units"],
+                          ordered, answers["201"]) - units)  # fmt: skip
+    say(f"[flash] {wall:.1f} s for {args.flash_buyers} buyers; answers {dict(answers)}; "
+        f"winners again {dict(again)}; {found}")  # fmt: skip
+    p50, p99 = percentile(refused, 50), percentile(refused, 99)
+    label = f"flash sale, {args.flash_buyers} buyers / {units} units"
+    exact = answers["201"] == found["orders"] == found["claims"] == units
+    over_refused = again.get("409 over_limit", 0) == winners and found["over_limit"] == 0
+    others = sum(n for k, n in answers.items() if k != "201" and not k.startswith("409"))
+    return [
+        *rows,
+        (f"{label}: orders accepted / existing", f"{answers['201']} / {found['orders']}",
+         f"{units} units", "", f"= {units}", "met" if exact else "MISSED"),
+        (f"{label}: oversold", str(oversold), "", "", "= 0", "MISSED" if oversold else "met"),
+        (f"{label}: over-limit refused (rush)", str(answers["409 over_limit"]), "", "", "", ""),
+        (f"{label}: winners again refused over limit",
+         f"{again.get('409 over_limit', 0)} / {winners}", "", "", "all",
+         "met" if over_refused else "MISSED"),
+        (f"{label}: customers above the limit", str(found["over_limit"]), "", "", "= 0",
+         "MISSED" if found["over_limit"] else "met"),
+        (f"{label}: sold-out refused", str(answers["409 sold_out"]), "", "", "", ""),
+        (f"{label}: 409 p50", ms(p50), f"create p50 {ms(baseline_p50)}",
+         f"{p50 / baseline_p50:.2f}×" if baseline_p50 else "", "", ""),
+        (f"{label}: 409 p99", ms(p99), f"create p99 {ms(baseline_p99)}",
+         f"{p99 / baseline_p99:.2f}×" if baseline_p99 else "", "≤ 250 ms",
+         "met" if p99 <= 0.250 else "MISSED"),
+        (f"{label}: 201 p50 / p99",
+         f"{ms(percentile(accepted, 50))} / {ms(percentile(accepted, 99))}", "", "", "", ""),
+        (f"{label}: other answers", str(others), str(dict(answers)) if others else "", "",
+         "= 0", ""),
+    ]  # fmt: skip
+
+
+def percentile_of(rows: list[Row], which: str) -> float:
+    """Scenario a's POST /v1/orders figure (seconds) from its table row."""
+    for row in rows:
+        if which in row[0]:
+            return float(row[1].removesuffix(" ms")) / 1000
+    return 0.0
+
+
+async def _checks_stock(stack: Stack, sku: int, warehouse: int) -> int:
+    async with stack.sessions() as session:
+        reserved = await session.scalar(
+            text("SELECT reserved FROM stocks WHERE sku_id = :s AND warehouse_id = :w"),
+            {"s": sku, "w": warehouse},
+        )
+    return int(reserved or 0)
+
+
+async def _winners(stack: Stack, sale_id: int) -> list[int]:
+    async with stack.sessions() as session:
+        found = await session.scalars(
+            text("SELECT customer_id FROM flash_claims WHERE flash_sale_id = :f "
+                 "AND status <> 'released' ORDER BY customer_id"), {"f": sale_id},
+        )  # fmt: skip
+        return [int(c) for c in found]

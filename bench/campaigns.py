@@ -1,0 +1,88 @@
+"""Campaign benchmarks (DESIGN §6.8, §10), each part in its own module bench/_campaign_<part>.py
+with one function this script calls; each prints its figures next to a baseline from the same
+run on the same stack:
+
+  flash sale (_campaign_flash.py): 5,000 buyers for 100 units → exactly 100 orders, 0 oversold,
+  over-limit buyers refused, refusals p99 ≤ 250 ms, next to the create-order baseline of
+  bench/orders.py (scenario a).
+
+Targets are reported, not asserted: the exit status is non-zero only if the run itself breaks."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import shlex
+import sys
+import time
+
+import _campaign_flash
+import _stack
+from _baselines import BareWorkflow, noop
+from _http import http_clients
+from _stack import say
+from temporalio.worker import Worker
+
+Row = tuple[str, ...]
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    add = p.add_argument
+    add("--only", default="flash", help="the parts to run, comma-separated [flash]")
+    add("--clients", type=int, default=50, help="create-order baseline: clients [50]")
+    add("--create-requests", type=int, default=300, help="baseline: measured calls [300]")
+    add("--warmup", type=int, default=30, help="baseline: unmeasured calls first [30]")
+    d = _campaign_flash.FLASH_DEFAULTS
+    add("--flash-buyers", type=int, default=d["buyers"], help=f"flash: buyers [{d['buyers']}]")
+    add("--flash-units", type=int, default=d["units"], help=f"flash: units [{d['units']}]")
+    add("--flash-in-flight", type=int, default=d["in_flight"],
+        help=f"flash: requests in flight [{d['in_flight']}]")  # fmt: skip
+    add("--flash-repeat", type=int, default=d["repeat"],
+        help=f"flash: buyers who come twice [{d['repeat']}]")  # fmt: skip
+    add("--flash-limit", type=int, default=d["limit"], help=f"flash: per customer [{d['limit']}]")
+    return p.parse_args(argv)
+
+
+async def run(args: argparse.Namespace) -> list[Row]:
+    began = time.perf_counter()
+    async with _stack.running_stack() as stack:
+        say(f"[stack] up in {time.perf_counter() - began:.1f} s in {stack.workdir}")
+        args.raw_queue = f"{stack.task_queue}-raw"
+        raw_worker = Worker(
+            stack.client, task_queue=args.raw_queue, workflows=[BareWorkflow], activities=[noop]
+        )
+        rows: list[Row] = []
+        connections = max(500, args.flash_in_flight)
+        async with raw_worker, http_clients(stack, connections) as http:
+            if "flash" in args.only.split(","):
+                rows += await _campaign_flash.flash_sale_rows(stack, http, args)
+        broken = await _stack.invariant_violations(stack.sessions)
+        verdict = "MISSED" if broken else "met"
+        rows.append(("stock ledgers balance", str(broken or "yes"), "", "", "yes", verdict))
+    return rows
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv)
+    logging.getLogger("temporalio").setLevel(logging.ERROR)
+    command = shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
+    load, began = os.getloadavg()[0], time.perf_counter()
+    try:
+        rows = asyncio.run(run(args))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("interrupted: everything started was stopped", file=sys.stderr)
+        return 130
+    print(f"\n$ {command}")
+    print(
+        f"{os.cpu_count()} CPUs, load {load:.2f} before / {os.getloadavg()[0]:.2f} after, "
+        f"{time.perf_counter() - began:.0f} s in all. The machine is shared: figures are noisy."
+    )
+    print(_stack.table(rows, ("figure", "houtai", "baseline", "ratio", "target", "")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
