@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from sqlalchemy import select
 from temporalio.client import (
     Client,
@@ -24,6 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.deps import Deps, Session, Writer, actor_of, require, writer
 from api.errors import conflict, invalid, not_found
 from api.pagination import Paging, fetch_page
+from api.routing import Routes
 from api.schemas.flash_sales import (
     FlashSaleCreate,
     FlashSaleDetail,
@@ -40,7 +41,7 @@ from models.db import FlashSale, Sku, Stock, Warehouse
 from services import flash_sales
 from workflows.flash_sale import FlashSaleWorkflow
 
-router = APIRouter(prefix="/v1/flash-sales", tags=["flash sales"])
+router = Routes(prefix="/v1/flash-sales", tags=["flash sales"])
 Read = Depends(require("promotions.read"))
 Write = Annotated[Writer, Depends(writer("promotions.write"))]
 # Named by its whole workflow id: the opening schedule's run has the server's time appended.

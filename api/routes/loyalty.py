@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from sqlalchemy import delete, select
 
 from api.deps import Session, Writer, require, writer
 from api.errors import Problem
 from api.pagination import Paging, fetch_page
+from api.routing import Routes
 from api.schemas.loyalty import (
     AdjustmentIn,
     CustomerPointsPublic,
@@ -30,7 +31,7 @@ from models.db import LevelChange, MemberLevel, PointsAccount, PointsEntry, Poin
 from models.domain.points import PointsNotApplicableError
 from services import points
 
-router = APIRouter(prefix="/v1", tags=["loyalty"])
+router = Routes(prefix="/v1", tags=["loyalty"])
 Read = Depends(require("loyalty.read"))
 Write = Annotated[Writer, Depends(writer("loyalty.write"))]
 Adjust = Annotated[Writer, Depends(writer("loyalty.adjust"))]
