@@ -32,7 +32,15 @@ from models.db import (
 from tests.browser.conftest import photograph
 from tests.browser.test_pda_journey import barcode_of, scan
 from tests.support.invariants import assert_stock_invariants
-from tests.support.order_api import Json, package_row, paid_order, skus_in, staff, warehouse_id
+from tests.support.order_api import (
+    Headers,
+    Json,
+    package_row,
+    paid_order,
+    skus_in,
+    staff,
+    warehouse_id,
+)
 from tests.support.orders import eventually
 from tests.support.pdf_read import page_texts
 from tests.support.picking import plan_now
@@ -88,12 +96,17 @@ def _moved(figures: dict[int, Pair], key: int, quantity: int, reserved: int) -> 
 
 
 def _expected(
-    before: Figures, ordered: dict[int, int], allocations: list[PickAllocation], stage: str
+    before: Figures,
+    ordered: dict[int, int],
+    allocations: list[PickAllocation],
+    stage: str,
+    backordered: dict[int, int] | None = None,
 ) -> Figures:
     """What each stage leaves, from the figures before the orders were paid and the wave's
     allocations: paid reserves in the warehouse; planning holds units at their locations;
-    picking writes off what was not found there (held units stay on the books, reserved);
-    handing over takes exactly the picked units out of their batches."""
+    picking writes off what was not found there (held units stay on the books, reserved) and
+    the order reserves again what it backorders; handing over takes exactly the picked units
+    out of their batches."""
     stocks, places = dict(before.stocks), dict(before.places)
     for sku, units in ordered.items():
         _moved(stocks, sku, 0, units)
@@ -119,22 +132,49 @@ def _expected(
     if stage != "handed over":
         for sku, units in picked.items():
             _moved(stocks, sku, 0, units)
+    for sku, units in (backordered or {}).items():
+        _moved(stocks, sku, 0, units)
     return Figures(stocks, places)
 
 
-async def _timeline(api: httpx.AsyncClient, order_no: str) -> list[Json]:
-    shown = await api.get(f"/v1/orders/{order_no}", headers=await staff(api, "ops"))
+async def _timeline(api: httpx.AsyncClient, ops: Headers, order_no: str) -> list[Json]:
+    shown = await api.get(f"/v1/orders/{order_no}", headers=ops)
     assert shown.status_code == 200, shown.text
     timeline: list[Json] = shown.json()["timeline"]
     return timeline
 
 
-async def _steps(api: httpx.AsyncClient, order_no: str, package_no: str, step: str) -> list[Json]:
+async def _steps(
+    api: httpx.AsyncClient, ops: Headers, order_no: str, package_no: str, step: str
+) -> list[Json]:
     return [
         row
-        for row in await _timeline(api, order_no)
+        for row in await _timeline(api, ops, order_no)
         if row["package_no"] == package_no and row["step"] == step
     ]
+
+
+async def _backordered(
+    api: httpx.AsyncClient, ops: Headers, order_no: str, parcel: Json, not_found: int
+) -> dict[int, int]:
+    """The order's answer to units its wave did not find (policy backorder): once recorded,
+    the units its backorder package reserves again, by SKU ({} when it refunded them)."""
+    if not not_found:
+        return {}
+
+    async def answered() -> list[Json] | None:
+        steps = ("backorder", "short_refunded")
+        found = [row for row in await _timeline(api, ops, order_no) if row["step"] in steps]
+        return found or None
+
+    [answer] = await eventually(answered, f"{order_no}'s answer to the short")
+    if answer["step"] == "short_refunded":
+        return {}
+    assert answer["detail"]["of"] == parcel["package_no"]
+    shown = (await api.get(f"/v1/orders/{order_no}", headers=ops)).json()
+    [again] = [p for p in shown["packages"] if p["package_no"] == answer["detail"]["package_no"]]
+    assert again["warehouse_id"] == parcel["warehouse_id"]
+    return {line["sku_id"]: line["quantity"] for line in again["lines"]}
 
 
 async def _pair_in_the_console(page: Page, stack: Stack) -> str:
@@ -155,7 +195,8 @@ async def _pair_in_the_console(page: Page, stack: Stack) -> str:
     code = (await page.locator("#pairing-code").inner_text()).strip()
     qr = page.get_by_role("img", name="配对二维码")
     await expect(qr).to_be_visible()
-    assert await qr.evaluate("img => img.naturalWidth") > 0
+    # Loaded and decoded (visible alone may be before the picture arrives): a real picture.
+    assert await qr.evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
     return code
 
 
@@ -174,7 +215,7 @@ async def _sign_in(pda: Page, stack: Stack, code: str) -> None:
 
 
 async def _pick_everything(
-    pda: Page, api: httpx.AsyncClient, short_sku: str
+    pda: Page, barcodes: dict[str, str], short_sku: str
 ) -> tuple[list[str], bool]:
     """Every task, stop by stop, as the screen asks; the first stop of `short_sku` is reported
     short with one unit found. Answers the tasks whose units went to the put wall, and whether
@@ -208,14 +249,15 @@ async def _pick_everything(
             await scan(pda, str(remaining - 1))
             await expect(pda.locator("#msg")).to_contain_text("已登记缺货")
             continue
-        await scan(pda, await barcode_of(api, sku_code))
+        await scan(pda, barcodes[sku_code])
         await expect(pda.locator("body")).to_have_class("pda result-ok")
     raise AssertionError("the pick screens never ran out of tasks")
 
 
-async def _pack(pda: Page, api: httpx.AsyncClient, number: str) -> None:
+async def _pack(
+    pda: Page, api: httpx.AsyncClient, manager: Headers, barcodes: dict[str, str], number: str
+) -> None:
     """Verify every unit into the box, weigh at the expected weight, print the label."""
-    manager = await staff(api, "warehouse_manager")
 
     async def sorted_or_picked() -> bool | None:
         shown = (await api.get(f"/v1/packages/{number}/check", headers=manager)).json()
@@ -233,17 +275,21 @@ async def _pack(pda: Page, api: httpx.AsyncClient, number: str) -> None:
         sku_code = await rows.nth(row).locator("small").inner_text()
         scanned, wanted = (await rows.nth(row).locator("td.qty").inner_text()).split("/")
         for _ in range(int(wanted) - int(scanned)):
-            await scan(pda, await barcode_of(api, sku_code))
+            await scan(pda, barcodes[sku_code])
             await expect(pda.locator("body")).to_have_class("pda result-ok")
     await expect(pda.locator("#say")).to_contain_text("请称重")
     expected = (await api.get(f"/v1/packages/{number}", headers=manager)).json()
     await scan(pda, str(expected["expected_weight_g"]))
     label = pda.get_by_role("link", name="打印面单")
-    for _ in range(30):  # the carrier's waybill may take a moment: the screen offers a refresh
-        if await label.count():
-            break
-        await pda.wait_for_timeout(300)
-        await pda.reload()
+    if not await label.count():  # the carrier's waybill took a moment: the screen's refresh
+
+        async def waybilled() -> bool:
+            shown = (await api.get(f"/v1/packages/{number}", headers=manager)).json()
+            return bool(shown["waybill_no"])
+
+        await eventually(waybilled, f"{number}'s waybill")
+        await pda.get_by_role("link", name="刷新").click()
+    await expect(label).to_be_visible()
     href = await label.get_attribute("href")
     assert href and await label.get_attribute("target") == "_blank"
     pdf = await pda.request.get(href)
@@ -300,6 +346,7 @@ async def test_pair_sign_in_pick_a_whole_wave_pack_print_and_hand_over_on_a_hand
     one, two, three = skus = await skus_in(stack, "SH01", count=3)
     ops = await staff(api, "ops")
     codes = {sku: (await api.get(f"/v1/skus/{sku}", headers=ops)).json()["code"] for sku in skus}
+    barcodes = {code: await barcode_of(api, code) for code in codes.values()}
     before = await _figures(stack, sh01, skus)
 
     # Paid: reserved in the warehouse, nothing held at a location yet.
@@ -322,7 +369,7 @@ async def test_pair_sign_in_pick_a_whole_wave_pack_print_and_hand_over_on_a_hand
     assert await _figures(stack, sh01, skus) == _expected(before, ordered, planned, "planned")
 
     # Picked, stop by stop, one short; the two-line order over the put wall.
-    to_wall, shorted = await _pick_everything(pda, api, codes[three])
+    to_wall, shorted = await _pick_everything(pda, barcodes, codes[three])
     assert to_wall, "the two-line order's task did not send its units to the put wall"
     assert shorted
     await pda.goto("/pda/put-wall?wave=WV0000")  # no such wave: said, in red
@@ -333,7 +380,7 @@ async def test_pair_sign_in_pick_a_whole_wave_pack_print_and_hand_over_on_a_hand
     await expect(pda.locator("#msg")).to_contain_text("异常筐")
     await expect(pda.locator("body")).to_have_class("pda result-error")
     for sku in (one, two):
-        await scan(pda, await barcode_of(api, codes[sku]))
+        await scan(pda, barcodes[codes[sku]])
         await expect(pda.locator("#put")).to_contain_text("号格")
     await expect(pda.locator("#complete")).to_contain_text(wall_parcel["package_no"])
     await expect(pda.locator("#say")).to_contain_text("全部分拣完毕")
@@ -342,7 +389,7 @@ async def test_pair_sign_in_pick_a_whole_wave_pack_print_and_hand_over_on_a_hand
     for package_no, order in parcels.items():
 
         async def picked_step(order_no: str = order["order_no"], number: str = package_no) -> bool:
-            return bool(await _steps(api, order_no, number, "picked"))
+            return bool(await _steps(api, ops, order_no, number, "picked"))
 
         await eventually(picked_step, f"{package_no} picked in its timeline")
     picked = await _allocations(stack, list(parcels))
@@ -350,12 +397,17 @@ async def test_pair_sign_in_pick_a_whole_wave_pack_print_and_hand_over_on_a_hand
         a.sku_id: a.quantity - a.picked for a in picked if a.status == "short"
     }  # what the worker did not find: the one unit reported short, of the short SKU only
     assert missing == {three: 1}
-    [short_step] = await _steps(api, short_order["order_no"], short_parcel["package_no"], "picked")
+    [short_step] = await _steps(
+        api, ops, short_order["order_no"], short_parcel["package_no"], "picked"
+    )
     assert short_step["detail"]["wave_no"] in waves
     units = {sku: sum(a.picked for a in picked if a.sku_id == sku) for sku in skus}
-    assert units == {one: 1, two: 1, three: 2 - int(short_step["detail"]["missing_units"])}
+    not_found = int(short_step["detail"]["missing_units"])  # not replaced at another location
+    assert units == {one: 1, two: 1, three: 2 - not_found}
+    backordered = await _backordered(api, ops, short_order["order_no"], short_parcel, not_found)
+    assert backordered in ({}, {three: not_found})  # reserved again in SH01, or refunded
     after_pick = await _figures(stack, sh01, skus)
-    assert after_pick == _expected(before, ordered, picked, "picked")
+    assert after_pick == _expected(before, ordered, picked, "picked", backordered)
     async with stack.sessions() as session:
         written_off = list(
             await session.execute(
@@ -382,15 +434,15 @@ async def test_pair_sign_in_pick_a_whole_wave_pack_print_and_hand_over_on_a_hand
     # Packed, unit by unit, and labelled: stock does not move at the pack station.
     await pda.locator("#pack-it").click()
     await expect(pda).to_have_url(re.compile(f"/pda/pack/{wall_parcel['package_no']}$"))
-    await _pack(pda, api, wall_parcel["package_no"])
-    await _pack(pda, api, short_parcel["package_no"])
+    await _pack(pda, api, manager, barcodes, wall_parcel["package_no"])
+    await _pack(pda, api, manager, barcodes, short_parcel["package_no"])
     for package_no, order in parcels.items():
 
         async def labelled(order_no: str = order["order_no"], number: str = package_no) -> bool:
-            return bool(await _steps(api, order_no, number, "waybill_created"))
+            return bool(await _steps(api, ops, order_no, number, "waybill_created"))
 
         await eventually(labelled, f"{package_no} labelled in its timeline")
-        [packed] = await _steps(api, order["order_no"], package_no, "packed")
+        [packed] = await _steps(api, ops, order["order_no"], package_no, "packed")
         assert (packed["actor_kind"], packed["actor_name"]) == ("device", BY)
     check = (
         await api.get(f"/v1/packages/{short_parcel['package_no']}/check", headers=manager)
@@ -419,13 +471,15 @@ async def test_pair_sign_in_pick_a_whole_wave_pack_print_and_hand_over_on_a_hand
         ) -> list[tuple[str, str]]:
             return [
                 (row["actor_kind"], row["actor_name"])
-                for row in await _steps(api, order_no, number, "shipped")
+                for row in await _steps(api, ops, order_no, number, "shipped")
             ]
 
         assert await eventually(shipped, f"{package_no} shipped in its timeline") == [
             ("device", BY)
         ]
-    assert await _figures(stack, sh01, skus) == _expected(before, ordered, picked, "handed over")
+    assert await _figures(stack, sh01, skus) == _expected(
+        before, ordered, picked, "handed over", backordered
+    )
     async with stack.sessions() as session:
         sold = list(
             await session.execute(
