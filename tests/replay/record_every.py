@@ -75,7 +75,12 @@ from workers.embedded import EmbeddedPostgres, free_port
 from workflows.late_payment import late_payment_id
 
 # 1: every class of WORKFLOWS in its main paths, recorded with main as issue 13 began (0205767).
-GENERATION = "1-every-workflow"
+# 2: recorded again in issue 15 (after 253b749): the purchase orders take po-submit-after-created
+#    and po-one-receipt-activity, the TransferWorkflow has its three paths. pack-rechecked-under-
+#    lock is in no history: its branch needs two packs validated before either runs, and this SDK
+#    runs an update's validator and handler in one go, so a later pack's validator already sees
+#    the package packed (the API's test_pack_retries.py sends them at once all the same).
+GENERATION = "2-po-receipt-and-transfers"
 ROOT = Path(__file__).parent / "every"
 TEMPLATE = "replay_template"
 LONG_AGO = (date.today() - timedelta(days=90)).isoformat()  # past every demo supplier's terms
