@@ -11,6 +11,12 @@ from models.db.logins import LoginFailure
 from models.db.logistics import Carrier, CarrierCutoff, FreightPolicy, FreightRule, FreightTemplate
 from models.db.manifests import Manifest, ManifestPackage
 from models.db.money import MoneyEntry, OrderRefund, Payment, Refund, RefundCallback
+from models.db.notifications import (
+    Notification,
+    NotificationDelivery,
+    NotificationRead,
+    NotificationSubscription,
+)
 from models.db.orders import (
     Order,
     OrderEvent,
@@ -78,6 +84,10 @@ __all__ = [
     "Manifest",
     "ManifestPackage",
     "MoneyEntry",
+    "Notification",
+    "NotificationDelivery",
+    "NotificationRead",
+    "NotificationSubscription",
     "Order",
     "OrderEvent",
     "OrderLine",
