@@ -26,6 +26,7 @@ from api.routes import (
     inbox,
     login_admin,
     manifests,
+    notifications,
     orders,
     pack_station,
     packages,
@@ -153,6 +154,7 @@ def create_app(deps: AppDeps | None = None, settings: Settings | None = None) ->
         login_admin,
         roles,
         inbox,
+        notifications,
     ):
         app.include_router(module.router)
     docs.install(app)
