@@ -26,6 +26,7 @@ from console import (
     inbox,
     manifests,
     marketing,
+    notifications,
     orders,
     purchasing,
     putaway,
@@ -43,7 +44,7 @@ STATIC = Path(__file__).parent / "static"
 # menu). A part with a menu is listed under its group here (in menu order); one without, in
 # QUIET. A new part is one module and one line here.
 GROUPS: Final = (
-    ("", (dashboard, inbox)),
+    ("", (dashboard, inbox, notifications)),
     ("nav.group.sales", (orders, after_sales)),
     ("nav.group.purchasing", (purchasing,)),
     ("nav.group.finance", (finance,)),

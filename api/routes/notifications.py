@@ -105,8 +105,9 @@ async def list_notifications(
     status: Annotated[Status, Query(description="open (default), done or all")] = "open",
     kind: Annotated[TextParam | None, Query(description="only this kind")] = None,
     unread: Annotated[bool, Query(description="only those the caller has not read")] = False,
+    sort: Annotated[Literal["newest", "oldest"], Query(description="by when raised")] = "newest",
 ) -> NotificationsPage:
-    """The caller's notifications, newest first."""
+    """The caller's notifications, newest first (or oldest first)."""
     read = notifications.is_read(_reader(who))
     query = select(Notification, read.label("read")).where(_mine(who))
     if status == "open":
@@ -117,7 +118,10 @@ async def list_notifications(
         query = query.where(Notification.kind == kind)
     if unread:
         query = query.where(~read)
-    query = query.order_by(Notification.created_at.desc(), Notification.id.desc())
+    if sort == "oldest":
+        query = query.order_by(Notification.created_at, Notification.id)
+    else:
+        query = query.order_by(Notification.created_at.desc(), Notification.id.desc())
     total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     rows = (await session.execute(query.offset(paging.skip).limit(paging.limit))).all()
     return NotificationsPage(
