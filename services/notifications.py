@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, text, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -272,6 +272,3 @@ async def pending_count(session: AsyncSession) -> int:
         await session.scalar(select(func.count()).where(NotificationDelivery.status == "pending"))
         or 0
     )
-
-
-LOCK_TIMEOUT = text("SET LOCAL lock_timeout = '5s'")
