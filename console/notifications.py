@@ -36,6 +36,7 @@ KINDS: Final = (
     "invoice_mismatch",
     "reconciliation_difference",
     "escalated_wave",
+    "late_package",
     "late_payment",
     "low_stock",
     "low_tracking_range",

@@ -39,31 +39,66 @@ class Notice:
     amount_fen: int | None = None
 
 
+def _row(notice: Notice) -> dict[str, Any]:
+    if notice.kind not in KINDS:
+        raise ValueError(f"unknown notification kind {notice.kind}")
+    return {
+        "key": notification_key(notice.kind, notice.ref, notice.step),
+        "kind": notice.kind,
+        "ref": notice.ref[:64],
+        "step": notice.step[:40],
+        "permission": permission_of(notice.kind),
+        "warehouse_id": notice.warehouse_id,
+        "order_no": notice.order_no,
+        "amount_fen": notice.amount_fen,
+        "detail": notice.detail[:500],
+    }
+
+
 async def raise_notice(session: AsyncSession, notice: Notice) -> int | None:
     """The notification and its outbox rows, once: a retried step finds the key taken and
     writes nothing. Returns the new notification's id (None when it was raised before)."""
-    if notice.kind not in KINDS:
-        raise ValueError(f"unknown notification kind {notice.kind}")
-    key = notification_key(notice.kind, notice.ref, notice.step)
-    permission = permission_of(notice.kind)
+    row = _row(notice)
     new_id = await session.scalar(
         insert(Notification)
-        .values(
-            key=key,
-            kind=notice.kind,
-            ref=notice.ref[:64],
-            step=notice.step[:40],
-            permission=permission,
-            warehouse_id=notice.warehouse_id,
-            order_no=notice.order_no,
-            amount_fen=notice.amount_fen,
-            detail=notice.detail[:500],
-        )
+        .values(**row)
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(Notification.id)
     )
     if new_id is None:
         return None
+    await _fan_out(session, int(new_id), row["key"], row["permission"], notice.warehouse_id)
+    return int(new_id)
+
+
+async def raise_many(session: AsyncSession, notices: Sequence[Notice]) -> int:
+    """raise_notice for many in one statement (and one subscription look-up per permission and
+    warehouse). Returns how many were new."""
+    if not notices:
+        return 0
+    rows = list({r["key"]: r for r in map(_row, notices)}.values())
+    new = (
+        await session.execute(
+            insert(Notification)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(
+                Notification.id,
+                Notification.key,
+                Notification.permission,
+                Notification.warehouse_id,
+            )
+        )
+    ).all()
+    for new_id, key, permission, warehouse_id in new:
+        await _fan_out(session, int(new_id), key, permission, warehouse_id)
+    return len(new)
+
+
+async def _fan_out(
+    session: AsyncSession, new_id: int, key: str, permission: str, warehouse_id: int | None
+) -> None:
+    """One outbox row per active subscription of a role that may act on it."""
     subscriptions = (
         await session.execute(
             select(NotificationSubscription.id, NotificationSubscription.channel).where(
@@ -71,7 +106,7 @@ async def raise_notice(session: AsyncSession, notice: Notice) -> int | None:
                 _role_may(permission),
                 or_(
                     NotificationSubscription.warehouse_id.is_(None),
-                    NotificationSubscription.warehouse_id == notice.warehouse_id,
+                    NotificationSubscription.warehouse_id == warehouse_id,
                 ),
             )
         )
@@ -94,7 +129,6 @@ async def raise_notice(session: AsyncSession, notice: Notice) -> int | None:
             )
             .on_conflict_do_nothing()
         )
-    return int(new_id)
 
 
 def _role_may(permission: str) -> Any:

@@ -73,6 +73,8 @@ async def _notify(session: AsyncSession, step: ShipmentStep) -> None:
         await notifications.resolve(session, "weight_hold", ref, step.at)
     if step.step.startswith("decided_") or step.status in _EXCEPTION_DONE:
         await notifications.resolve(session, "parcel_exception", ref, step.at)
+    if step.status in _EXCEPTION_DONE:  # gone out (or not at all): no longer late
+        await notifications.resolve(session, "late_package", ref, step.at)
 
 
 async def _warehouse(session: AsyncSession, package_no: str) -> int | None:

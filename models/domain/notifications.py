@@ -24,6 +24,7 @@ KINDS: Final[dict[str, tuple[str, str]]] = {
     "invoice_mismatch": ("purchase.settle", "供应商发票三单不符待审批"),
     "reconciliation_difference": ("finance.reconcile", "对账差异待处理"),
     "escalated_wave": ("waves.plan", "波次超时升级"),
+    "late_package": ("waves.plan", "包裹赶不上承诺发货时间"),
     "late_payment": ("finance.reconcile", "订单关闭后收到付款"),
     "low_stock": ("purchase.write", "库存低于补货点"),
     "low_tracking_range": ("carrier.write", "运单号段余量不足"),
