@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,6 +37,7 @@ class Notice:
     warehouse_id: int | None = None
     order_no: str | None = None
     amount_fen: int | None = None
+    roles: tuple[str, ...] | None = None  # only these of the roles granting the permission
 
 
 def _row(notice: Notice) -> dict[str, Any]:
@@ -52,6 +53,7 @@ def _row(notice: Notice) -> dict[str, Any]:
         "order_no": notice.order_no,
         "amount_fen": notice.amount_fen,
         "detail": notice.detail[:500],
+        "roles": sorted(notice.roles) if notice.roles is not None else None,
     }
 
 
@@ -67,7 +69,9 @@ async def raise_notice(session: AsyncSession, notice: Notice) -> int | None:
     )
     if new_id is None:
         return None
-    await _fan_out(session, int(new_id), row["key"], row["permission"], notice.warehouse_id)
+    await _fan_out(
+        session, int(new_id), row["key"], row["permission"], notice.warehouse_id, row["roles"]
+    )
     return int(new_id)
 
 
@@ -87,23 +91,31 @@ async def raise_many(session: AsyncSession, notices: Sequence[Notice]) -> int:
                 Notification.key,
                 Notification.permission,
                 Notification.warehouse_id,
+                Notification.roles,
             )
         )
     ).all()
-    for new_id, key, permission, warehouse_id in new:
-        await _fan_out(session, int(new_id), key, permission, warehouse_id)
+    for new_id, key, permission, warehouse_id, roles in new:
+        await _fan_out(session, int(new_id), key, permission, warehouse_id, roles)
     return len(new)
 
 
 async def _fan_out(
-    session: AsyncSession, new_id: int, key: str, permission: str, warehouse_id: int | None
+    session: AsyncSession,
+    new_id: int,
+    key: str,
+    permission: str,
+    warehouse_id: int | None,
+    roles: list[str] | None,
 ) -> None:
     """One outbox row per active subscription of a role that may act on it."""
+    only = NotificationSubscription.role.in_(roles) if roles is not None else true()
     subscriptions = (
         await session.execute(
             select(NotificationSubscription.id, NotificationSubscription.channel).where(
                 NotificationSubscription.active.is_(True),
                 _role_may(permission),
+                only,
                 or_(
                     NotificationSubscription.warehouse_id.is_(None),
                     NotificationSubscription.warehouse_id == warehouse_id,
@@ -189,9 +201,15 @@ async def resolve_except(session: AsyncSession, kind: str, refs_still: set[str],
 # --- reading (the API) ------------------------------------------------------------------------
 
 
-def visible(permissions: Iterable[str], warehouse_scope: frozenset[int] | None) -> Any:
-    """What a person sees: kinds whose permission they hold, warehouse-bound ones in scope."""
-    condition: Any = Notification.permission.in_(sorted(set(permissions)))
+def visible(
+    permissions: Iterable[str], warehouse_scope: frozenset[int] | None, roles: Iterable[str]
+) -> Any:
+    """What a person sees: kinds whose permission they hold (and, where a notification names
+    roles, one of those), warehouse-bound ones in scope."""
+    condition: Any = and_(
+        Notification.permission.in_(sorted(set(permissions))),
+        or_(Notification.roles.is_(None), Notification.roles.overlap(sorted(set(roles)))),
+    )
     if warehouse_scope is not None:
         condition = and_(
             condition,

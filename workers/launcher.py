@@ -261,7 +261,7 @@ def _stop(stack: Stack) -> None:
 
 
 def _prepare(stack: Stack, env: dict[str, str]) -> None:
-    from workers.serve import migrate, seed
+    from workers.serve import migrate, seed, seed_channels
 
     # The children's view: the same settings plus the servers resolved above.
     child = stack.settings.model_copy(
@@ -275,6 +275,9 @@ def _prepare(stack: Stack, env: dict[str, str]) -> None:
     if stack.settings.demo_data:
         loaded = asyncio.run(seed(child))
         stack.step("demo data loaded" if loaded else "demo data: database not empty, kept as is")
+        if loaded and stack.settings.embedded.sandboxes:
+            asyncio.run(seed_channels(child, stack.settings.embedded.sandbox_robots_port))
+            stack.step("demo notification channels: the sandbox robots and mail server")
 
 
 def run_up(settings: Settings) -> int:

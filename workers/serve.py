@@ -164,6 +164,19 @@ async def migrate(settings: Settings) -> None:
         log.info("search attributes registered", extra={"added": added})
 
 
+async def seed_channels(settings: Settings, robots_port: int) -> int:
+    """The demo's notification channels, at the sandbox robots and mail server."""
+    from workers.seed import seed_demo_channels
+
+    engine = make_engine(settings.require_database_url())
+    try:
+        return await seed_demo_channels(
+            make_session_factory(engine), f"http://127.0.0.1:{robots_port}"
+        )
+    finally:
+        await engine.dispose()
+
+
 async def seed(settings: Settings) -> bool:
     from workers.seed import seed_demo
 

@@ -85,7 +85,7 @@ def _staff(w: Writer) -> int:
 
 
 def _mine(who: Principal) -> Any:
-    return notifications.visible(_permissions(who), who.warehouse_scope)
+    return notifications.visible(_permissions(who), who.warehouse_scope, who.roles)
 
 
 async def _unread(session: Session, who: Principal) -> int:

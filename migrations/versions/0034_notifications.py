@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0034_notifications"
 down_revision: str | None = "0021_transfers"
@@ -26,6 +27,7 @@ def upgrade() -> None:
         sa.Column("ref", sa.String(length=64), nullable=False),
         sa.Column("step", sa.String(length=40), nullable=False),
         sa.Column("permission", sa.String(length=48), nullable=False),
+        sa.Column("roles", postgresql.ARRAY(sa.String(length=32)), nullable=True),
         sa.Column("warehouse_id", sa.Integer(), nullable=True),
         sa.Column("order_no", sa.String(length=32), nullable=True),
         sa.Column("amount_fen", sa.BigInteger(), nullable=True),

@@ -18,6 +18,7 @@ from sqlalchemy import (
     text,
     true,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.db.base import Base
@@ -33,6 +34,9 @@ class Notification(Base):
     ref: Mapped[str] = mapped_column(String(64))  # PO…, SO…, PK…, AS…, WV…, an invoice, an id
     step: Mapped[str] = mapped_column(String(40))  # raised, reminder, escalated, auto_approved…
     permission: Mapped[str] = mapped_column(String(48))  # who can act: the deciding route's
+    # Narrower still where the process names them (a PO's approval tiers still open); None: all
+    # roles granting the permission.
+    roles: Mapped[list[str] | None] = mapped_column(ARRAY(String(32)))
     warehouse_id: Mapped[int | None] = mapped_column(Integer)  # warehouse-bound kinds
     order_no: Mapped[str | None] = mapped_column(String(32))
     amount_fen: Mapped[int | None] = mapped_column(BigInteger)

@@ -199,13 +199,20 @@ async def test_a_po_approval_reaches_its_approvers_once_through_every_channel(
     [mail] = mails["mails"]
     assert mail["recipients"] == ["purchasing_manager@example.com"] and po_no in mail["subject"]
 
-    # Acted upon: both tiers approve, the notification is done for everyone.
-    for headers in (manager, finance):
-        approved = await api.post(f"/v1/purchase-orders/{po_no}/approve", json={}, headers=headers)
-        assert approved.status_code == 200, approved.text
+    # Acted upon: the first tier approves — the manager's is done, finance's turn is told to
+    # finance alone (no manager's channel gets it); finance approves, all done.
+    approved = await api.post(f"/v1/purchase-orders/{po_no}/approve", json={}, headers=manager)
+    assert approved.status_code == 200, approved.text
+    assert of(await notes(api, manager), "po_approval", po_no) == []
+    [turn] = of(await notes(api, finance), "po_approval", po_no)
+    assert turn["detail"] == "finance" and turn["id"] != note["id"]
+    assert await deliveries(stack, turn["id"]) == []
+    approved = await api.post(f"/v1/purchase-orders/{po_no}/approve", json={}, headers=finance)
+    assert approved.status_code == 200, approved.text
     assert of(await notes(api, finance), "po_approval", po_no) == []
-    [done] = of(await notes(api, finance, status="done"), "po_approval", po_no)
-    assert done["done_at"] is not None
+    done = of(await notes(api, finance, status="done"), "po_approval", po_no)
+    assert {n["id"] for n in done} == {note["id"], turn["id"]}
+    assert all(n["done_at"] is not None for n in done)
 
 
 async def test_a_dingtalk_robot_refuses_a_wrong_signature_and_the_message_stays_pending(
