@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from models.db import Notification, NotificationDelivery, ReorderRule, Wave
 from services import notifications, replenishment, wave_progress
 from tests.api import test_inbox as journeys
+from tests.api import test_late_payments as late_journeys
 from tests.support.order_api import skus_in, staff, warehouse_id
 from tests.support.stack import Stack
 
@@ -176,3 +177,20 @@ async def test_a_notice_raised_twice_is_one_notification_and_one_delivery(
     finance = await staff(api, "finance")
     done = await api.post(f"/v1/notifications/{first}/done", headers=finance)
     assert done.status_code == 200 and done.json()["done_at"] is not None, done.text
+
+
+async def test_a_payment_after_the_order_ended_is_told_to_finance_once(
+    stack: Stack, api: httpx.AsyncClient, provider: httpx.AsyncClient
+) -> None:
+    await late_journeys.test_a_payment_after_the_order_ended_is_refunded_by_a_process_of_its_own(
+        stack, api, provider
+    )  # the provider's callback came twice: one notification
+    [note] = await raised(stack, "late_payment")
+    assert note.order_no and note.order_no.startswith("SO") and note.amount_fen
+    assert note.permission == "finance.reconcile" and note.done_at is None
+    finance = await staff(api, "finance")
+    page = (await api.get("/v1/notifications", headers=finance)).json()
+    assert [n["ref"] for n in page["data"] if n["kind"] == "late_payment"] == [note.ref]
+    cs = await staff(api, "cs")
+    page = (await api.get("/v1/notifications", headers=cs)).json()
+    assert [n for n in page["data"] if n["kind"] == "late_payment"] == []
