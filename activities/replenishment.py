@@ -20,6 +20,8 @@ class ReplenishmentActivities:
     @activity.defn
     async def scan_reorder_points(self, warehouse_id: int) -> list[Draft]:
         async with self._sessions() as session:
+            await replenishment.notify_low_stock(session, warehouse_id)
+            await session.commit()
             return await replenishment.reorder_drafts(session, warehouse_id)
 
     @activity.defn

@@ -22,7 +22,7 @@ from models.contracts.shipment import (
     WaybillRequest,
 )
 from models.db import Carrier, TrackingAllocation, TrackingRange, Warehouse
-from services import shipments
+from services import notifications, shipments
 
 
 class ShipmentActivities:
@@ -146,6 +146,16 @@ async def _allocate(session: AsyncSession, carrier_id: int, package_no: str) -> 
     if left < tracking_range.low_watermark:
         activity.logger.warning(
             "tracking range running low", extra={"carrier_id": carrier_id, "left": left}
+        )
+        carrier = await session.get(Carrier, carrier_id)
+        await notifications.raise_unless_open(  # ops buys the next range (DESIGN §6.2, §6.10)
+            session,
+            notifications.Notice(
+                kind="low_tracking_range",
+                ref=f"{carrier.code if carrier else carrier_id}:{tracking_range.prefix}",
+                step="low",
+                detail=f"{left} / {tracking_range.low_watermark}",
+            ),
         )
     await session.execute(
         insert(TrackingAllocation).values(

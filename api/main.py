@@ -28,6 +28,7 @@ from api.routes import (
     login_admin,
     loyalty,
     manifests,
+    notifications,
     orders,
     pack_station,
     packages,
@@ -162,6 +163,7 @@ def create_app(deps: AppDeps | None = None, settings: Settings | None = None) ->
         roles,
         inbox,
         loyalty,
+        notifications,
     ):
         app.include_router(module.router)
     docs.install(app)

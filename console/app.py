@@ -28,6 +28,7 @@ from console import (
     loyalty,
     manifests,
     marketing,
+    notifications,
     orders,
     purchasing,
     putaway,
@@ -45,7 +46,7 @@ STATIC = Path(__file__).parent / "static"
 # menu). A part with a menu is listed under its group here (in menu order); one without, in
 # QUIET. A new part is one module and one line here.
 GROUPS: Final = (
-    ("", (dashboard, inbox)),
+    ("", (dashboard, inbox, notifications)),
     ("nav.group.sales", (orders, after_sales, loyalty)),
     ("nav.group.purchasing", (purchasing,)),
     ("nav.group.finance", (finance,)),

@@ -48,6 +48,8 @@ class EmbeddedSettings(BaseModel):
     sandbox_payments_port: int = 8101
     sandbox_carrier_port: int = 8102
     sandbox_supplier_port: int = 8103
+    sandbox_robots_port: int = 8104  # 企业微信 / 钉钉 group robots
+    sandbox_smtp_port: int = 8125  # the mail server notifications go to
     postgres_port: int = 54329
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
@@ -121,6 +123,20 @@ class WaveSettings(BaseModel):
     ship_within_hours: int = Field(default=24, ge=1)
 
 
+class NotificationSettings(BaseModel):
+    """The outbox sender (DESIGN §6.10): how it polls, retries and reaches the mail server."""
+
+    enabled: bool = True
+    poll_interval_s: float = Field(default=1.0, gt=0)
+    batch: int = Field(default=20, ge=1, le=500)
+    send_timeout_s: float = Field(default=5.0, gt=0)
+    backoff_s: float = Field(default=2.0, ge=0)  # doubled per failed attempt
+    backoff_max_s: float = Field(default=300.0, ge=0)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8125
+    smtp_from: str = "houtai@example.com"
+
+
 class PurchasingSettings(BaseModel):
     """Purchase order rules (passed to PurchaseOrderWorkflow in its input)."""
 
@@ -156,6 +172,7 @@ class Settings(BaseSettings):
     orders: OrderSettings = Field(default_factory=OrderSettings)
     purchasing: PurchasingSettings = Field(default_factory=PurchasingSettings)
     waves: WaveSettings = Field(default_factory=WaveSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)

@@ -3,6 +3,7 @@
     python -m sandbox payments --port 8701 --secret S
     python -m sandbox carrier --port 8702 --secret S
     python -m sandbox supplier --port 8703 --secret S
+    python -m sandbox robots --port 8704 --smtp-port 8725 --secret S
 
 The webhook secret comes from --secret or, to keep it out of the process list, from the
 environment variable HOUTAI_SANDBOX_SECRET. Faults can be set at start (--latency-ms,
@@ -21,6 +22,7 @@ from fastapi import FastAPI
 from sandbox.carrier import CarrierConfig, create_carrier_app
 from sandbox.common import Faults
 from sandbox.payments import PaymentConfig, create_payment_app
+from sandbox.robots import RobotsConfig, create_robots_app
 from sandbox.supplier import SupplierConfig, create_supplier_app
 
 SECRET_ENV = "HOUTAI_SANDBOX_SECRET"  # noqa: S105 - the name of a variable
@@ -28,7 +30,7 @@ SECRET_ENV = "HOUTAI_SANDBOX_SECRET"  # noqa: S105 - the name of a variable
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.split("\n")[0])
-    parser.add_argument("service", choices=["payments", "carrier", "supplier"])
+    parser.add_argument("service", choices=["payments", "carrier", "supplier", "robots"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--secret", default=os.environ.get(SECRET_ENV), help=f"or ${SECRET_ENV}")
@@ -38,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout-rate", type=float, default=0.0)
     parser.add_argument("--duplicate-webhooks", type=int, default=0)
     parser.add_argument("--webhook-delay-ms", type=int, default=0)
+    parser.add_argument("--smtp-port", type=int, default=None, help="robots: the SMTP sink's")
     parser.add_argument("--log-level", default="info")
     return parser
 
@@ -53,6 +56,12 @@ def build_app(args: argparse.Namespace) -> FastAPI:
     if args.service == "payments":
         return create_payment_app(
             PaymentConfig(webhook_secret=args.secret, faults=faults, seed=args.seed)
+        )
+    if args.service == "robots":
+        return create_robots_app(
+            RobotsConfig(
+                webhook_secret=args.secret, faults=faults, seed=args.seed, smtp_port=args.smtp_port
+            )
         )
     if args.service == "supplier":
         return create_supplier_app(

@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.contracts.after_sale import AfterSaleInput, AfterSaleStep
 from models.db import AfterSale, AfterSaleLine
+from services import notifications
+from services.notifications import Notice
 from services.timeline import add_event
 
 
@@ -32,6 +34,44 @@ async def record_step(session: AsyncSession, step: AfterSaleStep) -> None:
         detail={"as_no": step.as_no, **step.detail},
         at=step.at,
     )
+    await _notify(session, step)
+
+
+async def _notify(session: AsyncSession, step: AfterSaleStep) -> None:
+    """A request waits on customer service (and its auto-approval is told to them); a refund
+    the provider refused waits on a retry (DESIGN §6.3, §6.10)."""
+    ref = step.as_no
+    if step.opened is not None:
+        await notifications.raise_notice(
+            session,
+            Notice(
+                kind="after_sale_decision",
+                ref=ref,
+                detail=step.opened.reason,
+                order_no=step.order_no,
+                amount_fen=step.opened.quote.total_fen,
+            ),
+        )
+    if step.step in ("approved", "rejected", "auto_approved", "withdrawn", "closed"):
+        await notifications.resolve(session, "after_sale_decision", ref, step.at)
+    if step.step == "auto_approved":  # nobody decided in time: told, nothing to do
+        notice = Notice(kind="after_sale_decision", ref=ref, step="auto_approved",
+                        order_no=step.order_no)  # fmt: skip
+        if await notifications.raise_notice(session, notice) is not None:
+            await notifications.resolve(session, "after_sale_decision", ref, step.at)
+    if step.step == "refund_refused":
+        await notifications.raise_notice(
+            session,
+            Notice(
+                kind="refund_refused",
+                ref=ref,
+                step=f"refused-{step.seq}",
+                detail=str(step.detail.get("reason") or ""),
+                order_no=step.order_no,
+            ),
+        )
+    elif step.step in ("refund_retried", "refunded", "closed"):
+        await notifications.resolve(session, "refund_refused", ref, step.at)
 
 
 async def _open(session: AsyncSession, step: AfterSaleStep, opened: AfterSaleInput) -> None:

@@ -18,7 +18,8 @@ from models.contracts.order import (
 )
 from models.contracts.pricing import PricingRequest
 from models.db import CouponRedemption, Order, OrderLine, Package, PackageLine
-from services import flash_sales, points
+from services import flash_sales, notifications, points
+from services.notifications import Notice
 from services.pricing_inputs import coupon_offer, freight_setup, live_promotions, sku_facts
 from services.timeline import add_event, owe_refund
 
@@ -94,6 +95,16 @@ async def record_order(session: AsyncSession, request: RecordOrderRequest) -> No
         key=f"{request.order_no}:placed",
         detail={"payable_fen": request.quote.payable_fen},
     )
+    if request.under_review:  # a risky order waits on a reviewer (DESIGN §6.1, §6.10)
+        await notifications.raise_notice(
+            session,
+            Notice(
+                kind="risk_review",
+                ref=request.order_no,
+                order_no=request.order_no,
+                amount_fen=request.quote.payable_fen,
+            ),
+        )
 
 
 async def record_status(session: AsyncSession, change: StatusChange) -> None:
@@ -109,6 +120,16 @@ async def record_status(session: AsyncSession, change: StatusChange) -> None:
         values["escalated"] = True
     if change.step in ("risk_approved", "risk_rejected"):
         values["under_review"] = False
+        await notifications.resolve(session, "risk_review", change.order_no, change.at)
+    elif change.step == "risk_review_escalated":
+        await notifications.raise_notice(
+            session,
+            Notice(
+                kind="risk_review", ref=change.order_no, step="escalated", order_no=change.order_no
+            ),
+        )
+    elif change.step in ("cancelled", "closed"):  # nothing left to review
+        await notifications.resolve(session, "risk_review", change.order_no, change.at)
     if change.step == "cancelled" and change.detail.get("reason"):
         values["cancel_reason"] = str(change.detail["reason"])[:500]
     if values:

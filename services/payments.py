@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.contracts.order import Actor, PaymentReceived, RecordPaymentRequest, RefundRequest
 from models.db import MoneyEntry, Order, OrderRefund, Payment, ReconciliationDifference, Refund
 from models.domain.reconciliation import DifferenceKind, business_day
+from services import notifications
 from services.refund_callbacks import settle_pending
 from services.timeline import add_event
 
@@ -58,6 +59,17 @@ async def record_payment(session: AsyncSession, request: RecordPaymentRequest) -
             },
             at=request.at,
         )
+        if not request.accepted:  # after the order ended: refunded by itself, finance is told
+            await notifications.raise_notice(
+                session,
+                notifications.Notice(
+                    kind="late_payment",
+                    ref=payment.transaction_id,
+                    detail=payment.provider,
+                    order_no=request.order_no,
+                    amount_fen=payment.amount_fen,
+                ),
+            )
 
 
 async def payment_difference(

@@ -27,7 +27,7 @@ from models.db import (
     Warehouse,
 )
 from models.domain.purchasing import PoLine, Receipt
-from services import putaway
+from services import notifications, putaway
 from services.stock_ledger import (
     BatchRef,
     Document,
@@ -325,6 +325,40 @@ async def record_po_step(session: AsyncSession, step: PoStep) -> None:
         )
         .on_conflict_do_nothing(index_elements=["po_no", "idempotency_key"])
     )
+    await _notify_po_step(session, step)
+
+
+_PO_LATE = {"approval_reminder": "reminder", "approval_escalated": "escalated"}
+
+
+async def _notify_po_step(session: AsyncSession, step: PoStep) -> None:
+    """PO approval waits on the approvers of the tiers still open (DESIGN §6.10): raised at
+    submit, again at each SLA reminder, again for the next tier once one approved; done once
+    decided."""
+    still_open = tuple(sorted(set(step.view.required_roles) - set(step.view.approvals)))
+    late = _PO_LATE.get(step.step)
+    if (
+        step.step == "submitted"
+        or late is not None
+        or (step.step.startswith("approved_as_") and step.status == "pending_approval")
+    ):
+        if late is None and step.step != "submitted":  # a tier approved: the next one's turn
+            await notifications.resolve(session, "po_approval", step.po_no, step.at)
+        await notifications.raise_notice(
+            session,
+            notifications.Notice(
+                kind="po_approval",
+                ref=step.po_no,
+                step=late or ("raised" if step.step == "submitted" else f"after-{step.step}"),
+                detail=" / ".join(still_open),
+                amount_fen=step.view.amount_fen,
+                roles=still_open,
+            ),
+        )
+    elif step.status != "pending_approval" and (
+        step.step.startswith("approved_as_") or step.step in ("rejected", "cancelled")
+    ):
+        await notifications.resolve(session, "po_approval", step.po_no, step.at)
 
 
 # Not `returned`: returns are booked on the rows directly. Never back in time (received only

@@ -24,6 +24,7 @@ from models.contracts.reconciliation import (
 )
 from models.db import MoneyEntry, Payment, ReconciliationDifference, ReconciliationRun, Refund
 from models.domain.reconciliation import Difference, LedgerItem, lookup_window
+from services import notifications
 
 LOCK_NAMESPACE = 0x5245_434F  # pg_advisory_xact_lock(namespace, day): one recording per day
 ROWS_PER_INSERT = 1000  # PostgreSQL takes at most 32,767 parameters per statement
@@ -100,7 +101,37 @@ async def record_run(session: AsyncSession, record: RunRecord) -> RunRecorded:
     run.differences = len(outcome.differences)
     run.resolved = resolved
     run.finished_at = record.finished_at
+    await _notify(session, record)
     return RunRecorded(resolved=resolved)
+
+
+async def _notify(session: AsyncSession, record: RunRecord) -> None:
+    """Finance is told of a day's differences once per run that found some; a run that finds
+    none closes the day's notifications (DESIGN §6.6, §6.10)."""
+    outcome = record.outcome
+    day = outcome.day.isoformat()
+    open_differences = await session.scalar(
+        select(func.count()).where(
+            ReconciliationDifference.day == outcome.day,
+            ReconciliationDifference.resolved.is_(False),
+        )
+    )
+    await notifications.resolve(session, "reconciliation_difference", day, record.finished_at)
+    if outcome.differences:
+        amount = sum(
+            (d.provider_amount_fen or 0) - (d.ledger_amount_fen or 0) for d in outcome.differences
+        )
+        await notifications.raise_notice(
+            session,
+            notifications.Notice(
+                kind="reconciliation_difference",
+                ref=day,
+                step=f"run-{record.run_id}",
+                detail=f"{int(open_differences or 0)}: "
+                + ", ".join(sorted({d.kind for d in outcome.differences})),
+                amount_fen=amount,
+            ),
+        )
 
 
 def ledger_rows(provider: str, start: datetime, end: datetime) -> Select[Any]:

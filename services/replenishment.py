@@ -11,14 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.contracts.purchasing import Draft, Drafted, DraftLine, DraftRequest
 from models.db import (
+    Notification,
     PurchaseOrder,
     PurchaseOrderLine,
     ReorderRule,
+    Sku,
     Stock,
     Supplier,
     SupplierProduct,
 )
 from models.domain.purchasing import PoLine, replenishment_quantity
+from services import notifications
 from services.purchasing import add_po
 from services.stock_ledger import sellable_units
 
@@ -52,6 +55,37 @@ def below_reorder_point(warehouse_id: int | None = None) -> Select[int, int, int
     if warehouse_id is not None:
         query = query.where(ReorderRule.warehouse_id == warehouse_id)
     return query
+
+
+async def notify_low_stock(session: AsyncSession, warehouse_id: int) -> int:
+    """Purchasing is told of each SKU of the warehouse that fell below its reorder point (once
+    while it stays below); one back above it closes its notification. In the caller's
+    transaction. Returns how many were raised."""
+    below = below_reorder_point(warehouse_id).subquery()
+    rows = (
+        await session.execute(
+            select(Sku.code, below.c.sellable, below.c.in_transit, below.c.reorder_point).join(
+                below, below.c.sku_id == Sku.id
+            )
+        )
+    ).all()
+    raised = 0
+    refs = set()
+    for code, sellable, in_transit, point in rows:
+        ref = f"{code}@{warehouse_id}"
+        refs.add(ref)
+        notice = notifications.Notice(
+            kind="low_stock",
+            ref=ref,
+            step="below",
+            detail=f"{code}: {int(sellable)} + {int(in_transit)} < {point}",
+            warehouse_id=warehouse_id,
+        )
+        raised += await notifications.raise_unless_open(session, notice) is not None
+    await notifications.resolve_except(
+        session, "low_stock", refs, Notification.warehouse_id == warehouse_id
+    )
+    return raised
 
 
 async def reorder_drafts(session: AsyncSession, warehouse_id: int) -> list[Draft]:

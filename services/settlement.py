@@ -12,6 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.contracts.purchasing import InvoiceRecord, PaySupplier
 from models.db import MoneyEntry, PurchaseOrder, SupplierInvoice
+from models.domain.notifications import yuan
+from services import notifications
+from services.notifications import Notice
 
 
 async def record_invoice(session: AsyncSession, record: InvoiceRecord) -> None:
@@ -40,6 +43,19 @@ async def record_invoice(session: AsyncSession, record: InvoiceRecord) -> None:
             where=SupplierInvoice.status != "paid",
         )
     )
+    if view.status == "mismatch":  # finance decides (DESIGN §6.5, §6.10)
+        await notifications.raise_notice(
+            session,
+            Notice(
+                kind="invoice_mismatch",
+                ref=view.invoice_no,
+                step=view.po_no,
+                detail=f"{view.po_no}: {yuan(match.invoiced_fen)} / {yuan(match.expected_fen)}",
+                amount_fen=match.invoiced_fen - match.expected_fen,
+            ),
+        )
+    else:
+        await notifications.resolve(session, "invoice_mismatch", view.invoice_no)
     if view.status == "payable":  # what we owe: the invoice (credits are their own rows)
         await session.execute(
             insert(MoneyEntry)

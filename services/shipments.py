@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.contracts.shipment import ShipmentStep
 from models.db import Package
+from services import notifications
+from services.notifications import Notice
 from services.timeline import add_event
 
 
@@ -33,3 +35,48 @@ async def record_step(session: AsyncSession, step: ShipmentStep) -> None:
         detail=dict(step.detail),
         at=step.at,
     )
+    await _notify(session, step)
+
+
+_EXCEPTION_DONE = ("shipped", "cancelled", "delivered")
+
+
+async def _notify(session: AsyncSession, step: ShipmentStep) -> None:
+    """A package held at the scale waits on a supervisor; a lost, refused or short package on a
+    decision (DESIGN §6.2, §6.10). Done when the override or the decision is in."""
+    ref = step.package_no
+    if step.status == "weight_hold" and step.step == "weight_hold":
+        await notifications.raise_notice(
+            session,
+            Notice(
+                kind="weight_hold",
+                ref=ref,
+                step=f"held-{step.seq}",
+                detail=step.hold_reason or "",
+                warehouse_id=await _warehouse(session, ref),
+                order_no=step.order_no,
+            ),
+        )
+    elif step.status == "exception" and not step.step.startswith("decided_"):
+        await notifications.raise_notice(
+            session,
+            Notice(
+                kind="parcel_exception",
+                ref=ref,
+                step=f"{step.step}-{step.seq}",
+                detail=step.hold_reason or str(step.detail.get("code") or step.step),
+                warehouse_id=await _warehouse(session, ref),
+                order_no=step.order_no,
+            ),
+        )
+    if step.status != "weight_hold":
+        await notifications.resolve(session, "weight_hold", ref, step.at)
+    if step.step.startswith("decided_") or step.status in _EXCEPTION_DONE:
+        await notifications.resolve(session, "parcel_exception", ref, step.at)
+    if step.status in _EXCEPTION_DONE:  # gone out (or not at all): no longer late
+        await notifications.resolve(session, "late_package", ref, step.at)
+
+
+async def _warehouse(session: AsyncSession, package_no: str) -> int | None:
+    package = await session.get(Package, package_no)
+    return package.warehouse_id if package is not None else None

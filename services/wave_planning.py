@@ -35,7 +35,7 @@ from models.domain.waves import (
     WaveCaps,
     plan_waves,
 )
-from services import wave_building
+from services import notifications, wave_building
 from services.wave_building import package_lines, warehouse_zone
 
 UNKNOWN_ZONE = "-"
@@ -171,6 +171,14 @@ async def plan(session: AsyncSession, request: PlanRequest) -> PlanResult:
                 "reasons": [f.reason[:300] for f in result.flagged],
             },
         )
+        await notifications.raise_many(  # told once per package (DESIGN §6.10: a late package)
+            session,
+            [
+                notifications.Notice(kind="late_package", ref=f.package_no, step="flagged",
+                                     detail=f.reason, warehouse_id=request.warehouse_id)
+                for f in result.flagged
+            ],
+        )  # fmt: skip
     refs = [
         PlannedWaveRef(
             wave_no=str(w["wave_no"]),

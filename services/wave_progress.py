@@ -23,7 +23,7 @@ from models.db import (
     Wave,
 )
 from models.domain.transfers import is_transfer
-from services import pick_stock
+from services import notifications, pick_stock
 from services.put_wall import slot_waiting
 
 OPEN_TASK = ("open", "claimed")
@@ -183,6 +183,13 @@ async def escalate(session: AsyncSession, wave_no: str, reason: str) -> None:
         .where(Wave.wave_no == wave_no)
         .values(escalated=True, escalation_reason=reason[:300])
     )
+    warehouse_id = await session.scalar(select(Wave.warehouse_id).where(Wave.wave_no == wave_no))
+    await notifications.raise_notice(
+        session,
+        notifications.Notice(
+            kind="escalated_wave", ref=wave_no, detail=reason, warehouse_id=warehouse_id
+        ),
+    )
 
 
 async def finish(session: AsyncSession, wave_no: str, at: datetime) -> None:
@@ -191,3 +198,4 @@ async def finish(session: AsyncSession, wave_no: str, at: datetime) -> None:
         .where(Wave.wave_no == wave_no, Wave.status == "picking")
         .values(status="done", finished_at=at)
     )
+    await notifications.resolve(session, "escalated_wave", wave_no, at)

@@ -39,7 +39,7 @@ STOP_BUDGET_S = 30.0
 _STOP_MARKS = (
     (("api",), 8.0),
     (("worker",), 16.0),
-    (("sandbox-payments", "sandbox-carrier", "sandbox-supplier"), 19.0),
+    (("sandbox-payments", "sandbox-carrier", "sandbox-supplier", "sandbox-robots"), 19.0),
 )
 _TEMPORAL_MARK_S = 23.0
 _POSTGRES_MARK_S = STOP_BUDGET_S - 2
@@ -141,13 +141,38 @@ def _start_sandboxes(stack: Stack, env: dict[str, str]) -> None:
         )
         env[f"HOUTAI_{prefix}__URL"] = f"http://127.0.0.1:{port}"
         env[f"HOUTAI_{prefix}__WEBHOOK_SECRET"] = secret
+    _start_robots(stack, env)
     for name, port in (
         ("payments", s.embedded.sandbox_payments_port),
         ("carrier", s.embedded.sandbox_carrier_port),
         ("supplier", s.embedded.sandbox_supplier_port),
+        ("robots", s.embedded.sandbox_robots_port),
     ):
         proc = stack.supervisor.proc(f"sandbox-{name}")
         wait_for_port(port, proc, s.embedded.startup_timeout_s, f"sandbox {name}")
+
+
+def _start_robots(stack: Stack, env: dict[str, str]) -> None:
+    """The 企业微信 / 钉钉 group robots and the mail server notifications go to (DESIGN §6.10):
+    one process, an HTTP port and an SMTP port; the worker's outbox sender mails to the latter."""
+    s = stack.settings
+    http, smtp = s.embedded.sandbox_robots_port, s.embedded.sandbox_smtp_port
+    for port in (http, smtp):
+        if port_open(port):
+            raise RuntimeError(
+                f"port {port} for the sandbox robots is taken; set "
+                "HOUTAI_EMBEDDED__SANDBOX_ROBOTS_PORT / HOUTAI_EMBEDDED__SANDBOX_SMTP_PORT"
+            )
+    secret = _secret(stack.data_dir, "sandbox-robots-secret")
+    stack.step(f"sandbox robots: starting on 127.0.0.1:{http} (SMTP on {smtp})")
+    _spawn(
+        stack,
+        "sandbox-robots",
+        ["-m", "sandbox", "robots", "--port", str(http), "--smtp-port", str(smtp)],
+        {**env, "HOUTAI_SANDBOX_SECRET": secret},
+    )
+    env["HOUTAI_NOTIFICATIONS__SMTP_HOST"] = "127.0.0.1"
+    env["HOUTAI_NOTIFICATIONS__SMTP_PORT"] = str(smtp)
 
 
 def _spawn(stack: Stack, name: str, args: list[str], env: dict[str, str]) -> None:
@@ -211,6 +236,9 @@ def _banner(stack: Stack, base: str) -> None:
         print(f"  Sandbox pay    http://127.0.0.1:{s.embedded.sandbox_payments_port}/docs")
         print(f"  Sandbox carrier http://127.0.0.1:{s.embedded.sandbox_carrier_port}/docs")
         print(f"  Sandbox supplier http://127.0.0.1:{s.embedded.sandbox_supplier_port}/docs")
+        print(
+            f"  Sandbox robots http://127.0.0.1:{s.embedded.sandbox_robots_port}/_sandbox/messages"
+        )
     print(f"  Data           {stack.data_dir} (kept between runs)")
     print("\nDemo credentials:")
     for what, credential, role in demo_credentials():
@@ -233,7 +261,7 @@ def _stop(stack: Stack) -> None:
 
 
 def _prepare(stack: Stack, env: dict[str, str]) -> None:
-    from workers.serve import migrate, seed
+    from workers.serve import migrate, seed, seed_channels
 
     # The children's view: the same settings plus the servers resolved above.
     child = stack.settings.model_copy(
@@ -247,6 +275,9 @@ def _prepare(stack: Stack, env: dict[str, str]) -> None:
     if stack.settings.demo_data:
         loaded = asyncio.run(seed(child))
         stack.step("demo data loaded" if loaded else "demo data: database not empty, kept as is")
+        if loaded and stack.settings.embedded.sandboxes:
+            asyncio.run(seed_channels(child, stack.settings.embedded.sandbox_robots_port))
+            stack.step("demo notification channels: the sandbox robots and mail server")
 
 
 def run_up(settings: Settings) -> int:

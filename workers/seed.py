@@ -382,3 +382,37 @@ async def _add_lots(
             quantity=lot.quantity,
             doc=OPENING_DOC,
         )
+
+
+# Under `houtai up` the demo company's group chats and mailboxes are the sandbox's: each deciding
+# role's 企业微信 robot (key = the role), the warehouse managers' 钉钉 robot, and e-mail to the
+# approvers, so a notification raised by the demo goes all the way out (README "Notifications").
+DEMO_WECOM_ROLES = ("ops", "purchasing", "purchasing_manager", "finance", "cs", "warehouse_manager")
+DEMO_MAIL_ROLES = ("purchasing_manager", "finance")
+
+
+async def seed_demo_channels(session_factory: SessionFactory, robots_url: str) -> int:
+    """The demo subscriptions (once: an existing one is kept). Returns how many were added."""
+    from sqlalchemy.dialects.postgresql import insert
+
+    from models.db import NotificationSubscription
+
+    rows = [
+        {
+            "role": role,
+            "channel": "wecom",
+            "target": f"{robots_url}/cgi-bin/webhook/send?key={role}",
+        }
+        for role in DEMO_WECOM_ROLES
+    ]
+    rows.append({"role": "warehouse_manager", "channel": "dingtalk",
+                 "target": f"{robots_url}/robot/send?access_token=warehouse"})  # fmt: skip
+    rows += [
+        {"role": r, "channel": "email", "target": f"{r}@houtai.example"} for r in DEMO_MAIL_ROLES
+    ]
+    async with session_factory() as session:
+        added = await session.execute(
+            insert(NotificationSubscription).values(rows).on_conflict_do_nothing()
+        )
+        await session.commit()
+    return int(getattr(added, "rowcount", 0) or 0)

@@ -15,6 +15,7 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client
 
+from activities.notify_outbox import Channels, OutboxPolicy, OutboxSender
 from api import config as api_config
 from core.db import SessionFactory, make_engine, make_session_factory
 from core.settings import Settings
@@ -71,10 +72,46 @@ async def run_worker(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info("worker polling", extra={"task_queue": settings.task_queue})
+    outbox = start_outbox(settings, deps.session_factory, stop)
     async with worker:
         await stop.wait()
         log.info("worker stopping: finishing in-flight tasks")
+    if outbox is not None:
+        await outbox
     await engine.dispose()
+
+
+def outbox_policy(settings: Settings) -> OutboxPolicy:
+    n = settings.notifications
+    return OutboxPolicy(
+        batch=n.batch,
+        poll_interval_s=n.poll_interval_s,
+        send_timeout_s=n.send_timeout_s,
+        backoff_s=n.backoff_s,
+        backoff_max_s=n.backoff_max_s,
+        smtp_host=n.smtp_host,
+        smtp_port=n.smtp_port,
+        smtp_from=n.smtp_from,
+        console_url=settings.public_url.rstrip("/") + "/console",
+    )
+
+
+def start_outbox(
+    settings: Settings, sessions: SessionFactory, stop: asyncio.Event
+) -> asyncio.Task[None] | None:
+    """The notification outbox sender, in the worker process until `stop` (DESIGN §6.10)."""
+    if not settings.notifications.enabled:
+        return None
+    policy = outbox_policy(settings)
+
+    async def run() -> None:
+        channels = Channels(policy)
+        try:
+            await OutboxSender(sessions, channels, policy).run(stop)
+        finally:
+            await channels.aclose()
+
+    return asyncio.get_running_loop().create_task(run(), name="notification-outbox")
 
 
 async def ensure_schedules(
@@ -127,6 +164,19 @@ async def migrate(settings: Settings) -> None:
         client = await connect(settings.temporal_address, settings.temporal_namespace)
         added = await register_search_attributes(client, settings.temporal_namespace)
         log.info("search attributes registered", extra={"added": added})
+
+
+async def seed_channels(settings: Settings, robots_port: int) -> int:
+    """The demo's notification channels, at the sandbox robots and mail server."""
+    from workers.seed import seed_demo_channels
+
+    engine = make_engine(settings.require_database_url())
+    try:
+        return await seed_demo_channels(
+            make_session_factory(engine), f"http://127.0.0.1:{robots_port}"
+        )
+    finally:
+        await engine.dispose()
 
 
 async def seed(settings: Settings) -> bool:

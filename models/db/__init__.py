@@ -13,6 +13,12 @@ from models.db.logistics import Carrier, CarrierCutoff, FreightPolicy, FreightRu
 from models.db.loyalty import LevelChange, MemberLevel, PointsAccount, PointsEntry, PointsRules
 from models.db.manifests import Manifest, ManifestPackage
 from models.db.money import MoneyEntry, OrderRefund, Payment, Refund, RefundCallback
+from models.db.notifications import (
+    Notification,
+    NotificationDelivery,
+    NotificationRead,
+    NotificationSubscription,
+)
 from models.db.orders import (
     Order,
     OrderEvent,
@@ -85,6 +91,10 @@ __all__ = [
     "ManifestPackage",
     "MemberLevel",
     "MoneyEntry",
+    "Notification",
+    "NotificationDelivery",
+    "NotificationRead",
+    "NotificationSubscription",
     "Order",
     "OrderEvent",
     "OrderLine",
