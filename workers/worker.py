@@ -12,6 +12,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.after_sales import AfterSaleActivities
+from activities.customers import CustomerActivities
 from activities.data_errors import DataErrorInterceptor
 from activities.diagnostics import DiagnosticsActivities
 from activities.inventory import InventoryActivities
@@ -27,6 +28,7 @@ from activities.transfers import TransferActivities
 from activities.waves import WaveActivities
 from core.db import SessionFactory
 from workflows.after_sale import AfterSaleWorkflow
+from workflows.coupon_batch import CouponBatchWorkflow
 from workflows.diagnostics import DiagnosticsWorkflow
 from workflows.late_payment import LatePaymentRefundWorkflow
 from workflows.order import OrderWorkflow
@@ -51,6 +53,7 @@ WORKFLOWS = [
     WavePlannerWorkflow,
     WaveWorkflow,
     TransferWorkflow,
+    CouponBatchWorkflow,
 ]
 
 
@@ -109,6 +112,8 @@ def activities_for(deps: WorkerDeps) -> list[Callable[..., Any]]:
         transfers.ship_transfer,
         transfers.receive_transfer,
     ]
+    customers = CustomerActivities(sessions)
+    found += [customers.issue_coupon_chunk, customers.finish_coupon_batch]
     replenishment = ReplenishmentActivities(sessions)
     found += [replenishment.scan_reorder_points, replenishment.draft_po]
     if deps.payments is not None:

@@ -25,7 +25,7 @@ from api.deps import (
     visible_order,
     writer,
 )
-from api.errors import Problem
+from api.errors import Problem, invalid
 from api.order_views import contact_of, order_public
 from api.pagination import Paging, fetch_page
 from api.schemas.orders import (
@@ -55,6 +55,7 @@ from models.contracts.order import (
 from models.contracts.pricing import CartLine
 from models.db import Order, OrderLine, OrderRefund, Package
 from models.domain.business_day import BUSINESS_TZ
+from services import customers
 from services.order_numbers import order_number
 from workflows.late_payment import LatePaymentRefundWorkflow, late_payment_id
 from workflows.order import OrderWorkflow
@@ -86,6 +87,12 @@ async def delivered_packages(session: AsyncSession, order_no: str) -> list[str]:
 async def place_order(
     body: OrderCreate, deps: Deps, w: Annotated[Writer, Depends(writer("orders.create"))]
 ) -> OrderPublic:
+    if not await customers.is_known(w.session, w.principal.id, body.customer_id):
+        raise invalid(
+            "customer_id",
+            f"customer {body.customer_id} is unknown to this storefront: "
+            f"PUT /v1/customers/{body.customer_id} first",
+        )
     order_no = await order_number(
         w.session,
         api_key_id=w.principal.id,
