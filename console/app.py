@@ -26,6 +26,7 @@ from console import (
     inbox,
     manifests,
     marketing,
+    members,
     orders,
     purchasing,
     putaway,
@@ -45,6 +46,7 @@ STATIC = Path(__file__).parent / "static"
 GROUPS: Final = (
     ("", (dashboard, inbox)),
     ("nav.group.sales", (orders, after_sales)),
+    ("nav.group.members", (members,)),
     ("nav.group.purchasing", (purchasing,)),
     ("nav.group.finance", (finance,)),
     ("nav.group.warehouse", (warehouse, putaway, transfers, manifests, devices)),

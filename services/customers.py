@@ -55,10 +55,18 @@ async def is_known(session: AsyncSession, api_key_id: int, customer_key: int) ->
     return bool(found)
 
 
-def search(q: str | None) -> Select[Customer]:
+SORTS = {
+    "-created_at": (Customer.id.desc(),),  # ids follow creation
+    "created_at": (Customer.id,),
+    "name": (Customer.name, Customer.id),
+    "-name": (Customer.name.desc(), Customer.id.desc()),
+}
+
+
+def search(q: str | None, sort: str = "-created_at") -> Select[Customer]:
     """Customers whose phone starts with `q`, whose name contains it, or who placed the order
-    numbered `q`; every customer when `q` is empty. Newest first."""
-    query = select(Customer).order_by(Customer.id.desc())
+    numbered `q`; every customer when `q` is empty. In `sort` order (a SORTS key)."""
+    query = select(Customer).order_by(*SORTS[sort])
     if not q:
         return query
     escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -5,7 +5,7 @@ reveal them (pii.read, audited like an order's contact)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import exists, func, select
@@ -33,6 +33,7 @@ from services.customers import CustomerData
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 Read = Depends(require("customers.read"))
+CustomerSort = Literal["-created_at", "created_at", "name", "-name"]
 REVEALED = ["name", "phone", "addresses"]  # what a reveal shows; the audit row names these only
 
 
@@ -88,8 +89,11 @@ async def list_customers(
     q: Annotated[
         TextParam | None, Query(description="a phone's first digits, part of a name, an order no")
     ] = None,
+    sort: Annotated[
+        CustomerSort, Query(description="column to sort by; a leading `-` sorts descending")
+    ] = "-created_at",
 ) -> CustomersPublic:
-    rows, count = await fetch_page(session, customers.search(q), paging)
+    rows, count = await fetch_page(session, customers.search(q, sort), paging)
     return CustomersPublic(data=[customer_public(c, masked=True) for c in rows], count=count)
 
 
