@@ -39,7 +39,8 @@ def _root(request: Request) -> str:
 
 def _customer_filters(query: Mapping[str, str]) -> dict[str, str]:
     sort = query.get("sort", "")
-    return {"q": query.get("q", "").strip()[:200], "sort": sort if sort in SORTS else ""}
+    chosen = sort if sort in SORTS and sort != SORTS[0] else ""  # the default stays off links
+    return {"q": query.get("q", "").strip()[:200], "sort": chosen}
 
 
 def _api_params(filters: Mapping[str, str]) -> dict[str, str]:
