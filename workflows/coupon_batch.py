@@ -7,6 +7,7 @@ row the chunks update); the run continues as new past `chunks_per_run` chunks.""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from temporalio import workflow
 
@@ -20,6 +21,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.common import call
     from workflows.visibility import show
+
+
+# One chunk is one statement on the database (under a second): a worker killed mid-chunk is
+# noticed after this, not after the default 30 s, and the chunk runs again (idempotently).
+CHUNK_TIMEOUT = timedelta(seconds=10)
 
 
 def coupon_batch_id(batch_id: int) -> str:
@@ -47,6 +53,7 @@ class CouponBatchWorkflow:
             chunk = await call(
                 CustomerActivities.issue_coupon_chunk,
                 IssueChunk(batch_id=input.batch_id, after=self._state.after, limit=input.chunk),
+                start_to_close=CHUNK_TIMEOUT,
             )
             self._state.after = chunk.last
             self._state.issued += chunk.issued
