@@ -66,6 +66,7 @@ class AppDeps:
     payment_webhook_secret: str | None = None
     carrier_webhook_secret: str | None = None
     changes: ChangeFeed | None = None  # long polls of orders and packages (api/watching.py)
+    coupon_batch_chunk: int = 500  # customers per chunk of a coupon batch (CouponBatchWorkflow)
 
     def require_temporal(self) -> Client:
         if self.temporal is None:

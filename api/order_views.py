@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +24,11 @@ from models.domain.privacy import mask_detail, mask_name, mask_phone
 
 def contact_of(order: Order, *, masked: bool) -> ContactPublic:
     """The order's shipping contact, masked (DESIGN §9) unless `masked` is False."""
-    address = order.address
+    return contact_from(order.address, masked=masked)
+
+
+def contact_from(address: Mapping[str, Any], *, masked: bool) -> ContactPublic:
+    """A stored contact (an order's, a customer's address), masked unless `masked` is False."""
     name, phone, detail = (str(address.get(k, "")) for k in ("name", "phone", "detail"))
     if masked:
         name, phone, detail = mask_name(name), mask_phone(phone), mask_detail(detail)

@@ -172,6 +172,8 @@ async def flash_sale_rows(stack: Stack, http: Http, args: Any) -> list[Row]:
     sale, _ops = await _create_sale(http, sku, warehouse, price, args)
     say(f"[flash] {sale['flash_no']} open: {sale['total']} units of SKU {sku} at "
         f"{sale['price_fen']} fen, limit {sale['per_customer_limit']}")  # fmt: skip
+    # The buyers are customers the storefront knows (an unknown one is refused with 422).
+    await _stack.known_customers(stack.sessions, 10_000, args.flash_buyers - args.flash_repeat)
     answers, refused, accepted, wall = await _rush(http, sale, sku, args)
     again, winners = await _again(stack, http, sale, sku)
     found = await _checks(stack, sale)

@@ -43,6 +43,8 @@ ADDRESS = {
     "region_code": "310115",
     "detail": "世纪大道 1 号",
 }
+CUSTOMER_KEY = 42  # the storefront's customer every bench order names, upserted at start
+CUSTOMER = {"name": "张三", "phone": "13800000000", "channel": "app", "addresses": [ADDRESS]}
 BENCH_DOC = Document(
     ref_type="adjustment", ref_no="BENCH", actor="system:bench", reason="benchmark stock"
 )
@@ -105,6 +107,9 @@ async def running_stack(
             f"postgresql+asyncpg://postgres@127.0.0.1:{ports['pg']}/houtai", pool_size=5
         )
         stack.push_async_callback(engine.dispose)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ports['api']}") as api:
+            path = f"/v1/customers/{CUSTOMER_KEY}"  # orders name a customer the shop has
+            ok(await api.put(path, json=CUSTOMER, headers=SHOP, timeout=30), 200)
         yield Stack(
             api=f"http://127.0.0.1:{ports['api']}",
             payments=f"http://127.0.0.1:{ports['pay']}",
@@ -215,6 +220,29 @@ INVARIANTS = {
 }
 
 
+async def known_customers(
+    sessions: SessionFactory, first: int, count: int, created_ago: str = "1 minute"
+) -> None:
+    """Customers `first` … `first + count - 1` of the demo storefront, written straight to the
+    database (a storefront would PUT each: the benches that need thousands are not measuring
+    that), with no orders; keys already there are left as they are."""
+    async with sessions() as session:
+        shop = await session.scalar(
+            text("SELECT id FROM api_keys WHERE role = 'storefront' ORDER BY id LIMIT 1")
+        )
+        await session.execute(
+            text(
+                "INSERT INTO customers (api_key_id, customer_key, name, phone, addresses, channel,"
+                " created_at, updated_at) SELECT :shop, :first + i, '会员' || i, "
+                "'139' || lpad(i::text, 8, '0'), '[]'::jsonb, 'app', "
+                "now() - CAST(:ago AS interval), now() FROM generate_series(0, :n - 1) AS i "
+                "ON CONFLICT (api_key_id, customer_key) DO NOTHING"
+            ),
+            {"shop": shop, "first": first, "n": count, "ago": created_ago},
+        )
+        await session.commit()
+
+
 async def invariant_violations(sessions: SessionFactory) -> dict[str, list[tuple[int, int]]]:
     """(sku, warehouse) pairs breaking each invariant; empty when the ledgers balance."""
     found: dict[str, list[tuple[int, int]]] = {}
@@ -245,7 +273,12 @@ async def reserved_figures(sessions: SessionFactory, sku_id: int) -> tuple[int, 
 def order_body(key: str, skus: Sequence[int]) -> dict[str, Any]:
     """A storefront's order of one unit of each SKU, to Shanghai."""
     lines = [{"sku_id": sku, "quantity": 1} for sku in skus]
-    return {"client_order_key": key, "customer_id": 42, "address": ADDRESS, "lines": lines}
+    return {
+        "client_order_key": key,
+        "customer_id": CUSTOMER_KEY,
+        "address": ADDRESS,
+        "lines": lines,
+    }
 
 
 def ok(answer: httpx.Response, status: int) -> dict[str, Any]:

@@ -5,6 +5,8 @@ run on the same stack:
   flash sale (_campaign_flash.py): 5,000 buyers for 100 units → exactly 100 orders, 0 oversold,
   over-limit buyers refused, refusals p99 ≤ 250 ms, next to the create-order baseline of
   bench/orders.py (scenario a).
+  coupons (_campaign_coupons.py): a coupon issued to a 100,000-customer segment: issued/s, and
+  nothing issued twice after the worker is SIGKILLed in the middle.
 
 Targets are reported, not asserted: the exit status is non-zero only if the run itself breaks."""
 
@@ -21,17 +23,22 @@ import time
 import _campaign_flash
 import _stack
 from _baselines import BareWorkflow, noop
+from _campaign_coupons import coupon_batch_rows
 from _http import http_clients
 from _stack import say
 from temporalio.worker import Worker
 
 Row = tuple[str, ...]
+SECTIONS = ("flash", "coupons")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     add = p.add_argument
-    add("--only", default="flash", help="the parts to run, comma-separated [flash]")
+    add("--only", default=",".join(SECTIONS),
+        help=f"the parts to run, comma-separated [{','.join(SECTIONS)}]")  # fmt: skip
+    add("--quick", action="store_true", help="coupons: a smoke run of 10,000 customers")
+    add("--customers", type=int, default=None, help="coupons: segment size [100,000]")
     add("--clients", type=int, default=50, help="create-order baseline: clients [50]")
     add("--create-requests", type=int, default=300, help="baseline: measured calls [300]")
     add("--warmup", type=int, default=30, help="baseline: unmeasured calls first [30]")
@@ -43,7 +50,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     add("--flash-repeat", type=int, default=d["repeat"],
         help=f"flash: buyers who come twice [{d['repeat']}]")  # fmt: skip
     add("--flash-limit", type=int, default=d["limit"], help=f"flash: per customer [{d['limit']}]")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.customers is None:
+        args.customers = 10_000 if args.quick else 100_000
+    return args
 
 
 async def run(args: argparse.Namespace) -> list[Row]:
@@ -59,6 +69,8 @@ async def run(args: argparse.Namespace) -> list[Row]:
         async with raw_worker, http_clients(stack, connections) as http:
             if "flash" in args.only.split(","):
                 rows += await _campaign_flash.flash_sale_rows(stack, http, args)
+        if "coupons" in args.only.split(","):
+            rows += await coupon_batch_rows(stack, args.customers)
         broken = await _stack.invariant_violations(stack.sessions)
         verdict = "MISSED" if broken else "met"
         rows.append(("stock ledgers balance", str(broken or "yes"), "", "", "yes", verdict))

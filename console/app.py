@@ -28,6 +28,7 @@ from console import (
     loyalty,
     manifests,
     marketing,
+    members,
     notifications,
     orders,
     purchasing,
@@ -47,7 +48,8 @@ STATIC = Path(__file__).parent / "static"
 # QUIET. A new part is one module and one line here.
 GROUPS: Final = (
     ("", (dashboard, inbox, notifications)),
-    ("nav.group.sales", (orders, after_sales, loyalty)),
+    ("nav.group.sales", (orders, after_sales)),
+    ("nav.group.members", (members, loyalty)),
     ("nav.group.purchasing", (purchasing,)),
     ("nav.group.finance", (finance,)),
     ("nav.group.warehouse", (warehouse, putaway, transfers, manifests, devices)),

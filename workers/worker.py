@@ -12,6 +12,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.after_sales import AfterSaleActivities
+from activities.customers import CustomerActivities
 from activities.data_errors import DataErrorInterceptor
 from activities.diagnostics import DiagnosticsActivities
 from activities.flash_sales import FlashSaleActivities
@@ -29,6 +30,7 @@ from activities.transfers import TransferActivities
 from activities.waves import WaveActivities
 from core.db import SessionFactory
 from workflows.after_sale import AfterSaleWorkflow
+from workflows.coupon_batch import CouponBatchWorkflow
 from workflows.diagnostics import DiagnosticsWorkflow
 from workflows.flash_sale import FlashSaleWorkflow
 from workflows.late_payment import LatePaymentRefundWorkflow
@@ -57,6 +59,7 @@ WORKFLOWS = [
     TransferWorkflow,
     PointsExpiryWorkflow,
     FlashSaleWorkflow,
+    CouponBatchWorkflow,
 ]
 
 
@@ -124,6 +127,8 @@ def activities_for(deps: WorkerDeps) -> list[Callable[..., Any]]:
     ]
     flash = FlashSaleActivities(sessions)
     found += [flash.open_flash_sale, flash.close_flash_sale]
+    customers = CustomerActivities(sessions)
+    found += [customers.issue_coupon_chunk, customers.finish_coupon_batch]
     replenishment = ReplenishmentActivities(sessions)
     found += [replenishment.scan_reorder_points, replenishment.draft_po]
     if deps.payments is not None:

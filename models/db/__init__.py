@@ -5,6 +5,7 @@ from models.db.audit import AuditEntry
 from models.db.auth import ApiKey, Role, RolePermission, User, UserRole, UserWarehouse
 from models.db.base import Base
 from models.db.catalog import Brand, Category, Sku, Spu
+from models.db.customers import CouponBatch, Customer, CustomerCoupon, Segment
 from models.db.devices import Device, PackCheck, StaffBadge
 from models.db.flash_sales import FlashBuyer, FlashClaim, FlashSale
 from models.db.inventory import LocationStock, Stock, StockMovement
@@ -74,7 +75,10 @@ __all__ = [
     "CarrierCutoff",
     "Category",
     "Coupon",
+    "CouponBatch",
     "CouponRedemption",
+    "Customer",
+    "CustomerCoupon",
     "Device",
     "DeviceScan",
     "FlashBuyer",
@@ -131,6 +135,7 @@ __all__ = [
     "Reservation",
     "Role",
     "RolePermission",
+    "Segment",
     "Sku",
     "Spu",
     "StaffBadge",

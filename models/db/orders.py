@@ -48,6 +48,8 @@ class Order(Base):
         Index("ix_orders_escalated", "placed_at", postgresql_where=text("escalated")),
         Index("ix_orders_under_review", "placed_at", postgresql_where=text("under_review")),
         Index("ix_orders_payable", "payable_fen", "order_no"),  # the list sorted by amount
+        # A customer's orders (models/db/customers.py): the customer page, segment rules.
+        Index("ix_orders_customer", "api_key_id", "customer_id", "placed_at"),
         CheckConstraint("paid_fen >= 0 AND refunded_fen >= 0", name="money_not_negative"),
     )
 

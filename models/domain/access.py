@@ -74,6 +74,12 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     # Personal data (DESIGN §9): staff views show phones and addresses masked; revealing one is
     # an audited call that needs this. The storefront sees its own orders' data, which it sent.
     "pii.read": frozenset({"admin", "cs"}),
+    # Customers as records (DESIGN §6.7): the storefront upserts its own; staff find and read
+    # them (masked, see pii.read), define segments and issue coupons to them.
+    "customers.write": frozenset({"storefront"}),
+    "customers.read": frozenset({"admin", "ops", "cs"}),
+    "segments.read": frozenset({"admin", "ops", "cs"}),
+    "segments.write": frozenset({"admin", "ops"}),
 }
 
 # Permissions whose routes the admin IP allow-list guards.
@@ -85,6 +91,7 @@ ADMIN_PERMISSIONS: Final = frozenset({"users.manage", "audit.read"})
 KEY_ONLY_PERMISSIONS: Final = frozenset(
     {
         "orders.create",
+        "customers.write",
         "orders.pay",
         "orders.confirm",
         "packages.pack",

@@ -27,6 +27,7 @@ from tests.support.orders import (
     SHOP,
     deliver,
     eventually,
+    known_customer,
     pack_and_hand_over,
     pay,
     wait_cancelled,
@@ -210,6 +211,7 @@ async def test_a_cancelled_order_gives_back_the_points_it_spent(
     assert twice.json()["balance"] == 500  # the same key books once
     [sku] = await skus_in(stack, "SH01", 1, only=True)
     lines = [{"sku_id": sku, "quantity": 1}]
+    await known_customer(api, customer)
     too_many = order_body(lines, key=f"c-{customer}-0", customer_id=customer, points=501)
     refused = problem(await api.post("/v1/orders", headers=SHOP, json=too_many), 409)
     assert refused["type"].endswith("PointsNotApplicableError"), refused

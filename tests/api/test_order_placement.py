@@ -28,7 +28,7 @@ from tests.support.order_api import (
     view,
     warehouse_id,
 )
-from tests.support.orders import ADDRESS, SHOP
+from tests.support.orders import ADDRESS, SHOP, known_customer
 from tests.support.stack import Stack
 
 # --- placing ---------------------------------------------------------------------------------
@@ -132,6 +132,7 @@ async def test_out_of_stock_is_409_naming_the_skus_and_reserves_nothing(
     stack: Stack, api: httpx.AsyncClient
 ) -> None:
     [stocked, short] = await skus_in(stack, "SH01", 2)
+    await known_customer(api, 7)
     async with stack.sessions() as session:  # a SKU the demo data has none of anywhere
         empty = await session.scalar(
             text(
@@ -169,6 +170,7 @@ async def test_an_unknown_sku_is_422_and_reserves_nothing(
     stack: Stack, api: httpx.AsyncClient
 ) -> None:
     [sku] = await skus_in(stack, "SH01")
+    await known_customer(api, 7)
     before = await figures(stack)
 
     answer = await api.post(
@@ -187,6 +189,7 @@ async def test_an_unknown_sku_is_422_and_reserves_nothing(
 
 async def test_invalid_input_is_422_naming_the_field(stack: Stack, api: httpx.AsyncClient) -> None:
     [sku] = await skus_in(stack, "SH01")
+    await known_customer(api, 7)
     good = order_body(lines_of((sku, 1)))
     no_address = {k: v for k, v in good.items() if k != "address"}
 

@@ -20,6 +20,7 @@ from tests.support.orders import (
     ADDRESS,
     SHOP,
     deliver,
+    known_customer,
     one_warehouse_skus,
     pack_and_hand_over,
     pay,
@@ -52,6 +53,7 @@ async def test_two_warehouse_order_from_placement_to_closed(stack: Stack) -> Non
         httpx.AsyncClient(base_url=stack.payments, timeout=30) as provider,
         httpx.AsyncClient(base_url=stack.carrier, timeout=30) as carrier,
     ):
+        await known_customer(api, 42)
         placed = await api.post("/v1/orders", json=body, headers=SHOP)
         assert placed.status_code == 201, placed.text
         order = placed.json()

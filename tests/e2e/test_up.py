@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.support import totp
+from tests.support.orders import known_customer_now
 from tests.support.up import READY_TIMEOUT_S, Up
 from workers.embedded import port_open
 from workers.seed import DEMO_PASSWORD, DEMO_STOREFRONT_KEY
@@ -80,6 +81,7 @@ def assert_an_order_is_placed_and_paid(http: httpx.Client, sandbox_port: int) ->
         for row in http.get("/v1/stock", headers=shop, params={"limit": 500}).json()["data"]
         if row["sellable"] > 0
     )
+    known_customer_now(http, 7, shop)
     placed = http.post(
         "/v1/orders",
         headers=shop,

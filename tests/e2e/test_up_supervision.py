@@ -15,6 +15,7 @@ import time
 import httpx
 import pytest
 
+from tests.support.orders import known_customer_now
 from tests.support.up import Up
 from workers.seed import DEMO_STOREFRONT_KEY
 
@@ -104,6 +105,7 @@ def place_and_pay(http: httpx.Client, sandbox_port: int, key: str) -> str:
     )
     body = {"client_order_key": f"heal-{key}", "customer_id": 7, "address": ADDRESS,
             "lines": [{"sku_id": sku, "quantity": 1}]}  # fmt: skip
+    known_customer_now(http, 7)
     deadline = time.monotonic() + 90
     while (placed := http.post("/v1/orders", headers=SHOP, json=body)).status_code == 503:
         assert time.monotonic() < deadline, placed.text

@@ -29,6 +29,7 @@ from tests.support.orders import (
     ADDRESS,
     SHOP,
     deliver,
+    known_customer,
     one_warehouse_skus,
     pack_and_hand_over,
     pay,
@@ -75,6 +76,7 @@ async def test_orders_survive_worker_crashes_without_doubling_a_step(
         httpx.AsyncClient(base_url=stack.payments, timeout=30) as provider,
         httpx.AsyncClient(base_url=stack.carrier, timeout=30) as carrier,
     ):
+        await known_customer(api, 9)
         placed = await api.post("/v1/orders", json=body, headers=SHOP)
         assert placed.status_code == 201, placed.text
         order_no = placed.json()["order_no"]

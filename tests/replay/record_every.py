@@ -60,6 +60,7 @@ from tests.support.orders import (
     deliver,
     device_for,
     eventually,
+    known_customer,
     one_warehouse_skus,
     pack_and_hand_over,
     pay,
@@ -923,6 +924,7 @@ async def loyalty_points(c: Clients) -> None:
     on one delivered, refunded one unit of three (points back pro rata, points-back-with-refund),
     confirmed: it earns points and growth (earn-points-on-completion) and closes."""
     sku = await only_in(c.stack, "SH01")
+    await known_customer(c.api, 77)
     await _grant(c, 77, 1_000)
     lines = [{"sku_id": sku, "quantity": 3}]
     body = {"client_order_key": "pts-1", "customer_id": 77, "address": RECEIVER, "lines": lines,
@@ -1002,7 +1004,46 @@ def _timings(**changes: Any) -> OrderTimings:
 
 BACKORDER = _timings(backorder_retry=timedelta(seconds=2), backorder_for=timedelta(minutes=10))
 
+
 # name: (scenario, running_stack's keywords: the order timings and policy it runs under)
+async def coupon_batch(c: Clients) -> None:
+    """Members (DESIGN §6.7): a coupon issued to a segment of five dormant customers, once
+    through the API (one chunk) and once started directly with chunks of two and two chunks a
+    run (continued as new, then done)."""
+    from models.contracts.customers import CouponBatchInput
+    from models.db import CouponBatch
+    from tests.support.members import a_coupon, batch_done, upsert
+    from workflows.coupon_batch import CouponBatchWorkflow, coupon_batch_id
+
+    for key in range(1, 6):
+        await upsert(c.api, 800 + key, f"会员{key}", f"1370000{key:04d}")
+    coupon = await a_coupon(c.stack, "REPLAY-BACK")
+    ops = await staff(c.api, "ops")
+    rules = [{"kind": "no_order_in", "days": 180}]
+    made = await c.api.post("/v1/segments", json={"name": "沉睡", "rules": rules}, headers=ops)
+    assert made.status_code == 201, made.text
+    path = f"/v1/segments/{made.json()['id']}/coupon-batches"
+    started = await c.api.post(path, json={"coupon_id": coupon}, headers=ops)
+    assert started.status_code == 201, started.text
+    first = started.json()
+    await batch_done(c.api, first["id"], ops)
+    async with c.stack.sessions() as session:
+        again = CouponBatch(
+            segment_id=first["segment_id"], coupon_id=coupon, status="running",
+            as_of=datetime.fromisoformat(first["as_of"]), total=5, created_by="replay",
+        )  # fmt: skip
+        session.add(again)
+        await session.commit()
+    await c.stack.client.start_workflow(
+        CouponBatchWorkflow.run,
+        CouponBatchInput(batch_id=again.id, chunk=2, chunks_per_run=2),
+        id=coupon_batch_id(again.id),
+        task_queue=c.stack.task_queue,
+    )
+    await batch_done(c.api, again.id, ops)
+    c.finished(coupon_batch_id(first["id"]), coupon_batch_id(again.id))
+
+
 SCENARIOS: dict[str, tuple[Scenario, dict[str, Any]]] = {
     "order_happy": (order_happy, {}),
     "close_at_once": (close_at_once, {"timings": _timings(after_sale_window=timedelta(0))}),
@@ -1052,6 +1093,7 @@ SCENARIOS: dict[str, tuple[Scenario, dict[str, Any]]] = {
     "loyalty_points": (loyalty_points, {}),
     "points_expiry": (points_expiry, {}),
     "flash_sale": (flash_sale, {"timings": _timings(flash_payment_window=timedelta(seconds=3))}),
+    "coupon_batch": (coupon_batch, {}),
 }
 
 

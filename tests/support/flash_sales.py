@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from models.db import Sku, StockMovement
 from tests.support.order_api import Headers, Json, order_body
-from tests.support.orders import SHOP, eventually
+from tests.support.orders import SHOP, eventually, known_customer
 from tests.support.stack import Stack
 
 
@@ -73,6 +73,7 @@ async def wait_flash_status(
 async def buy(
     api: httpx.AsyncClient, sale_id: int, sku_id: int, customer_id: int, key: str, quantity: int = 1
 ) -> httpx.Response:
+    await known_customer(api, customer_id)
     body: dict[str, Any] = order_body(
         [{"sku_id": sku_id, "quantity": quantity}], key=key, customer_id=customer_id
     )

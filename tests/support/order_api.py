@@ -25,7 +25,7 @@ from temporalio.client import Client
 from models.db import Coupon, MoneyEntry, Package, Refund, Reservation, Warehouse
 from tests.support import totp
 from tests.support.invariants import assert_stock_invariants
-from tests.support.orders import ADDRESS, SHOP, eventually
+from tests.support.orders import ADDRESS, SHOP, eventually, known_customer
 from tests.support.stack import Stack, running_stack
 from workers.seed import DEMO_DEVICE_KEYS, DEMO_PASSWORD
 
@@ -138,6 +138,7 @@ def order_body(lines: list[Json], key: str = "cart-1", customer_id: int = 7, **e
 
 
 async def place_order(api: httpx.AsyncClient, body: Json, headers: Headers = SHOP) -> Json:
+    await known_customer(api, body["customer_id"], headers)
     answer = await api.post("/v1/orders", json=body, headers=headers)
     assert answer.status_code == 201, answer.text
     order: Json = answer.json()

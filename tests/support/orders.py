@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -21,6 +22,31 @@ ADDRESS = {
     "region_code": "310115",
     "detail": "浦东新区世纪大道 100 号",
 }
+# The storefront's customer an order names (orders must name one it has upserted).
+CUSTOMER = {"name": "张三", "phone": "13800000000", "channel": "app", "addresses": [ADDRESS]}
+
+
+async def known_customer(
+    api: httpx.AsyncClient, customer_id: int, headers: dict[str, str] = SHOP
+) -> dict[str, Any]:
+    """Upsert the storefront's customer `customer_id` (PUT /v1/customers/…), as a storefront
+    does before its customer's first order; the record as the API answers it."""
+    answer = await api.put(f"/v1/customers/{customer_id}", json=CUSTOMER, headers=headers)
+    assert answer.status_code == 200, answer.text
+    found: dict[str, Any] = answer.json()
+    return found
+
+
+def known_customer_now(
+    http: httpx.Client, customer_id: int, headers: dict[str, str] = SHOP, seconds: float = 90
+) -> None:
+    """known_customer for a synchronous client, retried while the API says it is busy (503)."""
+    deadline = time.monotonic() + seconds
+    path = f"/v1/customers/{customer_id}"
+    while (answer := http.put(path, json=CUSTOMER, headers=headers)).status_code == 503:
+        assert time.monotonic() < deadline, answer.text
+        time.sleep(0.5)
+    assert answer.status_code == 200, answer.text
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], what: str, seconds: float = 60) -> Any:
@@ -151,6 +177,7 @@ async def place(
     api: httpx.AsyncClient, client_key: str, customer_id: int, lines: dict[int, int]
 ) -> str:
     """Place an order for {sku_id: quantity} as the demo storefront; returns its number."""
+    await known_customer(api, customer_id)
     placed = await api.post(
         "/v1/orders",
         headers=SHOP,

@@ -1,0 +1,157 @@
+"""Segments by rules over orders, and coupons issued to a segment (DESIGN §6.7).
+
+Issuing starts CouponBatchWorkflow (`coupon-batch-<id>`) over a batch row that counts the
+segment as of now; the row's `issued` moves with every chunk, so the batch's progress is read
+from it (lists come from projection tables). Each customer gets the coupon once per batch."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Query
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.deps import Deps, Session, Writer, require, writer
+from api.errors import conflict, not_found
+from api.pagination import Paging, fetch_page
+from api.routes.customers import customer_public
+from api.routing import Routes
+from api.schemas.customers import (
+    CouponBatchCreate,
+    CouponBatchesPublic,
+    CouponBatchPublic,
+    CustomersPublic,
+    SegmentCreate,
+    SegmentPublic,
+    SegmentsPublic,
+)
+from api.schemas.types import IdParam
+from api.workflow_calls import answer
+from models.contracts.customers import CouponBatchInput
+from models.contracts.customers import Segment as SegmentRules
+from models.db import Coupon, CouponBatch, Customer, Segment
+from services import segments
+from workflows.coupon_batch import CouponBatchWorkflow, coupon_batch_id
+
+router = Routes(prefix="/v1", tags=["segments"])
+Read = Depends(require("segments.read"))
+Write = Annotated[Writer, Depends(writer("segments.write"))]
+
+
+async def _segment(session: AsyncSession, segment_id: int) -> Segment:
+    segment = await session.get(Segment, segment_id)
+    if segment is None:
+        raise not_found("segment", segment_id)
+    return segment
+
+
+@router.post("/segments", status_code=201)
+async def create_segment(body: SegmentCreate, w: Write) -> SegmentPublic:
+    if await w.session.scalar(select(Segment.id).where(Segment.name == body.name)):
+        raise conflict(f"segment {body.name} already exists", field="name")
+    rules = SegmentRules.model_validate(body.model_dump()).model_dump()["rules"]
+    segment = Segment(name=body.name, rules=rules)
+    w.session.add(segment)
+    await w.session.flush()
+    await w.commit("segment.create", "segment", segment.id, {"rules": rules})
+    return SegmentPublic.model_validate(segment)
+
+
+@router.get("/segments", dependencies=[Read])
+async def list_segments(session: Session, paging: Paging) -> SegmentsPublic:
+    rows, count = await fetch_page(session, select(Segment).order_by(Segment.id.desc()), paging)
+    return SegmentsPublic(data=[SegmentPublic.model_validate(r) for r in rows], count=count)
+
+
+@router.get("/segments/{segment_id}", dependencies=[Read])
+async def get_segment(segment_id: IdParam, session: Session) -> SegmentPublic:
+    """The segment with its members counted now."""
+    segment = await _segment(session, segment_id)
+    members = await segments.count_members(session, segments.rules_of(segment), datetime.now(UTC))
+    return SegmentPublic.model_validate(segment).model_copy(update={"members": members})
+
+
+@router.get(
+    "/segments/{segment_id}/customers",
+    dependencies=[Read, Depends(require("customers.read"))],
+)
+async def segment_customers(
+    segment_id: IdParam, session: Session, paging: Paging
+) -> CustomersPublic:
+    """The segment's customers now, in id order (masked)."""
+    segment = await _segment(session, segment_id)
+    condition = segments.member(segments.rules_of(segment), datetime.now(UTC))
+    rows, count = await fetch_page(
+        session, select(Customer).where(condition).order_by(Customer.id), paging
+    )
+    return CustomersPublic(data=[customer_public(c, masked=True) for c in rows], count=count)
+
+
+@router.post("/segments/{segment_id}/coupon-batches", status_code=201)
+async def issue_coupons(
+    segment_id: IdParam, body: CouponBatchCreate, deps: Deps, w: Write
+) -> CouponBatchPublic:
+    """Give coupon `coupon_id` to every customer of the segment as of now, in the background
+    (CouponBatchWorkflow); the answer is the batch, running."""
+    segment = await _segment(w.session, segment_id)
+    coupon = await w.session.get(Coupon, body.coupon_id)
+    if coupon is None:
+        raise not_found("coupon", body.coupon_id)
+    if not coupon.active:
+        raise conflict(f"coupon {coupon.code} is not active", field="coupon_id")
+    as_of = datetime.now(UTC)
+    total = await segments.count_members(w.session, segments.rules_of(segment), as_of)
+    batch = CouponBatch(
+        segment_id=segment.id,
+        coupon_id=coupon.id,
+        status="running",
+        as_of=as_of,
+        total=total,
+        issued=0,
+        cursor=0,
+        created_by=w.actor,
+    )
+    w.session.add(batch)
+    await w.session.flush()
+    await w.commit("coupon_batch.start", "coupon_batch", batch.id, {"coupon": coupon.code})
+    workflow_id = coupon_batch_id(batch.id)
+    await answer(
+        deps.require_temporal().start_workflow(
+            CouponBatchWorkflow.run,
+            CouponBatchInput(batch_id=batch.id, chunk=deps.coupon_batch_chunk),
+            id=workflow_id,
+            task_queue=deps.task_queue,
+        ),
+        kind="coupon batch",
+        ident=workflow_id,
+    )
+    await w.session.refresh(batch)
+    shown = CouponBatchPublic.model_validate(batch)
+    await w.session.commit()
+    return shown
+
+
+@router.get("/coupon-batches", dependencies=[Read])
+async def list_coupon_batches(
+    session: Session,
+    paging: Paging,
+    segment_id: Annotated[IdParam | None, Query()] = None,
+) -> CouponBatchesPublic:
+    query = select(CouponBatch).order_by(CouponBatch.id.desc())
+    if segment_id is not None:
+        query = query.where(CouponBatch.segment_id == segment_id)
+    rows, count = await fetch_page(session, query, paging)
+    return CouponBatchesPublic(
+        data=[CouponBatchPublic.model_validate(r) for r in rows], count=count
+    )
+
+
+@router.get("/coupon-batches/{batch_id}", dependencies=[Read])
+async def get_coupon_batch(batch_id: IdParam, session: Session) -> CouponBatchPublic:
+    """The batch's progress: `issued` of `total`, `status` done when every chunk is in."""
+    batch = await session.get(CouponBatch, batch_id, populate_existing=True)
+    if batch is None:
+        raise not_found("coupon batch", batch_id)
+    return CouponBatchPublic.model_validate(batch)

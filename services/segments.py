@@ -1,0 +1,119 @@
+"""Segments by rules over orders and coupon batches issued to them (DESIGN §6.7).
+
+A rule (models/contracts/customers.py) becomes one SQL condition on `customers` (RULE_SQL): a
+new rule kind adds its contract model and its entry here. A customer's orders are those of the
+same storefront naming its key; a rule measures them as of an instant `as_of` (orders placed in
+(as_of - days, as_of]), and only customers recorded by `as_of` are members, so a batch's
+retries and chunks see one segment.
+
+A batch issues in chunks of customers in id order: each chunk inserts the coupons with ON
+CONFLICT DO NOTHING on (batch, customer) and moves the batch's `issued` and `cursor` in the
+same transaction, so a chunk run twice (a worker killed after committing, before reporting)
+gives nothing twice and counts nothing twice."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.contracts.customers import ChunkIssued, NoOrderIn, PaidAtLeast, Rule, Segment
+from models.db import CouponBatch, Customer, CustomerCoupon, Order
+from models.db import Segment as SegmentRow
+
+
+def _orders_since(as_of: datetime, days: int) -> ColumnElement[bool]:
+    return and_(
+        Order.api_key_id == Customer.api_key_id,
+        Order.customer_id == Customer.customer_key,
+        Order.placed_at > as_of - timedelta(days=days),
+        Order.placed_at <= as_of,
+    )
+
+
+def _paid_at_least(rule: Any, as_of: datetime) -> ColumnElement[bool]:
+    assert isinstance(rule, PaidAtLeast)
+    paid = (
+        select(func.coalesce(func.sum(Order.paid_fen - Order.refunded_fen), 0))
+        .where(_orders_since(as_of, rule.days))
+        .scalar_subquery()
+    )
+    return paid >= rule.min_fen
+
+
+def _no_order_in(rule: Any, as_of: datetime) -> ColumnElement[bool]:
+    assert isinstance(rule, NoOrderIn)
+    return ~exists().where(_orders_since(as_of, rule.days), Order.paid_fen > 0)
+
+
+RULE_SQL: dict[type, Callable[[Any, datetime], ColumnElement[bool]]] = {
+    PaidAtLeast: _paid_at_least,
+    NoOrderIn: _no_order_in,
+}
+
+
+def member(rules: Sequence[Rule], as_of: datetime) -> ColumnElement[bool]:
+    """The condition on `customers` that every rule holds as of `as_of`."""
+    held = [RULE_SQL[type(rule)](rule, as_of) for rule in rules]
+    return and_(Customer.created_at <= as_of, *held) if held else Customer.created_at <= as_of
+
+
+def rules_of(row: SegmentRow) -> list[Rule]:
+    return Segment.model_validate({"rules": row.rules}).rules
+
+
+async def count_members(session: AsyncSession, rules: Sequence[Rule], as_of: datetime) -> int:
+    found = await session.scalar(
+        select(func.count()).select_from(Customer).where(member(rules, as_of))
+    )
+    return int(found or 0)
+
+
+async def members_after(
+    session: AsyncSession, rules: Sequence[Rule], as_of: datetime, after: int, limit: int
+) -> list[int]:
+    """The ids of the segment's next `limit` customers after the id `after`."""
+    found = await session.scalars(
+        select(Customer.id)
+        .where(Customer.id > after, member(rules, as_of))
+        .order_by(Customer.id)
+        .limit(limit)
+    )
+    return list(found)
+
+
+async def issue_chunk(session: AsyncSession, batch_id: int, after: int, limit: int) -> ChunkIssued:
+    """Give the batch's coupon to the segment's next customers after `after` (flushed)."""
+    batch = await session.get(CouponBatch, batch_id, with_for_update=True)
+    if batch is None:
+        raise LookupError(f"coupon batch {batch_id} does not exist")
+    segment = await session.get(SegmentRow, batch.segment_id)
+    assert segment is not None  # a foreign key
+    ids = await members_after(session, rules_of(segment), batch.as_of, after, limit)
+    issued = 0
+    if ids:
+        rows = [{"batch_id": batch_id, "customer_id": i, "coupon_id": batch.coupon_id} for i in ids]
+        given = await session.scalars(
+            insert(CustomerCoupon)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["batch_id", "customer_id"])
+            .returning(CustomerCoupon.id)
+        )
+        issued = len(list(given))
+        batch.issued += issued
+        batch.cursor = max(batch.cursor, ids[-1])
+    await session.flush()
+    return ChunkIssued(last=ids[-1] if ids else after, issued=issued, done=len(ids) < limit)
+
+
+async def finish_batch(session: AsyncSession, batch_id: int, at: datetime) -> None:
+    """The batch done (once: a repeat changes nothing)."""
+    await session.execute(
+        update(CouponBatch)
+        .where(CouponBatch.id == batch_id, CouponBatch.status == "running")
+        .values(status="done", finished_at=at)
+    )

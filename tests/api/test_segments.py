@@ -1,0 +1,146 @@
+"""Segments by rules over orders (DESIGN §6.7) and coupons issued to a segment by a batch:
+who is in (paid at least so much in so many days, no paid order in so many days), the batch's
+progress, and one coupon per customer and batch."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import func, select
+
+from models.db import AuditEntry, CustomerCoupon
+from tests.support.members import a_coupon, batch_done, past_order, upsert
+from tests.support.order_api import problem, staff
+from tests.support.stack import Stack
+
+BIG = {"kind": "paid_at_least", "min_fen": 50_000, "days": 90}  # ¥500 in 90 days
+DORMANT = {"kind": "no_order_in", "days": 180}
+
+
+async def people(stack: Stack, api: httpx.AsyncClient) -> dict[str, int]:
+    """Five customers of the demo storefront and their orders (ids by name)."""
+    ids = {}
+    for key, name in enumerate(("amy", "bob", "cat", "dan", "eve"), start=601):
+        ids[name] = (await upsert(api, key, name, f"1390000{key:04d}"))["id"]
+    await past_order(stack, "SO-A-1", 601, days_ago=10, paid_fen=60_000)  # amy: ¥600 lately
+    await past_order(stack, "SO-B-1", 602, days_ago=20, paid_fen=30_000)  # bob: ¥300 lately
+    await past_order(stack, "SO-B-2", 602, days_ago=100, paid_fen=30_000)  # ... and ¥300 before
+    await past_order(stack, "SO-B-3", 602, days_ago=5, paid_fen=40_000, refunded_fen=40_000)
+    await past_order(stack, "SO-D-1", 604, days_ago=200, paid_fen=90_000)  # dan: long ago
+    await past_order(stack, "SO-E-1", 605, days_ago=3, paid_fen=0, status="cancelled")  # unpaid
+    return ids  # cat has no orders at all
+
+
+async def members(api: httpx.AsyncClient, segment_id: int, headers: dict[str, str]) -> set[int]:
+    answer = await api.get(f"/v1/segments/{segment_id}/customers", headers=headers)
+    assert answer.status_code == 200, answer.text
+    return {c["id"] for c in answer.json()["data"]}
+
+
+async def test_segments_choose_customers_by_their_orders(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    ids = await people(stack, api)
+    ops = await staff(api, "ops")
+
+    big = await api.post("/v1/segments", json={"name": "大客户", "rules": [BIG]}, headers=ops)
+    dormant = await api.post("/v1/segments", json={"name": "沉睡", "rules": [DORMANT]}, headers=ops)
+    both = await api.post(
+        "/v1/segments",
+        json={"name": "沉睡且不花钱", "rules": [DORMANT, {**BIG, "min_fen": 0}]},
+        headers=ops,
+    )
+
+    for made in (big, dormant, both):
+        assert made.status_code == 201, made.text
+    assert await members(api, big.json()["id"], ops) == {ids["amy"]}  # bob: ¥300 net in 90 days
+    assert await members(api, dormant.json()["id"], ops) == {ids["cat"], ids["dan"], ids["eve"]}
+    assert await members(api, both.json()["id"], ops) == {ids["cat"], ids["dan"], ids["eve"]}
+    shown = (await api.get(f"/v1/segments/{big.json()['id']}", headers=ops)).json()
+    assert (shown["name"], shown["members"], shown["rules"]) == ("大客户", 1, [BIG])
+    listed = (await api.get("/v1/segments", headers=ops)).json()
+    assert [s["name"] for s in listed["data"]] == ["沉睡且不花钱", "沉睡", "大客户"]
+    async with stack.sessions() as session:
+        actions = (
+            await session.scalars(
+                select(AuditEntry.action).where(AuditEntry.object_type == "segment")
+            )
+        ).all()
+    assert actions == ["segment.create"] * 3
+
+
+async def test_segment_rules_are_checked(stack: Stack, api: httpx.AsyncClient) -> None:
+    ops = await staff(api, "ops")
+    for rules, field in (
+        ([{"kind": "level_at_least", "level": 3}], "rules.0"),  # levels come with loyalty
+        ([{"kind": "no_order_in", "days": 0}], "rules.0.no_order_in.days"),
+        ([{"kind": "paid_at_least", "min_fen": 1.5, "days": 9}], "rules.0.paid_at_least.min_fen"),
+        ([], "rules"),
+    ):
+        answer = await api.post("/v1/segments", json={"name": "x", "rules": rules}, headers=ops)
+        assert field in [e["field"] for e in problem(answer, 422)["errors"]], answer.text
+    made = await api.post("/v1/segments", json={"name": "同名", "rules": [DORMANT]}, headers=ops)
+    assert made.status_code == 201, made.text
+    again = await api.post("/v1/segments", json={"name": "同名", "rules": [DORMANT]}, headers=ops)
+    assert again.status_code == 409
+    cs = await staff(api, "cs")
+    assert (
+        await api.post("/v1/segments", json={"name": "y", "rules": [DORMANT]}, headers=cs)
+    ).status_code == 403
+    assert (await api.get("/v1/segments", headers=cs)).status_code == 200
+    assert (await api.get("/v1/segments/999", headers=cs)).status_code == 404
+
+
+async def test_a_coupon_batch_gives_each_member_one_coupon_and_shows_its_progress(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    ids = await people(stack, api)
+    coupon = await a_coupon(stack, "COMEBACK")
+    ops = await staff(api, "ops")
+    segment = (
+        await api.post("/v1/segments", json={"name": "沉睡", "rules": [DORMANT]}, headers=ops)
+    ).json()
+    path = f"/v1/segments/{segment['id']}/coupon-batches"
+
+    started = await api.post(path, json={"coupon_id": coupon}, headers=ops)
+
+    assert started.status_code == 201, started.text
+    batch = started.json()
+    assert (batch["total"], batch["coupon_id"]) == (3, coupon)
+    done = await batch_done(api, batch["id"], ops)
+    assert (done["issued"], done["total"], done["status"]) == (3, 3, "done")
+    assert done["finished_at"] is not None
+    async with stack.sessions() as session:
+        given = (
+            await session.execute(
+                select(CustomerCoupon.customer_id, CustomerCoupon.coupon_id).where(
+                    CustomerCoupon.batch_id == batch["id"]
+                )
+            )
+        ).all()
+    assert sorted(given) == sorted((ids[n], coupon) for n in ("cat", "dan", "eve"))
+
+    # A second batch is another issue: once more per customer, never twice within a batch.
+    second = (await api.post(path, json={"coupon_id": coupon}, headers=ops)).json()
+    await batch_done(api, second["id"], ops)
+    async with stack.sessions() as session:
+        per_batch = (
+            await session.execute(
+                select(
+                    CustomerCoupon.batch_id,
+                    func.count(),
+                    func.count(CustomerCoupon.customer_id.distinct()),
+                )
+                .group_by(CustomerCoupon.batch_id)
+                .order_by(CustomerCoupon.batch_id)
+            )
+        ).all()
+    assert per_batch == [(batch["id"], 3, 3), (second["id"], 3, 3)]
+    listed = (
+        await api.get("/v1/coupon-batches", params={"segment_id": segment["id"]}, headers=ops)
+    ).json()
+    assert [b["id"] for b in listed["data"]] == [second["id"], batch["id"]]
+
+    assert (await api.post(path, json={"coupon_id": 99999}, headers=ops)).status_code == 404
+    cs = await staff(api, "cs")
+    assert (await api.post(path, json={"coupon_id": coupon}, headers=cs)).status_code == 403
+    assert (await api.get("/v1/coupon-batches/99999", headers=ops)).status_code == 404
