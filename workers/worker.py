@@ -14,6 +14,7 @@ from temporalio.worker import Worker
 from activities.after_sales import AfterSaleActivities
 from activities.data_errors import DataErrorInterceptor
 from activities.diagnostics import DiagnosticsActivities
+from activities.group_buys import GroupBuyActivities
 from activities.inventory import InventoryActivities
 from activities.orders import OrderActivities
 from activities.payments import PaymentActivities
@@ -28,6 +29,7 @@ from activities.waves import WaveActivities
 from core.db import SessionFactory
 from workflows.after_sale import AfterSaleWorkflow
 from workflows.diagnostics import DiagnosticsWorkflow
+from workflows.group_buy import GroupBuyWorkflow
 from workflows.late_payment import LatePaymentRefundWorkflow
 from workflows.order import OrderWorkflow
 from workflows.purchase_order import PurchaseOrderWorkflow
@@ -51,6 +53,7 @@ WORKFLOWS = [
     WavePlannerWorkflow,
     WaveWorkflow,
     TransferWorkflow,
+    GroupBuyWorkflow,
 ]
 
 
@@ -109,6 +112,7 @@ def activities_for(deps: WorkerDeps) -> list[Callable[..., Any]]:
         transfers.ship_transfer,
         transfers.receive_transfer,
     ]
+    found.append(GroupBuyActivities(sessions).record_group_buy)
     replenishment = ReplenishmentActivities(sessions)
     found += [replenishment.scan_reorder_points, replenishment.draft_po]
     if deps.payments is not None:

@@ -66,6 +66,7 @@ LOCAL_ACTIVITIES = frozenset(
         "release_transfer_stock",
         "ship_transfer",
         "receive_transfer",
+        "record_group_buy",
     }
 )
 # Histories from before local activities replay with regular ones: the marker decides.

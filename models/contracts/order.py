@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from models.contracts.group_buy import GroupLink
 from models.contracts.pricing import AppliedDiscount, CartLine, PricedLine
 
 OrderStatus = Literal[
@@ -80,6 +81,9 @@ class PlaceOrderRequest(BaseModel):
     lines: list[CartLine]
     coupon_code: str | None = None
     address: ShippingAddress
+    # A group-buy member's order (DESIGN §6.8): priced at the group price, ships once the
+    # group completes, cancelled and refunded when it fails.
+    group: GroupLink | None = None
 
 
 class PackageLine(BaseModel):
@@ -116,6 +120,7 @@ class QuoteRequest(BaseModel):
     coupon_code: str | None
     region_code: str
     at: datetime
+    group: GroupLink | None = None  # the offer's SKU sold at the group price
 
 
 class ReserveRequest(BaseModel):

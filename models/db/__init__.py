@@ -6,6 +6,7 @@ from models.db.auth import ApiKey, Role, RolePermission, User, UserRole, UserWar
 from models.db.base import Base
 from models.db.catalog import Brand, Category, Sku, Spu
 from models.db.devices import Device, PackCheck, StaffBadge
+from models.db.group_buys import GroupBuy, GroupBuyMember, GroupBuyOffer
 from models.db.inventory import LocationStock, Stock, StockMovement
 from models.db.logins import LoginFailure
 from models.db.logistics import Carrier, CarrierCutoff, FreightPolicy, FreightRule, FreightTemplate
@@ -72,6 +73,9 @@ __all__ = [
     "FreightPolicy",
     "FreightRule",
     "FreightTemplate",
+    "GroupBuy",
+    "GroupBuyMember",
+    "GroupBuyOffer",
     "Location",
     "LocationStock",
     "LoginFailure",
