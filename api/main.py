@@ -22,6 +22,7 @@ from api.routes import (
     devices,
     finance,
     freight,
+    group_buys,
     health,
     inbox,
     login_admin,
@@ -153,6 +154,7 @@ def create_app(deps: AppDeps | None = None, settings: Settings | None = None) ->
         login_admin,
         roles,
         inbox,
+        group_buys,
     ):
         app.include_router(module.router)
     docs.install(app)

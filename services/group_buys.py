@@ -68,6 +68,7 @@ async def record_group(session: AsyncSession, record: GroupRecord) -> None:
             "customer_id": m.customer_id,
             "status": m.status,
             "joined_at": m.joined_at,
+            "paid_at": m.paid_at,
         }
         for m in view.members
     ]
@@ -75,6 +76,6 @@ async def record_group(session: AsyncSession, record: GroupRecord) -> None:
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=[GroupBuyMember.group_no, GroupBuyMember.order_no],
-            set_={"status": statement.excluded.status},
+            set_={"status": statement.excluded.status, "paid_at": statement.excluded.paid_at},
         )
     )

@@ -150,6 +150,7 @@ class GroupBuyWorkflow:
         if member is None or member.status != "joined":
             return
         member.status = "paid"
+        member.paid_at = workflow.now()
         await self._project()
 
     @workflow.signal(name=messages.GROUP_MEMBER_LEFT)

@@ -86,6 +86,7 @@ def upgrade() -> None:
         sa.Column("customer_id", sa.BigInteger(), nullable=False),
         sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("joined_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("paid_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
             _known("status", MEMBER_STATUSES), name=op.f("ck_group_buy_members_status_known")
         ),

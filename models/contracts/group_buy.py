@@ -48,6 +48,7 @@ class GroupMember(BaseModel):
     order_no: str
     status: MemberStatus = "joined"
     joined_at: datetime
+    paid_at: datetime | None = None  # its order took its payment (kept when the group ends)
 
 
 class GroupView(BaseModel):
@@ -70,7 +71,8 @@ class GroupView(BaseModel):
 
     @property
     def paid(self) -> int:
-        return sum(1 for m in self.members if m.status == "paid")
+        """Members who paid and did not leave (refunded by their orders if the group failed)."""
+        return sum(1 for m in self.members if m.paid_at is not None and m.status != "left")
 
 
 class MemberPaid(BaseModel):
