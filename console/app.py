@@ -23,6 +23,7 @@ from console import (
     devices,
     enrolment,
     finance,
+    group_buys,
     inbox,
     manifests,
     marketing,
@@ -48,7 +49,7 @@ GROUPS: Final = (
     ("nav.group.purchasing", (purchasing,)),
     ("nav.group.finance", (finance,)),
     ("nav.group.warehouse", (warehouse, putaway, transfers, manifests, devices)),
-    ("nav.group.catalog", (catalog, marketing)),
+    ("nav.group.catalog", (catalog, marketing, group_buys)),
     ("nav.group.system", (admin,)),
 )
 QUIET: Final = (auth, search, enrolment)
