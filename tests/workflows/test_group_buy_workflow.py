@@ -23,7 +23,7 @@ from models.contracts import order as o
 from models.contracts.group_buy import GroupInput, GroupLink, GroupRecord, GroupView, JoinRequest
 from models.contracts.pricing import CartLine
 from tests.support.temporal import time_skipping_server
-from tests.workflows.fakes import PAYABLE_FEN, T0, WAIT_S, FakeBackOffice, new_order_no
+from tests.workflows.fakes import CUSTOMER, PAYABLE_FEN, T0, WAIT_S, FakeBackOffice, new_order_no
 from tests.workflows.scenario import rejection
 from workflows.after_sale import AfterSaleWorkflow
 from workflows.group_buy import GroupBuyWorkflow
@@ -253,3 +253,31 @@ async def test_a_member_whose_payment_deadline_passes_gives_the_seat_back(
         second = await group.join(customer_id=1, size=2)  # the same customer, a new seat
         view = await group.handle.query(GroupBuyWorkflow.view)
     assert [(m.order_no, m.status) for m in view.members] == [(first, "left"), (second, "joined")]
+
+
+async def test_a_paid_member_who_cancels_while_waiting_is_refunded_and_frees_the_seat(
+    task_queue: str,
+) -> None:
+    async with group_running(task_queue) as group:
+        first = await group.join(customer_id=1, size=2)
+        await group.pay(first)
+        await group.paid_members(1)
+        cancelled = await group.order(first).execute_update(
+            OrderWorkflow.cancel, o.CancelRequest(actor=CUSTOMER, reason="不想等了")
+        )
+        await group.fake.wait_for("record_group_buy", lambda r: r.view.holding == 0)
+        second = await group.join(customer_id=2, size=2)
+        third = await group.join(customer_id=3, size=2)
+        await group.pay(second)
+        await group.pay(third)
+        view: GroupView = await group.ended(group.handle)
+    assert cancelled.status == "cancelled"
+    refunds = group.fake.of("refund_payment")
+    assert [(r.order_no, r.amount_fen) for r in refunds] == [(first, PAYABLE_FEN)]
+    assert view.status == "completed"
+    assert [(m.order_no, m.status) for m in view.members] == [
+        (first, "left"),
+        (second, "completed"),
+        (third, "completed"),
+    ]
+    assert view.paid == 2  # who left is not counted, though it had paid
