@@ -50,20 +50,21 @@ async def _offer(
     return int(ok(await api.post("/v1/group-buy-offers", json=body, headers=ops), 201)["id"])
 
 
+def _server_log(stack: Stack) -> None:
+    """What `houtai up` logged last, before the run breaks (its temp dir goes with it)."""
+    for log in sorted(stack.workdir.rglob("*.log")):
+        say(f"--- {log.name} (last lines)")
+        print("\n".join(log.read_text(errors="replace").splitlines()[-80:]), flush=True)
+
+
 def _buyer(key: str, customer_id: int) -> dict[str, Any]:
     return {"client_order_key": key, "customer_id": customer_id, "address": ADDRESS}
 
 
-async def group_buys(
-    stack: Stack,
-    api: httpx.AsyncClient,
-    *,
-    groups: int = 200,
-    size: int = 5,
-    concurrency: int = 40,
-    fail_after_minutes: int = 10,
-) -> list[tuple[str, str, str]]:
-    """Run the group section; the rows (figure, houtai, verdict) for the bench's table."""
+async def _offers(
+    stack: Stack, api: httpx.AsyncClient, groups: int, size: int, fail_after_minutes: int
+) -> tuple[int, int]:
+    """Stock for every member, and the two offers: one completing, one timing out."""
     async with stack.sessions() as session:
         sku = await session.scalar(
             text(
@@ -78,24 +79,50 @@ async def group_buys(
     ops = {"Authorization": f"Bearer {await _floor.login(api, 'ops')}"}
     completing = await _offer(api, ops, int(sku), size, 60)
     timing_out = await _offer(api, ops, int(sku), size, fail_after_minutes)
+    return completing, timing_out
+
+
+async def group_buys(
+    stack: Stack,
+    api: httpx.AsyncClient,
+    *,
+    groups: int = 200,
+    size: int = 5,
+    concurrency: int = 40,
+    fail_after_minutes: int = 10,
+) -> list[tuple[str, str, str]]:
+    """Run the group section; the rows (figure, houtai, verdict) for the bench's table."""
+    completing, timing_out = await _offers(stack, api, groups, size, fail_after_minutes)
     gate = asyncio.Semaphore(concurrency)
     joins: list[float] = []
     refused: list[str] = []
+    busy: list[str] = []  # 503 answers (the back office busy), each sent again
 
     async with httpx.AsyncClient(base_url=stack.payments, timeout=60) as provider:
+
+        async def send(path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+            """As a storefront does: a 503 (busy, nothing lost) is sent again, same keys."""
+            while True:
+                answer = await api.post(path, json=body, headers=SHOP)
+                if answer.status_code != 503:
+                    return answer
+                busy.append(path)
+                await asyncio.sleep(float(answer.headers.get("Retry-After", "2")))
 
         async def member(path: str, body: dict[str, Any], pays: bool) -> str:
             async with gate:
                 began = time.perf_counter()
-                answer = await api.post(path, json=body, headers=SHOP)
+                answer = await send(path, body)
                 joins.append(time.perf_counter() - began)
                 if answer.status_code == 409:
                     refused.append(answer.text[:200])
                     return ""
+                if answer.status_code != 201:
+                    _server_log(stack)
                 joined = ok(answer, 201)
                 if pays:
                     number = joined["order"]["order_no"]
-                    payment = ok(await api.post(f"/v1/orders/{number}/payments", headers=SHOP), 201)
+                    payment = ok(await send(f"/v1/orders/{number}/payments"), 201)
                     simulate = f"/v1/payments/{payment['payment_id']}/simulate"
                     ok(await provider.post(simulate, json={"outcome": "succeeded"}), 200)
                 return str(joined["group"]["group_no"])
@@ -141,7 +168,7 @@ async def group_buys(
     decided_after = time.perf_counter() - began
     return await _report(
         stack, [completing, timing_out], groups, size, statuses, joins, refused,
-        formed, decided_after,
+        formed, decided_after, len(busy),
     )  # fmt: skip
 
 
@@ -155,6 +182,7 @@ async def _report(
     refused: list[str],
     formed: float,
     decided_after: float,
+    busy: int,
 ) -> list[tuple[str, str, str]]:
     """The money ledger per member, once every refund is in; the table's rows."""
     expected_refunds = (groups // 2) * (size - 1)
@@ -190,6 +218,7 @@ async def _report(
          f"{statuses.get('forming', 0)}", f"{groups // 2} / {groups // 2} / 0"),
         ("members joined (201) / refused (409)", f"{members} / {len(refused)}",
          f"{groups * size} / 0"),
+        ("busy answers (503), sent again with the same keys", str(busy), ""),
         ("join p50 / p99 (open or join, order placed)",
          f"{_stack.ms(percentile(joins, 50))} / {_stack.ms(percentile(joins, 99))}", ""),
         ("every group formed (joined and paid)", f"{formed:.1f} s", ""),
