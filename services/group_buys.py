@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,9 +24,10 @@ def offer_status(offer: GroupBuyOffer, now: datetime) -> str:
     return "live"
 
 
-async def next_group_no(session: AsyncSession) -> str:
-    seq = int(await session.scalar(select(func.nextval("group_buy_no_seq"))) or 0)
-    return f"GB{seq:010d}"
+def group_number(first_order_no: str) -> str:
+    """A group is named after the order of the buyer who opened it (SO… → GB…), so opening
+    again with the same client key finds the same group."""
+    return f"GB{first_order_no[2:]}"
 
 
 async def record_group(session: AsyncSession, record: GroupRecord) -> None:

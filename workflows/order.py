@@ -525,6 +525,9 @@ class OrderWorkflow:
     def group_decided(self, decided: GroupDecided) -> None:
         """The group completed (the order ships once paid) or failed (cancel and refund)."""
         state = self._state
+        group = state.place_request.group if state.place_request is not None else None
+        if group is None or decided.group_no != group.group_no:
+            return  # not its group's word (a stray signal)
         if state.group_outcome is not None:
             return
         state.group_outcome = decided.outcome

@@ -46,7 +46,7 @@ from models.contracts.order import OrderInput, PlaceOrderRequest, ShippingAddres
 from models.contracts.pricing import CartLine
 from models.db import GroupBuy, GroupBuyMember, GroupBuyOffer, Sku
 from models.domain.business_day import BUSINESS_TZ
-from services.group_buys import next_group_no, offer_status
+from services.group_buys import group_number, offer_status
 from services.order_numbers import order_number
 from workflows.group_buy import GroupBuyWorkflow
 from workflows.order import OrderWorkflow
@@ -264,9 +264,8 @@ async def open_group(body: GroupOpen, deps: Deps, w: Buyer) -> JoinedPublic:
     order_no, joined = await _member_order_no(w, body.client_order_key)
     if joined is None:
         _live(offer)
-        group_no = await next_group_no(w.session)
-    else:
-        group_no = joined
+    # The group is named after its first member's order: a resend (same key) opens no other.
+    group_no = joined or group_number(order_no)
     await w.session.commit()  # never hold a connection while waiting for a workflow
     start = WithStartWorkflowOperation(
         GroupBuyWorkflow.run,

@@ -1,5 +1,5 @@
-"""group buys (拼团): offers, the groups opened on them and their members, and the group number
-sequence
+"""group buys (拼团): offers, the groups opened on them (named after their first member's order)
+and their members
 
 Revision ID: 0031_group_buys
 Revises: 0021_transfers
@@ -25,7 +25,6 @@ def _known(column: str, values: tuple[str, ...]) -> str:
 
 
 def upgrade() -> None:
-    op.execute(sa.schema.CreateSequence(sa.Sequence("group_buy_no_seq")))
     op.create_table(
         "group_buy_offers",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -107,4 +106,3 @@ def downgrade() -> None:
     op.drop_table("group_buys")
     op.drop_index(op.f("ix_group_buy_offers_sku_id"), table_name="group_buy_offers")
     op.drop_table("group_buy_offers")
-    op.execute(sa.schema.DropSequence(sa.Sequence("group_buy_no_seq")))

@@ -13,7 +13,6 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
-    Sequence,
     String,
     func,
 )
@@ -21,7 +20,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.db.base import Base
 
-GROUP_NO_SEQUENCE = Sequence("group_buy_no_seq", metadata=Base.metadata)
 GROUP_STATUSES = ("forming", "completed", "failed")
 MEMBER_STATUSES = ("joined", "paid", "left", "completed", "failed")
 
