@@ -89,7 +89,7 @@ async def group_buys(
     groups: int = 200,
     size: int = 5,
     concurrency: int = 40,
-    fail_after_minutes: int = 10,
+    fail_after_minutes: int = 15,
 ) -> list[tuple[str, str, str]]:
     """Run the group section; the rows (figure, houtai, verdict) for the bench's table."""
     completing, timing_out = await _offers(stack, api, groups, size, fail_after_minutes)
