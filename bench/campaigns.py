@@ -48,8 +48,8 @@ def main(argv: list[str]) -> int:
     p.add_argument(
         "--fail-after-minutes",
         type=int,
-        default=10,
-        help="the failing half's time limit: longer than forming takes [10]",
+        default=15,
+        help="the failing half's time limit: longer than forming takes [15]",
     )
     args = p.parse_args(argv)
     args.groups = args.groups or (20 if args.quick else 200)
