@@ -24,6 +24,7 @@ from api.routes import (
     finance,
     flash_sales,
     freight,
+    group_buys,
     health,
     inbox,
     login_admin,
@@ -168,6 +169,7 @@ def create_app(deps: AppDeps | None = None, settings: Settings | None = None) ->
         inbox,
         loyalty,
         notifications,
+        group_buys,
     ):
         app.include_router(module.router)
     docs.install(app)

@@ -8,7 +8,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateFailedError
+from temporalio.client import (
+    RPCTimeoutOrCancelledError,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
 from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
@@ -75,6 +79,10 @@ async def answer(call: Awaitable[T], *, kind: str, ident: str) -> T:
         raise
     except WorkflowQueryFailedError as exc:
         raise Problem(409, str(exc)) from exc
+    except RPCTimeoutOrCancelledError as exc:
+        # The update did not answer within the route's wait (a loaded server): nothing is lost,
+        # the same request (same keys) can be retried and answers the same.
+        raise _busy(kind, ident) from exc
     except WorkflowAlreadyStartedError as exc:  # e.g. a number reused after a database restore
         raise Problem(409, f"{kind} {ident} already has a running process") from exc
     except RPCError as exc:
@@ -93,13 +101,17 @@ async def answer(call: Awaitable[T], *, kind: str, ident: str) -> T:
             RPCStatusCode.CANCELLED,
         ):
             # No worker answered in time: nothing is lost, the same request can be retried.
-            raise Problem(
-                503,
-                f"{kind} {ident}: the back office is busy, retry shortly",
-                type_="/problems/busy",
-                headers={"Retry-After": "5"},
-            ) from exc
+            raise _busy(kind, ident) from exc
         raise
+
+
+def _busy(kind: str, ident: str) -> Problem:
+    return Problem(
+        503,
+        f"{kind} {ident}: the back office is busy, retry shortly",
+        type_="/problems/busy",
+        headers={"Retry-After": "5"},
+    )
 
 
 @dataclass(frozen=True)

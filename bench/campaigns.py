@@ -7,6 +7,9 @@ run on the same stack:
   bench/orders.py (scenario a).
   coupons (_campaign_coupons.py): a coupon issued to a 100,000-customer segment: issued/s, and
   nothing issued twice after the worker is SIGKILLed in the middle.
+  groups (_campaign_groups.py): 200 groups of 5 forming at once, half completing and half
+  failing at their time limit; every paid member of a failed group refunded exactly once, read
+  from the money ledger.
 
 Targets are reported, not asserted: the exit status is non-zero only if the run itself breaks."""
 
@@ -21,6 +24,7 @@ import sys
 import time
 
 import _campaign_flash
+import _campaign_groups
 import _stack
 from _baselines import BareWorkflow, noop
 from _campaign_coupons import coupon_batch_rows
@@ -29,7 +33,7 @@ from _stack import say
 from temporalio.worker import Worker
 
 Row = tuple[str, ...]
-SECTIONS = ("flash", "coupons")
+SECTIONS = ("flash", "coupons", "groups")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -37,7 +41,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     add = p.add_argument
     add("--only", default=",".join(SECTIONS),
         help=f"the parts to run, comma-separated [{','.join(SECTIONS)}]")  # fmt: skip
-    add("--quick", action="store_true", help="coupons: a smoke run of 10,000 customers")
+    add("--quick", action="store_true", help="smoke runs: 10,000 customers, 20 groups")
     add("--customers", type=int, default=None, help="coupons: segment size [100,000]")
     add("--clients", type=int, default=50, help="create-order baseline: clients [50]")
     add("--create-requests", type=int, default=300, help="baseline: measured calls [300]")
@@ -50,7 +54,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
     add("--flash-repeat", type=int, default=d["repeat"],
         help=f"flash: buyers who come twice [{d['repeat']}]")  # fmt: skip
     add("--flash-limit", type=int, default=d["limit"], help=f"flash: per customer [{d['limit']}]")
+    add("--groups", type=int, help="groups: how many, half completing [200; quick 20]")
+    add("--size", type=int, default=5, help="groups: members per group [5]")
+    add("--concurrency", type=int, default=40, help="groups: buyers' requests in flight [40]")
+    add("--fail-after-minutes", type=int, default=15,
+        help="groups: the failing half's time limit, longer than forming takes [15]")  # fmt: skip
     args = p.parse_args(argv)
+    args.groups = args.groups or (20 if args.quick else 200)
     if args.customers is None:
         args.customers = 10_000 if args.quick else 100_000
     return args
@@ -69,6 +79,14 @@ async def run(args: argparse.Namespace) -> list[Row]:
         async with raw_worker, http_clients(stack, connections) as http:
             if "flash" in args.only.split(","):
                 rows += await _campaign_flash.flash_sale_rows(stack, http, args)
+            if "groups" in args.only.split(","):
+                # The buyers are customers the storefront knows (2,000,000 + group × 100 + i).
+                await _stack.known_customers(stack.sessions, 2_000_000, args.groups * 100)
+                found = await _campaign_groups.group_buys(
+                    stack, http.api, groups=args.groups, size=args.size,
+                    concurrency=args.concurrency, fail_after_minutes=args.fail_after_minutes,
+                )  # fmt: skip
+                rows += [(figure, got, "", "", expected, "") for figure, got, expected in found]
         if "coupons" in args.only.split(","):
             rows += await coupon_batch_rows(stack, args.customers)
         broken = await _stack.invariant_violations(stack.sessions)

@@ -24,6 +24,7 @@ from console import (
     enrolment,
     finance,
     flash_sales,
+    group_buys,
     inbox,
     loyalty,
     manifests,
@@ -53,7 +54,7 @@ GROUPS: Final = (
     ("nav.group.purchasing", (purchasing,)),
     ("nav.group.finance", (finance,)),
     ("nav.group.warehouse", (warehouse, putaway, transfers, manifests, devices)),
-    ("nav.group.catalog", (catalog, marketing, flash_sales)),
+    ("nav.group.catalog", (catalog, marketing, flash_sales, group_buys)),
     ("nav.group.system", (admin,)),
 )
 QUIET: Final = (auth, search, enrolment)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.contracts.group_buy import GroupLink
 from models.contracts.order import (
     Actor,
     PackagePlan,
@@ -16,7 +17,7 @@ from models.contracts.order import (
     RecordPackageRequest,
     StatusChange,
 )
-from models.contracts.pricing import PricingRequest
+from models.contracts.pricing import PricingRequest, Promotions
 from models.db import CouponRedemption, Order, OrderLine, Package, PackageLine
 from services import flash_sales, notifications, points
 from services.notifications import Notice
@@ -26,7 +27,10 @@ from services.timeline import add_event, owe_refund
 
 async def pricing_request(session: AsyncSession, request: QuoteRequest) -> PricingRequest:
     """What the pure pricing rules need for a cart: SKU facts, live promotions, the coupon with
-    the customer's usage, the freight setup (DESIGN §7)."""
+    the customer's usage, the freight setup (DESIGN §7). A group-buy member's cart (§6.8) sells
+    the offer's SKU at the group price, which is the whole price: no promotion or coupon on it."""
+    if request.group is not None:
+        return await group_pricing_request(session, request, request.group)
     promotions = await live_promotions(session, request.at)
     wanted = {line.sku_id for line in request.lines} | {g.gift_sku_id for g in promotions.gifts}
     facts = await sku_facts(session, wanted)
@@ -56,6 +60,28 @@ async def pricing_request(session: AsyncSession, request: QuoteRequest) -> Prici
             if request.points
             else None
         ),
+        freight=await freight_setup(session, templates),
+    )
+
+
+async def group_pricing_request(
+    session: AsyncSession, request: QuoteRequest, group: GroupLink
+) -> PricingRequest:
+    facts = [
+        fact.model_copy(update={"list_price_fen": group.price_fen})
+        if fact.sku_id == group.sku_id
+        else fact
+        for fact in await sku_facts(session, {line.sku_id for line in request.lines})
+    ]
+    templates = {f.freight_template_id for f in facts if f.freight_template_id is not None}
+    return PricingRequest(
+        at=request.at,
+        customer_id=request.customer_id,
+        destination_region=request.region_code,
+        lines=request.lines,
+        catalog=facts,
+        promotions=Promotions(),
+        coupon=None,
         freight=await freight_setup(session, templates),
     )
 

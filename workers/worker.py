@@ -16,6 +16,7 @@ from activities.customers import CustomerActivities
 from activities.data_errors import DataErrorInterceptor
 from activities.diagnostics import DiagnosticsActivities
 from activities.flash_sales import FlashSaleActivities
+from activities.group_buys import GroupBuyActivities
 from activities.inventory import InventoryActivities
 from activities.loyalty import LoyaltyActivities
 from activities.orders import OrderActivities
@@ -33,6 +34,7 @@ from workflows.after_sale import AfterSaleWorkflow
 from workflows.coupon_batch import CouponBatchWorkflow
 from workflows.diagnostics import DiagnosticsWorkflow
 from workflows.flash_sale import FlashSaleWorkflow
+from workflows.group_buy import GroupBuyWorkflow
 from workflows.late_payment import LatePaymentRefundWorkflow
 from workflows.order import OrderWorkflow
 from workflows.points_expiry import PointsExpiryWorkflow
@@ -60,6 +62,7 @@ WORKFLOWS = [
     PointsExpiryWorkflow,
     FlashSaleWorkflow,
     CouponBatchWorkflow,
+    GroupBuyWorkflow,
 ]
 
 
@@ -129,6 +132,7 @@ def activities_for(deps: WorkerDeps) -> list[Callable[..., Any]]:
     found += [flash.open_flash_sale, flash.close_flash_sale]
     customers = CustomerActivities(sessions)
     found += [customers.issue_coupon_chunk, customers.finish_coupon_batch]
+    found.append(GroupBuyActivities(sessions).record_group_buy)
     replenishment = ReplenishmentActivities(sessions)
     found += [replenishment.scan_reorder_points, replenishment.draft_po]
     if deps.payments is not None:

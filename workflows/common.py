@@ -71,6 +71,7 @@ LOCAL_ACTIVITIES = frozenset(
         "refund_points",
         "open_flash_sale",
         "close_flash_sale",
+        "record_group_buy",
     }
 )
 # Histories from before local activities replay with regular ones: the marker decides.

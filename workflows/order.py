@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         ExchangeRequested,
         RefundRetry,
     )
+    from models.contracts.group_buy import GroupDecided, MemberLeft, MemberPaid
     from models.contracts.order import (
         Actor,
         CancelRequest,
@@ -58,7 +59,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.contracts.shipment import UnitsWithdrawn
     from models.contracts.waves import PackageShort
-    from workflows.common import FAILED, call, refusal
+    from workflows.common import FAILED, call, refusal, signal_unless_gone
     from workflows.order_after_sales import AfterSales
     from workflows.order_fulfilment import Fulfilment
     from workflows.order_state import SYSTEM, Detail, OrderState
@@ -84,6 +85,10 @@ POINTS_BACK_PATCH = "points-back-on-cancel"
 # campaign's stock, with the shorter flash payment deadline; a quote refused gives the claimed
 # units back. Orders without a flash sale never reach the marker.
 FLASH_SALE_PATCH = "flash-sale-order"
+# A group-buy member's order (DESIGN §6.8) ships only once its group completes; the group
+# failing cancels it with a full refund. Only orders placed with a group ever ask.
+GROUP_PATCH = "group-buy-member"
+GROUP_ACTOR = Actor(kind="system", name="group-buy")
 
 
 @workflow.defn
@@ -107,9 +112,10 @@ class OrderWorkflow:
             return state.view()
         if state.placement.under_review:
             state.sla_watch = asyncio.create_task(self._watch_review_sla())
-        if await self._paid_and_approved():
+        if await self._paid_and_approved() and await self._group_formed():
             await self._ship_packages()
         if state.status in ("cancelling", "cancelled"):
+            await self._leave_group()
             await self._cancel_order()
         elif state.status == "delivered":
             await self._complete()
@@ -205,6 +211,7 @@ class OrderWorkflow:
                     at=now,
                     points=request.points,
                     flash_sale_id=flash_sale_id,
+                    group=request.group,
                 ),
             )
         except FAILED:
@@ -494,6 +501,59 @@ class OrderWorkflow:
             raise ApplicationError(
                 "no refund of this order is refused by the provider", type="InvalidStateError"
             )
+
+    # --- group buy (DESIGN §6.8) ---------------------------------------------------------------
+
+    def _group(self) -> workflow.ExternalWorkflowHandle[object] | None:
+        request = self._state.place_request
+        if request is None or request.group is None:
+            return None
+        return workflow.get_external_workflow_handle(f"group-{request.group.group_no}")
+
+    async def _group_formed(self) -> bool:
+        """Paid: a group member tells its group and waits for it to complete (then ships) or
+        fail (then is cancelled and refunded in full). Other orders go on at once."""
+        state = self._state
+        group = self._group()
+        if group is None or not workflow.patched(GROUP_PATCH):
+            return True
+        assert state.payment is not None
+        told = await signal_unless_gone(
+            group, messages.GROUP_MEMBER_PAID, MemberPaid(order_no=state.input.order_no)
+        )
+        if not told and state.group_outcome is None and state.cancel is None:
+            state.cancel = CancelRequest(actor=GROUP_ACTOR, reason="group buy closed")
+        await workflow.wait_condition(
+            lambda: state.group_outcome is not None or state.cancel is not None
+        )
+        if state.cancel is not None:
+            self._set_status("cancelling")
+            return False
+        await self.record("group_completed", actor=GROUP_ACTOR)
+        return True
+
+    async def _leave_group(self) -> None:
+        """Ended before its group decided: the seat goes back to the group."""
+        state = self._state
+        group = self._group()
+        if group is None or state.group_outcome is not None or not workflow.patched(GROUP_PATCH):
+            return
+        assert state.cancel is not None
+        left = MemberLeft(order_no=state.input.order_no, reason=state.cancel.reason[:200])
+        await signal_unless_gone(group, messages.GROUP_MEMBER_LEFT, left)
+
+    @workflow.signal(name=messages.GROUP_DECIDED)
+    def group_decided(self, decided: GroupDecided) -> None:
+        """The group completed (the order ships once paid) or failed (cancel and refund)."""
+        state = self._state
+        group = state.place_request.group if state.place_request is not None else None
+        if group is None or decided.group_no != group.group_no:
+            return  # not its group's word (a stray signal)
+        if state.group_outcome is not None:
+            return
+        state.group_outcome = decided.outcome
+        if decided.outcome == "failed" and state.cancel is None and not state.shipping:
+            state.cancel = CancelRequest(actor=GROUP_ACTOR, reason="group buy failed")
 
     # --- packages ---------------------------------------------------------------------------
 

@@ -104,6 +104,8 @@ class OrderState:
     escalated: bool = False
     sla_watch: asyncio.Task[None] | None = None
     confirmed: ConfirmReceipt | None = None
+    # A group-buy member's order: what its group decided ("completed" | "failed").
+    group_outcome: str | None = None
     # Refunds owed and not made yet (pending at the provider, or refused), by refund number.
     owed: dict[str, RefundState] = field(default_factory=dict)
     # --- packages ---

@@ -26,7 +26,7 @@ from api.deps import (
     writer,
 )
 from api.errors import Problem, conflict, invalid
-from api.order_views import contact_of, order_public
+from api.order_views import contact_of, order_public, require_known_customer
 from api.pagination import Paging, fetch_page
 from api.routing import Routes
 from api.schemas.orders import (
@@ -56,7 +56,7 @@ from models.contracts.order import (
 from models.contracts.pricing import CartLine
 from models.db import Order, OrderLine, OrderRefund, Package
 from models.domain.business_day import BUSINESS_TZ
-from services import customers, flash_sales
+from services import flash_sales
 from services.order_numbers import order_number
 from workflows.late_payment import LatePaymentRefundWorkflow, late_payment_id
 from workflows.order import OrderWorkflow
@@ -126,12 +126,7 @@ async def flash_gate(w: Writer, body: OrderCreate, today: date) -> str:
 async def place_order(
     body: OrderCreate, deps: Deps, w: Annotated[Writer, Depends(writer("orders.create"))]
 ) -> OrderPublic:
-    if not await customers.is_known(w.session, w.principal.id, body.customer_id):
-        raise invalid(
-            "customer_id",
-            f"customer {body.customer_id} is unknown to this storefront: "
-            f"PUT /v1/customers/{body.customer_id} first",
-        )
+    await require_known_customer(w.session, w.principal.id, body.customer_id)
     today = datetime.now(BUSINESS_TZ).date()
     if body.flash_sale_id is not None:
         order_no = await flash_gate(w, body, today)

@@ -65,6 +65,9 @@ BUSINESS_ERRORS: Mapping[str, BusinessError] = MappingProxyType(
         "SupplierRefusedError": BusinessError(409, "the supplier refused the order"),
         "TransferRefusedError": BusinessError(409, "the bank refused the transfer"),
         # Stock and shipping.
+        "GroupClosedError": BusinessError(409, "the group buy is closed"),
+        "GroupFullError": BusinessError(409, "the group buy is full"),
+        "AlreadyInGroupError": BusinessError(409, "the customer is in this group already"),
         "StockShortError": BusinessError(409, "stock is short for the package"),
         "UnknownCarrierError": BusinessError(409, "no such carrier"),
         "UnknownTrackingError": BusinessError(409, "the carrier knows no such parcel"),

@@ -30,6 +30,11 @@ PACKAGE_CANCELLED: Final = "package_cancelled"
 PACKAGE_SORTED: Final = "package_sorted"
 TASK_FINISHED: Final = "task_finished"
 
+# group buy: a member's order -> its group, and the group -> each member's order
+GROUP_MEMBER_PAID: Final = "group_member_paid"
+GROUP_MEMBER_LEFT: Final = "group_member_left"
+GROUP_DECIDED: Final = "group_decided"
+
 # What a workflow sees when the workflow it signals has finished (or never existed): the one
 # failure to signal that is expected. Anything else is an error and fails the workflow task.
 TARGET_GONE: Final = "ExternalWorkflowExecutionNotFound"

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from models.contracts.group_buy import GroupLink
 from models.contracts.pricing import AppliedDiscount, CartLine, PricedLine
 
 OrderStatus = Literal[
@@ -86,6 +87,9 @@ class PlaceOrderRequest(BaseModel):
     points: int | None = None  # points the customer spends at checkout (DESIGN §6.7)
     # The flash sale the API's gate took this order's units from (DESIGN §6.8).
     flash_sale_id: int | None = None
+    # A group-buy member's order (DESIGN §6.8): priced at the group price, ships once the
+    # group completes, cancelled and refunded when it fails.
+    group: GroupLink | None = None
 
 
 class PackageLine(BaseModel):
@@ -125,6 +129,7 @@ class QuoteRequest(BaseModel):
     at: datetime
     points: int | None = None
     flash_sale_id: int | None = None  # the line of its SKU is priced at the claimed flash price
+    group: GroupLink | None = None  # the offer's SKU sold at the group price
 
 
 class ReserveRequest(BaseModel):

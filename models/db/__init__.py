@@ -8,6 +8,7 @@ from models.db.catalog import Brand, Category, Sku, Spu
 from models.db.customers import CouponBatch, Customer, CustomerCoupon, Segment
 from models.db.devices import Device, PackCheck, StaffBadge
 from models.db.flash_sales import FlashBuyer, FlashClaim, FlashSale
+from models.db.group_buys import GroupBuy, GroupBuyMember, GroupBuyOffer
 from models.db.inventory import LocationStock, Stock, StockMovement
 from models.db.logins import LoginFailure
 from models.db.logistics import Carrier, CarrierCutoff, FreightPolicy, FreightRule, FreightTemplate
@@ -87,6 +88,9 @@ __all__ = [
     "FreightPolicy",
     "FreightRule",
     "FreightTemplate",
+    "GroupBuy",
+    "GroupBuyMember",
+    "GroupBuyOffer",
     "LevelChange",
     "Location",
     "LocationStock",

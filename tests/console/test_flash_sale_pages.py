@@ -64,7 +64,7 @@ async def test_create_watch_and_stop_a_flash_sale_in_the_console(
         assert created.status_code == 303, created.text
         sale_id = int(re.findall(r"/flash-sales/(\d+)", created.headers["location"])[0])
         page = await ops.get(created.headers["location"])
-        assert "已创建" in text_of(page.text) and "/watch\" hx-trigger" in page.text
+        assert "已创建" in text_of(page.text) and '/watch" hx-trigger' in page.text
         assert "¥2.34" in text_of(page.text)  # entered as text, kept exactly in fen
         async with stack.sessions() as session:
             sale = await session.get(FlashSale, sale_id)
@@ -99,7 +99,7 @@ async def test_create_watch_and_stop_a_flash_sale_in_the_console(
         assert stopped.status_code == 303
         page = await ops.get(stopped.headers["location"])
         assert "已结束：未售出的库存已退回可售" in text_of(page.text)
-        assert 'id="stop"' not in page.text and "/watch\" hx-trigger" not in page.text
+        assert 'id="stop"' not in page.text and '/watch" hx-trigger' not in page.text
         assert re.search(r'id="fig-returned">2<', page.text)
         assert await _stock(stack, sku, sh) == (before[0], before[1] + 3)
 

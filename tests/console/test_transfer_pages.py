@@ -70,7 +70,9 @@ async def test_request_approve_watch_and_ship_a_transfer_in_the_console(
         approved = await web.post(f"{detail}/approve", data={"csrf": csrf_of(web)})
         assert approved.status_code == 303
         page = await web.get(approved.headers["location"])
-        assert "已审批：已下发调出仓拣货" in text_of(page.text) and "/watch\" hx-trigger" in page.text
+        assert (
+            "已审批：已下发调出仓拣货" in text_of(page.text) and '/watch" hx-trigger' in page.text
+        )
         outbound = await web.get("/console/outbound", params={"warehouse_id": str(sh)})
         assert f'href="/console/transfers/{number}"' in outbound.text  # waiting for a wave
 

@@ -998,6 +998,72 @@ async def flash_sale(c: Clients) -> None:
     )
 
 
+# --- group buy ----------------------------------------------------------------------------------
+
+
+async def _group_offer(c: Clients, size: int, minutes: int) -> int:
+    now = datetime.now(UTC)
+    created = await c.api.post(
+        "/v1/group-buy-offers",
+        json={
+            "name": f"replay {size}",
+            "sku_id": await only_in(c.stack, "SH01"),
+            "group_price_fen": 990,
+            "group_size": size,
+            "time_limit_minutes": minutes,
+            "starts_at": (now - timedelta(minutes=1)).isoformat(),
+            "ends_at": (now + timedelta(days=1)).isoformat(),
+        },
+        headers=await staff(c.api, "ops"),
+    )
+    assert created.status_code == 201, created.text
+    offer_id: int = created.json()["id"]
+    return offer_id
+
+
+async def _group_member(
+    c: Clients, key: str, customer_id: int, *, offer_id: int = 0, group_no: str = ""
+) -> Json:
+    body: Json = {
+        "client_order_key": key,
+        "customer_id": customer_id,
+        "address": {"name": "张三", "phone": "13800000000", "region_code": "310115",
+                    "detail": "世纪大道 1 号"},
+    }  # fmt: skip
+    await known_customer(c.api, customer_id)
+    if group_no:
+        answer = await c.api.post(f"/v1/group-buys/{group_no}/members", json=body, headers=SHOP)
+    else:
+        answer = await c.api.post(
+            "/v1/group-buys", json={**body, "offer_id": offer_id}, headers=SHOP
+        )
+    assert answer.status_code == 201, answer.text
+    joined: Json = answer.json()
+    return joined
+
+
+async def group_buy(c: Clients) -> None:
+    """Two groups: one of two members, both pay, it completes and both orders ship; one of two
+    whose second member never comes, the paid first member's order waits, the time limit
+    passes, the group fails and the order is cancelled and refunded (group-buy-member)."""
+    complete = await _group_offer(c, 2, 60)
+    first = await _group_member(c, "replay-gb-1", 801, offer_id=complete)
+    group_no = first["group"]["group_no"]
+    second = await _group_member(c, "replay-gb-2", 802, group_no=group_no)
+    for joined in (first, second):
+        await pay(c.api, c.provider, joined["order"]["order_no"])
+    for joined in (first, second):
+        await wait_status(c.api, joined["order"]["order_no"], "fulfilling")
+    c.finished(f"group-{group_no}")
+    failing = await _group_offer(c, 2, 1)
+    alone = await _group_member(c, "replay-gb-3", 803, offer_id=failing)
+    await pay(c.api, c.provider, alone["order"]["order_no"])
+    await wait_status(c.api, alone["order"]["order_no"], "paid")
+    await wait_status(c.api, alone["order"]["order_no"], "cancelled", seconds=150)
+    await wait_cancelled(c.api, alone["order"]["order_no"])
+    c.finished(f"group-{alone['group']['group_no']}")
+
+
 def _timings(**changes: Any) -> OrderTimings:
     return fast_timings().model_copy(update=changes)
 
@@ -1094,6 +1160,7 @@ SCENARIOS: dict[str, tuple[Scenario, dict[str, Any]]] = {
     "points_expiry": (points_expiry, {}),
     "flash_sale": (flash_sale, {"timings": _timings(flash_payment_window=timedelta(seconds=3))}),
     "coupon_batch": (coupon_batch, {}),
+    "group_buy": (group_buy, {}),
 }
 
 

@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 from models.contracts import messages
 from workflows.after_sale import AfterSaleWorkflow
 from workflows.common import signal_unless_gone
+from workflows.group_buy import GroupBuyWorkflow
 from workflows.order import OrderWorkflow
 from workflows.shipment import ShipmentWorkflow
 from workflows.waves import WaveWorkflow
@@ -32,6 +33,9 @@ RECEIVERS: dict[str, type] = {
     messages.PACKAGE_CANCELLED: WaveWorkflow,
     messages.PACKAGE_SORTED: WaveWorkflow,
     messages.TASK_FINISHED: WaveWorkflow,
+    messages.GROUP_MEMBER_PAID: GroupBuyWorkflow,
+    messages.GROUP_MEMBER_LEFT: GroupBuyWorkflow,
+    messages.GROUP_DECIDED: OrderWorkflow,
 }
 
 
