@@ -188,6 +188,7 @@ async def test_stopping_the_offer_fails_forming_groups_and_refunds_each_paid_mem
     assert unpaid["refunded_fen"] == 0
     assert await ledger(stack, second["order_no"]) == []
 
+    await known_customer(api, 603)
     refused = await api.post(
         "/v1/group-buys", json={**buyer("gs-3", 603), "offer_id": offer["id"]}, headers=SHOP
     )
