@@ -167,8 +167,10 @@ class EmbeddedPostgres:
                 "127.0.0.1",
                 "-p",
                 str(self.port),
+                # No Unix-domain socket: every client here connects over TCP, and a socket
+                # path longer than 107 bytes (a deep data directory) stops the server starting.
                 "-k",
-                str(self.pgdata),
+                "",
                 "-c",
                 "max_connections=200",
                 "-c",
