@@ -19,6 +19,7 @@ from activities.inventory import InventoryActivities
 from activities.loyalty import LoyaltyActivities
 from activities.orders import OrderActivities
 from activities.payments import PaymentActivities
+from activities.presales import PresaleActivities
 from activities.providers import CarrierClient, PaymentProvider, SupplierClient
 from activities.purchasing import PurchasingActivities
 from activities.reconciliation import ReconciliationActivities
@@ -124,6 +125,8 @@ def activities_for(deps: WorkerDeps) -> list[Callable[..., Any]]:
     ]
     flash = FlashSaleActivities(sessions)
     found += [flash.open_flash_sale, flash.close_flash_sale]
+    presale = PresaleActivities(sessions)
+    found += [presale.join_presale, presale.record_presale_step]
     replenishment = ReplenishmentActivities(sessions)
     found += [replenishment.scan_reorder_points, replenishment.draft_po]
     if deps.payments is not None:

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.loyalty import LoyaltyActivities
     from activities.orders import OrderActivities
     from activities.payments import PaymentActivities
+    from activities.presales import PresaleActivities
     from models.contracts import messages
     from models.contracts.after_sale import (
         AfterSaleRequest,
@@ -56,8 +57,10 @@ with workflow.unsafe.imports_passed_through():
         StatusChange,
         TimelineEntry,
     )
+    from models.contracts.presale import JoinPresale, PresaleStage, PresaleStep, PresaleTerms
     from models.contracts.shipment import UnitsWithdrawn
     from models.contracts.waves import PackageShort
+    from models.domain.presale import balance_key, kept_of_deposit
     from workflows.common import FAILED, call, refusal
     from workflows.order_after_sales import AfterSales
     from workflows.order_fulfilment import Fulfilment
@@ -84,6 +87,11 @@ POINTS_BACK_PATCH = "points-back-on-cancel"
 # campaign's stock, with the shorter flash payment deadline; a quote refused gives the claimed
 # units back. Orders without a flash sale never reach the marker.
 FLASH_SALE_PATCH = "flash-sale-order"
+# A presale's order (预售, DESIGN §6.8): priced at the presale price, its first payment is the
+# deposit; it waits for the balance window, asks for the balance (payable − deposit) under its
+# own payment key and ships once it is paid; unpaid at the window's end (or cancelled), the
+# deposit is refunded or forfeited per the presale's rules. Other orders never reach the marker.
+PRESALE_PATCH = "presale-order"
 
 
 @workflow.defn
@@ -193,6 +201,7 @@ class OrderWorkflow:
         now = workflow.now()
         flash = request.flash_sale_id is not None and workflow.patched(FLASH_SALE_PATCH)
         flash_sale_id = request.flash_sale_id if flash else None
+        terms = await self._join_presale(request)
         try:
             quote = await call(
                 OrderActivities.quote_order,
@@ -205,6 +214,7 @@ class OrderWorkflow:
                     at=now,
                     points=request.points,
                     flash_sale_id=flash_sale_id,
+                    presale_id=terms.presale_id if terms else None,
                 ),
             )
         except FAILED:
@@ -232,7 +242,14 @@ class OrderWorkflow:
                 packages=reservation.packages,
                 payment_deadline=now + window,
                 under_review=threshold is not None and quote.payable_fen > threshold,
+                presale=terms,
             )
+            if terms is not None and terms.deposit_fen >= quote.payable_fen:
+                raise ApplicationError(
+                    "the presale's deposit is not below the order's payable amount",
+                    type="InvalidInputError",
+                    non_retryable=True,
+                )
             await call(
                 OrderActivities.record_order,
                 RecordOrderRequest(
@@ -295,6 +312,8 @@ class OrderWorkflow:
             state.cancel = CancelRequest(
                 actor=state.decision.actor, reason=f"risk review: {state.decision.reason}"
             )
+        if state.cancel is None and placed.presale is not None:
+            await self._await_balance(placed.presale)
         if state.cancel is not None:
             self._set_status("cancelling")
             return False
@@ -320,6 +339,8 @@ class OrderWorkflow:
     @workflow.update
     async def request_payment(self, request: PaymentRequest) -> PaymentSession:
         placed = self._state.placed
+        if placed.presale is not None:
+            return await self._open_presale_payment(placed.presale)
         return await call(
             PaymentActivities.open_payment,
             OpenPaymentRequest(
@@ -332,6 +353,8 @@ class OrderWorkflow:
     @request_payment.validator
     def _may_request_payment(self, request: PaymentRequest) -> None:
         state = self._state
+        if state.status == "awaiting_payment" and self._balance_due():
+            return
         if state.status != "awaiting_payment" or state.payment is not None:
             raise ApplicationError(f"order is {state.status}", type="InvalidStateError")
 
@@ -348,9 +371,14 @@ class OrderWorkflow:
                 state.payment is None
                 and state.status == "awaiting_payment"
                 and state.placement is not None
-                and payment.amount_fen == state.placement.quote.payable_fen
+                and payment.amount_fen == self._first_payment_fen()
                 and payment.currency == state.input.policy.currency
             )
+            if self._balance_due():
+                accepted = (
+                    payment.amount_fen == self._balance_fen()
+                    and payment.currency == state.input.policy.currency
+                )
             if not accepted and workflow.patched(VOUCH_PATCH):
                 # Money the order did not ask for: believed only if the provider holds it.
                 confirmation = await call(
@@ -377,7 +405,9 @@ class OrderWorkflow:
                 ),
             )
             state.paid_fen += payment.amount_fen
-            if accepted:
+            if accepted and state.placed.presale is not None:
+                await self._presale_paid(state.placed.presale, payment)
+            elif accepted:
                 state.payment = payment
                 await self.record(
                     "paid",
@@ -495,6 +525,130 @@ class OrderWorkflow:
                 "no refund of this order is refused by the provider", type="InvalidStateError"
             )
 
+    # --- presale (预售, DESIGN §6.8): deposit, balance window, balance or forfeit ----------------
+
+    async def _join_presale(self, request: PlaceOrderRequest) -> PresaleTerms | None:
+        """The presale's terms for this order (refused when it takes no deposits now)."""
+        if request.presale_id is None or not workflow.patched(PRESALE_PATCH):
+            return None
+        [line] = request.lines  # the API allows one line, the presale's SKU
+        return await call(
+            PresaleActivities.join_presale,
+            JoinPresale(
+                order_no=request.order_no,
+                presale_id=request.presale_id,
+                sku_id=line.sku_id,
+                quantity=line.quantity,
+            ),
+        )
+
+    def _first_payment_fen(self) -> int | None:
+        placed = self._state.placement
+        if placed is None:
+            return None
+        return placed.presale.deposit_fen if placed.presale else placed.quote.payable_fen
+
+    def _balance_fen(self) -> int:
+        placed = self._state.placed
+        assert placed.presale is not None
+        return placed.quote.payable_fen - placed.presale.deposit_fen
+
+    def _balance_due(self) -> bool:
+        state = self._state
+        return state.balance_open and state.balance is None and state.payment is not None
+
+    async def _open_presale_payment(self, terms: PresaleTerms) -> PaymentSession:
+        """The deposit under the order's number; the balance under its own key (a second
+        payment of the same order at the provider)."""
+        state = self._state
+        balance = self._balance_due()
+        return await call(
+            PaymentActivities.open_payment,
+            OpenPaymentRequest(
+                order_no=state.input.order_no,
+                amount_fen=self._balance_fen() if balance else terms.deposit_fen,
+                currency=state.input.policy.currency,
+                payment_key=balance_key(state.input.order_no) if balance else None,
+            ),
+        )
+
+    async def _presale_paid(self, terms: PresaleTerms, payment: PaymentReceived) -> None:
+        state = self._state
+        actor = Actor(kind="provider", name=payment.provider)
+        detail: Detail = {
+            "transaction_id": payment.transaction_id,
+            "amount_fen": payment.amount_fen,
+        }
+        if state.payment is None:  # the deposit: the order now waits for the balance window
+            state.payment = payment
+            await self.record("deposit_paid", actor=actor, detail=detail)
+            await self._presale_step(terms, "deposit_paid", payment.amount_fen)
+            return
+        state.balance = payment  # paid before the packages are released (same task, no await)
+        await self.record("paid", status="paid", actor=actor, detail=detail)
+        await self._presale_step(terms, "balance_paid", payment.amount_fen)
+
+    async def _await_balance(self, terms: PresaleTerms) -> None:
+        """Deposit paid: wait for the window to open, ask for the balance, wait for it until
+        the window ends; not paid by then, the order is cancelled and its deposit forfeited."""
+        state = self._state
+        try:  # a timer to the window's start; a cancel before it refunds per the refund rule
+            await workflow.wait_condition(
+                lambda: state.cancel is not None,
+                timeout=max(timedelta(0), terms.balance_starts_at - workflow.now()),
+            )
+        except TimeoutError:
+            state.balance_open = state.cancel is None
+        if not state.balance_open:
+            return
+        await self.record(
+            "balance_window_opened",
+            detail={
+                "balance_fen": self._balance_fen(),
+                "ends_at": terms.balance_ends_at.isoformat(),
+            },
+        )
+        try:
+            await workflow.wait_condition(
+                lambda: state.balance is not None or state.cancel is not None,
+                timeout=max(timedelta(0), terms.balance_ends_at - workflow.now()),
+            )
+        except TimeoutError:
+            state.cancel = CancelRequest(actor=SYSTEM, reason="balance not paid in time")
+
+    async def _presale_cancelled(self, terms: PresaleTerms, owed: int) -> int:
+        """What of the deposit goes back on a cancel: all of it once the balance is paid (the
+        balance too, refunded after); else the refund rule before the window opens and the
+        forfeit rule after it. The kept part is forfeited income in the money ledger."""
+        state = self._state
+        if state.payment is None or state.balance is not None:
+            await self._presale_step(terms, "cancelled", 0)
+            return owed
+        kept = kept_of_deposit(
+            state.payment.amount_fen,
+            window_open=state.balance_open,
+            forfeit_percent=terms.forfeit_percent,
+            refund_percent=terms.refund_percent,
+        )
+        kept = min(kept, owed)
+        await self._presale_step(terms, "forfeited" if kept else "cancelled", kept)
+        if kept:
+            await self.record("deposit_forfeited", detail={"amount_fen": kept})
+        return owed - kept
+
+    async def _presale_step(
+        self, terms: PresaleTerms, stage: PresaleStage, amount_fen: int
+    ) -> None:
+        await call(
+            PresaleActivities.record_presale_step,
+            PresaleStep(
+                order_no=self._state.input.order_no,
+                presale_id=terms.presale_id,
+                stage=stage,
+                amount_fen=amount_fen,
+            ),
+        )
+
     # --- packages ---------------------------------------------------------------------------
 
     async def _ship_packages(self) -> None:
@@ -561,10 +715,19 @@ class OrderWorkflow:
         owed = 0
         if state.payment is not None:
             owed = state.payment.amount_fen - state.refunded_on_payment
+        if state.placed.presale is not None:
+            owed = await self._presale_cancelled(state.placed.presale, owed)
         # Decided: the cancel answers now, its refund shown pending until it is made.
         workflow.deprecate_patch(CANCEL_BEFORE_REFUND_PATCH)  # retired
         await self._record_cancelled(owed)
         await self._refund_cancelled(owed)
+        if state.balance is not None:
+            await self.refund(
+                state.balance,
+                state.balance.amount_fen,
+                f"RF{state.input.order_no[2:]}B",
+                f"order cancelled: {state.cancel.reason}",
+            )
         # Stay a while to refund payments that arrive after the cancel.
         await workflow.sleep(state.input.timings.late_payment_grace)
 

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from models.contracts.presale import PresaleTerms
 from models.contracts.pricing import AppliedDiscount, CartLine, PricedLine
 
 OrderStatus = Literal[
@@ -86,6 +87,8 @@ class PlaceOrderRequest(BaseModel):
     points: int | None = None  # points the customer spends at checkout (DESIGN §6.7)
     # The flash sale the API's gate took this order's units from (DESIGN §6.8).
     flash_sale_id: int | None = None
+    # The presale (预售) the order buys in: its price, a deposit now and the balance later.
+    presale_id: int | None = None
 
 
 class PackageLine(BaseModel):
@@ -125,6 +128,7 @@ class QuoteRequest(BaseModel):
     at: datetime
     points: int | None = None
     flash_sale_id: int | None = None  # the line of its SKU is priced at the claimed flash price
+    presale_id: int | None = None  # the line of its SKU is priced at the presale's price
 
 
 class ReserveRequest(BaseModel):
@@ -162,6 +166,8 @@ class PlacedOrder(BaseModel):
     packages: list[PackagePlan]
     payment_deadline: datetime
     under_review: bool
+    # A presale's order: its first payment (by the deadline) is the deposit, the balance follows.
+    presale: PresaleTerms | None = None
 
 
 class PaymentRequest(BaseModel):
@@ -172,6 +178,8 @@ class OpenPaymentRequest(BaseModel):
     order_no: str
     amount_fen: int
     currency: str
+    # The merchant order number at the provider when not the order's own (a presale's balance).
+    payment_key: str | None = None
 
 
 class PaymentSession(BaseModel):
