@@ -29,6 +29,7 @@ from console import (
     manifests,
     marketing,
     orders,
+    presales,
     purchasing,
     putaway,
     search,
@@ -50,7 +51,7 @@ GROUPS: Final = (
     ("nav.group.purchasing", (purchasing,)),
     ("nav.group.finance", (finance,)),
     ("nav.group.warehouse", (warehouse, putaway, transfers, manifests, devices)),
-    ("nav.group.catalog", (catalog, marketing, flash_sales)),
+    ("nav.group.catalog", (catalog, marketing, flash_sales, presales)),
     ("nav.group.system", (admin,)),
 )
 QUIET: Final = (auth, search, enrolment)
