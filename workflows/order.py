@@ -220,6 +220,8 @@ class OrderWorkflow:
         except FAILED:
             if flash:  # the units the gate claimed go back to the campaign
                 await self._release_failed_placement(request.order_no)
+            if terms is not None:  # not an order of the presale after all
+                await self._presale_step(terms, "cancelled", 0)
             raise
         timings = self._state.input.timings
         window = timings.flash_payment_window if flash else timings.payment_window
@@ -264,6 +266,8 @@ class OrderWorkflow:
             )
         except FAILED:
             await self._release_failed_placement(request.order_no)
+            if terms is not None:
+                await self._presale_step(terms, "cancelled", 0)
             raise
         self._state.place_request = request
         return placed

@@ -10,9 +10,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
+import pytest
 from temporalio import activity
-from temporalio.client import WithStartWorkflowOperation
+from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from models.contracts import order as o
@@ -49,9 +51,11 @@ class FakePresale(FakeBackOffice):
 
 
 @asynccontextmanager
-async def presale_order(task_queue: str) -> AsyncIterator[Scenario]:
+async def presale_order(
+    task_queue: str, kind: type[FakePresale] = FakePresale
+) -> AsyncIterator[Scenario]:
     env = await time_skipping_server()
-    fake = FakePresale(new_order_no())
+    fake = kind(new_order_no())
     fake.clock = env.get_current_time
     now = await env.get_current_time()
     fake.terms = PresaleTerms(
@@ -240,3 +244,21 @@ async def test_a_payment_of_the_full_amount_is_not_taken_as_the_deposit(task_que
     assert (refund.transaction_id, refund.amount_fen) == (wrong.transaction_id, PAYABLE_FEN)
     assert view.status == "awaiting_payment"
     assert stages(order) == []
+
+
+class RefusingPresaleQuote(FakePresale):
+    @activity.defn(name="quote_order")
+    async def quote_order(self, request: o.QuoteRequest) -> o.Quote:
+        await self._record("quote_order", request)
+        raise ApplicationError(
+            "unserviceable", {}, type="UnserviceableRegionError", non_retryable=True
+        )
+
+
+async def test_a_presale_order_refused_at_placement_leaves_the_presale(task_queue: str) -> None:
+    async with presale_order(task_queue, RefusingPresaleQuote) as order:
+        with pytest.raises(WorkflowUpdateFailedError):
+            await place(order)
+    assert [j.presale_id for j in order.fake.of("join_presale")] == [5]
+    assert stages(order) == [("cancelled", 0)]  # not counted as awaiting its deposit
+    assert order.fake.of("reserve_stock") == []
