@@ -452,7 +452,17 @@ class OrderWorkflow:
         self, payment: PaymentReceived, amount_fen: int, refund_no: str, reason: str
     ) -> None:
         """Refund on a payment at the provider (the order's own refunds: cancel, lost or short
-        packages, payments it could not take)."""
+        packages, payments it could not take). A presale's order whose balance is paid refunds
+        on both of its payments (`_refund_presale`)."""
+        state = self._state
+        if payment is state.payment and state.balance is not None:
+            await self._refund_presale(amount_fen, refund_no, reason)
+            return
+        await self._refund_on(payment, amount_fen, refund_no, reason)
+
+    async def _refund_on(
+        self, payment: PaymentReceived, amount_fen: int, refund_no: str, reason: str
+    ) -> None:
         state = self._state
         request = RefundRequest(
             order_no=state.input.order_no,
@@ -467,6 +477,8 @@ class OrderWorkflow:
         state.refunded_fen += amount_fen
         if payment is state.payment:
             state.refunded_on_payment += amount_fen
+        elif payment is state.balance:
+            state.refunded_on_balance += amount_fen
         self._note("refunded", SYSTEM, {"refund_no": refund_no, "amount_fen": amount_fen})
 
     async def _refund_until_made(self, request: RefundRequest) -> None:
@@ -627,6 +639,8 @@ class OrderWorkflow:
         state = self._state
         if state.payment is None or state.balance is not None:
             await self._presale_step(terms, "cancelled", 0)
+            if state.balance is not None:  # both payments back (refunded across them)
+                owed += state.balance.amount_fen - state.refunded_on_balance
             return owed
         kept = kept_of_deposit(
             state.payment.amount_fen,
@@ -639,6 +653,18 @@ class OrderWorkflow:
         if kept:
             await self.record("deposit_forfeited", detail={"amount_fen": kept})
         return owed - kept
+
+    async def _refund_presale(self, amount_fen: int, refund_no: str, reason: str) -> None:
+        """A refund of a presale's order once its balance is paid: on the balance's payment
+        first (`<refund no>-B`), the rest on the deposit's (`<refund no>`); neither payment is
+        ever refunded more than it paid."""
+        state = self._state
+        assert state.payment is not None and state.balance is not None
+        on_balance = min(amount_fen, state.balance.amount_fen - state.refunded_on_balance)
+        if on_balance > 0:
+            await self._refund_on(state.balance, on_balance, f"{refund_no}-B", reason)
+        if amount_fen > on_balance:
+            await self._refund_on(state.payment, amount_fen - on_balance, refund_no, reason)
 
     async def _presale_step(
         self, terms: PresaleTerms, stage: PresaleStage, amount_fen: int
@@ -725,13 +751,6 @@ class OrderWorkflow:
         workflow.deprecate_patch(CANCEL_BEFORE_REFUND_PATCH)  # retired
         await self._record_cancelled(owed)
         await self._refund_cancelled(owed)
-        if state.balance is not None:
-            await self.refund(
-                state.balance,
-                state.balance.amount_fen,
-                f"RF{state.input.order_no[2:]}B",
-                f"order cancelled: {state.cancel.reason}",
-            )
         # Stay a while to refund payments that arrive after the cancel.
         await workflow.sleep(state.input.timings.late_payment_grace)
 

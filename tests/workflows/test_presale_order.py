@@ -78,7 +78,7 @@ async def presale_order(
         await env.shutdown()
 
 
-async def place(order: Scenario) -> o.PlacedOrder:
+async def place(order: Scenario, policy: o.OrderPolicy | None = None) -> o.PlacedOrder:
     request = o.PlaceOrderRequest(
         order_no=order.order_no, storefront="shop", api_key_id=1, customer_id=42,
         lines=[CartLine(sku_id=101, quantity=2)], presale_id=5,
@@ -88,7 +88,7 @@ async def place(order: Scenario) -> o.PlacedOrder:
     )  # fmt: skip
     start = WithStartWorkflowOperation(
         OrderWorkflow.run,
-        o.OrderInput(order_no=order.order_no),
+        o.OrderInput(order_no=order.order_no, policy=policy or o.OrderPolicy()),
         id=f"order-{order.order_no}",
         task_queue=order.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -165,7 +165,7 @@ async def test_the_balance_window_opens_at_its_start_and_the_paid_balance_ships(
     assert balance_ask.payment_key == f"{order.order_no}-B"  # a second payment, its own key
     assert view.status == "fulfilling"
     assert view.paid_fen == PAYABLE_FEN
-    steps = [c.step for c in order.fake.of("record_status")]
+    steps = [c.step for c in sorted(order.fake.of("record_status"), key=lambda c: c.seq)]
     assert steps == [
         "deposit_paid", "balance_window_opened", "paid", "released_to_warehouses"
     ], steps  # fmt: skip
@@ -262,3 +262,57 @@ async def test_a_presale_order_refused_at_placement_leaves_the_presale(task_queu
     assert [j.presale_id for j in order.fake.of("join_presale")] == [5]
     assert stages(order) == [("cancelled", 0)]  # not counted as awaiting its deposit
     assert order.fake.of("reserve_stock") == []
+
+
+async def paid_in_full(order: Scenario, policy: o.OrderPolicy | None = None) -> None:
+    await place(order, policy)
+    await order.pay(DEPOSIT_FEN)
+    await order.skip(OPENS_IN)
+    await order.fake.wait_status("balance_window_opened")
+    await order.pay(BALANCE_FEN)
+    await order.fake.wait_status("released_to_warehouses")
+
+
+def refunds_by_payment(order: Scenario) -> dict[str, int]:
+    """Fen refunded per transaction: the deposit's is `…-1`, the balance's `…-2`."""
+    made: dict[str, int] = {}
+    for refund in order.fake.of("refund_payment"):
+        made[refund.transaction_id] = made.get(refund.transaction_id, 0) + refund.amount_fen
+    return made
+
+
+async def test_a_cancel_after_the_balance_refunds_both_payments_in_full(task_queue: str) -> None:
+    async with presale_order(task_queue) as order:
+        await paid_in_full(order)
+        await order.handle.execute_update(
+            OrderWorkflow.cancel, o.CancelRequest(actor=CUSTOMER, reason="changed my mind")
+        )
+        view = await order.result()
+    deposit_tx, balance_tx = (f"TX{order.order_no[2:]}-{n}" for n in (1, 2))
+    assert refunds_by_payment(order) == {deposit_tx: DEPOSIT_FEN, balance_tx: BALANCE_FEN}
+    numbers = sorted(r.refund_no for r in order.fake.of("refund_payment"))
+    assert numbers == [f"RF{order.order_no[2:]}C", f"RF{order.order_no[2:]}C-B"]
+    assert (view.status, view.paid_fen, view.refunded_fen) == (
+        "cancelled",
+        PAYABLE_FEN,
+        PAYABLE_FEN,
+    )
+    assert stages(order)[-1] == ("cancelled", 0)  # nothing forfeited
+
+
+async def test_a_refund_after_the_balance_never_takes_more_from_a_payment_than_it_paid(
+    task_queue: str,
+) -> None:
+    everything = [
+        o.PackageLine(line_no=1, sku_id=101, quantity=2),
+        o.PackageLine(line_no=2, sku_id=102, quantity=1),
+    ]
+    async with presale_order(task_queue) as order:
+        await paid_in_full(order, o.OrderPolicy(short_pick_policy="cancel_line"))
+        package_no = order.fake.plans[0].package_no
+        await order.picked(package_no, missing=everything, missing_g=1_400)
+        view = await order.result()
+    deposit_tx, balance_tx = (f"TX{order.order_no[2:]}-{n}" for n in (1, 2))
+    made = refunds_by_payment(order)
+    assert made == {deposit_tx: DEPOSIT_FEN, balance_tx: BALANCE_FEN}  # all of it, each within
+    assert (view.status, view.refunded_fen) == ("cancelled", PAYABLE_FEN)
