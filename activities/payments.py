@@ -23,6 +23,7 @@ from models.db import (
     Payment,
     Refund,
 )
+from models.domain.presale import order_of
 from models.domain.reconciliation import DifferenceKind
 from services import payments
 
@@ -40,7 +41,7 @@ class PaymentActivities:
         """Idempotent at the provider: the same order and amount give the same payment."""
         try:
             created = await self._provider.create_payment(
-                order_no=request.order_no,
+                order_no=request.payment_key or request.order_no,
                 amount_fen=request.amount_fen,
                 currency=request.currency,
                 notify_url=self._notify_url,
@@ -127,7 +128,7 @@ def _not_vouched(
     if (
         books.status != "succeeded"
         or books.transaction_id != payment.transaction_id
-        or books.merchant_order_no != order_no
+        or order_of(books.merchant_order_no) != order_no
     ):
         held = f"{books.status}, transaction {books.transaction_id}, {books.paid_fen} fen"
         return "missing_at_provider", f"{claim} is not in the provider's books ({held})"

@@ -18,6 +18,7 @@ from models.contracts.reconciliation import (
     StatementFetched,
     StatementRequest,
 )
+from models.domain.presale import order_of
 from models.domain.reconciliation import StatementItem, lookup_window
 from services import reconciliation
 
@@ -45,7 +46,7 @@ class ReconciliationActivities:
                     type=e.type,
                     entry_id=e.entry_id,
                     refund_no=e.refund_no,
-                    order_no=e.merchant_order_no,
+                    order_no=order_of(e.merchant_order_no),
                     amount_fen=e.amount_fen,
                     occurred_at=e.occurred_at,
                 )

@@ -32,6 +32,7 @@ from console import (
     members,
     notifications,
     orders,
+    presales,
     purchasing,
     putaway,
     search,
@@ -54,7 +55,7 @@ GROUPS: Final = (
     ("nav.group.purchasing", (purchasing,)),
     ("nav.group.finance", (finance,)),
     ("nav.group.warehouse", (warehouse, putaway, transfers, manifests, devices)),
-    ("nav.group.catalog", (catalog, marketing, flash_sales, group_buys)),
+    ("nav.group.catalog", (catalog, marketing, flash_sales, group_buys, presales)),
     ("nav.group.system", (admin,)),
 )
 QUIET: Final = (auth, search, enrolment)

@@ -19,7 +19,7 @@ from models.contracts.order import (
 )
 from models.contracts.pricing import PricingRequest, Promotions
 from models.db import CouponRedemption, Order, OrderLine, Package, PackageLine
-from services import flash_sales, notifications, points
+from services import flash_sales, notifications, points, presales
 from services.notifications import Notice
 from services.pricing_inputs import coupon_offer, freight_setup, live_promotions, sku_facts
 from services.timeline import add_event, owe_refund
@@ -38,6 +38,12 @@ async def pricing_request(session: AsyncSession, request: QuoteRequest) -> Prici
         flash = await flash_sales.flash_price(session, request.order_no, request.flash_sale_id)
         facts = [
             f.model_copy(update={"list_price_fen": flash[f.sku_id]}) if f.sku_id in flash else f
+            for f in facts
+        ]
+    if request.presale_id is not None:  # the presale's price (DESIGN §6.8)
+        price = await presales.presale_price(session, request.order_no, request.presale_id)
+        facts = [
+            f.model_copy(update={"list_price_fen": price[f.sku_id]}) if f.sku_id in price else f
             for f in facts
         ]
     coupon = (

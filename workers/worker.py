@@ -21,6 +21,7 @@ from activities.inventory import InventoryActivities
 from activities.loyalty import LoyaltyActivities
 from activities.orders import OrderActivities
 from activities.payments import PaymentActivities
+from activities.presales import PresaleActivities
 from activities.providers import CarrierClient, PaymentProvider, SupplierClient
 from activities.purchasing import PurchasingActivities
 from activities.reconciliation import ReconciliationActivities
@@ -133,6 +134,8 @@ def activities_for(deps: WorkerDeps) -> list[Callable[..., Any]]:
     customers = CustomerActivities(sessions)
     found += [customers.issue_coupon_chunk, customers.finish_coupon_batch]
     found.append(GroupBuyActivities(sessions).record_group_buy)
+    presale = PresaleActivities(sessions)
+    found += [presale.join_presale, presale.record_presale_step]
     replenishment = ReplenishmentActivities(sessions)
     found += [replenishment.scan_reorder_points, replenishment.draft_po]
     if deps.payments is not None:

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.loyalty import LoyaltyActivities
     from activities.orders import OrderActivities
     from activities.payments import PaymentActivities
+    from activities.presales import PresaleActivities
     from models.contracts import messages
     from models.contracts.after_sale import (
         AfterSaleRequest,
@@ -57,8 +58,10 @@ with workflow.unsafe.imports_passed_through():
         StatusChange,
         TimelineEntry,
     )
+    from models.contracts.presale import JoinPresale, PresaleStage, PresaleStep, PresaleTerms
     from models.contracts.shipment import UnitsWithdrawn
     from models.contracts.waves import PackageShort
+    from models.domain.presale import balance_key, kept_of_deposit
     from workflows.common import FAILED, call, refusal, signal_unless_gone
     from workflows.order_after_sales import AfterSales
     from workflows.order_fulfilment import Fulfilment
@@ -89,6 +92,11 @@ FLASH_SALE_PATCH = "flash-sale-order"
 # failing cancels it with a full refund. Only orders placed with a group ever ask.
 GROUP_PATCH = "group-buy-member"
 GROUP_ACTOR = Actor(kind="system", name="group-buy")
+# A presale's order (预售, DESIGN §6.8): priced at the presale price, its first payment is the
+# deposit; it waits for the balance window, asks for the balance (payable − deposit) under its
+# own payment key and ships once it is paid; unpaid at the window's end (or cancelled), the
+# deposit is refunded or forfeited per the presale's rules. Other orders never reach the marker.
+PRESALE_PATCH = "presale-order"
 
 
 @workflow.defn
@@ -199,6 +207,7 @@ class OrderWorkflow:
         now = workflow.now()
         flash = request.flash_sale_id is not None and workflow.patched(FLASH_SALE_PATCH)
         flash_sale_id = request.flash_sale_id if flash else None
+        terms = await self._join_presale(request)
         try:
             quote = await call(
                 OrderActivities.quote_order,
@@ -212,11 +221,14 @@ class OrderWorkflow:
                     points=request.points,
                     flash_sale_id=flash_sale_id,
                     group=request.group,
+                    presale_id=terms.presale_id if terms else None,
                 ),
             )
         except FAILED:
             if flash:  # the units the gate claimed go back to the campaign
                 await self._release_failed_placement(request.order_no)
+            if terms is not None:  # not an order of the presale after all
+                await self._presale_step(terms, "cancelled", 0)
             raise
         timings = self._state.input.timings
         window = timings.flash_payment_window if flash else timings.payment_window
@@ -239,7 +251,14 @@ class OrderWorkflow:
                 packages=reservation.packages,
                 payment_deadline=now + window,
                 under_review=threshold is not None and quote.payable_fen > threshold,
+                presale=terms,
             )
+            if terms is not None and terms.deposit_fen >= quote.payable_fen:
+                raise ApplicationError(
+                    "the presale's deposit is not below the order's payable amount",
+                    type="InvalidInputError",
+                    non_retryable=True,
+                )
             await call(
                 OrderActivities.record_order,
                 RecordOrderRequest(
@@ -254,6 +273,8 @@ class OrderWorkflow:
             )
         except FAILED:
             await self._release_failed_placement(request.order_no)
+            if terms is not None:
+                await self._presale_step(terms, "cancelled", 0)
             raise
         self._state.place_request = request
         return placed
@@ -302,6 +323,8 @@ class OrderWorkflow:
             state.cancel = CancelRequest(
                 actor=state.decision.actor, reason=f"risk review: {state.decision.reason}"
             )
+        if state.cancel is None and placed.presale is not None:
+            await self._await_balance(placed.presale)
         if state.cancel is not None:
             self._set_status("cancelling")
             return False
@@ -327,6 +350,8 @@ class OrderWorkflow:
     @workflow.update
     async def request_payment(self, request: PaymentRequest) -> PaymentSession:
         placed = self._state.placed
+        if placed.presale is not None:
+            return await self._open_presale_payment(placed.presale)
         return await call(
             PaymentActivities.open_payment,
             OpenPaymentRequest(
@@ -339,6 +364,8 @@ class OrderWorkflow:
     @request_payment.validator
     def _may_request_payment(self, request: PaymentRequest) -> None:
         state = self._state
+        if state.status == "awaiting_payment" and self._balance_due():
+            return
         if state.status != "awaiting_payment" or state.payment is not None:
             raise ApplicationError(f"order is {state.status}", type="InvalidStateError")
 
@@ -355,9 +382,14 @@ class OrderWorkflow:
                 state.payment is None
                 and state.status == "awaiting_payment"
                 and state.placement is not None
-                and payment.amount_fen == state.placement.quote.payable_fen
+                and payment.amount_fen == self._first_payment_fen()
                 and payment.currency == state.input.policy.currency
             )
+            if self._balance_due():
+                accepted = (
+                    payment.amount_fen == self._balance_fen()
+                    and payment.currency == state.input.policy.currency
+                )
             if not accepted and workflow.patched(VOUCH_PATCH):
                 # Money the order did not ask for: believed only if the provider holds it.
                 confirmation = await call(
@@ -384,7 +416,9 @@ class OrderWorkflow:
                 ),
             )
             state.paid_fen += payment.amount_fen
-            if accepted:
+            if accepted and state.placed.presale is not None:
+                await self._presale_paid(state.placed.presale, payment)
+            elif accepted:
                 state.payment = payment
                 await self.record(
                     "paid",
@@ -425,7 +459,17 @@ class OrderWorkflow:
         self, payment: PaymentReceived, amount_fen: int, refund_no: str, reason: str
     ) -> None:
         """Refund on a payment at the provider (the order's own refunds: cancel, lost or short
-        packages, payments it could not take)."""
+        packages, payments it could not take). A presale's order whose balance is paid refunds
+        on both of its payments (`_refund_presale`)."""
+        state = self._state
+        if payment is state.payment and state.balance is not None:
+            await self._refund_presale(amount_fen, refund_no, reason)
+            return
+        await self._refund_on(payment, amount_fen, refund_no, reason)
+
+    async def _refund_on(
+        self, payment: PaymentReceived, amount_fen: int, refund_no: str, reason: str
+    ) -> None:
         state = self._state
         request = RefundRequest(
             order_no=state.input.order_no,
@@ -440,6 +484,8 @@ class OrderWorkflow:
         state.refunded_fen += amount_fen
         if payment is state.payment:
             state.refunded_on_payment += amount_fen
+        elif payment is state.balance:
+            state.refunded_on_balance += amount_fen
         self._note("refunded", SYSTEM, {"refund_no": refund_no, "amount_fen": amount_fen})
 
     async def _refund_until_made(self, request: RefundRequest) -> None:
@@ -555,6 +601,144 @@ class OrderWorkflow:
         if decided.outcome == "failed" and state.cancel is None and not state.shipping:
             state.cancel = CancelRequest(actor=GROUP_ACTOR, reason="group buy failed")
 
+    # --- presale (预售, DESIGN §6.8): deposit, balance window, balance or forfeit ----------------
+
+    async def _join_presale(self, request: PlaceOrderRequest) -> PresaleTerms | None:
+        """The presale's terms for this order (refused when it takes no deposits now)."""
+        if request.presale_id is None or not workflow.patched(PRESALE_PATCH):
+            return None
+        [line] = request.lines  # the API allows one line, the presale's SKU
+        return await call(
+            PresaleActivities.join_presale,
+            JoinPresale(
+                order_no=request.order_no,
+                presale_id=request.presale_id,
+                sku_id=line.sku_id,
+                quantity=line.quantity,
+            ),
+        )
+
+    def _first_payment_fen(self) -> int | None:
+        placed = self._state.placement
+        if placed is None:
+            return None
+        return placed.presale.deposit_fen if placed.presale else placed.quote.payable_fen
+
+    def _balance_fen(self) -> int:
+        placed = self._state.placed
+        assert placed.presale is not None
+        return placed.quote.payable_fen - placed.presale.deposit_fen
+
+    def _balance_due(self) -> bool:
+        state = self._state
+        return state.balance_open and state.balance is None and state.payment is not None
+
+    async def _open_presale_payment(self, terms: PresaleTerms) -> PaymentSession:
+        """The deposit under the order's number; the balance under its own key (a second
+        payment of the same order at the provider)."""
+        state = self._state
+        balance = self._balance_due()
+        return await call(
+            PaymentActivities.open_payment,
+            OpenPaymentRequest(
+                order_no=state.input.order_no,
+                amount_fen=self._balance_fen() if balance else terms.deposit_fen,
+                currency=state.input.policy.currency,
+                payment_key=balance_key(state.input.order_no) if balance else None,
+            ),
+        )
+
+    async def _presale_paid(self, terms: PresaleTerms, payment: PaymentReceived) -> None:
+        state = self._state
+        actor = Actor(kind="provider", name=payment.provider)
+        detail: Detail = {
+            "transaction_id": payment.transaction_id,
+            "amount_fen": payment.amount_fen,
+        }
+        if state.payment is None:  # the deposit: the order now waits for the balance window
+            state.payment = payment
+            await self.record("deposit_paid", actor=actor, detail=detail)
+            await self._presale_step(terms, "deposit_paid", payment.amount_fen)
+            return
+        state.balance = payment  # paid before the packages are released (same task, no await)
+        await self.record("paid", status="paid", actor=actor, detail=detail)
+        await self._presale_step(terms, "balance_paid", payment.amount_fen)
+
+    async def _await_balance(self, terms: PresaleTerms) -> None:
+        """Deposit paid: wait for the window to open, ask for the balance, wait for it until
+        the window ends; not paid by then, the order is cancelled and its deposit forfeited."""
+        state = self._state
+        try:  # a timer to the window's start; a cancel before it refunds per the refund rule
+            await workflow.wait_condition(
+                lambda: state.cancel is not None,
+                timeout=max(timedelta(0), terms.balance_starts_at - workflow.now()),
+            )
+        except TimeoutError:
+            state.balance_open = state.cancel is None
+        if not state.balance_open:
+            return
+        await self.record(
+            "balance_window_opened",
+            detail={
+                "balance_fen": self._balance_fen(),
+                "ends_at": terms.balance_ends_at.isoformat(),
+            },
+        )
+        try:
+            await workflow.wait_condition(
+                lambda: state.balance is not None or state.cancel is not None,
+                timeout=max(timedelta(0), terms.balance_ends_at - workflow.now()),
+            )
+        except TimeoutError:
+            state.cancel = CancelRequest(actor=SYSTEM, reason="balance not paid in time")
+
+    async def _presale_cancelled(self, terms: PresaleTerms, owed: int) -> int:
+        """What of the deposit goes back on a cancel: all of it once the balance is paid (the
+        balance too, refunded after); else the refund rule before the window opens and the
+        forfeit rule after it. The kept part is forfeited income in the money ledger."""
+        state = self._state
+        if state.payment is None or state.balance is not None:
+            await self._presale_step(terms, "cancelled", 0)
+            if state.balance is not None:  # both payments back (refunded across them)
+                owed += state.balance.amount_fen - state.refunded_on_balance
+            return owed
+        kept = kept_of_deposit(
+            state.payment.amount_fen,
+            window_open=state.balance_open,
+            forfeit_percent=terms.forfeit_percent,
+            refund_percent=terms.refund_percent,
+        )
+        kept = min(kept, owed)
+        await self._presale_step(terms, "forfeited" if kept else "cancelled", kept)
+        if kept:
+            await self.record("deposit_forfeited", detail={"amount_fen": kept})
+        return owed - kept
+
+    async def _refund_presale(self, amount_fen: int, refund_no: str, reason: str) -> None:
+        """A refund of a presale's order once its balance is paid: on the balance's payment
+        first (`<refund no>-B`), the rest on the deposit's (`<refund no>`); neither payment is
+        ever refunded more than it paid."""
+        state = self._state
+        assert state.payment is not None and state.balance is not None
+        on_balance = min(amount_fen, state.balance.amount_fen - state.refunded_on_balance)
+        if on_balance > 0:
+            await self._refund_on(state.balance, on_balance, f"{refund_no}-B", reason)
+        if amount_fen > on_balance:
+            await self._refund_on(state.payment, amount_fen - on_balance, refund_no, reason)
+
+    async def _presale_step(
+        self, terms: PresaleTerms, stage: PresaleStage, amount_fen: int
+    ) -> None:
+        await call(
+            PresaleActivities.record_presale_step,
+            PresaleStep(
+                order_no=self._state.input.order_no,
+                presale_id=terms.presale_id,
+                stage=stage,
+                amount_fen=amount_fen,
+            ),
+        )
+
     # --- packages ---------------------------------------------------------------------------
 
     async def _ship_packages(self) -> None:
@@ -621,6 +805,8 @@ class OrderWorkflow:
         owed = 0
         if state.payment is not None:
             owed = state.payment.amount_fen - state.refunded_on_payment
+        if state.placed.presale is not None:
+            owed = await self._presale_cancelled(state.placed.presale, owed)
         # Decided: the cancel answers now, its refund shown pending until it is made.
         workflow.deprecate_patch(CANCEL_BEFORE_REFUND_PATCH)  # retired
         await self._record_cancelled(owed)

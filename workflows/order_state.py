@@ -128,6 +128,10 @@ class OrderState:
     answers: dict[tuple[str, str], UnitsWithdrawn] = field(default_factory=dict)
     window_closed: bool = False
     replacements: list[asyncio.Task[None]] = field(default_factory=list)  # exchanges shipping
+    # --- a presale's order (预售, DESIGN §6.8): `payment` is its deposit ---
+    balance: PaymentReceived | None = None
+    refunded_on_balance: int = 0
+    balance_open: bool = False  # the balance window opened (cancels now forfeit the deposit)
 
     @property
     def placed(self) -> PlacedOrder:

@@ -128,6 +128,8 @@ async def place_order(
 ) -> OrderPublic:
     await require_known_customer(w.session, w.principal.id, body.customer_id)
     today = datetime.now(BUSINESS_TZ).date()
+    if body.presale_id is not None and (body.flash_sale_id is not None or len(body.lines) != 1):
+        raise invalid("lines", "a presale order has one line, the presale's SKU, no flash sale")
     if body.flash_sale_id is not None:
         order_no = await flash_gate(w, body, today)
     else:
@@ -145,6 +147,7 @@ async def place_order(
         lines=[CartLine(sku_id=li.sku_id, quantity=li.quantity) for li in body.lines],
         address=ShippingAddress(**body.address.model_dump()),
         flash_sale_id=body.flash_sale_id,
+        presale_id=body.presale_id,
     )
     start = WithStartWorkflowOperation(
         OrderWorkflow.run,

@@ -29,6 +29,7 @@ from core.security import signature_valid
 from models.contracts.order import LatePaymentInput, PaymentReceived
 from models.contracts.shipment import TrackingEvent, TrackingSnapshot
 from models.db import Order, Payment
+from models.domain.presale import order_of
 from services.refund_callbacks import RefundNotice, record_refund_callback
 from workflows.after_sale import AfterSaleWorkflow
 from workflows.late_payment import LatePaymentRefundWorkflow, late_payment_id
@@ -118,22 +119,23 @@ async def payment_webhook(
         currency=event.currency,
         paid_at=event.occurred_at,
     )
-    handle = deps.require_temporal().get_workflow_handle(f"order-{event.merchant_order_no}")
+    order_no = order_of(event.merchant_order_no)  # a presale's balance pays under its own key
+    handle = deps.require_temporal().get_workflow_handle(f"order-{order_no}")
     try:
         await answer(
             handle.signal(OrderWorkflow.payment_received, payment),
             kind="order",
-            ident=event.merchant_order_no,
+            ident=order_no,
         )
     except Problem as exc:  # its process has ended (or is gone): a process of its own refunds
-        order = await session.get(Order, event.merchant_order_no)
+        order = await session.get(Order, order_no)
         taken = await session.get(Payment, payment.transaction_id)
         await session.commit()
         if exc.status not in (404, 409) or order is None:
             raise
         if taken is not None:  # a late copy of a callback the order took: nothing to refund
             return Ack(status="duplicate")
-        return await _late_payment(deps, event.merchant_order_no, payment)
+        return await _late_payment(deps, order_no, payment)
     return Ack(status="accepted")
 
 
@@ -158,7 +160,7 @@ async def _refund_callback(session: AsyncSession, provider: str, event: RefundEv
         refund_id=event.refund_id,
         refund_no=event.refund_no,
         payment_id=event.payment_id,
-        order_no=event.merchant_order_no,
+        order_no=order_of(event.merchant_order_no),
         amount_fen=event.amount_fen,
         currency=event.currency,
         occurred_at=event.occurred_at,

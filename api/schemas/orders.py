@@ -38,6 +38,9 @@ class OrderCreate(Strict):
     # A flash sale (秒杀) to buy in: one line, its SKU, at its price, within its limit; a sold-out
     # or over-limit buyer is a 409 before any order is started.
     flash_sale_id: Id | None = None
+    # A presale (预售) to buy in: one line, its SKU, at its price; a deposit now, the balance in
+    # its window (DESIGN §6.8).
+    presale_id: Id | None = None
 
 
 class AllocationPublic(Public):

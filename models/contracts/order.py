@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from models.contracts.group_buy import GroupLink
+from models.contracts.presale import PresaleTerms
 from models.contracts.pricing import AppliedDiscount, CartLine, PricedLine
 
 OrderStatus = Literal[
@@ -90,6 +91,8 @@ class PlaceOrderRequest(BaseModel):
     # A group-buy member's order (DESIGN §6.8): priced at the group price, ships once the
     # group completes, cancelled and refunded when it fails.
     group: GroupLink | None = None
+    # The presale (预售) the order buys in: its price, a deposit now and the balance later.
+    presale_id: int | None = None
 
 
 class PackageLine(BaseModel):
@@ -130,6 +133,7 @@ class QuoteRequest(BaseModel):
     points: int | None = None
     flash_sale_id: int | None = None  # the line of its SKU is priced at the claimed flash price
     group: GroupLink | None = None  # the offer's SKU sold at the group price
+    presale_id: int | None = None  # the line of its SKU is priced at the presale's price
 
 
 class ReserveRequest(BaseModel):
@@ -167,6 +171,8 @@ class PlacedOrder(BaseModel):
     packages: list[PackagePlan]
     payment_deadline: datetime
     under_review: bool
+    # A presale's order: its first payment (by the deadline) is the deposit, the balance follows.
+    presale: PresaleTerms | None = None
 
 
 class PaymentRequest(BaseModel):
@@ -177,6 +183,8 @@ class OpenPaymentRequest(BaseModel):
     order_no: str
     amount_fen: int
     currency: str
+    # The merchant order number at the provider when not the order's own (a presale's balance).
+    payment_key: str | None = None
 
 
 class PaymentSession(BaseModel):

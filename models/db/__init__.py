@@ -30,6 +30,7 @@ from models.db.orders import (
     PackageLine,
     Reservation,
 )
+from models.db.presales import Presale, PresaleOrder
 from models.db.promotions import (
     Coupon,
     CouponRedemption,
@@ -119,6 +120,8 @@ __all__ = [
     "PointsAccount",
     "PointsEntry",
     "PointsRules",
+    "Presale",
+    "PresaleOrder",
     "Promotion",
     "PurchaseOrder",
     "PurchaseOrderEvent",

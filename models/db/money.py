@@ -19,7 +19,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.db.base import Base
 
-ENTRY_TYPES = ("payment", "refund", "supplier_invoice", "supplier_credit", "supplier_payment")
+ENTRY_TYPES = (
+    "payment",
+    "refund",
+    "supplier_invoice",
+    "supplier_credit",
+    "supplier_payment",
+    "forfeit",
+)
 
 
 class Payment(Base):

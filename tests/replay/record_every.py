@@ -42,7 +42,7 @@ from models.domain.reconciliation import business_day
 from tests.replay.record import _createdb, _sql
 from tests.replay.record_money import late_after_end, refused_cancel_refund, unvouched_payment
 from tests.support.after_sale_api import delivered, open_after_sale, shown_as
-from tests.support.flash_sales import buy, create_flash_sale, wait_flash_status
+from tests.support.flash_sales import buy, create_flash_sale, list_price, wait_flash_status
 from tests.support.order_api import (
     DEVICE,
     RECEIVER,
@@ -69,6 +69,7 @@ from tests.support.orders import (
     wait_status,
 )
 from tests.support.picking import pick_package
+from tests.support.presales import buy_presale, create_presale, pay_stage, wait_step
 from tests.support.purchasing import location_in, sent, supplier_with_products, wait_po
 from tests.support.stack import Stack, fast_timings, running_stack
 from tests.support.temporal import dev_server
@@ -1064,6 +1065,41 @@ async def group_buy(c: Clients) -> None:
     c.finished(f"group-{alone['group']['group_no']}")
 
 
+async def presale(c: Clients) -> None:
+    """A presale (presale-order): one order pays its deposit, waits for the balance window, pays
+    the balance (a second payment) and ships to the end; one pays the deposit and never the
+    balance (forfeited at the window's end, stock released); one is cancelled before the
+    window (the deposit refunded per the rule)."""
+    ops = await staff(c.api, "ops")
+    sku_sh, _ = await one_warehouse_skus(c.stack)
+    price = await list_price(c.stack, sku_sh) // 2
+    sale = await create_presale(
+        c.api, ops, sku_id=sku_sh, price_fen=price, deposit_fen=100,
+        opens_in=timedelta(seconds=6), lasts=timedelta(seconds=6),
+    )  # fmt: skip
+    numbers = []
+    for customer in (81, 82, 83):
+        answer = await buy_presale(
+            c.api, sale["id"], sku_sh, customer, key=f"replay-pre-{customer}"
+        )
+        assert answer.status_code == 201, answer.text
+        numbers.append(answer.json()["order_no"])
+        await pay_stage(c.api, c.provider, numbers[-1])
+        await wait_step(c.api, numbers[-1], "deposit_paid")
+    ships, forfeits, cancels = numbers
+    cancelled = await c.api.post(f"/v1/orders/{cancels}/cancel", json={}, headers=SHOP)
+    assert cancelled.status_code == 200, cancelled.text
+    await wait_step(c.api, ships, "balance_window_opened")
+    await pay_stage(c.api, c.provider, ships)
+    shown = await wait_status(c.api, ships, "fulfilling")
+    for package in shown["packages"]:
+        await deliver(c.carrier, await pack_and_hand_over(c.api, package))
+    await wait_status(c.api, ships, "delivered")
+    await wait_cancelled(c.api, forfeits)
+    await _closed(c, ships)
+    c.finished(f"order-{forfeits}", f"order-{cancels}")
+
+
 def _timings(**changes: Any) -> OrderTimings:
     return fast_timings().model_copy(update=changes)
 
@@ -1161,6 +1197,7 @@ SCENARIOS: dict[str, tuple[Scenario, dict[str, Any]]] = {
     "flash_sale": (flash_sale, {"timings": _timings(flash_payment_window=timedelta(seconds=3))}),
     "coupon_batch": (coupon_batch, {}),
     "group_buy": (group_buy, {}),
+    "presale": (presale, {}),
 }
 
 

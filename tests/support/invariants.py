@@ -79,11 +79,13 @@ async def points_accounts_off_ledger(session: AsyncSession) -> list[tuple[int, i
 
 
 async def unbalanced_orders(session: AsyncSession) -> list[str]:
-    """Orders whose paid − refunded is not their money ledger's balance (DESIGN §6.6)."""
+    """Orders whose paid − refunded is not their money ledger's cash balance (DESIGN §6.6;
+    a presale's `forfeit` row books what of the cash is kept, not more cash)."""
     rows = await session.execute(
         text(
             """SELECT o.order_no FROM orders o
                LEFT JOIN (SELECT order_no, SUM(amount_fen) AS total FROM money_ledger
+                          WHERE entry_type IN ('payment', 'refund')
                           GROUP BY order_no) m USING (order_no)
                WHERE o.paid_fen - o.refunded_fen <> COALESCE(m.total, 0)"""
         )
