@@ -57,7 +57,7 @@ async def test_create_watch_and_stop_a_presale_in_the_console(
         assert created.status_code == 303, created.text
         sale_id = int(re.findall(r"/presales/(\d+)", created.headers["location"])[0])
         page = await ops.get(created.headers["location"])
-        assert "已创建" in text_of(page.text) and "hx-trigger" in page.text
+        assert "已创建" in text_of(page.text) and '/watch" hx-trigger' in page.text
         assert "¥12.50" in text_of(page.text) and "¥2.00" in text_of(page.text)
         assert "退还定金的 50%" in text_of(page.text)
         async with stack.sessions() as session:
@@ -91,7 +91,7 @@ async def test_create_watch_and_stop_a_presale_in_the_console(
         assert stopped.status_code == 303
         page = await ops.get(stopped.headers["location"])
         assert "已停止：不再接新订单" in text_of(page.text)
-        assert 'id="stop"' not in page.text and "hx-trigger" not in page.text
+        assert 'id="stop"' not in page.text and '/watch" hx-trigger' not in page.text
         late = await buy_presale(api, sale_id, sku, customer_id=43, key="console-pre-43")
         assert late.status_code == 409, late.text
 
