@@ -66,6 +66,8 @@ class AppDeps:
     payment_webhook_secret: str | None = None
     carrier_webhook_secret: str | None = None
     changes: ChangeFeed | None = None  # long polls of orders and packages (api/watching.py)
+    # Who may read /metrics (api/observability.py); empty = nobody (the route answers 404).
+    metrics_allowlist: list[str] = field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
 
     def require_temporal(self) -> Client:
         if self.temporal is None:
