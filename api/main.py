@@ -88,6 +88,7 @@ async def deps_from_settings(settings: Settings) -> AppDeps:
         carrier_webhook_secret=_secret(settings.carrier.webhook_secret),
         changes=ChangeFeed(listen_dsn),
         metrics_allowlist=settings.metrics.allowlist if settings.metrics.enabled else [],
+        metrics_token=_secret(settings.metrics.token) if settings.metrics.enabled else None,
     )
 
 

@@ -6,13 +6,14 @@ log line of the request; and it counts the request and its latency by method, ro
 status. The route template is the matched route's path from scope["route"], filled in by the
 router on this very scope dict, never the raw URL (ids in paths would make endless series).
 
-/metrics answers only addresses in the metrics allowlist (loopback by default; 404 to anyone
-else, like a route that does not exist) and computes the business gauges at scrape time with a
-handful of indexed counts.
+/metrics answers only addresses in the metrics allowlist (loopback by default) or a scraper
+bearing the metrics token (404 to anyone else, like a route that does not exist), and computes
+the business gauges at scrape time with a handful of indexed counts.
 """
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import re
 import time
@@ -134,6 +135,15 @@ def _allowed(client: tuple[str, int] | None, allowlist: list[str]) -> bool:
     return any(address in ipaddress.ip_network(net, strict=False) for net in allowlist)
 
 
+def _may_scrape(request: Request, allowlist: list[str], token: str | None) -> bool:
+    if _allowed(request.scope.get("client"), allowlist):
+        return True
+    if token is None:
+        return False
+    given = request.headers.get("authorization", "")
+    return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+
+
 async def business_gauges(session: AsyncSession, now: datetime) -> list[Metric]:
     """The figures an operator watches, each one indexed count (or min) at scrape time."""
     orders = GaugeMetricFamily(
@@ -208,7 +218,7 @@ def install(app: FastAPI) -> HttpMetrics:
 
     async def scrape(request: Request) -> Response:
         deps = request.app.state.deps
-        if not _allowed(request.scope.get("client"), deps.metrics_allowlist):
+        if not _may_scrape(request, deps.metrics_allowlist, deps.metrics_token):
             return Response(status_code=404)
         async with deps.session_factory() as session:
             gauges = await business_gauges(session, datetime.now(UTC))

@@ -154,6 +154,9 @@ class MetricsSettings(BaseModel):
     # /metrics on the API port answers only these client addresses or networks (CIDR); anyone
     # else gets 404, as if it did not exist. Loopback by default: the API port is public.
     allowlist: list[str] = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
+    # A scraper elsewhere (Prometheus in docker-compose.yml) sends `Authorization: Bearer
+    # <token>` instead; at least 32 characters when set.
+    token: SecretStr | None = Field(default=None, min_length=32)
     # Each worker serves the Temporal SDK's metrics and houtai's activity outcomes on
     # worker_host:worker_port (its own process; 0 = no metrics port).
     worker_host: str = "127.0.0.1"

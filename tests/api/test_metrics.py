@@ -108,3 +108,14 @@ async def test_business_gauges_are_computed_at_scrape_time(
     assert value(found, "houtai_packages_waiting", warehouse="GZ01") == 0
     assert value(found, "houtai_waves_escalated") == 0
     assert value(found, "houtai_after_sales_past_sla") == 0
+
+
+async def test_a_scraper_elsewhere_needs_the_metrics_token(deps: AppDeps) -> None:
+    deps.metrics_token = "t" * 40
+    async with asgi_client(deps, (CLIENT_IP, 5555)) as http:
+        assert (await http.get("/metrics")).status_code == 404
+        wrong = {"Authorization": "Bearer " + "u" * 40}
+        assert (await http.get("/metrics", headers=wrong)).status_code == 404
+        right = await http.get("/metrics", headers={"Authorization": "Bearer " + "t" * 40})
+    assert right.status_code == 200
+    assert "houtai_orders" in right.text
