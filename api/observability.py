@@ -96,7 +96,9 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        rid = _incoming_request_id(scope) or uuid.uuid4().hex
+        # The console's and handhelds' in-process calls to /v1 run in the page request's task:
+        # they keep its id, so one page's lines share one request_id.
+        rid = _incoming_request_id(scope) or request_id.get() or uuid.uuid4().hex
         token = request_id.set(rid)
         status = 500
         header = (b"x-request-id", rid.encode())

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.deps import AppDeps
+from api.observability import HttpMetrics, ObservabilityMiddleware
 from core.db import SessionFactory
+from core.logging import request_id
 from models.db import PurchaseOrder, Supplier
 from tests.api.conftest import Ref
 from tests.support.api import CLIENT_IP, MakeHeaders, asgi_client
@@ -119,3 +122,26 @@ async def test_a_scraper_elsewhere_needs_the_metrics_token(deps: AppDeps) -> Non
         right = await http.get("/metrics", headers={"Authorization": "Bearer " + "t" * 40})
     assert right.status_code == 200
     assert "houtai_orders" in right.text
+
+
+async def test_in_process_calls_keep_the_page_requests_id() -> None:
+    """The console calls /v1 in process from inside a page request: one id for both."""
+    seen: list[str | None] = []
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(request_id.get())
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    app = ObservabilityMiddleware(inner, HttpMetrics())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        token = request_id.set("page-7")
+        try:
+            nested = await http.get("/v1/orders")
+        finally:
+            request_id.reset(token)
+        alone = await http.get("/v1/orders")
+    assert nested.headers["x-request-id"] == "page-7"
+    assert alone.headers["x-request-id"] != "page-7"
+    assert seen == ["page-7", alone.headers["x-request-id"]]
