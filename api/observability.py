@@ -43,6 +43,8 @@ WAITING_PACKAGES = ("released", "picked", "weight_hold", "packed", "waybill_crea
 # After-sales someone must still act on; past their sla_due_at they are late.
 OPEN_AFTER_SALES = ("requested",)
 UNMATCHED = "unmatched"
+# Any token is a valid HTTP method: others count as OTHER, so a caller cannot mint series.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class HttpMetrics:
@@ -114,8 +116,9 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             request_id.reset(token)
+            method = scope["method"] if scope["method"] in METHODS else "OTHER"
             self.metrics.observe(
-                scope["method"], route_template(scope), status, time.perf_counter() - started
+                method, route_template(scope), status, time.perf_counter() - started
             )
 
 

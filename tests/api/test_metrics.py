@@ -48,6 +48,9 @@ async def test_requests_are_counted_by_route_template_never_the_raw_url(
         for _ in range(2):
             assert (await http.get(f"/v1/skus/{ref.sku_id}", headers=headers)).status_code == 200
         assert (await http.get("/v1/skus/999999", headers=headers)).status_code == 404
+        for junk in ("/wp-login.php", "/v1/nope/1", "/v1/nope/2"):
+            assert (await http.get(junk)).status_code == 404
+        await http.request("BREW", f"/v1/skus/{ref.sku_id}")
         answer = await http.get("/metrics")
     assert answer.status_code == 200, answer.text
     found = samples(answer.text)
@@ -65,6 +68,12 @@ async def test_requests_are_counted_by_route_template_never_the_raw_url(
         == 2
     )
     assert str(ref.sku_id) not in {dict(labels).get("route") for _, labels in found}
+    assert (
+        value(found, "houtai_http_requests_total", method="GET", route="unmatched", status="404")
+        == 3
+    )
+    methods = {dict(labels).get("method") for _, labels in found} - {None}
+    assert "BREW" not in methods and "OTHER" in methods
     assert "/v1/skus/999999" not in answer.text
 
 
