@@ -67,6 +67,9 @@ class AppDeps:
     carrier_webhook_secret: str | None = None
     changes: ChangeFeed | None = None  # long polls of orders and packages (api/watching.py)
     coupon_batch_chunk: int = 500  # customers per chunk of a coupon batch (CouponBatchWorkflow)
+    # Who may read /metrics (api/observability.py); empty = nobody (the route answers 404).
+    metrics_allowlist: list[str] = field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
+    metrics_token: str | None = None  # or anyone bearing it
 
     def require_temporal(self) -> Client:
         if self.temporal is None:

@@ -10,7 +10,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from api import audit, config, docs, errors, openapi
+from api import audit, config, docs, errors, observability, openapi
 from api.deps import AppDeps
 from api.routes import (
     admin,
@@ -91,6 +91,8 @@ async def deps_from_settings(settings: Settings) -> AppDeps:
         payment_webhook_secret=_secret(settings.payments.webhook_secret),
         carrier_webhook_secret=_secret(settings.carrier.webhook_secret),
         changes=ChangeFeed(listen_dsn),
+        metrics_allowlist=settings.metrics.allowlist if settings.metrics.enabled else [],
+        metrics_token=_secret(settings.metrics.token) if settings.metrics.enabled else None,
     )
 
 
@@ -127,6 +129,7 @@ def create_app(deps: AppDeps | None = None, settings: Settings | None = None) ->
     errors.install(app)
     openapi.install(app)
     audit.install(app)
+    observability.install(app)  # outermost of ours: its latency includes the audit's work
     # The staff console and the handhelds' pages call this very app's /v1 in process (DESIGN
     # §3a). Mounted first: a page's address is matched by its prefix at once instead of after
     # every /v1 route (milliseconds a request with this many routes).

@@ -77,7 +77,7 @@ async def running_stack(
     async with AsyncExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="houtai-bench-")))
         os.chmod(tmp, 0o755)  # noqa: S103 - PostgreSQL runs as its own user when we are root
-        names = ("api", "pg", "temporal", "ui", "pay", "carrier", "supplier")
+        names = ("api", "pg", "temporal", "ui", "pay", "carrier", "supplier", "metrics")
         ports = {name: free_port() for name in names}
         task_queue = f"bench-{uuid.uuid4().hex[:12]}"
         env = {
@@ -93,6 +93,7 @@ async def running_stack(
             "HOUTAI_EMBEDDED__SANDBOX_CARRIER_PORT": str(ports["carrier"]),
             "HOUTAI_EMBEDDED__SANDBOX_SUPPLIER_PORT": str(ports["supplier"]),
             "HOUTAI_EMBEDDED__STARTUP_TIMEOUT_S": str(startup_timeout_s),
+            "HOUTAI_METRICS__WORKER_PORT": str(ports["metrics"]),
             "HOUTAI_ORDERS__AFTER_SALE_WINDOW_DAYS": str(after_sale_window_days),
             "HOUTAI_ORDERS__TRACKING_POLL_MINUTES": str(tracking_poll_minutes),
         }

@@ -1,13 +1,63 @@
-"""Structured logging for the processes houtai runs."""
+"""Structured logging for the processes houtai runs.
+
+Every line carries its context (README "Observability"): in the API the request id
+(api/observability.py sets it per request), in a worker the workflow id, the activity type and
+the business number (order, package, PO, wave...) of the activity being run.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+
+# The request being served (API); None outside a request.
+request_id: ContextVar[str | None] = ContextVar("houtai_request_id", default=None)
+
+# Workflow id prefixes whose rest is a business number (see the id=f"..." of each start).
+_BUSINESS_PREFIXES = (
+    "order-",
+    "place-",
+    "shipment-",
+    "aftersale-",
+    "po-",
+    "settle-",
+    "wave-",
+    "transfer-",
+)
+
+
+def business_no(workflow_id: str) -> str | None:
+    """The order / package / PO / wave number a workflow id names, if it names one."""
+    for prefix in _BUSINESS_PREFIXES:
+        if workflow_id.startswith(prefix):
+            return workflow_id[len(prefix) :]
+    return None
+
+
+# More context for every line: a worker adds the running activity's (workers/observability.py),
+# so core needs no Temporal import.
+context_providers: list[Callable[[], dict[str, str]]] = []
+
+
+class ContextFilter(logging.Filter):
+    """Adds request_id (API) or workflow_id / activity_type / business_no (worker activities)
+    to every record that does not carry them already."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        rid = request_id.get()
+        if rid is not None and not hasattr(record, "request_id"):
+            record.request_id = rid
+        for provide in context_providers:
+            for key, value in provide().items():
+                if not hasattr(record, key):
+                    setattr(record, key, value)
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -29,6 +79,7 @@ def configure(level: str = "INFO", *, json_lines: bool = True) -> None:
     handler.setFormatter(
         JsonFormatter() if json_lines else logging.Formatter("%(levelname)s %(name)s %(message)s")
     )
+    handler.addFilter(ContextFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -147,6 +147,22 @@ class PurchasingSettings(BaseModel):
     replenish_every_minutes: int = Field(default=60, ge=1)
 
 
+class MetricsSettings(BaseModel):
+    """Prometheus metrics (README "Observability"): the API's /metrics and each worker's port."""
+
+    enabled: bool = True
+    # /metrics on the API port answers only these client addresses or networks (CIDR); anyone
+    # else gets 404, as if it did not exist. Loopback by default: the API port is public.
+    allowlist: list[str] = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
+    # A scraper elsewhere (Prometheus in docker-compose.yml) sends `Authorization: Bearer
+    # <token>` instead; at least 32 characters when set.
+    token: SecretStr | None = Field(default=None, min_length=32)
+    # Each worker serves the Temporal SDK's metrics and houtai's activity outcomes on
+    # worker_host:worker_port (its own process; 0 = no metrics port).
+    worker_host: str = "127.0.0.1"
+    worker_port: int = Field(default=9464, ge=0, le=65535)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HOUTAI_", env_nested_delimiter="__", extra="ignore"
@@ -159,6 +175,9 @@ class Settings(BaseSettings):
     task_queue: str = "houtai"
     data_dir: Path = Path(".houtai")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # One JSON object per log line (request id, workflow id, activity type, business number
+    # included); false gives plain "LEVEL logger message" lines for reading by eye.
+    log_json: bool = True
     # Load demo data when the database has no users yet (`houtai up` only).
     demo_data: bool = True
 
@@ -176,6 +195,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     def require_database_url(self) -> str:
         if not self.database_url:

@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "up":  # the launcher prints its own progress; children log to files
         houtai_logging.configure("WARNING", json_lines=False)
     else:
-        houtai_logging.configure(settings.log_level)
+        houtai_logging.configure(settings.log_level, json_lines=settings.log_json)
     return HANDLERS[args.command](settings)
 
 

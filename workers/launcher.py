@@ -239,6 +239,12 @@ def _banner(stack: Stack, base: str) -> None:
         print(
             f"  Sandbox robots http://127.0.0.1:{s.embedded.sandbox_robots_port}/_sandbox/messages"
         )
+    if s.metrics.enabled:
+        print(f"  API metrics    {base}/metrics  (from {', '.join(s.metrics.allowlist)} only)")
+        if s.metrics.worker_port:
+            print(
+                f"  Worker metrics http://{s.metrics.worker_host}:{s.metrics.worker_port}/metrics"
+            )
     print(f"  Data           {stack.data_dir} (kept between runs)")
     print("\nDemo credentials:")
     for what, credential, role in demo_credentials():

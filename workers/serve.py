@@ -22,6 +22,7 @@ from core.settings import Settings
 from core.temporal import connect
 from migrations import upgrade_to_head
 from workers import config
+from workers.observability import install_log_context, runtime_for
 from workers.schedules import (
     ensure_points_expiry_schedule,
     ensure_reconciliation_schedule,
@@ -52,8 +53,20 @@ def serve_api(settings: Settings) -> None:
 
 
 async def run_worker(settings: Settings) -> None:
+    install_log_context()
     engine = make_engine(settings.require_database_url())
-    client = await connect(settings.require_temporal_address(), settings.temporal_namespace)
+    runtime = runtime_for(settings)
+    client = await connect(
+        settings.require_temporal_address(), settings.temporal_namespace, runtime=runtime
+    )
+    if runtime is not None:
+        log.info(
+            "worker metrics",
+            extra={
+                "metrics_url": f"http://{settings.metrics.worker_host}:"
+                f"{settings.metrics.worker_port}/metrics"
+            },
+        )
     deps = WorkerDeps(
         engine=engine,
         session_factory=make_session_factory(engine),

@@ -31,6 +31,7 @@ from activities.shipments import ShipmentActivities
 from activities.transfers import TransferActivities
 from activities.waves import WaveActivities
 from core.db import SessionFactory
+from workers.observability import ActivityOutcomeInterceptor
 from workflows.after_sale import AfterSaleWorkflow
 from workflows.coupon_batch import CouponBatchWorkflow
 from workflows.diagnostics import DiagnosticsWorkflow
@@ -174,5 +175,6 @@ def build_worker(client: Client, deps: WorkerDeps, *, task_queue: str) -> Worker
         task_queue=task_queue,
         workflows=WORKFLOWS,
         activities=activities_for(deps),
-        interceptors=[DataErrorInterceptor()],
+        # Outcomes first (outermost): it counts what the workflow gets, data errors included.
+        interceptors=[ActivityOutcomeInterceptor(), DataErrorInterceptor()],
     )

@@ -29,6 +29,7 @@ class Up:
             "HOUTAI_EMBEDDED__SANDBOX_SUPPLIER_PORT": free_port(),
             "HOUTAI_EMBEDDED__SANDBOX_ROBOTS_PORT": free_port(),
             "HOUTAI_EMBEDDED__SANDBOX_SMTP_PORT": free_port(),
+            "HOUTAI_METRICS__WORKER_PORT": free_port(),
         }
         env = {k: v for k, v in os.environ.items() if not k.startswith("HOUTAI_")}
         env.update({k: str(v) for k, v in self.ports.items()})

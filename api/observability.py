@@ -1,0 +1,234 @@
+"""The API's metrics, request ids and /metrics (README "Observability").
+
+One pure ASGI middleware does both per-request jobs, so a request pays one extra call frame:
+it takes the caller's X-Request-Id (or makes one), echoes it on the answer and puts it on every
+log line of the request; and it counts the request and its latency by method, route template and
+status. The route template is the matched route's path from scope["route"], filled in by the
+router on this very scope dict, never the raw URL (ids in paths would make endless series).
+
+/metrics answers only addresses in the metrics allowlist (loopback by default) or a scraper
+bearing the metrics token (404 to anyone else, like a route that does not exist), and computes
+the business gauges at scrape time with a handful of indexed counts.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import re
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.logging import request_id
+from models.db import AfterSale, Order, Package, PurchaseOrder, Warehouse, Wave
+
+# Latency buckets (seconds): the create-order target is tens of milliseconds, reports up to 1 s.
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# A caller's X-Request-Id is kept when it looks like an id (no log injection, bounded length).
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+# Packages in the warehouse, not yet handed to the carrier.
+WAITING_PACKAGES = ("released", "picked", "weight_hold", "packed", "waybill_created")
+# After-sales someone must still act on; past their sla_due_at they are late.
+OPEN_AFTER_SALES = ("requested",)
+UNMATCHED = "unmatched"
+# Any token is a valid HTTP method: others count as OTHER, so a caller cannot mint series.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class HttpMetrics:
+    """The request counter and latency histogram of one app (its own registry: tests build
+    many apps in one process)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "houtai_http_requests",
+            "HTTP requests answered, by method, route template and status",
+            ("method", "route", "status"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "houtai_http_request_duration_seconds",
+            "HTTP request latency until the last body byte, by method, route template and status",
+            ("method", "route", "status"),
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        # (method, route, status) -> the two children: labels() costs a lock and a dict lookup
+        # per call, this costs one lookup.
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, str(status))
+        children = self._children.get(key)
+        if children is None:
+            children = (self.requests.labels(*key), self.latency.labels(*key))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template (/v1/orders/{order_no}); a mounted app (the console,
+    the handheld pages) by its mount path; UNMATCHED for a 404 of the router."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) and path else UNMATCHED
+
+
+class ObservabilityMiddleware:
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        # The console's and handhelds' in-process calls to /v1 run in the page request's task:
+        # they keep its id, so one page's lines share one request_id.
+        rid = _incoming_request_id(scope) or request_id.get() or uuid.uuid4().hex
+        token = request_id.set(rid)
+        status = 500
+        header = (b"x-request-id", rid.encode())
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id.reset(token)
+            method = scope["method"] if scope["method"] in METHODS else "OTHER"
+            self.metrics.observe(
+                method, route_template(scope), status, time.perf_counter() - started
+            )
+
+
+def _incoming_request_id(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            return text if _REQUEST_ID.fullmatch(text) else None
+    return None
+
+
+def _allowed(client: tuple[str, int] | None, allowlist: list[str]) -> bool:
+    if client is None:
+        return False
+    try:
+        address = ipaddress.ip_address(client[0])
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(net, strict=False) for net in allowlist)
+
+
+def _may_scrape(request: Request, allowlist: list[str], token: str | None) -> bool:
+    if _allowed(request.scope.get("client"), allowlist):
+        return True
+    if token is None:
+        return False
+    given = request.headers.get("authorization", "")
+    return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+
+
+async def business_gauges(session: AsyncSession, now: datetime) -> list[Metric]:
+    """The figures an operator watches, each one indexed count (or min) at scrape time."""
+    orders = GaugeMetricFamily(
+        "houtai_orders", "Orders by status (every order, all time)", labels=("status",)
+    )
+    for status, count in await session.execute(
+        select(Order.status, func.count()).group_by(Order.status)
+    ):
+        orders.add_metric((status,), count)
+    packages = GaugeMetricFamily(
+        "houtai_packages_waiting",
+        "Packages in a warehouse not yet handed to the carrier",
+        labels=("warehouse",),
+    )
+    waiting = (
+        select(Warehouse.code, func.count(Package.package_no))
+        .join(
+            Package,
+            (Package.warehouse_id == Warehouse.id) & Package.status.in_(WAITING_PACKAGES),
+            isouter=True,
+        )
+        .group_by(Warehouse.code)
+    )
+    for code, count in await session.execute(waiting):
+        packages.add_metric((code,), count)
+    escalated = await session.scalar(
+        select(func.count()).where(Wave.escalated, Wave.status == "picking")
+    )
+    late = await session.scalar(
+        select(func.count()).where(
+            AfterSale.status.in_(OPEN_AFTER_SALES), AfterSale.sla_due_at < now
+        )
+    )
+    oldest = await session.scalar(
+        select(func.min(PurchaseOrder.created_at)).where(PurchaseOrder.status == "pending_approval")
+    )
+    return [
+        orders,
+        packages,
+        GaugeMetricFamily(
+            "houtai_waves_escalated", "Waves still picking that were escalated", value=escalated
+        ),
+        GaugeMetricFamily(
+            "houtai_after_sales_past_sla",
+            "After-sales requests still awaiting a decision past their SLA",
+            value=late,
+        ),
+        GaugeMetricFamily(
+            "houtai_purchase_order_oldest_unapproved_seconds",
+            "Age of the oldest purchase order awaiting approval (0 when none)",
+            value=(now - oldest).total_seconds() if oldest is not None else 0.0,
+        ),
+    ]
+
+
+class _Scrape:
+    """One scrape: the app's registry plus this scrape's business gauges."""
+
+    def __init__(self, registry: CollectorRegistry, extra: Iterable[Metric]) -> None:
+        self.registry = registry
+        self.extra = extra
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.registry.collect()
+        yield from self.extra
+
+
+def install(app: FastAPI) -> HttpMetrics:
+    metrics = HttpMetrics()
+    app.state.http_metrics = metrics
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
+
+    async def scrape(request: Request) -> Response:
+        deps = request.app.state.deps
+        if not _may_scrape(request, deps.metrics_allowlist, deps.metrics_token):
+            return Response(status_code=404)
+        async with deps.session_factory() as session:
+            gauges = await business_gauges(session, datetime.now(UTC))
+        body = generate_latest(_Scrape(metrics.registry, gauges))
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    app.add_api_route("/metrics", scrape, methods=["GET"], include_in_schema=False)
+    return metrics

@@ -1,0 +1,151 @@
+"""Metrics of a real `houtai up`: the API's /metrics and the worker's port, scraped after an
+order is placed, and the provisioned Grafana dashboard asks only for names they export."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support.up import Up
+from workers.seed import DEMO_STOREFRONT_KEY
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+DASHBOARDS = ROOT / "deploy" / "grafana" / "dashboards"
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def parse(text: str) -> Samples:
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def raw_names(text: str) -> set[str]:
+    """Sample names as Prometheus stores them (the parser above adds _total to counters the
+    Temporal SDK exports without it; a query must use the name as written)."""
+    return {
+        re.split(r"[{ ]", line, maxsplit=1)[0]
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
+
+
+def matching(found: Samples, name: str, **labels: str) -> list[float]:
+    want = set(labels.items())
+    return [v for (n, ls), v in found.items() if n == name and want <= ls]
+
+
+def place_order(http: httpx.Client) -> str:
+    shop = {"X-API-Key": DEMO_STOREFRONT_KEY}
+    sku = next(
+        row["sku_id"]
+        for row in http.get("/v1/stock", headers=shop, params={"limit": 500}).json()["data"]
+        if row["sellable"] > 0
+    )
+    placed = http.post(
+        "/v1/orders",
+        headers={**shop, "X-Request-Id": "e2e-metrics-1"},
+        json={
+            "client_order_key": "e2e-metrics",
+            "customer_id": 7,
+            "lines": [{"sku_id": sku, "quantity": 1}],
+            "address": {
+                "name": "李四",
+                "phone": "13900000000",
+                "region_code": "310104",
+                "detail": "徐汇区漕溪北路 1 号",
+            },
+        },
+    )
+    assert placed.status_code == 201, placed.text
+    assert placed.headers["x-request-id"] == "e2e-metrics-1"
+    order_no: str = placed.json()["order_no"]
+    deadline = time.monotonic() + 60
+    status = ""
+    while time.monotonic() < deadline:
+        status = http.get(f"/v1/orders/{order_no}", headers=shop).json()["status"]
+        if status == "awaiting_payment":
+            return order_no
+        time.sleep(0.3)
+    raise AssertionError(f"order {order_no} stuck in {status}")
+
+
+def dashboard_metric_names() -> set[str]:
+    """Every metric name the provisioned dashboards' queries use."""
+    found: set[str] = set()
+    functions = {"sum", "rate", "increase", "histogram_quantile", "by", "max", "min", "avg",
+                 "count", "topk", "le", "without", "irate", "clamp_min", "vector"}  # fmt: skip
+    for path in DASHBOARDS.glob("*.json"):
+        for panel in json.loads(path.read_text())["panels"]:
+            for target in panel.get("targets", []):
+                expr = re.sub(r"\{[^}]*\}", "", target["expr"])  # label matchers
+                expr = re.sub(r"\[[^\]]*\]", "", expr)  # range windows
+                expr = re.sub(r"\b(by|without)\s*\([^)]*\)", "", expr)  # grouping labels
+                for word in re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", expr):
+                    if word not in functions:
+                        found.add(word)
+    return found
+
+
+def test_api_and_worker_metrics_of_a_running_stack(up: Up) -> None:
+    up.start()
+    worker_port = up.ports["HOUTAI_METRICS__WORKER_PORT"]
+    assert f"http://127.0.0.1:{worker_port}/metrics" in up.text
+    with httpx.Client(base_url=up.base, timeout=30) as http:
+        order_no = place_order(http)
+        api_text = http.get("/metrics").text
+    api = parse(api_text)
+    deadline = time.monotonic() + 30
+    while True:  # the SDK exports on its own schedule; the order's activities have run
+        worker_text = httpx.get(f"http://127.0.0.1:{worker_port}/metrics", timeout=10).text
+        worker = parse(worker_text)
+        recorded = matching(
+            worker,
+            "houtai_activity_outcomes_total",
+            activity_type="record_order",
+            outcome="completed",
+        )
+        if recorded or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+
+    # the API: the route histogram by template and status, and the business gauges
+    post = {"method": "POST", "route": "/v1/orders", "status": "201"}
+    assert matching(api, "houtai_http_request_duration_seconds_count", **post) == [1.0]
+    assert matching(api, "houtai_http_request_duration_seconds_bucket", le="+Inf", **post) == [1.0]
+    assert matching(api, "houtai_http_requests_total", **post) == [1.0]
+    detail = {"method": "GET", "route": "/v1/orders/{order_no}"}
+    assert sum(matching(api, "houtai_http_requests_total", **detail)) >= 1
+    assert not any(order_no in dict(labels).get("route", "") for _, labels in api)
+    assert matching(api, "houtai_orders", status="awaiting_payment") == [1.0]
+    assert sum(matching(api, "houtai_orders")) == 1.0
+    waiting = matching(api, "houtai_packages_waiting")
+    assert waiting and set(waiting) == {0.0}  # demo warehouses, nothing released yet
+    assert matching(api, "houtai_waves_escalated") == [0.0]
+    assert matching(api, "houtai_after_sales_past_sla") == [0.0]
+    assert matching(api, "houtai_purchase_order_oldest_unapproved_seconds") == [0.0]
+
+    # the worker: the SDK's own metrics and our activity outcomes, on one port
+    exported_by_worker = raw_names(worker_text)
+    assert recorded and recorded[0] >= 1, sorted(exported_by_worker)
+    assert "temporal_workflow_task_execution_latency_bucket" in exported_by_worker
+    assert "temporal_request" in exported_by_worker, sorted(exported_by_worker)
+    assert not matching(worker, "houtai_activity_outcomes_total", outcome="failed")
+
+    # the Grafana dashboard asks only for what these two export
+    asked = dashboard_metric_names()
+    assert len(asked) >= 8, asked
+    exported = raw_names(api_text) | exported_by_worker
+    assert asked <= exported, sorted(asked - exported)
+    assert up.stop() == 0
