@@ -33,6 +33,7 @@ from console import (
     purchasing,
     putaway,
     search,
+    stock_value,
     transfers,
     warehouse,
 )
@@ -49,7 +50,7 @@ GROUPS: Final = (
     ("", (dashboard, inbox, notifications)),
     ("nav.group.sales", (orders, after_sales, loyalty)),
     ("nav.group.purchasing", (purchasing,)),
-    ("nav.group.finance", (finance,)),
+    ("nav.group.finance", (finance, stock_value)),
     ("nav.group.warehouse", (warehouse, putaway, transfers, manifests, devices)),
     ("nav.group.catalog", (catalog, marketing, flash_sales)),
     ("nav.group.system", (admin,)),
