@@ -36,6 +36,7 @@ from console import (
     purchasing,
     putaway,
     search,
+    stock_value,
     transfers,
     warehouse,
 )
@@ -53,7 +54,7 @@ GROUPS: Final = (
     ("nav.group.sales", (orders, after_sales)),
     ("nav.group.members", (members, loyalty)),
     ("nav.group.purchasing", (purchasing,)),
-    ("nav.group.finance", (finance,)),
+    ("nav.group.finance", (finance, stock_value)),
     ("nav.group.warehouse", (warehouse, putaway, transfers, manifests, devices)),
     ("nav.group.catalog", (catalog, marketing, flash_sales, group_buys, presales)),
     ("nav.group.system", (admin,)),

@@ -258,18 +258,25 @@ async def book_receipt(
         )
         for extra in extras
     )
-    # Every line's goods in one set-based booking: one ledger row per line, keyed as ever.
+    # Every line's goods in one set-based booking: one ledger row per line, keyed as ever;
+    # each at its PO line's price (the inventory cost), samples and gifts at no cost.
+    price = {number: fen for number, fen in (await session.execute(
+        select(PurchaseOrderLine.line_no, PurchaseOrderLine.unit_price_fen).where(
+            PurchaseOrderLine.po_no == request.po_no,
+            PurchaseOrderLine.line_no.in_({line.line_no for line in lines}),
+        ))).all()} if lines else {}  # fmt: skip
     batch = receive.location_id
     on_hand = [
         Inbound("purchase_in", line.sku_id, receive.warehouse_id,
                 BatchRef(batch, line.batch_no, line.production_date, line.expiry_date),
-                line.accepted, _keyed(doc, f"{request.receipt_no}:in:{n}"))
+                line.accepted, _keyed(doc, f"{request.receipt_no}:in:{n}"),
+                price.get(line.line_no))
         for n, line in enumerate(lines)
         if line.accepted
     ] + [
         Inbound("sample_in", extra.sku_id, receive.warehouse_id,
                 BatchRef(batch, extra.batch_no, extra.production_date, extra.expiry_date),
-                extra.quantity, _keyed(doc, f"{request.receipt_no}:extra:{n}"))
+                extra.quantity, _keyed(doc, f"{request.receipt_no}:extra:{n}"), 0)
         for n, extra in enumerate(extras)
     ]  # fmt: skip
     if on_hand:

@@ -121,8 +121,13 @@ async def move_on_hand(
     batch: BatchRef,
     quantity: int,
     doc: Document,
+    unit_cost_fen: int | None = None,
 ) -> StockMovement:
     """Put `quantity` units on hand (inbound types) or take them off (outbound types).
+
+    `unit_cost_fen`: what one unit cost, for units coming in at a known price; the movement's
+    cost is booked with it by the database, in the same transaction (docs/architecture.md,
+    "Inventory cost").
 
     All or nothing inside the caller's transaction (a savepoint): a refusal leaves no partial
     change behind. With an idempotency key, a repeat — even a concurrent one — returns the
@@ -137,7 +142,9 @@ async def move_on_hand(
     delta = quantity if movement_type in INBOUND_TYPES else -quantity
     try:
         async with session.begin_nested():
-            return await _apply(session, movement_type, sku_id, warehouse_id, batch, delta, doc)
+            return await _apply(
+                session, movement_type, sku_id, warehouse_id, batch, delta, doc, unit_cost_fen
+            )
     except IntegrityError:
         # A concurrent request with the same key committed first: that one is the movement.
         if doc.idempotency_key is None or not (done := await _done(session, doc.idempotency_key)):
@@ -155,6 +162,7 @@ class Inbound:
     batch: BatchRef
     quantity: int
     doc: Document
+    unit_cost_fen: int | None = None  # a receipt's price per unit (None: the booking chooses)
 
 
 async def move_on_hand_many(session: AsyncSession, moves: Sequence[Inbound]) -> None:
@@ -196,7 +204,7 @@ async def move_on_hand_many(session: AsyncSession, moves: Sequence[Inbound]) -> 
         for m in todo:
             await move_on_hand(session, movement_type=m.movement_type, sku_id=m.sku_id,
                                warehouse_id=m.warehouse_id, batch=m.batch, quantity=m.quantity,
-                               doc=m.doc)  # fmt: skip
+                               doc=m.doc, unit_cost_fen=m.unit_cost_fen)  # fmt: skip
 
 
 async def _apply_many(session: AsyncSession, moves: Sequence[Inbound]) -> None:
@@ -233,12 +241,13 @@ async def _apply_many(session: AsyncSession, moves: Sequence[Inbound]) -> None:
         raise StockError("the warehouse would hold less than is reserved for orders")
     await session.execute(_INSERT_MOVEMENTS, _columns([_movement(m.movement_type, m.sku_id,
         m.warehouse_id, m.doc, location_id=m.batch.location_id, batch_no=m.batch.batch_no,
-        on_hand=m.quantity) for m in moves]))  # fmt: skip
+        on_hand=m.quantity, unit_cost_fen=m.unit_cost_fen) for m in moves]))  # fmt: skip
 
 
 def _movement(
     kind: str, sku_id: int, warehouse_id: int, doc: Document, *, location_id: int | None = None,
     batch_no: str | None = None, on_hand: int = 0, in_transit: int = 0,
+    unit_cost_fen: int | None = None,
 ) -> dict[str, object]:  # fmt: skip
     """A ledger row for _INSERT_MOVEMENTS, every column given (the model's defaults are
     Python-side)."""
@@ -256,6 +265,7 @@ def _movement(
         "actor": doc.actor,
         "reason": doc.reason,
         "idempotency_key": doc.idempotency_key,
+        "unit_cost_fen": unit_cost_fen,
     }
 
 
@@ -306,13 +316,14 @@ _MOVE_IN_TRANSIT = text(
 _INSERT_MOVEMENTS = text(
     "INSERT INTO stock_movements (movement_type, sku_id, warehouse_id, location_id, batch_no,"
     " on_hand_delta, reserved_delta, in_transit_delta, ref_type, ref_no, actor, reason,"
-    " idempotency_key)"
+    " idempotency_key, unit_cost_fen)"
     " SELECT * FROM unnest(CAST(:movement_type AS text[]), CAST(:sku_id AS integer[]),"
     " CAST(:warehouse_id AS integer[]), CAST(:location_id AS integer[]),"
     " CAST(:batch_no AS text[]), CAST(:on_hand_delta AS integer[]),"
     " CAST(:reserved_delta AS integer[]), CAST(:in_transit_delta AS integer[]),"
     " CAST(:ref_type AS text[]), CAST(:ref_no AS text[]), CAST(:actor AS text[]),"
-    " CAST(:reason AS text[]), CAST(:idempotency_key AS text[]))"
+    " CAST(:reason AS text[]), CAST(:idempotency_key AS text[]),"
+    " CAST(:unit_cost_fen AS bigint[]))"
 )
 
 
@@ -419,6 +430,7 @@ async def _apply(
     batch: BatchRef,
     delta: int,
     doc: Document,
+    unit_cost_fen: int | None = None,
 ) -> StockMovement:
     """The change itself: batch, warehouse figure, ledger row (always locked in that order)."""
     await _ensure_stock_row(session, sku_id, warehouse_id)
@@ -449,6 +461,7 @@ async def _apply(
         actor=doc.actor,
         reason=doc.reason,
         idempotency_key=doc.idempotency_key,
+        unit_cost_fen=unit_cost_fen,
     )
     session.add(movement)
     await session.flush()

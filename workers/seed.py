@@ -358,6 +358,10 @@ async def _add_opening_stock(
     await session.flush()
 
 
+# The demo's opening stock is valued at this share of the list price (the inventory cost).
+DEMO_COST_PERCENT = 60
+
+
 async def _add_lots(
     session: AsyncSession,
     seeded: _SeededSku,
@@ -381,6 +385,7 @@ async def _add_lots(
             batch=batch,
             quantity=lot.quantity,
             doc=OPENING_DOC,
+            unit_cost_fen=seeded.sku.list_price_fen * DEMO_COST_PERCENT // 100,
         )
 
 

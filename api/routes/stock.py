@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal, TypeVar
 
 from fastapi import Depends
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -28,10 +28,12 @@ from api.schemas.stock import (
     StockPublic,
     StockRowPublic,
     StocksPublic,
+    StockValuePublic,
+    StockValuesPublic,
 )
-from api.schemas.types import IdParam, NoParam
+from api.schemas.types import IdParam, NoParam, TextParam
 from models.contracts.inventory import MovementType
-from models.db import LocationStock, Sku, Stock, StockMovement, Warehouse
+from models.db import LocationStock, Sku, Stock, StockCost, StockMovement, Warehouse
 from services import putaway
 from services.location_moves import LocationMove, move_between_locations
 from services.stock_ledger import BatchRef, Document, StockError, move_on_hand, set_safety_hold
@@ -131,6 +133,51 @@ async def list_batches(
     query = query.order_by(LocationStock.sku_id, LocationStock.expiry_date, LocationStock.id)
     rows, count = await fetch_page(session, query, paging)
     return BatchStocksPublic(data=[BatchStockPublic.model_validate(r) for r in rows], count=count)
+
+
+@router.get("/value")
+async def stock_value(
+    session: Session,
+    paging: Paging,
+    who: Reader,
+    sku_id: IdParam | None = None,
+    warehouse_id: IdParam | None = None,
+    q: TextParam | None = None,
+    in_stock: bool = True,
+    sort: Literal["sku_id", "value_fen", "-value_fen", "on_hand", "-on_hand"] = "sku_id",
+) -> StockValuesPublic:
+    """Stock value by warehouse and SKU: on hand, average cost, value (in fen), and the total
+    value of every matching row. `q` matches the SKU's code, name or barcode; `in_stock`
+    (default) leaves out SKUs with nothing on hand (worth 0)."""
+    query = _scope(who, select(StockCost), warehouse_id, StockCost.warehouse_id)
+    if sku_id is not None:
+        query = query.where(StockCost.sku_id == sku_id)
+    if q:
+        query = query.join(Sku, Sku.id == StockCost.sku_id).where(
+            or_(Sku.code.icontains(q), Sku.name.icontains(q), Sku.barcode.icontains(q))
+        )
+    if in_stock:
+        query = query.where(StockCost.units > 0)
+    column = (
+        StockCost.units if sort.lstrip("-") == "on_hand" else getattr(StockCost, sort.lstrip("-"))
+    )
+    first = column.desc() if sort.startswith("-") else column.asc()
+    rows, count = await fetch_page(
+        session, query.order_by(first, StockCost.sku_id, StockCost.warehouse_id), paging
+    )
+    matching = query.order_by(None).subquery()
+    total = await session.scalar(select(func.coalesce(func.sum(matching.c.value_fen), 0)))
+    data = [
+        StockValuePublic(
+            sku_id=r.sku_id,
+            warehouse_id=r.warehouse_id,
+            on_hand=r.units,
+            unit_cost_fen=r.value_fen // r.units if r.units else 0,
+            value_fen=r.value_fen,
+        )
+        for r in rows
+    ]
+    return StockValuesPublic(data=data, count=count, total_value_fen=int(total or 0))
 
 
 async def _stock(session: AsyncSession, sku_id: int, warehouse_id: int) -> Stock:

@@ -112,6 +112,23 @@ class BatchUpdate(Strict):
 
 
 StocksPublic = Page[StockRowPublic]
+
+
+class StockValuePublic(Public):
+    """A SKU's stock value in a warehouse (moving weighted average cost, docs/architecture.md
+    "Inventory cost"): value_fen in whole fen; unit_cost_fen = value_fen // on_hand."""
+
+    sku_id: int
+    warehouse_id: int
+    on_hand: int
+    unit_cost_fen: int
+    value_fen: int
+
+
+class StockValuesPublic(Page[StockValuePublic]):
+    total_value_fen: int = 0  # of every row matching the filters, not just this page
+
+
 BatchStocksPublic = Page[BatchStockPublic]
 MovementsPublic = Page[MovementPublic]
 

@@ -9,7 +9,7 @@ from models.db.customers import CouponBatch, Customer, CustomerCoupon, Segment
 from models.db.devices import Device, PackCheck, StaffBadge
 from models.db.flash_sales import FlashBuyer, FlashClaim, FlashSale
 from models.db.group_buys import GroupBuy, GroupBuyMember, GroupBuyOffer
-from models.db.inventory import LocationStock, Stock, StockMovement
+from models.db.inventory import LocationStock, Stock, StockCost, StockCostEntry, StockMovement
 from models.db.logins import LoginFailure
 from models.db.logistics import Carrier, CarrierCutoff, FreightPolicy, FreightRule, FreightTemplate
 from models.db.loyalty import LevelChange, MemberLevel, PointsAccount, PointsEntry, PointsRules
@@ -147,6 +147,8 @@ __all__ = [
     "Spu",
     "StaffBadge",
     "Stock",
+    "StockCost",
+    "StockCostEntry",
     "StockCount",
     "StockCountEntry",
     "StockCountLocation",

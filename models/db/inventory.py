@@ -106,3 +106,52 @@ class StockMovement(Base):
     reason: Mapped[str] = mapped_column(String(500), default="")
     # Makes a retried write a no-op: one key, one row.
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    # What one unit cost when it came in at a known price (a receipt at the PO line's price);
+    # None lets the cost booking choose (docs/architecture.md, "Inventory cost").
+    unit_cost_fen: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class StockCost(Base):
+    """Moving weighted average cost per (SKU, warehouse): the units the value is spread over
+    and the value in integer fen. Kept by the stock_movements trigger (book_stock_cost), in the
+    same transaction as the movement; units = Stock.on_hand, value 0 when no unit is left."""
+
+    __tablename__ = "stock_costs"
+    __table_args__ = (
+        CheckConstraint("units >= 0", name="cost_units_not_negative"),
+        CheckConstraint("value_fen >= 0", name="cost_value_not_negative"),
+        CheckConstraint("units > 0 OR value_fen = 0", name="no_value_without_units"),
+    )
+
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"), primary_key=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"), primary_key=True)
+    units: Mapped[int] = mapped_column(default=0)
+    value_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class StockCostEntry(Base):
+    """The cost ledger: one row per on-hand movement (its id, so one key, one row), with the
+    units and the value in fen it moved (signed) and the cost per unit used. The sales_out rows
+    are the cost of goods sold per shipped line (ref: the package)."""
+
+    __tablename__ = "stock_cost_entries"
+    __table_args__ = (
+        Index("ix_stock_cost_entries_sku_warehouse", "sku_id", "warehouse_id"),
+        Index("ix_stock_cost_entries_ref", "ref_type", "ref_no", "sku_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+    movement_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("stock_movements.id"), unique=True
+    )
+    movement_type: Mapped[str] = mapped_column(String(24))
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    units: Mapped[int] = mapped_column()
+    value_fen: Mapped[int] = mapped_column(BigInteger)
+    unit_cost_fen: Mapped[int] = mapped_column(BigInteger)
+    ref_type: Mapped[str] = mapped_column(String(24))
+    ref_no: Mapped[str] = mapped_column(String(64))

@@ -1,4 +1,5 @@
-"""The stock invariants of DESIGN §5, the money balance of §6.6 and the points balance of §6.7,
+"""The stock invariants of DESIGN §5 (with the inventory cost's: value in = value out + value
+on hand, to the fen), the money balance of §6.6 and the points balance of §6.7,
 checked against the database after a scenario (the points ledger with the stock invariants:
 every scenario that checks those checks it too)."""
 
@@ -41,6 +42,35 @@ _CHECKS = {
     "movements without a stock row": """
         SELECT DISTINCT m.sku_id, m.warehouse_id FROM stock_movements m
         LEFT JOIN stocks s USING (sku_id, warehouse_id) WHERE s.sku_id IS NULL""",
+    # Inventory cost (issue 17, docs/architecture.md "Inventory cost").
+    "cost units = on_hand": """
+        SELECT COALESCE(s.sku_id, c.sku_id), COALESCE(s.warehouse_id, c.warehouse_id)
+        FROM stocks s FULL JOIN stock_costs c USING (sku_id, warehouse_id)
+        WHERE COALESCE(c.units, 0) <> COALESCE(s.on_hand, 0)""",
+    "cost value and units = Σ cost ledger": """
+        SELECT c.sku_id, c.warehouse_id FROM stock_costs c
+        LEFT JOIN (SELECT sku_id, warehouse_id, SUM(units) AS units, SUM(value_fen) AS value
+                   FROM stock_cost_entries GROUP BY sku_id, warehouse_id) e
+          USING (sku_id, warehouse_id)
+        WHERE c.units <> COALESCE(e.units, 0) OR c.value_fen <> COALESCE(e.value, 0)""",
+    "value without units, or negative": """
+        SELECT sku_id, warehouse_id FROM stock_costs
+        WHERE (units = 0 AND value_fen <> 0) OR value_fen < 0 OR units < 0""",
+    "on-hand movement not costed exactly once": """
+        SELECT m.sku_id, m.warehouse_id FROM stock_movements m
+        LEFT JOIN stock_cost_entries e ON e.movement_id = m.id
+        WHERE m.on_hand_delta <> 0 AND m.movement_type NOT IN ('move_out', 'move_in')
+          AND (e.id IS NULL OR e.units <> m.on_hand_delta)""",
+    # Per warehouse, to the fen: value in = value out + value on hand. Rows: (warehouse, off by).
+    "value in = value out + value on hand": """
+        SELECT w.warehouse_id, w.value_in - w.value_out - COALESCE(h.value, 0)
+        FROM (SELECT warehouse_id,
+                     COALESCE(SUM(value_fen) FILTER (WHERE value_fen > 0), 0) AS value_in,
+                     COALESCE(-SUM(value_fen) FILTER (WHERE value_fen < 0), 0) AS value_out
+              FROM stock_cost_entries GROUP BY warehouse_id) w
+        LEFT JOIN (SELECT warehouse_id, SUM(value_fen) AS value FROM stock_costs
+                   GROUP BY warehouse_id) h USING (warehouse_id)
+        WHERE w.value_in - w.value_out <> COALESCE(h.value, 0)""",
 }
 
 
