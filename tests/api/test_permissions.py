@@ -26,6 +26,8 @@ PUBLIC = {
     ("POST", "/v1/webhooks/carriers/{carrier}"),
     # A handheld trades its one-time pairing code for its key (tests/api/test_devices.py).
     ("POST", "/v1/devices/pair"),
+    # Prometheus scrapes with no user: loopback or a bearer token only (tests/api/test_metrics).
+    ("GET", "/metrics"),
 }
 
 

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.orders import known_customer_now
 from tests.support.up import Up
 from workers.seed import DEMO_STOREFRONT_KEY
 
@@ -53,6 +54,7 @@ def place_order(http: httpx.Client) -> str:
         for row in http.get("/v1/stock", headers=shop, params={"limit": 500}).json()["data"]
         if row["sellable"] > 0
     )
+    known_customer_now(http, 7, shop)
     placed = http.post(
         "/v1/orders",
         headers={**shop, "X-Request-Id": "e2e-metrics-1"},

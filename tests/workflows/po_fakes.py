@@ -97,7 +97,9 @@ class FakePurchasing:
         return [call.arg for call in self.calls if call.name == name and match(call.arg)]
 
     def steps(self) -> list[str]:
-        return [step.step for step in self.of("record_po_step")]
+        """The steps in the workflow's own order (their `seq`, as the projection keeps them):
+        two step activities may run side by side and reach the fake in either order."""
+        return [step.step for step in sorted(self.of("record_po_step"), key=lambda s: s.seq)]
 
     def step_at(self, step: str, *, last: bool = False) -> datetime:
         """The server time `step` was recorded (its first time, or its last)."""
