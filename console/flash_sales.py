@@ -5,13 +5,13 @@ remaining, paid against unpaid orders, units given back — with the stop-early 
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Final
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from console.client import Json, NotFound, Refused
+from console.client import Json, Refused
+from console.form_fields import local_time, path_id, sku_named
 from console.i18n import Translator, format_time
 from console.money import AmountError, format_fen, parse_fen
 from console.pages import MenuItem, SignedIn, Viewer, is_fragment_request, render, translator
@@ -28,7 +28,6 @@ from console.wh_lists import (
     page_number,
     warehouse_names,
 )
-from models.domain.business_day import BUSINESS_TZ
 
 router = APIRouter()
 MENU = (MenuItem("nav.flash_sales", "/flash-sales", "promotions.read"),)
@@ -121,27 +120,6 @@ async def flash_new(request: Request, viewer: SignedIn) -> Response:
     return await _new_page(request, viewer, {})
 
 
-async def _sku_of(viewer: Viewer, scanned: str) -> int | None:
-    """The SKU a code or barcode names (exactly)."""
-    for params in ({"barcode": scanned}, {"q": scanned}):
-        found = await viewer.api.get("/v1/skus", {**params, "limit": 5})
-        exact = [s for s in found["data"] if scanned in (s["code"], s["barcode"])]
-        if exact:
-            return int(exact[0]["id"])
-    return None
-
-
-def _local_time(text: str) -> str | None:
-    """`2026-12-12T20:00` (a datetime-local field, Asia/Shanghai) as an ISO time with offset."""
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        return None
-    if moment.tzinfo is not None:
-        return None
-    return moment.replace(tzinfo=BUSINESS_TZ).isoformat()
-
-
 def _count(text: str) -> int | None:
     text = text.strip()
     return int(text) if text.isdigit() and 0 < int(text) < 10**9 else None
@@ -150,7 +128,7 @@ def _count(text: str) -> int | None:
 async def _body(viewer: Viewer, form: dict[str, str], t: Translator) -> Json | str:
     """The API's body from the form, or what is wrong with the form."""
     sku_text = form.get("sku", "").strip()
-    sku = await _sku_of(viewer, sku_text) if sku_text else None
+    sku = await sku_named(viewer, sku_text) if sku_text else None
     if sku is None:
         return t("flash.unknown_sku", sku=sku_text)
     try:
@@ -160,7 +138,7 @@ async def _body(viewer: Viewer, form: dict[str, str], t: Translator) -> Json | s
     quantity, limit = _count(form.get("quantity", "")), _count(form.get("limit", ""))
     if quantity is None or limit is None:
         return t("flash.bad_count")
-    starts, ends = _local_time(form.get("starts", "")), _local_time(form.get("ends", ""))
+    starts, ends = local_time(form.get("starts", "")), local_time(form.get("ends", ""))
     if starts is None or ends is None:
         return t("flash.bad_time")
     if not an_id(form.get("warehouse_id", "")) or not form.get("name", "").strip():
@@ -222,23 +200,17 @@ async def _detail(
     )
 
 
-def _sale_id(text: str) -> int:
-    if not an_id(text):
-        raise NotFound
-    return int(text)
-
-
 @router.get("/flash-sales/{sale_id}", response_class=HTMLResponse)
 async def flash_detail(request: Request, sale_id: str, viewer: SignedIn) -> Response:
     viewer.require("promotions.read")
-    return await _detail(request, viewer, _sale_id(sale_id))
+    return await _detail(request, viewer, path_id(sale_id))
 
 
 @router.get("/flash-sales/{sale_id}/watch", response_class=HTMLResponse)
 async def flash_watch(request: Request, sale_id: str, viewer: SignedIn) -> Response:
     """The live figures the page polls while the sale is scheduled or open."""
     viewer.require("promotions.read")
-    context = await _context(viewer, _sale_id(sale_id))
+    context = await _context(viewer, path_id(sale_id))
     return render(request, "flash_sales/_live.html", viewer=viewer, **context)
 
 
@@ -248,7 +220,7 @@ async def flash_stop(request: Request, sale_id: str, viewer: SignedIn) -> Respon
     form = {k: v for k, v in posted.items() if isinstance(v, str)}
     check_csrf(request, form.get(CSRF_FIELD))
     viewer.require("promotions.write")
-    number = _sale_id(sale_id)
+    number = path_id(sale_id)
     reason = form.get("reason", "").strip()
     if len(reason) < 2:
         refusal = translator(request)("flash.need_reason")

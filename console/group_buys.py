@@ -5,13 +5,13 @@ it early; and a group's page with its members and their orders."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Final
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from console.client import Json, NotFound, Refused
+from console.form_fields import local_time, path_id, sku_named
 from console.i18n import Translator, format_time
 from console.money import AmountError, format_fen, parse_fen
 from console.pages import MenuItem, SignedIn, Viewer, is_fragment_request, render, translator
@@ -27,7 +27,6 @@ from console.wh_lists import (
     one_of,
     page_number,
 )
-from models.domain.business_day import BUSINESS_TZ
 
 router = APIRouter()
 MENU = (MenuItem("nav.group_buys", "/group-buys", "promotions.read"),)
@@ -130,35 +129,6 @@ async def offer_new(request: Request, viewer: SignedIn) -> Response:
     return await _new_page(request, viewer, {"group_size": "2", "hours": "24"})
 
 
-def local_instant(text: str) -> str | None:
-    """`2026-12-06T18:00` as typed in a datetime-local field, in Asia/Shanghai, as ISO text."""
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        return None
-    if moment.tzinfo is not None or not 2000 <= moment.year <= 9999:
-        return None
-    return moment.replace(tzinfo=BUSINESS_TZ).isoformat()
-
-
-async def _sku_id(viewer: Viewer, text: str) -> int | None:
-    """The SKU a code, barcode or id names (exactly)."""
-    text = text.strip()
-    if not text:
-        return None
-    for params in ({"barcode": text[:64]}, {"q": text[:100]}):
-        found = await viewer.api.get("/v1/skus", {**params, "limit": 20})
-        exact = [s for s in found["data"] if text in (s["code"], s["barcode"], str(s["id"]))]
-        if exact:
-            return int(exact[0]["id"])
-    if text.isdigit() and int(text) < 2**31:
-        try:
-            return int((await viewer.api.get(f"/v1/skus/{text}"))["id"])
-        except NotFound:
-            return None
-    return None
-
-
 def _small(text: str, low: int, high: int) -> int | None:
     text = text.strip()
     return int(text) if text.isdigit() and low <= int(text) <= high else None
@@ -169,7 +139,7 @@ async def _offer_body(viewer: Viewer, form: dict[str, str], t: Translator) -> Js
     name = form.get("name", "").strip()
     if not name or len(name) > 100:
         return t("group_buys.bad_name")
-    sku = await _sku_id(viewer, form.get("sku", ""))
+    sku = await sku_named(viewer, form.get("sku", ""))
     if sku is None:
         return t("group_buys.unknown_sku", sku=form.get("sku", "").strip()[:64])
     try:
@@ -178,7 +148,7 @@ async def _offer_body(viewer: Viewer, form: dict[str, str], t: Translator) -> Js
         price = 0
     size = _small(form.get("group_size", ""), 2, 100)
     hours = _small(form.get("hours", ""), 1, MAX_HOURS)
-    starts, ends = local_instant(form.get("starts_at", "")), local_instant(form.get("ends_at", ""))
+    starts, ends = local_time(form.get("starts_at", "")), local_time(form.get("ends_at", ""))
     problems = [
         (price <= 0, t("group_buys.bad_price")),
         (size is None, t("group_buys.bad_size")),
@@ -236,16 +206,10 @@ async def _offer_context(request: Request, viewer: Viewer, offer_id: int) -> dic
     }
 
 
-def _offer_id(text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 2**31:
-        raise NotFound
-    return int(text)
-
-
 @router.get("/group-buys/{offer_id}", response_class=HTMLResponse)
 async def offer_detail(request: Request, offer_id: str, viewer: SignedIn) -> Response:
     viewer.require("promotions.read")
-    context = await _offer_context(request, viewer, _offer_id(offer_id))
+    context = await _offer_context(request, viewer, path_id(offer_id))
     if is_fragment_request(request):
         fragment = render(request, "group_buys/_groups.html", viewer=viewer, **context)
         fragment.headers["HX-Push-Url"] = fragment_url(
@@ -267,7 +231,7 @@ async def offer_detail(request: Request, offer_id: str, viewer: SignedIn) -> Res
 async def offer_watch(request: Request, offer_id: str, viewer: SignedIn) -> Response:
     """The live part the page polls: the figures and the groups under the page's filters."""
     viewer.require("promotions.read")
-    context = await _offer_context(request, viewer, _offer_id(offer_id))
+    context = await _offer_context(request, viewer, path_id(offer_id))
     return render(request, "group_buys/_live.html", viewer=viewer, **context)
 
 
@@ -295,7 +259,7 @@ def _group_row(row: Json, t: Translator) -> list[str]:
 async def group_export(request: Request, offer_id: str, kind: str, viewer: SignedIn) -> Response:
     viewer.require("promotions.read")
     filters = Filters.read(request.query_params, GROUP_FILTERS, default_sort="-opened_at")
-    params = {**filters.api_params(), "offer_id": _offer_id(offer_id)}
+    params = {**filters.api_params(), "offer_id": path_id(offer_id)}
     rows = from_list("/v1/group-buys", params, _group_row)
     header = _group_header(translator(request))
     return await export(request, viewer.api, kind, "groups", header, rows)
@@ -306,7 +270,7 @@ async def offer_stop(request: Request, offer_id: str, viewer: SignedIn) -> Respo
     form = await _form(request)
     check_csrf(request, form.get(CSRF_FIELD))
     viewer.require("promotions.write")
-    ident = _offer_id(offer_id)
+    ident = path_id(offer_id)
     reason = form.get("reason", "").strip()
     try:
         if len(reason) < 2:

@@ -11,8 +11,8 @@ from typing import Any, Final
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from console.client import Json, NotFound, Refused
-from console.flash_sales import _local_time, _sku_of
+from console.client import Json, Refused
+from console.form_fields import local_time, path_id, sku_named
 from console.i18n import Translator, format_time
 from console.money import AmountError, format_fen, parse_fen
 from console.pages import MenuItem, SignedIn, Viewer, is_fragment_request, render, translator
@@ -115,14 +115,14 @@ def _percent(text: str) -> int | None:
 async def _body(viewer: Viewer, form: dict[str, str], t: Translator) -> Json | str:
     """The API's body from the form, or what is wrong with the form."""
     sku_text = form.get("sku", "").strip()
-    sku = await _sku_of(viewer, sku_text) if sku_text else None
+    sku = await sku_named(viewer, sku_text) if sku_text else None
     if sku is None:
         return t("presale.unknown_sku", sku=sku_text)
     try:
         price, deposit = parse_fen(form.get("price", "")), parse_fen(form.get("deposit", ""))
     except AmountError:
         return t("presale.bad_amount")
-    times = [_local_time(form.get(k, "")) for k in ("starts", "balance_starts", "balance_ends")]
+    times = [local_time(form.get(k, "")) for k in ("starts", "balance_starts", "balance_ends")]
     if None in times:
         return t("presale.bad_time")
     forfeit, refund = _percent(form.get("forfeit", "")), _percent(form.get("refund", ""))
@@ -189,23 +189,17 @@ async def _detail(
     )
 
 
-def _sale_id(text: str) -> int:
-    if not an_id(text):
-        raise NotFound
-    return int(text)
-
-
 @router.get("/presales/{sale_id}", response_class=HTMLResponse)
 async def presale_detail(request: Request, sale_id: str, viewer: SignedIn) -> Response:
     viewer.require("promotions.read")
-    return await _detail(request, viewer, _sale_id(sale_id))
+    return await _detail(request, viewer, path_id(sale_id))
 
 
 @router.get("/presales/{sale_id}/watch", response_class=HTMLResponse)
 async def presale_watch(request: Request, sale_id: str, viewer: SignedIn) -> Response:
     """The live figures the page polls while the presale runs."""
     viewer.require("promotions.read")
-    context = await _context(viewer, _sale_id(sale_id))
+    context = await _context(viewer, path_id(sale_id))
     return render(request, "presales/_live.html", viewer=viewer, **context)
 
 
@@ -215,7 +209,7 @@ async def presale_stop(request: Request, sale_id: str, viewer: SignedIn) -> Resp
     form = {k: v for k, v in posted.items() if isinstance(v, str)}
     check_csrf(request, form.get(CSRF_FIELD))
     viewer.require("promotions.write")
-    number = _sale_id(sale_id)
+    number = path_id(sale_id)
     reason = form.get("reason", "").strip()
     if len(reason) < 2:
         refusal = translator(request)("presale.need_reason")

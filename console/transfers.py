@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from console.client import Json, Refused
+from console.form_fields import sku_named
 from console.i18n import Translator, format_time
 from console.pages import (
     MenuItem,
@@ -139,16 +140,6 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
-async def _sku_of(viewer: Viewer, scanned: str) -> int | None:
-    """The SKU a code or barcode names (exactly)."""
-    for params in ({"barcode": scanned}, {"q": scanned}):
-        found = await viewer.api.get("/v1/skus", {**params, "limit": 5})
-        exact = [s for s in found["data"] if scanned in (s["code"], s["barcode"])]
-        if exact:
-            return int(exact[0]["id"])
-    return None
-
-
 @router.post("/transfers/new", response_class=HTMLResponse)
 async def transfer_create(request: Request, viewer: SignedIn) -> Response:
     form = await _form(request)
@@ -161,7 +152,7 @@ async def transfer_create(request: Request, viewer: SignedIn) -> Response:
         quantity = form.get(f"quantity_{n}", "").strip()
         if not code and not quantity:
             continue
-        sku = await _sku_of(viewer, code) if code else None
+        sku = await sku_named(viewer, code) if code else None
         if sku is None:
             return await _new_page(request, viewer, form, t("transfers.unknown_sku", sku=code), 422)
         if not quantity.isdigit() or not 0 < int(quantity) < 10**7:
