@@ -56,10 +56,12 @@ from api.routes import (
 from console.app import create_console
 from console.pages import ConsoleConfig
 from console.pda import create_pda
+from core import tracing as tracing_
 from core.changes import ChangeFeed
 from core.db import make_engine, make_session_factory
 from core.settings import Settings
 from core.temporal import connect
+from core.tracing import OFF, Tracing
 
 DESCRIPTION = """houtai (后台) — the back office of a self-operated e-commerce company.
 
@@ -69,9 +71,14 @@ Errors are `application/problem+json`; lists are `{"data": [...], "count": n}`.
 """
 
 
-async def deps_from_settings(settings: Settings) -> AppDeps:
+async def deps_from_settings(settings: Settings, tracing: Tracing = OFF) -> AppDeps:
     engine = make_engine(settings.require_database_url())
-    temporal = await connect(settings.require_temporal_address(), settings.temporal_namespace)
+    tracing_.instrument_engine(engine, tracing)
+    temporal = await connect(
+        settings.require_temporal_address(),
+        settings.temporal_namespace,
+        interceptors=tracing_.temporal_interceptors(tracing),
+    )
     listen_dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     return AppDeps(
         engine=engine,
@@ -100,14 +107,16 @@ def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
 
 
-def create_app(deps: AppDeps | None = None, settings: Settings | None = None) -> FastAPI:
+def create_app(
+    deps: AppDeps | None = None, settings: Settings | None = None, tracing: Tracing = OFF
+) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if deps is not None:
             app.state.deps = deps
             yield
             return
-        built = await deps_from_settings(settings or Settings())
+        built = await deps_from_settings(settings or Settings(), tracing)
         app.state.deps = built
         try:
             yield
@@ -130,6 +139,7 @@ def create_app(deps: AppDeps | None = None, settings: Settings | None = None) ->
     openapi.install(app)
     audit.install(app)
     observability.install(app)  # outermost of ours: its latency includes the audit's work
+    tracing_.add_asgi_middleware(app, tracing)  # the span around it all, named by observability
     # The staff console and the handhelds' pages call this very app's /v1 in process (DESIGN
     # §3a). Mounted first: a page's address is matched by its prefix at once instead of after
     # every /v1 route (milliseconds a request with this many routes).

@@ -24,6 +24,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from opentelemetry import trace
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
@@ -110,6 +111,7 @@ class ObservabilityMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), header]
+                _name_span(scope, rid)  # the route is known; the span ends with the body
             await send(message)
 
         try:
@@ -120,6 +122,17 @@ class ObservabilityMiddleware:
             self.metrics.observe(
                 method, route_template(scope), status, time.perf_counter() - started
             )
+
+
+def _name_span(scope: Scope, rid: str) -> None:
+    """The request's server span (core/tracing.py, when tracing is on) is named by the route
+    template, known once routed, and carries the request id of the log lines."""
+    span = trace.get_current_span()
+    if span.is_recording():
+        template = route_template(scope)
+        span.update_name(f"{scope['method']} {template}")
+        span.set_attribute("http.route", template)
+        span.set_attribute("houtai.request_id", rid)
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

@@ -163,6 +163,19 @@ class MetricsSettings(BaseModel):
     worker_port: int = Field(default=9464, ge=0, le=65535)
 
 
+class TracingSettings(BaseModel):
+    """OpenTelemetry tracing (core/tracing.py): off unless an exporter is chosen."""
+
+    exporter: Literal["off", "otlp", "console"] = "off"
+    # OTLP over HTTP (protobuf): a collector's traces endpoint.
+    otlp_endpoint: str = "http://127.0.0.1:4318/v1/traces"
+    export_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    export_every_s: float = Field(default=5.0, gt=0, le=60)  # batch interval
+    # Share of traces kept, decided where a trace starts (the API); workers follow it.
+    sample_ratio: float = Field(default=1.0, ge=0, le=1)
+    service_name: str = "houtai"  # spans say houtai-api / houtai-worker
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HOUTAI_", env_nested_delimiter="__", extra="ignore"
@@ -196,6 +209,7 @@ class Settings(BaseSettings):
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
 
     def require_database_url(self) -> str:
         if not self.database_url:

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from temporalio.client import Client
+from collections.abc import Sequence
+
+from temporalio.client import Client, Interceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 
 
 async def connect(
-    address: str, namespace: str = "default", runtime: Runtime | None = None
+    address: str,
+    namespace: str = "default",
+    runtime: Runtime | None = None,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Client:
-    """runtime: a worker's, exporting the SDK's metrics (workers/observability.py)."""
+    """runtime: a worker's, exporting the SDK's metrics (workers/observability.py);
+    interceptors: tracing's (core/tracing.py), which a worker made from the client uses too."""
     return await Client.connect(
-        address, namespace=namespace, data_converter=pydantic_data_converter, runtime=runtime
+        address,
+        namespace=namespace,
+        data_converter=pydantic_data_converter,
+        runtime=runtime,
+        interceptors=interceptors,
     )

@@ -20,6 +20,7 @@ from api import config as api_config
 from core.db import SessionFactory, make_engine, make_session_factory
 from core.settings import Settings
 from core.temporal import connect
+from core.tracing import instrument_engine, instrument_httpx, temporal_interceptors, tracing_for
 from migrations import upgrade_to_head
 from workers import config
 from workers.observability import install_log_context, runtime_for
@@ -39,8 +40,10 @@ def serve_api(settings: Settings) -> None:
     from api.main import create_app
 
     settings.require_token_secret()
+    tracing = tracing_for(settings, "api")
+    instrument_httpx(tracing)
     uvicorn.run(
-        create_app(settings=settings),
+        create_app(settings=settings, tracing=tracing),
         host=settings.api.host,
         port=settings.api.port,
         log_level=settings.log_level.lower(),
@@ -50,14 +53,21 @@ def serve_api(settings: Settings) -> None:
         # so `houtai up` and an orchestrator can stop the API in bounded time.
         timeout_graceful_shutdown=5,
     )
+    tracing.shutdown()  # what is still batched goes out
 
 
 async def run_worker(settings: Settings) -> None:
     install_log_context()
+    tracing = tracing_for(settings, "worker")
+    instrument_httpx(tracing)  # before the providers' clients are made
     engine = make_engine(settings.require_database_url())
+    instrument_engine(engine, tracing)
     runtime = runtime_for(settings)
     client = await connect(
-        settings.require_temporal_address(), settings.temporal_namespace, runtime=runtime
+        settings.require_temporal_address(),
+        settings.temporal_namespace,
+        runtime=runtime,
+        interceptors=temporal_interceptors(tracing),
     )
     if runtime is not None:
         log.info(
@@ -92,6 +102,7 @@ async def run_worker(settings: Settings) -> None:
     if outbox is not None:
         await outbox
     await engine.dispose()
+    tracing.shutdown()
 
 
 def outbox_policy(settings: Settings) -> OutboxPolicy:

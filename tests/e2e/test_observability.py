@@ -12,6 +12,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support import otlp
 from tests.support.orders import known_customer_now
 from tests.support.up import Up
 from workers.seed import DEMO_STOREFRONT_KEY
@@ -20,6 +21,8 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "deploy" / "grafana" / "dashboards"
+
+SERVER, CLIENT = 2, 3  # span kinds in OTLP
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -100,13 +103,25 @@ def dashboard_metric_names() -> set[str]:
     return found
 
 
-def test_api_and_worker_metrics_of_a_running_stack(up: Up) -> None:
+def test_api_and_worker_metrics_and_traces_of_a_running_stack(up: Up) -> None:
+    with otlp.collector() as collector:
+        up.env["HOUTAI_TRACING__EXPORTER"] = "otlp"
+        up.env["HOUTAI_TRACING__OTLP_ENDPOINT"] = collector.endpoint
+        up.env["HOUTAI_TRACING__EXPORT_EVERY_S"] = "0.2"
+        metrics_of_a_running_stack(up, collector)
+
+
+def metrics_of_a_running_stack(up: Up, collector: otlp.Collector) -> None:
     up.start()
     worker_port = up.ports["HOUTAI_METRICS__WORKER_PORT"]
     assert f"http://127.0.0.1:{worker_port}/metrics" in up.text
     with httpx.Client(base_url=up.base, timeout=30) as http:
         order_no = place_order(http)
         api_text = http.get("/metrics").text
+        payment = http.post(
+            f"/v1/orders/{order_no}/payments", headers={"X-API-Key": DEMO_STOREFRONT_KEY}
+        )
+        assert payment.status_code == 201, payment.text
     api = parse(api_text)
     deadline = time.monotonic() + 30
     while True:  # the SDK exports on its own schedule; the order's activities have run
@@ -150,4 +165,89 @@ def test_api_and_worker_metrics_of_a_running_stack(up: Up) -> None:
     assert len(asked) >= 8, asked
     exported = raw_names(api_text) | exported_by_worker
     assert asked <= exported, sorted(asked - exported)
+    traces_of_the_order(collector, order_no)
     assert up.stop() == 0
+
+
+def traces_of_the_order(collector: otlp.Collector, order_no: str) -> None:
+    """The order's trace: from the API's request through the workflow and its activities down
+    to SQL statements and, for the payment asked for later, the provider's HTTP call. (The
+    SDK's interceptor keeps a workflow's spans in the trace that started it; a later update's
+    request is linked from its HandleUpdate span.)"""
+
+    def spans_of(route: str) -> list[otlp.Span]:
+        for span in collector.snapshot():
+            if span.service == "houtai-api" and span.name == route and span.kind == SERVER:
+                return [s for s in collector.snapshot() if s.trace_id == span.trace_id]
+        return []
+
+    def path(spans: list[otlp.Span], leaf: otlp.Span) -> list[str]:
+        """service:name from the trace's root down to `leaf`."""
+        by_id = {s.span_id: s for s in spans}
+        found = [leaf]
+        while found[-1].parent_id in by_id:
+            found.append(by_id[found[-1].parent_id])
+        return [f"{s.service}:{s.name}" for s in reversed(found)]
+
+    def where(spans: list[otlp.Span], name: str, **attributes: object) -> otlp.Span:
+        matches = [
+            s
+            for s in spans
+            if s.name.startswith(name)
+            and all(s.attributes.get(k) == v for k, v in attributes.items())
+        ]
+        assert matches, (name, sorted({s.name for s in spans}))
+        return matches[0]
+
+    def outside_calls(spans: list[otlp.Span]) -> list[otlp.Span]:
+        return [
+            s
+            for s in spans
+            if s.service == "houtai-worker" and s.kind == CLIENT and s.name.startswith("POST")
+        ]
+
+    deadline = time.monotonic() + 30
+    placed: list[otlp.Span] = []
+    paying: list[otlp.Span] = []
+    while time.monotonic() < deadline:  # batches arrive every 0.2 s from each process
+        placed = spans_of("POST /v1/orders")
+        paying = spans_of("POST /v1/orders/{order_no}/payments")
+        names = {s.name for s in placed}
+        if paying and "RunActivity:record_order" in names and outside_calls(placed):
+            break
+        time.sleep(0.3)
+
+    # Placement: request → Update-with-Start → the workflow's activity → its SQL, one trace.
+    request = where(placed, "POST /v1/orders", **{"http.route": "/v1/orders"})
+    assert request.attributes["houtai.request_id"] == "e2e-metrics-1"
+    insert = next(
+        s
+        for s in placed
+        if s.service == "houtai-worker"
+        and s.attributes.get("db.system") == "postgresql"
+        and "RunActivity:record_order" in path(placed, s)[-2]
+    )
+    assert path(placed, insert)[:3] == [
+        "houtai-api:POST /v1/orders",
+        "houtai-api:StartUpdateWithStartWorkflow:OrderWorkflow",
+        "houtai-worker:StartActivity:record_order",
+    ], path(placed, insert)
+    # statements are traced with their placeholders, never the values (a number, a phone)
+    assert not any(order_no in str(s.attributes.get("db.statement", "")) for s in placed)
+    api_sql = [s for s in placed if s.service == "houtai-api" and s.kind == CLIENT
+               and s.attributes.get("db.system") == "postgresql"]  # fmt: skip
+    assert api_sql and all(s.parent_id == request.span_id for s in api_sql)
+    assert where(placed, "RunWorkflow:OrderWorkflow").service == "houtai-worker"
+
+    # Payment: its request's trace holds the update call; the workflow's handling of it, in
+    # the order's trace, links back to it and runs open_payment, which calls the provider.
+    asked = where(paying, "StartWorkflowUpdate:request_payment")
+    server = where(paying, "POST /v1/orders/{order_no}/payments")
+    assert (asked.service, asked.parent_id) == ("houtai-api", server.span_id)
+    handled = where(placed, "HandleUpdate:request_payment")
+    assert (asked.trace_id, asked.span_id) in handled.links, handled.links
+    calls = outside_calls(placed)
+    assert calls, sorted(f"{s.service}:{s.name}" for s in placed)
+    chain = path(placed, calls[0])
+    assert chain[0] == "houtai-api:POST /v1/orders", chain
+    assert "houtai-worker:RunActivity:open_payment" in chain, chain
