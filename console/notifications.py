@@ -33,6 +33,7 @@ KINDS: Final = (
     "parcel_exception",
     "after_sale_decision",
     "refund_refused",
+    "return_inspection",
     "invoice_mismatch",
     "reconciliation_difference",
     "escalated_wave",

@@ -4,7 +4,7 @@ caller's transaction; rows are keyed, so a retried step writes nothing twice."""
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,7 +39,8 @@ async def record_step(session: AsyncSession, step: AfterSaleStep) -> None:
 
 async def _notify(session: AsyncSession, step: AfterSaleStep) -> None:
     """A request waits on customer service (and its auto-approval is told to them); a refund
-    the provider refused waits on a retry (DESIGN §6.3, §6.10)."""
+    the provider refused waits on a retry; a returned parcel delivered to the warehouse waits on
+    its inspection there, the after-sale stuck until then (DESIGN §6.3, §6.10)."""
     ref = step.as_no
     if step.opened is not None:
         await notifications.raise_notice(
@@ -72,6 +73,17 @@ async def _notify(session: AsyncSession, step: AfterSaleStep) -> None:
         )
     elif step.step in ("refund_retried", "refunded", "closed"):
         await notifications.resolve(session, "refund_refused", ref, step.at)
+    if step.step == "return_delivered":  # the parcel is at the warehouse: someone inspects it
+        warehouse = await session.scalar(
+            select(AfterSale.return_warehouse_id).where(AfterSale.as_no == ref)
+        )
+        await notifications.raise_notice(
+            session,
+            Notice(kind="return_inspection", ref=ref, warehouse_id=warehouse,
+                   order_no=step.order_no),
+        )  # fmt: skip
+    elif step.step in ("return_received", "closed", "withdrawn"):
+        await notifications.resolve(session, "return_inspection", ref, step.at)
 
 
 async def _open(session: AsyncSession, step: AfterSaleStep, opened: AfterSaleInput) -> None:

@@ -21,6 +21,7 @@ KINDS: Final[dict[str, tuple[str, str]]] = {
     "parcel_exception": ("packages.decide", "包裹异常（丢失/拒收/缺货）待决定"),
     "after_sale_decision": ("aftersales.decide", "售后申请待审核"),
     "refund_refused": ("aftersales.decide", "退款被拒待重试"),
+    "return_inspection": ("aftersales.inbound", "退货已到仓待验收"),
     "invoice_mismatch": ("purchase.settle", "供应商发票三单不符待审批"),
     "reconciliation_difference": ("finance.reconcile", "对账差异待处理"),
     "escalated_wave": ("waves.plan", "波次超时升级"),

@@ -5,9 +5,9 @@ share of what was paid, and the money ledger still balances; mistakes are refuse
 from __future__ import annotations
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import select, text
 
-from models.db import Refund
+from models.db import Notification, Refund
 from tests.support.after_sale_api import delivered
 from tests.support.order_api import (
     DEVICE,
@@ -87,6 +87,16 @@ async def test_a_refund_of_one_unit_is_approved_refunded_and_the_ledger_balances
     problem(await api.post(f"{path}/withdraw", headers=SHOP), 409)  # decided: too late
 
 
+async def _inspection_notices(stack: Stack, as_no: str) -> list[tuple[int, str, bool]]:
+    """(warehouse, permission, done) of the after-sale's return-inspection notifications."""
+    async with stack.sessions() as session:
+        rows = await session.execute(
+            select(Notification.warehouse_id, Notification.permission, Notification.done_at)
+            .where(Notification.kind == "return_inspection", Notification.ref == as_no)
+        )  # fmt: skip
+        return [(int(w), p, done is not None) for w, p, done in rows.all()]
+
+
 async def _json_if_ok(call: object) -> Json | None:
     answer = await call  # type: ignore[misc]
     return answer.json() if answer.status_code == 200 else None
@@ -149,10 +159,14 @@ async def test_a_return_received_damaged_is_refunded_and_both_ledgers_balance(
     assert timeline.index("after_sale_return_shipped") < timeline.index(
         "after_sale_return_delivered"
     )
+    # The parcel is at the warehouse: its inspection waits on the return warehouse (§6.10).
+    sh01 = order["packages"][0]["warehouse_id"]
+    assert await _inspection_notices(stack, as_no) == [(sh01, "aftersales.inbound", False)]
     inbound = {"lines": [{"line_no": line["line_no"], "sellable": 1, "damaged": 1}]}
     problem(await api.post(f"{path}/inbound", headers=DEVICE["GZ01"], json=inbound), 403)
     received = await api.post(f"{path}/inbound", headers=DEVICE["SH01"], json=inbound)
     assert received.status_code == 200, received.text
+    assert await _inspection_notices(stack, as_no) == [(sh01, "aftersales.inbound", True)]
 
     async def refunded() -> Json | None:
         found: Json = (await api.get(path, headers=cs)).json()

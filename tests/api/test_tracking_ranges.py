@@ -6,10 +6,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
+from temporalio.testing import ActivityEnvironment
 
+from activities.shipments import ShipmentActivities
 from core.db import SessionFactory
-from models.db import Carrier, TrackingAllocation, TrackingRange
+from models.contracts.order import ShippingAddress
+from models.contracts.shipment import WaybillRequest
+from models.db import Carrier, Notification, TrackingAllocation, TrackingRange
 from tests.api.conftest import created
 from tests.support.api import (
     MakeHeaders,
@@ -123,3 +127,40 @@ async def test_tracking_ranges_of_an_unknown_carrier_are_404(
     )
     assert answer.status_code == 404
     assert_problem(answer)
+
+
+async def test_a_range_running_low_is_told_to_ops_once_by_the_allocation_itself(
+    client: httpx.AsyncClient, user_headers: MakeHeaders, session_factory: SessionFactory
+) -> None:
+    """The waybill step's own allocation raises low_tracking_range (DESIGN §6.2, §6.10) when
+    what is left falls under the watermark: once while it lasts, not per package."""
+    headers = await user_headers("ops")
+    carrier = await new_carrier(session_factory, "ZT")
+    path = f"/v1/carriers/{carrier}/tracking-ranges"
+    await created(client, path, tracking_range(1, 5, prefix="ZT", low=3), headers)
+    shipments = ShipmentActivities(session_factory, carrier=None, tracking_webhook_url=None)  # type: ignore[arg-type]
+    address = ShippingAddress(name="王五", phone="13800000000", region_code="310104",
+                              detail="漕溪北路 1 号")  # fmt: skip
+
+    async def allocate(package_no: str) -> str | None:
+        request = WaybillRequest(package_no=package_no, carrier_code="ZT", warehouse_id=1,
+                                 address=address, weight_g=500)  # fmt: skip
+        return await ActivityEnvironment().run(shipments.allocate_tracking_number, request)
+
+    async def told() -> list[tuple[str, str, str]]:
+        async with session_factory() as session:
+            rows = await session.execute(
+                select(Notification.ref, Notification.permission, Notification.detail).where(
+                    Notification.kind == "low_tracking_range"
+                )
+            )
+            return [(r, p, d) for r, p, d in rows.all()]
+
+    assert await allocate("PKZT1") == "ZT000000000001"
+    assert await allocate("PKZT2") == "ZT000000000002"  # 3 left: at the watermark, not under
+    assert await told() == []
+    assert await allocate("PKZT3") == "ZT000000000003"
+    assert await told() == [("ZT:ZT", "carrier.write", "2 / 3")]
+    assert await allocate("PKZT3") == "ZT000000000003"  # a retry: the same number
+    assert await allocate("PKZT4") == "ZT000000000004"
+    assert await told() == [("ZT:ZT", "carrier.write", "2 / 3")]  # still open: told once
