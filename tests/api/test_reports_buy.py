@@ -50,9 +50,16 @@ async def test_supplier_fill_on_time_prices_and_open_pos(
     [price] = shown["prices"]["rows"]
     # 100 @250 + 50 @300 + 10 @280 = 42 800 fen over 160 units: 267.5 → 268 (half up).
     assert (price["period"], price["lines"], price["units"], price["value_fen"]) == (
-        day, 3, 160, 42_800)  # fmt: skip
+        day,
+        3,
+        160,
+        42_800,
+    )
     assert (price["avg_price_fen"], price["min_price_fen"], price["max_price_fen"]) == (
-        268, 250, 300)  # fmt: skip
+        268,
+        250,
+        300,
+    )
     [open_row] = shown["open_pos"]["rows"]
     assert (open_row["pos"], open_row["amount_fen"]) == (1, 2_800)
     assert open_row["buckets"]["0-7"] == {"pos": 1, "amount_fen": 2_800}
@@ -78,8 +85,11 @@ async def test_supplier_fill_on_time_prices_and_open_pos(
     # Who may read it, and what is refused.
     refused = await api.get(PURCHASING, headers=await staff(api, "cs"))
     assert refused.status_code == 403
-    bad = await api.get(PURCHASING, params={"date_from": day, "date_to": past},
-                        headers=await staff(api, "purchasing"))  # fmt: skip
+    bad = await api.get(
+        PURCHASING,
+        params={"date_from": day, "date_to": past},
+        headers=await staff(api, "purchasing"),
+    )
     assert bad.status_code == 422
 
 
@@ -118,8 +128,7 @@ async def test_payments_payables_refunds_and_reconciliation(
             {"line_no": 2, "sku_id": skus[1], "quantity": 40, "unit_price_fen": 250},
         ],
     }
-    booked = await api.post(f"/v1/purchase-orders/{number}/invoices", json=invoice,
-                            headers=finance)  # fmt: skip
+    booked = await api.post(f"/v1/purchase-orders/{number}/invoices", json=invoice, headers=finance)
     assert booked.status_code == 201, booked.text
     await wait_invoice(api, number, "INV-R1", "paid")
     # A second PO, invoiced today: owed, not yet due.
@@ -135,8 +144,9 @@ async def test_payments_payables_refunds_and_reconciliation(
             {"line_no": 2, "sku_id": skus2[1], "quantity": 10, "unit_price_fen": 250},
         ],
     }
-    booked2 = await api.post(f"/v1/purchase-orders/{po2['po_no']}/invoices", json=invoice2,
-                             headers=finance)  # fmt: skip
+    booked2 = await api.post(
+        f"/v1/purchase-orders/{po2['po_no']}/invoices", json=invoice2, headers=finance
+    )
     assert booked2.status_code == 201, booked2.text
     await wait_invoice(api, po2["po_no"], "INV-R2", "payable")
 
@@ -174,13 +184,20 @@ async def test_payments_payables_refunds_and_reconciliation(
         )
     assert paid_at is not None
     day = business_day(paid_at)
-    phantom = await plant(provider, kind="phantom", amount_fen=4321, date=day.isoformat(),
-                          merchant_order_no="PHANTOM-R")  # fmt: skip
+    phantom = await plant(
+        provider,
+        kind="phantom",
+        amount_fen=4321,
+        date=day.isoformat(),
+        merchant_order_no="PHANTOM-R",
+    )
     await run(api, finance, day)
-    opened = await report(api, FINANCE, "finance", date_from=day.isoformat(),
-                          date_to=day.isoformat())  # fmt: skip
-    assert {(r["kind"], r["open"], r["open_fen"], r["closed"]) for r in
-            opened["reconciliation"]["rows"]} == {("missing_in_ledger", 1, 4321, 0)}  # fmt: skip
+    opened = await report(
+        api, FINANCE, "finance", date_from=day.isoformat(), date_to=day.isoformat()
+    )
+    assert {
+        (r["kind"], r["open"], r["open_fen"], r["closed"]) for r in opened["reconciliation"]["rows"]
+    } == {("missing_in_ledger", 1, 4321, 0)}
     async with stack.sessions() as session:
         await session.execute(
             text(
@@ -191,10 +208,13 @@ async def test_payments_payables_refunds_and_reconciliation(
         )
         await session.commit()
     await run(api, finance, day)
-    closed = await report(api, FINANCE, "finance", date_from=day.isoformat(),
-                          date_to=day.isoformat())  # fmt: skip
-    assert {(r["kind"], r["open"], r["closed"], r["closed_fen"]) for r in
-            closed["reconciliation"]["rows"]} == {("missing_in_ledger", 0, 1, 4321)}  # fmt: skip
+    closed = await report(
+        api, FINANCE, "finance", date_from=day.isoformat(), date_to=day.isoformat()
+    )
+    assert {
+        (r["kind"], r["open"], r["closed"], r["closed_fen"])
+        for r in closed["reconciliation"]["rows"]
+    } == {("missing_in_ledger", 0, 1, 4321)}
     assert closed["totals"]["differences_closed"] == 1
 
     refused = await api.get(FINANCE, headers=await staff(api, "purchasing"))
@@ -253,8 +273,9 @@ async def test_refund_causes_and_business_days_in_shanghai(
             )
         await session.commit()
     for by, period in (("day", monday), ("week", monday), ("month", monday)):
-        shown = await report(api, FINANCE, "finance", date_from="2026-05-25",
-                             date_to="2026-06-07", by=by)  # fmt: skip
+        shown = await report(
+            api, FINANCE, "finance", date_from="2026-05-25", date_to="2026-06-07", by=by
+        )
         got = {r["cause"]: (r["period"], r["amount_fen"]) for r in shown["rows"]}
         expected = {
             "after_sale": 100,

@@ -22,9 +22,12 @@ def today() -> date:
 
 
 async def approve(
-    api: httpx.AsyncClient, supplier: int, lines: list[tuple[int, int, int]], wh: int,
+    api: httpx.AsyncClient,
+    supplier: int,
+    lines: list[tuple[int, int, int]],
+    wh: int,
     expected_on: date | None = None,
-) -> str:  # fmt: skip
+) -> str:
     """A PO of (sku, quantity, unit price) lines, submitted and approved: its number."""
     buyer = await staff(api, "purchasing")
     body: Json = {
@@ -94,8 +97,9 @@ class Buying:
 async def buying(stack: Stack, api: httpx.AsyncClient) -> Buying:
     supplier, (sku_a, sku_b) = await supplier_with_products(stack)
     sh = await warehouse_id(stack, "SH01")
-    late = await approve(api, supplier, [(sku_a, 100, 250), (sku_b, 40, 250)], sh,
-                         today() - timedelta(days=1))  # fmt: skip
+    late = await approve(
+        api, supplier, [(sku_a, 100, 250), (sku_b, 40, 250)], sh, today() - timedelta(days=1)
+    )
     await receive(stack, api, late, "late-1", [(1, sku_a, 60)])
     await close_short(api, late)
     on_time = await approve(api, supplier, [(sku_a, 50, 300)], sh, today() + timedelta(days=5))
