@@ -107,10 +107,11 @@ DATA = (
     """
     INSERT INTO purchase_order_events (po_no, at, step, actor, detail, idempotency_key)
     SELECT po_no, created_at + interval '1 hour', 'approved_as_purchasing_manager', 'bench',
-           '{}', '0002-approved'
+           '{}'::jsonb, '0002-approved'
     FROM purchase_orders WHERE po_no LIKE 'PB%'
     UNION ALL
-    SELECT po_no, created_at + interval '6 days', 'fully_received', 'bench', '{}', '0005-closed'
+    SELECT po_no, created_at + interval '6 days', 'fully_received', 'bench', '{}'::jsonb,
+           '0005-closed'
     FROM purchase_orders WHERE po_no LIKE 'PB%' AND status <> 'sent'
     """,
     # A receipt 2 to 8 days after approval: later than the lead time for some.
@@ -130,13 +131,13 @@ DATA = (
                                    invoiced_fen, credit_fen, payable_fen, discrepancies, due_date)
     SELECT po_no, 'INV-' || po_no, (now() - interval '90 days')::date + i % 120,
            CASE WHEN status = 'closed' THEN 'payable' ELSE 'paid' END, amount_fen, amount_fen, 0,
-           amount_fen, '[]', (now() - interval '60 days')::date + i % 120
+           amount_fen, '[]'::jsonb, (now() - interval '60 days')::date + i % 120
     FROM (SELECT po_no, status, amount_fen, substr(po_no, 3)::int AS i FROM purchase_orders
           WHERE po_no LIKE 'PB%' AND status IN ('closed', 'settled')) po
     """,
     """
     INSERT INTO money_ledger (po_no, entry_type, amount_fen, ref_no, created_at)
-    SELECT po_no, 'supplier_invoice', amount_fen, po_no || ':INV', updated_at + interval '7 days'
+    SELECT po_no, 'supplier_invoice', amount_fen, po_no || '-INV', updated_at + interval '7 days'
     FROM purchase_orders WHERE po_no LIKE 'PB%' AND status IN ('closed', 'settled')
     UNION ALL
     SELECT po_no, 'supplier_payment', -amount_fen, 'TRB' || po_no, updated_at + interval '9 days'

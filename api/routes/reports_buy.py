@@ -122,6 +122,8 @@ async def purchasing_report(
     supplier_id: IdParam | None = None,
     sku_id: Annotated[IdParam | None, Query(description="the SKU whose prices to show")] = None,
 ) -> PurchasingReport:
+    """Fill and on-time figures per period and supplier, the price history of `sku_id` and
+    the open POs by age, all of `supplier_id` when given."""
     first, last = window(date_from, date_to)
     params: dict[str, Any] = {"first": first, "last": last, "supplier": supplier_id}
     where = (
@@ -258,6 +260,8 @@ async def finance_report(
     by: By = "day",
     supplier_id: IdParam | None = None,
 ) -> FinanceReport:
+    """Refunds by cause (all orders'), supplier payments and payables (of `supplier_id` when
+    given) and reconciliation differences, per period."""
     first, last = window(date_from, date_to)
     params: dict[str, Any] = {"first": first, "last": last, "supplier": supplier_id}
     span = "m.day BETWEEN :first AND :last"

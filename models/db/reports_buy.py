@@ -73,8 +73,9 @@ class ReportPriceDay(Base):
 
 
 class ReportMoneyDay(Base):
-    """The money ledger summed per business day, entry type, cause (refunds: why the money went
-    back; '' otherwise) and supplier (0: an order's entry): Σ amount_fen as the ledger signs it."""
+    """The money ledger's refunds and supplier entries summed per business day, entry type,
+    cause (refunds: why the money went back; '' otherwise) and supplier (0: an order's entry):
+    Σ amount_fen as the ledger signs it. Orders' payments and forfeits are not summed."""
 
     __tablename__ = "report_money_days"
 

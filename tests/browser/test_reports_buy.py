@@ -27,7 +27,7 @@ async def test_the_purchasing_and_finance_reports_draw_their_charts(
     await page.set_viewport_size({"width": 1280, "height": 900})
     await page.goto("/console/")
     await sign_in(page, "finance")
-    await page.get_by_role("link", name="采购报表").click()
+    await page.goto("/console/reports/purchasing")
     await expect(page.get_by_role("heading", name="采购报表")).to_be_visible()
     form = page.locator("#report-filters")
     await form.locator('input[name="supplier_id"]').fill(str(b.supplier))
@@ -42,7 +42,7 @@ async def test_the_purchasing_and_finance_reports_draw_their_charts(
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENSHOTS / "report-purchasing.png"), full_page=True)
 
-    await page.get_by_role("link", name="财务报表").click()
+    await page.goto("/console/reports/finance")
     await expect(page.get_by_role("heading", name="财务报表")).to_be_visible()
     await expect(page.locator("#chart-refunds[data-drawn='true'] svg")).to_have_count(1)
     await expect(page.locator("#refund-total")).to_have_text(format_fen(refund.amount_fen))
