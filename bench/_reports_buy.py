@@ -300,6 +300,9 @@ async def report_rows(stack: Stack, http: Http, args: Any) -> list[Row]:
 
 
 async def run() -> list[Row]:
+    # Run alone on a shared machine: the robots' and mail sandboxes on free ports too.
+    for name in ("ROBOTS", "SMTP"):
+        os.environ.setdefault(f"HOUTAI_EMBEDDED__SANDBOX_{name}_PORT", str(_stack.free_port()))
     async with _stack.running_stack() as stack, http_clients(stack, 20) as http:
         return await report_rows(stack, http, None)
 

@@ -335,10 +335,9 @@ def cause_table(t: Translator, rows: Sequence[Json]) -> Table:
 
 
 def payment_table(t: Translator, rows: Sequence[Json]) -> Table:
-    header = [t(f"rb.col.{k}") for k in ("period", "supplier", "transfers", "paid_fen")]
+    header = [t(f"rb.col.{k}") for k in ("supplier", "transfers", "paid_fen")]
     return header, [
         [
-            str(r["period"]),
             f"{r['supplier_code']} {r['supplier_name']}",
             str(r["transfers"]),
             format_fen(int(r["amount_fen"])),

@@ -273,15 +273,26 @@ async def finance_report(
             GROUP BY 1, 2 ORDER BY 1, 2""",
         **params,
     )
+    paid = (
+        "m.entry_type = 'supplier_payment'"
+        " AND (CAST(:supplier AS int) IS NULL OR m.supplier_id = :supplier)"
+    )
+    paid_per_period = await _all(
+        session,
+        f"""SELECT {period_of("m.day", by)} AS period, SUM(m.entries)::bigint AS transfers,
+                   (-SUM(m.amount_fen))::bigint AS amount_fen
+            FROM report_money_days m WHERE {span} AND {paid} GROUP BY 1""",
+        **params,
+    )
+    # Per supplier over the whole window (at most one row per supplier, most paid first).
     payments = await _all(
         session,
-        f"""SELECT {period_of("m.day", by)} AS period, m.supplier_id, s.code AS supplier_code,
-                   s.name AS supplier_name, SUM(m.entries)::bigint AS transfers,
-                   (-SUM(m.amount_fen))::bigint AS amount_fen
-            FROM report_money_days m JOIN suppliers s ON s.id = m.supplier_id
-            WHERE {span} AND m.entry_type = 'supplier_payment'
-              AND (CAST(:supplier AS int) IS NULL OR m.supplier_id = :supplier)
-            GROUP BY 1, 2, 3, 4 ORDER BY 1, 3""",
+        f"""SELECT p.*, s.code AS supplier_code, s.name AS supplier_name
+            FROM (SELECT m.supplier_id, SUM(m.entries)::bigint AS transfers,
+                         (-SUM(m.amount_fen))::bigint AS amount_fen
+                  FROM report_money_days m WHERE {span} AND {paid} GROUP BY 1) p
+            JOIN suppliers s ON s.id = p.supplier_id
+            ORDER BY p.amount_fen DESC, s.code""",
         **params,
     )
     differences = await _all(
@@ -306,7 +317,7 @@ async def finance_report(
     for r in refunds:
         period(r["period"])["refunds"] += int(r["refunds"])
         period(r["period"])["refund_fen"] += int(r["amount_fen"])
-    for p in payments:
+    for p in paid_per_period:
         period(p["period"])["transfers"] += int(p["transfers"])
         period(p["period"])["paid_fen"] += int(p["amount_fen"])
     for d in differences:

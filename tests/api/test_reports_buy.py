@@ -170,8 +170,14 @@ async def test_payments_payables_refunds_and_reconciliation(
     assert (shown["totals"]["refunds"], shown["totals"]["refund_fen"]) == await ledger_refunds(
         stack, *window
     )
-    [paid] = [p for p in shown["payments"]["rows"] if p["supplier_id"] == po["supplier_id"]]
-    assert (paid["period"], paid["transfers"], paid["amount_fen"]) == (t.isoformat(), 1, 35_000)
+    [paid] = shown["payments"]["rows"]  # per supplier over the window
+    assert (paid["supplier_id"], paid["transfers"], paid["amount_fen"]) == (
+        po["supplier_id"],
+        1,
+        35_000,
+    )
+    [today_row] = [p for p in shown["periods"] if p["period"] == t.isoformat()]
+    assert (today_row["transfers"], today_row["paid_fen"]) == (1, 35_000)
     [owed] = shown["payables"]["rows"]
     assert (owed["pos"], owed["owed_fen"]) == (1, 7_500)
     assert owed["buckets"] == {"not_due": 7_500, "1-30": 0, "31-60": 0, "61-90": 0, ">90": 0}

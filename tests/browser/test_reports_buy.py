@@ -10,7 +10,8 @@ from playwright.async_api import Page, expect
 from console.money import format_fen
 from tests.api.test_reconciliation import paid_and_refunded
 from tests.browser.conftest import SCREENSHOTS
-from tests.browser.test_journeys import sign_in
+from tests.browser.test_inbox_journeys import sign_in
+from tests.support import totp
 from tests.support.order_api import refunds, skus_in
 from tests.support.reports_buy import buying
 from tests.support.stack import Stack
@@ -26,7 +27,7 @@ async def test_the_purchasing_and_finance_reports_draw_their_charts(
 
     await page.set_viewport_size({"width": 1280, "height": 900})
     await page.goto("/console/")
-    await sign_in(page, "finance")
+    await sign_in(page, "finance", await totp.code(id(api), "finance"))
     await page.goto("/console/reports/purchasing")
     await expect(page.get_by_role("heading", name="采购报表")).to_be_visible()
     form = page.locator("#report-filters")
