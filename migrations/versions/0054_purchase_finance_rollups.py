@@ -83,7 +83,8 @@ BEGIN
             SELECT sku_id, d, NEW.supplier_id, count(*), SUM(quantity),
                    SUM(quantity::bigint * unit_price_fen), MIN(unit_price_fen),
                    MAX(unit_price_fen)
-            FROM purchase_order_lines WHERE po_no = NEW.po_no GROUP BY sku_id
+            FROM purchase_order_lines WHERE po_no = NEW.po_no
+            GROUP BY sku_id ORDER BY sku_id  -- rows locked in one order: no deadlock
             ON CONFLICT (sku_id, day, supplier_id) DO UPDATE
             SET lines = p.lines + EXCLUDED.lines, units = p.units + EXCLUDED.units,
                 value_fen = p.value_fen + EXCLUDED.value_fen,
