@@ -75,6 +75,7 @@ async def create_po(
     note: str,
     created_by: int,
     today: date,
+    expected_on: date | None = None,
 ) -> NewPo:
     """A new PO's rows, numbered `PO<business day><sequence>`, in the caller's transaction."""
     po_lines = await _po_lines(session, supplier_id, lines)
@@ -85,6 +86,7 @@ async def create_po(
         created_by=created_by,
         note=note,
         today=today,
+        expected_on=expected_on,
     )
     return NewPo(po_no, po_lines)
 
@@ -98,6 +100,7 @@ async def add_po(
     note: str,
     today: date,
     source_key: str | None = None,
+    expected_on: date | None = None,
 ) -> str:
     """A PO's rows, numbered `PO<business day><sequence>`; its number. `created_by` None and a
     `source_key`: drafted by replenishment."""
@@ -111,6 +114,7 @@ async def add_po(
             created_by=created_by,
             note=note,
             source_key=source_key,
+            expected_on=expected_on,
             required_roles=[],
             approvals={},
         )

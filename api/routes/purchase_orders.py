@@ -159,6 +159,7 @@ async def create_po(
             note=body.note,
             created_by=w.principal.id,
             today=datetime.now(BUSINESS_TZ).date(),
+            expected_on=body.expected_on,
         )
     except purchasing.SupplierNotApproved as exc:
         raise Problem(409, str(exc)) from exc

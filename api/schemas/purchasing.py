@@ -28,6 +28,9 @@ class PoCreate(Strict):
     supplier_id: Id
     lines: Annotated[list[PoLineIn], Field(min_length=1, max_length=200)]
     note: Annotated[str, StringConstraints(max_length=500)] = ""
+    # When the goods are due (the on-time rate); default: the approval day + the supplier's
+    # longest lead time for these SKUs.
+    expected_on: date | None = None
 
 
 class ApproveIn(Strict):

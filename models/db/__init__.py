@@ -52,6 +52,14 @@ from models.db.purchase_orders import (
 from models.db.purchasing import Supplier, SupplierProduct
 from models.db.putaway import PutawayPut, PutawayTask
 from models.db.reconciliation import ReconciliationDifference, ReconciliationRun
+from models.db.reports_buy import (
+    ReportMoneyDay,
+    ReportPayable,
+    ReportPoFact,
+    ReportPriceDay,
+    ReportReconciliationDay,
+    ReportSupplierDay,
+)
 from models.db.stock_counts import StockCount, StockCountEntry, StockCountLocation
 from models.db.transfers import Transfer, TransferEvent, TransferLine
 from models.db.warehouse import Location, Warehouse, WarehouseRegionPriority
@@ -139,6 +147,12 @@ __all__ = [
     "Refund",
     "RefundCallback",
     "ReorderRule",
+    "ReportMoneyDay",
+    "ReportPayable",
+    "ReportPoFact",
+    "ReportPriceDay",
+    "ReportReconciliationDay",
+    "ReportSupplierDay",
     "Reservation",
     "Role",
     "RolePermission",

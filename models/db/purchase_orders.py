@@ -62,6 +62,9 @@ class PurchaseOrder(Timestamped, Base):
     reminded: Mapped[bool] = mapped_column(default=False)
     escalated: Mapped[bool] = mapped_column(default=False)
     close_reason: Mapped[str | None] = mapped_column(String(20))
+    # When the goods are due (the purchasing report's on-time rate); None: the approval day
+    # plus the supplier's longest lead time for the PO's SKUs.
+    expected_on: Mapped[date | None]
 
 
 class PurchaseOrderLine(Base):
