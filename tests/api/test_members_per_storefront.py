@@ -5,19 +5,22 @@ HTTP on the whole back office:
   completed order and spends, the other has nothing of it, gets its own points and spends them;
 - a storefront reads its own customers' points by its own key, never another storefront's;
 - a coupon issued to a segment is used only by the customers it was issued to, once per issued
-  coupon, given back when the order is cancelled; a public coupon works for anyone."""
+  coupon, given back when the order is cancelled or refunded whole; a public coupon works for
+  anyone."""
 
 from __future__ import annotations
 
 import itertools
 import os
+from datetime import UTC, datetime
 
 import httpx
 from sqlalchemy import select
 
-from models.db import CouponRedemption, CustomerCoupon, PointsEntry
+from models.db import CouponBatch, CouponRedemption, CustomerCoupon, PointsEntry, Segment
 from models.domain.points import earned
 from tests.api.test_loyalty import delivered_order, ledgers_balance
+from tests.support.after_sale_api import open_after_sale, shown_as
 from tests.support.members import a_coupon, another_storefront, batch_done, past_order
 from tests.support.order_api import Json, order_body, place_order, problem, skus_in, staff
 from tests.support.orders import SHOP, eventually, known_customer, wait_cancelled
@@ -211,3 +214,48 @@ async def test_an_issued_coupon_is_its_customers_once_and_back_after_a_cancel(
     await a_coupon(stack, public)
     body = order_body(lines, key=f"ic-{holder}-5", customer_id=stranger, coupon_code=public)
     assert (await place_order(api, body))["discount_fen"] == 1000
+
+
+async def test_an_issued_coupon_comes_back_with_the_refund_that_completes_the_order(
+    stack: Stack, api: httpx.AsyncClient, provider: httpx.AsyncClient, carrier: httpx.AsyncClient
+) -> None:
+    """The coupon rules already in place: a refund of the whole order returns its coupon; an
+    issued one is then unused again, for the customer's next order."""
+    holder = next(_keys)
+    record = (await known_customer(api, holder))["id"]
+    code = f"BACK{holder % 100_000}"
+    coupon = await a_coupon(stack, code)
+    async with stack.sessions() as session:  # issued to the holder (as a batch does)
+        segment = Segment(name=f"退款还券{holder}", rules=[])
+        session.add(segment)
+        await session.flush()
+        batch = CouponBatch(segment_id=segment.id, coupon_id=coupon, as_of=datetime.now(UTC),
+                            total=1, created_by="test")  # fmt: skip
+        session.add(batch)
+        await session.flush()
+        session.add(CustomerCoupon(batch_id=batch.id, customer_id=record, coupon_id=coupon))
+        await session.commit()
+    [sku] = await skus_in(stack, "SH01", 1, only=True)
+    lines = [{"sku_id": sku, "quantity": 1}]
+    body = order_body(lines, key=f"rb-{holder}-1", customer_id=holder, coupon_code=code)
+    order = await delivered_order(api, provider, carrier, await place_order(api, body))
+    assert order["discount_fen"] == 1000
+    again = order_body(lines, key=f"rb-{holder}-2", customer_id=holder, coupon_code=code)
+    assert "already_used" in problem(await api.post("/v1/orders", headers=SHOP, json=again),
+                                     422)["detail"]  # fmt: skip
+
+    as_no = await open_after_sale(
+        api, order["order_no"], f"rb-{holder}", "refund_only", [(order["lines"][0]["line_no"], 1)]
+    )
+    decided = await api.post(
+        f"/v1/after-sales/{as_no}/decision", headers=await staff(api, "cs"), json={"approve": True}
+    )
+    assert decided.status_code == 200, decided.text
+    await shown_as(api, as_no, "refunded")
+    async with stack.sessions() as session:
+        used = await session.scalar(
+            select(CustomerCoupon.used_order_no).where(CustomerCoupon.coupon_id == coupon)
+        )
+    assert used is None
+    after = order_body(lines, key=f"rb-{holder}-3", customer_id=holder, coupon_code=code)
+    assert (await place_order(api, after))["discount_fen"] == 1000
