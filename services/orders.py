@@ -124,6 +124,7 @@ async def record_order(session: AsyncSession, request: RecordOrderRequest) -> No
             CouponRedemption(
                 coupon_id=request.quote.coupon_id,
                 order_no=request.order_no,
+                # Orders name known customers (422 otherwise): the record is there.
                 customer_id=customer if customer is not None else request.placed.customer_id,
             )
         )
