@@ -84,6 +84,8 @@ class OrderActivities:
                 await session.commit()
         except PointsNotApplicableError as exc:  # spent meanwhile by another order
             raise business_error("PointsNotApplicableError", str(exc), reason=exc.reason) from exc
+        except CouponNotApplicableError as exc:  # the issued coupon used meanwhile
+            raise business_error("CouponNotApplicableError", str(exc), reason=exc.reason) from exc
 
     @activity.defn
     async def record_status(self, change: StatusChange) -> None:

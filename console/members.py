@@ -1,5 +1,6 @@
 """Members: customers (search by phone, name or order number; the customer page with orders,
-after-sales and coupons, the contact masked until revealed) and segments (rules over orders,
+after-sales, points and level with the level history and the latest points bookings, and
+coupons, the contact masked until revealed) and segments (rules over orders,
 their members, and coupons issued to them by a batch whose progress the page follows). Mirrors
 api/routes/customers.py and segments.py."""
 
@@ -25,9 +26,10 @@ MENU = (
     MenuItem("nav.segments", "/members/segments", "segments.read"),
 )
 SORTS: Final = ("-created_at", "created_at", "name", "-name")
-RULES: Final = ("paid_at_least", "no_order_in")
+RULES: Final = ("paid_at_least", "no_order_in", "level_at_least")
 MAX_DAYS: Final = 36_500
 SHOWN: Final = 50  # rows of each list on a customer's or segment's page
+POINTS_SHOWN: Final = 10  # the latest points bookings on a customer's page (all: its points page)
 
 
 def _root(request: Request) -> str:
@@ -102,6 +104,20 @@ async def export_customers(request: Request, kind: str, viewer: SignedIn) -> Res
     )
 
 
+async def loyalty_of(
+    viewer: Viewer, customer_id: int
+) -> tuple[Json | None, Json | None, dict[int, Json]]:
+    """The customer's points account (balance, growth, level, level history), their latest
+    points bookings and the levels by id; nothing without loyalty.read."""
+    if not viewer.can("loyalty.read"):
+        return None, None, {}
+    path = f"/v1/customers/{customer_id}/points"
+    account = await viewer.api.get(path)
+    ledger = await viewer.api.get(f"{path}/ledger", {"limit": POINTS_SHOWN})
+    levels = (await viewer.api.get("/v1/loyalty/settings"))["levels"]
+    return account, ledger, {level["id"]: level for level in levels}
+
+
 async def customer_page(
     request: Request, viewer: Viewer, customer_id: int, *, revealed: Json | None = None
 ) -> Response:
@@ -115,11 +131,15 @@ async def customer_page(
         if viewer.can("aftersales.read")
         else None
     )
+    account, ledger, levels = await loyalty_of(viewer, customer_id)
     return render(
         request,
         "members/detail.html",
         viewer=viewer,
         customer=customer,
+        account=account,
+        ledger=ledger,
+        levels=levels,
         contact=revealed["contact"] if revealed else customer["contact"],
         addresses=revealed["addresses"] if revealed else customer["addresses"],
         can_reveal=viewer.can("pii.read") and revealed is None,
@@ -149,21 +169,34 @@ async def reveal_customer(request: Request, customer_id: int, viewer: SignedIn) 
 # --- segments ---------------------------------------------------------------------------------
 
 
-def rule_text(rule: Json, t: Translator) -> str:
-    """A rule in words: 近 90 天实付 ≥ ¥500.00."""
+def rule_text(rule: Json, t: Translator, levels: Mapping[int, Json] | None = None) -> str:
+    """A rule in words: 近 90 天实付 ≥ ¥500.00; 等级 ≥ 金卡 (the level's name when known)."""
     if rule["kind"] == "paid_at_least":
         return t(
             "members.rule.paid_at_least_text", days=rule["days"], amount=format_fen(rule["min_fen"])
         )
     if rule["kind"] == "no_order_in":
         return t("members.rule.no_order_in_text", days=rule["days"])
+    if rule["kind"] == "level_at_least":
+        level = (levels or {}).get(rule["level_id"])
+        name = f"{level['name']} ({level['code']})" if level else f"#{rule['level_id']}"
+        return t("members.rule.level_at_least_text", level=name)
     return str(rule["kind"])
+
+
+async def levels_of(viewer: Viewer) -> dict[int, Json]:
+    """The member levels by id, lowest first (none without loyalty.read)."""
+    if not viewer.can("loyalty.read"):
+        return {}
+    found = (await viewer.api.get("/v1/loyalty/settings"))["levels"]
+    return {level["id"]: level for level in found}
 
 
 async def segments_page(
     request: Request, viewer: Viewer, form: Form | None = None, status: int = 200
 ) -> Response:
     listing = await fetch_list(viewer.api, "/v1/segments", {}, request.query_params)
+    levels = await levels_of(viewer)
     return render(
         request,
         "members/segments.html",
@@ -172,7 +205,8 @@ async def segments_page(
         listing=listing,
         form=form or Form(name="segment"),
         can_write=viewer.can("segments.write"),
-        rule_text=lambda rule: rule_text(rule, translator(request)),
+        levels=levels,
+        rule_text=lambda rule: rule_text(rule, translator(request), levels),
         query=lambda **extra: query_string({}, **extra),
     )
 
@@ -203,6 +237,10 @@ def rules_of(form: Form, t: Translator) -> list[Json]:
         days = _days(form, "idle_days", t)
         if days is not None:
             rules.append({"kind": "no_order_in", "days": days})
+    if "level_at_least" in ticked:
+        level = form.integer("level_id", t)
+        if level is not None:
+            rules.append({"kind": "level_at_least", "level_id": level})
     if not ticked:
         form.errors["rule"] = t("members.rule.need_one")
     return rules
@@ -250,6 +288,7 @@ async def segment_page(
         else []
     )
     done = request.query_params.get("done")
+    levels = await levels_of(viewer)
     return render(
         request,
         "members/segment.html",
@@ -261,7 +300,7 @@ async def segment_page(
         coupons=coupons,
         can_issue=can_issue,
         form=form or Form(name="issue"),
-        rule_text=lambda rule: rule_text(rule, translator(request)),
+        rule_text=lambda rule: rule_text(rule, translator(request), levels),
         done=done if done in ("created", "issued") else None,
     )
 

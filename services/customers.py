@@ -55,6 +55,41 @@ async def is_known(session: AsyncSession, api_key_id: int, customer_key: int) ->
     return bool(found)
 
 
+async def record_id(session: AsyncSession, api_key_id: int, customer_key: int) -> int | None:
+    """The id of the storefront's customer `customer_key` (customers.id), None if unknown."""
+    found = await session.scalar(
+        select(Customer.id).where(
+            Customer.api_key_id == api_key_id, Customer.customer_key == customer_key
+        )
+    )
+    return None if found is None else int(found)
+
+
+async def record_of_order(session: AsyncSession, order: Order) -> int:
+    """The customer record an order names (its storefront's customer key); orders name known
+    customers, so a missing record is an error (LookupError), never points booked to no one."""
+    found = await record_id(session, order.api_key_id, order.customer_id)
+    if found is None:
+        raise LookupError(
+            f"order {order.order_no}: storefront {order.api_key_id} has no customer "
+            f"{order.customer_id}"
+        )
+    return found
+
+
+async def record_for_quote(
+    session: AsyncSession, api_key_id: int | None, customer_key: int
+) -> int | None:
+    """The record a cart's customer is: by (storefront, key); a quote from a workflow started
+    before quotes named their storefront (api_key_id None) takes the key's only record."""
+    if api_key_id is not None:
+        return await record_id(session, api_key_id, customer_key)
+    found = list(
+        await session.scalars(select(Customer.id).where(Customer.customer_key == customer_key))
+    )
+    return int(found[0]) if len(found) == 1 else None
+
+
 SORTS = {
     "-created_at": (Customer.id.desc(),),  # ids follow creation
     "created_at": (Customer.id,),

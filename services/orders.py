@@ -17,11 +17,18 @@ from models.contracts.order import (
     RecordPackageRequest,
     StatusChange,
 )
-from models.contracts.pricing import PricingRequest, Promotions
-from models.db import CouponRedemption, Order, OrderLine, Package, PackageLine
-from services import flash_sales, notifications, points, presales
+from models.contracts.pricing import PointsOffer, PricingRequest, Promotions
+from models.db import CouponRedemption, CustomerCoupon, Order, OrderLine, Package, PackageLine
+from models.domain.points import PointsNotApplicableError
+from services import customers, flash_sales, notifications, points, presales
 from services.notifications import Notice
-from services.pricing_inputs import coupon_offer, freight_setup, live_promotions, sku_facts
+from services.pricing_inputs import (
+    claim_issued_coupon,
+    coupon_offer,
+    freight_setup,
+    live_promotions,
+    sku_facts,
+)
 from services.timeline import add_event, owe_refund
 
 
@@ -46,10 +53,9 @@ async def pricing_request(session: AsyncSession, request: QuoteRequest) -> Prici
             f.model_copy(update={"list_price_fen": price[f.sku_id]}) if f.sku_id in price else f
             for f in facts
         ]
+    customer = await customers.record_for_quote(session, request.api_key_id, request.customer_id)
     coupon = (
-        await coupon_offer(session, request.coupon_code, request.customer_id)
-        if request.coupon_code
-        else None
+        await coupon_offer(session, request.coupon_code, customer) if request.coupon_code else None
     )
     templates = {f.freight_template_id for f in facts if f.freight_template_id is not None}
     return PricingRequest(
@@ -60,12 +66,14 @@ async def pricing_request(session: AsyncSession, request: QuoteRequest) -> Prici
         catalog=facts,
         promotions=promotions,
         coupon=coupon,
-        member=await points.member_terms(session, request.customer_id),
+        member=await points.member_terms(session, customer) if customer is not None else None,
         points=(
-            await points.points_offer(session, request.customer_id, request.points)
-            if request.points
-            else None
-        ),
+            await points.points_offer(session, customer, request.points)
+            if customer is not None
+            else PointsOffer(requested=request.points, balance=0)
+        )
+        if request.points
+        else None,
         freight=await freight_setup(session, templates),
     )
 
@@ -103,21 +111,28 @@ async def record_order(session: AsyncSession, request: RecordOrderRequest) -> No
         session.add(_package_row(request.order_no, plan))
         await session.flush()
         session.add_all(_package_lines(plan))
+    customer = await customers.record_id(
+        session, request.placed.api_key_id, request.placed.customer_id
+    )
     if request.quote.coupon_id is not None:
+        # An issued coupon: one of the customer's unused ones is this order's now, or the
+        # order is refused (used meanwhile by another order).
+        await claim_issued_coupon(
+            session, request.quote.coupon_id, customer, request.order_no, request.placed_at
+        )
         session.add(
             CouponRedemption(
                 coupon_id=request.quote.coupon_id,
                 order_no=request.order_no,
-                customer_id=request.placed.customer_id,
+                # Orders name known customers (422 otherwise): the record is there.
+                customer_id=customer if customer is not None else request.placed.customer_id,
             )
         )
     if request.quote.points_used:
+        if customer is None:
+            raise PointsNotApplicableError("insufficient", "the customer has no points")
         await points.spend(
-            session,
-            request.order_no,
-            request.placed.customer_id,
-            request.quote.points_used,
-            request.placed_at,
+            session, request.order_no, customer, request.quote.points_used, request.placed_at
         )
     await add_event(
         session,
@@ -189,11 +204,17 @@ async def record_package(session: AsyncSession, plan: RecordPackageRequest) -> N
 
 
 async def return_coupon(session: AsyncSession, order_no: str) -> None:
-    """The order's used coupon back to its customer (cancelled before shipping, refunded)."""
+    """The order's used coupon back to its customer (cancelled before shipping, refunded): the
+    redemption returned and the issued coupon it used unused again."""
     await session.execute(
         update(CouponRedemption)
         .where(CouponRedemption.order_no == order_no, CouponRedemption.status == "used")
         .values(status="returned")
+    )
+    await session.execute(
+        update(CustomerCoupon)
+        .where(CustomerCoupon.used_order_no == order_no)
+        .values(used_order_no=None, used_at=None)
     )
 
 

@@ -3,6 +3,9 @@ level terms, their points offer), and every booking on the points ledger — spe
 order's row, given back on cancel and pro rata on refunds, earned with growth value when the
 order completes, expired yearly, adjusted by staff.
 
+A customer here is the customer record (customers.id), never the storefront's key: an order's
+bookings go to the record of its (storefront, customer key) (services/customers.py).
+
 Every booking goes through `book`: one ledger row, keyed per customer (`SO…:spend`, `SO…:earn`,
 `SO…:cancel`, `AS…:refund`, `expire:<year>`, `adjust:<key>`), and the account's balance and
 growth moved by the same amounts in the same transaction — a retried booking inserts nothing and
@@ -39,6 +42,7 @@ from models.domain.points import (
     points_back,
     points_fen_of,
 )
+from services.customers import record_of_order
 
 
 async def rules(session: AsyncSession) -> PointsRules:
@@ -178,7 +182,12 @@ async def give_back_cancelled(session: AsyncSession, order_no: str) -> int:
     if owed <= 0:
         return 0
     booked = await book(
-        session, order.customer_id, "refund", owed, f"{order_no}:cancel", order_no=order_no
+        session,
+        await record_of_order(session, order),
+        "refund",
+        owed,
+        f"{order_no}:cancel",
+        order_no=order_no,
     )
     return owed if booked else 0
 
@@ -219,10 +228,10 @@ async def give_back_refund(
     ]
     due = points_back(spent, shares, back)
     detail = {"ref": ref, "lines": {str(k): v for k, v in units.items()}}
+    customer_id = await record_of_order(session, order)
     booked = await book(
-        session, order.customer_id, "refund", due, key, order_no=order_no, detail=detail,
-        keep_zero=True,
-    )  # fmt: skip
+        session, customer_id, "refund", due, key, order_no=order_no, detail=detail, keep_zero=True
+    )
     return due if booked else 0
 
 
@@ -243,11 +252,12 @@ async def earn_for_order(session: AsyncSession, order_no: str) -> Earned:
     base = order.paid_fen - order.refunded_fen - order.freight_fen
     points = earned(base, terms.earn_per_yuan)
     growth = earned(base, terms.growth_per_yuan)
+    customer_id = await record_of_order(session, order)
     await book(
-        session, order.customer_id, "earn", points, f"{order_no}:earn", order_no=order_no,
+        session, customer_id, "earn", points, f"{order_no}:earn", order_no=order_no,
         growth=growth, detail={"base_fen": max(0, base)},
     )  # fmt: skip
-    level = await relevel(session, order.customer_id, order_no=order_no)
+    level = await relevel(session, customer_id, order_no=order_no)
     return Earned(points, growth, level)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.contracts.pricing import (
@@ -20,11 +20,12 @@ from models.contracts.pricing import (
     SkuFacts,
     SpendTierPromotion,
 )
-from models.db import Coupon, CouponRedemption, Sku, Spu
+from models.db import Coupon, CouponBatch, CouponRedemption, CustomerCoupon, Sku, Spu
 from models.db import FreightPolicy as FreightPolicyRow
 from models.db import FreightRule as FreightRuleRow
 from models.db import FreightTemplate as FreightTemplateRow
 from models.db import Promotion as PromotionRow
+from models.domain.promotions import CouponNotApplicableError
 
 
 class UnknownSkusError(Exception):
@@ -83,21 +84,94 @@ async def live_promotions(session: AsyncSession, at: datetime) -> Promotions:
     return promotions
 
 
-async def coupon_offer(session: AsyncSession, code: str, customer_id: int) -> CouponOffer:
+async def is_issued_coupon(session: AsyncSession, coupon_id: int) -> bool:
+    """Whether the coupon was issued to customers (a segment batch gives it): then only those
+    customers use it, once per coupon issued; other coupons are public."""
+    found = await session.scalar(select(exists().where(CouponBatch.coupon_id == coupon_id)))
+    return bool(found)
+
+
+def _unused(coupon_id: int, customer_id: int) -> Select[int]:
+    return select(CustomerCoupon.id).where(
+        CustomerCoupon.coupon_id == coupon_id,
+        CustomerCoupon.customer_id == customer_id,
+        CustomerCoupon.used_order_no.is_(None),
+    )
+
+
+async def coupon_offer(session: AsyncSession, code: str, customer_id: int | None) -> CouponOffer:
+    """The coupon `code` for the customer record `customer_id` (None: a customer without one):
+    an issued coupon needs an unused one issued to them (CouponNotApplicableError `not_issued`
+    or `already_used` otherwise)."""
     coupon = await session.scalar(select(Coupon).where(Coupon.code == code, Coupon.active))
     if coupon is None:
         raise UnknownCouponError(code)
-    used = await session.scalar(
-        select(func.count())
-        .select_from(CouponRedemption)
-        .where(
-            CouponRedemption.coupon_id == coupon.id,
-            CouponRedemption.customer_id == customer_id,
-            CouponRedemption.status == "used",
+    if await is_issued_coupon(session, coupon.id):
+        issued = (
+            await session.scalar(
+                select(func.count())
+                .select_from(CustomerCoupon)
+                .where(
+                    CustomerCoupon.coupon_id == coupon.id, CustomerCoupon.customer_id == customer_id
+                )
+            )
+            if customer_id is not None
+            else 0
         )
+        if not issued:
+            raise CouponNotApplicableError(coupon.id, "not_issued", "issued to other customers")
+        assert customer_id is not None
+        if await session.scalar(_unused(coupon.id, customer_id).limit(1)) is None:
+            raise CouponNotApplicableError(coupon.id, "already_used", f"{issued} issued, all used")
+    used = (
+        await session.scalar(
+            select(func.count())
+            .select_from(CouponRedemption)
+            .where(
+                CouponRedemption.coupon_id == coupon.id,
+                CouponRedemption.customer_id == customer_id,
+                CouponRedemption.status == "used",
+            )
+        )
+        if customer_id is not None
+        else 0
     )
     return CouponOffer.model_validate(
         {**coupon.rule, "coupon_id": coupon.id, "code": coupon.code, "used_by_customer": used or 0}
+    )
+
+
+async def claim_issued_coupon(
+    session: AsyncSession, coupon_id: int, customer_id: int | None, order_no: str, at: datetime
+) -> None:
+    """An issued coupon's use by the order: one of the customer's unused issued coupons becomes
+    the order's (under a row lock, so two orders cannot use the same one); once per order, a
+    retry finds its own. Public coupons: nothing to claim."""
+    if not await is_issued_coupon(session, coupon_id):
+        return
+    mine = await session.scalar(
+        select(CustomerCoupon.id).where(
+            CustomerCoupon.coupon_id == coupon_id, CustomerCoupon.used_order_no == order_no
+        )
+    )
+    if mine is not None:
+        return
+    free = (
+        await session.scalar(
+            _unused(coupon_id, customer_id)
+            .order_by(CustomerCoupon.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        if customer_id is not None
+        else None
+    )
+    if free is None:
+        raise CouponNotApplicableError(coupon_id, "already_used", "no unused coupon left")
+    await session.execute(
+        update(CustomerCoupon)
+        .where(CustomerCoupon.id == free)
+        .values(used_order_no=order_no, used_at=at)
     )
 
 

@@ -21,8 +21,15 @@ from sqlalchemy import ColumnElement, and_, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.contracts.customers import ChunkIssued, NoOrderIn, PaidAtLeast, Rule, Segment
-from models.db import CouponBatch, Customer, CustomerCoupon, Order
+from models.contracts.customers import (
+    ChunkIssued,
+    LevelAtLeast,
+    NoOrderIn,
+    PaidAtLeast,
+    Rule,
+    Segment,
+)
+from models.db import CouponBatch, Customer, CustomerCoupon, MemberLevel, Order, PointsEntry
 from models.db import Segment as SegmentRow
 
 
@@ -50,9 +57,27 @@ def _no_order_in(rule: Any, as_of: datetime) -> ColumnElement[bool]:
     return ~exists().where(_orders_since(as_of, rule.days), Order.paid_fen > 0)
 
 
+def _level_at_least(rule: Any, as_of: datetime) -> ColumnElement[bool]:
+    """The customer's growth value booked by `as_of` reaches the level's threshold: the level
+    they held then (by today's thresholds), the same for every chunk of a batch."""
+    assert isinstance(rule, LevelAtLeast)
+    growth = (
+        select(func.coalesce(func.sum(PointsEntry.growth), 0))
+        .where(PointsEntry.customer_id == Customer.id, PointsEntry.at <= as_of)
+        .scalar_subquery()
+    )
+    threshold = (
+        select(MemberLevel.growth_threshold)
+        .where(MemberLevel.id == rule.level_id)
+        .scalar_subquery()
+    )
+    return growth >= threshold
+
+
 RULE_SQL: dict[type, Callable[[Any, datetime], ColumnElement[bool]]] = {
     PaidAtLeast: _paid_at_least,
     NoOrderIn: _no_order_in,
+    LevelAtLeast: _level_at_least,
 }
 
 

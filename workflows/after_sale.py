@@ -48,7 +48,7 @@ with workflow.unsafe.imports_passed_through():
         ReturnShipment,
     )
     from models.contracts.loyalty import PointsRefund
-    from models.contracts.order import Actor, PackageLine, RefundRequest
+    from models.contracts.order import Actor, PackageLine, PaymentReceived, RefundRequest
     from models.contracts.shipment import TrackingSnapshot
     from models.domain.shipping import latest_tracking
     from workflows.common import FAILED, call, refusal
@@ -377,16 +377,30 @@ class AfterSaleWorkflow:
 
     async def _refunded_at_provider(self, refund_no: str) -> bool:
         """False when the provider refused it: then it waits for staff to retry, visibly, and
-        the order stays open meanwhile (an after-sale never ends without its money)."""
+        the order stays open meanwhile (an after-sale never ends without its money). A
+        presale's order whose balance is paid (`balance` in the input): the part on the balance
+        as `<refund no>-B`, then the rest on the deposit as `<refund no>`; each refund is
+        idempotent by its number, so a retry after a refusal makes none of them twice."""
+        inputs, total = self._in, self._in.quote.total_fen
+        if inputs.balance is not None and inputs.on_balance_fen > 0:
+            on_balance = inputs.on_balance_fen
+            if not await self._refund_on(inputs.balance, f"{refund_no}-B", on_balance):
+                return False
+            return total == on_balance or await self._refund_on(
+                inputs.payment, refund_no, total - on_balance
+            )
+        return await self._refund_on(inputs.payment, refund_no, total)
+
+    async def _refund_on(self, payment: PaymentReceived, refund_no: str, amount_fen: int) -> bool:
         try:
             await call(
                 PaymentActivities.refund_payment,
                 RefundRequest(
                     order_no=self._in.order_no,
                     refund_no=refund_no,
-                    payment_id=self._in.payment.payment_id,
-                    transaction_id=self._in.payment.transaction_id,
-                    amount_fen=self._in.quote.total_fen,
+                    payment_id=payment.payment_id,
+                    transaction_id=payment.transaction_id,
+                    amount_fen=amount_fen,
                     reason=f"after-sale {self._in.as_no}: {self._in.reason}"[:500],
                 ),
                 start_to_close=timedelta(minutes=2),

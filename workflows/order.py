@@ -65,7 +65,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.common import FAILED, call, refusal, signal_unless_gone
     from workflows.order_after_sales import AfterSales
     from workflows.order_fulfilment import Fulfilment
-    from workflows.order_state import SYSTEM, Detail, OrderState
+    from workflows.order_state import PRESALE_AFTER_SALE_PATCH, SYSTEM, Detail, OrderState
     from workflows.visibility import show
 
 # A cancel answers once decided (stock released, status cancelled, refund pending); the refund
@@ -97,6 +97,9 @@ GROUP_ACTOR = Actor(kind="system", name="group-buy")
 # own payment key and ships once it is paid; unpaid at the window's end (or cancelled), the
 # deposit is refunded or forfeited per the presale's rules. Other orders never reach the marker.
 PRESALE_PATCH = "presale-order"
+# The quote names the order's storefront, so points, level and issued coupons are the customer
+# record's (api_key_id, customer key) and not every storefront's customer with that key.
+QUOTE_STOREFRONT_PATCH = "quote-names-storefront"
 
 
 @workflow.defn
@@ -214,6 +217,9 @@ class OrderWorkflow:
                 QuoteRequest(
                     order_no=request.order_no,
                     customer_id=request.customer_id,
+                    api_key_id=(
+                        request.api_key_id if workflow.patched(QUOTE_STOREFRONT_PATCH) else None
+                    ),
                     lines=request.lines,
                     coupon_code=request.coupon_code,
                     region_code=request.address.region_code,
@@ -661,6 +667,7 @@ class OrderWorkflow:
             await self._presale_step(terms, "deposit_paid", payment.amount_fen)
             return
         state.balance = payment  # paid before the packages are released (same task, no await)
+        state.after_sales_across_payments = workflow.patched(PRESALE_AFTER_SALE_PATCH)
         await self.record("paid", status="paid", actor=actor, detail=detail)
         await self._presale_step(terms, "balance_paid", payment.amount_fen)
 

@@ -34,9 +34,14 @@ with workflow.unsafe.imports_passed_through():
         ExchangeRequested,
         ReplacementReady,
     )
-    from models.contracts.order import PackageLine, RecordPackageRequest, ReservePackageRequest
+    from models.contracts.order import (
+        PackageLine,
+        PaymentReceived,
+        RecordPackageRequest,
+        ReservePackageRequest,
+    )
     from models.contracts.shipment import UnitsWithdrawn, WithdrawUnits
-    from models.domain.refunds import RefundRequestLine
+    from models.domain.refunds import RefundInputError, RefundRequestLine, split_across_payments
     from workflows.after_sale import AfterSaleWorkflow
     from workflows.common import FAILED, call
     from workflows.order_fulfilment import Fulfilment
@@ -73,9 +78,10 @@ class AfterSales:
                 )
             del claims[request.as_no]
             quote = state.quote(lines)
-        claims[request.as_no] = Claim(quote=quote)
         payment = state.payment
         assert payment is not None  # delivered orders are paid
+        balance, on_balance = self._presale_split(request.as_no, quote.total_fen)
+        claims[request.as_no] = Claim(quote=quote, on_balance_fen=on_balance)
         timings = state.input.timings
         child = AfterSaleInput(
             as_no=request.as_no,
@@ -87,6 +93,8 @@ class AfterSales:
             requested_by=request.actor,
             quote=quote,
             payment=payment,
+            balance=balance,
+            on_balance_fen=on_balance,
             approval_sla=timings.after_sale_approval_sla,
             return_window=timings.after_sale_return_window,
             tracking_poll_interval=timings.tracking_poll_interval,
@@ -221,6 +229,24 @@ class AfterSales:
 
     # --- how they end -------------------------------------------------------------------------
 
+    def _presale_split(self, as_no: str, total_fen: int) -> tuple[PaymentReceived | None, int]:
+        """A presale's order whose balance is paid: its balance payment and the part of the
+        after-sale's refund that goes on it (balance first, then the deposit; neither more than
+        is left of what it paid). Other orders: (None, 0), all on the order's payment."""
+        state = self._state
+        if state.balance is None or not state.after_sales_across_payments:
+            return None, 0
+        assert state.payment is not None
+        balance_left = max(0, state.balance.amount_fen - state.balance_allotted(as_no))
+        deposit_left = max(0, state.payment.amount_fen - state.refunded_on_payment - sum(
+            c.quote.total_fen - c.on_balance_fen
+            for no, c in state.claims.items() if c.open and no != as_no
+        ))  # fmt: skip
+        try:
+            return state.balance, split_across_payments(total_fen, balance_left, deposit_left)
+        except RefundInputError as exc:
+            raise ApplicationError(str(exc), type="AfterSaleQuantityError") from exc
+
     def settled(self, settled: AfterSaleSettled) -> None:
         state = self._state
         claim = state.claims.get(settled.as_no)
@@ -229,7 +255,9 @@ class AfterSales:
         claim.status = settled.status
         if settled.refunded_fen:  # refunded on the order's payment: the child called the provider
             state.refunded_fen += settled.refunded_fen
-            state.refunded_on_payment += settled.refunded_fen
+            on_balance = min(claim.on_balance_fen, settled.refunded_fen)  # a presale's balance
+            state.refunded_on_balance += on_balance
+            state.refunded_on_payment += settled.refunded_fen - on_balance
 
     async def wait_all(self) -> None:
         """The window is closed: no new request; the open ones finish first."""

@@ -45,6 +45,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.shipment import ShipmentWorkflow
 
 SYSTEM = Actor(kind="system", name="order")
+# A presale's order whose balance is paid (DESIGN §6.8): an after-sale refunds on the balance's
+# payment first, the rest on the deposit's, each no more than it paid. Other orders never ask.
+PRESALE_AFTER_SALE_PATCH = "presale-after-sale-across-payments"
 OPEN_FOR_AFTER_SALES = ("delivered", "completed")
 BEFORE_SHIPMENT = ("paid", "fulfilling")  # refund-only: units not yet picked are taken out
 NOT_DELIVERED = "not delivered yet (before shipment only a refund-only request can be made)"
@@ -69,6 +72,7 @@ class Claim:
 
     quote: RefundQuote
     status: str = "requested"
+    on_balance_fen: int = 0  # a presale's order: the part refunded on the balance's payment
 
     @property
     def open(self) -> bool:
@@ -131,6 +135,9 @@ class OrderState:
     # --- a presale's order (预售, DESIGN §6.8): `payment` is its deposit ---
     balance: PaymentReceived | None = None
     refunded_on_balance: int = 0
+    # After-sales refund on the balance's payment first, then the deposit's (decided when the
+    # balance is paid, under PRESALE_AFTER_SALE_PATCH: earlier runs refunded on the deposit).
+    after_sales_across_payments: bool = False
     balance_open: bool = False  # the balance window opened (cancels now forfeit the deposit)
 
     @property
@@ -279,9 +286,18 @@ class OrderState:
         ]
 
     def _committed_fen(self) -> int:
-        """Refunded on the order so far plus what open after-sales will refund."""
+        """Refunded on the order so far plus what open after-sales will refund (a presale's
+        order: on both of its payments)."""
         pending = sum(c.quote.total_fen for c in self.claims.values() if c.open)
+        if self.after_sales_across_payments:
+            return self.refunded_on_payment + self.refunded_on_balance + pending
         return self.refunded_on_payment + pending
+
+    def balance_allotted(self, but: str) -> int:
+        """A presale's order: refunded on the balance's payment so far plus what open
+        after-sales (other than `but`) will refund on it."""
+        pending = sum(c.on_balance_fen for no, c in self.claims.items() if c.open and no != but)
+        return self.refunded_on_balance + pending
 
     def shipped_from(self, request: AfterSaleRequest) -> int:
         """The warehouse the first requested line went out from: the goods come back there."""

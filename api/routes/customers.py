@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query
-from sqlalchemy import exists, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Session, Writer, require, writer
@@ -28,7 +28,7 @@ from api.schemas.customers import (
 )
 from api.schemas.orders import OrdersPublic, OrderSummary
 from api.schemas.types import BigIdParam, TextParam
-from models.db import AfterSale, Coupon, CouponRedemption, Customer, CustomerCoupon, Order
+from models.db import AfterSale, Coupon, Customer, CustomerCoupon, Order
 from services import customers
 from services.customers import CustomerData
 
@@ -144,17 +144,17 @@ async def customer_after_sales(
 async def customer_coupons(
     customer_id: BigIdParam, session: Session, paging: Paging
 ) -> CustomerCouponsPublic:
-    """Coupons issued to the customer (by segment batches), newest first; `used` when one of
-    the customer's orders redeemed it."""
+    """Coupons issued to the customer (by segment batches), newest first; `used` while one of
+    the customer's orders uses it (given back when that order is cancelled or refunded)."""
     customer = await _customer(session, customer_id)
-    placed = customers.orders_of(customer).with_only_columns(Order.order_no).order_by(None)
-    used = exists().where(
-        CouponRedemption.coupon_id == CustomerCoupon.coupon_id,
-        CouponRedemption.status == "used",
-        CouponRedemption.order_no.in_(placed),
-    )
     query = (
-        select(Coupon.code, CustomerCoupon.batch_id, CustomerCoupon.issued_at, used.label("used"))
+        select(
+            Coupon.code,
+            CustomerCoupon.batch_id,
+            CustomerCoupon.issued_at,
+            CustomerCoupon.used_order_no.is_not(None).label("used"),
+            CustomerCoupon.used_order_no,
+        )
         .join(Coupon, Coupon.id == CustomerCoupon.coupon_id)
         .where(CustomerCoupon.customer_id == customer.id)
         .order_by(CustomerCoupon.issued_at.desc(), CustomerCoupon.id.desc())

@@ -1,6 +1,11 @@
 """Member levels and points (DESIGN §6.7): the settings (levels with their benefits, the points
 rules), a customer's points (balance, growth value, level and its history, the ledger) and
-staff adjustments. Bookings go through services/points.py (keyed: never twice)."""
+staff adjustments. Bookings go through services/points.py (keyed: never twice).
+
+A customer's points belong to the customer record (customers.id). Staff name the record by its
+id; a storefront (an API key) names its own customer by its own customer key, as in
+PUT /v1/customers/{customer_key}, and sees only its own customers (another storefront's, or an
+unknown key, is a 404)."""
 
 from __future__ import annotations
 
@@ -9,8 +14,8 @@ from typing import Annotated, Literal
 from fastapi import Depends, Query
 from sqlalchemy import delete, select
 
-from api.deps import Session, Writer, require, writer
-from api.errors import Problem
+from api.deps import Principal, Session, Writer, require, writer
+from api.errors import Problem, not_found
 from api.pagination import Paging, fetch_page
 from api.routing import Routes
 from api.schemas.loyalty import (
@@ -27,12 +32,13 @@ from api.schemas.loyalty import (
     PointsRulesPublic,
 )
 from api.schemas.types import BigIdParam
-from models.db import LevelChange, MemberLevel, PointsAccount, PointsEntry, PointsRules
+from models.db import Customer, LevelChange, MemberLevel, PointsAccount, PointsEntry, PointsRules
 from models.domain.points import PointsNotApplicableError
-from services import points
+from services import customers, points
 
 router = Routes(prefix="/v1", tags=["loyalty"])
 Read = Depends(require("loyalty.read"))
+Reader = Annotated[Principal, Read]
 Write = Annotated[Writer, Depends(writer("loyalty.write"))]
 Adjust = Annotated[Writer, Depends(writer("loyalty.adjust"))]
 LedgerSort = Literal["-at", "at"]
@@ -91,8 +97,28 @@ async def put_levels(body: LevelsIn, w: Write) -> LoyaltySettingsPublic:
     return await _settings(session)
 
 
-@router.get("/customers/{customer_id}/points", dependencies=[Read])
-async def customer_points(customer_id: BigIdParam, session: Session) -> CustomerPointsPublic:
+async def record_named(session: Session, who: Principal, customer_id: int) -> int:
+    """The customer record the path names: a storefront's own customer key (its API key), or a
+    record id for staff; 404 when there is none (or it is another storefront's)."""
+    if who.kind == "api_key":
+        found = await customers.record_id(session, who.id, customer_id)
+    else:
+        found = customer_id if await session.get(Customer, customer_id) is not None else None
+    if found is None:
+        raise not_found("customer", customer_id)
+    return found
+
+
+@router.get("/customers/{customer_id}/points")
+async def customer_points(
+    customer_id: BigIdParam, session: Session, who: Reader
+) -> CustomerPointsPublic:
+    """The customer's balance, growth value, level, the next level and the level history (a
+    storefront: `customer_id` is its own customer key)."""
+    return await points_of(session, await record_named(session, who, customer_id))
+
+
+async def points_of(session: Session, customer_id: int) -> CustomerPointsPublic:
     held = await session.get(PointsAccount, customer_id)
     levels = list(await session.scalars(select(MemberLevel).order_by(MemberLevel.growth_threshold)))
     growth = held.growth if held else 0
@@ -114,14 +140,17 @@ async def customer_points(customer_id: BigIdParam, session: Session) -> Customer
     )
 
 
-@router.get("/customers/{customer_id}/points/ledger", dependencies=[Read])
+@router.get("/customers/{customer_id}/points/ledger")
 async def points_ledger(
     customer_id: BigIdParam,
     session: Session,
+    who: Reader,
     paging: Paging,
     kind: PointsKind | None = None,
     sort: Annotated[LedgerSort, Query(description="by time; `-at` newest first")] = "-at",
 ) -> PointsLedgerPublic:
+    """The customer's points bookings (a storefront: `customer_id` is its own customer key)."""
+    customer_id = await record_named(session, who, customer_id)
     query = select(PointsEntry).where(PointsEntry.customer_id == customer_id)
     if kind is not None:
         query = query.where(PointsEntry.kind == kind)
@@ -135,7 +164,9 @@ async def points_ledger(
 async def adjust_points(
     customer_id: BigIdParam, body: AdjustmentIn, w: Adjust
 ) -> CustomerPointsPublic:
-    """Points added (+) or taken off (−) by staff, with a reason; the same key books once."""
+    """Points added (+) or taken off (−) by staff to the customer record `customer_id`, with a
+    reason; the same key books once."""
+    customer_id = await record_named(w.session, w.principal, customer_id)
     if body.points == 0:
         raise Problem(422, "an adjustment adds or takes off at least one point")
     try:
@@ -143,4 +174,4 @@ async def adjust_points(
     except PointsNotApplicableError as exc:
         raise Problem(409, str(exc)) from None
     await w.commit("loyalty.adjust", "customer", customer_id, body.model_dump())
-    return await customer_points(customer_id, w.session)
+    return await points_of(w.session, customer_id)

@@ -213,6 +213,8 @@ async def update_coupon(code: NoParam, body: CouponUpdate, w: Write) -> CouponPu
 async def list_redemptions(
     code: NoParam, session: Session, paging: Paging, customer_id: BigIdParam | None = None
 ) -> RedemptionsPublic:
+    """The orders that used the coupon; `customer_id` is the customer record's id
+    (customers.id), as on GET /v1/customers/{customer_id}."""
     coupon = await _coupon(session, code)
     query = (
         select(CouponRedemption)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Deps, Session, Writer, require, writer
-from api.errors import conflict, not_found
+from api.errors import conflict, invalid, not_found
 from api.pagination import Paging, fetch_page
 from api.routes.customers import customer_public
 from api.routing import Routes
@@ -31,7 +31,7 @@ from api.schemas.types import IdParam
 from api.workflow_calls import answer
 from models.contracts.customers import CouponBatchInput
 from models.contracts.customers import Segment as SegmentRules
-from models.db import Coupon, CouponBatch, Customer, Segment
+from models.db import Coupon, CouponBatch, Customer, MemberLevel, Segment
 from services import segments
 from workflows.coupon_batch import CouponBatchWorkflow, coupon_batch_id
 
@@ -52,6 +52,10 @@ async def create_segment(body: SegmentCreate, w: Write) -> SegmentPublic:
     if await w.session.scalar(select(Segment.id).where(Segment.name == body.name)):
         raise conflict(f"segment {body.name} already exists", field="name")
     rules = SegmentRules.model_validate(body.model_dump()).model_dump()["rules"]
+    for rule in rules:
+        level = rule.get("level_id")
+        if level is not None and await w.session.get(MemberLevel, level) is None:
+            raise invalid("rules", f"member level {level} does not exist")
     segment = Segment(name=body.name, rules=rules)
     w.session.add(segment)
     await w.session.flush()

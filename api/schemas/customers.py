@@ -48,7 +48,8 @@ class CustomerCouponPublic(Public):
     code: str
     batch_id: int
     issued_at: datetime
-    used: bool  # redeemed on one of the customer's orders (and not returned)
+    used: bool  # used by one of the customer's orders (and not given back)
+    used_order_no: str | None = None  # the order using it
 
 
 class CustomerAfterSale(Public):
@@ -71,7 +72,12 @@ class NoOrderInIn(Strict):
     days: Days
 
 
-RuleIn = Annotated[PaidAtLeastIn | NoOrderInIn, Field(discriminator="kind")]
+class LevelAtLeastIn(Strict):
+    kind: Literal["level_at_least"]
+    level_id: Id  # a member level (GET /v1/loyalty/settings); that level or above
+
+
+RuleIn = Annotated[PaidAtLeastIn | NoOrderInIn | LevelAtLeastIn, Field(discriminator="kind")]
 
 
 class SegmentCreate(Strict):

@@ -185,7 +185,7 @@ class CouponPublic(Public):
 
 class RedemptionPublic(Public):
     order_no: str
-    customer_id: int
+    customer_id: int  # the customer record (customers.id)
     status: str
 
 

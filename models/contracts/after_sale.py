@@ -72,7 +72,11 @@ class AfterSaleInput(BaseModel):
     evidence_urls: list[str]
     requested_by: Actor
     quote: RefundQuote  # the amounts, fixed when the request was accepted
-    payment: PaymentReceived
+    payment: PaymentReceived  # a presale's order: its deposit
+    # A presale's order whose balance is paid: the balance's payment and the part of the
+    # refund that goes on it (the rest goes on `payment`, the deposit), fixed by the order.
+    balance: PaymentReceived | None = None
+    on_balance_fen: int = 0
     approval_sla: timedelta = timedelta(hours=48)
     return_window: timedelta = timedelta(days=7)  # to ship the goods back once approved
     return_warehouse_id: int | None = None  # where the goods went out and come back

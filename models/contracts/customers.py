@@ -29,7 +29,15 @@ class NoOrderIn(BaseModel):
     days: int
 
 
-Rule = Annotated[PaidAtLeast | NoOrderIn, Field(discriminator="kind")]
+class LevelAtLeast(BaseModel):
+    """At the member level `level_id` or above (e.g. level ≥ 3): the growth value booked by
+    the instant measured reaches that level's threshold (levels rank by their thresholds)."""
+
+    kind: Literal["level_at_least"] = "level_at_least"
+    level_id: int
+
+
+Rule = Annotated[PaidAtLeast | NoOrderIn | LevelAtLeast, Field(discriminator="kind")]
 
 
 class Segment(BaseModel):

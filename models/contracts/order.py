@@ -125,7 +125,10 @@ class Quote(BaseModel):
 
 class QuoteRequest(BaseModel):
     order_no: str
-    customer_id: int
+    customer_id: int  # the storefront's customer key
+    # The storefront (its API key) whose customer it is; None in quotes of workflows started
+    # before quotes named it.
+    api_key_id: int | None = None
     lines: list[CartLine]
     coupon_code: str | None
     region_code: str

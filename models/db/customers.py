@@ -79,13 +79,21 @@ class CouponBatch(Timestamped, Base):
 
 
 class CustomerCoupon(Base):
-    """A coupon given to a customer, once per (batch, customer) whatever the retries."""
+    """A coupon given to a customer, once per (batch, customer) whatever the retries. A coupon
+    issued to customers is theirs only: an order uses one unused issued coupon
+    (`used_order_no`), given back (unused again) when the order is cancelled or refunded with
+    its coupon returned (services/orders.return_coupon)."""
 
     __tablename__ = "customer_coupons"
-    __table_args__ = (UniqueConstraint("batch_id", "customer_id"),)
+    __table_args__ = (
+        UniqueConstraint("batch_id", "customer_id"),
+        Index("ix_customer_coupons_coupon_customer", "coupon_id", "customer_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("coupon_batches.id"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     coupon_id: Mapped[int] = mapped_column(ForeignKey("coupons.id"))
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    used_order_no: Mapped[str | None] = mapped_column(String(24), index=True)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

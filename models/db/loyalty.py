@@ -1,7 +1,8 @@
 """Member levels and points (DESIGN §6.7): the level table, the points rules, one account per
 customer (balance, growth value, level) and its ledger, and the level history.
 
-Keyed by the order's `customer_id` (the storefront's customer id, BigInteger). The account's
+Keyed by the customer record's id (customers.id): two storefronts naming their customers by the
+same key are two customers (an order's customer is its (api_key_id, customer_id)). The account's
 `balance` is the sum of its ledger's `points` (a test checks it after every scenario, like the
 stock and money ledgers); each ledger row has a `key` unique per customer, so a retried booking
 (earn, spend, refund, expire, adjust) is never made twice."""

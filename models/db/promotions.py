@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -41,14 +41,15 @@ class Coupon(Timestamped, Base):
 
 
 class CouponRedemption(Base):
-    """A coupon used on an order; returned (status 'returned') when the order is cancelled."""
+    """A coupon used on an order; returned (status 'returned') when the order is cancelled.
+    `customer_id` is the customer record's id (customers.id), not the storefront's key."""
 
     __tablename__ = "coupon_redemptions"
     __table_args__ = (CheckConstraint("status IN ('used','returned')", name="status_known"),)
 
     coupon_id: Mapped[int] = mapped_column(ForeignKey("coupons.id"), primary_key=True)
     order_no: Mapped[str] = mapped_column(String(24), primary_key=True)
-    customer_id: Mapped[int] = mapped_column(index=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger, index=True)
     status: Mapped[str] = mapped_column(String(10), default="used")
 
 

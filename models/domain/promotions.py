@@ -47,7 +47,15 @@ Step = tuple[list[PricedLine], list[AppliedDiscount]]
 class CouponNotApplicableError(Exception):
     """The chosen coupon cannot be used on this order; `reason` says why."""
 
-    REASONS = ("not_started", "expired", "limit_reached", "no_eligible_items", "below_min_spend")
+    REASONS = (
+        "not_started",
+        "expired",
+        "limit_reached",
+        "no_eligible_items",
+        "below_min_spend",
+        "not_issued",  # an issued coupon, not issued to this customer
+        "already_used",  # every coupon issued to this customer is used
+    )
 
     def __init__(self, coupon_id: int, reason: str, detail: str = "") -> None:
         self.coupon_id = coupon_id

@@ -277,3 +277,18 @@ def refund_line(line: PricedLine, quantity: int, taken: dict[int, LineHistory]) 
     return RefundLineAmount(
         line_no=line.line_no, sku_id=line.sku_id, quantity=quantity, amount_fen=amount
     )
+
+
+def split_across_payments(amount_fen: int, balance_left_fen: int, deposit_left_fen: int) -> int:
+    """A presale's order (DESIGN §6.8) paid twice, a deposit then the balance: a refund goes on
+    the balance first, the rest on the deposit, neither more than is left of what it paid.
+    Returns the part on the balance (the rest, `amount_fen` minus it, goes on the deposit);
+    RefundInputError when both together cannot take `amount_fen`."""
+    if amount_fen < 0 or balance_left_fen < 0 or deposit_left_fen < 0:
+        raise RefundInputError("amounts are never negative")
+    if amount_fen > balance_left_fen + deposit_left_fen:
+        raise RefundInputError(
+            f"{amount_fen} fen is more than the {balance_left_fen} fen left on the balance and "
+            f"the {deposit_left_fen} fen left on the deposit"
+        )
+    return min(amount_fen, balance_left_fen)

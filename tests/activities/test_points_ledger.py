@@ -15,6 +15,7 @@ from core.security import hash_api_key, new_api_key
 from models.db import (
     ApiKey,
     Category,
+    Customer,
     LevelChange,
     MemberLevel,
     Order,
@@ -39,6 +40,9 @@ async def an_order(sessions: SessionFactory, order_no: str, *, paid: int, freigh
                          role="storefront")  # fmt: skip
         session.add(api_key)
         await session.flush()
+        # The storefront's customer CUSTOMER, whose record has the id CUSTOMER too.
+        session.add(Customer(id=CUSTOMER, api_key_id=api_key.id, customer_key=CUSTOMER, name="n",
+                             phone="13800000000", addresses=[], channel="app"))  # fmt: skip
         session.add(
             Order(
                 order_no=order_no, api_key_id=api_key.id, customer_id=CUSTOMER, status="completed",

@@ -101,6 +101,7 @@ async def test_a_member_earns_a_level_spends_points_and_gets_them_back_pro_rata(
     manager: dict[str, str],
 ) -> None:
     customer = next(_customers)
+    record = (await known_customer(api, customer))["id"]  # staff name the customer record
     rules = await api.put("/v1/loyalty/settings/rules", headers=manager, json=RULES)
     assert rules.status_code == 200, rules.text
     level = {"code": "GOLD", "name": "金卡", "growth_threshold": 1, "discount_percent": 5,
@@ -124,7 +125,7 @@ async def test_a_member_earns_a_level_spends_points_and_gets_them_back_pro_rata(
     want_points, want_growth = earned(goods, 2), earned(goods, 1)
 
     async def earned_shown() -> Json | None:
-        shown = await points_of(api, customer, manager)
+        shown = await points_of(api, record, manager)
         return shown if shown["balance"] > 0 else None
 
     account = await eventually(earned_shown, "points earned on completion")
@@ -133,7 +134,7 @@ async def test_a_member_earns_a_level_spends_points_and_gets_them_back_pro_rata(
     assert [(c["from_level_id"], c["to_level_id"]) for c in account["level_history"]] == [
         (None, gold)
     ]
-    [earn] = await ledger_of(api, customer, manager)
+    [earn] = await ledger_of(api, record, manager)
     assert (earn["kind"], earn["points"], earn["order_no"]) == (
         "earn", want_points, first["order_no"]
     )  # fmt: skip
@@ -154,11 +155,11 @@ async def test_a_member_earns_a_level_spends_points_and_gets_them_back_pro_rata(
     points_fen = [points_fen_of(ln) for ln in second["lines"]]
     assert sum(points_fen) == used and all(fen > 0 for fen in points_fen)
     assert second["payable_fen"] == after_level - used
-    assert (await points_of(api, customer, manager))["balance"] == want_points - used
+    assert (await points_of(api, record, manager))["balance"] == want_points - used
     # The same request again is the same order: nothing spent twice.
     again = await place_order(api, body)
     assert again["order_no"] == second["order_no"]
-    assert (await points_of(api, customer, manager))["balance"] == want_points - used
+    assert (await points_of(api, record, manager))["balance"] == want_points - used
 
     # Refund the second line: the points it bore come back, pro rata.
     second = await delivered_order(api, provider, carrier, second)
@@ -177,9 +178,9 @@ async def test_a_member_earns_a_level_spends_points_and_gets_them_back_pro_rata(
     ]
     back = points_back(used, shares, 0)
     assert 0 < back < used
-    account = await points_of(api, customer, manager)
+    account = await points_of(api, record, manager)
     assert account["balance"] == want_points - used + back
-    kinds = [(row["kind"], row["points"]) for row in await ledger_of(api, customer, manager)]
+    kinds = [(row["kind"], row["points"]) for row in await ledger_of(api, record, manager)]
     assert kinds == [("earn", want_points), ("spend", -used), ("refund", back)]
     async with stack.sessions() as session:
         stored = await session.scalar(
@@ -195,16 +196,17 @@ async def test_a_cancelled_order_gives_back_the_points_it_spent(
     stack: Stack, api: httpx.AsyncClient, manager: dict[str, str]
 ) -> None:
     customer = next(_customers)
+    record = (await known_customer(api, customer))["id"]
     admin = await staff(api, "cs")
     granted = await api.post(
-        f"/v1/customers/{customer}/points/adjustments",
+        f"/v1/customers/{record}/points/adjustments",
         headers=admin,
         json={"key": "welcome", "points": 500, "reason": "开卡礼"},
     )
     assert granted.status_code == 201, granted.text
     assert granted.json()["balance"] == 500
     twice = await api.post(
-        f"/v1/customers/{customer}/points/adjustments",
+        f"/v1/customers/{record}/points/adjustments",
         headers=admin,
         json={"key": "welcome", "points": 500, "reason": "开卡礼"},
     )
@@ -220,7 +222,7 @@ async def test_a_cancelled_order_gives_back_the_points_it_spent(
     )
     spent = order["points_used"]
     assert 0 < spent <= 200
-    assert (await points_of(api, customer, manager))["balance"] == 500 - spent
+    assert (await points_of(api, record, manager))["balance"] == 500 - spent
     cancelled = await api.post(
         f"/v1/orders/{order['order_no']}/cancel", headers=SHOP, json={"reason": "不想要了"}
     )
@@ -228,7 +230,7 @@ async def test_a_cancelled_order_gives_back_the_points_it_spent(
     await wait_cancelled(api, order["order_no"])
 
     async def given_back() -> Json | None:
-        shown = await points_of(api, customer, manager)
+        shown = await points_of(api, record, manager)
         return shown if shown["balance"] == 500 else None
 
     await eventually(given_back, "points back on cancel")
@@ -236,7 +238,7 @@ async def test_a_cancelled_order_gives_back_the_points_it_spent(
         rows = (
             await session.execute(
                 select(PointsEntry.kind, PointsEntry.points, PointsEntry.key)
-                .where(PointsEntry.customer_id == customer)
+                .where(PointsEntry.customer_id == record)
                 .order_by(PointsEntry.id)
             )
         ).all()

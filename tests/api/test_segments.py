@@ -8,6 +8,7 @@ import httpx
 from sqlalchemy import func, select
 
 from models.db import AuditEntry, CustomerCoupon
+from services import points
 from tests.support.members import a_coupon, batch_done, past_order, upsert
 from tests.support.order_api import problem, staff
 from tests.support.stack import Stack
@@ -71,7 +72,9 @@ async def test_segments_choose_customers_by_their_orders(
 async def test_segment_rules_are_checked(stack: Stack, api: httpx.AsyncClient) -> None:
     ops = await staff(api, "ops")
     for rules, field in (
-        ([{"kind": "level_at_least", "level": 3}], "rules.0"),  # levels come with loyalty
+        # a level rule names the level by its id (GET /v1/loyalty/settings)
+        ([{"kind": "level_at_least", "level": 3}], "rules.0.level_at_least.level_id"),
+        ([{"kind": "level_at_least", "level_id": 999_999}], "rules"),  # no such level
         ([{"kind": "no_order_in", "days": 0}], "rules.0.no_order_in.days"),
         ([{"kind": "paid_at_least", "min_fen": 1.5, "days": 9}], "rules.0.paid_at_least.min_fen"),
         ([], "rules"),
@@ -144,3 +147,47 @@ async def test_a_coupon_batch_gives_each_member_one_coupon_and_shows_its_progres
     cs = await staff(api, "cs")
     assert (await api.post(path, json={"coupon_id": coupon}, headers=cs)).status_code == 403
     assert (await api.get("/v1/coupon-batches/99999", headers=ops)).status_code == 404
+
+
+async def test_a_segment_of_level_three_and_above(stack: Stack, api: httpx.AsyncClient) -> None:
+    """Level ≥ 3: the customers whose growth value reaches the third level's threshold (the
+    growth booked by the instant measured), by the level's id, in the API and its batches."""
+    ops = await staff(api, "ops")
+    base = 10**11  # above any growth the other tests' customers reach
+    levels = [
+        {"code": f"LV{n}", "name": f"V{n}", "growth_threshold": base + n * 1_000}
+        for n in (1, 2, 3, 4)
+    ]
+    made = await api.put("/v1/loyalty/settings/levels", headers=ops, json={"levels": levels})
+    assert made.status_code == 200, made.text
+    try:
+        by_code = {lv["code"]: lv["id"] for lv in made.json()["levels"]}
+        ids = {}
+        growths = {"lv2": base + 2_500, "lv3": base + 3_000, "lv4": base + 4_200, "none": 0}
+        for key, (name, growth) in enumerate(growths.items(), start=651):
+            ids[name] = (await upsert(api, key, name, f"1391000{key:04d}"))["id"]
+            async with stack.sessions() as session:
+                if growth:
+                    await points.book(session, ids[name], "earn", 1, f"lv:{key}", growth=growth)
+                await session.commit()
+        rules = [{"kind": "level_at_least", "level_id": by_code["LV3"]}]
+        segment = await api.post("/v1/segments", json={"name": "三级以上", "rules": rules},
+                                 headers=ops)  # fmt: skip
+        assert segment.status_code == 201, segment.text
+        assert segment.json()["rules"] == rules
+        assert await members(api, segment.json()["id"], ops) == {ids["lv3"], ids["lv4"]}
+        coupon = await a_coupon(stack, "LV3UP")
+        path = f"/v1/segments/{segment.json()['id']}/coupon-batches"
+        started = await api.post(path, json={"coupon_id": coupon}, headers=ops)
+        assert started.status_code == 201, started.text
+        assert (await batch_done(api, started.json()["id"], ops))["issued"] == 2
+        async with stack.sessions() as session:
+            given = set(
+                await session.scalars(
+                    select(CustomerCoupon.customer_id).where(CustomerCoupon.coupon_id == coupon)
+                )
+            )
+        assert given == {ids["lv3"], ids["lv4"]}
+    finally:
+        cleared = await api.put("/v1/loyalty/settings/levels", headers=ops, json={"levels": []})
+        assert cleared.status_code == 200, cleared.text

@@ -14,9 +14,10 @@ import openpyxl
 from api.deps import AppDeps
 from tests.support.console import browser, csrf_of, signed_in, text_of
 from tests.support.order_api import staff
+from tests.support.orders import known_customer
 from tests.support.stack import Stack
 
-CUSTOMER = 8_800_000_001
+STOREFRONT_KEY = 8_800_000_001
 
 
 async def test_a_manager_sets_the_rules_and_levels(stack: Stack, deps: AppDeps) -> None:
@@ -66,18 +67,20 @@ async def test_a_customer_s_points_page_with_ledger_exports_and_adjustment(
     stack: Stack, deps: AppDeps, api: httpx.AsyncClient
 ) -> None:
     cs = await staff(api, "cs")
+    # Points belong to the customer record: its id names it in the console and to staff.
+    customer = (await known_customer(api, STOREFRONT_KEY))["id"]
     for key, points in (("a", 500), ("b", 120), ("c", -20)):
         body = {"key": key, "points": points, "reason": f"原因{key}"}
-        answer = await api.post(f"/v1/customers/{CUSTOMER}/points/adjustments", headers=cs,
+        answer = await api.post(f"/v1/customers/{customer}/points/adjustments", headers=cs,
                                 json=body)  # fmt: skip
         assert answer.status_code == 201, answer.text
-    path = f"/console/customers/{CUSTOMER}/points"
+    path = f"/console/customers/{customer}/points"
     async with browser(deps) as web:
         await signed_in(web, "cs")
         page = await web.get(path)
         assert page.status_code == 200, page.text
         shown = text_of(page.text)
-        assert f"客户 {CUSTOMER} 的积分" in shown and "积分余额 600 " in shown
+        assert f"客户 {customer} 的积分" in shown and "积分余额 600 " in shown
         assert "原因a" in shown and "+500" in shown and "-20" in shown and "调整" in shown
 
         oldest = await web.get(path, params={"sort": "at"})

@@ -912,7 +912,9 @@ async def diagnostics(c: Clients) -> None:
 # --- members' points (DESIGN §6.7) ---------------------------------------------------------------
 
 
-async def _grant(c: Clients, customer: int, points: int) -> None:
+async def _grant(c: Clients, customer_key: int, points: int) -> None:
+    """Points granted by staff to the demo storefront's customer `customer_key` (its record)."""
+    customer = (await known_customer(c.api, customer_key))["id"]
     cs = await staff(c.api, "cs")
     body = {"key": f"grant-{customer}", "points": points, "reason": "开卡礼"}
     granted = await c.api.post(f"/v1/customers/{customer}/points/adjustments", headers=cs,
@@ -925,7 +927,6 @@ async def loyalty_points(c: Clients) -> None:
     on one delivered, refunded one unit of three (points back pro rata, points-back-with-refund),
     confirmed: it earns points and growth (earn-points-on-completion) and closes."""
     sku = await only_in(c.stack, "SH01")
-    await known_customer(c.api, 77)
     await _grant(c, 77, 1_000)
     lines = [{"sku_id": sku, "quantity": 3}]
     body = {"client_order_key": "pts-1", "customer_id": 77, "address": RECEIVER, "lines": lines,
@@ -1100,6 +1101,34 @@ async def presale(c: Clients) -> None:
     c.finished(f"order-{forfeits}", f"order-{cancels}")
 
 
+async def presale_after_sale(c: Clients) -> None:
+    """A presale's order (presale-after-sale-across-payments, quote-names-storefront) pays its
+    deposit (nearly all the price) and its balance, is delivered, and an after-sale refunds one
+    of its two units: on the balance's payment first (`RF…-B`), the rest on the deposit's."""
+    ops = await staff(c.api, "ops")
+    sku_sh, _ = await one_warehouse_skus(c.stack)
+    price = await list_price(c.stack, sku_sh) // 2
+    sale = await create_presale(
+        c.api, ops, sku_id=sku_sh, price_fen=price, deposit_fen=price - 1,
+        opens_in=timedelta(seconds=4), lasts=timedelta(seconds=60), name="预售售后",
+    )  # fmt: skip
+    answer = await buy_presale(c.api, sale["id"], sku_sh, 84, key="replay-pre-as", quantity=2)
+    assert answer.status_code == 201, answer.text
+    number = answer.json()["order_no"]
+    await pay_stage(c.api, c.provider, number)
+    await wait_step(c.api, number, "balance_window_opened")
+    await pay_stage(c.api, c.provider, number)
+    shown = await wait_status(c.api, number, "fulfilling")
+    for package in shown["packages"]:
+        await deliver(c.carrier, await pack_and_hand_over(c.api, package))
+    await wait_status(c.api, number, "delivered")
+    as_no = await open_after_sale(c.api, number, "replay-pre-as-1", "refund_only", [(1, 1)])
+    await _decide(c, as_no)
+    await shown_as(c.api, as_no, "refunded")
+    c.finished(f"aftersale-{as_no}")
+    await _closed(c, number)
+
+
 def _timings(**changes: Any) -> OrderTimings:
     return fast_timings().model_copy(update=changes)
 
@@ -1198,6 +1227,7 @@ SCENARIOS: dict[str, tuple[Scenario, dict[str, Any]]] = {
     "coupon_batch": (coupon_batch, {}),
     "group_buy": (group_buy, {}),
     "presale": (presale, {}),
+    "presale_after_sale": (presale_after_sale, {}),
 }
 
 

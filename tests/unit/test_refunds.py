@@ -33,6 +33,7 @@ from models.domain.refunds import (
     RefundRequestLine,
     UnknownRefundLineError,
     quote_refund,
+    split_across_payments,
 )
 from models.domain.shipping import package_value
 
@@ -302,3 +303,15 @@ def test_inconsistent_inputs_are_refused() -> None:
     )
     with pytest.raises(RefundInputError):
         quote_refund(tampered, one)
+
+
+def test_a_presale_refund_goes_on_the_balance_first_then_the_deposit() -> None:
+    assert split_across_payments(300, balance_left_fen=500, deposit_left_fen=100) == 300
+    assert split_across_payments(550, balance_left_fen=500, deposit_left_fen=100) == 500
+    assert split_across_payments(600, balance_left_fen=500, deposit_left_fen=100) == 500
+    assert split_across_payments(80, balance_left_fen=0, deposit_left_fen=100) == 0
+    assert split_across_payments(0, balance_left_fen=0, deposit_left_fen=0) == 0
+    with pytest.raises(RefundInputError):
+        split_across_payments(601, balance_left_fen=500, deposit_left_fen=100)
+    with pytest.raises(RefundInputError):
+        split_across_payments(-1, balance_left_fen=500, deposit_left_fen=100)
