@@ -1,0 +1,308 @@
+"""The sales report (issue 17, docs/architecture.md "Reports") on orders made by the real
+services: recorded (services.orders), reserved and shipped (services.reservations, whose
+sales_out rows carry the cost of goods), paid and refunded (services.payments). Every figure is
+worked out here by hand from the documented definitions; the rollup's triggers keep it current
+(a refund after the first read changes the next one), and the report's paid and refunded totals
+equal the money ledger's for the same period.
+
+Week and month boundaries are Asia/Shanghai's: order A is placed on Sunday 29 November in UTC but
+Monday 30 November 00:30 in Shanghai (its week starts on the 30th); order B on 30 November in
+UTC but 1 December 00:30 in Shanghai (December's)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from api.routes.reports_sales import SalesReport, sales_report
+from core.db import make_session_factory
+from models.contracts.order import (
+    PackageLine,
+    PackagePlan,
+    PaymentReceived,
+    PlaceOrderRequest,
+    Quote,
+    RecordOrderRequest,
+    RecordPaymentRequest,
+    RefundRequest,
+    ShippingAddress,
+)
+from models.contracts.pricing import DemandLine, PricedLine
+from models.domain.business_day import business_day
+from services import orders, payments, reservations
+from tests.support.invariants import assert_stock_invariants
+
+PLACED_A = datetime(2026, 11, 29, 16, 30, tzinfo=UTC)  # Mon 30 Nov 00:30 in Shanghai
+PLACED_B = datetime(2026, 11, 30, 16, 30, tzinfo=UTC)  # Tue 1 Dec 00:30 in Shanghai
+
+
+async def _skus(session: AsyncSession) -> list[tuple[int, int, int]]:
+    """Two plain SKUs stocked only in SH01 with room to sell: (sku, category, warehouse)."""
+    rows = await session.execute(
+        text(
+            "SELECT s.sku_id, p.category_id, s.warehouse_id FROM stocks s"
+            " JOIN warehouses w ON w.id = s.warehouse_id JOIN skus k ON k.id = s.sku_id"
+            " JOIN spus p ON p.id = k.spu_id"
+            " WHERE w.code = 'SH01' AND NOT k.batch_managed"
+            " AND s.on_hand - s.reserved - s.safety_hold >= 10"
+            " AND s.sku_id IN (SELECT sku_id FROM stocks GROUP BY sku_id HAVING count(*) = 1)"
+            " ORDER BY s.sku_id LIMIT 2"
+        )
+    )
+    found = [(int(a), int(b), int(c)) for a, b, c in rows]
+    assert len(found) == 2
+    return found
+
+
+async def _storefront(session: AsyncSession) -> int:
+    key = await session.scalar(
+        text("SELECT id FROM api_keys WHERE role = 'storefront' ORDER BY id LIMIT 1")
+    )
+    assert key is not None
+    return int(key)
+
+
+def _line(no: int, sku: int, category: int, qty: int, price: int, discount: int) -> PricedLine:
+    return PricedLine(
+        line_no=no, sku_id=sku, category_id=category, quantity=qty, unit_price_fen=price,
+        list_amount_fen=qty * price, discount_fen=discount, paid_fen=qty * price - discount,
+    )  # fmt: skip
+
+
+async def _order(
+    session: AsyncSession,
+    order_no: str,
+    shop: int,
+    region: str,
+    lines: list[PricedLine],
+    freight: int,
+    placed_at: datetime,
+) -> list[str]:
+    """Reserve, then record the order as the order workflow does; its package numbers."""
+    held = await reservations.reserve(
+        session,
+        order_no,
+        region,
+        [DemandLine(line_no=x.line_no, sku_id=x.sku_id, quantity=x.quantity) for x in lines],
+    )
+    plans: dict[str, PackagePlan] = {}
+    for r in held:
+        plan = plans.setdefault(
+            r.package_no,
+            PackagePlan(package_no=r.package_no, warehouse_id=r.warehouse_id, lines=[]),
+        )
+        plan.lines.append(PackageLine(line_no=r.line_no, sku_id=r.sku_id, quantity=r.quantity))
+    goods = sum(x.list_amount_fen for x in lines)
+    discount = sum(x.discount_fen for x in lines)
+    quote = Quote(
+        lines=lines, discounts=[], coupon_id=None, goods_list_fen=goods, discount_fen=discount,
+        goods_paid_fen=goods - discount, freight_fen=freight,
+        payable_fen=goods - discount + freight, packages=list(plans.values()),
+    )  # fmt: skip
+    address = ShippingAddress(
+        name="张三", phone="13800000000", region_code=region, detail="路 1 号"
+    )
+    placed = PlaceOrderRequest(
+        order_no=order_no, storefront="demo", api_key_id=shop, customer_id=1, lines=[],
+        address=address,
+    )  # fmt: skip
+    await orders.record_order(
+        session,
+        RecordOrderRequest(
+            order_no=order_no,
+            placed=placed,
+            quote=quote,
+            packages=quote.packages,
+            payment_deadline=placed_at + timedelta(minutes=30),
+            placed_at=placed_at,
+            under_review=False,
+        ),
+    )
+    await session.commit()
+    return list(plans)
+
+
+async def _pay(session: AsyncSession, order_no: str, amount: int) -> None:
+    payment = PaymentReceived(
+        provider="mockpay", transaction_id=f"TX-{order_no}", payment_id=f"PAY-{order_no}",
+        amount_fen=amount, currency="CNY", paid_at=datetime.now(UTC),
+    )  # fmt: skip
+    await payments.record_payment(
+        session, RecordPaymentRequest(order_no=order_no, payment=payment, accepted=True)
+    )
+    await session.commit()
+
+
+async def _report(session: AsyncSession, by: str, dimension: str = "none") -> SalesReport:
+    return await sales_report(
+        session,
+        date(2026, 11, 23),
+        _today(),
+        by,
+        dimension,
+        0,
+        500,  # type: ignore[arg-type]
+    )
+
+
+def _today() -> date:
+    return business_day(datetime.now(UTC))
+
+
+def _pick(report: SalesReport, **match: Any) -> dict[str, int]:
+    rows = [r for r in report.rows if all(getattr(r, k) == v for k, v in match.items())]
+    assert len(rows) == 1, (match, report.rows)
+    return rows[0].model_dump(exclude={"period", "key", "name"})
+
+
+async def _ledger(session: AsyncSession, first: date, last: date) -> tuple[int, int]:
+    """(payments, refunds) of orders in the money ledger, by business day of the entry."""
+    row = (
+        await session.execute(
+            text(
+                "SELECT COALESCE(SUM(amount_fen) FILTER (WHERE entry_type = 'payment'), 0),"
+                " COALESCE(-SUM(amount_fen) FILTER (WHERE entry_type = 'refund'), 0)"
+                " FROM money_ledger WHERE order_no IS NOT NULL"
+                " AND (created_at AT TIME ZONE 'Asia/Shanghai')::date BETWEEN :a AND :b"
+            ),
+            {"a": first, "b": last},
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+async def _cost_of(session: AsyncSession, sku: int, warehouse: int) -> tuple[int, int]:
+    row = (
+        await session.execute(
+            text(
+                "SELECT units, value_fen FROM stock_costs WHERE sku_id = :s AND warehouse_id = :w"
+            ),
+            {"s": sku, "w": warehouse},
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+def _take(units: int, value: int, quantity: int) -> int:
+    return value if quantity == units else value * quantity // units
+
+
+async def test_sales_figures_by_period_and_dimension_to_the_fen(
+    seeded_engine: AsyncEngine,
+) -> None:
+    sessions = make_session_factory(seeded_engine)
+    today = _today()
+    async with sessions() as session:
+        (s1, c1, sh), (s2, c2, _) = await _skus(session)
+        shop = await _storefront(session)
+        empty = await _report(session, "day")
+        assert empty.totals.gmv_fen == 0 and empty.totals.paid_fen == 0  # nothing sold yet
+        assert len(empty.rows) == (today - date(2026, 11, 23)).days + 1  # every day, zeros
+
+        # A: Shanghai, two lines, freight 10.01; B: Guangdong, one line, no freight.
+        a_lines = [_line(1, s1, c1, 2, 1000, 200), _line(2, s2, c2, 1, 500, 50)]
+        packages_a = await _order(session, "SO-SALES-A", shop, "310115", a_lines, 1001, PLACED_A)
+        await _order(session, "SO-SALES-B", shop, "440305", [_line(1, s1, c1, 1, 1000, 0)], 0,
+                     PLACED_B)  # fmt: skip
+        await _pay(session, "SO-SALES-A", 3251)
+        await _pay(session, "SO-SALES-B", 1000)
+        # A ships: its cost of goods is what leaves SH01 at the moving average.
+        u1, v1 = await _cost_of(session, s1, sh)
+        u2, v2 = await _cost_of(session, s2, sh)
+        cogs_a1, cogs_a2 = _take(u1, v1, 2), _take(u2, v2, 1)
+        shipped = 0
+        for package in packages_a:
+            shipped += await reservations.ship(session, "SO-SALES-A", package)
+        await session.commit()
+        assert shipped == 3
+        await assert_stock_invariants(session)
+        cogs_a = cogs_a1 + cogs_a2
+        assert cogs_a > 0
+
+        # By day: placed figures on the Shanghai day placed, money and cost on today's.
+        report = await _report(session, "day")
+        assert _pick(report, period=date(2026, 11, 29))["gmv_fen"] == 0  # UTC's day: nothing
+        nov30 = _pick(report, period=date(2026, 11, 30))
+        assert (nov30["units_placed"], nov30["gmv_fen"], nov30["discount_fen"]) == (3, 2500, 250)
+        dec1 = _pick(report, period=date(2026, 12, 1))
+        assert (dec1["units_placed"], dec1["gmv_fen"], dec1["discount_fen"]) == (1, 1000, 0)
+        now = _pick(report, period=today)
+        assert (now["paid_fen"], now["refunded_fen"], now["net_fen"]) == (4251, 0, 4251)
+        assert (now["units_shipped"], now["cogs_fen"]) == (3, cogs_a)
+        assert now["margin_fen"] == 4251 - cogs_a
+        totals = report.totals
+        assert (totals.gmv_fen, totals.discount_fen, totals.paid_fen) == (3500, 250, 4251)
+        assert (totals.cogs_fen, totals.margin_fen) == (cogs_a, 4251 - cogs_a)
+
+        # By week (Monday-first, Shanghai) and by month.
+        weeks = await _report(session, "week")
+        assert [r.period for r in weeks.rows][:2] == [date(2026, 11, 23), date(2026, 11, 30)]
+        assert _pick(weeks, period=date(2026, 11, 23))["gmv_fen"] == 0
+        if today < date(2026, 12, 7):  # today still in the week of 30 November
+            assert _pick(weeks, period=date(2026, 11, 30))["gmv_fen"] == 3500
+        months = await _report(session, "month")
+        assert _pick(months, period=date(2026, 11, 1))["gmv_fen"] == 2500
+        assert _pick(months, period=date(2026, 12, 1))["gmv_fen"] == 1000
+
+        # By dimension, over the whole range: money spread over lines by their paid amounts,
+        # floor, the remainder to the last line (A: 3,251 over 1,800 / 450 → 2,600 + 651).
+        def value(rep: SalesReport, key: str) -> dict[str, int]:
+            [v] = [x for x in rep.values if x.key == key]
+            return v.model_dump(exclude={"key", "name"})
+
+        by_province = await _report(session, "month", "province")
+        sh_p, gd_p = value(by_province, "310000"), value(by_province, "440000")
+        assert (sh_p["gmv_fen"], sh_p["paid_fen"], sh_p["cogs_fen"]) == (2500, 3251, cogs_a)
+        assert (gd_p["gmv_fen"], gd_p["paid_fen"], gd_p["cogs_fen"]) == (1000, 1000, 0)
+        assert _pick(by_province, period=date(2026, 11, 1), key="310000")["gmv_fen"] == 2500
+        by_sku = await _report(session, "day", "sku")
+        first, second = value(by_sku, str(s1)), value(by_sku, str(s2))
+        assert (first["gmv_fen"], first["paid_fen"], first["units_placed"]) == (3000, 3600, 3)
+        assert (second["gmv_fen"], second["paid_fen"], second["units_placed"]) == (500, 651, 1)
+        assert (first["cogs_fen"], second["cogs_fen"]) == (cogs_a1, cogs_a2)
+        by_warehouse = await _report(session, "week", "warehouse")
+        assert [(v.key, v.paid_fen) for v in by_warehouse.values] == [(str(sh), 4251)]
+        assert by_warehouse.values[0].name  # named
+        by_store = await _report(session, "day", "storefront")
+        assert [(v.key, v.gmv_fen) for v in by_store.values] == [(str(shop), 3500)]
+        by_category = await _report(session, "day", "category")
+        expected: dict[str, int] = {}
+        for category, gmv in ((c1, 3000), (c2, 500)):
+            expected[str(category)] = expected.get(str(category), 0) + gmv
+        assert {v.key: v.gmv_fen for v in by_category.values} == expected
+
+        # The money ledger agrees for the same period.
+        assert await _ledger(session, date(2026, 11, 23), today) == (4251, 0)
+
+        # A later refund of B is in the next read, on today's row and Guangdong's.
+        await payments.record_refund(
+            session,
+            RefundRequest(
+                order_no="SO-SALES-B",
+                refund_no="RF-SALES-B",
+                payment_id="PAY-SO-SALES-B",
+                transaction_id="TX-SO-SALES-B",
+                amount_fen=400,
+                reason="退差价",
+            ),
+            "PRF-1",
+        )
+        await session.commit()
+        after = await _report(session, "day")
+        now = _pick(after, period=today)
+        assert (now["paid_fen"], now["refunded_fen"], now["net_fen"]) == (4251, 400, 3851)
+        assert after.totals.margin_fen == 3851 - cogs_a
+        assert (after.totals.paid_fen, after.totals.refunded_fen) == await _ledger(
+            session, date(2026, 11, 23), today
+        )
+        gd_p = value(await _report(session, "day", "province"), "440000")
+        assert (gd_p["refunded_fen"], gd_p["net_fen"]) == (400, 600)
+
+        # A period with nothing: zeros, and the ledger has nothing either.
+        quiet = await sales_report(session, date(2026, 1, 1), date(2026, 1, 31), "month",
+                                   "none", 0, 100)  # fmt: skip
+        assert len(quiet.rows) == 1 and quiet.rows[0].gmv_fen == 0 and quiet.totals.paid_fen == 0
+        assert await _ledger(session, date(2026, 1, 1), date(2026, 1, 31)) == (0, 0)
