@@ -2,9 +2,10 @@
 and gross margin per business day, week or month, optionally split by one dimension (category,
 SKU, storefront, warehouse or 收货省份).
 
-Every answer is an aggregate over the `sales_rollup` table (models/db/sales_rollup.py), which the
-database's triggers keep current in the transactions that write order lines, money ledger rows
-and cost ledger rows — never over orders. Definitions (docs/architecture.md, "Reports"):
+Every answer is an aggregate over the rollups (models/db/sales_rollup.py: `sales_rollup_by`, the
+per-day sums per dimension value of the full-grain `sales_rollup`), which the database's triggers
+keep current in the transactions that write order lines, money ledger rows and cost ledger
+rows — never over orders. Definitions (docs/architecture.md, "Reports"):
 GMV = list value of the lines placed; paid = the money ledger's payments; refunded = its refunds
 (positive); net = paid − refunded; cost of goods = cost of units shipped − cost of units
 returned; margin = net − cost of goods. Days are Asia/Shanghai's; weeks start on Monday."""
@@ -49,14 +50,7 @@ PERIOD_SQL: Final = {
     "week": "date_trunc('week', r.day)::date",
     "month": "date_trunc('month', r.day)::date",
 }
-# The dimension's key in the rollup and the name it is shown with.
-KEY_SQL: Final = {
-    "category": "s.category_id::text",
-    "sku": "r.sku_id::text",
-    "storefront": "r.api_key_id::text",
-    "warehouse": "r.warehouse_id::text",
-    "province": "r.province",
-}
+# The name a dimension value is shown with (provinces: by the console, in its language).
 NAME_SQL: Final = {
     "category": "(SELECT name FROM categories WHERE id = g.key::int)",
     "sku": "(SELECT code || ' ' || name FROM skus WHERE id = g.key::int)",
@@ -145,13 +139,13 @@ async def sales_report(
     limit: int,
 ) -> SalesReport:
     """The report over the rollup: totals, rows per period (and dimension value), values."""
-    bounds = {"date_from": date_from, "date_to": date_to}
-    where = "r.day BETWEEN :date_from AND :date_to"
-    total_row = (
-        (await session.execute(text(f"SELECT {SUMS} FROM sales_rollup r WHERE {where}"), bounds))  # noqa: S608
-        .mappings()
-        .one()
-    )
+    # Totals and periods without a split: over the storefront rows (each sale has exactly one).
+    split = "storefront" if dimension == "none" else dimension
+    bounds = {"date_from": date_from, "date_to": date_to, "dimension": split}
+    where = "r.day BETWEEN :date_from AND :date_to AND r.dimension = :dimension"
+    total_bounds = {**bounds, "dimension": "storefront"}
+    total_sql = f"SELECT {SUMS} FROM sales_rollup_by r WHERE {where}"  # noqa: S608
+    total_row = (await session.execute(text(total_sql), total_bounds)).mappings().one()
     totals = SalesFigures(**_figures(dict(total_row)))
     period = PERIOD_SQL[by]
     if dimension == "none":
@@ -160,7 +154,7 @@ async def sales_report(
             for m in (
                 await session.execute(
                     text(
-                        f"SELECT {period} AS period, {SUMS} FROM sales_rollup r WHERE {where}"  # noqa: S608
+                        f"SELECT {period} AS period, {SUMS} FROM sales_rollup_by r WHERE {where}"  # noqa: S608
                         " GROUP BY 1"
                     ),
                     bounds,
@@ -183,10 +177,8 @@ async def sales_report(
             totals=totals,
             values=[],
         )
-    key = KEY_SQL[dimension]
-    source = "sales_rollup r"
-    if dimension == "category":
-        source += " JOIN skus k ON k.id = r.sku_id JOIN spus s ON s.id = k.spu_id"
+    key = "r.key"
+    source = "sales_rollup_by r"
     grouped = (
         f"SELECT {period} AS period, {key} AS key, {SUMS}, count(*) OVER () AS total_rows"  # noqa: S608
         f" FROM {source} WHERE {where} GROUP BY 1, 2"

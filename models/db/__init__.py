@@ -52,7 +52,7 @@ from models.db.purchase_orders import (
 from models.db.purchasing import Supplier, SupplierProduct
 from models.db.putaway import PutawayPut, PutawayTask
 from models.db.reconciliation import ReconciliationDifference, ReconciliationRun
-from models.db.sales_rollup import SalesRollup
+from models.db.sales_rollup import SalesRollup, SalesRollupBy
 from models.db.stock_counts import StockCount, StockCountEntry, StockCountLocation
 from models.db.transfers import Transfer, TransferEvent, TransferLine
 from models.db.warehouse import Location, Warehouse, WarehouseRegionPriority
@@ -144,6 +144,7 @@ __all__ = [
     "Role",
     "RolePermission",
     "SalesRollup",
+    "SalesRollupBy",
     "Segment",
     "Sku",
     "Spu",

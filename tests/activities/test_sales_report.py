@@ -11,7 +11,7 @@ UTC but 1 December 00:30 in Shanghai (December's)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -19,133 +19,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from api.routes.reports_sales import SalesReport, sales_report
 from core.db import make_session_factory
-from models.contracts.order import (
-    PackageLine,
-    PackagePlan,
-    PaymentReceived,
-    PlaceOrderRequest,
-    Quote,
-    RecordOrderRequest,
-    RecordPaymentRequest,
-    RefundRequest,
-    ShippingAddress,
-)
-from models.contracts.pricing import DemandLine, PricedLine
 from models.domain.business_day import business_day
-from services import orders, payments, reservations
+from services import reservations
+from tests.support import sales
 from tests.support.invariants import assert_stock_invariants
 
 PLACED_A = datetime(2026, 11, 29, 16, 30, tzinfo=UTC)  # Mon 30 Nov 00:30 in Shanghai
 PLACED_B = datetime(2026, 11, 30, 16, 30, tzinfo=UTC)  # Tue 1 Dec 00:30 in Shanghai
 
 
-async def _skus(session: AsyncSession) -> list[tuple[int, int, int]]:
-    """Two plain SKUs stocked only in SH01 with room to sell: (sku, category, warehouse)."""
-    rows = await session.execute(
-        text(
-            "SELECT s.sku_id, p.category_id, s.warehouse_id FROM stocks s"
-            " JOIN warehouses w ON w.id = s.warehouse_id JOIN skus k ON k.id = s.sku_id"
-            " JOIN spus p ON p.id = k.spu_id"
-            " WHERE w.code = 'SH01' AND NOT k.batch_managed"
-            " AND s.on_hand - s.reserved - s.safety_hold >= 10"
-            " AND s.sku_id IN (SELECT sku_id FROM stocks GROUP BY sku_id HAVING count(*) = 1)"
-            " ORDER BY s.sku_id LIMIT 2"
-        )
-    )
-    found = [(int(a), int(b), int(c)) for a, b, c in rows]
-    assert len(found) == 2
-    return found
-
-
-async def _storefront(session: AsyncSession) -> int:
-    key = await session.scalar(
-        text("SELECT id FROM api_keys WHERE role = 'storefront' ORDER BY id LIMIT 1")
-    )
-    assert key is not None
-    return int(key)
-
-
-def _line(no: int, sku: int, category: int, qty: int, price: int, discount: int) -> PricedLine:
-    return PricedLine(
-        line_no=no, sku_id=sku, category_id=category, quantity=qty, unit_price_fen=price,
-        list_amount_fen=qty * price, discount_fen=discount, paid_fen=qty * price - discount,
-    )  # fmt: skip
-
-
-async def _order(
-    session: AsyncSession,
-    order_no: str,
-    shop: int,
-    region: str,
-    lines: list[PricedLine],
-    freight: int,
-    placed_at: datetime,
-) -> list[str]:
-    """Reserve, then record the order as the order workflow does; its package numbers."""
-    held = await reservations.reserve(
-        session,
-        order_no,
-        region,
-        [DemandLine(line_no=x.line_no, sku_id=x.sku_id, quantity=x.quantity) for x in lines],
-    )
-    plans: dict[str, PackagePlan] = {}
-    for r in held:
-        plan = plans.setdefault(
-            r.package_no,
-            PackagePlan(package_no=r.package_no, warehouse_id=r.warehouse_id, lines=[]),
-        )
-        plan.lines.append(PackageLine(line_no=r.line_no, sku_id=r.sku_id, quantity=r.quantity))
-    goods = sum(x.list_amount_fen for x in lines)
-    discount = sum(x.discount_fen for x in lines)
-    quote = Quote(
-        lines=lines, discounts=[], coupon_id=None, goods_list_fen=goods, discount_fen=discount,
-        goods_paid_fen=goods - discount, freight_fen=freight,
-        payable_fen=goods - discount + freight, packages=list(plans.values()),
-    )  # fmt: skip
-    address = ShippingAddress(
-        name="张三", phone="13800000000", region_code=region, detail="路 1 号"
-    )
-    placed = PlaceOrderRequest(
-        order_no=order_no, storefront="demo", api_key_id=shop, customer_id=1, lines=[],
-        address=address,
-    )  # fmt: skip
-    await orders.record_order(
-        session,
-        RecordOrderRequest(
-            order_no=order_no,
-            placed=placed,
-            quote=quote,
-            packages=quote.packages,
-            payment_deadline=placed_at + timedelta(minutes=30),
-            placed_at=placed_at,
-            under_review=False,
-        ),
-    )
-    await session.commit()
-    return list(plans)
-
-
-async def _pay(session: AsyncSession, order_no: str, amount: int) -> None:
-    payment = PaymentReceived(
-        provider="mockpay", transaction_id=f"TX-{order_no}", payment_id=f"PAY-{order_no}",
-        amount_fen=amount, currency="CNY", paid_at=datetime.now(UTC),
-    )  # fmt: skip
-    await payments.record_payment(
-        session, RecordPaymentRequest(order_no=order_no, payment=payment, accepted=True)
-    )
-    await session.commit()
-
-
 async def _report(session: AsyncSession, by: str, dimension: str = "none") -> SalesReport:
-    return await sales_report(
-        session,
-        date(2026, 11, 23),
-        _today(),
-        by,
-        dimension,
-        0,
-        500,  # type: ignore[arg-type]
-    )
+    first, last = date(2026, 11, 23), _today()
+    return await sales_report(session, first, last, by, dimension, 0, 500)  # type: ignore[arg-type]
 
 
 def _today() -> date:
@@ -186,6 +71,33 @@ async def _cost_of(session: AsyncSession, sku: int, warehouse: int) -> tuple[int
     return int(row[0]), int(row[1])
 
 
+async def _rollups_agree(session: AsyncSession) -> None:
+    """The per-dimension rollup the report reads holds the full-grain rollup's sums."""
+    figures = "SUM(gmv_fen), SUM(paid_fen), SUM(refunded_fen), SUM(cogs_fen), SUM(units_placed)"
+    keys = {
+        "category": "s.category_id::text",
+        "sku": "r.sku_id::text",
+        "storefront": "r.api_key_id::text",
+        "warehouse": "r.warehouse_id::text",
+        "province": "r.province",
+    }
+    for dimension, key in keys.items():
+        grain = await session.execute(
+            text(
+                f"SELECT r.day, {key}, {figures} FROM sales_rollup r JOIN skus k ON k.id = r.sku_id"
+                " JOIN spus s ON s.id = k.spu_id GROUP BY 1, 2"
+            )
+        )
+        by = await session.execute(
+            text(
+                f"SELECT day, key, {figures} FROM sales_rollup_by"
+                " WHERE dimension = :d GROUP BY 1, 2"
+            ),
+            {"d": dimension},
+        )
+        assert sorted(map(tuple, grain)) == sorted(map(tuple, by)), dimension
+
+
 def _take(units: int, value: int, quantity: int) -> int:
     return value if quantity == units else value * quantity // units
 
@@ -196,19 +108,21 @@ async def test_sales_figures_by_period_and_dimension_to_the_fen(
     sessions = make_session_factory(seeded_engine)
     today = _today()
     async with sessions() as session:
-        (s1, c1, sh), (s2, c2, _) = await _skus(session)
-        shop = await _storefront(session)
+        (s1, c1, sh), (s2, c2, _) = await sales.skus(session)
+        shop = await sales.storefront(session)
         empty = await _report(session, "day")
         assert empty.totals.gmv_fen == 0 and empty.totals.paid_fen == 0  # nothing sold yet
         assert len(empty.rows) == (today - date(2026, 11, 23)).days + 1  # every day, zeros
 
         # A: Shanghai, two lines, freight 10.01; B: Guangdong, one line, no freight.
-        a_lines = [_line(1, s1, c1, 2, 1000, 200), _line(2, s2, c2, 1, 500, 50)]
-        packages_a = await _order(session, "SO-SALES-A", shop, "310115", a_lines, 1001, PLACED_A)
-        await _order(session, "SO-SALES-B", shop, "440305", [_line(1, s1, c1, 1, 1000, 0)], 0,
-                     PLACED_B)  # fmt: skip
-        await _pay(session, "SO-SALES-A", 3251)
-        await _pay(session, "SO-SALES-B", 1000)
+        a_lines = [sales.line(1, s1, c1, 2, 1000, 200), sales.line(2, s2, c2, 1, 500, 50)]
+        packages_a = await sales.order(
+            session, "SO-SALES-A", shop, "310115", a_lines, 1001, PLACED_A
+        )
+        b_lines = [sales.line(1, s1, c1, 1, 1000, 0)]
+        await sales.order(session, "SO-SALES-B", shop, "440305", b_lines, 0, PLACED_B)
+        await sales.pay(session, "SO-SALES-A", 3251)
+        await sales.pay(session, "SO-SALES-B", 1000)
         # A ships: its cost of goods is what leaves SH01 at the moving average.
         u1, v1 = await _cost_of(session, s1, sh)
         u2, v2 = await _cost_of(session, s2, sh)
@@ -278,19 +192,7 @@ async def test_sales_figures_by_period_and_dimension_to_the_fen(
         assert await _ledger(session, date(2026, 11, 23), today) == (4251, 0)
 
         # A later refund of B is in the next read, on today's row and Guangdong's.
-        await payments.record_refund(
-            session,
-            RefundRequest(
-                order_no="SO-SALES-B",
-                refund_no="RF-SALES-B",
-                payment_id="PAY-SO-SALES-B",
-                transaction_id="TX-SO-SALES-B",
-                amount_fen=400,
-                reason="退差价",
-            ),
-            "PRF-1",
-        )
-        await session.commit()
+        await sales.refund(session, "SO-SALES-B", "RF-SALES-B", 400)
         after = await _report(session, "day")
         now = _pick(after, period=today)
         assert (now["paid_fen"], now["refunded_fen"], now["net_fen"]) == (4251, 400, 3851)
@@ -300,6 +202,8 @@ async def test_sales_figures_by_period_and_dimension_to_the_fen(
         )
         gd_p = value(await _report(session, "day", "province"), "440000")
         assert (gd_p["refunded_fen"], gd_p["net_fen"]) == (400, 600)
+
+        await _rollups_agree(session)
 
         # A period with nothing: zeros, and the ledger has nothing either.
         quiet = await sales_report(session, date(2026, 1, 1), date(2026, 1, 31), "month",
