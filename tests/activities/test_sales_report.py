@@ -19,8 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from api.routes.reports_sales import SalesReport, sales_report
 from core.db import make_session_factory
+from models.contracts.after_sale import InspectedLine, ReturnInbound
+from models.contracts.order import Actor
 from models.domain.business_day import business_day
-from services import reservations
+from services import customer_returns, reservations
 from tests.support import sales
 from tests.support.invariants import assert_stock_invariants
 
@@ -202,6 +204,38 @@ async def test_sales_figures_by_period_and_dimension_to_the_fen(
         )
         gd_p = value(await _report(session, "day", "province"), "440000")
         assert (gd_p["refunded_fen"], gd_p["net_fen"]) == (400, 600)
+
+        # A customer return of A's second line: its cost comes back at the average of the day
+        # (the cost ledger's return_in row), and the cost of goods falls by it.
+        await session.execute(
+            text(
+                "INSERT INTO after_sales (as_no, order_no, type, status, status_seq, reason,"
+                " evidence_urls, goods_fen, freight_fen, refund_fen, return_coupons,"
+                " requested_by, requested_at, last_progress_at) VALUES ('AS-SALES-A',"
+                " 'SO-SALES-A', 'return_and_refund', 'received', 1, '不想要了', '[]', 450, 0,"
+                " 450, false, 'cs', now(), now())"
+            )
+        )
+        u2, v2 = await _cost_of(session, s2, sh)
+        back = await customer_returns.receive_return(
+            session,
+            ReturnInbound(
+                as_no="AS-SALES-A",
+                order_no="SO-SALES-A",
+                warehouse_id=sh,
+                actor=Actor(kind="user", name="returns"),
+                lines=[(InspectedLine(line_no=2, sellable=1, damaged=0), s2)],
+            ),
+        )
+        await session.commit()
+        assert back == 1
+        returned = v2 // u2  # q = 1 unit in at ⌊v × q / u⌋
+        by_sku = await _report(session, "day", "sku")
+        second = value(by_sku, str(s2))
+        assert (second["units_returned"], second["cogs_fen"]) == (1, cogs_a2 - returned)
+        now = _pick(await _report(session, "day"), period=today)
+        assert (now["cogs_fen"], now["margin_fen"]) == (cogs_a - returned, 3851 - cogs_a + returned)
+        await assert_stock_invariants(session)
 
         await _rollups_agree(session)
 
