@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Principal, Session, require
-from api.errors import invalid
+from api.errors import Problem, invalid
 from api.routing import Routes
 from api.schemas.common import Public
 from api.schemas.types import SkipParam
@@ -249,7 +249,7 @@ MAX_VALUES: Final = 50  # the chart's bars: the dimension values with the larges
 @router.get("/sales", response_model=SalesReport)
 async def get_sales_report(
     session: Session,
-    _: Reader,
+    principal: Reader,
     response: Response,
     date_from: Annotated[date | None, Query(description="First business day (inclusive)")] = None,
     date_to: Annotated[date | None, Query(description="Last business day (inclusive)")] = None,
@@ -259,6 +259,8 @@ async def get_sales_report(
     limit: Annotated[int, Query(ge=1, le=500, description="Rows to return")] = 100,
 ) -> SalesReport:
     started = time.perf_counter()
+    if principal.kind != "user":  # a storefront's key reads its own orders, not the company's
+        raise Problem(403, "the sales report is for staff", type_="/problems/forbidden")
     today = business_day(datetime.now(UTC))
     last = date_to or today
     first = date_from or last - timedelta(days=DEFAULT_DAYS - 1)

@@ -11,6 +11,7 @@ import json
 import re
 from datetime import UTC, datetime
 
+import httpx
 import openpyxl
 
 from api.deps import AppDeps
@@ -18,6 +19,7 @@ from console.money import format_fen
 from models.domain.business_day import business_day
 from tests.support import sales
 from tests.support.console import browser, signed_in, text_of
+from tests.support.orders import SHOP
 from tests.support.stack import Stack
 
 PLACED_A = datetime(2026, 11, 29, 16, 30, tzinfo=UTC)  # Mon 30 Nov 00:30 in Shanghai
@@ -61,7 +63,9 @@ def _fen(yuan: str) -> int:
     return sign * (int(whole) * 100 + int(cents))
 
 
-async def test_sales_report_page_totals_dimensions_and_exports(stack: Stack, deps: AppDeps) -> None:
+async def test_sales_report_page_totals_dimensions_and_exports(
+    stack: Stack, deps: AppDeps, api: httpx.AsyncClient
+) -> None:
     await _sales(stack)
     today = business_day(datetime.now(UTC)).isoformat()
     months = {"date_from": "2026-11-01", "date_to": today, "by": "month"}
@@ -107,6 +111,10 @@ async def test_sales_report_page_totals_dimensions_and_exports(stack: Stack, dep
             io.BytesIO((await web.get("/console/reports/sales/export.xlsx", params=split)).content)
         )
         assert book.active is not None and book.active.max_row == len(shown) + 1
+
+        # The API answers staff only: a storefront's key (orders.read) is refused.
+        refused = await api.get("/v1/reports/sales", headers=SHOP)
+        assert refused.status_code == 403, refused.text
 
         # English: the same figures, the words of the other catalogue.
         web.cookies.set("houtai_lang", "en")
