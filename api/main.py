@@ -44,6 +44,7 @@ from api.routes import (
     receipt_notes,
     replenishment,
     reports_buy,
+    reports_sales,
     roles,
     segments,
     stock,
@@ -187,6 +188,7 @@ def create_app(
         loyalty,
         notifications,
         group_buys,
+        reports_sales,
     ):
         app.include_router(module.router)
     docs.install(app)

@@ -60,6 +60,7 @@ from models.db.reports_buy import (
     ReportReconciliationDay,
     ReportSupplierDay,
 )
+from models.db.sales_rollup import SalesRollup, SalesRollupBy
 from models.db.stock_counts import StockCount, StockCountEntry, StockCountLocation
 from models.db.transfers import Transfer, TransferEvent, TransferLine
 from models.db.warehouse import Location, Warehouse, WarehouseRegionPriority
@@ -156,6 +157,8 @@ __all__ = [
     "Reservation",
     "Role",
     "RolePermission",
+    "SalesRollup",
+    "SalesRollupBy",
     "Segment",
     "Sku",
     "Spu",
