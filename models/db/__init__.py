@@ -52,6 +52,13 @@ from models.db.purchase_orders import (
 from models.db.purchasing import Supplier, SupplierProduct
 from models.db.putaway import PutawayPut, PutawayTask
 from models.db.reconciliation import ReconciliationDifference, ReconciliationRun
+from models.db.reports_stock import (
+    PickHourly,
+    StockActivity,
+    StockDailyOut,
+    StockOutDay,
+    WarehouseDaily,
+)
 from models.db.stock_counts import StockCount, StockCountEntry, StockCountLocation
 from models.db.transfers import Transfer, TransferEvent, TransferLine
 from models.db.warehouse import Location, Warehouse, WarehouseRegionPriority
@@ -115,6 +122,7 @@ __all__ = [
     "PackageLine",
     "Payment",
     "PickAllocation",
+    "PickHourly",
     "PickStop",
     "PickTask",
     "PointsAccount",
@@ -147,12 +155,15 @@ __all__ = [
     "Spu",
     "StaffBadge",
     "Stock",
+    "StockActivity",
     "StockCost",
     "StockCostEntry",
     "StockCount",
     "StockCountEntry",
     "StockCountLocation",
+    "StockDailyOut",
     "StockMovement",
+    "StockOutDay",
     "Supplier",
     "SupplierInvoice",
     "SupplierProduct",
@@ -165,6 +176,7 @@ __all__ = [
     "UserRole",
     "UserWarehouse",
     "Warehouse",
+    "WarehouseDaily",
     "WarehouseRegionPriority",
     "Wave",
 ]
