@@ -49,8 +49,9 @@ BEGIN
 END
 $$
 """,
-    # A stock-out spell opens when sellable (on_hand - reserved - safety_hold) reaches 0 and
-    # closes when it is above 0 again: each day it touched is then kept in stock_out_days.
+    # A stock-out spell opens when sellable (on_hand - reserved - safety_hold) falls to 0 and
+    # closes when it is above 0 again: each day it touched is then kept in stock_out_days. A
+    # stocks row is made at 0 just before its first units: never sold, never out of stock.
     """
 CREATE FUNCTION book_stock_out_days() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -58,15 +59,13 @@ DECLARE
     was_sellable bigint;
     since timestamptz;
 BEGIN
-    IF TG_OP = 'UPDATE' THEN
-        was_sellable := OLD.on_hand - OLD.reserved - OLD.safety_hold;
-    END IF;
-    IF now_sellable <= 0 AND (was_sellable IS NULL OR was_sellable > 0) THEN
+    was_sellable := OLD.on_hand - OLD.reserved - OLD.safety_hold;
+    IF now_sellable <= 0 AND was_sellable > 0 THEN
         INSERT INTO stock_activity (sku_id, warehouse_id, zero_since)
             VALUES (NEW.sku_id, NEW.warehouse_id, now())
             ON CONFLICT (sku_id, warehouse_id)
             DO UPDATE SET zero_since = COALESCE(stock_activity.zero_since, EXCLUDED.zero_since);
-    ELSIF now_sellable > 0 AND was_sellable IS NOT NULL AND was_sellable <= 0 THEN
+    ELSIF now_sellable > 0 AND was_sellable <= 0 THEN
         SELECT zero_since INTO since FROM stock_activity
             WHERE sku_id = NEW.sku_id AND warehouse_id = NEW.warehouse_id FOR UPDATE;
         UPDATE stock_activity SET zero_since = NULL
@@ -177,7 +176,7 @@ $$
 
 TRIGGERS = (
     ("stock_movements", "stock_movements_out_rollup", "AFTER INSERT", "book_stock_out_rollup"),
-    ("stocks", "stocks_out_days", "AFTER INSERT OR UPDATE", "book_stock_out_days"),
+    ("stocks", "stocks_out_days", "AFTER UPDATE", "book_stock_out_days"),
     ("waves", "waves_report_done", "AFTER UPDATE OF status", "book_wave_done"),
     ("pick_stops", "pick_stops_report", "AFTER UPDATE OF status", "book_pick_stop"),
     ("packages", "packages_report_weighing", "AFTER UPDATE OF status", "book_package_weighing"),
@@ -262,7 +261,9 @@ def _backfill() -> None:
     op.execute(
         "INSERT INTO stock_activity (sku_id, warehouse_id, last_out_on, zero_since)"
         " SELECT s.sku_id, s.warehouse_id, o.last_out_on,"
-        " CASE WHEN s.on_hand - s.reserved - s.safety_hold <= 0 THEN now() END"
+        " CASE WHEN s.on_hand - s.reserved - s.safety_hold <= 0 AND EXISTS (SELECT 1"
+        " FROM stock_cost_entries e WHERE e.sku_id = s.sku_id"
+        " AND e.warehouse_id = s.warehouse_id) THEN now() END"
         " FROM stocks s LEFT JOIN (SELECT sku_id, warehouse_id, MAX(day) AS last_out_on"
         " FROM stock_daily_out GROUP BY 1, 2) o USING (sku_id, warehouse_id)"
     )
