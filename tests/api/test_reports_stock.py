@@ -12,7 +12,8 @@ from sqlalchemy import text
 
 from api.routes.reports_stock import today
 from core.db import SessionFactory
-from models.db import Category, Sku, Spu
+from models.db import Category, Sku, Spu, Wave
+from services import wave_progress
 from services.stock_ledger import BatchRef, Document, move_on_hand
 from tests.api.conftest import Ref
 from tests.support.api import Headers, MakeHeaders
@@ -178,3 +179,73 @@ async def test_stock_reports_on_a_hand_computed_set(
                       ("dead", {"warehouse_id": 0})):  # fmt: skip
         answer = await client.get(f"/v1/reports/stock/{path}", params=bad, headers=admin)
         assert answer.status_code == 422, (path, bad)
+
+
+async def test_waves_count_on_their_cutoffs_business_day_across_week_and_month_boundaries(
+    client: httpx.AsyncClient, admin: Headers, ref: Ref, session_factory: SessionFactory
+) -> None:
+    """A wave counts on its cutoff's day in Asia/Shanghai, on time when finished by the cutoff:
+    00:30 on Tuesday 1 December (16:30 UTC the day before) is December and the week of Monday
+    30 November; Sunday 29 November is the week before. A cancelled wave counts nowhere."""
+
+    def at(day: int, hour: int, minute: int = 0) -> datetime:
+        return datetime(2026, 11, day, hour, minute, tzinfo=UTC)
+
+    waves = {  # number: (cutoff, finished at; None: cancelled)
+        "WV-A": (at(29, 10), at(29, 9)),
+        "WV-B": (at(30, 15, 59), at(30, 15)),
+        "WV-C": (at(30, 16, 30), at(30, 17)),
+        "WV-D": (at(30, 16, 30), None),
+    }
+    async with session_factory() as session:
+        for number, (cutoff, _) in waves.items():
+            session.add(
+                Wave(
+                    wave_no=number,
+                    warehouse_id=ref.warehouse_id,
+                    plan_key=number,
+                    carrier_code="SF",
+                    cutoff_at=cutoff,
+                    profile="single",
+                    zone="A",
+                    release_reason="manual",
+                    orders=1,
+                    lines=1,
+                    units=1,
+                )
+            )
+        await session.commit()
+    async with session_factory() as session:
+        for number, (_, finished) in waves.items():
+            if finished is None:
+                await session.execute(
+                    text("UPDATE waves SET status = 'cancelled' WHERE wave_no = :n"), {"n": number}
+                )
+            else:
+                await wave_progress.finish(session, number, finished)
+        await session.commit()
+
+    async def counted(by: str) -> list[tuple[str, int, int, float | None]]:
+        answer = await client.get(
+            "/v1/reports/warehouse",
+            params={"date_from": "2026-11-29", "date_to": "2026-12-01", "by": by},
+            headers=admin,
+        )
+        assert answer.status_code == 200, answer.text
+        return [
+            (r["period"], r["waves_done"], r["waves_on_time"], r["on_time_pct"])
+            for r in answer.json()["rows"]
+        ]
+
+    assert await counted("day") == [
+        ("2026-11-29", 1, 1, 100.0), ("2026-11-30", 1, 1, 100.0), ("2026-12-01", 1, 0, 0.0),
+    ]  # fmt: skip
+    assert await counted("week") == [("2026-11-23", 1, 1, 100.0), ("2026-11-30", 2, 1, 50.0)]
+    assert await counted("month") == [("2026-11-01", 2, 2, 100.0), ("2026-12-01", 1, 0, 0.0)]
+    # The week starting 30 November, asked from its Tuesday: only that day's wave.
+    answer = await client.get(
+        "/v1/reports/warehouse",
+        params={"date_from": "2026-12-01", "date_to": "2026-12-06", "by": "week"},
+        headers=admin,
+    )
+    assert answer.json()["totals"]["waves_done"] == 1
