@@ -74,26 +74,13 @@ MAKE_DATA = (
                                    received_at, quantity, reserved, disabled)
        SELECT sku_id, warehouse_id, location_id, 'RB' || batch, expiry, at, quantity, 0, false
        FROM rb_batches""",
-    """INSERT INTO stock_movements (movement_type, sku_id, warehouse_id, location_id, batch_no,
-                                   on_hand_delta, reserved_delta, in_transit_delta, ref_type,
-                                   ref_no, actor, reason, unit_cost_fen)
-       SELECT 'opening_balance', sku_id, warehouse_id, location_id, 'RB' || batch, quantity, 0,
-              0, 'bench', 'RB-' || sku_id || '-' || warehouse_id || '-' || batch,
-              'system:bench', 'report bench', cost
-       FROM rb_batches""",
+)
+AFTER_OPENING = (
     """UPDATE stocks s SET on_hand = b.units FROM (SELECT sku_id, warehouse_id,
        SUM(quantity) AS units FROM rb_batches GROUP BY 1, 2) b
        WHERE s.sku_id = b.sku_id AND s.warehouse_id = b.warehouse_id""",
-    # a year of shipments: each SKU ships in a warehouse on about a third of the days, and a
-    # tenth of the SKUs not in the last 120 days (dead stock)
-    """INSERT INTO stock_daily_out (day, sku_id, warehouse_id, units)
-       SELECT d::date, s.sku_id, s.warehouse_id, 1 + (s.sku_id + extract(doy FROM d)::int) % 9
-       FROM stocks s JOIN skus k ON k.id = s.sku_id AND k.code LIKE 'RB-%'
-       CROSS JOIN generate_series((current_date - CAST(:days AS int))::timestamp,
-                                  current_date::timestamp, interval '1 day') d
-       WHERE (s.sku_id + s.warehouse_id + extract(doy FROM d)::int) % 3 = 0
-         AND (s.sku_id % 10 <> 0 OR d < (current_date - 120)::timestamp)
-       ON CONFLICT DO NOTHING""",
+)
+AFTER_DAILY_OUT = (
     """INSERT INTO stock_activity (sku_id, warehouse_id, last_out_on)
        SELECT sku_id, warehouse_id, MAX(day) FROM stock_daily_out GROUP BY 1, 2
        ON CONFLICT (sku_id, warehouse_id) DO UPDATE SET last_out_on = EXCLUDED.last_out_on""",
@@ -130,13 +117,45 @@ MAKE_DATA = (
     "ANALYZE",
 )
 
+# the opening balance as movements (the cost trigger values them), a tenth per statement
+OPENING = """INSERT INTO stock_movements (movement_type, sku_id, warehouse_id, location_id,
+                                   batch_no, on_hand_delta, reserved_delta, in_transit_delta,
+                                   ref_type, ref_no, actor, reason, unit_cost_fen)
+       SELECT 'opening_balance', sku_id, warehouse_id, location_id, 'RB' || batch, quantity, 0,
+              0, 'bench', 'RB-' || sku_id || '-' || warehouse_id || '-' || batch,
+              'system:bench', 'report bench', cost
+       FROM rb_batches WHERE sku_id % 10 = :part"""
+
+# a year of shipments, 30 days per statement: each SKU ships in a warehouse on about a third of
+# the days, and a tenth of the SKUs not in the last 120 days (dead stock)
+DAILY_OUT = """INSERT INTO stock_daily_out (day, sku_id, warehouse_id, units)
+       SELECT d::date, s.sku_id, s.warehouse_id, 1 + (s.sku_id + extract(doy FROM d)::int) % 9
+       FROM stocks s JOIN skus k ON k.id = s.sku_id AND k.code LIKE 'RB-%'
+       CROSS JOIN generate_series((current_date - CAST(:hi AS int))::timestamp,
+                                  (current_date - CAST(:lo AS int))::timestamp,
+                                  interval '1 day') d
+       WHERE (s.sku_id + s.warehouse_id + extract(doy FROM d)::int) % 3 = 0
+         AND (s.sku_id % 10 <> 0 OR d < (current_date - 120)::timestamp)
+       ON CONFLICT DO NOTHING"""
+
 
 async def make_data(stack: Stack, args: Any) -> dict[str, int]:
     began = time.perf_counter()
     async with stack.sessions() as session:
         for sql in MAKE_DATA:
             await session.execute(text(sql), {"skus": args.skus, "days": args.days})
+        for part in range(10):
+            await session.execute(text(OPENING), {"part": part})
+        for sql in AFTER_OPENING:
+            await session.execute(text(sql), {"skus": args.skus, "days": args.days})
         await session.commit()
+        for lo in range(0, args.days + 1, 30):
+            hi = min(lo + 29, args.days)
+            await session.execute(text(DAILY_OUT), {"lo": lo, "hi": hi})
+            await session.commit()
+        for sql in AFTER_DAILY_OUT:
+            await session.execute(text(sql), {"skus": args.skus, "days": args.days})
+            await session.commit()
     async with stack.sessions() as session:
         counts = {
             table: int(await session.scalar(text(f"SELECT COUNT(*) FROM {table}")) or 0)  # noqa: S608
