@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Principal, Session, forbid_outside, require
-from api.errors import Problem
+from api.errors import invalid
 from api.pagination import PageParams, page_params
 from api.routing import Routes
 from api.schemas.types import IdParam
@@ -49,13 +49,20 @@ def today() -> date:
     return business_day(datetime.now(UTC))
 
 
+EARLIEST: Final = date(1970, 1, 1)
+LATEST: Final = date(2999, 12, 31)
+
+
 def _period(date_from: date | None, date_to: date | None) -> tuple[date, date]:
+    for name, given in (("date_from", date_from), ("date_to", date_to)):
+        if given is not None and not EARLIEST <= given <= LATEST:
+            raise invalid(name, "a date between 1970-01-01 and 2999-12-31")
     last = date_to or today()
-    first = date_from or last - timedelta(days=DEFAULT_DAYS - 1)
+    first = date_from or max(EARLIEST, last - timedelta(days=DEFAULT_DAYS - 1))
     if first > last:
-        raise Problem(422, "date_from is after date_to", type_="/problems/validation")
+        raise invalid("date_from", "after date_to")
     if (last - first).days >= MAX_RANGE:
-        raise Problem(422, "at most ten years in one report", type_="/problems/validation")
+        raise invalid("date_from", "at most ten years in one report")
     return first, last
 
 

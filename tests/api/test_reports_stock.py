@@ -176,7 +176,9 @@ async def test_stock_reports_on_a_hand_computed_set(
     assert (await client.get("/v1/reports/stock/value")).status_code == 401
     for path, bad in (("value", {"group": "sku"}), ("cover", {"days": 0}),
                       ("stockouts", {"date_from": "2026-12-01", "date_to": "2026-11-01"}),
-                      ("dead", {"warehouse_id": 0})):  # fmt: skip
+                      ("dead", {"warehouse_id": 0}),
+                      ("stockouts", {"date_to": "0001-01-01"}),
+                      ("stockouts", {"date_from": "9999-12-31"})):  # fmt: skip
         answer = await client.get(f"/v1/reports/stock/{path}", params=bad, headers=admin)
         assert answer.status_code == 422, (path, bad)
 
