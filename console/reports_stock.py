@@ -255,7 +255,7 @@ def _cell(column: Column, row: Json, t: Translator, warehouses: dict[int, str]) 
         return f"{row['sku_code']} · {row['sku_name']}"
     if column.kind == "warehouse":
         return warehouses.get(int(value), str(value)) if value is not None else ""
-    if value is None:
+    if value is None or value == "":  # no figure; a worker: none signed in
         return "—"
     if column.kind == "flag":
         return t("wh.yes") if value else t("wh.no")
