@@ -45,6 +45,7 @@ from api.routes import (
     replenishment,
     reports_buy,
     reports_sales,
+    reports_stock,
     roles,
     segments,
     stock,
@@ -189,6 +190,7 @@ def create_app(
         notifications,
         group_buys,
         reports_sales,
+        reports_stock,
     ):
         app.include_router(module.router)
     docs.install(app)

@@ -219,7 +219,9 @@ async def scan(
     sku_barcode: str,
     quantity: int,
     now: datetime,
+    worker: str | None = None,
 ) -> ScanOutcome:
+    """`worker`: the one signed in on the device, kept with the scan (units per hour)."""
     task = await _own_task(session, task_no, device, warehouse_id, scan_id, "pick")
     if isinstance(task, ScanOutcome):
         return task
@@ -236,7 +238,7 @@ async def scan(
         stop.status = "done"
     if allocation.picked == allocation.quantity:
         allocation.status = "picked"
-    return await _after_stop(session, task, scan_id, device, now)
+    return await _after_stop(session, task, scan_id, device, now, units=quantity, worker=worker)
 
 
 async def _check_scan(
@@ -267,6 +269,7 @@ async def report_short(
     today: date,
     now: datetime,
     actor: str | None = None,
+    worker: str | None = None,
 ) -> ScanOutcome:
     """The current stop has only `found` more units: they are picked, the rest is short and
     re-allocated elsewhere in the warehouse (new stops at the end of this task) if it can be.
@@ -309,7 +312,9 @@ async def report_short(
     if released:
         await _expect_less(session, allocation, released)
     await session.flush()
-    return await _after_stop(session, task, scan_id, device, now, kind="short")
+    return await _after_stop(
+        session, task, scan_id, device, now, kind="short", units=found, worker=worker
+    )
 
 
 async def _expect_less(session: AsyncSession, allocation: PickAllocation, units: int) -> None:
@@ -336,6 +341,8 @@ async def _after_stop(
     device: str,
     now: datetime,
     kind: str = "pick",
+    units: int = 0,
+    worker: str | None = None,
 ) -> ScanOutcome:
     await session.flush()
     open_stops = await session.scalar(
@@ -349,7 +356,9 @@ async def _after_stop(
         task.status, task.finished_at = finished_status(int(shorts or 0)), now
         milestone = messages.TASK_FINISHED
     body = {"scan_id": scan_id, "accepted": True, **await task_view(session, task)}
-    answer = await _store(session, scan_id, device, kind, task.task_no, body)
+    answer = await _store(
+        session, scan_id, device, kind, task.task_no, body, units=units, worker=worker
+    )
     answer.milestone, answer.wave_no = milestone, task.wave_no
     return answer
 
@@ -363,8 +372,11 @@ async def _store(
     body: dict[str, Any] | None = None,
     *,
     refused: PickRefused | None = None,
+    units: int = 0,
+    worker: str | None = None,
 ) -> ScanOutcome:
-    """The scan and its answer, kept for the same scan id: accepted with `body`, or refused."""
+    """The scan and its answer, kept for the same scan id: accepted with `body`, or refused.
+    An accepted scan keeps the units it picked and the worker (the pick_hourly rollup)."""
     answer = (
         ScanOutcome(refusal_answer(refused), refused=True) if refused else ScanOutcome(body or {})
     )
@@ -376,6 +388,8 @@ async def _store(
             ref_no=ref_no,
             status_code=DeviceScan.outcome_code(refused=answer.refused),
             response=answer.body,
+            worker=worker[:64] if worker and not answer.refused else None,
+            units=units if units and not answer.refused else None,
         )
     )
     await session.flush()

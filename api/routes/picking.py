@@ -102,6 +102,7 @@ async def scan(task_no: NoParam, body: ScanIn, deps: Deps, w: Device) -> JSONRes
             sku_barcode=body.sku_barcode,
             quantity=body.quantity,
             now=_now(),
+            worker=w.principal.worker,
         )
 
     return await _answer(deps, w, "pick_task.scan", task_no, body.scan_id, act)
@@ -123,6 +124,7 @@ async def short(task_no: NoParam, body: ShortIn, deps: Deps, w: Device) -> JSONR
             today=today,
             now=_now(),
             actor=f"{w.actor} / {w.principal.worker}"[:100] if w.principal.worker else None,
+            worker=w.principal.worker,
         )
 
     return await _answer(deps, w, "pick_task.short", task_no, body.scan_id, act)

@@ -60,6 +60,13 @@ from models.db.reports_buy import (
     ReportReconciliationDay,
     ReportSupplierDay,
 )
+from models.db.reports_stock import (
+    PickHourly,
+    StockActivity,
+    StockDailyOut,
+    StockOutDay,
+    WarehouseDaily,
+)
 from models.db.sales_rollup import SalesRollup, SalesRollupBy
 from models.db.stock_counts import StockCount, StockCountEntry, StockCountLocation
 from models.db.transfers import Transfer, TransferEvent, TransferLine
@@ -124,6 +131,7 @@ __all__ = [
     "PackageLine",
     "Payment",
     "PickAllocation",
+    "PickHourly",
     "PickStop",
     "PickTask",
     "PointsAccount",
@@ -164,12 +172,15 @@ __all__ = [
     "Spu",
     "StaffBadge",
     "Stock",
+    "StockActivity",
     "StockCost",
     "StockCostEntry",
     "StockCount",
     "StockCountEntry",
     "StockCountLocation",
+    "StockDailyOut",
     "StockMovement",
+    "StockOutDay",
     "Supplier",
     "SupplierInvoice",
     "SupplierProduct",
@@ -182,6 +193,7 @@ __all__ = [
     "UserRole",
     "UserWarehouse",
     "Warehouse",
+    "WarehouseDaily",
     "WarehouseRegionPriority",
     "Wave",
 ]

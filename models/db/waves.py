@@ -171,6 +171,10 @@ class DeviceScan(Base):
     status_code: Mapped[int]
     response: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # An accepted pick (or short) scan: the units it picked and the worker signed in on the
+    # device; the warehouse report's units per hour are counted from them (pick_hourly).
+    worker: Mapped[str | None] = mapped_column(String(64))
+    units: Mapped[int | None]
 
     @classmethod
     def outcome_code(cls, *, refused: bool) -> int:
