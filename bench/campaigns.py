@@ -49,8 +49,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     d = _campaign_flash.FLASH_DEFAULTS
     add("--flash-buyers", type=int, default=d["buyers"], help=f"flash: buyers [{d['buyers']}]")
     add("--flash-units", type=int, default=d["units"], help=f"flash: units [{d['units']}]")
-    add("--flash-in-flight", type=int, default=d["in_flight"],
-        help=f"flash: requests in flight [{d['in_flight']}]")  # fmt: skip
+    add("--flash-in-flight", default=d["in_flight"],
+        help="flash: requests in flight, comma-separated: one sale for each "
+        f"[{d['in_flight']}: the baseline's 50 clients, then a storefront's 500]")  # fmt: skip
     add("--flash-repeat", type=int, default=d["repeat"],
         help=f"flash: buyers who come twice [{d['repeat']}]")  # fmt: skip
     add("--flash-limit", type=int, default=d["limit"], help=f"flash: per customer [{d['limit']}]")
@@ -75,7 +76,7 @@ async def run(args: argparse.Namespace) -> list[Row]:
             stack.client, task_queue=args.raw_queue, workflows=[BareWorkflow], activities=[noop]
         )
         rows: list[Row] = []
-        connections = max(500, args.flash_in_flight)
+        connections = max(500, *_campaign_flash.in_flight_counts(str(args.flash_in_flight)))
         async with raw_worker, http_clients(stack, connections) as http:
             if "flash" in args.only.split(","):
                 rows += await _campaign_flash.flash_sale_rows(stack, http, args)
