@@ -415,6 +415,30 @@ async def release_order(
     return units
 
 
+async def release_unstarted(
+    session: AsyncSession, order_no: str, actor: str = "system:order"
+) -> bool:
+    """The units of a claim whose order never started (its Update-with-Start failed and no
+    workflow has that id) go back, to the campaign while it is open, so the next buyer may take
+    them. Only a claim still `claimed`: one its order has reserved belongs to a running order,
+    which gives it back itself. Should the order start after all, its reserve finds the claim
+    released and refuses the order: nothing is sold twice. True if units went back."""
+    found = await session.get(FlashClaim, order_no)
+    if found is None or found.status != "claimed":
+        return False
+    await _locked_sale(session, found.flash_sale_id)
+    found = await session.scalar(
+        select(FlashClaim)
+        .where(FlashClaim.order_no == order_no)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if found is None or found.status != "claimed":
+        return False
+    await release_order(session, order_no, "the order never started", actor=actor)
+    return True
+
+
 # --- what staff watch -----------------------------------------------------------------------
 
 

@@ -4,7 +4,8 @@ Placing is Update-with-Start on OrderWorkflow, so the answer is the priced, rese
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import logging
+from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request, Response
@@ -12,6 +13,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import (
     AppDeps,
@@ -62,6 +64,8 @@ from workflows.late_payment import LatePaymentRefundWorkflow, late_payment_id
 from workflows.order import OrderWorkflow
 
 router = Routes(prefix="/v1/orders", tags=["orders"])
+log = logging.getLogger(__name__)
+DESCRIBE_TIMEOUT = timedelta(seconds=10)
 REVEALED = ["name", "phone", "detail"]  # what a reveal shows; the audit row names these only
 Reader = Annotated[Principal, Depends(require("orders.read"))]
 OrderSort = Literal["-placed_at", "placed_at", "-payable_fen", "payable_fen"]
@@ -143,6 +147,27 @@ def flash_refused(answer: str, body: OrderCreate, sku_id: int) -> Problem:
     return conflict(detail, reason=answer, flash_sale_id=body.flash_sale_id)
 
 
+async def give_back_unstarted_claim(deps: AppDeps, order_no: str) -> None:
+    """The gate's claim is committed before the order's workflow starts (so no buyer waits on
+    it): if that start failed and no workflow has the order's id, the claimed units go back to
+    the campaign instead of staying held for an order that does not exist. A started order
+    gives them back itself if it refuses; when Temporal cannot say, the claim stays (the same
+    request again places the order)."""
+    handle = deps.require_temporal().get_workflow_handle(f"order-{order_no}")
+    try:
+        await handle.describe(rpc_timeout=DESCRIBE_TIMEOUT)
+        return
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            return
+    async with deps.session_factory() as session:
+        if await flash_sales.release_unstarted(session, order_no):
+            await session.commit()
+            log.warning(
+                "flash claim given back: its order never started", extra={"order_no": order_no}
+            )
+
+
 @router.post("", status_code=201)
 async def place_order(
     body: OrderCreate, deps: Deps, w: Annotated[Writer, Depends(writer("orders.create"))]
@@ -177,17 +202,22 @@ async def place_order(
         task_queue=deps.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
-    await answer(
-        deps.require_temporal().execute_update_with_start_workflow(
-            OrderWorkflow.place,
-            request,
-            start_workflow_operation=start,
-            id=f"place-{order_no}",
-            rpc_timeout=UPDATE_RPC_TIMEOUT,
-        ),
-        kind="order",
-        ident=order_no,
-    )
+    try:
+        await answer(
+            deps.require_temporal().execute_update_with_start_workflow(
+                OrderWorkflow.place,
+                request,
+                start_workflow_operation=start,
+                id=f"place-{order_no}",
+                rpc_timeout=UPDATE_RPC_TIMEOUT,
+            ),
+            kind="order",
+            ident=order_no,
+        )
+    except Exception:
+        if body.flash_sale_id is not None:
+            await give_back_unstarted_claim(deps, order_no)
+        raise
     await w.commit("order.place", "order", order_no, {"lines": len(body.lines)})
     return await order_public(w.session, order_no, unmasked=sends_contact(w.principal))
 

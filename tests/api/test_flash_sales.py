@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from sqlalchemy import func, select, text
+from temporalio.service import RPCError, RPCStatusCode
 
 from models.db import FlashClaim, Order
 from tests.support.flash_sales import (
@@ -262,6 +263,46 @@ async def test_a_unit_given_back_after_sold_out_answers_is_sold_to_the_next_buye
     assert (shown["sold"], shown["remaining"], shown["released_orders"]) == (1, 0, 1)
     late = problem(await buy(api, sale["id"], sku, customer_id=1203, key="flash-1203"), 409)
     assert late["errors"][0]["reason"] == "sold_out"
+
+
+async def test_a_claim_whose_order_never_starts_gives_its_unit_back_to_the_campaign(
+    stack: Stack, api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim commits before the order's workflow starts; when that start fails and no
+    workflow has the order's id, the unit goes back to the campaign for the next buyer."""
+    ops = await staff(api, "ops")
+    [sku] = await skus_in(stack, "SH01")
+    sh01 = await warehouse_id(stack, "SH01")
+    sale = await create_flash_sale(
+        api, ops, sku_id=sku, warehouse_id=sh01, price_fen=1, quantity=1, limit=1
+    )
+    await wait_flash_status(api, sale["id"], "open", ops)
+
+    async def unavailable(*_args: object, **_kwargs: object) -> None:
+        raise RPCError("Temporal is unavailable", RPCStatusCode.UNAVAILABLE, b"")
+
+    monkeypatch.setattr(stack.client, "execute_update_with_start_workflow", unavailable)
+    failed = await buy(api, sale["id"], sku, customer_id=1301, key="flash-1301")
+    monkeypatch.undo()
+    assert failed.status_code == 503, failed.text
+    async with stack.sessions() as session:
+        claim = await session.scalar(
+            select(FlashClaim).where(
+                FlashClaim.flash_sale_id == sale["id"], FlashClaim.customer_id == 1301
+            )
+        )
+    assert claim is not None and (claim.status, claim.returned_to) == ("released", "campaign")
+    shown = await flash_sale(api, sale["id"], ops)
+    assert (shown["sold"], shown["remaining"], shown["held"]) == (0, 1, 1)
+
+    second = await buy(api, sale["id"], sku, customer_id=1302, key="flash-1302")
+    assert second.status_code == 201, second.text  # the unit was sellable again
+    retried = await buy(api, sale["id"], sku, customer_id=1301, key="flash-1301")
+    assert retried.status_code != 201, retried.text  # its claim went back: never sold twice
+    assert await orders_started(stack, 1302) == 1
+    shown = await flash_sale(api, sale["id"], ops)
+    assert (shown["sold"], shown["remaining"]) == (1, 0)
+    assert (await reservations(stack, second.json()["order_no"]))[0].quantity == 1
 
 
 async def test_the_schedule_opens_the_window_and_its_end_closes_it(
