@@ -11,6 +11,7 @@ units on order lines), customers above the limit, refusals by reason and their l
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 from collections import Counter
@@ -196,7 +197,9 @@ async def _one_sale(
         f"{sale['price_fen']} fen, limit {sale['per_customer_limit']}")  # fmt: skip
     # The buyers are customers the storefront knows (an unknown one is refused with 422).
     await _stack.known_customers(stack.sessions, 10_000, args.flash_buyers - args.flash_repeat)
+    cpu_before = cpu_seconds(stack.up_pid)
     answers, refused, accepted, wall = await _rush(http, sale, sku, args, in_flight)
+    cpu = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_seconds(stack.up_pid).items()}
     again, winners = await _again(stack, http, sale, sku)
     found = await _checks(stack, sale)
     units = sale["total"]
@@ -230,6 +233,10 @@ async def _one_sale(
          "met" if p99 <= 0.250 else "MISSED"),
         (f"{label}: 201 p50 / p99",
          f"{ms(percentile(accepted, 50))} / {ms(percentile(accepted, 99))}", "", "", "", ""),
+        (f"{label}: CPU per request, API / PostgreSQL / Temporal+worker",
+         " / ".join(f"{1000 * cpu.get(k, 0.0) / args.flash_buyers:.1f} ms"
+                    for k in ("api", "postgres", "rest")),
+         f"{wall:.0f} s wall", "", "", ""),
         (f"{label}: other answers", str(others), str(dict(answers)) if others else "", "",
          "= 0", ""),
     ]  # fmt: skip
@@ -259,3 +266,35 @@ async def _winners(stack: Stack, sale_id: int) -> list[int]:
                  "AND status <> 'released' ORDER BY customer_id"), {"f": sale_id},
         )  # fmt: skip
         return [int(c) for c in found]
+
+
+def cpu_seconds(up_pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by the `houtai up` tree's processes, as the API,
+    PostgreSQL (every backend) and the rest (Temporal, the worker, the sandboxes): a cost per
+    request that the machine's other load does not blur as it blurs latency. Linux /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found: dict[str, float] = {}
+    todo = list(children.get(up_pid, []))
+    tick = os.sysconf("SC_CLK_TCK")
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                command = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        kind = ("api" if "workers.cli api" in command
+                else "postgres" if "postgres" in command else "rest")  # fmt: skip
+        found[kind] = found.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return found

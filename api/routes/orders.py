@@ -117,9 +117,9 @@ async def flash_gate(w: Writer, body: OrderCreate, today: date) -> str:
         raise unknown_customer(body.customer_id)
     if others:
         raise invalid("lines", "a flash sale order has exactly one line, the sale's SKU")
-    if seen.refusal is not None:
-        await w.session.rollback()
-        raise flash_refused(seen.refusal, body, line.sku_id)
+    if seen.refusal is not None:  # nothing was written: the refusal's audit row is all
+        detail = {"flash_sale_id": body.flash_sale_id, "reason": seen.refusal}
+        raise await w.refuse(flash_refused(seen.refusal, body, line.sku_id), detail)
     found = await flash_sales.claim(
         w.session,
         flash_sale_id=body.flash_sale_id,

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select, text
 from temporalio.service import RPCError, RPCStatusCode
 
-from models.db import FlashClaim, Order
+from models.db import AuditEntry, FlashClaim, Order
 from tests.support.flash_sales import (
     buy,
     campaign_movements,
@@ -226,6 +226,19 @@ async def test_refused_buyers_are_answered_while_another_transaction_holds_the_s
             )
         )
     assert keys == 0  # refused: no order number taken for either key
+    async with stack.sessions() as session:
+        audited = (
+            await session.execute(
+                select(AuditEntry.action, AuditEntry.status_code, AuditEntry.actor_type,
+                       AuditEntry.detail["reason"].as_string())
+                .where(AuditEntry.detail["flash_sale_id"].as_integer() == sale["id"])
+                .order_by(AuditEntry.id)
+            )
+        ).all()  # fmt: skip
+    assert sorted(tuple(row) for row in audited) == [  # one row per refusal, as every write
+        ("POST /v1/orders", 409, "api_key", "over_limit"),
+        ("POST /v1/orders", 409, "api_key", "sold_out"),
+    ]
 
 
 async def test_a_unit_given_back_after_sold_out_answers_is_sold_to_the_next_buyer_at_once(
