@@ -149,8 +149,9 @@ async def _rush(
 
 
 def _reason(answer: httpx.Response) -> str:
-    errors = answer.json().get("errors") or [{}]
-    return str(errors[0].get("reason", "other"))
+    problem = answer.json()
+    errors = problem.get("errors") or [{}]  # the gate's reason, else the workflow's refusal
+    return str(errors[0].get("reason") or errors[0].get("type") or problem.get("type", "other"))
 
 
 async def _again(stack: Stack, http: Http, sale: Any, sku: int) -> tuple[Counter[str], int]:

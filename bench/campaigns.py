@@ -42,6 +42,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     add("--only", default=",".join(SECTIONS),
         help=f"the parts to run, comma-separated [{','.join(SECTIONS)}]")  # fmt: skip
     add("--quick", action="store_true", help="smoke runs: 10,000 customers, 20 groups")
+    add("--startup-timeout", type=int, default=300,
+        help="seconds `houtai up` may take to get ready (a busy machine) [300]")  # fmt: skip
     add("--customers", type=int, default=None, help="coupons: segment size [100,000]")
     add("--clients", type=int, default=50, help="create-order baseline: clients [50]")
     add("--create-requests", type=int, default=300, help="baseline: measured calls [300]")
@@ -69,7 +71,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 async def run(args: argparse.Namespace) -> list[Row]:
     began = time.perf_counter()
-    async with _stack.running_stack() as stack:
+    async with _stack.running_stack(startup_timeout_s=args.startup_timeout) as stack:
         say(f"[stack] up in {time.perf_counter() - began:.1f} s in {stack.workdir}")
         args.raw_queue = f"{stack.task_queue}-raw"
         raw_worker = Worker(
