@@ -270,9 +270,10 @@ async def _winners(stack: Stack, sale_id: int) -> list[int]:
 
 
 def cpu_seconds(up_pid: int) -> dict[str, float]:
-    """CPU seconds (user + system) used so far by the `houtai up` tree's processes, as the API,
-    PostgreSQL (every backend) and the rest (Temporal, the worker, the sandboxes): a cost per
-    request that the machine's other load does not blur as it blurs latency. Linux /proc."""
+    """CPU seconds (user + system) used so far by the `houtai up` tree's live processes, as the
+    API, PostgreSQL (its live backends: one that exits between two readings takes its seconds
+    with it, so that figure is a floor) and the rest (Temporal, the worker, the sandboxes): a
+    cost per request that the machine's other load does not blur as it blurs latency."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
