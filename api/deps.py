@@ -351,6 +351,25 @@ class Writer:
         await self.session.commit()
         self.request.state.audited = True
 
+    async def refuse(self, problem: Problem, detail: dict[str, Any] | None = None) -> Problem:
+        """A refusal decided inside this request's transaction (a flash sale's 409): the audit
+        row the audit middleware would write for it (the route, the answer's status) commits in
+        that transaction, so a refusal costs one transaction, not a second one for its row.
+        Returns the problem to raise."""
+        route = self.request.scope.get("route")
+        self.session.add(
+            audit_entry(
+                self.request,
+                self.principal,
+                action=f"{self.request.method} {getattr(route, 'path', self.request.url.path)}",
+                status_code=problem.status,
+                detail=detail,
+            )
+        )
+        await self.session.commit()
+        self.request.state.audited = True
+        return problem
+
 
 def audit_entry(
     request: Request,

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.errors import invalid, not_found
+from api.errors import Problem, invalid, not_found
 from api.schemas.orders import (
     ContactPublic,
     OrderLinePublic,
@@ -27,11 +27,16 @@ async def require_known_customer(session: AsyncSession, api_key_id: int, custome
     """An order names a customer its storefront has upserted (DESIGN §6.7): else 422, before an
     order number is taken or anything reserved."""
     if not await customers.is_known(session, api_key_id, customer_id):
-        raise invalid(
-            "customer_id",
-            f"customer {customer_id} is unknown to this storefront: "
-            f"PUT /v1/customers/{customer_id} first",
-        )
+        raise unknown_customer(customer_id)
+
+
+def unknown_customer(customer_id: int) -> Problem:
+    """The 422 of an order naming a customer its storefront has not upserted."""
+    return invalid(
+        "customer_id",
+        f"customer {customer_id} is unknown to this storefront: "
+        f"PUT /v1/customers/{customer_id} first",
+    )
 
 
 def contact_of(order: Order, *, masked: bool) -> ContactPublic:

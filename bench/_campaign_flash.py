@@ -11,6 +11,7 @@ units on order lines), customers above the limit, refusals by reason and their l
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 from collections import Counter
@@ -26,7 +27,7 @@ from _stack import SHOP, Stack, ms, ok, percentile, say
 from sqlalchemy import text
 
 Row = tuple[str, ...]
-FLASH_DEFAULTS = {"buyers": 5000, "units": 100, "in_flight": 500, "repeat": 500, "limit": 1}
+FLASH_DEFAULTS = {"buyers": 5000, "units": 100, "in_flight": "50,500", "repeat": 500, "limit": 1}
 
 
 async def _flash_sku(stack: Stack, exclude: set[int], units: int) -> tuple[int, int, int]:
@@ -110,7 +111,7 @@ def _body(sale: Any, sku: int, key: str, customer: int) -> dict[str, Any]:
 
 
 async def _rush(
-    http: Http, sale: Any, sku: int, args: Any
+    http: Http, sale: Any, sku: int, args: Any, in_flight: int
 ) -> tuple[Counter[str], list[float], list[float], float]:
     """Distinct customers and `repeat` of them twice, shuffled, all started at once with
     `in_flight` requests at a time: answers by kind, refusal and acceptance latencies, wall s."""
@@ -118,7 +119,7 @@ async def _rush(
     customers = [10_000 + i for i in range(distinct)]
     customers += [10_000 + i for i in range(args.flash_repeat)]
     random.Random(7).shuffle(customers)
-    gate = asyncio.Semaphore(args.flash_in_flight)
+    gate = asyncio.Semaphore(in_flight)
     answers: Counter[str] = Counter()
     refused: list[float] = []
     accepted: list[float] = []
@@ -148,8 +149,9 @@ async def _rush(
 
 
 def _reason(answer: httpx.Response) -> str:
-    errors = answer.json().get("errors") or [{}]
-    return str(errors[0].get("reason", "other"))
+    problem = answer.json()
+    errors = problem.get("errors") or [{}]  # the gate's reason, else the workflow's refusal
+    return str(errors[0].get("reason") or errors[0].get("type") or problem.get("type", "other"))
 
 
 async def _again(stack: Stack, http: Http, sale: Any, sku: int) -> tuple[Counter[str], int]:
@@ -164,17 +166,41 @@ async def _again(stack: Stack, http: Http, sale: Any, sku: int) -> tuple[Counter
     return again, len(winners)
 
 
+def in_flight_counts(text_: str) -> list[int]:
+    """`--flash-in-flight` "50,500": one flash sale per count, in that order."""
+    return [int(n) for n in text_.split(",") if n.strip()]
+
+
 async def flash_sale_rows(stack: Stack, http: Http, args: Any) -> list[Row]:
-    """The create-order baseline (bench/orders.py scenario a) and the flash sale, as table rows."""
+    """The create-order baseline (bench/orders.py scenario a), then one flash sale (its own SKU,
+    the same buyers) per `--flash-in-flight` count, as table rows."""
     rows, baseline_p50, baseline_p99 = await _baseline(stack, http, args)
-    sku, warehouse, price = await _flash_sku(stack, set(args.pool), args.flash_units)
+    used = set(args.pool)
+    for in_flight in in_flight_counts(str(args.flash_in_flight)):
+        rows += await _one_sale(stack, http, args, in_flight, used, baseline_p50, baseline_p99)
+    return rows
+
+
+async def _one_sale(
+    stack: Stack,
+    http: Http,
+    args: Any,
+    in_flight: int,
+    used: set[int],
+    baseline_p50: float,
+    baseline_p99: float,
+) -> list[Row]:
+    sku, warehouse, price = await _flash_sku(stack, used, args.flash_units)
+    used.add(sku)
     before_reserved = await _checks_stock(stack, sku, warehouse)
     sale, _ops = await _create_sale(http, sku, warehouse, price, args)
     say(f"[flash] {sale['flash_no']} open: {sale['total']} units of SKU {sku} at "
         f"{sale['price_fen']} fen, limit {sale['per_customer_limit']}")  # fmt: skip
     # The buyers are customers the storefront knows (an unknown one is refused with 422).
     await _stack.known_customers(stack.sessions, 10_000, args.flash_buyers - args.flash_repeat)
-    answers, refused, accepted, wall = await _rush(http, sale, sku, args)
+    cpu_before = cpu_seconds(stack.up_pid)
+    answers, refused, accepted, wall = await _rush(http, sale, sku, args, in_flight)
+    cpu = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_seconds(stack.up_pid).items()}
     again, winners = await _again(stack, http, sale, sku)
     found = await _checks(stack, sale)
     units = sale["total"]
@@ -183,15 +209,14 @@ async def flash_sale_rows(stack: Stack, http: Http, args: Any) -> list[Row]:
     ordered = reserved_gap - found["campaign_held"]
     oversold = max(0, max(found["claimed_units"], found["held_units"], found["line_units"],
                           ordered, answers["201"]) - units)  # fmt: skip
-    say(f"[flash] {wall:.1f} s for {args.flash_buyers} buyers; answers {dict(answers)}; "
-        f"winners again {dict(again)}; {found}")  # fmt: skip
+    say(f"[flash] {wall:.1f} s for {args.flash_buyers} buyers, {in_flight} in flight; "
+        f"answers {dict(answers)}; winners again {dict(again)}; {found}")  # fmt: skip
     p50, p99 = percentile(refused, 50), percentile(refused, 99)
-    label = f"flash sale, {args.flash_buyers} buyers / {units} units"
+    label = f"flash sale, {args.flash_buyers} buyers / {units} units, {in_flight} in flight"
     exact = answers["201"] == found["orders"] == found["claims"] == units
     over_refused = again.get("409 over_limit", 0) == winners and found["over_limit"] == 0
     others = sum(n for k, n in answers.items() if k != "201" and not k.startswith("409"))
     return [
-        *rows,
         (f"{label}: orders accepted / existing", f"{answers['201']} / {found['orders']}",
          f"{units} units", "", f"= {units}", "met" if exact else "MISSED"),
         (f"{label}: oversold", str(oversold), "", "", "= 0", "MISSED" if oversold else "met"),
@@ -209,6 +234,10 @@ async def flash_sale_rows(stack: Stack, http: Http, args: Any) -> list[Row]:
          "met" if p99 <= 0.250 else "MISSED"),
         (f"{label}: 201 p50 / p99",
          f"{ms(percentile(accepted, 50))} / {ms(percentile(accepted, 99))}", "", "", "", ""),
+        (f"{label}: CPU per request, API / PostgreSQL / Temporal+worker",
+         " / ".join(f"{1000 * cpu.get(k, 0.0) / args.flash_buyers:.1f} ms"
+                    for k in ("api", "postgres", "rest")),
+         f"{wall:.0f} s wall", "", "", ""),
         (f"{label}: other answers", str(others), str(dict(answers)) if others else "", "",
          "= 0", ""),
     ]  # fmt: skip
@@ -238,3 +267,36 @@ async def _winners(stack: Stack, sale_id: int) -> list[int]:
                  "AND status <> 'released' ORDER BY customer_id"), {"f": sale_id},
         )  # fmt: skip
         return [int(c) for c in found]
+
+
+def cpu_seconds(up_pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by the `houtai up` tree's live processes, as the
+    API, PostgreSQL (its live backends: one that exits between two readings takes its seconds
+    with it, so that figure is a floor) and the rest (Temporal, the worker, the sandboxes): a
+    cost per request that the machine's other load does not blur as it blurs latency."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found: dict[str, float] = {}
+    todo = list(children.get(up_pid, []))
+    tick = os.sysconf("SC_CLK_TCK")
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                command = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        kind = ("api" if "workers.cli api" in command
+                else "postgres" if "postgres" in command else "rest")  # fmt: skip
+        found[kind] = found.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return found

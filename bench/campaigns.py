@@ -42,6 +42,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     add("--only", default=",".join(SECTIONS),
         help=f"the parts to run, comma-separated [{','.join(SECTIONS)}]")  # fmt: skip
     add("--quick", action="store_true", help="smoke runs: 10,000 customers, 20 groups")
+    add("--startup-timeout", type=int, default=300,
+        help="seconds `houtai up` may take to get ready (a busy machine) [300]")  # fmt: skip
     add("--customers", type=int, default=None, help="coupons: segment size [100,000]")
     add("--clients", type=int, default=50, help="create-order baseline: clients [50]")
     add("--create-requests", type=int, default=300, help="baseline: measured calls [300]")
@@ -49,8 +51,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     d = _campaign_flash.FLASH_DEFAULTS
     add("--flash-buyers", type=int, default=d["buyers"], help=f"flash: buyers [{d['buyers']}]")
     add("--flash-units", type=int, default=d["units"], help=f"flash: units [{d['units']}]")
-    add("--flash-in-flight", type=int, default=d["in_flight"],
-        help=f"flash: requests in flight [{d['in_flight']}]")  # fmt: skip
+    add("--flash-in-flight", default=d["in_flight"],
+        help="flash: requests in flight, comma-separated: one sale for each "
+        f"[{d['in_flight']}: the baseline's 50 clients, then a storefront's 500]")  # fmt: skip
     add("--flash-repeat", type=int, default=d["repeat"],
         help=f"flash: buyers who come twice [{d['repeat']}]")  # fmt: skip
     add("--flash-limit", type=int, default=d["limit"], help=f"flash: per customer [{d['limit']}]")
@@ -68,14 +71,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 async def run(args: argparse.Namespace) -> list[Row]:
     began = time.perf_counter()
-    async with _stack.running_stack() as stack:
+    async with _stack.running_stack(startup_timeout_s=args.startup_timeout) as stack:
         say(f"[stack] up in {time.perf_counter() - began:.1f} s in {stack.workdir}")
         args.raw_queue = f"{stack.task_queue}-raw"
         raw_worker = Worker(
             stack.client, task_queue=args.raw_queue, workflows=[BareWorkflow], activities=[noop]
         )
         rows: list[Row] = []
-        connections = max(500, args.flash_in_flight)
+        connections = max(500, *_campaign_flash.in_flight_counts(str(args.flash_in_flight)))
         async with raw_worker, http_clients(stack, connections) as http:
             if "flash" in args.only.split(","):
                 rows += await _campaign_flash.flash_sale_rows(stack, http, args)

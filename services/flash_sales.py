@@ -104,6 +104,74 @@ _GATE = text(
 )
 
 
+# The look before the gate (DESIGN §6.8: "the gate that says no is cheap"): one read of what is
+# committed, by primary keys, that writes nothing and takes no lock, so it never waits behind a
+# buyer whose claim is not committed yet. Whatever it refuses, the gate would refuse too at that
+# moment (the same order of reasons: not open, over the limit, sold out); it never accepts: a
+# buyer it lets through meets the gate, which alone decides. A unit given back is visible to
+# the next look at once (there is nothing to forget). A storefront key that already has its
+# order goes to the gate, which answers `already`, so a resent request finds its order.
+_LOOK = text(
+    """
+    SELECT
+        EXISTS (SELECT 1 FROM customers c
+                WHERE c.api_key_id = :key AND c.customer_key = :customer) AS known,
+        EXISTS (SELECT 1 FROM order_numbers n
+                WHERE n.api_key_id = :key AND n.client_order_key = :client_key) AS keyed,
+        s.status = 'open' AND s.sku_id = :sku AS open,
+        :q > s.per_customer_limit
+            OR COALESCE(b.bought, 0) + :q > s.per_customer_limit AS over_limit,
+        s.sold + :q > s.total AS sold_out
+    FROM (SELECT 1) one
+    LEFT JOIN flash_sales s ON s.id = :sale
+    LEFT JOIN flash_buyers b ON b.flash_sale_id = s.id AND b.customer_id = :customer
+    """
+)
+
+
+@dataclass(frozen=True)
+class Look:
+    known: bool  # the storefront has upserted the customer
+    refusal: GateAnswer | None  # what the gate would answer now, or None: ask the gate
+
+
+async def look(
+    session: AsyncSession,
+    *,
+    flash_sale_id: int,
+    api_key_id: int,
+    client_key: str,
+    customer_id: int,
+    sku_id: int,
+    quantity: int,
+) -> Look:
+    """Whether the customer is known, and the gate's refusal if the committed figures already
+    give it: one read by primary keys, no write, no lock, no number taken."""
+    row = (
+        await session.execute(
+            _LOOK,
+            {
+                "sale": flash_sale_id,
+                "sku": sku_id,
+                "q": quantity,
+                "customer": customer_id,
+                "key": api_key_id,
+                "client_key": client_key,
+            },
+        )
+    ).one()
+    refusal: GateAnswer | None = None
+    if row.keyed:
+        refusal = None  # its order exists: the gate answers `already`
+    elif not row.open:  # also a sale that does not exist
+        refusal = "not_open"
+    elif row.over_limit:
+        refusal = "over_limit"
+    elif row.sold_out:
+        refusal = "sold_out"
+    return Look(known=bool(row.known), refusal=refusal)
+
+
 @dataclass(frozen=True)
 class GateResult:
     answer: GateAnswer
@@ -345,6 +413,30 @@ async def release_order(
     found.returned_to = "campaign" if back_to_campaign else "stock"
     await session.flush()
     return units
+
+
+async def release_unstarted(
+    session: AsyncSession, order_no: str, actor: str = "system:order"
+) -> bool:
+    """The units of a claim whose order never started (its Update-with-Start failed and no
+    workflow has that id) go back, to the campaign while it is open, so the next buyer may take
+    them. Only a claim still `claimed`: one its order has reserved belongs to a running order,
+    which gives it back itself. Should the order start after all, its reserve finds the claim
+    released and refuses the order: nothing is sold twice. True if units went back."""
+    found = await session.get(FlashClaim, order_no)
+    if found is None or found.status != "claimed":
+        return False
+    await _locked_sale(session, found.flash_sale_id)
+    found = await session.scalar(
+        select(FlashClaim)
+        .where(FlashClaim.order_no == order_no)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if found is None or found.status != "claimed":
+        return False
+    await release_order(session, order_no, "the order never started", actor=actor)
+    return True
 
 
 # --- what staff watch -----------------------------------------------------------------------

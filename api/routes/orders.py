@@ -4,7 +4,8 @@ Placing is Update-with-Start on OrderWorkflow, so the answer is the priced, rese
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import logging
+from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request, Response
@@ -12,6 +13,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import (
     AppDeps,
@@ -26,7 +28,7 @@ from api.deps import (
     writer,
 )
 from api.errors import Problem, conflict, invalid
-from api.order_views import contact_of, order_public, require_known_customer
+from api.order_views import contact_of, order_public, require_known_customer, unknown_customer
 from api.pagination import Paging, fetch_page
 from api.routing import Routes
 from api.schemas.orders import (
@@ -62,6 +64,8 @@ from workflows.late_payment import LatePaymentRefundWorkflow, late_payment_id
 from workflows.order import OrderWorkflow
 
 router = Routes(prefix="/v1/orders", tags=["orders"])
+log = logging.getLogger(__name__)
+DESCRIBE_TIMEOUT = timedelta(seconds=10)
 REVEALED = ["name", "phone", "detail"]  # what a reveal shows; the audit row names these only
 Reader = Annotated[Principal, Depends(require("orders.read"))]
 OrderSort = Literal["-placed_at", "placed_at", "-payable_fen", "payable_fen"]
@@ -92,13 +96,30 @@ FLASH_REFUSALS = {
 
 
 async def flash_gate(w: Writer, body: OrderCreate, today: date) -> str:
-    """The flash sale's gate (DESIGN §6.8): one conditional statement claims the units and
-    numbers the order in this transaction, or the buyer is refused (409) having cost that one
-    statement, rolled back: no order, no workflow. The same key again finds its order."""
+    """The flash sale's gate (DESIGN §6.8). First a look at the committed figures (one read, no
+    write, no lock: services/flash_sales.py `look`), which also tells whether the customer is
+    known: a buyer it can already refuse is answered 409 at once, without waiting behind the
+    buyers being accepted. Then one conditional statement claims the units and numbers the
+    order in this transaction, or refuses (409), rolled back: no order, no workflow. The same
+    key again finds its order."""
     assert body.flash_sale_id is not None
-    if len(body.lines) != 1:
+    [line, *others] = body.lines
+    seen = await flash_sales.look(
+        w.session,
+        flash_sale_id=body.flash_sale_id,
+        api_key_id=w.principal.id,
+        client_key=body.client_order_key,
+        customer_id=body.customer_id,
+        sku_id=line.sku_id,
+        quantity=line.quantity,
+    )
+    if not seen.known:
+        raise unknown_customer(body.customer_id)
+    if others:
         raise invalid("lines", "a flash sale order has exactly one line, the sale's SKU")
-    [line] = body.lines
+    if seen.refusal is not None:  # nothing was written: the refusal's audit row is all
+        detail = {"flash_sale_id": body.flash_sale_id, "reason": seen.refusal}
+        raise await w.refuse(flash_refused(seen.refusal, body, line.sku_id), detail)
     found = await flash_sales.claim(
         w.session,
         flash_sale_id=body.flash_sale_id,
@@ -116,23 +137,48 @@ async def flash_gate(w: Writer, body: OrderCreate, today: date) -> str:
         return await order_number(
             w.session, api_key_id=w.principal.id, client_key=body.client_order_key, today=today
         )
-    detail = FLASH_REFUSALS[found.answer].format(
-        id=body.flash_sale_id, sku=line.sku_id, customer=body.customer_id
+    raise flash_refused(found.answer, body, line.sku_id)
+
+
+def flash_refused(answer: str, body: OrderCreate, sku_id: int) -> Problem:
+    detail = FLASH_REFUSALS[answer].format(
+        id=body.flash_sale_id, sku=sku_id, customer=body.customer_id
     )
-    raise conflict(detail, reason=found.answer, flash_sale_id=body.flash_sale_id)
+    return conflict(detail, reason=answer, flash_sale_id=body.flash_sale_id)
+
+
+async def give_back_unstarted_claim(deps: AppDeps, order_no: str) -> None:
+    """The gate's claim is committed before the order's workflow starts (so no buyer waits on
+    it): if that start failed and no workflow has the order's id, the claimed units go back to
+    the campaign instead of staying held for an order that does not exist. A started order
+    gives them back itself if it refuses; when Temporal cannot say, the claim stays (the same
+    request again places the order)."""
+    handle = deps.require_temporal().get_workflow_handle(f"order-{order_no}")
+    try:
+        await handle.describe(rpc_timeout=DESCRIBE_TIMEOUT)
+        return
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            return
+    async with deps.session_factory() as session:
+        if await flash_sales.release_unstarted(session, order_no):
+            await session.commit()
+            log.warning(
+                "flash claim given back: its order never started", extra={"order_no": order_no}
+            )
 
 
 @router.post("", status_code=201)
 async def place_order(
     body: OrderCreate, deps: Deps, w: Annotated[Writer, Depends(writer("orders.create"))]
 ) -> OrderPublic:
-    await require_known_customer(w.session, w.principal.id, body.customer_id)
     today = datetime.now(BUSINESS_TZ).date()
     if body.presale_id is not None and (body.flash_sale_id is not None or len(body.lines) != 1):
         raise invalid("lines", "a presale order has one line, the presale's SKU, no flash sale")
-    if body.flash_sale_id is not None:
+    if body.flash_sale_id is not None:  # the gate's look also knows the customer: one read
         order_no = await flash_gate(w, body, today)
     else:
+        await require_known_customer(w.session, w.principal.id, body.customer_id)
         order_no = await order_number(
             w.session, api_key_id=w.principal.id, client_key=body.client_order_key, today=today
         )
@@ -156,17 +202,22 @@ async def place_order(
         task_queue=deps.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
-    await answer(
-        deps.require_temporal().execute_update_with_start_workflow(
-            OrderWorkflow.place,
-            request,
-            start_workflow_operation=start,
-            id=f"place-{order_no}",
-            rpc_timeout=UPDATE_RPC_TIMEOUT,
-        ),
-        kind="order",
-        ident=order_no,
-    )
+    try:
+        await answer(
+            deps.require_temporal().execute_update_with_start_workflow(
+                OrderWorkflow.place,
+                request,
+                start_workflow_operation=start,
+                id=f"place-{order_no}",
+                rpc_timeout=UPDATE_RPC_TIMEOUT,
+            ),
+            kind="order",
+            ident=order_no,
+        )
+    except Exception:
+        if body.flash_sale_id is not None:
+            await give_back_unstarted_claim(deps, order_no)
+        raise
     await w.commit("order.place", "order", order_no, {"lines": len(body.lines)})
     return await order_public(w.session, order_no, unmasked=sends_contact(w.principal))
 

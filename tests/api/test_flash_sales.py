@@ -12,9 +12,10 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from temporalio.service import RPCError, RPCStatusCode
 
-from models.db import FlashClaim, Order
+from models.db import AuditEntry, FlashClaim, Order
 from tests.support.flash_sales import (
     buy,
     campaign_movements,
@@ -180,6 +181,141 @@ async def test_an_unpaid_flash_order_gives_its_unit_back_to_the_campaign(
 
     second = await buy(api, sale["id"], sku, customer_id=902, key="flash-902")
     assert second.status_code == 201, second.text  # the next buyer takes the unit
+
+
+async def test_refused_buyers_are_answered_while_another_transaction_holds_the_sale_row(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    """A sold-out or over-limit buyer is refused from the committed figures: not queued behind
+    a transaction holding the sale's row (an order taking its unit, a release), which is still
+    open when the answers arrive."""
+    ops = await staff(api, "ops")
+    [sku] = await skus_in(stack, "SH01")
+    sh01 = await warehouse_id(stack, "SH01")
+    sale = await create_flash_sale(
+        api, ops, sku_id=sku, warehouse_id=sh01, price_fen=1, quantity=1, limit=1
+    )
+    await wait_flash_status(api, sale["id"], "open", ops)
+    first = await buy(api, sale["id"], sku, customer_id=1101, key="flash-1101")
+    assert first.status_code == 201, first.text
+
+    async with stack.sessions() as holder:  # holds the row as the order's reserve step does
+        held = await holder.execute(
+            text("UPDATE flash_sales SET held = held WHERE id = :id RETURNING sold, total"),
+            {"id": sale["id"]},
+        )
+        assert tuple(held.one()) == (1, 1)
+        sold_out, again = await asyncio.wait_for(  # a buyer waiting on the row would hang here
+            asyncio.gather(
+                buy(api, sale["id"], sku, customer_id=1102, key="flash-1102"),
+                buy(api, sale["id"], sku, customer_id=1101, key="flash-1101b"),
+            ),
+            timeout=60,
+        )
+        assert holder.in_transaction()  # the row is still held: nobody waited for it
+        await holder.rollback()
+    assert problem(sold_out, 409)["errors"][0]["reason"] == "sold_out"
+    assert problem(again, 409)["errors"][0]["reason"] == "over_limit"
+    assert await orders_started(stack, 1102) == 0
+    assert await orders_started(stack, 1101) == 1
+    async with stack.sessions() as session:
+        keys = await session.scalar(
+            text(
+                "SELECT count(*) FROM order_numbers "
+                "WHERE client_order_key IN ('flash-1102', 'flash-1101b')"
+            )
+        )
+    assert keys == 0  # refused: no order number taken for either key
+    async with stack.sessions() as session:
+        audited = (
+            await session.execute(
+                select(AuditEntry.action, AuditEntry.status_code, AuditEntry.actor_type,
+                       AuditEntry.detail["reason"].as_string())
+                .where(AuditEntry.detail["flash_sale_id"].as_integer() == sale["id"])
+                .order_by(AuditEntry.id)
+            )
+        ).all()  # fmt: skip
+    assert sorted(tuple(row) for row in audited) == [  # one row per refusal, as every write
+        ("POST /v1/orders", 409, "api_key", "over_limit"),
+        ("POST /v1/orders", 409, "api_key", "sold_out"),
+    ]
+
+
+async def test_a_unit_given_back_after_sold_out_answers_is_sold_to_the_next_buyer_at_once(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    """Nothing remembers "sold out": the first buyer after the unit comes back gets it."""
+    ops = await staff(api, "ops")
+    [sku] = await skus_in(stack, "SH01")
+    sh01 = await warehouse_id(stack, "SH01")
+    sale = await create_flash_sale(
+        api, ops, sku_id=sku, warehouse_id=sh01, price_fen=1, quantity=1, limit=1
+    )
+    await wait_flash_status(api, sale["id"], "open", ops)
+    first = await buy(api, sale["id"], sku, customer_id=1201, key="flash-1201")
+    assert first.status_code == 201, first.text
+    for n in range(3):
+        refused = problem(await buy(api, sale["id"], sku, customer_id=1202, key=f"k{n}"), 409)
+        assert refused["errors"][0]["reason"] == "sold_out"
+
+    number = first.json()["order_no"]
+    cancelled = await api.post(
+        f"/v1/orders/{number}/cancel", json={"reason": "不想要了"}, headers=SHOP
+    )
+    assert cancelled.status_code == 200, cancelled.text
+
+    async def released() -> FlashClaim | None:
+        async with stack.sessions() as session:
+            claim = await session.get(FlashClaim, number)
+        return claim if claim is not None and claim.status == "released" else None
+
+    assert (await eventually(released, "the unit given back")).returned_to == "campaign"
+    second = await buy(api, sale["id"], sku, customer_id=1202, key="flash-1202")
+    assert second.status_code == 201, second.text  # the very next request, no wait
+    shown = await flash_sale(api, sale["id"], ops)
+    assert (shown["sold"], shown["remaining"], shown["released_orders"]) == (1, 0, 1)
+    late = problem(await buy(api, sale["id"], sku, customer_id=1203, key="flash-1203"), 409)
+    assert late["errors"][0]["reason"] == "sold_out"
+
+
+async def test_a_claim_whose_order_never_starts_gives_its_unit_back_to_the_campaign(
+    stack: Stack, api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim commits before the order's workflow starts; when that start fails and no
+    workflow has the order's id, the unit goes back to the campaign for the next buyer."""
+    ops = await staff(api, "ops")
+    [sku] = await skus_in(stack, "SH01")
+    sh01 = await warehouse_id(stack, "SH01")
+    sale = await create_flash_sale(
+        api, ops, sku_id=sku, warehouse_id=sh01, price_fen=1, quantity=1, limit=1
+    )
+    await wait_flash_status(api, sale["id"], "open", ops)
+
+    async def unavailable(*_args: object, **_kwargs: object) -> None:
+        raise RPCError("Temporal is unavailable", RPCStatusCode.UNAVAILABLE, b"")
+
+    monkeypatch.setattr(stack.client, "execute_update_with_start_workflow", unavailable)
+    failed = await buy(api, sale["id"], sku, customer_id=1301, key="flash-1301")
+    monkeypatch.undo()
+    assert failed.status_code == 503, failed.text
+    async with stack.sessions() as session:
+        claim = await session.scalar(
+            select(FlashClaim).where(
+                FlashClaim.flash_sale_id == sale["id"], FlashClaim.customer_id == 1301
+            )
+        )
+    assert claim is not None and (claim.status, claim.returned_to) == ("released", "campaign")
+    shown = await flash_sale(api, sale["id"], ops)
+    assert (shown["sold"], shown["remaining"], shown["held"]) == (0, 1, 1)
+
+    second = await buy(api, sale["id"], sku, customer_id=1302, key="flash-1302")
+    assert second.status_code == 201, second.text  # the unit was sellable again
+    retried = await buy(api, sale["id"], sku, customer_id=1301, key="flash-1301")
+    assert retried.status_code != 201, retried.text  # its claim went back: never sold twice
+    assert await orders_started(stack, 1302) == 1
+    shown = await flash_sale(api, sale["id"], ops)
+    assert (shown["sold"], shown["remaining"]) == (1, 0)
+    assert (await reservations(stack, second.json()["order_no"]))[0].quantity == 1
 
 
 async def test_the_schedule_opens_the_window_and_its_end_closes_it(
