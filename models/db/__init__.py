@@ -52,6 +52,15 @@ from models.db.purchase_orders import (
 from models.db.purchasing import Supplier, SupplierProduct
 from models.db.putaway import PutawayPut, PutawayTask
 from models.db.reconciliation import ReconciliationDifference, ReconciliationRun
+from models.db.reports_orders import (
+    AfterSaleDecisionDay,
+    AfterSaleReasonDay,
+    AfterSaleSkuDay,
+    HandoverTimeDay,
+    OrderCancelDay,
+    OrderFunnelDay,
+    SkuSoldDay,
+)
 from models.db.stock_counts import StockCount, StockCountEntry, StockCountLocation
 from models.db.transfers import Transfer, TransferEvent, TransferLine
 from models.db.warehouse import Location, Warehouse, WarehouseRegionPriority
@@ -68,7 +77,10 @@ from models.db.waves import (
 
 __all__ = [
     "AfterSale",
+    "AfterSaleDecisionDay",
     "AfterSaleLine",
+    "AfterSaleReasonDay",
+    "AfterSaleSkuDay",
     "ApiKey",
     "AuditEntry",
     "Base",
@@ -92,6 +104,7 @@ __all__ = [
     "GroupBuy",
     "GroupBuyMember",
     "GroupBuyOffer",
+    "HandoverTimeDay",
     "LevelChange",
     "Location",
     "LocationStock",
@@ -105,7 +118,9 @@ __all__ = [
     "NotificationRead",
     "NotificationSubscription",
     "Order",
+    "OrderCancelDay",
     "OrderEvent",
+    "OrderFunnelDay",
     "OrderLine",
     "OrderNumber",
     "OrderRefund",
@@ -144,6 +159,7 @@ __all__ = [
     "RolePermission",
     "Segment",
     "Sku",
+    "SkuSoldDay",
     "Spu",
     "StaffBadge",
     "Stock",
