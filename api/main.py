@@ -43,6 +43,7 @@ from api.routes import (
     putaway,
     receipt_notes,
     replenishment,
+    reports_orders,
     roles,
     segments,
     stock,
@@ -175,6 +176,7 @@ def create_app(deps: AppDeps | None = None, settings: Settings | None = None) ->
         loyalty,
         notifications,
         group_buys,
+        reports_orders,
     ):
         app.include_router(module.router)
     docs.install(app)

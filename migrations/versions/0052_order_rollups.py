@@ -44,7 +44,7 @@ CREATE FUNCTION roll_order_event() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     d date := order_report_day(NEW.at);
     k integer;
-    kind varchar(20);
+    cancel_k varchar(20);
     paid timestamptz;
     wh integer;
     a record;
@@ -92,13 +92,13 @@ BEGIN
                 ON CONFLICT (day, api_key_id) DO UPDATE SET completed = f.completed + 1;
         END IF;
     ELSIF NEW.step = 'cancelled' THEN
-        SELECT api_key_id, coalesce(cancel_kind, 'other') INTO k, kind
+        SELECT api_key_id, coalesce(cancel_kind, 'other') INTO k, cancel_k
             FROM orders WHERE order_no = NEW.order_no;
         IF k IS NOT NULL THEN
             INSERT INTO order_funnel_days AS f (day, api_key_id, cancelled) VALUES (d, k, 1)
                 ON CONFLICT (day, api_key_id) DO UPDATE SET cancelled = f.cancelled + 1;
             INSERT INTO order_cancel_days AS c (day, api_key_id, kind, orders)
-                VALUES (d, k, kind, 1)
+                VALUES (d, k, cancel_k, 1)
                 ON CONFLICT (day, api_key_id, kind) DO UPDATE SET orders = c.orders + 1;
         END IF;
     ELSIF NEW.step IN ('after_sale_requested', 'after_sale_approved', 'after_sale_rejected',
