@@ -169,7 +169,7 @@ async def make_data_set(session_factory: SessionFactory, sku_x: int, sh: int, gz
         b = ApiKey(name="shop-b", prefix="rptB0001", key_hash="y" * 64, role="storefront")
         x = await session.get(Sku, sku_x)
         assert x is not None
-        y = Sku(spu_id=x.spu_id, code="P1-250", name="坚果礼盒 250g", barcode="6900000000099",
+        y = Sku(spu_id=x.spu_id, code="RPT-Y-250", name="坚果礼盒 250g", barcode="6999000000099",
                 weight_g=260, volume_cm3=1500, list_price_fen=5900)  # fmt: skip
         session.add_all([a, b, y])
         await session.commit()
