@@ -46,7 +46,8 @@ MAX_DAYS: Final = 3_660  # ten years of days
 MAX_LIMIT: Final = 500
 RESOLUTION: Final = (
     "quarter-octave buckets of minutes: bucket i holds [2^(i/4)-1, 2^((i+1)/4)-1) minutes; "
-    "a percentile is the upper bound of its bucket (at most ~19% above the true value)"
+    "a percentile is the upper bound of its bucket, rounded up to a second (never below the "
+    "true value; 1 + minutes at most 19% above it)"
 )
 
 

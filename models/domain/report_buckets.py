@@ -1,9 +1,10 @@
 """Duration histograms of the reports (issue 17): a duration of m minutes falls in bucket
 floor(4·log2(1 + m)) (m < 0 counts as 0), a quarter octave each: bucket i holds
-[2^(i/4) − 1, 2^((i+1)/4) − 1) minutes, so a bucket is about 19 % wide (under a minute for the
-first ten, ~2 h at a day, ~10 h at five days). A percentile is the upper bound of the bucket
-that holds it (nearest rank), in whole seconds: never below the true value, at most one bucket
-above. The migration 0052 SQL function order_report_bucket() computes the same index."""
+[2^(i/4) − 1, 2^((i+1)/4) − 1) minutes; 1 + m grows by 2^(1/4) (19 %) across a bucket, so a
+bucket is seconds wide under a minute, ~10 min at an hour, ~4 h at a day. A percentile is the
+upper bound of the bucket that holds it (nearest rank), rounded up to whole seconds: never
+below the true value, at most one bucket above. The SQL function order_report_bucket()
+(migration 0052_order_rollups) computes the same index."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ def lower_s(bucket: int) -> int:
 
 
 def upper_s(bucket: int) -> int:
-    return round(60 * (2 ** ((bucket + 1) / PER_OCTAVE) - 1))
+    """The bucket's upper bound in whole seconds, rounded up (never below a value in it)."""
+    return math.ceil(60 * (2 ** ((bucket + 1) / PER_OCTAVE) - 1) - EPSILON)
 
 
 def percentile_s(counts: Mapping[int, int], p: float) -> int | None:

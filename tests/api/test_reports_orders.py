@@ -13,6 +13,7 @@ import httpx
 from sqlalchemy import text
 
 from core.db import SessionFactory
+from models.domain.report_buckets import bucket_of
 from tests.api.conftest import Ref
 from tests.support.api import Headers, MakeHeaders
 from tests.support.report_orders import (
@@ -75,15 +76,15 @@ async def test_orders_report_funnel_cancels_and_handover_times(
         ("out_of_stock", 1),
     ]
     # SH on 11-30: 60 and 10 minutes → buckets 23 and 13 (upper 3,780 s and 619 s); GZ on
-    # 12-01: 1,440 minutes → bucket 41 (upper 86,829 s).
+    # 12-01: 1,440 minutes → bucket 41 (upper 86,830 s).
     assert [
         (h["period"], h["warehouse"], h["packages"], h["p50_s"], h["p90_s"])
         for h in body["handover"]
     ] == [
         ("2026-11-30", "上海仓", 2, 619, 3780),
-        ("2026-12-01", "广州仓", 1, 86829, 86829),
+        ("2026-12-01", "广州仓", 1, 86830, 86830),
     ]
-    assert body["handover_totals"] == {"packages": 3, "p50_s": 3780, "p90_s": 86829}
+    assert body["handover_totals"] == {"packages": 3, "p50_s": 3780, "p90_s": 86830}
 
     week = await report(client, admin, "orders", by="week", **WINDOW)
     assert funnel(week, a, b) == {
@@ -136,20 +137,20 @@ async def test_after_sales_report_rates_refunds_and_decisions_against_the_sla(
     }  # fmt: skip
     assert rows == {data.sku_x: (5, 2, 2, 0.4, 1500), data.sku_y: (2, 2, 2, 1.0, 0)}
     assert body["count"] == 2
-    # 200 min → bucket 30 (upper 12,856 s), 48 h → 45 (173,719 s), 30 min → 19 (1,860 s).
+    # 200 min → bucket 30 (upper 12,857 s), 48 h → 45 (173,719 s), 30 min → 19 (1,860 s).
     assert [
         (r["reason"], r["requests"], r["after_sale_units"], r["refunds"], r["refunded_fen"],
          r["decided"], r["within_sla"], r["p50_s"], r["p90_s"])
         for r in body["reasons"]
     ] == [
-        (QUALITY, 2, 3, 1, 1500, 2, 1, 12856, 173719),
+        (QUALITY, 2, 3, 1, 1500, 2, 1, 12857, 173719),
         (UNWANTED, 1, 1, 0, 0, 1, 1, 1860, 1860),
     ]  # fmt: skip
     assert body["reasons"][0]["rate"] == round(3 / 7, 6)
     assert body["totals"] == {
         "sold_units": 7, "after_sale_units": 4, "requests": 3, "rate": round(4 / 7, 6),
         "refunds": 1, "refunded_fen": 1500, "decided": 3, "within_sla": 2,
-        "p50_s": 12856, "p90_s": 173719,
+        "p50_s": 12857, "p90_s": 173719,
     }  # fmt: skip
     # The late decision falls on 12-02: a window to 12-01 has only the two in time.
     earlier = await report(client, admin, "after-sales", date_from="2026-11-29",
@@ -203,6 +204,16 @@ async def test_the_migration_backfill_gives_the_rows_the_trigger_kept(
             await session.execute(text(statement))
         await session.commit()
     assert await snapshot() == kept
+
+
+async def test_the_sql_buckets_are_the_python_ones(session_factory: SessionFactory) -> None:
+    minutes = [0, 0.05, 0.99, 1, 1.5, 10, 59.9, 60, 61, 1439, 1440, 2880, 10_080, 100_000, -3]
+    async with session_factory() as session:
+        got = [
+            int(await session.scalar(text("SELECT order_report_bucket(:m)"), {"m": m}) or 0)
+            for m in minutes
+        ]
+    assert got == [bucket_of(m) for m in minutes]
 
 
 async def test_reports_are_for_staff_with_the_read_permission(
