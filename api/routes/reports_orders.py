@@ -8,7 +8,7 @@ bound of the bucket that holds them, in seconds."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import Depends
@@ -156,7 +156,8 @@ def _staff_only(who: Principal) -> None:
 
 def _window(date_from: date | None, date_to: date | None) -> tuple[date, date]:
     last = date_to or business_day(datetime.now(UTC))
-    first = date_from or last - timedelta(days=DEFAULT_DAYS - 1)
+    earliest = date.fromordinal(max(1, last.toordinal() - (DEFAULT_DAYS - 1)))
+    first = date_from or earliest
     if first > last:
         raise Problem(422, "date_from is after date_to", type_="/problems/invalid-input")
     if (last - first).days >= MAX_DAYS:

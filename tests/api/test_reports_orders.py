@@ -231,3 +231,6 @@ async def test_reports_are_for_staff_with_the_read_permission(
         headers=cs,
     )
     assert bad.status_code == 422
+    # The first days of the calendar: the default window stops at its start.
+    edge = await client.get("/v1/reports/orders", params={"date_to": "0001-01-05"}, headers=cs)
+    assert edge.status_code == 200 and edge.json()["date_from"] == "0001-01-01"
