@@ -246,21 +246,29 @@ async def _handover(
 ) -> dict[str, Any]:
     h = HandoverTimeDay
     period = _period(h.day, by).label("period")
-    query = in_scope(
+    per_bucket = in_scope(
         who,
-        select(period, h.warehouse_id, Warehouse.name, h.bucket, func.sum(h.packages))
-        .join(Warehouse, Warehouse.id == h.warehouse_id)
-        .where(h.day.between(first, last)),
+        select(period, h.warehouse_id, h.bucket, func.sum(h.packages).label("n")).where(
+            h.day.between(first, last)
+        ),
         h.warehouse_id,
         warehouse_id,
     )
-    query = query.group_by(period, h.warehouse_id, Warehouse.name, h.bucket)
+    b = per_bucket.group_by(period, h.warehouse_id, h.bucket).subquery()
+    # One row per period and warehouse with its histogram as two arrays (few rows to read).
+    query = (
+        select(b.c.period, b.c.warehouse_id, Warehouse.name,
+               func.array_agg(b.c.bucket), func.array_agg(b.c.n))
+        .join(Warehouse, Warehouse.id == b.c.warehouse_id)
+        .group_by(b.c.period, b.c.warehouse_id, Warehouse.name)
+    )  # fmt: skip
     cells: dict[tuple[date, int, str], dict[int, int]] = {}
     overall: dict[int, int] = {}
-    for p, wh, name, bucket, n in (await session.execute(query)).all():
+    for p, wh, name, buckets, counts in (await session.execute(query)).all():
         cell = cells.setdefault((p, wh, name), {})
-        cell[bucket] = cell.get(bucket, 0) + int(n)
-        overall[bucket] = overall.get(bucket, 0) + int(n)
+        for bucket, n in zip(buckets, counts, strict=True):
+            cell[bucket] = cell.get(bucket, 0) + int(n)
+            overall[bucket] = overall.get(bucket, 0) + int(n)
     handover = [
         HandoverRow(
             period=p,
