@@ -356,11 +356,16 @@ async def after_sales_report(
         )
         for r in (await session.execute(query.order_by(*order).offset(skip).limit(limit))).all()
     ]
-    sold_all = select(func.coalesce(func.sum(SkuSoldDay.units), 0)).where(
-        SkuSoldDay.day.between(first, last)
+    # Every SKU's units sold: the funnel's paid units (a few rows per day), one SKU's its own.
+    sold_all = (
+        select(func.coalesce(func.sum(SkuSoldDay.units), 0)).where(
+            SkuSoldDay.day.between(first, last), SkuSoldDay.sku_id == sku_id
+        )
+        if sku_id is not None
+        else select(func.coalesce(func.sum(OrderFunnelDay.paid_units), 0)).where(
+            OrderFunnelDay.day.between(first, last)
+        )
     )
-    if sku_id is not None:
-        sold_all = sold_all.where(SkuSoldDay.sku_id == sku_id)
     sold_units = int(await session.scalar(sold_all) or 0)
     reasons = await _reasons(session, first, last, sku_id, reason, sold_units)
     everything = merge((b, n) for r in reasons for b, n in r.pop("_buckets").items())

@@ -61,8 +61,11 @@ BEGIN
         UPDATE orders SET paid_at = NEW.at WHERE order_no = NEW.order_no AND paid_at IS NULL
             RETURNING api_key_id INTO k;
         IF k IS NOT NULL THEN
-            INSERT INTO order_funnel_days AS f (day, api_key_id, paid) VALUES (d, k, 1)
-                ON CONFLICT (day, api_key_id) DO UPDATE SET paid = f.paid + 1;
+            INSERT INTO order_funnel_days AS f (day, api_key_id, paid, paid_units)
+                VALUES (d, k, 1, (SELECT coalesce(sum(quantity), 0) FROM order_lines
+                                  WHERE order_no = NEW.order_no))
+                ON CONFLICT (day, api_key_id) DO UPDATE
+                SET paid = f.paid + 1, paid_units = f.paid_units + EXCLUDED.paid_units;
             INSERT INTO sku_sold_days AS s (day, sku_id, units)
                 SELECT d, sku_id, sum(quantity) FROM order_lines
                 WHERE order_no = NEW.order_no GROUP BY sku_id
@@ -181,17 +184,24 @@ UPDATE orders o SET cancel_kind = CASE
 FROM order_events e WHERE e.order_no = o.order_no AND e.step = 'cancelled'
 """,
     """
-INSERT INTO order_funnel_days (day, api_key_id, placed, paid, handed_over, completed, cancelled)
-SELECT day, api_key_id, sum(placed), sum(paid), sum(handed_over), sum(completed), sum(cancelled)
+INSERT INTO order_funnel_days (day, api_key_id, placed, paid, paid_units, handed_over, completed,
+                               cancelled)
+SELECT day, api_key_id, sum(placed), sum(paid), sum(paid_units), sum(handed_over),
+       sum(completed), sum(cancelled)
 FROM (
     SELECT order_report_day(e.at) AS day, o.api_key_id,
-           (e.step = 'placed')::int AS placed, (e.step = 'paid')::int AS paid,
+           (e.step = 'placed')::int AS placed, 0 AS paid, 0 AS paid_units,
            0 AS handed_over, (e.step = 'completed')::int AS completed,
            (e.step = 'cancelled')::int AS cancelled
     FROM order_events e JOIN orders o USING (order_no)
-    WHERE e.step IN ('placed', 'paid', 'completed', 'cancelled')
+    WHERE e.step IN ('placed', 'completed', 'cancelled')
     UNION ALL
-    SELECT order_report_day(handed_over_at), api_key_id, 0, 0, 1, 0, 0
+    SELECT order_report_day(o.paid_at), o.api_key_id, 0, 1,
+           (SELECT coalesce(sum(quantity), 0) FROM order_lines l WHERE l.order_no = o.order_no),
+           0, 0, 0
+    FROM orders o WHERE o.paid_at IS NOT NULL
+    UNION ALL
+    SELECT order_report_day(handed_over_at), api_key_id, 0, 0, 0, 1, 0, 0
     FROM orders WHERE handed_over_at IS NOT NULL
 ) x GROUP BY day, api_key_id
 """,
@@ -293,6 +303,7 @@ def upgrade() -> None:
         _day(),
         sa.Column("api_key_id", sa.Integer(), nullable=False),
         *(_count(c) for c in ("placed", "paid", "handed_over", "completed", "cancelled")),
+        _count("paid_units", big=True),
         sa.PrimaryKeyConstraint("day", "api_key_id", name=op.f("pk_order_funnel_days")),
     )
     op.create_table(
@@ -320,6 +331,7 @@ def upgrade() -> None:
         _count("units", big=True),
         sa.PrimaryKeyConstraint("day", "sku_id", name=op.f("pk_sku_sold_days")),
     )
+    op.create_index("ix_sku_sold_days_sku_day", "sku_sold_days", ["sku_id", "day"])
     op.create_table(
         "after_sale_sku_days",
         _day(),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import BigInteger, Date, SmallInteger, String
+from sqlalchemy import BigInteger, Date, Index, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.db.base import Base
@@ -30,6 +30,7 @@ class OrderFunnelDay(Base):
     handed_over: Mapped[int] = mapped_column(default=0)
     completed: Mapped[int] = mapped_column(default=0)
     cancelled: Mapped[int] = mapped_column(default=0)
+    paid_units: Mapped[int] = mapped_column(BigInteger, default=0)  # units of the paid orders
 
 
 class OrderCancelDay(Base):
@@ -59,6 +60,8 @@ class SkuSoldDay(Base):
     """Units sold per day (the order's payment day) and SKU: the after-sale rate's base."""
 
     __tablename__ = "sku_sold_days"
+    # One SKU's days (the report's rows): read without the other SKUs'.
+    __table_args__ = (Index("ix_sku_sold_days_sku_day", "sku_id", "day"),)
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     sku_id: Mapped[int] = mapped_column(primary_key=True)
