@@ -44,6 +44,7 @@ from api.routes import (
     receipt_notes,
     replenishment,
     reports_buy,
+    reports_orders,
     reports_sales,
     reports_stock,
     roles,
@@ -191,6 +192,7 @@ def create_app(
         group_buys,
         reports_sales,
         reports_stock,
+        reports_orders,
     ):
         app.include_router(module.router)
     docs.install(app)

@@ -5,7 +5,7 @@ package number and by each step's key."""
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.contracts.group_buy import GroupLink
@@ -18,7 +18,16 @@ from models.contracts.order import (
     StatusChange,
 )
 from models.contracts.pricing import PointsOffer, PricingRequest, Promotions
-from models.db import CouponRedemption, CustomerCoupon, Order, OrderLine, Package, PackageLine
+from models.db import (
+    CouponRedemption,
+    CustomerCoupon,
+    Order,
+    OrderEvent,
+    OrderLine,
+    Package,
+    PackageLine,
+)
+from models.domain.cancel_kinds import cancel_kind
 from models.domain.points import PointsNotApplicableError
 from services import customers, flash_sales, notifications, points, presales
 from services.notifications import Notice
@@ -177,8 +186,13 @@ async def record_status(session: AsyncSession, change: StatusChange) -> None:
         )
     elif change.step in ("cancelled", "closed"):  # nothing left to review
         await notifications.resolve(session, "risk_review", change.order_no, change.at)
-    if change.step == "cancelled" and change.detail.get("reason"):
-        values["cancel_reason"] = str(change.detail["reason"])[:500]
+    if change.step == "cancelled":
+        reason = str(change.detail.get("reason") or "")
+        if reason:
+            values["cancel_reason"] = reason[:500]
+        values["cancel_kind"] = cancel_kind(
+            reason, change.actor.kind, units_short=await _units_short(session, change.order_no)
+        )
     if values:
         await session.execute(update(Order).where(order).values(**values))
     for refund in change.refunds:
@@ -193,6 +207,16 @@ async def record_status(session: AsyncSession, change: StatusChange) -> None:
         detail=dict(change.detail),
         at=change.at,
     )
+
+
+async def _units_short(session: AsyncSession, order_no: str) -> bool:
+    """Whether the order refunded units its warehouse did not find (a short pick)."""
+    found = await session.scalar(
+        select(OrderEvent.id)
+        .where(OrderEvent.order_no == order_no, OrderEvent.step == "short_refunded")
+        .limit(1)
+    )
+    return found is not None
 
 
 async def record_package(session: AsyncSession, plan: RecordPackageRequest) -> None:

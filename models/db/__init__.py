@@ -60,6 +60,15 @@ from models.db.reports_buy import (
     ReportReconciliationDay,
     ReportSupplierDay,
 )
+from models.db.reports_orders import (
+    AfterSaleDecisionDay,
+    AfterSaleReasonDay,
+    AfterSaleSkuDay,
+    HandoverTimeDay,
+    OrderCancelDay,
+    OrderFunnelDay,
+    SkuSoldDay,
+)
 from models.db.reports_stock import (
     PickHourly,
     StockActivity,
@@ -84,7 +93,10 @@ from models.db.waves import (
 
 __all__ = [
     "AfterSale",
+    "AfterSaleDecisionDay",
     "AfterSaleLine",
+    "AfterSaleReasonDay",
+    "AfterSaleSkuDay",
     "ApiKey",
     "AuditEntry",
     "Base",
@@ -108,6 +120,7 @@ __all__ = [
     "GroupBuy",
     "GroupBuyMember",
     "GroupBuyOffer",
+    "HandoverTimeDay",
     "LevelChange",
     "Location",
     "LocationStock",
@@ -121,7 +134,9 @@ __all__ = [
     "NotificationRead",
     "NotificationSubscription",
     "Order",
+    "OrderCancelDay",
     "OrderEvent",
+    "OrderFunnelDay",
     "OrderLine",
     "OrderNumber",
     "OrderRefund",
@@ -169,6 +184,7 @@ __all__ = [
     "SalesRollupBy",
     "Segment",
     "Sku",
+    "SkuSoldDay",
     "Spu",
     "StaffBadge",
     "Stock",

@@ -73,6 +73,11 @@ class Order(Base):
     under_review: Mapped[bool] = mapped_column(default=False)
     escalated: Mapped[bool] = mapped_column(default=False)
     cancel_reason: Mapped[str | None] = mapped_column(String(500))
+    # What kind of cancel it was (models/domain/cancel_kinds.py), for the orders report.
+    cancel_kind: Mapped[str | None] = mapped_column(String(20))
+    # Set by the timeline trigger (migration 0052): the payment step, the first handover.
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    handed_over_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
