@@ -4,7 +4,7 @@ orders' payment and first handover times and their kind of cancel; all backfille
 timeline already written
 
 Revision ID: 0052_order_rollups
-Revises: 0040_inventory_cost
+Revises: 0051_sales_rollups
 Create Date: 2026-12-06 19:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0052_order_rollups"
-down_revision: str | None = "0040_inventory_cost"
+down_revision: str | None = "0051_sales_rollups"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

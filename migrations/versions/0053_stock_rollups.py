@@ -5,7 +5,7 @@ weighed and held) and the units each device and worker picked per hour. Kept by 
 tables the processes write, in the same transaction; backfilled from the rows already there.
 
 Revision ID: 0053_stock_rollups
-Revises: 0040_inventory_cost
+Revises: 0052_order_rollups
 Create Date: 2026-12-06 19:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0053_stock_rollups"
-down_revision: str | None = "0040_inventory_cost"
+down_revision: str | None = "0052_order_rollups"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

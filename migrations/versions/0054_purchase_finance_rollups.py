@@ -5,7 +5,7 @@ by a trigger in the transaction of the change it counts, and backfilled from exi
 Adds purchase_orders.expected_on (the date the goods are due).
 
 Revision ID: 0054_purchase_finance_rollups
-Revises: 0040_inventory_cost
+Revises: 0053_stock_rollups
 Create Date: 2026-12-06 19:00:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0054_purchase_finance_rollups"
-down_revision: str | None = "0040_inventory_cost"
+down_revision: str | None = "0053_stock_rollups"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

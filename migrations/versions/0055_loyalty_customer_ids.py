@@ -10,7 +10,7 @@ ever named). The accounts are then rebuilt from the ledger, which is their defin
 account a split would leave below 0 gets an `adjust` row bringing it back to 0.
 
 Revision ID: 0055_loyalty_customer_ids
-Revises: 0040_inventory_cost
+Revises: 0054_purchase_finance_rollups
 Create Date: 2026-12-06 19:00:00
 """
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0055_loyalty_customer_ids"
-down_revision: str | None = "0040_inventory_cost"
+down_revision: str | None = "0054_purchase_finance_rollups"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
