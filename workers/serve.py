@@ -22,6 +22,7 @@ from core.settings import Settings
 from core.temporal import connect
 from migrations import upgrade_to_head
 from workers import config
+from workers.bytecode import cache_workflow_bytecode
 from workers.observability import install_log_context, runtime_for
 from workers.schedules import (
     ensure_points_expiry_schedule,
@@ -54,6 +55,7 @@ def serve_api(settings: Settings) -> None:
 
 async def run_worker(settings: Settings) -> None:
     install_log_context()
+    cache_workflow_bytecode()  # before the first workflow runs: the sandbox imports from it
     engine = make_engine(settings.require_database_url())
     runtime = runtime_for(settings)
     client = await connect(
