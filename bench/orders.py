@@ -46,6 +46,7 @@ from workers.seed import DEMO_DEVICE_KEYS
 from workflows.order import OrderWorkflow
 
 Row = tuple[str, ...]  # figure, houtai, baseline, ratio, target, verdict
+LIST_WAVES_EVERY_S = 2.0  # the warehouse floor's look for waves whose plan answer was lost
 
 
 # --- the storefront, devices and carrier, over HTTP ----------------------------------------
@@ -194,12 +195,18 @@ async def warehouse_floor(
         plan = f"/v1/warehouses/{warehouse}/waves/plan"
         open_waves = {"warehouse_id": warehouse, "status": "picking", "limit": 100}
         worked: set[str] = set()
+        listed = 0.0
         while await working.wait():
-            ok(await http.api.post(plan, headers=manager), 200)
-            # every wave still picking, not only those this call planned: a plan whose answer
-            # was lost (the API killed under it) planned waves nobody was told about
-            waiting = ok(await http.api.get("/v1/waves", params=open_waves, headers=device), 200)
-            for wave in waiting["data"]:
+            planned = ok(await http.api.post(plan, headers=manager), 200)["waves"]
+            # the waves this call planned, and now and then every wave still picking: a plan
+            # whose answer was lost (the API killed under it) planned waves nobody was told
+            # about. Not every round: an idle floor's reads cost the API by the second, not by
+            # the order.
+            if time.monotonic() - listed > LIST_WAVES_EVERY_S:
+                listed = time.monotonic()
+                params = {"params": open_waves, "headers": device}
+                planned += ok(await http.api.get("/v1/waves", **params), 200)["data"]
+            for wave in planned:
                 if wave["wave_no"] not in worked:
                     await _floor.pick_wave(http.api, device, wave["wave_no"])
                     worked.add(wave["wave_no"])
@@ -248,6 +255,7 @@ async def scenario_b(
     stack: Stack, http: Http, skus: Skus, raw_queue: str, args: Any, working: asyncio.Event
 ) -> list[Row]:
     say("[b] one order through its lifecycle, to count its history")
+    working.set()
     houtai = await _topology.live(stack.client, await lifecycle(stack, http, skus, 0, args))
     warehouses = sorted(skus.codes.values())  # one package in each, as the pairs are stocked
     working.clear()  # houtai's warehouses rest while the floor runs: its CPU is the floor's
@@ -275,6 +283,16 @@ async def scenario_b(
     finally:
         floor_floor.cancel()
         working.set()
+    try:
+        return await _houtai_lifecycles(stack, http, skus, args, raw, cpu)
+    finally:
+        working.clear()
+
+
+async def _houtai_lifecycles(
+    stack: Stack, http: Http, skus: Skus, args: Any, raw: float, cpu: list[_cpu.Snapshot]
+) -> list[Row]:
+    n, c = args.lifecycle_orders, args.lifecycle_concurrency
     say(f"[b] floor: {raw:.2f}/s; now houtai's lifecycle")
     failed: list[str] = []
 
@@ -399,8 +417,7 @@ async def run(args: argparse.Namespace) -> list[Row]:
         )
         rows: list[Row] = []
         async with raw_worker, http_clients(stack) as http:
-            working = asyncio.Event()
-            working.set()
+            working = asyncio.Event()  # set by (b) alone: (a) and (c) leave orders unpaid
             floor = asyncio.create_task(
                 warehouse_floor(http, skus.codes, args.poll_interval, working)
             )
