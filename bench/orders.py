@@ -2,7 +2,8 @@
 measured on the same dev server in the same run:
 
   (a) create-order latency (POST /v1/orders) vs a bare Update-with-Start, at 50 clients;
-  (b) full-lifecycle orders/s vs a raw workflow with the order's activities and messages;
+  (b) full-lifecycle orders/s and CPU per lifecycle vs the floor: houtai's workflows, children,
+      timers, activities and messages with no-op bodies, driven the same way;
   (c) a flash sale: many buyers, 100 units: accepted, oversold, rejection latency.
 
 Targets are reported, not asserted: the exit status is non-zero only if the run itself breaks."""
@@ -24,14 +25,16 @@ from typing import Any
 import _cpu
 import _floor
 import _stack
+import _topology
 import httpx
 from _baselines import (
+    FLOOR_ACTIVITIES,
+    FLOOR_WORKFLOWS,
     USE_EXISTING,
     BareWorkflow,
-    RawLifecycleWorkflow,
-    RawPlan,
+    floor_lifecycle,
+    floor_warehouses,
     noop,
-    raw_lifecycle,
 )
 from _http import Http, http_clients, watch
 from _stack import SHOP, Stack, ms, ok, order_body, percentile, say
@@ -43,6 +46,7 @@ from workers.seed import DEMO_DEVICE_KEYS
 from workflows.order import OrderWorkflow
 
 Row = tuple[str, ...]  # figure, houtai, baseline, ratio, target, verdict
+LIST_WAVES_EVERY_S = 2.0  # the warehouse floor's look for waves whose plan answer was lost
 
 
 # --- the storefront, devices and carrier, over HTTP ----------------------------------------
@@ -174,23 +178,35 @@ async def ship(http: Http, codes: dict[int, str], package: dict[str, Any], args:
             ok(await http.carrier.post(event, json={"code": code}), 201)
 
 
-async def warehouse_floor(http: Http, codes: dict[int, str], every: float) -> None:
+async def warehouse_floor(
+    http: Http, codes: dict[int, str], every: float, working: asyncio.Event | None = None
+) -> None:
     """The warehouses at work while orders flow, each on its own (its manager and handheld do
     not wait for the other warehouse's): each plans what is waiting ("plan now"), its handheld
-    picks every task and sorts the put wall; the packages are then picked (until cancelled)."""
+    picks every task and sorts the put wall; the packages are then picked (until cancelled).
+    They rest while `working` is clear (the floor's run: its CPU is the floor's alone)."""
     manager = {"Authorization": f"Bearer {await _floor.login(http.api, 'warehouse_manager')}"}
+    if working is None:
+        working = asyncio.Event()
+        working.set()
 
     async def one(warehouse: int, code: str) -> None:
         device = {"X-API-Key": DEMO_DEVICE_KEYS[code]}
         plan = f"/v1/warehouses/{warehouse}/waves/plan"
         open_waves = {"warehouse_id": warehouse, "status": "picking", "limit": 100}
         worked: set[str] = set()
-        while True:
-            ok(await http.api.post(plan, headers=manager), 200)
-            # every wave still picking, not only those this call planned: a plan whose answer
-            # was lost (the API killed under it) planned waves nobody was told about
-            waiting = ok(await http.api.get("/v1/waves", params=open_waves, headers=device), 200)
-            for wave in waiting["data"]:
+        listed = 0.0
+        while await working.wait():
+            planned = ok(await http.api.post(plan, headers=manager), 200)["waves"]
+            # the waves this call planned, and now and then every wave still picking: a plan
+            # whose answer was lost (the API killed under it) planned waves nobody was told
+            # about. Not every round: an idle floor's reads cost the API by the second, not by
+            # the order.
+            if time.monotonic() - listed > LIST_WAVES_EVERY_S:
+                listed = time.monotonic()
+                params = {"params": open_waves, "headers": device}
+                planned += ok(await http.api.get("/v1/waves", **params), 200)["data"]
+            for wave in planned:
                 if wave["wave_no"] not in worked:
                     await _floor.pick_wave(http.api, device, wave["wave_no"])
                     worked.add(wave["wave_no"])
@@ -229,30 +245,55 @@ async def scenario_a(stack: Stack, http: Http, skus: Skus, raw_queue: str, args:
     rows: list[Row] = []
     for pct in (50, 99):
         order, bare_ = (percentile(f, pct) for f in reversed(figures.values()))
-        verdict = "" if pct == 50 else "met" if order / bare_ <= 2 else "MISSED"
+        verdict = "met" if order / bare_ <= 1.5 else "MISSED"
         label = f"(a) create order p{pct}, {args.clients} clients"
-        target = "≤ 2×" if pct == 99 else ""
-        rows.append((label, ms(order), ms(bare_), f"{order / bare_:.2f}×", target, verdict))
+        rows.append((label, ms(order), ms(bare_), f"{order / bare_:.2f}×", "≤ 1.5×", verdict))
     return rows
 
 
-async def scenario_b(stack: Stack, http: Http, skus: Skus, raw_queue: str, args: Any) -> list[Row]:
+async def scenario_b(
+    stack: Stack, http: Http, skus: Skus, raw_queue: str, args: Any, working: asyncio.Event
+) -> list[Row]:
     say("[b] one order through its lifecycle, to count its history")
-    ids = await lifecycle(stack, http, skus, 0, args)
-    counts = await _stack.history_counts(stack.client, ids)
-    plan = RawPlan(
-        counts["activities"], counts["local activities"], counts["signals"], counts["updates"]
+    working.set()
+    houtai = await _topology.live(stack.client, await lifecycle(stack, http, skus, 0, args))
+    warehouses = sorted(skus.codes.values())  # one package in each, as the pairs are stocked
+    working.clear()  # houtai's warehouses rest while the floor runs: its CPU is the floor's
+    floor_floor = asyncio.create_task(
+        floor_warehouses(stack.client, raw_queue, warehouses, args.poll_interval)
     )
-    raw_id = await raw_lifecycle(stack.client, raw_queue, plan)  # warms up, and is counted
-    raw_counts = await _stack.history_counts(stack.client, [raw_id])
-    for who, found in ((f"one order ({len(ids)} workflows)", counts), ("one raw", raw_counts)):
-        say(f"[b] {who}: " + ", ".join(f"{n} {kind}" for kind, n in sorted(found.items())))
+    try:
+        say("[b] one lifecycle of the floor, to count its history")
+        floor = await _topology.live(
+            stack.client, await floor_lifecycle(stack.client, raw_queue, warehouses)
+        )
+        recorded_name, recorded = _topology.recorded()
+        say(f"[b] topology per lifecycle (recorded: tests/replay/every/{recorded_name}):")
+        for line in _topology.show({"recorded": recorded, "houtai": houtai, "floor": floor}):
+            print("    " + line)
+        for difference in _topology.differences(houtai, floor) or ["none"]:
+            say(f"[b] floor ≠ houtai: {difference}")
+        n, c = args.lifecycle_orders, args.lifecycle_concurrency
+        say(f"[b] the floor, then houtai's lifecycle: {n} each, {c} in flight")
+        cpu = [_cpu.snapshot(stack.up_pid)]
+        raw = await _stack.throughput(
+            n, c, lambda i: floor_lifecycle(stack.client, raw_queue, warehouses)
+        )
+        cpu.append(_cpu.snapshot(stack.up_pid))
+    finally:
+        floor_floor.cancel()
+        working.set()
+    try:
+        return await _houtai_lifecycles(stack, http, skus, args, raw, cpu)
+    finally:
+        working.clear()
+
+
+async def _houtai_lifecycles(
+    stack: Stack, http: Http, skus: Skus, args: Any, raw: float, cpu: list[_cpu.Snapshot]
+) -> list[Row]:
     n, c = args.lifecycle_orders, args.lifecycle_concurrency
-    say(f"[b] raw workflow, then order lifecycle: {n} each, {c} in flight")
-    cpu = [_cpu.snapshot(stack.up_pid)]
-    raw = await _stack.throughput(n, c, lambda i: raw_lifecycle(stack.client, raw_queue, plan))
-    cpu.append(_cpu.snapshot(stack.up_pid))
-    say(f"[b] raw workflow: {raw:.2f}/s; now the order lifecycle")
+    say(f"[b] floor: {raw:.2f}/s; now houtai's lifecycle")
     failed: list[str] = []
 
     async def one(i: int) -> None:
@@ -267,25 +308,27 @@ async def scenario_b(stack: Stack, http: Http, skus: Skus, raw_queue: str, args:
     cpu.append(_cpu.snapshot(stack.up_pid))
     per_order = ", ".join(f"{route} {k / n:.1f}" for route, k in http.calls.most_common())
     say(f"[b] API calls per order: {sum(http.calls.values()) / n:.1f} ({per_order})")
-    verdict = "met" if orders / raw >= 0.7 else "MISSED"
+    verdict = "met" if orders / raw >= 0.5 else "MISSED"
     label = f"(b) lifecycle orders/s, {c} in flight"
     return [
-        (label, f"{orders:.2f}/s", f"{raw:.2f}/s", f"{orders / raw:.2f}×", "≥ 0.7×", verdict),
+        (label, f"{orders:.2f}/s", f"{raw:.2f}/s", f"{orders / raw:.2f}×", "≥ 0.5×", verdict),
         ("(b) lifecycles that did not finish", str(len(failed)), "", "", "= 0", ""),
         cpu_per_lifecycle(cpu, n),
     ]
 
 
 def cpu_per_lifecycle(cpu: list[_cpu.Snapshot], n: int) -> Row:
-    """CPU seconds one lifecycle cost the whole machine (stack and bench), houtai next to raw;
-    the split by process is printed."""
+    """CPU seconds one lifecycle cost the whole machine (stack and bench), houtai next to the
+    floor; the split by process is printed."""
     raw, houtai = _cpu.spent(cpu[0], cpu[1]), _cpu.spent(cpu[1], cpu[2])
-    for who, spent in (("raw", raw), ("houtai", houtai)):
+    for who, spent in (("floor", raw), ("houtai", houtai)):
         split = ", ".join(f"{role} {seconds / n:.3f}" for role, seconds in spent.items())
         say(f"[b] CPU s per {who} lifecycle: {sum(spent.values()) / n:.3f} ({split})")
     mine, theirs = sum(houtai.values()) / n, sum(raw.values()) / n
-    ratio = f"{mine / theirs:.2f}×" if theirs else ""
-    return ("(b) CPU s per lifecycle, all processes", f"{mine:.3f}", f"{theirs:.3f}", ratio, "", "")
+    ratio = mine / theirs if theirs else float("inf")
+    verdict = "met" if ratio <= 2 else "MISSED"
+    label = "(b) CPU s per lifecycle, all processes"
+    return (label, f"{mine:.3f}", f"{theirs:.3f}", f"{ratio:.2f}×", "≤ 2×", verdict)
 
 
 async def scenario_c(stack: Stack, http: Http, skus: Skus, args: Any) -> list[Row]:
@@ -366,17 +409,22 @@ async def run(args: argparse.Namespace) -> list[Row]:
         say(f"[stack] up in {time.perf_counter() - began:.1f} s in {stack.workdir}")
         skus = await pick_skus(stack, args)
         raw_queue = f"{stack.task_queue}-raw"
-        workflows = [BareWorkflow, RawLifecycleWorkflow]
         raw_worker = Worker(
-            stack.client, task_queue=raw_queue, workflows=workflows, activities=[noop]
+            stack.client,
+            task_queue=raw_queue,
+            workflows=[BareWorkflow, *FLOOR_WORKFLOWS],
+            activities=[noop, *FLOOR_ACTIVITIES],
         )
         rows: list[Row] = []
         async with raw_worker, http_clients(stack) as http:
-            floor = asyncio.create_task(warehouse_floor(http, skus.codes, args.poll_interval))
+            working = asyncio.Event()  # set by (b) alone: (a) and (c) leave orders unpaid
+            floor = asyncio.create_task(
+                warehouse_floor(http, skus.codes, args.poll_interval, working)
+            )
             if "a" in args.only:
                 rows += await scenario_a(stack, http, skus, raw_queue, args)
             if "b" in args.only:
-                rows += await scenario_b(stack, http, skus, raw_queue, args)
+                rows += await scenario_b(stack, http, skus, raw_queue, args, working)
             if "c" in args.only:
                 rows += await scenario_c(stack, http, skus, args)
             floor.cancel()

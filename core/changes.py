@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
-from sqlalchemy import TextClause, text
+from sqlalchemy import ColumnElement, TextClause, func, text
 
 CHANNEL = "houtai_changes"
 
@@ -24,6 +24,11 @@ CHANNEL = "houtai_changes"
 def notify_sql(key: str) -> tuple[TextClause, dict[str, str]]:
     """The statement (and its parameters) announcing that `key` changed, at commit."""
     return text("SELECT pg_notify(:channel, :key)"), {"channel": CHANNEL, "key": key}
+
+
+def notify(key: str) -> ColumnElement[Any]:
+    """The same announcement as a column, to select in a statement that does more."""
+    return func.pg_notify(CHANNEL, key)
 
 
 class ChangeFeed:

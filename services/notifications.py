@@ -169,16 +169,19 @@ async def raise_unless_open(session: AsyncSession, notice: Notice) -> int | None
 
 async def resolve(
     session: AsyncSession,
-    kind: str,
+    kind: str | Sequence[str],
     ref: str,
     at: datetime | None = None,
     *,
     steps: Iterable[str] = (),
 ) -> int:
-    """The kind's open notifications of `ref` are done (the process moved on). Returns how many.
-    `steps`: only those steps (else all)."""
+    """The kind's (or kinds') open notifications of `ref` are done (the process moved on).
+    Returns how many. `steps`: only those steps (else all)."""
+    kinds = [kind] if isinstance(kind, str) else list(kind)
     query = update(Notification).where(
-        Notification.kind == kind, Notification.ref == ref, Notification.done_at.is_(None)
+        Notification.kind.in_(kinds) if len(kinds) > 1 else Notification.kind == kinds[0],
+        Notification.ref == ref,
+        Notification.done_at.is_(None),
     )
     wanted = list(steps)
     if wanted:

@@ -69,12 +69,15 @@ async def _notify(session: AsyncSession, step: ShipmentStep) -> None:
                 order_no=step.order_no,
             ),
         )
+    done: list[str] = []  # resolved in one statement: this runs with every step
     if step.status != "weight_hold":
-        await notifications.resolve(session, "weight_hold", ref, step.at)
+        done.append("weight_hold")
     if step.step.startswith("decided_") or step.status in _EXCEPTION_DONE:
-        await notifications.resolve(session, "parcel_exception", ref, step.at)
+        done.append("parcel_exception")
     if step.status in _EXCEPTION_DONE:  # gone out (or not at all): no longer late
-        await notifications.resolve(session, "late_package", ref, step.at)
+        done.append("late_package")
+    if done:
+        await notifications.resolve(session, done, ref, step.at)
 
 
 async def _warehouse(session: AsyncSession, package_no: str) -> int | None:

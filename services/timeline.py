@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.changes import notify_sql
+from core.changes import notify
 from models.contracts.order import Actor, RefundState
 from models.db import OrderEvent, OrderRefund
 
@@ -26,8 +27,10 @@ async def add_event(
     seq: int = 0,
 ) -> None:
     """One timeline row; a retried activity writes it once (the key is deterministic). The
-    order (and package) is announced as changed to readers waiting on it."""
-    await session.execute(
+    order (and package) is announced as changed to readers waiting on it. One statement (the
+    insert as a CTE, which PostgreSQL runs whether or not it is read, and the notifications),
+    one round trip: a projection write is a handful of these per workflow step."""
+    row = (
         insert(OrderEvent)
         .values(
             order_no=order_no,
@@ -42,10 +45,11 @@ async def add_event(
             **({"at": at} if at is not None else {}),
         )
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .cte("event")
     )
-    for changed in (order_no, package_no):  # readers waiting on either hear of it at commit
-        if changed is not None:
-            await session.execute(*notify_sql(changed))
+    changed = [k for k in (order_no, package_no) if k is not None]
+    # readers waiting on either hear of it at commit
+    await session.execute(select(*(notify(k) for k in changed)).add_cte(row))
 
 
 async def owe_refund(session: AsyncSession, order_no: str, refund: RefundState) -> None:

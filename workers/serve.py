@@ -23,6 +23,7 @@ from core.temporal import connect
 from core.tracing import instrument_engine, instrument_httpx, temporal_interceptors, tracing_for
 from migrations import upgrade_to_head
 from workers import config
+from workers.bytecode import cache_workflow_bytecode
 from workers.observability import install_log_context, runtime_for
 from workers.schedules import (
     ensure_points_expiry_schedule,
@@ -60,6 +61,7 @@ async def run_worker(settings: Settings) -> None:
     install_log_context()
     tracing = tracing_for(settings, "worker")
     instrument_httpx(tracing)  # before the providers' clients are made
+    cache_workflow_bytecode()  # before the first workflow runs: the sandbox imports from it
     engine = make_engine(settings.require_database_url())
     instrument_engine(engine, tracing)
     runtime = runtime_for(settings)

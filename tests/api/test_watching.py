@@ -67,7 +67,7 @@ async def test_waiters_hold_no_database_connection_and_packages_can_be_waited_on
     headers = {**SHOP, "If-None-Match": tag, "Prefer": "wait=4"}
     waiters = [asyncio.create_task(api.get(path, headers=headers)) for _ in range(30)]
     await asyncio.sleep(0.5)
-    # More waiters than the pool has connections (10 + 10 overflow): reads still go through.
+    # More waiters than the pool has connections (20): reads still go through.
     other = await asyncio.wait_for(api.get("/v1/stock", headers=SHOP), 3)
     answers = await asyncio.gather(*waiters)
     assert other.status_code == 200
