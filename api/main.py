@@ -188,3 +188,13 @@ def _console_config(deps: AppDeps | None, settings: Settings | None) -> ConsoleC
     return ConsoleConfig(
         temporal_ui_url=s.console.temporal_ui_url, temporal_namespace=s.temporal_namespace
     )
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one of several uvicorn processes (`houtai api` with HOUTAI_API__WORKERS > 1):
+    each is a fresh interpreter, so it reads the settings and configures logging itself."""
+    from core import logging as houtai_logging
+
+    settings = Settings()
+    houtai_logging.configure(settings.log_level, json_lines=settings.log_json)
+    return create_app(settings=settings)
