@@ -79,7 +79,8 @@ async def running_stack(
     async with AsyncExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="houtai-bench-")))
         os.chmod(tmp, 0o755)  # noqa: S103 - PostgreSQL runs as its own user when we are root
-        names = ("api", "pg", "temporal", "ui", "pay", "carrier", "supplier", "metrics")
+        names = ("api", "pg", "temporal", "ui", "pay", "carrier", "supplier", "robots", "smtp",
+                 "metrics")  # fmt: skip
         ports = {name: free_port() for name in names}
         task_queue = f"bench-{uuid.uuid4().hex[:12]}"
         env = {
@@ -94,6 +95,9 @@ async def running_stack(
             "HOUTAI_EMBEDDED__SANDBOX_PAYMENTS_PORT": str(ports["pay"]),
             "HOUTAI_EMBEDDED__SANDBOX_CARRIER_PORT": str(ports["carrier"]),
             "HOUTAI_EMBEDDED__SANDBOX_SUPPLIER_PORT": str(ports["supplier"]),
+            # Free ports here too, so two benches (or a bench and `make up`) can run at once.
+            "HOUTAI_EMBEDDED__SANDBOX_ROBOTS_PORT": str(ports["robots"]),
+            "HOUTAI_EMBEDDED__SANDBOX_SMTP_PORT": str(ports["smtp"]),
             "HOUTAI_EMBEDDED__STARTUP_TIMEOUT_S": str(startup_timeout_s),
             "HOUTAI_METRICS__WORKER_PORT": str(ports["metrics"]),
             "HOUTAI_ORDERS__AFTER_SALE_WINDOW_DAYS": str(after_sale_window_days),
