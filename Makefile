@@ -39,8 +39,14 @@ imports: $(VENV)/.installed-dev
 pytest: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
 
+# Every bench, each with --quick (a bounded run: a few minutes each, under 10 minutes per bench
+# even on a busy machine) unless BENCH_ARGS says otherwise (`make bench BENCH_ARGS=` for the full
+# runs of bench/README.md); a bench that takes longer than BENCH_TIMEOUT seconds is stopped.
+BENCH_ARGS ?= --quick
+BENCH_TIMEOUT ?= 1800
 bench: $(VENV)/.installed-dev
-	for b in bench/[!_]*.py; do $(BIN)/python $$b || exit 1; done
+	for b in bench/[!_]*.py; do \
+		timeout --signal=INT $(BENCH_TIMEOUT) $(BIN)/python $$b $(BENCH_ARGS) || exit 1; done
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache
