@@ -39,8 +39,16 @@ imports: $(VENV)/.installed-dev
 pytest: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
 
+# Every bench, each with --quick (a bounded run: a few minutes each, under 10 minutes per bench
+# even on a busy machine) unless BENCH_ARGS says otherwise (`make bench BENCH_ARGS=` for the full
+# runs of bench/README.md); a bench that takes longer than BENCH_TIMEOUT seconds is stopped
+# (Ctrl-C: it stops its stack) and the others still run; the ones that broke are named at the end.
+BENCH_ARGS ?= --quick
+BENCH_TIMEOUT ?= 1800
 bench: $(VENV)/.installed-dev
-	for b in bench/[!_]*.py; do $(BIN)/python $$b || exit 1; done
+	failed=""; for b in bench/[!_]*.py; do \
+		timeout --signal=INT $(BENCH_TIMEOUT) $(BIN)/python $$b $(BENCH_ARGS) || failed="$$failed $$b"; \
+	done; if [ -n "$$failed" ]; then echo "broke or timed out:$$failed"; exit 1; fi
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

@@ -128,6 +128,7 @@ def create_app(
             if built.changes is not None:
                 await built.changes.close()
             await built.engine.dispose()
+            tracing.shutdown()  # what is still batched goes out
 
     app = FastAPI(
         title="houtai",
@@ -206,3 +207,15 @@ def _console_config(deps: AppDeps | None, settings: Settings | None) -> ConsoleC
     return ConsoleConfig(
         temporal_ui_url=s.console.temporal_ui_url, temporal_namespace=s.temporal_namespace
     )
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one of several uvicorn processes (`houtai api` with HOUTAI_API__WORKERS > 1):
+    each is a fresh interpreter, so it reads the settings and configures logging itself."""
+    from core import logging as houtai_logging
+
+    settings = Settings()
+    houtai_logging.configure(settings.log_level, json_lines=settings.log_json)
+    tracing = tracing_.tracing_for(settings, "api")
+    tracing_.instrument_httpx(tracing)
+    return create_app(settings=settings, tracing=tracing)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import os
 import re
 import time
 import uuid
@@ -28,6 +29,7 @@ from opentelemetry import trace
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -229,6 +231,17 @@ class _Scrape:
         yield from self.extra
 
 
+def process_registry(own: CollectorRegistry) -> CollectorRegistry:
+    """This process's registry, or, when the API runs as several uvicorn processes
+    (PROMETHEUS_MULTIPROC_DIR set by `houtai api`), one that adds up every process's counts from
+    their files: whichever process answers the scrape, the figures are the whole API's."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return own
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
+
+
 def install(app: FastAPI) -> HttpMetrics:
     metrics = HttpMetrics()
     app.state.http_metrics = metrics
@@ -240,7 +253,7 @@ def install(app: FastAPI) -> HttpMetrics:
             return Response(status_code=404)
         async with deps.session_factory() as session:
             gauges = await business_gauges(session, datetime.now(UTC))
-        body = generate_latest(_Scrape(metrics.registry, gauges))
+        body = generate_latest(_Scrape(process_registry(metrics.registry), gauges))
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     app.add_api_route("/metrics", scrape, methods=["GET"], include_in_schema=False)

@@ -38,14 +38,17 @@ def snapshot(root: int) -> Snapshot:
     for pid, (parent, _, _) in found.items():
         children[parent].append(pid)
     taken: Snapshot = {}
-    todo = [root]
+    # A process none of ROLES names takes its parent's role: the API's uvicorn processes
+    # (`houtai up --workers N`) are `multiprocessing.spawn` children of `workers.cli api`.
+    todo = [(root, "houtai up")]
     while todo:
-        pid = todo.pop()
-        todo += children.get(pid, [])
+        pid, inherited = todo.pop()
+        role = inherited
         if pid in found:
             _, seconds, command = found[pid]
-            role = next((name for key, name in ROLES if key in command), "houtai up")
+            role = next((name for key, name in ROLES if key in command), inherited)
             taken[pid] = (role, seconds)
+        todo += [(child, role) for child in children.get(pid, [])]
     if (me := found.get(os.getpid())) is not None:
         taken[os.getpid()] = ("bench", me[1])
     return taken

@@ -69,6 +69,8 @@ async def running_stack(
     after_sale_window_days: int = 0,
     tracking_poll_minutes: int = 60,
     startup_timeout_s: int = 180,
+    workers: int = 1,
+    extra_env: dict[str, str] | None = None,
 ) -> AsyncIterator[Stack]:
     """`houtai up` in a temp dir on free ports, exactly as a user runs it: embedded PostgreSQL,
     the Temporal dev server on SQLite, migrations, demo data, both sandboxes, and the worker and
@@ -100,6 +102,9 @@ async def running_stack(
             "HOUTAI_METRICS__WORKER_PORT": str(ports["metrics"]),
             "HOUTAI_ORDERS__AFTER_SALE_WINDOW_DAYS": str(after_sale_window_days),
             "HOUTAI_ORDERS__TRACKING_POLL_MINUTES": str(tracking_poll_minutes),
+            # Worker processes, and as many API processes (`houtai up --workers N`).
+            "HOUTAI_WORKERS": str(workers),
+            **(extra_env or {}),
         }
         for key in [k for k in env if k in ("HOUTAI_DATABASE_URL", "HOUTAI_TEMPORAL_ADDRESS")]:
             del env[key]  # always the embedded default

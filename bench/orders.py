@@ -396,7 +396,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
     add("--buyers", type=int, help="(c) buyers [2000; quick 400]")
     add("--in-flight", type=int, help="(c) buyers' requests in flight [200; quick 100]")
     add("--flash-units", type=int, default=100, help="(c) sellable units [100]")
+    add(
+        "--workers",
+        default="1",
+        help="worker processes (and API processes) of `houtai up`, one stack each: '1,2' runs "
+        "the scenarios at 1 and at 2 and prints (b)'s orders/s side by side [1]",
+    )
     args = p.parse_args(argv)
+    args.workers = [int(n) for n in str(args.workers).split(",") if n.strip()]
     for key, value in (QUICK if args.quick else NORMAL).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -404,8 +411,39 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 async def run(args: argparse.Namespace) -> list[Row]:
+    """The scenarios on a stack of each --workers count; with more than one count, every row
+    says its count and (b)'s lifecycle rate is compared with the first count's."""
+    if len(args.workers) == 1:
+        return await run_once(args, args.workers[0])
+    rows: list[Row] = []
+    rates: dict[int, float] = {}
+    for workers in args.workers:
+        say(f"[stack] {workers} worker process(es)")
+        mine = await run_once(args, workers)
+        for row in mine:
+            if row[0].startswith("(b) lifecycle orders/s"):
+                rates[workers] = float(row[1].removesuffix("/s"))
+        rows += [(f"[{workers} worker(s)] {row[0]}", *row[1:]) for row in mine]
+    first = args.workers[0]
+    for workers, rate in rates.items():
+        if workers != first and rates.get(first):
+            rows.append(
+                (
+                    f"(b) scale-out: lifecycle orders/s, {workers} vs {first} worker process(es)",
+                    f"{rate:.2f}/s",
+                    f"{rates[first]:.2f}/s",
+                    f"{rate / rates[first]:.2f}×",
+                    "",
+                    "",
+                )
+            )
+    return rows
+
+
+async def run_once(args: argparse.Namespace, workers: int) -> list[Row]:
     began = time.perf_counter()
-    async with _stack.running_stack() as stack:  # after-sale window 0 days: closes at once
+    # After-sale window 0 days: an order closes at once.
+    async with _stack.running_stack(workers=workers) as stack:
         say(f"[stack] up in {time.perf_counter() - began:.1f} s in {stack.workdir}")
         skus = await pick_skus(stack, args)
         raw_queue = f"{stack.task_queue}-raw"

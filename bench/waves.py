@@ -1,14 +1,16 @@
 """Wave picking benchmark (DESIGN §10, issue 4), on the embedded stack (`houtai up` in a temp
 dir) and a scratch database on its PostgreSQL:
 
-  1. planning: --orders (10,000) released outbound orders of SH01 — 55 % single unit, 10 %
+  1. planning: --orders (10,000 and 100,000, each in a scratch database of its own) released
+     outbound orders of SH01 — 55 % single unit, 10 %
      single line of several units, 35 % multi-line — planned into waves by the planner's own
      code (FOR UPDATE SKIP LOCKED, grouping, caps) as staff "plan now" does (every wave
      released, so all are planned; the figure says how many were planned, held and flagged)
      and every wave built: lines allocated to
      locations/batches (FEFO, location-level holds), stops cut into routed pick tasks, put-wall
-     slots. Target ≤ 3 s for all of it. The orders are written straight to the scratch database
-     beforehand (not timed): placing 10,000 orders through the API is the order bench's job.
+     slots. Target ≤ 1 s for 10,000 and ≤ 10 s for 100,000 (DESIGN §10). The orders are
+     written straight to the scratch database beforehand (not timed): placing 10,000 orders
+     through the API is the order bench's job.
   2. routes: over those tasks, the total walk of S-shape, largest gap, the chosen (shorter of
      the three) and the optimal (Ratliff–Rosenthal) route on the demo layout, each relative to
      the optimum.
@@ -69,6 +71,8 @@ from services import wave_planning
 from workers.seed import DEMO_DEVICE_KEYS, DEMO_PASSWORD, seed_demo
 
 NOW = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)  # 08:30 in Shanghai: cutoffs at 12:00, 18:00
+# DESIGN §10: 10,000 released packages planned into routed waves in ≤ 1 s, 100,000 in ≤ 10 s.
+PLAN_TARGET_S_PER_ORDER = 1 / 10_000
 
 
 # --- 1. planning ------------------------------------------------------------------------------
@@ -101,10 +105,11 @@ async def released_orders(sessions: SessionFactory, count: int) -> int:
                 )
             )
         )
-        # Plenty on every batch: the bench measures planning, not running out.
+        # Plenty on every batch: the bench measures planning, not running out (2,000 more
+        # units per batch for every 10,000 orders).
         await session.execute(
-            text("UPDATE location_stocks SET quantity = quantity + 2000 WHERE warehouse_id = :w"),
-            {"w": warehouse},
+            text("UPDATE location_stocks SET quantity = quantity + :more WHERE warehouse_id = :w"),
+            {"w": warehouse, "more": 2000 * max(1, -(-count // 10_000))},
         )
         await session.execute(
             text(
@@ -217,6 +222,21 @@ async def plan_and_build(sessions: SessionFactory, warehouse: int) -> tuple[floa
     async with sessions() as session:
         tasks = await session.scalar(select(func.count()).select_from(PickTask))
     return elapsed, plan, int(tasks or 0)
+
+
+async def route_rows(sessions: SessionFactory, warehouse: int) -> list[tuple[str, ...]]:
+    say("[2] route lengths")
+    lengths = await _routes.route_lengths(sessions, warehouse)
+    best = lengths["optimal"]
+    return [
+        (
+            f"route length, {name}",
+            f"{lengths[name] / 100:,.0f} m",
+            f"{lengths[name] / best:.3f}× optimal",
+            "",
+        )
+        for name in ("s_shape", "largest_gap", "shorter heuristic", "chosen", "optimal")
+    ]
 
 
 # --- 3. devices -------------------------------------------------------------------------------
@@ -472,37 +492,29 @@ async def pages_vs_api(stack: Stack, args: argparse.Namespace) -> list[tuple[str
 async def run(args: argparse.Namespace) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
     async with _stack.running_stack() as stack:
-        say("[1] writing the released outbound orders to a scratch database")
-        sessions, engine = await scratch_database(stack)
-        try:
-            warehouse = await released_orders(sessions, args.orders)
-            say("[1] planning and building")
-            total, plan, tasks = await plan_and_build(sessions, warehouse)
-            planned = sum(w.orders for w in plan.waves)
-            rows.append(
-                (
-                    f"plan {args.orders:,} released orders: {planned:,} planned into "
-                    f"{len(plan.waves)} routed waves ({tasks} tasks), {plan.held:,} held, "
-                    f"{plan.flagged:,} flagged",
-                    f"{total:.2f} s",
-                    f"≤ 3 s, all {args.orders:,}",
-                    "met" if total <= 3 and planned == args.orders else "MISSED",
-                )
-            )
-            say("[2] route lengths")
-            lengths = await _routes.route_lengths(sessions, warehouse)
-            best = lengths["optimal"]
-            for name in ("s_shape", "largest_gap", "shorter heuristic", "chosen", "optimal"):
+        for n, size in enumerate(args.orders):
+            say(f"[1] writing {size:,} released outbound orders to a scratch database")
+            sessions, engine = await scratch_database(stack)
+            try:
+                warehouse = await released_orders(sessions, size)
+                say(f"[1] planning and building {size:,}")
+                total, plan, tasks = await plan_and_build(sessions, warehouse)
+                planned = sum(w.orders for w in plan.waves)
+                target = PLAN_TARGET_S_PER_ORDER * size
                 rows.append(
                     (
-                        f"route length, {name}",
-                        f"{lengths[name] / 100:,.0f} m",
-                        f"{lengths[name] / best:.3f}× optimal",
-                        "",
+                        f"plan {size:,} released orders: {planned:,} planned into "
+                        f"{len(plan.waves)} routed waves ({tasks} tasks), {plan.held:,} held, "
+                        f"{plan.flagged:,} flagged",
+                        f"{total:.2f} s",
+                        f"≤ {target:g} s, all {size:,}",
+                        "met" if total <= target and planned == size else "MISSED",
                     )
                 )
-        finally:
-            await engine.dispose()
+                if n == 0:
+                    rows += await route_rows(sessions, warehouse)
+            finally:
+                await engine.dispose()
         if args.picking_orders:
             say("[3] devices picking through the API")
             rows += await picking(stack, args)
@@ -515,12 +527,17 @@ async def run(args: argparse.Namespace) -> list[tuple[str, ...]]:
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--quick", action="store_true", help="2,000 orders to plan, 40 to pick")
-    p.add_argument("--orders", type=int, help="released orders to plan [10,000; quick 2,000]")
+    p.add_argument(
+        "--orders",
+        help="released orders to plan, one scratch database per size, e.g. 10000,100000 "
+        "[10,000 and 100,000; quick 2,000]",
+    )
     p.add_argument("--picking-orders", type=int, help="orders picked by devices [120; quick 40]")
     p.add_argument("--page-orders", type=int, help="orders picked twice in 4 [60; quick 30]")
     p.add_argument("--devices", type=int, default=4, help="handhelds picking at once [4]")
     args = p.parse_args(argv)
-    args.orders = args.orders or (2_000 if args.quick else 10_000)
+    sizes = args.orders or ("2000" if args.quick else "10000,100000")
+    args.orders = [int(n) for n in str(sizes).split(",") if n.strip()]
     if args.picking_orders is None:
         args.picking_orders = 40 if args.quick else 120
     if args.page_orders is None:

@@ -17,6 +17,10 @@ class ApiSettings(BaseModel):
     # Staff sign-in (POST /v1/auth/login) only from these addresses or networks. Empty = anywhere.
     # Users holding admin permissions sign in only from admin_ip_allowlist as well (when set).
     login_ip_allowlist: list[str] = Field(default_factory=list)
+    # uvicorn worker processes serving the API (`houtai api`, `houtai up`); unset: as many as
+    # HOUTAI_WORKERS under `houtai up`, one for `houtai api`. Above one, /metrics adds up every
+    # process's counts (prometheus_client multiprocess mode, HOUTAI_METRICS__MULTIPROC_DIR).
+    workers: int | None = Field(default=None, ge=1, le=32)
 
 
 class ConsoleSettings(BaseModel):
@@ -123,6 +127,19 @@ class WaveSettings(BaseModel):
     ship_within_hours: int = Field(default=24, ge=1)
 
 
+class WorkerSettings(BaseModel):
+    """A Temporal worker process (`houtai worker`; `houtai up` runs HOUTAI_WORKERS of them)."""
+
+    # Workflows kept in memory between their tasks (the SDK's sticky cache). An evicted one is
+    # replayed from its history on its next task (a timer firing, a signal): memory is bounded
+    # by this, not by the workflows open. 10,000 orders awaiting payment need no more than this
+    # many in memory (bench/open_orders.py measures the RSS and how late deadlines fire).
+    max_cached_workflows: int = Field(default=1000, ge=0)
+    # Workflow tasks / activities one process runs at once (the SDK's defaults are 100 each).
+    max_concurrent_workflow_tasks: int = Field(default=100, ge=1)
+    max_concurrent_activities: int = Field(default=100, ge=1)
+
+
 class NotificationSettings(BaseModel):
     """The outbox sender (DESIGN §6.10): how it polls, retries and reaches the mail server."""
 
@@ -160,7 +177,11 @@ class MetricsSettings(BaseModel):
     # Each worker serves the Temporal SDK's metrics and houtai's activity outcomes on
     # worker_host:worker_port (its own process; 0 = no metrics port).
     worker_host: str = "127.0.0.1"
+    # Under `houtai up --workers N` worker i (0-based) listens on worker_port + i.
     worker_port: int = Field(default=9464, ge=0, le=65535)
+    # Where the API's uvicorn processes keep their counts when there are several
+    # (prometheus_client multiprocess mode); `houtai up` sets and empties it under the data dir.
+    multiproc_dir: Path | None = None
 
 
 class TracingSettings(BaseModel):
@@ -191,6 +212,9 @@ class Settings(BaseSettings):
     # One JSON object per log line (request id, workflow id, activity type, business number
     # included); false gives plain "LEVEL logger message" lines for reading by eye.
     log_json: bool = True
+    # Worker processes `houtai up` runs (`houtai up --workers N`); each polls the same task
+    # queue, so Temporal spreads workflow and activity tasks over them.
+    workers: int = Field(default=1, ge=1, le=32)
     # Load demo data when the database has no users yet (`houtai up` only).
     demo_data: bool = True
 
@@ -205,6 +229,7 @@ class Settings(BaseSettings):
     purchasing: PurchasingSettings = Field(default_factory=PurchasingSettings)
     waves: WaveSettings = Field(default_factory=WaveSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)

@@ -31,7 +31,7 @@ from models.db import (
     Warehouse,
     Wave,
 )
-from models.domain.allocation import BatchStock, allocate
+from models.domain.allocation import BatchStock, allocate_in_order, in_pick_order
 from models.domain.pick_paths import WarehouseLayout
 from models.domain.pick_tasks import Spot, Stop, layout_of, plan_tasks
 from services import pick_stock
@@ -49,18 +49,23 @@ class _Alloc:
     batch_no: str
     quantity: int
 
-    def values(self) -> dict[str, object]:
-        return {
-            "wave_no": self.wave_no,
-            "package_no": self.package_no,
-            "line_no": self.line_no,
-            "sku_id": self.sku_id,
-            "warehouse_id": self.warehouse_id,
-            "location_stock_id": self.location_stock_id,
-            "location_id": self.location_id,
-            "batch_no": self.batch_no,
-            "quantity": self.quantity,
-        }
+    def record(self) -> tuple[object, ...]:
+        """The allocation's columns after its id, in `_ALLOC_COLUMNS` order."""
+        return (
+            self.wave_no,
+            self.package_no,
+            self.line_no,
+            self.sku_id,
+            self.warehouse_id,
+            self.location_stock_id,
+            self.location_id,
+            self.batch_no,
+            self.quantity,
+        )
+
+
+_ALLOC_COLUMNS = ("id", "wave_no", "package_no", "line_no", "sku_id", "warehouse_id",
+                  "location_stock_id", "location_id", "batch_no", "quantity")  # fmt: skip
 
 
 async def warehouse_zone(session: AsyncSession, warehouse_id: int) -> ZoneInfo:
@@ -94,8 +99,11 @@ async def build(
     now: datetime,
     max_stops: int,
     max_units: int,
+    lines: dict[str, list[tuple[int, int, int]]] | None = None,
 ) -> int:
-    """Build the waves not built yet (all of one warehouse); returns how many tasks they got."""
+    """Build the waves not built yet (all of one warehouse); returns how many tasks they got.
+    `lines`: the packages' held lines when the caller (planning, in the same transaction) has
+    read them already."""
     waves = (
         await session.scalars(
             select(Wave)
@@ -118,15 +126,17 @@ async def build(
             .order_by(OutboundOrder.wave_no, OutboundOrder.package_no)
         )
     ).all()
-    lines = await package_lines(session, [p for _, p in packages])
+    if lines is None:
+        lines = await package_lines(session, [p for _, p in packages])
     skus = {sku for held in lines.values() for _, sku, _ in held}
-    batches = await _batches(session, warehouse_id, skus)
+    found = await _batches(session, warehouse_id, skus)
+    batches = {sku: in_pick_order(held, today) for sku, held in found.items()}  # once per SKU
     taken: dict[int, int] = defaultdict(int)  # location_stock id → units allocated now
     rows: list[_Alloc] = []
     for wave, package_no in packages:
         wave_no = str(wave)
         for line_no, sku_id, quantity in lines[package_no]:
-            allocation = allocate(quantity, batches.get(sku_id, []), today, taken)
+            allocation = allocate_in_order(quantity, batches.get(sku_id, []), taken)
             for take in allocation.takes:
                 taken[take.batch.id] += take.quantity
                 rows.append(
@@ -154,13 +164,11 @@ async def build(
                 {"n": len(rows)},
             )
         ).all()
-        await copy(
+        await copy_records(
             session,
             PickAllocation,
-            [
-                {"id": i, **row.values(), "picked": 0, "status": "open"}
-                for i, row in zip(ids, rows, strict=True)
-            ],
+            [*_ALLOC_COLUMNS, "picked", "status"],
+            [(i, *row.record(), 0, "open") for i, row in zip(ids, rows, strict=True)],
         )
         await _hold_locations(session, taken)
         layout, where = await _layout(session, warehouse_id)
@@ -184,14 +192,21 @@ async def copy(session: AsyncSession, model: type[Base], rows: list[dict[str, ob
     """Many rows at once with COPY, on the session's connection (inside its transaction)."""
     if not rows:
         return
-    table = cast(Table, model.__table__)
     columns = list(rows[0])
+    await copy_records(session, model, columns, [tuple(row[c] for c in columns) for row in rows])
+
+
+async def copy_records(
+    session: AsyncSession, model: type[Base], columns: list[str], records: list[tuple[Any, ...]]
+) -> None:
+    """`copy` of rows already made as tuples in `columns` order (no dict per row)."""
+    if not records:
+        return
+    table = cast(Table, model.__table__)
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
-    await driver.copy_records_to_table(
-        table.name, records=[tuple(row[c] for c in columns) for row in rows], columns=columns
-    )
+    await driver.copy_records_to_table(table.name, records=records, columns=columns)
 
 
 async def _hold_locations(session: AsyncSession, taken: dict[int, int]) -> None:
@@ -264,6 +279,10 @@ async def _layout(
     return layout, {lid: (x, y) for lid, x, y, _ in spots}
 
 
+_STOP_COLUMNS = ("task_no", "stop_no", "allocation_id", "location_id", "sku_id", "batch_no",
+                 "quantity", "picked", "short", "status")  # fmt: skip
+
+
 async def _write_tasks(
     session: AsyncSession,
     allocations: list[tuple[int, _Alloc]],
@@ -276,7 +295,7 @@ async def _write_tasks(
     for aid, row in allocations:
         by_wave[row.wave_no].append((aid, row))
     task_rows: list[dict[str, object]] = []
-    stop_rows: list[dict[str, object]] = []
+    stop_rows: list[tuple[object, ...]] = []
     for wave_no, mine in sorted(by_wave.items()):
         by_id = dict(mine)
         stops = [
@@ -305,21 +324,11 @@ async def _write_tasks(
             for stop_no, aid in enumerate(task.keys, start=1):
                 row = by_id[aid]
                 stop_rows.append(
-                    {
-                        "task_no": task_no,
-                        "stop_no": stop_no,
-                        "allocation_id": aid,
-                        "location_id": row.location_id,
-                        "sku_id": row.sku_id,
-                        "batch_no": row.batch_no,
-                        "quantity": row.quantity,
-                        "picked": 0,
-                        "short": 0,
-                        "status": "open",
-                    }
-                )
+                    (task_no, stop_no, aid, row.location_id, row.sku_id, row.batch_no,
+                     row.quantity, 0, 0, "open")
+                )  # fmt: skip
     await copy(session, PickTask, task_rows)
-    await copy(session, PickStop, stop_rows)
+    await copy_records(session, PickStop, list(_STOP_COLUMNS), stop_rows)
     return len(task_rows)
 
 

@@ -23,7 +23,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="houtai", description="houtai (后台) back office")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, help_text in COMMANDS.items():
-        sub.add_parser(name, help=help_text, description=help_text)
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        if name == "up":
+            command.add_argument(
+                "--workers",
+                type=int,
+                metavar="N",
+                help="worker processes (and API processes) to run; default HOUTAI_WORKERS or 1",
+            )
     return parser
 
 
@@ -74,6 +81,10 @@ HANDLERS: dict[str, Callable[[Settings], int]] = {
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings()
+    if getattr(args, "workers", None) is not None:
+        if not 1 <= args.workers <= 32:
+            build_parser().error("--workers must be between 1 and 32")
+        settings = settings.model_copy(update={"workers": args.workers})
     if args.command == "up":  # the launcher prints its own progress; children log to files
         houtai_logging.configure("WARNING", json_lines=False)
     else:

@@ -38,7 +38,7 @@ from workers.supervisor import GaveUp, Supervisor
 STOP_BUDGET_S = 30.0
 _STOP_MARKS = (
     (("api",), 8.0),
-    (("worker",), 16.0),
+    (("worker",), 16.0),  # every worker process: worker, worker-2, … (worker_names)
     (("sandbox-payments", "sandbox-carrier", "sandbox-supplier", "sandbox-robots"), 19.0),
 )
 _TEMPORAL_MARK_S = 23.0
@@ -194,6 +194,36 @@ def _spawn(stack: Stack, name: str, args: list[str], env: dict[str, str]) -> Non
     stack.supervisor.start(name, spawn)
 
 
+def worker_names(count: int) -> tuple[str, ...]:
+    """The supervised names of `count` worker processes: "worker" (as with one), "worker-2", …"""
+    return ("worker", *(f"worker-{i}" for i in range(2, count + 1)))
+
+
+def api_processes(settings: Settings) -> int:
+    """uvicorn processes of the API under `houtai up`: HOUTAI_API__WORKERS, else as many as
+    worker processes."""
+    return settings.api.workers or settings.workers
+
+
+def _start_workers_and_api(stack: Stack, env: dict[str, str]) -> None:
+    """N worker processes on the same task queue (Temporal spreads the tasks over their
+    pollers), each with its own metrics port (worker_port + i), and the API with as many
+    uvicorn processes, whose metrics are added up from files under the data directory."""
+    s = stack.settings
+    names = worker_names(s.workers)
+    apis = api_processes(s)
+    stack.step(f"starting {len(names)} worker process(es) and the API ({apis} process(es))")
+    for i, name in enumerate(names):
+        own = dict(env)
+        if s.metrics.enabled and s.metrics.worker_port:
+            own["HOUTAI_METRICS__WORKER_PORT"] = str(s.metrics.worker_port + i)
+        _spawn(stack, name, ["-m", "workers.cli", "worker"], own)
+    api_env = {**env, "HOUTAI_API__WORKERS": str(apis)}
+    if apis > 1:
+        api_env["HOUTAI_METRICS__MULTIPROC_DIR"] = str(stack.data_dir / "api-metrics")
+    _spawn(stack, "api", ["-m", "workers.cli", "api"], api_env)
+
+
 def _wait_ready(stack: Stack, base: str) -> None:
     deadline = time.monotonic() + stack.settings.embedded.startup_timeout_s
     last = "no answer"
@@ -242,9 +272,9 @@ def _banner(stack: Stack, base: str) -> None:
     if s.metrics.enabled:
         print(f"  API metrics    {base}/metrics  (from {', '.join(s.metrics.allowlist)} only)")
         if s.metrics.worker_port:
-            print(
-                f"  Worker metrics http://{s.metrics.worker_host}:{s.metrics.worker_port}/metrics"
-            )
+            for i in range(s.workers):
+                port = s.metrics.worker_port + i
+                print(f"  Worker metrics http://{s.metrics.worker_host}:{port}/metrics")
     print(f"  Data           {stack.data_dir} (kept between runs)")
     print("\nDemo credentials:")
     for what, credential, role in demo_credentials():
@@ -257,7 +287,8 @@ def _stop(stack: Stack) -> None:
     step within its mark of STOP_BUDGET_S, stragglers killed with their process groups."""
     began = time.monotonic()
     for names, mark in _STOP_MARKS:
-        stack.supervisor.stop(list(names), began + mark)
+        stopping = worker_names(stack.settings.workers) if names == ("worker",) else names
+        stack.supervisor.stop(list(stopping), began + mark)
     if stack.temporal is not None:
         stack.step("stopping Temporal")
         stack.temporal.stop(max(1.0, began + _TEMPORAL_MARK_S - time.monotonic()))
@@ -306,9 +337,7 @@ def run_up(settings: Settings) -> int:
         _prepare(stack, env)
         if settings.embedded.sandboxes:
             _start_sandboxes(stack, env)
-        stack.step("starting worker and API")
-        _spawn(stack, "worker", ["-m", "workers.cli", "worker"], env)
-        _spawn(stack, "api", ["-m", "workers.cli", "api"], env)
+        _start_workers_and_api(stack, env)
         _wait_ready(stack, base)
         if not stack.stopping:
             _banner(stack, base)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import tempfile
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import uvicorn
 from temporalio.api.enums.v1 import IndexedValueType
@@ -37,24 +41,49 @@ from workflows.visibility import SEARCH_ATTRIBUTES
 log = logging.getLogger(__name__)
 
 
-def serve_api(settings: Settings) -> None:
-    from api.main import create_app
+def api_workers(settings: Settings) -> int:
+    """uvicorn processes for the API: HOUTAI_API__WORKERS, else one."""
+    return settings.api.workers or 1
 
+
+def serve_api(settings: Settings) -> None:
     settings.require_token_secret()
-    tracing = tracing_for(settings, "api")
-    instrument_httpx(tracing)
-    uvicorn.run(
-        create_app(settings=settings, tracing=tracing),
-        host=settings.api.host,
-        port=settings.api.port,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-        access_log=False,
-        # Requests still running 5 s after SIGTERM (a client's `Prefer: wait`, say) are cut off,
-        # so `houtai up` and an orchestrator can stop the API in bounded time.
-        timeout_graceful_shutdown=5,
-    )
-    tracing.shutdown()  # what is still batched goes out
+    workers = api_workers(settings)
+    common: dict[str, Any] = {
+        "host": settings.api.host,
+        "port": settings.api.port,
+        "log_level": settings.log_level.lower(),
+        "proxy_headers": True,
+        "access_log": False,
+        # Requests still running 5 s after SIGTERM (a client's `Prefer: wait`, say) are cut
+        # off, so `houtai up` and an orchestrator can stop the API in bounded time.
+        "timeout_graceful_shutdown": 5,
+    }
+    if workers == 1:
+        from api.main import create_app
+
+        tracing = tracing_for(settings, "api")
+        instrument_httpx(tracing)
+        uvicorn.run(create_app(settings=settings, tracing=tracing), **common)
+        return
+    # Several processes: uvicorn starts each from the factory, which reads the same settings
+    # from the environment. Their request counts go to files in one directory that /metrics
+    # adds up (prometheus_client multiprocess mode: the variable must be set before a process
+    # imports prometheus_client, hence in the environment the children inherit).
+    metrics_dir = prepare_multiproc_dir(settings)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    log.info("api processes", extra={"workers": workers, "metrics_dir": str(metrics_dir)})
+    uvicorn.run("api.main:app_from_environment", factory=True, workers=workers, **common)
+
+
+def prepare_multiproc_dir(settings: Settings) -> Path:
+    """The API's multiprocess metrics directory, emptied: counts of an earlier run (or of dead
+    processes' pids) must not be added to this one's."""
+    path = settings.metrics.multiproc_dir or Path(tempfile.mkdtemp(prefix="houtai-metrics-"))
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+    return path
 
 
 async def run_worker(settings: Settings) -> None:
@@ -89,7 +118,7 @@ async def run_worker(settings: Settings) -> None:
         supplier=config.supplier_client(settings),
         ship_within=timedelta(hours=settings.waves.ship_within_hours),
     )
-    worker = build_worker(client, deps, task_queue=settings.task_queue)
+    worker = build_worker(client, deps, task_queue=settings.task_queue, tuning=settings.worker)
     schedules = await ensure_schedules(client, deps.session_factory, settings)
     log.info("schedules", extra={"schedules": schedules})
     stop = asyncio.Event()

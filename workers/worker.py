@@ -31,6 +31,7 @@ from activities.shipments import ShipmentActivities
 from activities.transfers import TransferActivities
 from activities.waves import WaveActivities
 from core.db import SessionFactory
+from core.settings import WorkerSettings
 from workers.observability import ActivityOutcomeInterceptor
 from workflows.after_sale import AfterSaleWorkflow
 from workflows.coupon_batch import CouponBatchWorkflow
@@ -169,12 +170,19 @@ def activities_for(deps: WorkerDeps) -> list[Callable[..., Any]]:
     return found
 
 
-def build_worker(client: Client, deps: WorkerDeps, *, task_queue: str) -> Worker:
+def build_worker(
+    client: Client, deps: WorkerDeps, *, task_queue: str, tuning: WorkerSettings | None = None
+) -> Worker:
+    tuning = tuning or WorkerSettings()
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
         activities=activities_for(deps),
+        # Memory is bounded by the cache, not by the workflows open (core/settings.py).
+        max_cached_workflows=tuning.max_cached_workflows,
+        max_concurrent_workflow_tasks=tuning.max_concurrent_workflow_tasks,
+        max_concurrent_activities=tuning.max_concurrent_activities,
         # Outcomes first (outermost): it counts what the workflow gets, data errors included.
         interceptors=[ActivityOutcomeInterceptor(), DataErrorInterceptor()],
     )

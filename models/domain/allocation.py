@@ -73,15 +73,29 @@ def allocate(
 ) -> Allocation:
     """Units of one line from the given batches of its SKU in one warehouse; `taken` (batch id
     → units) is what earlier lines of the same run already hold beyond `reserved`."""
+    return allocate_in_order(quantity, in_pick_order(batches, today), taken)
+
+
+def in_pick_order(batches: Sequence[BatchStock], today: date) -> list[BatchStock]:
+    """The batches a line may be picked from on `today`, in the order they are taken. A wave
+    builder sorts each SKU's batches once for all its lines (`allocate_in_order`)."""
+    return sorted((b for b in batches if pickable(b, today)), key=batch_order)
+
+
+def allocate_in_order(
+    quantity: int, ordered: Sequence[BatchStock], taken: Mapping[int, int] | None = None
+) -> Allocation:
+    """`allocate` over batches already filtered and sorted by `in_pick_order`."""
     if quantity <= 0:
         raise ValueError("quantity must be positive")
     more = taken or {}
     takes: list[Take] = []
     remaining = quantity
-    free = {b.id: b.free - more.get(b.id, 0) for b in batches}
-    candidates = (b for b in batches if free[b.id] > 0 and pickable(b, today))
-    for batch in sorted(candidates, key=batch_order):
-        take = min(remaining, free[batch.id])
+    for batch in ordered:
+        free = batch.free - more.get(batch.id, 0)
+        if free <= 0:
+            continue
+        take = min(remaining, free)
         takes.append(Take(batch=batch, quantity=take))
         remaining -= take
         if remaining == 0:

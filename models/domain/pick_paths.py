@@ -42,8 +42,10 @@ walk the route describes:
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from itertools import pairwise
 from typing import Annotated, Literal
 
@@ -69,9 +71,12 @@ class WarehouseLayout(_Frozen):
         return self
 
 
-class PickPoint(_Frozen):
-    aisle: Annotated[int, Field(ge=0)]
-    y: Cm
+@dataclass(frozen=True, slots=True)
+class PickPoint:
+    """A plain dataclass: a wave makes thousands; routes refuse points off the layout."""
+
+    aisle: int
+    y: int
 
 
 class Route(_Frozen):
@@ -83,7 +88,10 @@ class Route(_Frozen):
 def pick_point_at(layout: WarehouseLayout, x: int, y: int) -> PickPoint:
     """The pick point of a location at (x, y): its nearest aisle, y clamped into the aisle."""
     xs = layout.aisle_xs
-    aisle = min(range(len(xs)), key=lambda index: (abs(xs[index] - x), index))
+    right = bisect_left(xs, x)  # the nearest aisle is this one or the one before it
+    aisle = min(
+        (i for i in (right - 1, right) if 0 <= i < len(xs)), key=lambda i: (abs(xs[i] - x), i)
+    )
     return PickPoint(aisle=aisle, y=min(max(y, 0), layout.aisle_length))
 
 
@@ -112,7 +120,7 @@ def _by_aisle(layout: WarehouseLayout, picks: Sequence[PickPoint]) -> dict[int, 
     """Pick indices per aisle, each list ordered by (y, index); refuses points off the layout."""
     aisles: dict[int, list[int]] = {}
     for index, pick in enumerate(picks):
-        if pick.aisle >= len(layout.aisle_xs) or pick.y > layout.aisle_length:
+        if not (0 <= pick.aisle < len(layout.aisle_xs) and 0 <= pick.y <= layout.aisle_length):
             raise ValueError(f"pick {index} ({pick}) lies outside the layout")
         aisles.setdefault(pick.aisle, []).append(index)
     for indices in aisles.values():
@@ -231,14 +239,6 @@ def _patterns(column: _Column) -> list[tuple[int, ...]]:
     return patterns
 
 
-def _vertical(state: _State, pattern: tuple[int, ...]) -> _State | None:
-    front, back, linked, closed = state
-    if closed and any(pattern):
-        return None
-    through = all(pattern)
-    return (_add(front, pattern[0]), _add(back, pattern[-1]), linked or through, closed)
-
-
 def _cross(state: _State, cf: int, cb: int, column: _Column) -> _State | None:
     """Leave `column` with `cf`/`cb` copies of the cross-aisle stretches to the next column."""
     front, back, linked, closed = state
@@ -264,8 +264,11 @@ def _columns(layout: WarehouseLayout, picks: Sequence[PickPoint]) -> tuple[list[
     keyed: list[tuple[int, int, _Column]] = [
         (layout.depot_x, 0, _Column(layout.depot_x, (0, length), True, False, False))
     ]
+    in_aisle: dict[int, set[int]] = {}
+    for pick in picks:
+        in_aisle.setdefault(pick.aisle, set()).add(pick.y)
     for aisle, x in enumerate(layout.aisle_xs):
-        ys = {pick.y for pick in picks if pick.aisle == aisle}
+        ys = in_aisle.get(aisle, set())
         inner = sorted(y for y in ys if 0 < y < length)
         column = _Column(x, (0, *inner, length), 0 in ys, length in ys, True)
         keyed.append((x, 1, column))
@@ -277,16 +280,31 @@ def _columns(layout: WarehouseLayout, picks: Sequence[PickPoint]) -> tuple[list[
 _Choice = tuple[_State, tuple[int, ...]]  # previous state, and the pattern or (cf, cb) taken
 
 
-def _relax(
-    layer: dict[_State, int],
-    cost: int,
-    state: _State | None,
-    pointer: dict[_State, _Choice],
-    choice: _Choice,
-) -> None:
-    if state is not None and cost < layer.get(state, cost + 1):
-        layer[state] = cost
-        pointer[state] = choice
+@cache
+def _cross_moves(state: _State, required_front: bool, required_back: bool) -> tuple[
+    tuple[_State, int, tuple[int, int]], ...
+]:  # fmt: skip
+    """Every (next state, copies walked, (cf, cb)) leaving a column from `state`: the same few
+    states come back in every column of every route, so each is worked out once."""
+    column = _Column(0, (), required_front, required_back, True)
+    moves = []
+    for cf in range(3):
+        for cb in range(3):
+            nxt = _cross(state, cf, cb, column)
+            if nxt is not None:
+                moves.append((nxt, cf + cb, (cf, cb)))
+    return tuple(moves)
+
+
+@cache
+def _vertical_move(state: _State, first: int, last: int, through: bool, walked: bool) -> (
+    _State | None
+):  # fmt: skip
+    """`_vertical` by what it looks at in a pattern: its end segments, all and any walked."""
+    front, back, linked, closed = state
+    if closed and walked:
+        return None
+    return (_add(front, first), _add(back, last), linked or through, closed)
 
 
 def _solve(columns: list[_Column]) -> tuple[int, list[tuple[int, ...]], list[tuple[int, ...]]]:
@@ -297,29 +315,43 @@ def _solve(columns: list[_Column]) -> tuple[int, list[tuple[int, ...]], list[tup
         if index:
             previous, width = columns[index - 1], column.x - columns[index - 1].x
             crossed: dict[_State, int] = {}
-            steps.append({})
+            pointer: dict[_State, _Choice] = {}
             for state, cost in layer.items():
-                for cf in range(3):
-                    for cb in range(3):
-                        nxt = _cross(state, cf, cb, previous)
-                        _relax(crossed, cost + (cf + cb) * width, nxt, steps[-1], (state, (cf, cb)))
+                moves = _cross_moves(state, previous.required_front, previous.required_back)
+                for nxt, copies, taken in moves:
+                    total = cost + copies * width
+                    if total < crossed.get(nxt, total + 1):
+                        crossed[nxt] = total
+                        pointer[nxt] = (state, taken)
+            steps.append(pointer)
             layer = crossed
         walked: dict[_State, int] = {}
-        steps.append({})
+        pointer = {}
         lengths = [b - a for a, b in pairwise(column.points)]
         priced = [
-            (pattern, sum(c * gap for c, gap in zip(pattern, lengths, strict=True)))
+            (
+                pattern,
+                sum(c * gap for c, gap in zip(pattern, lengths, strict=True)),
+                (pattern[0], pattern[-1], all(pattern), any(pattern)),
+            )
             for pattern in _patterns(column)
         ]
         for state, cost in layer.items():
-            for pattern, extra in priced:
-                _relax(walked, cost + extra, _vertical(state, pattern), steps[-1], (state, pattern))
+            for pattern, extra, shape in priced:
+                moved = _vertical_move(state, *shape)
+                if moved is None:
+                    continue
+                total = cost + extra
+                if total < walked.get(moved, total + 1):
+                    walked[moved] = total
+                    pointer[moved] = (state, pattern)
+        steps.append(pointer)
         layer = walked
     finals = [(cost, s) for s, cost in layer.items() if _cross(s, 0, 0, columns[-1]) is not None]
     best, state = min(finals)  # the depot column is required, so a closed tour always exists
     choices: list[tuple[int, ...]] = []
-    for pointer in reversed(steps):
-        state, choice = pointer[state]
+    for step in reversed(steps):
+        state, choice = step[state]
         choices.append(choice)
     choices.reverse()
     return best, choices[0::2], choices[1::2]

@@ -14,8 +14,9 @@ one trip, and in which order.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from models.domain.pick_paths import (
     PickPoint,
@@ -39,11 +40,18 @@ class Spot(_Frozen):
     kind: str = "storage"
 
 
-class Stop(_Frozen):
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """A plain dataclass: a wave has thousands (its allocations, valid in the database)."""
+
     key: int  # the caller's id of what is picked here (an allocation)
     x_cm: int
     y_cm: int
-    quantity: int = Field(gt=0)
+    quantity: int
+
+    def __post_init__(self) -> None:
+        if self.quantity <= 0:
+            raise ValueError("a stop picks at least one unit")
 
 
 class TaskPlan(_Frozen):
@@ -100,4 +108,12 @@ def plan_tasks(
 
 
 def _points(layout: WarehouseLayout, stops: Sequence[Stop]) -> list[PickPoint]:
-    return [pick_point_at(layout, s.x_cm, s.y_cm) for s in stops]
+    seen: dict[tuple[int, int], PickPoint] = {}  # a wave picks many lines at one location
+    points = []
+    for stop in stops:
+        where = (stop.x_cm, stop.y_cm)
+        point = seen.get(where)
+        if point is None:
+            point = seen[where] = pick_point_at(layout, stop.x_cm, stop.y_cm)
+        points.append(point)
+    return points

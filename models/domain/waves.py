@@ -23,7 +23,9 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from itertools import groupby
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -38,10 +40,17 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
-class CandidateLine(_Frozen):
+@dataclass(frozen=True, slots=True)
+class CandidateLine:
+    """A plain dataclass: planning makes one per line of every waiting package."""
+
     sku_id: int
-    quantity: int = Field(gt=0)
+    quantity: int
     zone: str
+
+    def __post_init__(self) -> None:
+        if self.quantity <= 0:
+            raise ValueError("a line holds at least one unit")
 
 
 class Candidate(_Frozen):
@@ -51,17 +60,18 @@ class Candidate(_Frozen):
     waiting_since: datetime  # released to the warehouse
     ship_by: datetime | None = None  # the promise to the customer, if any
 
-    @property
+    # Worked out once per candidate (a plan asks each several times).
+    @cached_property
     def units(self) -> int:
         return sum(line.quantity for line in self.lines)
 
-    @property
+    @cached_property
     def profile(self) -> Profile:
         if len(self.lines) > 1:
             return "multi_line"
         return "single_unit" if self.units == 1 else "single_line"
 
-    @property
+    @cached_property
     def zone(self) -> str:
         zones = {line.zone for line in self.lines}
         return zones.pop() if len(zones) == 1 else "mixed"
@@ -148,8 +158,12 @@ def plan_waves(
 ) -> WavePlan:
     flagged: list[Flagged] = []
     keyed: list[tuple[tuple[datetime, str, str, str], Candidate]] = []
+    per_carrier: dict[str, datetime | None] = {}  # the same for every candidate of a carrier
     for candidate in candidates:
-        cutoff = next_cutoff(candidate.carrier_code, cutoffs, now, zone, policy.lead_time)
+        carrier = candidate.carrier_code
+        if carrier not in per_carrier:
+            per_carrier[carrier] = next_cutoff(carrier, cutoffs, now, zone, policy.lead_time)
+        cutoff = per_carrier[carrier]
         if cutoff is None:
             reason = f"no cutoff configured for carrier {candidate.carrier_code}"
             flagged.append(Flagged(package_no=candidate.package_no, reason=reason))

@@ -35,16 +35,17 @@ class Up:
         env.update({k: str(v) for k, v in self.ports.items()})
         env["HOUTAI_DATA_DIR"] = str(data_dir)
         self.env = env
+        self.data_dir = data_dir
         self.base = f"http://127.0.0.1:{self.ports['HOUTAI_API__PORT']}"
         self.output: list[str] = []
         self.proc: subprocess.Popen[str] | None = None
 
-    def start(self) -> float:
+    def start(self, *args: str, timeout: float = READY_TIMEOUT_S) -> float:
         houtai = Path(sys.executable).parent / "houtai"
         started = time.monotonic()
         self.output.clear()
         self.proc = subprocess.Popen(
-            [str(houtai), "up"],
+            [str(houtai), "up", *args],
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -60,7 +61,7 @@ class Up:
                     ready.set()
 
         threading.Thread(target=read, daemon=True).start()
-        if not ready.wait(READY_TIMEOUT_S):
+        if not ready.wait(timeout):
             self.proc.kill()
             raise AssertionError("houtai up never became ready:\n" + "".join(self.output))
         return time.monotonic() - started
