@@ -149,7 +149,7 @@ async def test_a_new_admin_enrols_a_second_factor_and_lands_on_the_page_asked_fo
     await page.get_by_role("button", name="完成绑定").click()
     await expect(page).to_have_url(f"{stack.api}/console/orders")
     await expect(page.get_by_role("heading", name="订单")).to_be_visible()
-    await expect(page.locator('nav.menu a[data-menu="orders.read"]')).to_be_visible()
+    await expect(page.locator('nav.menu a[data-menu="orders.read"]').first).to_be_visible()
 
 
 async def secret_on(page: Page) -> str:

@@ -179,12 +179,16 @@ async def test_a_late_payment_is_booked_and_refunded_once_retried_after_a_refusa
             id=late_payment_id("TX-LATE-1"),
             task_queue=task_queue,
         )
+        # The retried refund waits until the second retry was answered: otherwise the workflow
+        # may finish first, and a closed workflow's update is a different error.
+        refunded = fake.hold("refund_payment", lambda _: fake.refunds_refused == 0)
         await fake.wait_for("record_status", lambda c: c.step == "refund_refused")
         refused = await handle.query(LatePaymentRefundWorkflow.view)
         retried = await handle.execute_update(LatePaymentRefundWorkflow.retry_refund, RETRY)
         again = await rejection(
             handle.execute_update(LatePaymentRefundWorkflow.retry_refund, RETRY)
         )
+        refunded.set()
         result = await handle.result()
     assert (refused.status, refused.refused_reason) == (
         "refused",
