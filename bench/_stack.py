@@ -6,7 +6,9 @@ plus stock helpers that go through the stock ledger and the figures every bench 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -413,3 +415,23 @@ def table(rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> str:
         return "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
 
     return "\n".join([fmt(header), line, *(fmt(r) for r in rows)])
+
+
+def run_bench(run: Callable[[Any], Awaitable[Sequence[tuple[str, ...]]]], args: Any) -> int:
+    """A bench's main: run it, then print the command, the machine's load before and after
+    and the table of figures; 130 after Ctrl-C (everything started is stopped by then)."""
+    logging.getLogger("temporalio").setLevel(logging.ERROR)  # no warning per refused call
+    command = shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
+    load, began = os.getloadavg()[0], time.perf_counter()
+    try:
+        rows = asyncio.run(run(args))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("interrupted: everything started was stopped", file=sys.stderr)
+        return 130
+    print(f"\n$ {command}")
+    print(
+        f"{os.cpu_count()} CPUs, load {load:.2f} before / {os.getloadavg()[0]:.2f} after, "
+        f"{time.perf_counter() - began:.0f} s in all. The machine is shared: figures are noisy."
+    )
+    print(table(rows, ("figure", "houtai", "baseline", "ratio", "target", "")))
+    return 0

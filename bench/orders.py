@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
-import os
-import shlex
 import sys
 import time
 import uuid
@@ -474,21 +471,7 @@ async def run_once(args: argparse.Namespace, workers: int) -> list[Row]:
 
 def main(argv: list[str]) -> int:
     args = parse(argv)
-    logging.getLogger("temporalio").setLevel(logging.ERROR)  # no warning per refused order
-    command = shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
-    load, began = os.getloadavg()[0], time.perf_counter()
-    try:
-        rows = asyncio.run(run(args))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("interrupted: everything started was stopped", file=sys.stderr)
-        return 130
-    print(f"\n$ {command}")
-    print(
-        f"{os.cpu_count()} CPUs, load {load:.2f} before / {os.getloadavg()[0]:.2f} after, "
-        f"{time.perf_counter() - began:.0f} s in all. The machine is shared: figures are noisy."
-    )
-    print(_stack.table(rows, ("figure", "houtai", "baseline", "ratio", "target", "")))
-    return 0
+    return _stack.run_bench(run, args)
 
 
 if __name__ == "__main__":
