@@ -15,10 +15,7 @@ bench/reports.py calls `report_rows(stack, http, args)`."""
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import os
-import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -271,21 +268,9 @@ def main(argv: Sequence[str]) -> int:
     p.add_argument("--days", type=int, default=DEFAULTS["days"], help="days of history [365]")
     p.add_argument("--calls", type=int, default=DEFAULTS["calls"], help="calls per report [20]")
     args = p.parse_args(argv)
-    logging.getLogger("temporalio").setLevel(logging.ERROR)
-    command = shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
-    load, began = os.getloadavg()[0], time.perf_counter()
-    try:
-        rows = asyncio.run(run(args))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("interrupted: everything started was stopped", file=sys.stderr)
-        return 130
-    print(f"\n$ {command}")
-    print(
-        f"{os.cpu_count()} CPUs, load {load:.2f} before / {os.getloadavg()[0]:.2f} after, "
-        f"{time.perf_counter() - began:.0f} s in all. The machine is shared: figures are noisy."
+    return _stack.run_bench(
+        run, args, ("figure", "houtai", "baseline", "ratio", "target", "verdict")
     )
-    print(_stack.table(rows, ("figure", "houtai", "baseline", "ratio", "target", "verdict")))
-    return 0
 
 
 if __name__ == "__main__":

@@ -417,7 +417,14 @@ def table(rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> str:
     return "\n".join([fmt(header), line, *(fmt(r) for r in rows)])
 
 
-def run_bench(run: Callable[[Any], Awaitable[Sequence[tuple[str, ...]]]], args: Any) -> int:
+HEADER = ("figure", "houtai", "baseline", "ratio", "target", "")
+
+
+def run_bench(
+    run: Callable[[Any], Awaitable[Sequence[tuple[str, ...]]]],
+    args: Any,
+    header: tuple[str, ...] = HEADER,
+) -> int:
     """A bench's main: run it, then print the command, the machine's load before and after
     and the table of figures; 130 after Ctrl-C (everything started is stopped by then)."""
     logging.getLogger("temporalio").setLevel(logging.ERROR)  # no warning per refused call
@@ -433,5 +440,5 @@ def run_bench(run: Callable[[Any], Awaitable[Sequence[tuple[str, ...]]]], args: 
         f"{os.cpu_count()} CPUs, load {load:.2f} before / {os.getloadavg()[0]:.2f} after, "
         f"{time.perf_counter() - began:.0f} s in all. The machine is shared: figures are noisy."
     )
-    print(table(rows, ("figure", "houtai", "baseline", "ratio", "target", "")))
+    print(table(rows, header))
     return 0

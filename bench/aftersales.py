@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
-import os
-import shlex
 import sys
 import time
 from typing import Any
@@ -193,21 +190,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--concurrency", type=int, default=8, help="in flight at once [8]")
     args = p.parse_args(argv)
     args.requests = args.requests or (10 if args.quick else 40)
-    logging.getLogger("temporalio").setLevel(logging.ERROR)
-    command = shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
-    load, began = os.getloadavg()[0], time.perf_counter()
-    try:
-        rows = asyncio.run(run(args))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("interrupted: everything started was stopped", file=sys.stderr)
-        return 130
-    print(f"\n$ {command}")
-    print(
-        f"{os.cpu_count()} CPUs, load {load:.2f} before / {os.getloadavg()[0]:.2f} after, "
-        f"{time.perf_counter() - began:.0f} s in all. The machine is shared: figures are noisy."
-    )
-    print(_stack.table(rows, ("figure", "houtai", "")))
-    return 0
+    return _stack.run_bench(run, args, ("figure", "houtai", ""))
 
 
 if __name__ == "__main__":

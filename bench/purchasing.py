@@ -13,10 +13,7 @@ Figures are printed, not asserted: the exit status is non-zero only if the run i
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import os
-import shlex
 import sys
 import time
 import uuid
@@ -261,21 +258,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--scan-skus", type=int, default=10_000, help="SKUs for the scan, 0: skip")
     args = p.parse_args(argv)
     args.receipts = args.receipts or (60 if args.quick else 300)
-    logging.getLogger("temporalio").setLevel(logging.ERROR)
-    command = shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
-    load, began = os.getloadavg()[0], time.perf_counter()
-    try:
-        rows = asyncio.run(run(args))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("interrupted: everything started was stopped", file=sys.stderr)
-        return 130
-    print(f"\n$ {command}")
-    print(
-        f"{os.cpu_count()} CPUs, load {load:.2f} before / {os.getloadavg()[0]:.2f} after, "
-        f"{time.perf_counter() - began:.0f} s in all. The machine is shared: figures are noisy."
-    )
-    print(_stack.table(rows, ("figure", "houtai", "target", "")))
-    return 0
+    return _stack.run_bench(run, args, ("figure", "houtai", "target", ""))
 
 
 if __name__ == "__main__":

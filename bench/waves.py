@@ -32,11 +32,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import html
-import logging
-import os
 import random
 import re
-import shlex
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -542,21 +539,7 @@ def main(argv: list[str]) -> int:
         args.picking_orders = 40 if args.quick else 120
     if args.page_orders is None:
         args.page_orders = 30 if args.quick else 60
-    logging.getLogger("temporalio").setLevel(logging.ERROR)
-    command = shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
-    load, began = os.getloadavg()[0], time.perf_counter()
-    try:
-        rows = asyncio.run(run(args))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("interrupted: everything started was stopped", file=sys.stderr)
-        return 130
-    print(f"\n$ {command}")
-    print(
-        f"{os.cpu_count()} CPUs, load {load:.2f} before / {os.getloadavg()[0]:.2f} after, "
-        f"{time.perf_counter() - began:.0f} s in all. The machine is shared: figures are noisy."
-    )
-    print(_stack.table(rows, ("figure", "houtai", "target", "")))
-    return 0
+    return _stack.run_bench(run, args, ("figure", "houtai", "target", ""))
 
 
 if __name__ == "__main__":
