@@ -10,24 +10,13 @@ from typing import Any, Final
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from console.client import Json, Refused
-from console.form_fields import local_time, path_id, sku_named
+from console.campaigns import Part
+from console.client import Json
+from console.form_fields import local_time, sku_named
 from console.i18n import Translator, format_time
 from console.money import AmountError, format_fen, parse_fen
-from console.pages import MenuItem, SignedIn, Viewer, is_fragment_request, render, translator
-from console.security import CSRF_FIELD, check_csrf
-from console.wh_lists import (
-    Filters,
-    an_id,
-    back_to,
-    export,
-    fetch_page,
-    fragment_url,
-    from_list,
-    one_of,
-    page_number,
-    warehouse_names,
-)
+from console.pages import MenuItem, SignedIn, Viewer
+from console.wh_lists import an_id, one_of, warehouse_names
 
 router = APIRouter()
 MENU = (MenuItem("nav.flash_sales", "/flash-sales", "promotions.read"),)
@@ -36,31 +25,23 @@ SORTS: Final = ("-starts_at", "starts_at", "-id", "id")
 FILTERS: Final = {"status": one_of(*STATUSES), "sku_id": an_id, "sort": one_of(*SORTS)}
 DONE: Final = ("created", "stopped")
 POLL_SECONDS: Final = 2
+SALES: Final = Part(
+    "/flash-sales",
+    "/v1/flash-sales",
+    "flash_sales",
+    "promotions.read",
+    FILTERS,
+    DONE,
+    default_sort="-starts_at",
+    warehouses=True,
+)
 
 
 @router.get("/flash-sales", response_class=HTMLResponse)
 async def flash_list(request: Request, viewer: SignedIn) -> Response:
-    viewer.require("promotions.read")
-    filters = Filters.read(request.query_params, FILTERS, default_sort="-starts_at")
-    page = page_number(request.query_params)
-    listing = await fetch_page(viewer.api, "/v1/flash-sales", filters.api_params(), page)
-    context: dict[str, Any] = {
-        **listing,
-        "filters": filters,
-        "warehouses": await warehouse_names(viewer.api),
-    }
-    if is_fragment_request(request):
-        fragment = render(request, "flash_sales/_rows.html", viewer=viewer, **context)
-        fragment.headers["HX-Push-Url"] = fragment_url(request, "/flash-sales", filters, page)
-        return fragment
-    return render(
-        request,
-        "flash_sales/list.html",
-        viewer=viewer,
-        statuses=STATUSES,
-        sorts=SORTS,
-        can_create=viewer.can("promotions.write"),
-        **context,
+    can_create = viewer.can("promotions.write")
+    return await SALES.list_page(
+        request, viewer, statuses=STATUSES, sorts=SORTS, can_create=can_create
     )
 
 
@@ -89,35 +70,14 @@ def _row(row: Json, t: Translator) -> list[str]:
 
 @router.get("/flash-sales/export.{kind}")
 async def flash_export(request: Request, kind: str, viewer: SignedIn) -> Response:
-    viewer.require("promotions.read")
-    filters = Filters.read(request.query_params, FILTERS, default_sort="-starts_at")
-    rows = from_list("/v1/flash-sales", filters.api_params(), _row)
-    return await export(
-        request, viewer.api, kind, "flash-sales", _header(translator(request)), rows
-    )
+    return await SALES.export(request, viewer, kind, "flash-sales", _header, _row)
 
 
 # --- creating -------------------------------------------------------------------------------
 
 
-async def _new_page(
-    request: Request, viewer: Viewer, form: dict[str, str], refusal: str = "", status: int = 200
-) -> Response:
-    return render(
-        request,
-        "flash_sales/new.html",
-        viewer=viewer,
-        status=status,
-        warehouses=await warehouse_names(viewer.api),
-        form=form,
-        refusal=refusal,
-    )
-
-
-@router.get("/flash-sales/new", response_class=HTMLResponse)
-async def flash_new(request: Request, viewer: SignedIn) -> Response:
-    viewer.require("promotions.write")
-    return await _new_page(request, viewer, {})
+async def _choices(viewer: Viewer) -> dict[str, Any]:
+    return {"warehouses": await warehouse_names(viewer.api)}
 
 
 def _count(text: str) -> int | None:
@@ -155,20 +115,8 @@ async def _body(viewer: Viewer, form: dict[str, str], t: Translator) -> Json | s
     }
 
 
-@router.post("/flash-sales/new", response_class=HTMLResponse)
-async def flash_create(request: Request, viewer: SignedIn) -> Response:
-    posted = await request.form()
-    form = {k: v for k, v in posted.items() if isinstance(v, str)}
-    check_csrf(request, form.get(CSRF_FIELD))
-    viewer.require("promotions.write")
-    body = await _body(viewer, form, translator(request))
-    if isinstance(body, str):
-        return await _new_page(request, viewer, form, body, 422)
-    try:
-        created = await viewer.api.post("/v1/flash-sales", body)
-    except Refused as refusal:
-        return await _new_page(request, viewer, form, refusal.detail, refusal.status)
-    return back_to(request, f"/flash-sales/{created['id']}", done="created")
+# the form (`/flash-sales/new`) and its post
+SALES.form_pages(router, "promotions.write", _body, choices=_choices)
 
 
 # --- one sale -------------------------------------------------------------------------------
@@ -185,48 +133,5 @@ async def _context(viewer: Viewer, sale_id: int) -> dict[str, Any]:
     }
 
 
-async def _detail(
-    request: Request, viewer: Viewer, sale_id: int, refusal: str = "", status: int = 200
-) -> Response:
-    done = request.query_params.get("done", "")
-    return render(
-        request,
-        "flash_sales/detail.html",
-        viewer=viewer,
-        status=status,
-        refusal=refusal,
-        done=done if done in DONE else "",
-        **await _context(viewer, sale_id),
-    )
-
-
-@router.get("/flash-sales/{sale_id}", response_class=HTMLResponse)
-async def flash_detail(request: Request, sale_id: str, viewer: SignedIn) -> Response:
-    viewer.require("promotions.read")
-    return await _detail(request, viewer, path_id(sale_id))
-
-
-@router.get("/flash-sales/{sale_id}/watch", response_class=HTMLResponse)
-async def flash_watch(request: Request, sale_id: str, viewer: SignedIn) -> Response:
-    """The live figures the page polls while the sale is scheduled or open."""
-    viewer.require("promotions.read")
-    context = await _context(viewer, path_id(sale_id))
-    return render(request, "flash_sales/_live.html", viewer=viewer, **context)
-
-
-@router.post("/flash-sales/{sale_id}/stop", response_class=HTMLResponse)
-async def flash_stop(request: Request, sale_id: str, viewer: SignedIn) -> Response:
-    posted = await request.form()
-    form = {k: v for k, v in posted.items() if isinstance(v, str)}
-    check_csrf(request, form.get(CSRF_FIELD))
-    viewer.require("promotions.write")
-    number = path_id(sale_id)
-    reason = form.get("reason", "").strip()
-    if len(reason) < 2:
-        refusal = translator(request)("flash.need_reason")
-        return await _detail(request, viewer, number, refusal, 422)
-    try:
-        await viewer.api.post(f"/v1/flash-sales/{number}/stop", {"reason": reason[:500]})
-    except Refused as refusal:
-        return await _detail(request, viewer, number, refusal.detail, refusal.status)
-    return back_to(request, f"/flash-sales/{number}", done="stopped")
+# its page, the live figures the page polls while the sale is scheduled or open, and its stop
+SALES.watched_pages(router, _context, "flash.need_reason")

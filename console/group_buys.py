@@ -10,19 +10,17 @@ from typing import Any, Final
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from console.client import Json, NotFound, Refused
+from console.campaigns import Part, fragment
+from console.client import Json, NotFound
 from console.form_fields import local_time, path_id, sku_named
 from console.i18n import Translator, format_time
 from console.money import AmountError, format_fen, parse_fen
 from console.pages import MenuItem, SignedIn, Viewer, is_fragment_request, render, translator
-from console.security import CSRF_FIELD, check_csrf
 from console.wh_lists import (
     Filters,
     a_number,
-    back_to,
     export,
     fetch_page,
-    fragment_url,
     from_list,
     one_of,
     page_number,
@@ -40,11 +38,9 @@ GROUP_FILTERS: Final = {
 DONE: Final = ("created", "stopped")
 POLL_SECONDS: Final = 3
 MAX_HOURS: Final = 720  # the API's limit: 30 days
-
-
-async def _form(request: Request) -> dict[str, str]:
-    form = await request.form()
-    return {k: v for k, v in form.items() if isinstance(v, str)}
+OFFERS: Final = Part(
+    "/group-buys", "/v1/group-buy-offers", "group_buys", "promotions.read", OFFER_FILTERS, DONE
+)
 
 
 # --- offers ---------------------------------------------------------------------------------
@@ -52,23 +48,8 @@ async def _form(request: Request) -> dict[str, str]:
 
 @router.get("/group-buys", response_class=HTMLResponse)
 async def offer_list(request: Request, viewer: SignedIn) -> Response:
-    viewer.require("promotions.read")
-    filters = Filters.read(request.query_params, OFFER_FILTERS)
-    page = page_number(request.query_params)
-    listing = await fetch_page(viewer.api, "/v1/group-buy-offers", filters.api_params(), page)
-    context: dict[str, Any] = {**listing, "filters": filters}
-    if is_fragment_request(request):
-        fragment = render(request, "group_buys/_rows.html", viewer=viewer, **context)
-        fragment.headers["HX-Push-Url"] = fragment_url(request, "/group-buys", filters, page)
-        return fragment
-    return render(
-        request,
-        "group_buys/list.html",
-        viewer=viewer,
-        statuses=OFFER_STATUSES,
-        can_write=viewer.can("promotions.write"),
-        **context,
-    )
+    can_write = viewer.can("promotions.write")
+    return await OFFERS.list_page(request, viewer, statuses=OFFER_STATUSES, can_write=can_write)
 
 
 def _offer_header(t: Translator) -> list[str]:
@@ -100,33 +81,10 @@ def hours_text(minutes: int, t: Translator) -> str:
 
 @router.get("/group-buys/export.{kind}")
 async def offer_export(request: Request, kind: str, viewer: SignedIn) -> Response:
-    viewer.require("promotions.read")
-    filters = Filters.read(request.query_params, OFFER_FILTERS)
-    rows = from_list("/v1/group-buy-offers", filters.api_params(), _offer_row)
-    header = _offer_header(translator(request))
-    return await export(request, viewer.api, kind, "group_buys", header, rows)
+    return await OFFERS.export(request, viewer, kind, "group_buys", _offer_header, _offer_row)
 
 
 # --- creating -------------------------------------------------------------------------------
-
-
-async def _new_page(
-    request: Request, viewer: Viewer, form: dict[str, str], refusal: str = "", status: int = 200
-) -> Response:
-    return render(
-        request,
-        "group_buys/new.html",
-        viewer=viewer,
-        status=status,
-        form=form,
-        refusal=refusal,
-    )
-
-
-@router.get("/group-buys/new", response_class=HTMLResponse)
-async def offer_new(request: Request, viewer: SignedIn) -> Response:
-    viewer.require("promotions.write")
-    return await _new_page(request, viewer, {"group_size": "2", "hours": "24"})
 
 
 def _small(text: str, low: int, high: int) -> int | None:
@@ -169,19 +127,8 @@ async def _offer_body(viewer: Viewer, form: dict[str, str], t: Translator) -> Js
     }
 
 
-@router.post("/group-buys/new", response_class=HTMLResponse)
-async def offer_create(request: Request, viewer: SignedIn) -> Response:
-    form = await _form(request)
-    check_csrf(request, form.get(CSRF_FIELD))
-    viewer.require("promotions.write")
-    body = await _offer_body(viewer, form, translator(request))
-    if isinstance(body, str):
-        return await _new_page(request, viewer, form, body, 422)
-    try:
-        created = await viewer.api.post("/v1/group-buy-offers", body)
-    except Refused as refusal:
-        return await _new_page(request, viewer, form, refusal.detail, refusal.status)
-    return back_to(request, f"/group-buys/{created['id']}", done="created")
+# the form (`/group-buys/new`, for a pair within a day unless changed) and its post
+OFFERS.form_pages(router, "promotions.write", _offer_body, blank={"group_size": "2", "hours": "24"})
 
 
 # --- one offer: its groups, live ------------------------------------------------------------
@@ -211,20 +158,8 @@ async def offer_detail(request: Request, offer_id: str, viewer: SignedIn) -> Res
     viewer.require("promotions.read")
     context = await _offer_context(request, viewer, path_id(offer_id))
     if is_fragment_request(request):
-        fragment = render(request, "group_buys/_groups.html", viewer=viewer, **context)
-        fragment.headers["HX-Push-Url"] = fragment_url(
-            request, context["path"], context["filters"], context["page"]
-        )
-        return fragment
-    done = request.query_params.get("done", "")
-    return render(
-        request,
-        "group_buys/detail.html",
-        viewer=viewer,
-        done=done if done in DONE else "",
-        refusal="",
-        **context,
-    )
+        return fragment(request, viewer, "group_buys/_groups.html", context["path"], context)
+    return OFFERS.detail_page(request, viewer, context)
 
 
 @router.get("/group-buys/{offer_id}/watch", response_class=HTMLResponse)
@@ -232,7 +167,7 @@ async def offer_watch(request: Request, offer_id: str, viewer: SignedIn) -> Resp
     """The live part the page polls: the figures and the groups under the page's filters."""
     viewer.require("promotions.read")
     context = await _offer_context(request, viewer, path_id(offer_id))
-    return render(request, "group_buys/_live.html", viewer=viewer, **context)
+    return OFFERS.live(request, viewer, context)
 
 
 def _group_header(t: Translator) -> list[str]:
@@ -267,27 +202,21 @@ async def group_export(request: Request, offer_id: str, kind: str, viewer: Signe
 
 @router.post("/group-buys/{offer_id}/stop", response_class=HTMLResponse)
 async def offer_stop(request: Request, offer_id: str, viewer: SignedIn) -> Response:
-    form = await _form(request)
-    check_csrf(request, form.get(CSRF_FIELD))
-    viewer.require("promotions.write")
-    ident = path_id(offer_id)
-    reason = form.get("reason", "").strip()
-    try:
-        if len(reason) < 2:
-            raise Refused(422, {"detail": translator(request)("group_buys.need_reason")})
-        await viewer.api.post(f"/v1/group-buy-offers/{ident}/stop", {"reason": reason[:500]})
-    except Refused as refusal:
-        context = await _offer_context(request, viewer, ident)
-        return render(
-            request,
-            "group_buys/detail.html",
-            viewer=viewer,
-            status=refusal.status,
-            refusal=refusal.detail,
-            done="",
-            **context,
-        )
-    return back_to(request, f"/group-buys/{ident}", done="stopped")
+    async def again(refusal: str, status: int) -> Response:
+        context = await _offer_context(request, viewer, path_id(offer_id))
+        return OFFERS.detail_page(request, viewer, context, refusal, status, done="")
+
+    return await OFFERS.act(
+        request,
+        viewer,
+        offer_id,
+        "stop",
+        permission="promotions.write",
+        done="stopped",
+        again=again,
+        need_reason="group_buys.need_reason",
+        parse=path_id,
+    )
 
 
 # --- one group ------------------------------------------------------------------------------

@@ -11,23 +11,13 @@ from typing import Any, Final
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from console.client import Json, Refused
-from console.form_fields import local_time, path_id, sku_named
+from console.campaigns import Part
+from console.client import Json
+from console.form_fields import local_time, sku_named
 from console.i18n import Translator, format_time
 from console.money import AmountError, format_fen, parse_fen
-from console.pages import MenuItem, SignedIn, Viewer, is_fragment_request, render, translator
-from console.security import CSRF_FIELD, check_csrf
-from console.wh_lists import (
-    Filters,
-    an_id,
-    back_to,
-    export,
-    fetch_page,
-    fragment_url,
-    from_list,
-    one_of,
-    page_number,
-)
+from console.pages import MenuItem, SignedIn, Viewer
+from console.wh_lists import an_id, one_of
 
 router = APIRouter()
 MENU = (MenuItem("nav.presales", "/presales", "promotions.read"),)
@@ -36,27 +26,16 @@ SORTS: Final = ("-starts_at", "starts_at", "-id", "id")
 FILTERS: Final = {"status": one_of(*STATUSES), "sku_id": an_id, "sort": one_of(*SORTS)}
 DONE: Final = ("created", "stopped")
 POLL_SECONDS: Final = 2
+PRESALES: Final = Part(
+    "/presales", "/v1/presales", "presales", "promotions.read", FILTERS, DONE, "-starts_at"
+)
 
 
 @router.get("/presales", response_class=HTMLResponse)
 async def presale_list(request: Request, viewer: SignedIn) -> Response:
-    viewer.require("promotions.read")
-    filters = Filters.read(request.query_params, FILTERS, default_sort="-starts_at")
-    page = page_number(request.query_params)
-    listing = await fetch_page(viewer.api, "/v1/presales", filters.api_params(), page)
-    context: dict[str, Any] = {**listing, "filters": filters}
-    if is_fragment_request(request):
-        fragment = render(request, "presales/_rows.html", viewer=viewer, **context)
-        fragment.headers["HX-Push-Url"] = fragment_url(request, "/presales", filters, page)
-        return fragment
-    return render(
-        request,
-        "presales/list.html",
-        viewer=viewer,
-        statuses=STATUSES,
-        sorts=SORTS,
-        can_create=viewer.can("promotions.write"),
-        **context,
+    can_create = viewer.can("promotions.write")
+    return await PRESALES.list_page(
+        request, viewer, statuses=STATUSES, sorts=SORTS, can_create=can_create
     )
 
 
@@ -84,27 +63,10 @@ def _row(row: Json, t: Translator) -> list[str]:
 
 @router.get("/presales/export.{kind}")
 async def presale_export(request: Request, kind: str, viewer: SignedIn) -> Response:
-    viewer.require("promotions.read")
-    filters = Filters.read(request.query_params, FILTERS, default_sort="-starts_at")
-    rows = from_list("/v1/presales", filters.api_params(), _row)
-    return await export(request, viewer.api, kind, "presales", _header(translator(request)), rows)
+    return await PRESALES.export(request, viewer, kind, "presales", _header, _row)
 
 
 # --- creating -------------------------------------------------------------------------------
-
-
-async def _new_page(
-    request: Request, viewer: Viewer, form: dict[str, str], refusal: str = "", status: int = 200
-) -> Response:
-    return render(
-        request, "presales/new.html", viewer=viewer, status=status, form=form, refusal=refusal
-    )
-
-
-@router.get("/presales/new", response_class=HTMLResponse)
-async def presale_new(request: Request, viewer: SignedIn) -> Response:
-    viewer.require("promotions.write")
-    return await _new_page(request, viewer, {})
 
 
 def _percent(text: str) -> int | None:
@@ -144,20 +106,8 @@ async def _body(viewer: Viewer, form: dict[str, str], t: Translator) -> Json | s
     }
 
 
-@router.post("/presales/new", response_class=HTMLResponse)
-async def presale_create(request: Request, viewer: SignedIn) -> Response:
-    posted = await request.form()
-    form = {k: v for k, v in posted.items() if isinstance(v, str)}
-    check_csrf(request, form.get(CSRF_FIELD))
-    viewer.require("promotions.write")
-    body = await _body(viewer, form, translator(request))
-    if isinstance(body, str):
-        return await _new_page(request, viewer, form, body, 422)
-    try:
-        created = await viewer.api.post("/v1/presales", body)
-    except Refused as refusal:
-        return await _new_page(request, viewer, form, refusal.detail, refusal.status)
-    return back_to(request, f"/presales/{created['id']}", done="created")
+# the form (`/presales/new`) and its post
+PRESALES.form_pages(router, "promotions.write", _body)
 
 
 # --- one presale ----------------------------------------------------------------------------
@@ -174,48 +124,5 @@ async def _context(viewer: Viewer, sale_id: int) -> dict[str, Any]:
     }
 
 
-async def _detail(
-    request: Request, viewer: Viewer, sale_id: int, refusal: str = "", status: int = 200
-) -> Response:
-    done = request.query_params.get("done", "")
-    return render(
-        request,
-        "presales/detail.html",
-        viewer=viewer,
-        status=status,
-        refusal=refusal,
-        done=done if done in DONE else "",
-        **await _context(viewer, sale_id),
-    )
-
-
-@router.get("/presales/{sale_id}", response_class=HTMLResponse)
-async def presale_detail(request: Request, sale_id: str, viewer: SignedIn) -> Response:
-    viewer.require("promotions.read")
-    return await _detail(request, viewer, path_id(sale_id))
-
-
-@router.get("/presales/{sale_id}/watch", response_class=HTMLResponse)
-async def presale_watch(request: Request, sale_id: str, viewer: SignedIn) -> Response:
-    """The live figures the page polls while the presale runs."""
-    viewer.require("promotions.read")
-    context = await _context(viewer, path_id(sale_id))
-    return render(request, "presales/_live.html", viewer=viewer, **context)
-
-
-@router.post("/presales/{sale_id}/stop", response_class=HTMLResponse)
-async def presale_stop(request: Request, sale_id: str, viewer: SignedIn) -> Response:
-    posted = await request.form()
-    form = {k: v for k, v in posted.items() if isinstance(v, str)}
-    check_csrf(request, form.get(CSRF_FIELD))
-    viewer.require("promotions.write")
-    number = path_id(sale_id)
-    reason = form.get("reason", "").strip()
-    if len(reason) < 2:
-        refusal = translator(request)("presale.need_reason")
-        return await _detail(request, viewer, number, refusal, 422)
-    try:
-        await viewer.api.post(f"/v1/presales/{number}/stop", {"reason": reason[:500]})
-    except Refused as refusal:
-        return await _detail(request, viewer, number, refusal.detail, refusal.status)
-    return back_to(request, f"/presales/{number}", done="stopped")
+# its page, the live figures the page polls while the presale runs, and its stop
+PRESALES.watched_pages(router, _context, "presale.need_reason")

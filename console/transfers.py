@@ -11,32 +11,12 @@ from typing import Any, Final
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from console.client import Json, Refused
+from console.campaigns import Part
+from console.client import Json
 from console.form_fields import sku_named
 from console.i18n import Translator, format_time
-from console.pages import (
-    MenuItem,
-    SignedIn,
-    Viewer,
-    console_state,
-    is_fragment_request,
-    render,
-    translator,
-)
-from console.security import CSRF_FIELD, check_csrf
-from console.wh_lists import (
-    Filters,
-    a_number,
-    an_id,
-    back_to,
-    export,
-    fetch_page,
-    fragment_url,
-    from_list,
-    one_of,
-    page_number,
-    warehouse_names,
-)
+from console.pages import MenuItem, SignedIn, Viewer, console_state, render
+from console.wh_lists import a_number, an_id, one_of, warehouse_names
 
 router = APIRouter()
 MENU = (MenuItem("nav.stock_transfers", "/transfers", "transfers.read"),)
@@ -59,31 +39,15 @@ MOVING: Final = ("approved", "picked", "in_transit")  # the page watches these
 DONE: Final = ("requested", "approved", "rejected", "cancelled", "shipped")
 FORM_LINES: Final = 5
 POLL_SECONDS: Final = 3
+TRANSFERS: Final = Part(
+    "/transfers", "/v1/transfers", "transfers", "transfers.read", FILTERS, DONE, warehouses=True
+)
 
 
 @router.get("/transfers", response_class=HTMLResponse)
 async def transfer_list(request: Request, viewer: SignedIn) -> Response:
-    viewer.require("transfers.read")
-    filters = Filters.read(request.query_params, FILTERS)
-    page = page_number(request.query_params)
-    listing = await fetch_page(viewer.api, "/v1/transfers", filters.api_params(), page)
-    context: dict[str, Any] = {
-        **listing,
-        "filters": filters,
-        "warehouses": await warehouse_names(viewer.api),
-    }
-    if is_fragment_request(request):
-        fragment = render(request, "transfers/_rows.html", viewer=viewer, **context)
-        fragment.headers["HX-Push-Url"] = fragment_url(request, "/transfers", filters, page)
-        return fragment
-    return render(
-        request,
-        "transfers/list.html",
-        viewer=viewer,
-        statuses=STATUSES,
-        can_request=viewer.can("transfers.request"),
-        **context,
-    )
+    can_request = viewer.can("transfers.request")
+    return await TRANSFERS.list_page(request, viewer, statuses=STATUSES, can_request=can_request)
 
 
 def _header(t: Translator) -> list[str]:
@@ -104,48 +68,18 @@ def _row(row: Json, t: Translator) -> list[str]:
 
 @router.get("/transfers/export.{kind}")
 async def transfer_export(request: Request, kind: str, viewer: SignedIn) -> Response:
-    viewer.require("transfers.read")
-    filters = Filters.read(request.query_params, FILTERS)
-    rows = from_list("/v1/transfers", filters.api_params(), _row)
-    header = _header(translator(request))
-    return await export(request, viewer.api, kind, "transfers", header, rows)
+    return await TRANSFERS.export(request, viewer, kind, "transfers", _header, _row)
 
 
 # --- requesting ---------------------------------------------------------------------------------
 
 
-async def _new_page(
-    request: Request, viewer: Viewer, form: dict[str, str], refusal: str = "", status: int = 200
-) -> Response:
-    return render(
-        request,
-        "transfers/new.html",
-        viewer=viewer,
-        status=status,
-        warehouses=await warehouse_names(viewer.api),
-        form=form,
-        lines=range(FORM_LINES),
-        refusal=refusal,
-    )
+async def _choices(viewer: Viewer) -> dict[str, Any]:
+    return {"warehouses": await warehouse_names(viewer.api), "lines": range(FORM_LINES)}
 
 
-@router.get("/transfers/new", response_class=HTMLResponse)
-async def transfer_new(request: Request, viewer: SignedIn) -> Response:
-    viewer.require("transfers.request")
-    return await _new_page(request, viewer, {})
-
-
-async def _form(request: Request) -> dict[str, str]:
-    form = await request.form()
-    return {k: v for k, v in form.items() if isinstance(v, str)}
-
-
-@router.post("/transfers/new", response_class=HTMLResponse)
-async def transfer_create(request: Request, viewer: SignedIn) -> Response:
-    form = await _form(request)
-    check_csrf(request, form.get(CSRF_FIELD))
-    viewer.require("transfers.request")
-    t = translator(request)
+async def _body(viewer: Viewer, form: dict[str, str], t: Translator) -> Json | str:
+    """The transfer the form requests, or what is wrong with it (the first line at fault)."""
     lines: list[Json] = []
     for n in range(FORM_LINES):
         code = form.get(f"sku_{n}", "").strip()
@@ -154,24 +88,25 @@ async def transfer_create(request: Request, viewer: SignedIn) -> Response:
             continue
         sku = await sku_named(viewer, code) if code else None
         if sku is None:
-            return await _new_page(request, viewer, form, t("transfers.unknown_sku", sku=code), 422)
+            return t("transfers.unknown_sku", sku=code)
         if not quantity.isdigit() or not 0 < int(quantity) < 10**7:
-            return await _new_page(request, viewer, form, t("transfers.bad_quantity"), 422)
+            return t("transfers.bad_quantity")
         lines.append({"sku_id": sku, "quantity": int(quantity)})
     source, destination = form.get("from_warehouse_id", ""), form.get("to_warehouse_id", "")
     if not (lines and an_id(source) and an_id(destination)):
-        return await _new_page(request, viewer, form, t("transfers.incomplete"), 422)
-    body: Json = {
+        return t("transfers.incomplete")
+    return {
         "from_warehouse_id": int(source),
         "to_warehouse_id": int(destination),
         "lines": lines,
         "note": form.get("note", "").strip()[:500],
     }
-    try:
-        created = await viewer.api.post("/v1/transfers", body)
-    except Refused as refusal:
-        return await _new_page(request, viewer, form, refusal.detail, refusal.status)
-    return back_to(request, f"/transfers/{created['transfer_no']}", done="requested")
+
+
+# the request form (`/transfers/new`) and its post
+TRANSFERS.form_pages(
+    router, "transfers.request", _body, choices=_choices, key="transfer_no", done="requested"
+)
 
 
 # --- one transfer -------------------------------------------------------------------------------
@@ -198,16 +133,8 @@ async def _context(request: Request, viewer: Viewer, transfer_no: str) -> dict[s
 async def _detail(
     request: Request, viewer: Viewer, transfer_no: str, refusal: str = "", status: int = 200
 ) -> Response:
-    done = request.query_params.get("done", "")
-    return render(
-        request,
-        "transfers/detail.html",
-        viewer=viewer,
-        status=status,
-        refusal=refusal,
-        done=done if done in DONE else "",
-        **await _context(request, viewer, transfer_no),
-    )
+    context = await _context(request, viewer, transfer_no)
+    return TRANSFERS.detail_page(request, viewer, context, refusal, status)
 
 
 @router.get("/transfers/{transfer_no}", response_class=HTMLResponse)
@@ -235,21 +162,20 @@ async def transfer_note(request: Request, transfer_no: str, viewer: SignedIn) ->
 async def _act(
     request: Request, viewer: Viewer, transfer_no: str, action: str, permission: str, done: str
 ) -> Response:
-    form = await _form(request)
-    check_csrf(request, form.get(CSRF_FIELD))
-    viewer.require(permission)
-    body: Json = {}
-    if action in ("reject", "cancel"):
-        reason = form.get("reason", "").strip()
-        if len(reason) < 2:
-            refusal = translator(request)("transfers.need_reason")
-            return await _detail(request, viewer, transfer_no, refusal, 422)
-        body = {"reason": reason[:500]}
-    try:
-        await viewer.api.post(f"/v1/transfers/{transfer_no}/{action}", body)
-    except Refused as refusal:
-        return await _detail(request, viewer, transfer_no, refusal.detail, refusal.status)
-    return back_to(request, f"/transfers/{transfer_no}", done=done)
+    async def again(refusal: str, status: int) -> Response:
+        return await _detail(request, viewer, transfer_no, refusal, status)
+
+    reasoned = action in ("reject", "cancel")
+    return await TRANSFERS.act(
+        request,
+        viewer,
+        transfer_no,
+        action,
+        permission=permission,
+        done=done,
+        again=again,
+        need_reason="transfers.need_reason" if reasoned else "",
+    )
 
 
 @router.post("/transfers/{transfer_no}/approve", response_class=HTMLResponse)
