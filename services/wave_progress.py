@@ -9,9 +9,11 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.contracts.order import Actor
 from models.contracts.order import PackageLine as Line
 from models.contracts.waves import PackagePicked, PicksCancelled, WaveProgress
 from models.db import (
+    DeviceScan,
     OutboundOrder,
     PackageLine,
     PickAllocation,
@@ -126,7 +128,34 @@ async def _picked(session: AsyncSession, package_no: str, wave_no: str) -> Packa
         picked=picked,
         missing=missing,
         missing_weight_g=weight,
+        picked_by=await _picked_by(session, package_no),
     )
+
+
+async def _picked_by(session: AsyncSession, package_no: str) -> Actor | None:
+    """The device whose accepted scan (a pick or a short) on a task holding the package's
+    stops came last, with the worker signed in on it: named as `api.deps.actor_of` names a
+    device and its worker, so the picked step reads like the packed one. None when no device
+    scanned (the picks were booked otherwise)."""
+    last = (
+        await session.execute(
+            select(DeviceScan.device, DeviceScan.worker)
+            .join(PickStop, PickStop.task_no == DeviceScan.ref_no)
+            .join(PickAllocation, PickAllocation.id == PickStop.allocation_id)
+            .where(
+                PickAllocation.package_no == package_no,
+                DeviceScan.kind.in_(("pick", "short")),
+                DeviceScan.status_code == DeviceScan.ANSWERED,
+            )
+            .order_by(DeviceScan.created_at.desc(), DeviceScan.scan_id.desc())
+            .limit(1)
+        )
+    ).first()
+    if last is None:
+        return None
+    device, worker = last
+    name = device.partition(":")[2] or device  # the writer's actor is "<kind>:<name>"
+    return Actor(kind="device", name=f"{name} / {worker}"[:100] if worker else name, role="device")
 
 
 async def cancel(session: AsyncSession, package_no: str) -> PicksCancelled:

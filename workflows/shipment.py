@@ -167,6 +167,7 @@ class ShipmentWorkflow:
         await self._step(
             "picked",
             "picked",
+            actor=picked.picked_by or SYSTEM,  # the device and its worker, when one scanned
             detail={
                 "wave_no": picked.wave_no,
                 "missing_units": sum(m.quantity for m in picked.missing),

@@ -198,7 +198,8 @@ class TransferWorkflow:
             self._state.lines[line.line_no].picked = line.quantity
         self._state.wave_no = picked.wave_no
         missing = sum(line.quantity for line in picked.missing)
-        await self._step("picked", "picked", SYSTEM, wave_no=picked.wave_no, missing=missing)
+        by = picked.picked_by or SYSTEM  # the device and its worker, when one scanned
+        await self._step("picked", "picked", by, wave_no=picked.wave_no, missing=missing)
 
     @workflow.update
     async def ship(self, request: ShipTransfer) -> TransferView:

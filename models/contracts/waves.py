@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 
-from models.contracts.order import PackageLine
+from models.contracts.order import Actor, PackageLine
 
 
 class OutboundRequest(BaseModel):
@@ -82,6 +82,9 @@ class PackagePicked(BaseModel):
     picked: list[PackageLine]
     missing: list[PackageLine] = Field(default_factory=list)
     missing_weight_g: int = 0
+    # The device and the worker signed in on it that picked the package's last units, as the
+    # timeline names who acted (None: no device scan picked it; the step names the system).
+    picked_by: Actor | None = None
 
 
 class WaveProgress(BaseModel):

@@ -113,15 +113,7 @@ async def test_pair_sign_in_pick_and_pack_on_the_handheld_pages(
         for _ in range(10):
             page = await pda.get("/pda/pick")
             if "扫描库位码" in text_of(page.text):
-                at = await pda.post(
-                    "/pda/pick/location",
-                    data={
-                        "csrf": csrf_of(pda),
-                        "task_no": _field(page.text, "task_no"),
-                        "expected": _field(page.text, "expected"),
-                        "code": _field(page.text, "expected"),
-                    },
-                )
+                at = await at_the_location(pda, page)
                 # The SKU screen at once, and its address shows the same screen again.
                 assert at.status_code == 200 and "请扫描商品" in text_of(at.text)
                 again = await pda.get(at.headers["x-pda-url"])
@@ -234,6 +226,19 @@ async def _barcode(api: httpx.AsyncClient, sku_code: str) -> str:
     return str(next(s["barcode"] for s in found["data"] if s["code"] == sku_code))
 
 
+async def at_the_location(pda: httpx.AsyncClient, page: httpx.Response) -> httpx.Response:
+    """The location the pick screen `page` asks for, scanned: the SKU screen of its stop."""
+    return await pda.post(
+        "/pda/pick/location",
+        data={
+            "csrf": csrf_of(pda),
+            "task_no": _field(page.text, "task_no"),
+            "expected": _field(page.text, "expected"),
+            "code": _field(page.text, "expected"),
+        },
+    )
+
+
 async def _paired_and_signed_in(
     pda: httpx.AsyncClient, api: httpx.AsyncClient, stack: Stack, warehouse_id: int
 ) -> None:
@@ -266,17 +271,7 @@ async def test_a_short_stop_reports_found_n_once_however_often_it_is_sent(
         await _paired_and_signed_in(pda, api, stack, sh01)
         await paid_order(stack, api, [(await only_in(stack, "SH01"), 3)])
         await plan_now(api, sh01)
-        page = await pda.get("/pda/pick")
-        at = await pda.post(
-            "/pda/pick/location",
-            data={
-                "csrf": csrf_of(pda),
-                "task_no": _field(page.text, "task_no"),
-                "expected": _field(page.text, "expected"),
-                "code": _field(page.text, "expected"),
-            },
-        )
-        page = at  # the SKU screen itself
+        page = await at_the_location(pda, await pda.get("/pda/pick"))  # the SKU screen
         task_no = _field(page.text, "task_no")
         form = {
             "csrf": csrf_of(pda),
@@ -469,17 +464,7 @@ async def test_a_carton_is_picked_by_typing_its_quantity_with_the_scan(
     async with browser(deps) as pda:
         await _paired_and_signed_in(pda, api, stack, sh01)
         await plan_now(api, sh01)
-        page = await pda.get("/pda/pick")
-        at = await pda.post(
-            "/pda/pick/location",
-            data={
-                "csrf": csrf_of(pda),
-                "task_no": _field(page.text, "task_no"),
-                "expected": _field(page.text, "expected"),
-                "code": _field(page.text, "expected"),
-            },
-        )
-        page = at  # the SKU screen itself
+        page = await at_the_location(pda, await pda.get("/pda/pick"))  # the SKU screen
         assert 'name="quantity"' in page.text and "整箱" in page.text
         remaining = int(re.search(r'id="remaining">(\d+)<', page.text).group(1))  # type: ignore[union-attr]
         form = {
