@@ -9,6 +9,7 @@ route's permission stays next to it: `Annotated[Principal, Depends(require("orde
 # dependencies (`Depends(guard)`) at definition time.
 
 import ipaddress
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -351,21 +352,23 @@ class Writer:
         await self.session.commit()
         self.request.state.audited = True
 
-    async def refuse(self, problem: Problem, detail: dict[str, Any] | None = None) -> Problem:
-        """A refusal decided inside this request's transaction (a flash sale's 409): the audit
-        row the audit middleware would write for it (the route, the answer's status) commits in
-        that transaction, so a refusal costs one transaction, not a second one for its row.
-        Returns the problem to raise."""
+    def refusal_row(self, status_code: int, detail: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The audit row of a refusal decided in this request's own statement (the flash sale's
+        look writes it only when it refuses): its columns, `roles` a list, `detail` JSON text.
+        After that statement wrote it, `committed_refusal` ends the transaction."""
         route = self.request.scope.get("route")
-        self.session.add(
-            audit_entry(
-                self.request,
-                self.principal,
-                action=f"{self.request.method} {getattr(route, 'path', self.request.url.path)}",
-                status_code=problem.status,
-                detail=detail,
-            )
+        values = audit_values(
+            self.request,
+            self.principal,
+            action=f"{self.request.method} {getattr(route, 'path', self.request.url.path)}",
+            status_code=status_code,
+            detail=detail,
         )
+        return values | {"detail": json.dumps(values["detail"], ensure_ascii=False)}
+
+    async def committed_refusal(self, problem: Problem) -> Problem:
+        """Commit the refusal's audit row written by the request's statement (`refusal_row`):
+        the audit middleware writes none. Returns the problem to raise."""
         await self.session.commit()
         self.request.state.audited = True
         return problem
@@ -382,6 +385,30 @@ def audit_entry(
     detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
     return AuditEntry(
+        **audit_values(
+            request,
+            principal,
+            action=action,
+            status_code=status_code,
+            object_type=object_type,
+            object_id=object_id,
+            detail=detail,
+        )
+    )
+
+
+def audit_values(
+    request: Request,
+    principal: Principal | None,
+    *,
+    action: str,
+    status_code: int,
+    object_type: str = "",
+    object_id: str = "",
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An audit row's columns for this request (`at` is the database's clock)."""
+    return dict(
         actor_type=principal.kind if principal else "anonymous",
         actor_id=str(principal.id) if principal else "",
         actor_name=principal.name if principal else "",

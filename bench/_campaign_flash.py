@@ -23,6 +23,7 @@ import _stack
 import httpx
 import orders
 from _http import Http
+from _lean import LeanClient, LeanError, lean_client
 from _stack import SHOP, Stack, ms, ok, percentile, say
 from sqlalchemy import text
 
@@ -112,44 +113,47 @@ def _body(sale: Any, sku: int, key: str, customer: int) -> dict[str, Any]:
 
 async def _rush(
     http: Http, sale: Any, sku: int, args: Any, in_flight: int
-) -> tuple[Counter[str], list[float], list[float], float]:
+) -> tuple[Counter[str], list[float], list[float], float, float]:
     """Distinct customers and `repeat` of them twice, shuffled, all started at once with
-    `in_flight` requests at a time: answers by kind, refusal and acceptance latencies, wall s."""
+    `in_flight` requests at a time (bench/_lean.py: a load generator that costs little of the
+    cores it shares with houtai): answers by kind, refusal and acceptance latencies, wall s and
+    the load generator's own CPU s."""
     distinct = args.flash_buyers - args.flash_repeat
     customers = [10_000 + i for i in range(distinct)]
     customers += [10_000 + i for i in range(args.flash_repeat)]
     random.Random(7).shuffle(customers)
-    gate = asyncio.Semaphore(in_flight)
     answers: Counter[str] = Counter()
     refused: list[float] = []
     accepted: list[float] = []
 
-    async def buyer(i: int, customer: int) -> None:
+    async def buyer(client: LeanClient, i: int, customer: int) -> None:
         body = _body(sale, sku, f"flash-{sale['flash_no']}-{i}", customer)
-        async with gate:
-            start = time.perf_counter()
-            try:
-                answer = await http.api.post("/v1/orders", json=body, headers=SHOP)
-            except httpx.HTTPError:
-                answers["transport error"] += 1
-                return
-            took = time.perf_counter() - start
-        if answer.status_code == 201:
+        try:  # the client holds at most `in_flight` requests at a time, the others wait
+            status, problem, took = await client.post("/v1/orders", body, SHOP)
+        except (OSError, LeanError, TimeoutError):
+            answers["transport error"] += 1
+            return
+        if status == 201:
             answers["201"] += 1
             accepted.append(took)
-        elif answer.status_code == 409:
-            answers[f"409 {_reason(answer)}"] += 1
+        elif status == 409:
+            answers[f"409 {_reason(problem)}"] += 1
             refused.append(took)
         else:
-            answers[str(answer.status_code)] += 1
+            answers[str(status)] += 1
 
-    wall = time.perf_counter()
-    await asyncio.gather(*(buyer(i, c) for i, c in enumerate(customers)))
-    return answers, refused, accepted, time.perf_counter() - wall
+    async with lean_client(str(http.api.base_url), in_flight) as client:
+        wall, cpu = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(buyer(client, i, c) for i, c in enumerate(customers)))
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return answers, refused, accepted, wall, cpu
 
 
-def _reason(answer: httpx.Response) -> str:
-    problem = answer.json()
+def _reason_of(answer: httpx.Response) -> str:
+    return _reason(answer.json())
+
+
+def _reason(problem: Any) -> str:
     errors = problem.get("errors") or [{}]  # the gate's reason, else the workflow's refusal
     return str(errors[0].get("reason") or errors[0].get("type") or problem.get("type", "other"))
 
@@ -161,7 +165,7 @@ async def _again(stack: Stack, http: Http, sale: Any, sku: int) -> tuple[Counter
     for n, customer in enumerate(winners):
         body = _body(sale, sku, f"flash-{sale['flash_no']}-again-{n}", customer)
         answer = await http.api.post("/v1/orders", json=body, headers=SHOP)
-        reason = _reason(answer) if answer.status_code == 409 else ""
+        reason = _reason_of(answer) if answer.status_code == 409 else ""
         again[f"{answer.status_code} {reason}".strip()] += 1
     return again, len(winners)
 
@@ -199,7 +203,7 @@ async def _one_sale(
     # The buyers are customers the storefront knows (an unknown one is refused with 422).
     await _stack.known_customers(stack.sessions, 10_000, args.flash_buyers - args.flash_repeat)
     cpu_before = cpu_seconds(stack.up_pid)
-    answers, refused, accepted, wall = await _rush(http, sale, sku, args, in_flight)
+    answers, refused, accepted, wall, load_cpu = await _rush(http, sale, sku, args, in_flight)
     cpu = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_seconds(stack.up_pid).items()}
     again, winners = await _again(stack, http, sale, sku)
     found = await _checks(stack, sale)
@@ -238,6 +242,8 @@ async def _one_sale(
          " / ".join(f"{1000 * cpu.get(k, 0.0) / args.flash_buyers:.1f} ms"
                     for k in ("api", "postgres", "rest")),
          f"{wall:.0f} s wall", "", "", ""),
+        (f"{label}: the load generator's CPU per request",
+         f"{1000 * load_cpu / args.flash_buyers:.2f} ms", "", "", "", ""),
         (f"{label}: other answers", str(others), str(dict(answers)) if others else "", "",
          "= 0", ""),
     ]  # fmt: skip
@@ -284,11 +290,10 @@ def cpu_seconds(up_pid: int) -> dict[str, float]:
                 continue
             children.setdefault(ppid, []).append(int(entry))
     found: dict[str, float] = {}
-    todo = list(children.get(up_pid, []))
+    todo: list[tuple[int, str]] = [(pid, "") for pid in children.get(up_pid, [])]
     tick = os.sysconf("SC_CLK_TCK")
     while todo:
-        pid = todo.pop()
-        todo += children.get(pid, [])
+        pid, parent_kind = todo.pop()
         try:
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
@@ -296,7 +301,10 @@ def cpu_seconds(up_pid: int) -> dict[str, float]:
                 command = f.read().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        kind = ("api" if "workers.cli api" in command
-                else "postgres" if "postgres" in command else "rest")  # fmt: skip
+        # The API's own uvicorn worker processes (`--workers N`) count as the API.
+        kind = parent_kind or ("api" if "workers.cli api" in command
+                               else "postgres" if "postgres" in command else "")  # fmt: skip
+        todo += [(child, kind if kind == "api" else "") for child in children.get(pid, [])]
+        kind = kind or "rest"
         found[kind] = found.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / tick
     return found
