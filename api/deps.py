@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Integer, Select, String, literal, select, union_all
+from sqlalchemy import Integer, Select, String, bindparam, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from temporalio.client import Client
@@ -132,7 +132,7 @@ def in_scope(
     return query if scope is None else query.where(column.in_(sorted(scope)))
 
 
-def app_deps(request: Request) -> AppDeps:
+async def app_deps(request: Request) -> AppDeps:
     deps: AppDeps = request.app.state.deps
     return deps
 
@@ -150,22 +150,27 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="Storefr
 _UNAUTHENTICATED = {"WWW-Authenticate": "Bearer"}
 
 
+# A key's principal, by its prefix: a Core statement built once (no ORM entity to load), as
+# every storefront and device request runs it first.
+_keys, _devices, _users = ApiKey.__table__.c, Device.__table__.c, User.__table__.c
+_KEY_BY_PREFIX = (
+    select(_keys.id, _keys.name, _keys.role, _keys.warehouse_id, _keys.active, _keys.key_hash,
+           _users.username, _devices.id.label("device_id"))
+    .select_from(
+        ApiKey.__table__.outerjoin(Device.__table__, _devices.api_key_id == _keys.id)
+        .outerjoin(User.__table__, _users.id == _devices.worker_user_id)
+    )
+    .where(_keys.prefix == bindparam("prefix"))
+)  # fmt: skip
+
+
 async def _principal_from_key(session: AsyncSession, key: str) -> Principal | None:
     prefix = api_key_prefix(key)
     if prefix is None:
         return None
-    found = (
-        await session.execute(
-            select(ApiKey, User.username, Device.id)
-            .outerjoin(Device, Device.api_key_id == ApiKey.id)
-            .outerjoin(User, User.id == Device.worker_user_id)
-            .where(ApiKey.prefix == prefix)
-        )
-    ).first()
-    if found is None:
-        return None
-    row, worker, device_id = found
-    if not row.active or not api_key_matches(key, row.key_hash):
+    connection = await session.connection()
+    row = (await connection.execute(_KEY_BY_PREFIX, {"prefix": prefix})).first()
+    if row is None or not row.active or not api_key_matches(key, row.key_hash):
         return None
     return Principal(
         "api_key",
@@ -173,8 +178,8 @@ async def _principal_from_key(session: AsyncSession, key: str) -> Principal | No
         row.name,
         frozenset({row.role}),
         row.warehouse_id,
-        worker=worker,
-        paired=device_id is not None,
+        worker=row.username,
+        paired=row.device_id is not None,
     )
 
 
