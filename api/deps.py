@@ -9,6 +9,7 @@ route's permission stays next to it: `Annotated[Principal, Depends(require("orde
 # dependencies (`Depends(guard)`) at definition time.
 
 import ipaddress
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,7 +17,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Integer, Select, String, literal, select, union_all
+from sqlalchemy import Integer, Select, String, bindparam, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from temporalio.client import Client
@@ -131,7 +132,7 @@ def in_scope(
     return query if scope is None else query.where(column.in_(sorted(scope)))
 
 
-def app_deps(request: Request) -> AppDeps:
+async def app_deps(request: Request) -> AppDeps:
     deps: AppDeps = request.app.state.deps
     return deps
 
@@ -149,22 +150,27 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="Storefr
 _UNAUTHENTICATED = {"WWW-Authenticate": "Bearer"}
 
 
+# A key's principal, by its prefix: a Core statement built once (no ORM entity to load), as
+# every storefront and device request runs it first.
+_keys, _devices, _users = ApiKey.__table__.c, Device.__table__.c, User.__table__.c
+_KEY_BY_PREFIX = (
+    select(_keys.id, _keys.name, _keys.role, _keys.warehouse_id, _keys.active, _keys.key_hash,
+           _users.username, _devices.id.label("device_id"))
+    .select_from(
+        ApiKey.__table__.outerjoin(Device.__table__, _devices.api_key_id == _keys.id)
+        .outerjoin(User.__table__, _users.id == _devices.worker_user_id)
+    )
+    .where(_keys.prefix == bindparam("prefix"))
+)  # fmt: skip
+
+
 async def _principal_from_key(session: AsyncSession, key: str) -> Principal | None:
     prefix = api_key_prefix(key)
     if prefix is None:
         return None
-    found = (
-        await session.execute(
-            select(ApiKey, User.username, Device.id)
-            .outerjoin(Device, Device.api_key_id == ApiKey.id)
-            .outerjoin(User, User.id == Device.worker_user_id)
-            .where(ApiKey.prefix == prefix)
-        )
-    ).first()
-    if found is None:
-        return None
-    row, worker, device_id = found
-    if not row.active or not api_key_matches(key, row.key_hash):
+    connection = await session.connection()
+    row = (await connection.execute(_KEY_BY_PREFIX, {"prefix": prefix})).first()
+    if row is None or not row.active or not api_key_matches(key, row.key_hash):
         return None
     return Principal(
         "api_key",
@@ -172,8 +178,8 @@ async def _principal_from_key(session: AsyncSession, key: str) -> Principal | No
         row.name,
         frozenset({row.role}),
         row.warehouse_id,
-        worker=worker,
-        paired=device_id is not None,
+        worker=row.username,
+        paired=row.device_id is not None,
     )
 
 
@@ -351,21 +357,23 @@ class Writer:
         await self.session.commit()
         self.request.state.audited = True
 
-    async def refuse(self, problem: Problem, detail: dict[str, Any] | None = None) -> Problem:
-        """A refusal decided inside this request's transaction (a flash sale's 409): the audit
-        row the audit middleware would write for it (the route, the answer's status) commits in
-        that transaction, so a refusal costs one transaction, not a second one for its row.
-        Returns the problem to raise."""
+    def refusal_row(self, status_code: int, detail: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The audit row of a refusal decided in this request's own statement (the flash sale's
+        look writes it only when it refuses): its columns, `roles` a list, `detail` JSON text.
+        After that statement wrote it, `committed_refusal` ends the transaction."""
         route = self.request.scope.get("route")
-        self.session.add(
-            audit_entry(
-                self.request,
-                self.principal,
-                action=f"{self.request.method} {getattr(route, 'path', self.request.url.path)}",
-                status_code=problem.status,
-                detail=detail,
-            )
+        values = audit_values(
+            self.request,
+            self.principal,
+            action=f"{self.request.method} {getattr(route, 'path', self.request.url.path)}",
+            status_code=status_code,
+            detail=detail,
         )
+        return values | {"detail": json.dumps(values["detail"], ensure_ascii=False)}
+
+    async def committed_refusal(self, problem: Problem) -> Problem:
+        """Commit the refusal's audit row written by the request's statement (`refusal_row`):
+        the audit middleware writes none. Returns the problem to raise."""
         await self.session.commit()
         self.request.state.audited = True
         return problem
@@ -382,6 +390,30 @@ def audit_entry(
     detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
     return AuditEntry(
+        **audit_values(
+            request,
+            principal,
+            action=action,
+            status_code=status_code,
+            object_type=object_type,
+            object_id=object_id,
+            detail=detail,
+        )
+    )
+
+
+def audit_values(
+    request: Request,
+    principal: Principal | None,
+    *,
+    action: str,
+    status_code: int,
+    object_type: str = "",
+    object_id: str = "",
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An audit row's columns for this request (`at` is the database's clock)."""
+    return dict(
         actor_type=principal.kind if principal else "anonymous",
         actor_id=str(principal.id) if principal else "",
         actor_name=principal.name if principal else "",

@@ -15,6 +15,7 @@ import os
 import random
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ import _stack
 import httpx
 import orders
 from _http import Http
+from _lean import LeanClient, LeanError, lean_client
 from _stack import SHOP, Stack, ms, ok, percentile, say
 from sqlalchemy import text
 
@@ -110,46 +112,64 @@ def _body(sale: Any, sku: int, key: str, customer: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def _rush(
-    http: Http, sale: Any, sku: int, args: Any, in_flight: int
-) -> tuple[Counter[str], list[float], list[float], float]:
+@dataclass
+class Rush:
+    """What the buyers got: answers by kind, (sent at, seconds) of each refusal and each
+    acceptance, the wall time and the load generator's own CPU seconds."""
+
+    answers: Counter[str] = field(default_factory=Counter)
+    refused: list[tuple[float, float]] = field(default_factory=list)
+    accepted: list[tuple[float, float]] = field(default_factory=list)
+    wall: float = 0.0
+    load_cpu: float = 0.0
+
+    def refusal_split(self) -> tuple[list[float], list[float]]:
+        """Refusal latencies while the sale's orders were still being placed (sent before the
+        last 201 came back), and after."""
+        placed = max((sent + took for sent, took in self.accepted), default=0.0)
+        during = [took for sent, took in self.refused if sent < placed]
+        return during, [took for sent, took in self.refused if sent >= placed]
+
+
+async def _rush(http: Http, sale: Any, sku: int, args: Any, in_flight: int) -> Rush:
     """Distinct customers and `repeat` of them twice, shuffled, all started at once with
-    `in_flight` requests at a time: answers by kind, refusal and acceptance latencies, wall s."""
+    `in_flight` requests at a time (bench/_lean.py: a load generator that costs little of the
+    cores it shares with houtai)."""
     distinct = args.flash_buyers - args.flash_repeat
     customers = [10_000 + i for i in range(distinct)]
     customers += [10_000 + i for i in range(args.flash_repeat)]
     random.Random(7).shuffle(customers)
-    gate = asyncio.Semaphore(in_flight)
-    answers: Counter[str] = Counter()
-    refused: list[float] = []
-    accepted: list[float] = []
+    rush = Rush()
 
-    async def buyer(i: int, customer: int) -> None:
+    async def buyer(client: LeanClient, i: int, customer: int) -> None:
         body = _body(sale, sku, f"flash-{sale['flash_no']}-{i}", customer)
-        async with gate:
-            start = time.perf_counter()
-            try:
-                answer = await http.api.post("/v1/orders", json=body, headers=SHOP)
-            except httpx.HTTPError:
-                answers["transport error"] += 1
-                return
-            took = time.perf_counter() - start
-        if answer.status_code == 201:
-            answers["201"] += 1
-            accepted.append(took)
-        elif answer.status_code == 409:
-            answers[f"409 {_reason(answer)}"] += 1
-            refused.append(took)
+        try:  # the client holds at most `in_flight` requests at a time, the others wait
+            status, problem, took = await client.post("/v1/orders", body, SHOP)
+        except (OSError, LeanError, TimeoutError):
+            rush.answers["transport error"] += 1
+            return
+        sent = time.perf_counter() - took
+        if status == 201:
+            rush.answers["201"] += 1
+            rush.accepted.append((sent, took))
+        elif status == 409:
+            rush.answers[f"409 {_reason(problem)}"] += 1
+            rush.refused.append((sent, took))
         else:
-            answers[str(answer.status_code)] += 1
+            rush.answers[str(status)] += 1
 
-    wall = time.perf_counter()
-    await asyncio.gather(*(buyer(i, c) for i, c in enumerate(customers)))
-    return answers, refused, accepted, time.perf_counter() - wall
+    async with lean_client(str(http.api.base_url), in_flight) as client:
+        wall, cpu = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(buyer(client, i, c) for i, c in enumerate(customers)))
+        rush.wall, rush.load_cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return rush
 
 
-def _reason(answer: httpx.Response) -> str:
-    problem = answer.json()
+def _reason_of(answer: httpx.Response) -> str:
+    return _reason(answer.json())
+
+
+def _reason(problem: Any) -> str:
     errors = problem.get("errors") or [{}]  # the gate's reason, else the workflow's refusal
     return str(errors[0].get("reason") or errors[0].get("type") or problem.get("type", "other"))
 
@@ -161,7 +181,7 @@ async def _again(stack: Stack, http: Http, sale: Any, sku: int) -> tuple[Counter
     for n, customer in enumerate(winners):
         body = _body(sale, sku, f"flash-{sale['flash_no']}-again-{n}", customer)
         answer = await http.api.post("/v1/orders", json=body, headers=SHOP)
-        reason = _reason(answer) if answer.status_code == 409 else ""
+        reason = _reason_of(answer) if answer.status_code == 409 else ""
         again[f"{answer.status_code} {reason}".strip()] += 1
     return again, len(winners)
 
@@ -199,7 +219,10 @@ async def _one_sale(
     # The buyers are customers the storefront knows (an unknown one is refused with 422).
     await _stack.known_customers(stack.sessions, 10_000, args.flash_buyers - args.flash_repeat)
     cpu_before = cpu_seconds(stack.up_pid)
-    answers, refused, accepted, wall = await _rush(http, sale, sku, args, in_flight)
+    rush = await _rush(http, sale, sku, args, in_flight)
+    answers, wall = rush.answers, rush.wall
+    refused, accepted = [t for _, t in rush.refused], [t for _, t in rush.accepted]
+    during, after = rush.refusal_split()
     cpu = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_seconds(stack.up_pid).items()}
     again, winners = await _again(stack, http, sale, sku)
     found = await _checks(stack, sale)
@@ -232,12 +255,17 @@ async def _one_sale(
         (f"{label}: 409 p99", ms(p99), f"create p99 {ms(baseline_p99)}",
          f"{p99 / baseline_p99:.2f}×" if baseline_p99 else "", "≤ 250 ms",
          "met" if p99 <= 0.250 else "MISSED"),
+        (f"{label}: 409 p99 while the orders were placed / after",
+         f"{ms(percentile(during, 99))} ({len(during)}) / {ms(percentile(after, 99))} "
+         f"({len(after)})", "", "", "", ""),
         (f"{label}: 201 p50 / p99",
          f"{ms(percentile(accepted, 50))} / {ms(percentile(accepted, 99))}", "", "", "", ""),
         (f"{label}: CPU per request, API / PostgreSQL / Temporal+worker",
          " / ".join(f"{1000 * cpu.get(k, 0.0) / args.flash_buyers:.1f} ms"
                     for k in ("api", "postgres", "rest")),
          f"{wall:.0f} s wall", "", "", ""),
+        (f"{label}: the load generator's CPU per request",
+         f"{1000 * rush.load_cpu / args.flash_buyers:.2f} ms", "", "", "", ""),
         (f"{label}: other answers", str(others), str(dict(answers)) if others else "", "",
          "= 0", ""),
     ]  # fmt: skip
@@ -284,11 +312,10 @@ def cpu_seconds(up_pid: int) -> dict[str, float]:
                 continue
             children.setdefault(ppid, []).append(int(entry))
     found: dict[str, float] = {}
-    todo = list(children.get(up_pid, []))
+    todo: list[tuple[int, str]] = [(pid, "") for pid in children.get(up_pid, [])]
     tick = os.sysconf("SC_CLK_TCK")
     while todo:
-        pid = todo.pop()
-        todo += children.get(pid, [])
+        pid, parent_kind = todo.pop()
         try:
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
@@ -296,7 +323,10 @@ def cpu_seconds(up_pid: int) -> dict[str, float]:
                 command = f.read().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        kind = ("api" if "workers.cli api" in command
-                else "postgres" if "postgres" in command else "rest")  # fmt: skip
+        # The API's own uvicorn worker processes (`--workers N`) count as the API.
+        kind = parent_kind or ("api" if "workers.cli api" in command
+                               else "postgres" if "postgres" in command else "")  # fmt: skip
+        todo += [(child, kind if kind == "api" else "") for child in children.get(pid, [])]
+        kind = kind or "rest"
         found[kind] = found.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / tick
     return found

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -129,10 +129,43 @@ _LOOK = text(
 )
 
 
+# The look and, when it refuses a known customer, the refusal's audit row (DESIGN §9: every
+# rejected attempt is audited) in the same statement: a refused buyer costs one round trip.
+# `:audit` false (the caller answers something else first) writes no row.
+_LOOK_AND_AUDIT = text(  # built from the constant above: no input in the text
+    f"""
+    WITH look AS ({_LOOK.text}), decided AS (
+        SELECT look.*, CASE WHEN look.keyed THEN NULL
+                            WHEN look.open IS NOT TRUE THEN 'not_open'
+                            WHEN look.over_limit THEN 'over_limit'
+                            WHEN look.sold_out THEN 'sold_out' END AS refusal
+        FROM look
+    ), audit AS (
+        INSERT INTO audit_log (actor_type, actor_id, actor_name, roles, action, method, path,
+                               object_type, object_id, status_code, client_ip, detail)
+        SELECT :a_actor_type, :a_actor_id, :a_actor_name, CAST(:a_roles AS varchar[]),
+               :a_action, :a_method, :a_path, :a_object_type, :a_object_id, :a_status_code,
+               :a_client_ip,
+               CAST(:a_detail AS jsonb)
+                   || jsonb_build_object('flash_sale_id', :sale, 'reason', d.refusal)
+        FROM decided d WHERE :audit AND d.known AND d.refusal IS NOT NULL
+        RETURNING id
+    )
+    SELECT decided.*, (SELECT count(*) FROM audit) AS audited FROM decided
+    """  # noqa: S608
+)
+NO_AUDIT = {
+    "audit": False, "a_actor_type": "", "a_actor_id": "", "a_actor_name": "", "a_roles": [],
+    "a_action": "", "a_method": "", "a_path": "", "a_object_type": "", "a_object_id": "",
+    "a_status_code": 0, "a_client_ip": "", "a_detail": "{}",
+}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Look:
     known: bool  # the storefront has upserted the customer
     refusal: GateAnswer | None  # what the gate would answer now, or None: ask the gate
+    audited: bool = False  # the refusal's audit row is written in the caller's transaction
 
 
 async def look(
@@ -144,12 +177,23 @@ async def look(
     customer_id: int,
     sku_id: int,
     quantity: int,
+    refusal_audit: dict[str, Any] | None = None,
 ) -> Look:
     """Whether the customer is known, and the gate's refusal if the committed figures already
-    give it: one read by primary keys, no write, no lock, no number taken."""
+    give it: one read by primary keys, no lock, no number taken. With `refusal_audit` (the
+    audit row's columns, `detail` as JSON text), a refusal of a known customer also writes that
+    row, with the sale and the reason in its detail, in the caller's transaction.
+    The refusal's order of reasons: an existing order for the key is no refusal (the gate
+    answers `already`), then not open (also a sale that does not exist), over the limit, sold
+    out."""
+    audit = (
+        NO_AUDIT
+        if refusal_audit is None
+        else {"audit": True} | {f"a_{name}": value for name, value in refusal_audit.items()}
+    )
     row = (
         await session.execute(
-            _LOOK,
+            _LOOK_AND_AUDIT,
             {
                 "sale": flash_sale_id,
                 "sku": sku_id,
@@ -157,19 +201,12 @@ async def look(
                 "customer": customer_id,
                 "key": api_key_id,
                 "client_key": client_key,
-            },
+            }
+            | audit,
         )
     ).one()
-    refusal: GateAnswer | None = None
-    if row.keyed:
-        refusal = None  # its order exists: the gate answers `already`
-    elif not row.open:  # also a sale that does not exist
-        refusal = "not_open"
-    elif row.over_limit:
-        refusal = "over_limit"
-    elif row.sold_out:
-        refusal = "sold_out"
-    return Look(known=bool(row.known), refusal=refusal)
+    refusal: GateAnswer | None = row.refusal
+    return Look(known=bool(row.known), refusal=refusal, audited=bool(row.audited))
 
 
 @dataclass(frozen=True)

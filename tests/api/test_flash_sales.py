@@ -239,6 +239,18 @@ async def test_refused_buyers_are_answered_while_another_transaction_holds_the_s
         ("POST /v1/orders", 409, "api_key", "over_limit"),
         ("POST /v1/orders", 409, "api_key", "sold_out"),
     ]
+    async with stack.sessions() as session:  # the look writes the row every write gets
+        whole = (
+            await session.execute(
+                select(AuditEntry.method, AuditEntry.path, AuditEntry.roles,
+                       AuditEntry.actor_name, AuditEntry.client_ip, AuditEntry.object_type,
+                       AuditEntry.at.isnot(None))
+                .where(AuditEntry.detail["flash_sale_id"].as_integer() == sale["id"])
+            )
+        ).all()  # fmt: skip
+    assert {tuple(row) for row in whole} == {
+        ("POST", "/v1/orders", ["storefront"], "shop", "127.0.0.1", "", True)
+    }
 
 
 async def test_a_unit_given_back_after_sold_out_answers_is_sold_to_the_next_buyer_at_once(
