@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import itertools
 import os
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import select, text
 
-from models.db import FlashClaim, GroupBuyMember
+from models.contracts.group_buy import GroupMember, GroupRecord, GroupView
+from models.db import FlashClaim, GroupBuyMember, OrderNumber
 from services import flash_sales
+from services.group_buys import record_group
 from tests.api.test_group_buys import buyer, create_offer
 from tests.support.flash_sales import create_flash_sale, flash_sale, wait_flash_status
 from tests.support.members import another_storefront
@@ -204,3 +206,41 @@ async def test_two_storefronts_same_customer_key_both_join_one_group(
             (joined.json()["order"]["order_no"], key, theirs),
         ]
     )
+
+
+async def test_a_member_who_joined_before_joins_named_their_record_is_recorded_by_their_order(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    """A group in flight when this came in holds members without their record: its projection
+    finds it by the member's order number (whose storefront it is) and key."""
+    key = next(_keys)
+    other = await another_storefront(stack)
+    mine = (await known_customer(api, key))["id"]
+    theirs = (await known_customer(api, key, other))["id"]
+    shops = [await shop_of(stack, record) for record in (mine, theirs)]
+    [sku] = await skus_in(stack, "SH01")
+    offer = await create_offer(api, sku, size=3)
+    now = datetime.now(UTC)
+    numbers = [f"SO{key}{n}"[:24] for n in (1, 2)]
+    view = GroupView(
+        group_no=f"GB{key}1"[:24], offer_id=offer["id"], sku_id=sku, price_fen=1, size=3,
+        status="forming", opened_by=key, opened_at=now, deadline=now + timedelta(hours=1),
+        members=[
+            GroupMember(customer_id=key, order_no=numbers[0], joined_at=now),
+            GroupMember(customer_id=key, order_no=numbers[1], joined_at=now),
+        ],
+    )  # fmt: skip
+    async with stack.sessions() as session:  # one transaction, rolled back
+        for number, shop in zip(numbers, shops, strict=True):
+            session.add(OrderNumber(order_no=number, api_key_id=shop, client_order_key=number))
+        await session.flush()
+        await record_group(session, GroupRecord(view=view, version=1))
+        rows = (
+            await session.execute(
+                select(GroupBuyMember.order_no, GroupBuyMember.customer_record_id).where(
+                    GroupBuyMember.group_no == view.group_no
+                )
+            )
+        ).all()
+        await session.rollback()
+    assert sorted(tuple(r) for r in rows) == [(numbers[0], mine), (numbers[1], theirs)]
