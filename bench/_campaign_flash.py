@@ -77,9 +77,9 @@ async def _checks(stack: Stack, sale: Any) -> dict[str, int]:
            USING (order_no) WHERE c.flash_sale_id = :f AND r.status = 'held'),
         (SELECT COALESCE(SUM(l.quantity), 0) FROM order_lines l JOIN flash_claims c
            USING (order_no) WHERE c.flash_sale_id = :f),
-        (SELECT COUNT(*) FROM (SELECT customer_id FROM flash_claims
+        (SELECT COUNT(*) FROM (SELECT customer_record_id FROM flash_claims
            WHERE flash_sale_id = :f AND status <> 'released'
-           GROUP BY customer_id HAVING SUM(quantity) > :limit) x),
+           GROUP BY customer_record_id HAVING SUM(quantity) > :limit) x),
         (SELECT held FROM flash_sales WHERE id = :f),
         (SELECT reserved FROM stocks WHERE sku_id = :s AND warehouse_id = :w)"""
     params = {"f": sale["id"], "limit": sale["per_customer_limit"], "s": sale["sku_id"],

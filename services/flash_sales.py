@@ -56,9 +56,15 @@ def figures_of(sale: FlashSale) -> FlashFigures:
 # as committed rows show), the buyer's count rises under its row lock (the limit exactly, for a
 # buyer's concurrent orders), and the claim is written. It also answers, from the same snapshot,
 # why it said no. A refused buyer costs this one statement, rolled back: no order, no workflow.
+# The buyer is the customer record of the storefront's key (`who`, by the unique (api_key_id,
+# customer_key) index, in the same statement): two storefronts' "customer 7" have two limits.
+# The look has made sure the storefront knows the customer (records are never deleted); without
+# one, the gate claims nothing.
 _GATE = text(
     """
-    WITH keyed AS (
+    WITH who AS (
+        SELECT c.id FROM customers c WHERE c.api_key_id = :key AND c.customer_key = :customer
+    ), keyed AS (
         INSERT INTO order_numbers (order_no, api_key_id, client_order_key)
         SELECT :prefix || CASE WHEN n.seq < 1000000 THEN lpad(n.seq::text, 6, '0')
                                ELSE n.seq::text END, :key, :client_key
@@ -69,23 +75,22 @@ _GATE = text(
         UPDATE flash_sales s SET sold = s.sold + :q
         WHERE s.id = :sale AND s.status = 'open' AND s.sku_id = :sku
           AND s.sold + :q <= s.total AND :q <= s.per_customer_limit
-          AND EXISTS (SELECT 1 FROM keyed)
+          AND EXISTS (SELECT 1 FROM keyed) AND EXISTS (SELECT 1 FROM who)
           AND NOT EXISTS (
-              SELECT 1 FROM flash_buyers b
-              WHERE b.flash_sale_id = s.id AND b.customer_id = :customer
-                AND b.bought + :q > s.per_customer_limit)
+              SELECT 1 FROM flash_buyers b JOIN who w ON b.customer_id = w.id
+              WHERE b.flash_sale_id = s.id AND b.bought + :q > s.per_customer_limit)
         RETURNING s.id, s.price_fen, s.per_customer_limit
     ), buyer AS (
         INSERT INTO flash_buyers AS b (flash_sale_id, customer_id, bought)
-        SELECT id, :customer, :q FROM taken
+        SELECT t.id, w.id, :q FROM taken t, who w
         ON CONFLICT (flash_sale_id, customer_id) DO UPDATE SET bought = b.bought + EXCLUDED.bought
         WHERE b.bought + EXCLUDED.bought <= (SELECT per_customer_limit FROM taken)
         RETURNING b.bought
     ), claim AS (
-        INSERT INTO flash_claims (order_no, flash_sale_id, customer_id, sku_id, quantity,
-                                  price_fen, status)
-        SELECT k.order_no, t.id, :customer, :sku, :q, t.price_fen, 'claimed'
-        FROM taken t, keyed k WHERE EXISTS (SELECT 1 FROM buyer)
+        INSERT INTO flash_claims (order_no, flash_sale_id, customer_id, customer_record_id,
+                                  sku_id, quantity, price_fen, status)
+        SELECT k.order_no, t.id, :customer, w.id, :sku, :q, t.price_fen, 'claimed'
+        FROM taken t, keyed k, who w WHERE EXISTS (SELECT 1 FROM buyer)
         RETURNING order_no
     )
     SELECT
@@ -96,7 +101,7 @@ _GATE = text(
         (SELECT count(*) FROM taken) = 0 AND COALESCE((
             SELECT b.bought + :q > s.per_customer_limit
             FROM flash_sales s LEFT JOIN flash_buyers b
-              ON b.flash_sale_id = s.id AND b.customer_id = :customer
+              ON b.flash_sale_id = s.id AND b.customer_id = (SELECT id FROM who)
             WHERE s.id = :sale), false)
         OR :q > COALESCE((SELECT per_customer_limit FROM flash_sales WHERE id = :sale), 0)
         OR (SELECT count(*) FROM taken) = 1 AS over_limit
@@ -110,12 +115,12 @@ _GATE = text(
 # moment (the same order of reasons: not open, over the limit, sold out); it never accepts: a
 # buyer it lets through meets the gate, which alone decides. A unit given back is visible to
 # the next look at once (there is nothing to forget). A storefront key that already has its
-# order goes to the gate, which answers `already`, so a resent request finds its order.
+# order goes to the gate, which answers `already`, so a resent request finds its order. The
+# buyer's count is its customer record's (found by the storefront's key in the same read).
 _LOOK = text(
     """
     SELECT
-        EXISTS (SELECT 1 FROM customers c
-                WHERE c.api_key_id = :key AND c.customer_key = :customer) AS known,
+        c.id IS NOT NULL AS known,
         EXISTS (SELECT 1 FROM order_numbers n
                 WHERE n.api_key_id = :key AND n.client_order_key = :client_key) AS keyed,
         s.status = 'open' AND s.sku_id = :sku AS open,
@@ -124,7 +129,8 @@ _LOOK = text(
         s.sold + :q > s.total AS sold_out
     FROM (SELECT 1) one
     LEFT JOIN flash_sales s ON s.id = :sale
-    LEFT JOIN flash_buyers b ON b.flash_sale_id = s.id AND b.customer_id = :customer
+    LEFT JOIN customers c ON c.api_key_id = :key AND c.customer_key = :customer
+    LEFT JOIN flash_buyers b ON b.flash_sale_id = s.id AND b.customer_id = c.id
     """
 )
 
@@ -441,7 +447,7 @@ async def release_order(
         update(FlashBuyer)
         .where(
             FlashBuyer.flash_sale_id == sale.id,
-            FlashBuyer.customer_id == found.customer_id,
+            FlashBuyer.customer_id == found.customer_record_id,
         )
         .values(bought=FlashBuyer.bought - found.quantity)
     )

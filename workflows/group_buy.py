@@ -2,12 +2,13 @@
 `size` paying members within its time limit.
 
 Joining is an Update whose validator (and handler, for updates arriving together) refuses a
-closed or full group and a customer already in it, so the seat is taken before the member's
-order is placed. Each member's order (`order-SO…`) tells the group when it is paid or when it
-ended unpaid (the seat goes back). At `size` paid members the group completes and tells every
-order to ship; at the deadline (or when operations stop the offer) it fails and tells every
-order still holding a seat, which cancels itself and refunds in full through its own refund
-(one refund number per order, so exactly once)."""
+closed or full group and a customer already in it (the same customer record: two storefronts'
+customer 7 are two customers), so the seat is taken before the member's order is placed. Each
+member's order (`order-SO…`) tells the group when it is paid or when it ended unpaid (the seat
+goes back). At `size` paid members the group completes and tells every order to ship; at the
+deadline (or when operations stop the offer) it fails and tells every order still holding a
+seat, which cancels itself and refunds in full through its own refund (one refund number per
+order, so exactly once)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         JoinRequest,
         MemberLeft,
         MemberPaid,
+        same_customer,
     )
     from workflows.common import call, signal_unless_gone
 
@@ -114,7 +116,10 @@ class GroupBuyWorkflow:
         if request.order_no not in self._members:
             self._check_join(request)  # updates validated together: the first takes the seat
             self._members[request.order_no] = GroupMember(
-                customer_id=request.customer_id, order_no=request.order_no, joined_at=workflow.now()
+                customer_id=request.customer_id,
+                order_no=request.order_no,
+                customer_record_id=request.customer_record_id,
+                joined_at=workflow.now(),
             )
             await self._project()
         return self.view()
@@ -130,7 +135,7 @@ class GroupBuyWorkflow:
         if workflow.now() >= self._deadline:
             raise ApplicationError("group's time limit has passed", type="GroupClosedError")
         holding = [m for m in self._members.values() if m.status in HOLDING]
-        if any(m.customer_id == request.customer_id for m in holding):
+        if any(same_customer(m, request) for m in holding):
             raise ApplicationError("customer is in this group already", type="AlreadyInGroupError")
         if len(holding) >= self._input.size:
             raise ApplicationError("group is full", type="GroupFullError")

@@ -2,13 +2,15 @@
 groups and stop an offer early; the storefront opens a group on a live offer or joins one.
 
 Opening or joining takes the seat first, in the group's process (`group-GB…`: its join Update
-refuses a closed or full group and a customer already in it, atomically), then places the
-member's order at the group price (an ordinary `order-SO…`, paid as any order); an order the
-back office cannot place gives its seat back at once."""
+refuses a closed or full group and a customer already in it, atomically — the customer being
+the record of the storefront's key, so two storefronts' customer 7 are two members), then
+places the member's order at the group price (an ordinary `order-SO…`, paid as any order); an
+order the back office cannot place gives its seat back at once."""
 
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -21,7 +23,7 @@ from temporalio.service import RPCError
 
 from api.deps import AppDeps, Deps, Principal, Session, Writer, require, writer
 from api.errors import Problem, conflict, invalid, not_found
-from api.order_views import order_public, require_known_customer
+from api.order_views import order_public, unknown_customer
 from api.pagination import Paging, fetch_page
 from api.routing import Routes
 from api.schemas.group_buys import (
@@ -47,6 +49,7 @@ from models.contracts.order import OrderInput, PlaceOrderRequest, ShippingAddres
 from models.contracts.pricing import CartLine
 from models.db import GroupBuy, GroupBuyMember, GroupBuyOffer, Sku
 from models.domain.business_day import BUSINESS_TZ
+from services import customers
 from services.group_buys import group_number, offer_status
 from services.order_numbers import order_number
 from workflows.group_buy import GroupBuyWorkflow
@@ -233,10 +236,25 @@ async def get_group(group_no: NoParam, session: Session, _: Read) -> GroupDetail
     return await _group_detail(session, group_no)
 
 
-async def _member_order_no(w: Writer, key: str, customer_id: int) -> tuple[str, str | None]:
-    """The order number of this client key, and its group if it joined one already (a resend);
-    the customer must be one the storefront has upserted, as for any order."""
-    await require_known_customer(w.session, w.principal.id, customer_id)
+@dataclass(frozen=True)
+class _Member:
+    order_no: str
+    joined: str | None  # the group this client key joined already (a resend)
+    record_id: int  # the customer record (customers.id): who the member is
+
+    def join(self, customer_id: int) -> JoinRequest:
+        return JoinRequest(
+            customer_id=customer_id, order_no=self.order_no, customer_record_id=self.record_id
+        )
+
+
+async def _member(w: Writer, key: str, customer_id: int) -> _Member:
+    """The order number of this client key, its group if it joined one already (a resend), and
+    the customer's record: the customer must be one the storefront has upserted, as for any
+    order (two storefronts' customer 7 are two members)."""
+    record_id = await customers.record_id(w.session, w.principal.id, customer_id)
+    if record_id is None:
+        raise unknown_customer(customer_id)
     order_no = await order_number(
         w.session,
         api_key_id=w.principal.id,
@@ -246,7 +264,7 @@ async def _member_order_no(w: Writer, key: str, customer_id: int) -> tuple[str, 
     joined = await w.session.scalar(
         select(GroupBuyMember.group_no).where(GroupBuyMember.order_no == order_no)
     )
-    return order_no, joined
+    return _Member(order_no, joined, record_id)
 
 
 def _live(offer: GroupBuyOffer) -> None:
@@ -264,7 +282,8 @@ def _live(offer: GroupBuyOffer) -> None:
 async def open_group(body: GroupOpen, deps: Deps, w: Buyer) -> JoinedPublic:
     """The first buyer opens a group on a live offer (and is its first member)."""
     offer = await _offer(w.session, body.offer_id)
-    order_no, joined = await _member_order_no(w, body.client_order_key, body.customer_id)
+    member = await _member(w, body.client_order_key, body.customer_id)
+    order_no, joined = member.order_no, member.joined
     if joined is None:
         _live(offer)
     # The group is named after its first member's order: a resend (same key) opens no other.
@@ -289,7 +308,7 @@ async def open_group(body: GroupOpen, deps: Deps, w: Buyer) -> JoinedPublic:
     await answer(
         deps.require_temporal().execute_update_with_start_workflow(
             GroupBuyWorkflow.join,
-            JoinRequest(customer_id=body.customer_id, order_no=order_no),
+            member.join(body.customer_id),
             start_workflow_operation=start,
             id=f"join-{order_no}",
             rpc_timeout=UPDATE_RPC_TIMEOUT,
@@ -307,7 +326,8 @@ async def join_group(group_no: NoParam, body: GroupJoin, deps: Deps, w: Buyer) -
     if group is None:
         raise not_found("group", group_no)
     offer = await _offer(w.session, group.offer_id)
-    order_no, joined = await _member_order_no(w, body.client_order_key, body.customer_id)
+    member = await _member(w, body.client_order_key, body.customer_id)
+    order_no, joined = member.order_no, member.joined
     if joined is None:
         if group.status != "forming" or offer.stopped_at is not None:
             raise Problem(
@@ -324,7 +344,7 @@ async def join_group(group_no: NoParam, body: GroupJoin, deps: Deps, w: Buyer) -
         GROUP,
         group_no,
         GroupBuyWorkflow.join,
-        JoinRequest(customer_id=body.customer_id, order_no=order_no),
+        member.join(body.customer_id),
         update_id=f"join-{order_no}",
     )
     return await _place_member(deps, w, offer, group_no, order_no, body, "group_buy.join")

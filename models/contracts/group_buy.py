@@ -39,13 +39,17 @@ class GroupInput(BaseModel):
 
 
 class JoinRequest(BaseModel):
-    customer_id: int
+    customer_id: int  # the storefront's key, as the member's order names it
     order_no: str
+    # The customer record (customers.id), who the member is: two storefronts' customer 7 are two
+    # members. None in a join sent before joins named it (compared by the key, as then).
+    customer_record_id: int | None = None
 
 
 class GroupMember(BaseModel):
     customer_id: int
     order_no: str
+    customer_record_id: int | None = None
     status: MemberStatus = "joined"
     joined_at: datetime
     paid_at: datetime | None = None  # its order took its payment (kept when the group ends)
@@ -73,6 +77,14 @@ class GroupView(BaseModel):
     def paid(self) -> int:
         """Members who paid and did not leave (refunded by their orders if the group failed)."""
         return sum(1 for m in self.members if m.paid_at is not None and m.status != "left")
+
+
+def same_customer(member: GroupMember, request: JoinRequest) -> bool:
+    """Whether a join is by a customer already a member: the same customer record; a member or
+    a join from before joins named their record is compared by the storefront's key (as then)."""
+    if member.customer_record_id is not None and request.customer_record_id is not None:
+        return member.customer_record_id == request.customer_record_id
+    return member.customer_id == request.customer_id
 
 
 class MemberPaid(BaseModel):

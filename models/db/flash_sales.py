@@ -3,7 +3,11 @@ buyer's running count (the per-customer limit) and each order's claim on the cam
 
 `held` is what the campaign keeps in `stocks.reserved` of its SKU and warehouse (carved at
 opening, given back at closing, each a stock movement); `sold` is the units claimed by orders
-that still hold them (the gate raises it, an unpaid order's release lowers it)."""
+that still hold them (the gate raises it, an unpaid order's release lowers it).
+
+The per-customer limit counts the customer record (customers.id): two storefronts naming their
+customers by the same key are two buyers. A claim keeps the storefront's key too, as its order
+names it."""
 
 from __future__ import annotations
 
@@ -53,13 +57,14 @@ class FlashSale(Timestamped, Base):
 
 
 class FlashBuyer(Base):
-    """Units a customer holds in a flash sale (claims not released): the per-customer limit."""
+    """Units a customer holds in a flash sale (claims not released): the per-customer limit.
+    `customer_id` is the customer record (customers.id)."""
 
     __tablename__ = "flash_buyers"
     __table_args__ = (CheckConstraint("bought >= 0", name="bought_not_negative"),)
 
     flash_sale_id: Mapped[int] = mapped_column(ForeignKey("flash_sales.id"), primary_key=True)
-    customer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
     bought: Mapped[int]
 
 
@@ -76,7 +81,8 @@ class FlashClaim(Base):
 
     order_no: Mapped[str] = mapped_column(String(24), primary_key=True)
     flash_sale_id: Mapped[int] = mapped_column(ForeignKey("flash_sales.id"))
-    customer_id: Mapped[int] = mapped_column(BigInteger)
+    customer_id: Mapped[int] = mapped_column(BigInteger)  # the storefront's key (the order's)
+    customer_record_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))  # the buyer
     sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
     quantity: Mapped[int]
     price_fen: Mapped[int] = mapped_column(BigInteger)

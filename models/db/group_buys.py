@@ -80,7 +80,10 @@ class GroupBuyMember(Base):
 
     group_no: Mapped[str] = mapped_column(ForeignKey("group_buys.group_no"), primary_key=True)
     order_no: Mapped[str] = mapped_column(String(24), primary_key=True)
-    customer_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger, index=True)  # the storefront's key
+    # The member (customers.id): one customer holds one seat of a group, whatever the storefront
+    # keys (two storefronts' customer 7 are two members).
+    customer_record_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     status: Mapped[str] = mapped_column(String(12))
     joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
