@@ -16,6 +16,7 @@ from sqlalchemy import String, cast, func, select, text
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.db import ApiKey, AuditEntry, FlashClaim, Order
+from services import flash_sales
 from tests.support.flash_sales import (
     buy,
     campaign_movements,
@@ -252,6 +253,49 @@ async def test_refused_buyers_are_answered_while_another_transaction_holds_the_s
     assert len(whole) == 2
     assert {(m, p, tuple(roles), *rest) for m, p, roles, *rest in whole} == {
         ("POST", "/v1/orders", ("storefront",), True, "127.0.0.1", "", True)
+    }
+
+
+async def test_only_a_refusal_commits_without_waiting_for_the_disk(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    """The look that refuses (and writes its audit row) turns synchronous commit off for its
+    own transaction; a look that lets the buyer through to the gate leaves it on, so a claim's
+    commit still waits for the disk."""
+    ops = await staff(api, "ops")
+    [sku] = await skus_in(stack, "SH01")
+    sh01 = await warehouse_id(stack, "SH01")
+    sale = await create_flash_sale(
+        api, ops, sku_id=sku, warehouse_id=sh01, price_fen=1, quantity=1, limit=1
+    )
+    await wait_flash_status(api, sale["id"], "open", ops)
+    first = await buy(api, sale["id"], sku, customer_id=1201, key="flash-1201")
+    assert first.status_code == 201, first.text
+    async with stack.sessions() as session:
+        key = await session.scalar(
+            select(Order.api_key_id).where(Order.order_no == first.json()["order_no"])
+        )
+    assert key is not None
+    row = {"actor_type": "api_key", "actor_id": str(key), "actor_name": "shop",
+           "roles": ["storefront"], "action": "POST /v1/orders", "method": "POST",
+           "path": "/v1/orders", "object_type": "", "object_id": "", "status_code": 409,
+           "client_ip": "127.0.0.1", "detail": "{}"}  # fmt: skip
+    found = {}
+    for client_key in ("flash-1201", "flash-1201-again"):  # its own order; then over the limit
+        async with stack.sessions() as session:
+            # The test server commits asynchronously throughout (tests/conftest.py): this
+            # transaction starts as production's do.
+            await session.execute(text("SET LOCAL synchronous_commit TO on"))
+            seen = await flash_sales.look(
+                session, flash_sale_id=sale["id"], api_key_id=key, client_key=client_key,
+                customer_id=1201, sku_id=sku, quantity=1, refusal_audit=row,
+            )  # fmt: skip
+            mode = await session.scalar(text("SHOW synchronous_commit"))
+            await session.rollback()
+        found[client_key] = (seen.refusal, seen.audited, mode)
+    assert found == {
+        "flash-1201": (None, False, "on"),
+        "flash-1201-again": ("over_limit", True, "off"),
     }
 
 
