@@ -31,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from models.contracts.shipment import ShipmentInput, ShipmentResult, WithdrawUnits
     from models.contracts.waves import PackageShort
     from models.domain.shipping import package_value
-    from workflows.common import FAILED, call
+    from workflows.common import FAILED, call, patched
     from workflows.order_state import OrderState, OrderSteps
     from workflows.shipment import ShipmentWorkflow
 
@@ -161,7 +161,7 @@ class Fulfilment:
     async def _points_back(self, refund_no: str, lines: list[PackageLine]) -> None:
         """The points the refunded units bore go back with the refund (DESIGN §6.7); older runs
         gave none back."""
-        if workflow.patched(PACKAGE_POINTS_PATCH):
+        if patched(PACKAGE_POINTS_PATCH):
             units: dict[int, int] = {}
             for line in lines:
                 units[line.line_no] = units.get(line.line_no, 0) + line.quantity

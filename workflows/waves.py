@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
         WaveRules,
     )
     from models.domain.transfers import is_transfer
-    from workflows.common import RETRY, call, signal_unless_gone
+    from workflows.common import RETRY, call, deprecate_patch, signal_unless_gone
     from workflows.visibility import show
 
 REFRESH = timedelta(minutes=15)
@@ -65,7 +65,7 @@ class WavePlannerWorkflow:
         return [wave.wave_no for wave in result.waves]
 
     async def _plan(self, plan: PlanRequest) -> PlanResult:
-        workflow.deprecate_patch(LOCAL_PLAN_PATCH)  # retired: a database step, in the worker
+        deprecate_patch(LOCAL_PLAN_PATCH)  # retired: a database step, in the worker
         return await workflow.execute_local_activity_method(
             WaveActivities.plan_waves,
             plan,
@@ -75,7 +75,7 @@ class WavePlannerWorkflow:
 
     async def _start_waves(self, result: PlanResult, rules: WaveRules) -> None:
         """One WaveWorkflow per released wave, left running on its own."""
-        workflow.deprecate_patch(BUILT_PATCH)  # retired: waves come built by the planner
+        deprecate_patch(BUILT_PATCH)  # retired: waves come built by the planner
         starts = [
             workflow.start_child_workflow(
                 WaveWorkflow.run,
