@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.common import FAILED, call, patched
     from workflows.order_state import OrderState, OrderSteps
     from workflows.shipment import ShipmentWorkflow
+    from workflows.visibility import START_PATCH, at_start
 
 MAX_RESHIPS = 2
 # A package the order refunds itself (lost, refused, units not found) gives back the points its
@@ -113,6 +114,13 @@ class Fulfilment:
                 tracking_poll_interval=state.input.timings.tracking_poll_interval,
             ),
             id=f"shipment-{plan.package_no}",
+            search_attributes=(
+                at_start(  # as ShipmentWorkflow's first `show`
+                    business_no=plan.package_no, status="released", warehouse=plan.warehouse_id
+                )
+                if patched(START_PATCH)
+                else None
+            ),
         )
         if listed:
             state.shipments[plan.package_no] = handle

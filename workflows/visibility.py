@@ -28,6 +28,9 @@ SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[Any], ...] = (BUSINESS_NO, STATUS, W
 
 # Runs from before this patch set no search attributes: replayed, they still set none.
 VISIBILITY_PATCH = "visibility-search-attributes"
+# A parent gives a child it starts the attributes the child's first `show` sets (`at_start`):
+# the child upserts none then. Older parents started their children without.
+START_PATCH = "search-attributes-at-start"
 
 
 def kind(key: SearchAttributeKey[Any]) -> str:

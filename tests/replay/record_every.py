@@ -84,7 +84,9 @@ from workflows.late_payment import late_payment_id
 #    the package packed (the API's test_pack_retries.py sends them at once all the same).
 # 3: recorded again in issue 18: a run records one-patch-marker-per-run and takes every other
 #    patch's new path without a marker of its own (workflows/common.py `patched`), but for the
-#    flash-sale, presale and group-buy markers that tell what kind of order a run is.
+#    flash-sale, presale and group-buy markers that tell what kind of order a run is; orders
+#    (Update-with-Start), planners (plan now), shipments and waves (children, behind
+#    search-attributes-at-start) start with the attributes their first `show` would upsert.
 GENERATION = "3-one-patch-marker"
 ROOT = Path(__file__).parent / "every"
 TEMPLATE = "replay_template"
