@@ -51,7 +51,7 @@ with workflow.unsafe.imports_passed_through():
     from models.contracts.order import Actor, PackageLine, PaymentReceived, RefundRequest
     from models.contracts.shipment import TrackingSnapshot
     from models.domain.shipping import latest_tracking
-    from workflows.common import FAILED, call, refusal
+    from workflows.common import FAILED, call, deprecate_patch, patched, refusal
     from workflows.visibility import show
 
 SYSTEM = Actor(kind="system", name="after-sale")
@@ -209,7 +209,7 @@ class AfterSaleWorkflow:
         except TimeoutError:
             await self._step("closed", "return_expired", detail={"days": window.days})
             return False
-        workflow.deprecate_patch(FOLLOW_PATCH)  # retired: every history takes this path
+        deprecate_patch(FOLLOW_PATCH)  # retired: every history takes this path
         await self._follow_return()
         await workflow.wait_condition(lambda: state.inspection is not None)
         return True
@@ -244,7 +244,7 @@ class AfterSaleWorkflow:
     @workflow.update
     async def ship_back(self, shipment: ReturnShipment) -> AfterSaleView:
         state = self._state
-        workflow.deprecate_patch(FOLLOW_PATCH)  # retired: the carrier must know the parcel
+        deprecate_patch(FOLLOW_PATCH)  # retired: the carrier must know the parcel
         follow = FollowReturn(
             as_no=self._in.as_no,
             carrier_code=shipment.carrier_code,
@@ -366,7 +366,7 @@ class AfterSaleWorkflow:
                 await workflow.wait_condition(lambda: self._state.refund_refused is None)
         if quote.return_coupons:
             await call(OrderActivities.return_coupon, self._in.order_no)
-        if workflow.patched(POINTS_REFUND_PATCH):
+        if patched(POINTS_REFUND_PATCH):
             await call(
                 LoyaltyActivities.refund_points,
                 PointsRefund(order_no=self._in.order_no, as_no=self._in.as_no),

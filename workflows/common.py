@@ -76,6 +76,27 @@ LOCAL_ACTIVITIES = frozenset(
 )
 # Histories from before local activities replay with regular ones: the marker decides.
 LOCAL_PATCH = "local-db-activities"
+# Each patch a run asks about records a marker and an upsert of TemporalChangeVersion (two
+# events, one a visibility write), in every workflow of every order. A run that records this one
+# marker takes every patch's new path (`patched`) without asking each: one marker per run.
+# Older runs, without it, ask each patch as before, so their histories replay unchanged.
+PATCHES_TAKEN = "one-patch-marker-per-run"
+
+
+def patched(patch_id: str) -> bool:
+    """workflow.patched(patch_id) for a run from before PATCHES_TAKEN; True for one since.
+    A patch whose marker tells which kind of run it was (a flash sale's, a presale's) keeps
+    asking workflow.patched itself."""
+    return workflow.patched(PATCHES_TAKEN) or workflow.patched(patch_id)
+
+
+def deprecate_patch(patch_id: str) -> None:
+    """workflow.deprecate_patch(patch_id) for a run from before PATCHES_TAKEN (its history may
+    hold the marker); nothing for one since."""
+    if not workflow.patched(PATCHES_TAKEN):
+        workflow.deprecate_patch(patch_id)
+
+
 # What a failed activity raises in the workflow: a regular one an ActivityError around the
 # activity's error; a local one (this SDK) the activity's ApplicationError itself. Callers that
 # handle a business refusal catch both and read it with `refusal`.
@@ -96,7 +117,7 @@ async def call(
 ) -> R:
     """Run one activity method with houtai's timeout and retry policy, locally when it is a
     short database step (LOCAL_ACTIVITIES)."""
-    if activity.__name__ in LOCAL_ACTIVITIES and workflow.patched(LOCAL_PATCH):
+    if activity.__name__ in LOCAL_ACTIVITIES and patched(LOCAL_PATCH):
         return await workflow.execute_local_activity_method(
             activity, arg, start_to_close_timeout=start_to_close, retry_policy=RETRY
         )

@@ -62,7 +62,7 @@ with workflow.unsafe.imports_passed_through():
     from models.contracts.shipment import UnitsWithdrawn
     from models.contracts.waves import PackageShort
     from models.domain.presale import balance_key, kept_of_deposit
-    from workflows.common import FAILED, call, refusal, signal_unless_gone
+    from workflows.common import FAILED, call, deprecate_patch, patched, refusal, signal_unless_gone
     from workflows.order_after_sales import AfterSales
     from workflows.order_fulfilment import Fulfilment
     from workflows.order_state import PRESALE_AFTER_SALE_PATCH, SYSTEM, Detail, OrderState
@@ -217,9 +217,7 @@ class OrderWorkflow:
                 QuoteRequest(
                     order_no=request.order_no,
                     customer_id=request.customer_id,
-                    api_key_id=(
-                        request.api_key_id if workflow.patched(QUOTE_STOREFRONT_PATCH) else None
-                    ),
+                    api_key_id=(request.api_key_id if patched(QUOTE_STOREFRONT_PATCH) else None),
                     lines=request.lines,
                     coupon_code=request.coupon_code,
                     region_code=request.address.region_code,
@@ -288,7 +286,7 @@ class OrderWorkflow:
     async def _release_failed_placement(self, order_no: str) -> None:
         """A placement refused after reserving (e.g. recording refused a value) holds no stock.
         Histories from before this step replay without it."""
-        workflow.deprecate_patch("release-stock-on-failed-placement")  # retired
+        deprecate_patch("release-stock-on-failed-placement")  # retired
         await call(
             InventoryActivities.release_stock,
             ReleaseRequest(order_no=order_no, reason="placement failed"),
@@ -396,7 +394,7 @@ class OrderWorkflow:
                     payment.amount_fen == self._balance_fen()
                     and payment.currency == state.input.policy.currency
                 )
-            if not accepted and workflow.patched(VOUCH_PATCH):
+            if not accepted and patched(VOUCH_PATCH):
                 # Money the order did not ask for: believed only if the provider holds it.
                 confirmation = await call(
                     PaymentActivities.confirm_payment,
@@ -485,7 +483,7 @@ class OrderWorkflow:
             amount_fen=amount_fen,
             reason=reason,
         )
-        workflow.deprecate_patch(REFUSAL_PATCH)  # retired: a refused refund waits for a retry
+        deprecate_patch(REFUSAL_PATCH)  # retired: a refused refund waits for a retry
         await self._refund_until_made(request)
         state.refunded_fen += amount_fen
         if payment is state.payment:
@@ -667,7 +665,7 @@ class OrderWorkflow:
             await self._presale_step(terms, "deposit_paid", payment.amount_fen)
             return
         state.balance = payment  # paid before the packages are released (same task, no await)
-        state.after_sales_across_payments = workflow.patched(PRESALE_AFTER_SALE_PATCH)
+        state.after_sales_across_payments = patched(PRESALE_AFTER_SALE_PATCH)
         await self.record("paid", status="paid", actor=actor, detail=detail)
         await self._presale_step(terms, "balance_paid", payment.amount_fen)
 
@@ -805,7 +803,7 @@ class OrderWorkflow:
             ReleaseRequest(order_no=state.input.order_no, reason=state.cancel.reason),
         )
         await call(OrderActivities.return_coupon, state.input.order_no)
-        if workflow.patched(POINTS_BACK_PATCH):
+        if patched(POINTS_BACK_PATCH):
             await call(LoyaltyActivities.return_points, state.input.order_no)
         # Refunds of after-sales still running (taken out before shipment) come first.
         await workflow.wait_condition(lambda: state.open_after_sales == 0)
@@ -815,7 +813,7 @@ class OrderWorkflow:
         if state.placed.presale is not None:
             owed = await self._presale_cancelled(state.placed.presale, owed)
         # Decided: the cancel answers now, its refund shown pending until it is made.
-        workflow.deprecate_patch(CANCEL_BEFORE_REFUND_PATCH)  # retired
+        deprecate_patch(CANCEL_BEFORE_REFUND_PATCH)  # retired
         await self._record_cancelled(owed)
         await self._refund_cancelled(owed)
         # Stay a while to refund payments that arrive after the cancel.
@@ -861,11 +859,11 @@ class OrderWorkflow:
         except TimeoutError:
             actor = Actor(kind="system", name="auto-confirm")
         await self.record("completed", status="completed", actor=actor)
-        if workflow.patched(EARN_POINTS_PATCH):
+        if patched(EARN_POINTS_PATCH):
             await call(LoyaltyActivities.earn_points, state.input.order_no)
         # A zero window closes at once: the server fires even a 0 s timer only on its next timer
         # sweep (about a second later).
-        workflow.deprecate_patch("close-at-once")  # retired
+        deprecate_patch("close-at-once")  # retired
         if timings.after_sale_window > timedelta(0):
             await workflow.sleep(timings.after_sale_window)
         await self._after_sales.wait_all()

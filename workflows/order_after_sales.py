@@ -43,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from models.contracts.shipment import UnitsWithdrawn, WithdrawUnits
     from models.domain.refunds import RefundInputError, RefundRequestLine, split_across_payments
     from workflows.after_sale import AfterSaleWorkflow
-    from workflows.common import FAILED, call
+    from workflows.common import FAILED, call, deprecate_patch, patched
     from workflows.order_fulfilment import Fulfilment
     from workflows.order_state import Claim, OrderState, OrderSteps
 
@@ -104,7 +104,7 @@ class AfterSales:
             replacements=request.replacements,
         )
         sla_due_at = None if taken_from else workflow.now() + child.approval_sla
-        workflow.deprecate_patch(RECORDED_PATCH)  # retired: recorded before the answer
+        deprecate_patch(RECORDED_PATCH)  # retired: recorded before the answer
         await self._record_opened(child, sla_due_at)
         child = child.model_copy(update={"recorded": True})
         try:
@@ -112,7 +112,7 @@ class AfterSales:
                 AfterSaleWorkflow.run, child, id=f"aftersale-{request.as_no}"
             )
         except WorkflowAlreadyStartedError as exc:
-            workflow.deprecate_patch("after-sale-id-taken-refused")  # retired: always refused
+            deprecate_patch("after-sale-id-taken-refused")  # retired: always refused
             # The number is taken (a restored sequence): nothing was opened. Units not taken out
             # of packages are free again; units taken out stay claimed (they left the packages).
             if not taken_from:
@@ -220,7 +220,7 @@ class AfterSales:
             "exchange_package", detail={"package_no": plan.package_no, "as_no": requested.as_no}
         )
         shipping: asyncio.Task[object]
-        if workflow.patched(REPLACEMENT_PATCH):
+        if patched(REPLACEMENT_PATCH):
             shipping = asyncio.create_task(self._packages.ship_replacement(plan))
         else:
             shipping = asyncio.create_task(self._packages.child(plan, listed=False))

@@ -31,9 +31,10 @@ with workflow.unsafe.imports_passed_through():
     from models.contracts.shipment import ShipmentInput, ShipmentResult, WithdrawUnits
     from models.contracts.waves import PackageShort
     from models.domain.shipping import package_value
-    from workflows.common import FAILED, call
+    from workflows.common import FAILED, call, patched
     from workflows.order_state import OrderState, OrderSteps
     from workflows.shipment import ShipmentWorkflow
+    from workflows.visibility import START_PATCH, at_start
 
 MAX_RESHIPS = 2
 # A package the order refunds itself (lost, refused, units not found) gives back the points its
@@ -113,6 +114,13 @@ class Fulfilment:
                 tracking_poll_interval=state.input.timings.tracking_poll_interval,
             ),
             id=f"shipment-{plan.package_no}",
+            search_attributes=(
+                at_start(  # as ShipmentWorkflow's first `show`
+                    business_no=plan.package_no, status="released", warehouse=plan.warehouse_id
+                )
+                if patched(START_PATCH)
+                else None
+            ),
         )
         if listed:
             state.shipments[plan.package_no] = handle
@@ -161,7 +169,7 @@ class Fulfilment:
     async def _points_back(self, refund_no: str, lines: list[PackageLine]) -> None:
         """The points the refunded units bore go back with the refund (DESIGN §6.7); older runs
         gave none back."""
-        if workflow.patched(PACKAGE_POINTS_PATCH):
+        if patched(PACKAGE_POINTS_PATCH):
             units: dict[int, int] = {}
             for line in lines:
                 units[line.line_no] = units.get(line.line_no, 0) + line.quantity

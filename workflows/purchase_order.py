@@ -49,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
         check_rejection,
         required_roles,
     )
-    from workflows.common import call
+    from workflows.common import call, patched
     from workflows.visibility import show
 
 SYSTEM = Actor(kind="system", name="purchasing")
@@ -142,7 +142,7 @@ class PurchaseOrderWorkflow:
 
     @workflow.update
     async def submit(self, by: Staff) -> PoView:
-        if workflow.patched(SUBMIT_AFTER_CREATED_PATCH):
+        if patched(SUBMIT_AFTER_CREATED_PATCH):
             await workflow.wait_condition(lambda: self._state.steps > 0)
         self._state.required = required_roles(self._state.amount_fen, self._in.policy.approval)
         self._state.submitted_by = by.user_id
@@ -295,7 +295,7 @@ class PurchaseOrderWorkflow:
             result = ReceiptResult(
                 receipt_no=receipt_no, receipt_key=request.receipt_key, figures=outcome.figures
             )
-            if workflow.patched(ONE_RECEIPT_ACTIVITY_PATCH):
+            if patched(ONE_RECEIPT_ACTIVITY_PATCH):
                 # The step as _step would record it once the state holds the receipt; the state
                 # changes only when both are booked (a refused receipt changes nothing).
                 status: PoStatus = "receiving"

@@ -51,7 +51,7 @@ with workflow.unsafe.imports_passed_through():
         package_status,
         weight_within_tolerance,
     )
-    from workflows.common import FAILED, call, refusal, signal_unless_gone
+    from workflows.common import FAILED, call, deprecate_patch, patched, refusal, signal_unless_gone
     from workflows.visibility import show
 
 SYSTEM = Actor(kind="system", name="shipment")
@@ -119,7 +119,7 @@ class ShipmentWorkflow:
     async def run(self, input: ShipmentInput) -> ShipmentResult:
         state = self._state
         show(business_no=input.package_no, status=state.status, warehouse=input.warehouse_id)
-        state.waves = workflow.patched(WAVES_PATCH)
+        state.waves = patched(WAVES_PATCH)
         if state.waves:  # waiting for a wave before anyone sees the package released
             await call(
                 WaveActivities.register_outbound,
@@ -200,7 +200,7 @@ class ShipmentWorkflow:
             tracking_no=waybill.tracking_no,
         )
         state.labelled = True
-        if not workflow.patched(QUIET_PATCH):  # the order learns at handover (see QUIET_PATCH)
+        if not patched(QUIET_PATCH):  # the order learns at handover (see QUIET_PATCH)
             await self._tell_order()
         return not state.cancel
 
@@ -269,7 +269,7 @@ class ShipmentWorkflow:
                     tracking_events=snapshot.events,
                 )
             if snapshot.status == "delivered":
-                if not workflow.patched(QUIET_PATCH):  # the order learns from our result
+                if not patched(QUIET_PATCH):  # the order learns from our result
                     await self._tell_order()
                 return "delivered"
             if snapshot.status in EXCEPTION_CODES:
@@ -295,7 +295,7 @@ class ShipmentWorkflow:
             ),
         )
         if state.waybill_no is not None:
-            workflow.deprecate_patch(VOID_PATCH)  # retired: every cancel voids its waybill
+            deprecate_patch(VOID_PATCH)  # retired: every cancel voids its waybill
             await self._void_waybill(state.waybill_no)
         await self._step("cancelled", "cancelled")
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -341,7 +341,7 @@ class ShipmentWorkflow:
             if floor and state.status != "picked":  # another pack was first
                 raise ApplicationError(f"package is {state.status}", type="InvalidStateError")
             packable = ("picked" if state.waves else "released", "weight_hold")
-            if state.status not in packable and workflow.patched(PACK_ONCE_PATCH):
+            if state.status not in packable and patched(PACK_ONCE_PATCH):
                 raise ApplicationError(f"package is {state.status}", type="InvalidStateError")
             state.measured_g = request.measured_weight_g
             expected = state.expected_g
@@ -554,7 +554,7 @@ class ShipmentWorkflow:
 
     async def _with_label(self) -> ShipmentView:
         state = self._state
-        if state.status == "packed" and workflow.patched(LABEL_PATCH):
+        if state.status == "packed" and patched(LABEL_PATCH):
             with suppress(TimeoutError):  # the carrier is slow: the package shows it later
                 await workflow.wait_condition(
                     lambda: state.labelled or state.cancel, timeout=LABEL_WAIT

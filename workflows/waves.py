@@ -35,8 +35,8 @@ with workflow.unsafe.imports_passed_through():
         WaveRules,
     )
     from models.domain.transfers import is_transfer
-    from workflows.common import RETRY, call, signal_unless_gone
-    from workflows.visibility import show
+    from workflows.common import RETRY, call, deprecate_patch, patched, signal_unless_gone
+    from workflows.visibility import START_PATCH, at_start, show
 
 REFRESH = timedelta(minutes=15)
 # plan_waves runs as a local activity (a PostgreSQL transaction like the other wave steps).
@@ -65,7 +65,7 @@ class WavePlannerWorkflow:
         return [wave.wave_no for wave in result.waves]
 
     async def _plan(self, plan: PlanRequest) -> PlanResult:
-        workflow.deprecate_patch(LOCAL_PLAN_PATCH)  # retired: a database step, in the worker
+        deprecate_patch(LOCAL_PLAN_PATCH)  # retired: a database step, in the worker
         return await workflow.execute_local_activity_method(
             WaveActivities.plan_waves,
             plan,
@@ -75,7 +75,8 @@ class WavePlannerWorkflow:
 
     async def _start_waves(self, result: PlanResult, rules: WaveRules) -> None:
         """One WaveWorkflow per released wave, left running on its own."""
-        workflow.deprecate_patch(BUILT_PATCH)  # retired: waves come built by the planner
+        deprecate_patch(BUILT_PATCH)  # retired: waves come built by the planner
+        given = patched(START_PATCH)
         starts = [
             workflow.start_child_workflow(
                 WaveWorkflow.run,
@@ -88,6 +89,16 @@ class WavePlannerWorkflow:
                 ),
                 id=f"wave-{wave.wave_no}",
                 parent_close_policy=ParentClosePolicy.ABANDON,  # the wave lives on
+                search_attributes=(
+                    at_start(  # as WaveWorkflow's first `show`
+                        business_no=wave.wave_no,
+                        status="picking",
+                        warehouse=wave.warehouse_id,
+                        escalated=False,
+                    )
+                    if given
+                    else None
+                ),
             )
             for wave in result.waves
         ]

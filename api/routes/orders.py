@@ -62,6 +62,7 @@ from services import flash_sales
 from services.order_numbers import order_number
 from workflows.late_payment import LatePaymentRefundWorkflow, late_payment_id
 from workflows.order import OrderWorkflow
+from workflows.visibility import at_start
 
 router = Routes(prefix="/v1/orders", tags=["orders"])
 log = logging.getLogger(__name__)
@@ -204,6 +205,8 @@ async def place_order(
         id=f"order-{order_no}",
         task_queue=deps.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        # as the workflow's first `show` (OrderState's status and escalation): no upsert
+        search_attributes=at_start(business_no=order_no, status="placing", escalated=False),
     )
     try:
         await answer(

@@ -33,6 +33,7 @@ from api.workflow_calls import answer
 from models.contracts.waves import PlannerInput
 from models.db import OutboundOrder, PickAllocation, PickTask, PutWallSlot, Warehouse, Wave
 from services import picking
+from workflows.visibility import at_start
 from workflows.waves import WavePlannerWorkflow
 
 router = Routes(tags=["waves"])
@@ -109,6 +110,8 @@ async def _planning_run(deps: AppDeps, warehouse_id: int, code: str) -> list[str
             PlannerInput(warehouse_id=warehouse_id, rules=deps.wave_rules, release_all=True),
             id=f"plan-waves-{code}-now-{uuid.uuid4().hex[:8]}",
             task_queue=deps.task_queue,
+            # as the planner's first `show`: no upsert
+            search_attributes=at_start(status="planning", warehouse=warehouse_id),
         ),
         kind="warehouse",
         ident=str(warehouse_id),

@@ -82,7 +82,12 @@ from workflows.late_payment import late_payment_id
 #    lock is in no history: its branch needs two packs validated before either runs, and this SDK
 #    runs an update's validator and handler in one go, so a later pack's validator already sees
 #    the package packed (the API's test_pack_retries.py sends them at once all the same).
-GENERATION = "2-po-receipt-and-transfers"
+# 3: recorded again in issue 18: a run records one-patch-marker-per-run and takes every other
+#    patch's new path without a marker of its own (workflows/common.py `patched`), but for the
+#    flash-sale, presale and group-buy markers that tell what kind of order a run is; orders
+#    (Update-with-Start), planners (plan now), shipments and waves (children, behind
+#    search-attributes-at-start) start with the attributes their first `show` would upsert.
+GENERATION = "3-one-patch-marker"
 ROOT = Path(__file__).parent / "every"
 TEMPLATE = "replay_template"
 LONG_AGO = (date.today() - timedelta(days=90)).isoformat()  # past every demo supplier's terms
