@@ -7,6 +7,7 @@ releases, in the same transaction; a wave already built is left as it is."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -164,18 +165,29 @@ async def build(
                 {"n": len(rows)},
             )
         ).all()
-        await copy_records(
-            session,
-            PickAllocation,
-            [*_ALLOC_COLUMNS, "picked", "status"],
-            [(i, *row.record(), 0, "open") for i, row in zip(ids, rows, strict=True)],
-        )
         await _hold_locations(session, taken)
         layout, where = await _layout(session, warehouse_id)
-        tasks = await _write_tasks(
-            session, list(zip(ids, rows, strict=True)), layout, where, max_stops, max_units
+        allocated = list(zip(ids, rows, strict=True))
+        # PostgreSQL writes the allocations (their keys, indexes and references) while the
+        # routes are worked out here: two processes, two cores. The session is not used until
+        # the copy is done.
+        writing = asyncio.create_task(
+            (await _driver(session)).copy_records_to_table(
+                _table(PickAllocation).name,
+                records=[(i, *row.record(), 0, "open") for i, row in allocated],
+                columns=[*_ALLOC_COLUMNS, "picked", "status"],
+            )
         )
-        await _write_slots(session, rows)
+        try:
+            task_rows, stop_rows = await _routed(allocated, layout, where, max_stops, max_units)
+            slots, wall = _slots(rows)
+        finally:
+            await writing
+        await copy(session, PickTask, task_rows)
+        await copy_records(session, PickStop, list(_STOP_COLUMNS), stop_rows)
+        await copy(session, PutWallSlot, slots)
+        await copy(session, PutWallLine, wall)
+        tasks = len(task_rows)
     await session.execute(
         update(Wave).where(Wave.wave_no.in_([w.wave_no for w in waves])).values(built=True)
     )
@@ -202,11 +214,19 @@ async def copy_records(
     """`copy` of rows already made as tuples in `columns` order (no dict per row)."""
     if not records:
         return
-    table = cast(Table, model.__table__)
+    driver = await _driver(session)
+    await driver.copy_records_to_table(_table(model).name, records=records, columns=columns)
+
+
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
+
+
+async def _driver(session: AsyncSession) -> Any:
+    """The session's asyncpg connection, inside the session's transaction."""
     connection = await session.connection()
     raw = await connection.get_raw_connection()
-    driver: Any = raw.driver_connection
-    await driver.copy_records_to_table(table.name, records=records, columns=columns)
+    return raw.driver_connection
 
 
 async def _hold_locations(session: AsyncSession, taken: dict[int, int]) -> None:
@@ -283,14 +303,15 @@ _STOP_COLUMNS = ("task_no", "stop_no", "allocation_id", "location_id", "sku_id",
                  "quantity", "picked", "short", "status")  # fmt: skip
 
 
-async def _write_tasks(
-    session: AsyncSession,
+async def _routed(
     allocations: list[tuple[int, _Alloc]],
     layout: WarehouseLayout,
     where: dict[int, tuple[int, int]],
     max_stops: int,
     max_units: int,
-) -> int:
+) -> tuple[list[dict[str, object]], list[tuple[object, ...]]]:
+    """The task rows and stop rows of every wave; it lets the event loop run between waves
+    (a copy going on meanwhile keeps PostgreSQL fed)."""
     by_wave: dict[str, list[tuple[int, _Alloc]]] = defaultdict(list)
     for aid, row in allocations:
         by_wave[row.wave_no].append((aid, row))
@@ -308,6 +329,7 @@ async def _write_tasks(
             for aid, row in mine
         ]
         plans = plan_tasks(layout, stops, max_stops=max_stops, max_units=max_units)
+        await asyncio.sleep(0)
         for seq, task in enumerate(plans, start=1):
             task_no = f"{wave_no}-{seq:03d}"
             task_rows.append(
@@ -327,13 +349,12 @@ async def _write_tasks(
                     (task_no, stop_no, aid, row.location_id, row.sku_id, row.batch_no,
                      row.quantity, 0, 0, "open")
                 )  # fmt: skip
-    await copy(session, PickTask, task_rows)
-    await copy_records(session, PickStop, list(_STOP_COLUMNS), stop_rows)
-    return len(task_rows)
+    return task_rows, stop_rows
 
 
-async def _write_slots(session: AsyncSession, rows: list[_Alloc]) -> None:
-    """Multi-line packages are sorted on the put wall: a slot each, in package order."""
+def _slots(rows: list[_Alloc]) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """Multi-line packages are sorted on the put wall: a slot each, in package order. The slot
+    rows and their lines."""
     units: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
     lines: dict[tuple[str, str], set[int]] = defaultdict(set)
     for row in rows:
@@ -354,6 +375,4 @@ async def _write_slots(session: AsyncSession, rows: list[_Alloc]) -> None:
             {"wave_no": wave_no, "slot_no": slot_no, "sku_id": sku_id, "expected": q, "put": 0}
             for sku_id, q in sorted(units[wave_no, package_no].items())
         ]
-    if slots:
-        await copy(session, PutWallSlot, slots)
-        await copy(session, PutWallLine, wall)
+    return slots, wall
