@@ -168,6 +168,7 @@ async def build(
         await _hold_locations(session, taken)
         layout, where = await _layout(session, warehouse_id)
         allocated = list(zip(ids, rows, strict=True))
+        was = await session.scalar(_SCANS_OFF)
         # PostgreSQL writes (keys, indexes, references) while the routes are worked out here:
         # two processes, two cores. The session is not used until the copies are done.
         copies = _Copies(await _driver(session))
@@ -188,10 +189,22 @@ async def build(
             await copies.abandon()
             raise
         await copies.done()
+        await session.execute(_SCANS_BACK, {"was": was})
     await session.execute(
         update(Wave).where(Wave.wave_no.in_([w.wave_no for w in waves])).values(built=True)
     )
     return tasks
+
+
+# The copies' reference checks are one query per row against the referenced row, planned once
+# per connection. Against a small table (the demo's 212 batches and 100 SKUs) PostgreSQL plans
+# a sequential scan and reads the whole table again for every row: 3.1 million batch rows read
+# to check 17,000 allocations. Planned while sequential scans are off (for the copies only), it
+# is one index lookup per row: the copies cost PostgreSQL 0.37 CPU s instead of 0.46 (10,000).
+_SCANS_OFF = text(
+    "SELECT current_setting('enable_seqscan') FROM set_config('enable_seqscan', 'off', true)"
+)
+_SCANS_BACK = text("SELECT set_config('enable_seqscan', :was, true)")
 
 
 def _texts(values: list[str]) -> BindParameter[list[str]]:
