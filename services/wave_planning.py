@@ -19,6 +19,7 @@ from sqlalchemy import Table, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import collector
 from models.contracts.waves import OutboundRequest, PlannedWaveRef, PlanRequest, PlanResult
 from models.db import (
     Carrier,
@@ -62,6 +63,13 @@ async def register_outbound(
 
 
 async def plan(session: AsyncSession, request: PlanRequest) -> PlanResult:
+    # Planning keeps a few objects per package until it is done: without the pause, Python's
+    # cyclic collector walked the whole process again and again (core/collector.py).
+    with collector.paused():
+        return await _plan(session, request)
+
+
+async def _plan(session: AsyncSession, request: PlanRequest) -> PlanResult:
     made = (
         await session.scalars(
             select(Wave).where(Wave.plan_key == request.plan_key).order_by(Wave.wave_no)

@@ -45,7 +45,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from itertools import pairwise
 from typing import Annotated, Literal
 
@@ -117,15 +117,22 @@ def tour_length(layout: WarehouseLayout, picks: Sequence[PickPoint], stops: Sequ
 
 
 def _by_aisle(layout: WarehouseLayout, picks: Sequence[PickPoint]) -> dict[int, list[int]]:
-    """Pick indices per aisle, each list ordered by (y, index); refuses points off the layout."""
+    """Pick indices per aisle, each list ordered by (y, index); refuses points off the layout.
+    The routes only read it: `best_route` works it out once for all three."""
     aisles: dict[int, list[int]] = {}
+    count, length = len(layout.aisle_xs), layout.aisle_length
     for index, pick in enumerate(picks):
-        if not (0 <= pick.aisle < len(layout.aisle_xs) and 0 <= pick.y <= layout.aisle_length):
+        if not (0 <= pick.aisle < count and 0 <= pick.y <= length):
             raise ValueError(f"pick {index} ({pick}) lies outside the layout")
         aisles.setdefault(pick.aisle, []).append(index)
     for indices in aisles.values():
-        indices.sort(key=lambda i: (picks[i].y, i))
+        indices.sort(key=lambda i: picks[i].y)  # stable: indices were appended in order
     return dict(sorted(aisles.items()))
+
+
+def _route(name: RouteName, stops: Sequence[int], distance: int) -> Route:
+    """A route worked out here (indices of the picks, a length ≥ 0): not validated again."""
+    return Route.model_construct(name=name, stops=tuple(stops), distance=distance)
 
 
 # --- Heuristics --------------------------------------------------------------------------------
@@ -152,13 +159,18 @@ def _s_shape_sweep(
         else:  # down from the back
             distance += length
             stops += reversed(indices)
-    return Route(name="s_shape", stops=tuple(stops), distance=distance)
+    return _route("s_shape", stops, distance)
 
 
 def s_shape_route(layout: WarehouseLayout, picks: Sequence[PickPoint]) -> Route:
-    aisles = _by_aisle(layout, picks)
+    return _s_shape(layout, picks, _by_aisle(layout, picks))
+
+
+def _s_shape(
+    layout: WarehouseLayout, picks: Sequence[PickPoint], aisles: dict[int, list[int]]
+) -> Route:
     if not aisles:
-        return Route(name="s_shape", stops=(), distance=0)
+        return _route("s_shape", (), 0)
     order = list(aisles)
     sweeps = [_s_shape_sweep(layout, picks, aisles, o) for o in (order, order[::-1])]
     return min(sweeps, key=lambda route: route.distance)
@@ -176,15 +188,20 @@ def _split_at_largest_gap(
 
 
 def largest_gap_route(layout: WarehouseLayout, picks: Sequence[PickPoint]) -> Route:
-    aisles = _by_aisle(layout, picks)
+    return _largest_gap(layout, picks, _by_aisle(layout, picks))
+
+
+def _largest_gap(
+    layout: WarehouseLayout, picks: Sequence[PickPoint], aisles: dict[int, list[int]]
+) -> Route:
     if not aisles:
-        return Route(name="largest_gap", stops=(), distance=0)
+        return _route("largest_gap", (), 0)
     xs, length, depot = layout.aisle_xs, layout.aisle_length, layout.depot_x
     order = list(aisles)
     first, last = order[0], order[-1]
     if first == last:
         distance = 2 * abs(depot - xs[first]) + 2 * picks[aisles[first][-1]].y
-        return Route(name="largest_gap", stops=tuple(aisles[first]), distance=distance)
+        return _route("largest_gap", aisles[first], distance)
     distance = abs(depot - xs[first]) + (xs[last] - xs[first]) + abs(xs[last] - depot) + 2 * length
     outbound: list[int] = []  # front trips into aisles left of the depot, on the way out
     from_back: list[int] = []
@@ -195,7 +212,7 @@ def largest_gap_route(layout: WarehouseLayout, picks: Sequence[PickPoint]) -> Ro
         from_back[:0] = reversed(back_part)
         (outbound if xs[aisle] < depot else inbound).extend(front_part)
     stops = [*outbound, *aisles[first], *from_back, *reversed(aisles[last]), *inbound]
-    return Route(name="largest_gap", stops=tuple(stops), distance=distance)
+    return _route("largest_gap", stops, distance)
 
 
 # --- Ratliff–Rosenthal ---------------------------------------------------------------------------
@@ -307,6 +324,24 @@ def _vertical_move(state: _State, first: int, last: int, through: bool, walked: 
     return (_add(front, first), _add(back, last), linked or through, closed)
 
 
+@lru_cache(maxsize=4096)
+def _priced(points: tuple[int, ...], walkable: bool) -> tuple[
+    tuple[tuple[int, ...], int, tuple[int, int, bool, bool]], ...
+]:  # fmt: skip
+    """Each vertical pattern of a column with its length and what `_vertical_move` looks at.
+    A column is only its points here: most of a trip's aisles are empty, all alike."""
+    column = _Column(0, points, False, False, walkable)
+    lengths = [b - a for a, b in pairwise(points)]
+    return tuple(
+        (
+            pattern,
+            sum(c * gap for c, gap in zip(pattern, lengths, strict=True)),
+            (pattern[0], pattern[-1], all(pattern), any(pattern)),
+        )
+        for pattern in _patterns(column)
+    )
+
+
 def _solve(columns: list[_Column]) -> tuple[int, list[tuple[int, ...]], list[tuple[int, ...]]]:
     """Optimal length, each column's vertical pattern and the (cf, cb) after each column."""
     layer: dict[_State, int] = {_START: 0}
@@ -327,17 +362,8 @@ def _solve(columns: list[_Column]) -> tuple[int, list[tuple[int, ...]], list[tup
             layer = crossed
         walked: dict[_State, int] = {}
         pointer = {}
-        lengths = [b - a for a, b in pairwise(column.points)]
-        priced = [
-            (
-                pattern,
-                sum(c * gap for c, gap in zip(pattern, lengths, strict=True)),
-                (pattern[0], pattern[-1], all(pattern), any(pattern)),
-            )
-            for pattern in _patterns(column)
-        ]
         for state, cost in layer.items():
-            for pattern, extra, shape in priced:
+            for pattern, extra, shape in _priced(column.points, column.walkable):
                 moved = _vertical_move(state, *shape)
                 if moved is None:
                     continue
@@ -394,8 +420,14 @@ def _euler_nodes(
 
 
 def optimal_route(layout: WarehouseLayout, picks: Sequence[PickPoint]) -> Route:
-    if not _by_aisle(layout, picks):
-        return Route(name="optimal", stops=(), distance=0)
+    return _optimal(layout, picks, _by_aisle(layout, picks))
+
+
+def _optimal(
+    layout: WarehouseLayout, picks: Sequence[PickPoint], aisles: dict[int, list[int]]
+) -> Route:
+    if not aisles:
+        return _route("optimal", (), 0)
     columns, depot = _columns(layout, picks)
     distance, patterns, crossings = _solve(columns)
     at_node: dict[_Node, list[int]] = {}
@@ -407,10 +439,11 @@ def optimal_route(layout: WarehouseLayout, picks: Sequence[PickPoint]) -> Route:
     stops: list[int] = []
     for node in _euler_nodes(columns, patterns, crossings, (depot, 0)):
         stops += at_node.pop(node, [])
-    return Route(name="optimal", stops=tuple(stops), distance=distance)
+    return _route("optimal", stops, distance)
 
 
 def best_route(layout: WarehouseLayout, picks: Sequence[PickPoint]) -> Route:
     """The shortest of S-shape, largest gap and optimal (the simpler one on a tie)."""
-    routes = [route(layout, picks) for route in (s_shape_route, largest_gap_route, optimal_route)]
+    aisles = _by_aisle(layout, picks)
+    routes = [route(layout, picks, aisles) for route in (_s_shape, _largest_gap, _optimal)]
     return min(routes, key=lambda route: route.distance)

@@ -1,0 +1,44 @@
+"""Python's cyclic garbage collector, paused around work that makes many objects and keeps them.
+
+A full collection walks every object the process holds, and it runs again each time the
+objects kept since the last one reach a quarter of the rest. Work that builds hundreds of
+thousands of rows, tuples and dataclasses and keeps them until it is done (wave planning) sets
+off full collections again and again, each over a larger heap: for 100,000 packages that was
+more CPU than the planning itself. Reference counting still frees everything that is not a
+cycle while the collector rests; it runs again, as configured, when the work is done.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class _Pauses:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.open = 0  # pauses open now (runs of the same work may overlap on one event loop)
+        self.resume = False  # whether the collector was on when the first of them began
+
+
+_pauses = _Pauses()
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """No cyclic collection inside; the collector as it was once the last pause ends (one that
+    was already off, e.g. turned off by a test or an embedding program, stays off)."""
+    with _pauses.lock:
+        if _pauses.open == 0:
+            _pauses.resume = gc.isenabled()
+            gc.disable()
+        _pauses.open += 1
+    try:
+        yield
+    finally:
+        with _pauses.lock:
+            _pauses.open -= 1
+            if _pauses.open == 0 and _pauses.resume:
+                gc.enable()

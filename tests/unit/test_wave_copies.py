@@ -1,0 +1,53 @@
+"""services.wave_building._Copies: the COPYs of a wave build go out in order on one connection
+while the build goes on, an error of theirs reaches the build, and a failed build stops them."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from models.db import PickAllocation, PickStop, PickTask
+from services.wave_building import _Copies
+
+
+class FakeDriver:
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.copied: list[tuple[str, int]] = []
+        self.fail_on = fail_on
+
+    async def copy_records_to_table(
+        self, table: str, *, records: list[tuple[object, ...]], columns: list[str]
+    ) -> None:
+        await asyncio.sleep(0.01)
+        if table == self.fail_on:
+            raise RuntimeError(f"copy into {table} refused")
+        self.copied.append((table, len(records)))
+
+
+async def test_copies_go_out_in_the_order_given_and_empty_ones_not_at_all() -> None:
+    driver = FakeDriver()
+    copies = _Copies(driver)
+    copies.send(PickAllocation, ["id"], [(1,), (2,)])
+    copies.send(PickTask, ["task_no"], [])
+    copies.send(PickStop, ["task_no"], [("T-1",)])
+    await copies.done()
+    assert driver.copied == [("pick_allocations", 2), ("pick_stops", 1)]
+
+
+async def test_a_failed_copy_fails_the_build() -> None:
+    copies = _Copies(FakeDriver(fail_on="pick_allocations"))
+    copies.send(PickAllocation, ["id"], [(1,)])
+    copies.send(PickStop, ["task_no"], [("T-1",)])
+    with pytest.raises(RuntimeError, match="pick_allocations"):
+        await copies.done()
+
+
+async def test_a_failed_build_ends_the_copy_under_way_and_sends_no_more() -> None:
+    driver = FakeDriver()
+    copies = _Copies(driver)
+    copies.send(PickAllocation, ["id"], [(1,)])
+    await asyncio.sleep(0)  # the first copy is under way
+    copies.send(PickStop, ["task_no"], [("T-1",)])
+    await copies.abandon()
+    assert driver.copied == [("pick_allocations", 1)]
