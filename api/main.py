@@ -60,7 +60,7 @@ from api.routes import (
 from console.app import create_console
 from console.pages import ConsoleConfig
 from console.pda import create_pda
-from core import heap
+from core import collector
 from core import tracing as tracing_
 from core.changes import ChangeFeed
 from core.db import make_engine, make_session_factory
@@ -123,7 +123,7 @@ def create_app(
             return
         built = await deps_from_settings(settings or Settings(), tracing)
         app.state.deps = built
-        heap.settle()  # what start-up built lives as long as the process: not collected
+        collector.settle()  # what start-up built lives as long as the process: not collected
         try:
             yield
         finally:

@@ -21,7 +21,7 @@ from temporalio.client import Client
 
 from activities.notify_outbox import Channels, OutboxPolicy, OutboxSender
 from api import config as api_config
-from core import heap
+from core import collector
 from core.db import SessionFactory, make_engine, make_session_factory
 from core.settings import Settings
 from core.temporal import connect
@@ -128,7 +128,7 @@ async def run_worker(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     log.info("worker polling", extra={"task_queue": settings.task_queue})
     outbox = start_outbox(settings, deps.session_factory, stop)
-    heap.settle()  # the worker, its workflows' modules and clients live as long as it does
+    collector.settle()  # the worker, its workflows' modules and clients live as long as it does
     async with worker:
         await stop.wait()
         log.info("worker stopping: finishing in-flight tasks")

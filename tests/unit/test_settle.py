@@ -1,4 +1,4 @@
-"""core/heap.py: what start-up built is frozen out of collection; later garbage is collected."""
+"""core/collector.py `settle`: start-up's heap is frozen out of collection; later garbage is not."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from core import heap
+from core import collector
 
 
 class Node:
@@ -25,7 +25,7 @@ def unfrozen() -> Iterator[None]:
 
 def test_settle_freezes_what_exists_and_later_cycles_are_still_collected(unfrozen: None) -> None:
     before = Node()
-    frozen = heap.settle()
+    frozen = collector.settle()
     assert frozen == gc.get_freeze_count() > 0
     assert gc.is_tracked(before)
     kept = weakref.ref(before)
