@@ -4,7 +4,6 @@ through the action it names."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -26,6 +25,7 @@ from tests.support.order_api import (
     order_body,
     paid_order,
     place_order,
+    signed_in,
     skus_in,
     staff,
     track,
@@ -39,21 +39,12 @@ from tests.support.stack import Stack
 from workers.seed import DEMO_PASSWORD
 
 ROLES = sorted(STAFF_ROLES)
-_SIGNED: dict[str, dict[str, str]] = {}  # one sign-in per role per test: admin's and finance's
-# second factor takes a fresh 30-second code for each sign-in
-
-
-@pytest.fixture(autouse=True)
-def _sign_in_once_per_test() -> Iterator[None]:
-    _SIGNED.clear()
-    yield
-    _SIGNED.clear()
 
 
 async def signed(api: httpx.AsyncClient, role: str) -> dict[str, str]:
-    if role not in _SIGNED:
-        _SIGNED[role] = await staff(api, role)
-    return _SIGNED[role]
+    """One sign-in per role per test (per client): admin's and finance's second factor takes a
+    fresh 30-second code for each sign-in."""
+    return await signed_in(api, role)
 
 
 async def inbox(api: httpx.AsyncClient, headers: dict[str, str], **params: Any) -> Json:
@@ -91,7 +82,7 @@ async def scoped_manager(api: httpx.AsyncClient, username: str, warehouse: int) 
             "roles": ["warehouse_manager"],
             "warehouse_ids": [warehouse],
         },
-        headers=await staff(api, "admin"),
+        headers=await signed(api, "admin"),
     )
     assert created.status_code == 201, created.text
     answer = await api.post(

@@ -72,7 +72,7 @@ async def test_an_admin_without_a_second_factor_can_only_enrol_then_signs_in_wit
     assert wrong.status_code == 422, wrong.text
     assert [e["field"] for e in wrong.json()["errors"]] == ["code"]
     totp.enrolled("new.admin", secret)
-    code = await totp.code(id(client), "new.admin")
+    code = await totp.code(client, "new.admin")
     confirmed = await client.post("/v1/auth/totp/confirm", json={"code": code}, headers=restricted)
     assert confirmed.status_code == 200, confirmed.text
     assert confirmed.json()["scope"] == "full"
@@ -98,7 +98,7 @@ async def test_a_code_is_accepted_once(
     client: httpx.AsyncClient, session_factory: SessionFactory
 ) -> None:
     await add_user(session_factory, "fin.one", "finance")
-    code = await totp.code(id(client), "fin.one")
+    code = await totp.code(client, "fin.one")
     assert code is not None
 
     first = await sign_in(client, "fin.one", totp_code=code)
@@ -107,7 +107,7 @@ async def test_a_code_is_accepted_once(
     assert first.status_code == 200, first.text
     assert replayed.status_code == 401, replayed.text
     assert replayed.json()["type"] == "/problems/totp-invalid"
-    racing_code = await totp.code(id(client), "fin.one")
+    racing_code = await totp.code(client, "fin.one")
     racing = await asyncio.gather(
         *(sign_in(client, "fin.one", totp_code=racing_code) for _ in range(3))
     )

@@ -60,8 +60,15 @@ async def ledger(stack: Stack, po_no: str) -> list[tuple[str, int]]:
         return [(kind, amount) for kind, amount in rows.all()]
 
 
-async def wait_invoice(api: httpx.AsyncClient, po_no: str, invoice_no: str, status: str) -> Json:
-    finance = await staff(api, "finance")
+async def wait_invoice(
+    api: httpx.AsyncClient,
+    po_no: str,
+    invoice_no: str,
+    status: str,
+    finance: dict[str, str] | None = None,
+) -> Json:
+    if finance is None:
+        finance = await staff(api, "finance")
     for _ in range(150):
         shown: Json = (
             await api.get(f"/v1/purchase-orders/{po_no}/invoices/{invoice_no}", headers=finance)

@@ -16,7 +16,7 @@ from models.domain.reconciliation import business_day
 from tests.api.test_po_settlement import LONG_AGO, wait_invoice
 from tests.api.test_reconciliation import paid_and_refunded, plant, run
 from tests.api.test_refund_before_shipment import _ask, _refunded
-from tests.support.order_api import paid_order, refunds, skus_in, staff
+from tests.support.order_api import paid_order, refunds, signed_in, skus_in, staff
 from tests.support.purchasing import approved_po, sent, wait_po
 from tests.support.reports_buy import buying, close_short, receive, today
 from tests.support.stack import Stack
@@ -38,7 +38,8 @@ FINANCE = "/v1/reports/finance"
 
 
 async def report(api: httpx.AsyncClient, path: str, role: str, **params: Any) -> Json:
-    answer = await api.get(path, params=params, headers=await staff(api, role))
+    """The report as `role` reads it (one sign-in per role: finance's each take a TOTP step)."""
+    answer = await api.get(path, params=params, headers=await signed_in(api, role))
     assert answer.status_code == 200, answer.text
     body: Json = answer.json()
     return body
@@ -149,7 +150,7 @@ async def test_payments_payables_refunds_and_reconciliation(
     number = po["po_no"]
     await sent(api, number, await staff(api, "purchasing"))
     await receive(stack, api, number, "all", [(1, skus[0], 100), (2, skus[1], 40)])
-    finance = await staff(api, "finance")
+    finance = await signed_in(api, "finance")
     await wait_po(api, number, "closed", finance)
     invoice = {
         "invoice_no": "INV-R1",
@@ -161,7 +162,7 @@ async def test_payments_payables_refunds_and_reconciliation(
     }
     booked = await api.post(f"/v1/purchase-orders/{number}/invoices", json=invoice, headers=finance)
     assert booked.status_code == 201, booked.text
-    await wait_invoice(api, number, "INV-R1", "paid")
+    await wait_invoice(api, number, "INV-R1", "paid", finance)
     # A second PO, invoiced today: owed, not yet due.
     po2, skus2, _ = await approved_po(stack, api, (20, 10))
     await sent(api, po2["po_no"], await staff(api, "purchasing"))
@@ -179,7 +180,7 @@ async def test_payments_payables_refunds_and_reconciliation(
         f"/v1/purchase-orders/{po2['po_no']}/invoices", json=invoice2, headers=finance
     )
     assert booked2.status_code == 201, booked2.text
-    await wait_invoice(api, po2["po_no"], "INV-R2", "payable")
+    await wait_invoice(api, po2["po_no"], "INV-R2", "payable", finance)
 
     # Refunds of two causes: a cancel (cs) and an after-sale refund of one unit of three.
     sku_a, sku_b = await skus_in(stack, "SH01", 2)

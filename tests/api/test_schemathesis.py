@@ -7,7 +7,9 @@ the demo admin (bearer token) and once as the demo storefront (API key). Each op
 bounded, derandomized number of valid and of invalid examples (HOUTAI_SCHEMATHESIS_EXAMPLES per
 mode, default below), and, where its path names objects of kinds the run knows real ones of (the
 demo data, an order placed for the run, a spare user and key the run may change), as many
-valid examples aimed at those objects, so that real answers' bodies are checked too. The test
+valid examples aimed at those objects, so that real answers' bodies are checked too. An
+operation the identity lacks the permission for answers one request per mode (a 403 from the
+permission check, before any input is read: more examples would repeat it). The test
 fails on any 5xx, any answer whose status, content type or body
 the schema does not declare, and any request left unanswered within the timeout; it prints the
 counts either way.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +57,7 @@ CHECKS = [
     response_schema_conformance,
 ]
 UNANSWERED = "Request left unanswered"
+PERMISSION_REFUSED = re.compile(r"permission [a-z_.]+ is required")
 
 
 @dataclass
@@ -62,6 +66,7 @@ class Tally:
     requests: int = 0
     no_invalid_input: int = 0  # operations whose input cannot be made invalid
     on_known_objects: int = 0  # operations also run on real objects
+    refused: int = 0  # operations the identity may not call: one example per mode, each a 403
     answered_2xx: set[str] = field(default_factory=set)  # operations whose success body was seen
     labels: list[str] = field(default_factory=list)
     by_status: Counter[int] = field(default_factory=Counter)
@@ -78,6 +83,7 @@ class Tally:
         lines = [
             f"schemathesis as {who}: {self.operations} operations "
             f"({self.on_known_objects} also on known objects, "
+            f"{self.refused} refused by permission, "
             f"{self.no_invalid_input} without any invalid input, "
             f"{len(self.answered_2xx)} answered 2xx at least once), {self.requests} requests, "
             f"statuses {dict(sorted(self.by_status.items()))}, "
@@ -100,7 +106,14 @@ def _exercise(
     tally: Tally,
 ) -> None:
     """Every operation, EXAMPLES valid and EXAMPLES invalid cases each, and EXAMPLES valid ones
-    on known objects (runs in a thread: the stack serves on the test's event loop)."""
+    on known objects (runs in a thread: the stack serves on the test's event loop).
+
+    Except where the run's identity lacks the operation's permission: the permission check
+    answers 403 before any input is read, so further examples only repeat that refusal. Each
+    run first sends one example; while every answer so far is that refusal, the run stops
+    there (one valid, one invalid, one on known objects: each answer still checked against the
+    schema); once any answer is something else, every run of the operation sends all of its
+    examples (the one already sent is not sent twice)."""
     session = requests.Session()
     for result in schema.get_all_operations():
         if isinstance(result, Err):  # an operation the schema cannot describe
@@ -118,28 +131,86 @@ def _exercise(
         if names and names <= set(known):
             tally.on_known_objects += 1
             runs.append((GenerationMode.POSITIVE, {name: known[name] for name in names}))
+        answers = Answers()
         for mode, path in runs:
+            sent: set[str] | None = None
+            if answers.refused_only:
+                sent = _run(operation, mode, path, 1, session, base_url, headers, tally, answers)
+                if answers.refused_only:
+                    continue
+            _run(operation, mode, path, EXAMPLES, session, base_url, headers, tally, answers, sent)
+        tally.refused += answers.refused_only
 
-            @given(case=operation.as_strategy(generation_mode=mode, path_parameters=path))
-            @settings(
-                max_examples=EXAMPLES,
-                derandomize=True,
-                database=None,
-                deadline=None,
-                phases=[Phase.explicit, Phase.generate],
-                suppress_health_check=list(HealthCheck),
-                verbosity=Verbosity.quiet,
-            )
-            def run(case: Case[Any]) -> None:
-                _call_and_check(case, session, base_url, headers, tally)
 
-            try:
-                run()
-            except Unsatisfiable:
-                if mode is GenerationMode.POSITIVE:
-                    tally.fail(operation.label, "No valid request can be generated", "")
-                else:  # nothing in the operation's input can be made invalid (e.g. no input)
-                    tally.no_invalid_input += 1
+@dataclass
+class Answers:
+    """What one operation has answered the run's identity so far."""
+
+    refused_only: bool = True  # nothing but permission refusals (or nothing at all) yet
+
+
+def _refused(response: schemathesis.Response) -> bool:
+    """The 403 of the permission check (api/deps.require), given before any input is read."""
+    if response.status_code != 403:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return isinstance(detail, str) and bool(PERMISSION_REFUSED.fullmatch(detail))
+
+
+def _run(
+    operation: Any,
+    mode: GenerationMode,
+    path: dict[str, Any] | None,
+    examples: int,
+    session: requests.Session,
+    base_url: str,
+    headers: dict[str, str],
+    tally: Tally,
+    answers: Answers,
+    skip: set[str] | None = None,
+) -> set[str]:
+    """One hypothesis run of up to `examples` cases, none of those in `skip` (the cases the
+    operation's first run of this mode sent) sent again; the cases it sent."""
+    sent: set[str] = set()
+
+    @given(case=operation.as_strategy(generation_mode=mode, path_parameters=path))
+    @settings(
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+        verbosity=Verbosity.quiet,
+    )
+    def run(case: Case[Any]) -> None:
+        sending = _fingerprint(case)
+        if skip is not None and sending in skip:
+            return
+        sent.add(sending)
+        response = _call_and_check(case, session, base_url, headers, tally)
+        if response is None or not _refused(response):
+            answers.refused_only = False
+
+    try:
+        run()
+    except Unsatisfiable:
+        if mode is GenerationMode.POSITIVE:
+            tally.fail(operation.label, "No valid request can be generated", "")
+        elif skip is None:  # nothing in the operation's input can be made invalid (e.g. no input)
+            # (counted by the mode's first run only)
+            tally.no_invalid_input += 1
+    return sent
+
+
+def _fingerprint(case: Case[Any]) -> str:
+    return repr(
+        (case.method, case.formatted_path, case.query, case.headers, case.cookies, case.body)
+    )
 
 
 def _call_and_check(
@@ -148,7 +219,8 @@ def _call_and_check(
     base_url: str,
     headers: dict[str, str],
     tally: Tally,
-) -> None:
+) -> schemathesis.Response | None:
+    """Send the case and check the answer; the answer (None when there was none)."""
     label = case.operation.label
     if case.headers:  # the run's credentials, not generated ones (a bad key would shadow them)
         for name in [n for n in case.headers if n.lower() in {"authorization", "x-api-key"}]:
@@ -158,7 +230,7 @@ def _call_and_check(
         response = case.call(base_url=base_url, session=session, headers=headers, timeout=TIMEOUT_S)
     except requests.RequestException as exc:
         tally.fail(label, UNANSWERED, f"{type(exc).__name__}: {exc}")
-        return
+        return None
     tally.by_status[response.status_code] += 1
     if response.status_code < 300:
         tally.answered_2xx.add(label)
@@ -169,6 +241,7 @@ def _call_and_check(
             _record(tally, case, failure, response)
     except Failure as failure:
         _record(tally, case, failure, response)
+    return response
 
 
 def _record(

@@ -37,7 +37,7 @@ async def _everything(api: httpx.AsyncClient, username: str, *extra_roles: str) 
     enrolment = await api.post("/v1/auth/totp/enrol", headers=restricted)
     assert enrolment.status_code == 201, enrolment.text
     totp.enrolled(username, enrolment.json()["secret"])
-    code = await totp.code(id(api), username)
+    code = await totp.code(api, username)
     confirmed = await api.post("/v1/auth/totp/confirm", json={"code": code}, headers=restricted)
     assert confirmed.status_code == 200, confirmed.text
     return bearer(confirmed.json()["access_token"])

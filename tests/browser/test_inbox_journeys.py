@@ -88,7 +88,7 @@ async def test_sign_in_open_the_inbox_and_approve_a_po_in_two_tiers(
     await page.get_by_role("button", name="退出登录").click()
 
     await page.goto("/console/inbox")
-    await sign_in(page, "finance", await totp.code(id(api), "finance"))
+    await sign_in(page, "finance", await totp.code(api, "finance"))
     await expect(page).to_have_url(f"{stack.api}/console/inbox")
     await expect(row).to_contain_text("财务")
     await page.get_by_label(f"确认处理 {number}").check()

@@ -143,7 +143,7 @@ async def test_a_new_admin_enrols_a_second_factor_and_lands_on_the_page_asked_fo
     # (A wrong code is refused with a 422 page, which the CSP watcher counts as a console
     # error: tests/console/test_second_factor.py covers it over HTTP.)
     totp.enrolled("admin.web", await secret_on(page))  # what a phone scanning it would hold
-    code = await totp.code(id(page), "admin.web")
+    code = await totp.code(page, "admin.web")
     assert code is not None
     await page.get_by_label("6 位验证码").fill(code)
     await page.get_by_role("button", name="完成绑定").click()

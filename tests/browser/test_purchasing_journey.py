@@ -19,7 +19,7 @@ async def sign_in(page: Page, username: str) -> None:
     await page.goto("/console/login")
     await page.get_by_label("用户名").fill(username)
     await page.get_by_label("密码", exact=True).fill(DEMO_PASSWORD)
-    code = await totp.code(id(page), username)
+    code = await totp.code(page, username)
     if code is not None:
         await page.get_by_label("动态验证码（管理员、财务必填）").fill(code)
     await page.get_by_role("button", name="登录").click()

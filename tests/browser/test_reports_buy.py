@@ -27,7 +27,7 @@ async def test_the_purchasing_and_finance_reports_draw_their_charts(
 
     await page.set_viewport_size({"width": 1280, "height": 900})
     await page.goto("/console/")
-    await sign_in(page, "finance", await totp.code(id(api), "finance"))
+    await sign_in(page, "finance", await totp.code(api, "finance"))
     await page.goto("/console/reports/purchasing")
     await expect(page.get_by_role("heading", name="采购报表")).to_be_visible()
     form = page.locator("#report-filters")

@@ -78,7 +78,7 @@ async def test_an_admin_without_a_second_factor_enrols_then_works_fully(
         assert forged.status_code == 403
 
         totp.enrolled("admin.new", secret)
-        code = await totp.code(id(web), "admin.new")
+        code = await totp.code(web, "admin.new")
         assert code is not None
         done = await web.post("/console/totp", data={**form, "code": code})
         assert done.status_code == 303, done.text

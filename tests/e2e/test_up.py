@@ -22,7 +22,7 @@ def admin_sign_in(up: Up) -> dict[str, str]:
     return {
         "username": "admin",
         "password": DEMO_PASSWORD,
-        "totp_code": totp.code_now(id(up), "admin"),
+        "totp_code": totp.code_now(up, "admin"),
     }
 
 

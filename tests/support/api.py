@@ -76,7 +76,7 @@ async def add_user(
 async def login(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
     """Sign in; for a user with a second factor, with a fresh code from its secret."""
     body = {"username": username, "password": password}
-    code = await totp.code(id(client), username)
+    code = await totp.code(client, username)
     if code is not None:
         body["totp_code"] = code
     return await client.post("/v1/auth/login", json=body)

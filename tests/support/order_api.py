@@ -12,6 +12,7 @@ Each test module defines its fixtures as thin wrappers, e.g.::
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -69,12 +70,28 @@ def problem(answer: httpx.Response, status: int) -> Json:
 async def staff(api: httpx.AsyncClient, role: str) -> Headers:
     """Log in as the demo user of that role (username = role)."""
     body = {"username": role, "password": DEMO_PASSWORD}
-    code = await totp.code(id(api), role)  # admin and finance sign in with a second factor
+    code = await totp.code(api, role)  # admin and finance sign in with a second factor
     if code is not None:
         body["totp_code"] = code
     answer = await api.post("/v1/auth/login", json=body)
     assert answer.status_code == 200, answer.text
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+_SIGNED_IN: weakref.WeakKeyDictionary[httpx.AsyncClient, dict[str, Headers]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def signed_in(api: httpx.AsyncClient, role: str) -> Headers:
+    """staff(api, role) once per client and role, its token reused (it lasts 30 minutes): for
+    tests that read as finance or admin again and again, each of whose sign-ins takes a fresh
+    30-second TOTP step (a third sign-in within a step waits for the next one). Not for tests
+    about signing in, out or changing a user's roles."""
+    tokens = _SIGNED_IN.setdefault(api, {})
+    if role not in tokens:
+        tokens[role] = await staff(api, role)
+    return tokens[role]
 
 
 # --- the demo data ---------------------------------------------------------------------------
