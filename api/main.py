@@ -77,7 +77,7 @@ Errors are `application/problem+json`; lists are `{"data": [...], "count": n}`.
 
 
 async def deps_from_settings(settings: Settings, tracing: Tracing = OFF) -> AppDeps:
-    engine = make_engine(settings.require_database_url())
+    engine = make_engine(settings.require_database_url(), connections=settings.api.db_connections)
     tracing_.instrument_engine(engine, tracing)
     temporal = await connect(
         settings.require_temporal_address(),

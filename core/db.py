@@ -23,8 +23,9 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """At most 2 × `pool_size` connections, and every one opened is kept for the next request.
+def make_engine(url: str, *, pool_size: int = 10, connections: int | None = None) -> AsyncEngine:
+    """At most `connections` (default 2 × `pool_size`) connections, and every one opened is kept
+    for the next request.
     (It was `pool_size` kept plus as many again opened for a burst and closed when given back:
     under 50 concurrent clients the API opened and closed a PostgreSQL connection — a backend
     process started each time — for most requests; py-spy showed connecting as 40% of the API's
@@ -34,7 +35,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     activities retry anyway."""
     return create_async_engine(
         async_url(url),
-        pool_size=2 * pool_size,
+        pool_size=connections or 2 * pool_size,
         max_overflow=0,
         pool_recycle=1800,
         connect_args={"timeout": 10, "command_timeout": 60},

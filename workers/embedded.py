@@ -172,7 +172,8 @@ class EmbeddedPostgres:
                 "-k",
                 "",
                 "-c",
-                "max_connections=200",
+                # API processes × HOUTAI_API__DB_CONNECTIONS (50) + 20 per worker, `--workers 4`
+                "max_connections=300",
                 "-c",
                 "fsync=on",
                 *(arg for item in self.settings.items() for arg in ("-c", "=".join(item))),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.db import async_url
+from core.db import async_url, make_engine
 from core.settings import Settings
 from models.domain.access import ALL_ROLES, KEY_ROLES, PERMISSIONS, STAFF_ROLES, allowed
 
@@ -79,3 +79,16 @@ def test_production_entry_points_refuse_to_run_without_their_settings(
 def test_plain_postgres_urls_get_the_async_driver() -> None:
     assert async_url("postgresql://u:p@h:5/d") == "postgresql+asyncpg://u:p@h:5/d"
     assert async_url("postgresql+asyncpg://u@h/d") == "postgresql+asyncpg://u@h/d"
+
+
+def test_the_api_keeps_as_many_connections_as_it_serves_requests_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HOUTAI_API__DB_CONNECTIONS sizes the API's pool (default 50: a storefront's flash-sale
+    rush); other processes keep 2 × pool_size."""
+    assert Settings().api.db_connections == 50
+    monkeypatch.setenv("HOUTAI_API__DB_CONNECTIONS", "64")
+    assert Settings().api.db_connections == 64
+    url = "postgresql://u:p@127.0.0.1:1/houtai"  # nothing connects: the pool is only built
+    assert make_engine(url, connections=64).pool.size() == 64  # type: ignore[attr-defined]
+    assert make_engine(url).pool.size() == 20  # type: ignore[attr-defined]
