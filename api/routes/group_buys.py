@@ -280,8 +280,11 @@ def _live(offer: GroupBuyOffer) -> None:
 
 @router.post("/group-buys", status_code=201)
 async def open_group(body: GroupOpen, deps: Deps, w: Buyer) -> JoinedPublic:
-    """The first buyer opens a group on a live offer (and is its first member)."""
-    offer = await _offer(w.session, body.offer_id)
+    """The first buyer opens a group on a live offer (and is its first member). An offer that
+    does not exist is the body's fault (422, like any unknown id in a body), not the path's."""
+    offer = await w.session.get(GroupBuyOffer, body.offer_id)
+    if offer is None:
+        raise invalid("offer_id", f"no such group-buy offer: {body.offer_id}")
     member = await _member(w, body.client_order_key, body.customer_id)
     order_no, joined = member.order_no, member.joined
     if joined is None:

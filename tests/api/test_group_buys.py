@@ -198,6 +198,10 @@ async def test_stopping_the_offer_fails_forming_groups_and_refunds_each_paid_mem
     )
     assert again.status_code == 409
     assert (await api.get("/v1/group-buys/GB9999999999", headers=SHOP)).status_code == 404
+    unknown = await api.post(  # an unknown offer in the body: the body's fault, as OpenAPI says
+        "/v1/group-buys", json={**buyer("gs-4", 603), "offer_id": 999_999}, headers=SHOP
+    )
+    assert problem(unknown, 422)["errors"][0]["field"] == "offer_id"
     # Still exactly one refund after everything settled.
     assert await ledger(stack, first["order_no"]) == [("payment", payable), ("refund", -payable)]
 
