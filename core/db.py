@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from core.fair_pool import FairAsyncPool
+
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
@@ -35,6 +37,7 @@ def make_engine(url: str, *, pool_size: int = 10, connections: int | None = None
     activities retry anyway."""
     return create_async_engine(
         async_url(url),
+        poolclass=FairAsyncPool,  # waiters served in the order they came (core/fair_pool.py)
         pool_size=connections or 2 * pool_size,
         max_overflow=0,
         pool_recycle=1800,
