@@ -184,12 +184,11 @@ async def test_an_unpaid_flash_order_gives_its_unit_back_to_the_campaign(
     assert second.status_code == 201, second.text  # the next buyer takes the unit
 
 
-async def test_refused_buyers_are_answered_while_another_transaction_holds_the_sale_row(
-    stack: Stack, api: httpx.AsyncClient
-) -> None:
-    """A sold-out or over-limit buyer is refused from the committed figures: not queued behind
-    a transaction holding the sale's row (an order taking its unit, a release), which is still
-    open when the answers arrive."""
+async def one_unit_sold(
+    stack: Stack, api: httpx.AsyncClient, *, customer_id: int
+) -> tuple[Json, int, httpx.Response]:
+    """An open sale of one unit (limit 1) of an SH01 SKU, bought by `customer_id` (key
+    `flash-<customer>`): the sale, its SKU and the 201."""
     ops = await staff(api, "ops")
     [sku] = await skus_in(stack, "SH01")
     sh01 = await warehouse_id(stack, "SH01")
@@ -197,8 +196,18 @@ async def test_refused_buyers_are_answered_while_another_transaction_holds_the_s
         api, ops, sku_id=sku, warehouse_id=sh01, price_fen=1, quantity=1, limit=1
     )
     await wait_flash_status(api, sale["id"], "open", ops)
-    first = await buy(api, sale["id"], sku, customer_id=1101, key="flash-1101")
+    first = await buy(api, sale["id"], sku, customer_id=customer_id, key=f"flash-{customer_id}")
     assert first.status_code == 201, first.text
+    return sale, sku, first
+
+
+async def test_refused_buyers_are_answered_while_another_transaction_holds_the_sale_row(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    """A sold-out or over-limit buyer is refused from the committed figures: not queued behind
+    a transaction holding the sale's row (an order taking its unit, a release), which is still
+    open when the answers arrive."""
+    sale, sku, _ = await one_unit_sold(stack, api, customer_id=1101)
 
     async with stack.sessions() as holder:  # holds the row as the order's reserve step does
         held = await holder.execute(
@@ -262,15 +271,7 @@ async def test_only_a_refusal_commits_without_waiting_for_the_disk(
     """The look that refuses (and writes its audit row) turns synchronous commit off for its
     own transaction; a look that lets the buyer through to the gate leaves it on, so a claim's
     commit still waits for the disk."""
-    ops = await staff(api, "ops")
-    [sku] = await skus_in(stack, "SH01")
-    sh01 = await warehouse_id(stack, "SH01")
-    sale = await create_flash_sale(
-        api, ops, sku_id=sku, warehouse_id=sh01, price_fen=1, quantity=1, limit=1
-    )
-    await wait_flash_status(api, sale["id"], "open", ops)
-    first = await buy(api, sale["id"], sku, customer_id=1201, key="flash-1201")
-    assert first.status_code == 201, first.text
+    sale, sku, first = await one_unit_sold(stack, api, customer_id=1201)
     async with stack.sessions() as session:
         key = await session.scalar(
             select(Order.api_key_id).where(Order.order_no == first.json()["order_no"])
@@ -303,15 +304,8 @@ async def test_a_unit_given_back_after_sold_out_answers_is_sold_to_the_next_buye
     stack: Stack, api: httpx.AsyncClient
 ) -> None:
     """Nothing remembers "sold out": the first buyer after the unit comes back gets it."""
+    sale, sku, first = await one_unit_sold(stack, api, customer_id=1201)
     ops = await staff(api, "ops")
-    [sku] = await skus_in(stack, "SH01")
-    sh01 = await warehouse_id(stack, "SH01")
-    sale = await create_flash_sale(
-        api, ops, sku_id=sku, warehouse_id=sh01, price_fen=1, quantity=1, limit=1
-    )
-    await wait_flash_status(api, sale["id"], "open", ops)
-    first = await buy(api, sale["id"], sku, customer_id=1201, key="flash-1201")
-    assert first.status_code == 201, first.text
     for n in range(3):
         refused = problem(await buy(api, sale["id"], sku, customer_id=1202, key=f"k{n}"), 409)
         assert refused["errors"][0]["reason"] == "sold_out"
