@@ -81,19 +81,57 @@ LOCAL_PATCH = "local-db-activities"
 # marker takes every patch's new path (`patched`) without asking each: one marker per run.
 # Older runs, without it, ask each patch as before, so their histories replay unchanged.
 PATCHES_TAKEN = "one-patch-marker-per-run"
+# The patches that marker stands for: those that existed when it came in. A patch added later
+# is NOT among them and records its own marker (workflow.patched), as every patch did before:
+# a run started with PATCHES_TAKEN but before that later patch must replay its old path.
+# Never add an id here: a new set of taken patches needs a new marker of its own.
+TAKEN_BY_ONE_MARKER = frozenset(
+    {
+        "after-sale-id-taken-refused",
+        "after-sale-recorded-before-answer",
+        "cancel-answers-before-refund",
+        "cancel-voids-waybill",
+        "close-at-once",
+        "earn-points-on-completion",
+        "follow-return-tracking",
+        "local-db-activities",
+        "pack-answers-with-label",
+        "pack-rechecked-under-lock",
+        "payment-vouched-before-refund",
+        "plan-waves-locally",
+        "po-one-receipt-activity",
+        "po-submit-after-created",
+        "points-back-on-cancel",
+        "points-back-with-package-refund",
+        "points-back-with-refund",
+        "presale-after-sale-across-payments",
+        "quote-names-storefront",
+        "refund-refusal-retryable",
+        "release-stock-on-failed-placement",
+        "replacement-is-an-order-package",
+        "search-attributes-at-start",
+        "tell-order-only-handover-and-exceptions",
+        "visibility-search-attributes",
+        "wave-picking",
+        "waves-built-by-planner",
+    }
+)
 
 
 def patched(patch_id: str) -> bool:
-    """workflow.patched(patch_id) for a run from before PATCHES_TAKEN; True for one since.
-    A patch whose marker tells which kind of run it was (a flash sale's, a presale's) keeps
-    asking workflow.patched itself."""
+    """For a patch of TAKEN_BY_ONE_MARKER: workflow.patched(patch_id) in a run from before
+    PATCHES_TAKEN, True in one since. Any other patch: workflow.patched(patch_id). A patch
+    whose marker tells which kind of run it was (a flash sale's, a presale's) keeps asking
+    workflow.patched itself."""
+    if patch_id not in TAKEN_BY_ONE_MARKER:
+        return workflow.patched(patch_id)
     return workflow.patched(PATCHES_TAKEN) or workflow.patched(patch_id)
 
 
 def deprecate_patch(patch_id: str) -> None:
     """workflow.deprecate_patch(patch_id) for a run from before PATCHES_TAKEN (its history may
-    hold the marker); nothing for one since."""
-    if not workflow.patched(PATCHES_TAKEN):
+    hold the marker), or for a patch the marker does not stand for; nothing otherwise."""
+    if patch_id not in TAKEN_BY_ONE_MARKER or not workflow.patched(PATCHES_TAKEN):
         workflow.deprecate_patch(patch_id)
 
 
