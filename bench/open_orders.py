@@ -408,6 +408,14 @@ async def run(args: argparse.Namespace) -> list[Row]:
             "",
         ),
         (
+            "(info) the server's timer queue (TimerFired − planned fire), same sample",
+            spread([f - p for f, p in zip(timers.fired, timers.planned, strict=True)]),
+            "",
+            "",
+            "",
+            "",
+        ),
+        (
             "(info) worker took the fired timer up (next task started − deadline), same sample",
             spread(timers.taken_up),
             "",
