@@ -3,15 +3,17 @@ once, on the embedded stack (`houtai up` in a temp dir).
 
 The orders are placed through the API (`POST /v1/orders`, --clients at a time) on a stack whose
 payment window is --window-minutes, long enough for every order to be placed before the first
-deadline, so all of them wait at the same time. Nobody pays: each order workflow's payment
-timer closes it at its deadline. Meanwhile the bench samples the resident memory (RSS) of every
-worker process of the stack; afterwards it reads, from the database, when each order was closed
-(its timeline's `cancelled` step, stamped with the workflow's time of the task that closed it)
-next to its `payment_deadline`.
+deadline, so all of them wait at the same time; their deadlines are spread as they were placed,
+at a steady rate. Nobody pays: each order workflow's payment timer closes it at its deadline.
+Meanwhile the bench samples the resident memory (RSS) of every worker process of the stack
+every second, and while the deadlines fire the machine's load and the stack's CPU by process.
+Afterwards it reads each order's history (all, or --history-sample drawn uniformly): the payment
+timer's TimerFired event minus the order's `payment_deadline` is how late the deadline fired.
+The timeline's `cancelled` step (written after the cancel's activities) is shown beside it.
 
 The worker keeps at most HOUTAI_WORKER__MAX_CACHED_WORKFLOWS workflows in memory (--max-cached,
 the settings' default unless given); the others are replayed from their histories when their
-timer fires. Targets: worker RSS ≤ 500 MB while they wait, every deadline closed ≤ 2 s late.
+timer fires. Targets: worker RSS ≤ 500 MB while they wait, every deadline fired ≤ 2 s late.
 
 Figures are printed, not asserted: the exit status is non-zero only if the run itself breaks."""
 
@@ -19,14 +21,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
+import os
+import random
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
+import _cpu
 import _stack
 import httpx
 from _stack import SHOP, Stack, ok, order_body, percentile, say
 from sqlalchemy import text
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 
 from core.settings import WorkerSettings
 
@@ -89,6 +100,7 @@ async def place_all(
     """--orders orders over the API, --clients at a time; their numbers (409s in `refused`)."""
     numbers: list[str] = []
     queue = iter(range(args.orders))
+    began = time.monotonic()
     limits = httpx.Limits(max_connections=args.clients)
     async with httpx.AsyncClient(base_url=stack.api, timeout=120, limits=limits) as api:
 
@@ -107,7 +119,11 @@ async def place_all(
                 placed = ok(answer, 201)
                 numbers.append(placed["order_no"])
                 if len(numbers) % 1000 == 0:
-                    say(f"[1] {len(numbers):,} placed")
+                    pace = (time.monotonic() - began) / len(numbers) * args.orders / 60
+                    say(
+                        f"[1] {len(numbers):,} placed; at this pace all in {pace:.0f} min "
+                        f"of the {args.window_minutes} min window"
+                    )
 
         await asyncio.gather(*(client() for _ in range(args.clients)))
     return numbers
@@ -122,9 +138,20 @@ async def status_counts(stack: Stack, numbers: list[str]) -> dict[str, int]:
         return {str(status): int(count) for status, count in rows}
 
 
-async def lateness(stack: Stack, numbers: list[str]) -> tuple[list[float], int]:
-    """Seconds each order was closed after its payment deadline (its timeline's `cancelled`
-    step), and how many have no such step."""
+async def deadlines(stack: Stack, numbers: list[str]) -> dict[str, datetime]:
+    """Each order's `payment_deadline`, as the order stores it (its placed time + the window)."""
+    async with stack.sessions() as session:
+        rows = await session.execute(
+            text("SELECT order_no, payment_deadline FROM orders WHERE order_no = ANY(:n)"),
+            {"n": numbers},
+        )
+        return {str(no): at for no, at in rows}
+
+
+async def cancelled_lateness(stack: Stack, numbers: list[str]) -> tuple[list[float], int]:
+    """Seconds each order's timeline reached its `cancelled` step after its payment deadline,
+    and how many have no such step. The step is written after the timer fired and the cancel's
+    activities ran (release the stock, record): it overstates how late the timer fired."""
     async with stack.sessions() as session:
         rows = (
             await session.execute(
@@ -141,6 +168,152 @@ async def lateness(stack: Stack, numbers: list[str]) -> tuple[list[float], int]:
     return late, sum(1 for _, seconds in rows if seconds is None)
 
 
+@dataclass
+class TimerLateness:
+    """Per order, from its history: the payment timer's TimerFired − the order's deadline; the
+    part of it the server planned (TimerStarted + start_to_fire_timeout − the deadline); and the
+    worker's next workflow task started (it took the fired timer up) − the deadline."""
+
+    fired: list[float] = field(default_factory=list)
+    planned: list[float] = field(default_factory=list)
+    taken_up: list[float] = field(default_factory=list)
+    no_timer: list[str] = field(default_factory=list)  # no payment timer fired in the history
+    measured: int = 0
+    fetch_s: float = 0.0
+
+
+PLANNED_WITHIN_S = 60.0
+
+
+def payment_timer(
+    events: Sequence[HistoryEvent], deadline: datetime
+) -> tuple[float, float, float] | None:
+    """(TimerFired, planned fire, next WorkflowTaskStarted) − deadline, in seconds, of the
+    payment timer: `OrderWorkflow._paid_and_approved` awaits payment with
+    `workflow.wait_condition(..., timeout=payment_deadline - workflow.now())`. The server plans
+    a timer's fire at its TimerStarted event (when the workflow task that started it completed)
+    + its start_to_fire_timeout: a little after the deadline, by the time between the
+    workflow's `now` in that task and the task's completion. The payment timer is the timer
+    planned nearest the deadline (within a minute: an unpaid order starts no other timer that
+    near it)."""
+    planned: dict[int, float] = {}  # TimerStarted event id → planned fire − deadline
+    for event in events:
+        if event.event_type == EventType.EVENT_TYPE_TIMER_STARTED:
+            timeout = event.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
+            at = event.event_time.ToDatetime(tzinfo=UTC) + timeout
+            planned[event.event_id] = (at - deadline).total_seconds()
+    near = [eid for eid, off in planned.items() if abs(off) <= PLANNED_WITHIN_S]
+    if not near:
+        return None
+    timer = min(near, key=lambda eid: abs(planned[eid]))
+    fired: datetime | None = None
+    for event in events:
+        if fired is None:
+            if (
+                event.event_type == EventType.EVENT_TYPE_TIMER_FIRED
+                and event.timer_fired_event_attributes.started_event_id == timer
+            ):
+                fired = event.event_time.ToDatetime(tzinfo=UTC)
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            taken = event.event_time.ToDatetime(tzinfo=UTC)
+            late = (fired - deadline).total_seconds()
+            return late, planned[timer], (taken - deadline).total_seconds()
+    if fired is None:
+        return None
+    return (fired - deadline).total_seconds(), planned[timer], float("nan")
+
+
+async def timer_lateness(
+    stack: Stack, due: dict[str, datetime], sample: int, concurrency: int
+) -> TimerLateness:
+    """`payment_timer` over the orders' histories, `sample` of them drawn uniformly (every one
+    when there are no more), fetched `concurrency` at a time with the bench's Temporal client."""
+    numbers = sorted(due)
+    if sample < len(numbers):
+        numbers = sorted(random.Random(18).sample(numbers, sample))
+    found = TimerLateness(measured=len(numbers))
+    gate = asyncio.Semaphore(concurrency)
+    began = time.monotonic()
+
+    async def one(order_no: str) -> None:
+        async with gate:
+            handle = stack.client.get_workflow_handle(f"order-{order_no}")
+            history = await asyncio.wait_for(handle.fetch_history(), timeout=60)
+        late = payment_timer(history.events, due[order_no])
+        if late is None:
+            found.no_timer.append(order_no)
+            if len(found.no_timer) <= 3:  # what the history holds instead, to look into
+                timers = [
+                    (e.event_id, e.timer_started_event_attributes.start_to_fire_timeout.seconds)
+                    for e in history.events
+                    if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED
+                ]
+                say(f"[3] {order_no}: no payment timer fired; timers started {timers}")
+            return
+        found.fired.append(late[0])
+        found.planned.append(late[1])
+        if not math.isnan(late[2]):
+            found.taken_up.append(late[2])
+
+    await asyncio.gather(*(one(n) for n in numbers))
+    found.fetch_s = time.monotonic() - began
+    return found
+
+
+def spread(values: list[float]) -> str:
+    return (
+        f"{percentile(values, 50):.2f} / {percentile(values, 99):.2f} / {max(values):.2f} s"
+        if values
+        else "none measured"
+    )
+
+
+@dataclass
+class Sampler:
+    """Every second: the worker processes' RSS (its max kept) and, while the deadlines fire,
+    the machine's 1-minute load average."""
+
+    root: int
+    peak: float = 0.0
+    loads: list[float] = field(default_factory=list)
+    firing: bool = False
+    running: bool = True
+
+    async def run(self) -> None:
+        while self.running:
+            self.peak = max(self.peak, rss_mb(worker_pids(self.root)))
+            if self.firing:
+                self.loads.append(os.getloadavg()[0])
+            await asyncio.sleep(1)
+
+
+async def watch_deadlines(
+    stack: Stack, numbers: list[str], due: dict[str, datetime], drain_s: float, rss: Sampler
+) -> tuple[dict[str, int], dict[str, float], float]:
+    """From the first deadline until every order is cancelled (or the last deadline + drain_s):
+    the final status counts, the stack's CPU seconds by process, and how long that took."""
+    first, last = min(due.values()), max(due.values())
+    say(f"[2] deadlines from {first:%H:%M:%S} to {last:%H:%M:%S} UTC")
+    await asyncio.sleep(max(0.0, (first - datetime.now(UTC)).total_seconds()))
+    rss.firing = True
+    cpu_before, began = _cpu.snapshot(stack.up_pid), time.monotonic()
+    give_up = time.monotonic() + (last - datetime.now(UTC)).total_seconds() + drain_s
+    counts = await status_counts(stack, numbers)
+    while time.monotonic() < give_up and counts.get("cancelled", 0) < len(numbers):
+        await asyncio.sleep(2)
+        counts = await status_counts(stack, numbers)
+    rss.firing = False
+    cpu = _cpu.spent(cpu_before, _cpu.snapshot(stack.up_pid))
+    fire_s = time.monotonic() - began
+    say(f"[2] after the deadlines: {counts}")
+    say(
+        f"[2] CPU while they fired ({fire_s:.0f} s): "
+        + ", ".join(f"{role} {seconds:.0f} s" for role, seconds in cpu.items())
+        + f"; load average {min(rss.loads, default=0):.1f} to {max(rss.loads, default=0):.1f}"
+    )
+    return counts, cpu, fire_s
+
+
 async def run(args: argparse.Namespace) -> list[Row]:
     env = {
         "HOUTAI_ORDERS__PAYMENT_WINDOW_MINUTES": str(args.window_minutes),
@@ -152,16 +325,8 @@ async def run(args: argparse.Namespace) -> list[Row]:
         idle = rss_mb(pids)
         say(f"[0] {len(pids)} worker process(es), {idle:.0f} MB resident before any order")
         began = time.monotonic()
-        peak = idle
-        sampling = True
-
-        async def sample() -> None:
-            nonlocal peak
-            while sampling:
-                peak = max(peak, rss_mb(worker_pids(stack.up_pid)))
-                await asyncio.sleep(1)
-
-        sampler = asyncio.create_task(sample())
+        rss = Sampler(stack.up_pid, peak=idle)
+        sampler = asyncio.create_task(rss.run())
         say(f"[1] placing {args.orders:,} orders, {args.clients} at a time")
         refused: list[str] = []
         numbers = await place_all(stack, skus, args, refused)
@@ -169,20 +334,26 @@ async def run(args: argparse.Namespace) -> list[Row]:
         counts = await status_counts(stack, numbers)
         waiting = counts.get("awaiting_payment", 0)
         say(f"[1] placed in {placing:.0f} s ({args.orders / placing:.1f}/s); now {counts}")
-        at_peak_of_placing = peak
-        deadline = time.monotonic() + args.window_minutes * 60 + args.drain_s
-        while time.monotonic() < deadline:
-            counts = await status_counts(stack, numbers)
-            if counts.get("cancelled", 0) == len(numbers):
-                break
-            await asyncio.sleep(5)
-        sampling = False
+        at_peak_of_placing = rss.peak
+        due = await deadlines(stack, numbers)
+        counts, cpu, fire_s = await watch_deadlines(stack, numbers, due, args.drain_s, rss)
+        rss.running = False
         await sampler
-        say(f"[2] after the deadlines: {counts}")
-        late, unclosed = await lateness(stack, numbers)
+        late, unclosed = await cancelled_lateness(stack, numbers)
+        sample_n = len(numbers) if args.history_sample <= 0 else args.history_sample
+        say(f"[3] reading the payment timers from {min(sample_n, len(numbers)):,} histories")
+        timers = await timer_lateness(stack, due, sample_n, args.history_concurrency)
+        say(f"[3] {timers.measured:,} histories read in {timers.fetch_s:.0f} s")
         broken = await _stack.invariant_violations(stack.sessions)
-    worst = max(late) if late else float("nan")
-    on_time = bool(late) and unclosed == 0 and worst <= LATE_TARGET_S
+    peak, loads = rss.peak, rss.loads
+    measured = (
+        f"{timers.measured:,} histories"
+        if timers.measured == len(numbers)
+        else f"{timers.measured:,} of {len(numbers):,} histories, sampled uniformly"
+    )
+    fired = timers.fired
+    on_time = bool(fired) and not timers.no_timer and unclosed == 0 and max(fired) <= LATE_TARGET_S
+    busy = ", ".join(f"{role} {seconds / fire_s:.2f}" for role, seconds in cpu.items())
     return [
         (
             "orders placed over the API (409 refused)",
@@ -193,7 +364,8 @@ async def run(args: argparse.Namespace) -> list[Row]:
             "",
         ),
         (
-            "orders awaiting payment at once (after the last was placed)",
+            "orders awaiting payment at once (after the last was placed, "
+            f"before the first deadline, {args.window_minutes} min window)",
             f"{waiting:,}",
             "",
             "",
@@ -201,7 +373,7 @@ async def run(args: argparse.Namespace) -> list[Row]:
             "met" if waiting == args.orders else "MISSED",
         ),
         (
-            f"worker RSS while they wait, max ({len(pids)} process(es), "
+            f"worker RSS while orders are open, max sampled every s ({len(pids)} process(es), "
             f"max_cached_workflows {args.max_cached})",
             f"{peak:.0f} MB",
             f"{idle:.0f} MB idle",
@@ -211,14 +383,53 @@ async def run(args: argparse.Namespace) -> list[Row]:
         ),
         ("worker RSS, max while placing", f"{at_peak_of_placing:.0f} MB", "", "", "", ""),
         (
-            "deadline closes late: p50 / p99 / max",
-            f"{percentile(late, 50):.2f} / {percentile(late, 99):.2f} / {worst:.2f} s"
-            if late
-            else "none closed",
+            f"payment timer fired late (TimerFired − payment_deadline): p50 / p99 / max, "
+            f"{measured}",
+            spread(fired),
             "",
             "",
             f"≤ {LATE_TARGET_S:g} s, every one",
             "met" if on_time else "MISSED",
+        ),
+        (
+            "payment timer not found fired in the history",
+            f"{len(timers.no_timer):,}",
+            "",
+            "",
+            "0",
+            "met" if not timers.no_timer else "MISSED",
+        ),
+        (
+            "(info) of which planned late (TimerStarted + timeout − deadline), same sample",
+            spread(timers.planned),
+            "",
+            "",
+            "",
+            "",
+        ),
+        (
+            "(info) the server's timer queue (TimerFired − planned fire), same sample",
+            spread([f - p for f, p in zip(timers.fired, timers.planned, strict=True)]),
+            "",
+            "",
+            "",
+            "",
+        ),
+        (
+            "(info) worker took the fired timer up (next task started − deadline), same sample",
+            spread(timers.taken_up),
+            "",
+            "",
+            "",
+            "",
+        ),
+        (
+            "(info) timeline's `cancelled` step − deadline (after the cancel's activities), all",
+            spread(late),
+            "",
+            "",
+            "",
+            "",
         ),
         (
             "orders closed by their deadline / not closed",
@@ -227,6 +438,22 @@ async def run(args: argparse.Namespace) -> list[Row]:
             "",
             f"{args.orders:,} / 0",
             "met" if unclosed == 0 else "MISSED",
+        ),
+        (
+            f"(info) cores busy while the deadlines fired ({fire_s:.0f} s), by process",
+            busy,
+            "",
+            "",
+            "",
+            "",
+        ),
+        (
+            "(info) machine load average (1 min) while the deadlines fired, min / max",
+            f"{min(loads, default=0):.1f} / {max(loads, default=0):.1f}",
+            "",
+            "",
+            "",
+            "",
         ),
         (
             "stock ledgers balance",
@@ -248,7 +475,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     add(
         "--window-minutes",
         type=int,
-        help="payment window: longer than placing them all takes [15; quick 4]",
+        help="payment window: longer than placing them all takes [45; quick 4]",
     )
     add(
         "--max-cached",
@@ -257,10 +484,17 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="HOUTAI_WORKER__MAX_CACHED_WORKFLOWS of each worker [the settings' default]",
     )
     add("--workers", type=int, default=1, help="worker processes of `houtai up` [1]")
-    add("--drain-s", type=float, default=120, help="seconds past the window to wait [120]")
+    add("--drain-s", type=float, default=120, help="seconds past the last deadline to wait [120]")
+    add(
+        "--history-sample",
+        type=int,
+        default=2000,
+        help="histories read for the payment timers, drawn uniformly; 0: every one [2,000]",
+    )
+    add("--history-concurrency", type=int, default=16, help="histories read at a time [16]")
     args = p.parse_args(argv)
     args.orders = args.orders or (300 if args.quick else 10_000)
-    args.window_minutes = args.window_minutes or (4 if args.quick else 15)
+    args.window_minutes = args.window_minutes or (4 if args.quick else 45)
     return args
 
 

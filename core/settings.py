@@ -138,9 +138,11 @@ class WorkerSettings(BaseModel):
 
     # Workflows kept in memory between their tasks (the SDK's sticky cache). An evicted one is
     # replayed from its history on its next task (a timer firing, a signal): memory is bounded
-    # by this, not by the workflows open. 10,000 orders awaiting payment need no more than this
-    # many in memory (bench/open_orders.py measures the RSS and how late deadlines fire).
-    max_cached_workflows: int = Field(default=1000, ge=0)
+    # by this, not by the workflows open. Each cached order costs the worker about 0.3 MB (its
+    # own sandboxed copy of the workflow modules): 1,000 took the worker from 148 MB idle to
+    # 447 MB, too near DESIGN §10's 500 MB; 500 leaves room for the replays of a busy minute
+    # (bench/open_orders.py measures the RSS and how late deadlines fire).
+    max_cached_workflows: int = Field(default=500, ge=0)
     # Workflow tasks / activities one process runs at once (the SDK's defaults are 100 each).
     max_concurrent_workflow_tasks: int = Field(default=100, ge=1)
     max_concurrent_activities: int = Field(default=100, ge=1)
