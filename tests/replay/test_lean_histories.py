@@ -1,6 +1,7 @@
 """What a two-package order costs the Temporal server, read from the newest generation's
 `order_happy` histories (tests/replay/every/, recorded from real runs by record_every.py): each
-workflow records one patch marker (workflows/common.py `patched`), and the children a workflow
+workflow records one patch marker (workflows/common.py `patched`) and the order one more for
+the patch that came after it, and the children a workflow
 starts, like the order the API starts, come listed with the attributes their first `show` would
 upsert (workflows/visibility.py `at_start`), so none of them upserts those again."""
 
@@ -15,6 +16,7 @@ from temporalio.client import WorkflowHistory
 
 from tests.replay.record_every import GENERATION, ROOT
 from workflows.common import PATCHES_TAKEN
+from workflows.order import DEADLINE_PATCH
 
 HAPPY = sorted((ROOT / GENERATION).glob("order_happy--*.json"))
 PATCH_MARKER = "core_patch"
@@ -59,12 +61,14 @@ def test_each_workflow_of_an_order_records_one_patch_marker() -> None:
     assert Counter(_kind(h) for h in histories) == {
         "OrderWorkflow": 1, "ShipmentWorkflow": 2, "WavePlannerWorkflow": 2, "WaveWorkflow": 2,
     }  # fmt: skip
+    # The order also asks the one patch that came after the marker (its own marker).
+    later = {"OrderWorkflow": [DEADLINE_PATCH]}
     assert {h.workflow_id: _patches(h) for h in histories} == {
-        h.workflow_id: [PATCHES_TAKEN] for h in histories
+        h.workflow_id: [PATCHES_TAKEN, *later.get(_kind(h), [])] for h in histories
     }
-    # The one TemporalChangeVersion upsert its marker brings, and no other.
+    # The one TemporalChangeVersion upsert each marker brings, and no other.
     changes = [u for h in histories for u in _upserted(h) if "TemporalChangeVersion" in u]
-    assert len(changes) == len(histories)
+    assert len(changes) == len(histories) + sum(map(len, later.values()))
 
 
 def test_the_order_and_the_workflows_it_brings_start_listed_and_upsert_only_changes() -> None:

@@ -35,6 +35,29 @@ async def test_unpaid_order_is_cancelled_when_the_payment_window_ends(task_queue
     assert fake.of("record_status")[-1].status == "cancelled"
 
 
+async def test_the_deadline_is_timed_from_a_short_task_a_minute_before_it(
+    task_queue: str,
+) -> None:
+    """The server counts a timer from the end of the task that starts it (the placement's runs
+    its activities): the order waits until a minute before the deadline, then times the rest
+    from that short task, so the deadline fires when it says."""
+    async with running(task_queue) as order:
+        placed = await order.place()
+        view = await order.result()
+        history = await order.handle.fetch_history()
+    timers = [
+        event.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
+        for event in history.events
+        if event.HasField("timer_started_event_attributes")
+    ]
+    first, rest, *after = timers  # after: the cancelled order's wait for late payments
+    assert after == [timedelta(days=1)], timers
+    assert timedelta(minutes=28) < first <= timedelta(minutes=29)
+    assert timedelta(0) < rest <= timedelta(minutes=1)
+    assert view.status == "cancelled"
+    assert order.at(view, "cancelled") >= placed.payment_deadline
+
+
 async def test_payment_is_taken_once_and_a_second_payment_is_refunded_in_full(
     task_queue: str,
 ) -> None:
