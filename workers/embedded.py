@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import random
 import shutil
 import signal
 import socket
@@ -60,9 +61,32 @@ def temporal_test_server_path() -> str:
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    """A port nobody listens on now, to give a server that starts a few seconds later. Not one
+    the kernel picks (port 0 gives one of its range for outgoing connections' own ports, and an
+    outgoing connection made meanwhile, to PostgreSQL or Temporal, could take it before the
+    server binds: `houtai up` then stopped with "port … is taken"), but a random one below that
+    range, which only a listener can hold."""
+    low = _outgoing_ports_low()
+    for _ in range(500):
+        port = random.randint(max(1024, low - 12_000), low - 1)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # all taken: the kernel's
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _outgoing_ports_low() -> int:
+    """The lowest port the kernel gives outgoing connections (Linux: ip_local_port_range)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return max(2048, int(f.read().split()[0]))
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:

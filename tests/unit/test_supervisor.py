@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from workers.embedded import free_port
 from workers.supervisor import Backoff, GaveUp, Supervisor
 
 SLEEPER = "import time; time.sleep(60)"
@@ -137,3 +139,15 @@ def test_stop_kills_a_straggler_and_its_process_group_by_the_deadline(
         time.sleep(0.05)
     else:
         raise AssertionError("a process of the stopped group is still alive")
+
+
+def test_free_ports_are_below_the_kernels_range_for_outgoing_connections() -> None:
+    """An outgoing connection's own port comes from ip_local_port_range: a port given to a
+    server that binds it seconds later must not come from there."""
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])  # noqa: SIM115
+    ports = {free_port() for _ in range(50)}
+    assert all(1024 <= port < low for port in ports)
+    assert len(ports) > 40  # random, so two stacks started together rarely ask for the same
+    for port in ports:  # and each is free to listen on
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", port))
