@@ -38,7 +38,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.common import RETRY, call, deprecate_patch, patched, signal_unless_gone
     from workflows.visibility import START_PATCH, at_start, show
 
-REFRESH = timedelta(minutes=15)
+# The wave reads the floor again at least this often: a milestone's signal is sent by the API
+# after its scan commits, so an API killed in between (or Temporal unreachable then) loses it,
+# and the wave found the finished task only at its next refresh (15 minutes, in a chaos run).
+# A settle is one read; the timer's length is not part of the history's commands.
+REFRESH = timedelta(minutes=1)
 # plan_waves runs as a local activity (a PostgreSQL transaction like the other wave steps).
 LOCAL_PLAN_PATCH = "plan-waves-locally"
 # plan_waves builds the waves it releases in its own transaction: a wave starts built, with no

@@ -159,12 +159,26 @@ async def test_a_wave_not_picked_by_cutoff_minus_margin_is_escalated_once_then_f
         assert "2 tasks and 2 packages open" in escalation.reason
         at = await env.get_current_time()
         assert at - start >= timedelta(minutes=90)
-        await env.sleep(timedelta(hours=3))  # refreshes every 15 minutes, escalates once
+        await env.sleep(timedelta(hours=3))  # refreshes every minute, escalates once
         assert len(fake.of("escalate_wave")) == 1
         fake.open_tasks = fake.open_packages = 0
         await handle.signal(WaveWorkflow.task_finished, "WV1-001")
         assert await handle.result() == "done"
         assert [f.wave_no for f in fake.of("finish_wave")] == ["WV1"]
+
+
+async def test_a_task_finished_without_its_signal_is_found_within_a_minute() -> None:
+    """The API tells the wave after the scan commits: killed in between, the signal is lost,
+    and the wave finds the finished task at its next refresh, a minute later at most."""
+    async with waves() as (env, fake, queue):
+        start = await env.get_current_time()
+        handle = await start_wave(env, queue, start + timedelta(hours=2))
+        await fake.wait_for("settle_wave")
+        fake.open_tasks = fake.open_packages = 0  # picked; no task_finished signal comes
+        assert await handle.result() == "done"
+        [finish] = fake.of("finish_wave")
+        assert finish.wave_no == "WV1"
+        assert finish.at - start <= timedelta(minutes=1, seconds=5)  # the wave's own clock
 
 
 async def test_each_package_is_told_once_even_across_continue_as_new() -> None:
