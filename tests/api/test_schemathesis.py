@@ -56,6 +56,11 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
+# The readiness probe answers 503 "not ready" (a body its schema declares) when Temporal or the
+# database does not answer it in time, as under this run's load it sometimes did: an answer,
+# not a server error. Its status, content type and body are still checked.
+READINESS_PROBE = "GET /readyz"
+PROBE_CHECKS = [check for check in CHECKS if check is not not_a_server_error]
 UNANSWERED = "Request left unanswered"
 PERMISSION_REFUSED = re.compile(r"permission [a-z_.]+ is required")
 
@@ -235,7 +240,8 @@ def _call_and_check(
     if response.status_code < 300:
         tally.answered_2xx.add(label)
     try:
-        case.validate_response(response, checks=CHECKS, headers=headers)
+        checks = PROBE_CHECKS if label == READINESS_PROBE else CHECKS
+        case.validate_response(response, checks=checks, headers=headers)
     except FailureGroup as group:
         for failure in group.exceptions:
             _record(tally, case, failure, response)
