@@ -379,27 +379,9 @@ class Writer:
         return problem
 
 
-def audit_entry(
-    request: Request,
-    principal: Principal | None,
-    *,
-    action: str,
-    status_code: int,
-    object_type: str = "",
-    object_id: str = "",
-    detail: dict[str, Any] | None = None,
-) -> AuditEntry:
-    return AuditEntry(
-        **audit_values(
-            request,
-            principal,
-            action=action,
-            status_code=status_code,
-            object_type=object_type,
-            object_id=object_id,
-            detail=detail,
-        )
-    )
+def audit_entry(request: Request, principal: Principal | None, **fields: Any) -> AuditEntry:
+    """The audit row `audit_values` describes (action, status_code, object, detail)."""
+    return AuditEntry(**audit_values(request, principal, **fields))
 
 
 def audit_values(
