@@ -57,9 +57,14 @@ def _already_started(exc: BaseException) -> bool:
 
 def _ended(message: str) -> bool:
     """Temporal's NOT_FOUND for a workflow that has ended ("workflow execution already
-    completed") or was ending as the update came ("workflow update was aborted by closing
-    workflow"), not for one that never was."""
-    return "completed" in message or "closing workflow" in message
+    completed"), was ending as the update came ("workflow update was aborted by closing
+    workflow"), or closed after admitting the update and before running it ("update <id> not
+    found": the update was admitted, so the workflow was there) — not for one that never was."""
+    return (
+        "completed" in message
+        or "closing workflow" in message
+        or (message.startswith("update ") and message.endswith(" not found"))
+    )
 
 
 async def answer(call: Awaitable[T], *, kind: str, ident: str) -> T:

@@ -195,6 +195,7 @@ def test_the_openapi_document_describes_every_business_refusal() -> None:
     [
         ("workflow execution already completed", 409),  # ended
         ("workflow update was aborted by closing workflow", 409),  # ending as the update came
+        ("update 30181b3d-646f-4f02-9c31-0cd40c0c8111 not found", 409),  # closed once admitted
         ("workflow not found for ID: aftersale-AS1", 404),  # never was
     ],
 )
