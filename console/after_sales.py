@@ -18,8 +18,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from console.client import Forbidden, Json, NotFound, Refused
 from console.export import download, listed
 from console.i18n import Translator, format_time
+from console.lists import page_number, warehouse_names
 from console.lookups import sku_names
-from console.orders import warehouse_names
 from console.pages import (
     MenuItem,
     SignedIn,
@@ -105,16 +105,11 @@ def _valid(name: str, value: str) -> bool:
     return name == "sort" and value in SORTS
 
 
-def _page_number(query: Mapping[str, str]) -> int:
-    raw = query.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 10**6 else 1
-
-
 @router.get("/after-sales", response_class=HTMLResponse)
 async def after_sale_list(request: Request, viewer: SignedIn) -> Response:
     viewer.require("aftersales.review")
     filters, invalid = AfterSaleFilters.from_query(request.query_params)
-    page = _page_number(request.query_params)
+    page = page_number(request.query_params)
     params = {**filters.api_params(), "skip": (page - 1) * PAGE_SIZE, "limit": PAGE_SIZE}
     answer = await viewer.api.get("/v1/after-sales", params)
     count = int(answer["count"])

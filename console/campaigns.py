@@ -19,9 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 from console.client import Json, Refused
 from console.form_fields import path_id
 from console.i18n import Translator
-from console.pages import SignedIn, Viewer, is_fragment_request, render, translator
-from console.security import CSRF_FIELD, check_csrf
-from console.wh_lists import (
+from console.lists import (
     Check,
     Filters,
     back_to,
@@ -32,6 +30,8 @@ from console.wh_lists import (
     page_number,
     warehouse_names,
 )
+from console.pages import SignedIn, Viewer, is_fragment_request, render, translator
+from console.security import CSRF_FIELD, check_csrf
 
 Form = dict[str, str]
 Row = Callable[[Json, Translator], list[str]]

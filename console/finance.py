@@ -18,15 +18,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from console.client import ApiClient, Json, NotFound, Refused
 from console.export import download, every_row
 from console.i18n import format_time
+from console.lists import Filters, fetch_page, fragment_url, page_number
 from console.lookups import sku_names
 from console.money import AmountError, format_fen, parse_fen
 from console.pages import MenuItem, SignedIn, Viewer, is_fragment_request, render, translator
 from console.purchase_lists import (
     Feedback,
-    Filters,
     label_of,
-    listing,
-    pushed,
     refusal_fields,
     supplier_names,
     yuan,
@@ -75,13 +73,14 @@ PAYABLE_RULES: Final = {
 @router.get("/payables", response_class=HTMLResponse)
 async def payables(request: Request, viewer: SignedIn) -> Response:
     viewer.require("purchase.settle")
-    filters, invalid = Filters.read(request.query_params, PAYABLE_RULES)
-    context = await listing(request, viewer, "/v1/payables", filters.api_params())
-    context.update(filters=filters, invalid=invalid)
+    filters = Filters.read(request.query_params, PAYABLE_RULES)
+    page = page_number(request.query_params)
+    context = await fetch_page(viewer.api, "/v1/payables", filters.api_params(), page)
+    context.update(filters=filters, invalid=filters.invalid)
     if is_fragment_request(request):
         fragment = render(request, "finance/_payables.html", viewer=viewer, **context)
-        page = {"page": context["page"]} if context["page"] > 1 else {}
-        return pushed(request, fragment, "/payables", filters.query(**page))
+        fragment.headers["HX-Push-Url"] = fragment_url(request, "/payables", filters, page)
+        return fragment
     return render(
         request, "finance/payables.html", viewer=viewer, statuses=INVOICE_STATUSES, **context
     )
@@ -92,7 +91,7 @@ async def payables_export(request: Request, kind: str, viewer: SignedIn) -> Resp
     viewer.require("purchase.settle")
     if kind not in ("csv", "xlsx"):
         raise NotFound
-    filters, _ = Filters.read(request.query_params, PAYABLE_RULES)
+    filters = Filters.read(request.query_params, PAYABLE_RULES)
     t = translator(request)
     keys = ["po_no", "invoice_no", "status", "expected", "invoiced", "credit", "payable"]
     keys += ["due_date", "transfer_id", "paid_at"]
@@ -300,13 +299,15 @@ async def reconciliation_page(
     run: Json | None = None,
     status: int = 200,
 ) -> Response:
-    filters, invalid = Filters.read(request.query_params, RECONCILE_RULES)
-    context = await listing(request, viewer, "/v1/finance/reconciliation", filters.api_params())
-    context.update(filters=filters, invalid=invalid)
+    filters = Filters.read(request.query_params, RECONCILE_RULES)
+    page = page_number(request.query_params)
+    path = "/v1/finance/reconciliation"
+    context = await fetch_page(viewer.api, path, filters.api_params(), page)
+    context.update(filters=filters, invalid=filters.invalid)
     if is_fragment_request(request):
         fragment = render(request, "finance/_differences.html", viewer=viewer, **context)
-        page = {"page": context["page"]} if context["page"] > 1 else {}
-        return pushed(request, fragment, "/reconciliation", filters.query(**page))
+        fragment.headers["HX-Push-Url"] = fragment_url(request, "/reconciliation", filters, page)
+        return fragment
     answer = await viewer.api.get(
         "/v1/finance/reconciliation", {**filters.api_params(), "limit": 1}
     )
@@ -357,7 +358,7 @@ async def reconciliation_export(request: Request, kind: str, viewer: SignedIn) -
     viewer.require("finance.read")
     if kind not in ("csv", "xlsx"):
         raise NotFound
-    filters, _ = Filters.read(request.query_params, RECONCILE_RULES)
+    filters = Filters.read(request.query_params, RECONCILE_RULES)
     t = translator(request)
     keys = ["day", "kind", "entry_type", "reference", "order_no", "provider", "ledger"]
     keys += ["detail", "resolved"]

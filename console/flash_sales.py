@@ -14,9 +14,9 @@ from console.campaigns import Part
 from console.client import Json
 from console.form_fields import local_time, sku_named
 from console.i18n import Translator, format_time
+from console.lists import an_id, one_of, warehouse_names
 from console.money import AmountError, format_fen, parse_fen
 from console.pages import MenuItem, SignedIn, Viewer
-from console.wh_lists import an_id, one_of, warehouse_names
 
 router = APIRouter()
 MENU = (MenuItem("nav.flash_sales", "/flash-sales", "promotions.read"),)

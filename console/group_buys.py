@@ -14,9 +14,7 @@ from console.campaigns import Part, fragment
 from console.client import Json, NotFound
 from console.form_fields import local_time, path_id, sku_named
 from console.i18n import Translator, format_time
-from console.money import AmountError, format_fen, parse_fen
-from console.pages import MenuItem, SignedIn, Viewer, is_fragment_request, render, translator
-from console.wh_lists import (
+from console.lists import (
     Filters,
     a_number,
     export,
@@ -25,6 +23,8 @@ from console.wh_lists import (
     one_of,
     page_number,
 )
+from console.money import AmountError, format_fen, parse_fen
+from console.pages import MenuItem, SignedIn, Viewer, is_fragment_request, render, translator
 
 router = APIRouter()
 MENU = (MenuItem("nav.group_buys", "/group-buys", "promotions.read"),)

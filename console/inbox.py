@@ -7,7 +7,6 @@ API call, answered on its own (one refusal does not undo the others)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final
@@ -18,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from console.client import ApiClient, Forbidden, Json, NotFound, Refused
 from console.i18n import Translator
+from console.lists import page_number
 from console.pages import MenuItem, SignedIn, Viewer, render, translator
 from console.security import CSRF_FIELD, check_csrf
 
@@ -115,11 +115,6 @@ def sla_left(due: str | None, now: datetime, t: Translator) -> tuple[str, bool]:
     return t("inbox.sla.over", hours=hours, minutes=minutes), True
 
 
-def _page_number(query: Mapping[str, str]) -> int:
-    raw = query.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 10**6 else 1
-
-
 @dataclass(frozen=True)
 class Outcome:
     """One row's answer after an action: done, or the API's refusal."""
@@ -140,7 +135,7 @@ async def inbox_page(
     query = request.query_params
     kind = query.get("kind", "")
     kind = kind if kind in KINDS else ""
-    page = _page_number(query)
+    page = page_number(query)
     params: dict[str, Any] = {"skip": (page - 1) * PAGE_SIZE, "limit": PAGE_SIZE}
     if kind:
         params["kind"] = kind

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from console.client import Json, Refused
 from console.export import download, listed
 from console.i18n import Translator, format_time
+from console.lists import page_number
 from console.money import format_fen
 from console.pages import MenuItem, SignedIn, Viewer, render, translator
 from console.security import CSRF_FIELD, check_csrf
@@ -78,11 +79,6 @@ class Filters:
         return urlencode({k: v for k, v in {**shown, **extra}.items() if v not in ("", None)})
 
 
-def _page_number(query: Mapping[str, str]) -> int:
-    raw = query.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 10**6 else 1
-
-
 def link(note: Json) -> str:
     """The console page where the notification's thing is acted upon."""
     ref, kind = note["ref"], note["kind"]
@@ -111,7 +107,7 @@ async def list_page(
 ) -> Response:
     query = request.query_params
     filters = Filters.from_query(query)
-    page = _page_number(query)
+    page = page_number(query)
     params = {**filters.api_params(), "skip": (page - 1) * PAGE_SIZE, "limit": PAGE_SIZE}
     answer = await viewer.api.get("/v1/notifications", params)
     count = int(answer["count"])

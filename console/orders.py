@@ -12,9 +12,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from console.client import ApiClient, Json, Refused
+from console.client import Json, Refused
 from console.export import download, listed
 from console.i18n import Translator, format_time
+from console.lists import page_number, warehouse_names
 from console.lookups import sku_names
 from console.pages import (
     MenuItem,
@@ -102,21 +103,11 @@ def _day_start(day: date) -> str:
     return datetime.combine(day, time(0), tzinfo=BUSINESS_TZ).isoformat()
 
 
-def _page_number(query: Mapping[str, str]) -> int:
-    raw = query.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 10**6 else 1
-
-
-async def warehouse_names(api: ApiClient) -> dict[int, str]:
-    answer = await api.get("/v1/warehouses", {"limit": 500})
-    return {w["id"]: f"{w['name']} ({w['code']})" for w in answer["data"]}
-
-
 @router.get("/orders", response_class=HTMLResponse)
 async def order_list(request: Request, viewer: SignedIn) -> Response:
     viewer.require("orders.read")
     filters, invalid = OrderFilters.from_query(request.query_params)
-    page = _page_number(request.query_params)
+    page = page_number(request.query_params)
     params = {**filters.api_params(), "skip": (page - 1) * PAGE_SIZE, "limit": PAGE_SIZE}
     answer = await viewer.api.get("/v1/orders", params)
     count, capped = int(answer["count"]), bool(answer.get("count_capped"))

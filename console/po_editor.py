@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from console.client import Json, Refused
 from console.export import every_row
+from console.lists import an_id, warehouse_names
 from console.lookups import sku_names
 from console.money import AmountError, parse_fen
 from console.pages import (
@@ -25,9 +26,7 @@ from console.purchase_lists import (
     EDITOR_ROWS,
     MAX_ROWS,
     form_fields,
-    is_id,
     refusal_fields,
-    warehouse_names,
 )
 from console.security import CSRF_FIELD, check_csrf
 
@@ -81,7 +80,7 @@ class Draft:
     def body(self, offered: Mapping[int, Json]) -> tuple[Json, dict[str, str]]:
         """The API's body, and the errors found before asking it (by field name)."""
         errors: dict[str, str] = {}
-        if not is_id(self.supplier_id):
+        if not an_id(self.supplier_id):
             errors["supplier_id"] = "po.new.need_supplier"
         lines = [
             _line_body(f"lines.{n}", line, offered, errors)
@@ -101,11 +100,11 @@ def _line_body(
 ) -> Json:
     """One line's part of the API's body; what is wrong goes into errors under its field."""
     entry: Json = {}
-    if is_id(line.sku_id) and (not offered or int(line.sku_id) in offered):
+    if an_id(line.sku_id) and (not offered or int(line.sku_id) in offered):
         entry["sku_id"] = int(line.sku_id)
     else:
         errors[f"{at}.sku_id"] = "po.new.need_sku"
-    if is_id(line.warehouse_id):
+    if an_id(line.warehouse_id):
         entry["warehouse_id"] = int(line.warehouse_id)
     else:
         errors[f"{at}.warehouse_id"] = "po.new.need_warehouse"
@@ -127,12 +126,12 @@ async def _editor_context(viewer: Viewer, draft: Draft) -> dict[str, Any]:
     api = viewer.api
     approved = [s async for s in every_row(api, "/v1/suppliers", {"status": "approved"})]
     products: list[Json] = []
-    if is_id(draft.supplier_id):
+    if an_id(draft.supplier_id):
         products = [
             p async for p in every_row(api, f"/v1/suppliers/{draft.supplier_id}/products", {})
         ]
     names = await sku_names(api, {p["sku_id"] for p in products})
-    chosen = {int(line.sku_id) for line in draft.lines if is_id(line.sku_id)}
+    chosen = {int(line.sku_id) for line in draft.lines if an_id(line.sku_id)}
     needle = draft.q.casefold()
     offered = [
         p
@@ -188,7 +187,7 @@ async def po_create(request: Request, viewer: SignedIn) -> Response:
     if action != "create":
         return await editor_page(request, viewer, draft, fragment=is_fragment_request(request))
     products = (
-        (await _editor_context(viewer, draft))["products"] if is_id(draft.supplier_id) else {}
+        (await _editor_context(viewer, draft))["products"] if an_id(draft.supplier_id) else {}
     )
     body, errors = draft.body(products)
     if errors:
@@ -228,5 +227,5 @@ def _line_field(api_field: str, draft: Draft) -> str:
 async def po_new(request: Request, viewer: SignedIn) -> Response:
     viewer.require("purchase.write")
     supplier = request.query_params.get("supplier_id", "")
-    draft = Draft(supplier_id=supplier if is_id(supplier) else "")
+    draft = Draft(supplier_id=supplier if an_id(supplier) else "")
     return await editor_page(request, viewer, draft)

@@ -15,9 +15,9 @@ from console.campaigns import Part
 from console.client import Json
 from console.form_fields import local_time, sku_named
 from console.i18n import Translator, format_time
+from console.lists import an_id, one_of
 from console.money import AmountError, format_fen, parse_fen
 from console.pages import MenuItem, SignedIn, Viewer
-from console.wh_lists import an_id, one_of
 
 router = APIRouter()
 MENU = (MenuItem("nav.presales", "/presales", "promotions.read"),)

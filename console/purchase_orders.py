@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from console.client import ApiClient, Forbidden, Json, NotFound, Refused
 from console.export import download, every_row
 from console.i18n import format_time
+from console.lists import Filters, an_id, fetch_page, fragment_url, page_number, warehouse_names
 from console.lookups import sku_names
 from console.pages import (
     SignedIn,
@@ -28,14 +29,9 @@ from console.purchase_lists import (
     PO_SORTS,
     PO_STATUSES,
     Feedback,
-    Filters,
     form_fields,
-    is_id,
     label_of,
-    listing,
-    pushed,
     supplier_names,
-    warehouse_names,
     yuan,
 )
 from console.security import CSRF_FIELD, check_csrf
@@ -47,7 +43,7 @@ router = APIRouter()
 
 PO_RULES: Final = {
     "status": lambda v: v in PO_STATUSES,
-    "supplier_id": is_id,
+    "supplier_id": an_id,
     "escalated": lambda v: v in ("true", "false"),
     "sort": lambda v: v in PO_SORTS,
 }
@@ -56,19 +52,20 @@ PO_RULES: Final = {
 @router.get("/purchase-orders", response_class=HTMLResponse)
 async def po_list(request: Request, viewer: SignedIn) -> Response:
     viewer.require("purchase.read")
-    filters, invalid = Filters.read(request.query_params, PO_RULES, sort="-created_at")
-    context = await listing(request, viewer, "/v1/purchase-orders", filters.api_params())
+    filters = Filters.read(request.query_params, PO_RULES, default_sort="-created_at")
+    page = page_number(request.query_params)
+    context = await fetch_page(viewer.api, "/v1/purchase-orders", filters.api_params(), page)
     suppliers = await supplier_names(viewer.api) if viewer.can("supplier.read") else {}
     context.update(
         filters=filters,
-        invalid=invalid,
+        invalid=filters.invalid,
         suppliers=suppliers,
         can_bulk=viewer.can("purchase.approve"),
     )
     if is_fragment_request(request):
         fragment = render(request, "purchasing/_rows.html", viewer=viewer, **context)
-        page = {"page": context["page"]} if context["page"] > 1 else {}
-        return pushed(request, fragment, "/purchase-orders", filters.query(**page))
+        fragment.headers["HX-Push-Url"] = fragment_url(request, "/purchase-orders", filters, page)
+        return fragment
     return render(
         request,
         "purchasing/list.html",
@@ -85,7 +82,7 @@ async def po_export(request: Request, kind: str, viewer: SignedIn) -> Response:
     viewer.require("purchase.read")
     if kind not in ("csv", "xlsx"):
         raise NotFound
-    filters, _ = Filters.read(request.query_params, PO_RULES, sort="-created_at")
+    filters = Filters.read(request.query_params, PO_RULES, default_sort="-created_at")
     t = translator(request)
     keys = ("po_no", "status", "supplier", "amount", "escalated", "created_at")
     header = [t(f"po.col.{k}") for k in keys]

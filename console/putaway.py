@@ -12,8 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from console.client import Json
 from console.i18n import Translator, format_time
-from console.pages import MenuItem, SignedIn, is_fragment_request, render, translator
-from console.wh_lists import (
+from console.lists import (
     Filters,
     a_number,
     an_id,
@@ -25,6 +24,7 @@ from console.wh_lists import (
     page_number,
     warehouse_names,
 )
+from console.pages import MenuItem, SignedIn, is_fragment_request, render, translator
 
 router = APIRouter()
 MENU = (MenuItem("nav.putaway", "/putaway", "stock.move"),)

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from console.client import ApiClient, Json, NotFound, Refused
 from console.export import download
+from console.lists import an_id, warehouse_names
 from console.lookups import sku_names
 from console.pages import (
     SignedIn,
@@ -22,9 +23,7 @@ from console.pages import (
 from console.purchase_lists import (
     Feedback,
     form_fields,
-    is_id,
     refusal_fields,
-    warehouse_names,
 )
 from console.security import CSRF_FIELD, check_csrf
 
@@ -45,7 +44,7 @@ async def replenishment_page(
     status: int = 200,
 ) -> Response:
     warehouse = request.query_params.get("warehouse_id", "")
-    params = {"warehouse_id": warehouse} if is_id(warehouse) else {}
+    params = {"warehouse_id": warehouse} if an_id(warehouse) else {}
     rules = await viewer.api.get("/v1/reorder-rules", params)
     low = await viewer.api.get("/v1/stock/low", params)
     assert isinstance(rules, list) and isinstance(low, list)
@@ -59,7 +58,7 @@ async def replenishment_page(
         low=low,
         skus=skus,
         warehouses=await warehouse_names(viewer.api),
-        warehouse=warehouse if is_id(warehouse) else "",
+        warehouse=warehouse if an_id(warehouse) else "",
         can_write=viewer.can("purchase.write"),
         feedback=feedback or Feedback(),
         errors=errors or {},
@@ -87,7 +86,7 @@ async def replenishment_export(
     if which not in ("low", "rules") or kind not in ("csv", "xlsx"):
         raise NotFound
     warehouse = request.query_params.get("warehouse_id", "")
-    params = {"warehouse_id": warehouse} if is_id(warehouse) else {}
+    params = {"warehouse_id": warehouse} if an_id(warehouse) else {}
     path = "/v1/stock/low" if which == "low" else "/v1/reorder-rules"
     t = translator(request)
     figures = ["sellable", "in_transit"] if which == "low" else []
@@ -122,7 +121,7 @@ async def set_rule(request: Request, viewer: SignedIn) -> Response:
     body: Json = {}
     for name in ("sku_id", "warehouse_id"):
         value = form.get(name, "").strip()
-        if is_id(value):
+        if an_id(value):
             body[name] = int(value)
         else:
             errors[name] = f"replenish.need_{name}"
@@ -157,7 +156,7 @@ async def replenish_now(request: Request, viewer: SignedIn) -> Response:
     check_csrf(request, form.get(CSRF_FIELD))
     viewer.require("purchase.write")
     warehouse = form.get("warehouse_id", "").strip()
-    if not is_id(warehouse):
+    if not an_id(warehouse):
         feedback = Feedback(form="run", message="replenish.need_warehouse_id")
         return await replenishment_page(request, viewer, feedback=feedback, status=422)
     try:

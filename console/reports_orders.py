@@ -13,8 +13,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from console.client import ApiClient, Json
 from console.i18n import Translator
+from console.lists import Filters, an_id, export, one_of, page_number, warehouse_names
 from console.pages import MenuItem, SignedIn, render, translator
-from console.wh_lists import Filters, an_id, export, one_of, page_number, warehouse_names
 
 router = APIRouter()
 MENU = (

@@ -15,8 +15,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from console.client import ApiClient, Json
 from console.i18n import Translator
+from console.lists import PAGE_SIZE, Filters, export, one_of, page_number
 from console.pages import MenuItem, SignedIn, render, translator
-from console.wh_lists import PAGE_SIZE, Filters, export, one_of, page_number
 
 router = APIRouter()
 MENU = (MenuItem("nav.reports.sales", "/reports/sales", "orders.read"),)

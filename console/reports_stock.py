@@ -17,9 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from console.client import ApiClient, Json, NotFound
 from console.i18n import Translator
-from console.money import format_fen
-from console.pages import MenuItem, SignedIn, is_fragment_request, render, translator
-from console.wh_lists import (
+from console.lists import (
     PAGE_SIZE,
     Check,
     Filters,
@@ -30,6 +28,8 @@ from console.wh_lists import (
     page_number,
     warehouse_names,
 )
+from console.money import format_fen
+from console.pages import MenuItem, SignedIn, is_fragment_request, render, translator
 
 router = APIRouter()
 EXPORT_PAGE: Final = 500

@@ -13,10 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from console.client import Json, Refused
 from console.i18n import Translator, format_time
-from console.lookups import sku_names
-from console.pages import SignedIn, Viewer, is_fragment_request, render, translator
-from console.security import CSRF_FIELD, check_csrf
-from console.wh_lists import (
+from console.lists import (
     Filters,
     a_number,
     an_id,
@@ -29,6 +26,9 @@ from console.wh_lists import (
     page_number,
     warehouse_names,
 )
+from console.lookups import sku_names
+from console.pages import SignedIn, Viewer, is_fragment_request, render, translator
+from console.security import CSRF_FIELD, check_csrf
 from models.contracts.inventory import MOVEMENT_TYPES
 
 router = APIRouter()

@@ -12,9 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from console.client import Json
 from console.i18n import Translator
-from console.lookups import sku_names
-from console.pages import MenuItem, SignedIn, is_fragment_request, render, translator
-from console.wh_lists import (
+from console.lists import (
     PAGE_SIZE,
     Filters,
     a_flag,
@@ -26,6 +24,8 @@ from console.wh_lists import (
     page_number,
     warehouse_names,
 )
+from console.lookups import sku_names
+from console.pages import MenuItem, SignedIn, is_fragment_request, render, translator
 
 router = APIRouter()
 MENU = (MenuItem("nav.stock_value", "/stock-value", "stock.read"),)

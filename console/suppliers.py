@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from console.client import ApiClient, NotFound
 from console.export import download, every_row
+from console.lists import Filters, an_id, fetch_page, fragment_url, page_number
 from console.lookups import sku_names
 from console.pages import (
     SignedIn,
@@ -17,14 +18,7 @@ from console.pages import (
     render,
     translator,
 )
-from console.purchase_lists import (
-    SUPPLIER_STATUSES,
-    Filters,
-    is_id,
-    label_of,
-    listing,
-    pushed,
-)
+from console.purchase_lists import SUPPLIER_STATUSES, label_of
 
 router = APIRouter()
 
@@ -37,13 +31,14 @@ SUPPLIER_RULES: Final = {"status": lambda v: v in SUPPLIER_STATUSES}
 @router.get("/suppliers", response_class=HTMLResponse)
 async def supplier_list(request: Request, viewer: SignedIn) -> Response:
     viewer.require("supplier.read")
-    filters, invalid = Filters.read(request.query_params, SUPPLIER_RULES)
-    context = await listing(request, viewer, "/v1/suppliers", filters.api_params())
-    context.update(filters=filters, invalid=invalid)
+    filters = Filters.read(request.query_params, SUPPLIER_RULES)
+    page = page_number(request.query_params)
+    context = await fetch_page(viewer.api, "/v1/suppliers", filters.api_params(), page)
+    context.update(filters=filters, invalid=filters.invalid)
     if is_fragment_request(request):
         fragment = render(request, "purchasing/_suppliers.html", viewer=viewer, **context)
-        page = {"page": context["page"]} if context["page"] > 1 else {}
-        return pushed(request, fragment, "/suppliers", filters.query(**page))
+        fragment.headers["HX-Push-Url"] = fragment_url(request, "/suppliers", filters, page)
+        return fragment
     return render(
         request,
         "purchasing/suppliers.html",
@@ -58,7 +53,7 @@ async def supplier_export(request: Request, kind: str, viewer: SignedIn) -> Resp
     viewer.require("supplier.read")
     if kind not in ("csv", "xlsx"):
         raise NotFound
-    filters, _ = Filters.read(request.query_params, SUPPLIER_RULES)
+    filters = Filters.read(request.query_params, SUPPLIER_RULES)
     t = translator(request)
     keys = ("code", "name", "status", "contact", "phone", "email", "terms")
     header = [t(f"supplier.col.{k}") for k in keys]
@@ -83,7 +78,7 @@ async def supplier_export(request: Request, kind: str, viewer: SignedIn) -> Resp
 @router.get("/suppliers/{supplier_id}", response_class=HTMLResponse)
 async def supplier_detail(request: Request, supplier_id: str, viewer: SignedIn) -> Response:
     viewer.require("supplier.read")
-    if not is_id(supplier_id):
+    if not an_id(supplier_id):
         raise NotFound
     supplier = await viewer.api.get(f"/v1/suppliers/{supplier_id}")
     products = [p async for p in every_row(viewer.api, f"/v1/suppliers/{supplier_id}/products", {})]

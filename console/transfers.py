@@ -15,8 +15,8 @@ from console.campaigns import Part
 from console.client import Json
 from console.form_fields import sku_named
 from console.i18n import Translator, format_time
+from console.lists import a_number, an_id, one_of, warehouse_names
 from console.pages import MenuItem, SignedIn, Viewer, console_state, render
-from console.wh_lists import a_number, an_id, one_of, warehouse_names
 
 router = APIRouter()
 MENU = (MenuItem("nav.stock_transfers", "/transfers", "transfers.read"),)

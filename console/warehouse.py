@@ -16,8 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from console import stock, waves
 from console.client import ApiClient, Json
 from console.i18n import Translator, format_time
-from console.pages import MenuItem, SignedIn, is_fragment_request, render, translator
-from console.wh_lists import (
+from console.lists import (
     PAGE_SIZE,
     Filters,
     a_flag,
@@ -29,6 +28,7 @@ from console.wh_lists import (
     page_number,
     yes_no,
 )
+from console.pages import MenuItem, SignedIn, is_fragment_request, render, translator
 
 router = APIRouter()
 router.include_router(stock.router)

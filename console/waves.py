@@ -13,16 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from console.client import Json, Refused
 from console.i18n import Translator, format_time
-from console.pages import (
-    SignedIn,
-    Viewer,
-    console_state,
-    is_fragment_request,
-    render,
-    translator,
-)
-from console.security import CSRF_FIELD, check_csrf
-from console.wh_lists import (
+from console.lists import (
     Filters,
     a_flag,
     an_id,
@@ -36,6 +27,15 @@ from console.wh_lists import (
     warehouse_names,
     yes_no,
 )
+from console.pages import (
+    SignedIn,
+    Viewer,
+    console_state,
+    is_fragment_request,
+    render,
+    translator,
+)
+from console.security import CSRF_FIELD, check_csrf
 
 router = APIRouter()
 WAVE_STATUSES: Final = ("picking", "done", "cancelled")

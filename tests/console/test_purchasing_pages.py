@@ -87,7 +87,7 @@ async def test_every_purchasing_and_finance_page_for_every_staff_role(
 async def test_po_list_filters_sorts_pages_and_exports_exactly_its_rows(
     stack: Stack, deps: AppDeps, api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("console.purchase_lists.PAGE_SIZE", 2)
+    monkeypatch.setattr("console.lists.PAGE_SIZE", 2)
     monkeypatch.setattr("console.export.EXPORT_PAGE", 2)
     supplier, skus = await supplier_with_products(stack)
     buyer = await staff(api, "purchasing")

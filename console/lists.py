@@ -1,7 +1,7 @@
-"""What the warehouse parts' lists share (console/warehouse.py, stock.py, waves.py): filters
-read from the page's query string and checked before they reach /v1, pages, the streamed
-CSV/XLSX export of exactly the filtered rows, and the answer to an action (back to the page it
-came from, or the API's refusal in the page)."""
+"""What every console list shares: filters read from the page's query string and checked
+before they reach /v1, the page number and one page of a /v1 list, the canonical URL htmx pushes,
+the streamed CSV/XLSX export of exactly the filtered rows, and the answer to an action (back to
+the page it came from, or the API's refusal in the page)."""
 
 from __future__ import annotations
 
