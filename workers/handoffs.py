@@ -55,7 +55,9 @@ class HandoffPolicy:
     interval_s: float = 30.0
     payment_grace: timedelta = timedelta(seconds=60)  # the webhook's own retries come first
     payment_lookback: timedelta = timedelta(hours=6)
-    claim_grace: timedelta = timedelta(seconds=60)
+    # Far past the API's own wait for the start (UPDATE_RPC_TIMEOUT, 30 s): a start that still
+    # came would find its claim released and be refused, never sold twice, but a buyer lost.
+    claim_grace: timedelta = timedelta(seconds=120)
     batch: int = 200  # claims looked at per pass
 
 
