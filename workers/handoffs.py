@@ -8,7 +8,8 @@ idempotent, so several workers may run it at once.
   the provider made and the order never heard of, awaiting payment until its deadline cancels
   it. So every pass reads the provider's own statement over the last `payment_lookback` and
   delivers each payment entry at least `payment_grace` old whose transaction houtai has not
-  booked (nor recorded as a difference), of an order houtai has, exactly as the webhook would
+  booked (nor recorded as a difference), of an order houtai has, that the provider's books hold
+  paid (its payment read back: amount and currency from there), exactly as the webhook would
   (api/routes/webhooks.py `deliver_payment`): a signal to its order, which dedupes by
   transaction id and checks it against the provider's books, or the late payment's refund
   once the order's process has ended.
@@ -32,6 +33,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import httpx
 from sqlalchemy import func, select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -119,40 +121,65 @@ async def redeliver_payments(
         order_no = order_of(entry.merchant_order_no)
         if entry.entry_id in booked or order_no not in ours:
             continue
-        if await _deliver(client, task_queue, sessions, provider.name, order_no, entry):
+        payment = await _vouched(provider, entry)
+        if payment is not None and await _deliver(client, task_queue, sessions, order_no, payment):
             delivered.append(entry.entry_id)
     return delivered
+
+
+async def _vouched(
+    provider: PaymentProvider, entry: ProviderStatementEntry
+) -> PaymentReceived | None:
+    """The payment as the provider's books hold it (the statement lists, the payment itself is
+    what a provider vouches for): None when they do not hold it paid with that transaction."""
+    assert entry.payment_id is not None
+    try:
+        books = await provider.payment(entry.payment_id)
+    except (ProviderError, httpx.HTTPError):
+        return None
+    if (
+        books.status != "succeeded"
+        or books.transaction_id != entry.entry_id
+        or books.merchant_order_no != entry.merchant_order_no
+    ):
+        return None
+    return PaymentReceived(
+        provider=provider.name,
+        transaction_id=entry.entry_id,
+        payment_id=books.payment_id,
+        amount_fen=books.paid_fen,
+        currency=books.currency,
+        paid_at=entry.occurred_at,
+    )
 
 
 async def _deliver(
     client: Client,
     task_queue: str,
     sessions: SessionFactory,
-    provider: str,
     order_no: str,
-    entry: ProviderStatementEntry,
+    payment: PaymentReceived,
 ) -> bool:
-    assert entry.payment_id is not None
-    payment = PaymentReceived(
-        provider=provider,
-        transaction_id=entry.entry_id,
-        payment_id=entry.payment_id,
-        amount_fen=entry.amount_fen,
-        currency=entry.currency,
-        paid_at=entry.occurred_at,
-    )
     try:
         async with sessions() as session:
             ack = await deliver_payment(client, task_queue, session, order_no, payment)
     except (Problem, RPCError) as exc:  # Temporal busy or away: the next pass tries again
         log.warning(
             "payment sweep: not delivered",
-            extra={"order_no": order_no, "transaction_id": entry.entry_id, "error": str(exc)},
+            extra={
+                "order_no": order_no,
+                "transaction_id": payment.transaction_id,
+                "error": str(exc),
+            },
         )
         return False
     log.warning(
         "payment delivered by the sweep: its webhook never got through",
-        extra={"order_no": order_no, "transaction_id": entry.entry_id, "status": ack.status},
+        extra={
+            "order_no": order_no,
+            "transaction_id": payment.transaction_id,
+            "status": ack.status,
+        },
     )
     return True
 

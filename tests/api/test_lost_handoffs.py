@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -63,13 +63,16 @@ async def webhooks_never_arrive(provider: httpx.AsyncClient) -> None:
 
 
 async def sweep(stack: Stack, sandbox: SandboxPaymentProvider) -> list[str]:
+    """One pass over the statement lines of the last two days and the next twelve hours (so a
+    phantom line, planted at noon of today, is among them)."""
     return await redeliver_payments(
         stack.client,
         stack.task_queue,
         stack.sessions,
         sandbox,
         grace=NOW,
-        lookback=timedelta(hours=1),
+        lookback=timedelta(days=2),
+        now=lambda: datetime.now(UTC) + timedelta(hours=12),
     )
 
 
@@ -82,6 +85,12 @@ async def test_a_payment_whose_webhook_never_came_is_delivered_to_its_order_once
     order = await placed_order(stack, api, key="lost-webhook")
     number, payable = order["order_no"], order["payable_fen"]
     other = await placed_order(stack, api, key="lost-webhook-unpaid")  # nothing to deliver
+    phantom = await provider.post(  # a statement line the provider's books do not hold
+        "/_sandbox/statement-mismatch",
+        json={"kind": "phantom", "amount_fen": other["payable_fen"],
+              "merchant_order_no": other["order_no"]},
+    )  # fmt: skip
+    assert phantom.status_code == 201, phantom.text
     payment = await open_payment(api, number)
     await webhooks_never_arrive(provider)
     transaction = await settle_at_provider(provider, payment)
@@ -102,9 +111,12 @@ async def test_a_payment_whose_webhook_never_came_is_delivered_to_its_order_once
     [row] = await payments(stack, number)
     assert (row.transaction_id, row.amount_fen, row.accepted) == (transaction, payable, True)
     assert await money_entries(stack, number) == [("payment", payable, transaction)]
-    # The next passes find it booked: nothing delivered twice; the unpaid order is left alone.
+    # The next passes find it booked: nothing delivered twice; the unpaid order is left alone
+    # (the phantom line is not the provider's payment: no difference, no step for finance).
     assert await sweep(stack, sandbox) == []
-    assert (await view(api, other["order_no"]))["status"] == "awaiting_payment"
+    unpaid = await view(api, other["order_no"])
+    assert (unpaid["status"], unpaid["paid_fen"]) == ("awaiting_payment", 0)
+    assert "payment_difference" not in steps(unpaid)
     assert len(await payments(stack, number)) == 1
     async with stack.sessions() as session:
         assert await unbalanced_orders(session) == []
