@@ -89,8 +89,9 @@ async def redeliver_payments(
     due = [
         e
         for e in entries
-        if e.type == "payment" and e.payment_id and until - lookback <= e.occurred_at
-        if e.occurred_at <= until - grace
+        if e.type == "payment"
+        and e.payment_id
+        and until - lookback <= e.occurred_at <= until - grace
     ]
     if not due:
         return []
