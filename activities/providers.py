@@ -51,6 +51,7 @@ class ProviderStatementEntry(BaseModel):
     type: Literal["payment", "refund"]
     entry_id: str  # the transaction id of a payment, the provider's refund id of a refund
     refund_no: str | None = None  # a refund's number as we sent it
+    payment_id: str | None = None  # the provider's payment (a refund's: the one it refunds)
     merchant_order_no: str
     amount_fen: int
     currency: str

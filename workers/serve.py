@@ -29,6 +29,7 @@ from core.tracing import instrument_engine, instrument_httpx, temporal_intercept
 from migrations import upgrade_to_head
 from workers import config
 from workers.bytecode import cache_workflow_bytecode
+from workers.handoffs import HandoffSweeper
 from workers.observability import install_log_context, runtime_for
 from workers.schedules import (
     ensure_points_expiry_schedule,
@@ -128,12 +129,17 @@ async def run_worker(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     log.info("worker polling", extra={"task_queue": settings.task_queue})
     outbox = start_outbox(settings, deps.session_factory, stop)
+    sweeper = asyncio.get_running_loop().create_task(
+        HandoffSweeper(client, settings.task_queue, deps.session_factory, deps.payments).run(stop),
+        name="hand-off sweeper",
+    )  # payments whose webhook never got through, flash claims whose order never started
     collector.settle()  # the worker, its workflows' modules and clients live as long as it does
     async with worker:
         await stop.wait()
         log.info("worker stopping: finishing in-flight tasks")
     if outbox is not None:
         await outbox
+    await sweeper
     await engine.dispose()
     tracing.shutdown()
 

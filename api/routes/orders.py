@@ -4,6 +4,7 @@ Placing is Update-with-Start on OrderWorkflow, so the answer is the priced, rese
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
@@ -155,8 +156,8 @@ async def give_back_unstarted_claim(deps: AppDeps, order_no: str) -> None:
     """The gate's claim is committed before the order's workflow starts (so no buyer waits on
     it): if that start failed and no workflow has the order's id, the claimed units go back to
     the campaign instead of staying held for an order that does not exist. A started order
-    gives them back itself if it refuses; when Temporal cannot say, the claim stays (the same
-    request again places the order)."""
+    gives them back itself if it refuses; when Temporal cannot say now, the worker's hand-off
+    sweep (workers/handoffs.py) asks again later and gives the claim back then."""
     handle = deps.require_temporal().get_workflow_handle(f"order-{order_no}")
     try:
         await handle.describe(rpc_timeout=DESCRIBE_TIMEOUT)
@@ -164,12 +165,26 @@ async def give_back_unstarted_claim(deps: AppDeps, order_no: str) -> None:
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
             return
+    except Exception:  # Temporal cannot say (e.g. the call timed out): the sweep will
+        return
     async with deps.session_factory() as session:
         if await flash_sales.release_unstarted(session, order_no):
             await session.commit()
             log.warning(
                 "flash claim given back: its order never started", extra={"order_no": order_no}
             )
+
+
+_GIVING_BACK: set[asyncio.Task[None]] = set()  # strong references while they run
+
+
+async def settle_unstarted_claim(deps: AppDeps, order_no: str) -> None:
+    """`give_back_unstarted_claim` in a task of its own, which the request's cancellation (the
+    client went away, the server is stopping) cannot cut off half way."""
+    task = asyncio.get_running_loop().create_task(give_back_unstarted_claim(deps, order_no))
+    _GIVING_BACK.add(task)
+    task.add_done_callback(_GIVING_BACK.discard)
+    await asyncio.shield(task)
 
 
 @router.post("", status_code=201)
@@ -186,7 +201,19 @@ async def place_order(
         order_no = await order_number(
             w.session, api_key_id=w.principal.id, client_key=body.client_order_key, today=today
         )
-    await w.session.commit()  # never hold a connection while waiting for the workflow
+    try:
+        await w.session.commit()  # never hold a connection while waiting for the workflow
+        await start_order(deps, w, body, order_no)
+    except BaseException:  # also a cancelled request: a committed claim must not stay orphaned
+        if body.flash_sale_id is not None:
+            await settle_unstarted_claim(deps, order_no)
+        raise
+    await w.commit("order.place", "order", order_no, {"lines": len(body.lines)})
+    return await order_public(w.session, order_no, unmasked=sends_contact(w.principal))
+
+
+async def start_order(deps: AppDeps, w: Writer, body: OrderCreate, order_no: str) -> None:
+    """The order's workflow, started with its placement (Update-with-Start)."""
     request = PlaceOrderRequest(
         order_no=order_no,
         storefront=w.principal.name,
@@ -208,24 +235,17 @@ async def place_order(
         # as the workflow's first `show` (OrderState's status and escalation): no upsert
         search_attributes=at_start(business_no=order_no, status="placing", escalated=False),
     )
-    try:
-        await answer(
-            deps.require_temporal().execute_update_with_start_workflow(
-                OrderWorkflow.place,
-                request,
-                start_workflow_operation=start,
-                id=f"place-{order_no}",
-                rpc_timeout=UPDATE_RPC_TIMEOUT,
-            ),
-            kind="order",
-            ident=order_no,
-        )
-    except Exception:
-        if body.flash_sale_id is not None:
-            await give_back_unstarted_claim(deps, order_no)
-        raise
-    await w.commit("order.place", "order", order_no, {"lines": len(body.lines)})
-    return await order_public(w.session, order_no, unmasked=sends_contact(w.principal))
+    await answer(
+        deps.require_temporal().execute_update_with_start_workflow(
+            OrderWorkflow.place,
+            request,
+            start_workflow_operation=start,
+            id=f"place-{order_no}",
+            rpc_timeout=UPDATE_RPC_TIMEOUT,
+        ),
+        kind="order",
+        ident=order_no,
+    )
 
 
 @router.get("")

@@ -17,10 +17,11 @@ from typing import Any, TypeVar
 from fastapi import Request
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from api.deps import AppDeps, Deps, Session
+from api.deps import Deps, Session
 from api.errors import Problem
 from api.routing import Routes
 from api.schemas.types import TextParam
@@ -120,7 +121,20 @@ async def payment_webhook(
         paid_at=event.occurred_at,
     )
     order_no = order_of(event.merchant_order_no)  # a presale's balance pays under its own key
-    handle = deps.require_temporal().get_workflow_handle(f"order-{order_no}")
+    client = deps.require_temporal()
+    return await deliver_payment(client, deps.task_queue, session, order_no, payment)
+
+
+async def deliver_payment(
+    client: Client, task_queue: str, session: AsyncSession, order_no: str, payment: PaymentReceived
+) -> Ack:
+    """Hand a payment the provider made to its order: a signal to the order's process (which
+    dedupes by transaction id), or, once that process has ended, the late payment's refund.
+    Answers only once the payment is durably handed over (the signal is in the workflow's
+    history, or the refund's process started); raises Problem otherwise (503: retry). Shared by
+    the webhook and the sweeper that redelivers what the provider's statement holds and the
+    webhook never brought (workers/handoffs.py)."""
+    handle = client.get_workflow_handle(f"order-{order_no}")
     try:
         await answer(
             handle.signal(OrderWorkflow.payment_received, payment),
@@ -135,19 +149,21 @@ async def payment_webhook(
             raise
         if taken is not None:  # a late copy of a callback the order took: nothing to refund
             return Ack(status="duplicate")
-        return await _late_payment(deps, order_no, payment)
+        return await _late_payment(client, task_queue, order_no, payment)
     return Ack(status="accepted")
 
 
-async def _late_payment(deps: AppDeps, order_no: str, payment: PaymentReceived) -> Ack:
+async def _late_payment(
+    client: Client, task_queue: str, order_no: str, payment: PaymentReceived
+) -> Ack:
     """Start the late payment's refund, once per transaction whatever the callback's copies."""
     # A copy of a callback whose refund has already run: nothing more to start.
     with suppress(WorkflowAlreadyStartedError):
-        await deps.require_temporal().start_workflow(
+        await client.start_workflow(
             LatePaymentRefundWorkflow.run,
             LatePaymentInput(order_no=order_no, payment=payment),
             id=late_payment_id(payment.transaction_id),
-            task_queue=deps.task_queue,
+            task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
