@@ -23,6 +23,7 @@ from models.contracts.shipment import (
 )
 from models.db import Carrier, TrackingAllocation, TrackingRange, Warehouse
 from services import notifications, shipments
+from services.timeline import statements_commit_alone
 
 
 class ShipmentActivities:
@@ -39,6 +40,8 @@ class ShipmentActivities:
     @activity.defn
     async def record_shipment_step(self, step: ShipmentStep) -> None:
         async with self._sessions() as session:
+            if shipments.one_statement(step):
+                await statements_commit_alone(session)
             await shipments.record_step(session, step)
             await session.commit()
 
