@@ -122,9 +122,11 @@ async def record_order(session: AsyncSession, request: RecordOrderRequest) -> No
         session.add(_package_row(request.order_no, plan))
         await session.flush()
         session.add_all(_package_lines(plan))
-    customer = await customers.record_id(
-        session, request.placed.api_key_id, request.placed.customer_id
-    )
+    customer = None
+    if request.quote.coupon_id is not None or request.quote.points_used:  # else not needed
+        customer = await customers.record_id(
+            session, request.placed.api_key_id, request.placed.customer_id
+        )
     if request.quote.coupon_id is not None:
         # An issued coupon: one of the customer's unused ones is this order's now, or the
         # order is refused (used meanwhile by another order).
