@@ -268,6 +268,21 @@ class Due:
     order_no: str | None
 
 
+async def any_due(session: AsyncSession, now: datetime) -> bool:
+    """Whether a pending delivery's time has come: the idle sender's one cheap look (no lock,
+    no transaction needed) before `claim_due`."""
+    return bool(
+        await session.scalar(
+            select(
+                exists().where(
+                    NotificationDelivery.status == "pending",
+                    NotificationDelivery.next_attempt_at <= now,
+                )
+            )
+        )
+    )
+
+
 async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[Due]:
     """Pending deliveries whose time has come, locked for this transaction (SKIP LOCKED: two
     senders never take the same one). The caller sends, records, and commits."""
