@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
 from activities.orders import business_error
@@ -49,6 +50,7 @@ class InventoryActivities:
                     rows = await reservations.reserve(
                         session, request.order_no, request.region_code, demand
                     )
+                plans = await _plans(session, rows)  # in this transaction: no second one
                 await session.commit()
         except OutOfStockError as exc:
             raise business_error(
@@ -57,7 +59,7 @@ class InventoryActivities:
                 sku_ids=exc.sku_ids,
                 shortages={str(k): v for k, v in exc.shortages.items()},
             ) from exc
-        return Reservation(packages=await self._plans(rows))
+        return Reservation(packages=plans)
 
     @activity.defn
     async def reserve_package(self, request: ReservePackageRequest) -> PackagePlan:
@@ -71,10 +73,11 @@ class InventoryActivities:
                     request.warehouse_id,
                     _demand(request.lines),
                 )
+                plans = await _plans(session, rows)
                 await session.commit()
         except OutOfStockError as exc:
             raise business_error("OutOfStockError", str(exc), sku_ids=exc.sku_ids) from exc
-        return (await self._plans(rows))[0]
+        return plans[0]
 
     @activity.defn
     async def release_stock(self, request: ReleaseRequest) -> int:
@@ -108,25 +111,25 @@ class InventoryActivities:
             await session.commit()
         return answer
 
-    async def _plans(self, rows: Sequence[ReservationRow]) -> list[PackagePlan]:
-        async with self._sessions() as session:
-            result = await session.execute(
-                select(Sku.id, Sku.weight_g).where(Sku.id.in_({r.sku_id for r in rows}))
-            )
-            weights = {sku_id: weight for sku_id, weight in result}
-        warehouse: dict[str, int] = {}
-        lines: dict[str, list[PackageLine]] = defaultdict(list)
-        for row in rows:
-            warehouse[row.package_no] = row.warehouse_id
-            lines[row.package_no].append(
-                PackageLine(line_no=row.line_no, sku_id=row.sku_id, quantity=row.quantity)
-            )
-        return [
-            PackagePlan(
-                package_no=no,
-                warehouse_id=warehouse[no],
-                lines=lines[no],
-                weight_g=sum(weights[li.sku_id] * li.quantity for li in lines[no]),
-            )
-            for no in sorted(lines)
-        ]
+
+async def _plans(session: AsyncSession, rows: Sequence[ReservationRow]) -> list[PackagePlan]:
+    result = await session.execute(
+        select(Sku.id, Sku.weight_g).where(Sku.id.in_({r.sku_id for r in rows}))
+    )
+    weights = {sku_id: weight for sku_id, weight in result}
+    warehouse: dict[str, int] = {}
+    lines: dict[str, list[PackageLine]] = defaultdict(list)
+    for row in rows:
+        warehouse[row.package_no] = row.warehouse_id
+        lines[row.package_no].append(
+            PackageLine(line_no=row.line_no, sku_id=row.sku_id, quantity=row.quantity)
+        )
+    return [
+        PackagePlan(
+            package_no=no,
+            warehouse_id=warehouse[no],
+            lines=lines[no],
+            weight_g=sum(weights[li.sku_id] * li.quantity for li in lines[no]),
+        )
+        for no in sorted(lines)
+    ]

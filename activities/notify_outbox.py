@@ -33,7 +33,8 @@ from models.domain.notifications import (
     render,
     wecom_body,
 )
-from services.notifications import Due, claim_due, record_attempt
+from services.notifications import Due, any_due, claim_due, record_attempt
+from services.timeline import statements_commit_alone
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +150,10 @@ class OutboxSender:
     async def run_once(self) -> tuple[int, int]:
         """One batch: (attempted, sent)."""
         policy = self._policy
+        async with self._sessions() as session:  # idle, the common case: one round trip
+            await statements_commit_alone(session)
+            if not await any_due(session, self._clock()):
+                return 0, 0
         async with self._sessions() as session:
             due = await claim_due(session, self._clock(), policy.batch)
             if not due:

@@ -26,6 +26,7 @@ from models.domain.pricing import price_order
 from models.domain.promotions import CouponNotApplicableError
 from services import orders
 from services.pricing_inputs import UnknownCouponError, UnknownSkusError
+from services.timeline import statements_commit_alone
 
 
 def business_error(kind: str, message: str, **details: object) -> ApplicationError:
@@ -46,6 +47,9 @@ class OrderActivities:
         non-retryable errors naming what is wrong."""
         try:
             async with self._sessions() as session:
+                # Reads only, each statement its own snapshot as in a READ COMMITTED
+                # transaction: without one, no BEGIN and ROLLBACK round trips.
+                await statements_commit_alone(session)
                 priced = price_order(await orders.pricing_request(session, request))
         except (UnknownSkusError, PricingUnknownSkuError) as exc:
             raise business_error("InvalidOrderError", str(exc), sku_ids=exc.sku_ids) from exc
@@ -91,6 +95,8 @@ class OrderActivities:
     async def record_status(self, change: StatusChange) -> None:
         """Move the order's projected status and add the step to its timeline."""
         async with self._sessions() as session:
+            if orders.status_one_statement(change):
+                await statements_commit_alone(session)
             await orders.record_status(session, change)
             await session.commit()
 

@@ -23,6 +23,7 @@ from models.contracts.shipment import (
 )
 from models.db import Carrier, TrackingAllocation, TrackingRange, Warehouse
 from services import notifications, shipments
+from services.timeline import statements_commit_alone
 
 
 class ShipmentActivities:
@@ -39,20 +40,24 @@ class ShipmentActivities:
     @activity.defn
     async def record_shipment_step(self, step: ShipmentStep) -> None:
         async with self._sessions() as session:
+            if shipments.one_statement(step):
+                await statements_commit_alone(session)
             await shipments.record_step(session, step)
             await session.commit()
 
     @activity.defn
     async def allocate_tracking_number(self, request: WaybillRequest) -> str | None:
         """For carriers with a pre-purchased range: one number per package, exactly once."""
-        async with self._sessions() as session:
+        async with self._sessions() as session:  # the look: no transaction to begin
+            await statements_commit_alone(session)
             carrier = await session.scalar(
                 select(Carrier).where(Carrier.code == request.carrier_code)
             )
-            if carrier is None:
-                raise business_error("UnknownCarrierError", f"no carrier {request.carrier_code}")
-            if carrier.tracking_mode != "prepurchased_range":
-                return None
+        if carrier is None:
+            raise business_error("UnknownCarrierError", f"no carrier {request.carrier_code}")
+        if carrier.tracking_mode != "prepurchased_range":
+            return None
+        async with self._sessions() as session:
             number = await _allocate(session, carrier.id, request.package_no)
             await session.commit()
             return number
@@ -61,7 +66,8 @@ class ShipmentActivities:
     async def create_waybill(self, request: WaybillRequest) -> Waybill:
         """The carrier answers the same waybill for the same package key, so a retry after a
         timeout cannot create a second one."""
-        async with self._sessions() as session:
+        async with self._sessions() as session:  # reads only: no transaction to begin
+            await statements_commit_alone(session)
             warehouse = await session.get(Warehouse, request.warehouse_id)
             tracking = await session.get(TrackingAllocation, request.package_no)
         assert warehouse is not None

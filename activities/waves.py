@@ -19,6 +19,7 @@ from models.contracts.waves import (
     WaveProgress,
 )
 from services import wave_building, wave_planning, wave_progress
+from services.timeline import statements_commit_alone
 
 
 class WaveActivities:
@@ -33,6 +34,7 @@ class WaveActivities:
         """The package waits for a wave, promised to ship by its release + `ship_within`."""
         ship_by = request.released_at + self._ship_within
         async with self._sessions() as session:
+            await statements_commit_alone(session)  # one statement
             await wave_planning.register_outbound(session, request, ship_by=ship_by)
             await session.commit()
 
@@ -79,5 +81,6 @@ class WaveActivities:
     @activity.defn
     async def finish_wave(self, request: Finish) -> None:
         async with self._sessions() as session:
+            await statements_commit_alone(session)  # one statement
             await wave_progress.finish(session, request.wave_no, request.at)
             await session.commit()

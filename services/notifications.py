@@ -177,6 +177,14 @@ async def resolve(
 ) -> int:
     """The kind's (or kinds') open notifications of `ref` are done (the process moved on).
     Returns how many. `steps`: only those steps (else all)."""
+    result = await session.execute(resolving(kind, ref, at, steps=steps))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def resolving(
+    kind: str | Sequence[str], ref: str, at: datetime | None = None, *, steps: Iterable[str] = ()
+) -> Any:
+    """`resolve`'s UPDATE, to run as a CTE of a step's one statement."""
     kinds = [kind] if isinstance(kind, str) else list(kind)
     query = update(Notification).where(
         Notification.kind.in_(kinds) if len(kinds) > 1 else Notification.kind == kinds[0],
@@ -186,8 +194,7 @@ async def resolve(
     wanted = list(steps)
     if wanted:
         query = query.where(Notification.step.in_(wanted))
-    result = await session.execute(query.values(done_at=at or func.now()))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return query.values(done_at=at or func.now())
 
 
 async def resolve_except(session: AsyncSession, kind: str, refs_still: set[str], scope: Any) -> int:
@@ -259,6 +266,21 @@ class Due:
     detail: str
     amount_fen: int | None
     order_no: str | None
+
+
+async def any_due(session: AsyncSession, now: datetime) -> bool:
+    """Whether a pending delivery's time has come: the idle sender's one cheap look (no lock,
+    no transaction needed) before `claim_due`."""
+    return bool(
+        await session.scalar(
+            select(
+                exists().where(
+                    NotificationDelivery.status == "pending",
+                    NotificationDelivery.next_attempt_at <= now,
+                )
+            )
+        )
+    )
 
 
 async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[Due]:

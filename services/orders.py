@@ -5,6 +5,8 @@ package number and by each step's key."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,7 +40,7 @@ from services.pricing_inputs import (
     live_promotions,
     sku_facts,
 )
-from services.timeline import add_event, owe_refund
+from services.timeline import add_event, owe_refund, status_step
 
 
 async def pricing_request(session: AsyncSession, request: QuoteRequest) -> PricingRequest:
@@ -120,9 +122,11 @@ async def record_order(session: AsyncSession, request: RecordOrderRequest) -> No
         session.add(_package_row(request.order_no, plan))
         await session.flush()
         session.add_all(_package_lines(plan))
-    customer = await customers.record_id(
-        session, request.placed.api_key_id, request.placed.customer_id
-    )
+    customer = None
+    if request.quote.coupon_id is not None or request.quote.points_used:  # else not needed
+        customer = await customers.record_id(
+            session, request.placed.api_key_id, request.placed.customer_id
+        )
     if request.quote.coupon_id is not None:
         # An issued coupon: one of the customer's unused ones is this order's now, or the
         # order is refused (used meanwhile by another order).
@@ -163,20 +167,24 @@ async def record_order(session: AsyncSession, request: RecordOrderRequest) -> No
         )
 
 
+def status_one_statement(change: StatusChange) -> bool:
+    """Whether the step is written by one statement (most are: not those raising a notice,
+    owing a refund, or reading the timeline for a cancel's kind): it may then commit on its own
+    (`timeline.statements_commit_alone`)."""
+    return not change.refunds and change.step not in ("risk_review_escalated", "cancelled")
+
+
 async def record_status(session: AsyncSession, change: StatusChange) -> None:
-    """Move the order's projected status and add the step to its timeline."""
-    order = Order.order_no == change.order_no
-    await session.execute(
-        update(Order)
-        .where(order, Order.status_seq < change.seq)
-        .values(status=change.status, status_seq=change.seq)
-    )
+    """Move the order's projected status and add the step to its timeline: the order's row,
+    the step and the notifications it settles in one statement (one round trip), after what
+    the step also raises or owes."""
     values: dict[str, object] = {}
+    writes: list[Any] = []
     if change.escalated:
         values["escalated"] = True
     if change.step in ("risk_approved", "risk_rejected"):
         values["under_review"] = False
-        await notifications.resolve(session, "risk_review", change.order_no, change.at)
+        writes.append(_review_done(change))
     elif change.step == "risk_review_escalated":
         await notifications.raise_notice(
             session,
@@ -185,7 +193,7 @@ async def record_status(session: AsyncSession, change: StatusChange) -> None:
             ),
         )
     elif change.step in ("cancelled", "closed"):  # nothing left to review
-        await notifications.resolve(session, "risk_review", change.order_no, change.at)
+        writes.append(_review_done(change))
     if change.step == "cancelled":
         reason = str(change.detail.get("reason") or "")
         if reason:
@@ -193,10 +201,10 @@ async def record_status(session: AsyncSession, change: StatusChange) -> None:
         values["cancel_kind"] = cancel_kind(
             reason, change.actor.kind, units_short=await _units_short(session, change.order_no)
         )
-    if values:
-        await session.execute(update(Order).where(order).values(**values))
     for refund in change.refunds:
         await owe_refund(session, change.order_no, refund)
+    order = Order.order_no == change.order_no
+    writes.insert(0, status_step(Order, order, status=change.status, seq=change.seq, **values))
     await add_event(
         session,
         order_no=change.order_no,
@@ -206,7 +214,12 @@ async def record_status(session: AsyncSession, change: StatusChange) -> None:
         seq=change.seq,
         detail=dict(change.detail),
         at=change.at,
+        with_writes=writes,
     )
+
+
+def _review_done(change: StatusChange) -> Any:
+    return notifications.resolving("risk_review", change.order_no, change.at).cte("review_done")
 
 
 async def _units_short(session: AsyncSession, order_no: str) -> bool:

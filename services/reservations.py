@@ -41,36 +41,29 @@ def province(region_code: str) -> str:
 async def candidates(
     session: AsyncSession, sku_ids: list[int], region_code: str
 ) -> list[WarehouseCandidate]:
-    """Lock the stock rows of these SKUs (fixed order) and read sellable per warehouse."""
+    """Lock the stock rows of these SKUs in active warehouses (fixed order) and read sellable
+    per warehouse, with each warehouse's priority for the destination: one statement."""
+    priority = WarehouseRegionPriority
     rows = (
         await session.execute(
-            select(Stock, sellable_units())
+            select(Stock.warehouse_id, Stock.sku_id, sellable_units(), priority.priority)
+            .join(Warehouse, (Warehouse.id == Stock.warehouse_id) & Warehouse.active)
+            .outerjoin(
+                priority,
+                (priority.warehouse_id == Stock.warehouse_id)
+                & (priority.region_code == province(region_code)),
+            )
             .where(Stock.sku_id.in_(sku_ids))
             .order_by(Stock.sku_id, Stock.warehouse_id)
             .with_for_update(of=Stock)
         )
     ).all()
-    active = set(await session.scalars(select(Warehouse.id).where(Warehouse.active)))
-    priorities: dict[int, int] = dict(
-        (
-            await session.execute(
-                select(
-                    WarehouseRegionPriority.warehouse_id, WarehouseRegionPriority.priority
-                ).where(WarehouseRegionPriority.region_code == province(region_code))
-            )
-        ).all()
-    )
     by_warehouse: dict[int, WarehouseCandidate] = {}
-    for row, sellable in rows:
-        if row.warehouse_id not in active:
-            continue
+    for warehouse_id, sku_id, sellable, rank in rows:
         candidate = by_warehouse.setdefault(
-            row.warehouse_id,
-            WarehouseCandidate(
-                warehouse_id=row.warehouse_id, priority=priorities.get(row.warehouse_id)
-            ),
+            warehouse_id, WarehouseCandidate(warehouse_id=warehouse_id, priority=rank)
         )
-        candidate.sellable[row.sku_id] = max(0, int(sellable))
+        candidate.sellable[sku_id] = max(0, int(sellable))
     return list(by_warehouse.values())
 
 

@@ -3,7 +3,6 @@ what they miss, cancelled packages, escalation and the end of the wave."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -98,25 +97,26 @@ async def _picked(session: AsyncSession, package_no: str, wave_no: str) -> Packa
     if is_transfer(package_no):  # a transfer between warehouses, picked like a package
         lines = TransferLine
     number = PackageLine.package_no if lines is PackageLine else TransferLine.transfer_no
+    got = (  # units picked per line, read with the lines: one round trip
+        select(func.coalesce(func.sum(PickAllocation.picked), 0))
+        .where(
+            PickAllocation.package_no == package_no,
+            PickAllocation.line_no == lines.line_no,
+            PickAllocation.status.in_(("picked", "short", "shipped")),
+        )
+        .scalar_subquery()
+    )
     ordered = await session.execute(
-        select(lines.line_no, lines.sku_id, lines.quantity, Sku.weight_g)
+        select(lines.line_no, lines.sku_id, lines.quantity, Sku.weight_g, got)
         .join(Sku, Sku.id == lines.sku_id)
         .where(number == package_no)
         .order_by(lines.line_no)
     )
-    got: dict[int, int] = defaultdict(int)
-    for line_no, units in await session.execute(
-        select(PickAllocation.line_no, PickAllocation.picked).where(
-            PickAllocation.package_no == package_no,
-            PickAllocation.status.in_(("picked", "short", "shipped")),
-        )
-    ):
-        got[line_no] += units
     picked: list[Line] = []
     missing: list[Line] = []
     weight = 0
-    for line_no, sku_id, quantity, weight_g in ordered:
-        have = min(quantity, got[line_no])
+    for line_no, sku_id, quantity, weight_g, units in ordered:
+        have = min(quantity, int(units))
         if have:
             picked.append(Line(line_no=line_no, sku_id=sku_id, quantity=have))
         if quantity > have:
@@ -222,9 +222,11 @@ async def escalate(session: AsyncSession, wave_no: str, reason: str) -> None:
 
 
 async def finish(session: AsyncSession, wave_no: str, at: datetime) -> None:
-    await session.execute(
+    """The wave is done and its escalation settled: one statement (it may commit alone)."""
+    done = (
         update(Wave)
         .where(Wave.wave_no == wave_no, Wave.status == "picking")
         .values(status="done", finished_at=at)
+        .cte("wave_done")
     )
-    await notifications.resolve(session, "escalated_wave", wave_no, at)
+    await session.execute(notifications.resolving("escalated_wave", wave_no, at).add_cte(done))
