@@ -3,7 +3,8 @@ route sends an update to a process it names by number (`update(deps, ORDER, orde
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -57,14 +58,35 @@ def _already_started(exc: BaseException) -> bool:
 
 def _ended(message: str) -> bool:
     """Temporal's NOT_FOUND for a workflow that has ended ("workflow execution already
-    completed"), was ending as the update came ("workflow update was aborted by closing
-    workflow"), or closed after admitting the update and before running it ("update <id> not
-    found": the update was admitted, so the workflow was there) — not for one that never was."""
+    completed") or was ending as the update came ("workflow update was aborted by closing
+    workflow"), not for one that never was."""
+    return "completed" in message or "closing workflow" in message
+
+
+def update_lost(exc: BaseException) -> bool:
+    """Temporal's NOT_FOUND "update <id> not found": the server admitted the update and lost it
+    before the workflow accepted it (its registry dropped under load, or the workflow closing).
+    It never ran, so it may be sent again; with the same update id it runs at most once."""
     return (
-        "completed" in message
-        or "closing workflow" in message
-        or (message.startswith("update ") and message.endswith(" not found"))
+        isinstance(exc, RPCError)
+        and exc.status == RPCStatusCode.NOT_FOUND
+        and exc.message.startswith("update ")
+        and exc.message.endswith(" not found")
     )
+
+
+async def resent_if_lost(send: Callable[[], Awaitable[T]], *, attempts: int = 3) -> T:
+    """`send()` (an update, or an Update-with-Start, with a fixed update id), sent again when
+    the server lost it before the workflow took it (`update_lost`): the person's request is
+    answered instead of failing on the server's loss. A workflow that closed meanwhile answers
+    the resend as closed."""
+    for _ in range(attempts - 1):
+        try:
+            return await send()
+        except RPCError as exc:
+            if not update_lost(exc):
+                raise
+    return await send()
 
 
 async def answer(call: Awaitable[T], *, kind: str, ident: str) -> T:
@@ -91,23 +113,31 @@ async def answer(call: Awaitable[T], *, kind: str, ident: str) -> T:
     except WorkflowAlreadyStartedError as exc:  # e.g. a number reused after a database restore
         raise Problem(409, f"{kind} {ident} already has a running process") from exc
     except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND and _ended(exc.message):
-            # Temporal answers an update to a finished (or finishing) workflow with NOT_FOUND.
-            raise Problem(409, f"{kind} {ident} is closed", type_="/problems/closed") from exc
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise Problem(
-                404, f"{kind} {ident} does not exist", type_="/problems/not-found"
-            ) from exc
-        if exc.status == RPCStatusCode.FAILED_PRECONDITION:  # the workflow has ended
-            raise Problem(409, f"{kind} {ident} is closed", type_="/problems/closed") from exc
-        if exc.status in (
-            RPCStatusCode.DEADLINE_EXCEEDED,
-            RPCStatusCode.UNAVAILABLE,
-            RPCStatusCode.CANCELLED,
-        ):
-            # No worker answered in time: nothing is lost, the same request can be retried.
-            raise _busy(kind, ident) from exc
-        raise
+        problem = _rpc_problem(exc, kind, ident)
+        if problem is None:
+            raise
+        raise problem from exc
+
+
+def _rpc_problem(exc: RPCError, kind: str, ident: str) -> Problem | None:
+    """Temporal's refusal of a call as the person's answer (None: a failure of ours)."""
+    if update_lost(exc):  # lost on every resend: nothing ran, the same request may retry
+        return _busy(kind, ident)
+    if exc.status == RPCStatusCode.NOT_FOUND and _ended(exc.message):
+        # Temporal answers an update to a finished (or finishing) workflow with NOT_FOUND.
+        return Problem(409, f"{kind} {ident} is closed", type_="/problems/closed")
+    if exc.status == RPCStatusCode.NOT_FOUND:
+        return Problem(404, f"{kind} {ident} does not exist", type_="/problems/not-found")
+    if exc.status == RPCStatusCode.FAILED_PRECONDITION:  # the workflow has ended
+        return Problem(409, f"{kind} {ident} is closed", type_="/problems/closed")
+    if exc.status in (
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.CANCELLED,
+    ):
+        # No worker answered in time: nothing is lost, the same request can be retried.
+        return _busy(kind, ident)
+    return None
 
 
 def _busy(kind: str, ident: str) -> Problem:
@@ -150,5 +180,9 @@ async def update(
     """Send `arg` to the process's update `method` and wait for its answer (a resend with the
     same `update_id` gets the first answer); refusals become problem+json (`answer`)."""
     handle = deps.require_temporal().get_workflow_handle(process.workflow_id(ident))
-    call = handle.execute_update(method, arg, id=update_id, rpc_timeout=UPDATE_RPC_TIMEOUT)
-    return await answer(call, kind=process.kind, ident=ident)
+    update_id = update_id or str(uuid.uuid4())  # one id for every resend: it runs at most once
+
+    def send() -> Awaitable[T]:
+        return handle.execute_update(method, arg, id=update_id, rpc_timeout=UPDATE_RPC_TIMEOUT)
+
+    return await answer(resent_if_lost(send), kind=process.kind, ident=ident)

@@ -10,6 +10,7 @@ order the back office cannot place gives its seat back at once."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
@@ -42,7 +43,7 @@ from api.schemas.group_buys import (
     OfferStop,
 )
 from api.schemas.types import IdParam, NoParam
-from api.workflow_calls import UPDATE_RPC_TIMEOUT, Process, answer, update
+from api.workflow_calls import UPDATE_RPC_TIMEOUT, Process, answer, resent_if_lost, update
 from models.contracts import messages
 from models.contracts.group_buy import CloseGroup, GroupInput, GroupLink, JoinRequest, MemberLeft
 from models.contracts.order import OrderInput, PlaceOrderRequest, ShippingAddress
@@ -292,33 +293,34 @@ async def open_group(body: GroupOpen, deps: Deps, w: Buyer) -> JoinedPublic:
     # The group is named after its first member's order: a resend (same key) opens no other.
     group_no = joined or group_number(order_no)
     await w.session.commit()  # never hold a connection while waiting for a workflow
-    start = WithStartWorkflowOperation(
-        GroupBuyWorkflow.run,
-        GroupInput(
-            group_no=group_no,
-            offer_id=offer.id,
-            sku_id=offer.sku_id,
-            price_fen=offer.group_price_fen,
-            size=offer.group_size,
-            time_limit=offer.time_limit_minutes * 60.0,
-            opened_by=body.customer_id,
-        ),
-        id=GROUP.workflow_id(group_no),
-        task_queue=deps.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    group = GroupInput(
+        group_no=group_no,
+        offer_id=offer.id,
+        sku_id=offer.sku_id,
+        price_fen=offer.group_price_fen,
+        size=offer.group_size,
+        time_limit=offer.time_limit_minutes * 60.0,
+        opened_by=body.customer_id,
     )
-    await answer(
-        deps.require_temporal().execute_update_with_start_workflow(
+
+    def send() -> Awaitable[object]:
+        start = WithStartWorkflowOperation(  # an operation is used once: a resend makes its own
+            GroupBuyWorkflow.run,
+            group,
+            id=GROUP.workflow_id(group_no),
+            task_queue=deps.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+        return deps.require_temporal().execute_update_with_start_workflow(
             GroupBuyWorkflow.join,
             member.join(body.customer_id),
             start_workflow_operation=start,
             id=f"join-{order_no}",
             rpc_timeout=UPDATE_RPC_TIMEOUT,
-        ),
-        kind="group",
-        ident=group_no,
-    )
+        )
+
+    await answer(resent_if_lost(send), kind="group", ident=group_no)
     return await _place_member(deps, w, offer, group_no, order_no, body, "group_buy.open")
 
 
@@ -373,26 +375,26 @@ async def _place_member(
         address=ShippingAddress(**body.address.model_dump()),
         group=GroupLink(group_no=group_no, sku_id=offer.sku_id, price_fen=offer.group_price_fen),
     )
-    start = WithStartWorkflowOperation(
-        OrderWorkflow.run,
-        OrderInput(order_no=order_no, timings=deps.order_timings, policy=deps.order_policy),
-        id=f"order-{order_no}",
-        task_queue=deps.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-    )
     client = deps.require_temporal()
-    try:
-        await answer(
-            client.execute_update_with_start_workflow(
-                OrderWorkflow.place,
-                request,
-                start_workflow_operation=start,
-                id=f"place-{order_no}",
-                rpc_timeout=UPDATE_RPC_TIMEOUT,
-            ),
-            kind="order",
-            ident=order_no,
+
+    def send() -> Awaitable[object]:
+        start = WithStartWorkflowOperation(  # an operation is used once: a resend makes its own
+            OrderWorkflow.run,
+            OrderInput(order_no=order_no, timings=deps.order_timings, policy=deps.order_policy),
+            id=f"order-{order_no}",
+            task_queue=deps.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
+        return client.execute_update_with_start_workflow(
+            OrderWorkflow.place,
+            request,
+            start_workflow_operation=start,
+            id=f"place-{order_no}",
+            rpc_timeout=UPDATE_RPC_TIMEOUT,
+        )
+
+    try:
+        await answer(resent_if_lost(send), kind="order", ident=order_no)
     except Problem as refused:
         if refused.status < 500:
             left = MemberLeft(order_no=order_no, reason="order not placed")

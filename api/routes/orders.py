@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
@@ -45,13 +46,14 @@ from api.schemas.orders import (
 )
 from api.schemas.types import BigIdParam, IdParam, Instant, NoParam, TextParam
 from api.watching import WATCHABLE, watched
-from api.workflow_calls import ORDER, UPDATE_RPC_TIMEOUT, answer, update
+from api.workflow_calls import ORDER, UPDATE_RPC_TIMEOUT, answer, resent_if_lost, update
 from models.contracts.after_sale import RefundRetry
 from models.contracts.order import (
     CancelRequest,
     ConfirmReceipt,
     OrderInput,
     PaymentRequest,
+    PlacedOrder,
     PlaceOrderRequest,
     RiskDecision,
     ShippingAddress,
@@ -226,26 +228,26 @@ async def start_order(deps: AppDeps, w: Writer, body: OrderCreate, order_no: str
         flash_sale_id=body.flash_sale_id,
         presale_id=body.presale_id,
     )
-    start = WithStartWorkflowOperation(
-        OrderWorkflow.run,
-        OrderInput(order_no=order_no, timings=deps.order_timings, policy=deps.order_policy),
-        id=f"order-{order_no}",
-        task_queue=deps.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        # as the workflow's first `show` (OrderState's status and escalation): no upsert
-        search_attributes=at_start(business_no=order_no, status="placing", escalated=False),
-    )
-    await answer(
-        deps.require_temporal().execute_update_with_start_workflow(
+
+    def send() -> Awaitable[PlacedOrder]:
+        start = WithStartWorkflowOperation(  # an operation is used once: a resend makes its own
+            OrderWorkflow.run,
+            OrderInput(order_no=order_no, timings=deps.order_timings, policy=deps.order_policy),
+            id=f"order-{order_no}",
+            task_queue=deps.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            # as the workflow's first `show` (OrderState's status and escalation): no upsert
+            search_attributes=at_start(business_no=order_no, status="placing", escalated=False),
+        )
+        return deps.require_temporal().execute_update_with_start_workflow(
             OrderWorkflow.place,
             request,
             start_workflow_operation=start,
             id=f"place-{order_no}",
             rpc_timeout=UPDATE_RPC_TIMEOUT,
-        ),
-        kind="order",
-        ident=order_no,
-    )
+        )
+
+    await answer(resent_if_lost(send), kind="order", ident=order_no)
 
 
 @router.get("")

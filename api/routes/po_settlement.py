@@ -4,6 +4,8 @@ needs finance's decision) and lists payables by due date. Payment is SettlementW
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Awaitable
 from datetime import date, datetime
 from typing import Annotated
 
@@ -27,7 +29,7 @@ from api.schemas.purchasing import (
     ReturnPublic,
 )
 from api.schemas.types import NoParam, TextParam
-from api.workflow_calls import SETTLEMENT, answer, update
+from api.workflow_calls import SETTLEMENT, answer, resent_if_lost, update
 from models.contracts.purchasing import InvoiceDecision, SettlementInput
 from models.db import (
     MoneyEntry,
@@ -146,20 +148,21 @@ async def book_invoice(
 ) -> InvoicePublic:
     settlement = await _settlement_input(w, po_no, body)
     await w.session.commit()  # never hold a connection while waiting for the workflow
-    start = WithStartWorkflowOperation(
-        SettlementWorkflow.run,
-        settlement,
-        id=f"settle-{po_no}",
-        task_queue=deps.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-    )
-    await answer(
-        deps.require_temporal().execute_update_with_start_workflow(
-            SettlementWorkflow.opened, start_workflow_operation=start
-        ),
-        kind="purchase order",
-        ident=po_no,
-    )
+    opening = str(uuid.uuid4())  # one update id for every resend
+
+    def send() -> Awaitable[object]:
+        start = WithStartWorkflowOperation(  # an operation is used once: a resend makes its own
+            SettlementWorkflow.run,
+            settlement,
+            id=f"settle-{po_no}",
+            task_queue=deps.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        return deps.require_temporal().execute_update_with_start_workflow(
+            SettlementWorkflow.opened, start_workflow_operation=start, id=opening
+        )
+
+    await answer(resent_if_lost(send), kind="purchase order", ident=po_no)
     await w.commit("purchase_order.invoice", "purchase_order", po_no,
                    {"invoice_no": body.invoice_no})  # fmt: skip
     return await invoice_public(w.session, po_no)

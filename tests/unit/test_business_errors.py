@@ -15,7 +15,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.orders import business_error
 from api.errors import Problem
 from api.openapi import install
-from api.workflow_calls import _problem, answer
+from api.workflow_calls import _problem, answer, resent_if_lost
 from models.contracts.errors import BUSINESS_ERRORS, DEFAULT, business_error_of
 from workflows.common import RETRY
 
@@ -195,7 +195,7 @@ def test_the_openapi_document_describes_every_business_refusal() -> None:
     [
         ("workflow execution already completed", 409),  # ended
         ("workflow update was aborted by closing workflow", 409),  # ending as the update came
-        ("update 30181b3d-646f-4f02-9c31-0cd40c0c8111 not found", 409),  # closed once admitted
+        ("update 30181b3d-646f-4f02-9c31-0cd40c0c8111 not found", 503),  # lost: may be resent
         ("workflow not found for ID: aftersale-AS1", 404),  # never was
     ],
 )
@@ -208,3 +208,43 @@ async def test_an_update_to_an_ended_workflow_is_closed_not_missing(
     with pytest.raises(Problem) as caught:
         await answer(refused(), kind="after-sale", ident="AS1")
     assert caught.value.status == status
+
+
+def _lost() -> RPCError:
+    return RPCError("update place-SO1 not found", RPCStatusCode.NOT_FOUND, b"")
+
+
+async def test_an_update_the_server_lost_is_sent_again_and_answered() -> None:
+    sent: list[int] = []
+
+    async def send() -> str:
+        sent.append(1)
+        if len(sent) < 3:
+            raise _lost()
+        return "placed"
+
+    assert await answer(resent_if_lost(send), kind="order", ident="SO1") == "placed"
+    assert len(sent) == 3
+
+
+async def test_an_update_lost_on_every_resend_is_busy_and_other_failures_are_not_resent() -> None:
+    sent: list[str] = []
+
+    async def lost() -> str:
+        sent.append("lost")
+        raise _lost()
+
+    with pytest.raises(Problem) as caught:
+        await answer(resent_if_lost(lost, attempts=2), kind="order", ident="SO1")
+    assert (caught.value.status, caught.value.type) == (503, "/problems/busy")
+    assert caught.value.headers == {"Retry-After": "5"}
+    assert sent == ["lost", "lost"]
+
+    async def gone() -> str:
+        sent.append("gone")
+        raise RPCError("workflow not found for ID: order-SO1", RPCStatusCode.NOT_FOUND, b"")
+
+    with pytest.raises(Problem) as missing:
+        await answer(resent_if_lost(gone), kind="order", ident="SO1")
+    assert missing.value.status == 404
+    assert sent.count("gone") == 1
