@@ -10,7 +10,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from api import audit, config, docs, errors, observability, openapi
+from api import audit, config, docs, errors, flash_lane, observability, openapi
 from api.deps import AppDeps
 from api.routes import (
     admin,
@@ -144,6 +144,8 @@ def create_app(
         app.state.deps = deps
     errors.install(app)
     openapi.install(app)
+    if not tracing.on:  # a traced request shows each statement: the lane's is below the events
+        flash_lane.install(app)  # innermost of ours: inside the audit, the metrics, the span
     audit.install(app)
     observability.install(app)  # outermost of ours: its latency includes the audit's work
     tracing_.add_asgi_middleware(app, tracing)  # the span around it all, named by observability
