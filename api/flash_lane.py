@@ -5,16 +5,17 @@ In a flash sale's rush nearly every request is a refusal (5,000 buyers for 100 u
 500 of them in flight their p99 is set by what one refusal costs the cores. Through the route a
 refusal cost about 2 ms of the API's CPU and 0.7 ms of PostgreSQL's: the key's read, BEGIN, the
 look, COMMIT (four round trips), the router, FastAPI's dependency solving and body handling.
-This pure ASGI middleware, the innermost of ours (the request id, the metrics and the span
-around it are the same as for any request), takes `POST /v1/orders` with an `X-API-Key` and a
-JSON body that is a valid flash sale order (validated by the route's own model), and runs one
-statement (services/flash_sales.py `refuse_as_key`): the key authenticated, its permission
-(the route's own, read from its dependency), the look and, when it refuses, the refusal's audit
-row, as one implicit transaction. A refusal is answered here with the very problem+json the
-route raises (`flash_refused`), the route template on the scope for the metrics and the audit
-row already written. Anything else (no or a wrong key, a key without the permission, an unknown
-customer, a buyer for the gate, a body the route would refuse, a failure) goes to the route
-unchanged, body and all, which answers as it always has.
+This pure ASGI middleware, just inside the request id, the metrics and the span (the same as
+for any request) and outside the audit middleware (its refusal writes its own row), takes
+`POST /v1/orders` with an `X-API-Key` and a JSON body that is a valid flash sale order (the
+route's own model validates it), and runs one statement (services/flash_sales.py
+`refuse_as_key`): the key authenticated, its permission (the route's own, read from its
+dependency), the look and, when it refuses, the refusal's audit row, as one implicit
+transaction. A refusal is answered here with the very problem+json the route raises
+(`flash_refused`), the route template on the scope for the metrics. Anything else (no or a
+wrong key, a key without the permission, an unknown customer, a buyer for the gate, a body the
+route would refuse, a failure) goes to the route unchanged, body and all, which answers as it
+always has.
 
 Off when tracing is on: the statement runs at the driver's level, below SQLAlchemy's events that
 make a span per statement, and a traced request shows every statement it ran."""
@@ -143,7 +144,6 @@ class FlashRefusalLane:
         if found.refusal is None or not found.audited:
             return False
         scope["route"] = self.route  # the metrics' route template, the span's name
-        request.state.audited = True  # the statement wrote the refusal's audit row
         problem = orders.flash_refused(found.refusal, order, line.sku_id)
         await problem_answer(problem)(scope, receive, send)
         return True
@@ -178,5 +178,6 @@ def _replaying(body: bytes, complete: bool, receive: Receive) -> Receive:
 
 
 def install(app: FastAPI) -> None:
-    """Innermost of our middleware: add it before the others."""
+    """Add it after the audit middleware and before the metrics (api/main.py): each one added
+    wraps those added before."""
     app.add_middleware(FlashRefusalLane)
