@@ -13,10 +13,14 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import _floor
@@ -27,6 +31,9 @@ from _http import Http
 from _lean import LeanClient, LeanError, lean_client
 from _stack import SHOP, Stack, ms, ok, percentile, say
 from sqlalchemy import text
+
+from workers.embedded import free_port
+from workers.seed import DEMO_STOREFRONT_KEY
 
 Row = tuple[str, ...]
 FLASH_DEFAULTS = {"buyers": 5000, "units": 100, "in_flight": "50,500", "repeat": 500, "limit": 1}
@@ -131,10 +138,12 @@ class Rush:
         return during, [took for sent, took in self.refused if sent >= placed]
 
 
-async def _rush(http: Http, sale: Any, sku: int, args: Any, in_flight: int) -> Rush:
+async def _rush(
+    base_url: str, sale: Any, sku: int, args: Any, in_flight: int, keys: str = "flash"
+) -> Rush:
     """Distinct customers and `repeat` of them twice, shuffled, all started at once with
     `in_flight` requests at a time (bench/_lean.py: a load generator that costs little of the
-    cores it shares with houtai)."""
+    cores it shares with houtai); each request's storefront key `<keys>-<flash_no>-<i>`."""
     distinct = args.flash_buyers - args.flash_repeat
     customers = [10_000 + i for i in range(distinct)]
     customers += [10_000 + i for i in range(args.flash_repeat)]
@@ -142,7 +151,7 @@ async def _rush(http: Http, sale: Any, sku: int, args: Any, in_flight: int) -> R
     rush = Rush()
 
     async def buyer(client: LeanClient, i: int, customer: int) -> None:
-        body = _body(sale, sku, f"flash-{sale['flash_no']}-{i}", customer)
+        body = _body(sale, sku, f"{keys}-{sale['flash_no']}-{i}", customer)
         try:  # the client holds at most `in_flight` requests at a time, the others wait
             status, problem, took = await client.post("/v1/orders", body, SHOP)
         except (OSError, LeanError, TimeoutError):
@@ -158,7 +167,7 @@ async def _rush(http: Http, sale: Any, sku: int, args: Any, in_flight: int) -> R
         else:
             rush.answers[str(status)] += 1
 
-    async with lean_client(str(http.api.base_url), in_flight) as client:
+    async with lean_client(base_url, in_flight) as client:
         wall, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(buyer(client, i, c) for i, c in enumerate(customers)))
         rush.wall, rush.load_cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -196,9 +205,112 @@ async def flash_sale_rows(stack: Stack, http: Http, args: Any) -> list[Row]:
     the same buyers) per `--flash-in-flight` count, as table rows."""
     rows, baseline_p50, baseline_p99 = await _baseline(stack, http, args)
     used = set(args.pool)
+    sold: Sold | None = None
     for in_flight in in_flight_counts(str(args.flash_in_flight)):
-        rows += await _one_sale(stack, http, args, in_flight, used, baseline_p50, baseline_p99)
+        more, sold = await _one_sale(stack, http, args, in_flight, used, baseline_p50, baseline_p99)
+        rows += more
+    if sold is not None:
+        rows += await floor_rows(stack, args, sold)
     return rows
+
+
+@dataclass
+class Sold:
+    """houtai's figures of one sale's rush, for the floor's rows."""
+
+    sale: Any
+    sku: int
+    in_flight: int
+    label: str
+    p50: float
+    p99: float
+    refusals_per_s: float
+    api_cpu: float  # seconds per buyer
+    postgres_cpu: float
+
+
+async def floor_rows(stack: Stack, args: Any, sold: Sold) -> list[Row]:
+    """The floor (bench/_flash_floor.py: a bare ASGI app on uvicorn running houtai's one
+    refusal statement) rushed by the same buyers, as many in flight, on the same sale, sold
+    out by then: what the machine allows a refusal, next to houtai's figures."""
+    port = free_port()
+    floor = await asyncio.to_thread(_start_floor, port, stack.pg_port)
+    try:
+        await _listening(port, floor, within=60)
+        pg_before, floor_before = cpu_seconds(stack.up_pid), _own_cpu(floor.pid)
+        rush = await _rush(f"http://127.0.0.1:{port}", sold.sale, sold.sku, args,
+                           sold.in_flight, keys="floor")  # fmt: skip
+        floor_cpu = (_own_cpu(floor.pid) - floor_before) / args.flash_buyers
+        pg_cpu = (cpu_seconds(stack.up_pid).get("postgres", 0.0)
+                  - pg_before.get("postgres", 0.0)) / args.flash_buyers  # fmt: skip
+    finally:
+        await asyncio.to_thread(_stop_floor, floor)
+    refused = [took for _, took in rush.refused]
+    say(f"[flash] floor: {rush.wall:.1f} s for {args.flash_buyers} buyers, {sold.in_flight} "
+        f"in flight; answers {dict(rush.answers)}")  # fmt: skip
+    f50, f99 = percentile(refused, 50), percentile(refused, 99)
+    rate = len(refused) / rush.wall if rush.wall else 0.0
+    label = f"{sold.label}: vs the floor (bare ASGI + the one statement)"
+
+    def ratio(ours: float, theirs: float) -> str:
+        return f"{ours / theirs:.2f}×" if theirs else ""
+
+    return [
+        (f"{label}: 409 p50", ms(sold.p50), f"floor {ms(f50)}", ratio(sold.p50, f50), "", ""),
+        (f"{label}: 409 p99", ms(sold.p99), f"floor {ms(f99)}", ratio(sold.p99, f99),
+         "≤ 250 ms", "met" if sold.p99 <= 0.250 else "MISSED"),
+        (f"{label}: refusals per second", f"{sold.refusals_per_s:.0f}/s", f"floor {rate:.0f}/s",
+         ratio(sold.refusals_per_s, rate), "", ""),
+        (f"{label}: CPU per request, API / PostgreSQL",
+         f"{1000 * sold.api_cpu:.2f} ms / {1000 * sold.postgres_cpu:.2f} ms",
+         f"floor {1000 * floor_cpu:.2f} ms / {1000 * pg_cpu:.2f} ms",
+         ratio(sold.api_cpu + sold.postgres_cpu, floor_cpu + pg_cpu), "", ""),
+        (f"{label}: the floor's other answers",
+         str(sum(n for k, n in rush.answers.items() if not k.startswith("409"))), "", "", "= 0",
+         ""),
+    ]  # fmt: skip
+
+
+def _start_floor(port: int, pg_port: int) -> subprocess.Popen[bytes]:
+    dsn = f"postgresql://postgres@127.0.0.1:{pg_port}/houtai"
+    script = Path(__file__).with_name("_flash_floor.py")
+    return subprocess.Popen(
+        [sys.executable, str(script), str(port), dsn, DEMO_STOREFRONT_KEY],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _stop_floor(floor: subprocess.Popen[bytes]) -> None:
+    floor.send_signal(signal.SIGINT)  # its own pid: uvicorn stops and closes its pool
+    try:
+        floor.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        floor.kill()
+        floor.wait()
+
+
+async def _listening(port: int, process: subprocess.Popen[bytes], within: float) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError as exc:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the floor did not listen on {port} (exit {process.poll()})"
+                ) from exc
+            await asyncio.sleep(0.2)
+        else:
+            writer.close()
+            return
+
+
+def _own_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of one process."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _one_sale(
@@ -209,7 +321,7 @@ async def _one_sale(
     used: set[int],
     baseline_p50: float,
     baseline_p99: float,
-) -> list[Row]:
+) -> tuple[list[Row], Sold]:
     sku, warehouse, price = await _flash_sku(stack, used, args.flash_units)
     used.add(sku)
     before_reserved = await _checks_stock(stack, sku, warehouse)
@@ -219,7 +331,7 @@ async def _one_sale(
     # The buyers are customers the storefront knows (an unknown one is refused with 422).
     await _stack.known_customers(stack.sessions, 10_000, args.flash_buyers - args.flash_repeat)
     cpu_before = cpu_seconds(stack.up_pid)
-    rush = await _rush(http, sale, sku, args, in_flight)
+    rush = await _rush(str(http.api.base_url), sale, sku, args, in_flight)
     answers, wall = rush.answers, rush.wall
     refused, accepted = [t for _, t in rush.refused], [t for _, t in rush.accepted]
     during, after = rush.refusal_split()
@@ -239,6 +351,9 @@ async def _one_sale(
     exact = answers["201"] == found["orders"] == found["claims"] == units
     over_refused = again.get("409 over_limit", 0) == winners and found["over_limit"] == 0
     others = sum(n for k, n in answers.items() if k != "201" and not k.startswith("409"))
+    sold = Sold(sale, sku, in_flight, label, p50, p99, len(refused) / wall if wall else 0.0,
+                cpu.get("api", 0.0) / args.flash_buyers,
+                cpu.get("postgres", 0.0) / args.flash_buyers)  # fmt: skip
     return [
         (f"{label}: orders accepted / existing", f"{answers['201']} / {found['orders']}",
          f"{units} units", "", f"= {units}", "met" if exact else "MISSED"),
@@ -268,7 +383,7 @@ async def _one_sale(
          f"{1000 * rush.load_cpu / args.flash_buyers:.2f} ms", "", "", "", ""),
         (f"{label}: other answers", str(others), str(dict(answers)) if others else "", "",
          "= 0", ""),
-    ]  # fmt: skip
+    ], sold  # fmt: skip
 
 
 def percentile_of(rows: list[Row], which: str) -> float:
