@@ -124,6 +124,7 @@ def create_app(
         built = await deps_from_settings(settings or Settings(), tracing)
         app.state.deps = built
         collector.settle()  # what start-up built lives as long as the process: not collected
+        collector.collect_young_every()  # requests in flight are not promoted again and again
         try:
             yield
         finally:
