@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -210,7 +211,7 @@ async def flash_sale_rows(stack: Stack, http: Http, args: Any) -> list[Row]:
         more, sold = await _one_sale(stack, http, args, in_flight, used, baseline_p50, baseline_p99)
         rows += more
     if sold is not None:
-        rows += await floor_rows(stack, args, sold)
+        rows += await floor_rows(stack, http, args, sold)
     return rows
 
 
@@ -222,53 +223,80 @@ class Sold:
     sku: int
     in_flight: int
     label: str
-    p50: float
-    p99: float
-    refusals_per_s: float
-    api_cpu: float  # seconds per buyer
-    postgres_cpu: float
 
 
-async def floor_rows(stack: Stack, args: Any, sold: Sold) -> list[Row]:
-    """The floor (bench/_flash_floor.py: a bare ASGI app on uvicorn running houtai's one
-    refusal statement) rushed by the same buyers, as many in flight, on the same sale, sold
-    out by then: what the machine allows a refusal, next to houtai's figures."""
+async def floor_rows(stack: Stack, http: Http, args: Any, sold: Sold) -> list[Row]:
+    """The same buyers, as many in flight, on the same sale, sold out by then (every answer a
+    refusal): first houtai, then the floor (bench/_flash_floor.py: a bare ASGI app on uvicorn
+    running houtai's one refusal statement): what the machine allows a refusal, next to what
+    houtai's refusal costs."""
+    ours = await _measured(stack, str(http.api.base_url), sold, args, "again",
+                           lambda: cpu_seconds(stack.up_pid).get("api", 0.0))  # fmt: skip
     port = free_port()
     floor = await asyncio.to_thread(_start_floor, port, stack.pg_port)
     try:
         await _listening(port, floor, within=60)
-        pg_before, floor_before = cpu_seconds(stack.up_pid), _own_cpu(floor.pid)
-        rush = await _rush(f"http://127.0.0.1:{port}", sold.sale, sold.sku, args,
-                           sold.in_flight, keys="floor")  # fmt: skip
-        floor_cpu = (_own_cpu(floor.pid) - floor_before) / args.flash_buyers
-        pg_cpu = (cpu_seconds(stack.up_pid).get("postgres", 0.0)
-                  - pg_before.get("postgres", 0.0)) / args.flash_buyers  # fmt: skip
+        theirs = await _measured(stack, f"http://127.0.0.1:{port}", sold, args, "floor",
+                                 lambda: _own_cpu(floor.pid))  # fmt: skip
     finally:
         await asyncio.to_thread(_stop_floor, floor)
-    refused = [took for _, took in rush.refused]
-    say(f"[flash] floor: {rush.wall:.1f} s for {args.flash_buyers} buyers, {sold.in_flight} "
-        f"in flight; answers {dict(rush.answers)}")  # fmt: skip
-    f50, f99 = percentile(refused, 50), percentile(refused, 99)
-    rate = len(refused) / rush.wall if rush.wall else 0.0
-    label = f"{sold.label}: vs the floor (bare ASGI + the one statement)"
+    label = f"{sold.label}, sold out: houtai vs the floor (bare ASGI + the one statement)"
 
-    def ratio(ours: float, theirs: float) -> str:
-        return f"{ours / theirs:.2f}×" if theirs else ""
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:.2f}×" if b else ""
 
     return [
-        (f"{label}: 409 p50", ms(sold.p50), f"floor {ms(f50)}", ratio(sold.p50, f50), "", ""),
-        (f"{label}: 409 p99", ms(sold.p99), f"floor {ms(f99)}", ratio(sold.p99, f99),
-         "≤ 250 ms", "met" if sold.p99 <= 0.250 else "MISSED"),
-        (f"{label}: refusals per second", f"{sold.refusals_per_s:.0f}/s", f"floor {rate:.0f}/s",
-         ratio(sold.refusals_per_s, rate), "", ""),
-        (f"{label}: CPU per request, API / PostgreSQL",
-         f"{1000 * sold.api_cpu:.2f} ms / {1000 * sold.postgres_cpu:.2f} ms",
-         f"floor {1000 * floor_cpu:.2f} ms / {1000 * pg_cpu:.2f} ms",
-         ratio(sold.api_cpu + sold.postgres_cpu, floor_cpu + pg_cpu), "", ""),
-        (f"{label}: the floor's other answers",
-         str(sum(n for k, n in rush.answers.items() if not k.startswith("409"))), "", "", "= 0",
-         ""),
+        (f"{label}: 409 p50", ms(ours.p50), f"floor {ms(theirs.p50)}",
+         ratio(ours.p50, theirs.p50), "", ""),
+        (f"{label}: 409 p99", ms(ours.p99), f"floor {ms(theirs.p99)}",
+         ratio(ours.p99, theirs.p99), "≤ 250 ms", "met" if ours.p99 <= 0.250 else "MISSED"),
+        (f"{label}: refusals per second", f"{ours.rate:.0f}/s", f"floor {theirs.rate:.0f}/s",
+         ratio(ours.rate, theirs.rate), "", ""),
+        (f"{label}: CPU per refusal, server / PostgreSQL",
+         f"{1000 * ours.server_cpu:.2f} ms / {1000 * ours.postgres_cpu:.2f} ms",
+         f"floor {1000 * theirs.server_cpu:.2f} ms / {1000 * theirs.postgres_cpu:.2f} ms",
+         ratio(ours.server_cpu + ours.postgres_cpu, theirs.server_cpu + theirs.postgres_cpu),
+         "", ""),
+        (f"{label}: answers other than 409", f"{ours.others}", f"floor {theirs.others}", "",
+         "= 0", ""),
     ]  # fmt: skip
+
+
+@dataclass
+class Measured:
+    p50: float
+    p99: float
+    rate: float  # refusals per second
+    server_cpu: float  # seconds per request: the API (or the floor) process
+    postgres_cpu: float
+    others: int  # answers other than 409
+
+
+async def _measured(
+    stack: Stack,
+    base_url: str,
+    sold: Sold,
+    args: Any,
+    keys: str,
+    server_seconds: Callable[[], float],
+) -> Measured:
+    """A rush on the sold-out sale, with the CPU the server process and PostgreSQL spent."""
+    before, server_before = cpu_seconds(stack.up_pid), server_seconds()
+    rush = await _rush(base_url, sold.sale, sold.sku, args, sold.in_flight, keys=keys)
+    server = (server_seconds() - server_before) / args.flash_buyers
+    postgres = (cpu_seconds(stack.up_pid).get("postgres", 0.0)
+                - before.get("postgres", 0.0)) / args.flash_buyers  # fmt: skip
+    say(f"[flash] {keys}: {rush.wall:.1f} s for {args.flash_buyers} buyers, {sold.in_flight} "
+        f"in flight, sold out; answers {dict(rush.answers)}")  # fmt: skip
+    refused = [took for _, took in rush.refused]
+    return Measured(
+        p50=percentile(refused, 50),
+        p99=percentile(refused, 99),
+        rate=len(refused) / rush.wall if rush.wall else 0.0,
+        server_cpu=server,
+        postgres_cpu=postgres,
+        others=sum(n for k, n in rush.answers.items() if not k.startswith("409")),
+    )
 
 
 def _start_floor(port: int, pg_port: int) -> subprocess.Popen[bytes]:
@@ -351,9 +379,7 @@ async def _one_sale(
     exact = answers["201"] == found["orders"] == found["claims"] == units
     over_refused = again.get("409 over_limit", 0) == winners and found["over_limit"] == 0
     others = sum(n for k, n in answers.items() if k != "201" and not k.startswith("409"))
-    sold = Sold(sale, sku, in_flight, label, p50, p99, len(refused) / wall if wall else 0.0,
-                cpu.get("api", 0.0) / args.flash_buyers,
-                cpu.get("postgres", 0.0) / args.flash_buyers)  # fmt: skip
+    sold = Sold(sale, sku, in_flight, label)
     return [
         (f"{label}: orders accepted / existing", f"{answers['201']} / {found['orders']}",
          f"{units} units", "", f"= {units}", "met" if exact else "MISSED"),
