@@ -76,8 +76,14 @@ class Alone:
             driver = pooled.driver_connection
             assert driver is not None
             row: Mapping[str, Any] | None = await driver.fetchrow(self.sql, *args)
-        except (OSError, asyncpg.exceptions.InterfaceError, asyncpg.PostgresConnectionError):
-            await greenlet_spawn(pooled.invalidate)  # it died: the pool opens a new one
+        except BaseException as exc:
+            # The server refused the statement (rolled back with it): the connection is fine.
+            # Anything else (a connection that died, a timeout, a cancellation mid-statement)
+            # leaves it in a state nobody should inherit: closed, the pool opens a new one.
+            if not isinstance(exc, asyncpg.PostgresError) or isinstance(
+                exc, asyncpg.PostgresConnectionError
+            ):
+                await greenlet_spawn(pooled.invalidate)
             raise
         finally:
             await greenlet_spawn(pooled.close)  # back to the pool (nothing to roll back)

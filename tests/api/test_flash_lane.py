@@ -5,16 +5,18 @@ waiting for the disk."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy import select, text
 
 from api.flash_lane import place_order_route, route_permission
-from core.db import make_engine
+from core.db import Alone, make_engine, make_session_factory
 from models.db import ApiKey, AuditEntry
 from models.domain.access import PERMISSIONS
 from services import flash_sales
@@ -241,3 +243,36 @@ async def test_the_one_statement_refusal_commits_by_itself_without_waiting_for_t
         ("api_key", shop_id, shop_name, ["storefront"], "POST /v1/orders", "POST", "/v1/orders",
          "", "", 409, "10.0.0.9", {"flash_sale_id": sale["id"], "reason": "over_limit"}),
     ]  # fmt: skip
+
+
+async def test_a_statement_alone_commits_by_itself_and_a_connection_cut_off_is_not_reused(
+    database_url: str,
+) -> None:
+    """core/db.py `Alone`: no transaction around the statement (another session sees its row at
+    once); a statement the server refuses leaves its connection in the pool; one cut off in the
+    middle (here a timeout) does not hand its connection to the next caller."""
+    engine = make_engine(database_url, connections=1)  # one connection: the same each time
+    backend = Alone(text("SELECT pg_backend_pid() AS pid"))
+    try:
+        first = (await backend.one(engine, {}))["pid"]
+        written = await Alone(
+            text(
+                "INSERT INTO audit_log (actor_type, actor_id, actor_name, roles, action, method,"
+                " path, object_type, object_id, status_code, client_ip, detail) VALUES"
+                " ('system', '', '', '{}', :action, 'POST', '/alone', '', '', 200, '', '{}')"
+                " RETURNING id"
+            )
+        ).one(engine, {"action": "alone"})
+        async with make_session_factory(engine)() as session:
+            seen = await session.scalar(
+                select(AuditEntry.action).where(AuditEntry.id == written["id"])
+            )
+        assert seen == "alone"
+        with pytest.raises(asyncpg.DivisionByZeroError):
+            await Alone(text("SELECT 1 / :zero AS x")).one(engine, {"zero": 0})
+        assert (await backend.one(engine, {}))["pid"] == first  # refused: kept
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(Alone(text("SELECT pg_sleep(5) AS x")).one(engine, {}), 0.3)
+        assert (await backend.one(engine, {}))["pid"] != first  # cut off: a new one
+    finally:
+        await engine.dispose()
