@@ -108,6 +108,19 @@ def problem_response(
     )
 
 
+def problem_answer(problem: Problem) -> JSONResponse:
+    """The problem+json answer to a raised `Problem` (its handler's, and the flash sale's refusal
+    lane's, api/flash_lane.py)."""
+    return problem_response(
+        problem.status,
+        problem.detail,
+        type_=problem.type,
+        errors=problem.errors,
+        headers=problem.headers,
+        extensions=problem.extensions,
+    )
+
+
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
@@ -130,14 +143,7 @@ def _integrity_problem(exc: IntegrityError) -> tuple[int, str, list[dict[str, An
 def install(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, Problem)
-        return problem_response(
-            exc.status,
-            exc.detail,
-            type_=exc.type,
-            errors=exc.errors,
-            headers=exc.headers,
-            extensions=exc.extensions,
-        )
+        return problem_answer(exc)
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)

@@ -10,7 +10,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from api import audit, config, docs, errors, observability, openapi
+from api import audit, config, docs, errors, flash_lane, observability, openapi
 from api.deps import AppDeps
 from api.routes import (
     admin,
@@ -124,6 +124,7 @@ def create_app(
         built = await deps_from_settings(settings or Settings(), tracing)
         app.state.deps = built
         collector.settle()  # what start-up built lives as long as the process: not collected
+        collector.collect_young_every()  # requests in flight are not promoted again and again
         try:
             yield
         finally:
@@ -145,6 +146,8 @@ def create_app(
     errors.install(app)
     openapi.install(app)
     audit.install(app)
+    if not tracing.on:  # a traced request shows each statement: the lane's is below the events
+        flash_lane.install(app)  # inside the metrics and the span; its refusals audit themselves
     observability.install(app)  # outermost of ours: its latency includes the audit's work
     tracing_.add_asgi_middleware(app, tracing)  # the span around it all, named by observability
     # The staff console and the handhelds' pages call this very app's /v1 in process (DESIGN

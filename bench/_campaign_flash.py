@@ -13,10 +13,15 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import signal
+import subprocess
+import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import _floor
@@ -27,6 +32,9 @@ from _http import Http
 from _lean import LeanClient, LeanError, lean_client
 from _stack import SHOP, Stack, ms, ok, percentile, say
 from sqlalchemy import text
+
+from workers.embedded import free_port
+from workers.seed import DEMO_STOREFRONT_KEY
 
 Row = tuple[str, ...]
 FLASH_DEFAULTS = {"buyers": 5000, "units": 100, "in_flight": "50,500", "repeat": 500, "limit": 1}
@@ -131,10 +139,12 @@ class Rush:
         return during, [took for sent, took in self.refused if sent >= placed]
 
 
-async def _rush(http: Http, sale: Any, sku: int, args: Any, in_flight: int) -> Rush:
+async def _rush(
+    base_url: str, sale: Any, sku: int, args: Any, in_flight: int, keys: str = "flash"
+) -> Rush:
     """Distinct customers and `repeat` of them twice, shuffled, all started at once with
     `in_flight` requests at a time (bench/_lean.py: a load generator that costs little of the
-    cores it shares with houtai)."""
+    cores it shares with houtai); each request's storefront key `<keys>-<flash_no>-<i>`."""
     distinct = args.flash_buyers - args.flash_repeat
     customers = [10_000 + i for i in range(distinct)]
     customers += [10_000 + i for i in range(args.flash_repeat)]
@@ -142,7 +152,7 @@ async def _rush(http: Http, sale: Any, sku: int, args: Any, in_flight: int) -> R
     rush = Rush()
 
     async def buyer(client: LeanClient, i: int, customer: int) -> None:
-        body = _body(sale, sku, f"flash-{sale['flash_no']}-{i}", customer)
+        body = _body(sale, sku, f"{keys}-{sale['flash_no']}-{i}", customer)
         try:  # the client holds at most `in_flight` requests at a time, the others wait
             status, problem, took = await client.post("/v1/orders", body, SHOP)
         except (OSError, LeanError, TimeoutError):
@@ -158,7 +168,7 @@ async def _rush(http: Http, sale: Any, sku: int, args: Any, in_flight: int) -> R
         else:
             rush.answers[str(status)] += 1
 
-    async with lean_client(str(http.api.base_url), in_flight) as client:
+    async with lean_client(base_url, in_flight) as client:
         wall, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(buyer(client, i, c) for i, c in enumerate(customers)))
         rush.wall, rush.load_cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -196,9 +206,139 @@ async def flash_sale_rows(stack: Stack, http: Http, args: Any) -> list[Row]:
     the same buyers) per `--flash-in-flight` count, as table rows."""
     rows, baseline_p50, baseline_p99 = await _baseline(stack, http, args)
     used = set(args.pool)
+    sold: Sold | None = None
     for in_flight in in_flight_counts(str(args.flash_in_flight)):
-        rows += await _one_sale(stack, http, args, in_flight, used, baseline_p50, baseline_p99)
+        more, sold = await _one_sale(stack, http, args, in_flight, used, baseline_p50, baseline_p99)
+        rows += more
+    if sold is not None:
+        rows += await floor_rows(stack, http, args, sold)
     return rows
+
+
+@dataclass
+class Sold:
+    """houtai's figures of one sale's rush, for the floor's rows."""
+
+    sale: Any
+    sku: int
+    in_flight: int
+    label: str
+
+
+async def floor_rows(stack: Stack, http: Http, args: Any, sold: Sold) -> list[Row]:
+    """The same buyers, as many in flight, on the same sale, sold out by then (every answer a
+    refusal): first houtai, then the floor (bench/_flash_floor.py: a bare ASGI app on uvicorn
+    running houtai's one refusal statement): what the machine allows a refusal, next to what
+    houtai's refusal costs."""
+    ours = await _measured(stack, str(http.api.base_url), sold, args, "again",
+                           lambda: cpu_seconds(stack.up_pid).get("api", 0.0))  # fmt: skip
+    port = free_port()
+    floor = await asyncio.to_thread(_start_floor, port, stack.pg_port)
+    try:
+        await _listening(port, floor, within=60)
+        theirs = await _measured(stack, f"http://127.0.0.1:{port}", sold, args, "floor",
+                                 lambda: _own_cpu(floor.pid))  # fmt: skip
+    finally:
+        await asyncio.to_thread(_stop_floor, floor)
+    label = f"{sold.label}, sold out: houtai vs the floor (bare ASGI + the one statement)"
+
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:.2f}×" if b else ""
+
+    return [
+        (f"{label}: 409 p50", ms(ours.p50), f"floor {ms(theirs.p50)}",
+         ratio(ours.p50, theirs.p50), "", ""),
+        (f"{label}: 409 p99", ms(ours.p99), f"floor {ms(theirs.p99)}",
+         ratio(ours.p99, theirs.p99), "≤ 250 ms", "met" if ours.p99 <= 0.250 else "MISSED"),
+        (f"{label}: refusals per second", f"{ours.rate:.0f}/s", f"floor {theirs.rate:.0f}/s",
+         ratio(ours.rate, theirs.rate), "", ""),
+        (f"{label}: CPU per refusal, server / PostgreSQL",
+         f"{1000 * ours.server_cpu:.2f} ms / {1000 * ours.postgres_cpu:.2f} ms",
+         f"floor {1000 * theirs.server_cpu:.2f} ms / {1000 * theirs.postgres_cpu:.2f} ms",
+         ratio(ours.server_cpu + ours.postgres_cpu, theirs.server_cpu + theirs.postgres_cpu),
+         "", ""),
+        (f"{label}: answers other than 409", f"{ours.others}", f"floor {theirs.others}", "",
+         "= 0", ""),
+    ]  # fmt: skip
+
+
+@dataclass
+class Measured:
+    p50: float
+    p99: float
+    rate: float  # refusals per second
+    server_cpu: float  # seconds per request: the API (or the floor) process
+    postgres_cpu: float
+    others: int  # answers other than 409
+
+
+async def _measured(
+    stack: Stack,
+    base_url: str,
+    sold: Sold,
+    args: Any,
+    keys: str,
+    server_seconds: Callable[[], float],
+) -> Measured:
+    """A rush on the sold-out sale, with the CPU the server process and PostgreSQL spent."""
+    before, server_before = cpu_seconds(stack.up_pid), server_seconds()
+    rush = await _rush(base_url, sold.sale, sold.sku, args, sold.in_flight, keys=keys)
+    server = (server_seconds() - server_before) / args.flash_buyers
+    postgres = (cpu_seconds(stack.up_pid).get("postgres", 0.0)
+                - before.get("postgres", 0.0)) / args.flash_buyers  # fmt: skip
+    say(f"[flash] {keys}: {rush.wall:.1f} s for {args.flash_buyers} buyers, {sold.in_flight} "
+        f"in flight, sold out; answers {dict(rush.answers)}")  # fmt: skip
+    refused = [took for _, took in rush.refused]
+    return Measured(
+        p50=percentile(refused, 50),
+        p99=percentile(refused, 99),
+        rate=len(refused) / rush.wall if rush.wall else 0.0,
+        server_cpu=server,
+        postgres_cpu=postgres,
+        others=sum(n for k, n in rush.answers.items() if not k.startswith("409")),
+    )
+
+
+def _start_floor(port: int, pg_port: int) -> subprocess.Popen[bytes]:
+    dsn = f"postgresql://postgres@127.0.0.1:{pg_port}/houtai"
+    script = Path(__file__).with_name("_flash_floor.py")
+    return subprocess.Popen(
+        [sys.executable, str(script), str(port), dsn, DEMO_STOREFRONT_KEY],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _stop_floor(floor: subprocess.Popen[bytes]) -> None:
+    floor.send_signal(signal.SIGINT)  # its own pid: uvicorn stops and closes its pool
+    try:
+        floor.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        floor.kill()
+        floor.wait()
+
+
+async def _listening(port: int, process: subprocess.Popen[bytes], within: float) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError as exc:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the floor did not listen on {port} (exit {process.poll()})"
+                ) from exc
+            await asyncio.sleep(0.2)
+        else:
+            writer.close()
+            return
+
+
+def _own_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of one process."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _one_sale(
@@ -209,7 +349,7 @@ async def _one_sale(
     used: set[int],
     baseline_p50: float,
     baseline_p99: float,
-) -> list[Row]:
+) -> tuple[list[Row], Sold]:
     sku, warehouse, price = await _flash_sku(stack, used, args.flash_units)
     used.add(sku)
     before_reserved = await _checks_stock(stack, sku, warehouse)
@@ -219,7 +359,7 @@ async def _one_sale(
     # The buyers are customers the storefront knows (an unknown one is refused with 422).
     await _stack.known_customers(stack.sessions, 10_000, args.flash_buyers - args.flash_repeat)
     cpu_before = cpu_seconds(stack.up_pid)
-    rush = await _rush(http, sale, sku, args, in_flight)
+    rush = await _rush(str(http.api.base_url), sale, sku, args, in_flight)
     answers, wall = rush.answers, rush.wall
     refused, accepted = [t for _, t in rush.refused], [t for _, t in rush.accepted]
     during, after = rush.refusal_split()
@@ -239,6 +379,7 @@ async def _one_sale(
     exact = answers["201"] == found["orders"] == found["claims"] == units
     over_refused = again.get("409 over_limit", 0) == winners and found["over_limit"] == 0
     others = sum(n for k, n in answers.items() if k != "201" and not k.startswith("409"))
+    sold = Sold(sale, sku, in_flight, label)
     return [
         (f"{label}: orders accepted / existing", f"{answers['201']} / {found['orders']}",
          f"{units} units", "", f"= {units}", "met" if exact else "MISSED"),
@@ -268,7 +409,7 @@ async def _one_sale(
          f"{1000 * rush.load_cpu / args.flash_buyers:.2f} ms", "", "", "", ""),
         (f"{label}: other answers", str(others), str(dict(answers)) if others else "", "",
          "= 0", ""),
-    ]  # fmt: skip
+    ], sold  # fmt: skip
 
 
 def percentile_of(rows: list[Row], which: str) -> float:

@@ -15,8 +15,9 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from sqlalchemy import func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from core.db import Alone
 from models.contracts.flash_sale import FlashFigures
 from models.contracts.pricing import DemandLine
 from models.db import FlashBuyer, FlashClaim, FlashSale, Order, Reservation, Stock, StockMovement
@@ -117,22 +118,30 @@ _GATE = text(
 # the next look at once (there is nothing to forget). A storefront key that already has its
 # order goes to the gate, which answers `already`, so a resent request finds its order. The
 # buyer's count is its customer record's (found by the storefront's key in the same read).
-_LOOK = text(
-    """
+def _look_sql(key: str) -> str:
+    """The look's text, the storefront's key given by `key` (a bind parameter, or a subquery
+    of the statement it is part of)."""
+    return f"""
     SELECT
         c.id IS NOT NULL AS known,
         EXISTS (SELECT 1 FROM order_numbers n
-                WHERE n.api_key_id = :key AND n.client_order_key = :client_key) AS keyed,
+                WHERE n.api_key_id = {key} AND n.client_order_key = :client_key) AS keyed,
         s.status = 'open' AND s.sku_id = :sku AS open,
         :q > s.per_customer_limit
             OR COALESCE(b.bought, 0) + :q > s.per_customer_limit AS over_limit,
         s.sold + :q > s.total AS sold_out
     FROM (SELECT 1) one
     LEFT JOIN flash_sales s ON s.id = :sale
-    LEFT JOIN customers c ON c.api_key_id = :key AND c.customer_key = :customer
+    LEFT JOIN customers c ON c.api_key_id = {key} AND c.customer_key = :customer
     LEFT JOIN flash_buyers b ON b.flash_sale_id = s.id AND b.customer_id = c.id
-    """
-)
+    """  # noqa: S608 - `key` is one of this module's constants
+
+
+_LOOK = text(_look_sql(":key"))
+_REFUSAL = """CASE WHEN look.keyed THEN NULL
+                   WHEN look.open IS NOT TRUE THEN 'not_open'
+                   WHEN look.over_limit THEN 'over_limit'
+                   WHEN look.sold_out THEN 'sold_out' END"""
 
 
 # The look and, when it refuses a known customer, the refusal's audit row (DESIGN §9: every
@@ -145,11 +154,7 @@ _LOOK = text(
 _LOOK_AND_AUDIT = text(  # built from the constant above: no input in the text
     f"""
     WITH look AS ({_LOOK.text}), decided AS (
-        SELECT look.*, CASE WHEN look.keyed THEN NULL
-                            WHEN look.open IS NOT TRUE THEN 'not_open'
-                            WHEN look.over_limit THEN 'over_limit'
-                            WHEN look.sold_out THEN 'sold_out' END AS refusal
-        FROM look
+        SELECT look.*, {_REFUSAL} AS refusal FROM look
     ), audit AS (
         INSERT INTO audit_log (actor_type, actor_id, actor_name, roles, action, method, path,
                                object_type, object_id, status_code, client_ip, detail)
@@ -222,6 +227,111 @@ async def look(
     ).one()
     refusal: GateAnswer | None = row.refusal
     return Look(known=bool(row.known), refusal=refusal, audited=bool(row.audited))
+
+
+# The refusal at once (issue 16: buyers refused fast with hundreds of requests in flight): the
+# storefront's key (by its prefix and hash, active), whether its role grants the route's
+# permission, the look and the refusal's audit row, in ONE statement that is its own (implicit)
+# transaction: one round trip, no BEGIN, no COMMIT. It writes the audit row only when it
+# refuses a known customer of an authenticated key that may place orders, with the columns that
+# key's principal gives (api/deps.py `_principal_from_key` and `audit_values`: actor, roles, the
+# device's worker); its commit does not wait for the disk, as above. Whatever else it finds
+# (no such key, a key without the permission, an unknown customer, a buyer for the gate) it
+# writes nothing and the caller goes the whole way: authentication, the look, the gate.
+_REFUSE_AS_KEY = text(  # built from this module's constants: no input in the text
+    f"""
+    WITH caller AS (
+        SELECT k.id, k.name, k.role, u.username AS worker,
+               k.role = ANY(CAST(:granting AS varchar[]))
+                 AND (NOT :needs_worker OR d.id IS NULL OR u.username IS NOT NULL) AS permitted
+        FROM api_keys k
+        LEFT JOIN devices d ON d.api_key_id = k.id
+        LEFT JOIN users u ON u.id = d.worker_user_id
+        WHERE k.prefix = :prefix AND k.key_hash = :key_hash AND k.active
+        LIMIT 1
+    ), look AS ({_look_sql("(SELECT id FROM caller)")}), decided AS (
+        SELECT look.*, {_REFUSAL} AS refusal FROM look
+    ), audit AS (
+        INSERT INTO audit_log (actor_type, actor_id, actor_name, roles, action, method, path,
+                               object_type, object_id, status_code, client_ip, detail)
+        SELECT 'api_key', CAST(c.id AS varchar), c.name, ARRAY[c.role],
+               :a_action, :a_method, :a_path, :a_object_type, :a_object_id, :a_status_code,
+               :a_client_ip,
+               CASE WHEN c.worker IS NULL THEN CAST('{{}}' AS jsonb)
+                    ELSE jsonb_build_object('worker', c.worker) END
+                   || CAST(:a_detail AS jsonb)
+                   || jsonb_build_object('flash_sale_id', :sale, 'reason', d.refusal)
+        FROM decided d, caller c WHERE c.permitted AND d.known AND d.refusal IS NOT NULL
+        RETURNING id
+    )
+    SELECT EXISTS (SELECT 1 FROM caller) AS authenticated,
+           COALESCE((SELECT permitted FROM caller), false) AS permitted,
+           decided.known, decided.refusal, (SELECT count(*) FROM audit) AS audited,
+           CASE WHEN (SELECT count(*) FROM audit) > 0
+                THEN set_config('synchronous_commit', 'off', true) END AS quick_commit
+    FROM decided
+    """  # noqa: S608
+)
+
+
+@dataclass(frozen=True)
+class KeyLook:
+    """What the one-statement refusal found; `audited` only when it refused (and committed)."""
+
+    authenticated: bool  # the key exists, is active and its hash matches
+    permitted: bool  # its role grants the permission asked for
+    known: bool  # the storefront has upserted the customer
+    refusal: GateAnswer | None
+    audited: bool
+    quick_commit: str | None  # "off" when its commit did not wait for the disk
+
+
+REFUSE_AS_KEY = Alone(_REFUSE_AS_KEY)
+
+
+async def refuse_as_key(
+    engine: AsyncEngine,
+    *,
+    prefix: str,
+    key_hash: str,
+    granting: frozenset[str],
+    needs_worker: bool,
+    flash_sale_id: int,
+    client_key: str,
+    customer_id: int,
+    sku_id: int,
+    quantity: int,
+    refusal_audit: dict[str, Any],
+) -> KeyLook:
+    """The look of `look`, for the key whose prefix and SHA-256 hex are given, as one statement
+    on a connection of its own (`core.db.Alone`): authentication, the permission (a role among
+    `granting`; `needs_worker`: a paired device only with a worker signed in), the look, and a
+    refusal's audit row (`refusal_audit`: the request's columns, `detail` as JSON text; the
+    actor's come from the key). The refusal's order of reasons as `look`'s."""
+    row = await REFUSE_AS_KEY.one(
+        engine,
+        {
+            "prefix": prefix,
+            "key_hash": key_hash,
+            "granting": sorted(granting),
+            "needs_worker": needs_worker,
+            "sale": flash_sale_id,
+            "sku": sku_id,
+            "q": quantity,
+            "customer": customer_id,
+            "client_key": client_key,
+        }
+        | {f"a_{name}": value for name, value in refusal_audit.items()},
+    )
+    refusal: GateAnswer | None = row["refusal"]
+    return KeyLook(
+        authenticated=bool(row["authenticated"]),
+        permitted=bool(row["permitted"]),
+        known=bool(row["known"]),
+        refusal=refusal,
+        audited=bool(row["audited"]),
+        quick_commit=row["quick_commit"],
+    )
 
 
 @dataclass(frozen=True)

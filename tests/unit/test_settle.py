@@ -36,3 +36,18 @@ def test_settle_freezes_what_exists_and_later_cycles_are_still_collected(unfroze
     after = weakref.ref(Node())
     gc.collect()
     assert after() is None  # made after settling: collected as ever
+
+
+def test_the_young_generation_is_collected_less_often_and_cycles_still_go_by_themselves() -> None:
+    before = collector.collect_young_every(10_000)
+    try:
+        assert gc.get_threshold() == (10_000, before[1], before[2])
+        gc.collect()
+        cycle = weakref.ref(Node())
+        few = [[] for _ in range(500)]  # fewer allocations than the threshold: not yet
+        assert cycle() is not None
+        many = [[] for _ in range(20_000)]  # past it: a collection found the cycle
+        assert cycle() is None
+        assert len(few) + len(many) == 20_500
+    finally:
+        gc.set_threshold(*before)

@@ -1,0 +1,278 @@
+"""The flash sale's refusal lane (api/flash_lane.py): a refused buyer is answered by one
+statement, with the very answer, audit row, request id and metrics series the route gives; what
+it does not refuse the route answers as before; the statement commits by itself, without
+waiting for the disk."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import select, text
+
+from api.flash_lane import place_order_route, route_permission
+from core.db import Alone, make_engine, make_session_factory
+from models.db import ApiKey, AuditEntry
+from models.domain.access import PERMISSIONS
+from services import flash_sales
+from tests.api.test_flash_sales import one_unit_sold
+from tests.support.order_api import order_body, problem
+from tests.support.orders import SHOP, known_customer
+from tests.support.stack import Stack
+from workers.seed import DEMO_DEVICE_KEYS, DEMO_STOREFRONT_KEY
+
+COLUMNS = (AuditEntry.actor_type, AuditEntry.actor_id, AuditEntry.actor_name, AuditEntry.roles,
+           AuditEntry.action, AuditEntry.method, AuditEntry.path, AuditEntry.object_type,
+           AuditEntry.object_id, AuditEntry.status_code, AuditEntry.client_ip,
+           AuditEntry.detail)  # fmt: skip
+
+
+def flash_body(sale_id: int, sku: int, customer_id: int, key: str, **extra: Any) -> dict[str, Any]:
+    lines = extra.pop("lines", [{"sku_id": sku, "quantity": 1}])
+    return order_body(lines, key=key, customer_id=customer_id, flash_sale_id=sale_id, **extra)
+
+
+async def audit_rows(stack: Stack, sale_id: int) -> list[tuple[Any, ...]]:
+    async with stack.sessions() as session:
+        rows = await session.execute(
+            select(*COLUMNS)
+            .where(AuditEntry.detail["flash_sale_id"].as_integer() == sale_id)
+            .order_by(AuditEntry.id)
+        )
+    return [tuple(row) for row in rows]
+
+
+async def storefront(stack: Stack) -> tuple[str, str]:
+    """The demo storefront key's id (as the audit row's actor_id) and name."""
+    async with stack.sessions() as session:
+        key = (
+            await session.execute(
+                select(ApiKey.id, ApiKey.name).where(
+                    ApiKey.prefix == DEMO_STOREFRONT_KEY.split("_")[1]
+                )
+            )
+        ).one()
+    return str(key.id), key.name
+
+
+async def refusals_counted(api: httpx.AsyncClient) -> float:
+    scraped = await api.get("/metrics")
+    assert scraped.status_code == 200, scraped.text
+    found = re.search(
+        r'^houtai_http_requests_total\{method="POST",route="/v1/orders",status="409"\} (\S+)$',
+        scraped.text,
+        re.MULTILINE,
+    )
+    return float(found.group(1)) if found else 0.0
+
+
+def counting_looks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The route's look (services/flash_sales.py `look`), counted: the lane never calls it."""
+    calls: list[int] = []
+    route_look = flash_sales.look
+
+    async def counted(*args: Any, **kwargs: Any) -> flash_sales.Look:
+        calls.append(1)
+        return await route_look(*args, **kwargs)
+
+    monkeypatch.setattr(flash_sales, "look", counted)
+    return calls
+
+
+async def test_the_lane_refuses_with_the_routes_answer_audit_row_request_id_and_metrics(
+    stack: Stack, api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sale, sku, _ = await one_unit_sold(stack, api, customer_id=1401)
+    await known_customer(api, 1402)
+    looks = counting_looks(monkeypatch)
+    counted = await refusals_counted(api)
+
+    lane = await api.post(
+        "/v1/orders",
+        json=flash_body(sale["id"], sku, 1402, "lane-1402"),
+        headers=SHOP | {"X-Request-Id": "lane-refusal-1"},
+    )
+    assert looks == []  # answered before the route: its look never ran
+    assert await refusals_counted(api) == counted + 1  # POST /v1/orders 409, as the route's
+    assert lane.headers["x-request-id"] == "lane-refusal-1"
+    # The same key as a bearer credential: the lane leaves it to the route, which refuses.
+    route = await api.post(
+        "/v1/orders",
+        json=flash_body(sale["id"], sku, 1402, "route-1402"),
+        headers={"Authorization": f"Bearer {DEMO_STOREFRONT_KEY}"},
+    )
+    assert looks == [1]
+    assert await refusals_counted(api) == counted + 2
+
+    assert problem(lane, 409) == problem(route, 409) == {
+        "type": "/problems/conflict", "title": "Conflict", "status": 409,
+        "detail": f"flash sale {sale['id']} is sold out",
+        "errors": [{"reason": "sold_out", "flash_sale_id": sale["id"]}],
+    }  # fmt: skip
+    assert lane.headers["content-type"] == route.headers["content-type"]
+    lane_row, route_row = await audit_rows(stack, sale["id"])
+    assert lane_row == route_row
+    shop_id, shop_name = await storefront(stack)
+    assert lane_row == (
+        "api_key", shop_id, shop_name, ["storefront"], "POST /v1/orders", "POST", "/v1/orders",
+        "", "", 409, "127.0.0.1", {"flash_sale_id": sale["id"], "reason": "sold_out"},
+    )  # fmt: skip
+
+    # The winner again: over the limit, from the lane too.
+    again = await api.post(
+        "/v1/orders", json=flash_body(sale["id"], sku, 1401, "lane-1401-again"), headers=SHOP
+    )
+    assert problem(again, 409)["errors"] == [{"reason": "over_limit", "flash_sale_id": sale["id"]}]
+    assert looks == [1]
+
+
+async def test_what_the_lane_does_not_refuse_the_route_answers_as_before(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    sale, sku, _ = await one_unit_sold(stack, api, customer_id=1501)
+    await known_customer(api, 1502)
+    body = flash_body(sale["id"], sku, 1502, "pass-1502")
+
+    wrong_key = DEMO_STOREFRONT_KEY[:-3] + "xyz"  # its prefix, another secret
+    unauthenticated = await api.post("/v1/orders", json=body, headers={"X-API-Key": wrong_key})
+    assert problem(unauthenticated, 401)["detail"] == "invalid or expired credentials"
+    device = await api.post(
+        "/v1/orders", json=body, headers={"X-API-Key": DEMO_DEVICE_KEYS["SH01"]}
+    )
+    assert problem(device, 403)["detail"] == "permission orders.create is required"
+    unknown = await api.post(
+        "/v1/orders", json=flash_body(sale["id"], sku, 1599, "pass-1599"), headers=SHOP
+    )
+    assert problem(unknown, 422)["errors"][0]["field"] == "customer_id"
+    two_lines = flash_body(
+        sale["id"], sku, 1502, "pass-2", lines=[{"sku_id": sku, "quantity": 1}] * 2
+    )
+    assert (
+        problem(await api.post("/v1/orders", json=two_lines, headers=SHOP), 422)["errors"][0][
+            "field"
+        ]
+        == "lines"
+    )
+    plain = await api.post(
+        "/v1/orders",
+        content=httpx.Request("POST", "/", json=body).content,
+        headers=SHOP | {"Content-Type": "text/plain"},
+    )
+    assert problem(plain, 422)["status"] == 422  # FastAPI reads no JSON from text/plain
+    async with stack.sessions() as session:
+        written = (
+            await session.execute(
+                select(AuditEntry.actor_type, AuditEntry.status_code)
+                .where(AuditEntry.path == "/v1/orders", AuditEntry.status_code.in_((401, 403)))
+                .order_by(AuditEntry.id)
+            )
+        ).all()
+    assert [tuple(r) for r in written][-2:] == [("anonymous", 401), ("api_key", 403)]
+    assert await audit_rows(stack, sale["id"]) == []  # none of them is a flash refusal
+
+    # A body the route refuses first (a presale too) is the route's: 422, not the sale's 409.
+    presale = flash_body(sale["id"], sku, 1502, "pass-3", presale_id=1)
+    assert (
+        problem(await api.post("/v1/orders", json=presale, headers=SHOP), 422)["errors"][0]["field"]
+        == "lines"
+    )
+
+
+def test_the_lane_reads_the_routes_own_permission() -> None:
+    route = place_order_route()
+    assert (route.path, route.methods) == ("/v1/orders", {"POST"})
+    assert route_permission(route) == "orders.create"
+    assert PERMISSIONS["orders.create"] == frozenset({"storefront"})
+
+
+async def test_the_one_statement_refusal_commits_by_itself_without_waiting_for_the_disk(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    """No BEGIN, no COMMIT: the statement is its own transaction, so its audit row is there for
+    any other session at once; synchronous commit is off for that transaction only (the
+    connection's own setting is as it was), and only when it refused."""
+    sale, sku, _ = await one_unit_sold(stack, api, customer_id=1601)
+    engine = make_engine(stack.database_url, connections=1)  # one connection: the same each time
+    try:
+        async with engine.connect() as connection:  # the connection's own setting: on
+            await connection.execute(text("SET synchronous_commit TO on"))
+            await connection.commit()
+        row = {"action": "POST /v1/orders", "method": "POST", "path": "/v1/orders",
+               "object_type": "", "object_id": "", "status_code": 409, "client_ip": "10.0.0.9",
+               "detail": "{}"}  # fmt: skip
+        found = {}
+        for client_key, customer, granting in (
+            ("flash-1601", 1601, {"storefront"}),  # its own order: the gate answers it
+            ("lane-1601-again", 1601, {"storefront"}),  # over the limit: refused
+            ("lane-1601-admin", 1601, {"admin"}),  # a key whose role may not place orders
+            ("lane-1699", 1699, {"storefront"}),  # a customer the storefront does not know
+        ):
+            seen = await flash_sales.refuse_as_key(
+                engine,
+                prefix=DEMO_STOREFRONT_KEY.split("_")[1],
+                key_hash=hashlib.sha256(DEMO_STOREFRONT_KEY.encode()).hexdigest(),
+                granting=frozenset(granting), needs_worker=False, flash_sale_id=sale["id"],
+                client_key=client_key, customer_id=customer, sku_id=sku, quantity=1,
+                refusal_audit=row,
+            )  # fmt: skip
+            async with engine.connect() as connection:
+                mode = await connection.scalar(text("SHOW synchronous_commit"))
+            found[client_key] = (seen.authenticated, seen.permitted, seen.known, seen.refusal,
+                                 seen.audited, seen.quick_commit, mode)  # fmt: skip
+        wrong = await flash_sales.refuse_as_key(
+            engine, prefix=DEMO_STOREFRONT_KEY.split("_")[1], key_hash="0" * 64,
+            granting=frozenset({"storefront"}), needs_worker=False, flash_sale_id=sale["id"],
+            client_key="lane-wrong", customer_id=1601, sku_id=sku, quantity=1, refusal_audit=row,
+        )  # fmt: skip
+    finally:
+        await engine.dispose()
+    assert found == {
+        "flash-1601": (True, True, True, None, False, None, "on"),
+        "lane-1601-again": (True, True, True, "over_limit", True, "off", "on"),
+        "lane-1601-admin": (True, False, True, "over_limit", False, None, "on"),
+        "lane-1699": (True, True, False, "sold_out", False, None, "on"),
+    }
+    assert (wrong.authenticated, wrong.known, wrong.audited) == (False, False, False)
+    shop_id, shop_name = await storefront(stack)
+    assert await audit_rows(stack, sale["id"]) == [  # committed: another session sees it
+        ("api_key", shop_id, shop_name, ["storefront"], "POST /v1/orders", "POST", "/v1/orders",
+         "", "", 409, "10.0.0.9", {"flash_sale_id": sale["id"], "reason": "over_limit"}),
+    ]  # fmt: skip
+
+
+async def test_a_statement_alone_commits_by_itself_and_a_connection_cut_off_is_not_reused(
+    database_url: str,
+) -> None:
+    """core/db.py `Alone`: no transaction around the statement (another session sees its row at
+    once); a statement the server refuses leaves its connection in the pool; one cut off in the
+    middle (here a timeout) does not hand its connection to the next caller."""
+    engine = make_engine(database_url, connections=1)  # one connection: the same each time
+    backend = Alone(text("SELECT pg_backend_pid() AS pid"))
+    try:
+        first = (await backend.one(engine, {}))["pid"]
+        written = await Alone(
+            text(
+                "INSERT INTO audit_log (actor_type, actor_id, actor_name, roles, action, method,"
+                " path, object_type, object_id, status_code, client_ip, detail) VALUES"
+                " ('system', '', '', '{}', :action, 'POST', '/alone', '', '', 200, '', '{}')"
+                " RETURNING id"
+            )
+        ).one(engine, {"action": "alone"})
+        async with make_session_factory(engine)() as session:
+            seen = await session.scalar(
+                select(AuditEntry.action).where(AuditEntry.id == written["id"])
+            )
+        assert seen == "alone"
+        with pytest.raises(asyncpg.DivisionByZeroError):
+            await Alone(text("SELECT 1 / :zero AS x")).one(engine, {"zero": 0})
+        assert (await backend.one(engine, {}))["pid"] == first  # refused: kept
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(Alone(text("SELECT pg_sleep(5) AS x")).one(engine, {}), 0.3)
+        assert (await backend.one(engine, {}))["pid"] != first  # cut off: a new one
+    finally:
+        await engine.dispose()
