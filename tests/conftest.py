@@ -41,6 +41,37 @@ fsyncs every copied file) and DROP DATABASE cost 1-2 s; without, about 0.3 s. Co
 same answers either way (durability only matters if the machine crashes mid-test)."""
 
 
+FIRST = ("tests/e2e/", "tests/browser/")
+"""Under `-n 2 --dist loadfile` these files start first: each is one or two long tests (a whole
+`houtai up`, a browser journey), and pytest-xdist by itself hands out the files with the most
+tests first, which left exactly these for the end of the run, where one worker finishing its
+last long test while the other had nothing left to take cost up to a minute of the wall time.
+Long files first, many short ones last, and both workers finish together."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("dist", "no") == "loadfile":
+        config.option.loadscopereorder = False  # the order below instead of xdist's own
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The files in the order pytest-xdist hands them out (see FIRST): FIRST's directories, then
+    the rest as xdist would order them (most tests first); each file's own order unchanged.
+    Only in xdist's workers (their collection is the order the controller hands out)."""
+    if not hasattr(config, "workerinput"):
+        return
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.nodeid.split("::")[0]] = counts.get(item.nodeid.split("::")[0], 0) + 1
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        path = item.nodeid.split("::")[0]
+        first = next((i for i, prefix in enumerate(FIRST) if path.startswith(prefix)), len(FIRST))
+        return first, -counts[path]
+
+    items.sort(key=rank)  # stable: each file's tests stay together and in order
+
+
 class PgServer:
     """A server on which tests create and drop their own databases."""
 
