@@ -15,6 +15,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 import pytest_asyncio
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
@@ -22,12 +23,14 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.db import SessionFactory, make_engine, make_session_factory
 from migrations import upgrade_to_head
+from tests.support.api import light_password_hash
 from tests.support.temporal import dev_server, time_skipping_server
+from workers.demo_data import STAFF_USERS
 from workers.embedded import (
     EmbeddedPostgres,
     free_port,
 )
-from workers.seed import seed_demo
+from workers.seed import DEMO_PASSWORD, seed_demo
 
 _counter = itertools.count()
 
@@ -36,6 +39,37 @@ THROWAWAY_SERVER = {"fsync": "off", "synchronous_commit": "off", "full_page_writ
 fsync on, each per-test CREATE DATABASE ... TEMPLATE (STRATEGY FILE_COPY checkpoints and
 fsyncs every copied file) and DROP DATABASE cost 1-2 s; without, about 0.3 s. Commits see the
 same answers either way (durability only matters if the machine crashes mid-test)."""
+
+
+FIRST = ("tests/e2e/", "tests/browser/")
+"""Under `-n 2 --dist loadfile` these files start first: each is one or two long tests (a whole
+`houtai up`, a browser journey), and pytest-xdist by itself hands out the files with the most
+tests first, which left exactly these for the end of the run, where one worker finishing its
+last long test while the other had nothing left to take cost up to a minute of the wall time.
+Long files first, many short ones last, and both workers finish together."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("dist", "no") == "loadfile":
+        config.option.loadscopereorder = False  # the order below instead of xdist's own
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The files in the order pytest-xdist hands them out (see FIRST): FIRST's directories, then
+    the rest as xdist would order them (most tests first); each file's own order unchanged.
+    Only in xdist's workers (their collection is the order the controller hands out)."""
+    if not hasattr(config, "workerinput"):
+        return
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.nodeid.split("::")[0]] = counts.get(item.nodeid.split("::")[0], 0) + 1
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        path = item.nodeid.split("::")[0]
+        first = next((i for i, prefix in enumerate(FIRST) if path.startswith(prefix)), len(FIRST))
+        return first, -counts[path]
+
+    items.sort(key=rank)  # stable: each file's tests stay together and in order
 
 
 class PgServer:
@@ -105,7 +139,10 @@ async def database_url(pg_server: PgServer, template_database: str) -> AsyncIter
 
 @pytest.fixture(scope="session")
 def seeded_template_database(pg_server: PgServer, template_database: str) -> Iterator[str]:
-    """The migrated template plus the demo data, loaded once per session."""
+    """The migrated template plus the demo data, loaded once per session. The demo users keep
+    their password (DEMO_PASSWORD) in a light argon2 hash: each sign-in of a whole-stack test
+    verified a production-strength one, 0.1-0.7 s of work on the CI machine (the seed's own
+    hashes are checked in tests/activities/test_seed.py, on a database seeded there)."""
     name = f"houtai_tpl_seeded_{os.getpid()}"
 
     async def build() -> None:
@@ -114,6 +151,12 @@ def seeded_template_database(pg_server: PgServer, template_database: str) -> Ite
         engine = make_engine(pg_server.url(name), pool_size=1)
         try:
             assert await seed_demo(make_session_factory(engine))
+            async with engine.begin() as conn:
+                for username, _ in STAFF_USERS:
+                    await conn.execute(
+                        text("UPDATE users SET password_hash = :hash WHERE username = :username"),
+                        {"hash": light_password_hash(DEMO_PASSWORD), "username": username},
+                    )
         finally:
             await engine.dispose()
 

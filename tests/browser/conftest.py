@@ -14,7 +14,14 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    async_playwright,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
@@ -57,16 +64,50 @@ def chromium() -> Path:
     return CHROMIUM
 
 
-@pytest_asyncio.fixture
-async def chrome(chromium: Path) -> AsyncIterator[Browser]:
+class _Chromium:
+    """One Playwright driver and one chromium per test process (starting both took about a
+    second of every browser test); each test still works in browser contexts of its own."""
+
+    def __init__(self, playwright: Playwright, path: Path) -> None:
+        self._playwright = playwright
+        self._path = path
+        self._browser: Browser | None = None
+
+    async def browser(self) -> Browser:
+        """The running chromium, launched again if an earlier test left it crashed."""
+        if self._browser is None or not self._browser.is_connected():
+            self._browser = await self._playwright.chromium.launch(
+                executable_path=str(self._path), headless=True, args=CHROMIUM_ARGS
+            )
+        return self._browser
+
+    async def close(self) -> None:
+        if self._browser is not None and self._browser.is_connected():
+            await self._browser.close()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def chromium_process(chromium: Path) -> AsyncIterator[_Chromium]:
     async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
-        )
+        running = _Chromium(playwright, chromium)
         try:
-            yield launched
+            yield running
         finally:
-            await launched.close()
+            await running.close()
+
+
+@pytest_asyncio.fixture
+async def chrome(chromium_process: _Chromium) -> AsyncIterator[Browser]:
+    """The browser for one test: every context the test opens is closed after it, so no page
+    of an earlier test (and its stack's server) lives on into the next."""
+    launched = await chromium_process.browser()
+    before = set(launched.contexts)
+    try:
+        yield launched
+    finally:
+        for context in launched.contexts:
+            if context not in before:
+                await context.close()
 
 
 @pytest_asyncio.fixture

@@ -7,12 +7,12 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import httpx
+from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
 from api.deps import AppDeps
 from api.main import create_app
 from core.db import SessionFactory
-from core.security import hash_password
 from models.db import AuditEntry, Base, User, UserRole
 from models.domain.logins import LoginPolicy
 from tests.support import totp
@@ -25,12 +25,24 @@ CLIENT_IP = "10.1.2.3"
 """The address the `client` fixture calls from; audit rows record it."""
 
 
+_LIGHT_ARGON2 = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def light_password_hash(password: str) -> str:
+    """An argon2id hash of `password` with the least work argon2 allows, for the users tests
+    store. The API verifies it the production way (core.security.verify_password reads the
+    work factors from the hash itself), but where a production-strength hash takes 0.1-0.7 s to
+    verify on the CI machine (slow on purpose), this one takes about a millisecond: every
+    sign-in of a test paid that. The production hashing itself is tested on its own
+    (tests/unit/test_security.py, the seed's and the password-changing routes' tests)."""
+    return _LIGHT_ARGON2.hash(password)
+
+
 @functools.cache
 def _password_hash() -> str:
-    """PASSWORD's argon2 hash, made once per process and stored for every user add_user makes:
-    argon2 is slow on purpose (0.1-0.7 s a hash on the CI machine), and a hash of its own per
-    test user proves nothing the logins do not (they still verify it the production way)."""
-    return hash_password(PASSWORD)
+    """PASSWORD's hash (light_password_hash), made once per process and stored for every user
+    add_user makes: a hash of its own per test user proves nothing the logins do not."""
+    return light_password_hash(PASSWORD)
 
 
 def asgi_client(deps: AppDeps, client: tuple[str, int] = ("127.0.0.1", 123)) -> httpx.AsyncClient:
