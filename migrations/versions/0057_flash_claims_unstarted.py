@@ -2,7 +2,7 @@
 their age, for the worker's hand-off sweep (workers/handoffs.py), which gives back a claim whose
 order never started. Claims leave that status within seconds, so the index stays small.
 
-Revision ID: 0064_flash_claims_unstarted
+Revision ID: 0057_flash_claims_unstarted
 Revises: 0056_campaign_customer_ids
 Create Date: 2026-12-07 01:00:00
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0064_flash_claims_unstarted"
+revision: str = "0057_flash_claims_unstarted"
 down_revision: str | None = "0056_campaign_customer_ids"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
