@@ -146,6 +146,11 @@ class WorkerSettings(BaseModel):
     # Workflow tasks / activities one process runs at once (the SDK's defaults are 100 each).
     max_concurrent_workflow_tasks: int = Field(default=100, ge=1)
     max_concurrent_activities: int = Field(default=100, ge=1)
+    # The hand-off sweep (workers/handoffs.py): how often it looks for payments whose webhook
+    # never got through and flash claims whose order never started, and how old a statement
+    # line must be before the sweep delivers it (the provider's own webhook retries come first).
+    handoff_interval_s: float = Field(default=30.0, gt=0)
+    handoff_payment_grace_s: float = Field(default=60.0, ge=0)
 
 
 class NotificationSettings(BaseModel):

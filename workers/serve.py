@@ -29,7 +29,7 @@ from core.tracing import instrument_engine, instrument_httpx, temporal_intercept
 from migrations import upgrade_to_head
 from workers import config
 from workers.bytecode import cache_workflow_bytecode
-from workers.handoffs import HandoffSweeper
+from workers.handoffs import HandoffPolicy, HandoffSweeper
 from workers.observability import install_log_context, runtime_for
 from workers.schedules import (
     ensure_points_expiry_schedule,
@@ -130,7 +130,16 @@ async def run_worker(settings: Settings) -> None:
     log.info("worker polling", extra={"task_queue": settings.task_queue})
     outbox = start_outbox(settings, deps.session_factory, stop)
     sweeper = asyncio.get_running_loop().create_task(
-        HandoffSweeper(client, settings.task_queue, deps.session_factory, deps.payments).run(stop),
+        HandoffSweeper(
+            client,
+            settings.task_queue,
+            deps.session_factory,
+            deps.payments,
+            HandoffPolicy(
+                interval_s=settings.worker.handoff_interval_s,
+                payment_grace=timedelta(seconds=settings.worker.handoff_payment_grace_s),
+            ),
+        ).run(stop),
         name="hand-off sweeper",
     )  # payments whose webhook never got through, flash claims whose order never started
     collector.settle()  # the worker, its workflows' modules and clients live as long as it does

@@ -117,7 +117,7 @@ async def test_a_push_arriving_while_the_previous_one_is_recorded_still_counts(
             waiting = await session.scalar(
                 text(
                     "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                    " AND query ILIKE 'UPDATE packages%'"
+                    " AND query ILIKE '%UPDATE packages%'"
                 )
             )
         return bool(waiting)
