@@ -26,6 +26,7 @@ from api.deps import AppDeps, Deps, Principal, Session, Writer, require, writer
 from api.errors import Problem, conflict, invalid, not_found
 from api.order_views import order_public, unknown_customer
 from api.pagination import Paging, fetch_page
+from api.routes.orders import placed
 from api.routing import Routes
 from api.schemas.group_buys import (
     GroupDetail,
@@ -46,7 +47,7 @@ from api.schemas.types import IdParam, NoParam
 from api.workflow_calls import UPDATE_RPC_TIMEOUT, Process, answer, resent_if_lost, update
 from models.contracts import messages
 from models.contracts.group_buy import CloseGroup, GroupInput, GroupLink, JoinRequest, MemberLeft
-from models.contracts.order import OrderInput, PlaceOrderRequest, ShippingAddress
+from models.contracts.order import PlaceOrderRequest, ShippingAddress
 from models.contracts.pricing import CartLine
 from models.db import GroupBuy, GroupBuyMember, GroupBuyOffer, Sku
 from models.domain.business_day import BUSINESS_TZ
@@ -54,7 +55,6 @@ from services import customers
 from services.group_buys import group_number, offer_status
 from services.order_numbers import order_number
 from workflows.group_buy import GroupBuyWorkflow
-from workflows.order import OrderWorkflow
 
 router = Routes(prefix="/v1", tags=["group buys"])
 Read = Annotated[Principal, Depends(require("promotions.read"))]
@@ -376,25 +376,8 @@ async def _place_member(
         group=GroupLink(group_no=group_no, sku_id=offer.sku_id, price_fen=offer.group_price_fen),
     )
     client = deps.require_temporal()
-
-    def send() -> Awaitable[object]:
-        start = WithStartWorkflowOperation(  # an operation is used once: a resend makes its own
-            OrderWorkflow.run,
-            OrderInput(order_no=order_no, timings=deps.order_timings, policy=deps.order_policy),
-            id=f"order-{order_no}",
-            task_queue=deps.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
-        return client.execute_update_with_start_workflow(
-            OrderWorkflow.place,
-            request,
-            start_workflow_operation=start,
-            id=f"place-{order_no}",
-            rpc_timeout=UPDATE_RPC_TIMEOUT,
-        )
-
     try:
-        await answer(resent_if_lost(send), kind="order", ident=order_no)
+        await placed(deps, request)
     except Problem as refused:
         if refused.status < 500:
             left = MemberLeft(order_no=order_no, reason="order not placed")

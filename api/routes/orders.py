@@ -228,6 +228,13 @@ async def start_order(deps: AppDeps, w: Writer, body: OrderCreate, order_no: str
         flash_sale_id=body.flash_sale_id,
         presale_id=body.presale_id,
     )
+    await placed(deps, request)
+
+
+async def placed(deps: AppDeps, request: PlaceOrderRequest) -> PlacedOrder:
+    """The order's workflow started with its placement (Update-with-Start), sent again if the
+    server lost it; the workflow's refusals as problem+json. Orders and group-buy members."""
+    order_no = request.order_no
 
     def send() -> Awaitable[PlacedOrder]:
         start = WithStartWorkflowOperation(  # an operation is used once: a resend makes its own
@@ -247,7 +254,7 @@ async def start_order(deps: AppDeps, w: Writer, body: OrderCreate, order_no: str
             rpc_timeout=UPDATE_RPC_TIMEOUT,
         )
 
-    await answer(resent_if_lost(send), kind="order", ident=order_no)
+    return await answer(resent_if_lost(send), kind="order", ident=order_no)
 
 
 @router.get("")
