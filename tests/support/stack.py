@@ -5,16 +5,13 @@ fresh database with the demo data."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import os
-import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -27,6 +24,7 @@ from core.changes import ChangeFeed
 from core.db import SessionFactory, make_session_factory
 from models.contracts.order import OrderPolicy, OrderTimings
 from sandbox.carrier import CarrierConfig, create_carrier_app
+from sandbox.common import serve
 from sandbox.payments import PaymentConfig, create_payment_app
 from sandbox.supplier import SupplierConfig, create_supplier_app
 from workers.seed import seed_demo
@@ -72,71 +70,10 @@ def fast_timings() -> OrderTimings:
     )
 
 
-class _PromptServer(uvicorn.Server):
-    """uvicorn that stops as soon as it is told to. Plain uvicorn notices should_exit on its
-    next 0.1 s tick and then pauses a fixed 0.1 s for open connections to finish, even when none
-    is open: ~0.2 s of every whole-stack test's teardown. Connections still open at the stop get
-    uvicorn's own shutdown, pause included."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.told = asyncio.Event()
-
-    def stop(self) -> None:
-        self.should_exit = True
-        self.told.set()
-
-    async def main_loop(self) -> None:
-        counter = 0
-        while not await self.on_tick(counter):  # the Date header, once a second, as uvicorn
-            counter = (counter + 1) % 864000
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.told.wait(), 0.1)
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        if self.server_state.connections:
-            await super().shutdown(sockets)
-            return
-        for server in self.servers:  # uvicorn's steps, less the pause for open connections
-            server.close()
-        for sock in sockets or []:
-            sock.close()
-        try:
-            async with asyncio.timeout(self.config.timeout_graceful_shutdown):
-                await self._wait_tasks_to_complete()
-        except TimeoutError:
-            for task in self.server_state.tasks:
-                task.cancel(msg="Task cancelled, timeout graceful shutdown exceeded")
-        if not self.force_exit:
-            await self.lifespan.shutdown()
-
-
-@asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[str]:
-    """sandbox.common.serve's way (uvicorn in this event loop on a free loopback port, its base
-    URL yielded) with a server that stops at once."""
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=1
-    )
-    server = _PromptServer(config)
-    task = asyncio.get_running_loop().create_task(server.serve())
-    try:
-        while not server.started:
-            if task.done():
-                task.result()  # raises why it could not start
-                raise RuntimeError("uvicorn stopped before it started")
-            await asyncio.sleep(0.01)
-        bound = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{bound}"
-    finally:
-        server.stop()
-        await task
-
-
 @asynccontextmanager
 async def serving(*apps: FastAPI) -> AsyncIterator[list[str]]:
-    """Each app served on a free port (serve above), their base URLs in order; on the way out
-    all stop together."""
+    """Each app served on a free port (sandbox.common.serve), their base URLs in order; on the
+    way out all stop together."""
     servers = [serve(app) for app in apps]
     urls: list[str] = []
     try:
