@@ -22,18 +22,25 @@ from core.db import make_session_factory
 from models.contracts.order import (
     PlaceOrderRequest,
     Quote,
+    QuoteRequest,
     RecordOrderRequest,
     RecordPackageRequest,
     ReserveRequest,
     ShippingAddress,
 )
-from models.contracts.pricing import LineAssignment
+from models.contracts.pricing import CartLine, LineAssignment
 from models.db import (
+    Customer,
+    FreightPolicy,
+    FreightRule,
+    MemberLevel,
     Order,
     OrderEvent,
     Package,
     PackageLine,
+    PointsAccount,
     Reservation,
+    Sku,
     Stock,
     StockMovement,
 )
@@ -41,7 +48,9 @@ from models.db import (
     OrderLine as OrderLineRow,
 )
 from models.domain.warehouse_choice import OutOfStockError
+from services import orders as orders_service
 from services import reservations
+from services.timeline import statements_commit_alone
 from tests.support.invariants import assert_stock_invariants
 from tests.support.sales import line, skus, storefront
 
@@ -276,3 +285,78 @@ async def test_a_hold_short_of_stock_raises_and_its_transaction_books_nothing(
         assert after == before
         rows = await session.scalar(select(func.count()).where(Reservation.order_no == "SO9101"))
         assert rows == 0
+
+
+async def test_a_quote_reads_in_four_statements_the_customer_with_their_level_and_freight(
+    seeded_engine: AsyncEngine,
+) -> None:
+    """Promotions, SKU facts, the customer with their level, the freight policy with the
+    templates' rules: one statement each, none in a transaction."""
+    sessions = make_session_factory(seeded_engine)
+    async with sessions() as session:
+        (sku, _, _), (other, _, _) = await skus(session)
+        shop = await storefront(session)
+        level = MemberLevel(
+            code="w3-gold", name="金卡", growth_threshold=987_654_321, discount_percent=5,
+            free_shipping=True,
+        )  # fmt: skip
+        customer = Customer(
+            api_key_id=shop, customer_key=9100, name="张三", phone="13800009100", channel="app"
+        )
+        session.add_all([level, customer])
+        await session.flush()
+        session.add(PointsAccount(customer_id=customer.id, balance=0, growth=0, level_id=level.id))
+        await session.commit()
+        level_id = level.id
+        templates = set(
+            await session.scalars(
+                select(Sku.freight_template_id).where(
+                    Sku.id.in_([sku, other]), Sku.freight_template_id.is_not(None)
+                )
+            )
+        )
+        expected_rules = {
+            template: list(
+                await session.scalars(
+                    select(FreightRule.id)
+                    .where(FreightRule.template_id == template)
+                    .order_by(FreightRule.id)
+                )
+            )
+            for template in templates
+        }
+        policy = await session.get(FreightPolicy, 1)
+    request = QuoteRequest(
+        order_no="SO9102",
+        customer_id=9100,
+        api_key_id=shop,
+        lines=[CartLine(sku_id=sku, quantity=1), CartLine(sku_id=other, quantity=2)],
+        coupon_code=None,
+        region_code=REGION,
+        at=NOW,
+    )
+    with counted(seeded_engine) as trips:
+        quote = await OrderActivities(sessions).quote_order(request)
+    assert len(trips.statements) == 4, trips.statements
+    assert trips.transactions == 0
+    assert [(li.sku_id, li.quantity) for li in quote.lines if not li.is_gift] == [
+        (sku, 1),
+        (other, 2),
+    ]
+
+    async with sessions() as session:
+        await statements_commit_alone(session)
+        priced = await orders_service.pricing_request(session, request)
+        unknown = await orders_service.pricing_request(
+            session, request.model_copy(update={"customer_id": 9199})
+        )
+    assert priced.member is not None
+    assert (priced.member.level_id, priced.member.discount_percent) == (level_id, 5)
+    assert priced.member.free_shipping is True
+    assert unknown.member is None  # no such customer: no level
+    assert expected_rules and all(expected_rules.values())  # the seed's SKUs name templates
+    assert {t.template_id: [r.rule_id for r in t.rules] for t in priced.freight.templates} == (
+        expected_rules
+    )
+    if policy is not None:
+        assert priced.freight.policy.mode == policy.mode
