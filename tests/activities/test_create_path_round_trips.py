@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import event, func, select, text
@@ -18,13 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities.inventory import InventoryActivities
 from activities.orders import OrderActivities
+from activities.payments import PaymentActivities
+from activities.providers import PaymentProvider
 from core.db import make_session_factory
 from models.contracts.order import (
+    PaymentReceived,
     PlaceOrderRequest,
     Quote,
     QuoteRequest,
     RecordOrderRequest,
     RecordPackageRequest,
+    RecordPaymentRequest,
     ReserveRequest,
     ShippingAddress,
 )
@@ -34,6 +38,7 @@ from models.db import (
     FreightPolicy,
     FreightRule,
     MemberLevel,
+    MoneyEntry,
     Order,
     OrderEvent,
     Package,
@@ -53,6 +58,7 @@ from services import reservations
 from services.timeline import statements_commit_alone
 from tests.support.invariants import assert_stock_invariants
 from tests.support.sales import line, skus, storefront
+from tests.support.sales import order as sales_order
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 REGION = "310115"
@@ -360,3 +366,52 @@ async def test_a_quote_reads_in_four_statements_the_customer_with_their_level_an
     )
     if policy is not None:
         assert priced.freight.policy.mode == policy.mode
+
+
+async def test_an_accepted_payment_is_one_statement_booked_once(
+    seeded_engine: AsyncEngine,
+) -> None:
+    """The payment's row, the ledger's + row, the order's paid figure and the timeline step in
+    one statement committed alone; a retry books nothing twice (paid = Σ ledger)."""
+    sessions = make_session_factory(seeded_engine)
+    async with sessions() as session:
+        (sku, category, _), _ = await skus(session)
+        shop = await storefront(session)
+        await sales_order(
+            session, "SO9103", shop, REGION, [line(1, sku, category, 2, 1000, 0)], 500, NOW
+        )
+    paid = RecordPaymentRequest(
+        order_no="SO9103",
+        payment=PaymentReceived(
+            provider="mockpay",
+            transaction_id="TX-SO9103",
+            payment_id="PAY-SO9103",
+            amount_fen=2500,
+            currency="CNY",
+            paid_at=NOW,
+        ),
+        accepted=True,
+        at=NOW,
+    )
+    activities = PaymentActivities(sessions, cast(PaymentProvider, None), "")
+    with counted(seeded_engine) as trips:
+        await activities.record_payment(paid)
+    assert (len(trips.statements), trips.transactions) == (1, 0), trips.statements
+    await activities.record_payment(paid)  # a retry
+    async with sessions() as session:
+        order = await session.get(Order, "SO9103")
+        assert order is not None and order.paid_fen == 2500
+        ledger = list(
+            await session.scalars(
+                select(MoneyEntry.amount_fen).where(MoneyEntry.order_no == "SO9103")
+            )
+        )
+        assert ledger == [2500]
+        steps = list(
+            await session.scalars(
+                select(OrderEvent.step).where(
+                    OrderEvent.order_no == "SO9103", OrderEvent.step == "payment_received"
+                )
+            )
+        )
+        assert steps == ["payment_received"]
