@@ -47,10 +47,10 @@ class InventoryActivities:
                 if request.flash_sale_id is not None:  # from the campaign's stock (§6.8)
                     rows = await flash_sales.reserve_claimed(session, request.order_no, demand)
                 else:
-                    rows = await reservations.reserve(
+                    rows, weights = await reservations.reserve_weighed(
                         session, request.order_no, request.region_code, demand
                     )
-                plans = await _plans(session, rows)  # in this transaction: no second one
+                plans = await _plans(session, rows, weights)  # in this transaction
                 await session.commit()
         except OutOfStockError as exc:
             raise business_error(
@@ -112,11 +112,18 @@ class InventoryActivities:
         return answer
 
 
-async def _plans(session: AsyncSession, rows: Sequence[ReservationRow]) -> list[PackagePlan]:
-    result = await session.execute(
-        select(Sku.id, Sku.weight_g).where(Sku.id.in_({r.sku_id for r in rows}))
-    )
-    weights = {sku_id: weight for sku_id, weight in result}
+async def _plans(
+    session: AsyncSession,
+    rows: Sequence[ReservationRow],
+    weights: dict[int, int] | None = None,
+) -> list[PackagePlan]:
+    """The packages the reservations make, weighed (`weights` per SKU when the caller has them:
+    no read then)."""
+    if weights is None:
+        result = await session.execute(
+            select(Sku.id, Sku.weight_g).where(Sku.id.in_({r.sku_id for r in rows}))
+        )
+        weights = {sku_id: weight for sku_id, weight in result}
     warehouse: dict[str, int] = {}
     lines: dict[str, list[PackageLine]] = defaultdict(list)
     for row in rows:

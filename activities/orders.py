@@ -84,6 +84,8 @@ class OrderActivities:
         the points it spends in the same transaction."""
         try:
             async with self._sessions() as session:
+                if orders.record_one_statement(request):
+                    await statements_commit_alone(session)
                 await orders.record_order(session, request)
                 await session.commit()
         except PointsNotApplicableError as exc:  # spent meanwhile by another order
@@ -104,6 +106,7 @@ class OrderActivities:
     async def record_package(self, plan: RecordPackageRequest) -> None:
         """A package added after placement (a reship): its row and lines, once."""
         async with self._sessions() as session:
+            await statements_commit_alone(session)  # one statement
             await orders.record_package(session, plan)
             await session.commit()
 

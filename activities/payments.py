@@ -26,6 +26,7 @@ from models.db import (
 from models.domain.presale import order_of
 from models.domain.reconciliation import DifferenceKind
 from services import payments
+from services.timeline import statements_commit_alone
 
 
 class PaymentActivities:
@@ -82,6 +83,8 @@ class PaymentActivities:
     @activity.defn
     async def record_payment(self, request: RecordPaymentRequest) -> None:
         async with self._sessions() as session:
+            if payments.payment_one_statement(request):
+                await statements_commit_alone(session)
             await payments.record_payment(session, request)
             await session.commit()
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import literal, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.contracts.group_buy import GroupLink
@@ -19,15 +20,18 @@ from models.contracts.order import (
     RecordPackageRequest,
     StatusChange,
 )
-from models.contracts.pricing import PointsOffer, PricingRequest, Promotions
+from models.contracts.pricing import MemberTerms, PointsOffer, PricingRequest, Promotions
 from models.db import (
     CouponRedemption,
+    Customer,
     CustomerCoupon,
+    MemberLevel,
     Order,
     OrderEvent,
     OrderLine,
     Package,
     PackageLine,
+    PointsAccount,
 )
 from models.domain.cancel_kinds import cancel_kind
 from models.domain.points import PointsNotApplicableError
@@ -64,7 +68,7 @@ async def pricing_request(session: AsyncSession, request: QuoteRequest) -> Prici
             f.model_copy(update={"list_price_fen": price[f.sku_id]}) if f.sku_id in price else f
             for f in facts
         ]
-    customer = await customers.record_for_quote(session, request.api_key_id, request.customer_id)
+    customer, member = await _customer_terms(session, request)
     coupon = (
         await coupon_offer(session, request.coupon_code, customer) if request.coupon_code else None
     )
@@ -77,7 +81,7 @@ async def pricing_request(session: AsyncSession, request: QuoteRequest) -> Prici
         catalog=facts,
         promotions=promotions,
         coupon=coupon,
-        member=await points.member_terms(session, customer) if customer is not None else None,
+        member=member,
         points=(
             await points.points_offer(session, customer, request.points)
             if customer is not None
@@ -86,6 +90,40 @@ async def pricing_request(session: AsyncSession, request: QuoteRequest) -> Prici
         if request.points
         else None,
         freight=await freight_setup(session, templates),
+    )
+
+
+async def _customer_terms(
+    session: AsyncSession, request: QuoteRequest
+) -> tuple[int | None, MemberTerms | None]:
+    """The cart's customer record and their level's terms: one statement (the record with its
+    points account's level) when the quote names its storefront."""
+    if request.api_key_id is None:  # a workflow started before quotes named it
+        customer = await customers.record_for_quote(session, None, request.customer_id)
+        return customer, (
+            await points.member_terms(session, customer) if customer is not None else None
+        )
+    found = (
+        await session.execute(
+            select(Customer.id, MemberLevel)
+            .outerjoin(PointsAccount, PointsAccount.customer_id == Customer.id)
+            .outerjoin(MemberLevel, MemberLevel.id == PointsAccount.level_id)
+            .where(
+                Customer.api_key_id == request.api_key_id,
+                Customer.customer_key == request.customer_id,
+            )
+        )
+    ).first()
+    if found is None:
+        return None, None
+    customer, level = found
+    if level is None:
+        return int(customer), None
+    return int(customer), MemberTerms(
+        level_id=level.id,
+        name=level.name,
+        discount_percent=level.discount_percent,
+        free_shipping=level.free_shipping,
     )
 
 
@@ -111,17 +149,36 @@ async def group_pricing_request(
     )
 
 
+def record_one_statement(request: RecordOrderRequest) -> bool:
+    """Whether the order is recorded by one statement (most are: not those spending a coupon
+    or points, or waiting on a reviewer): it may then commit on its own
+    (`timeline.statements_commit_alone`)."""
+    return (
+        request.quote.coupon_id is None
+        and not request.quote.points_used
+        and not request.under_review
+    )
+
+
 async def record_order(session: AsyncSession, request: RecordOrderRequest) -> None:
-    """Write the order, its lines and packages once (idempotent by order number)."""
-    if await session.get(Order, request.order_no) is not None:
+    """Write the order, its lines and packages once (idempotent by order number): the rows
+    and the `placed` step in one statement, each row written unless there already; then what
+    the order spends (coupon, points) and the reviewer's notice, once."""
+    if not record_one_statement(request):
+        placed = select(Order.order_no).where(Order.order_no == request.order_no)
+        if await session.scalar(placed) is not None:
+            return
+    await add_event(
+        session,
+        order_no=request.order_no,
+        step="placed",
+        actor=Actor(kind="storefront", name=request.placed.storefront),
+        key=f"{request.order_no}:placed",
+        detail={"payable_fen": request.quote.payable_fen},
+        with_writes=_order_writes(request),
+    )
+    if record_one_statement(request):
         return
-    session.add(_order_row(request))
-    await session.flush()
-    session.add_all(_line_rows(request))
-    for plan in request.packages:
-        session.add(_package_row(request.order_no, plan))
-        await session.flush()
-        session.add_all(_package_lines(plan))
     customer = None
     if request.quote.coupon_id is not None or request.quote.points_used:  # else not needed
         customer = await customers.record_id(
@@ -147,14 +204,6 @@ async def record_order(session: AsyncSession, request: RecordOrderRequest) -> No
         await points.spend(
             session, request.order_no, customer, request.quote.points_used, request.placed_at
         )
-    await add_event(
-        session,
-        order_no=request.order_no,
-        step="placed",
-        actor=Actor(kind="storefront", name=request.placed.storefront),
-        key=f"{request.order_no}:placed",
-        detail={"payable_fen": request.quote.payable_fen},
-    )
     if request.under_review:  # a risky order waits on a reviewer (DESIGN §6.1, §6.10)
         await notifications.raise_notice(
             session,
@@ -165,6 +214,37 @@ async def record_order(session: AsyncSession, request: RecordOrderRequest) -> No
                 amount_fen=request.quote.payable_fen,
             ),
         )
+
+
+def _order_writes(request: RecordOrderRequest) -> list[Any]:
+    """The order's row, its lines, packages and package lines as data-modifying CTEs (for
+    `add_event`'s `with_writes`), each row inserted unless there already (a retry). The
+    foreign keys are checked at the statement's end, when every row is in."""
+    writes = [
+        _insert(Order).values(_order_values(request)).on_conflict_do_nothing().cte("order_row"),
+        _insert(OrderLine)
+        .values(_line_values(request))
+        .on_conflict_do_nothing()
+        .cte("order_lines"),
+    ]
+    if request.packages:
+        writes.append(
+            _insert(Package)
+            .values([_package_values(request.order_no, plan) for plan in request.packages])
+            .on_conflict_do_nothing()
+            .cte("package_rows")
+        )
+        lines = [line for plan in request.packages for line in _package_line_values(plan)]
+        if lines:
+            writes.append(
+                _insert(PackageLine).values(lines).on_conflict_do_nothing().cte("package_lines")
+            )
+    return writes
+
+
+def _insert(model: Any) -> Any:
+    """An INSERT of the model's table (Core: no ORM bulk-insert layer on top)."""
+    return insert(model.__table__)
 
 
 def status_one_statement(change: StatusChange) -> bool:
@@ -234,10 +314,13 @@ async def _units_short(session: AsyncSession, order_no: str) -> bool:
 
 async def record_package(session: AsyncSession, plan: RecordPackageRequest) -> None:
     """A package added after placement (a reship): its row and lines, once."""
-    if await session.get(Package, plan.package.package_no) is None:
-        session.add(_package_row(plan.order_no, plan.package))
-        await session.flush()
-        session.add_all(_package_lines(plan.package))
+    package = _insert(Package).values(_package_values(plan.order_no, plan.package))
+    writes = [package.on_conflict_do_nothing().cte("package_row")]
+    if lines := _package_line_values(plan.package):
+        writes.append(
+            _insert(PackageLine).values(lines).on_conflict_do_nothing().cte("package_lines")
+        )
+    await session.execute(select(literal(1)).add_cte(*writes))
 
 
 async def return_coupon(session: AsyncSession, order_no: str) -> None:
@@ -255,67 +338,72 @@ async def return_coupon(session: AsyncSession, order_no: str) -> None:
     )
 
 
-def _order_row(request: RecordOrderRequest) -> Order:
+def _order_values(request: RecordOrderRequest) -> dict[str, object]:
     quote = request.quote
-    return Order(
-        order_no=request.order_no,
-        api_key_id=request.placed.api_key_id,
-        customer_id=request.placed.customer_id,
-        status="awaiting_payment",
-        region_code=request.placed.address.region_code,
-        address=request.placed.address.model_dump(),
-        goods_list_fen=quote.goods_list_fen,
-        discount_fen=quote.discount_fen,
-        freight_fen=quote.freight_fen,
-        payable_fen=quote.payable_fen,
-        coupon_id=quote.coupon_id,
-        pricing={
+    return {
+        "order_no": request.order_no,
+        "api_key_id": request.placed.api_key_id,
+        "customer_id": request.placed.customer_id,
+        "status": "awaiting_payment",
+        "status_seq": 0,
+        "region_code": request.placed.address.region_code,
+        "address": request.placed.address.model_dump(),
+        "goods_list_fen": quote.goods_list_fen,
+        "discount_fen": quote.discount_fen,
+        "freight_fen": quote.freight_fen,
+        "payable_fen": quote.payable_fen,
+        "paid_fen": 0,
+        "refunded_fen": 0,
+        "coupon_id": quote.coupon_id,
+        "pricing": {
             "discounts": [d.model_dump() for d in quote.discounts],
             **({"points_used": quote.points_used} if quote.points_used else {}),
         },
-        payment_deadline=request.payment_deadline,
-        under_review=request.under_review,
-        placed_at=request.placed_at,
-    )
+        "payment_deadline": request.payment_deadline,
+        "under_review": request.under_review,
+        "escalated": False,
+        "placed_at": request.placed_at,
+    }
 
 
-def _package_row(order_no: str, plan: PackagePlan) -> Package:
-    return Package(
-        package_no=plan.package_no,
-        order_no=order_no,
-        warehouse_id=plan.warehouse_id,
-        status="pending",
-        carrier_code="",
-        expected_weight_g=0,
-        tracking_events=[],
-    )
+def _package_values(order_no: str, plan: PackagePlan) -> dict[str, object]:
+    return {
+        "package_no": plan.package_no,
+        "order_no": order_no,
+        "warehouse_id": plan.warehouse_id,
+        "status": "pending",
+        "status_seq": 0,
+        "carrier_code": "",
+        "expected_weight_g": 0,
+        "tracking_events": [],
+    }
 
 
-def _package_lines(plan: PackagePlan) -> list[PackageLine]:
+def _package_line_values(plan: PackagePlan) -> list[dict[str, object]]:
     return [
-        PackageLine(
-            package_no=plan.package_no,
-            line_no=line.line_no,
-            sku_id=line.sku_id,
-            quantity=line.quantity,
-        )
+        {
+            "package_no": plan.package_no,
+            "line_no": line.line_no,
+            "sku_id": line.sku_id,
+            "quantity": line.quantity,
+        }
         for line in plan.lines
     ]
 
 
-def _line_rows(request: RecordOrderRequest) -> list[OrderLine]:
+def _line_values(request: RecordOrderRequest) -> list[dict[str, object]]:
     return [
-        OrderLine(
-            order_no=request.order_no,
-            line_no=line.line_no,
-            sku_id=line.sku_id,
-            quantity=line.quantity,
-            unit_price_fen=line.unit_price_fen,
-            list_amount_fen=line.list_amount_fen,
-            discount_fen=line.discount_fen,
-            paid_fen=line.paid_fen,
-            is_gift=line.is_gift,
-            allocations=[a.model_dump() for a in line.allocations],
-        )
+        {
+            "order_no": request.order_no,
+            "line_no": line.line_no,
+            "sku_id": line.sku_id,
+            "quantity": line.quantity,
+            "unit_price_fen": line.unit_price_fen,
+            "list_amount_fen": line.list_amount_fen,
+            "discount_fen": line.discount_fen,
+            "paid_fen": line.paid_fen,
+            "is_gift": line.is_gift,
+            "allocations": [a.model_dump() for a in line.allocations],
+        }
         for line in request.quote.lines
     ]

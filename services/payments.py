@@ -7,7 +7,9 @@ document (unique by type and reference), so per order paid − refunded = Σ led
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from typing import Any
+
+from sqlalchemy import literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,11 +21,20 @@ from services.refund_callbacks import settle_pending
 from services.timeline import add_event
 
 
+def payment_one_statement(request: RecordPaymentRequest) -> bool:
+    """Whether the payment is booked by one statement (an accepted one: not a late payment,
+    which also tells finance): it may then commit on its own
+    (`timeline.statements_commit_alone`)."""
+    return request.accepted
+
+
 async def record_payment(session: AsyncSession, request: RecordPaymentRequest) -> None:
     """A payment received, once per transaction: its row, the ledger's + row, the order's paid
-    figure and a timeline step (also when it came too late to be accepted)."""
+    figure and a timeline step (also when it came too late to be accepted). Accepted: all in
+    one statement, the ledger row and the order's figure only with a payment row just
+    written (a retry books nothing twice)."""
     payment = request.payment
-    inserted = await session.scalar(
+    row = (
         insert(Payment)
         .values(
             transaction_id=payment.transaction_id,
@@ -38,6 +49,45 @@ async def record_payment(session: AsyncSession, request: RecordPaymentRequest) -
         .on_conflict_do_nothing()
         .returning(Payment.transaction_id)
     )
+
+    async def timeline(*writes: Any) -> None:
+        await add_event(
+            session,
+            order_no=request.order_no,
+            step="payment_received" if request.accepted else "payment_not_accepted",
+            actor=Actor(kind="provider", name=payment.provider),
+            key=f"{request.order_no}:payment:{payment.transaction_id}",
+            detail={"transaction_id": payment.transaction_id, "amount_fen": payment.amount_fen},
+            at=request.at,
+            with_writes=writes,
+        )
+
+    if payment_one_statement(request):
+        paid = row.cte("payment_row")
+        booked = select(paid.c.transaction_id)
+        ledger = (
+            insert(MoneyEntry)
+            .from_select(
+                ["order_no", "entry_type", "amount_fen", "ref_no"],
+                select(
+                    literal(request.order_no),
+                    literal("payment"),
+                    literal(payment.amount_fen),
+                    paid.c.transaction_id,
+                ),
+            )
+            .on_conflict_do_nothing(index_elements=["entry_type", "ref_no"])
+            .cte("ledger_row")
+        )
+        order = (
+            update(Order)
+            .where(Order.order_no == request.order_no, booked.exists())
+            .values(paid_fen=Order.paid_fen + payment.amount_fen)
+            .cte("paid_order")
+        )
+        await timeline(paid, ledger, order)
+        return
+    inserted = await session.scalar(row)
     if inserted is not None:
         await _ledger(
             session, request.order_no, "payment", payment.amount_fen, payment.transaction_id
@@ -47,29 +97,18 @@ async def record_payment(session: AsyncSession, request: RecordPaymentRequest) -
             .where(Order.order_no == request.order_no)
             .values(paid_fen=Order.paid_fen + payment.amount_fen)
         )
-        await add_event(
+        await timeline()
+        # after the order ended: refunded by itself, finance is told
+        await notifications.raise_notice(
             session,
-            order_no=request.order_no,
-            step="payment_received" if request.accepted else "payment_not_accepted",
-            actor=Actor(kind="provider", name=payment.provider),
-            key=f"{request.order_no}:payment:{payment.transaction_id}",
-            detail={
-                "transaction_id": payment.transaction_id,
-                "amount_fen": payment.amount_fen,
-            },
-            at=request.at,
+            notifications.Notice(
+                kind="late_payment",
+                ref=payment.transaction_id,
+                detail=payment.provider,
+                order_no=request.order_no,
+                amount_fen=payment.amount_fen,
+            ),
         )
-        if not request.accepted:  # after the order ended: refunded by itself, finance is told
-            await notifications.raise_notice(
-                session,
-                notifications.Notice(
-                    kind="late_payment",
-                    ref=payment.transaction_id,
-                    detail=payment.provider,
-                    order_no=request.order_no,
-                    amount_fen=payment.amount_fen,
-                ),
-            )
 
 
 async def payment_difference(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Select, exists, func, or_, select, update
+from sqlalchemy import Select, exists, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.contracts.pricing import (
@@ -176,7 +176,20 @@ async def claim_issued_coupon(
 
 
 async def freight_setup(session: AsyncSession, template_ids: set[int]) -> FreightSetup:
-    policy_row = await session.get(FreightPolicyRow, 1)
+    """The freight policy and these templates with their rules: one statement (the policy's
+    row, outer-joined with each template's rules)."""
+    one = select(literal(1).label("one")).subquery("one")
+    rows = (
+        await session.execute(
+            select(FreightPolicyRow, FreightTemplateRow, FreightRuleRow)
+            .select_from(one)
+            .outerjoin(FreightPolicyRow, FreightPolicyRow.id == 1)
+            .outerjoin(FreightTemplateRow, FreightTemplateRow.id.in_(template_ids))
+            .outerjoin(FreightRuleRow, FreightRuleRow.template_id == FreightTemplateRow.id)
+            .order_by(FreightTemplateRow.id, FreightRuleRow.id)
+        )
+    ).all()
+    policy_row = rows[0][0] if rows else None
     policy = (
         FreightPolicy(
             mode=policy_row.mode,
@@ -187,33 +200,31 @@ async def freight_setup(session: AsyncSession, template_ids: set[int]) -> Freigh
         if policy_row
         else FreightPolicy()
     )
-    templates = []
-    for template in await session.scalars(
-        select(FreightTemplateRow).where(FreightTemplateRow.id.in_(template_ids))
-    ):
-        rules = await session.scalars(
-            select(FreightRuleRow).where(FreightRuleRow.template_id == template.id)
-        )
-        templates.append(
-            FreightTemplate(
+    templates: dict[int, FreightTemplate] = {}
+    for _, template, r in rows:
+        if template is None:
+            continue
+        found = templates.get(template.id)
+        if found is None:
+            found = templates[template.id] = FreightTemplate(
                 template_id=template.id,
                 code=template.code,
                 name=template.name,
                 charge_by=template.charge_by,
                 free_over_fen=template.free_over_fen,
                 unserviceable_regions=list(template.unserviceable_regions),
-                rules=[
-                    FreightRule(
-                        rule_id=r.id,
-                        regions=list(r.regions),
-                        is_default=r.is_default,
-                        first_units=r.first_units,
-                        first_price_fen=r.first_price_fen,
-                        additional_units=r.additional_units,
-                        additional_price_fen=r.additional_price_fen,
-                    )
-                    for r in rules
-                ],
+                rules=[],
             )
-        )
-    return FreightSetup(policy=policy, templates=templates)
+        if r is not None:
+            found.rules.append(
+                FreightRule(
+                    rule_id=r.id,
+                    regions=list(r.regions),
+                    is_default=r.is_default,
+                    first_units=r.first_units,
+                    first_price_fen=r.first_price_fen,
+                    additional_units=r.additional_units,
+                    additional_price_fen=r.additional_price_fen,
+                )
+            )
+    return FreightSetup(policy=policy, templates=list(templates.values()))
