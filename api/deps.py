@@ -162,7 +162,7 @@ _KEY_BY_PREFIX = Alone(
 
 async def _principal_from_key(session: AsyncSession, key: str) -> Principal | None:
     prefix = api_key_prefix(key)
-    if prefix is None:
+    if prefix is None or "\x00" in prefix:  # no key has one; PostgreSQL text cannot hold it
         return None
     try:
         row = await _KEY_BY_PREFIX.one(session_engine(session), {"prefix": prefix})

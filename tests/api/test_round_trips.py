@@ -17,7 +17,7 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db import SessionFactory
-from core.security import api_key_prefix
+from core.security import API_KEY_PREFIX, api_key_prefix
 from models.db import (
     ApiKey,
     AuditEntry,
@@ -268,3 +268,22 @@ async def test_a_plan_with_nothing_waiting_is_one_look_and_its_audit_row(
     assert (
         await client.post("/v1/warehouses/999999/waves/plan", headers=manager)
     ).status_code == 404
+
+
+async def test_a_key_no_storefront_holds_is_refused_before_any_statement_can_fail(
+    client: httpx.AsyncClient, engine: AsyncEngine, key_headers: MakeHeaders
+) -> None:
+    """The key's principal is read by a statement run alone (not through SQLAlchemy, whose
+    data errors answer 422): a prefix PostgreSQL cannot store is refused as any unknown key."""
+    shop = await key_headers("storefront")
+    real = shop["X-API-Key"]
+    start = len(API_KEY_PREFIX)  # the key's 8-character lookup prefix follows "hk_"
+    forged = real[:start] + "\x00" + real[start + 1 :]
+    async with round_trips(engine) as sent:
+        answers = [
+            await client.get("/v1/orders/SO7001", headers={"X-API-Key": key})
+            for key in (forged, real[:start] + "zzzzzzzz" + real[start + 8 :])
+        ]
+    assert [a.status_code for a in answers] == [401, 401]
+    assert answers[0].json()["detail"] == "invalid or expired credentials"
+    assert len(sent) == 1, sent  # the unknown prefix is looked up; the forged one never is
