@@ -13,11 +13,11 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, cast
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Integer, Select, String, bindparam, literal, select, union_all
+from sqlalchemy import Integer, Select, String, Table, insert, literal, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from temporalio.client import Client
@@ -25,15 +25,13 @@ from temporalio.client import Client
 from api.errors import Problem, not_found
 from api.schemas.types import NoParam
 from core.changes import ChangeFeed
-from core.db import SessionFactory
+from core.db import Alone, SessionFactory
 from core.security import api_key_matches, api_key_prefix, read_token
 from models.contracts.order import Actor, OrderPolicy, OrderTimings
 from models.contracts.purchasing import PoPolicy, PoTimings
 from models.contracts.waves import WaveRules
 from models.db import (
-    ApiKey,
     AuditEntry,
-    Device,
     Order,
     RolePermission,
     User,
@@ -150,37 +148,44 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="Storefr
 _UNAUTHENTICATED = {"WWW-Authenticate": "Bearer"}
 
 
-# A key's principal, by its prefix: a Core statement built once (no ORM entity to load), as
-# every storefront and device request runs it first.
-_keys, _devices, _users = ApiKey.__table__.c, Device.__table__.c, User.__table__.c
-_KEY_BY_PREFIX = (
-    select(_keys.id, _keys.name, _keys.role, _keys.warehouse_id, _keys.active, _keys.key_hash,
-           _users.username, _devices.id.label("device_id"))
-    .select_from(
-        ApiKey.__table__.outerjoin(Device.__table__, _devices.api_key_id == _keys.id)
-        .outerjoin(User.__table__, _users.id == _devices.worker_user_id)
-    )
-    .where(_keys.prefix == bindparam("prefix"))
-)  # fmt: skip
+# A key's principal, by its prefix: one statement run alone on a pooled connection (no BEGIN
+# and COMMIT, no ORM: core/db.py `Alone`), as every storefront and device request runs it
+# first. A GET answered by one more such statement (an order, a package) holds no session.
+_KEY_BY_PREFIX = Alone(
+    text("""SELECT k.id, k.name, k.role, k.warehouse_id, k.active, k.key_hash, u.username,
+        d.id AS device_id
+    FROM api_keys k LEFT JOIN devices d ON d.api_key_id = k.id
+    LEFT JOIN users u ON u.id = d.worker_user_id
+    WHERE k.prefix = :prefix""")
+)
 
 
 async def _principal_from_key(session: AsyncSession, key: str) -> Principal | None:
     prefix = api_key_prefix(key)
-    if prefix is None:
+    if prefix is None or "\x00" in prefix:  # no key has one; PostgreSQL text cannot hold it
         return None
-    connection = await session.connection()
-    row = (await connection.execute(_KEY_BY_PREFIX, {"prefix": prefix})).first()
-    if row is None or not row.active or not api_key_matches(key, row.key_hash):
+    try:
+        row = await _KEY_BY_PREFIX.one(session_engine(session), {"prefix": prefix})
+    except LookupError:
+        return None
+    if not row["active"] or not api_key_matches(key, row["key_hash"]):
         return None
     return Principal(
         "api_key",
-        row.id,
-        row.name,
-        frozenset({row.role}),
-        row.warehouse_id,
-        worker=row.username,
-        paired=row.device_id is not None,
+        row["id"],
+        row["name"],
+        frozenset({row["role"]}),
+        row["warehouse_id"],
+        worker=row["username"],
+        paired=row["device_id"] is not None,
     )
+
+
+def session_engine(session: AsyncSession) -> AsyncEngine:
+    """The engine a request's session is bound to (statements run `Alone` take it)."""
+    bind = session.bind
+    assert isinstance(bind, AsyncEngine), bind
+    return bind
 
 
 async def _principal_from_token(session: AsyncSession, token: str, secret: str) -> Principal | None:
@@ -343,17 +348,18 @@ class Writer:
         self, action: str, object_type: str, object_id: object, detail: dict[str, Any] | None = None
     ) -> None:
         route_status = getattr(self.request.scope.get("route"), "status_code", None)
-        self.session.add(
-            audit_entry(
-                self.request,
-                self.principal,
-                action=action,
-                status_code=route_status or 200,
-                object_type=object_type,
-                object_id=str(object_id),
-                detail=detail or {},
-            )
+        row = audit_values(
+            self.request,
+            self.principal,
+            action=action,
+            status_code=route_status or 200,
+            object_type=object_type,
+            object_id=str(object_id),
+            detail=detail or {},
         )
+        # A Core INSERT (no ORM object to flush and read its id back): a write's audit row is
+        # written on every state-changing request.
+        await self.session.execute(_AUDIT_INSERT, row)
         await self.session.commit()
         self.request.state.audited = True
 
@@ -377,6 +383,9 @@ class Writer:
         await self.session.commit()
         self.request.state.audited = True
         return problem
+
+
+_AUDIT_INSERT = insert(cast(Table, AuditEntry.__table__))
 
 
 def audit_entry(request: Request, principal: Principal | None, **fields: Any) -> AuditEntry:

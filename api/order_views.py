@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.deps import Principal, session_engine
 from api.errors import Problem, invalid, not_found
-from api.schemas.orders import (
-    ContactPublic,
-    OrderLinePublic,
-    OrderPublic,
-    PackageLinePublic,
-    PackagePublic,
-    PendingRefundPublic,
-    TimelinePublic,
-)
-from models.db import Order, OrderEvent, OrderLine, OrderRefund, Package, PackageLine
+from api.schemas.orders import ContactPublic, OrderPublic
+from core.db import Alone
+from models.db import Order
 from models.domain.privacy import mask_detail, mask_name, mask_phone
 from services import customers
 
@@ -59,96 +54,74 @@ def contact_from(address: Mapping[str, Any], *, masked: bool) -> ContactPublic:
 
 
 async def order_public(
-    session: AsyncSession, order_no: str, *, unmasked: bool = False
+    session: AsyncSession,
+    order_no: str,
+    *,
+    unmasked: bool = False,
+    visible_to: Principal | None = None,
 ) -> OrderPublic:
-    """The order; its contact masked unless `unmasked` (the storefront that sent it).
+    """The order; its contact masked unless `unmasked` (the storefront that sent it). With
+    `visible_to`, 404 unless that principal may see it (storefronts: the orders they placed).
 
-    The view takes several statements (the order, its lines, packages, refunds owed, timeline)
-    and a projection write may commit between them: a refund refused writes the refund owed and
-    its timeline step together, a refund made moves the order's figures and the refund owed
-    together. The statements read one snapshot (REPEATABLE READ), so each such write is wholly
-    in the view or not at all: never a refusal without its step, nor a refund neither owed nor
-    made."""
-    await session.commit()  # what the request wrote (its audit row) is in; the snapshot follows
-    await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    The view is one statement (`ORDER_VIEW`: the order, its lines, packages, refunds owed and
+    timeline aggregated to JSON by PostgreSQL), run alone on a pooled connection: no BEGIN and
+    COMMIT, no ORM rows. It was six statements in a REPEATABLE READ transaction, eight round
+    trips and a sixth of the API's CPU while orders were placed. One statement reads one
+    snapshot, so a projection write that changes several parts together (a refund refused: the
+    refund owed and its timeline step; a refund made: the order's figures and the refund owed)
+    is wholly in the view or not at all."""
+    await session.commit()  # what the request wrote (its audit row) is in; the connection back
     try:
-        return await _read_order(session, order_no, unmasked=unmasked)
-    finally:
-        await session.commit()  # a read-only snapshot: ending it releases the connection
-
-
-async def _order_row(session: AsyncSession, order_no: str) -> Order:
-    order = await session.get(Order, order_no, populate_existing=True)
-    if order is None:
+        row = await ORDER_VIEW.one(session_engine(session), {"order_no": order_no})
+    except LookupError:
+        raise not_found("order", order_no) from None
+    if visible_to and "storefront" in visible_to.roles and row["api_key_id"] != visible_to.id:
         raise not_found("order", order_no)
-    return order
+    view = OrderPublic.model_validate_json(row["view"])
+    view.refund_pending_fen = sum(r.amount_fen for r in view.pending_refunds)
+    view.contact = contact_from(json.loads(row["address"]), masked=not unmasked)
+    return view
 
 
-async def _read_order(session: AsyncSession, order_no: str, *, unmasked: bool) -> OrderPublic:
-    order = await _order_row(session, order_no)
-    lines = await session.scalars(
-        select(OrderLine).where(OrderLine.order_no == order_no).order_by(OrderLine.line_no)
-    )
-    packages = list(
-        await session.scalars(
-            select(Package)
-            .where(Package.order_no == order_no)
-            .order_by(Package.package_no)
-            .execution_options(populate_existing=True)
-        )
-    )
-    contents = await session.scalars(
-        select(PackageLine)
-        .where(PackageLine.package_no.in_([p.package_no for p in packages]))
-        .order_by(PackageLine.package_no, PackageLine.line_no)
-    )
-    by_package: dict[str, list[PackageLinePublic]] = {}
-    for content in contents:
-        by_package.setdefault(content.package_no, []).append(
-            PackageLinePublic.model_validate(content)
-        )
-    events = await session.scalars(
-        select(OrderEvent)
-        .where(OrderEvent.order_no == order_no)
-        .order_by(OrderEvent.at, OrderEvent.seq, OrderEvent.id)
-    )
-    owed = [
-        PendingRefundPublic.model_validate(row)
-        for row in await session.scalars(
-            select(OrderRefund)
-            .where(OrderRefund.order_no == order_no, OrderRefund.status != "done")
-            .order_by(OrderRefund.refund_no)
-            .execution_options(populate_existing=True)
-        )
-    ]
-    return OrderPublic(
-        order_no=order.order_no,
-        status=order.status,
-        customer_id=order.customer_id,
-        goods_list_fen=order.goods_list_fen,
-        discount_fen=order.discount_fen,
-        freight_fen=order.freight_fen,
-        payable_fen=order.payable_fen,
-        points_used=int(order.pricing.get("points_used", 0)),
-        paid_fen=order.paid_fen,
-        refunded_fen=order.refunded_fen,
-        payment_deadline=order.payment_deadline,
-        under_review=order.under_review,
-        escalated=order.escalated,
-        lines=[OrderLinePublic.model_validate(line) for line in lines],
-        packages=[
-            PackagePublic(
-                package_no=p.package_no,
-                warehouse_id=p.warehouse_id,
-                status=p.status,
-                waybill_no=p.waybill_no,
-                tracking_no=p.tracking_no,
-                lines=by_package.get(p.package_no, []),
-            )
-            for p in packages
-        ],
-        timeline=[TimelinePublic.model_validate(e) for e in events],
-        refund_pending_fen=sum(r.amount_fen for r in owed),
-        pending_refunds=owed,
-        contact=contact_of(order, masked=not unmasked),
-    )
+# OrderPublic as JSON, but for `refund_pending_fen` (the sum of `pending_refunds`) and the
+# contact (masked in Python: models/domain/privacy.py). Each list in the order the view shows;
+# times in UTC with microseconds and Z, as the API writes datetimes, whatever the TimeZone.
+ORDER_VIEW = Alone(
+    text("""
+SELECT o.api_key_id, o.address::text AS address, json_build_object(
+  'order_no', o.order_no, 'status', o.status, 'customer_id', o.customer_id,
+  'goods_list_fen', o.goods_list_fen, 'discount_fen', o.discount_fen,
+  'freight_fen', o.freight_fen, 'payable_fen', o.payable_fen,
+  'points_used', COALESCE(o.pricing -> 'points_used', '0'::jsonb),
+  'paid_fen', o.paid_fen, 'refunded_fen', o.refunded_fen,
+  'payment_deadline', to_char(o.payment_deadline AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+  'under_review', o.under_review, 'escalated', o.escalated,
+  'lines', (SELECT COALESCE(json_agg(json_build_object(
+      'line_no', l.line_no, 'sku_id', l.sku_id, 'quantity', l.quantity,
+      'unit_price_fen', l.unit_price_fen, 'list_amount_fen', l.list_amount_fen,
+      'discount_fen', l.discount_fen, 'paid_fen', l.paid_fen, 'is_gift', l.is_gift,
+      'allocations', l.allocations) ORDER BY l.line_no), '[]'::json)
+    FROM order_lines l WHERE l.order_no = o.order_no),
+  'packages', (SELECT COALESCE(json_agg(json_build_object(
+      'package_no', p.package_no, 'warehouse_id', p.warehouse_id, 'status', p.status,
+      'waybill_no', p.waybill_no, 'tracking_no', p.tracking_no,
+      'lines', (SELECT COALESCE(json_agg(json_build_object(
+          'line_no', pl.line_no, 'sku_id', pl.sku_id, 'quantity', pl.quantity)
+          ORDER BY pl.line_no), '[]'::json)
+        FROM package_lines pl WHERE pl.package_no = p.package_no)
+    ) ORDER BY p.package_no), '[]'::json)
+    FROM packages p WHERE p.order_no = o.order_no),
+  'timeline', (SELECT COALESCE(json_agg(json_build_object(
+      'at', to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+      'step', e.step, 'actor_kind', e.actor_kind,
+      'actor_name', e.actor_name, 'actor_role', e.actor_role, 'package_no', e.package_no,
+      'detail', e.detail) ORDER BY e.at, e.seq, e.id), '[]'::json)
+    FROM order_events e WHERE e.order_no = o.order_no),
+  'pending_refunds', (SELECT COALESCE(json_agg(json_build_object(
+      'refund_no', r.refund_no, 'amount_fen', r.amount_fen, 'status', r.status,
+      'reason', r.reason, 'refused_reason', r.refused_reason) ORDER BY r.refund_no), '[]'::json)
+    FROM order_refunds r WHERE r.order_no = o.order_no AND r.status <> 'done')
+)::text AS view
+FROM orders o WHERE o.order_no = :order_no""")
+)

@@ -31,7 +31,11 @@ V = TypeVar("V", bound=BaseModel)
 
 
 def etag_of(view: BaseModel) -> str:
-    return '"' + hashlib.sha256(view.model_dump_json().encode()).hexdigest()[:32] + '"'
+    return _etag(view.__pydantic_serializer__.to_json(view))
+
+
+def _etag(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
 def wait_asked(request: Request) -> float:
@@ -48,25 +52,36 @@ async def watched(
     key: str,
     read: Callable[[], Awaitable[V]],
 ) -> V | Response:
-    """`read()` now, or once `key` changes if the client already has what it would answer."""
+    """`read()` now, or once `key` changes if the client already has what it would answer.
+
+    The answer is the view's JSON as the route's response model writes it (FastAPI's
+    `serialize_json`: the same bytes), serialized once here for both its ETag and its body, not
+    again (validated and serialized) by FastAPI."""
     known = request.headers.get("if-none-match")
     wait_s = wait_asked(request) if changes is not None else 0.0
     if not known or not wait_s or changes is None:
-        return _tagged(await read(), response, known)
+        return _tagged(await read(), known)
     await changes.listen()
     with changes.subscription(key) as changed:  # before the read: no change goes unseen
-        view = await read()
-        if etag_of(view) == known:
+        body = _json(await read())
+        if _etag(body) == known:
             await session.commit()  # the connection goes back to the pool while waiting
             with suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), wait_s)
-            view = await read()
-    return _tagged(view, response, known)
+            body = _json(await read())
+    return _answer(body, known)
 
 
-def _tagged(view: V, response: Response, known: str | None) -> V | Response:
-    tag = etag_of(view)
+def _json(view: BaseModel) -> bytes:
+    return view.__pydantic_serializer__.to_json(view)
+
+
+def _tagged(view: BaseModel, known: str | None) -> Response:
+    return _answer(_json(view), known)
+
+
+def _answer(body: bytes, known: str | None) -> Response:
+    tag = _etag(body)
     if known == tag:
         return Response(status_code=304, headers={"ETag": tag})
-    response.headers["ETag"] = tag
-    return view
+    return Response(body, media_type="application/json", headers={"ETag": tag})

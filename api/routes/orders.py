@@ -318,16 +318,16 @@ async def get_order(
     session: Session,
     who: Reader,
     deps: Deps,
-    _: VisibleOrder,
 ) -> OrderPublic | Response:
-    """May wait for the order to change: `If-None-Match` (its last ETag) with `Prefer: wait=N`."""
+    """May wait for the order to change: `If-None-Match` (its last ETag) with `Prefer: wait=N`.
+    An order the caller may not see is 404 (as `VisibleOrder`), told by the view's own read."""
     return await watched(
         request,
         response,
         session,
         deps.changes,
         order_no,
-        lambda: order_public(session, order_no, unmasked=sends_contact(who)),
+        lambda: order_public(session, order_no, unmasked=sends_contact(who), visible_to=who),
     )
 
 
