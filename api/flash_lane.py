@@ -1,5 +1,6 @@
-"""The flash sale's refusal lane (DESIGN §6.8, issue 16): a buyer the sale already refuses is
-answered in one round trip to PostgreSQL and without the route's machinery.
+"""The flash sale's lane (DESIGN §6.8, issue 16): a buyer the sale refuses is answered in one
+round trip to PostgreSQL and without the route's machinery, and a buyer it accepts is claimed
+in that same round trip before the route places the order.
 
 In a flash sale's rush nearly every request is a refusal (5,000 buyers for 100 units), and with
 500 of them in flight their p99 is set by what one refusal costs the cores. Through the route a
@@ -9,13 +10,24 @@ This pure ASGI middleware, just inside the request id, the metrics and the span 
 for any request) and outside the audit middleware (its refusal writes its own row), takes
 `POST /v1/orders` with an `X-API-Key` and a JSON body that is a valid flash sale order (the
 route's own model validates it), and runs one statement (services/flash_sales.py
-`refuse_as_key`): the key authenticated, its permission (the route's own, read from its
-dependency), the look and, when it refuses, the refusal's audit row, as one implicit
-transaction. A refusal is answered here with the very problem+json the route raises
-(`flash_refused`), the route template on the scope for the metrics. Anything else (no or a
-wrong key, a key without the permission, an unknown customer, a buyer for the gate, a body the
-route would refuse, a failure) goes to the route unchanged, body and all, which answers as it
-always has.
+`claim_as_key`): the key authenticated, its permission (the route's own, read from its
+dependency), the look and, when it refuses, the refusal's audit row; when it refuses nothing,
+the gate's claim; as one implicit transaction. A refusal is answered here with the very
+problem+json the route raises (`flash_refused`), the route template on the scope for the
+metrics. A claim (committed) goes to the route with the request, its number in the request's
+state (`LaneClaim`): the route places that order as after its own gate (a start that fails
+gives the claim back; a request cut off before it, the worker's hand-off sweep). Anything else
+(no or a wrong key, a key without the permission, an unknown customer, a storefront key that
+has its order, a body the route would refuse, a failure) goes to the route unchanged, body and
+all, which answers as it always has.
+
+Why the lane claims too (issue 16): while units are left the look refuses nobody, so the
+opening burst (with 500 in flight, the first 500 buyers) all went through the route to its
+gate, whose claim holds the sale's row from its UPDATE until the route's COMMIT a round trip
+and a turn of the API's busy event loop later. Those buyers queued on that row one after the
+other, each holding one of the API's pool connections, and the refusals sent meanwhile waited
+for a connection behind them: 409s of the opening at seconds where later ones took a fraction.
+In the lane's one statement the row is held only while PostgreSQL finishes it and commits.
 
 Off when tracing is on: the statement runs at the driver's level, below SQLAlchemy's events that
 make a span per statement, and a traced request shows every statement it ran."""
@@ -25,7 +37,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from datetime import datetime
 
+import asyncpg
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
@@ -35,9 +49,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.deps import AppDeps, audit_values
 from api.errors import problem_answer
 from api.routes import orders
+from api.routes.orders import CLAIM_STATE
 from api.schemas.orders import OrderCreate
 from core.security import api_key_prefix
 from models.domain.access import ADMIN_PERMISSIONS, PERMISSIONS, WORKER_PERMISSIONS
+from models.domain.business_day import BUSINESS_TZ
 from services import flash_sales
 
 log = logging.getLogger(__name__)
@@ -109,23 +125,45 @@ class FlashRefusalLane:
     async def _refused(
         self, scope: Scope, receive: Receive, send: Send, key: str, body: bytes
     ) -> bool:
-        """Answered 409 here (True), or left to the route (False, nothing written)."""
+        """Answered 409 here (True), or left to the route (False), with the claim the lane made
+        for it in the request's state (`LaneClaim`) or nothing written."""
         prefix = api_key_prefix(key)
-        if prefix is None:
+        order = _lane_order(body)
+        if prefix is None or order is None:
             return False
-        try:
-            order = OrderCreate.model_validate(json.loads(body))
-        except (ValueError, ValidationError):  # the route answers it (422)
+        found = await self._claim(scope, prefix, key, order)
+        if found is None:
             return False
-        if order.flash_sale_id is None or order.presale_id is not None or len(order.lines) != 1:
+        assert order.flash_sale_id is not None
+        if found.claimed is not None and found.api_key_id is not None:
+            # Committed: the route places the order under this number (its gate is passed).
+            scope.setdefault("state", {})[CLAIM_STATE] = flash_sales.LaneClaim(
+                order_no=found.claimed,
+                api_key_id=found.api_key_id,
+                flash_sale_id=order.flash_sale_id,
+                client_key=order.client_order_key,
+                customer_id=order.customer_id,
+            )
             return False
+        if found.refusal is None or not found.audited:
+            return False
+        scope["route"] = self.route  # the metrics' route template, the span's name
+        problem = orders.flash_refused(found.refusal, order, order.lines[0].sku_id)
+        await problem_answer(problem)(scope, receive, send)
+        return True
+
+    async def _claim(
+        self, scope: Scope, prefix: str, key: str, order: OrderCreate
+    ) -> flash_sales.KeyClaim | None:
+        """The one statement (services/flash_sales.py `claim_as_key`); None when it failed
+        (rolled back: the route answers)."""
+        assert order.flash_sale_id is not None
         [line] = order.lines
-        request = Request(scope)
-        row = audit_values(request, None, action=self.action, status_code=409)
+        row = audit_values(Request(scope), None, action=self.action, status_code=409)
         row["detail"] = json.dumps(row["detail"], ensure_ascii=False)
         deps: AppDeps = scope["app"].state.deps
         try:
-            found = await flash_sales.refuse_as_key(
+            return await flash_sales.claim_as_key(
                 deps.engine,
                 prefix=prefix,
                 key_hash=hashlib.sha256(key.encode()).hexdigest(),
@@ -133,20 +171,31 @@ class FlashRefusalLane:
                 needs_worker=self.needs_worker,
                 flash_sale_id=order.flash_sale_id,
                 client_key=order.client_order_key,
+                today=datetime.now(BUSINESS_TZ).date(),
                 customer_id=order.customer_id,
                 sku_id=line.sku_id,
                 quantity=line.quantity,
                 refusal_audit={name: row[name] for name in _REQUEST_COLUMNS},
             )
+        except asyncpg.InvalidTextRepresentationError as exc:
+            if flash_sales.INCOMPLETE_CLAIM not in str(exc):
+                log.warning("flash refusal lane failed: the route answers", exc_info=True)
+            # else the same storefront key or customer claimed at that moment: nothing was kept
+            return None
         except Exception:  # the route runs it again and answers as it does any failure
             log.warning("flash refusal lane failed: the route answers", exc_info=True)
-            return False
-        if found.refusal is None or not found.audited:
-            return False
-        scope["route"] = self.route  # the metrics' route template, the span's name
-        problem = orders.flash_refused(found.refusal, order, line.sku_id)
-        await problem_answer(problem)(scope, receive, send)
-        return True
+            return None
+
+
+def _lane_order(body: bytes) -> OrderCreate | None:
+    """The body as the route reads it, if it is a flash sale order of one line (no presale)."""
+    try:
+        order = OrderCreate.model_validate(json.loads(body))
+    except (ValueError, ValidationError):  # the route answers it (422)
+        return None
+    if order.flash_sale_id is None or order.presale_id is not None or len(order.lines) != 1:
+        return None
+    return order
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, bool]:

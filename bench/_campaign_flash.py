@@ -138,6 +138,16 @@ class Rush:
         during = [took for sent, took in self.refused if sent < placed]
         return during, [took for sent, took in self.refused if sent >= placed]
 
+    def refusals_opening(self, in_flight: int) -> tuple[list[float], list[float]]:
+        """Refusal latencies of the opening burst (the first `in_flight` requests sent, all at
+        once before any answer came back, while units were left), and of the later ones."""
+        sent = sorted(at for at, _ in self.refused + self.accepted)
+        if not sent:
+            return [], []
+        last = sent[min(in_flight, len(sent)) - 1]
+        early = [took for at, took in self.refused if at <= last]
+        return early, [took for at, took in self.refused if at > last]
+
 
 async def _rush(
     base_url: str, sale: Any, sku: int, args: Any, in_flight: int, keys: str = "flash"
@@ -363,6 +373,7 @@ async def _one_sale(
     answers, wall = rush.answers, rush.wall
     refused, accepted = [t for _, t in rush.refused], [t for _, t in rush.accepted]
     during, after = rush.refusal_split()
+    opening, later = rush.refusals_opening(in_flight)
     cpu = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_seconds(stack.up_pid).items()}
     again, winners = await _again(stack, http, sale, sku)
     found = await _checks(stack, sale)
@@ -399,6 +410,10 @@ async def _one_sale(
         (f"{label}: 409 p99 while the orders were placed / after",
          f"{ms(percentile(during, 99))} ({len(during)}) / {ms(percentile(after, 99))} "
          f"({len(after)})", "", "", "", ""),
+        (f"{label}: 409 p50 / p99 of the opening {in_flight} requests / later",
+         f"{ms(percentile(opening, 50))} / {ms(percentile(opening, 99))} ({len(opening)}) / "
+         f"{ms(percentile(later, 50))} / {ms(percentile(later, 99))} ({len(later)})",
+         "", "", "", ""),
         (f"{label}: 201 p50 / p99",
          f"{ms(percentile(accepted, 50))} / {ms(percentile(accepted, 99))}", "", "", "", ""),
         (f"{label}: CPU per request, API / PostgreSQL / Temporal+worker",

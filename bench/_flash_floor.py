@@ -2,9 +2,10 @@
 
 A bare ASGI app on uvicorn (the API's server, with the same httptools parser and uvloop loop),
 no framework, no middleware, plain asyncpg connections as many as the API's pool has, and per
-request: read the JSON body, run houtai's very statement of the refusal (services/flash_sales.py
-`REFUSE_AS_KEY`: the key, its permission, the look and the refusal's audit row, one implicit
-transaction) and answer its reason as a 409 JSON body. Nothing is validated, nothing is
+request: read the JSON body, run houtai's very statement of the lane (services/flash_sales.py
+`CLAIM_AS_KEY`: the key, its permission, the look and the refusal's audit row, or the claim,
+one implicit transaction; on the sold-out sale the bench gives it, always the refusal) and
+answer its reason as a 409 JSON body. Nothing is validated, nothing is
 counted, nothing is logged: it is the cost of HTTP plus that one round trip, the least any
 refusal can cost here. Run as its own process by the bench:
 
@@ -22,7 +23,7 @@ from typing import Any
 import asyncpg
 import uvicorn
 
-from services.flash_sales import REFUSE_AS_KEY  # houtai's statement, not a copy of it
+from services.flash_sales import CLAIM_AS_KEY  # houtai's statement, not a copy of it
 
 CONNECTIONS = 50  # the API's pool (HOUTAI_API__DB_CONNECTIONS default)
 
@@ -42,6 +43,7 @@ class Floor:
             "a_object_id": "",
             "a_status_code": 409,
             "a_detail": "{}",
+            "order_prefix": "SO",  # a claim's number: never one here (the sale is sold out)
         }
         # Plain connections handed out first come first served (asyncpg's own pool resets a
         # connection given back with one more round trip; the API's pool does not).
@@ -77,7 +79,7 @@ class Floor:
         connection = await self.idle.get()
         try:
             row = await connection.fetchrow(
-                REFUSE_AS_KEY.sql, *(params[name] for name in REFUSE_AS_KEY.names), timeout=60
+                CLAIM_AS_KEY.sql, *(params[name] for name in CLAIM_AS_KEY.names), timeout=60
             )
         finally:
             self.idle.put_nowait(connection)

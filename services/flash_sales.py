@@ -334,6 +334,184 @@ async def refuse_as_key(
     )
 
 
+# The opening burst (issue 16): while units are left the look refuses nobody, and every buyer
+# went through the route to the gate, whose claim holds the sale's row from its UPDATE to the
+# COMMIT that the route sends a round trip (and a turn of the API's busy event loop) later.
+# With hundreds of buyers in flight they queued on that row one after the other, on the API's
+# pool connections, and every refusal behind them waited too (up to 2 s). So the lane tries the
+# claim itself, in ONE statement that is its own (implicit) transaction: the row is held only
+# while PostgreSQL runs the rest of the statement and commits it, never across a round trip.
+# `_REFUSE_AS_KEY`'s key, permission and look first; when the look refuses, the refusal's audit
+# row, as there. When it refuses nothing (a known customer of a permitted key without an order
+# for this storefront key), the gate's steps: the sale takes the units (`taken`, the row locked
+# and its conditions checked again on the newest version), then the storefront's key gets the
+# order's number (`keyed`), the buyer's count rises (`buyer`, the limit exactly under its row
+# lock) and the claim is written (`claim`). Locks: the sale row first, then the key and the
+# buyer, the order of the order's reserve and release; the route's gate takes the key first
+# (its `already`), so the same key sent at once by the lane and by the route may deadlock,
+# which PostgreSQL breaks by failing one of them (the lane's: the route then answers it).
+# A claim lost to the row (sold out by the time the row was free) takes nothing and is refused
+# `sold_out` with its audit row, as the gate refuses it. Units taken without a claim (the same
+# storefront key or the same customer claiming at that very moment: the key taken, the buyer
+# at the limit) must not stay taken: the statement then fails on purpose (`incomplete`, a text
+# cast to integer, SQLSTATE 22P02), which rolls back everything it did, and the caller lets the
+# route answer (its gate sees what was committed: `already`, or the refusal).
+_CLAIM_AS_KEY = text(  # built from this module's constants: no input in the text
+    f"""
+    WITH caller AS (
+        SELECT k.id, k.name, k.role, u.username AS worker,
+               k.role = ANY(CAST(:granting AS varchar[]))
+                 AND (NOT :needs_worker OR d.id IS NULL OR u.username IS NOT NULL) AS permitted
+        FROM api_keys k
+        LEFT JOIN devices d ON d.api_key_id = k.id
+        LEFT JOIN users u ON u.id = d.worker_user_id
+        WHERE k.prefix = :prefix AND k.key_hash = :key_hash AND k.active
+        LIMIT 1
+    ), look AS ({_look_sql("(SELECT id FROM caller)")}), decided AS (
+        SELECT look.*, {_REFUSAL} AS refusal FROM look
+    ), who AS (
+        SELECT c.id FROM customers c
+        WHERE c.api_key_id = (SELECT id FROM caller) AND c.customer_key = :customer
+    ), trying AS (
+        SELECT 1 FROM decided d, caller c
+        WHERE c.permitted AND d.known AND NOT d.keyed AND d.refusal IS NULL
+    ), taken AS (
+        UPDATE flash_sales s SET sold = s.sold + :q
+        WHERE s.id = :sale AND s.status = 'open' AND s.sku_id = :sku
+          AND s.sold + :q <= s.total AND :q <= s.per_customer_limit
+          AND EXISTS (SELECT 1 FROM trying)
+          AND NOT EXISTS (
+              SELECT 1 FROM flash_buyers b JOIN who w ON b.customer_id = w.id
+              WHERE b.flash_sale_id = s.id AND b.bought + :q > s.per_customer_limit)
+        RETURNING s.id, s.price_fen, s.per_customer_limit
+    ), keyed AS (
+        INSERT INTO order_numbers (order_no, api_key_id, client_order_key)
+        SELECT :order_prefix || lpad(n.seq::text, greatest(6, length(n.seq::text)), '0'),
+               (SELECT id FROM caller), :client_key
+        FROM (SELECT nextval('order_no_seq') AS seq FROM taken) n
+        ON CONFLICT (api_key_id, client_order_key) DO NOTHING
+        RETURNING order_no
+    ), buyer AS (
+        INSERT INTO flash_buyers AS b (flash_sale_id, customer_id, bought)
+        SELECT t.id, w.id, :q FROM taken t, who w WHERE EXISTS (SELECT 1 FROM keyed)
+        ON CONFLICT (flash_sale_id, customer_id) DO UPDATE SET bought = b.bought + EXCLUDED.bought
+        WHERE b.bought + EXCLUDED.bought <= (SELECT per_customer_limit FROM taken)
+        RETURNING b.bought
+    ), claim AS (
+        INSERT INTO flash_claims (order_no, flash_sale_id, customer_id, customer_record_id,
+                                  sku_id, quantity, price_fen, status)
+        SELECT k.order_no, t.id, :customer, w.id, :sku, :q, t.price_fen, 'claimed'
+        FROM taken t, keyed k, who w WHERE EXISTS (SELECT 1 FROM buyer)
+        RETURNING order_no
+    ), answered AS (
+        SELECT d.known,
+               CASE WHEN d.refusal IS NOT NULL THEN d.refusal
+                    WHEN EXISTS (SELECT 1 FROM trying) AND NOT EXISTS (SELECT 1 FROM taken)
+                    THEN 'sold_out' END AS refusal
+        FROM decided d
+    ), audit AS (
+        INSERT INTO audit_log (actor_type, actor_id, actor_name, roles, action, method, path,
+                               object_type, object_id, status_code, client_ip, detail)
+        SELECT 'api_key', CAST(c.id AS varchar), c.name, ARRAY[c.role],
+               :a_action, :a_method, :a_path, :a_object_type, :a_object_id, :a_status_code,
+               :a_client_ip,
+               CASE WHEN c.worker IS NULL THEN CAST('{{}}' AS jsonb)
+                    ELSE jsonb_build_object('worker', c.worker) END
+                   || CAST(:a_detail AS jsonb)
+                   || jsonb_build_object('flash_sale_id', :sale, 'reason', a.refusal)
+        FROM answered a, caller c WHERE c.permitted AND a.known AND a.refusal IS NOT NULL
+        RETURNING id
+    )
+    SELECT EXISTS (SELECT 1 FROM caller) AS authenticated,
+           COALESCE((SELECT permitted FROM caller), false) AS permitted,
+           (SELECT id FROM caller) AS api_key_id,
+           answered.known, answered.refusal, (SELECT order_no FROM claim) AS claimed,
+           (SELECT count(*) FROM audit) AS audited,
+           CASE WHEN (SELECT count(*) FROM audit) > 0
+                THEN set_config('synchronous_commit', 'off', true) END AS quick_commit,
+           CASE WHEN (SELECT count(*) FROM taken) > (SELECT count(*) FROM claim)
+                THEN CAST('incomplete claim: ' || (SELECT count(*) FROM claim) AS integer)
+           END AS incomplete
+    FROM answered
+    """  # noqa: S608
+)
+CLAIM_AS_KEY = Alone(_CLAIM_AS_KEY)
+INCOMPLETE_CLAIM = "incomplete claim"  # in the message of the statement's deliberate failure
+
+
+@dataclass(frozen=True)
+class KeyClaim:
+    """What the one-statement claim found: a refusal (`audited` when its row is committed), a
+    claim (`claimed`: the order's number, committed), or neither (the route decides)."""
+
+    authenticated: bool
+    permitted: bool
+    api_key_id: int | None
+    known: bool
+    refusal: GateAnswer | None
+    claimed: str | None
+    audited: bool
+
+
+@dataclass(frozen=True)
+class LaneClaim:
+    """A claim the lane made for this request, handed to the route (the request's state): the
+    route places the order under this number instead of passing the gate again."""
+
+    order_no: str
+    api_key_id: int
+    flash_sale_id: int
+    client_key: str
+    customer_id: int
+
+
+async def claim_as_key(
+    engine: AsyncEngine,
+    *,
+    prefix: str,
+    key_hash: str,
+    granting: frozenset[str],
+    needs_worker: bool,
+    flash_sale_id: int,
+    client_key: str,
+    today: date,
+    customer_id: int,
+    sku_id: int,
+    quantity: int,
+    refusal_audit: dict[str, Any],
+) -> KeyClaim:
+    """`refuse_as_key`, and when the look refuses nothing the gate's claim, as one statement
+    on a connection of its own (see `_CLAIM_AS_KEY`). Raises asyncpg's
+    InvalidTextRepresentationError (its message starting with INCOMPLETE_CLAIM) when it rolled
+    back units taken without a claim."""
+    row = await CLAIM_AS_KEY.one(
+        engine,
+        {
+            "prefix": prefix,
+            "key_hash": key_hash,
+            "granting": sorted(granting),
+            "needs_worker": needs_worker,
+            "sale": flash_sale_id,
+            "sku": sku_id,
+            "q": quantity,
+            "customer": customer_id,
+            "client_key": client_key,
+            "order_prefix": f"SO{today:%Y%m%d}",
+        }
+        | {f"a_{name}": value for name, value in refusal_audit.items()},
+    )
+    refusal: GateAnswer | None = row["refusal"]
+    return KeyClaim(
+        authenticated=bool(row["authenticated"]),
+        permitted=bool(row["permitted"]),
+        api_key_id=row["api_key_id"],
+        known=bool(row["known"]),
+        refusal=refusal,
+        claimed=row["claimed"],
+        audited=bool(row["audited"]),
+    )
+
+
 @dataclass(frozen=True)
 class GateResult:
     answer: GateAnswer

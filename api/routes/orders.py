@@ -147,6 +147,26 @@ async def flash_gate(w: Writer, body: OrderCreate, today: date) -> str:
     raise flash_refused(found.answer, body, line.sku_id)
 
 
+CLAIM_STATE = "flash_lane_claim"  # the request's state: the lane's claim (api/flash_lane.py)
+
+
+def lane_claim(w: Writer, body: OrderCreate) -> flash_sales.LaneClaim | None:
+    """The claim the flash lane committed for this very request (api/flash_lane.py: the key,
+    the customer and the body's one line passed its look and its gate in one statement), if
+    it made one for this key's principal and this body's sale and storefront key."""
+    found = getattr(w.request.state, CLAIM_STATE, None)
+    if not isinstance(found, flash_sales.LaneClaim):
+        return None
+    if (found.api_key_id, found.flash_sale_id, found.client_key, found.customer_id) != (
+        w.principal.id,
+        body.flash_sale_id,
+        body.client_order_key,
+        body.customer_id,
+    ) or w.principal.kind != "api_key":
+        return None  # (never so) the gate then finds the key's number, or the sweep frees it
+    return found
+
+
 def flash_refused(answer: str, body: OrderCreate, sku_id: int) -> Problem:
     detail = FLASH_REFUSALS[answer].format(
         id=body.flash_sale_id, sku=sku_id, customer=body.customer_id
@@ -196,7 +216,9 @@ async def place_order(
     today = datetime.now(BUSINESS_TZ).date()
     if body.presale_id is not None and (body.flash_sale_id is not None or len(body.lines) != 1):
         raise invalid("lines", "a presale order has one line, the presale's SKU, no flash sale")
-    if body.flash_sale_id is not None:  # the gate's look also knows the customer: one read
+    if (claimed := lane_claim(w, body)) is not None:  # the lane's gate claimed it already
+        order_no = claimed.order_no
+    elif body.flash_sale_id is not None:  # the gate's look also knows the customer: one read
         order_no = await flash_gate(w, body, today)
     else:
         await require_known_customer(w.session, w.principal.id, body.customer_id)

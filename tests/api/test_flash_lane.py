@@ -8,20 +8,22 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+from datetime import date
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from api.flash_lane import place_order_route, route_permission
 from core.db import Alone, make_engine, make_session_factory
-from models.db import ApiKey, AuditEntry
+from models.db import ApiKey, AuditEntry, FlashClaim
 from models.domain.access import PERMISSIONS
 from services import flash_sales
 from tests.api.test_flash_sales import one_unit_sold
-from tests.support.order_api import order_body, problem
+from tests.support.flash_sales import create_flash_sale, flash_sale, wait_flash_status
+from tests.support.order_api import Json, order_body, problem, skus_in, staff, warehouse_id
 from tests.support.orders import SHOP, known_customer
 from tests.support.stack import Stack
 from workers.seed import DEMO_DEVICE_KEYS, DEMO_STOREFRONT_KEY
@@ -276,3 +278,171 @@ async def test_a_statement_alone_commits_by_itself_and_a_connection_cut_off_is_n
         assert (await backend.one(engine, {}))["pid"] != first  # cut off: a new one
     finally:
         await engine.dispose()
+
+
+def counting(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
+    """Calls of the route's `flash_sales.<name>` (its look, its gate's claim), counted."""
+    calls: list[int] = []
+    routes = getattr(flash_sales, name)
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return await routes(*args, **kwargs)
+
+    monkeypatch.setattr(flash_sales, name, counted)
+    return calls
+
+
+async def open_sale(stack: Stack, api: httpx.AsyncClient, units: int) -> tuple[Json, int]:
+    ops = await staff(api, "ops")
+    [sku] = await skus_in(stack, "SH01")
+    sale = await create_flash_sale(
+        api, ops, sku_id=sku, warehouse_id=await warehouse_id(stack, "SH01"), price_fen=1,
+        quantity=units, limit=1,
+    )  # fmt: skip
+    return await wait_flash_status(api, sale["id"], "open", ops), sku
+
+
+async def test_the_lane_claims_while_units_are_left_and_the_route_places_that_claim(
+    stack: Stack, api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Units left: the lane's one statement claims the unit (the route's look and gate never
+    run) and the route places the order under the claim's number, with its audit row, request
+    id and 201; the next buyer is refused by the lane, from the same statement."""
+    sale, sku = await open_sale(stack, api, units=1)
+    await known_customer(api, 1801)
+    await known_customer(api, 1802)
+    looks, gates = counting(monkeypatch, "look"), counting(monkeypatch, "claim")
+
+    won = await api.post(
+        "/v1/orders",
+        json=flash_body(sale["id"], sku, 1801, "lane-claim-1801"),
+        headers=SHOP | {"X-Request-Id": "lane-claim-1"},
+    )
+    assert won.status_code == 201, won.text
+    assert won.headers["x-request-id"] == "lane-claim-1"
+    order = won.json()
+    assert (order["customer_id"], order["lines"][0]["unit_price_fen"]) == (1801, 1)
+    assert (looks, gates) == ([], [])  # the lane claimed: the route's gate was passed
+    async with stack.sessions() as session:
+        claims = (
+            await session.execute(
+                select(FlashClaim.order_no, FlashClaim.customer_id, FlashClaim.quantity).where(
+                    FlashClaim.flash_sale_id == sale["id"]
+                )
+            )
+        ).all()
+        numbers = await session.scalar(
+            text("SELECT order_no FROM order_numbers WHERE client_order_key = 'lane-claim-1801'")
+        )
+        placed = await session.scalar(
+            select(func.count()).where(
+                AuditEntry.action == "order.place", AuditEntry.object_id == order["order_no"]
+            )
+        )
+    assert [tuple(c) for c in claims] == [(order["order_no"], 1801, 1)]
+    assert numbers == order["order_no"] and placed == 1
+
+    refused = await api.post(
+        "/v1/orders", json=flash_body(sale["id"], sku, 1802, "lane-claim-1802"), headers=SHOP
+    )
+    assert problem(refused, 409)["errors"] == [{"reason": "sold_out", "flash_sale_id": sale["id"]}]
+    resent = await api.post(  # the winner's same request again: its order (the route's gate)
+        "/v1/orders", json=flash_body(sale["id"], sku, 1801, "lane-claim-1801"), headers=SHOP
+    )
+    assert resent.status_code == 201 and resent.json()["order_no"] == order["order_no"]
+    assert (looks, gates) == ([1], [1])
+
+
+async def test_an_opening_rush_through_the_lane_sells_each_unit_once_within_the_limit(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    """Buyers at once while units are left, some of them twice: exactly the units are sold,
+    nobody above the limit, every refusal answered 409 with its audit row, no order number
+    kept for a refused storefront key."""
+    sale, sku = await open_sale(stack, api, units=3)
+    customers = [1901 + n for n in range(10)] + [1901, 1902, 1903]
+    for customer in set(customers):
+        await known_customer(api, customer)
+    answers = await asyncio.gather(
+        *(
+            api.post(
+                "/v1/orders",
+                json=flash_body(sale["id"], sku, customer, f"rush-{sale['id']}-{n}"),
+                headers=SHOP,
+            )
+            for n, customer in enumerate(customers)
+        )
+    )
+    won = [a.json() for a in answers if a.status_code == 201]
+    refused = [problem(a, 409)["errors"][0]["reason"] for a in answers if a.status_code != 201]
+    assert len(won) == 3 and len(refused) == 10
+    assert set(refused) <= {"sold_out", "over_limit"}
+    assert len({o["customer_id"] for o in won}) == 3  # the limit of one, whoever came twice
+    async with stack.sessions() as session:
+        claimed = await session.scalar(
+            select(func.count()).where(
+                FlashClaim.flash_sale_id == sale["id"], FlashClaim.status != "released"
+            )
+        )
+        keys = await session.scalar(
+            text("SELECT count(*) FROM order_numbers WHERE client_order_key LIKE :k"),
+            {"k": f"rush-{sale['id']}-%"},
+        )
+    assert (claimed, keys) == (3, 3)
+    reasons = [row[-1]["reason"] for row in await audit_rows(stack, sale["id"])]
+    assert sorted(reasons) == sorted(refused)  # one row per refusal, with its reason
+    ops = await staff(api, "ops")
+    shown = await flash_sale(api, sale["id"], ops)
+    assert (shown["sold"], shown["remaining"]) == (3, 0)
+
+
+async def test_units_taken_without_a_claim_are_rolled_back_by_the_statement(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    """The same storefront key claimed at that very moment (by another transaction, committed
+    while the lane's statement waited for it): the statement had taken the unit but could not
+    number the order, so it fails on purpose and keeps nothing; the route then answers."""
+    sale, sku = await open_sale(stack, api, units=1)
+    await known_customer(api, 2001)
+    async with stack.sessions() as session:
+        key_id = await session.scalar(
+            select(ApiKey.id).where(ApiKey.prefix == DEMO_STOREFRONT_KEY.split("_")[1])
+        )
+    row = {"action": "POST /v1/orders", "method": "POST", "path": "/v1/orders",
+           "object_type": "", "object_id": "", "status_code": 409, "client_ip": "10.0.0.9",
+           "detail": "{}"}  # fmt: skip
+    engine = make_engine(stack.database_url, connections=2)
+    try:
+        async with stack.sessions() as holder:  # the key numbered, not yet committed
+            await holder.execute(
+                text("INSERT INTO order_numbers (order_no, api_key_id, client_order_key) "
+                     "VALUES ('SO20260101999999', :key, 'same-2001')"), {"key": key_id},
+            )  # fmt: skip
+            claiming = asyncio.ensure_future(
+                flash_sales.claim_as_key(
+                    engine, prefix=DEMO_STOREFRONT_KEY.split("_")[1],
+                    key_hash=hashlib.sha256(DEMO_STOREFRONT_KEY.encode()).hexdigest(),
+                    granting=frozenset({"storefront"}), needs_worker=False,
+                    flash_sale_id=sale["id"], client_key="same-2001", today=date(2026, 1, 2),
+                    customer_id=2001, sku_id=sku, quantity=1, refusal_audit=row,
+                )
+            )  # fmt: skip
+            await asyncio.sleep(1)
+            assert not claiming.done()  # it waits on the key, holding the sale's row
+            await holder.commit()
+        with pytest.raises(asyncpg.InvalidTextRepresentationError, match="incomplete claim"):
+            await claiming
+    finally:
+        await engine.dispose()
+    async with stack.sessions() as session:
+        sold = await session.scalar(text("SELECT sold FROM flash_sales WHERE id = :id"),
+                                    {"id": sale["id"]})  # fmt: skip
+        claims = await session.scalar(
+            select(func.count()).where(FlashClaim.flash_sale_id == sale["id"])
+        )
+        buyers = await session.scalar(
+            text("SELECT count(*) FROM flash_buyers WHERE flash_sale_id = :id"), {"id": sale["id"]}
+        )
+    assert (sold, claims, buyers) == (0, 0, 0)  # the unit taken was given back with the rest
+    assert await audit_rows(stack, sale["id"]) == []
