@@ -17,8 +17,7 @@ One class, one state: everything the run and the handlers read and change is in
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -51,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
     from models.contracts.order import Actor, PackageLine, PaymentReceived, RefundRequest
     from models.contracts.shipment import TrackingSnapshot
     from models.domain.shipping import latest_tracking
+    from workflows.after_sale_state import AfterSaleState
     from workflows.common import FAILED, call, deprecate_patch, patched, refusal
     from workflows.visibility import show
 
@@ -59,30 +59,6 @@ SYSTEM = Actor(kind="system", name="after-sale")
 FOLLOW_PATCH = "follow-return-tracking"
 # The refund gives back, pro rata, the points the refunded units bore (DESIGN §6.7).
 POINTS_REFUND_PATCH = "points-back-with-refund"
-
-
-def _no_parcel() -> TrackingSnapshot:
-    return TrackingSnapshot(tracking_no="", status="created")
-
-
-@dataclass
-class AfterSaleState:
-    """An after-sale's state: what its run and its handlers share."""
-
-    sla_due_at: datetime | None  # none when approved at once (before shipment)
-    status: AfterSaleStatus = "requested"
-    seq: int = 0  # projection steps recorded
-    deciding: bool = False  # a decision is being recorded: no other, no withdrawal
-    decision: AfterSaleDecision | None = None
-    decided_by: str | None = None
-    decision_reason: str | None = None
-    withdrawal: AfterSaleWithdrawal | None = None
-    shipped_back: ReturnShipment | None = None
-    parcel: TrackingSnapshot = field(default_factory=_no_parcel)  # the return parcel
-    parcel_seen: int = 0  # its events already on the timeline
-    inspection: ReturnInspection | None = None
-    replacement: ReplacementReady | None = None
-    refund_refused: str | None = None  # why the provider refused, until retried
 
 
 @workflow.defn

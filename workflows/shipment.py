@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import suppress
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -25,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.shipments import ShipmentActivities
     from activities.waves import WaveActivities
     from models.contracts import messages
-    from models.contracts.order import Actor, PackageLine, PackageView, ReleaseRequest
+    from models.contracts.order import Actor, PackageView, ReleaseRequest
     from models.contracts.shipment import (
         ConsumeRequest,
         ExceptionDecision,
@@ -52,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         weight_within_tolerance,
     )
     from workflows.common import FAILED, call, deprecate_patch, patched, refusal, signal_unless_gone
+    from workflows.shipment_state import ShipmentState
     from workflows.visibility import show
 
 SYSTEM = Actor(kind="system", name="shipment")
@@ -76,35 +76,6 @@ VOID_PATCH = "cancel-voids-waybill"
 # passed the validator: the second finds the package packed under the lock and is refused
 # instead of packing it again.
 PACK_ONCE_PATCH = "pack-rechecked-under-lock"
-
-
-def _no_tracking() -> TrackingSnapshot:
-    return TrackingSnapshot(tracking_no="", status="created")
-
-
-@dataclass
-class ShipmentState:
-    """A package's state: what its run and its handlers share."""
-
-    expected_g: int  # less what was not found or withdrawn
-    lines: list[PackageLine]  # less what after-sales took out before picking
-    status: ShipmentStatus = "released"
-    steps: int = 0  # projection steps recorded
-    waves: bool = False  # picked through a wave before packing (WAVES_PATCH)
-    picked: PackagePicked | None = None  # the wave's word
-    left_waves: set[str] = field(default_factory=set)  # waves it was withdrawn from
-    cancel: bool = False
-    measured_g: int | None = None
-    hold_reason: str | None = None
-    override: WeightOverride | None = None
-    waybill_no: str | None = None
-    tracking_no: str | None = None
-    labelled: bool = False  # the waybill step is recorded: readers see the label
-    waybill_voided: datetime | None = None  # voided at the carrier (VOID_PATCH)
-    handover: HandoverRequest | None = None
-    snapshot: TrackingSnapshot = field(default_factory=_no_tracking)
-    seen: int = 0  # tracking events already recorded
-    decision: ExceptionDecision | None = None
 
 
 @workflow.defn
