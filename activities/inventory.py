@@ -44,6 +44,7 @@ class InventoryActivities:
         ]
         try:
             async with self._sessions() as session:
+                weights: dict[int, int] | None = None  # the campaign's path: _plans reads them
                 if request.flash_sale_id is not None:  # from the campaign's stock (§6.8)
                     rows = await flash_sales.reserve_claimed(session, request.order_no, demand)
                 else:
