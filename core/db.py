@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.util import greenlet_spawn
 
 from core.fair_pool import FairAsyncPool
+from core.sql_spans import statement_span
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
@@ -75,7 +76,8 @@ class Alone:
         try:
             driver = pooled.driver_connection
             assert driver is not None
-            row: Mapping[str, Any] | None = await driver.fetchrow(self.sql, *args)
+            with statement_span(engine, self.sql):
+                row: Mapping[str, Any] | None = await driver.fetchrow(self.sql, *args)
         except BaseException as exc:
             # The server refused the statement (rolled back with it): the connection is fine.
             # Anything else (a connection that died, a timeout, a cancellation mid-statement)

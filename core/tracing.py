@@ -14,7 +14,8 @@ into its own exporter):
   the span context in workflow and activity headers, so the workflow's spans (RunWorkflow,
   StartActivity, StartChildWorkflow, HandleUpdate, ...) and the activity's (RunActivity) join
   the request's trace. A worker gets it from its client;
-- PostgreSQL: SQLAlchemy's engine events (`instrument_engine`), a span per statement;
+- PostgreSQL: SQLAlchemy's engine events (`instrument_engine`), a span per statement; a
+  statement run at the driver's level (core.db.Alone) gets the same span (core/sql_spans.py);
 - HTTP to providers: httpx clients (`instrument_httpx`), a client span per call, the trace
   context passed on in `traceparent`.
 """
@@ -35,6 +36,7 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 from core import logging as houtai_logging
+from core import sql_spans
 from core.settings import Settings
 
 if TYPE_CHECKING:
@@ -143,16 +145,8 @@ def instrument_engine(engine: AsyncEngine, tracing: Tracing) -> None:
     database = engine.url.database or ""
 
     def before(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        words = statement.split(None, 1)
-        span = tracer.start_span(
-            f"{words[0].upper() if words else 'SQL'} {database}".strip(),
-            kind=trace.SpanKind.CLIENT,
-            attributes={
-                "db.system": "postgresql",
-                "db.name": database,
-                "db.statement": statement[:_STATEMENT_MAX],
-            },
-        )
+        name, attributes = sql_spans.span_of(statement, database)
+        span = tracer.start_span(name, kind=trace.SpanKind.CLIENT, attributes=attributes)
         conn.info.setdefault(_SPANS, []).append(span)
 
     def after(conn: Any, *_: Any) -> None:
@@ -169,13 +163,13 @@ def instrument_engine(engine: AsyncEngine, tracing: Tracing) -> None:
             )
             span.end()
 
+    sql_spans.traced(engine, tracer, database)
     event.listen(engine.sync_engine, "before_cursor_execute", before)
     event.listen(engine.sync_engine, "after_cursor_execute", after)
     event.listen(engine.sync_engine, "handle_error", failed)
 
 
 _SPANS = "houtai_trace_spans"
-_STATEMENT_MAX = 2000
 
 
 def instrument_httpx(tracing: Tracing) -> None:
