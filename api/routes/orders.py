@@ -8,10 +8,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request, Response
 from sqlalchemy import exists, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
@@ -92,6 +94,7 @@ async def delivered_packages(session: AsyncSession, order_no: str) -> list[str]:
     return numbers
 
 
+DEADLOCK_DETECTED = "40P01"  # PostgreSQL's SQLSTATE
 FLASH_REFUSALS = {
     "not_open": "flash sale {id} is not open for SKU {sku}",
     "sold_out": "flash sale {id} is sold out",
@@ -127,8 +130,8 @@ async def flash_gate(w: Writer, body: OrderCreate, today: date) -> str:
     if seen.refusal is not None:  # nothing was written but the refusal's audit row
         assert seen.audited, "the look writes a known customer's refusal row"
         raise await w.committed_refusal(flash_refused(seen.refusal, body, line.sku_id))
-    found = await flash_sales.claim(
-        w.session,
+    claim = partial(
+        flash_sales.claim,
         flash_sale_id=body.flash_sale_id,
         api_key_id=w.principal.id,
         client_key=body.client_order_key,
@@ -137,6 +140,16 @@ async def flash_gate(w: Writer, body: OrderCreate, today: date) -> str:
         sku_id=line.sku_id,
         quantity=line.quantity,
     )
+    try:
+        found = await claim(w.session)
+    except DBAPIError as exc:
+        # The lane claims the sale's row before the storefront's key, this gate the key first:
+        # the same key sent at once through both can deadlock, and PostgreSQL fails one side.
+        # Failed here, the gate runs once more and finds what the lane committed (`already`).
+        if getattr(exc.orig, "sqlstate", None) != DEADLOCK_DETECTED:
+            raise
+        await w.session.rollback()
+        found = await claim(w.session)
     if found.order_no is not None:
         return found.order_no
     await w.session.rollback()

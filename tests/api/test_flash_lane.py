@@ -14,10 +14,15 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy import func, select, text
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+from sqlalchemy import func, make_url, select, text
+from sqlalchemy.exc import DBAPIError
 
 from api.flash_lane import place_order_route, route_permission
+from core import tracing
 from core.db import Alone, make_engine, make_session_factory
+from core.settings import Settings
 from models.db import ApiKey, AuditEntry, FlashClaim
 from models.domain.access import PERMISSIONS
 from services import flash_sales
@@ -280,6 +285,41 @@ async def test_a_statement_alone_commits_by_itself_and_a_connection_cut_off_is_n
         await engine.dispose()
 
 
+async def test_a_statement_alone_is_traced_like_the_engines_statements(database_url: str) -> None:
+    """A traced engine (core/tracing.py `instrument_engine`) gives a statement run alone the
+    span its SQLAlchemy statements get: a client span, a child of the span current then, with
+    the text (placeholders, never values); a refused one failed. Untraced: no span at all."""
+    exported = InMemorySpanExporter()
+    traced = tracing.tracing_for(Settings(), "api", exporter=exported)
+    assert traced.provider is not None
+    engine = make_engine(database_url, connections=1)
+    plain = make_engine(database_url, connections=1)
+    tracing.instrument_engine(engine, traced)
+    statement = Alone(text("SELECT CAST(:secret AS text) AS echoed"))
+    try:
+        with traced.provider.get_tracer("t").start_as_current_span("request") as request:
+            assert (await statement.one(engine, {"secret": "13800000000"}))["echoed"]
+            with pytest.raises(asyncpg.DivisionByZeroError):
+                await Alone(text("SELECT 1 / :zero AS x")).one(engine, {"zero": 0})
+            await statement.one(plain, {"secret": "untraced"})
+        traced.provider.force_flush()
+        spans = [s for s in exported.get_finished_spans() if s.name != "request"]
+        database = make_url(database_url).database
+        # two, named as the engine's own: the untraced engine's statement made none
+        assert [s.name for s in spans] == [f"SELECT {database}"] * 2
+        ok, refused = spans
+        assert ok.kind == SpanKind.CLIENT and ok.parent is not None
+        assert ok.parent.span_id == request.get_span_context().span_id
+        assert ok.attributes is not None and ok.attributes["db.statement"] == statement.sql
+        assert "13800000000" not in str(ok.attributes)
+        assert ok.status.status_code != StatusCode.ERROR
+        assert refused.status.status_code == StatusCode.ERROR
+    finally:
+        traced.shutdown()
+        await engine.dispose()
+        await plain.dispose()
+
+
 def counting(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
     """Calls of the route's `flash_sales.<name>` (its look, its gate's claim), counted."""
     calls: list[int] = []
@@ -352,6 +392,52 @@ async def test_the_lane_claims_while_units_are_left_and_the_route_places_that_cl
     )
     assert resent.status_code == 201 and resent.json()["order_no"] == order["order_no"]
     assert (looks, gates) == ([1], [1])
+
+
+async def test_a_gate_failed_by_a_deadlock_runs_again_and_answers(
+    stack: Stack, api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lane takes the sale's row before the storefront's key and the route's gate the key
+    first: the same key sent at once through both may deadlock, and PostgreSQL fails one. The
+    gate failed so runs once more (here: the lane's statement fails, the gate's first claim is
+    failed as PostgreSQL fails a deadlock's victim) and the buyer gets the order, not a 500."""
+    sale, sku = await open_sale(stack, api, units=1)
+    await known_customer(api, 1811)
+
+    async def lane_fails(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the lane's statement failed: the route answers")
+
+    real_claim = flash_sales.claim
+    failed: list[int] = []
+
+    async def deadlocked_once(session: Any, **kwargs: Any) -> Any:
+        if not failed:
+            failed.append(1)
+            await session.execute(text("SELECT 1"))  # the transaction has begun, as a claim's
+            raise DBAPIError("UPDATE flash_sales ...", {}, DeadlockOrig())
+        return await real_claim(session, **kwargs)
+
+    monkeypatch.setattr(flash_sales, "claim_as_key", lane_fails)
+    monkeypatch.setattr(flash_sales, "claim", deadlocked_once)
+    won = await api.post(
+        "/v1/orders", json=flash_body(sale["id"], sku, 1811, "lane-deadlock-1811"), headers=SHOP
+    )
+    assert won.status_code == 201, won.text
+    assert failed == [1]
+    async with stack.sessions() as session:
+        claimed = await session.scalar(
+            select(func.count()).where(FlashClaim.flash_sale_id == sale["id"])
+        )
+        sold = await session.scalar(
+            text("SELECT sold FROM flash_sales WHERE id = :s"), {"s": sale["id"]}
+        )
+    assert (claimed, sold) == (1, 1)
+
+
+class DeadlockOrig(Exception):
+    """What the asyncpg dialect wraps a deadlock in: its SQLSTATE."""
+
+    sqlstate = "40P01"
 
 
 async def test_an_opening_rush_through_the_lane_sells_each_unit_once_within_the_limit(
