@@ -235,105 +235,10 @@ async def look(
 # transaction: one round trip, no BEGIN, no COMMIT. It writes the audit row only when it
 # refuses a known customer of an authenticated key that may place orders, with the columns that
 # key's principal gives (api/deps.py `_principal_from_key` and `audit_values`: actor, roles, the
-# device's worker); its commit does not wait for the disk, as above. Whatever else it finds
-# (no such key, a key without the permission, an unknown customer, a buyer for the gate) it
-# writes nothing and the caller goes the whole way: authentication, the look, the gate.
-_REFUSE_AS_KEY = text(  # built from this module's constants: no input in the text
-    f"""
-    WITH caller AS (
-        SELECT k.id, k.name, k.role, u.username AS worker,
-               k.role = ANY(CAST(:granting AS varchar[]))
-                 AND (NOT :needs_worker OR d.id IS NULL OR u.username IS NOT NULL) AS permitted
-        FROM api_keys k
-        LEFT JOIN devices d ON d.api_key_id = k.id
-        LEFT JOIN users u ON u.id = d.worker_user_id
-        WHERE k.prefix = :prefix AND k.key_hash = :key_hash AND k.active
-        LIMIT 1
-    ), look AS ({_look_sql("(SELECT id FROM caller)")}), decided AS (
-        SELECT look.*, {_REFUSAL} AS refusal FROM look
-    ), audit AS (
-        INSERT INTO audit_log (actor_type, actor_id, actor_name, roles, action, method, path,
-                               object_type, object_id, status_code, client_ip, detail)
-        SELECT 'api_key', CAST(c.id AS varchar), c.name, ARRAY[c.role],
-               :a_action, :a_method, :a_path, :a_object_type, :a_object_id, :a_status_code,
-               :a_client_ip,
-               CASE WHEN c.worker IS NULL THEN CAST('{{}}' AS jsonb)
-                    ELSE jsonb_build_object('worker', c.worker) END
-                   || CAST(:a_detail AS jsonb)
-                   || jsonb_build_object('flash_sale_id', :sale, 'reason', d.refusal)
-        FROM decided d, caller c WHERE c.permitted AND d.known AND d.refusal IS NOT NULL
-        RETURNING id
-    )
-    SELECT EXISTS (SELECT 1 FROM caller) AS authenticated,
-           COALESCE((SELECT permitted FROM caller), false) AS permitted,
-           decided.known, decided.refusal, (SELECT count(*) FROM audit) AS audited,
-           CASE WHEN (SELECT count(*) FROM audit) > 0
-                THEN set_config('synchronous_commit', 'off', true) END AS quick_commit
-    FROM decided
-    """  # noqa: S608
-)
-
-
-@dataclass(frozen=True)
-class KeyLook:
-    """What the one-statement refusal found; `audited` only when it refused (and committed)."""
-
-    authenticated: bool  # the key exists, is active and its hash matches
-    permitted: bool  # its role grants the permission asked for
-    known: bool  # the storefront has upserted the customer
-    refusal: GateAnswer | None
-    audited: bool
-    quick_commit: str | None  # "off" when its commit did not wait for the disk
-
-
-REFUSE_AS_KEY = Alone(_REFUSE_AS_KEY)
-
-
-async def refuse_as_key(
-    engine: AsyncEngine,
-    *,
-    prefix: str,
-    key_hash: str,
-    granting: frozenset[str],
-    needs_worker: bool,
-    flash_sale_id: int,
-    client_key: str,
-    customer_id: int,
-    sku_id: int,
-    quantity: int,
-    refusal_audit: dict[str, Any],
-) -> KeyLook:
-    """The look of `look`, for the key whose prefix and SHA-256 hex are given, as one statement
-    on a connection of its own (`core.db.Alone`): authentication, the permission (a role among
-    `granting`; `needs_worker`: a paired device only with a worker signed in), the look, and a
-    refusal's audit row (`refusal_audit`: the request's columns, `detail` as JSON text; the
-    actor's come from the key). The refusal's order of reasons as `look`'s."""
-    row = await REFUSE_AS_KEY.one(
-        engine,
-        {
-            "prefix": prefix,
-            "key_hash": key_hash,
-            "granting": sorted(granting),
-            "needs_worker": needs_worker,
-            "sale": flash_sale_id,
-            "sku": sku_id,
-            "q": quantity,
-            "customer": customer_id,
-            "client_key": client_key,
-        }
-        | {f"a_{name}": value for name, value in refusal_audit.items()},
-    )
-    refusal: GateAnswer | None = row["refusal"]
-    return KeyLook(
-        authenticated=bool(row["authenticated"]),
-        permitted=bool(row["permitted"]),
-        known=bool(row["known"]),
-        refusal=refusal,
-        audited=bool(row["audited"]),
-        quick_commit=row["quick_commit"],
-    )
-
-
+# device's worker); its commit does not wait for the disk, as above. When it finds no such
+# key, a key without the permission or an unknown customer it writes nothing, and the caller
+# goes the whole way: authentication, the look, the gate.
+#
 # The opening burst (issue 16): while units are left the look refuses nobody, and every buyer
 # went through the route to the gate, whose claim holds the sale's row from its UPDATE to the
 # COMMIT that the route sends a round trip (and a turn of the API's busy event loop) later.
@@ -341,8 +246,8 @@ async def refuse_as_key(
 # pool connections, and every refusal behind them waited too (up to 2 s). So the lane tries the
 # claim itself, in ONE statement that is its own (implicit) transaction: the row is held only
 # while PostgreSQL runs the rest of the statement and commits it, never across a round trip.
-# `_REFUSE_AS_KEY`'s key, permission and look first; when the look refuses, the refusal's audit
-# row, as there. When it refuses nothing (a known customer of a permitted key without an order
+# The key, its permission and the look first; when the look refuses, the refusal's audit row,
+# as above. When it refuses nothing (a known customer of a permitted key without an order
 # for this storefront key), the gate's steps: the sale takes the units (`taken`, the row locked
 # and its conditions checked again on the newest version), then the storefront's key gets the
 # order's number (`keyed`), the buyer's count rises (`buyer`, the limit exactly under its row
@@ -451,6 +356,7 @@ class KeyClaim:
     refusal: GateAnswer | None
     claimed: str | None
     audited: bool
+    quick_commit: str | None = None  # "off" when a refusal's commit did not wait for the disk
 
 
 @dataclass(frozen=True)
@@ -480,8 +386,12 @@ async def claim_as_key(
     quantity: int,
     refusal_audit: dict[str, Any],
 ) -> KeyClaim:
-    """`refuse_as_key`, and when the look refuses nothing the gate's claim, as one statement
-    on a connection of its own (see `_CLAIM_AS_KEY`). Raises asyncpg's
+    """The look of `look` for the key whose prefix and SHA-256 hex are given, and when it
+    refuses nothing the gate's claim, as one statement on a connection of its own
+    (`core.db.Alone`, see `_CLAIM_AS_KEY`): authentication, the permission (a role among
+    `granting`; `needs_worker`: a paired device only with a worker signed in), the look, then a
+    refusal's audit row (`refusal_audit`: the request's columns, `detail` as JSON text; the
+    actor's come from the key) or the claim. Raises asyncpg's
     InvalidTextRepresentationError (its message starting with INCOMPLETE_CLAIM) when it rolled
     back units taken without a claim."""
     row = await CLAIM_AS_KEY.one(
@@ -509,6 +419,7 @@ async def claim_as_key(
         refusal=refusal,
         claimed=row["claimed"],
         audited=bool(row["audited"]),
+        quick_commit=row["quick_commit"],
     )
 
 

@@ -219,8 +219,8 @@ async def test_the_one_statement_refusal_commits_by_itself_without_waiting_for_t
             ("lane-1601-admin", 1601, {"admin"}),  # a key whose role may not place orders
             ("lane-1699", 1699, {"storefront"}),  # a customer the storefront does not know
         ):
-            seen = await flash_sales.refuse_as_key(
-                engine,
+            seen = await flash_sales.claim_as_key(
+                engine, today=date.today(),
                 prefix=DEMO_STOREFRONT_KEY.split("_")[1],
                 key_hash=hashlib.sha256(DEMO_STOREFRONT_KEY.encode()).hexdigest(),
                 granting=frozenset(granting), needs_worker=False, flash_sale_id=sale["id"],
@@ -231,8 +231,8 @@ async def test_the_one_statement_refusal_commits_by_itself_without_waiting_for_t
                 mode = await connection.scalar(text("SHOW synchronous_commit"))
             found[client_key] = (seen.authenticated, seen.permitted, seen.known, seen.refusal,
                                  seen.audited, seen.quick_commit, mode)  # fmt: skip
-        wrong = await flash_sales.refuse_as_key(
-            engine, prefix=DEMO_STOREFRONT_KEY.split("_")[1], key_hash="0" * 64,
+        wrong = await flash_sales.claim_as_key(
+            engine, today=date.today(), prefix=DEMO_STOREFRONT_KEY.split("_")[1], key_hash="0" * 64,
             granting=frozenset({"storefront"}), needs_worker=False, flash_sale_id=sale["id"],
             client_key="lane-wrong", customer_id=1601, sku_id=sku, quantity=1, refusal_audit=row,
         )  # fmt: skip
