@@ -54,7 +54,7 @@ from api.schemas.orders import OrderCreate
 from core.security import api_key_prefix
 from models.domain.access import ADMIN_PERMISSIONS, PERMISSIONS, WORKER_PERMISSIONS
 from models.domain.business_day import BUSINESS_TZ
-from services import flash_sales
+from services import flash_gate
 
 log = logging.getLogger(__name__)
 PATH = "/v1/orders"
@@ -137,7 +137,7 @@ class FlashRefusalLane:
         assert order.flash_sale_id is not None
         if found.claimed is not None and found.api_key_id is not None:
             # Committed: the route places the order under this number (its gate is passed).
-            scope.setdefault("state", {})[CLAIM_STATE] = flash_sales.LaneClaim(
+            scope.setdefault("state", {})[CLAIM_STATE] = flash_gate.LaneClaim(
                 order_no=found.claimed,
                 api_key_id=found.api_key_id,
                 flash_sale_id=order.flash_sale_id,
@@ -154,8 +154,8 @@ class FlashRefusalLane:
 
     async def _claim(
         self, scope: Scope, prefix: str, key: str, order: OrderCreate
-    ) -> flash_sales.KeyClaim | None:
-        """The one statement (services/flash_sales.py `claim_as_key`); None when it failed
+    ) -> flash_gate.KeyClaim | None:
+        """The one statement (services/flash_gate.py `claim_as_key`); None when it failed
         (rolled back: the route answers)."""
         assert order.flash_sale_id is not None
         [line] = order.lines
@@ -163,7 +163,7 @@ class FlashRefusalLane:
         row["detail"] = json.dumps(row["detail"], ensure_ascii=False)
         deps: AppDeps = scope["app"].state.deps
         try:
-            return await flash_sales.claim_as_key(
+            return await flash_gate.claim_as_key(
                 deps.engine,
                 prefix=prefix,
                 key_hash=hashlib.sha256(key.encode()).hexdigest(),
@@ -178,7 +178,7 @@ class FlashRefusalLane:
                 refusal_audit={name: row[name] for name in _REQUEST_COLUMNS},
             )
         except asyncpg.InvalidTextRepresentationError as exc:
-            if flash_sales.INCOMPLETE_CLAIM not in str(exc):
+            if flash_gate.INCOMPLETE_CLAIM not in str(exc):
                 log.warning("flash refusal lane failed: the route answers", exc_info=True)
             # else the same storefront key or customer claimed at that moment: nothing was kept
             return None

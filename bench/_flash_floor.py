@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 import uvicorn
 
-from services.flash_sales import CLAIM_AS_KEY  # houtai's statement, not a copy of it
+from services.flash_gate import CLAIM_AS_KEY  # houtai's statement, not a copy of it
 
 CONNECTIONS = 50  # the API's pool (HOUTAI_API__DB_CONNECTIONS default)
 

@@ -1,7 +1,7 @@
 """Flash sale routes (秒杀, DESIGN §6.8): staff create and schedule a sale, watch it live and stop
 it early. The sale's window is a FlashSaleWorkflow (`flash-FS…`) that a one-shot Temporal
 Schedule starts at the opening time; buyers go through `POST /v1/orders` with `flash_sale_id`,
-whose gate (services/flash_sales.py `claim`) says no before any workflow starts."""
+whose gate (services/flash_gate.py `claim`) says no before any workflow starts."""
 
 from __future__ import annotations
 

@@ -63,7 +63,7 @@ from models.contracts.order import (
 from models.contracts.pricing import CartLine
 from models.db import Order, OrderLine, OrderRefund, Package
 from models.domain.business_day import BUSINESS_TZ
-from services import flash_sales
+from services import flash_gate, flash_sales
 from services.order_numbers import order_number
 from workflows.late_payment import LatePaymentRefundWorkflow, late_payment_id
 from workflows.order import OrderWorkflow
@@ -102,16 +102,16 @@ FLASH_REFUSALS = {
 }
 
 
-async def flash_gate(w: Writer, body: OrderCreate, today: date) -> str:
+async def pass_flash_gate(w: Writer, body: OrderCreate, today: date) -> str:
     """The flash sale's gate (DESIGN §6.8). First a look at the committed figures (one read, no
-    write, no lock: services/flash_sales.py `look`), which also tells whether the customer is
+    write, no lock: services/flash_gate.py `look`), which also tells whether the customer is
     known: a buyer it can already refuse is answered 409 at once, without waiting behind the
     buyers being accepted. Then one conditional statement claims the units and numbers the
     order in this transaction, or refuses (409), rolled back: no order, no workflow. The same
     key again finds its order."""
     assert body.flash_sale_id is not None
     [line, *others] = body.lines
-    seen = await flash_sales.look(
+    seen = await flash_gate.look(
         w.session,
         flash_sale_id=body.flash_sale_id,
         api_key_id=w.principal.id,
@@ -131,7 +131,7 @@ async def flash_gate(w: Writer, body: OrderCreate, today: date) -> str:
         assert seen.audited, "the look writes a known customer's refusal row"
         raise await w.committed_refusal(flash_refused(seen.refusal, body, line.sku_id))
     claim = partial(
-        flash_sales.claim,
+        flash_gate.claim,
         flash_sale_id=body.flash_sale_id,
         api_key_id=w.principal.id,
         client_key=body.client_order_key,
@@ -163,12 +163,12 @@ async def flash_gate(w: Writer, body: OrderCreate, today: date) -> str:
 CLAIM_STATE = "flash_lane_claim"  # the request's state: the lane's claim (api/flash_lane.py)
 
 
-def lane_claim(w: Writer, body: OrderCreate) -> flash_sales.LaneClaim | None:
+def lane_claim(w: Writer, body: OrderCreate) -> flash_gate.LaneClaim | None:
     """The claim the flash lane committed for this very request (api/flash_lane.py: the key,
     the customer and the body's one line passed its look and its gate in one statement), if
     it made one for this key's principal and this body's sale and storefront key."""
     found = getattr(w.request.state, CLAIM_STATE, None)
-    if not isinstance(found, flash_sales.LaneClaim):
+    if not isinstance(found, flash_gate.LaneClaim):
         return None
     if (found.api_key_id, found.flash_sale_id, found.client_key, found.customer_id) != (
         w.principal.id,
@@ -232,7 +232,7 @@ async def place_order(
     if (claimed := lane_claim(w, body)) is not None:  # the lane's gate claimed it already
         order_no = claimed.order_no
     elif body.flash_sale_id is not None:  # the gate's look also knows the customer: one read
-        order_no = await flash_gate(w, body, today)
+        order_no = await pass_flash_gate(w, body, today)
     else:
         await require_known_customer(w.session, w.principal.id, body.customer_id)
         order_no = await order_number(

@@ -20,7 +20,7 @@ from sqlalchemy import select, text
 
 from models.contracts.group_buy import GroupMember, GroupRecord, GroupView
 from models.db import FlashClaim, GroupBuyMember, OrderNumber
-from services import flash_sales
+from services import flash_gate
 from services.group_buys import record_group
 from tests.api.test_group_buys import buyer, create_offer
 from tests.support.flash_sales import create_flash_sale, flash_sale, wait_flash_status
@@ -126,8 +126,8 @@ async def test_the_gate_itself_counts_the_customer_record(
 
     async with stack.sessions() as session:  # one transaction, rolled back: no orders made
 
-        async def claim(shop: int, client_key: str) -> flash_sales.GateResult:
-            return await flash_sales.claim(
+        async def claim(shop: int, client_key: str) -> flash_gate.GateResult:
+            return await flash_gate.claim(
                 session, flash_sale_id=sale["id"], api_key_id=shop, client_key=client_key,
                 today=date.today(), customer_id=key, sku_id=sku, quantity=1,
             )  # fmt: skip

@@ -25,7 +25,7 @@ from core.db import Alone, make_engine, make_session_factory
 from core.settings import Settings
 from models.db import ApiKey, AuditEntry, FlashClaim
 from models.domain.access import PERMISSIONS
-from services import flash_sales
+from services import flash_gate
 from tests.api.test_flash_sales import one_unit_sold
 from tests.support.flash_sales import create_flash_sale, flash_sale, wait_flash_status
 from tests.support.order_api import Json, order_body, problem, skus_in, staff, warehouse_id
@@ -79,15 +79,15 @@ async def refusals_counted(api: httpx.AsyncClient) -> float:
 
 
 def counting_looks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The route's look (services/flash_sales.py `look`), counted: the lane never calls it."""
+    """The route's look (services/flash_gate.py `look`), counted: the lane never calls it."""
     calls: list[int] = []
-    route_look = flash_sales.look
+    route_look = flash_gate.look
 
-    async def counted(*args: Any, **kwargs: Any) -> flash_sales.Look:
+    async def counted(*args: Any, **kwargs: Any) -> flash_gate.Look:
         calls.append(1)
         return await route_look(*args, **kwargs)
 
-    monkeypatch.setattr(flash_sales, "look", counted)
+    monkeypatch.setattr(flash_gate, "look", counted)
     return calls
 
 
@@ -219,7 +219,7 @@ async def test_the_one_statement_refusal_commits_by_itself_without_waiting_for_t
             ("lane-1601-admin", 1601, {"admin"}),  # a key whose role may not place orders
             ("lane-1699", 1699, {"storefront"}),  # a customer the storefront does not know
         ):
-            seen = await flash_sales.claim_as_key(
+            seen = await flash_gate.claim_as_key(
                 engine, today=date.today(),
                 prefix=DEMO_STOREFRONT_KEY.split("_")[1],
                 key_hash=hashlib.sha256(DEMO_STOREFRONT_KEY.encode()).hexdigest(),
@@ -231,7 +231,7 @@ async def test_the_one_statement_refusal_commits_by_itself_without_waiting_for_t
                 mode = await connection.scalar(text("SHOW synchronous_commit"))
             found[client_key] = (seen.authenticated, seen.permitted, seen.known, seen.refusal,
                                  seen.audited, seen.quick_commit, mode)  # fmt: skip
-        wrong = await flash_sales.claim_as_key(
+        wrong = await flash_gate.claim_as_key(
             engine, today=date.today(), prefix=DEMO_STOREFRONT_KEY.split("_")[1], key_hash="0" * 64,
             granting=frozenset({"storefront"}), needs_worker=False, flash_sale_id=sale["id"],
             client_key="lane-wrong", customer_id=1601, sku_id=sku, quantity=1, refusal_audit=row,
@@ -321,15 +321,15 @@ async def test_a_statement_alone_is_traced_like_the_engines_statements(database_
 
 
 def counting(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
-    """Calls of the route's `flash_sales.<name>` (its look, its gate's claim), counted."""
+    """Calls of the route's `flash_gate.<name>` (its look, its gate's claim), counted."""
     calls: list[int] = []
-    routes = getattr(flash_sales, name)
+    routes = getattr(flash_gate, name)
 
     async def counted(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
         return await routes(*args, **kwargs)
 
-    monkeypatch.setattr(flash_sales, name, counted)
+    monkeypatch.setattr(flash_gate, name, counted)
     return calls
 
 
@@ -407,7 +407,7 @@ async def test_a_gate_failed_by_a_deadlock_runs_again_and_answers(
     async def lane_fails(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the lane's statement failed: the route answers")
 
-    real_claim = flash_sales.claim
+    real_claim = flash_gate.claim
     failed: list[int] = []
 
     async def deadlocked_once(session: Any, **kwargs: Any) -> Any:
@@ -417,8 +417,8 @@ async def test_a_gate_failed_by_a_deadlock_runs_again_and_answers(
             raise DBAPIError("UPDATE flash_sales ...", {}, DeadlockOrig())
         return await real_claim(session, **kwargs)
 
-    monkeypatch.setattr(flash_sales, "claim_as_key", lane_fails)
-    monkeypatch.setattr(flash_sales, "claim", deadlocked_once)
+    monkeypatch.setattr(flash_gate, "claim_as_key", lane_fails)
+    monkeypatch.setattr(flash_gate, "claim", deadlocked_once)
     won = await api.post(
         "/v1/orders", json=flash_body(sale["id"], sku, 1811, "lane-deadlock-1811"), headers=SHOP
     )
@@ -506,7 +506,7 @@ async def test_units_taken_without_a_claim_are_rolled_back_by_the_statement(
                      "VALUES ('SO20260101999999', :key, 'same-2001')"), {"key": key_id},
             )  # fmt: skip
             claiming = asyncio.ensure_future(
-                flash_sales.claim_as_key(
+                flash_gate.claim_as_key(
                     engine, prefix=DEMO_STOREFRONT_KEY.split("_")[1],
                     key_hash=hashlib.sha256(DEMO_STOREFRONT_KEY.encode()).hexdigest(),
                     granting=frozenset({"storefront"}), needs_worker=False,

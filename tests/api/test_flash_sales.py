@@ -16,7 +16,7 @@ from sqlalchemy import String, cast, func, select, text
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.db import ApiKey, AuditEntry, FlashClaim, Order
-from services import flash_sales
+from services import flash_gate
 from tests.support.flash_sales import (
     buy,
     campaign_movements,
@@ -287,7 +287,7 @@ async def test_only_a_refusal_commits_without_waiting_for_the_disk(
             # The test server commits asynchronously throughout (tests/conftest.py): this
             # transaction starts as production's do.
             await session.execute(text("SET LOCAL synchronous_commit TO on"))
-            seen = await flash_sales.look(
+            seen = await flash_gate.look(
                 session, flash_sale_id=sale["id"], api_key_id=key, client_key=client_key,
                 customer_id=1201, sku_id=sku, quantity=1, refusal_audit=row,
             )  # fmt: skip
