@@ -112,14 +112,17 @@ async def members_after(
 
 
 async def issue_chunk(session: AsyncSession, batch_id: int, after: int, limit: int) -> ChunkIssued:
-    """Give the batch's coupon to the segment's next customers after `after` (flushed)."""
+    """Give the batch's coupon to the segment's next customers after `after` (flushed). The
+    answer's `issued` counts the chunk's customers who hold the coupon now, whether this run or
+    an earlier one gave it: a chunk committed just before a worker died is run again, finds its
+    coupons given (nothing inserted) and must still count them, or the batch's progress falls
+    short of the coupons issued. The batch row's own count rises only by what was inserted."""
     batch = await session.get(CouponBatch, batch_id, with_for_update=True)
     if batch is None:
         raise LookupError(f"coupon batch {batch_id} does not exist")
     segment = await session.get(SegmentRow, batch.segment_id)
     assert segment is not None  # a foreign key
     ids = await members_after(session, rules_of(segment), batch.as_of, after, limit)
-    issued = 0
     if ids:
         rows = [{"batch_id": batch_id, "customer_id": i, "coupon_id": batch.coupon_id} for i in ids]
         given = await session.scalars(
@@ -128,11 +131,10 @@ async def issue_chunk(session: AsyncSession, batch_id: int, after: int, limit: i
             .on_conflict_do_nothing(index_elements=["batch_id", "customer_id"])
             .returning(CustomerCoupon.id)
         )
-        issued = len(list(given))
-        batch.issued += issued
+        batch.issued += len(list(given))
         batch.cursor = max(batch.cursor, ids[-1])
     await session.flush()
-    return ChunkIssued(last=ids[-1] if ids else after, issued=issued, done=len(ids) < limit)
+    return ChunkIssued(last=ids[-1] if ids else after, issued=len(ids), done=len(ids) < limit)
 
 
 async def finish_batch(session: AsyncSession, batch_id: int, at: datetime) -> None:
