@@ -5,12 +5,14 @@ package number and by each step's key."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db import insert_rows, json_rows
 from models.contracts.group_buy import GroupLink
 from models.contracts.order import (
     Actor,
@@ -176,6 +178,7 @@ async def record_order(session: AsyncSession, request: RecordOrderRequest) -> No
         key=f"{request.order_no}:placed",
         detail={"payable_fen": request.quote.payable_fen},
         with_writes=_order_writes(request),
+        params=_rows_of(request),
     )
     if record_one_statement(request):
         return
@@ -220,26 +223,40 @@ def _order_writes(request: RecordOrderRequest) -> list[Any]:
     """The order's row, its lines, packages and package lines as data-modifying CTEs (for
     `add_event`'s `with_writes`), each row inserted unless there already (a retry). The
     foreign keys are checked at the statement's end, when every row is in."""
-    writes = [
+    return [
         _insert(Order).values(_order_values(request)).on_conflict_do_nothing().cte("order_row"),
-        _insert(OrderLine)
-        .values(_line_values(request))
-        .on_conflict_do_nothing()
-        .cte("order_lines"),
+        _ORDER_LINES,
+        _PACKAGES,
+        _PACKAGE_LINES,
     ]
-    if request.packages:
-        writes.append(
-            _insert(Package)
-            .values([_package_values(request.order_no, plan) for plan in request.packages])
-            .on_conflict_do_nothing()
-            .cte("package_rows")
-        )
-        lines = [line for plan in request.packages for line in _package_line_values(plan)]
-        if lines:
-            writes.append(
-                _insert(PackageLine).values(lines).on_conflict_do_nothing().cte("package_lines")
-            )
-    return writes
+
+
+def _rows_of(request: RecordOrderRequest) -> dict[str, str]:
+    """The parameters of `_order_writes`' row sets: the lines, packages and package lines."""
+    packages = [_package_values(request.order_no, plan) for plan in request.packages]
+    package_lines = [line for plan in request.packages for line in _package_line_values(plan)]
+    return {
+        "order_lines": json_rows(_line_values(request)),
+        "packages": json_rows(packages),
+        "package_lines": json_rows(package_lines),
+    }
+
+
+def _rows_cte(model: Any, columns: Sequence[str], name: str) -> Any:
+    """A data-modifying CTE inserting the rows of its parameter `name` (`core.db.insert_rows`),
+    each unless there already (a retry); no rows, nothing inserted."""
+    return insert_rows(model.__table__, columns, name).on_conflict_do_nothing().cte(name)
+
+
+# The columns each row set names (the keys of `_line_values`, `_package_values`, ...).
+LINE_COLUMNS = ("order_no", "line_no", "sku_id", "quantity", "unit_price_fen", "list_amount_fen",
+                "discount_fen", "paid_fen", "is_gift", "allocations")  # fmt: skip
+PACKAGE_COLUMNS = ("package_no", "order_no", "warehouse_id", "status", "status_seq",
+                   "carrier_code", "expected_weight_g", "tracking_events")  # fmt: skip
+PACKAGE_LINE_COLUMNS = ("package_no", "line_no", "sku_id", "quantity")
+_ORDER_LINES = _rows_cte(OrderLine, LINE_COLUMNS, "order_lines")
+_PACKAGES = _rows_cte(Package, PACKAGE_COLUMNS, "packages")
+_PACKAGE_LINES = _rows_cte(PackageLine, PACKAGE_LINE_COLUMNS, "package_lines")
 
 
 def _insert(model: Any) -> Any:
@@ -314,13 +331,13 @@ async def _units_short(session: AsyncSession, order_no: str) -> bool:
 
 async def record_package(session: AsyncSession, plan: RecordPackageRequest) -> None:
     """A package added after placement (a reship): its row and lines, once."""
-    package = _insert(Package).values(_package_values(plan.order_no, plan.package))
-    writes = [package.on_conflict_do_nothing().cte("package_row")]
-    if lines := _package_line_values(plan.package):
-        writes.append(
-            _insert(PackageLine).values(lines).on_conflict_do_nothing().cte("package_lines")
-        )
-    await session.execute(select(literal(1)).add_cte(*writes))
+    await session.execute(
+        select(literal(1)).add_cte(_PACKAGES, _PACKAGE_LINES),
+        {
+            "packages": json_rows([_package_values(plan.order_no, plan.package)]),
+            "package_lines": json_rows(_package_line_values(plan.package)),
+        },
+    )
 
 
 async def return_coupon(session: AsyncSession, order_no: str) -> None:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -28,13 +28,15 @@ async def add_event(
     at: datetime | None = None,
     seq: int = 0,
     with_writes: Sequence[Any] = (),
+    params: Mapping[str, object] | None = None,
 ) -> None:
     """One timeline row; a retried activity writes it once (the key is deterministic). The
     order (and package) is announced as changed to readers waiting on it. One statement (the
     insert as a CTE, which PostgreSQL runs whether or not it is read, and the notifications),
     one round trip: a projection write is a handful of these per workflow step.
     `with_writes`: more data-modifying CTEs (the step's UPDATE of the order or package row,
-    say) run in the same statement, so a whole step can be one round trip."""
+    say) run in the same statement, so a whole step can be one round trip; `params`: the named
+    parameters they take."""
     row = (
         insert(OrderEvent)
         .values(
@@ -54,7 +56,9 @@ async def add_event(
     )
     changed = [k for k in (order_no, package_no) if k is not None]
     # readers waiting on either hear of it at commit
-    await session.execute(select(*(notify(k) for k in changed)).add_cte(*with_writes, row))
+    await session.execute(
+        select(*(notify(k) for k in changed)).add_cte(*with_writes, row), params or {}
+    )
 
 
 async def statements_commit_alone(session: AsyncSession) -> None:

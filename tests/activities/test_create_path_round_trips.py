@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import pytest
 from sqlalchemy import event, func, select, text
+from sqlalchemy.engine.interfaces import CacheStats
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities.inventory import InventoryActivities
@@ -71,14 +72,17 @@ class Trips:
 
     statements: list[str] = field(default_factory=list)
     transactions: int = 0
+    compiled: list[str] = field(default_factory=list)  # statements not found compiled
 
 
 @contextmanager
 def counted(engine: AsyncEngine) -> Iterator[Trips]:
     trips = Trips()
 
-    def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+    def statement(_conn: Any, _cursor: Any, sql: str, _params: Any, context: Any, *_: Any) -> None:
         trips.statements.append(sql)
+        if context.compiled is not None and context.cache_hit != CacheStats.CACHE_HIT:
+            trips.compiled.append(sql)
 
     def begin(conn: Any) -> None:
         if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
@@ -239,6 +243,31 @@ async def test_reserving_and_recording_an_order_take_three_statements_and_one_tr
         )
         assert funnel == funnel_before + 1  # the timeline trigger saw the order's row, once
 
+    # Another order, of another number of lines and packages, is recorded by the statement
+    # compiled for the first (a multi-row VALUES was compiled again on every call).
+    other_plan = plan.model_copy(update={"package_no": "PK910101", "lines": plan.lines[:1]})
+    other = record.model_copy(
+        update={
+            "order_no": "SO9101",
+            "quote": quote.model_copy(update={"lines": lines[:1], "packages": [other_plan]}),
+            "packages": [other_plan, other_plan.model_copy(update={"package_no": "PK910102"})],
+        }
+    )
+    with counted(seeded_engine) as trips:
+        await orders.record_order(other)
+    assert (len(trips.statements), trips.compiled) == (1, [])
+    async with sessions() as session:
+        found = await session.execute(
+            select(PackageLine.package_no, PackageLine.line_no, PackageLine.quantity)
+            .join(Package, Package.package_no == PackageLine.package_no)
+            .where(Package.order_no == "SO9101")
+            .order_by(PackageLine.package_no)
+        )
+        assert [tuple(r) for r in found] == [("PK910101", 1, 2), ("PK910102", 1, 2)]
+        assert (
+            await session.scalar(select(func.count()).where(OrderLineRow.order_no == "SO9101")) == 1
+        )
+
     # a package added later (a reship): one statement committed alone, written once
     reship = RecordPackageRequest(
         order_no="SO9100",
@@ -247,6 +276,9 @@ async def test_reserving_and_recording_an_order_take_three_statements_and_one_tr
     with counted(seeded_engine) as trips:
         await orders.record_package(reship)
     assert (len(trips.statements), trips.transactions) == (1, 0)
+    with counted(seeded_engine) as trips:  # compiled once, like the order's
+        await orders.record_package(reship.model_copy(update={"package": other_plan}))
+    assert trips.compiled == []
     await orders.record_package(reship)
     async with sessions() as session:
         count = await session.scalar(
