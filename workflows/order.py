@@ -5,9 +5,10 @@ and approved, it ships each package as a child ShipmentWorkflow; delivered, it a
 receipt after N days, completes, and closes when the after-sale window ends.
 
 The whole state is one `OrderState` (workflows/order_state.py), and only this class changes the
-order's status. Two parts work on the state and reach the order only through `OrderSteps` (a
-timeline step, a refund): its packages (workflows/order_fulfilment.py) and its after-sales
-(workflows/order_after_sales.py)."""
+order's status. Parts work on the state and reach the order only through a narrow protocol (a
+timeline step, a refund): its packages (workflows/order_fulfilment.py), its after-sales
+(workflows/order_after_sales.py), a group-buy member's group (workflows/order_group.py) and a
+presale's deposit and balance (workflows/order_presale.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.loyalty import LoyaltyActivities
     from activities.orders import OrderActivities
     from activities.payments import PaymentActivities
-    from activities.presales import PresaleActivities
     from models.contracts import messages
     from models.contracts.after_sale import (
         AfterSaleRequest,
@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
         ExchangeRequested,
         RefundRetry,
     )
-    from models.contracts.group_buy import GroupDecided, MemberLeft, MemberPaid
+    from models.contracts.group_buy import GroupDecided
     from models.contracts.order import (
         Actor,
         CancelRequest,
@@ -59,14 +59,15 @@ with workflow.unsafe.imports_passed_through():
         StatusChange,
         TimelineEntry,
     )
-    from models.contracts.presale import JoinPresale, PresaleStage, PresaleStep, PresaleTerms
+    from models.contracts.presale import PresaleTerms
     from models.contracts.shipment import UnitsWithdrawn
     from models.contracts.waves import PackageShort
-    from models.domain.presale import balance_key, kept_of_deposit
-    from workflows.common import FAILED, call, deprecate_patch, patched, refusal, signal_unless_gone
+    from workflows.common import FAILED, call, deprecate_patch, patched, refusal
     from workflows.order_after_sales import AfterSales
     from workflows.order_fulfilment import Fulfilment
-    from workflows.order_state import PRESALE_AFTER_SALE_PATCH, SYSTEM, Detail, OrderState
+    from workflows.order_group import GroupBuy
+    from workflows.order_presale import Presale
+    from workflows.order_state import SYSTEM, Detail, OrderState
     from workflows.visibility import show
 
 # A cancel answers once decided (stock released, status cancelled, refund pending); the refund
@@ -89,15 +90,6 @@ POINTS_BACK_PATCH = "points-back-on-cancel"
 # campaign's stock, with the shorter flash payment deadline; a quote refused gives the claimed
 # units back. Orders without a flash sale never reach the marker.
 FLASH_SALE_PATCH = "flash-sale-order"
-# A group-buy member's order (DESIGN §6.8) ships only once its group completes; the group
-# failing cancels it with a full refund. Only orders placed with a group ever ask.
-GROUP_PATCH = "group-buy-member"
-GROUP_ACTOR = Actor(kind="system", name="group-buy")
-# A presale's order (预售, DESIGN §6.8): priced at the presale price, its first payment is the
-# deposit; it waits for the balance window, asks for the balance (payable − deposit) under its
-# own payment key and ships once it is paid; unpaid at the window's end (or cancelled), the
-# deposit is refunded or forfeited per the presale's rules. Other orders never reach the marker.
-PRESALE_PATCH = "presale-order"
 # The quote names the order's storefront, so points, level and issued coupons are the customer
 # record's (api_key_id, customer key) and not every storefront's customer with that key.
 QUOTE_STOREFRONT_PATCH = "quote-names-storefront"
@@ -118,6 +110,8 @@ class OrderWorkflow:
         self._state = OrderState(input=input)
         self._packages = Fulfilment(self._state, self)
         self._after_sales = AfterSales(self._state, self, self._packages)
+        self._group = GroupBuy(self._state, self)
+        self._presale = Presale(self._state, self)
 
     @workflow.run
     async def run(self, input: OrderInput) -> OrderView:
@@ -134,7 +128,7 @@ class OrderWorkflow:
         if await self._paid_and_approved() and await self._group_formed():
             await self._ship_packages()
         if state.status in ("cancelling", "cancelled"):
-            await self._leave_group()
+            await self._group.leave()
             await self._cancel_order()
         elif state.status == "delivered":
             await self._complete()
@@ -218,7 +212,7 @@ class OrderWorkflow:
         now = workflow.now()
         flash = request.flash_sale_id is not None and workflow.patched(FLASH_SALE_PATCH)
         flash_sale_id = request.flash_sale_id if flash else None
-        terms = await self._join_presale(request)
+        terms = await self._presale.join(request)
         try:
             quote = await call(
                 OrderActivities.quote_order,
@@ -240,7 +234,7 @@ class OrderWorkflow:
             if flash:  # the units the gate claimed go back to the campaign
                 await self._release_failed_placement(request.order_no)
             if terms is not None:  # not an order of the presale after all
-                await self._presale_step(terms, "cancelled", 0)
+                await self._presale.step(terms, "cancelled", 0)
             raise
         timings = self._state.input.timings
         window = timings.flash_payment_window if flash else timings.payment_window
@@ -286,7 +280,7 @@ class OrderWorkflow:
         except FAILED:
             await self._release_failed_placement(request.order_no)
             if terms is not None:
-                await self._presale_step(terms, "cancelled", 0)
+                await self._presale.step(terms, "cancelled", 0)
             raise
         self._state.place_request = request
         return placed
@@ -345,7 +339,7 @@ class OrderWorkflow:
                 actor=state.decision.actor, reason=f"risk review: {state.decision.reason}"
             )
         if state.cancel is None and placed.presale is not None:
-            await self._await_balance(placed.presale)
+            await self._presale.await_balance(placed.presale)
         if state.cancel is not None:
             self._set_status("cancelling")
             return False
@@ -372,7 +366,7 @@ class OrderWorkflow:
     async def request_payment(self, request: PaymentRequest) -> PaymentSession:
         placed = self._state.placed
         if placed.presale is not None:
-            return await self._open_presale_payment(placed.presale)
+            return await self._presale.open_payment(placed.presale)
         return await call(
             PaymentActivities.open_payment,
             OpenPaymentRequest(
@@ -385,7 +379,7 @@ class OrderWorkflow:
     @request_payment.validator
     def _may_request_payment(self, request: PaymentRequest) -> None:
         state = self._state
-        if state.status == "awaiting_payment" and self._balance_due():
+        if state.status == "awaiting_payment" and self._presale.balance_due():
             return
         if state.status != "awaiting_payment" or state.payment is not None:
             raise ApplicationError(f"order is {state.status}", type="InvalidStateError")
@@ -403,12 +397,12 @@ class OrderWorkflow:
                 state.payment is None
                 and state.status == "awaiting_payment"
                 and state.placement is not None
-                and payment.amount_fen == self._first_payment_fen()
+                and payment.amount_fen == self._presale.first_payment_fen()
                 and payment.currency == state.input.policy.currency
             )
-            if self._balance_due():
+            if self._presale.balance_due():
                 accepted = (
-                    payment.amount_fen == self._balance_fen()
+                    payment.amount_fen == self._presale.balance_fen()
                     and payment.currency == state.input.policy.currency
                 )
             if not accepted and patched(VOUCH_PATCH):
@@ -437,16 +431,11 @@ class OrderWorkflow:
                 ),
             )
             state.paid_fen += payment.amount_fen
-            if accepted and state.placed.presale is not None:
-                await self._presale_paid(state.placed.presale, payment)
+            presale = state.placed.presale
+            if accepted and presale is not None and state.payment is None:
+                await self._presale.deposit_paid(presale, payment)
             elif accepted:
-                state.payment = payment
-                await self.record(
-                    "paid",
-                    status="paid",
-                    actor=Actor(kind="provider", name=payment.provider),
-                    detail={"transaction_id": payment.transaction_id},
-                )
+                await self._paid(payment, presale)
             else:
                 await self.refund(
                     payment,
@@ -454,6 +443,20 @@ class OrderWorkflow:
                     f"RF-{payment.transaction_id}",
                     "payment the order could not accept",
                 )
+
+    async def _paid(self, payment: PaymentReceived, presale: PresaleTerms | None) -> None:
+        """The order is paid: by its one payment, or a presale's by its balance (the deposit
+        came first, workflows/order_presale.py)."""
+        detail: Detail = {"transaction_id": payment.transaction_id}
+        if presale is None:
+            self._state.payment = payment
+        else:
+            self._presale.take_balance(payment)  # before the packages are released
+            detail["amount_fen"] = payment.amount_fen
+        actor = Actor(kind="provider", name=payment.provider)
+        await self.record("paid", status="paid", actor=actor, detail=detail)
+        if presale is not None:
+            await self._presale.step(presale, "balance_paid", payment.amount_fen)
 
     @workflow.update
     async def review(self, decision: RiskDecision) -> OrderView:
@@ -481,12 +484,9 @@ class OrderWorkflow:
     ) -> None:
         """Refund on a payment at the provider (the order's own refunds: cancel, lost or short
         packages, payments it could not take). A presale's order whose balance is paid refunds
-        on both of its payments (`_refund_presale`)."""
-        state = self._state
-        if payment is state.payment and state.balance is not None:
-            await self._refund_presale(amount_fen, refund_no, reason)
-            return
-        await self._refund_on(payment, amount_fen, refund_no, reason)
+        on both of its payments (`Presale.refund_parts`)."""
+        for on, amount, number in self._presale.refund_parts(payment, amount_fen, refund_no):
+            await self._refund_on(on, amount, number, reason)
 
     async def _refund_on(
         self, payment: PaymentReceived, amount_fen: int, refund_no: str, reason: str
@@ -569,197 +569,20 @@ class OrderWorkflow:
                 "no refund of this order is refused by the provider", type="InvalidStateError"
             )
 
-    # --- group buy (DESIGN §6.8) ---------------------------------------------------------------
-
-    def _group(self) -> workflow.ExternalWorkflowHandle[object] | None:
-        request = self._state.place_request
-        if request is None or request.group is None:
-            return None
-        return workflow.get_external_workflow_handle(f"group-{request.group.group_no}")
+    # --- group buy (DESIGN §6.8, workflows/order_group.py) -------------------------------------
 
     async def _group_formed(self) -> bool:
-        """Paid: a group member tells its group and waits for it to complete (then ships) or
-        fail (then is cancelled and refunded in full). Other orders go on at once."""
-        state = self._state
-        group = self._group()
-        if group is None or not workflow.patched(GROUP_PATCH):
+        """Paid: a group member ships once its group completes; cancelled meanwhile (the group
+        failed or closed, or a cancel came) it does not. Other orders go on at once."""
+        if await self._group.formed():
             return True
-        assert state.payment is not None
-        told = await signal_unless_gone(
-            group, messages.GROUP_MEMBER_PAID, MemberPaid(order_no=state.input.order_no)
-        )
-        if not told and state.group_outcome is None and state.cancel is None:
-            state.cancel = CancelRequest(actor=GROUP_ACTOR, reason="group buy closed")
-        await workflow.wait_condition(
-            lambda: state.group_outcome is not None or state.cancel is not None
-        )
-        if state.cancel is not None:
-            self._set_status("cancelling")
-            return False
-        await self.record("group_completed", actor=GROUP_ACTOR)
-        return True
-
-    async def _leave_group(self) -> None:
-        """Ended before its group decided: the seat goes back to the group."""
-        state = self._state
-        group = self._group()
-        if group is None or state.group_outcome is not None or not workflow.patched(GROUP_PATCH):
-            return
-        assert state.cancel is not None
-        left = MemberLeft(order_no=state.input.order_no, reason=state.cancel.reason[:200])
-        await signal_unless_gone(group, messages.GROUP_MEMBER_LEFT, left)
+        self._set_status("cancelling")
+        return False
 
     @workflow.signal(name=messages.GROUP_DECIDED)
     def group_decided(self, decided: GroupDecided) -> None:
         """The group completed (the order ships once paid) or failed (cancel and refund)."""
-        state = self._state
-        group = state.place_request.group if state.place_request is not None else None
-        if group is None or decided.group_no != group.group_no:
-            return  # not its group's word (a stray signal)
-        if state.group_outcome is not None:
-            return
-        state.group_outcome = decided.outcome
-        if decided.outcome == "failed" and state.cancel is None and not state.shipping:
-            state.cancel = CancelRequest(actor=GROUP_ACTOR, reason="group buy failed")
-
-    # --- presale (预售, DESIGN §6.8): deposit, balance window, balance or forfeit ----------------
-
-    async def _join_presale(self, request: PlaceOrderRequest) -> PresaleTerms | None:
-        """The presale's terms for this order (refused when it takes no deposits now)."""
-        if request.presale_id is None or not workflow.patched(PRESALE_PATCH):
-            return None
-        [line] = request.lines  # the API allows one line, the presale's SKU
-        return await call(
-            PresaleActivities.join_presale,
-            JoinPresale(
-                order_no=request.order_no,
-                presale_id=request.presale_id,
-                sku_id=line.sku_id,
-                quantity=line.quantity,
-            ),
-        )
-
-    def _first_payment_fen(self) -> int | None:
-        placed = self._state.placement
-        if placed is None:
-            return None
-        return placed.presale.deposit_fen if placed.presale else placed.quote.payable_fen
-
-    def _balance_fen(self) -> int:
-        placed = self._state.placed
-        assert placed.presale is not None
-        return placed.quote.payable_fen - placed.presale.deposit_fen
-
-    def _balance_due(self) -> bool:
-        state = self._state
-        return state.balance_open and state.balance is None and state.payment is not None
-
-    async def _open_presale_payment(self, terms: PresaleTerms) -> PaymentSession:
-        """The deposit under the order's number; the balance under its own key (a second
-        payment of the same order at the provider)."""
-        state = self._state
-        balance = self._balance_due()
-        return await call(
-            PaymentActivities.open_payment,
-            OpenPaymentRequest(
-                order_no=state.input.order_no,
-                amount_fen=self._balance_fen() if balance else terms.deposit_fen,
-                currency=state.input.policy.currency,
-                payment_key=balance_key(state.input.order_no) if balance else None,
-            ),
-        )
-
-    async def _presale_paid(self, terms: PresaleTerms, payment: PaymentReceived) -> None:
-        state = self._state
-        actor = Actor(kind="provider", name=payment.provider)
-        detail: Detail = {
-            "transaction_id": payment.transaction_id,
-            "amount_fen": payment.amount_fen,
-        }
-        if state.payment is None:  # the deposit: the order now waits for the balance window
-            state.payment = payment
-            await self.record("deposit_paid", actor=actor, detail=detail)
-            await self._presale_step(terms, "deposit_paid", payment.amount_fen)
-            return
-        state.balance = payment  # paid before the packages are released (same task, no await)
-        state.after_sales_across_payments = patched(PRESALE_AFTER_SALE_PATCH)
-        await self.record("paid", status="paid", actor=actor, detail=detail)
-        await self._presale_step(terms, "balance_paid", payment.amount_fen)
-
-    async def _await_balance(self, terms: PresaleTerms) -> None:
-        """Deposit paid: wait for the window to open, ask for the balance, wait for it until
-        the window ends; not paid by then, the order is cancelled and its deposit forfeited."""
-        state = self._state
-        try:  # a timer to the window's start; a cancel before it refunds per the refund rule
-            await workflow.wait_condition(
-                lambda: state.cancel is not None,
-                timeout=max(timedelta(0), terms.balance_starts_at - workflow.now()),
-            )
-        except TimeoutError:
-            state.balance_open = state.cancel is None
-        if not state.balance_open:
-            return
-        await self.record(
-            "balance_window_opened",
-            detail={
-                "balance_fen": self._balance_fen(),
-                "ends_at": terms.balance_ends_at.isoformat(),
-            },
-        )
-        try:
-            await workflow.wait_condition(
-                lambda: state.balance is not None or state.cancel is not None,
-                timeout=max(timedelta(0), terms.balance_ends_at - workflow.now()),
-            )
-        except TimeoutError:
-            state.cancel = CancelRequest(actor=SYSTEM, reason="balance not paid in time")
-
-    async def _presale_cancelled(self, terms: PresaleTerms, owed: int) -> int:
-        """What of the deposit goes back on a cancel: all of it once the balance is paid (the
-        balance too, refunded after); else the refund rule before the window opens and the
-        forfeit rule after it. The kept part is forfeited income in the money ledger."""
-        state = self._state
-        if state.payment is None or state.balance is not None:
-            await self._presale_step(terms, "cancelled", 0)
-            if state.balance is not None:  # both payments back (refunded across them)
-                owed += state.balance.amount_fen - state.refunded_on_balance
-            return owed
-        kept = kept_of_deposit(
-            state.payment.amount_fen,
-            window_open=state.balance_open,
-            forfeit_percent=terms.forfeit_percent,
-            refund_percent=terms.refund_percent,
-        )
-        kept = min(kept, owed)
-        await self._presale_step(terms, "forfeited" if kept else "cancelled", kept)
-        if kept:
-            await self.record("deposit_forfeited", detail={"amount_fen": kept})
-        return owed - kept
-
-    async def _refund_presale(self, amount_fen: int, refund_no: str, reason: str) -> None:
-        """A refund of a presale's order once its balance is paid: on the balance's payment
-        first (`<refund no>-B`), the rest on the deposit's (`<refund no>`); neither payment is
-        ever refunded more than it paid."""
-        state = self._state
-        assert state.payment is not None and state.balance is not None
-        on_balance = min(amount_fen, state.balance.amount_fen - state.refunded_on_balance)
-        if on_balance > 0:
-            await self._refund_on(state.balance, on_balance, f"{refund_no}-B", reason)
-        if amount_fen > on_balance:
-            await self._refund_on(state.payment, amount_fen - on_balance, refund_no, reason)
-
-    async def _presale_step(
-        self, terms: PresaleTerms, stage: PresaleStage, amount_fen: int
-    ) -> None:
-        await call(
-            PresaleActivities.record_presale_step,
-            PresaleStep(
-                order_no=self._state.input.order_no,
-                presale_id=terms.presale_id,
-                stage=stage,
-                amount_fen=amount_fen,
-            ),
-        )
+        self._group.decided(decided)
 
     # --- packages ---------------------------------------------------------------------------
 
@@ -828,7 +651,7 @@ class OrderWorkflow:
         if state.payment is not None:
             owed = state.payment.amount_fen - state.refunded_on_payment
         if state.placed.presale is not None:
-            owed = await self._presale_cancelled(state.placed.presale, owed)
+            owed = await self._presale.cancelled(state.placed.presale, owed)
         # Decided: the cancel answers now, its refund shown pending until it is made.
         deprecate_patch(CANCEL_BEFORE_REFUND_PATCH)  # retired
         await self._record_cancelled(owed)

@@ -24,7 +24,8 @@ from tests.support.temporal import time_skipping_server
 from tests.workflows.fakes import CUSTOMER, PAYABLE_FEN, FakeBackOffice, new_order_no
 from tests.workflows.scenario import Scenario, rejection
 from workflows.after_sale import AfterSaleWorkflow
-from workflows.order import PRESALE_PATCH, OrderWorkflow
+from workflows.order import OrderWorkflow
+from workflows.order_presale import PRESALE_PATCH
 from workflows.shipment import ShipmentWorkflow
 
 DEPOSIT_FEN = 2_000
