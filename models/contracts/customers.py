@@ -60,7 +60,7 @@ class IssueChunk(BaseModel):
 
 class ChunkIssued(BaseModel):
     last: int  # the last customer id of the chunk (the next chunk starts after it)
-    issued: int  # coupons given in this call (0 for a customer who already had one)
+    issued: int  # the chunk's customers who hold the coupon now (a re-run answers the same)
     done: bool  # the chunk was the segment's last
 
 
