@@ -111,8 +111,14 @@ def insert_rows(table: Table, columns: Sequence[str], param: str) -> Insert:
     return insert(table).from_select(list(columns), select(*(rows.c[name] for name in columns)))
 
 
-def json_rows(rows: Sequence[Mapping[str, Any]]) -> str:
-    """Rows for `insert_rows`: JSON objects keyed by column (a timestamp as its ISO text)."""
+def json_rows(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    """Rows for `insert_rows` of these `columns`: JSON objects keyed by column (a timestamp as
+    its ISO text). A row with another key set is refused: PostgreSQL would drop a key the
+    statement does not name, and leave NULL in a column the row does not give."""
+    named = set(columns)
+    for row in rows:
+        if set(row) != named:
+            raise ValueError(f"row keys {sorted(row)} are not the columns {sorted(named)}")
     return json.dumps(list(rows), ensure_ascii=False, default=str)
 
 

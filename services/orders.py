@@ -236,9 +236,9 @@ def _rows_of(request: RecordOrderRequest) -> dict[str, str]:
     packages = [_package_values(request.order_no, plan) for plan in request.packages]
     package_lines = [line for plan in request.packages for line in _package_line_values(plan)]
     return {
-        "order_lines": json_rows(_line_values(request)),
-        "packages": json_rows(packages),
-        "package_lines": json_rows(package_lines),
+        "order_lines": json_rows(_line_values(request), LINE_COLUMNS),
+        "packages": json_rows(packages, PACKAGE_COLUMNS),
+        "package_lines": json_rows(package_lines, PACKAGE_LINE_COLUMNS),
     }
 
 
@@ -334,8 +334,8 @@ async def record_package(session: AsyncSession, plan: RecordPackageRequest) -> N
     await session.execute(
         select(literal(1)).add_cte(_PACKAGES, _PACKAGE_LINES),
         {
-            "packages": json_rows([_package_values(plan.order_no, plan.package)]),
-            "package_lines": json_rows(_package_line_values(plan.package)),
+            "packages": json_rows([_package_values(plan.order_no, plan.package)], PACKAGE_COLUMNS),
+            "package_lines": json_rows(_package_line_values(plan.package), PACKAGE_LINE_COLUMNS),
         },
     )
 
