@@ -5,14 +5,18 @@ shows its table; every page is photographed for the README
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import httpx
 from playwright.async_api import Page, expect
 
 from tests.browser.conftest import SCREENSHOTS
 from tests.browser.test_journeys import sign_in
-from tests.support.order_api import only_in, paid_order
+from tests.support.order_api import only_in, paid_order, staff
 from tests.support.orders import pack_and_hand_over
 from tests.support.stack import Stack
+
+SHANGHAI = timezone(timedelta(hours=8))  # business days are Asia/Shanghai's (fixed +08:00)
 
 PAGES = {
     "stock": "库存金额报表",
@@ -45,6 +49,15 @@ async def test_each_report_page_draws_its_chart_and_is_photographed(
     await page.goto("/console/reports/stock-cover?sort=-units_out")
     first = page.locator("#report-table tbody tr").first
     await expect(first.locator("td").nth(3)).to_have_text("2")
-    await page.goto("/console/reports/warehouse")
+    # A wave done counts on its cutoff's business day, which is tomorrow once today's last
+    # reachable cutoff has passed (after about 17:00 in Shanghai): ask for that day.
+    waves = await api.get(
+        "/v1/waves",
+        params={"warehouse_id": parcel["warehouse_id"], "status": "done"},
+        headers=await staff(api, "ops"),
+    )
+    [wave] = waves.json()["data"]
+    cutoff_day = datetime.fromisoformat(wave["cutoff_at"]).astimezone(SHANGHAI).date()
+    await page.goto(f"/console/reports/warehouse?date_to={cutoff_day.isoformat()}")
     await expect(page.locator('[data-total="waves_done"] dd')).to_have_text("1")
     await expect(page.locator('[data-total="weight_hold_pct"] dd')).to_have_text("0.0%")
