@@ -33,6 +33,7 @@ from activities.waves import WaveActivities
 from core.db import SessionFactory
 from core.settings import WorkerSettings
 from workers.observability import ActivityOutcomeInterceptor
+from workers.sandbox_code import compile_sandbox_code_once
 from workflows.after_sale import AfterSaleWorkflow
 from workflows.coupon_batch import CouponBatchWorkflow
 from workflows.diagnostics import DiagnosticsWorkflow
@@ -174,6 +175,7 @@ def build_worker(
     client: Client, deps: WorkerDeps, *, task_queue: str, tuning: WorkerSettings | None = None
 ) -> Worker:
     tuning = tuning or WorkerSettings()
+    compile_sandbox_code_once()  # a replayed order compiled the same snippets hundreds of times
     return Worker(
         client,
         task_queue=task_queue,

@@ -86,6 +86,8 @@ REFUSAL_PATCH = "refund-refusal-retryable"
 # back the points it spent. Older runs did neither.
 EARN_POINTS_PATCH = "earn-points-on-completion"
 POINTS_BACK_PATCH = "points-back-on-cancel"
+# A cancelled order that spent no points gives none back: no activity (older runs asked).
+NO_POINTS_NO_ACTIVITY_PATCH = "points-back-only-when-spent"
 # A flash sale's order (DESIGN §6.8): priced at the claimed flash price, reserved from the
 # campaign's stock, with the shorter flash payment deadline; a quote refused gives the claimed
 # units back. Orders without a flash sale never reach the marker.
@@ -98,8 +100,13 @@ QUOTE_STOREFRONT_PATCH = "quote-names-storefront"
 # task, which runs the quote, the reservation and the record as local activities (seconds on a
 # loaded machine): it fired that much late. Now a first timer ends DEADLINE_FINISH before the
 # deadline (half the window if that is shorter) and the rest is timed from that short task.
+# DEADLINE_FINISH is short enough for the order to stay in the worker's cache between the two
+# timers (1 minute let 13 deadlines/s × 60 s push it out of a 500-workflow cache, so each
+# deadline replayed the order twice), and long enough for the waking task (a replay of the
+# order when it was not cached) to end well before the deadline. Only the timer's duration
+# changed: replay does not compare it.
 DEADLINE_PATCH = "deadline-timed-from-a-short-task"
-DEADLINE_FINISH = timedelta(minutes=1)
+DEADLINE_FINISH = timedelta(seconds=15)
 
 
 @workflow.defn
@@ -643,7 +650,9 @@ class OrderWorkflow:
             ReleaseRequest(order_no=state.input.order_no, reason=state.cancel.reason),
         )
         await call(OrderActivities.return_coupon, state.input.order_no)
-        if patched(POINTS_BACK_PATCH):
+        if patched(POINTS_BACK_PATCH) and (
+            state.placed.quote.points_used > 0 or not patched(NO_POINTS_NO_ACTIVITY_PATCH)
+        ):
             await call(LoyaltyActivities.return_points, state.input.order_no)
         # Refunds of after-sales still running (taken out before shipment) come first.
         await workflow.wait_condition(lambda: state.open_after_sales == 0)

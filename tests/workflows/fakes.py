@@ -70,6 +70,7 @@ class FakeBackOffice:
         self.holding: dict[str, list[o.PackageLine]] = {}  # after withdraw_units, per package
         self.refunds_refused = 0  # refund_payment refuses this many times first
         self.unvouched: set[str] = set()  # transactions confirm_payment says the provider lacks
+        self.points_used = 0  # points the quote says the customer spends at checkout
         self.recorded: set[str] = set()  # transactions confirm_payment says we have recorded
         self.reserved: list[o.PackagePlan] = []  # packages reserve_package made (reships, ...)
 
@@ -161,6 +162,7 @@ class FakeBackOffice:
             freight_fen=800,
             payable_fen=PAYABLE_FEN,
             packages=self.plans,
+            points_used=self.points_used,
         )
 
     @activity.defn(name="record_order")

@@ -16,6 +16,7 @@ from workflows.order import OrderWorkflow
 
 async def test_a_cancel_gives_the_points_back(task_queue: str) -> None:
     async with running(task_queue) as order:
+        order.fake.points_used = 300
         await order.place()
         await order.handle.execute_update(
             OrderWorkflow.cancel, o.CancelRequest(actor=CUSTOMER, reason="不要了")
@@ -23,6 +24,21 @@ async def test_a_cancel_gives_the_points_back(task_queue: str) -> None:
         returned = await order.fake.wait_for("return_points")
     assert returned == order.order_no
     assert order.fake.of("earn_points") == []
+
+
+async def test_a_cancel_of_an_order_that_spent_no_points_asks_for_none_back(
+    task_queue: str,
+) -> None:
+    """No activity (a workflow task and an activity task fewer at every payment deadline)."""
+    async with running(task_queue) as order:
+        await order.place()
+        await order.handle.execute_update(
+            OrderWorkflow.cancel, o.CancelRequest(actor=CUSTOMER, reason="不要了")
+        )
+        await order.fake.wait_for("record_status", lambda s: s.status == "cancelled")
+        await order.fake.wait_for("return_coupon")
+    assert order.fake.of("return_points") == []
+    assert order.fake.of("release_stock") != []
 
 
 async def test_units_not_found_give_back_their_points_with_the_refund(task_queue: str) -> None:

@@ -1,0 +1,48 @@
+"""workers/sandbox_code.py: the sandbox runner's snippets compiled once per process. Workflows
+still run in the sandbox, its restrictions still hold, and the snippets of every activation
+are found compiled after the first (a run of the same workflow compiles nothing new)."""
+
+from __future__ import annotations
+
+import pytest
+from temporalio.client import WorkflowFailureError
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import _runner
+
+from tests.support.sandbox_probe import ClockProbe
+from tests.support.temporal import time_skipping_server
+from workers.sandbox_code import compile_sandbox_code_once, compiled, exec_compiled_once
+
+
+async def test_workflows_run_sandboxed_on_snippets_compiled_once(task_queue: str) -> None:
+    compile_sandbox_code_once()
+    assert _runner.exec is exec_compiled_once  # type: ignore[attr-defined]
+    env = await time_skipping_server()
+    try:
+        async with Worker(env.client, task_queue=task_queue, workflows=[ClockProbe]):
+
+            async def probe(which: str, n: int) -> str:
+                return await env.client.execute_workflow(
+                    ClockProbe.run, which, id=f"probe-{which}-{n}", task_queue=task_queue
+                )
+
+            assert await probe("workflow", 1)
+            before = compiled.cache_info()
+            assert await probe("workflow", 2)  # a new run: a new sandbox, the same snippets
+            after = compiled.cache_info()
+            assert after.misses == before.misses
+            assert after.hits - before.hits >= 3  # import, instance, activation at least
+
+            with pytest.raises(WorkflowFailureError) as refused:
+                await probe("wall", 1)
+            assert "datetime.datetime.now" in str(refused.value.cause)
+    finally:
+        await env.shutdown()
+
+
+def test_the_compiled_exec_runs_in_the_globals_and_locals_given() -> None:
+    scope: dict[str, object] = {"x": 2}
+    exec_compiled_once("y = x * 21\n", scope, scope)
+    exec_compiled_once("y = y + 0\n", scope)
+    assert scope["y"] == 42
+    assert compiled("y = x * 21\n") is compiled("y = x * 21\n")
