@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -79,9 +81,10 @@ class OrderActivities:
         )
 
     @activity.defn
-    async def record_order(self, request: RecordOrderRequest) -> None:
+    async def record_order(self, request: RecordOrderRequest) -> datetime | None:
         """Write the order, its lines and packages once (idempotent by order number), and book
-        the points it spends in the same transaction."""
+        the points it spends in the same transaction. Answers this worker's clock once written:
+        the order's payment deadline is timed from it (None in histories from before)."""
         try:
             async with self._sessions() as session:
                 if orders.record_one_statement(request):
@@ -92,6 +95,7 @@ class OrderActivities:
             raise business_error("PointsNotApplicableError", str(exc), reason=exc.reason) from exc
         except CouponNotApplicableError as exc:  # the issued coupon used meanwhile
             raise business_error("CouponNotApplicableError", str(exc), reason=exc.reason) from exc
+        return datetime.now(UTC)
 
     @activity.defn
     async def record_status(self, change: StatusChange) -> None:

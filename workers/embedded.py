@@ -304,6 +304,11 @@ class EmbeddedTemporal:
             "--ui-disable-news-fetch",
             "--log-level",
             "warn",
+            # A write-ahead log instead of SQLite's default rollback journal: one file appended
+            # and synced per commit instead of a journal created, synced and deleted, and
+            # readers (the UI, visibility) no longer wait on the writer. Still synced on every
+            # commit (synchronous=full): an answered workflow step survives a power cut.
+            *("--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=full"),
         ]
         for key in SEARCH_ATTRIBUTES:
             args += ["--search-attribute", f"{key.name}={kind(key)}"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from datetime import timedelta
 
 from temporalio import workflow
@@ -100,13 +101,16 @@ QUOTE_STOREFRONT_PATCH = "quote-names-storefront"
 # task, which runs the quote, the reservation and the record as local activities (seconds on a
 # loaded machine): it fired that much late. Now a first timer ends DEADLINE_FINISH before the
 # deadline (half the window if that is shorter) and the rest is timed from that short task.
-# DEADLINE_FINISH is short enough for the order to stay in the worker's cache between the two
-# timers (1 minute let 13 deadlines/s × 60 s push it out of a 500-workflow cache, so each
-# deadline replayed the order twice), and long enough for the waking task (a replay of the
-# order when it was not cached) to end well before the deadline. Only the timer's duration
-# changed: replay does not compare it.
+# Runs placed before DEADLINE_WRITTEN_PATCH still do. DEADLINE_FINISH was 1 minute; 15 s keeps
+# the order in the worker's cache between its two timers (replay does not compare durations).
 DEADLINE_PATCH = "deadline-timed-from-a-short-task"
 DEADLINE_FINISH = timedelta(seconds=15)
+# One timer, timed from when the order was written: record_order answers the worker's clock as
+# it wrote the order, the placement task's last step, and that answer is in the history, so
+# the timer is planned from about when the task ends and the server starts it. The short task
+# before the deadline is gone: with more orders open than the worker caches, that task
+# replayed every order once more (a workflow task, a timer and a replay per deadline).
+DEADLINE_WRITTEN_PATCH = "deadline-timed-from-the-written-order"
 
 
 @workflow.defn
@@ -272,7 +276,7 @@ class OrderWorkflow:
                     type="InvalidInputError",
                     non_retryable=True,
                 )
-            await call(
+            self._state.written_at = await call(
                 OrderActivities.record_order,
                 RecordOrderRequest(
                     order_no=request.order_no,
@@ -315,6 +319,13 @@ class OrderWorkflow:
 
     # --- payment and review -----------------------------------------------------------------
 
+    async def _until_paid(self, settled: Callable[[], bool], left: timedelta) -> None:
+        """Wait at most `left` for `settled`; past it the order is cancelled by the system."""
+        try:
+            await workflow.wait_condition(settled, timeout=max(timedelta(0), left))
+        except TimeoutError:
+            self._state.cancel = CancelRequest(actor=SYSTEM, reason="payment deadline passed")
+
     async def _paid_and_approved(self) -> bool:
         state = self._state
         placed = state.placed
@@ -322,20 +333,19 @@ class OrderWorkflow:
         def settled() -> bool:
             return state.payment is not None or state.cancel is not None or self._risk_rejected()
 
-        left = placed.payment_deadline - workflow.now()
-        near = left > timedelta(0) and patched(DEADLINE_PATCH)
-        if near:  # wake close to the deadline, in a task that runs nothing else
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(
-                    settled, timeout=left - min(DEADLINE_FINISH, left / 2)
-                )
-        if not (near and settled()):
-            try:
-                await workflow.wait_condition(
-                    settled, timeout=max(timedelta(0), placed.payment_deadline - workflow.now())
-                )
-            except TimeoutError:
-                state.cancel = CancelRequest(actor=SYSTEM, reason="payment deadline passed")
+        if state.written_at is not None and patched(DEADLINE_WRITTEN_PATCH):
+            written = max(workflow.now(), state.written_at)  # never before the task began
+            await self._until_paid(settled, placed.payment_deadline - written)
+        else:
+            left = placed.payment_deadline - workflow.now()
+            near = left > timedelta(0) and patched(DEADLINE_PATCH)
+            if near:  # wake close to the deadline, in a task that runs nothing else
+                with contextlib.suppress(TimeoutError):
+                    await workflow.wait_condition(
+                        settled, timeout=left - min(DEADLINE_FINISH, left / 2)
+                    )
+            if not (near and settled()):
+                await self._until_paid(settled, placed.payment_deadline - workflow.now())
         if placed.under_review:
             await workflow.wait_condition(
                 lambda: state.decision is not None or state.cancel is not None

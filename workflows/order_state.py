@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from temporalio import workflow
@@ -94,6 +95,9 @@ class OrderState:
     projected: OrderStatus = "placing"
     placement: PlacedOrder | None = None
     place_request: PlaceOrderRequest | None = None
+    # When the order was written (record_order's answer, kept in the history): the placement
+    # task's last step, so the deadline's timer, started as that task ends, is timed from it.
+    written_at: datetime | None = None
     rejection: ApplicationError | None = None
     timeline: list[TimelineEntry] = field(default_factory=list)
     steps: int = 0

@@ -3,6 +3,8 @@ Ctrl-C (SIGINT), started again on the same data."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import time
 
 import httpx
@@ -50,6 +52,10 @@ def test_up_serves_the_back_office_stops_cleanly_and_keeps_its_data(up: Up) -> N
         stock = http.get("/v1/stock", headers=shop, params={"limit": 500}).json()
         assert sum(row["on_hand"] for row in stock["data"]) > 0
         assert_an_order_is_placed_and_paid(http, up.ports["HOUTAI_EMBEDDED__SANDBOX_PAYMENTS_PORT"])
+        # The embedded Temporal keeps its state in SQLite with a write-ahead log.
+        store = up.data_dir / "temporal.sqlite"
+        with contextlib.closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as db:
+            assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         created = http.post(
             "/v1/categories", json={"code": "e2e-kept", "name": "重启后仍在"}, headers=staff
         )

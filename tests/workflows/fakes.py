@@ -71,6 +71,8 @@ class FakeBackOffice:
         self.refunds_refused = 0  # refund_payment refuses this many times first
         self.unvouched: set[str] = set()  # transactions confirm_payment says the provider lacks
         self.points_used = 0  # points the quote says the customer spends at checkout
+        self.record_delay = timedelta(0)  # record_order answers it wrote the order this late
+        self.written: list[datetime] = []  # record_order's answers
         self.recorded: set[str] = set()  # transactions confirm_payment says we have recorded
         self.reserved: list[o.PackagePlan] = []  # packages reserve_package made (reships, ...)
 
@@ -166,8 +168,11 @@ class FakeBackOffice:
         )
 
     @activity.defn(name="record_order")
-    async def record_order(self, request: o.RecordOrderRequest) -> None:
+    async def record_order(self, request: o.RecordOrderRequest) -> datetime | None:
         await self._record("record_order", request)
+        now = await self.clock() if self.clock is not None else datetime.now(UTC)
+        self.written.append(now + self.record_delay)
+        return self.written[-1]
 
     @activity.defn(name="record_status")
     async def record_status(self, change: o.StatusChange) -> None:

@@ -8,7 +8,7 @@ from datetime import timedelta
 from models.contracts.order import CancelRequest, OrderInput, OrderPolicy, RiskDecision
 from tests.workflows.fakes import CUSTOMER, PAYABLE_FEN, STAFF
 from tests.workflows.scenario import rejection, running
-from workflows.order import DEADLINE_FINISH, OrderWorkflow
+from workflows.order import OrderWorkflow
 from workflows.shipment import ShipmentWorkflow
 
 
@@ -35,14 +35,17 @@ async def test_unpaid_order_is_cancelled_when_the_payment_window_ends(task_queue
     assert fake.of("record_status")[-1].status == "cancelled"
 
 
-async def test_the_deadline_is_timed_from_a_short_task_just_before_it(
+async def test_the_deadline_is_one_timer_timed_from_when_the_order_was_written(
     task_queue: str,
 ) -> None:
-    """The server counts a timer from the end of the task that starts it (the placement's runs
-    its activities): the order waits until DEADLINE_FINISH (15 s) before the deadline, then
-    times the rest from that short task, so the deadline fires when it says."""
+    """The server counts a timer from the end of the task that starts it, and the placement's
+    task runs the quote, the reservation and the record: the deadline's one timer is timed from
+    the record's answer (when the order was written), so it fires at the deadline and not that
+    task's length later, and no second task wakes the order before it."""
     async with running(task_queue) as order:
+        order.fake.record_delay = timedelta(seconds=40)  # a slow record: the task ends late
         placed = await order.place()
+        [written] = order.fake.written
         view = await order.result()
         history = await order.handle.fetch_history()
     timers = [
@@ -50,13 +53,15 @@ async def test_the_deadline_is_timed_from_a_short_task_just_before_it(
         for event in history.events
         if event.HasField("timer_started_event_attributes")
     ]
-    first, rest, *after = timers  # after: the cancelled order's wait for late payments
+    deadline, *after = timers  # after: the cancelled order's wait for late payments
     assert after == [timedelta(days=1)], timers
-    window = timedelta(minutes=30)
-    assert window - DEADLINE_FINISH - timedelta(minutes=1) < first <= window - DEADLINE_FINISH
-    assert timedelta(0) < rest <= DEADLINE_FINISH == timedelta(seconds=15)
+    # Timed from the written order, 40 s into the task: not the whole 30 min from its start.
+    assert deadline == placed.payment_deadline - written
+    assert timedelta(minutes=29) < deadline <= timedelta(minutes=29, seconds=20)
     assert view.status == "cancelled"
-    assert order.at(view, "cancelled") >= placed.payment_deadline
+    # The fake claimed 40 s the test server never spent, so the deadline came 40 s early here.
+    cancelled = order.at(view, "cancelled")
+    assert placed.payment_deadline - timedelta(seconds=40) <= cancelled < placed.payment_deadline
 
 
 async def test_payment_is_taken_once_and_a_second_payment_is_refunded_in_full(
