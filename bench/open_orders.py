@@ -190,10 +190,12 @@ def payment_timer(
 ) -> tuple[float, float, float] | None:
     """(TimerFired, planned fire, next WorkflowTaskStarted) − deadline, in seconds, of the
     payment timer: `OrderWorkflow._paid_and_approved` awaits payment with
-    `workflow.wait_condition(..., timeout=payment_deadline - workflow.now())`. The server plans
+    `workflow.wait_condition(..., timeout=payment_deadline - written)`, `written` the worker's
+    clock when record_order wrote the order, the placement task's last step. The server plans
     a timer's fire at its TimerStarted event (when the workflow task that started it completed)
-    + its start_to_fire_timeout: a little after the deadline, by the time between the
-    workflow's `now` in that task and the task's completion. The payment timer is the timer
+    + its start_to_fire_timeout: a little after the deadline, by the time between the order
+    written and the task's completion (orders placed before that patch timed a second timer
+    from a short task 15 s before the deadline). The payment timer is the timer
     planned nearest the deadline (within a minute: an unpaid order starts no other timer that
     near it)."""
     planned: dict[int, float] = {}  # TimerStarted event id → planned fire − deadline
