@@ -189,9 +189,12 @@ async def test_reserving_and_recording_an_order_take_three_statements_and_one_tr
         placed_at=NOW,
         under_review=False,
     )
+    before = datetime.now(UTC)
     with counted(seeded_engine) as trips:
-        await orders.record_order(record)
+        written = await orders.record_order(record)
     assert len(trips.statements) == 1, trips.statements
+    # When it was written: the order's payment deadline is timed from it (workflows/order.py).
+    assert written is not None and before <= written <= datetime.now(UTC)
     assert trips.transactions == 0  # committed on its own
 
     await orders.record_order(record)  # a retry: nothing written twice

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
 from models.contracts.order import CancelRequest, OrderInput, OrderPolicy, RiskDecision
 from tests.workflows.fakes import CUSTOMER, PAYABLE_FEN, STAFF
 from tests.workflows.scenario import rejection, running
@@ -62,6 +65,10 @@ async def test_the_deadline_is_one_timer_timed_from_when_the_order_was_written(
     # The fake claimed 40 s the test server never spent, so the deadline came 40 s early here.
     cancelled = order.at(view, "cancelled")
     assert placed.payment_deadline - timedelta(seconds=40) <= cancelled < placed.payment_deadline
+    # The record's answer is in the history: a replay plans the same one timer.
+    replayer = Replayer(workflows=[OrderWorkflow], data_converter=pydantic_data_converter)
+    replayed = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert replayed.replay_failure is None
 
 
 async def test_payment_is_taken_once_and_a_second_payment_is_refunded_in_full(
