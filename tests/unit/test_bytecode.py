@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
+import os
+import stat
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,9 +17,10 @@ from workers.bytecode import cache_workflow_bytecode
 
 
 @pytest.fixture
-def no_bytecode_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+def no_bytecode_writes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
     monkeypatch.setattr(sys, "pycache_prefix", None)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the directories are made here
 
 
 def test_every_workflow_module_loads_from_the_cache_without_compiling(
@@ -50,3 +54,32 @@ def test_nothing_is_done_where_python_caches_bytecode(monkeypatch: pytest.Monkey
     monkeypatch.setattr(sys, "pycache_prefix", None)
     assert cache_workflow_bytecode() is None
     assert sys.pycache_prefix is None
+
+
+def test_every_start_reuses_one_private_directory(no_bytecode_writes: None, tmp_path: Path) -> None:
+    """A worker killed hard runs no exit handler: one directory for all starts leaves nothing
+    behind per start."""
+    first = cache_workflow_bytecode()
+    second = cache_workflow_bytecode()
+    assert first is not None and first == second
+    assert list(tmp_path.iterdir()) == [first]
+    assert stat.S_IMODE(first.stat().st_mode) == 0o700
+
+
+@pytest.mark.parametrize("planted", ["open to others", "a link"])
+def test_a_directory_not_this_users_alone_is_not_used(
+    no_bytecode_writes: None, tmp_path: Path, planted: str
+) -> None:
+    shared = tmp_path / f"houtai-bytecode-{os.getuid()}"
+    if planted == "a link":
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir(mode=0o700)
+        shared.symlink_to(elsewhere)
+    else:
+        shared.mkdir()
+        shared.chmod(0o777)
+    prefix = cache_workflow_bytecode()
+    assert prefix is not None and prefix.parent == tmp_path
+    assert prefix.name.startswith("houtai-bytecode-") and prefix != shared
+    assert stat.S_IMODE(prefix.lstat().st_mode) == 0o700 and not prefix.is_symlink()
+    assert not any(shared.iterdir())  # nothing written where others could have put code
