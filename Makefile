@@ -39,16 +39,22 @@ imports: $(VENV)/.installed-dev
 pytest: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
 
-# Every bench, each with --quick (a bounded run: a few minutes each, under 10 minutes per bench
-# even on a busy machine) unless BENCH_ARGS says otherwise (`make bench BENCH_ARGS=` for the full
-# runs of bench/README.md); a bench that takes longer than BENCH_TIMEOUT seconds is stopped
-# (Ctrl-C: it stops its stack) and the others still run; the ones that broke are named at the end.
+# Every bench (or those BENCHES names, e.g. `make bench BENCHES="orders waves"`), each with
+# --quick (a bounded run: a few minutes each, under 10 minutes per bench even on a busy machine)
+# unless BENCH_ARGS says otherwise (`make bench BENCH_ARGS=` for the full runs of
+# bench/README.md); a bench that takes longer than BENCH_TIMEOUT seconds is stopped (Ctrl-C: it
+# stops its stack) and the others still run. At the end every bench's figures are printed as one
+# table (bench/_summary.py), and the benches that broke are named.
+BENCHES ?= $(basename $(notdir $(wildcard bench/[!_]*.py)))
 BENCH_ARGS ?= --quick
 BENCH_TIMEOUT ?= 1800
 bench: $(VENV)/.installed-dev
-	failed=""; for b in bench/[!_]*.py; do \
-		timeout --signal=INT $(BENCH_TIMEOUT) $(BIN)/python $$b $(BENCH_ARGS) || failed="$$failed $$b"; \
-	done; if [ -n "$$failed" ]; then echo "broke or timed out:$$failed"; exit 1; fi
+	@figures=$$(mktemp); failed=""; for b in $(BENCHES); do \
+		HOUTAI_BENCH_FIGURES=$$figures timeout --signal=INT $(BENCH_TIMEOUT) \
+			$(BIN)/python bench/$$b.py $(BENCH_ARGS) || failed="$$failed bench/$$b.py"; \
+	done; echo; echo "== make bench: every figure of this run"; \
+	$(BIN)/python bench/_summary.py $$figures --broke "$$failed"; rm -f $$figures; \
+	if [ -n "$$failed" ]; then exit 1; fi
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

@@ -6,6 +6,7 @@ plus stock helpers that go through the stock ledger and the figures every bench 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import shlex
@@ -418,6 +419,31 @@ def table(rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> str:
 
 
 HEADER = ("figure", "houtai", "baseline", "ratio", "target", "")
+FIGURES_ENV = "HOUTAI_BENCH_FIGURES"
+
+
+def keep_figures(
+    rows: Sequence[tuple[str, ...]], header: tuple[str, ...], command: str, run: str
+) -> None:
+    """Add this bench's figures to the file HOUTAI_BENCH_FIGURES names, one JSON line each and
+    one for the run (its command, load and time), so that `make bench` can print every bench's
+    figures as one table at its end (bench/_summary.py). Nothing when the variable is unset."""
+    path = os.environ.get(FIGURES_ENV)
+    if not path:
+        return
+    bench = Path(sys.argv[0]).name
+    lines = [{"bench": bench, "command": command, "run": run}]
+    lines += [{"bench": bench, "cells": dict(zip(header, row, strict=True))} for row in rows]
+    with open(path, "a", encoding="utf-8") as out:
+        out.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+
+
+def run_line(load: float, began: float) -> str:
+    """The line under a bench's command: the machine, its load before and after, the time."""
+    return (
+        f"{os.cpu_count()} CPUs, load {load:.2f} before / {os.getloadavg()[0]:.2f} after, "
+        f"{time.perf_counter() - began:.0f} s in all. The machine is shared: figures are noisy."
+    )
 
 
 def run_bench(
@@ -435,10 +461,8 @@ def run_bench(
     except (KeyboardInterrupt, asyncio.CancelledError):
         print("interrupted: everything started was stopped", file=sys.stderr)
         return 130
-    print(f"\n$ {command}")
-    print(
-        f"{os.cpu_count()} CPUs, load {load:.2f} before / {os.getloadavg()[0]:.2f} after, "
-        f"{time.perf_counter() - began:.0f} s in all. The machine is shared: figures are noisy."
-    )
+    run_ = run_line(load, began)
+    print(f"\n$ {command}\n{run_}")
     print(table(rows, header))
+    keep_figures(rows, header, command, run_)
     return 0

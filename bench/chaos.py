@@ -447,12 +447,12 @@ def main(argv: list[str]) -> int:
         args.json.write_text(json.dumps(figures, indent=2, default=str))
     for order_no, error in figures["orders whose drive never finished"].items():
         print(f"  {order_no}: {error}")
-    print(f"\n$ {command}   (seed {args.seed})")
-    print(
-        f"{os.cpu_count()} CPUs, load {load:.2f} before / {os.getloadavg()[0]:.2f} after, "
-        f"{time.perf_counter() - began:.0f} s in all. The machine is shared: figures are noisy."
-    )
-    print(_stack.table(report(figures), ("figure", "houtai", "target", "")))
+    command += f"   (seed {args.seed})"
+    run_ = _stack.run_line(load, began)
+    print(f"\n$ {command}\n{run_}")
+    header, rows = ("figure", "houtai", "target", ""), report(figures)
+    print(_stack.table(rows, header))
+    _stack.keep_figures(rows, header, command, run_)
     return 0
 
 

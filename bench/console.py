@@ -191,9 +191,14 @@ async def main(args: argparse.Namespace) -> None:
     print()
     print(table(rows, ("page", "p50", "p95", "target p95", "verdict")))
     print()
-    print(f"command: {shlex.join([sys.executable, *sys.argv])}")
+    command = shlex.join([sys.executable, *sys.argv])
+    print(f"command: {command}")
     print(f"orders: {args.orders:,}; each page {args.repeat} times after one warm-up")
     print(f"load average before {load_before}, after {_load()}")
+    figures = [(f"p95 of {page} (p50 {p50})", p95, "", "", target, verdict)
+               for page, p50, p95, target, verdict in rows]  # fmt: skip
+    run = f"{args.orders:,} orders; load average before {load_before}, after {_load()}"
+    _stack.keep_figures(figures, _stack.HEADER, command, run)
 
 
 async def _scalar(stack: Stack, sql: str) -> Any:

@@ -390,9 +390,11 @@ async def scenario_c(stack: Stack, http: Http, skus: Skus, args: Any) -> list[Ro
 # --- the run ---------------------------------------------------------------------------------
 
 NORMAL = {"create_requests": 300, "warmup": 30, "lifecycle_orders": 30,
-          "lifecycle_concurrency": 20, "buyers": 2000, "in_flight": 200}  # fmt: skip
+          "lifecycle_concurrency": 20, "buyers": 2000, "in_flight": 200,
+          "workers": "1,2"}  # fmt: skip
 QUICK = {"create_requests": 100, "warmup": 20, "lifecycle_orders": 8,
-         "lifecycle_concurrency": 8, "buyers": 400, "in_flight": 100}  # fmt: skip
+         "lifecycle_concurrency": 8, "buyers": 400, "in_flight": 100,
+         "workers": "1"}  # fmt: skip
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -412,15 +414,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
     add("--flash-units", type=int, default=100, help="(c) sellable units [100]")
     add(
         "--workers",
-        default="1",
         help="worker processes (and API processes) of `houtai up`, one stack each: '1,2' runs "
-        "the scenarios at 1 and at 2 and prints (b)'s orders/s side by side [1]",
+        "the scenarios at 1 and at 2 and prints (b)'s orders/s side by side [1,2; quick 1]",
     )
     args = p.parse_args(argv)
-    args.workers = [int(n) for n in str(args.workers).split(",") if n.strip()]
     for key, value in (QUICK if args.quick else NORMAL).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
+    args.workers = [int(n) for n in str(args.workers).split(",") if n.strip()]
     return args
 
 

@@ -1,0 +1,81 @@
+"""`make bench`'s one table: each bench adds its figures to a file (bench/_stack.py
+`keep_figures`), bench/_summary.py prints them together at the end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def _keep(figures: Path, bench: str, rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:
+    """What a bench does when it ends: its own process, with `make bench`'s variable set."""
+    code = (
+        "import sys; sys.argv[0] = sys.argv[1]; import _stack; "
+        "_stack.keep_figures(eval(sys.argv[2]), eval(sys.argv[3]), 'python ' + sys.argv[1], "
+        "'2 CPUs, load 1.00 before / 2.00 after, 60 s in all.')"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code, f"bench/{bench}", repr(rows), repr(header)],
+        cwd=BENCH.parent,
+        env={"PYTHONPATH": str(BENCH), "HOUTAI_BENCH_FIGURES": str(figures), "PATH": ""},
+        check=True,
+    )
+
+
+def test_the_figures_of_every_bench_come_out_as_one_table(tmp_path: Path) -> None:
+    figures = tmp_path / "figures.jsonl"
+    _keep(
+        figures,
+        "orders.py",
+        [
+            ("(a) create order p50", "2436 ms", "661 ms", "3.68×", "≤ 1.5×", "MISSED"),
+            ("(b) lifecycle orders/s", "1.31/s", "2.09/s", "0.63×", "≥ 0.5×", "met"),
+        ],
+        ("figure", "houtai", "baseline", "ratio", "target", ""),
+    )
+    _keep(
+        figures,
+        "waves.py",
+        [("plan 10,000 | released", "0.76 s", "≤ 1 s", "met"), ("packages", "10000", "", "")],
+        ("figure", "houtai", "target", ""),
+    )
+    kept = [json.loads(line) for line in figures.read_text().splitlines()]
+    assert [line["bench"] for line in kept] == ["orders.py"] * 3 + ["waves.py"] * 3
+
+    printed = subprocess.run(
+        [sys.executable, str(BENCH / "_summary.py"), str(figures), "--broke", "bench/chaos.py"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert printed[0] == "| bench | figure | houtai | baseline | ratio | target | verdict |"
+    assert printed[2:6] == [
+        "| orders.py | (a) create order p50 | 2436 ms | 661 ms | 3.68× | ≤ 1.5× | MISSED |",
+        "| orders.py | (b) lifecycle orders/s | 1.31/s | 2.09/s | 0.63× | ≥ 0.5× | met |",
+        "| waves.py | plan 10,000 \\| released | 0.76 s |  |  | ≤ 1 s | met |",
+        "| waves.py | packages | 10000 |  |  |  |  |",
+    ]
+    assert "- `python bench/orders.py`: 2 CPUs, load 1.00 before / 2.00 after, 60 s in all." in (
+        printed
+    )
+    assert "targets met: 2; MISSED: 1" in printed
+    assert "- MISSED: orders.py: (a) create order p50" in printed
+    assert printed[-1] == "broke or timed out (no figures, or only some): bench/chaos.py"
+
+
+def test_a_bench_run_alone_keeps_no_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HOUTAI_BENCH_FIGURES", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(BENCH))
+    import _stack  # bench/ is a directory of scripts: on the path here only
+
+    _stack.keep_figures([("a", "1")], ("figure", "houtai"), "cmd", "run")
+    assert list(tmp_path.iterdir()) == []
