@@ -300,6 +300,8 @@ async def record_status(session: AsyncSession, change: StatusChange) -> None:
         )
     for refund in change.refunds:
         await owe_refund(session, change.order_no, refund)
+    if change.presale is not None:  # the presale's counts move with the step
+        writes.append(presales.stage_update(change.presale).cte("presale_stage"))
     order = Order.order_no == change.order_no
     writes.insert(0, status_step(Order, order, status=change.status, seq=change.seq, **values))
     await add_event(

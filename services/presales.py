@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -84,8 +85,9 @@ async def presale_price(session: AsyncSession, order_no: str, presale_id: int) -
     return {sale.sku_id: sale.price_fen}
 
 
-async def record_step(session: AsyncSession, step: PresaleStep) -> None:
-    """The order's stage; a forfeit books its ledger row once (unique by type and order)."""
+def stage_update(step: PresaleStep) -> Any:
+    """The UPDATE moving the order's presale row to the step's stage (and its amount): run
+    alone, or as a CTE of the order's timeline step that reaches it."""
     values: dict[str, object] = {"stage": step.stage}
     if step.stage == "deposit_paid":
         values["deposit_paid_fen"] = step.amount_fen
@@ -93,6 +95,12 @@ async def record_step(session: AsyncSession, step: PresaleStep) -> None:
         values["balance_paid_fen"] = step.amount_fen
     elif step.stage == "forfeited":
         values["forfeited_fen"] = step.amount_fen
+    return update(PresaleOrder).where(PresaleOrder.order_no == step.order_no).values(**values)
+
+
+async def record_step(session: AsyncSession, step: PresaleStep) -> None:
+    """The order's stage; a forfeit books its ledger row once (unique by type and order)."""
+    if step.stage == "forfeited":
         await session.execute(
             insert(MoneyEntry)
             .values(
@@ -103,9 +111,7 @@ async def record_step(session: AsyncSession, step: PresaleStep) -> None:
             )
             .on_conflict_do_nothing(index_elements=["entry_type", "ref_no"])
         )
-    await session.execute(
-        update(PresaleOrder).where(PresaleOrder.order_no == step.order_no).values(**values)
-    )
+    await session.execute(stage_update(step))
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ with workflow.unsafe.imports_passed_through():
         StatusChange,
         TimelineEntry,
     )
-    from models.contracts.presale import PresaleTerms
+    from models.contracts.presale import PresaleStep, PresaleTerms
     from models.contracts.shipment import UnitsWithdrawn
     from models.contracts.waves import PackageShort
     from workflows.common import FAILED, call, deprecate_patch, patched, refusal
@@ -169,8 +169,10 @@ class OrderWorkflow:
         actor: Actor = SYSTEM,
         detail: Detail | None = None,
         refunds: list[RefundState] | None = None,
+        presale: PresaleStep | None = None,
     ) -> None:
-        """A step on the timeline and the projection (with the status, when it changes)."""
+        """A step on the timeline and the projection (with the status, when it changes), and
+        the presale stage it reaches, in the same write."""
         state = self._state
         if status is not None:
             self._set_status(status)
@@ -190,6 +192,7 @@ class OrderWorkflow:
                 escalated=state.escalated or None,
                 at=workflow.now(),
                 refunds=refunds or [],
+                presale=presale,
             ),
         )
         # What readers of the projection now see: updates answer once this has caught up.
@@ -471,8 +474,11 @@ class OrderWorkflow:
             self._presale.take_balance(payment)  # before the packages are released
             detail["amount_fen"] = payment.amount_fen
         actor = Actor(kind="provider", name=payment.provider)
-        await self.record("paid", status="paid", actor=actor, detail=detail)
+        stage = None
         if presale is not None:
+            stage = self._presale.stage_with_step(presale, "balance_paid", payment.amount_fen)
+        await self.record("paid", status="paid", actor=actor, detail=detail, presale=stage)
+        if presale is not None and stage is None:
             await self._presale.step(presale, "balance_paid", payment.amount_fen)
 
     @workflow.update

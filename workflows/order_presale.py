@@ -35,6 +35,11 @@ with workflow.unsafe.imports_passed_through():
 # Other orders never reach the marker.
 PRESALE_PATCH = "presale-order"
 
+# The deposit and the balance paid: the presale's stage is written with the order's timeline
+# step (one statement), not by an activity after it, so that an order shown paid is never
+# counted as awaiting by its presale. Runs from before record the stage after the step.
+STAGE_WITH_STEP_PATCH = "presale-stage-written-with-its-step"
+
 # A refund on one payment: (the payment, fen, refund number).
 RefundPart = tuple[PaymentReceived, int, str]
 
@@ -44,7 +49,12 @@ class PresaleSteps(Protocol):
     order or by whoever acted (the provider that took the deposit)."""
 
     async def record(
-        self, step: str, *, actor: Actor = ..., detail: Detail | None = None
+        self,
+        step: str,
+        *,
+        actor: Actor = ...,
+        detail: Detail | None = None,
+        presale: PresaleStep | None = None,
     ) -> None: ...
 
 
@@ -103,12 +113,32 @@ class Presale:
     async def deposit_paid(self, terms: PresaleTerms, payment: PaymentReceived) -> None:
         """The deposit taken: the order now waits for the balance window."""
         self._state.payment = payment
+        stage = self.stage_with_step(terms, "deposit_paid", payment.amount_fen)
         await self._steps.record(
             "deposit_paid",
             actor=Actor(kind="provider", name=payment.provider),
             detail={"transaction_id": payment.transaction_id, "amount_fen": payment.amount_fen},
+            presale=stage,
         )
-        await self.step(terms, "deposit_paid", payment.amount_fen)
+        if stage is None:
+            await self.step(terms, "deposit_paid", payment.amount_fen)
+
+    def stage_with_step(
+        self, terms: PresaleTerms, stage: PresaleStage, amount_fen: int
+    ) -> PresaleStep | None:
+        """The stage for the timeline step reaching it to write (STAGE_WITH_STEP_PATCH); None
+        in a run from before, which records it by `step` after the timeline step."""
+        if not workflow.patched(STAGE_WITH_STEP_PATCH):
+            return None
+        return self._stage(terms, stage, amount_fen)
+
+    def _stage(self, terms: PresaleTerms, stage: PresaleStage, amount_fen: int) -> PresaleStep:
+        return PresaleStep(
+            order_no=self._state.input.order_no,
+            presale_id=terms.presale_id,
+            stage=stage,
+            amount_fen=amount_fen,
+        )
 
     def take_balance(self, payment: PaymentReceived) -> None:
         """The balance taken (before the packages are released: call it in the task that
@@ -186,12 +216,4 @@ class Presale:
 
     async def step(self, terms: PresaleTerms, stage: PresaleStage, amount_fen: int) -> None:
         """Tell the presale how far this order got (its counts and the forfeited income)."""
-        await call(
-            PresaleActivities.record_presale_step,
-            PresaleStep(
-                order_no=self._state.input.order_no,
-                presale_id=terms.presale_id,
-                stage=stage,
-                amount_fen=amount_fen,
-            ),
-        )
+        await call(PresaleActivities.record_presale_step, self._stage(terms, stage, amount_fen))

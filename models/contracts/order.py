@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from models.contracts.group_buy import GroupLink
-from models.contracts.presale import PresaleTerms
+from models.contracts.presale import PresaleStep, PresaleTerms
 from models.contracts.pricing import AppliedDiscount, CartLine, PricedLine
 
 OrderStatus = Literal[
@@ -302,6 +302,9 @@ class StatusChange(BaseModel):
     detail: dict[str, str | int | bool | None] = Field(default_factory=dict)
     escalated: bool | None = None
     refunds: list[RefundState] = Field(default_factory=list)  # refunds announced at this step
+    # A presale order's stage that this step reaches (deposit or balance paid), written with the
+    # step: whoever reads the order paid finds the presale's counts saying so too.
+    presale: PresaleStep | None = None
 
 
 class TimelineEntry(BaseModel):

@@ -25,7 +25,7 @@ from tests.workflows.fakes import CUSTOMER, PAYABLE_FEN, FakeBackOffice, new_ord
 from tests.workflows.scenario import Scenario, rejection
 from workflows.after_sale import AfterSaleWorkflow
 from workflows.order import OrderWorkflow
-from workflows.order_presale import PRESALE_PATCH
+from workflows.order_presale import PRESALE_PATCH, STAGE_WITH_STEP_PATCH
 from workflows.shipment import ShipmentWorkflow
 
 DEPOSIT_FEN = 2_000
@@ -119,7 +119,14 @@ def terms(order: Scenario) -> PresaleTerms:
 
 
 def stages(order: Scenario) -> list[tuple[str, int]]:
-    return [(s.stage, s.amount_fen) for s in order.fake.of("record_presale_step")]
+    """The stages the order told its presale, in order: with a timeline step or on their own."""
+    told: list[PresaleStep] = []
+    for call in order.fake.calls:
+        if call.name == "record_presale_step":
+            told.append(call.arg)
+        elif call.name == "record_status" and call.arg.presale is not None:
+            told.append(call.arg.presale)
+    return [(s.stage, s.amount_fen) for s in told]
 
 
 async def ask_payment(order: Scenario) -> o.OpenPaymentRequest:
@@ -174,8 +181,13 @@ async def test_the_balance_window_opens_at_its_start_and_the_paid_balance_ships(
     [outbound] = order.fake.times("register_outbound")
     assert outbound >= starts_at
     assert stages(order) == [("deposit_paid", DEPOSIT_FEN), ("balance_paid", BALANCE_FEN)]
+    # Each written by the timeline step that reaches it, in one write: an order shown paid is
+    # never still counted as awaiting by its presale.
+    with_step = {c.step: c.presale.stage for c in order.fake.of("record_status") if c.presale}
+    assert with_step == {"deposit_paid": "deposit_paid", "paid": "balance_paid"}
+    assert order.fake.of("record_presale_step") == []
     assert order.fake.of("release_stock") == []
-    assert PRESALE_PATCH in history
+    assert PRESALE_PATCH in history and STAGE_WITH_STEP_PATCH in history
 
 
 async def test_a_balance_unpaid_at_the_window_end_forfeits_the_deposit_and_releases_stock(
