@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from core.db import SessionFactory
+from core.http import async_client
 from models.domain.notifications import (
     Message,
     backoff_s,
@@ -65,7 +66,7 @@ class Channels:
         self, policy: OutboxPolicy, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
         self._policy = policy
-        self._http = httpx.AsyncClient(transport=transport, timeout=policy.send_timeout_s)
+        self._http = async_client(transport=transport, timeout=policy.send_timeout_s)
 
     async def aclose(self) -> None:
         await self._http.aclose()

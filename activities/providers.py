@@ -9,6 +9,7 @@ from typing import Any, Literal, Protocol
 import httpx
 from pydantic import BaseModel
 
+from core.http import async_client
 from models.contracts.order import ShippingAddress
 from models.contracts.shipment import TrackingEvent, TrackingSnapshot
 
@@ -137,7 +138,7 @@ class SandboxPaymentProvider:
         timeout_s: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s, transport=transport)
+        self._http = async_client(base_url=base_url, timeout=timeout_s, transport=transport)
 
     async def create_payment(
         self, *, order_no: str, amount_fen: int, currency: str, notify_url: str
@@ -229,7 +230,7 @@ class SandboxCarrier:
         service: str = "standard",
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s, transport=transport)
+        self._http = async_client(base_url=base_url, timeout=timeout_s, transport=transport)
         self._service = service
 
     async def create_waybill(
@@ -313,7 +314,7 @@ class SandboxSupplier:
         timeout_s: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s, transport=transport)
+        self._http = async_client(base_url=base_url, timeout=timeout_s, transport=transport)
 
     async def send_order(
         self, *, po_no: str, supplier_code: str, lines: list[dict[str, Any]]

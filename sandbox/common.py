@@ -29,6 +29,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from core.http import async_client
 from core.security import sign
 
 TIMESTAMP_HEADER = "X-Sandbox-Timestamp"
@@ -166,9 +167,7 @@ class WebhookSender:
     def _http(self) -> httpx.AsyncClient:
         """One pooled client for every delivery (a client per attempt costs a TLS context)."""
         if self._client is None:
-            self._client = httpx.AsyncClient(
-                transport=self.transport, timeout=self.policy.timeout_s
-            )
+            self._client = async_client(transport=self.transport, timeout=self.policy.timeout_s)
         return self._client
 
     def dispatch(self, url: str, payload: dict[str, Any], faults: Faults) -> None:

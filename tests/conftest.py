@@ -41,12 +41,13 @@ fsyncs every copied file) and DROP DATABASE cost 1-2 s; without, about 0.3 s. Co
 same answers either way (durability only matters if the machine crashes mid-test)."""
 
 
-FIRST = ("tests/e2e/", "tests/browser/")
+FIRST = ("tests/e2e/", "tests/browser/", "tests/api/test_schemathesis_")
 """Under `-n 2 --dist loadfile` these files start first: each is one or two long tests (a whole
-`houtai up`, a browser journey), and pytest-xdist by itself hands out the files with the most
-tests first, which left exactly these for the end of the run, where one worker finishing its
-last long test while the other had nothing left to take cost up to a minute of the wall time.
-Long files first, many short ones last, and both workers finish together."""
+`houtai up`, a browser journey, a schemathesis run of minutes), and pytest-xdist by itself hands
+out the files with the most tests first, which left exactly these for the end of the run, where
+one worker finishing its last long test while the other had nothing left to take cost up to a
+few minutes of the wall time. Long files first, many short ones last, and both workers finish
+together."""
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1,5 +1,5 @@
 """The OpenAPI document's failure answers and formats match what the API really sends (the broad
-check is test_schemathesis.py; these pin the rules down, fast)."""
+check is tests/support/schemathesis_run.py; these pin the rules down, fast)."""
 
 from __future__ import annotations
 

@@ -23,6 +23,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
+from core.http import async_client
 from models.db import Coupon, MoneyEntry, Package, Refund, Reservation, Warehouse
 from tests.support import totp
 from tests.support.invariants import assert_stock_invariants
@@ -52,7 +53,7 @@ async def order_stack(
 
 @asynccontextmanager
 async def http(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+    async with async_client(base_url=base_url, timeout=30) as client:
         yield client
 
 

@@ -2,14 +2,16 @@
 the schema the app publishes and checks every answer against it.
 
 The schema is the one create_app builds in process; the requests go to the whole back office
-(API, a worker, the Temporal dev server, PostgreSQL with the demo data) over real HTTP, once as
-the demo admin (bearer token) and once as the demo storefront (API key). Each operation gets a
+(API, a worker, the Temporal dev server, PostgreSQL with the demo data) over real HTTP, as the
+demo admin (bearer token, tests/api/test_schemathesis_admin.py) and as the demo storefront (API
+key, tests/api/test_schemathesis_storefront.py): two files, so that the suite's two processes can
+run them at once (each takes minutes). Each operation gets a
 bounded, derandomized number of valid and of invalid examples (HOUTAI_SCHEMATHESIS_EXAMPLES per
 mode, default below), and, where its path names objects of kinds the run knows real ones of (the
 demo data, an order placed for the run, a spare user and key the run may change), as many
 valid examples aimed at those objects, so that real answers' bodies are checked too. An
 operation the identity lacks the permission for answers one request per mode (a 403 from the
-permission check, before any input is read: more examples would repeat it). The test
+permission check, before any input is read: more examples would repeat it). A run
 fails on any 5xx, any answer whose status, content type or body
 the schema does not declare, and any request left unanswered within the timeout; it prints the
 counts either way.
@@ -62,6 +64,8 @@ CHECKS = [
 READINESS_PROBE = "GET /readyz"
 PROBE_CHECKS = [check for check in CHECKS if check is not not_a_server_error]
 UNANSWERED = "Request left unanswered"
+STOREFRONT = "storefront (X-API-Key)"
+ADMIN = "admin (bearer token)"
 PERMISSION_REFUSED = re.compile(r"permission [a-z_.]+ is required")
 
 
@@ -307,23 +311,21 @@ async def _known_objects(stack: Stack) -> dict[str, Any]:
     return known
 
 
-async def test_every_operation_answers_as_its_schema_says(stack: Stack) -> None:
+async def check_every_operation(stack: Stack, who: str) -> None:
+    """The run for one identity (`STOREFRONT` or `ADMIN`): every operation of the schema the app
+    publishes, its examples sent over HTTP to the stack and every answer checked."""
     document: dict[str, Any] = create_app().openapi()
     schema = schemathesis.openapi.from_dict(document)
     known = await _known_objects(stack)
-    reports: list[str] = []
-    failed = False
-    for who in ("storefront (X-API-Key)", "admin (bearer token)"):
-        if who.startswith("admin"):  # logged in just before, the token outlives its run
-            headers = await _admin_headers(stack)
-        else:
-            headers = {"X-API-Key": DEMO_STOREFRONT_KEY}
-        tally = Tally()
-        await asyncio.to_thread(_exercise, schema, stack.api, headers, known, tally)
-        reports.append(tally.report(who))
-        print(reports[-1])  # noqa: T201  # the figures are the point of the run
-        assert tally.operations == len([op for path in document["paths"].values() for op in path])
-        assert tally.requests >= tally.operations * 2
-        assert "GET /v1/auth/me" in tally.answered_2xx, "the run's credentials were refused"
-        failed = failed or bool(tally.failures)
-    assert not failed, "\n".join(reports)
+    if who == ADMIN:  # logged in just before, the token outlives its run
+        headers = await _admin_headers(stack)
+    else:
+        headers = {"X-API-Key": DEMO_STOREFRONT_KEY}
+    tally = Tally()
+    await asyncio.to_thread(_exercise, schema, stack.api, headers, known, tally)
+    report = tally.report(who)
+    print(report)  # noqa: T201  # the figures are the point of the run
+    assert tally.operations == len([op for path in document["paths"].values() for op in path])
+    assert tally.requests >= tally.operations * 2
+    assert "GET /v1/auth/me" in tally.answered_2xx, "the run's credentials were refused"
+    assert not tally.failures, report
