@@ -33,7 +33,7 @@ from activities.waves import WaveActivities
 from core.db import SessionFactory
 from core.settings import WorkerSettings
 from workers.observability import ActivityOutcomeInterceptor
-from workers.sandbox_code import compile_sandbox_code_once
+from workers.sandbox_code import SandboxValidatedOnce, compile_sandbox_code_once
 from workflows.after_sale import AfterSaleWorkflow
 from workflows.coupon_batch import CouponBatchWorkflow
 from workflows.diagnostics import DiagnosticsWorkflow
@@ -180,6 +180,7 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
+        workflow_runner=SandboxValidatedOnce(),
         activities=activities_for(deps),
         # Memory is bounded by the cache, not by the workflows open (core/settings.py).
         max_cached_workflows=tuning.max_cached_workflows,
