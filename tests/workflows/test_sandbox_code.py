@@ -5,7 +5,7 @@ workflow class is validated once per process; one that fails is refused by every
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from temporalio.client import WorkflowFailureError
@@ -62,7 +62,7 @@ def test_the_compiled_exec_runs_in_the_globals_and_locals_given() -> None:
 class CountingRunner(SandboxValidatedOnce):
     """Counts the sandboxes the validation instantiates."""
 
-    created: list[type] = []
+    created: ClassVar[list[type]] = []
 
     def create_instance(self, det: Any) -> Any:
         CountingRunner.created.append(det.defn.cls)
