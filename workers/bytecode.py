@@ -14,7 +14,14 @@ orchestrator's hard stop) runs no exit handler, so a directory per process was l
 each such stop. Files in it are named after their source's full path, so checkouts don't
 collide, and each start rewrites its own. A directory of that name that is not this user's
 alone (someone else's, or writable by others) is not trusted: a private one is made for the
-process instead and removed at its exit."""
+process instead and removed at its exit.
+
+The prefix sends every later bytecode lookup there, including the SDK's: a Worker without an
+explicit build id names its build by hashing the bytecode of every module loaded, read through
+each module's loader, and with the prefix set those loaders found no bytecode and compiled the
+source of all of them again (about a thousand modules: 4 s of CPU at every worker start, more
+than the rest of the start). The build id is computed, and memoized by the SDK, before the prefix
+is set, from the bytecode the process's imports just read."""
 
 from __future__ import annotations
 
@@ -28,6 +35,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from temporalio.worker._worker import load_default_build_id
+
 import workflows
 
 
@@ -36,6 +45,7 @@ def cache_workflow_bytecode() -> Path | None:
     process's imports read; the directory, or None when Python caches."""
     if not sys.dont_write_bytecode:
         return None
+    load_default_build_id()  # memoized: the Worker's own call reads it, not the modules again
     prefix = _shared_directory()
     if prefix is None:
         prefix = Path(tempfile.mkdtemp(prefix="houtai-bytecode-"))

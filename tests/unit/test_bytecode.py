@@ -6,6 +6,7 @@ import importlib.machinery
 import importlib.util
 import os
 import stat
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -83,3 +84,39 @@ def test_a_directory_not_this_users_alone_is_not_used(
     assert prefix.name.startswith("houtai-bytecode-") and prefix != shared
     assert stat.S_IMODE(prefix.lstat().st_mode) == 0o700 and not prefix.is_symlink()
     assert not any(shared.iterdir())  # nothing written where others could have put code
+
+
+def test_the_sdks_build_id_is_known_before_the_prefix_so_no_module_is_compiled_for_it(
+    tmp_path: Path,
+) -> None:
+    """In a process of its own (the build id is memoized per process), loaded as a worker
+    loads: with PYTHONDONTWRITEBYTECODE, the cache made, then the build id the Worker asks for."""
+    probe = """
+import importlib.machinery, sys
+import workers.worker
+from temporalio.worker._worker import load_default_build_id
+from workers.bytecode import cache_workflow_bytecode
+assert sys.dont_write_bytecode
+cache_workflow_bytecode()
+compiled = []
+real = importlib.machinery.SourceFileLoader.source_to_code
+def counting(self, data, path, *args, **kwargs):
+    compiled.append(path)
+    return real(self, data, path, *args, **kwargs)
+importlib.machinery.SourceFileLoader.source_to_code = counting
+build_id = load_default_build_id()
+print(len(compiled), len(build_id), len(sys.modules))
+"""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": str(tmp_path)}
+    run = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    compiled, id_length, modules = (int(n) for n in run.stdout.split())
+    assert modules > 500  # the worker's imports, every one of which the hash covers
+    assert id_length == 32 and compiled == 0
