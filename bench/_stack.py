@@ -438,11 +438,41 @@ def keep_figures(
         out.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
 
 
-def run_line(load: float, began: float) -> str:
-    """The line under a bench's command: the machine, its load before and after, the time."""
+YARDSTICK_STEPS = 5_000_000
+
+
+def yardstick() -> float:
+    """Seconds this machine takes now for a fixed pure-Python loop of YARDSTICK_STEPS additions.
+    The shared machine's speed moves through the day (by 1.7× on 2026-12-07, load or not), and
+    so do the figures: the yardstick before and after a bench says how fast the machine ran it."""
+    began = time.perf_counter()
+    total = 0
+    for step in range(YARDSTICK_STEPS):
+        total += step
+    return time.perf_counter() - began
+
+
+@dataclass(frozen=True)
+class Before:
+    """The machine when a bench began: its load (1 min), the yardstick, the clock."""
+
+    load: float
+    yardstick_s: float
+    began: float
+
+    @staticmethod
+    def now() -> Before:
+        return Before(os.getloadavg()[0], yardstick(), time.perf_counter())
+
+
+def run_line(before: Before) -> str:
+    """The line under a bench's command: the machine, its load and speed before and after, the
+    time."""
     return (
-        f"{os.cpu_count()} CPUs, load {load:.2f} before / {os.getloadavg()[0]:.2f} after, "
-        f"{time.perf_counter() - began:.0f} s in all. The machine is shared: figures are noisy."
+        f"{os.cpu_count()} CPUs, load {before.load:.2f} before / {os.getloadavg()[0]:.2f} after, "
+        f"{time.perf_counter() - before.began:.0f} s in all; yardstick (a {YARDSTICK_STEPS:,}-step "
+        f"Python loop) {before.yardstick_s:.2f} s before / {yardstick():.2f} s after. The machine "
+        "is shared: figures are noisy."
     )
 
 
@@ -455,13 +485,13 @@ def run_bench(
     and the table of figures; 130 after Ctrl-C (everything started is stopped by then)."""
     logging.getLogger("temporalio").setLevel(logging.ERROR)  # no warning per refused call
     command = shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
-    load, began = os.getloadavg()[0], time.perf_counter()
+    before = Before.now()
     try:
         rows = asyncio.run(run(args))
     except (KeyboardInterrupt, asyncio.CancelledError):
         print("interrupted: everything started was stopped", file=sys.stderr)
         return 130
-    run_ = run_line(load, began)
+    run_ = run_line(before)
     print(f"\n$ {command}\n{run_}")
     print(table(rows, header))
     keep_figures(rows, header, command, run_)

@@ -436,7 +436,7 @@ def main(argv: list[str]) -> int:
     args = parse(argv)
     logging.getLogger("temporalio").setLevel(logging.ERROR)
     command = shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
-    load, began = os.getloadavg()[0], time.perf_counter()
+    before = _stack.Before.now()
     say(f"[chaos] seed {args.seed}")
     try:
         figures = asyncio.run(run(args))
@@ -448,7 +448,7 @@ def main(argv: list[str]) -> int:
     for order_no, error in figures["orders whose drive never finished"].items():
         print(f"  {order_no}: {error}")
     command += f"   (seed {args.seed})"
-    run_ = _stack.run_line(load, began)
+    run_ = _stack.run_line(before)
     print(f"\n$ {command}\n{run_}")
     header, rows = ("figure", "houtai", "target", ""), report(figures)
     print(_stack.table(rows, header))

@@ -79,3 +79,24 @@ def test_a_bench_run_alone_keeps_no_figures(
 
     _stack.keep_figures([("a", "1")], ("figure", "houtai"), "cmd", "run")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_each_run_line_says_how_fast_the_machine_ran_before_and_after() -> None:
+    """The yardstick: a fixed Python loop timed when the bench began and when it ended."""
+    code = (
+        "import re, time, _stack; _stack.YARDSTICK_STEPS = 200_000; "
+        "assert _stack.yardstick() > 0; "
+        "print(_stack.run_line(_stack.Before(1.5, 0.25, time.perf_counter() - 61)))"
+    )
+    line = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=BENCH.parent,
+        env={"PYTHONPATH": str(BENCH), "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert "CPUs, load 1.50 before / " in line
+    assert ", 61 s in all; yardstick (a 200,000-step Python loop) 0.25 s before / " in line
+    after = float(line.split("0.25 s before / ")[1].split(" s after")[0])
+    assert 0 < after < 10
