@@ -5,12 +5,13 @@ ledger is resolved by the next run. The daily schedule starts the same workflow.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import select
-from temporalio.client import Client, ScheduleActionStartWorkflow
+from temporalio.client import Client, ScheduleActionStartWorkflow, ScheduleOverlapPolicy
 
 from models.db import MoneyEntry, Payment, ReconciliationRun
 from models.domain.reconciliation import business_day, previous_business_day
@@ -169,7 +170,29 @@ async def test_who_may_reconcile_and_what_is_refused(stack: Stack, api: httpx.As
     assert len(runs) == 1  # the refused requests started nothing
 
 
+async def _a_run_stuck_on_a_queue_nobody_polls(dev_client: Client, task_queue: str) -> str:
+    """What other tests leave on the shared dev server: a `houtai worker` process ensures the
+    daily schedule for its own task queue, and a run the schedule starts there (at 02:00
+    business time, or triggered) waits for a worker that is gone. The schedule counts that run
+    as running, so its overlap policy (skip) skips a plain trigger: this test failed when the
+    suite ran past 02:00 in Shanghai. Made here on purpose; the stuck run's workflow id."""
+    await ensure_reconciliation_schedule(dev_client, task_queue=f"{task_queue}-gone")
+    handle = dev_client.get_schedule_handle(RECONCILE_SCHEDULE)
+    await handle.trigger()
+
+    async def running() -> Any:
+        return (await handle.describe()).info.running_actions
+
+    [stuck] = await eventually(running, "the schedule's run on the queue nobody polls")
+    # The schedule names a run by its id and the second it starts: the next one must differ.
+    started = max(action.started_at for action in (await handle.describe()).info.recent_actions)
+    next_second = started.replace(microsecond=0) + timedelta(seconds=1)
+    await asyncio.sleep(max(0.0, (next_second - datetime.now(UTC)).total_seconds()))
+    return str(stuck.workflow_id)
+
+
 async def test_the_daily_schedule_reconciles_yesterday(stack: Stack, dev_client: Client) -> None:
+    stuck = await _a_run_stuck_on_a_queue_nobody_polls(dev_client, stack.task_queue)
     ids = await ensure_reconciliation_schedule(dev_client, task_queue=stack.task_queue)
     again = await ensure_reconciliation_schedule(
         dev_client, task_queue=stack.task_queue, at=time(3, 30)
@@ -185,7 +208,7 @@ async def test_the_daily_schedule_reconciles_yesterday(stack: Stack, dev_client:
         action = described.schedule.action
         assert isinstance(action, ScheduleActionStartWorkflow)
         assert (action.workflow, action.task_queue) == ("ReconciliationWorkflow", stack.task_queue)
-        await handle.trigger()
+        await handle.trigger(overlap=ScheduleOverlapPolicy.ALLOW_ALL)  # the stuck run runs on
 
         async def reconciled() -> ReconciliationRun | None:
             async with stack.sessions() as session:
@@ -199,3 +222,4 @@ async def test_the_daily_schedule_reconciles_yesterday(stack: Stack, dev_client:
         assert done.day == previous_business_day(done.started_at)
     finally:
         await handle.delete()
+        await dev_client.get_workflow_handle(stuck).terminate("the test is over")
