@@ -18,7 +18,8 @@ from typing import Any
 
 import _stack
 import httpx
-from _stack import Stack, ok, say
+from _figures import say
+from _stack import Stack, ok
 from sqlalchemy import text
 
 from workers.seed import DEMO_PASSWORD

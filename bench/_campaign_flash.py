@@ -28,9 +28,10 @@ import _floor
 import _stack
 import httpx
 import orders
+from _figures import ms, percentile, say
 from _http import Http
 from _lean import LeanClient, LeanError, lean_client
-from _stack import SHOP, Stack, ms, ok, percentile, say
+from _stack import SHOP, Stack, ok
 from sqlalchemy import text
 
 from workers.embedded import free_port

@@ -15,10 +15,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import _figures
 import _floor
 import _stack
 import httpx
-from _stack import ADDRESS, SHOP, Stack, ok, percentile, say
+from _figures import percentile, say
+from _stack import ADDRESS, SHOP, Stack, ok
 from sqlalchemy import text
 
 PRICE_FEN = 990
@@ -220,7 +222,7 @@ async def _report(
          f"{groups * size} / 0"),
         ("busy answers (503), sent again with the same keys", str(busy), ""),
         ("join p50 / p99 (open or join, order placed)",
-         f"{_stack.ms(percentile(joins, 50))} / {_stack.ms(percentile(joins, 99))}", ""),
+         f"{_figures.ms(percentile(joins, 50))} / {_figures.ms(percentile(joins, 99))}", ""),
         ("every group formed (joined and paid)", f"{formed:.1f} s", ""),
         ("every group decided", f"{decided_after:.1f} s", ""),
         ("paid members of failed groups refunded once, in full",

@@ -24,11 +24,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import _figures
 import _floor
 import _stack
 import httpx
+from _figures import ms, percentile, say
 from _http import Http, http_clients
-from _stack import Stack, ms, percentile, say
+from _stack import Stack
 from sqlalchemy import text
 
 from models.domain.reconciliation import business_day
@@ -316,4 +318,4 @@ if __name__ == "__main__":
         f"{os.cpu_count()} CPUs, load {load:.2f} before / {os.getloadavg()[0]:.2f} after, "
         f"{time.perf_counter() - began:.0f} s in all. The machine is shared: figures are noisy."
     )
-    print(_stack.table(found, ("figure", "houtai", "baseline", "ratio", "target", "")))
+    print(_figures.table(found, ("figure", "houtai", "baseline", "ratio", "target", "")))

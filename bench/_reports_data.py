@@ -23,7 +23,8 @@ from __future__ import annotations
 import time
 from typing import Final
 
-from _stack import Stack, say
+from _figures import say
+from _stack import Stack
 from sqlalchemy import text
 
 CHUNK: Final = 100_000

@@ -21,11 +21,13 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import _figures
 import _floor
 import _stack
 import httpx
+from _figures import ms, percentile, say
 from _http import Http, http_clients
-from _stack import Stack, free_port, ms, percentile, say
+from _stack import Stack, free_port
 from sqlalchemy import text
 
 Row = tuple[str, ...]
@@ -262,7 +264,7 @@ async def run(args: argparse.Namespace) -> list[Row]:
 
 def main(argv: list[str]) -> int:
     args = parse(argv)
-    return _stack.run_bench(run, args)
+    return _figures.run_bench(run, args)
 
 
 if __name__ == "__main__":

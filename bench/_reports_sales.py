@@ -15,8 +15,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
 import _floor
+from _figures import ms, percentile, say
 from _http import Http
-from _stack import Stack, ms, ok, percentile, say
+from _stack import Stack, ok
 from sqlalchemy import text
 
 from models.domain.business_day import business_day

@@ -21,10 +21,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import _figures
 import _floor
 import _stack
+from _figures import ms, percentile, say
 from _http import Http, http_clients
-from _stack import Stack, ms, percentile, say
+from _stack import Stack
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
@@ -268,7 +270,7 @@ def main(argv: Sequence[str]) -> int:
     p.add_argument("--days", type=int, default=DEFAULTS["days"], help="days of history [365]")
     p.add_argument("--calls", type=int, default=DEFAULTS["calls"], help="calls per report [20]")
     args = p.parse_args(argv)
-    return _stack.run_bench(
+    return _figures.run_bench(
         run, args, ("figure", "houtai", "baseline", "ratio", "target", "verdict")
     )
 

@@ -1,15 +1,12 @@
 """Shared setup for the benchmarks: the whole back office as `houtai up` runs it, on a private,
 throwaway data dir and free ports (embedded PostgreSQL and Temporal dev server, migrations, demo
 data, the sandbox payment provider and carrier, the API and a worker in their own processes),
-plus stock helpers that go through the stock ledger and the figures every bench prints."""
+plus stock helpers that go through the stock ledger (what every bench prints: _figures.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
 import os
-import shlex
 import signal
 import subprocess
 import sys
@@ -380,119 +377,3 @@ async def history_counts(client: Client, workflow_ids: Sequence[str]) -> Counter
         for name, kind in COUNTED.items():
             counts[name] += sum(1 for e in history.events if e.event_type == kind)
     return counts
-
-
-# --- figures --------------------------------------------------------------------------------
-
-
-def say(message: str) -> None:
-    """A progress line, stamped with the time of day (the phases' durations show in them)."""
-    print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
-
-
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Linear-interpolated percentile (pct in 0..100); NaN for no values."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    if len(ordered) == 1:
-        return ordered[0]
-    rank = (len(ordered) - 1) * pct / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.0f} ms"
-
-
-def table(rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> str:
-    """A plain fixed-width table."""
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    line = "  ".join("-" * w for w in widths)
-
-    def fmt(row: tuple[str, ...]) -> str:
-        return "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-
-    return "\n".join([fmt(header), line, *(fmt(r) for r in rows)])
-
-
-HEADER = ("figure", "houtai", "baseline", "ratio", "target", "")
-FIGURES_ENV = "HOUTAI_BENCH_FIGURES"
-
-
-def keep_figures(
-    rows: Sequence[tuple[str, ...]], header: tuple[str, ...], command: str, run: str
-) -> None:
-    """Add this bench's figures to the file HOUTAI_BENCH_FIGURES names, one JSON line each and
-    one for the run (its command, load and time), so that `make bench` can print every bench's
-    figures as one table at its end (bench/_summary.py). Nothing when the variable is unset."""
-    path = os.environ.get(FIGURES_ENV)
-    if not path:
-        return
-    bench = Path(sys.argv[0]).name
-    lines = [{"bench": bench, "command": command, "run": run}]
-    lines += [{"bench": bench, "cells": dict(zip(header, row, strict=True))} for row in rows]
-    with open(path, "a", encoding="utf-8") as out:
-        out.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
-
-
-YARDSTICK_STEPS = 5_000_000
-
-
-def yardstick() -> float:
-    """Seconds this machine takes now for a fixed pure-Python loop of YARDSTICK_STEPS additions.
-    The shared machine's speed moves through the day (by 1.7× on 2026-12-07, load or not), and
-    so do the figures: the yardstick before and after a bench says how fast the machine ran it."""
-    began = time.perf_counter()
-    total = 0
-    for step in range(YARDSTICK_STEPS):
-        total += step
-    return time.perf_counter() - began
-
-
-@dataclass(frozen=True)
-class Before:
-    """The machine when a bench began: its load (1 min), the yardstick, the clock."""
-
-    load: float
-    yardstick_s: float
-    began: float
-
-    @staticmethod
-    def now() -> Before:
-        return Before(os.getloadavg()[0], yardstick(), time.perf_counter())
-
-
-def run_line(before: Before) -> str:
-    """The line under a bench's command: the machine, its load and speed before and after, the
-    time."""
-    return (
-        f"{os.cpu_count()} CPUs, load {before.load:.2f} before / {os.getloadavg()[0]:.2f} after, "
-        f"{time.perf_counter() - before.began:.0f} s in all; yardstick (a {YARDSTICK_STEPS:,}-step "
-        f"Python loop) {before.yardstick_s:.2f} s before / {yardstick():.2f} s after. The machine "
-        "is shared: figures are noisy."
-    )
-
-
-def run_bench(
-    run: Callable[[Any], Awaitable[Sequence[tuple[str, ...]]]],
-    args: Any,
-    header: tuple[str, ...] = HEADER,
-) -> int:
-    """A bench's main: run it, then print the command, the machine's load before and after
-    and the table of figures; 130 after Ctrl-C (everything started is stopped by then)."""
-    logging.getLogger("temporalio").setLevel(logging.ERROR)  # no warning per refused call
-    command = shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
-    before = Before.now()
-    try:
-        rows = asyncio.run(run(args))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("interrupted: everything started was stopped", file=sys.stderr)
-        return 130
-    run_ = run_line(before)
-    print(f"\n$ {command}\n{run_}")
-    print(table(rows, header))
-    keep_figures(rows, header, command, run_)
-    return 0

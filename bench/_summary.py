@@ -1,6 +1,6 @@
 """Every bench's figures of one `make bench` run as one table (Markdown, so that it can go into
 the README as printed): each bench adds its rows to the file HOUTAI_BENCH_FIGURES names
-(`_stack.keep_figures`); this reads that file at the end of the run.
+(`_figures.keep_figures`); this reads that file at the end of the run.
 
     .venv/bin/python bench/_summary.py FIGURES_FILE [--broke "bench/x.py bench/y.py"]
 """

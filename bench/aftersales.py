@@ -17,10 +17,12 @@ import sys
 import time
 from typing import Any
 
+import _figures
 import _floor
 import _stack
 import httpx
-from _stack import SHOP, Stack, ok, percentile, say
+from _figures import percentile, say
+from _stack import SHOP, Stack, ok
 from sqlalchemy import text
 
 from workers.seed import DEMO_DEVICE_KEYS
@@ -176,7 +178,7 @@ async def run(args: argparse.Namespace) -> list[tuple[str, ...]]:
         ),
         (
             "one after-sale p50 / p99",
-            f"{_stack.ms(percentile(seconds, 50))} / {_stack.ms(percentile(seconds, 99))}",
+            f"{_figures.ms(percentile(seconds, 50))} / {_figures.ms(percentile(seconds, 99))}",
             "",
         ),
         ("stock ledgers balance", str(broken or "yes"), "MISSED" if broken else "met"),
@@ -190,7 +192,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--concurrency", type=int, default=8, help="in flight at once [8]")
     args = p.parse_args(argv)
     args.requests = args.requests or (10 if args.quick else 40)
-    return _stack.run_bench(run, args, ("figure", "houtai", ""))
+    return _figures.run_bench(run, args, ("figure", "houtai", ""))
 
 
 if __name__ == "__main__":

@@ -21,11 +21,12 @@ import time
 
 import _campaign_flash
 import _campaign_groups
+import _figures
 import _stack
 from _baselines import BareWorkflow, noop
 from _campaign_coupons import coupon_batch_rows
+from _figures import say
 from _http import http_clients
-from _stack import say
 from temporalio.worker import Worker
 
 Row = tuple[str, ...]
@@ -96,7 +97,7 @@ async def run(args: argparse.Namespace) -> list[Row]:
 
 def main(argv: list[str]) -> int:
     args = parse(argv)
-    return _stack.run_bench(run, args)
+    return _figures.run_bench(run, args)
 
 
 if __name__ == "__main__":

@@ -33,11 +33,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import _figures
 import _stack
 import httpx
 import orders
+from _figures import say
 from _http import Http, http_clients
-from _stack import Stack, say
+from _stack import Stack
 from sqlalchemy import text
 from temporalio.client import WorkflowExecutionStatus
 
@@ -436,7 +438,7 @@ def main(argv: list[str]) -> int:
     args = parse(argv)
     logging.getLogger("temporalio").setLevel(logging.ERROR)
     command = shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
-    before = _stack.Before.now()
+    before = _figures.Before.now()
     say(f"[chaos] seed {args.seed}")
     try:
         figures = asyncio.run(run(args))
@@ -448,11 +450,11 @@ def main(argv: list[str]) -> int:
     for order_no, error in figures["orders whose drive never finished"].items():
         print(f"  {order_no}: {error}")
     command += f"   (seed {args.seed})"
-    run_ = _stack.run_line(before)
+    run_ = _figures.run_line(before)
     print(f"\n$ {command}\n{run_}")
     header, rows = ("figure", "houtai", "target", ""), report(figures)
-    print(_stack.table(rows, header))
-    _stack.keep_figures(rows, header, command, run_)
+    print(_figures.table(rows, header))
+    _figures.keep_figures(rows, header, command, run_)
     return 0
 
 

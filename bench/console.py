@@ -30,9 +30,11 @@ from html import unescape
 from typing import Any
 from urllib.parse import urlencode
 
+import _figures
 import _stack
 import httpx
-from _stack import Stack, ms, percentile, say, table
+from _figures import ms, percentile, say, table
+from _stack import Stack
 from sqlalchemy import text
 
 from core.totp import time_step, totp_code
@@ -198,7 +200,7 @@ async def main(args: argparse.Namespace) -> None:
     figures = [(f"p95 of {page} (p50 {p50})", p95, "", "", target, verdict)
                for page, p50, p95, target, verdict in rows]  # fmt: skip
     run = f"{args.orders:,} orders; load average before {load_before}, after {_load()}"
-    _stack.keep_figures(figures, _stack.HEADER, command, run)
+    _figures.keep_figures(figures, _figures.HEADER, command, run)
 
 
 async def _scalar(stack: Stack, sql: str) -> Any:

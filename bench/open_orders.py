@@ -32,9 +32,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import _cpu
+import _figures
 import _stack
 import httpx
-from _stack import SHOP, Stack, ok, order_body, percentile, say
+from _figures import percentile, say
+from _stack import SHOP, Stack, ok, order_body
 from sqlalchemy import text
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
@@ -502,7 +504,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse(argv)
-    return _stack.run_bench(run, args)
+    return _figures.run_bench(run, args)
 
 
 if __name__ == "__main__":

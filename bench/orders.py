@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import _cpu
+import _figures
 import _floor
 import _stack
 import _topology
@@ -33,8 +34,9 @@ from _baselines import (
     floor_warehouses,
     noop,
 )
+from _figures import ms, percentile, say
 from _http import Http, http_clients, watch
-from _stack import SHOP, Stack, ms, ok, order_body, percentile, say
+from _stack import SHOP, Stack, ok, order_body
 from sqlalchemy import text
 from temporalio.client import WithStartWorkflowOperation
 from temporalio.worker import Worker
@@ -489,7 +491,7 @@ async def run_once(args: argparse.Namespace, workers: int) -> list[Row]:
 
 def main(argv: list[str]) -> int:
     args = parse(argv)
-    return _stack.run_bench(run, args)
+    return _figures.run_bench(run, args)
 
 
 if __name__ == "__main__":

@@ -20,10 +20,12 @@ import uuid
 from typing import Any
 
 import _cpu
+import _figures
 import _floor
 import _stack
 import httpx
-from _stack import Stack, ok, percentile, say
+from _figures import percentile, say
+from _stack import Stack, ok
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
@@ -159,13 +161,13 @@ async def scan(stack: Stack, api: httpx.AsyncClient, args: argparse.Namespace,
     return [
         (
             f"replenishment scan query, {args.scan_skus} rules",
-            _stack.ms(query_s),
+            _figures.ms(query_s),
             f"{lines} lines below point",
             "",
         ),
         (
             "replenish now (scan + drafts + PO workflows)",
-            _stack.ms(run_s),
+            _figures.ms(run_s),
             f"{len(answer['drafted'])} POs drafted",
             "",
         ),
@@ -239,7 +241,7 @@ async def run(args: argparse.Namespace) -> list[tuple[str, ...]]:
         ),
         (
             "receipt latency p50 / p99",
-            f"{_stack.ms(percentile(latencies, 50))} / {_stack.ms(percentile(latencies, 99))}",
+            f"{_figures.ms(percentile(latencies, 50))} / {_figures.ms(percentile(latencies, 99))}",
             "",
             "",
         ),
@@ -258,7 +260,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--scan-skus", type=int, default=10_000, help="SKUs for the scan, 0: skip")
     args = p.parse_args(argv)
     args.receipts = args.receipts or (60 if args.quick else 300)
-    return _stack.run_bench(run, args, ("figure", "houtai", "target", ""))
+    return _figures.run_bench(run, args, ("figure", "houtai", "target", ""))
 
 
 if __name__ == "__main__":

@@ -18,14 +18,15 @@ import argparse
 import os
 import sys
 
+import _figures
 import _reports_buy
 import _reports_data
 import _reports_orders
 import _reports_sales
 import _reports_stock
 import _stack
+from _figures import say
 from _http import http_clients
-from _stack import say
 
 from workers.embedded import free_port
 
@@ -89,7 +90,7 @@ async def run(args: argparse.Namespace) -> list[Row]:
 
 def main(argv: list[str]) -> int:
     args = parse(argv)
-    return _stack.run_bench(run, args)
+    return _figures.run_bench(run, args)
 
 
 if __name__ == "__main__":

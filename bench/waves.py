@@ -40,11 +40,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import _cpu
+import _figures
 import _floor
 import _routes
 import _stack
 import httpx
-from _stack import Stack, ok, say
+from _figures import say
+from _stack import Stack, ok
 from sqlalchemy import func, insert, select, text
 
 from core.db import SessionFactory, make_engine, make_session_factory
@@ -539,7 +541,7 @@ def main(argv: list[str]) -> int:
         args.picking_orders = 40 if args.quick else 120
     if args.page_orders is None:
         args.page_orders = 30 if args.quick else 60
-    return _stack.run_bench(run, args, ("figure", "houtai", "target", ""))
+    return _figures.run_bench(run, args, ("figure", "houtai", "target", ""))
 
 
 if __name__ == "__main__":

@@ -225,18 +225,22 @@ def _start_workers_and_api(stack: Stack, env: dict[str, str]) -> None:
 
 
 def _wait_ready(stack: Stack, base: str) -> None:
+    """Ask the API's deep readiness until it answers 200, with one client for every try (a
+    client made per try loads the CA bundle again, CPU taken from the worker and the API
+    starting beside it)."""
     deadline = time.monotonic() + stack.settings.embedded.startup_timeout_s
     last = "no answer"
-    while time.monotonic() < deadline and not stack.stopping:
-        _watch(stack)
-        try:
-            answer = httpx.get(f"{base}/readyz?deep=true", timeout=15)
-            if answer.status_code == 200:
-                return
-            last = answer.text
-        except httpx.HTTPError as exc:
-            last = type(exc).__name__
-        time.sleep(0.3)
+    with httpx.Client(timeout=15) as client:
+        while time.monotonic() < deadline and not stack.stopping:
+            _watch(stack)
+            try:
+                answer = client.get(f"{base}/readyz?deep=true")
+                if answer.status_code == 200:
+                    return
+                last = answer.text
+            except httpx.HTTPError as exc:
+                last = type(exc).__name__
+            time.sleep(0.3)
     raise TimeoutError(f"API not ready: {last}")
 
 

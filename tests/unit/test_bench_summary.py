@@ -1,4 +1,4 @@
-"""`make bench`'s one table: each bench adds its figures to a file (bench/_stack.py
+"""`make bench`'s one table: each bench adds its figures to a file (bench/_figures.py
 `keep_figures`), bench/_summary.py prints them together at the end."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,8 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 def _keep(figures: Path, bench: str, rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:
     """What a bench does when it ends: its own process, with `make bench`'s variable set."""
     code = (
-        "import sys; sys.argv[0] = sys.argv[1]; import _stack; "
-        "_stack.keep_figures(eval(sys.argv[2]), eval(sys.argv[3]), 'python ' + sys.argv[1], "
+        "import sys; sys.argv[0] = sys.argv[1]; import _figures; "
+        "_figures.keep_figures(eval(sys.argv[2]), eval(sys.argv[3]), 'python ' + sys.argv[1], "
         "'2 CPUs, load 1.00 before / 2.00 after, 60 s in all.')"
     )
     subprocess.run(
@@ -75,18 +76,19 @@ def test_a_bench_run_alone_keeps_no_figures(
     monkeypatch.delenv("HOUTAI_BENCH_FIGURES", raising=False)
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(BENCH))
-    import _stack  # bench/ is a directory of scripts: on the path here only
+    import _figures  # bench/ is a directory of scripts: on the path here only
 
-    _stack.keep_figures([("a", "1")], ("figure", "houtai"), "cmd", "run")
+    _figures.keep_figures([("a", "1")], ("figure", "houtai"), "cmd", "run")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_each_run_line_says_how_fast_the_machine_ran_before_and_after() -> None:
-    """The yardstick: a fixed Python loop timed when the bench began and when it ended."""
+    """The yardsticks: a fixed Python loop and round trips to another process, timed when the
+    bench began and when it ended."""
     code = (
-        "import re, time, _stack; _stack.YARDSTICK_STEPS = 200_000; "
-        "assert _stack.yardstick() > 0; "
-        "print(_stack.run_line(_stack.Before(1.5, 0.25, time.perf_counter() - 61)))"
+        "import time, _figures; _figures.YARDSTICK_STEPS = 200_000; _figures.ROUND_TRIPS = 500; "
+        "assert _figures.yardstick() > 0; "
+        "print(_figures.run_line(_figures.Before(1.5, 0.25, 31.4, time.perf_counter() - 61)))"
     )
     line = subprocess.run(
         [sys.executable, "-c", code],
@@ -97,6 +99,34 @@ def test_each_run_line_says_how_fast_the_machine_ran_before_and_after() -> None:
         check=True,
     ).stdout.strip()
     assert "CPUs, load 1.50 before / " in line
-    assert ", 61 s in all; yardstick (a 200,000-step Python loop) 0.25 s before / " in line
-    after = float(line.split("0.25 s before / ")[1].split(" s after")[0])
-    assert 0 < after < 10
+    assert ", 61 s in all; yardsticks before / after: a 200,000-step Python loop 0.25 / " in line
+    loop_after = float(line.split("Python loop 0.25 / ")[1].split(" s,")[0])
+    assert 0 < loop_after < 10
+    trip_after = float(line.split("another process 31 / ")[1].split(" µs.")[0])
+    assert 0 < trip_after < 100_000  # a byte there and back: microseconds, not nothing
+
+
+def test_a_round_trip_is_timed_through_a_child_that_echoes_and_is_reaped() -> None:
+    """The round-trip yardstick forks an echoing child per measure; none is left behind."""
+    code = textwrap.dedent(
+        """
+        import os, _figures
+        _figures.ROUND_TRIPS = 200
+        trips = [_figures.round_trip_us() for _ in range(3)]
+        assert all(us > 0 for us in trips), trips
+        try:
+            os.waitpid(-1, os.WNOHANG)
+            print("child left")
+        except ChildProcessError:
+            print("no child")
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=BENCH.parent,
+        env={"PYTHONPATH": str(BENCH), "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert out == "no child"
