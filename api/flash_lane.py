@@ -29,8 +29,9 @@ other, each holding one of the API's pool connections, and the refusals sent mea
 for a connection behind them: 409s of the opening at seconds where later ones took a fraction.
 In the lane's one statement the row is held only while PostgreSQL finishes it and commits.
 
-Off when tracing is on: the statement runs at the driver's level, below SQLAlchemy's events that
-make a span per statement, and a traced request shows every statement it ran."""
+Traced or not, the lane is the same: its statement runs at the driver's level, below the
+SQLAlchemy events that make a span per statement, and gets the same span from `core.db.Alone`
+(`core/sql_spans.py`), so a traced request still shows every statement it ran."""
 
 from __future__ import annotations
 

@@ -146,8 +146,7 @@ def create_app(
     errors.install(app)
     openapi.install(app)
     audit.install(app)
-    if not tracing.on:  # a traced request shows each statement: the lane's is below the events
-        flash_lane.install(app)  # inside the metrics and the span; its refusals audit themselves
+    flash_lane.install(app)  # inside the metrics and the span; its refusals audit themselves
     observability.install(app)  # outermost of ours: its latency includes the audit's work
     tracing_.add_asgi_middleware(app, tracing)  # the span around it all, named by observability
     # The staff console and the handhelds' pages call this very app's /v1 in process (DESIGN

@@ -19,10 +19,13 @@ from opentelemetry.trace import SpanKind, StatusCode
 from sqlalchemy import func, make_url, select, text
 from sqlalchemy.exc import DBAPIError
 
+from api.deps import AppDeps
 from api.flash_lane import place_order_route, route_permission
+from api.main import create_app
 from core import tracing
 from core.db import Alone, make_engine, make_session_factory
 from core.settings import Settings
+from core.sql_spans import STATEMENT_MAX
 from models.db import ApiKey, AuditEntry, FlashClaim
 from models.domain.access import PERMISSIONS
 from services import flash_gate
@@ -30,7 +33,7 @@ from tests.api.test_flash_sales import one_unit_sold
 from tests.support.flash_sales import create_flash_sale, flash_sale, wait_flash_status
 from tests.support.order_api import Json, order_body, problem, skus_in, staff, warehouse_id
 from tests.support.orders import SHOP, known_customer
-from tests.support.stack import Stack
+from tests.support.stack import TOKEN_SECRET, Stack
 from workers.seed import DEMO_DEVICE_KEYS, DEMO_STOREFRONT_KEY
 
 COLUMNS = (AuditEntry.actor_type, AuditEntry.actor_id, AuditEntry.actor_name, AuditEntry.roles,
@@ -318,6 +321,53 @@ async def test_a_statement_alone_is_traced_like_the_engines_statements(database_
         traced.shutdown()
         await engine.dispose()
         await plain.dispose()
+
+
+async def test_a_traced_api_refuses_in_the_lane_and_the_request_shows_its_statement(
+    stack: Stack, api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tracing on, a refused buyer still takes the lane (the route's look never runs), and the
+    request's trace shows the lane's one statement under the request's span."""
+    sale, sku, _ = await one_unit_sold(stack, api, customer_id=1461)
+    await known_customer(api, 1462)
+    looks = counting_looks(monkeypatch)
+    exported = InMemorySpanExporter()
+    traced = tracing.tracing_for(Settings(), "api", exporter=exported)
+    stacks_engine = stack.sessions.kw["bind"]  # the stack's database, on an engine of its own
+    engine = make_engine(stacks_engine.url.render_as_string(hide_password=False), connections=2)
+    tracing.instrument_engine(engine, traced)
+    deps = AppDeps(
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        token_secret=TOKEN_SECRET,
+        temporal=stack.client,
+        task_queue=stack.task_queue,
+    )
+    app = create_app(deps, tracing=traced)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 123))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://houtai.test") as client:
+            refused = await client.post(
+                "/v1/orders", json=flash_body(sale["id"], sku, 1462, "traced-1462"), headers=SHOP
+            )
+        assert problem(refused, 409)["errors"] == [
+            {"reason": "sold_out", "flash_sale_id": sale["id"]}
+        ]
+        assert looks == []  # the lane answered: the route's look never ran
+        assert traced.provider is not None
+        traced.provider.force_flush()
+        spans = exported.get_finished_spans()
+        [request] = [s for s in spans if s.kind == SpanKind.SERVER]
+        statements = [s for s in spans if s.kind == SpanKind.CLIENT]
+        assert [s.attributes["db.statement"] for s in statements if s.attributes] == [
+            flash_gate.CLAIM_AS_KEY.sql[:STATEMENT_MAX]
+        ]  # one statement, the lane's
+        [statement] = statements
+        assert statement.context is not None and request.context is not None
+        assert statement.context.trace_id == request.context.trace_id
+    finally:
+        traced.shutdown()
+        await engine.dispose()
 
 
 def counting(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
