@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ColumnElement, Integer, and_, column, exists, func, select, true, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.contracts.customers import (
@@ -89,6 +89,27 @@ def member(rules: Sequence[Rule], as_of: datetime) -> ColumnElement[bool]:
 
 def rules_of(row: SegmentRow) -> list[Rule]:
     return Segment.model_validate({"rules": row.rules}).rules
+
+
+async def naming_levels(session: AsyncSession, level_ids: Sequence[int]) -> list[tuple[str, int]]:
+    """(segment name, level id) for every `level_at_least` rule that names one of the levels: a
+    level removed under such a rule would leave the segment matching nobody, silently."""
+    if not level_ids:
+        return []
+    rule = (
+        func.jsonb_array_elements(SegmentRow.rules)
+        .table_valued(column("value", JSONB))
+        .alias("rule")
+    )
+    level_id = rule.c.value["level_id"].astext.cast(Integer)
+    rows = await session.execute(
+        select(SegmentRow.name, level_id)
+        .select_from(SegmentRow)
+        .join(rule, true())
+        .where(rule.c.value["kind"].astext == "level_at_least", level_id.in_(level_ids))
+        .order_by(SegmentRow.name)
+    )
+    return [(name, int(found)) for name, found in rows]
 
 
 async def count_members(session: AsyncSession, rules: Sequence[Rule], as_of: datetime) -> int:

@@ -34,7 +34,7 @@ from api.schemas.loyalty import (
 from api.schemas.types import BigIdParam
 from models.db import Customer, LevelChange, MemberLevel, PointsAccount, PointsEntry, PointsRules
 from models.domain.points import PointsNotApplicableError
-from services import customers, points
+from services import customers, points, segments
 
 router = Routes(prefix="/v1", tags=["loyalty"])
 Read = Depends(require("loyalty.read"))
@@ -78,7 +78,21 @@ async def put_levels(body: LevelsIn, w: Write) -> LoyaltySettingsPublic:
     if len(set(codes)) != len(codes) or len(set(thresholds)) != len(thresholds):
         raise Problem(422, "level codes and growth thresholds must each be distinct")
     session = w.session
-    await session.execute(delete(MemberLevel).where(MemberLevel.code.not_in(codes)))
+    gone = select(MemberLevel.id, MemberLevel.code).where(MemberLevel.code.not_in(codes))
+    removed: dict[int, str] = {level_id: code for level_id, code in await session.execute(gone)}
+    if named := await segments.naming_levels(session, list(removed)):
+        raise Problem(
+            409,
+            "; ".join(
+                f"level {removed[level_id]} is named by segment {name}" for name, level_id in named
+            )
+            + ": keep the level or choose customers by another segment",
+            errors=[
+                {"reason": "level_in_use", "level": removed[level_id], "segment": name}
+                for name, level_id in named
+            ],
+        )
+    await session.execute(delete(MemberLevel).where(MemberLevel.id.in_(list(removed))))
     existing = {lv.code: lv for lv in await session.scalars(select(MemberLevel))}
     # Thresholds are unique: move the kept ones out of the way before setting the new ones.
     for index, kept in enumerate(existing.values()):

@@ -160,34 +160,47 @@ async def test_a_segment_of_level_three_and_above(stack: Stack, api: httpx.Async
     ]
     made = await api.put("/v1/loyalty/settings/levels", headers=ops, json={"levels": levels})
     assert made.status_code == 200, made.text
-    try:
-        by_code = {lv["code"]: lv["id"] for lv in made.json()["levels"]}
-        ids = {}
-        growths = {"lv2": base + 2_500, "lv3": base + 3_000, "lv4": base + 4_200, "none": 0}
-        for key, (name, growth) in enumerate(growths.items(), start=651):
-            ids[name] = (await upsert(api, key, name, f"1391000{key:04d}"))["id"]
-            async with stack.sessions() as session:
-                if growth:
-                    await points.book(session, ids[name], "earn", 1, f"lv:{key}", growth=growth)
-                await session.commit()
-        rules = [{"kind": "level_at_least", "level_id": by_code["LV3"]}]
-        segment = await api.post("/v1/segments", json={"name": "三级以上", "rules": rules},
-                                 headers=ops)  # fmt: skip
-        assert segment.status_code == 201, segment.text
-        assert segment.json()["rules"] == rules
-        assert await members(api, segment.json()["id"], ops) == {ids["lv3"], ids["lv4"]}
-        coupon = await a_coupon(stack, "LV3UP")
-        path = f"/v1/segments/{segment.json()['id']}/coupon-batches"
-        started = await api.post(path, json={"coupon_id": coupon}, headers=ops)
-        assert started.status_code == 201, started.text
-        assert (await batch_done(api, started.json()["id"], ops))["issued"] == 2
+    by_code = {lv["code"]: lv["id"] for lv in made.json()["levels"]}
+    ids = {}
+    growths = {"lv2": base + 2_500, "lv3": base + 3_000, "lv4": base + 4_200, "none": 0}
+    for key, (name, growth) in enumerate(growths.items(), start=651):
+        ids[name] = (await upsert(api, key, name, f"1391000{key:04d}"))["id"]
         async with stack.sessions() as session:
-            given = set(
-                await session.scalars(
-                    select(CustomerCoupon.customer_id).where(CustomerCoupon.coupon_id == coupon)
-                )
+            if growth:
+                await points.book(session, ids[name], "earn", 1, f"lv:{key}", growth=growth)
+            await session.commit()
+    rules = [{"kind": "level_at_least", "level_id": by_code["LV3"]}]
+    segment = await api.post("/v1/segments", json={"name": "三级以上", "rules": rules},
+                             headers=ops)  # fmt: skip
+    assert segment.status_code == 201, segment.text
+    assert segment.json()["rules"] == rules
+    assert await members(api, segment.json()["id"], ops) == {ids["lv3"], ids["lv4"]}
+    coupon = await a_coupon(stack, "LV3UP")
+    path = f"/v1/segments/{segment.json()['id']}/coupon-batches"
+    started = await api.post(path, json={"coupon_id": coupon}, headers=ops)
+    assert started.status_code == 201, started.text
+    assert (await batch_done(api, started.json()["id"], ops))["issued"] == 2
+    async with stack.sessions() as session:
+        given = set(
+            await session.scalars(
+                select(CustomerCoupon.customer_id).where(CustomerCoupon.coupon_id == coupon)
             )
-        assert given == {ids["lv3"], ids["lv4"]}
-    finally:
-        cleared = await api.put("/v1/loyalty/settings/levels", headers=ops, json={"levels": []})
-        assert cleared.status_code == 200, cleared.text
+        )
+    assert given == {ids["lv3"], ids["lv4"]}
+
+    # LV3 cannot go while the segment names it (the segment would match nobody, silently);
+    # LV1 can, and LV3 stays as it was.
+    without_lv3 = [lv for lv in levels if lv["code"] != "LV3"]
+    refused = await api.put(
+        "/v1/loyalty/settings/levels", headers=ops, json={"levels": without_lv3}
+    )
+    assert problem(refused, 409)["errors"] == [
+        {"reason": "level_in_use", "level": "LV3", "segment": "三级以上"}
+    ]
+    assert "level LV3 is named by segment 三级以上" in refused.json()["detail"]
+    kept = await api.put("/v1/loyalty/settings/levels", headers=ops, json={"levels": levels[1:]})
+    assert kept.status_code == 200, kept.text
+    assert {lv["code"]: lv["id"] for lv in kept.json()["levels"]} == {
+        code: by_code[code] for code in ("LV2", "LV3", "LV4")
+    }
+    assert await members(api, segment.json()["id"], ops) == {ids["lv3"], ids["lv4"]}
