@@ -57,6 +57,9 @@ def serve_api(settings: Settings) -> None:
         "log_level": settings.log_level.lower(),
         "proxy_headers": True,
         "access_log": False,
+        # uvicorn's own lines (started, stopping, errors) through the process's logging, so the
+        # log stays one JSON object a line (core/logging.py), not uvicorn's plain text.
+        "log_config": None,
         # Requests still running 5 s after SIGTERM (a client's `Prefer: wait`, say) are cut
         # off, so `houtai up` and an orchestrator can stop the API in bounded time.
         "timeout_graceful_shutdown": 5,

@@ -4,6 +4,7 @@ Ctrl-C (SIGINT), started again on the same data."""
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 import time
 
@@ -63,6 +64,8 @@ def test_up_serves_the_back_office_stops_cleanly_and_keeps_its_data(up: Up) -> N
 
     assert up.stop() == 0
     assert "stopped" in up.text
+    assert_json_lines(up, "api", "Uvicorn running on")
+    assert_json_lines(up, "worker", "worker polling")
     for name, port in up.ports.items():
         assert not port_open(port), f"{name} {port} still open after Ctrl-C"
 
@@ -77,6 +80,18 @@ def test_up_serves_the_back_office_stops_cleanly_and_keeps_its_data(up: Up) -> N
         ]
         assert "e2e-kept" in codes
     assert up.stop() == 0
+
+
+def assert_json_lines(up: Up, process: str, expected: str) -> None:
+    """Every line the process logged is one JSON object (uvicorn's own lines too), with the
+    fields a log pipeline reads, and `expected` is among the messages."""
+    lines = (up.data_dir / "logs" / f"{process}.log").read_text().splitlines()
+    records = []
+    for line in lines:
+        assert line.startswith("{"), f"{process}.log: not JSON: {line}"
+        records.append(json.loads(line))
+    assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
+    assert any(expected in r["message"] for r in records), [r["message"] for r in records]
 
 
 def assert_an_order_is_placed_and_paid(http: httpx.Client, sandbox_port: int) -> None:
