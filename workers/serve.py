@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import tempfile
 from datetime import timedelta
@@ -78,7 +79,11 @@ def serve_api(settings: Settings) -> None:
     metrics_dir = prepare_multiproc_dir(settings)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     log.info("api processes", extra={"workers": workers, "metrics_dir": str(metrics_dir)})
-    uvicorn.run("api.main:app_from_environment", factory=True, workers=workers, **common)
+    try:
+        uvicorn.run("api.main:app_from_environment", factory=True, workers=workers, **common)
+    finally:
+        if settings.metrics.multiproc_dir is None:  # made for this run: nobody reads it after
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def prepare_multiproc_dir(settings: Settings) -> Path:
