@@ -186,7 +186,7 @@ def _group_row(row: Json, t: Translator) -> list[str]:
         format_time(row["opened_at"]),
         format_time(row["deadline"]),
         format_time(row["finished_at"]),
-        row["reason"],
+        t.label("group_buys.reason", row["reason"]) if row["reason"] else "",
     ]
 
 
