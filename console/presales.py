@@ -16,6 +16,7 @@ from console.client import Json
 from console.form_fields import local_time, sku_named
 from console.i18n import Translator, format_time
 from console.lists import an_id, one_of
+from console.lookups import sku_names
 from console.money import AmountError, format_fen, parse_fen
 from console.pages import MenuItem, SignedIn, Viewer
 
@@ -125,4 +126,10 @@ async def _context(viewer: Viewer, sale_id: int) -> dict[str, Any]:
 
 
 # its page, the live figures the page polls while the presale runs, and its stop
-PRESALES.watched_pages(router, _context, "presale.need_reason")
+async def _page_context(viewer: Viewer, sale_id: int) -> dict[str, Any]:
+    """The whole page: the live part and the SKU by code and name (the form takes a code)."""
+    context = await _context(viewer, sale_id)
+    return {**context, "skus": await sku_names(viewer.api, [context["sale"]["sku_id"]])}
+
+
+PRESALES.watched_pages(router, _context, "presale.need_reason", _page_context)

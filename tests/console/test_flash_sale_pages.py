@@ -66,6 +66,8 @@ async def test_create_watch_and_stop_a_flash_sale_in_the_console(
         page = await ops.get(created.headers["location"])
         assert "已创建" in text_of(page.text) and '/watch" hx-trigger' in page.text
         assert "¥2.34" in text_of(page.text)  # entered as text, kept exactly in fen
+        shown_sku = page.text.split('id="flash-sku">')[1].split("</dd>")[0]
+        assert code in shown_sku and shown_sku != str(sku)  # by code (and name), not its id
         async with stack.sessions() as session:
             sale = await session.get(FlashSale, sale_id)
         assert sale is not None and (sale.price_fen, sale.planned, sale.per_customer_limit) == (

@@ -69,6 +69,8 @@ async def test_create_watch_and_stop_a_group_buy_offer_in_the_console(
         text = text_of(shown.text)
         assert "拼团活动已创建" in text and "¥9.90" in text and "2 小时" in text
         assert "进行中" in text and 'id="stop-offer"' in shown.text
+        shown_sku = shown.text.split('id="offer-sku">')[1].split("</dd>")[0]
+        assert str(code) in shown_sku and shown_sku != str(sku)  # by code (and name), not its id
         async with stack.sessions() as session:
             offer = await session.get(GroupBuyOffer, offer_id)
             assert offer is not None

@@ -60,6 +60,8 @@ async def test_create_watch_and_stop_a_presale_in_the_console(
         assert "已创建" in text_of(page.text) and '/watch" hx-trigger' in page.text
         assert "¥12.50" in text_of(page.text) and "¥2.00" in text_of(page.text)
         assert "退还定金的 50%" in text_of(page.text)
+        shown_sku = page.text.split('id="presale-sku">')[1].split("</dd>")[0]
+        assert code in shown_sku and shown_sku != str(sku)  # by code (and name), not its id
         async with stack.sessions() as session:
             sale = await session.get(Presale, sale_id)
         assert sale is not None
