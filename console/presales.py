@@ -114,13 +114,21 @@ PRESALES.form_pages(router, "promotions.write", _body)
 # --- one presale ----------------------------------------------------------------------------
 
 
+def _orders_open(sale: Json) -> bool:
+    """Orders placed can still move the figures once the presale takes no more: one awaiting
+    its deposit (paid or cancelled), one whose deposit is in awaiting its balance (paid, or
+    forfeited at the window's end, or cancelled)."""
+    awaiting_balance = int(sale["deposits_paid"]) - sale["balances_paid"] - sale["forfeited"]
+    return int(sale["awaiting_deposit"]) > 0 or awaiting_balance > 0
+
+
 async def _context(viewer: Viewer, sale_id: int) -> dict[str, Any]:
     sale = await viewer.api.get(f"/v1/presales/{sale_id}")
     running = sale["phase"] not in ("ended", "stopped")
     return {
         "sale": sale,
         "can_stop": viewer.can("promotions.write") and sale["status"] != "stopped",
-        "polling": running,
+        "polling": running or _orders_open(sale),
         "poll_seconds": POLL_SECONDS,
     }
 
