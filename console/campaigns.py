@@ -205,16 +205,25 @@ class Part:
             **context,
         )
 
-    def watched_pages(self, router: APIRouter, context_of: ViewerContext, need_reason: str) -> None:
+    def watched_pages(
+        self,
+        router: APIRouter,
+        context_of: ViewerContext,
+        need_reason: str,
+        page_context: ViewerContext | None = None,
+    ) -> None:
         """Adds to the part's router one's page (`{path}/{id}`), the live part the page polls
         while it runs (`{path}/{id}/watch`) and its early stop (`{path}/{id}/stop`), all three
-        showing `context_of` one. Call it after the part's own `{path}/...` routes (`new`,
-        `export.csv`): the first route that matches an address answers it."""
+        showing `context_of` one; the whole page (and the stop's answer) shows `page_context`
+        when given (what only the page shows, not fetched at every poll). Call it after the
+        part's own `{path}/...` routes (`new`, `export.csv`): the first route that matches an
+        address answers it."""
+        whole = page_context or context_of
 
         @router.get(f"{self.path}/{{number}}", response_class=HTMLResponse)
         async def page(request: Request, number: str, viewer: SignedIn) -> Response:
             viewer.require(self.read)
-            context = await context_of(viewer, path_id(number))
+            context = await whole(viewer, path_id(number))
             return self.detail_page(request, viewer, context)
 
         @router.get(f"{self.path}/{{number}}/watch", response_class=HTMLResponse)
@@ -224,7 +233,7 @@ class Part:
 
         @router.post(f"{self.path}/{{number}}/stop", response_class=HTMLResponse)
         async def stop(request: Request, number: str, viewer: SignedIn) -> Response:
-            mine = partial(context_of, viewer)
+            mine = partial(whole, viewer)
             return await self.stop(request, viewer, number, mine, need_reason)
 
     def live(self, request: Request, viewer: Viewer, context: dict[str, Any]) -> Response:

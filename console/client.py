@@ -69,8 +69,10 @@ class ApiClient:
     async def get(self, path: str, params: dict[str, Any] | None = None) -> Json:
         return _answer(await self.http.get(path, params=params))
 
-    async def post(self, path: str, body: Json | None = None) -> Json:
-        return _answer(await self.http.post(path, json=body or {}))
+    async def post(
+        self, path: str, body: Json | None = None, *, headers: dict[str, str] | None = None
+    ) -> Json:
+        return _answer(await self.http.post(path, json=body or {}, headers=headers))
 
     async def put(self, path: str, body: Json) -> Json:
         return await self.send("PUT", path, body)

@@ -15,6 +15,7 @@ from console.client import Json
 from console.form_fields import local_time, sku_named
 from console.i18n import Translator, format_time
 from console.lists import an_id, one_of, warehouse_names
+from console.lookups import sku_names
 from console.money import AmountError, format_fen, parse_fen
 from console.pages import MenuItem, SignedIn, Viewer
 
@@ -134,4 +135,10 @@ async def _context(viewer: Viewer, sale_id: int) -> dict[str, Any]:
 
 
 # its page, the live figures the page polls while the sale is scheduled or open, and its stop
-SALES.watched_pages(router, _context, "flash.need_reason")
+async def _page_context(viewer: Viewer, sale_id: int) -> dict[str, Any]:
+    """The whole page: the live part and the SKU by code and name (the form takes a code)."""
+    context = await _context(viewer, sale_id)
+    return {**context, "skus": await sku_names(viewer.api, [context["sale"]["sku_id"]])}
+
+
+SALES.watched_pages(router, _context, "flash.need_reason", _page_context)

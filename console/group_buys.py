@@ -23,6 +23,7 @@ from console.lists import (
     one_of,
     page_number,
 )
+from console.lookups import sku_names
 from console.money import AmountError, format_fen, parse_fen
 from console.pages import MenuItem, SignedIn, Viewer, is_fragment_request, render, translator
 
@@ -159,7 +160,13 @@ async def offer_detail(request: Request, offer_id: str, viewer: SignedIn) -> Res
     context = await _offer_context(request, viewer, path_id(offer_id))
     if is_fragment_request(request):
         return fragment(request, viewer, "group_buys/_groups.html", context["path"], context)
-    return OFFERS.detail_page(request, viewer, context)
+    return OFFERS.detail_page(request, viewer, await _with_sku(viewer, context))
+
+
+async def _with_sku(viewer: Viewer, context: dict[str, Any]) -> dict[str, Any]:
+    """The whole page also names the SKU by code and name (the form takes a code), which the
+    polled live part does not show."""
+    return {**context, "skus": await sku_names(viewer.api, [context["offer"]["sku_id"]])}
 
 
 @router.get("/group-buys/{offer_id}/watch", response_class=HTMLResponse)
@@ -186,7 +193,7 @@ def _group_row(row: Json, t: Translator) -> list[str]:
         format_time(row["opened_at"]),
         format_time(row["deadline"]),
         format_time(row["finished_at"]),
-        row["reason"],
+        t.label("group_buys.reason", row["reason"]) if row["reason"] else "",
     ]
 
 
@@ -203,7 +210,7 @@ async def group_export(request: Request, offer_id: str, kind: str, viewer: Signe
 @router.post("/group-buys/{offer_id}/stop", response_class=HTMLResponse)
 async def offer_stop(request: Request, offer_id: str, viewer: SignedIn) -> Response:
     async def again(refusal: str, status: int) -> Response:
-        context = await _offer_context(request, viewer, path_id(offer_id))
+        context = await _with_sku(viewer, await _offer_context(request, viewer, path_id(offer_id)))
         return OFFERS.detail_page(request, viewer, context, refusal, status, done="")
 
     return await OFFERS.act(

@@ -48,6 +48,12 @@ class Translator:
     def has(self, key: str) -> bool:
         return key in catalogue(self.lang)
 
+    def label(self, prefix: str, value: object) -> str:
+        """A stored word (a status, a reason) in this language: `prefix.value` when the
+        catalogue has it, else the value as stored (a person's own words)."""
+        key = f"{prefix}.{value}"
+        return self(key) if self.has(key) else str(value)
+
 
 def format_time(value: datetime | str | None) -> str:
     """An aware time (or its ISO text, as the API sends it) shown in Asia/Shanghai."""

@@ -127,6 +127,13 @@ def _api_params(filters: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in filters.items() if v}
 
 
+def _may_read_customer(viewer: Viewer) -> None:
+    """A customer's points are part of the customer: read by those who may read customers (as
+    the customer's page is), not by every staff role that holds loyalty.read."""
+    viewer.require("loyalty.read")
+    viewer.require("customers.read")
+
+
 def _customer(customer_id: int) -> None:
     if not 0 < customer_id < MAX_CUSTOMER:
         raise NotFound
@@ -165,7 +172,7 @@ async def points_page(
 @router.get("/loyalty/customers/{customer_id:int}/points", response_class=HTMLResponse)
 @router.get("/customers/{customer_id:int}/points", response_class=HTMLResponse)
 async def customer_points(request: Request, customer_id: int, viewer: SignedIn) -> Response:
-    viewer.require("loyalty.read")
+    _may_read_customer(viewer)
     return await points_page(request, viewer, customer_id)
 
 
@@ -173,6 +180,7 @@ async def customer_points(request: Request, customer_id: int, viewer: SignedIn) 
 async def adjust(request: Request, customer_id: int, viewer: SignedIn) -> Response:
     """Points added or taken off by staff with a reason; the form's key books it once."""
     form = await form_of(request, "adjust")
+    _may_read_customer(viewer)
     viewer.require("loyalty.adjust")
     _customer(customer_id)
     t = translator(request)
@@ -214,7 +222,7 @@ def export_row(entry: Json, t: Translator) -> list[str]:
 
 @router.get("/customers/{customer_id:int}/points/export.{kind}")
 async def export(request: Request, customer_id: int, kind: str, viewer: SignedIn) -> Response:
-    viewer.require("loyalty.read")
+    _may_read_customer(viewer)
     _customer(customer_id)
     t = translator(request)
     params = _api_params(_filters(request.query_params))

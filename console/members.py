@@ -6,6 +6,7 @@ api/routes/customers.py and segments.py."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from typing import Final
 
@@ -267,6 +268,13 @@ async def batches_of(viewer: Viewer, segment_id: int) -> list[Json]:
     return list(answer["data"])
 
 
+def _issue_key(form: Form | None) -> str:
+    """The issue form's key (the API's Idempotency-Key): new for each form shown, the same when
+    the form comes back refused, so a post sent twice starts one batch."""
+    posted = form.get("key").strip() if form is not None and form.name == "issue" else ""
+    return posted[:100] if posted else f"cb-{secrets.token_urlsafe(16)}"
+
+
 async def segment_page(
     request: Request,
     viewer: Viewer,
@@ -300,6 +308,7 @@ async def segment_page(
         coupons=coupons,
         can_issue=can_issue,
         form=form or Form(name="issue"),
+        issue_key=_issue_key(form),
         rule_text=lambda rule: rule_text(rule, translator(request), levels),
         done=done if done in ("created", "issued") else None,
     )
@@ -331,8 +340,13 @@ async def issue_coupons(request: Request, segment_id: int, viewer: SignedIn) -> 
     coupon = form.integer("coupon_id", translator(request))
     if coupon is None:
         return await segment_page(request, viewer, segment_id, form=form, status=422)
+    key = form.get("key").strip()[:100]
     try:
-        await viewer.api.post(f"/v1/segments/{segment_id}/coupon-batches", {"coupon_id": coupon})
+        await viewer.api.post(
+            f"/v1/segments/{segment_id}/coupon-batches",
+            {"coupon_id": coupon},
+            headers={"Idempotency-Key": key} if key else None,
+        )
     except Refused as refusal:
         form.refused(refusal)
         return await segment_page(request, viewer, segment_id, form=form, status=refusal.status)

@@ -137,14 +137,10 @@ def render(
 ) -> HTMLResponse:
     t = translator(request)
 
-    def label(prefix: str, value: object) -> str:
-        key = f"{prefix}.{value}"
-        return t(key) if t.has(key) else str(value)
-
     page = console_state(request).templates.get_template(template)
     html = page.render(
         t=t,
-        label=label,
+        label=t.label,
         fen=format_fen,
         time=format_time,
         lang=t.lang,
@@ -152,7 +148,7 @@ def render(
         here=here(request),
         csrf=csrf_token(request),
         me=viewer.me if viewer else None,
-        roles_text=", ".join(label("role", r) for r in viewer.me.roles) if viewer else "",
+        roles_text=", ".join(t.label("role", r) for r in viewer.me.roles) if viewer else "",
         menu=_menu_of(request, viewer),
         **context,
     )

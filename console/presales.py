@@ -16,6 +16,7 @@ from console.client import Json
 from console.form_fields import local_time, sku_named
 from console.i18n import Translator, format_time
 from console.lists import an_id, one_of
+from console.lookups import sku_names
 from console.money import AmountError, format_fen, parse_fen
 from console.pages import MenuItem, SignedIn, Viewer
 
@@ -113,16 +114,30 @@ PRESALES.form_pages(router, "promotions.write", _body)
 # --- one presale ----------------------------------------------------------------------------
 
 
+def _orders_open(sale: Json) -> bool:
+    """Orders placed can still move the figures once the presale takes no more: one awaiting
+    its deposit (paid or cancelled), one whose deposit is in awaiting its balance (paid, or
+    forfeited at the window's end, or cancelled)."""
+    awaiting_balance = int(sale["deposits_paid"]) - sale["balances_paid"] - sale["forfeited"]
+    return int(sale["awaiting_deposit"]) > 0 or awaiting_balance > 0
+
+
 async def _context(viewer: Viewer, sale_id: int) -> dict[str, Any]:
     sale = await viewer.api.get(f"/v1/presales/{sale_id}")
     running = sale["phase"] not in ("ended", "stopped")
     return {
         "sale": sale,
         "can_stop": viewer.can("promotions.write") and sale["status"] != "stopped",
-        "polling": running,
+        "polling": running or _orders_open(sale),
         "poll_seconds": POLL_SECONDS,
     }
 
 
 # its page, the live figures the page polls while the presale runs, and its stop
-PRESALES.watched_pages(router, _context, "presale.need_reason")
+async def _page_context(viewer: Viewer, sale_id: int) -> dict[str, Any]:
+    """The whole page: the live part and the SKU by code and name (the form takes a code)."""
+    context = await _context(viewer, sale_id)
+    return {**context, "skus": await sku_names(viewer.api, [context["sale"]["sku_id"]])}
+
+
+PRESALES.watched_pages(router, _context, "presale.need_reason", _page_context)

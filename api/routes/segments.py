@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends, Header, Query
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Deps, Session, Writer, require, writer
@@ -38,6 +39,15 @@ from workflows.coupon_batch import CouponBatchWorkflow, coupon_batch_id
 router = Routes(prefix="/v1", tags=["segments"])
 Read = Depends(require("segments.read"))
 Write = Annotated[Writer, Depends(writer("segments.write"))]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=100,
+        description="The same key answers the batch it started, never a second one",
+    ),
+]
 
 
 async def _segment(session: AsyncSession, segment_id: int) -> Segment:
@@ -93,12 +103,34 @@ async def segment_customers(
     return CustomersPublic(data=[customer_public(c, masked=True) for c in rows], count=count)
 
 
+async def _batch_of_key(
+    session: AsyncSession, key: str, segment_id: int, coupon_id: int
+) -> CouponBatchPublic | None:
+    """The batch started with this Idempotency-Key, if any (409 if it was another one's)."""
+    batch = await session.scalar(select(CouponBatch).where(CouponBatch.idempotency_key == key))
+    if batch is None:
+        return None
+    if (batch.segment_id, batch.coupon_id) != (segment_id, coupon_id):
+        raise conflict(
+            f"Idempotency-Key {key} started batch {batch.id} of another segment or coupon",
+            field="Idempotency-Key",
+        )
+    return CouponBatchPublic.model_validate(batch)
+
+
 @router.post("/segments/{segment_id}/coupon-batches", status_code=201)
 async def issue_coupons(
-    segment_id: IdParam, body: CouponBatchCreate, deps: Deps, w: Write
+    segment_id: IdParam,
+    body: CouponBatchCreate,
+    deps: Deps,
+    w: Write,
+    key: IdempotencyKey = None,
 ) -> CouponBatchPublic:
     """Give coupon `coupon_id` to every customer of the segment as of now, in the background
-    (CouponBatchWorkflow); the answer is the batch, running."""
+    (CouponBatchWorkflow); the answer is the batch, running. With an `Idempotency-Key` the
+    same key answers the batch it started (a double submit issues no second coupon)."""
+    if key and (started := await _batch_of_key(w.session, key, segment_id, body.coupon_id)):
+        return started
     segment = await _segment(w.session, segment_id)
     coupon = await w.session.get(Coupon, body.coupon_id)
     if coupon is None:
@@ -116,9 +148,16 @@ async def issue_coupons(
         issued=0,
         cursor=0,
         created_by=w.actor,
+        idempotency_key=key,
     )
-    w.session.add(batch)
-    await w.session.flush()
+    try:
+        async with w.session.begin_nested():  # the same key's other request may be first
+            w.session.add(batch)
+            await w.session.flush()
+    except IntegrityError:
+        if key and (started := await _batch_of_key(w.session, key, segment_id, coupon.id)):
+            return started
+        raise
     await w.commit("coupon_batch.start", "coupon_batch", batch.id, {"coupon": coupon.code})
     workflow_id = coupon_batch_id(batch.id)
     await answer(

@@ -76,6 +76,8 @@ class CouponBatch(Timestamped, Base):
     cursor: Mapped[int] = mapped_column(BigInteger, default=0)  # the last customer id handled
     created_by: Mapped[str] = mapped_column(String(120))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The Idempotency-Key it was started with: the same key starts it once (a double submit)
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
 
 
 class CustomerCoupon(Base):

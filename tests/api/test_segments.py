@@ -4,10 +4,12 @@ progress, and one coupon per customer and batch."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from sqlalchemy import func, select
 
-from models.db import AuditEntry, CustomerCoupon
+from models.db import AuditEntry, CouponBatch, CustomerCoupon
 from services import points
 from tests.support.members import a_coupon, batch_done, past_order, upsert
 from tests.support.order_api import problem, staff
@@ -142,6 +144,29 @@ async def test_a_coupon_batch_gives_each_member_one_coupon_and_shows_its_progres
         await api.get("/v1/coupon-batches", params={"segment_id": segment["id"]}, headers=ops)
     ).json()
     assert [b["id"] for b in listed["data"]] == [second["id"], batch["id"]]
+
+    # With an Idempotency-Key a repeat, even at the same moment, answers the batch it started.
+    keyed = {**ops, "Idempotency-Key": "issue-once-1"}
+    twice = await asyncio.gather(
+        *(api.post(path, json={"coupon_id": coupon}, headers=keyed) for _ in range(2))
+    )
+    assert [a.status_code for a in twice] == [201, 201], [a.text for a in twice]
+    assert twice[0].json()["id"] == twice[1].json()["id"]
+    later = await api.post(path, json={"coupon_id": coupon}, headers=keyed)
+    assert later.status_code == 201 and later.json()["id"] == twice[0].json()["id"]
+    await batch_done(api, later.json()["id"], ops)
+    async with stack.sessions() as session:
+        batches = await session.scalar(
+            select(func.count())
+            .select_from(CouponBatch)
+            .where(CouponBatch.segment_id == segment["id"])
+        )
+        keyed_coupons = await session.scalar(
+            select(func.count()).where(CustomerCoupon.batch_id == later.json()["id"])
+        )
+    assert (batches, keyed_coupons) == (3, 3)  # one batch for the key, one coupon each
+    other = await api.post(path, json={"coupon_id": coupon + 1}, headers=keyed)
+    assert other.status_code == 409, other.text  # the key is that batch's, not another's
 
     assert (await api.post(path, json={"coupon_id": 99999}, headers=ops)).status_code == 404
     cs = await staff(api, "cs")

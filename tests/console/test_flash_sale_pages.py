@@ -18,7 +18,7 @@ from api.deps import AppDeps
 from models.db import FlashSale, Sku, Stock
 from models.domain.business_day import BUSINESS_TZ
 from tests.support.console import browser, csrf_of, signed_in, text_of
-from tests.support.flash_sales import buy, wait_flash_status
+from tests.support.flash_sales import buy, create_flash_sale, wait_flash_status
 from tests.support.order_api import http, pay, skus_in, staff, warehouse_id
 from tests.support.stack import Stack
 
@@ -66,6 +66,8 @@ async def test_create_watch_and_stop_a_flash_sale_in_the_console(
         page = await ops.get(created.headers["location"])
         assert "已创建" in text_of(page.text) and '/watch" hx-trigger' in page.text
         assert "¥2.34" in text_of(page.text)  # entered as text, kept exactly in fen
+        shown_sku = page.text.split('id="flash-sku">')[1].split("</dd>")[0]
+        assert code in shown_sku and shown_sku != str(sku)  # by code (and name), not its id
         async with stack.sessions() as session:
             sale = await session.get(FlashSale, sale_id)
         assert sale is not None and (sale.price_fen, sale.planned, sale.per_customer_limit) == (
@@ -99,6 +101,7 @@ async def test_create_watch_and_stop_a_flash_sale_in_the_console(
         assert stopped.status_code == 303
         page = await ops.get(stopped.headers["location"])
         assert "已结束：未售出的库存已退回可售" in text_of(page.text)
+        assert "提前结束：提前售罄" in text_of(page.text)  # the staff's reason, said as a stop
         assert 'id="stop"' not in page.text and '/watch" hx-trigger' not in page.text
         assert re.search(r'id="fig-returned">2<', page.text)
         assert await _stock(stack, sku, sh) == (before[0], before[1] + 3)
@@ -118,3 +121,25 @@ async def test_create_watch_and_stop_a_flash_sale_in_the_console(
         assert (await finance.get("/console/flash-sales/new")).status_code == 403
         shown = await finance.get(f"/console/flash-sales/{sale_id}")
         assert shown.status_code == 200 and 'id="stop"' not in shown.text
+
+
+async def test_a_sale_whose_window_ended_says_so_in_the_pages_language(
+    stack: Stack, deps: AppDeps, api: httpx.AsyncClient
+) -> None:
+    ops = await staff(api, "ops")
+    sh = await warehouse_id(stack, "SH01")
+    [sku] = await skus_in(stack, "SH01")
+    sale = await create_flash_sale(
+        api, ops, sku_id=sku, warehouse_id=sh, price_fen=1, quantity=1, lasts=timedelta(seconds=2)
+    )
+    closed = await wait_flash_status(api, sale["id"], "closed", ops, seconds=30)
+    assert (closed["closed_by"], closed["close_reason"]) == ("system:flash-sale", "window ended")
+
+    async with browser(deps) as viewer:
+        await signed_in(viewer, "ops")
+        page = text_of((await viewer.get(f"/console/flash-sales/{sale['id']}")).text)
+        assert "活动时间已到，自动结束" in page and "window ended" not in page
+        assert "提前结束" not in page
+        viewer.cookies.set("houtai_lang", "en")
+        english = text_of((await viewer.get(f"/console/flash-sales/{sale['id']}")).text)
+        assert "Its window ended" in english

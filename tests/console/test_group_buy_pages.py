@@ -16,6 +16,8 @@ import httpx
 from sqlalchemy import select
 
 from api.deps import AppDeps
+from console.group_buys import _group_row
+from console.i18n import Translator
 from models.db import GroupBuyOffer, Order, Sku
 from models.domain.business_day import BUSINESS_TZ
 from tests.support.console import browser, csrf_of, signed_in, text_of
@@ -67,6 +69,8 @@ async def test_create_watch_and_stop_a_group_buy_offer_in_the_console(
         text = text_of(shown.text)
         assert "拼团活动已创建" in text and "¥9.90" in text and "2 小时" in text
         assert "进行中" in text and 'id="stop-offer"' in shown.text
+        shown_sku = shown.text.split('id="offer-sku">')[1].split("</dd>")[0]
+        assert str(code) in shown_sku and shown_sku != str(sku)  # by code (and name), not its id
         async with stack.sessions() as session:
             offer = await session.get(GroupBuyOffer, offer_id)
             assert offer is not None
@@ -116,6 +120,12 @@ async def test_create_watch_and_stop_a_group_buy_offer_in_the_console(
 
         watched = await eventually(failed, "the forming group failed")
         assert "offer stopped: 调价" in text_of(watched)
+        groups = await ops.get(f"{detail}/export.csv", params={"status": "failed"})
+        rows = list(csv.reader(io.StringIO(groups.content.decode("utf-8-sig"))))
+        assert rows[0][-1] == "失败原因"
+        assert [(r[0], r[1], r[-1]) for r in rows[1:]] == [
+            (group_no, "已失败", "offer stopped: 调价")
+        ]
         stopped_list = await ops.get("/console/group-buys", params={"status": "live"})
         assert f'data-offer="{offer_id}"' not in stopped_list.text
 
@@ -129,3 +139,16 @@ async def test_create_watch_and_stop_a_group_buy_offer_in_the_console(
             return set(found) == {"cancelled"} or None
 
     await eventually(cancelled, "both members' orders cancelled")
+
+
+def test_the_groups_export_says_why_a_group_failed_as_the_page_does() -> None:
+    """A group past its time limit: the page says 超过成团时限, so does its row in the export
+    (not the stored "time limit passed"); a staff stop's own words stay as they are."""
+    row = {"group_no": "GB1", "status": "failed", "opened_by": 7, "members": 1, "group_size": 2,
+           "paid": 0, "opened_at": "2026-12-01T10:00:00+00:00",
+           "deadline": "2026-12-01T11:00:00+00:00", "finished_at": "2026-12-01T11:00:00+00:00",
+           "reason": "time limit passed"}  # fmt: skip
+    assert _group_row(row, Translator("zh_CN"))[-1] == "超过成团时限"
+    assert _group_row(row, Translator("en"))[-1] == "Time limit passed"
+    assert _group_row({**row, "reason": "调价"}, Translator("zh_CN"))[-1] == "调价"
+    assert _group_row({**row, "status": "forming", "reason": ""}, Translator("zh_CN"))[-1] == ""

@@ -82,6 +82,9 @@ async def test_a_customer_s_points_page_with_ledger_exports_and_adjustment(
         shown = text_of(page.text)
         assert f"客户 {customer} 的积分" in shown and "积分余额 600 " in shown
         assert "原因a" in shown and "+500" in shown and "-20" in shown and "调整" in shown
+        assert f'id="customer-link" href="/console/members/customers/{customer}"' in page.text
+        back = await web.get(f"/console/members/customers/{customer}")
+        assert back.status_code == 200
 
         oldest = await web.get(path, params={"sort": "at"})
         rows = oldest.text.split('id="ledger"')[1]
@@ -123,3 +126,13 @@ async def test_a_customer_s_points_page_with_ledger_exports_and_adjustment(
             data={"key": "k4", "points": "5", "reason": "试试", "csrf": csrf_of(web)},
         )
         assert refused.status_code == 403
+
+    # Points are the customer's: a role reading loyalty but not customers opens none of them.
+    async with browser(deps) as web:
+        await signed_in(web, "warehouse_manager")
+        assert (await web.get("/console/loyalty/settings")).status_code == 200  # loyalty.read
+        for address in (path, f"/console/loyalty/customers/{customer}/points",
+                        f"{path}/export.csv"):  # fmt: skip
+            refused = await web.get(address)
+            assert refused.status_code == 403, address
+            assert "积分余额" not in text_of(refused.text)

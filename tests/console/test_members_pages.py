@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime
 
 import httpx
@@ -139,11 +140,24 @@ async def test_a_segment_from_the_form_and_coupons_issued_to_it_until_done(
         again = await web.post("/console/members/segments", data={**form, "paid_min": "1"})
         assert again.status_code == 409 and "大客户" in text_of(again.text)
 
-        issued = await web.post(
-            f"/console/members/segments/{segment.id}/coupon-batches",
-            data={"csrf": csrf_of(web), "coupon_id": str(coupon)},
-        )
-        assert issued.status_code == 303, issued.text
+        # The form is sent twice (a double click): its key starts one batch.
+        shown = (await web.get(f"/console/members/segments/{segment.id}")).text
+        key = re.findall(r'name="key" value="([^"]+)"', shown)[0]
+        posted = {"csrf": csrf_of(web), "coupon_id": str(coupon), "key": key}
+        for _ in range(2):
+            issued = await web.post(
+                f"/console/members/segments/{segment.id}/coupon-batches", data=posted
+            )
+            assert issued.status_code == 303, issued.text
+        async with stack.sessions() as session:
+            started = (
+                await session.scalars(
+                    select(CouponBatch.id).where(CouponBatch.segment_id == segment.id)
+                )
+            ).all()
+        assert len(started) == 1
+        fresh = (await web.get(f"/console/members/segments/{segment.id}")).text
+        assert key not in fresh  # the next form shown is another issue
 
         async def done() -> str | None:
             fragment = await web.get(

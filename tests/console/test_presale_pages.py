@@ -19,6 +19,7 @@ from models.db import Presale, Sku
 from models.domain.business_day import BUSINESS_TZ
 from tests.support.console import browser, csrf_of, signed_in, text_of
 from tests.support.order_api import http, skus_in
+from tests.support.orders import SHOP, eventually, wait_cancelled
 from tests.support.presales import buy_presale, pay_stage, wait_step
 from tests.support.stack import Stack
 
@@ -60,6 +61,8 @@ async def test_create_watch_and_stop_a_presale_in_the_console(
         assert "已创建" in text_of(page.text) and '/watch" hx-trigger' in page.text
         assert "¥12.50" in text_of(page.text) and "¥2.00" in text_of(page.text)
         assert "退还定金的 50%" in text_of(page.text)
+        shown_sku = page.text.split('id="presale-sku">')[1].split("</dd>")[0]
+        assert code in shown_sku and shown_sku != str(sku)  # by code (and name), not its id
         async with stack.sessions() as session:
             sale = await session.get(Presale, sale_id)
         assert sale is not None
@@ -91,9 +94,28 @@ async def test_create_watch_and_stop_a_presale_in_the_console(
         assert stopped.status_code == 303
         page = await ops.get(stopped.headers["location"])
         assert "已停止：不再接新订单" in text_of(page.text)
-        assert 'id="stop"' not in page.text and '/watch" hx-trigger' not in page.text
+        # Stopped, but its orders go on (one awaits its balance, one its deposit): the deposits
+        # against balances still move, so the page keeps watching them.
+        assert 'id="stop"' not in page.text and '/watch" hx-trigger' in page.text
         late = await buy_presale(api, sale_id, sku, customer_id=43, key="console-pre-43")
         assert late.status_code == 409, late.text
+        for order in (paid, unpaid):
+            order_no = order.json()["order_no"]
+            cancel = await api.post(f"/v1/orders/{order_no}/cancel", json={}, headers=SHOP)
+            assert cancel.status_code == 200, cancel.text
+            await wait_cancelled(api, order_no)
+
+        async def settled() -> str | None:
+            watched = (await ops.get(f"/console/presales/{sale_id}/watch")).text
+            done = re.search(r'id="fig-cancelled">1<', watched) and re.search(
+                r'id="fig-forfeited">1 · ¥1.00<', watched
+            )  # the paid one cancelled in the deposit phase: half its deposit kept
+            return watched if done else None
+
+        # Nothing left that can change: the live part stops polling.
+        assert "hx-trigger" not in await eventually(settled, "both presale orders ended")
+        page = await ops.get(f"/console/presales/{sale_id}")
+        assert '/watch" hx-trigger' not in page.text
 
         listed = await ops.get("/console/presales", params={"status": "stopped"})
         assert f'data-presale="{sale_id}"' in listed.text
