@@ -197,79 +197,73 @@ async def test_the_customer_page_shows_points_level_history_and_coupons_in_use(
     ]
     made = await api.put("/v1/loyalty/settings/levels", headers=ops, json={"levels": levels})
     assert made.status_code == 200, made.text
-    try:
+    async with stack.sessions() as session:
+        await points.book(session, me["id"], "earn", 321, "SO-LQ-1:earn", growth=base + 10)
+        await points.relevel(session, me["id"], order_no="SO-LQ-1")
+        await points.book(session, me["id"], "earn", 9, "SO-LQ-2:earn", growth=600)
+        await points.relevel(session, me["id"], order_no="SO-LQ-2")
+        await session.commit()
+    granted = await api.post(
+        f"/v1/customers/{me['id']}/points/adjustments",
+        headers=cs,
+        json={"key": "lq", "points": -30, "reason": "扣减"},
+    )
+    assert granted.status_code == 201, granted.text
+    coupon = await a_coupon(stack, "LQ10")
+    async with stack.sessions() as session:
+        batch = CouponBatch(segment_id=await a_segment(stack), coupon_id=coupon,
+                            as_of=datetime.now(UTC), total=1, created_by="test")  # fmt: skip
+        session.add(batch)
+        await session.flush()
+        session.add(CustomerCoupon(batch_id=batch.id, customer_id=me["id"], coupon_id=coupon,
+                                   used_order_no="SO-LQ-9"))  # fmt: skip
+        await session.commit()
+
+    async with browser(deps) as web:
+        await signed_in(web, "cs")
+        page = await web.get(f"/console/members/customers/{me['id']}")
+        assert page.status_code == 200, page.text
+        words = text_of(page.text)
+        assert "订单（0）" in words and "售后（0）" in words and "优惠券（1）" in words
+        account = text_of(page.text.split('id="customer-account"')[1].split("</dl>")[0])
+        assert "300" in account and str(base + 610) in account
+        assert "黄金会员 (GOLD9)" in account
+        ledger = page.text.split('id="customer-ledger"')[1].split("</table>")[0]
+        assert "+321" in ledger and "+9" in ledger and "-30" in ledger
+        assert ledger.index("-30") < ledger.index("+9") < ledger.index("+321")  # newest first
+        history = text_of(page.text.split('id="customer-level-history"')[1].split("</table>")[0])
+        assert "白银会员 黄金会员" in history and "SO-LQ-2" in history
+        assert "SO-LQ-1" in history
+        coupons = text_of(page.text.split('id="customer-coupons"')[1].split("</table>")[0])
+        assert "LQ10" in coupons and "已使用 SO-LQ-9" in coupons
+
+        # A segment of level ≥ 黄金会员 from the form: the levels offered by name.
+        await signed_in(web, "ops")
+        gold = next(lv["id"] for lv in made.json()["levels"] if lv["code"] == "GOLD9")
+        form_page = await web.get("/console/members/segments")
+        assert f'<option value="{gold}"' in form_page.text and "黄金会员" in form_page.text
+        created = await web.post(
+            "/console/members/segments",
+            data={"csrf": csrf_of(web), "name": "金卡以上", "rule": "level_at_least",
+                  "level_id": str(gold)},
+        )  # fmt: skip
+        assert created.status_code == 303, created.text
         async with stack.sessions() as session:
-            await points.book(session, me["id"], "earn", 321, "SO-LQ-1:earn", growth=base + 10)
-            await points.relevel(session, me["id"], order_no="SO-LQ-1")
-            await points.book(session, me["id"], "earn", 9, "SO-LQ-2:earn", growth=600)
-            await points.relevel(session, me["id"], order_no="SO-LQ-2")
-            await session.commit()
-        granted = await api.post(
-            f"/v1/customers/{me['id']}/points/adjustments",
-            headers=cs,
-            json={"key": "lq", "points": -30, "reason": "扣减"},
-        )
-        assert granted.status_code == 201, granted.text
-        coupon = await a_coupon(stack, "LQ10")
-        async with stack.sessions() as session:
-            batch = CouponBatch(segment_id=await a_segment(stack), coupon_id=coupon,
-                                as_of=datetime.now(UTC), total=1, created_by="test")  # fmt: skip
-            session.add(batch)
-            await session.flush()
-            session.add(CustomerCoupon(batch_id=batch.id, customer_id=me["id"], coupon_id=coupon,
-                                       used_order_no="SO-LQ-9"))  # fmt: skip
-            await session.commit()
+            segment = await session.scalar(select(Segment).where(Segment.name == "金卡以上"))
+        assert segment is not None
+        assert segment.rules == [{"kind": "level_at_least", "level_id": gold}]
+        shown = text_of((await web.get(created.headers["location"])).text)
+        assert "等级 ≥ 黄金会员 (GOLD9)" in shown and "当前人数 1" in shown
+        bad = await web.post(
+            "/console/members/segments",
+            data={"csrf": csrf_of(web), "name": "坏的", "rule": "level_at_least",
+                  "level_id": "abc"},
+        )  # fmt: skip
+        assert bad.status_code == 422
 
-        async with browser(deps) as web:
-            await signed_in(web, "cs")
-            page = await web.get(f"/console/members/customers/{me['id']}")
-            assert page.status_code == 200, page.text
-            words = text_of(page.text)
-            assert "订单（0）" in words and "售后（0）" in words and "优惠券（1）" in words
-            account = text_of(page.text.split('id="customer-account"')[1].split("</dl>")[0])
-            assert "300" in account and str(base + 610) in account
-            assert "黄金会员 (GOLD9)" in account
-            ledger = page.text.split('id="customer-ledger"')[1].split("</table>")[0]
-            assert "+321" in ledger and "+9" in ledger and "-30" in ledger
-            assert ledger.index("-30") < ledger.index("+9") < ledger.index("+321")  # newest first
-            history = text_of(
-                page.text.split('id="customer-level-history"')[1].split("</table>")[0]
-            )
-            assert "白银会员 黄金会员" in history and "SO-LQ-2" in history
-            assert "SO-LQ-1" in history
-            coupons = text_of(page.text.split('id="customer-coupons"')[1].split("</table>")[0])
-            assert "LQ10" in coupons and "已使用 SO-LQ-9" in coupons
-
-            # A segment of level ≥ 黄金会员 from the form: the levels offered by name.
-            await signed_in(web, "ops")
-            gold = next(lv["id"] for lv in made.json()["levels"] if lv["code"] == "GOLD9")
-            form_page = await web.get("/console/members/segments")
-            assert f'<option value="{gold}"' in form_page.text and "黄金会员" in form_page.text
-            created = await web.post(
-                "/console/members/segments",
-                data={"csrf": csrf_of(web), "name": "金卡以上", "rule": "level_at_least",
-                      "level_id": str(gold)},
-            )  # fmt: skip
-            assert created.status_code == 303, created.text
-            async with stack.sessions() as session:
-                segment = await session.scalar(select(Segment).where(Segment.name == "金卡以上"))
-            assert segment is not None
-            assert segment.rules == [{"kind": "level_at_least", "level_id": gold}]
-            shown = text_of((await web.get(created.headers["location"])).text)
-            assert "等级 ≥ 黄金会员 (GOLD9)" in shown and "当前人数 1" in shown
-            bad = await web.post(
-                "/console/members/segments",
-                data={"csrf": csrf_of(web), "name": "坏的", "rule": "level_at_least",
-                      "level_id": "abc"},
-            )  # fmt: skip
-            assert bad.status_code == 422
-
-            await signed_in(web, "warehouse_manager")  # no customers.read: no page at all
-            refused = await web.get(f"/console/members/customers/{me['id']}")
-            assert refused.status_code == 403
-    finally:
-        cleared = await api.put("/v1/loyalty/settings/levels", headers=ops, json={"levels": []})
-        assert cleared.status_code == 200, cleared.text
+        await signed_in(web, "warehouse_manager")  # no customers.read: no page at all
+        refused = await web.get(f"/console/members/customers/{me['id']}")
+        assert refused.status_code == 403
 
 
 async def a_segment(stack: Stack) -> int:
