@@ -50,9 +50,16 @@ class Translator:
 
     def label(self, prefix: str, value: object) -> str:
         """A stored word (a status, a reason) in this language: `prefix.value` when the
-        catalogue has it, else the value as stored (a person's own words)."""
+        catalogue has it; a stored "word: a person's words" (a group closed by a staff stop:
+        "offer stopped: 调价") as `prefix.word.with_reason` around those words, kept as they
+        are; else the value as stored (a person's own words)."""
         key = f"{prefix}.{value}"
-        return self(key) if self.has(key) else str(value)
+        if self.has(key):
+            return self(key)
+        word, sep, reason = str(value).partition(": ")
+        if sep and self.has(f"{prefix}.{word}.with_reason"):
+            return self(f"{prefix}.{word}.with_reason", reason=reason)
+        return str(value)
 
 
 def format_time(value: datetime | str | None) -> str:

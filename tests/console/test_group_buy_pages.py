@@ -119,13 +119,11 @@ async def test_create_watch_and_stop_a_group_buy_offer_in_the_console(
             return watched.text if f'data-group="{group_no}"' in watched.text else None
 
         watched = await eventually(failed, "the forming group failed")
-        assert "offer stopped: 调价" in text_of(watched)
+        assert "活动已停止：调价" in text_of(watched) and "offer stopped" not in watched
         groups = await ops.get(f"{detail}/export.csv", params={"status": "failed"})
         rows = list(csv.reader(io.StringIO(groups.content.decode("utf-8-sig"))))
         assert rows[0][-1] == "失败原因"
-        assert [(r[0], r[1], r[-1]) for r in rows[1:]] == [
-            (group_no, "已失败", "offer stopped: 调价")
-        ]
+        assert [(r[0], r[1], r[-1]) for r in rows[1:]] == [(group_no, "已失败", "活动已停止：调价")]
         stopped_list = await ops.get("/console/group-buys", params={"status": "live"})
         assert f'data-offer="{offer_id}"' not in stopped_list.text
 
