@@ -5,6 +5,8 @@ it takes the caller's X-Request-Id (or makes one), echoes it on the answer and p
 log line of the request; and it counts the request and its latency by method, route template and
 status. The route template is the matched route's path from scope["route"], filled in by the
 router on this very scope dict, never the raw URL (ids in paths would make endless series).
+It also answers a request's unhandled exception (the problem+json 500 of api/errors.py), so that
+answer, its log line and its count carry the request's id like any other.
 
 /metrics answers only addresses in the metrics allowlist (loopback by default) or a scraper
 bearing the metrics token (404 to anyone else, like a route that does not exist), and computes
@@ -34,6 +36,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.errors import log_unexpected, unexpected_answer
 from core.logging import request_id
 from models.db import AfterSale, Order, Package, PurchaseOrder, Warehouse, Wave
 
@@ -106,18 +109,30 @@ class ObservabilityMiddleware:
         rid = _incoming_request_id(scope) or request_id.get() or uuid.uuid4().hex
         token = request_id.set(rid)
         status = 500
+        started_answer = False
         header = (b"x-request-id", rid.encode())
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_answer
             if message["type"] == "http.response.start":
                 status = message["status"]
+                started_answer = True
                 message["headers"] = [*message.get("headers", ()), header]
                 _name_span(scope, rid)  # the route is known; the span ends with the body
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            # Answered here, not by Starlette's handler for Exception: that one runs outermost,
+            # after this middleware has dropped the request id and counted the request, and
+            # re-raises, so the server logs the same traceback a second time.
+            trace.get_current_span().record_exception(exc)
+            if started_answer:  # too late for a 500: log it, the server closes the connection
+                log_unexpected(scope["path"], answer_begun=True)
+                status = 500
+            else:
+                await unexpected_answer(scope["path"])(scope, receive, send_with_id)
         finally:
             request_id.reset(token)
             method = scope["method"] if scope["method"] in METHODS else "OTHER"

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
+from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.deps import AppDeps
+from api.main import create_app
 from api.observability import HttpMetrics, ObservabilityMiddleware
 from core.db import SessionFactory
-from core.logging import request_id
+from core.logging import ContextFilter, request_id
 from models.db import PurchaseOrder, Supplier
 from tests.api.conftest import Ref
 from tests.support.api import CLIENT_IP, MakeHeaders, asgi_client
@@ -154,3 +158,73 @@ async def test_in_process_calls_keep_the_page_requests_id() -> None:
     assert nested.headers["x-request-id"] == "page-7"
     assert alone.headers["x-request-id"] != "page-7"
     assert seen == ["page-7", alone.headers["x-request-id"]]
+
+
+async def test_an_unhandled_error_is_answered_inside_the_request(
+    deps: AppDeps, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug's 500 carries the request id (answer and log line), is counted, and is logged once:
+    before, Starlette's outermost handler answered it after the id was gone and re-raised."""
+    deps.metrics_allowlist = [f"{CLIENT_IP}/32"]
+    app: FastAPI = create_app(deps)
+
+    @app.get("/v1/broken/{n}")
+    async def broken(n: int) -> None:
+        raise RuntimeError("a bug")
+
+    caplog.handler.addFilter(ContextFilter())  # what every handler of the API's logging has
+    transport = httpx.ASGITransport(app=app, client=(CLIENT_IP, 5555))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        with caplog.at_level(logging.ERROR):
+            answer = await http.get("/v1/broken/7", headers={"X-Request-Id": "bug-42"})
+        scraped = await http.get("/metrics")
+    assert answer.status_code == 500
+    assert answer.headers["x-request-id"] == "bug-42"
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["detail"] == "internal error; it has been logged"
+    logged = [r for r in caplog.records if r.exc_info]
+    assert [r.getMessage() for r in logged] == ["unhandled error"]
+    assert getattr(logged[0], "request_id", None) == "bug-42"
+    found = samples(scraped.text)
+    assert (
+        value(
+            found, "houtai_http_requests_total", method="GET", route="/v1/broken/{n}", status="500"
+        )
+        == 1
+    )
+
+
+async def test_an_error_after_the_answer_began_is_logged_once_and_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Too late for a 500: the line is logged with the request id, the request counted as 500,
+    and nothing re-raised for the server to log again (it closes the unfinished answer)."""
+
+    async def streaming(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"[1,", "more_body": True})
+        raise RuntimeError("a bug mid-stream")
+
+    metrics = HttpMetrics()
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/v1/export",
+        "headers": [(b"x-request-id", b"mid-1")],
+    }
+    caplog.handler.addFilter(ContextFilter())
+    with caplog.at_level(logging.ERROR):
+        await ObservabilityMiddleware(streaming, metrics)(scope, receive, send)  # no raise
+    assert (b"x-request-id", b"mid-1") in sent[0]["headers"]
+    assert [m.get("more_body") for m in sent[1:]] == [True]  # nothing sent after the failure
+    logged = [r for r in caplog.records if r.exc_info]
+    assert [getattr(r, "request_id", None) for r in logged] == ["mid-1"]
+    assert metrics.requests.labels("GET", "unmatched", "500")._value.get() == 1
