@@ -21,7 +21,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import log_unexpected, unexpected_answer
@@ -86,24 +87,51 @@ class HttpMetrics:
         children[1].observe(seconds)
 
 
-def route_template(scope: Scope) -> str:
-    """The matched route's path template (/v1/orders/{order_no}); a mounted app (the console,
-    the handheld pages) by its mount path; UNMATCHED for a 404 of the router."""
+def route_template(scope: Scope, root_path: str = "", routes: Sequence[BaseRoute] = ()) -> str:
+    """The matched route's path template (/v1/orders/{order_no}); UNMATCHED for a 404 of the
+    router. Inside a mounted app (the console, the handheld pages) its router's template has the
+    mount's before it (/console/orders/{order_no}, /pda/sign-in): the scope's route is then the
+    inner route, and only what the mounts added to the app's own root_path tells which mounts.
+    A mounted app that is no router counts under its mount (/console/static), as does an address
+    the mounted router does not know (/console)."""
     route = scope.get("route")
     path = getattr(route, "path", None)
-    return path if isinstance(path, str) and path else UNMATCHED
+    if not isinstance(path, str) or not path or isinstance(route, Mount):
+        path = None  # no route (FastAPI's router does not put a mount in the scope)
+    mounted = scope.get("root_path", "")[len(root_path) :]
+    if mounted:
+        return _mount_template(mounted, routes) + (path or "")
+    return path or UNMATCHED
+
+
+def _mount_template(mounted: str, routes: Sequence[BaseRoute]) -> str:
+    """The template of the mounts a request went through (a mount's parameter by its name,
+    never its value), from the path they added to the root path; the mounts come first among
+    an app's routes, so few are tried."""
+    for route in routes:
+        if isinstance(route, Mount):
+            match = route.path_regex.match(mounted + "/")
+            if match:
+                rest = ("/" + match["path"])[:-1]  # what mounts inside this one added
+                return route.path + (_mount_template(rest, route.routes) if rest else "")
+    return mounted  # not a mount of these routes: cannot happen, but never raise here
 
 
 class ObservabilityMiddleware:
-    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: HttpMetrics, routes: Sequence[BaseRoute] = ()
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        # The app's own routes (the live list: the mounts are added after the middleware).
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        root_path = scope.get("root_path", "")  # before the router's mounts add theirs
         # The console's and handhelds' in-process calls to /v1 run in the page request's task:
         # they keep its id, so one page's lines share one request_id.
         rid = _incoming_request_id(scope) or request_id.get() or uuid.uuid4().hex
@@ -118,7 +146,8 @@ class ObservabilityMiddleware:
                 status = message["status"]
                 started_answer = True
                 message["headers"] = [*message.get("headers", ()), header]
-                _name_span(scope, rid)  # the route is known; the span ends with the body
+                # The route is known; the span ends with the body.
+                _name_span(scope, rid, route_template(scope, root_path, self.routes))
             await send(message)
 
         try:
@@ -137,16 +166,18 @@ class ObservabilityMiddleware:
             request_id.reset(token)
             method = scope["method"] if scope["method"] in METHODS else "OTHER"
             self.metrics.observe(
-                method, route_template(scope), status, time.perf_counter() - started
+                method,
+                route_template(scope, root_path, self.routes),
+                status,
+                time.perf_counter() - started,
             )
 
 
-def _name_span(scope: Scope, rid: str) -> None:
+def _name_span(scope: Scope, rid: str, template: str) -> None:
     """The request's server span (core/tracing.py, when tracing is on) is named by the route
     template, known once routed, and carries the request id of the log lines."""
     span = trace.get_current_span()
     if span.is_recording():
-        template = route_template(scope)
         span.update_name(f"{scope['method']} {template}")
         span.set_attribute("http.route", template)
         span.set_attribute("houtai.request_id", rid)
@@ -260,7 +291,7 @@ def process_registry(own: CollectorRegistry) -> CollectorRegistry:
 def install(app: FastAPI) -> HttpMetrics:
     metrics = HttpMetrics()
     app.state.http_metrics = metrics
-    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics, routes=app.router.routes)
 
     async def scrape(request: Request) -> Response:
         deps = request.app.state.deps

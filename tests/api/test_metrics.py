@@ -81,6 +81,34 @@ async def test_requests_are_counted_by_route_template_never_the_raw_url(
     assert "/v1/skus/999999" not in answer.text
 
 
+async def test_console_and_handheld_pages_count_under_their_full_template(deps: AppDeps) -> None:
+    """A page is labelled with its mount's prefix: the console's /orders/{order_no} and the
+    handhelds' /login are not the API's, nor each other's."""
+    deps.metrics_allowlist = [f"{CLIENT_IP}/32"]
+    async with asgi_client(deps, (CLIENT_IP, 5555)) as http:
+        for page in ("/console/login", "/console/orders/SO5", "/console/", "/pda/sign-in", "/pda/"):
+            await http.get(page)  # signed out: a page or a redirect to sign in, either will do
+        await http.get("/console/no-such-page")
+        assert (await http.get("/console/static/css/console.css")).status_code == 200
+        answer = await http.get("/metrics")
+    routes = {
+        dict(labels)["route"]
+        for name, labels in samples(answer.text)
+        if name == "houtai_http_requests_total"
+    }
+    expected = {
+        "/console/login",
+        "/console/orders/{order_no}",
+        "/console/",
+        "/pda/sign-in",
+        "/pda/",
+        "/console",  # the console's own 404: its mount
+        "/console/static",  # its files: their mount
+    }
+    assert expected <= routes, routes
+    assert not routes & {"/login", "/sign-in", "/", "/orders/{order_no}"}, routes
+
+
 async def test_a_request_id_is_taken_from_the_caller_or_made(client: httpx.AsyncClient) -> None:
     given = await client.get("/healthz", headers={"X-Request-Id": "abc-123"})
     assert given.headers["x-request-id"] == "abc-123"
