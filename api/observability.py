@@ -40,6 +40,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.errors import log_unexpected, unexpected_answer
 from core.logging import request_id
 from models.db import AfterSale, Order, Package, PurchaseOrder, Warehouse, Wave
+from services.purchasing import awaiting_approval_since
 
 # Latency buckets (seconds): the create-order target is tens of milliseconds, reports up to 1 s.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -243,8 +244,10 @@ async def business_gauges(session: AsyncSession, now: datetime) -> list[Metric]:
             AfterSale.status.in_(OPEN_AFTER_SALES), AfterSale.sla_due_at < now
         )
     )
-    oldest = await session.scalar(
-        select(func.min(PurchaseOrder.created_at)).where(PurchaseOrder.status == "pending_approval")
+    oldest = await session.scalar(  # waiting since it was submitted, as the inbox shows it
+        select(func.min(awaiting_approval_since())).where(
+            PurchaseOrder.status == "pending_approval"
+        )
     )
     return [
         orders,
@@ -259,7 +262,8 @@ async def business_gauges(session: AsyncSession, now: datetime) -> list[Metric]:
         ),
         GaugeMetricFamily(
             "houtai_purchase_order_oldest_unapproved_seconds",
-            "Age of the oldest purchase order awaiting approval (0 when none)",
+            "Time the longest-waiting purchase order has awaited approval since it was submitted"
+            " (0 when none)",
             value=(now - oldest).total_seconds() if oldest is not None else 0.0,
         ),
     ]

@@ -16,7 +16,7 @@ from api.main import create_app
 from api.observability import HttpMetrics, ObservabilityMiddleware
 from core.db import SessionFactory
 from core.logging import ContextFilter, request_id
-from models.db import PurchaseOrder, Supplier
+from models.db import PurchaseOrder, PurchaseOrderEvent, Supplier
 from tests.api.conftest import Ref
 from tests.support.api import CLIENT_IP, MakeHeaders, asgi_client
 
@@ -128,10 +128,12 @@ async def test_business_gauges_are_computed_at_scrape_time(
         supplier = Supplier(code="S-metrics", name="供应商")
         session.add(supplier)
         await session.flush()
-        for po_no, status, age in (
-            ("PO-M-1", "pending_approval", timedelta(hours=3)),
-            ("PO-M-2", "pending_approval", timedelta(hours=1)),
-            ("PO-M-3", "draft", timedelta(days=9)),  # not awaiting approval: not counted
+        # (po_no, status, created, submitted): a PO waits from its submission, as the inbox
+        # shows it; a draft can sit for days before that.
+        for po_no, status, created, submitted in (
+            ("PO-M-1", "pending_approval", timedelta(days=9), timedelta(hours=3)),
+            ("PO-M-2", "pending_approval", timedelta(hours=1), timedelta(hours=1)),
+            ("PO-M-3", "draft", timedelta(days=12), None),  # not awaiting approval: not counted
         ):
             session.add(
                 PurchaseOrder(
@@ -139,9 +141,20 @@ async def test_business_gauges_are_computed_at_scrape_time(
                     supplier_id=supplier.id,
                     status=status,
                     amount_fen=100,
-                    created_at=now - age,
+                    created_at=now - created,
+                    updated_at=now - (submitted or created),
                 )
             )
+            if submitted is not None:
+                session.add(
+                    PurchaseOrderEvent(
+                        po_no=po_no,
+                        at=now - submitted,
+                        step="submitted",
+                        actor="user:buyer",
+                        idempotency_key=f"0001-submitted-{po_no}",
+                    )
+                )
         await session.commit()
     async with asgi_client(deps, (CLIENT_IP, 5555)) as http:
         answer = await http.get("/metrics")
