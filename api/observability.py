@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import logging
 import os
 import re
 import time
@@ -38,10 +39,12 @@ from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import log_unexpected, unexpected_answer
+from core.db import SessionFactory
 from core.logging import request_id
 from models.db import AfterSale, Order, Package, PurchaseOrder, Warehouse, Wave
 from services.purchasing import awaiting_approval_since
 
+log = logging.getLogger(__name__)
 # Latency buckets (seconds): the create-order target is tens of milliseconds, reports up to 1 s.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 # A caller's X-Request-Id is kept when it looks like an id (no log injection, bounded length).
@@ -269,6 +272,17 @@ async def business_gauges(session: AsyncSession, now: datetime) -> list[Metric]:
     ]
 
 
+async def _business_gauges_or_none(sessions: SessionFactory) -> list[Metric] | None:
+    """The business gauges, or None when computing them failed: the database being unwell is
+    when the HTTP figures matter most, so it must not turn the whole scrape into a 500."""
+    try:
+        async with sessions() as session:
+            return await business_gauges(session, datetime.now(UTC))
+    except Exception:
+        log.exception("business gauges failed; /metrics answers without them")
+        return None
+
+
 class _Scrape:
     """One scrape: the app's registry plus this scrape's business gauges."""
 
@@ -301,9 +315,15 @@ def install(app: FastAPI) -> HttpMetrics:
         deps = request.app.state.deps
         if not _may_scrape(request, deps.metrics_allowlist, deps.metrics_token):
             return Response(status_code=404)
-        async with deps.session_factory() as session:
-            gauges = await business_gauges(session, datetime.now(UTC))
-        body = generate_latest(_Scrape(process_registry(metrics.registry), gauges))
+        gauges = await _business_gauges_or_none(deps.session_factory)
+        up = GaugeMetricFamily(
+            "houtai_business_gauges_up",
+            "1 when this scrape computed the business gauges, 0 when their query failed"
+            " (they are left out; the API's log says why)",
+            value=0 if gauges is None else 1,
+        )
+        registry = process_registry(metrics.registry)
+        body = generate_latest(_Scrape(registry, [*(gauges or ()), up]))
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     app.add_api_route("/metrics", scrape, methods=["GET"], include_in_schema=False)

@@ -10,7 +10,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
 
+from api import observability
 from api.deps import AppDeps
 from api.main import create_app
 from api.observability import HttpMetrics, ObservabilityMiddleware
@@ -165,6 +167,36 @@ async def test_business_gauges_are_computed_at_scrape_time(
     assert value(found, "houtai_packages_waiting", warehouse="GZ01") == 0
     assert value(found, "houtai_waves_escalated") == 0
     assert value(found, "houtai_after_sales_past_sla") == 0
+
+
+async def test_a_failing_gauge_query_leaves_the_rest_of_the_scrape(
+    deps: AppDeps, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database unwell is when the HTTP figures matter most: a failed gauge query leaves the
+    business gauges out, says so in houtai_business_gauges_up, and logs why."""
+    deps.metrics_allowlist = [f"{CLIENT_IP}/32"]
+
+    async def broken(session: Any, now: datetime) -> list[Any]:
+        await session.execute(text("SELECT * FROM no_such_table"))
+        return []
+
+    async with asgi_client(deps, (CLIENT_IP, 5555)) as http:
+        assert (await http.get("/healthz")).status_code == 200
+        healthy = samples((await http.get("/metrics")).text)
+        monkeypatch.setattr(observability, "business_gauges", broken)
+        with caplog.at_level(logging.ERROR):
+            answer = await http.get("/metrics")
+    assert value(healthy, "houtai_business_gauges_up") == 1
+    assert answer.status_code == 200, answer.text
+    found = samples(answer.text)
+    assert value(found, "houtai_business_gauges_up") == 0
+    assert (
+        value(found, "houtai_http_requests_total", method="GET", route="/healthz", status="200")
+        == 1
+    )
+    assert any(name == "houtai_http_request_duration_seconds_count" for name, _ in found)
+    assert not any(name.startswith("houtai_orders") for name, _ in found)
+    assert any("business gauges failed" in r.getMessage() and r.exc_info for r in caplog.records)
 
 
 async def test_a_scraper_elsewhere_needs_the_metrics_token(deps: AppDeps) -> None:
