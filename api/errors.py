@@ -121,6 +121,25 @@ def problem_answer(problem: Problem) -> JSONResponse:
     )
 
 
+def log_unexpected(path: str, **extra: Any) -> None:
+    """The one log line of an unhandled error, with its traceback (call it in an `except`)."""
+    log.exception("unhandled error", extra={"path": path, **extra})
+
+
+def unexpected_answer(path: str) -> JSONResponse:
+    """Log the exception being handled (call it in an `except` block) and answer the 500.
+
+    Requests meet it in api/observability.py's middleware, inside the request's id and span; the
+    handler for `Exception` below is only the backstop for a failure outside that middleware."""
+    log_unexpected(path)
+    # Closed after an unhandled error (whatever the request left half-read goes with it), and
+    # said so: uvicorn closes the connection on this header, and a client keeping connections
+    # alive does not send its next request into a closed one.
+    return problem_response(
+        500, "internal error; it has been logged", headers={"Connection": "close"}
+    )
+
+
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
@@ -170,12 +189,7 @@ def install(app: FastAPI) -> None:
         return await on_unexpected(request, exc)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", extra={"path": request.url.path})
-        # The server closes the connection after an unhandled error: say so, so that a client
-        # keeping connections alive does not send its next request into a closed one.
-        return problem_response(
-            500, "internal error; it has been logged", headers={"Connection": "close"}
-        )
+        return unexpected_answer(request.url.path)
 
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(StarletteHTTPException, on_http)

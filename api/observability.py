@@ -5,6 +5,8 @@ it takes the caller's X-Request-Id (or makes one), echoes it on the answer and p
 log line of the request; and it counts the request and its latency by method, route template and
 status. The route template is the matched route's path from scope["route"], filled in by the
 router on this very scope dict, never the raw URL (ids in paths would make endless series).
+It also answers a request's unhandled exception (the problem+json 500 of api/errors.py), so that
+answer, its log line and its count carry the request's id like any other.
 
 /metrics answers only addresses in the metrics allowlist (loopback by default) or a scraper
 bearing the metrics token (404 to anyone else, like a route that does not exist), and computes
@@ -15,11 +17,12 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import logging
 import os
 import re
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,11 +35,16 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.errors import log_unexpected, unexpected_answer
+from core.db import SessionFactory
 from core.logging import request_id
 from models.db import AfterSale, Order, Package, PurchaseOrder, Warehouse, Wave
+from services.purchasing import awaiting_approval_since
 
+log = logging.getLogger(__name__)
 # Latency buckets (seconds): the create-order target is tens of milliseconds, reports up to 1 s.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 # A caller's X-Request-Id is kept when it looks like an id (no log injection, bounded length).
@@ -83,55 +91,97 @@ class HttpMetrics:
         children[1].observe(seconds)
 
 
-def route_template(scope: Scope) -> str:
-    """The matched route's path template (/v1/orders/{order_no}); a mounted app (the console,
-    the handheld pages) by its mount path; UNMATCHED for a 404 of the router."""
+def route_template(scope: Scope, root_path: str = "", routes: Sequence[BaseRoute] = ()) -> str:
+    """The matched route's path template (/v1/orders/{order_no}); UNMATCHED for a 404 of the
+    router. Inside a mounted app (the console, the handheld pages) its router's template has the
+    mount's before it (/console/orders/{order_no}, /pda/sign-in): the scope's route is then the
+    inner route, and only what the mounts added to the app's own root_path tells which mounts.
+    A mounted app that is no router counts under its mount (/console/static), as does an address
+    the mounted router does not know (/console)."""
     route = scope.get("route")
     path = getattr(route, "path", None)
-    return path if isinstance(path, str) and path else UNMATCHED
+    if not isinstance(path, str) or not path or isinstance(route, Mount):
+        path = None  # no route (FastAPI's router does not put a mount in the scope)
+    mounted = scope.get("root_path", "")[len(root_path) :]
+    if mounted:
+        return _mount_template(mounted, routes) + (path or "")
+    return path or UNMATCHED
+
+
+def _mount_template(mounted: str, routes: Sequence[BaseRoute]) -> str:
+    """The template of the mounts a request went through (a mount's parameter by its name,
+    never its value), from the path they added to the root path; the mounts come first among
+    an app's routes, so few are tried."""
+    for route in routes:
+        if isinstance(route, Mount):
+            match = route.path_regex.match(mounted + "/")
+            if match:
+                rest = ("/" + match["path"])[:-1]  # what mounts inside this one added
+                return route.path + (_mount_template(rest, route.routes) if rest else "")
+    return mounted  # not a mount of these routes: cannot happen, but never raise here
 
 
 class ObservabilityMiddleware:
-    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: HttpMetrics, routes: Sequence[BaseRoute] = ()
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        # The app's own routes (the live list: the mounts are added after the middleware).
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        root_path = scope.get("root_path", "")  # before the router's mounts add theirs
         # The console's and handhelds' in-process calls to /v1 run in the page request's task:
         # they keep its id, so one page's lines share one request_id.
         rid = _incoming_request_id(scope) or request_id.get() or uuid.uuid4().hex
         token = request_id.set(rid)
         status = 500
+        started_answer = False
         header = (b"x-request-id", rid.encode())
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_answer
             if message["type"] == "http.response.start":
                 status = message["status"]
+                started_answer = True
                 message["headers"] = [*message.get("headers", ()), header]
-                _name_span(scope, rid)  # the route is known; the span ends with the body
+                # The route is known; the span ends with the body.
+                _name_span(scope, rid, route_template(scope, root_path, self.routes))
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            # Answered here, not by Starlette's handler for Exception: that one runs outermost,
+            # after this middleware has dropped the request id and counted the request, and
+            # re-raises, so the server logs the same traceback a second time.
+            trace.get_current_span().record_exception(exc)
+            if started_answer:  # too late for a 500: log it, the server closes the connection
+                log_unexpected(scope["path"], answer_begun=True)
+                status = 500
+            else:
+                await unexpected_answer(scope["path"])(scope, receive, send_with_id)
         finally:
             request_id.reset(token)
             method = scope["method"] if scope["method"] in METHODS else "OTHER"
             self.metrics.observe(
-                method, route_template(scope), status, time.perf_counter() - started
+                method,
+                route_template(scope, root_path, self.routes),
+                status,
+                time.perf_counter() - started,
             )
 
 
-def _name_span(scope: Scope, rid: str) -> None:
+def _name_span(scope: Scope, rid: str, template: str) -> None:
     """The request's server span (core/tracing.py, when tracing is on) is named by the route
     template, known once routed, and carries the request id of the log lines."""
     span = trace.get_current_span()
     if span.is_recording():
-        template = route_template(scope)
         span.update_name(f"{scope['method']} {template}")
         span.set_attribute("http.route", template)
         span.set_attribute("houtai.request_id", rid)
@@ -197,8 +247,10 @@ async def business_gauges(session: AsyncSession, now: datetime) -> list[Metric]:
             AfterSale.status.in_(OPEN_AFTER_SALES), AfterSale.sla_due_at < now
         )
     )
-    oldest = await session.scalar(
-        select(func.min(PurchaseOrder.created_at)).where(PurchaseOrder.status == "pending_approval")
+    oldest = await session.scalar(  # waiting since it was submitted, as the inbox shows it
+        select(func.min(awaiting_approval_since())).where(
+            PurchaseOrder.status == "pending_approval"
+        )
     )
     return [
         orders,
@@ -213,10 +265,22 @@ async def business_gauges(session: AsyncSession, now: datetime) -> list[Metric]:
         ),
         GaugeMetricFamily(
             "houtai_purchase_order_oldest_unapproved_seconds",
-            "Age of the oldest purchase order awaiting approval (0 when none)",
+            "Time the longest-waiting purchase order has awaited approval since it was submitted"
+            " (0 when none)",
             value=(now - oldest).total_seconds() if oldest is not None else 0.0,
         ),
     ]
+
+
+async def _business_gauges_or_none(sessions: SessionFactory) -> list[Metric] | None:
+    """The business gauges, or None when computing them failed: the database being unwell is
+    when the HTTP figures matter most, so it must not turn the whole scrape into a 500."""
+    try:
+        async with sessions() as session:
+            return await business_gauges(session, datetime.now(UTC))
+    except Exception:
+        log.exception("business gauges failed; /metrics answers without them")
+        return None
 
 
 class _Scrape:
@@ -245,15 +309,21 @@ def process_registry(own: CollectorRegistry) -> CollectorRegistry:
 def install(app: FastAPI) -> HttpMetrics:
     metrics = HttpMetrics()
     app.state.http_metrics = metrics
-    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics, routes=app.router.routes)
 
     async def scrape(request: Request) -> Response:
         deps = request.app.state.deps
         if not _may_scrape(request, deps.metrics_allowlist, deps.metrics_token):
             return Response(status_code=404)
-        async with deps.session_factory() as session:
-            gauges = await business_gauges(session, datetime.now(UTC))
-        body = generate_latest(_Scrape(process_registry(metrics.registry), gauges))
+        gauges = await _business_gauges_or_none(deps.session_factory)
+        up = GaugeMetricFamily(
+            "houtai_business_gauges_up",
+            "1 when this scrape computed the business gauges, 0 when their query failed"
+            " (they are left out; the API's log says why)",
+            value=0 if gauges is None else 1,
+        )
+        registry = process_registry(metrics.registry)
+        body = generate_latest(_Scrape(registry, [*(gauges or ()), up]))
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     app.add_api_route("/metrics", scrape, methods=["GET"], include_in_schema=False)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.util import greenlet_spawn
 
 from core.fair_pool import FairAsyncPool
+from core.settings import WORKER_CONNECTIONS
 from core.sql_spans import statement_span
 
 SessionFactory = async_sessionmaker[AsyncSession]
@@ -34,7 +35,9 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, *, pool_size: int = 10, connections: int | None = None) -> AsyncEngine:
+def make_engine(
+    url: str, *, pool_size: int = WORKER_CONNECTIONS // 2, connections: int | None = None
+) -> AsyncEngine:
     """At most `connections` (default 2 × `pool_size`) connections, and every one opened is kept
     for the next request.
     (It was `pool_size` kept plus as many again opened for a burst and closed when given back:

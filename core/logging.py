@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -19,25 +20,41 @@ _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 # The request being served (API); None outside a request.
 request_id: ContextVar[str | None] = ContextVar("houtai_request_id", default=None)
 
-# Workflow id prefixes whose rest is a business number (see the id=f"..." of each start).
-_BUSINESS_PREFIXES = (
-    "order-",
-    "place-",
-    "shipment-",
-    "aftersale-",
-    "po-",
-    "settle-",
-    "wave-",
-    "transfer-",
+# Workflow id prefixes whose rest is a business number (see the id=f"..." of each start). Longer
+# prefixes are tried first, should one ever begin like a shorter one.
+_BUSINESS_PREFIXES = tuple(
+    sorted(
+        (
+            "order-",
+            "place-",
+            "shipment-",
+            "aftersale-",
+            "po-",
+            "settle-",
+            "wave-",
+            "transfer-",
+            "group-",  # a group buy, group-GB… (api/routes/group_buys.py)
+            "late-payment-",  # a payment after its order ended, by transaction id
+            "coupon-batch-",  # a segment's coupon batch, by batch id
+        ),
+        key=len,
+        reverse=True,
+    )
 )
+# A flash sale's workflow is flash-FS… when it opens at once, but its opening schedule's run is
+# flash-FS…-2026-12-06T02:00:00Z: Temporal appends the scheduled time to a schedule's workflow
+# id (api/routes/flash_sales.py names the process by its whole id for that reason).
+_FLASH_SALE = re.compile(r"flash-(?P<no>[^-]+)(?:-\d{4}-\d{2}-\d{2}T[0-9:.]+Z)?")
 
 
 def business_no(workflow_id: str) -> str | None:
-    """The order / package / PO / wave number a workflow id names, if it names one."""
+    """The order / package / PO / wave / group / flash sale number (or the transaction or batch
+    id) a workflow id names, if it names one."""
     for prefix in _BUSINESS_PREFIXES:
         if workflow_id.startswith(prefix):
             return workflow_id[len(prefix) :]
-    return None
+    flash = _FLASH_SALE.fullmatch(workflow_id)
+    return flash.group("no") if flash else None
 
 
 # More context for every line: a worker adds the running activity's (workers/observability.py),

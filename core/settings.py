@@ -8,6 +8,10 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The PostgreSQL connections a worker process keeps at most (core/db.py make_engine's default):
+# with the API's db_connections, what PostgreSQL's max_connections is sized from.
+WORKER_CONNECTIONS = 20
+
 
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
@@ -25,7 +29,9 @@ class ApiSettings(BaseModel):
     # once (a storefront's 50 connections during a flash sale). Fewer, and the requests waiting
     # for one are overtaken by newer ones (the pool's queue lets a new request take a connection
     # given back before the waiter wakes): a flash refusal's p99 was 3-6x its p50 at 20.
-    # PostgreSQL's max_connections must cover API processes x this + 20 per worker process.
+    # PostgreSQL's max_connections must cover API processes x (this + 1, the change feed's
+    # LISTEN) + WORKER_CONNECTIONS per worker process (docker-compose.yml says its sum; `houtai
+    # up` sizes its embedded server so, workers/launcher.py postgres_connections).
     db_connections: int = Field(default=50, ge=2, le=500)
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import ColumnElement, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -370,6 +370,22 @@ async def _notify_po_step(session: AsyncSession, step: PoStep) -> None:
         step.step.startswith("approved_as_") or step.step in ("rejected", "cancelled")
     ):
         await notifications.resolve(session, "po_approval", step.po_no, step.at)
+
+
+def awaiting_approval_since() -> ColumnElement[datetime]:
+    """When a purchase order began waiting for approval: its latest `submitted` step (a PO sent
+    back and submitted again waits from then), else its last change. Not `created_at`: a draft
+    may sit for days before it is submitted. The one expression for both who read it, the
+    inbox's PO approvals and /metrics' oldest-unapproved gauge, so they never disagree."""
+    submitted = (
+        select(func.max(PurchaseOrderEvent.at))
+        .where(
+            PurchaseOrderEvent.po_no == PurchaseOrder.po_no,
+            PurchaseOrderEvent.step == "submitted",
+        )
+        .scalar_subquery()
+    )
+    return func.coalesce(submitted, PurchaseOrder.updated_at)
 
 
 # Not `returned`: returns are booked on the rows directly. Never back in time (received only

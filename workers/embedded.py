@@ -123,14 +123,21 @@ class EmbeddedPostgres:
     SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
 
     def __init__(
-        self, pgdata: Path, port: int, log_path: Path, settings: Mapping[str, str] | None = None
+        self,
+        pgdata: Path,
+        port: int,
+        log_path: Path,
+        settings: Mapping[str, str] | None = None,
+        max_connections: int = 300,
     ) -> None:
         """`settings`: extra server settings (`-c name=value`), e.g. the tests' throwaway
-        server turns durability off; `houtai up` passes none."""
+        server turns durability off; `houtai up` passes none. `max_connections`: `houtai up`
+        sizes it from its processes (workers/launcher.py postgres_connections)."""
         self.pgdata = pgdata.resolve()
         self.port = port
         self.log_path = log_path
         self.settings = dict(settings or {})
+        self.max_connections = max_connections
         self.proc: subprocess.Popen[bytes] | None = None
         self._user: str | None = None
 
@@ -207,8 +214,7 @@ class EmbeddedPostgres:
                 "-k",
                 "",
                 "-c",
-                # API processes × HOUTAI_API__DB_CONNECTIONS (50) + 20 per worker, `--workers 4`
-                "max_connections=300",
+                f"max_connections={self.max_connections}",
                 "-c",
                 "fsync=on",
                 *(arg for item in self.settings.items() for arg in ("-c", "=".join(item))),

@@ -23,7 +23,7 @@ from types import FrameType
 import httpx
 
 from core.security import new_secret
-from core.settings import Settings
+from core.settings import WORKER_CONNECTIONS, Settings
 from workers.embedded import (
     EmbeddedPostgres,
     EmbeddedTemporal,
@@ -84,7 +84,10 @@ def _start_servers(stack: Stack) -> dict[str, str]:
     else:
         stack.step(f"PostgreSQL: starting embedded server on 127.0.0.1:{s.embedded.postgres_port}")
         stack.postgres = EmbeddedPostgres(
-            stack.data_dir / "postgres", s.embedded.postgres_port, stack.logs / "postgres.log"
+            stack.data_dir / "postgres",
+            s.embedded.postgres_port,
+            stack.logs / "postgres.log",
+            max_connections=postgres_connections(s),
         )
         stack.postgres.start(s.embedded.startup_timeout_s)
         stack.step(f"PostgreSQL: running, pid {_pid(stack.postgres.proc)}")
@@ -203,6 +206,20 @@ def api_processes(settings: Settings) -> int:
     """uvicorn processes of the API under `houtai up`: HOUTAI_API__WORKERS, else as many as
     worker processes."""
     return settings.api.workers or settings.workers
+
+
+# Connections beyond the long-running processes' pools: `houtai migrate` and `houtai seed` while
+# the stack starts, an operator's psql, PostgreSQL's superuser_reserved_connections (3).
+SPARE_CONNECTIONS = 20
+
+
+def postgres_connections(settings: Settings) -> int:
+    """max_connections of the embedded PostgreSQL under `houtai up`: every API process's pool
+    (HOUTAI_API__DB_CONNECTIONS) and its change feed's LISTEN connection, every worker's pool,
+    and the spare. A fixed 300 was overrun from `--workers 5` (5 x 51 + 5 x 20 = 355): the
+    processes past it failed their requests with "too many clients already"."""
+    api = api_processes(settings) * (settings.api.db_connections + 1)
+    return api + settings.workers * WORKER_CONNECTIONS + SPARE_CONNECTIONS
 
 
 def _start_workers_and_api(stack: Stack, env: dict[str, str]) -> None:

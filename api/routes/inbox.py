@@ -31,11 +31,11 @@ from models.db import (
     OrderRefund,
     Package,
     PurchaseOrder,
-    PurchaseOrderEvent,
     ReconciliationDifference,
     SupplierInvoice,
     Wave,
 )
+from services.purchasing import awaiting_approval_since
 
 router = Routes(tags=["inbox"])
 
@@ -92,17 +92,6 @@ def _in_scope(column: Any, who: Principal) -> Any:
 # --- PO approvals ---------------------------------------------------------------------------
 
 
-def _submitted_at() -> Any:
-    return (
-        select(func.max(PurchaseOrderEvent.at))
-        .where(
-            PurchaseOrderEvent.po_no == PurchaseOrder.po_no,
-            PurchaseOrderEvent.step == "submitted",
-        )
-        .scalar_subquery()
-    )
-
-
 def _po_query(who: Principal, deps: AppDeps) -> Select[Any]:
     # Required roles the caller holds that have not approved yet (approvals is {role: user}).
     open_mine = [
@@ -112,13 +101,13 @@ def _po_query(who: Principal, deps: AppDeps) -> Select[Any]:
         )
         for role in sorted(who.roles)
     ]
-    since = func.coalesce(_submitted_at(), PurchaseOrder.updated_at)
+    since = awaiting_approval_since()
     held = literal(",".join(sorted(who.roles)))  # the caller's roles, for the item's `roles`
     query = select(PurchaseOrder, since.label("since"), held.label("held")).where(
         PurchaseOrder.status == "pending_approval"
     )
     mine = or_(*open_mine) if open_mine else false()
-    return query.where(mine).order_by(since, PurchaseOrder.po_no)
+    return cast(Select[Any], query.where(mine).order_by(since, PurchaseOrder.po_no))
 
 
 def _po_item(row: Any, deps: AppDeps) -> InboxItem:

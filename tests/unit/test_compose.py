@@ -17,7 +17,8 @@ import yaml
 from pydantic import BaseModel, SecretStr
 from sqlalchemy.engine import make_url
 
-from core.settings import Settings
+from core.db import make_engine
+from core.settings import WORKER_CONNECTIONS, ApiSettings, Settings
 from workers.cli import COMMANDS, build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -333,6 +334,50 @@ def test_worker_scales(services: dict[str, dict[str, Any]]) -> None:
     assert "ports" not in worker
     replicas = worker.get("deploy", {}).get("replicas")
     assert isinstance(replicas, int) and replicas >= 2
+
+
+# Temporal's server image runs frontend, history, matching and worker in one process, each
+# service with its own pools to the default and the visibility database.
+TEMPORAL_SERVICES = 4
+# Beyond the long-running pools: migrate and the admin tools (one-shot), an operator's psql,
+# PostgreSQL's 3 superuser_reserved_connections.
+SPARE_CONNECTIONS = 20
+
+
+def test_postgresql_accepts_every_connection_the_stack_may_open(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """PostgreSQL's default max_connections (100) was overrun by the stack's own pools: the API
+    processes' and the workers' alone could reach 140, Temporal's 120 more."""
+    words = [interpolate(word) for word in command_words(services["postgresql"])]
+    settings = [word.partition("=")[2] for word in words if word.startswith("max_connections=")]
+    assert len(settings) == 1, f"postgresql sets no max_connections: {words}"
+    max_connections = int(settings[0])
+
+    api_env = {key: interpolate(value) for key, value in environment(services["api"]).items()}
+    api_processes = int(api_env.get("HOUTAI_API__WORKERS", "1"))
+    per_api = int(
+        api_env.get(
+            "HOUTAI_API__DB_CONNECTIONS", str(ApiSettings.model_fields["db_connections"].default)
+        )
+    )
+    listen = 1  # each API process's change feed (core/changes.py) holds one of its own
+    workers = services["worker"]["deploy"]["replicas"]
+    temporal_env = environment(services["temporal"])
+    per_service = int(temporal_env["SQL_MAX_CONNS"]) + int(temporal_env["SQL_VIS_MAX_CONNS"])
+
+    budget = (
+        api_processes * (per_api + listen)
+        + workers * WORKER_CONNECTIONS
+        + TEMPORAL_SERVICES * per_service
+        + SPARE_CONNECTIONS
+    )
+    assert max_connections >= budget, (max_connections, budget)
+
+
+def test_a_workers_pool_is_the_size_the_budgets_count() -> None:
+    engine = make_engine("postgresql+asyncpg://houtai@postgresql/houtai")  # connects to nothing
+    assert engine.pool.size() == WORKER_CONNECTIONS  # type: ignore[attr-defined]
 
 
 def test_api_publishes_its_configured_port(services: dict[str, dict[str, Any]]) -> None:

@@ -70,7 +70,17 @@ async def test_activity_lines_carry_workflow_activity_and_business_number() -> N
 
 @pytest.mark.parametrize(
     ("workflow_id", "number"),
-    [("po-PO2026000001", "PO2026000001"), ("shipment-PK1-1", "PK1-1"), ("diagnostics-x", None)],
+    [
+        ("po-PO2026000001", "PO2026000001"),
+        ("shipment-PK1-1", "PK1-1"),
+        ("diagnostics-x", None),
+        ("group-GB2026120600012", "GB2026120600012"),
+        ("late-payment-pay_3f9a2c", "pay_3f9a2c"),
+        ("coupon-batch-17", "17"),
+        ("flash-FS00000042", "FS00000042"),  # opened at once: started with the schedule's id
+        ("flash-FS00000042-2026-12-06T02:00:00Z", "FS00000042"),  # run by its opening schedule
+        ("flash-daily-x", None),  # not a sale's number with a schedule's time
+    ],
 )
 def test_business_number_from_workflow_id(workflow_id: str, number: str | None) -> None:
     assert houtai_logging.business_no(workflow_id) == number
