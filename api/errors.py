@@ -57,13 +57,15 @@ def not_found(kind: str, ident: object) -> Problem:
     return Problem(404, f"{kind} {ident} does not exist", type_="/problems/not-found")
 
 
-def invalid(field: str, message: str) -> Problem:
-    return Problem(
-        422,
-        f"{field}: {message}",
-        type_="/problems/invalid-input",
-        errors=[{"field": field, "message": message}],
-    )
+def invalid(field: str, message: str, code: str | None = None, **ctx: str | int) -> Problem:
+    """A 422 naming the field; `code` (and the values its message states, `ctx`) lets a
+    client say it in its own language, as pydantic's own errors do (`_validation_error`)."""
+    error: dict[str, Any] = {"field": field, "message": message}
+    if code is not None:
+        error["code"] = code
+    if ctx:
+        error["ctx"] = ctx
+    return Problem(422, f"{field}: {message}", type_="/problems/invalid-input", errors=[error])
 
 
 def conflict(detail: str, **extra: Any) -> Problem:
@@ -145,6 +147,25 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+def _validation_error(error: Any) -> dict[str, Any]:
+    """One invalid input: the field, pydantic's message, and its kind (`code`: `missing`,
+    `greater_than`, …) with the limits that message states (`ctx`, plain values only), so a
+    client can say it in its own language."""
+    found: dict[str, Any] = {
+        "field": _field(error["loc"]),
+        "message": error["msg"],
+        "code": error["type"],
+    }
+    ctx = {
+        name: value
+        for name, value in (error.get("ctx") or {}).items()
+        if isinstance(value, str | int | float | bool) and name != "error"
+    }
+    if ctx:
+        found["ctx"] = ctx
+    return found
+
+
 _CONSTRAINT = re.compile(r'constraint "(?P<name>[^"]+)"')
 
 
@@ -170,7 +191,7 @@ def install(app: FastAPI) -> None:
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        errors = [{"field": _field(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        errors = [_validation_error(e) for e in exc.errors()]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return problem_response(422, detail, type_="/problems/invalid-input", errors=errors)
 

@@ -50,6 +50,13 @@ class ProblemError(BaseModel):
     type: str | None = Field(
         default=None, description="a business refusal's type (see ProblemDetail)"
     )
+    code: str | None = Field(
+        default=None,
+        description="a validation error's kind (`missing`, `greater_than`, `string_too_long`, …)",
+    )
+    ctx: dict[str, str | int | float | bool] | None = Field(
+        default=None, description="the limits a validation error's message states (`gt`: 0)"
+    )
 
 
 class ProblemDetail(BaseModel):

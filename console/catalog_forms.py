@@ -130,7 +130,7 @@ class Form:
             target = next((c for c in candidates if c and c in self.values), None)
             target = target or api_field.split(".", 1)[0]
             if api_field and target in self.values:
-                message = str(error.get("message") or refusal.detail)
+                message = refusal.message_of(error)
                 self.errors[target] = message
                 named = True
         if not named:

@@ -110,7 +110,8 @@ async def signed_in(request: Request) -> AsyncIterator[Viewer]:
         raise SignedOut
     if enrolling:
         raise EnrolmentRequired
-    async with connect(console_state(request).api, token, client_address(request)) as api:
+    words = translator(request)
+    async with connect(console_state(request).api, token, client_address(request), words) as api:
         yield Viewer(api, await who_is_signed_in(api))
 
 

@@ -35,7 +35,7 @@ def refusal_fields(refusal: Refused) -> dict[str, str]:
     for error in refusal.problem.get("errors") or []:
         name = str(error.get("field") or "")
         name = re.sub(r"^body\.", "", name)
-        found.setdefault(name, str(error.get("message") or refusal.detail))
+        found.setdefault(name, refusal.message_of(error))
     if not found:
         found[""] = refusal.detail
     return found

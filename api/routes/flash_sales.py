@@ -130,24 +130,41 @@ async def list_flash_sales(
 async def create_flash_sale(body: FlashSaleCreate, deps: Deps, w: Write) -> FlashSaleDetail:
     """Create the sale and schedule its window; its units are carved when it opens."""
     if body.ends_at <= body.starts_at:
-        raise invalid("ends_at", "must be after starts_at")
+        raise invalid("ends_at", "must be after starts_at", "not_after_start")
     if body.ends_at <= datetime.now(UTC):
-        raise invalid("ends_at", "must be in the future")
+        raise invalid("ends_at", "must be in the future", "not_in_future")
     if body.per_customer_limit > body.quantity:
-        raise invalid("per_customer_limit", "must not exceed quantity")
+        raise invalid("per_customer_limit", "must not exceed quantity", "limit_over_quantity")
     sku = await w.session.get(Sku, body.sku_id)
     if sku is None or not sku.active:
-        raise invalid("sku_id", f"no such active SKU: {body.sku_id}")
+        raise invalid(
+            "sku_id", f"no such active SKU: {body.sku_id}", "unknown_sku", sku_id=body.sku_id
+        )
     if body.price_fen >= sku.list_price_fen:
-        raise invalid("price_fen", f"must be below the list price ({sku.list_price_fen} fen)")
+        raise invalid(
+            "price_fen",
+            f"must be below the list price ({sku.list_price_fen} fen)",
+            "not_below_list_price",
+            list_price_fen=sku.list_price_fen,
+        )
     warehouse = await w.session.get(Warehouse, body.warehouse_id)
     if warehouse is None or not warehouse.active:
-        raise invalid("warehouse_id", f"no such active warehouse: {body.warehouse_id}")
+        raise invalid(
+            "warehouse_id",
+            f"no such active warehouse: {body.warehouse_id}",
+            "unknown_warehouse",
+            warehouse_id=body.warehouse_id,
+        )
     stocked = await w.session.scalar(
         select(Stock.sku_id).where(Stock.sku_id == sku.id, Stock.warehouse_id == warehouse.id)
     )
     if stocked is None:
-        raise invalid("sku_id", f"SKU {sku.id} has no stock in warehouse {warehouse.code}")
+        raise invalid(
+            "sku_id",
+            f"SKU {sku.id} has no stock in warehouse {warehouse.code}",
+            "no_stock_in_warehouse",
+            warehouse=warehouse.code,
+        )
     client = deps.require_temporal()
     sale = FlashSale(
         flash_no=await flash_sales.flash_number(w.session),

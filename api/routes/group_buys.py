@@ -118,7 +118,7 @@ async def _offer(session: AsyncSession, offer_id: int) -> GroupBuyOffer:
 @router.post("/group-buy-offers", status_code=201)
 async def create_offer(body: OfferCreate, w: Write) -> OfferPublic:
     if await w.session.get(Sku, body.sku_id) is None:
-        raise invalid("sku_id", f"no such SKU: {body.sku_id}")
+        raise invalid("sku_id", f"no such SKU: {body.sku_id}", "unknown_sku", sku_id=body.sku_id)
     offer = GroupBuyOffer(**body.model_dump())
     w.session.add(offer)
     await w.session.flush()

@@ -69,18 +69,24 @@ async def list_presales(
 async def create_presale(body: PresaleCreate, w: Write) -> PresaleDetail:
     """Create and schedule the presale: deposits from `starts_at`, the balance in its window."""
     if body.balance_starts_at <= body.starts_at:
-        raise invalid("balance_starts_at", "must be after starts_at")
+        raise invalid("balance_starts_at", "must be after starts_at", "not_after_start")
     if body.balance_ends_at <= body.balance_starts_at:
-        raise invalid("balance_ends_at", "must be after balance_starts_at")
+        raise invalid(
+            "balance_ends_at", "must be after balance_starts_at", "not_after_balance_start"
+        )
     if body.balance_starts_at <= datetime.now(UTC):
-        raise invalid("balance_starts_at", "must be in the future")
+        raise invalid("balance_starts_at", "must be in the future", "not_in_future")
     if body.price_fen <= 0:
-        raise invalid("price_fen", "must be positive")
+        raise invalid("price_fen", "must be positive", "not_positive")
     if not 0 < body.deposit_fen < body.price_fen:
-        raise invalid("deposit_fen", "must be positive and below the presale price")
+        raise invalid(
+            "deposit_fen", "must be positive and below the presale price", "deposit_not_below_price"
+        )
     sku = await w.session.get(Sku, body.sku_id)
     if sku is None or not sku.active:
-        raise invalid("sku_id", f"no such active SKU: {body.sku_id}")
+        raise invalid(
+            "sku_id", f"no such active SKU: {body.sku_id}", "unknown_sku", sku_id=body.sku_id
+        )
     sale = Presale(
         name=body.name,
         sku_id=body.sku_id,

@@ -101,7 +101,9 @@ async def _check_gift_sku(session: AsyncSession, sku_id: int) -> None:
         .where(Sku.id == sku_id, Sku.active, Spu.active)
     )
     if sellable is None:
-        raise invalid("rule.gift_sku_id", f"no such active SKU: {sku_id}")
+        raise invalid(
+            "rule.gift_sku_id", f"no such active SKU: {sku_id}", "unknown_sku", sku_id=sku_id
+        )
 
 
 async def _promotion_rule(session: AsyncSession, body: PromotionCreate) -> dict[str, Any]:
@@ -156,7 +158,7 @@ async def update_promotion(
     changes = apply_update(promotion, body)
     start, end = promotion.valid_from, promotion.valid_until
     if start is not None and end is not None and end <= start:
-        raise invalid("valid_until", "must be after valid_from")
+        raise invalid("valid_until", "must be after valid_from", "not_after_valid_from")
     await w.commit("promotion.update", "promotion", promotion.id, changes)
     return PromotionPublic.model_validate(promotion)
 

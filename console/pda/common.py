@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from console.client import ApiClient, Forbidden, Json, Refused, SignedOut, connect
-from console.pages import client_address, console_state, render
+from console.pages import client_address, console_state, render, translator
 from console.security import CSRF_FIELD, cookie_path
 
 DEVICE_COOKIE: Final = "houtai_device"
@@ -125,7 +125,8 @@ async def device_api(request: Request) -> AsyncIterator[ApiClient]:
     key = request.cookies.get(DEVICE_COOKIE)
     if not key:
         raise NotPaired
-    async with connect(console_state(request).api, key, client_address(request)) as api:
+    words = translator(request)
+    async with connect(console_state(request).api, key, client_address(request), words) as api:
         yield api
 
 

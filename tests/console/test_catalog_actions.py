@@ -66,7 +66,7 @@ async def test_a_product_created_with_a_price_typed_as_text_is_exact_and_listed(
             "/console/catalog/products", data={**product_form(weight_g="0"), "csrf": csrf}
         )
         assert refused.status_code == 422
-        assert "greater than 0" in error_next_to(refused.text, "weight_g")
+        assert error_next_to(refused.text, "weight_g") == "须大于 0"  # the API's bound, in Chinese
         async with stack.sessions() as session:
             assert await session.scalar(select(Sku).where(Sku.code == "TEA-01-250")) is None
 

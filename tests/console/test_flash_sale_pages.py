@@ -15,6 +15,7 @@ import httpx
 from sqlalchemy import select
 
 from api.deps import AppDeps
+from console.money import format_fen
 from models.db import FlashSale, Sku, Stock
 from models.domain.business_day import BUSINESS_TZ
 from tests.support.console import browser, csrf_of, signed_in, text_of
@@ -59,7 +60,8 @@ async def test_create_watch_and_stop_a_flash_sale_in_the_console(
         assert unknown.status_code == 422 and "NO-SUCH" in text_of(unknown.text)
         too_dear = {**data, "price": f"{list_price / 100 + 1:.2f}"}
         refused = await ops.post("/console/flash-sales/new", data=too_dear)
-        assert refused.status_code == 422 and "price_fen" in text_of(refused.text)
+        assert refused.status_code == 422 and "price_fen" not in text_of(refused.text)
+        assert f"价格：须低于标价 {format_fen(list_price)}" in text_of(refused.text)
         created = await ops.post("/console/flash-sales/new", data={**data, "price": "2.34"})
         assert created.status_code == 303, created.text
         sale_id = int(re.findall(r"/flash-sales/(\d+)", created.headers["location"])[0])
