@@ -82,6 +82,18 @@ def test_a_bench_run_alone_keeps_no_figures(
     assert list(tmp_path.iterdir()) == []
 
 
+def in_bench(code: str) -> str:
+    """What `code` prints, run with bench/ on the path as the benches run."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=BENCH.parent,
+        env={"PYTHONPATH": str(BENCH), "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
 def test_each_run_line_says_how_fast_the_machine_ran_before_and_after() -> None:
     """The yardsticks: a fixed Python loop and round trips to another process, timed when the
     bench began and when it ended."""
@@ -90,14 +102,7 @@ def test_each_run_line_says_how_fast_the_machine_ran_before_and_after() -> None:
         "assert _figures.yardstick() > 0; "
         "print(_figures.run_line(_figures.Before(1.5, 0.25, 31.4, time.perf_counter() - 61)))"
     )
-    line = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=BENCH.parent,
-        env={"PYTHONPATH": str(BENCH), "PATH": ""},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    line = in_bench(code)
     assert "CPUs, load 1.50 before / " in line
     assert ", 61 s in all; yardsticks before / after: a 200,000-step Python loop 0.25 / " in line
     loop_after = float(line.split("Python loop 0.25 / ")[1].split(" s,")[0])
@@ -121,12 +126,5 @@ def test_a_round_trip_is_timed_through_a_child_that_echoes_and_is_reaped() -> No
             print("no child")
         """
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=BENCH.parent,
-        env={"PYTHONPATH": str(BENCH), "PATH": ""},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    out = in_bench(code)
     assert out == "no child"
