@@ -196,7 +196,9 @@ async def levels_of(viewer: Viewer) -> dict[int, Json]:
 async def segments_page(
     request: Request, viewer: Viewer, form: Form | None = None, status: int = 200
 ) -> Response:
-    listing = await fetch_list(viewer.api, "/v1/segments", {}, request.query_params)
+    archived = request.query_params.get("archived") == "true"
+    shown = {"archived": "true"} if archived else {}
+    listing = await fetch_list(viewer.api, "/v1/segments", shown, request.query_params)
     levels = await levels_of(viewer)
     return render(
         request,
@@ -204,11 +206,12 @@ async def segments_page(
         viewer=viewer,
         status=status,
         listing=listing,
+        archived=archived,
         form=form or Form(name="segment"),
-        can_write=viewer.can("segments.write"),
+        can_write=viewer.can("segments.write") and not archived,
         levels=levels,
         rule_text=lambda rule: rule_text(rule, translator(request), levels),
-        query=lambda **extra: query_string({}, **extra),
+        query=lambda **extra: query_string(shown, **extra),
     )
 
 
@@ -289,7 +292,8 @@ async def segment_page(
         if viewer.can("customers.read")
         else None
     )
-    can_issue = viewer.can("segments.write") and viewer.can("promotions.read")
+    in_use = segment.get("archived_at") is None
+    can_issue = in_use and viewer.can("segments.write") and viewer.can("promotions.read")
     coupons = (
         (await viewer.api.get("/v1/coupons", {"active": "true", "limit": 500}))["data"]
         if can_issue
@@ -307,10 +311,11 @@ async def segment_page(
         batches=await batches_of(viewer, segment_id),
         coupons=coupons,
         can_issue=can_issue,
+        can_archive=in_use and viewer.can("segments.write"),
         form=form or Form(name="issue"),
         issue_key=_issue_key(form),
         rule_text=lambda rule: rule_text(rule, translator(request), levels),
-        done=done if done in ("created", "issued") else None,
+        done=done if done in ("created", "issued", "archived") else None,
     )
 
 
@@ -351,3 +356,19 @@ async def issue_coupons(request: Request, segment_id: int, viewer: SignedIn) -> 
         form.refused(refusal)
         return await segment_page(request, viewer, segment_id, form=form, status=refusal.status)
     return RedirectResponse(f"{_root(request)}/members/segments/{segment_id}?done=issued", 303)
+
+
+@router.post("/members/segments/{segment_id}/archive", response_class=HTMLResponse)
+async def archive_segment(request: Request, segment_id: int, viewer: SignedIn) -> Response:
+    """Archive the segment (POST /v1/segments/{id}/archive): refused while a batch of it runs."""
+    form = await form_of(request, "archive")
+    viewer.require("segments.write")
+    if form.get("confirm") != "yes":
+        form.errors["confirm"] = translator(request)("members.archive.confirm_needed")
+        return await segment_page(request, viewer, segment_id, form=form, status=422)
+    try:
+        await viewer.api.post(f"/v1/segments/{segment_id}/archive")
+    except Refused as refusal:
+        form.refused(refusal)
+        return await segment_page(request, viewer, segment_id, form=form, status=refusal.status)
+    return RedirectResponse(f"{_root(request)}/members/segments/{segment_id}?done=archived", 303)

@@ -92,8 +92,9 @@ def rules_of(row: SegmentRow) -> list[Rule]:
 
 
 async def naming_levels(session: AsyncSession, level_ids: Sequence[int]) -> list[tuple[str, int]]:
-    """(segment name, level id) for every `level_at_least` rule that names one of the levels: a
-    level removed under such a rule would leave the segment matching nobody, silently."""
+    """(segment name, level id) for every `level_at_least` rule of a segment in use (not
+    archived) that names one of the levels: a level removed under such a rule would leave the
+    segment matching nobody, silently."""
     if not level_ids:
         return []
     rule = (
@@ -106,7 +107,11 @@ async def naming_levels(session: AsyncSession, level_ids: Sequence[int]) -> list
         select(SegmentRow.name, level_id)
         .select_from(SegmentRow)
         .join(rule, true())
-        .where(rule.c.value["kind"].astext == "level_at_least", level_id.in_(level_ids))
+        .where(
+            SegmentRow.archived_at.is_(None),
+            rule.c.value["kind"].astext == "level_at_least",
+            level_id.in_(level_ids),
+        )
         .order_by(SegmentRow.name)
     )
     return [(name, int(found)) for name, found in rows]

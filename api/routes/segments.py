@@ -50,8 +50,10 @@ IdempotencyKey = Annotated[
 ]
 
 
-async def _segment(session: AsyncSession, segment_id: int) -> Segment:
-    segment = await session.get(Segment, segment_id)
+async def _segment(session: AsyncSession, segment_id: int, *, lock: bool = False) -> Segment:
+    """The segment; `lock`: its row held to the end of the transaction, so starting a batch
+    and archiving the segment happen one after the other."""
+    segment = await session.get(Segment, segment_id, with_for_update=lock)
     if segment is None:
         raise not_found("segment", segment_id)
     return segment
@@ -74,9 +76,39 @@ async def create_segment(body: SegmentCreate, w: Write) -> SegmentPublic:
 
 
 @router.get("/segments", dependencies=[Read])
-async def list_segments(session: Session, paging: Paging) -> SegmentsPublic:
-    rows, count = await fetch_page(session, select(Segment).order_by(Segment.id.desc()), paging)
+async def list_segments(
+    session: Session,
+    paging: Paging,
+    archived: Annotated[bool, Query(description="the archived segments instead")] = False,
+) -> SegmentsPublic:
+    """The segments in use, newest first (`archived=true`: those archived)."""
+    kept = Segment.archived_at.is_not(None) if archived else Segment.archived_at.is_(None)
+    query = select(Segment).where(kept).order_by(Segment.id.desc())
+    rows, count = await fetch_page(session, query, paging)
     return SegmentsPublic(data=[SegmentPublic.model_validate(r) for r in rows], count=count)
+
+
+@router.post("/segments/{segment_id}/archive")
+async def archive_segment(segment_id: IdParam, w: Write) -> SegmentPublic:
+    """No longer listed or issued to, and its rules no longer keep a member level from being
+    removed; kept, with its batches. Refused while a batch of it is running; archiving an
+    archived segment answers it as it is."""
+    segment = await _segment(w.session, segment_id, lock=True)
+    if segment.archived_at is None:
+        running = await w.session.scalar(
+            select(CouponBatch.id).where(
+                CouponBatch.segment_id == segment.id, CouponBatch.status == "running"
+            )
+        )
+        if running is not None:
+            raise conflict(
+                f"segment {segment.name} is issuing coupons (batch {running}): archive it after",
+                reason="batch_running",
+                batch_id=running,
+            )
+        segment.archived_at = datetime.now(UTC)
+        await w.commit("segment.archive", "segment", segment.id, {"name": segment.name})
+    return SegmentPublic.model_validate(segment)
 
 
 @router.get("/segments/{segment_id}", dependencies=[Read])
@@ -131,7 +163,9 @@ async def issue_coupons(
     same key answers the batch it started (a double submit issues no second coupon)."""
     if key and (started := await _batch_of_key(w.session, key, segment_id, body.coupon_id)):
         return started
-    segment = await _segment(w.session, segment_id)
+    segment = await _segment(w.session, segment_id, lock=True)
+    if segment.archived_at is not None:
+        raise conflict(f"segment {segment.name} is archived", reason="segment_archived")
     coupon = await w.session.get(Coupon, body.coupon_id)
     if coupon is None:
         raise not_found("coupon", body.coupon_id)

@@ -90,6 +90,7 @@ class SegmentPublic(Public):
     name: str
     rules: list[dict[str, object]]
     created_at: datetime
+    archived_at: datetime | None = None  # no longer listed, issued to or holding a level
     members: int | None = None  # counted now, on the segment's own page
 
 

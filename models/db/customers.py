@@ -54,6 +54,9 @@ class Segment(Timestamped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     rules: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    # Archived: no longer listed or issued to, its rules no longer hold a member level in use;
+    # kept with its batches (the coupons they issued name it).
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class CouponBatch(Timestamped, Base):

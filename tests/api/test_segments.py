@@ -5,9 +5,10 @@ progress, and one coupon per customer and batch."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from models.db import AuditEntry, CouponBatch, CustomerCoupon
 from services import points
@@ -229,3 +230,59 @@ async def test_a_segment_of_level_three_and_above(stack: Stack, api: httpx.Async
         code: by_code[code] for code in ("LV2", "LV3", "LV4")
     }
     assert await members(api, segment.json()["id"], ops) == {ids["lv3"], ids["lv4"]}
+
+    # Archived, the segment no longer holds LV3: it goes.
+    archived = await api.post(f"/v1/segments/{segment.json()['id']}/archive", headers=ops)
+    assert archived.status_code == 200, archived.text
+    gone = await api.put("/v1/loyalty/settings/levels", headers=ops, json={"levels": without_lv3})
+    assert gone.status_code == 200, gone.text
+    assert "LV3" not in [lv["code"] for lv in gone.json()["levels"]]
+
+
+async def test_an_archived_segment_is_not_listed_or_issued_to_and_keeps_its_batches(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    ops = await staff(api, "ops")
+    made = await api.post("/v1/segments", json={"name": "沉睡", "rules": [DORMANT]}, headers=ops)
+    assert made.status_code == 201, made.text
+    segment = made.json()
+    coupon = await a_coupon(stack, "ARCHIVE")
+    async with stack.sessions() as session:  # a batch still running: no archiving under it
+        running = CouponBatch(segment_id=segment["id"], coupon_id=coupon, status="running",
+                              as_of=datetime.now(UTC), total=1, issued=0, cursor=0,
+                              created_by="test")  # fmt: skip
+        session.add(running)
+        await session.commit()
+    path = f"/v1/segments/{segment['id']}/archive"
+    refused = problem(await api.post(path, headers=ops), 409)
+    assert refused["errors"] == [{"reason": "batch_running", "batch_id": running.id}]
+    async with stack.sessions() as session:
+        await session.execute(update(CouponBatch).values(status="done"))
+        await session.commit()
+
+    cs = await staff(api, "cs")
+    assert (await api.post(path, headers=cs)).status_code == 403
+    archived = await api.post(path, headers=ops)
+    assert archived.status_code == 200, archived.text
+    at = archived.json()["archived_at"]
+    assert at is not None
+    again = await api.post(path, headers=ops)  # archived already: answered as it is
+    assert again.status_code == 200 and again.json()["archived_at"] == at
+
+    listed = (await api.get("/v1/segments", headers=ops)).json()
+    assert segment["id"] not in [s["id"] for s in listed["data"]]
+    shelved = (await api.get("/v1/segments", params={"archived": "true"}, headers=ops)).json()
+    assert [s["id"] for s in shelved["data"]] == [segment["id"]]
+    shown = (await api.get(f"/v1/segments/{segment['id']}", headers=ops)).json()
+    assert shown["archived_at"] == at
+    batches = (await api.get("/v1/coupon-batches", params={"segment_id": segment["id"]},
+                             headers=ops)).json()  # fmt: skip
+    assert [b["id"] for b in batches["data"]] == [running.id]  # kept with it
+    issue = f"/v1/segments/{segment['id']}/coupon-batches"
+    refused = problem(await api.post(issue, json={"coupon_id": coupon}, headers=ops), 409)
+    assert refused["errors"] == [{"reason": "segment_archived"}]
+    async with stack.sessions() as session:
+        rows = await session.scalars(
+            select(AuditEntry.action).where(AuditEntry.object_type == "segment")
+        )
+        assert list(rows).count("segment.archive") == 1

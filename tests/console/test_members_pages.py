@@ -178,6 +178,28 @@ async def test_a_segment_from_the_form_and_coupons_issued_to_it_until_done(
             data={"csrf": csrf_of(web), "coupon_id": str(coupon)},
         )
         assert refused.status_code == 403
+        assert 'id="archive-segment"' not in page.text  # cs archives nothing either
+
+        # Archived by ops: off the list, on the archived one, no more coupons from its page.
+        await signed_in(web, "ops")
+        archive = f"/console/members/segments/{segment.id}/archive"
+        unconfirmed = await web.post(archive, data={"csrf": csrf_of(web)})
+        assert unconfirmed.status_code == 422 and "请勾选确认后再提交" in text_of(unconfirmed.text)
+        archived = await web.post(archive, data={"csrf": csrf_of(web), "confirm": "yes"})
+        assert archived.status_code == 303, archived.text
+        page = await web.get(archived.headers["location"])
+        assert "人群已归档" in text_of(page.text) and 'id="segment-archived"' in page.text
+        assert 'id="issue-coupons"' not in page.text and 'id="archive-segment"' not in page.text
+        in_use = await web.get("/console/members/segments")
+        assert f'data-segment="{segment.id}"' not in in_use.text
+        shelved = await web.get("/console/members/segments", params={"archived": "true"})
+        assert f'data-segment="{segment.id}"' in shelved.text
+        assert "已归档的人群" in text_of(shelved.text) and 'id="new-segment"' not in shelved.text
+        late = await web.post(
+            f"/console/members/segments/{segment.id}/coupon-batches",
+            data={"csrf": csrf_of(web), "coupon_id": str(coupon)},
+        )
+        assert late.status_code == 409 and "人群已归档，不能发券" in text_of(late.text)
     async with stack.sessions() as session:
         given = (await session.scalars(select(CustomerCoupon.customer_id))).all()
     assert len(given) == 1
