@@ -64,7 +64,9 @@ context_providers: list[Callable[[], dict[str, str]]] = []
 
 class ContextFilter(logging.Filter):
     """Adds request_id (API) or workflow_id / activity_type / business_no (worker activities)
-    to every record that does not carry them already."""
+    to every record that does not carry them already; a workflow's own line (the SDK's
+    `workflow.logger`, its warning of a failed workflow task) gets workflow_id and business_no
+    from the `temporal_workflow` details the SDK puts on it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         rid = request_id.get()
@@ -74,6 +76,13 @@ class ContextFilter(logging.Filter):
             for key, value in provide().items():
                 if not hasattr(record, key):
                     setattr(record, key, value)
+        workflow = getattr(record, "temporal_workflow", None)
+        workflow_id = workflow.get("workflow_id") if isinstance(workflow, dict) else None
+        if isinstance(workflow_id, str) and not hasattr(record, "workflow_id"):
+            record.workflow_id = workflow_id
+            number = business_no(workflow_id)
+            if number is not None and not hasattr(record, "business_no"):
+                record.business_no = number
         return True
 
 

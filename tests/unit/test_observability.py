@@ -68,6 +68,26 @@ async def test_activity_lines_carry_workflow_activity_and_business_number() -> N
     assert "activity_type" not in after
 
 
+def test_workflow_lines_carry_workflow_id_and_business_number() -> None:
+    """A workflow's own line (the SDK's workflow.logger, its failed-task warning) carries its
+    details as `temporal_workflow`; the line gets workflow_id and business_no at the top."""
+    logger, out = capture()
+    details = {
+        "workflow_id": "aftersale-AS20261207000009",
+        "workflow_type": "AfterSaleWorkflow",
+        "run_id": "r",
+        "namespace": "default",
+        "task_queue": "houtai",
+        "attempt": 1,
+    }
+    logger.warning("Failed activation on workflow", extra={"temporal_workflow": details})
+    logger.info("no workflow", extra={"temporal_workflow": "not details"})
+    failed, plain = lines(out)
+    assert failed["workflow_id"] == "aftersale-AS20261207000009"
+    assert failed["business_no"] == "AS20261207000009"
+    assert "workflow_id" not in plain and "business_no" not in plain
+
+
 @pytest.mark.parametrize(
     ("workflow_id", "number"),
     [
