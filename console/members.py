@@ -13,7 +13,7 @@ from typing import Final
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from console.catalog_forms import Form, fetch_list, form_of, query_string
+from console.catalog_forms import Form, ListPage, fetch_list, form_of, query_string
 from console.client import Json, Refused
 from console.export import download, listed
 from console.i18n import Translator, format_time
@@ -126,11 +126,15 @@ async def customer_page(
     path = f"/v1/customers/{customer_id}"
     customer = await viewer.api.get(path)
     first = {"limit": SHOWN}
-    orders = await viewer.api.get(f"{path}/orders", first) if viewer.can("orders.read") else None
+    query = request.query_params
+
+    async def page_of(part: str, param: str) -> ListPage:
+        """A page of the customer's orders or after-sales (`?orders_page=2`)."""
+        return await fetch_list(viewer.api, f"{path}/{part}", {}, {"page": query.get(param, "1")})
+
+    orders = await page_of("orders", "orders_page") if viewer.can("orders.read") else None
     after_sales = (
-        await viewer.api.get(f"{path}/after-sales", first)
-        if viewer.can("aftersales.read")
-        else None
+        await page_of("after-sales", "after_sales_page") if viewer.can("aftersales.read") else None
     )
     account, ledger, levels = await loyalty_of(viewer, customer_id)
     return render(

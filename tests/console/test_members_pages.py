@@ -294,3 +294,24 @@ async def a_segment(stack: Stack) -> int:
         session.add(segment)
         await session.commit()
         return segment.id
+
+
+async def test_a_customer_with_more_orders_than_a_page_pages_through_them(
+    stack: Stack, deps: AppDeps, api: httpx.AsyncClient
+) -> None:
+    """Orders beyond the first 50 are a page away on the customer's page, none left out."""
+    me = await upsert(api, 93, "苏轼", "13700000093")
+    for n in range(53):  # newest first: SO-MANY-00 placed today, SO-MANY-52 52 days ago
+        await past_order(stack, f"SO-MANY-{n:02d}", 93, days_ago=n, paid_fen=100)
+    async with browser(deps) as web:
+        await signed_in(web, "cs")
+        first = await web.get(f"/console/members/customers/{me['id']}")
+        assert "订单（53）" in text_of(first.text)
+        on_first = re.findall(r'data-order="(SO-MANY-\d+)"', first.text)
+        assert on_first == [f"SO-MANY-{n:02d}" for n in range(50)]
+        pager = first.text.split('id="orders-pager"')[1].split("</nav>")[0]
+        assert "第 1 / 2 页" in text_of(pager) and "?orders_page=2" in pager
+        second = await web.get(f"/console/members/customers/{me['id']}", params={"orders_page": 2})
+        on_second = re.findall(r'data-order="(SO-MANY-\d+)"', second.text)
+        assert on_second == ["SO-MANY-50", "SO-MANY-51", "SO-MANY-52"]
+        assert 'id="after-sales-pager"' not in second.text  # none: one page, no pager
