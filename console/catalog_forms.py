@@ -4,6 +4,7 @@ the filtered rows, and forms that show the API's refusals next to the field at f
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -135,6 +136,13 @@ class Form:
                 named = True
         if not named:
             self.refusal = refusal.detail
+
+
+def once_key(form: Form | None, name: str, prefix: str) -> str:
+    """A form's one-time key, sent as its request's idempotency key: new for each form shown,
+    the posted one when the form `name` comes back refused, so a post sent twice acts once."""
+    posted = form.get("key").strip() if form is not None and form.name == name else ""
+    return posted[:100] if posted else f"{prefix}-{secrets.token_urlsafe(16)}"
 
 
 async def form_of(request: Request, name: str = "") -> Form:

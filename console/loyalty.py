@@ -13,7 +13,7 @@ from typing import Final
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from console.catalog_forms import Form, fetch_list, form_of, query_string
+from console.catalog_forms import Form, fetch_list, form_of, once_key, query_string
 from console.client import Json, NotFound, Refused
 from console.export import download, listed
 from console.i18n import Translator, format_time
@@ -164,6 +164,7 @@ async def points_page(
         sorts=SORTS,
         query=lambda **extra: query_string(filters, **extra),
         form=form or Form(),
+        adjust_key=once_key(form, "adjust", "pa"),
         done=query.get("done") if status == 200 else None,
         can_adjust=viewer.can("loyalty.adjust"),
     )

@@ -6,14 +6,13 @@ api/routes/customers.py and segments.py."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from typing import Final
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from console.catalog_forms import Form, ListPage, fetch_list, form_of, query_string
+from console.catalog_forms import Form, ListPage, fetch_list, form_of, once_key, query_string
 from console.client import Json, Refused
 from console.export import download, listed
 from console.i18n import Translator, format_time
@@ -275,13 +274,6 @@ async def batches_of(viewer: Viewer, segment_id: int) -> list[Json]:
     return list(answer["data"])
 
 
-def _issue_key(form: Form | None) -> str:
-    """The issue form's key (the API's Idempotency-Key): new for each form shown, the same when
-    the form comes back refused, so a post sent twice starts one batch."""
-    posted = form.get("key").strip() if form is not None and form.name == "issue" else ""
-    return posted[:100] if posted else f"cb-{secrets.token_urlsafe(16)}"
-
-
 async def segment_page(
     request: Request,
     viewer: Viewer,
@@ -317,7 +309,7 @@ async def segment_page(
         can_issue=can_issue,
         can_archive=in_use and viewer.can("segments.write"),
         form=form or Form(name="issue"),
-        issue_key=_issue_key(form),
+        issue_key=once_key(form, "issue", "cb"),
         rule_text=lambda rule: rule_text(rule, translator(request), levels),
         done=done if done in ("created", "issued", "archived") else None,
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import httpx
 import openpyxl
@@ -111,6 +112,10 @@ async def test_a_customer_s_points_page_with_ledger_exports_and_adjustment(
             data={"key": "k2", "points": "-9999", "reason": "扣减", "csrf": csrf_of(web)},
         )
         assert too_much.status_code == 422 and "balance 630" in too_much.text
+        refused = too_much.text.split('name="key" value="')[1].split('"')[0]
+        assert refused == "k2"  # the refused form keeps its key: sent again, it books once
+        fresh = (await web.get(path)).text.split('name="key" value="')[1].split('"')[0]
+        assert re.fullmatch(r"pa-[\w-]{22}", fresh)  # a new form: a new key, not guessable
         not_a_number = await web.post(
             f"{path}/adjustments",
             data={"key": "k3", "points": "1.5", "reason": "扣减", "csrf": csrf_of(web)},
