@@ -121,6 +121,7 @@ class EmbeddedPostgres:
     """A PostgreSQL server on 127.0.0.1:<port> with its data in `pgdata`."""
 
     SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
+    DEFAULT_MAX_CONNECTIONS = 300
 
     def __init__(
         self,
@@ -128,7 +129,7 @@ class EmbeddedPostgres:
         port: int,
         log_path: Path,
         settings: Mapping[str, str] | None = None,
-        max_connections: int = 300,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         """`settings`: extra server settings (`-c name=value`), e.g. the tests' throwaway
         server turns durability off; `houtai up` passes none. `max_connections`: `houtai up`

@@ -216,10 +216,13 @@ SPARE_CONNECTIONS = 20
 def postgres_connections(settings: Settings) -> int:
     """max_connections of the embedded PostgreSQL under `houtai up`: every API process's pool
     (HOUTAI_API__DB_CONNECTIONS) and its change feed's LISTEN connection, every worker's pool,
-    and the spare. A fixed 300 was overrun from `--workers 5` (5 x 51 + 5 x 20 = 355): the
-    processes past it failed their requests with "too many clients already"."""
+    and the spare; never below the server's own default (300), which the tools and benches
+    that connect beside the stack (their own pools) have always had. A fixed 300 was overrun
+    from `--workers 5` (5 x 51 + 5 x 20 = 355): the processes past it failed their requests
+    with "too many clients already"."""
     api = api_processes(settings) * (settings.api.db_connections + 1)
-    return api + settings.workers * WORKER_CONNECTIONS + SPARE_CONNECTIONS
+    needed = api + settings.workers * WORKER_CONNECTIONS + SPARE_CONNECTIONS
+    return max(EmbeddedPostgres.DEFAULT_MAX_CONNECTIONS, needed)
 
 
 def _start_workers_and_api(stack: Stack, env: dict[str, str]) -> None:

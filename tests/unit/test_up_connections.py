@@ -25,6 +25,13 @@ def test_the_budget_covers_every_api_and_worker_process(workers: int) -> None:
     assert launcher.postgres_connections(settings(workers)) >= pools + 3  # + superuser-reserved
 
 
+def test_one_worker_keeps_the_servers_default_for_the_tools_beside_it() -> None:
+    """1 worker and 1 API process need 91; the tools and benches that connect beside the stack
+    keep the 300 they always had."""
+    assert launcher.postgres_connections(settings(1)) == EmbeddedPostgres.DEFAULT_MAX_CONNECTIONS
+    assert EmbeddedPostgres.DEFAULT_MAX_CONNECTIONS == 300
+
+
 def test_the_budget_follows_the_api_processes_and_their_pools() -> None:
     two_big = settings(6, workers=2, db_connections=80)  # HOUTAI_API__WORKERS=2, 80 each
     assert launcher.postgres_connections(two_big) >= 2 * 81 + 6 * WORKER_CONNECTIONS + 3
