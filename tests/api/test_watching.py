@@ -64,11 +64,13 @@ async def test_waiters_hold_no_database_connection_and_packages_can_be_waited_on
     number = await _placed(stack, api)
     path = f"/v1/orders/{number}"
     tag = (await api.get(path, headers=SHOP)).headers["etag"]
-    headers = {**SHOP, "If-None-Match": tag, "Prefer": "wait=4"}
+    headers = {**SHOP, "If-None-Match": tag, "Prefer": "wait=12"}
     waiters = [asyncio.create_task(api.get(path, headers=headers)) for _ in range(30)]
     await asyncio.sleep(0.5)
-    # More waiters than the pool has connections (20): reads still go through.
-    other = await asyncio.wait_for(api.get("/v1/stock", headers=SHOP), 3)
+    # More waiters than the pool has connections (5 in these tests): reads still go through. Had
+    # the waiters held them, this read would wait for their 12 s; given 10 s, it fails then. (It
+    # had 3 s against a 4 s wait: a CI run on a loaded machine took longer for the read itself.)
+    other = await asyncio.wait_for(api.get("/v1/stock", headers=SHOP), 10)
     answers = await asyncio.gather(*waiters)
     assert other.status_code == 200
     assert {a.status_code for a in answers} == {304}
