@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from console.auth import safe_next, seconds_left
 from console.client import ApiClient, Refused, SignedOut, connect
-from console.pages import client_address, console_state, render
+from console.pages import client_address, console_state, render, translator
 from console.security import CSRF_FIELD, check_csrf, session_token, set_session
 
 router = APIRouter()
@@ -29,7 +29,8 @@ async def enrolling(request: Request) -> AsyncIterator[ApiClient | None]:
     if not enrol_only:
         yield None
         return
-    async with connect(console_state(request).api, token, client_address(request)) as api:
+    words = translator(request)
+    async with connect(console_state(request).api, token, client_address(request), words) as api:
         yield api
 
 

@@ -17,15 +17,24 @@ Json = dict[str, Any]
 def error_text(error: Json, t: Translator) -> str | None:
     """One error (its field not named) in t's language, or None when the catalogue has no
     words for its kind."""
+    said = _said(error, t)
+    return said[0] if said else None
+
+
+def _said(error: Json, t: Translator) -> tuple[str, bool] | None:
+    """The error's words and whether they stand alone: `refusal.code.*` words follow the
+    field's name ("数量：须大于 0"); `refusal.whole.*` and `refusal.reason.*` say it all
+    ("验证码不对…", where the field's name would mislead)."""
     code, reason = error.get("code"), error.get("reason")
     try:
-        if isinstance(code, str) and t.has(f"refusal.code.{code}"):
-            # the field always among the values, so words with a placeholder are filled (or
-            # refused below) even when the API sent no limits
-            values = {"field": error.get("field", ""), **amounts(error.get("ctx") or {})}
-            return t(f"refusal.code.{code}", **values)
+        for kind, alone in (("code", False), ("whole", True)):
+            if isinstance(code, str) and t.has(f"refusal.{kind}.{code}"):
+                # the field always among the values, so words with a placeholder are filled
+                # (or refused below) even when the API sent no limits
+                values = {"field": error.get("field", ""), **amounts(error.get("ctx") or {})}
+                return t(f"refusal.{kind}.{code}", **values), alone
         if isinstance(reason, str) and t.has(f"refusal.reason.{reason}"):
-            return t(f"refusal.reason.{reason}", **error)
+            return t(f"refusal.reason.{reason}", **error), True
     except (KeyError, IndexError, ValueError):  # words that name a value the API did not send
         return None
     return None
@@ -55,12 +64,15 @@ def problem_text(problem: Json, t: Translator) -> str | None:
     its field's name), those the catalogue lacks in the API's; None when it knows none of them
     (the caller shows the API's detail)."""
     errors = [e for e in problem.get("errors") or [] if isinstance(e, dict)]
-    said = [error_text(e, t) for e in errors]
+    said = [_said(e, t) for e in errors]
     if not any(said):
         return None
     parts = []
-    for error, text in zip(errors, said, strict=True):
-        words = text or str(error.get("message") or "")
+    for error, found in zip(errors, said, strict=True):
+        words, alone = found or (str(error.get("message") or ""), False)
         field = error.get("field")
-        parts.append(f"{field_label(field, t)}{t('refusal.field_sep')}{words}" if field else words)
+        if alone or not field:
+            parts.append(words)
+        else:
+            parts.append(f"{field_label(field, t)}{t('refusal.field_sep')}{words}")
     return t("refusal.joiner").join(parts)

@@ -94,7 +94,7 @@ async def update_user(user_id: IdParam, body: UserUpdate, w: Manage) -> UserPubl
     user = await get_or_404(w.session, User, user_id, "user")
     await _check_grants(w.session, body.roles or [], body.warehouse_ids or [])
     if user.id == w.principal.id and body.active is False:
-        raise invalid("active", "you cannot deactivate yourself")
+        raise invalid("active", "you cannot deactivate yourself", "not_on_yourself")
     if body.display_name is not None:
         user.display_name = body.display_name
     if body.active is not None:

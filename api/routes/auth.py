@@ -141,7 +141,9 @@ async def change_password(body: PasswordChange, w: Security, deps: Deps) -> Toke
     """Change one's own password: every other session ends; the answer is a fresh token."""
     user = await w.session.get_one(User, w.principal.id)
     if not verify_password(user.password_hash, body.current_password):
-        raise invalid("current_password", "this is not your current password")
+        raise invalid(
+            "current_password", "this is not your current password", "wrong_current_password"
+        )
     problem = password_problem(body.new_password, user.username)
     if problem is not None:
         raise invalid("new_password", problem)
@@ -190,7 +192,9 @@ async def confirm_totp(body: TotpConfirm, w: Security, deps: Deps) -> TokenPubli
     now = datetime.now(UTC)
     step = matching_step(user.totp_secret, body.code, now=now, after=None)
     if step is None:
-        raise invalid("code", "wrong code; check that the phone's clock is right")
+        raise invalid(
+            "code", "wrong code; check that the phone's clock is right", "wrong_totp_code"
+        )
     user.totp_enabled_at, user.totp_last_step = now, step
     user.token_version += 1
     await w.session.flush()

@@ -69,7 +69,7 @@ async def _check_no_cycle(session: Session, category_id: int, parent_id: int | N
     seen: set[int] = set()
     while parent_id is not None and parent_id not in seen:
         if parent_id == category_id:
-            raise invalid("parent_id", "a category cannot be its own ancestor")
+            raise invalid("parent_id", "a category cannot be its own ancestor", "category_cycle")
         seen.add(parent_id)
         parent_id = await session.scalar(select(Category.parent_id).where(Category.id == parent_id))
 

@@ -82,7 +82,11 @@ async def run_reconciliation(
 ) -> ReconciledPublic:
     day = body.day if body is not None else None
     if day is not None and day > business_day(datetime.now(UTC)):
-        raise invalid("day", "is in the future; a business day can be reconciled from its start")
+        raise invalid(
+            "day",
+            "is in the future; a business day can be reconciled from its start",
+            "day_in_future",
+        )
     result = await _reconcile_now(deps, day)
     found = await _reconciled(w.session, result.run_id)
     detail = {"day": result.day.isoformat(), "differences": len(result.differences)}

@@ -285,7 +285,12 @@ async def open_group(body: GroupOpen, deps: Deps, w: Buyer) -> JoinedPublic:
     does not exist is the body's fault (422, like any unknown id in a body), not the path's."""
     offer = await w.session.get(GroupBuyOffer, body.offer_id)
     if offer is None:
-        raise invalid("offer_id", f"no such group-buy offer: {body.offer_id}")
+        raise invalid(
+            "offer_id",
+            f"no such group-buy offer: {body.offer_id}",
+            "unknown_offer",
+            offer_id=body.offer_id,
+        )
     member = await _member(w, body.client_order_key, body.customer_id)
     order_no, joined = member.order_no, member.joined
     if joined is None:

@@ -65,5 +65,5 @@ async def _someone_else(w: Writer, user_id: int) -> User:
     own sessions end with a password change, POST /v1/auth/password)."""
     user = await get_or_404(w.session, User, user_id, "user")
     if user.id == w.principal.id:
-        raise invalid("user_id", "not on yourself: ask another administrator")
+        raise invalid("user_id", "not on yourself: ask another administrator", "not_on_yourself")
     return user

@@ -179,7 +179,11 @@ async def _destination(session: AsyncSession, task: PutawayTask, body: PutawayPu
         )
     )
     if found is None:
-        raise invalid("location_barcode", "no location of this warehouse has that barcode")
+        raise invalid(
+            "location_barcode",
+            "no location of this warehouse has that barcode",
+            "unknown_location_barcode",
+        )
     return int(found)
 
 

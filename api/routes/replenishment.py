@@ -43,11 +43,22 @@ async def set_reorder_rule(
     body: ReorderRuleIn, w: Annotated[Writer, Depends(writer("purchase.write"))]
 ) -> ReorderRulePublic:
     if body.reorder_level < body.reorder_point:
-        raise invalid("reorder_level", "the reorder level must be at least the reorder point")
+        raise invalid(
+            "reorder_level",
+            "the reorder level must be at least the reorder point",
+            "reorder_level_below_point",
+        )
     if await w.session.get(Sku, body.sku_id) is None:
-        raise invalid("sku_id", f"SKU {body.sku_id} does not exist")
+        raise invalid(
+            "sku_id", f"SKU {body.sku_id} does not exist", "unknown_sku", sku_id=body.sku_id
+        )
     if await w.session.get(Warehouse, body.warehouse_id) is None:
-        raise invalid("warehouse_id", f"warehouse {body.warehouse_id} does not exist")
+        raise invalid(
+            "warehouse_id",
+            f"warehouse {body.warehouse_id} does not exist",
+            "unknown_warehouse",
+            warehouse_id=body.warehouse_id,
+        )
     forbid_outside(w.principal, body.warehouse_id)
     values = body.model_dump()
     await w.session.execute(

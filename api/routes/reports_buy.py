@@ -54,9 +54,14 @@ def window(date_from: date | None, date_to: date | None) -> tuple[date, date]:
     last = date_to or business_day(datetime.now(UTC))
     first = date_from or last - timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
-        raise invalid("date_from", "is after date_to")
+        raise invalid("date_from", "is after date_to", "date_range_reversed")
     if (last - first).days >= MAX_DAYS:
-        raise invalid("date_from", f"a report covers at most {MAX_DAYS} days")
+        raise invalid(
+            "date_from",
+            f"a report covers at most {MAX_DAYS} days",
+            "date_range_too_long",
+            days=MAX_DAYS,
+        )
     return first, last
 
 

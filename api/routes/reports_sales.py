@@ -265,9 +265,14 @@ async def get_sales_report(
     last = date_to or today
     first = date_from or last - timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
-        raise invalid("date_from", "must not be after date_to")
+        raise invalid("date_from", "must not be after date_to", "date_range_reversed")
     if (last - first).days >= MAX_RANGE_DAYS:
-        raise invalid("date_from", f"the range may span at most {MAX_RANGE_DAYS} days")
+        raise invalid(
+            "date_from",
+            f"the range may span at most {MAX_RANGE_DAYS} days",
+            "date_range_too_long",
+            days=MAX_RANGE_DAYS,
+        )
     report = await sales_report(session, first, last, by, dimension, skip, limit)
     elapsed = (time.perf_counter() - started) * 1000
     response.headers["Server-Timing"] = f"report;dur={elapsed:.1f}"

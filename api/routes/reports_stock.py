@@ -60,9 +60,9 @@ def _period(date_from: date | None, date_to: date | None) -> tuple[date, date]:
     last = date_to or today()
     first = date_from or max(EARLIEST, last - timedelta(days=DEFAULT_DAYS - 1))
     if first > last:
-        raise invalid("date_from", "after date_to")
+        raise invalid("date_from", "after date_to", "date_range_reversed")
     if (last - first).days >= MAX_RANGE:
-        raise invalid("date_from", "at most ten years in one report")
+        raise invalid("date_from", "at most ten years in one report", "date_range_over_ten_years")
     return first, last
 
 

@@ -67,7 +67,9 @@ async def create_segment(body: SegmentCreate, w: Write) -> SegmentPublic:
     for rule in rules:
         level = rule.get("level_id")
         if level is not None and await w.session.get(MemberLevel, level) is None:
-            raise invalid("rules", f"member level {level} does not exist")
+            raise invalid(
+                "rules", f"member level {level} does not exist", "unknown_level", level_id=level
+            )
     segment = Segment(name=body.name, rules=rules)
     w.session.add(segment)
     await w.session.flush()

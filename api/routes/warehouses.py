@@ -95,7 +95,7 @@ async def set_region_priorities(
     forbid_outside(w.principal, warehouse_id)
     regions = [p.region_code for p in body.priorities]
     if len(regions) != len(set(regions)):
-        raise invalid("priorities", "each region may appear once")
+        raise invalid("priorities", "each region may appear once", "region_repeated")
     await w.session.execute(
         delete(WarehouseRegionPriority).where(WarehouseRegionPriority.warehouse_id == warehouse_id)
     )

@@ -40,6 +40,17 @@ def test_amounts_are_said_in_money_and_reasons_by_their_code() -> None:
     )
 
 
+def test_words_that_say_it_all_are_not_put_after_the_fields_name() -> None:
+    """A route's own check whose words name what is wrong (`refusal.whole.*`) stands alone: the
+    TOTP form's `code` is not the catalogue's product code (编码)."""
+    wrong = {"field": "code", "message": "wrong code", "code": "wrong_totp_code"}
+    assert problem_text({"errors": [wrong]}, ZH) == "验证码不对，请检查手机时间是否准确"
+    reversed_ = {"field": "date_from", "message": "is after date_to", "code": "date_range_reversed"}
+    assert problem_text({"errors": [reversed_, wrong]}, ZH) == (
+        "开始日期：不能晚于结束日期；验证码不对，请检查手机时间是否准确"
+    )
+
+
 def test_a_refusal_the_console_shows_is_in_the_pages_language() -> None:
     problem = {"detail": "lines.0.quantity: Input should be greater than 0", "errors": [TOO_FEW]}
     assert Refused(422, problem, ZH).detail == "数量：须大于 0"
