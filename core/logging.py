@@ -1,8 +1,9 @@
 """Structured logging for the processes houtai runs.
 
-Every line carries its context (README "Observability"): in the API the request id
-(api/observability.py sets it per request), in a worker the workflow id, the activity type and
-the business number (order, package, PO, wave...) of the activity being run.
+Every line carries its context (README "Observability"): the request id (api/observability.py
+sets it per request; core/request_ids.py carries it through Temporal into the workflows and
+activities the request reaches), and in a worker the workflow id, the activity type and the
+business number (order, package, PO, wave...) of the activity being run.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any
 
 _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
-# The request being served (API); None outside a request.
+# The request being served (API), or the one whose message a workflow or an activity handles
+# (core/request_ids.py); None outside one.
 request_id: ContextVar[str | None] = ContextVar("houtai_request_id", default=None)
 
 # Workflow id prefixes whose rest is a business number (see the id=f"..." of each start). Longer

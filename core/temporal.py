@@ -8,6 +8,8 @@ from temporalio.client import Client, Interceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 
+from core.request_ids import RequestIdInterceptor
+
 
 async def connect(
     address: str,
@@ -16,11 +18,12 @@ async def connect(
     interceptors: Sequence[Interceptor] = (),
 ) -> Client:
     """runtime: a worker's, exporting the SDK's metrics (workers/observability.py);
-    interceptors: tracing's (core/tracing.py), which a worker made from the client uses too."""
+    interceptors: tracing's (core/tracing.py). The request id's (core/request_ids.py) is always
+    there, first. A worker made from the client uses them too."""
     return await Client.connect(
         address,
         namespace=namespace,
         data_converter=pydantic_data_converter,
         runtime=runtime,
-        interceptors=interceptors,
+        interceptors=[RequestIdInterceptor(), *interceptors],
     )

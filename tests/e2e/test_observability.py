@@ -119,7 +119,8 @@ def metrics_of_a_running_stack(up: Up, collector: otlp.Collector) -> None:
         order_no = place_order(http)
         api_text = http.get("/metrics").text
         payment = http.post(
-            f"/v1/orders/{order_no}/payments", headers={"X-API-Key": DEMO_STOREFRONT_KEY}
+            f"/v1/orders/{order_no}/payments",
+            headers={"X-API-Key": DEMO_STOREFRONT_KEY, "X-Request-Id": "e2e-pay-1"},
         )
         assert payment.status_code == 201, payment.text
     api = parse(api_text)
@@ -167,6 +168,21 @@ def metrics_of_a_running_stack(up: Up, collector: otlp.Collector) -> None:
     assert asked <= exported, sorted(asked - exported)
     traces_of_the_order(collector, order_no)
     assert up.stop() == 0
+    request_id_in_the_workers_lines(up)
+
+
+def request_id_in_the_workers_lines(up: Up) -> None:
+    """The payment's request id, from the API's process to the worker's through Temporal's
+    headers: on the line of the provider call its open_payment activity made."""
+    records = [
+        json.loads(line)
+        for line in (up.data_dir / "logs" / "worker.log").read_text().splitlines()
+        if line.startswith("{")
+    ]
+    calls = [r for r in records if r.get("activity_type") == "open_payment"
+             and r["logger"] == "httpx"]  # fmt: skip
+    assert calls, [r["message"] for r in records][-20:]
+    assert {r.get("request_id") for r in calls} == {"e2e-pay-1"}, calls
 
 
 def traces_of_the_order(collector: otlp.Collector, order_no: str) -> None:

@@ -13,6 +13,7 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from core.request_ids import RequestIdInterceptor
 from workers.embedded import temporal_dev_server_path, temporal_test_server_path
 from workflows.visibility import SEARCH_ATTRIBUTES
 
@@ -23,6 +24,7 @@ async def time_skipping_server() -> WorkflowEnvironment:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=temporal_test_server_path(),
         data_converter=pydantic_data_converter,
+        interceptors=[RequestIdInterceptor()],  # as every client of houtai's (core/temporal.py)
         test_server_startup_timeout=STARTUP,
     )
     try:
@@ -46,6 +48,7 @@ async def dev_server(**options: Any) -> WorkflowEnvironment:
     return await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_dev_server_path(),
         data_converter=pydantic_data_converter,
+        interceptors=[RequestIdInterceptor()],
         dev_server_startup_timeout=STARTUP,
         **options,
     )
