@@ -12,7 +12,15 @@ from typing import Final
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from console.catalog_forms import Form, ListPage, fetch_list, form_of, once_key, query_string
+from console.catalog_forms import (
+    Form,
+    ListPage,
+    fetch_list,
+    form_of,
+    once_key,
+    query_string,
+    yuan,
+)
 from console.client import Json, Refused
 from console.export import download, listed
 from console.i18n import Translator, format_time
@@ -269,6 +277,20 @@ async def create_segment(request: Request, viewer: SignedIn) -> Response:
     return RedirectResponse(f"{_root(request)}/members/segments/{made['id']}?done=created", 303)
 
 
+def edit_form(segment: Json) -> Form:
+    """The edit form filled with the segment as it is (its name and every rule's figures)."""
+    values = {"name": str(segment["name"])}
+    for rule in segment["rules"]:
+        if rule["kind"] == "paid_at_least":
+            values |= {"paid_days": str(rule["days"]), "paid_min": yuan(rule["min_fen"])}
+        elif rule["kind"] == "no_order_in":
+            values["idle_days"] = str(rule["days"])
+        elif rule["kind"] == "level_at_least":
+            values["level_id"] = str(rule["level_id"])
+    ticked = [str(rule["kind"]) for rule in segment["rules"]]
+    return Form(values=values, lists={"rule": ticked}, name="edit")
+
+
 async def batches_of(viewer: Viewer, segment_id: int) -> list[Json]:
     answer = await viewer.api.get("/v1/coupon-batches", {"segment_id": segment_id, "limit": SHOWN})
     return list(answer["data"])
@@ -309,9 +331,12 @@ async def segment_page(
         can_issue=can_issue,
         can_archive=in_use and viewer.can("segments.write"),
         form=form or Form(name="issue"),
+        # the edit as posted when it was refused, else the segment as it is
+        edit=form if form is not None and form.name == "edit" else edit_form(segment),
+        levels=levels,
         issue_key=once_key(form, "issue", "cb"),
         rule_text=lambda rule: rule_text(rule, translator(request), levels),
-        done=done if done in ("created", "issued", "archived") else None,
+        done=done if done in ("created", "issued", "archived", "edited") else None,
     )
 
 
@@ -325,12 +350,14 @@ async def segment_detail(request: Request, segment_id: int, viewer: SignedIn) ->
 async def segment_batches(request: Request, segment_id: int, viewer: SignedIn) -> Response:
     """The batches' progress, the fragment the segment page polls while one is running."""
     viewer.require("segments.read")
+    levels = await levels_of(viewer)
     return render(
         request,
         "members/_batches.html",
         viewer=viewer,
         segment={"id": segment_id},
         batches=await batches_of(viewer, segment_id),
+        rule_text=lambda rule: rule_text(rule, translator(request), levels),
     )
 
 
@@ -352,6 +379,24 @@ async def issue_coupons(request: Request, segment_id: int, viewer: SignedIn) -> 
         form.refused(refusal)
         return await segment_page(request, viewer, segment_id, form=form, status=refusal.status)
     return RedirectResponse(f"{_root(request)}/members/segments/{segment_id}?done=issued", 303)
+
+
+@router.post("/members/segments/{segment_id}/edit", response_class=HTMLResponse)
+async def edit_segment(request: Request, segment_id: int, viewer: SignedIn) -> Response:
+    """Rename the segment or change its rules (PUT /v1/segments/{id}); its batches keep the
+    rules they were started with."""
+    form = await form_of(request, "edit")
+    viewer.require("segments.write")
+    rules = rules_of(form, translator(request))
+    if form.errors:
+        return await segment_page(request, viewer, segment_id, form=form, status=422)
+    body = {"name": form.get("name"), "rules": rules}
+    try:
+        await viewer.api.put(f"/v1/segments/{segment_id}", body)
+    except Refused as refusal:
+        form.refused(refusal)
+        return await segment_page(request, viewer, segment_id, form=form, status=refusal.status)
+    return RedirectResponse(f"{_root(request)}/members/segments/{segment_id}?done=edited", 303)
 
 
 @router.post("/members/segments/{segment_id}/archive", response_class=HTMLResponse)

@@ -3,8 +3,9 @@
 A rule (models/contracts/customers.py) becomes one SQL condition on `customers` (RULE_SQL): a
 new rule kind adds its contract model and its entry here. A customer's orders are those of the
 same storefront naming its key; a rule measures them as of an instant `as_of` (orders placed in
-(as_of - days, as_of]), and only customers recorded by `as_of` are members, so a batch's
-retries and chunks see one segment.
+(as_of - days, as_of]), and only customers recorded by `as_of` are members. A batch measures
+with its own copy of the segment's rules, taken when it began, so its retries and chunks see
+one segment even when the segment is edited meanwhile.
 
 A batch issues in chunks of customers in id order: each chunk inserts the coupons with ON
 CONFLICT DO NOTHING on (batch, customer) and moves the batch's `issued` and `cursor` in the
@@ -87,7 +88,9 @@ def member(rules: Sequence[Rule], as_of: datetime) -> ColumnElement[bool]:
     return and_(Customer.created_at <= as_of, *held) if held else Customer.created_at <= as_of
 
 
-def rules_of(row: SegmentRow) -> list[Rule]:
+def rules_of(row: SegmentRow | CouponBatch) -> list[Rule]:
+    """A segment's rules, or those a batch was started with (its own copy: an edit of the
+    segment does not change a batch's customers)."""
     return Segment.model_validate({"rules": row.rules}).rules
 
 
@@ -146,9 +149,7 @@ async def issue_chunk(session: AsyncSession, batch_id: int, after: int, limit: i
     batch = await session.get(CouponBatch, batch_id, with_for_update=True)
     if batch is None:
         raise LookupError(f"coupon batch {batch_id} does not exist")
-    segment = await session.get(SegmentRow, batch.segment_id)
-    assert segment is not None  # a foreign key
-    ids = await members_after(session, rules_of(segment), batch.as_of, after, limit)
+    ids = await members_after(session, rules_of(batch), batch.as_of, after, limit)
     if ids:
         rows = [{"batch_id": batch_id, "customer_id": i, "coupon_id": batch.coupon_id} for i in ids]
         given = await session.scalars(

@@ -59,21 +59,53 @@ async def _segment(session: AsyncSession, segment_id: int, *, lock: bool = False
     return segment
 
 
-@router.post("/segments", status_code=201)
-async def create_segment(body: SegmentCreate, w: Write) -> SegmentPublic:
-    if await w.session.scalar(select(Segment.id).where(Segment.name == body.name)):
+async def _checked(session: AsyncSession, body: SegmentCreate, segment_id: int | None = None) -> (
+    list[dict[str, object]]
+):  # fmt: skip
+    """The body's rules as stored, once its name is free (but for the segment `segment_id`
+    itself) and every level its rules name exists."""
+    taken = await session.scalar(select(Segment.id).where(Segment.name == body.name))
+    if taken is not None and taken != segment_id:
         raise conflict(f"segment {body.name} already exists", field="name")
-    rules = SegmentRules.model_validate(body.model_dump()).model_dump()["rules"]
+    rules: list[dict[str, object]] = SegmentRules.model_validate(body.model_dump()).model_dump()[
+        "rules"
+    ]
     for rule in rules:
         level = rule.get("level_id")
-        if level is not None and await w.session.get(MemberLevel, level) is None:
+        if isinstance(level, int) and await session.get(MemberLevel, level) is None:
             raise invalid(
                 "rules", f"member level {level} does not exist", "unknown_level", level_id=level
             )
+    return rules
+
+
+@router.post("/segments", status_code=201)
+async def create_segment(body: SegmentCreate, w: Write) -> SegmentPublic:
+    rules = await _checked(w.session, body)
     segment = Segment(name=body.name, rules=rules)
     w.session.add(segment)
     await w.session.flush()
     await w.commit("segment.create", "segment", segment.id, {"rules": rules})
+    return SegmentPublic.model_validate(segment)
+
+
+@router.put("/segments/{segment_id}")
+async def update_segment(segment_id: IdParam, body: SegmentCreate, w: Write) -> SegmentPublic:
+    """Rename the segment or change its rules (the whole set, as on creation). Its batches,
+    running or done, keep the rules they were started with; the next batch counts by the new
+    ones. An archived segment is not edited (409 `segment_archived`)."""
+    segment = await _segment(w.session, segment_id, lock=True)
+    if segment.archived_at is not None:
+        raise conflict(f"segment {segment.name} is archived", reason="segment_archived")
+    rules = await _checked(w.session, body, segment.id)
+    if (segment.name, segment.rules) != (body.name, rules):
+        before = {"name": segment.name, "rules": segment.rules}
+        segment.name, segment.rules = body.name, rules
+        await w.commit(
+            "segment.update", "segment", segment.id,
+            {"before": before, "after": {"name": body.name, "rules": rules}},
+        )  # fmt: skip
+        await w.session.refresh(segment)  # its updated_at, set by the database
     return SegmentPublic.model_validate(segment)
 
 
@@ -110,6 +142,7 @@ async def archive_segment(segment_id: IdParam, w: Write) -> SegmentPublic:
             )
         segment.archived_at = datetime.now(UTC)
         await w.commit("segment.archive", "segment", segment.id, {"name": segment.name})
+        await w.session.refresh(segment)
     return SegmentPublic.model_validate(segment)
 
 
@@ -178,6 +211,7 @@ async def issue_coupons(
     batch = CouponBatch(
         segment_id=segment.id,
         coupon_id=coupon.id,
+        rules=segment.rules,  # its own copy: an edit of the segment does not move it
         status="running",
         as_of=as_of,
         total=total,

@@ -91,6 +91,7 @@ class SegmentPublic(Public):
     rules: list[dict[str, object]]
     created_at: datetime
     archived_at: datetime | None = None  # no longer listed, issued to or holding a level
+    updated_at: datetime  # last changed (edited or archived)
     members: int | None = None  # counted now, on the segment's own page
 
 
@@ -102,6 +103,7 @@ class CouponBatchPublic(Public):
     id: int
     segment_id: int
     coupon_id: int
+    rules: list[dict[str, object]]  # the segment's when the batch began: its customers' rules
     status: str
     as_of: datetime
     total: int

@@ -74,6 +74,8 @@ class CouponBatch(Timestamped, Base):
     coupon_id: Mapped[int] = mapped_column(ForeignKey("coupons.id"))
     status: Mapped[str] = mapped_column(String(10), default="running")
     as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The segment's rules when the batch began: it issues to them whatever the segment becomes.
+    rules: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     total: Mapped[int]  # the segment's customers as of `as_of`, counted when the batch began
     issued: Mapped[int] = mapped_column(default=0)
     cursor: Mapped[int] = mapped_column(BigInteger, default=0)  # the last customer id handled

@@ -59,7 +59,8 @@ async def a_batch(sessions: SessionFactory) -> tuple[int, list[int]]:
         )
         session.add_all([*people, segment, coupon])
         await session.flush()
-        batch = CouponBatch(segment_id=segment.id, coupon_id=coupon.id, as_of=AS_OF,
+        batch = CouponBatch(segment_id=segment.id, coupon_id=coupon.id, rules=segment.rules,
+                            as_of=AS_OF,
                             total=CUSTOMERS, created_by="test")  # fmt: skip
         session.add(batch)
         await session.commit()

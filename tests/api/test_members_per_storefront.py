@@ -229,7 +229,8 @@ async def test_an_issued_coupon_comes_back_with_the_refund_that_completes_the_or
         segment = Segment(name=f"退款还券{holder}", rules=[])
         session.add(segment)
         await session.flush()
-        batch = CouponBatch(segment_id=segment.id, coupon_id=coupon, as_of=datetime.now(UTC),
+        batch = CouponBatch(segment_id=segment.id, coupon_id=coupon, rules=[],
+                            as_of=datetime.now(UTC),
                             total=1, created_by="test")  # fmt: skip
         session.add(batch)
         await session.flush()

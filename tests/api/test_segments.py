@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import func, select, update
 
 from models.db import AuditEntry, CouponBatch, CustomerCoupon
-from services import points
+from services import points, segments
 from tests.support.members import a_coupon, batch_done, past_order, upsert
 from tests.support.order_api import problem, staff
 from tests.support.stack import Stack
@@ -249,6 +249,7 @@ async def test_an_archived_segment_is_not_listed_or_issued_to_and_keeps_its_batc
     coupon = await a_coupon(stack, "ARCHIVE")
     async with stack.sessions() as session:  # a batch still running: no archiving under it
         running = CouponBatch(segment_id=segment["id"], coupon_id=coupon, status="running",
+                              rules=[DORMANT],
                               as_of=datetime.now(UTC), total=1, issued=0, cursor=0,
                               created_by="test")  # fmt: skip
         session.add(running)
@@ -286,3 +287,96 @@ async def test_an_archived_segment_is_not_listed_or_issued_to_and_keeps_its_batc
             select(AuditEntry.action).where(AuditEntry.object_type == "segment")
         )
         assert list(rows).count("segment.archive") == 1
+
+
+async def test_an_edited_segment_counts_by_its_new_rules_and_its_batches_keep_theirs(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    ids = await people(stack, api)
+    ops = await staff(api, "ops")
+    coupon = await a_coupon(stack, "EDITED")
+    made = await api.post("/v1/segments", json={"name": "大客户", "rules": [BIG]}, headers=ops)
+    assert made.status_code == 201, made.text
+    segment = made.json()
+    path = f"/v1/segments/{segment['id']}"
+    first = (await api.post(f"{path}/coupon-batches", json={"coupon_id": coupon},
+                            headers=ops)).json()  # fmt: skip
+    assert (await batch_done(api, first["id"], ops))["issued"] == 1  # amy
+
+    lower = {**BIG, "min_fen": 30_000}  # ¥300 in 90 days: bob too
+    edited = await api.put(path, json={"name": "中大客户", "rules": [lower]}, headers=ops)
+
+    assert edited.status_code == 200, edited.text
+    assert (edited.json()["name"], edited.json()["rules"]) == ("中大客户", [lower])
+    assert edited.json()["updated_at"] > segment["updated_at"]
+    shown = (await api.get(path, headers=ops)).json()  # the very next read
+    assert (shown["name"], shown["rules"], shown["members"]) == ("中大客户", [lower], 2)
+    assert await members(api, segment["id"], ops) == {ids["amy"], ids["bob"]}
+    # The finished batch keeps the rules it was issued under; the next one counts by the new.
+    batch = (await api.get(f"/v1/coupon-batches/{first['id']}", headers=ops)).json()
+    assert (batch["rules"], batch["total"]) == ([BIG], 1)
+    second = (await api.post(f"{path}/coupon-batches", json={"coupon_id": coupon},
+                             headers=ops)).json()  # fmt: skip
+    assert (second["rules"], second["total"]) == ([lower], 2)
+    assert (await batch_done(api, second["id"], ops))["issued"] == 2
+
+    # A batch running while its segment is edited goes on with its own rules (every chunk
+    # reads them): here one started under "dormant" issues to the dormant, not to the new set.
+    async with stack.sessions() as session:
+        running = CouponBatch(segment_id=segment["id"], coupon_id=coupon, rules=[DORMANT],
+                              status="running", as_of=datetime.now(UTC), total=3,
+                              created_by="test")  # fmt: skip
+        session.add(running)
+        await session.flush()
+        chunk = await segments.issue_chunk(session, running.id, 0, 100)
+        given = await session.scalars(
+            select(CustomerCoupon.customer_id).where(CustomerCoupon.batch_id == running.id)
+        )
+        assert (chunk.issued, set(given)) == (3, {ids["cat"], ids["dan"], ids["eve"]})
+        await session.rollback()
+
+    async with stack.sessions() as session:
+        [entry] = (
+            await session.scalars(select(AuditEntry).where(AuditEntry.action == "segment.update"))
+        ).all()
+    assert entry.detail == {
+        "before": {"name": "大客户", "rules": [BIG]},
+        "after": {"name": "中大客户", "rules": [lower]},
+    }
+    again = await api.put(path, json={"name": "中大客户", "rules": [lower]}, headers=ops)
+    assert again.status_code == 200  # nothing changed: answered as it is, no audit row
+    async with stack.sessions() as session:
+        updates = await session.scalar(
+            select(func.count()).where(AuditEntry.action == "segment.update")
+        )
+    assert updates == 1
+
+
+async def test_a_segment_edit_is_checked_like_a_new_one(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    ops = await staff(api, "ops")
+    one = (await api.post("/v1/segments", json={"name": "甲", "rules": [BIG]}, headers=ops)).json()
+    other = await api.post("/v1/segments", json={"name": "乙", "rules": [DORMANT]}, headers=ops)
+    path = f"/v1/segments/{one['id']}"
+
+    clash = problem(await api.put(path, json={"name": "乙", "rules": [BIG]}, headers=ops), 409)
+    assert [e["field"] for e in clash["errors"]] == ["name"]
+    for rules, field in (
+        ([{"kind": "level_at_least", "level_id": 999_999}], "rules"),  # no such level
+        ([{"kind": "no_order_in", "days": 0}], "rules.0.no_order_in.days"),
+        ([], "rules"),
+    ):
+        answer = await api.put(path, json={"name": "甲", "rules": rules}, headers=ops)
+        assert field in [e["field"] for e in problem(answer, 422)["errors"]], answer.text
+    cs = await staff(api, "cs")
+    assert (await api.put(path, json={"name": "丙", "rules": [BIG]}, headers=cs)).status_code == 403
+    missing = await api.put("/v1/segments/999999", json={"name": "丙", "rules": [BIG]}, headers=ops)
+    assert missing.status_code == 404
+    assert (await api.get(path, headers=ops)).json()["rules"] == [BIG]  # nothing refused moved
+
+    archived = await api.post(f"/v1/segments/{other.json()['id']}/archive", headers=ops)
+    assert archived.status_code == 200, archived.text
+    shelved = f"/v1/segments/{other.json()['id']}"
+    refused = problem(await api.put(shelved, json={"name": "乙", "rules": [BIG]}, headers=ops), 409)
+    assert refused["errors"] == [{"reason": "segment_archived"}]

@@ -233,7 +233,7 @@ async def test_the_customer_page_shows_points_level_history_and_coupons_in_use(
     assert granted.status_code == 201, granted.text
     coupon = await a_coupon(stack, "LQ10")
     async with stack.sessions() as session:
-        batch = CouponBatch(segment_id=await a_segment(stack), coupon_id=coupon,
+        batch = CouponBatch(segment_id=await a_segment(stack), coupon_id=coupon, rules=[],
                             as_of=datetime.now(UTC), total=1, created_by="test")  # fmt: skip
         session.add(batch)
         await session.flush()
@@ -315,3 +315,66 @@ async def test_a_customer_with_more_orders_than_a_page_pages_through_them(
         on_second = re.findall(r'data-order="(SO-MANY-\d+)"', second.text)
         assert on_second == ["SO-MANY-50", "SO-MANY-51", "SO-MANY-52"]
         assert 'id="after-sales-pager"' not in second.text  # none: one page, no pager
+
+
+async def test_a_segment_edited_from_its_page_and_its_batches_keep_their_rules(
+    stack: Stack, deps: AppDeps, api: httpx.AsyncClient
+) -> None:
+    for key in range(91, 94):
+        await upsert(api, key, f"会员{key}", f"1380000{key:04d}")
+    await past_order(stack, "SO-ED-1", 91, days_ago=10, paid_fen=60_000)
+    await past_order(stack, "SO-ED-2", 92, days_ago=10, paid_fen=35_000)
+    ops = await staff(api, "ops")
+    big = {"kind": "paid_at_least", "min_fen": 50_000, "days": 90}
+    made = await api.post("/v1/segments", json={"name": "大客户", "rules": [big]}, headers=ops)
+    dormant = {"name": "沉睡", "rules": [{"kind": "no_order_in", "days": 180}]}
+    other = await api.post("/v1/segments", json=dormant, headers=ops)
+    assert made.status_code == other.status_code == 201, (made.text, other.text)
+    segment = made.json()
+    async with stack.sessions() as session:  # a batch issued under the rules as they were
+        session.add(CouponBatch(segment_id=segment["id"], coupon_id=await a_coupon(stack, "ED"),
+                                rules=[big], status="done", as_of=datetime.now(UTC), total=1,
+                                issued=1, created_by="ops"))  # fmt: skip
+        await session.commit()
+    path = f"/console/members/segments/{segment['id']}"
+
+    async with browser(deps) as web:
+        await signed_in(web, "ops")
+        page = (await web.get(path)).text
+        # The form shows the segment as it is.
+        assert 'id="edit-name" value="大客户"' in page
+        assert 'id="edit-paid_min" value="500.00"' in page
+        assert 'id="edit-paid_days" value="90"' in page
+        assert re.search(r'id="edit-rule-paid" checked', page)
+        assert not re.search(r'id="edit-rule-idle" checked', page)
+
+        edit = {"csrf": csrf_of(web), "name": "中大客户", "rule": "paid_at_least",
+                "paid_days": "90", "paid_min": "300"}  # fmt: skip
+        unticked = {k: v for k, v in edit.items() if k != "rule"}
+        none = await web.post(f"{path}/edit", data=unticked)
+        assert none.status_code == 422 and "至少勾选一条规则" in text_of(none.text)
+        assert 'id="edit-name" value="中大客户"' in none.text  # what was typed stays
+        clash = await web.post(f"{path}/edit", data={**edit, "name": "沉睡"})
+        assert clash.status_code == 409 and 'id="edit-name" value="沉睡"' in clash.text
+
+        saved = await web.post(f"{path}/edit", data=edit)
+        assert saved.status_code == 303, saved.text
+        assert saved.headers["location"] == f"{path}?done=edited"
+        shown = text_of((await web.get(saved.headers["location"])).text)
+        assert "人群已修改" in shown and "人群：中大客户" in shown
+        assert "近 90 天实付 ≥ ¥300.00" in shown and "当前人数 2" in shown
+        batches = (await web.get(f"{path}/batches", headers={"HX-Request": "true"})).text
+        assert "近 90 天实付 ≥ ¥500.00" in text_of(batches)  # as it was issued
+        assert "¥300.00" not in text_of(batches)
+
+        await signed_in(web, "cs")  # reads segments, edits none
+        page = (await web.get(path)).text
+        assert 'id="edit-segment"' not in page
+        assert (
+            await web.post(f"{path}/edit", data={**edit, "csrf": csrf_of(web)})
+        ).status_code == 403
+    async with stack.sessions() as session:
+        kept = await session.get(Segment, segment["id"])
+        assert kept is not None and (kept.name, kept.rules) == (
+            "中大客户", [{**big, "min_fen": 30_000}],
+        )  # fmt: skip

@@ -61,7 +61,7 @@ async def a_dormant_batch(stack: Stack, customers: int) -> int:
         session.add(segment)
         await session.flush()
         batch = CouponBatch(
-            segment_id=segment.id, coupon_id=coupon, status="running",
+            segment_id=segment.id, coupon_id=coupon, status="running", rules=segment.rules,
             as_of=datetime.now(UTC), total=customers, created_by="test",
         )  # fmt: skip
         session.add(batch)

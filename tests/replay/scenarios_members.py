@@ -272,6 +272,7 @@ async def coupon_batch(c: Clients) -> None:
     async with c.stack.sessions() as session:
         again = CouponBatch(
             segment_id=first["segment_id"], coupon_id=coupon, status="running",
+            rules=first["rules"],
             as_of=datetime.fromisoformat(first["as_of"]), total=5, created_by="replay",
         )  # fmt: skip
         session.add(again)
