@@ -6,7 +6,7 @@ from __future__ import annotations
 from temporalio import activity
 
 from core.db import SessionFactory
-from models.contracts.flash_sale import FlashFigures, FlashStep
+from models.contracts.flash_sale import FlashFigures, FlashStep, FlashWindow
 from services import flash_sales
 
 
@@ -31,3 +31,9 @@ class FlashSaleActivities:
             )
             await session.commit()
         return figures
+
+    @activity.defn
+    async def flash_sale_window(self, step: FlashStep) -> FlashWindow:
+        """The sale's status and its workflow's id (a read)."""
+        async with self._sessions() as session:
+            return await flash_sales.window(session, step.flash_sale_id)

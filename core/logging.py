@@ -45,8 +45,9 @@ _BUSINESS_PREFIXES = tuple(
 )
 # A flash sale's workflow is flash-FS… when it opens at once, but its opening schedule's run is
 # flash-FS…-2026-12-06T02:00:00Z: Temporal appends the scheduled time to a schedule's workflow
-# id (api/routes/flash_sales.py names the process by its whole id for that reason).
-_FLASH_SALE = re.compile(r"flash-(?P<no>[^-]+)(?:-\d{4}-\d{2}-\d{2}T[0-9:.]+Z)?")
+# id (api/routes/flash_sales.py names the process by its whole id for that reason). Its closing
+# schedule's run is flash-close-FS…-<time> (workflows/flash_close.py).
+_FLASH_SALE = re.compile(r"flash-(?:close-)?(?P<no>[^-]+)(?:-\d{4}-\d{2}-\d{2}T[0-9:.]+Z)?")
 
 
 def business_no(workflow_id: str) -> str | None:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.contracts.flash_sale import FlashFigures
+from models.contracts.flash_sale import FlashFigures, FlashWindow
 from models.contracts.pricing import DemandLine
 from models.db import FlashBuyer, FlashClaim, FlashSale, Order, Reservation, Stock, StockMovement
 from models.domain.warehouse_choice import OutOfStockError
@@ -104,6 +104,14 @@ async def open_sale(
     sale.opened_at = datetime.now(UTC)
     await session.flush()
     return figures_of(sale)
+
+
+async def window(session: AsyncSession, flash_sale_id: int) -> FlashWindow:
+    """The sale's status and the id of the workflow that opened it (none before it opened)."""
+    sale = await session.get(FlashSale, flash_sale_id)
+    if sale is None:
+        raise LookupError(f"flash sale {flash_sale_id} does not exist")
+    return FlashWindow.model_validate({"status": sale.status, "workflow_id": sale.workflow_id})
 
 
 async def close_sale(

@@ -37,6 +37,7 @@ from workers.sandbox_code import SandboxValidatedOnce, compile_sandbox_code_once
 from workflows.after_sale import AfterSaleWorkflow
 from workflows.coupon_batch import CouponBatchWorkflow
 from workflows.diagnostics import DiagnosticsWorkflow
+from workflows.flash_close import FlashCloseWorkflow
 from workflows.flash_sale import FlashSaleWorkflow
 from workflows.group_buy import GroupBuyWorkflow
 from workflows.late_payment import LatePaymentRefundWorkflow
@@ -65,6 +66,7 @@ WORKFLOWS = [
     TransferWorkflow,
     PointsExpiryWorkflow,
     FlashSaleWorkflow,
+    FlashCloseWorkflow,
     CouponBatchWorkflow,
     GroupBuyWorkflow,
 ]
@@ -133,7 +135,7 @@ def activities_for(deps: WorkerDeps) -> list[Callable[..., Any]]:
         transfers.receive_transfer,
     ]
     flash = FlashSaleActivities(sessions)
-    found += [flash.open_flash_sale, flash.close_flash_sale]
+    found += [flash.open_flash_sale, flash.close_flash_sale, flash.flash_sale_window]
     customers = CustomerActivities(sessions)
     found += [customers.issue_coupon_chunk, customers.finish_coupon_batch]
     found.append(GroupBuyActivities(sessions).record_group_buy)

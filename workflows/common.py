@@ -58,6 +58,7 @@ LOCAL_ACTIVITIES = frozenset(
         "draft_po",
         "register_outbound",
         "settle_wave",
+        "flash_sale_window",
         "cancel_picks",
         "escalate_wave",
         "finish_wave",

@@ -1,7 +1,10 @@
 """FlashSaleWorkflow (`flash-FS…`): one flash sale's window (秒杀, DESIGN §6.8). Started by the
-sale's Temporal Schedule at its opening time (or at once when it opens now): it carves the
-campaign's stock out of sellable, keeps the window open until its end (a timer) or until staff
-stop it early (`stop`), then closes it: what no order claimed goes back to sellable.
+sale's opening Schedule at its opening time (or at once when it opens now): it carves the
+campaign's stock out of sellable, keeps the window open until its closing Schedule says the end
+has come (`window_ended`, sent by FlashCloseWorkflow, workflows/flash_close.py) or until staff
+stop it early (`stop`), then closes it: what no order claimed goes back to sellable. Should the
+closing Schedule not fire (deleted or paused by hand in Temporal), the workflow's own timer
+closes the window a minute after its end (`BACKSTOP`), so a sale never stays open.
 
 Buyers never reach this workflow: the API's gate claims units in one conditional statement and
 the orders are ordinary OrderWorkflows (workflows/order.py) reserving from the campaign."""
@@ -21,10 +24,17 @@ with workflow.unsafe.imports_passed_through():
         FlashSaleInput,
         FlashSaleView,
         FlashStep,
+        FlashWindowEnded,
         StopFlashSale,
     )
+    from models.contracts.messages import FLASH_WINDOW_ENDED
     from workflows.common import call
     from workflows.visibility import show
+
+# From this patch on the window's end is the closing Schedule's (before it, a timer at the end).
+CLOSE_SCHEDULE_PATCH = "closed-by-schedule"
+# How long after the end the workflow closes the window itself when no Schedule said so.
+BACKSTOP = timedelta(minutes=1)
 
 
 @workflow.defn
@@ -34,6 +44,7 @@ class FlashSaleWorkflow:
         self._input = input
         self._figures: FlashFigures | None = None
         self._stop: StopFlashSale | None = None
+        self._ended: FlashWindowEnded | None = None
 
     @workflow.run
     async def run(self, input: FlashSaleInput) -> FlashSaleView:
@@ -47,7 +58,10 @@ class FlashSaleWorkflow:
             )
             show(status=self._figures.status)
             if self._figures.status == "open":
-                await self._stopped_within(input.ends_at - workflow.now())
+                if workflow.patched(CLOSE_SCHEDULE_PATCH):
+                    await self._ended_within(input.ends_at - workflow.now() + BACKSTOP)
+                else:
+                    await self._stopped_within(input.ends_at - workflow.now())
         stop = self._stop
         self._figures = await call(
             FlashSaleActivities.close_flash_sale,
@@ -67,6 +81,25 @@ class FlashSaleWorkflow:
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(lambda: self._stop is not None, timeout=wait)
         return self._stop is not None
+
+    async def _ended_within(self, wait: timedelta) -> None:
+        """Until the closing Schedule says the end has come, staff stop the sale, or `wait`
+        (the backstop) runs out."""
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self._ended is not None or self._stop is not None,
+                timeout=max(wait, timedelta(0)),
+            )
+        if self._ended is None and self._stop is None:
+            workflow.logger.warning(
+                "flash sale %s: no word from its closing schedule; closed by the backstop",
+                self._input.flash_no,
+            )
+
+    @workflow.signal(name=FLASH_WINDOW_ENDED)
+    def window_ended(self, ended: FlashWindowEnded) -> None:
+        """The closing Schedule's word (workflows/flash_close.py): the window's end has come."""
+        self._ended = self._ended or ended
 
     @workflow.query
     def view(self) -> FlashSaleView:

@@ -1,7 +1,9 @@
 """Flash sale routes (秒杀, DESIGN §6.8): staff create and schedule a sale, watch it live and stop
 it early. The sale's window is a FlashSaleWorkflow (`flash-FS…`) that a one-shot Temporal
-Schedule starts at the opening time; buyers go through `POST /v1/orders` with `flash_sale_id`,
-whose gate (services/flash_gate.py `claim`) says no before any workflow starts."""
+Schedule starts at the opening time, and a second one closes at the end (it starts
+FlashCloseWorkflow, `flash-close-FS…`, which tells the sale's workflow); buyers go through
+`POST /v1/orders` with `flash_sale_id`, whose gate (services/flash_gate.py `claim`) says no
+before any workflow starts."""
 
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ from api.workflow_calls import Process, update
 from models.contracts.flash_sale import FlashSaleInput, StopFlashSale
 from models.db import FlashSale, Sku, Stock, Warehouse
 from services import flash_sales
+from workflows.flash_close import FlashCloseWorkflow
 from workflows.flash_sale import FlashSaleWorkflow
 
 router = Routes(prefix="/v1/flash-sales", tags=["flash sales"])
@@ -62,17 +65,38 @@ def schedule_id(flash_no: str) -> str:
     return f"flash-{flash_no}"
 
 
+def closing_schedule_id(flash_no: str) -> str:
+    return f"flash-close-{flash_no}"
+
+
 def opening_schedule(sale_input: FlashSaleInput, task_queue: str) -> Schedule:
     """Once, at the opening second (UTC): start the sale's workflow (the server appends the
     time to its id)."""
-    at = sale_input.starts_at.astimezone(UTC)
+    action = ScheduleActionStartWorkflow(
+        FlashSaleWorkflow.run,
+        sale_input,
+        id=schedule_id(sale_input.flash_no),
+        task_queue=task_queue,
+    )
+    return _once(action, sale_input.starts_at)
+
+
+def closing_schedule(sale_input: FlashSaleInput, task_queue: str) -> Schedule:
+    """Once, at the closing second (UTC): FlashCloseWorkflow tells the sale's workflow."""
+    action = ScheduleActionStartWorkflow(
+        FlashCloseWorkflow.run,
+        sale_input,
+        id=closing_schedule_id(sale_input.flash_no),
+        task_queue=task_queue,
+    )
+    return _once(action, sale_input.ends_at)
+
+
+def _once(action: ScheduleActionStartWorkflow, when: datetime) -> Schedule:
+    """A Schedule that takes `action` once, at the second `when` (UTC)."""
+    at = when.astimezone(UTC)
     return Schedule(
-        action=ScheduleActionStartWorkflow(
-            FlashSaleWorkflow.run,
-            sale_input,
-            id=schedule_id(sale_input.flash_no),
-            task_queue=task_queue,
-        ),
+        action=action,
         spec=ScheduleSpec(
             calendars=[
                 ScheduleCalendarSpec(
@@ -91,6 +115,10 @@ def opening_schedule(sale_input: FlashSaleInput, task_queue: str) -> Schedule:
 
 
 async def _start(client: Client, sale_input: FlashSaleInput, task_queue: str) -> None:
+    """The closing Schedule, then the opening one (or the sale's workflow at once)."""
+    await client.create_schedule(
+        closing_schedule_id(sale_input.flash_no), closing_schedule(sale_input, task_queue)
+    )
     if sale_input.starts_at <= datetime.now(UTC):  # opens now: no schedule to wait for
         await client.start_workflow(
             FlashSaleWorkflow.run,
@@ -227,12 +255,9 @@ async def stop_flash_sale(
     if sale.status == "closed":
         raise conflict(f"flash sale {sale.flash_no} is closed")
     actor = actor_of(w.principal)
+    client = deps.require_temporal()
     if sale.status == "scheduled":  # not opened: no schedule fires, nothing was carved
-        try:
-            await deps.require_temporal().get_schedule_handle(schedule_id(sale.flash_no)).delete()
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND:
-                raise
+        await _delete_schedule(client, schedule_id(sale.flash_no))
         await flash_sales.close_sale(w.session, sale.id, f"{actor.kind}:{actor.name}", body.reason)
     else:
         workflow_id = sale.workflow_id or schedule_id(sale.flash_no)
@@ -240,4 +265,14 @@ async def stop_flash_sale(
         stop = StopFlashSale(actor=actor, reason=body.reason)
         await update(deps, FLASH_SALE, workflow_id, FlashSaleWorkflow.stop, stop)
     await w.commit("flash_sale.stop", "flash_sale", flash_sale_id, {"reason": body.reason})
+    await _delete_schedule(client, closing_schedule_id(sale.flash_no))  # nothing left to close
     return await _detail(w.session, flash_sale_id)
+
+
+async def _delete_schedule(client: Client, schedule: str) -> None:
+    """Gone already (fired, or deleted by a stop before) is as good as deleted."""
+    try:
+        await client.get_schedule_handle(schedule).delete()
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise

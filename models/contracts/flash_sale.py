@@ -48,3 +48,17 @@ class FlashSaleView(BaseModel):
     status: FlashSaleStatus
     figures: FlashFigures | None = None
     stopped_by: Actor | None = None
+
+
+class FlashWindow(BaseModel):
+    """Where a sale's window is: its status and the id of the workflow that holds it (none
+    before it opened)."""
+
+    status: FlashSaleStatus
+    workflow_id: str | None = None
+
+
+class FlashWindowEnded(BaseModel):
+    """The sale's closing Schedule to its workflow: the window's end has come."""
+
+    by: str = "schedule"

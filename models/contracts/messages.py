@@ -35,6 +35,9 @@ GROUP_MEMBER_PAID: Final = "group_member_paid"
 GROUP_MEMBER_LEFT: Final = "group_member_left"
 GROUP_DECIDED: Final = "group_decided"
 
+# a flash sale's closing Schedule (FlashCloseWorkflow) -> the sale's workflow: its end has come
+FLASH_WINDOW_ENDED: Final = "window_ended"
+
 # What a workflow sees when the workflow it signals has finished (or never existed): the one
 # failure to signal that is expected. Anything else is an error and fails the workflow task.
 TARGET_GONE: Final = "ExternalWorkflowExecutionNotFound"

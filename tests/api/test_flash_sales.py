@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from sqlalchemy import String, cast, func, select, text
+from temporalio.client import ScheduleActionExecutionStartWorkflow
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.db import ApiKey, AuditEntry, FlashClaim, Order
@@ -37,6 +38,7 @@ from tests.support.order_api import (
 )
 from tests.support.orders import SHOP, eventually, wait_cancelled
 from tests.support.stack import Stack, fast_timings
+from workflows.flash_sale import BACKSTOP
 
 SHORT_TO_PAY = {
     "timings": fast_timings().model_copy(update={"flash_payment_window": timedelta(seconds=3)})
@@ -149,6 +151,9 @@ async def test_stopping_early_returns_the_unsold_units_to_sellable(
     ]
     listed = await api.get("/v1/flash-sales", params={"status": "closed"}, headers=ops)
     assert [s["flash_no"] for s in listed.json()["data"]] == [sale["flash_no"]]
+    with pytest.raises(RPCError) as gone:  # nothing left for its closing schedule to close
+        await stack.client.get_schedule_handle(f"flash-close-{sale['flash_no']}").describe()
+    assert gone.value.status == RPCStatusCode.NOT_FOUND
 
 
 @pytest.mark.parametrize("stack", [SHORT_TO_PAY], indirect=True)
@@ -386,12 +391,21 @@ async def test_the_schedule_opens_the_window_and_its_end_closes_it(
     assert early["errors"][0]["reason"] == "not_open"
     description = await stack.client.get_schedule_handle(f"flash-{sale['flash_no']}").describe()
     assert description.schedule.state.remaining_actions == 1
+    closing = stack.client.get_schedule_handle(f"flash-close-{sale['flash_no']}")
+    assert (await closing.describe()).schedule.state.remaining_actions == 1
 
     opened = await wait_flash_status(api, sale["id"], "open", ops, seconds=30)
     assert opened["total"] == 4
     closed = await wait_flash_status(api, sale["id"], "closed", ops, seconds=30)
     assert (closed["returned"], closed["closed_by"]) == (4, "system:flash-sale")
     assert closed["close_reason"] == "window ended"
+    # Closed by its closing schedule's workflow, not by the sale's backstop a minute later.
+    [fired] = (await closing.describe()).info.recent_actions
+    assert isinstance(fired.action, ScheduleActionExecutionStartWorkflow)
+    told = stack.client.get_workflow_handle(fired.action.workflow_id)
+    assert await told.result() is True
+    ends = datetime.fromisoformat(sale["ends_at"])
+    assert datetime.fromisoformat(closed["closed_at"]) < ends + BACKSTOP
     assert (await figures(stack))[(sku, sh01)] == before
     assert await campaign_movements(stack, sale["flash_no"]) == [
         ("reservation", 4),

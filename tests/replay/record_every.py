@@ -42,6 +42,7 @@ from tests.replay.scenario_clients import BACKORDER, Clients, Scenario, timings
 from tests.replay.scenarios_members import (
     coupon_batch,
     flash_sale,
+    flash_sale_window,
     group_buy,
     loyalty_points,
     points_expiry,
@@ -104,6 +105,8 @@ from workers.embedded import EmbeddedPostgres, free_port
 #    flash-sale, presale and group-buy markers that tell what kind of order a run is; orders
 #    (Update-with-Start), planners (plan now), shipments and waves (children, behind
 #    search-attributes-at-start) start with the attributes their first `show` would upsert.
+#    flash_sale_window was recorded into it later (with closed-by-schedule, which records its own
+#    marker): the flash sale closed by its closing Schedule's FlashCloseWorkflow.
 GENERATION = "3-one-patch-marker"
 ROOT = Path(__file__).parent / "every"
 TEMPLATE = "replay_template"
@@ -159,6 +162,7 @@ SCENARIOS: dict[str, tuple[Scenario, dict[str, Any]]] = {
     "loyalty_points": (loyalty_points, {}),
     "points_expiry": (points_expiry, {}),
     "flash_sale": (flash_sale, {"timings": timings(flash_payment_window=timedelta(seconds=3))}),
+    "flash_sale_window": (flash_sale_window, {}),
     "coupon_batch": (coupon_batch, {}),
     "group_buy": (group_buy, {}),
     "presale": (presale, {}),
@@ -185,7 +189,9 @@ async def _record(
             await _settle(client, queue)
             async for execution in client.list_workflows(f"TaskQueue = '{queue}'"):
                 history = await client.get_workflow_handle(execution.id).fetch_history()
-                (out / f"{name}--{execution.id}.json").write_text(history.to_json())
+                # A schedule's run has its time in its id: no ':' in a file name (Windows).
+                file_name = f"{name}--{execution.id}.json".replace(":", "")
+                (out / file_name).write_text(history.to_json())
                 state = execution.status.name if execution.status else "?"
                 print(f"recorded {name}: {execution.id} {state} ({len(history.events)} events)")  # noqa: T201
     finally:

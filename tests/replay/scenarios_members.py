@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
+from temporalio.client import ScheduleActionExecutionStartWorkflow
+
 from models.contracts.loyalty import ExpiryInput
+from models.db import FlashSale
 from tests.replay.scenario_clients import Clients, closed, decide
 from tests.support.after_sale_api import open_after_sale, shown_as
 from tests.support.flash_sales import buy, create_flash_sale, list_price, wait_flash_status
@@ -117,6 +121,29 @@ async def flash_sale(c: Clients) -> None:
         f"order-{first.json()['order_no']}",
         f"order-{second.json()['order_no']}",
     )
+
+
+async def flash_sale_window(c: Clients) -> None:
+    """A flash sale opened by its opening Schedule and closed by its closing Schedule: the
+    FlashCloseWorkflow that Schedule starts tells the sale's workflow its end has come
+    (closed-by-schedule)."""
+    ops = await staff(c.api, "ops")
+    sku_sh, _ = await one_warehouse_skus(c.stack)
+    sh01 = await warehouse_id(c.stack, "SH01")
+    sale = await create_flash_sale(
+        c.api, ops, sku_id=sku_sh, warehouse_id=sh01, price_fen=1, quantity=2, limit=1,
+        opens_in=timedelta(seconds=2), lasts=timedelta(seconds=3),
+    )  # fmt: skip
+    await wait_flash_status(c.api, sale["id"], "closed", ops, seconds=60)
+    closing = c.stack.client.get_schedule_handle(f"flash-close-{sale['flash_no']}")
+    [fired] = (await closing.describe()).info.recent_actions
+    assert isinstance(fired.action, ScheduleActionExecutionStartWorkflow)
+    async with c.stack.sessions() as session:
+        opened_by = await session.scalar(
+            select(FlashSale.workflow_id).where(FlashSale.id == sale["id"])
+        )
+    assert opened_by is not None
+    c.finished(opened_by, fired.action.workflow_id)
 
 
 # --- group buy ----------------------------------------------------------------------------------

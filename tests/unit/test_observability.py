@@ -99,6 +99,7 @@ def test_workflow_lines_carry_workflow_id_and_business_number() -> None:
         ("coupon-batch-17", "17"),
         ("flash-FS00000042", "FS00000042"),  # opened at once: started with the schedule's id
         ("flash-FS00000042-2026-12-06T02:00:00Z", "FS00000042"),  # run by its opening schedule
+        ("flash-close-FS00000042-2026-12-06T03:00:00Z", "FS00000042"),  # its closing schedule's
         ("flash-daily-x", None),  # not a sale's number with a schedule's time
     ],
 )

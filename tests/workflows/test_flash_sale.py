@@ -1,5 +1,6 @@
 """Flash sales (DESIGN §6.8) on the time-skipping server with fake activities: the sale's window
-(opened at its start, closed at its end, or stopped early by staff) and a flash order's shorter
+(opened at its start, closed when its closing Schedule's workflow says the end has come, a
+minute after the end without that word, or stopped early by staff) and a flash order's shorter
 payment deadline, whose release gives the units back (the activity sends them to the campaign)."""
 
 from __future__ import annotations
@@ -19,12 +20,19 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from models.contracts import order as o
-from models.contracts.flash_sale import FlashFigures, FlashSaleInput, FlashStep, StopFlashSale
+from models.contracts.flash_sale import (
+    FlashFigures,
+    FlashSaleInput,
+    FlashStep,
+    FlashWindow,
+    StopFlashSale,
+)
 from models.contracts.pricing import CartLine
 from tests.support.temporal import time_skipping_server
 from tests.workflows.fakes import STAFF, WAIT_S, FakeBackOffice, new_order_no
 from workflows.after_sale import AfterSaleWorkflow
-from workflows.flash_sale import FlashSaleWorkflow
+from workflows.flash_close import FlashCloseWorkflow
+from workflows.flash_sale import BACKSTOP, FlashSaleWorkflow
 from workflows.order import FLASH_SALE_PATCH, OrderWorkflow
 from workflows.shipment import ShipmentWorkflow
 
@@ -49,6 +57,15 @@ class FakeFlashSale:
             returned=0,
         )  # fmt: skip
 
+    @activity.defn(name="flash_sale_window")
+    async def flash_sale_window(self, step: FlashStep) -> FlashWindow:
+        done = [name for name, _, _ in self.calls]
+        if "close" in done:
+            return FlashWindow(status="closed", workflow_id=self.calls[0][1].workflow_id or None)
+        if "open" in done:
+            return FlashWindow(status="open", workflow_id=self.calls[0][1].workflow_id)
+        return FlashWindow(status="scheduled")
+
     @activity.defn(name="close_flash_sale")
     async def close_flash_sale(self, step: FlashStep) -> FlashFigures:
         self.calls.append(("close", step, await self._at()))
@@ -66,8 +83,8 @@ async def flash_env(task_queue: str) -> AsyncIterator[tuple[WorkflowEnvironment,
         async with Worker(
             env.client,
             task_queue=task_queue,
-            workflows=[FlashSaleWorkflow],
-            activities=[fake.open_flash_sale, fake.close_flash_sale],
+            workflows=[FlashSaleWorkflow, FlashCloseWorkflow],
+            activities=[fake.open_flash_sale, fake.close_flash_sale, fake.flash_sale_window],
         ):
             yield env, fake
     finally:
@@ -81,23 +98,64 @@ def sale_input(now: datetime, opens_in: timedelta, lasts: timedelta) -> FlashSal
     )  # fmt: skip
 
 
-async def test_the_window_opens_at_its_start_and_closes_at_its_end(task_queue: str) -> None:
+async def test_the_window_opens_at_its_start_and_its_closing_schedule_closes_it(
+    task_queue: str,
+) -> None:
     async with flash_env(task_queue) as (env, fake):
         now = await env.get_current_time()
         sale = sale_input(now, timedelta(hours=2), timedelta(minutes=30))
-        view = await env.client.execute_workflow(
+        handle = await env.client.start_workflow(
             FlashSaleWorkflow.run, sale, id="flash-FS00000007", task_queue=task_queue
         )
+        await env.sleep(sale.ends_at - now)  # the closing Schedule fires at the end:
+        told = await env.client.execute_workflow(
+            FlashCloseWorkflow.run, sale, id="flash-close-FS00000007", task_queue=task_queue
+        )
+        view = await handle.result()
+    assert told is True
     [(opened, open_step, opened_at), (closed, close_step, closed_at)] = fake.calls
     assert (opened, closed) == ("open", "close")
     assert sale.starts_at <= opened_at < sale.starts_at + timedelta(minutes=1)
-    assert sale.ends_at <= closed_at < sale.ends_at + timedelta(minutes=1)
+    assert sale.ends_at <= closed_at < sale.ends_at + BACKSTOP  # its word, not the backstop
     assert open_step.workflow_id == "flash-FS00000007"
     assert close_step.reason == "window ended"
     assert close_step.actor == "system:flash-sale"
     assert view.status == "closed"
     assert view.figures is not None and view.figures.returned == 60
     assert view.stopped_by is None
+
+
+async def test_without_word_from_its_closing_schedule_the_sale_closes_by_its_backstop(
+    task_queue: str,
+) -> None:
+    async with flash_env(task_queue) as (env, fake):
+        now = await env.get_current_time()
+        sale = sale_input(now, timedelta(0), timedelta(minutes=30))
+        view = await env.client.execute_workflow(
+            FlashSaleWorkflow.run, sale, id="flash-FS00000007", task_queue=task_queue
+        )
+        # Its closing workflow, late (the schedule's run after the sale closed): nothing to do.
+        told = await env.client.execute_workflow(
+            FlashCloseWorkflow.run, sale, id="flash-close-FS00000007", task_queue=task_queue
+        )
+    assert told is False
+    assert [name for name, _, _ in fake.calls] == ["open", "close"]
+    _, close_step, closed_at = fake.calls[1]
+    assert sale.ends_at + BACKSTOP <= closed_at < sale.ends_at + BACKSTOP + timedelta(minutes=1)
+    assert (close_step.reason, close_step.actor) == ("window ended", "system:flash-sale")
+    assert view.status == "closed"
+
+
+async def test_the_closing_schedule_tells_nothing_to_a_sale_that_never_opened(
+    task_queue: str,
+) -> None:
+    async with flash_env(task_queue) as (env, fake):
+        now = await env.get_current_time()
+        sale = sale_input(now, timedelta(hours=1), timedelta(hours=1))
+        told = await env.client.execute_workflow(
+            FlashCloseWorkflow.run, sale, id="flash-close-FS00000007", task_queue=task_queue
+        )
+    assert told is False and fake.calls == []
 
 
 async def test_staff_stop_the_sale_early_and_it_closes_at_once(task_queue: str) -> None:
