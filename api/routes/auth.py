@@ -28,6 +28,7 @@ from api.deps import (
     writer,
 )
 from api.errors import Problem, conflict, invalid, not_found
+from api.passwords import password_refused
 from api.routing import Routes
 from api.schemas.auth import (
     LoginRequest,
@@ -42,7 +43,6 @@ from core.totp import matching_step, new_totp_secret, otpauth_uri, qr_png
 from models.db import User, UserRole
 from models.domain.access import ADMIN_PERMISSIONS, allowed
 from models.domain.logins import needs_totp
-from models.domain.passwords import password_problem
 
 router = Routes(prefix="/v1/auth", tags=["auth"])
 # Verifying against a dummy hash when the user is unknown keeps timing the same either way.
@@ -144,9 +144,8 @@ async def change_password(body: PasswordChange, w: Security, deps: Deps) -> Toke
         raise invalid(
             "current_password", "this is not your current password", "wrong_current_password"
         )
-    problem = password_problem(body.new_password, user.username)
-    if problem is not None:
-        raise invalid("new_password", problem)
+    if (refused := password_refused("new_password", body.new_password, user.username)) is not None:
+        raise refused
     user.password_hash = hash_password(body.new_password)
     user.token_version += 1
     await w.session.flush()

@@ -8,9 +8,17 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from tests.support.order_api import order_body, problem, skus_in, staff, warehouse_id
+from tests.support.order_api import (
+    order_body,
+    problem,
+    signed_in,
+    skus_in,
+    staff,
+    warehouse_id,
+)
 from tests.support.orders import SHOP, known_customer
 from tests.support.stack import Stack
+from workers.seed import DEMO_PASSWORD
 
 
 async def test_an_invalid_input_carries_its_kind_and_limits(
@@ -42,3 +50,66 @@ async def test_an_invalid_input_carries_its_kind_and_limits(
     assert [(e["code"], e["ctx"]) for e in refused["errors"]] == [
         ("unknown_sku", {"sku_id": 987_654})
     ]
+
+
+def _codes(answer: httpx.Response) -> list[tuple[str, str, dict[str, object]]]:
+    return [(e["field"], e.get("code"), e.get("ctx", {})) for e in problem(answer, 422)["errors"]]
+
+
+async def test_the_admin_pages_checks_carry_their_codes(api: httpx.AsyncClient) -> None:
+    """Users, roles, keys and passwords: the checks an admin meets on the console's forms."""
+    admin = await signed_in(api, "admin")
+    user = {"username": "xiaoli", "display_name": "小李", "password": "Tea-Leaf-2026!",
+            "roles": ["cs", "ghost"]}  # fmt: skip
+    ghost = await api.post("/v1/admin/users", json=user, headers=admin)
+    assert _codes(ghost) == [("roles.1", "unknown_role", {"role": "ghost"})]
+    nowhere = {**user, "roles": ["cs"], "warehouse_ids": [987_654]}
+    assert _codes(await api.post("/v1/admin/users", json=nowhere, headers=admin)) == [
+        ("warehouse_ids.0", "unknown_warehouse", {"warehouse_id": 987_654})
+    ]
+    for password, code, ctx in (
+        ("Tea-Leaf", "password_too_short", {"min_length": 10}),
+        ("xiaoli-2026-tea", "password_has_username", {}),
+        ("Password123!", "password_common", {}),
+    ):
+        weak = {**user, "roles": ["cs"], "password": password}
+        answer = await api.post("/v1/admin/users", json=weak, headers=admin)
+        assert _codes(answer) == [("password", code, ctx)]
+
+    device = {"name": "扫码枪", "role": "device"}
+    assert _codes(await api.post("/v1/admin/api-keys", json=device, headers=admin)) == [
+        ("warehouse_id", "device_key_needs_warehouse", {})
+    ]
+    for permissions, field, code in (
+        (["orders.create"], "permissions.0", "key_only_permission"),
+        (["stock.read", "stock.teleport"], "permissions.1", "unknown_permission"),
+    ):
+        role = {"name": "sneaky", "permissions": permissions}
+        answer = await api.post("/v1/admin/roles", json=role, headers=admin)
+        assert _codes(answer) == [(field, code, {"permission": permissions[-1]})]
+
+    preset = await api.patch(
+        "/v1/admin/roles/ops", json={"permissions": ["catalog.read"]}, headers=admin
+    )
+    assert problem(preset, 409)["errors"] == [{"reason": "role_built_in", "role": "ops"}]
+    taken = await api.post(
+        "/v1/admin/roles", json={"name": "admin", "permissions": ["stock.read"]}, headers=admin
+    )
+    assert problem(taken, 409)["errors"] == [
+        {"field": "name", "reason": "role_exists", "role": "admin"}
+    ]
+    await api.post("/v1/admin/roles", json={"name": "tea_counter", "permissions": ["stock.count"]},
+                   headers=admin)  # fmt: skip
+    holder = {**user, "username": "xiaozhao", "roles": ["tea_counter"]}
+    assert (await api.post("/v1/admin/users", json=holder, headers=admin)).status_code == 201
+    held = await api.delete("/v1/admin/roles/tea_counter", headers=admin)
+    assert problem(held, 409)["errors"] == [
+        {"reason": "role_held", "role": "tea_counter", "holders": 1}
+    ]
+
+
+async def test_a_new_password_carries_the_rule_it_breaks(api: httpx.AsyncClient) -> None:
+    ops = await staff(api, "ops")
+    change = {"current_password": DEMO_PASSWORD, "new_password": "aaaaaaaaaaaa"}
+    answer = await api.post("/v1/auth/password", json=change, headers=ops)
+    assert _codes(answer) == [("new_password", "password_guessable", {})]
