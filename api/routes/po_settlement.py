@@ -248,7 +248,7 @@ async def money_ledger(
 ) -> LedgerPublic:
     """The money ledger of one order or one purchase order (DESIGN §6.6)."""
     if (order_no is None) == (po_no is None):
-        raise invalid("order_no", "give exactly one of order_no and po_no")
+        raise invalid("order_no", "give exactly one of order_no and po_no", "order_or_po")
     column = MoneyEntry.order_no if order_no is not None else MoneyEntry.po_no
     rows = (
         await session.scalars(

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.crud import apply_update, get_or_404
 from api.deps import Session, Writer, require, writer
-from api.errors import Problem, conflict, invalid, not_found
+from api.errors import Problem, conflict, invalid, not_found, validation_error
 from api.pagination import Paging, fetch_page
 from api.routing import Routes
 from api.schemas.promotions import (
@@ -72,10 +72,7 @@ def _validated(model: type[M], data: dict[str, Any], prefix: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        errors = [
-            {"field": ".".join([prefix, *map(str, e["loc"])]), "message": e["msg"]}
-            for e in exc.errors()
-        ]
+        errors = [validation_error(e, prefix) for e in exc.errors()]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         raise Problem(422, detail, type_="/problems/invalid-input", errors=errors) from None
 
@@ -90,7 +87,12 @@ async def _check_scope(session: AsyncSession, scope: ScopeIn) -> None:
         found = set(await session.scalars(select(model.id).where(model.id.in_(ids))))
         missing = sorted(set(ids) - found)
         if missing:
-            raise invalid(field, f"no such object: {missing}")
+            raise invalid(
+                field,
+                f"no such object: {missing}",
+                "unknown_objects",
+                ids=", ".join(str(i) for i in missing),
+            )
 
 
 async def _check_gift_sku(session: AsyncSession, sku_id: int) -> None:

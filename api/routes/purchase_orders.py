@@ -164,7 +164,7 @@ async def create_po(
     except purchasing.SupplierNotApproved as exc:
         raise Problem(409, str(exc)) from exc
     except InvalidPoInput as exc:
-        raise invalid(exc.field, exc.message) from exc
+        raise invalid(exc.field, exc.message, exc.code, **exc.ctx) from exc
     await w.commit("purchase_order.create", "purchase_order", po.po_no, {"lines": len(po.lines)})
     await answer(
         deps.require_temporal().start_workflow(
@@ -255,8 +255,15 @@ async def approve_po(
     role = body.role
     if role is None:  # the one required role this user holds and nobody has approved yet
         mine = sorted(set(po.required_roles) & w.principal.roles - set(po.approvals))
+        if not mine:
+            raise invalid("role", "no role of yours is waiting to approve", "no_approval_open")
         if len(mine) != 1:
-            raise invalid("role", f"say which role you approve as (open for you: {mine})")
+            raise invalid(
+                "role",
+                f"say which role you approve as (open for you: {mine})",
+                "approval_role_unclear",
+                roles=", ".join(mine),
+            )
         role = mine[0]
     decision = Decision(by=staff_of(w.principal), role=role)
     await po_update(w, deps, po_no, PurchaseOrderWorkflow.approve, decision)
@@ -341,7 +348,7 @@ async def receive(
             receipt=receipt,
         )
     except InvalidPoInput as exc:
-        raise invalid(exc.field, exc.message) from exc
+        raise invalid(exc.field, exc.message, exc.code, **exc.ctx) from exc
     request = ReceiveRequest(
         receipt_key=body.receipt_key,
         warehouse_id=body.warehouse_id,

@@ -159,7 +159,7 @@ async def create_transfer(
             request_key=body.request_key,
         )
     except InvalidTransfer as exc:
-        raise invalid(exc.field, exc.message) from exc
+        raise invalid(exc.field, exc.message, exc.code, **exc.ctx) from exc
     except OutOfStockError as exc:
         raise Problem(
             409,

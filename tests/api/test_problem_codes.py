@@ -113,3 +113,48 @@ async def test_a_new_password_carries_the_rule_it_breaks(api: httpx.AsyncClient)
     change = {"current_password": DEMO_PASSWORD, "new_password": "aaaaaaaaaaaa"}
     answer = await api.post("/v1/auth/password", json=change, headers=ops)
     assert _codes(answer) == [("new_password", "password_guessable", {})]
+
+
+async def test_the_back_offices_other_checks_carry_their_codes(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    """Levels, freight quotes, reports, transfers, purchase orders, references and the ledger:
+    each check names its kind, and the values its words state."""
+    ops, admin = await staff(api, "ops"), await signed_in(api, "admin")
+    sh = await warehouse_id(stack, "SH01")
+    [sku, *_] = await skus_in(stack, "SH01")
+    levels = [{"code": "LV1", "name": "一级", "growth_threshold": 0},
+              {"code": "LV2", "name": "二级", "growth_threshold": 0}]  # fmt: skip
+    same = await api.put("/v1/loyalty/settings/levels", json={"levels": levels}, headers=ops)
+    assert _codes(same) == [("levels.1.growth_threshold", "repeats_another_level", {"value": 0})]
+
+    cart = {"region_code": "310101", "lines": [{"sku_id": 987_654, "quantity": 1}]}
+    assert _codes(await api.post("/v1/freight-quote", json=cart, headers=ops)) == [
+        ("lines", "unknown_skus", {"sku_ids": "987654"})
+    ]
+    reversed_ = {"date_from": "2026-12-02", "date_to": "2026-12-01"}
+    answer = await api.get("/v1/reports/orders", params=reversed_, headers=ops)
+    assert _codes(answer) == [("date_from", "date_range_reversed", {})]
+    answer = await api.get(
+        "/v1/reports/stock/stockouts", params={"date_from": "1900-01-01"}, headers=admin
+    )
+    assert _codes(answer) == [
+        ("date_from", "date_out_of_range", {"earliest": "1970-01-01", "latest": "2999-12-31"})
+    ]
+
+    here = {"from_warehouse_id": sh, "to_warehouse_id": sh,
+            "lines": [{"sku_id": sku, "quantity": 1}]}  # fmt: skip
+    assert _codes(await api.post("/v1/transfers", json=here, headers=ops)) == [
+        ("to_warehouse_id", "same_warehouse", {})
+    ]
+    po = {"supplier_id": 987_654, "lines": [{"sku_id": sku, "warehouse_id": sh, "quantity": 1}]}
+    assert _codes(await api.post("/v1/purchase-orders", json=po, headers=admin)) == [
+        ("supplier_id", "unknown_supplier", {"supplier_id": 987_654})
+    ]
+    key = {"name": "扫码枪", "role": "device", "warehouse_id": 987_654}
+    assert _codes(await api.post("/v1/admin/api-keys", json=key, headers=admin)) == [
+        ("warehouse_id", "unknown_object", {"id": 987_654})
+    ]
+    unlock = await api.post("/v1/admin/login-addresses/not-an-ip/unlock", headers=admin)
+    assert _codes(unlock) == [("address", "not_an_ip_address", {})]
+    assert _codes(await api.get("/v1/ledger", headers=admin)) == [("order_no", "order_or_po", {})]
