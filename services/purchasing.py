@@ -53,6 +53,11 @@ class InvalidPoInput(Exception):
 class SupplierNotApproved(Exception):
     """POs go only to approved suppliers."""
 
+    def __init__(self, supplier: str, status: str) -> None:
+        super().__init__(f"supplier {supplier} is {status}, not approved")
+        self.supplier = supplier
+        self.status = status
+
 
 @dataclass(frozen=True)
 class DraftLine:
@@ -140,7 +145,7 @@ async def _po_lines(
             supplier_id=supplier_id,
         )
     if supplier.status != "approved":
-        raise SupplierNotApproved(f"supplier {supplier.code} is {supplier.status}, not approved")
+        raise SupplierNotApproved(supplier.code, supplier.status)
     offered = {
         p.sku_id: p
         for p in await session.scalars(

@@ -160,7 +160,10 @@ async def enrol_totp(w: Security, deps: Deps) -> TotpEnrolment:
     """Start (or restart) enrolling a second factor: a new secret, shown until confirmed."""
     user = await w.session.get_one(User, w.principal.id)
     if user.totp_enabled_at is not None:
-        raise conflict("a TOTP second factor is already enabled; an administrator can reset it")
+        raise conflict(
+            "a TOTP second factor is already enabled; an administrator can reset it",
+            reason="totp_enabled",
+        )
     user.totp_secret = new_totp_secret()
     await w.commit("user.totp_enrol", "user", user.id)
     uri = otpauth_uri(user.totp_secret, account=user.username, issuer=deps.login_policy.totp_issuer)
@@ -187,7 +190,10 @@ async def confirm_totp(body: TotpConfirm, w: Security, deps: Deps) -> TokenPubli
     end, and the answer is a full token."""
     user = await w.session.get_one(User, w.principal.id)
     if user.totp_secret is None or user.totp_enabled_at is not None:
-        raise conflict("no TOTP enrolment in progress (POST /v1/auth/totp/enrol first)")
+        raise conflict(
+            "no TOTP enrolment in progress (POST /v1/auth/totp/enrol first)",
+            reason="no_totp_enrolment",
+        )
     now = datetime.now(UTC)
     step = matching_step(user.totp_secret, body.code, now=now, after=None)
     if step is None:

@@ -189,7 +189,12 @@ async def list_coupons(
 @router.post("/coupons", status_code=201, tags=["coupons"])
 async def create_coupon(body: CouponCreate, w: Write) -> CouponPublic:
     if await w.session.scalar(select(Coupon.id).where(Coupon.code == body.code)) is not None:
-        raise conflict(f"coupon {body.code} already exists", field="code")
+        raise conflict(
+            f"coupon {body.code} already exists",
+            field="code",
+            reason="coupon_exists",
+            coupon=body.code,
+        )
     rule = body.rule.model_dump(mode="json")
     _validated(CouponOffer, {**rule, "coupon_id": 0, "code": body.code}, "rule")
     await _check_scope(w.session, body.rule.scope)
@@ -264,7 +269,9 @@ async def _check_no_overlap(session: AsyncSession, body: TrackingRangeCreate) ->
         )
     )
     if clash is not None:
-        raise conflict(f"overlaps tracking range {clash}", tracking_range_id=clash)
+        raise conflict(
+            f"overlaps tracking range {clash}", reason="range_overlaps", tracking_range_id=clash
+        )
     low, high = f"{body.prefix}{body.first_number:012d}", f"{body.prefix}{body.last_number:012d}"
     used = await session.scalar(
         select(TrackingAllocation.tracking_no).where(
@@ -273,7 +280,11 @@ async def _check_no_overlap(session: AsyncSession, body: TrackingRangeCreate) ->
         )
     )
     if used is not None:
-        raise conflict(f"tracking number {used} is already allocated", tracking_no=used)
+        raise conflict(
+            f"tracking number {used} is already allocated",
+            reason="tracking_no_allocated",
+            tracking_no=used,
+        )
 
 
 @router.get(

@@ -24,7 +24,7 @@ from api.deps import (
     require,
     writer,
 )
-from api.errors import Problem, invalid, not_found
+from api.errors import Problem, conflict, invalid, not_found
 from api.pagination import Paging, fetch_page
 from api.routing import Routes
 from api.schemas.purchasing import (
@@ -162,7 +162,9 @@ async def create_po(
             expected_on=body.expected_on,
         )
     except purchasing.SupplierNotApproved as exc:
-        raise Problem(409, str(exc)) from exc
+        raise conflict(
+            str(exc), field="supplier_id", reason="supplier_not_approved", supplier=exc.supplier
+        ) from exc
     except InvalidPoInput as exc:
         raise invalid(exc.field, exc.message, exc.code, **exc.ctx) from exc
     await w.commit("purchase_order.create", "purchase_order", po.po_no, {"lines": len(po.lines)})

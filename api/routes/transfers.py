@@ -323,7 +323,11 @@ async def receive_transfer(
     forbid_outside(w.principal, found.to_warehouse_id)
     if found.receipt_key is not None:  # received (and closed): a resend gets the same answer
         if found.receipt_key != body.receipt_key:
-            raise conflict(f"transfer {transfer_no} is received already")
+            raise conflict(
+                f"transfer {transfer_no} is received already",
+                reason="transfer_received",
+                transfer_no=transfer_no,
+            )
         await w.session.commit()
         return await transfer_public(w.session, transfer_no)
     receipt = TransferReceipt(

@@ -158,3 +158,39 @@ async def test_the_back_offices_other_checks_carry_their_codes(
     unlock = await api.post("/v1/admin/login-addresses/not-an-ip/unlock", headers=admin)
     assert _codes(unlock) == [("address", "not_an_ip_address", {})]
     assert _codes(await api.get("/v1/ledger", headers=admin)) == [("order_no", "order_or_po", {})]
+
+
+def _reasons(answer: httpx.Response) -> list[dict[str, object]]:
+    return list(problem(answer, 409)["errors"])
+
+
+async def test_a_conflict_a_console_form_meets_names_its_reason(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    """A 409 a staff form can meet says why by a `reason` and the values its words state, so
+    the console says it in the page's language (the English detail stays for other clients)."""
+    ops, admin = await staff(api, "ops"), await signed_in(api, "admin")
+    coupon = {"code": "TEA10", "rule": {"kind": "percent", "percent_off": 10}}
+    assert (await api.post("/v1/coupons", json=coupon, headers=ops)).status_code == 201
+    again = await api.post("/v1/coupons", json=coupon, headers=ops)
+    assert _reasons(again) == [{"field": "code", "reason": "coupon_exists", "coupon": "TEA10"}]
+    assert problem(again, 409)["detail"] == "coupon TEA10 already exists"
+
+    segment = {"name": "茶客", "rules": [{"kind": "no_order_in", "days": 180}]}
+    assert (await api.post("/v1/segments", json=segment, headers=ops)).status_code == 201
+    assert _reasons(await api.post("/v1/segments", json=segment, headers=ops)) == [
+        {"field": "name", "reason": "segment_exists", "segment": "茶客"}
+    ]
+
+    confirm = await api.post("/v1/auth/totp/confirm", json={"code": "123456"}, headers=ops)
+    assert _reasons(confirm) == [{"reason": "no_totp_enrolment"}]
+
+    supplier = {"code": "TEA-NEW", "name": "新茶园"}  # pending until approved
+    made = await api.post("/v1/suppliers", json=supplier, headers=admin)
+    assert made.status_code == 201, made.text
+    [sku, *_] = await skus_in(stack, "SH01")
+    line = {"sku_id": sku, "warehouse_id": await warehouse_id(stack, "SH01"), "quantity": 1}
+    po = {"supplier_id": made.json()["id"], "lines": [line]}
+    assert _reasons(await api.post("/v1/purchase-orders", json=po, headers=admin)) == [
+        {"field": "supplier_id", "reason": "supplier_not_approved", "supplier": "TEA-NEW"}
+    ]

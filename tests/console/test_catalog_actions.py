@@ -258,6 +258,12 @@ async def test_promotions_and_coupons_with_amounts_typed_as_text(
             row = await session.scalar(select(Coupon).where(Coupon.code == "SAVE5"))
         assert row is not None and row.rule["amount_off_fen"] == 550
         assert row.rule["min_spend_fen"] == 5000
+        twice = await web.post(
+            "/console/marketing/coupons",
+            data={"code": "SAVE5", "kind": "fixed", "amount_off": "6", "csrf": csrf},
+        )
+        assert twice.status_code == 422  # the API's 409, said next to the code in Chinese
+        assert error_next_to(twice.text, "code") == "优惠券编码 SAVE5 已存在"
 
         async with stack.sessions() as session:  # more coupons than one page holds
             session.add_all(

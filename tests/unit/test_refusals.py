@@ -113,6 +113,21 @@ def test_the_routes_own_checks_are_said_in_the_pages_language(error: Json, words
     assert problem_text({"errors": [{"message": "the API's words", **error}]}, ZH) == words
 
 
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        ({"reason": "po_not_closed", "po_no": "PO1"}, "采购单 PO1 还没关闭：关闭后才能登记发票"),
+        ({"field": "supplier_id", "reason": "supplier_not_approved", "supplier": "TEA"},
+         "供应商 TEA 尚未通过审核，不能下采购单"),
+        ({"reason": "not_in_warehouse", "user": "小王", "warehouse": "上海仓"},
+         "小王 不在仓库「上海仓」工作：请先在用户管理中为其添加这个仓库"),
+        ({"reason": "no_totp_enrolment"}, "没有进行中的两步验证绑定：请重新打开绑定页面"),
+    ],
+)  # fmt: skip
+def test_a_conflicts_reason_is_said_in_the_pages_language(error: Json, words: str) -> None:
+    assert problem_text({"errors": [error]}, ZH) == words
+
+
 def _calls(name: str) -> Iterator[tuple[str, ast.Call]]:
     for path in sorted(ROOT.glob("api/**/*.py")) + sorted(ROOT.glob("services/**/*.py")):
         for node in ast.walk(ast.parse(path.read_text("utf-8"))):
