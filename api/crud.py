@@ -24,7 +24,8 @@ async def check_refs(session: AsyncSession, refs: dict[str, tuple[type[Base], An
     """422 naming the field when a referenced object does not exist (None means unset)."""
     for field, (model, ident) in refs.items():
         if ident is not None and await session.get(model, ident) is None:
-            raise invalid(field, f"no such object: {ident}")
+            said = ident if isinstance(ident, int) else str(ident)
+            raise invalid(field, f"no such object: {ident}", "unknown_object", id=said)
 
 
 def apply_update(

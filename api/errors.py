@@ -59,7 +59,7 @@ def not_found(kind: str, ident: object) -> Problem:
 
 def invalid(field: str, message: str, code: str | None = None, **ctx: str | int) -> Problem:
     """A 422 naming the field; `code` (and the values its message states, `ctx`) lets a
-    client say it in its own language, as pydantic's own errors do (`_validation_error`)."""
+    client say it in its own language, as pydantic's own errors do (`validation_error`)."""
     error: dict[str, Any] = {"field": field, "message": message}
     if code is not None:
         error["code"] = code
@@ -147,12 +147,14 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
-def _validation_error(error: Any) -> dict[str, Any]:
-    """One invalid input: the field, pydantic's message, and its kind (`code`: `missing`,
+def validation_error(error: Any, under: str = "") -> dict[str, Any]:
+    """One invalid input: the field (`under` it, for a model a route validates itself: `rule`
+    → `rule.tiers.0.off_fen`), pydantic's message, and its kind (`code`: `missing`,
     `greater_than`, …) with the limits that message states (`ctx`, plain values only), so a
     client can say it in its own language."""
+    field = ".".join([under, *map(str, error["loc"])]) if under else _field(error["loc"])
     found: dict[str, Any] = {
-        "field": _field(error["loc"]),
+        "field": field,
         "message": error["msg"],
         "code": error["type"],
     }
@@ -191,7 +193,7 @@ def install(app: FastAPI) -> None:
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        errors = [_validation_error(e) for e in exc.errors()]
+        errors = [validation_error(e) for e in exc.errors()]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return problem_response(422, detail, type_="/problems/invalid-input", errors=errors)
 

@@ -31,6 +31,8 @@ def unknown_customer(customer_id: int) -> Problem:
         "customer_id",
         f"customer {customer_id} is unknown to this storefront: "
         f"PUT /v1/customers/{customer_id} first",
+        "unknown_customer",
+        customer_id=customer_id,
     )
 
 

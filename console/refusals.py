@@ -52,9 +52,9 @@ def amounts(ctx: Json) -> Json:
 
 
 def field_label(field: str, t: Translator) -> str:
-    """`lines.0.quantity` → the catalogue's name of `quantity`, else the field as the API
-    named it."""
-    name = field.rsplit(".", 1)[-1]
+    """`lines.0.quantity` → the catalogue's name of `quantity` (`roles.0`, an item of a list:
+    the name of `roles`), else the field as the API named it."""
+    name = next((part for part in reversed(field.split(".")) if not part.isdigit()), field)
     key = f"refusal.field.{name}"
     return t(key) if t.has(key) else field
 

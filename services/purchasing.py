@@ -39,16 +39,24 @@ from services.stock_ledger import (
 
 
 class InvalidPoInput(Exception):
-    """An input the purchasing rules refuse; `field` names it (e.g. `lines.0.sku_id`)."""
+    """An input the purchasing rules refuse; `field` names it (e.g. `lines.0.sku_id`), `code`
+    its kind and `ctx` the values its message states (the API's 422 carries both)."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, code: str, **ctx: str | int) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
+        self.code = code
+        self.ctx = ctx
 
 
 class SupplierNotApproved(Exception):
     """POs go only to approved suppliers."""
+
+    def __init__(self, supplier: str, status: str) -> None:
+        super().__init__(f"supplier {supplier} is {status}, not approved")
+        self.supplier = supplier
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -130,9 +138,14 @@ async def _po_lines(
     """Only an approved supplier's own products, for warehouses that exist, once each."""
     supplier = await session.get(Supplier, supplier_id)
     if supplier is None:
-        raise InvalidPoInput("supplier_id", f"supplier {supplier_id} does not exist")
+        raise InvalidPoInput(
+            "supplier_id",
+            f"supplier {supplier_id} does not exist",
+            "unknown_supplier",
+            supplier_id=supplier_id,
+        )
     if supplier.status != "approved":
-        raise SupplierNotApproved(f"supplier {supplier.code} is {supplier.status}, not approved")
+        raise SupplierNotApproved(supplier.code, supplier.status)
     offered = {
         p.sku_id: p
         for p in await session.scalars(
@@ -144,14 +157,26 @@ async def _po_lines(
     lines: list[PoLine] = []
     for n, line in enumerate(drafts):
         if line.sku_id not in offered:
-            raise InvalidPoInput(f"lines.{n}.sku_id", f"SKU {line.sku_id} is not a product of "
-                                 f"supplier {supplier.code}")  # fmt: skip
+            raise InvalidPoInput(
+                f"lines.{n}.sku_id",
+                f"SKU {line.sku_id} is not a product of supplier {supplier.code}",
+                "not_a_supplier_product",
+                sku_id=line.sku_id,
+                supplier=supplier.code,
+            )
         if line.warehouse_id not in warehouses:
             raise InvalidPoInput(
-                f"lines.{n}.warehouse_id", f"warehouse {line.warehouse_id} unknown"
+                f"lines.{n}.warehouse_id",
+                f"warehouse {line.warehouse_id} unknown",
+                "unknown_warehouse",
+                warehouse_id=line.warehouse_id,
             )
         if (line.sku_id, line.warehouse_id) in seen:
-            raise InvalidPoInput(f"lines.{n}", "each SKU once per warehouse: merge the quantities")
+            raise InvalidPoInput(
+                f"lines.{n}",
+                "each SKU once per warehouse: merge the quantities",
+                "sku_repeated_per_warehouse",
+            )
         seen.add((line.sku_id, line.warehouse_id))
         price = line.unit_price_fen
         lines.append(
@@ -173,9 +198,14 @@ async def check_receipt(
     receiving warehouse, and batch-managed SKUs come with a batch number."""
     location = await session.get(Location, location_id)
     if location is None or location.warehouse_id != warehouse_id:
-        raise InvalidPoInput("location_id", f"location {location_id} is not in that warehouse")
+        raise InvalidPoInput(
+            "location_id",
+            f"location {location_id} is not in that warehouse",
+            "location_not_in_warehouse",
+            location_id=location_id,
+        )
     if not receipt.lines and not receipt.extras:
-        raise InvalidPoInput("lines", "a receipt needs lines or extras")
+        raise InvalidPoInput("lines", "a receipt needs lines or extras", "receipt_empty")
     parts = [(f"lines.{n}", p.sku_id, p.batch_no) for n, p in enumerate(receipt.lines)]
     parts += [(f"extras.{n}", p.sku_id, p.batch_no) for n, p in enumerate(receipt.extras)]
     batch_managed = set(
@@ -185,7 +215,9 @@ async def check_receipt(
     )
     for where, sku, batch_no in parts:
         if sku in batch_managed and not batch_no:
-            raise InvalidPoInput(f"{where}.batch_no", f"SKU {sku} is batch-managed")
+            raise InvalidPoInput(
+                f"{where}.batch_no", f"SKU {sku} is batch-managed", "batch_required", sku_id=sku
+            )
 
 
 async def receiving_location(session: AsyncSession, warehouse_id: int) -> int:
@@ -202,7 +234,11 @@ async def receiving_location(session: AsyncSession, warehouse_id: int) -> int:
         .limit(1)
     )
     if found is None:
-        raise InvalidPoInput("location_id", "the warehouse has no receiving location: name one")
+        raise InvalidPoInput(
+            "location_id",
+            "the warehouse has no receiving location: name one",
+            "receiving_location_needed",
+        )
     return int(found)
 
 

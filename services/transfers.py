@@ -55,12 +55,15 @@ REF = "transfer"
 
 
 class InvalidTransfer(Exception):
-    """An input the transfer rules refuse; `field` names it (e.g. `lines.0.sku_id`)."""
+    """An input the transfer rules refuse; `field` names it (e.g. `lines.0.sku_id`), `code`
+    its kind and `ctx` the values its message states (the API's 422 carries both)."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, code: str, **ctx: str | int) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
+        self.code = code
+        self.ctx = ctx
 
 
 @dataclass(frozen=True)
@@ -93,23 +96,34 @@ async def create_transfer(
                 existing=True,
             )  # fmt: skip
     if from_warehouse_id == to_warehouse_id:
-        raise InvalidTransfer("to_warehouse_id", "a transfer goes to another warehouse")
+        raise InvalidTransfer(
+            "to_warehouse_id", "a transfer goes to another warehouse", "same_warehouse"
+        )
     for field, warehouse_id in (
         ("from_warehouse_id", from_warehouse_id),
         ("to_warehouse_id", to_warehouse_id),
     ):
         warehouse = await session.get(Warehouse, warehouse_id)
         if warehouse is None or not warehouse.active:
-            raise InvalidTransfer(field, f"warehouse {warehouse_id} unknown or inactive")
+            raise InvalidTransfer(
+                field,
+                f"warehouse {warehouse_id} unknown or inactive",
+                "unknown_warehouse",
+                warehouse_id=warehouse_id,
+            )
     if not lines:
-        raise InvalidTransfer("lines", "a transfer needs lines")
+        raise InvalidTransfer("lines", "a transfer needs lines", "no_lines")
     known = set(await session.scalars(select(Sku.id).where(Sku.id.in_([s for s, _ in lines]))))
     seen: set[int] = set()
     for n, (sku_id, _) in enumerate(lines):
         if sku_id not in known:
-            raise InvalidTransfer(f"lines.{n}.sku_id", f"SKU {sku_id} does not exist")
+            raise InvalidTransfer(
+                f"lines.{n}.sku_id", f"SKU {sku_id} does not exist", "unknown_sku", sku_id=sku_id
+            )
         if sku_id in seen:
-            raise InvalidTransfer(f"lines.{n}.sku_id", "each SKU once: merge the quantities")
+            raise InvalidTransfer(
+                f"lines.{n}.sku_id", "each SKU once: merge the quantities", "sku_repeated"
+            )
         seen.add(sku_id)
     carrier = await line_haul(session, from_warehouse_id)
     seq = int(await session.scalar(select(func.nextval("transfer_no_seq"))) or 0)
@@ -153,7 +167,10 @@ async def line_haul(session: AsyncSession, warehouse_id: int) -> str:
     )
     if code is None:
         raise InvalidTransfer(
-            "from_warehouse_id", f"warehouse {warehouse_id} has no carrier cutoff to ship with"
+            "from_warehouse_id",
+            f"warehouse {warehouse_id} has no carrier cutoff to ship with",
+            "no_line_haul",
+            warehouse_id=warehouse_id,
         )
     return str(code)
 
@@ -279,8 +296,12 @@ async def receiving_places(session: AsyncSession, warehouse_id: int) -> tuple[in
     ):
         found[kind] = location_id  # the first of each kind wins (ids descending)
     if "receiving" not in found:
-        raise InvalidTransfer("to_warehouse_id", f"warehouse {warehouse_id} has no receiving "
-                              "location")  # fmt: skip
+        raise InvalidTransfer(
+            "to_warehouse_id",
+            f"warehouse {warehouse_id} has no receiving location",
+            "no_receiving_location",
+            warehouse_id=warehouse_id,
+        )
     return found["receiving"], found.get("damage")
 
 
@@ -290,8 +311,12 @@ async def receive(session: AsyncSession, arrival: TransferArrival) -> None:
     no = arrival.transfer_no
     receiving, damage = await receiving_places(session, arrival.to_warehouse_id)
     if damage is None and any(line.damaged for line in arrival.lines):
-        raise InvalidTransfer("lines", f"warehouse {arrival.to_warehouse_id} has no damage "
-                              "location")  # fmt: skip
+        raise InvalidTransfer(
+            "lines",
+            f"warehouse {arrival.to_warehouse_id} has no damage location",
+            "no_damage_location",
+            warehouse_id=arrival.to_warehouse_id,
+        )
     for line in arrival.lines:
         row = await session.get(TransferLine, (no, line.line_no), with_for_update=True)
         assert row is not None

@@ -12,6 +12,7 @@ from api.crud import check_refs, get_or_404
 from api.deps import Session, Writer, require, writer
 from api.errors import invalid
 from api.pagination import Paging, fetch_page
+from api.passwords import password_refused
 from api.routing import Routes
 from api.schemas.auth import (
     ApiKeyCreate,
@@ -29,7 +30,6 @@ from api.schemas.types import IdParam, Instant, TextParam
 from core.security import hash_api_key, hash_password, new_api_key
 from models.db import ApiKey, AuditEntry, Role, User, UserRole, UserWarehouse, Warehouse
 from models.domain.access import KEY_ROLES
-from models.domain.passwords import password_problem
 
 router = Routes(prefix="/v1/admin", tags=["admin"])
 Manage = Annotated[Writer, Depends(writer("users.manage"))]
@@ -56,11 +56,16 @@ async def _check_grants(session: AsyncSession, roles: list[str], warehouse_ids: 
     known = set(await session.scalars(select(Role.name).where(Role.name.in_(roles))))
     for i, role in enumerate(roles):
         if role not in known or role in KEY_ROLES:
-            raise invalid(f"roles.{i}", f"no staff role {role!r}")
+            raise invalid(f"roles.{i}", f"no staff role {role!r}", "unknown_role", role=role)
     found = set(await session.scalars(select(Warehouse.id).where(Warehouse.id.in_(warehouse_ids))))
     for i, ident in enumerate(warehouse_ids):
         if ident not in found:
-            raise invalid(f"warehouse_ids.{i}", f"no such warehouse: {ident}")
+            raise invalid(
+                f"warehouse_ids.{i}",
+                f"no such warehouse: {ident}",
+                "unknown_warehouse",
+                warehouse_id=ident,
+            )
 
 
 @router.get("/users", dependencies=[Depends(require("users.manage"))])
@@ -120,9 +125,8 @@ async def update_user(user_id: IdParam, body: UserUpdate, w: Manage) -> UserPubl
 
 
 def _check_password(password: str, username: str) -> None:
-    problem = password_problem(password, username)
-    if problem is not None:
-        raise invalid("password", problem)
+    if (refused := password_refused("password", password, username)) is not None:
+        raise refused
 
 
 @router.get("/api-keys", dependencies=[Depends(require("users.manage"))])
@@ -134,9 +138,15 @@ async def list_api_keys(session: Session, paging: Paging) -> ApiKeysPublic:
 @router.post("/api-keys", status_code=201)
 async def create_api_key(body: ApiKeyCreate, w: Manage) -> ApiKeyCreated:
     if body.role == "device" and body.warehouse_id is None:
-        raise invalid("warehouse_id", "a device key is bound to one warehouse")
+        raise invalid(
+            "warehouse_id", "a device key is bound to one warehouse", "device_key_needs_warehouse"
+        )
     if body.role == "storefront" and body.warehouse_id is not None:
-        raise invalid("warehouse_id", "a storefront key is not bound to a warehouse")
+        raise invalid(
+            "warehouse_id",
+            "a storefront key is not bound to a warehouse",
+            "storefront_key_has_warehouse",
+        )
     await check_refs(w.session, {"warehouse_id": (Warehouse, body.warehouse_id)})
     key, prefix = new_api_key()
     row = ApiKey(

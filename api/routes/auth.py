@@ -28,6 +28,7 @@ from api.deps import (
     writer,
 )
 from api.errors import Problem, conflict, invalid, not_found
+from api.passwords import password_refused
 from api.routing import Routes
 from api.schemas.auth import (
     LoginRequest,
@@ -42,7 +43,6 @@ from core.totp import matching_step, new_totp_secret, otpauth_uri, qr_png
 from models.db import User, UserRole
 from models.domain.access import ADMIN_PERMISSIONS, allowed
 from models.domain.logins import needs_totp
-from models.domain.passwords import password_problem
 
 router = Routes(prefix="/v1/auth", tags=["auth"])
 # Verifying against a dummy hash when the user is unknown keeps timing the same either way.
@@ -144,9 +144,8 @@ async def change_password(body: PasswordChange, w: Security, deps: Deps) -> Toke
         raise invalid(
             "current_password", "this is not your current password", "wrong_current_password"
         )
-    problem = password_problem(body.new_password, user.username)
-    if problem is not None:
-        raise invalid("new_password", problem)
+    if (refused := password_refused("new_password", body.new_password, user.username)) is not None:
+        raise refused
     user.password_hash = hash_password(body.new_password)
     user.token_version += 1
     await w.session.flush()
@@ -161,7 +160,10 @@ async def enrol_totp(w: Security, deps: Deps) -> TotpEnrolment:
     """Start (or restart) enrolling a second factor: a new secret, shown until confirmed."""
     user = await w.session.get_one(User, w.principal.id)
     if user.totp_enabled_at is not None:
-        raise conflict("a TOTP second factor is already enabled; an administrator can reset it")
+        raise conflict(
+            "a TOTP second factor is already enabled; an administrator can reset it",
+            reason="totp_enabled",
+        )
     user.totp_secret = new_totp_secret()
     await w.commit("user.totp_enrol", "user", user.id)
     uri = otpauth_uri(user.totp_secret, account=user.username, issuer=deps.login_policy.totp_issuer)
@@ -188,7 +190,10 @@ async def confirm_totp(body: TotpConfirm, w: Security, deps: Deps) -> TokenPubli
     end, and the answer is a full token."""
     user = await w.session.get_one(User, w.principal.id)
     if user.totp_secret is None or user.totp_enabled_at is not None:
-        raise conflict("no TOTP enrolment in progress (POST /v1/auth/totp/enrol first)")
+        raise conflict(
+            "no TOTP enrolment in progress (POST /v1/auth/totp/enrol first)",
+            reason="no_totp_enrolment",
+        )
     now = datetime.now(UTC)
     step = matching_step(user.totp_secret, body.code, now=now, after=None)
     if step is None:

@@ -224,7 +224,7 @@ async def revoke_device(device_id: IdParam, w: Manager) -> DeviceView:
 @router.post("/v1/warehouses/{warehouse_id}/badges", status_code=201)
 async def give_badge(warehouse_id: IdParam, body: BadgeIn, w: Manager) -> BadgeView:
     """A staff member's badge in this warehouse (a new one replaces their old one)."""
-    await _warehouse(w.session, w.principal, warehouse_id)
+    warehouse = await _warehouse(w.session, w.principal, warehouse_id)
     user = await w.session.get(User, body.user_id)
     if user is None or not user.active:
         raise not_found("user", body.user_id)
@@ -234,10 +234,20 @@ async def give_badge(warehouse_id: IdParam, body: BadgeIn, w: Manager) -> BadgeV
         )
     )
     if scope and warehouse_id not in scope:
-        raise conflict(f"user {user.username} does not work in warehouse {warehouse_id}")
+        raise conflict(
+            f"user {user.username} does not work in warehouse {warehouse_id}",
+            reason="not_in_warehouse",
+            user=user.display_name or user.username,
+            warehouse=warehouse.name,
+        )
     taken = await w.session.get(StaffBadge, body.badge_code)
     if taken is not None and taken.user_id != user.id:
-        raise conflict(f"badge {body.badge_code} belongs to someone else", field="badge_code")
+        raise conflict(
+            f"badge {body.badge_code} belongs to someone else",
+            field="badge_code",
+            reason="badge_taken",
+            badge=body.badge_code,
+        )
     old = await w.session.scalar(
         select(StaffBadge).where(
             StaffBadge.user_id == user.id, StaffBadge.warehouse_id == warehouse_id

@@ -253,7 +253,9 @@ async def stop_flash_sale(
     if sale is None:
         raise not_found("flash sale", flash_sale_id)
     if sale.status == "closed":
-        raise conflict(f"flash sale {sale.flash_no} is closed")
+        raise conflict(
+            f"flash sale {sale.flash_no} is closed", reason="sale_closed", sale=sale.name
+        )
     actor = actor_of(w.principal)
     client = deps.require_temporal()
     if sale.status == "scheduled":  # not opened: no schedule fires, nothing was carved

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated
 
 from fastapi import Depends
@@ -117,7 +118,12 @@ async def quote(body: FreightQuoteRequest, session: Session) -> FreightQuote:
             f.sku_id: f for f in await sku_facts(session, {line.sku_id for line in body.lines})
         }
     except UnknownSkusError as exc:
-        raise invalid("lines", f"unknown or inactive SKUs: {exc.sku_ids}") from exc
+        raise invalid(
+            "lines",
+            f"unknown or inactive SKUs: {exc.sku_ids}",
+            "unknown_skus",
+            sku_ids=_listed(exc.sku_ids),
+        ) from exc
     items = [
         FreightItem(
             sku_id=line.sku_id,
@@ -136,8 +142,30 @@ async def quote(body: FreightQuoteRequest, session: Session) -> FreightQuote:
             FreightRequest(destination_region=body.region_code, items=items, setup=setup)
         )
     except UnserviceableRegionError as exc:
-        raise invalid("region_code", f"SKUs {exc.sku_ids} do not ship to {exc.region}") from exc
+        raise invalid(
+            "region_code",
+            f"SKUs {exc.sku_ids} do not ship to {exc.region}",
+            "region_not_served",
+            sku_ids=_listed(exc.sku_ids),
+            region=exc.region,
+        ) from exc
     except MissingFreightRuleError as exc:
-        raise invalid("region_code", f"templates {exc.template_ids} have no rule for it") from exc
+        raise invalid(
+            "region_code",
+            f"templates {exc.template_ids} have no rule for it",
+            "no_freight_rule",
+            template_ids=_listed(exc.template_ids),
+            region=exc.region,
+        ) from exc
     except MissingFreightTemplateError as exc:
-        raise invalid("lines", f"SKUs {exc.sku_ids} have no freight template") from exc
+        raise invalid(
+            "lines",
+            f"SKUs {exc.sku_ids} have no freight template",
+            "no_freight_template",
+            sku_ids=_listed(exc.sku_ids),
+        ) from exc
+
+
+def _listed(ids: Iterable[object]) -> str:
+    """Ids as a message states them to a person: `3, 5`."""
+    return ", ".join(str(i) for i in ids)

@@ -163,7 +163,11 @@ async def stop_offer(offer_id: IdParam, body: OfferStop, deps: Deps, w: Write) -
     fails now, its members' orders cancelled and refunded in full."""
     offer = await _offer(w.session, offer_id)
     if offer.stopped_at is not None:
-        raise conflict(f"group-buy offer {offer_id} is stopped already")
+        raise conflict(
+            f"group-buy offer {offer_id} is stopped already",
+            reason="offer_stopped",
+            offer=offer.name,
+        )
     offer.stopped_at = datetime.now(UTC)
     forming = list(
         await w.session.scalars(

@@ -36,7 +36,7 @@ async def unlock_address(address: TextParam, w: Manage) -> LoginUnlocked:
     try:
         ip = str(ipaddress.ip_address(address))
     except ValueError:
-        raise invalid("address", "not an IP address") from None
+        raise invalid("address", "not an IP address", "not_an_ip_address") from None
     cleared = await logins.clear_failures(w.session, ip=ip)
     await w.commit("login_address.unlock", "login_address", ip, {"failures_cleared": cleared})
     return LoginUnlocked(subject=ip, failures_cleared=cleared)

@@ -9,13 +9,14 @@ unknown key, is a 404)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query
 from sqlalchemy import delete, select
 
 from api.deps import Principal, Session, Writer, require, writer
-from api.errors import Problem, not_found
+from api.errors import Problem, invalid, not_found
 from api.pagination import Paging, fetch_page
 from api.routing import Routes
 from api.schemas.loyalty import (
@@ -70,13 +71,26 @@ async def put_rules(body: PointsRulesIn, w: Write) -> LoyaltySettingsPublic:
     return await _settings(w.session)
 
 
+def _check_distinct(name: str, values: Sequence[str | int]) -> None:
+    """422 naming the first level whose `name` repeats an earlier level's."""
+    seen: set[str | int] = set()
+    for i, value in enumerate(values):
+        if value in seen:
+            raise invalid(
+                f"levels.{i}.{name}",
+                "level codes and growth thresholds must each be distinct",
+                "repeats_another_level",
+                value=value,
+            )
+        seen.add(value)
+
+
 @router.put("/loyalty/settings/levels")
 async def put_levels(body: LevelsIn, w: Write) -> LoyaltySettingsPublic:
     """Levels by code; accounts are placed in the levels their growth reaches now."""
     codes = [level.code for level in body.levels]
-    thresholds = [level.growth_threshold for level in body.levels]
-    if len(set(codes)) != len(codes) or len(set(thresholds)) != len(thresholds):
-        raise Problem(422, "level codes and growth thresholds must each be distinct")
+    _check_distinct("code", codes)
+    _check_distinct("growth_threshold", [level.growth_threshold for level in body.levels])
     session = w.session
     gone = select(MemberLevel.id, MemberLevel.code).where(MemberLevel.code.not_in(codes))
     removed: dict[int, str] = {level_id: code for level_id, code in await session.execute(gone)}

@@ -126,7 +126,9 @@ async def pass_flash_gate(w: Writer, body: OrderCreate, today: date) -> str:
     if not seen.known:
         raise unknown_customer(body.customer_id)
     if others:
-        raise invalid("lines", "a flash sale order has exactly one line, the sale's SKU")
+        raise invalid(
+            "lines", "a flash sale order has exactly one line, the sale's SKU", "flash_sale_lines"
+        )
     if seen.refusal is not None:  # nothing was written but the refusal's audit row
         assert seen.audited, "the look writes a known customer's refusal row"
         raise await w.committed_refusal(flash_refused(seen.refusal, body, line.sku_id))
@@ -228,7 +230,11 @@ async def place_order(
 ) -> OrderPublic:
     today = datetime.now(BUSINESS_TZ).date()
     if body.presale_id is not None and (body.flash_sale_id is not None or len(body.lines) != 1):
-        raise invalid("lines", "a presale order has one line, the presale's SKU, no flash sale")
+        raise invalid(
+            "lines",
+            "a presale order has one line, the presale's SKU, no flash sale",
+            "presale_lines",
+        )
     if (claimed := lane_claim(w, body)) is not None:  # the lane's gate claimed it already
         order_no = claimed.order_no
     elif body.flash_sale_id is not None:  # the gate's look also knows the customer: one read

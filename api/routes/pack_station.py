@@ -129,10 +129,16 @@ async def scan_unit(package_no: NoParam, body: UnitIn, w: Station) -> JSONRespon
         return known
     if package.status not in CHECKABLE:
         await w.session.rollback()
-        raise conflict(f"package {package_no} is {package.status}: nothing to check")
+        raise conflict(
+            f"package {package_no} is {package.status}: nothing to check",
+            reason="nothing_to_check",
+            package_no=package_no,
+        )
     if package.status == "released" and await picked_on_floor(w.session, package_no) is None:
         await w.session.rollback()  # not stored: picking it changes the answer
-        raise conflict(f"package {package_no} is not picked yet")
+        raise conflict(
+            f"package {package_no} is not picked yet", reason="not_picked", package_no=package_no
+        )
     view = await check_view(w.session, package)
     line = next((x for x in view["lines"] if x["sku_barcode"] == body.sku_barcode), None)
     if line is None:
@@ -222,13 +228,23 @@ async def override_check(
     units it covered; a package whose box is already complete is refused."""
     package = await _package(w.session, w.principal, package_no, lock=True)
     if package.status not in CHECKABLE:
-        raise conflict(f"package {package_no} is {package.status}: nothing to check")
+        raise conflict(
+            f"package {package_no} is {package.status}: nothing to check",
+            reason="nothing_to_check",
+            package_no=package_no,
+        )
     if package.status == "released" and await picked_on_floor(w.session, package_no) is None:
-        raise conflict(f"package {package_no} is not picked yet")
+        raise conflict(
+            f"package {package_no} is not picked yet", reason="not_picked", package_no=package_no
+        )
     view = await check_view(w.session, package)
     open_lines = [x for x in view["lines"] if x["scanned"] < x["quantity"]]
     if not open_lines:
-        raise conflict(f"every unit of package {package_no} is in the box already")
+        raise conflict(
+            f"every unit of package {package_no} is in the box already",
+            reason="box_complete",
+            package_no=package_no,
+        )
     for line in open_lines:
         check = await w.session.get(PackCheck, (package_no, line["sku_id"]), with_for_update=True)
         if check is None:

@@ -151,7 +151,11 @@ async def pack(
     package takes the pack once it has heard."""
     shown = await _package(w.session, w.principal, package_no)
     if w.principal.paired and await units_missing(w.session, shown):  # 复核 first (handhelds)
-        raise conflict(f"package {package_no}: scan every unit into the box first")
+        raise conflict(
+            f"package {package_no}: scan every unit into the box first",
+            reason="scan_every_unit_first",
+            package_no=package_no,
+        )
     await w.session.commit()
     floor = shown.status == "released" and await _remind_wave(w.session, deps, package_no)
     request = PackRequest(

@@ -15,7 +15,7 @@ from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
 from api.deps import Deps, Principal, Session, Writer, actor_of, require, writer
-from api.errors import Problem, invalid, not_found, refused
+from api.errors import Problem, conflict, invalid, not_found, refused
 from api.pagination import Paging, fetch_page
 from api.routes.purchase_orders import po_public, staff_of
 from api.routing import Routes
@@ -89,9 +89,15 @@ async def _settlement_input(w: Writer, po_no: str, body: InvoiceIn) -> Settlemen
     if po is None:
         raise not_found("purchase order", po_no)
     if po.status != "closed":
-        raise Problem(409, f"purchase order {po_no} is {po.status}: invoices follow closing")
+        raise conflict(
+            f"purchase order {po_no} is {po.status}: invoices follow closing",
+            reason="po_not_closed",
+            po_no=po_no,
+        )
     if await w.session.get(SupplierInvoice, po_no) is not None:
-        raise Problem(409, f"purchase order {po_no} already has an invoice")
+        raise conflict(
+            f"purchase order {po_no} already has an invoice", reason="invoice_exists", po_no=po_no
+        )
     supplier = await w.session.get(Supplier, po.supplier_id)
     assert supplier is not None
     rows = (
@@ -248,7 +254,7 @@ async def money_ledger(
 ) -> LedgerPublic:
     """The money ledger of one order or one purchase order (DESIGN §6.6)."""
     if (order_no is None) == (po_no is None):
-        raise invalid("order_no", "give exactly one of order_no and po_no")
+        raise invalid("order_no", "give exactly one of order_no and po_no", "order_or_po")
     column = MoneyEntry.order_no if order_no is not None else MoneyEntry.po_no
     rows = (
         await session.scalars(

@@ -140,7 +140,7 @@ async def stop_presale(presale_id: IdParam, body: PresaleStopIn, w: Write) -> Pr
     if sale is None:
         raise not_found("presale", presale_id)
     if sale.status == "stopped":
-        raise conflict(f"presale {sale.id} is stopped")
+        raise conflict(f"presale {sale.id} is stopped", reason="presale_stopped", sale=sale.name)
     actor = actor_of(w.principal)
     sale.status = "stopped"
     sale.stopped_at = datetime.now(UTC)

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.crud import apply_update, get_or_404
 from api.deps import Session, Writer, require, writer
-from api.errors import Problem, conflict, invalid, not_found
+from api.errors import Problem, conflict, invalid, not_found, validation_error
 from api.pagination import Paging, fetch_page
 from api.routing import Routes
 from api.schemas.promotions import (
@@ -72,10 +72,7 @@ def _validated(model: type[M], data: dict[str, Any], prefix: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        errors = [
-            {"field": ".".join([prefix, *map(str, e["loc"])]), "message": e["msg"]}
-            for e in exc.errors()
-        ]
+        errors = [validation_error(e, prefix) for e in exc.errors()]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         raise Problem(422, detail, type_="/problems/invalid-input", errors=errors) from None
 
@@ -90,7 +87,12 @@ async def _check_scope(session: AsyncSession, scope: ScopeIn) -> None:
         found = set(await session.scalars(select(model.id).where(model.id.in_(ids))))
         missing = sorted(set(ids) - found)
         if missing:
-            raise invalid(field, f"no such object: {missing}")
+            raise invalid(
+                field,
+                f"no such object: {missing}",
+                "unknown_objects",
+                ids=", ".join(str(i) for i in missing),
+            )
 
 
 async def _check_gift_sku(session: AsyncSession, sku_id: int) -> None:
@@ -187,7 +189,12 @@ async def list_coupons(
 @router.post("/coupons", status_code=201, tags=["coupons"])
 async def create_coupon(body: CouponCreate, w: Write) -> CouponPublic:
     if await w.session.scalar(select(Coupon.id).where(Coupon.code == body.code)) is not None:
-        raise conflict(f"coupon {body.code} already exists", field="code")
+        raise conflict(
+            f"coupon {body.code} already exists",
+            field="code",
+            reason="coupon_exists",
+            coupon=body.code,
+        )
     rule = body.rule.model_dump(mode="json")
     _validated(CouponOffer, {**rule, "coupon_id": 0, "code": body.code}, "rule")
     await _check_scope(w.session, body.rule.scope)
@@ -262,7 +269,9 @@ async def _check_no_overlap(session: AsyncSession, body: TrackingRangeCreate) ->
         )
     )
     if clash is not None:
-        raise conflict(f"overlaps tracking range {clash}", tracking_range_id=clash)
+        raise conflict(
+            f"overlaps tracking range {clash}", reason="range_overlaps", tracking_range_id=clash
+        )
     low, high = f"{body.prefix}{body.first_number:012d}", f"{body.prefix}{body.last_number:012d}"
     used = await session.scalar(
         select(TrackingAllocation.tracking_no).where(
@@ -271,7 +280,11 @@ async def _check_no_overlap(session: AsyncSession, body: TrackingRangeCreate) ->
         )
     )
     if used is not None:
-        raise conflict(f"tracking number {used} is already allocated", tracking_no=used)
+        raise conflict(
+            f"tracking number {used} is already allocated",
+            reason="tracking_no_allocated",
+            tracking_no=used,
+        )
 
 
 @router.get(

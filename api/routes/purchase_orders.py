@@ -24,7 +24,7 @@ from api.deps import (
     require,
     writer,
 )
-from api.errors import Problem, invalid, not_found
+from api.errors import Problem, conflict, invalid, not_found
 from api.pagination import Paging, fetch_page
 from api.routing import Routes
 from api.schemas.purchasing import (
@@ -162,9 +162,11 @@ async def create_po(
             expected_on=body.expected_on,
         )
     except purchasing.SupplierNotApproved as exc:
-        raise Problem(409, str(exc)) from exc
+        raise conflict(
+            str(exc), field="supplier_id", reason="supplier_not_approved", supplier=exc.supplier
+        ) from exc
     except InvalidPoInput as exc:
-        raise invalid(exc.field, exc.message) from exc
+        raise invalid(exc.field, exc.message, exc.code, **exc.ctx) from exc
     await w.commit("purchase_order.create", "purchase_order", po.po_no, {"lines": len(po.lines)})
     await answer(
         deps.require_temporal().start_workflow(
@@ -255,8 +257,15 @@ async def approve_po(
     role = body.role
     if role is None:  # the one required role this user holds and nobody has approved yet
         mine = sorted(set(po.required_roles) & w.principal.roles - set(po.approvals))
+        if not mine:
+            raise invalid("role", "no role of yours is waiting to approve", "no_approval_open")
         if len(mine) != 1:
-            raise invalid("role", f"say which role you approve as (open for you: {mine})")
+            raise invalid(
+                "role",
+                f"say which role you approve as (open for you: {mine})",
+                "approval_role_unclear",
+                roles=", ".join(mine),
+            )
         role = mine[0]
     decision = Decision(by=staff_of(w.principal), role=role)
     await po_update(w, deps, po_no, PurchaseOrderWorkflow.approve, decision)
@@ -341,7 +350,7 @@ async def receive(
             receipt=receipt,
         )
     except InvalidPoInput as exc:
-        raise invalid(exc.field, exc.message) from exc
+        raise invalid(exc.field, exc.message, exc.code, **exc.ctx) from exc
     request = ReceiveRequest(
         receipt_key=body.receipt_key,
         warehouse_id=body.warehouse_id,

@@ -16,7 +16,7 @@ from sqlalchemy import Date, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Principal, Session, in_scope, require
-from api.errors import Problem
+from api.errors import Problem, invalid
 from api.routing import Routes
 from api.schemas.common import Public
 from api.schemas.types import IdParam, SkipParam, TextParam
@@ -159,9 +159,11 @@ def _window(date_from: date | None, date_to: date | None) -> tuple[date, date]:
     earliest = date.fromordinal(max(1, last.toordinal() - (DEFAULT_DAYS - 1)))
     first = date_from or earliest
     if first > last:
-        raise Problem(422, "date_from is after date_to", type_="/problems/invalid-input")
+        raise invalid("date_from", "is after date_to", "date_range_reversed")
     if (last - first).days >= MAX_DAYS:
-        raise Problem(422, f"at most {MAX_DAYS} days at once", type_="/problems/invalid-input")
+        raise invalid(
+            "date_from", f"at most {MAX_DAYS} days at once", "date_range_too_long", days=MAX_DAYS
+        )
     return first, last
 
 

@@ -56,7 +56,13 @@ LATEST: Final = date(2999, 12, 31)
 def _period(date_from: date | None, date_to: date | None) -> tuple[date, date]:
     for name, given in (("date_from", date_from), ("date_to", date_to)):
         if given is not None and not EARLIEST <= given <= LATEST:
-            raise invalid(name, "a date between 1970-01-01 and 2999-12-31")
+            raise invalid(
+                name,
+                f"a date between {EARLIEST} and {LATEST}",
+                "date_out_of_range",
+                earliest=EARLIEST.isoformat(),
+                latest=LATEST.isoformat(),
+            )
     last = date_to or today()
     first = date_from or max(EARLIEST, last - timedelta(days=DEFAULT_DAYS - 1))
     if first > last:

@@ -35,10 +35,18 @@ def _checked(permissions: list[str]) -> list[str]:
     for i, permission in enumerate(permissions):
         if permission in KEY_ONLY_PERMISSIONS:
             raise invalid(
-                f"permissions.{i}", f"{permission} is held only by storefront or device keys"
+                f"permissions.{i}",
+                f"{permission} is held only by storefront or device keys",
+                "key_only_permission",
+                permission=permission,
             )
         if permission not in COMPOSABLE_PERMISSIONS:
-            raise invalid(f"permissions.{i}", f"unknown permission {permission!r}")
+            raise invalid(
+                f"permissions.{i}",
+                f"unknown permission {permission!r}",
+                "unknown_permission",
+                permission=permission,
+            )
     return sorted(set(permissions))
 
 
@@ -59,7 +67,11 @@ async def _public(session: AsyncSession, role: Role) -> RolePublic:
 async def _composed(session: AsyncSession, name: str) -> Role:
     role = await get_or_404(session, Role, name, "role")
     if role.built_in:
-        raise conflict(f"role {name} is built in: a preset cannot be changed; compose a new role")
+        raise conflict(
+            f"role {name} is built in: a preset cannot be changed; compose a new role",
+            reason="role_built_in",
+            role=name,
+        )
     return role
 
 
@@ -96,7 +108,9 @@ async def get_role(name: NoParam, session: Session) -> RolePublic:
 async def create_role(body: RoleCreate, w: Manage) -> RolePublic:
     permissions = _checked(body.permissions)
     if await w.session.get(Role, body.name) is not None:
-        raise conflict(f"role {body.name} exists", field="name")
+        raise conflict(
+            f"role {body.name} exists", field="name", reason="role_exists", role=body.name
+        )
     role = Role(name=body.name, description=body.description, built_in=False)
     w.session.add(role)
     await w.session.flush()
@@ -129,6 +143,11 @@ async def delete_role(name: NoParam, w: Manage) -> None:
         select(func.count()).select_from(UserRole).where(UserRole.role == name)
     )
     if holders:
-        raise conflict(f"role {name} is held by {holders} user(s): take it from them first")
+        raise conflict(
+            f"role {name} is held by {holders} user(s): take it from them first",
+            reason="role_held",
+            role=name,
+            holders=holders,
+        )
     await w.session.delete(role)
     await w.commit("role.delete", "role", name)

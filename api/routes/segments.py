@@ -66,7 +66,12 @@ async def _checked(session: AsyncSession, body: SegmentCreate, segment_id: int |
     itself) and every level its rules name exists."""
     taken = await session.scalar(select(Segment.id).where(Segment.name == body.name))
     if taken is not None and taken != segment_id:
-        raise conflict(f"segment {body.name} already exists", field="name")
+        raise conflict(
+            f"segment {body.name} already exists",
+            field="name",
+            reason="segment_exists",
+            segment=body.name,
+        )
     rules: list[dict[str, object]] = SegmentRules.model_validate(body.model_dump()).model_dump()[
         "rules"
     ]
@@ -205,7 +210,12 @@ async def issue_coupons(
     if coupon is None:
         raise not_found("coupon", body.coupon_id)
     if not coupon.active:
-        raise conflict(f"coupon {coupon.code} is not active", field="coupon_id")
+        raise conflict(
+            f"coupon {coupon.code} is not active",
+            field="coupon_id",
+            reason="coupon_inactive",
+            coupon=coupon.code,
+        )
     as_of = datetime.now(UTC)
     total = await segments.count_members(w.session, segments.rules_of(segment), as_of)
     batch = CouponBatch(

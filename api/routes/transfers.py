@@ -159,7 +159,7 @@ async def create_transfer(
             request_key=body.request_key,
         )
     except InvalidTransfer as exc:
-        raise invalid(exc.field, exc.message) from exc
+        raise invalid(exc.field, exc.message, exc.code, **exc.ctx) from exc
     except OutOfStockError as exc:
         raise Problem(
             409,
@@ -323,7 +323,11 @@ async def receive_transfer(
     forbid_outside(w.principal, found.to_warehouse_id)
     if found.receipt_key is not None:  # received (and closed): a resend gets the same answer
         if found.receipt_key != body.receipt_key:
-            raise conflict(f"transfer {transfer_no} is received already")
+            raise conflict(
+                f"transfer {transfer_no} is received already",
+                reason="transfer_received",
+                transfer_no=transfer_no,
+            )
         await w.session.commit()
         return await transfer_public(w.session, transfer_no)
     receipt = TransferReceipt(

@@ -186,3 +186,58 @@ async def test_an_api_key_is_shown_once_works_and_is_revoked(
             select(AuditEntry.client_ip).where(AuditEntry.object_type == "api_key")
         )
         assert set(stored) == {BROWSER_IP}
+
+
+def _error_for(page: httpx.Response, name: str) -> str:
+    found = re.search(rf'data-error-for="{name}">([^<]*)<', page.text)
+    assert found, page.text
+    return found.group(1)
+
+
+async def test_the_admins_refusals_are_in_the_pages_language(deps: AppDeps) -> None:
+    """What the API refuses on the user, role and key forms is said in Chinese, next to the
+    field at fault or above the form: never the API's English."""
+    async with browser(deps) as web:
+        await signed_in(web, "admin")
+        csrf = csrf_of(web)
+        user = {"username": "xiaoli", "display_name": "小李", "roles": ["cs"], "csrf": csrf}
+        for password, words in (
+            ("Tea-Leaf", "至少 10 个字符"),
+            ("Password123!", "是常见密码，请换一个"),
+            ("xiaoli-tea-2026", "不能包含用户名"),
+        ):
+            weak = await web.post("/console/admin/users", data={**user, "password": password})
+            assert (weak.status_code, _error_for(weak, "password")) == (422, words)
+        ghost = await web.post(
+            "/console/admin/users",
+            data={**user, "password": "Tea-Leaf-2026!", "roles": ["cs", "ghost"]},
+        )
+        assert _error_for(ghost, "roles") == "没有这个员工角色（ghost）"
+
+        key_only = await web.post(
+            "/console/admin/roles",
+            data={"name": "sneaky", "permissions": ["orders.create"], "csrf": csrf},
+        )
+        assert _error_for(key_only, "permissions") == (
+            "orders.create 只授予商城或仓库设备的 API 密钥，不能给员工角色"
+        )
+        taken = await web.post(
+            "/console/admin/roles",
+            data={"name": "ops", "permissions": ["catalog.read"], "csrf": csrf},
+        )
+        assert _error_for(taken, "name") == "已有名为 ops 的角色"
+        await web.post("/console/admin/roles", data={"name": "tea_counter",
+                       "permissions": ["stock.count"], "csrf": csrf})  # fmt: skip
+        await web.post(
+            "/console/admin/users",
+            data={**user, "password": "Tea-Leaf-2026!", "roles": ["tea_counter"]},
+        )
+        held = await web.post("/console/admin/roles/tea_counter/delete", data={"csrf": csrf})
+        assert held.status_code == 409
+        assert "还有 1 位用户持有角色 tea_counter：先取消他们的这个角色再删除" in text_of(held.text)
+
+        device = await web.post(
+            "/console/admin/api-keys", data={"name": "扫码枪", "role": "device", "csrf": csrf}
+        )
+        assert _error_for(device, "warehouse_id") == "仓库设备的密钥须绑定一个仓库"
+        assert "must" not in text_of(device.text) and "must" not in text_of(held.text)

@@ -181,7 +181,11 @@ async def test_the_freight_quote_tester_prices_a_cart_to_a_region(
             .where(Sku.freight_template_id == piece, Sku.list_price_fen < 4950, Sku.active)
             .order_by(Sku.id)
         )
-    assert sku is not None
+        weight = select(FreightTemplate.id).where(FreightTemplate.code == "FT-WEIGHT")
+        food = await session.scalar(
+            select(Sku).where(Sku.freight_template_id == weight.scalar_subquery(), Sku.active)
+        )
+    assert sku is not None and food is not None
     async with browser(deps) as web:
         await signed_in(web, "cs")  # may read freight, may not change it
         east = await web.get(
@@ -195,6 +199,12 @@ async def test_the_freight_quote_tester_prices_a_cart_to_a_region(
             params={"region": "650101", "sku0": sku.barcode, "qty0": "3"},
         )
         assert "运费 ¥31.00" in text_of(far.text)  # ¥15.00 + 2 × ¥8.00
+        # FT-WEIGHT does not ship to the far west: said in Chinese next to the region
+        not_served = await web.get(
+            "/console/marketing/freight", params={"region": "650101", "sku0": food.code}
+        )
+        assert not_served.status_code == 422
+        assert error_next_to(not_served.text, "region") == f"商品 {food.id} 不配送到 650101"
 
         bad = await web.get(
             "/console/marketing/freight", params={"region": "31", "sku0": "NO-SUCH-SKU"}
@@ -248,6 +258,12 @@ async def test_promotions_and_coupons_with_amounts_typed_as_text(
             row = await session.scalar(select(Coupon).where(Coupon.code == "SAVE5"))
         assert row is not None and row.rule["amount_off_fen"] == 550
         assert row.rule["min_spend_fen"] == 5000
+        twice = await web.post(
+            "/console/marketing/coupons",
+            data={"code": "SAVE5", "kind": "fixed", "amount_off": "6", "csrf": csrf},
+        )
+        assert twice.status_code == 422  # the API's 409, said next to the code in Chinese
+        assert error_next_to(twice.text, "code") == "优惠券编码 SAVE5 已存在"
 
         async with stack.sessions() as session:  # more coupons than one page holds
             session.add_all(

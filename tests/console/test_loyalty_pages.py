@@ -52,7 +52,8 @@ async def test_a_manager_sets_the_rules_and_levels(stack: Stack, deps: AppDeps) 
 
         twice = await web.post("/console/loyalty/settings/levels",
                                data={**levels, "threshold1": "100"})  # fmt: skip
-        assert twice.status_code == 422 and "distinct" in twice.text
+        assert twice.status_code == 422  # said next to the row that repeats, in Chinese
+        assert 'data-error-for="threshold1">与另一个等级重复（100）<' in twice.text
 
     async with browser(deps) as web:
         await signed_in(web, "cs")

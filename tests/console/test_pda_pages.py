@@ -68,6 +68,12 @@ async def test_pair_sign_in_pick_and_pack_on_the_handheld_pages(
     )
     assert badge.status_code == 303
     assert "EMP-0007" in (await web.get(f"/console/devices?warehouse_id={sh01}")).text
+    taken = await web.post(
+        "/console/devices/badges",
+        data={"csrf": csrf_of(web), "warehouse_id": sh01,
+              "user_id": str(await _user_id(stack, "cs")), "badge_code": "EMP-0007"},
+    )  # fmt: skip
+    assert taken.status_code == 409 and "工牌 EMP-0007 已属于别人" in text_of(taken.text)
 
     async with browser(deps) as pda:
         assert (await pda.get("/pda/")).headers["location"] == "/pda/pair"

@@ -102,8 +102,8 @@ async def test_a_po_made_in_the_line_editor_is_submitted_and_approved_in_two_tie
             data={**form, **line(0, sku_a, sh, "2000", "33.34"), **line(2, sku_b, 999999, "5", "")},
         )
         assert refused.status_code == 422
-        assert 'id="error-2-warehouse_id"' in refused.text  # the API's words, at its row
-        assert "warehouse 999999 unknown" in refused.text
+        # the API's refusal at its row, in the page's language
+        assert 'id="error-2-warehouse_id">没有这个启用的仓库（999999）<' in refused.text
         assert await po_count(stack) == 0
 
         created = await web.post(
