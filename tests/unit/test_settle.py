@@ -26,7 +26,9 @@ def unfrozen() -> Iterator[None]:
 def test_settle_freezes_what_exists_and_later_cycles_are_still_collected(unfrozen: None) -> None:
     before = Node()
     frozen = collector.settle()
-    assert frozen == gc.get_freeze_count() > 0
+    # Frozen objects freed since (another thread's, by their reference count) leave the count;
+    # nothing is added to it but by another freeze.
+    assert 0 < gc.get_freeze_count() <= frozen
     assert gc.is_tracked(before)
     kept = weakref.ref(before)
     del before

@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 from models.contracts import messages
 from workflows.after_sale import AfterSaleWorkflow
 from workflows.common import signal_unless_gone
+from workflows.flash_sale import FlashSaleWorkflow
 from workflows.group_buy import GroupBuyWorkflow
 from workflows.order import OrderWorkflow
 from workflows.shipment import ShipmentWorkflow
@@ -36,6 +37,7 @@ RECEIVERS: dict[str, type] = {
     messages.GROUP_MEMBER_PAID: GroupBuyWorkflow,
     messages.GROUP_MEMBER_LEFT: GroupBuyWorkflow,
     messages.GROUP_DECIDED: OrderWorkflow,
+    messages.FLASH_WINDOW_ENDED: FlashSaleWorkflow,
 }
 
 
