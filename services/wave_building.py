@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import BindParameter, String, Table, any_, bindparam, select, update
@@ -33,14 +33,16 @@ from models.db import (
     Warehouse,
     Wave,
 )
-from models.domain.allocation import BatchStock, allocate_in_order, in_pick_order
+from models.domain.allocation import Allocator, BatchStock, in_pick_order
 from models.domain.pick_paths import WarehouseLayout
 from models.domain.pick_tasks import Spot, Stop, layout_of, plan_tasks
 from services import pick_stock
 
 
-@dataclass(frozen=True, slots=True)
-class _Alloc:
+class _Alloc(NamedTuple):
+    """An allocation's columns after its id, in `_ALLOC_COLUMNS` order (a tuple: a wave build
+    makes thousands)."""
+
     wave_no: str
     package_no: str
     line_no: int
@@ -50,20 +52,6 @@ class _Alloc:
     location_id: int
     batch_no: str
     quantity: int
-
-    def record(self) -> tuple[object, ...]:
-        """The allocation's columns after its id, in `_ALLOC_COLUMNS` order."""
-        return (
-            self.wave_no,
-            self.package_no,
-            self.line_no,
-            self.sku_id,
-            self.warehouse_id,
-            self.location_stock_id,
-            self.location_id,
-            self.batch_no,
-            self.quantity,
-        )
 
 
 T = TypeVar("T")
@@ -234,7 +222,7 @@ async def _build(
 
 
 async def _copy_allocations(driver: Any, rows: list[_Alloc], ids: list[tuple[int]]) -> None:
-    records = [(i, *row.record(), 0, "open") for (i,), row in zip(ids, rows, strict=True)]
+    records = [(i, *row, 0, "open") for (i,), row in zip(ids, rows, strict=True)]
     columns = [*_ALLOC_COLUMNS, "picked", "status"]
     await driver.copy_records_to_table(
         _table(PickAllocation).name, records=records, columns=columns
@@ -250,7 +238,7 @@ async def _allocate(
     """The allocations of every line, in package order; the units they take from each batch
     (location_stock id → units); the units no batch could give. It lets the event loop run
     between waves, so that writes under way go on."""
-    taken: dict[int, int] = defaultdict(int)  # location_stock id → units allocated now
+    allocator = Allocator(batches)
     rows: list[_Alloc] = []
     shorts: list[_Short] = []
     last = ""
@@ -259,25 +247,13 @@ async def _allocate(
             await asyncio.sleep(0)
             last = wave_no
         for line_no, sku_id, quantity in lines[package_no]:
-            allocation = allocate_in_order(quantity, batches.get(sku_id, []), taken)
-            for take in allocation.takes:
-                taken[take.batch.id] += take.quantity
-                rows.append(
-                    _Alloc(
-                        wave_no=wave_no,
-                        package_no=package_no,
-                        line_no=line_no,
-                        sku_id=sku_id,
-                        warehouse_id=warehouse_id,
-                        location_stock_id=take.batch.id,
-                        location_id=take.batch.location_id,
-                        batch_no=take.batch.batch_no,
-                        quantity=take.quantity,
-                    )
-                )
-            if allocation.short:
-                shorts.append(_Short(package_no, line_no, allocation.short))
-    return rows, taken, shorts
+            takes, short = allocator.take(sku_id, quantity)
+            rows += [_Alloc(wave_no, package_no, line_no, sku_id, warehouse_id, batch.id,
+                            batch.location_id, batch.batch_no, units)
+                     for batch, units in takes]  # fmt: skip
+            if short:
+                shorts.append(_Short(package_no, line_no, short))
+    return rows, allocator.taken, shorts
 
 
 # The copies' reference checks are one query per row against the referenced row, planned once

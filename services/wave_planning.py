@@ -117,21 +117,24 @@ async def _plan(session: AsyncSession, request: PlanRequest) -> PlanResult:
         if line_no is not None:
             lines[package_no].append((line_no, sku, quantity))
     # Plain dataclasses (rows of the database, valid there: quantities > 0, one line at least):
-    # a pydantic model per package was most of the cost of 10,000 candidates.
-    candidates = [
-        Candidate(
-            package_no=package_no,
-            carrier_code=carrier,
-            lines=tuple(
-                CandidateLine(sku_id=sku, quantity=q, zone=zones.get(sku, UNKNOWN_ZONE))
-                for _, sku, q in lines[package_no]
-            ),
-            waiting_since=released_at,
-            ship_by=ship_by,
-        )
-        for package_no, (carrier, released_at, ship_by) in waiting.items()
-        if lines[package_no]  # a package whose units were all released has nothing to pick
-    ]
+    # a pydantic model per package was most of the cost of 10,000 candidates. Lines are alike
+    # (frozen): one object for each SKU and quantity.
+    shared: dict[tuple[int, int], CandidateLine] = {}
+    candidates = []
+    for package_no, (carrier, released_at, ship_by) in waiting.items():
+        its = lines.get(package_no)
+        if not its:  # a package whose units were all released has nothing to pick
+            continue
+        own: list[CandidateLine] = []
+        for _, sku, q in its:
+            line = shared.get((sku, q))
+            if line is None:
+                zone_of = zones.get(sku, UNKNOWN_ZONE)
+                line = shared[sku, q] = CandidateLine(sku_id=sku, quantity=q, zone=zone_of)
+            own.append(line)
+        candidates.append(Candidate(package_no=package_no, carrier_code=carrier,
+                                    lines=tuple(own), waiting_since=released_at,
+                                    ship_by=ship_by))  # fmt: skip
     rules = request.rules
     result = plan_waves(
         candidates,
