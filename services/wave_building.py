@@ -194,10 +194,10 @@ async def _build(
         rows, taken, shorts = await _allocate(members, lines, batches, warehouse_id)
         tasks = 0
         if rows:
-            was = writes.run(lambda driver: driver.fetchval(_SCANS_OFF_SQL))
             ids = writes.run(lambda driver: driver.fetch(_NEXT_IDS, len(rows)))
             holds = sorted(taken)
             writes.run(lambda driver: driver.execute(_HOLD, holds, [taken[i] for i in holds]))
+            was = writes.run(lambda driver: driver.fetchval(_SCANS_OFF_SQL))
             writes.run(lambda driver: _copy_allocations(driver, rows, ids.result()))
             slots, wall = _slots(rows)
             writes.send(PutWallSlot, list(_SLOT_COLUMNS), slots)
