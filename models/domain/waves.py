@@ -68,17 +68,20 @@ class Candidate:
 
     def __post_init__(self) -> None:
         lines = self.lines
-        if not lines:
-            raise ValueError("a candidate has one line at least")
-        units = sum(line.quantity for line in lines)
-        if len(lines) > 1:
-            profile: Profile = "multi_line"
+        if len(lines) == 1:  # most packages
+            line = lines[0]
+            units, zone = line.quantity, line.zone
+            profile: Profile = "single_unit" if units == 1 else "single_line"
+        elif lines:
+            units = sum(line.quantity for line in lines)
+            profile = "multi_line"
+            zones = {line.zone for line in lines}
+            zone = zones.pop() if len(zones) == 1 else "mixed"
         else:
-            profile = "single_unit" if units == 1 else "single_line"
-        zones = {line.zone for line in lines}
+            raise ValueError("a candidate has one line at least")
         object.__setattr__(self, "units", units)
         object.__setattr__(self, "profile", profile)
-        object.__setattr__(self, "zone", zones.pop() if len(zones) == 1 else "mixed")
+        object.__setattr__(self, "zone", zone)
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None) -> Candidate:
         """A copy with some fields changed, as when it was a pydantic model."""
