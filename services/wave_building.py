@@ -135,7 +135,7 @@ class NewWaves:
     today: date  # in the warehouse's zone
     columns: tuple[str, ...]  # of `waves`
     rows: list[tuple[object, ...]]  # one a wave, `built` true: they are built here
-    members: list[tuple[str, str]]  # (wave_no, package_no), in that order
+    members: list[tuple[str, str]]  # (wave_no, package_no), wave by wave in plan order
     lines: dict[str, list[tuple[int, int, int]]]  # (line_no, sku_id, quantity) still held
 
 
@@ -151,7 +151,7 @@ async def write_and_build(
         packages, waves = [p for _, p in new.members], [w for w, _ in new.members]
         writes.run(lambda driver: driver.execute(_PLANNED, packages, waves))
 
-    return await _build(session, new.warehouse_id, new.today, new.members, new.lines,
+    return await _build(session, new.warehouse_id, new.today, sorted(new.members), new.lines,
                         max_stops, max_units, first=first)  # fmt: skip
 
 

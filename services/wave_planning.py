@@ -196,8 +196,8 @@ async def _plan(session: AsyncSession, request: PlanRequest) -> PlanResult:
     if waves:
         # Written and built in one go: the waves (built, in this transaction) and their packages
         # are written while their lines are allocated and their tasks routed.
-        members = sorted((r.wave_no, p) for r, planned in zip(refs, released, strict=True)
-                         for p in planned.package_nos)  # fmt: skip
+        members = [(r.wave_no, p) for r, planned in zip(refs, released, strict=True)
+                   for p in planned.package_nos]  # fmt: skip
         await wave_building.write_and_build(
             session,
             wave_building.NewWaves(
