@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, cast
+from datetime import date, datetime
+from typing import Any, NamedTuple, TypeVar, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BindParameter, String, Table, any_, bindparam, select, text, update
+from sqlalchemy import BindParameter, String, Table, any_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,14 +33,16 @@ from models.db import (
     Warehouse,
     Wave,
 )
-from models.domain.allocation import BatchStock, allocate_in_order, in_pick_order
+from models.domain.allocation import Allocator, BatchStock, in_pick_order
 from models.domain.pick_paths import WarehouseLayout
 from models.domain.pick_tasks import Spot, Stop, layout_of, plan_tasks
 from services import pick_stock
 
 
-@dataclass(frozen=True, slots=True)
-class _Alloc:
+class _Alloc(NamedTuple):
+    """An allocation's columns after its id, in `_ALLOC_COLUMNS` order (a tuple: a wave build
+    makes thousands)."""
+
     wave_no: str
     package_no: str
     line_no: int
@@ -50,20 +53,9 @@ class _Alloc:
     batch_no: str
     quantity: int
 
-    def record(self) -> tuple[object, ...]:
-        """The allocation's columns after its id, in `_ALLOC_COLUMNS` order."""
-        return (
-            self.wave_no,
-            self.package_no,
-            self.line_no,
-            self.sku_id,
-            self.warehouse_id,
-            self.location_stock_id,
-            self.location_id,
-            self.batch_no,
-            self.quantity,
-        )
 
+T = TypeVar("T")
+_Job = Callable[[Any], Awaitable[T]]  # given the connection (asyncpg's)
 
 _ALLOC_COLUMNS = ("id", "wave_no", "package_no", "line_no", "sku_id", "warehouse_id",
                   "location_stock_id", "location_id", "batch_no", "quantity")  # fmt: skip
@@ -100,11 +92,8 @@ async def build(
     now: datetime,
     max_stops: int,
     max_units: int,
-    lines: dict[str, list[tuple[int, int, int]]] | None = None,
 ) -> int:
-    """Build the waves not built yet (all of one warehouse); returns how many tasks they got.
-    `lines`: the packages' held lines when the caller (planning, in the same transaction) has
-    read them already."""
+    """Build the waves not built yet (all of one warehouse); returns how many tasks they got."""
     waves = (
         await session.scalars(
             select(Wave)
@@ -127,73 +116,144 @@ async def build(
             .order_by(OutboundOrder.wave_no, OutboundOrder.package_no)
         )
     ).all()
-    if lines is None:
-        lines = await package_lines(session, [p for _, p in packages])
-    skus = {sku for held in lines.values() for _, sku, _ in held}
-    found = await _batches(session, warehouse_id, skus)
-    batches = {sku: in_pick_order(held, today) for sku, held in found.items()}  # once per SKU
-    taken: dict[int, int] = defaultdict(int)  # location_stock id → units allocated now
-    rows: list[_Alloc] = []
-    for wave, package_no in packages:
-        wave_no = str(wave)
-        for line_no, sku_id, quantity in lines[package_no]:
-            allocation = allocate_in_order(quantity, batches.get(sku_id, []), taken)
-            for take in allocation.takes:
-                taken[take.batch.id] += take.quantity
-                rows.append(
-                    _Alloc(
-                        wave_no=wave_no,
-                        package_no=package_no,
-                        line_no=line_no,
-                        sku_id=sku_id,
-                        warehouse_id=warehouse_id,
-                        location_stock_id=take.batch.id,
-                        location_id=take.batch.location_id,
-                        batch_no=take.batch.batch_no,
-                        quantity=take.quantity,
-                    )
-                )
-            if allocation.short:
-                await pick_stock.unreserve(
-                    session, package_no, line_no, allocation.short, "no pickable location"
-                )
-    tasks = 0
-    if rows:
-        ids = (
-            await session.scalars(
-                text("SELECT nextval('pick_allocations_id_seq') FROM generate_series(1, :n)"),
-                {"n": len(rows)},
-            )
-        ).all()
-        await _hold_locations(session, taken)
-        layout, where = await _layout(session, warehouse_id)
-        allocated = list(zip(ids, rows, strict=True))
-        was = await session.scalar(_SCANS_OFF)
-        # PostgreSQL writes (keys, indexes, references) while the routes are worked out here:
-        # two processes, two cores. The session is not used until the copies are done.
-        copies = _Copies(await _driver(session))
-        try:
-            copies.send(PickAllocation, [*_ALLOC_COLUMNS, "picked", "status"],
-                        [(i, *row.record(), 0, "open") for i, row in allocated])  # fmt: skip
-            slots, wall = _slots(rows)
-            copies.send(PutWallSlot, list(_SLOT_COLUMNS), slots)
-            copies.send(PutWallLine, list(_WALL_COLUMNS), wall)
-            # The stops in one COPY after all their tasks: sent in parts as the tasks were
-            # routed, PostgreSQL checked their references three times slower (it plans that
-            # check once, on the few tasks there were at first).
-            task_rows, stop_rows = await _routed(allocated, layout, where, max_stops, max_units)
-            copies.send(PickTask, list(_TASK_COLUMNS), task_rows)
-            copies.send(PickStop, list(_STOP_COLUMNS), stop_rows)
-            tasks = len(task_rows)
-        except BaseException:
-            await copies.abandon()
-            raise
-        await copies.done()
-        await session.execute(_SCANS_BACK, {"was": was})
+    members = [(str(wave), package_no) for wave, package_no in packages]
+    lines = await package_lines(session, [p for _, p in members])
+    tasks = await _build(
+        session, warehouse_id, today, members, lines, max_stops, max_units, first=lambda _: None
+    )
     await session.execute(
         update(Wave).where(Wave.wave_no.in_([w.wave_no for w in waves])).values(built=True)
     )
     return tasks
+
+
+@dataclass(frozen=True, slots=True)
+class NewWaves:
+    """Waves planning has just worked out, in one warehouse, not written yet."""
+
+    warehouse_id: int
+    today: date  # in the warehouse's zone
+    columns: tuple[str, ...]  # of `waves`
+    rows: list[tuple[object, ...]]  # one a wave, `built` true: they are built here
+    members: list[tuple[str, str]]  # (wave_no, package_no), wave by wave in plan order
+    lines: dict[str, list[tuple[int, int, int]]]  # (line_no, sku_id, quantity) still held
+
+
+async def write_and_build(
+    session: AsyncSession, new: NewWaves, *, max_stops: int, max_units: int
+) -> int:
+    """Write the waves, mark their packages planned and build the waves, in the session's
+    transaction; returns how many tasks they got. The waves are written while the lines are
+    allocated and the tasks routed here: planning does not wait for its writes."""
+
+    def first(writes: _Copies) -> None:
+        writes.send(Wave, list(new.columns), new.rows)
+        packages, waves = [p for _, p in new.members], [w for w, _ in new.members]
+        writes.run(lambda driver: driver.execute(_PLANNED, packages, waves))
+
+    return await _build(session, new.warehouse_id, new.today, sorted(new.members), new.lines,
+                        max_stops, max_units, first=first)  # fmt: skip
+
+
+_PLANNED = (
+    "UPDATE outbound_orders o SET status = 'planned', wave_no = v.wave_no "
+    "FROM unnest($1::text[], $2::text[]) AS v(p, wave_no) WHERE o.package_no = v.p"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Short:
+    package_no: str
+    line_no: int
+    units: int
+
+
+async def _build(
+    session: AsyncSession,
+    warehouse_id: int,
+    today: date,
+    members: list[tuple[str, str]],
+    lines: dict[str, list[tuple[int, int, int]]],
+    max_stops: int,
+    max_units: int,
+    *,
+    first: Callable[[_Copies], None],
+) -> int:
+    """Allocate, route and write the tasks of the waves' packages (`members`, by wave and
+    package); `first` gives the writes that go before them."""
+    skus = {sku for held in lines.values() for _, sku, _ in held}
+    found = await _batches(session, warehouse_id, skus)
+    batches = {sku: in_pick_order(held, today) for sku, held in found.items()}  # once per SKU
+    layout, where = await _layout(session, warehouse_id)
+    # PostgreSQL writes (keys, indexes, references) while the lines are allocated and the
+    # routes are worked out here: two processes, two cores. The session is not used until the
+    # writes are done; the units no location can give are released after them.
+    writes = _Copies(await _driver(session))
+    try:
+        first(writes)
+        rows, taken, shorts = await _allocate(members, lines, batches, warehouse_id)
+        tasks = 0
+        if rows:
+            ids = writes.run(lambda driver: driver.fetch(_NEXT_IDS, len(rows)))
+            holds = sorted(taken)
+            writes.run(lambda driver: driver.execute(_HOLD, holds, [taken[i] for i in holds]))
+            was = writes.run(lambda driver: driver.fetchval(_SCANS_OFF_SQL))
+            writes.run(lambda driver: _copy_allocations(driver, rows, ids.result()))
+            slots, wall = _slots(rows)
+            writes.send(PutWallSlot, list(_SLOT_COLUMNS), slots)
+            writes.send(PutWallLine, list(_WALL_COLUMNS), wall)
+            # The stops in one COPY after all their tasks: sent in parts as the tasks were
+            # routed, PostgreSQL checked their references three times slower (it plans that
+            # check once, on the few tasks there were at first).
+            task_rows, trips = await _routed(rows, layout, where, max_stops, max_units)
+            writes.send(PickTask, list(_TASK_COLUMNS), task_rows)
+            writes.send(PickStop, list(_STOP_COLUMNS), _stop_rows(rows, trips, await ids))
+            writes.run(lambda driver: driver.execute(_SCANS_BACK_SQL, was.result()))
+            tasks = len(task_rows)
+    except BaseException:
+        await writes.abandon()
+        raise
+    await writes.done()
+    for short in shorts:
+        await pick_stock.unreserve(
+            session, short.package_no, short.line_no, short.units, "no pickable location"
+        )
+    return tasks
+
+
+async def _copy_allocations(driver: Any, rows: list[_Alloc], ids: list[tuple[int]]) -> None:
+    records = [(i, *row, 0, "open") for (i,), row in zip(ids, rows, strict=True)]
+    columns = [*_ALLOC_COLUMNS, "picked", "status"]
+    await driver.copy_records_to_table(
+        _table(PickAllocation).name, records=records, columns=columns
+    )
+
+
+async def _allocate(
+    members: list[tuple[str, str]],
+    lines: dict[str, list[tuple[int, int, int]]],
+    batches: dict[int, list[BatchStock]],
+    warehouse_id: int,
+) -> tuple[list[_Alloc], dict[int, int], list[_Short]]:
+    """The allocations of every line, in package order; the units they take from each batch
+    (location_stock id → units); the units no batch could give. It lets the event loop run
+    between waves, so that writes under way go on."""
+    allocator = Allocator(batches)
+    rows: list[_Alloc] = []
+    shorts: list[_Short] = []
+    last = ""
+    for wave_no, package_no in members:
+        if wave_no != last:
+            await asyncio.sleep(0)
+            last = wave_no
+        for line_no, sku_id, quantity in lines[package_no]:
+            takes, short = allocator.take(sku_id, quantity)
+            rows += [_Alloc(wave_no, package_no, line_no, sku_id, warehouse_id, batch.id,
+                            batch.location_id, batch.batch_no, units)
+                     for batch, units in takes]  # fmt: skip
+            if short:
+                shorts.append(_Short(package_no, line_no, short))
+    return rows, allocator.taken, shorts
 
 
 # The copies' reference checks are one query per row against the referenced row, planned once
@@ -201,10 +261,16 @@ async def build(
 # a sequential scan and reads the whole table again for every row: 3.1 million batch rows read
 # to check 17,000 allocations. Planned while sequential scans are off (for the copies only), it
 # is one index lookup per row: the copies cost PostgreSQL 0.37 CPU s instead of 0.46 (10,000).
-_SCANS_OFF = text(
+_SCANS_OFF_SQL = (
     "SELECT current_setting('enable_seqscan') FROM set_config('enable_seqscan', 'off', true)"
 )
-_SCANS_BACK = text("SELECT set_config('enable_seqscan', :was, true)")
+_SCANS_BACK_SQL = "SELECT set_config('enable_seqscan', $1, true)"
+_NEXT_IDS = "SELECT nextval('pick_allocations_id_seq') FROM generate_series(1, $1)"
+# One statement for all the batches (they are locked already).
+_HOLD = (
+    "UPDATE location_stocks l SET reserved = l.reserved + v.q "
+    "FROM unnest($1::integer[], $2::integer[]) AS v(id, q) WHERE l.id = v.id"
+)
 
 
 def _texts(values: list[str]) -> BindParameter[list[str]]:
@@ -240,19 +306,6 @@ async def _driver(session: AsyncSession) -> Any:
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     return raw.driver_connection
-
-
-async def _hold_locations(session: AsyncSession, taken: dict[int, int]) -> None:
-    """One statement for all the batches (they are locked already)."""
-    ids = sorted(taken)
-    await session.execute(
-        text(
-            "UPDATE location_stocks l SET reserved = l.reserved + v.q "
-            "FROM unnest(CAST(:ids AS integer[]), CAST(:qs AS integer[])) AS v(id, q) "
-            "WHERE l.id = v.id"
-        ),
-        {"ids": ids, "qs": [taken[i] for i in ids]},
-    )
 
 
 async def _batches(
@@ -317,11 +370,11 @@ _STOP_COLUMNS = ("task_no", "stop_no", "allocation_id", "location_id", "sku_id",
 
 
 class _Copies:
-    """COPYs sent one after another on one connection by a task of their own, in the order
-    they are given, while the caller goes on working out the next rows."""
+    """COPYs and statements sent one after another on one connection by a task of their own,
+    in the order they are given, while the caller goes on working out the next rows."""
 
     def __init__(self, driver: Any) -> None:
-        self._queue: asyncio.Queue[tuple[str, list[str], list[tuple[object, ...]]] | None]
+        self._queue: asyncio.Queue[tuple[_Job[Any], asyncio.Future[Any]] | None]
         self._queue = asyncio.Queue()
         self._writer = asyncio.create_task(self._write(driver))
 
@@ -329,64 +382,103 @@ class _Copies:
         self, model: type[Base], columns: list[str], records: list[tuple[object, ...]]
     ) -> None:
         if records:
-            self._queue.put_nowait((_table(model).name, columns, records))
+            table = _table(model).name
+            self.run(lambda driver: driver.copy_records_to_table(table, records=records,
+                                                                 columns=columns))  # fmt: skip
+
+    def run(self, job: _Job[T]) -> asyncio.Future[T]:
+        """`job` on the connection when the writes before it are made; its result. If a write
+        before it fails, the future gets that write's error."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((job, future))
+        return future
 
     async def done(self) -> None:
-        """Every COPY made (its error, if one failed)."""
+        """Every write made (its error, if one failed)."""
         self._queue.put_nowait(None)
         await self._writer
 
     async def abandon(self) -> None:
-        """After an error of the caller's: the COPY under way ends, the rest is not sent."""
-        while not self._queue.empty():
-            self._queue.get_nowait()
+        """After an error of the caller's: the write under way ends, the rest is not sent."""
+        self._refuse(None)
         self._queue.put_nowait(None)
         await asyncio.gather(self._writer, return_exceptions=True)
 
     async def _write(self, driver: Any) -> None:
-        while (job := await self._queue.get()) is not None:
-            table, columns, records = job
-            await driver.copy_records_to_table(table, records=records, columns=columns)
+        while (item := await self._queue.get()) is not None:
+            job, future = item
+            try:
+                result = await job(driver)
+            except BaseException as error:
+                _settle(future, error)
+                self._refuse(error)
+                raise
+            if not future.done():  # its caller may have stopped waiting
+                future.set_result(result)
+
+    def _refuse(self, error: BaseException | None) -> None:
+        """The writes still waiting fail with `error` (a caller may be waiting for them), or
+        are cancelled."""
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is not None:
+                _settle(item[1], error)
+
+
+def _settle(future: asyncio.Future[Any], error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.cancel()
+    else:
+        future.set_exception(error)
+        future.exception()  # also the writer's error, seen by done(): not reported unseen
 
 
 async def _routed(
-    allocations: list[tuple[int, _Alloc]],
+    allocations: list[_Alloc],
     layout: WarehouseLayout,
     where: dict[int, tuple[int, int]],
     max_stops: int,
     max_units: int,
-) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
-    """The task rows and the stop rows of every wave. It lets the event loop run between
-    waves, so that copies under way go on."""
-    by_wave: dict[str, list[tuple[int, _Alloc]]] = defaultdict(list)
-    for aid, row in allocations:
-        by_wave[row.wave_no].append((aid, row))
+) -> tuple[list[tuple[object, ...]], list[tuple[str, tuple[int, ...]]]]:
+    """The task rows of every wave and each task's stops (indices into `allocations`, in
+    walking order). It lets the event loop run between waves, so that writes under way go on."""
+    by_wave: dict[str, list[int]] = defaultdict(list)
+    for index, row in enumerate(allocations):
+        by_wave[row.wave_no].append(index)
     task_rows: list[tuple[object, ...]] = []
-    stop_rows: list[tuple[object, ...]] = []
+    trips: list[tuple[str, tuple[int, ...]]] = []
     for wave_no, mine in sorted(by_wave.items()):
-        by_id = dict(mine)
-        stops = [
-            Stop(
-                key=aid,
-                x_cm=where[row.location_id][0],
-                y_cm=where[row.location_id][1],
-                quantity=row.quantity,
-            )
-            for aid, row in mine
-        ]
+        stops = []
+        for index in mine:
+            row = allocations[index]
+            x, y = where[row.location_id]
+            stops.append(Stop(key=index, x_cm=x, y_cm=y, quantity=row.quantity))
         plans = plan_tasks(layout, stops, max_stops=max_stops, max_units=max_units)
+        warehouse_id = allocations[mine[0]].warehouse_id
         for seq, task in enumerate(plans, start=1):
             task_no = f"{wave_no}-{seq:03d}"
-            task_rows.append((task_no, wave_no, mine[0][1].warehouse_id, seq, "open", task.route,
+            task_rows.append((task_no, wave_no, warehouse_id, seq, "open", task.route,
                               task.distance_cm))  # fmt: skip
-            for stop_no, aid in enumerate(task.keys, start=1):
-                row = by_id[aid]
-                stop_rows.append(
-                    (task_no, stop_no, aid, row.location_id, row.sku_id, row.batch_no,
-                     row.quantity, 0, 0, "open")
-                )  # fmt: skip
+            trips.append((task_no, task.keys))
         await asyncio.sleep(0)
-    return task_rows, stop_rows
+    return task_rows, trips
+
+
+def _stop_rows(
+    allocations: list[_Alloc],
+    trips: list[tuple[str, tuple[int, ...]]],
+    ids: list[tuple[int]],
+) -> list[tuple[object, ...]]:
+    """The stops of every task; `ids`: the allocations' ids, in the same order."""
+    rows: list[tuple[object, ...]] = []
+    for task_no, keys in trips:
+        for stop_no, index in enumerate(keys, start=1):
+            row, (aid,) = allocations[index], ids[index]
+            rows.append((task_no, stop_no, aid, row.location_id, row.sku_id, row.batch_no,
+                         row.quantity, 0, 0, "open"))  # fmt: skip
+    return rows
 
 
 _TASK_COLUMNS = ("task_no", "wave_no", "warehouse_id", "seq", "status", "route_name", "route_cm")

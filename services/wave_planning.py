@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from typing import cast
 
-from sqlalchemy import Table, insert, select, text
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -117,22 +116,25 @@ async def _plan(session: AsyncSession, request: PlanRequest) -> PlanResult:
         waiting.setdefault(package_no, (carrier, released_at, ship_by))
         if line_no is not None:
             lines[package_no].append((line_no, sku, quantity))
-    # Rows of the database, valid there (quantities > 0, one line at least): built without
-    # validation, which was most of the cost of 10,000 candidates.
-    candidates = [
-        Candidate.model_construct(
-            package_no=package_no,
-            carrier_code=carrier,
-            lines=tuple(
-                CandidateLine(sku_id=sku, quantity=q, zone=zones.get(sku, UNKNOWN_ZONE))
-                for _, sku, q in lines[package_no]
-            ),
-            waiting_since=released_at,
-            ship_by=ship_by,
-        )
-        for package_no, (carrier, released_at, ship_by) in waiting.items()
-        if lines[package_no]  # a package whose units were all released has nothing to pick
-    ]
+    # Plain dataclasses (rows of the database, valid there: quantities > 0, one line at least):
+    # a pydantic model per package was most of the cost of 10,000 candidates. Lines are alike
+    # (frozen): one object for each SKU and quantity.
+    shared: dict[tuple[int, int], CandidateLine] = {}
+    candidates = []
+    for package_no, (carrier, released_at, ship_by) in waiting.items():
+        its = lines.get(package_no)
+        if not its:  # a package whose units were all released has nothing to pick
+            continue
+        own: list[CandidateLine] = []
+        for _, sku, q in its:
+            line = shared.get((sku, q))
+            if line is None:
+                zone_of = zones.get(sku, UNKNOWN_ZONE)
+                line = shared[sku, q] = CandidateLine(sku_id=sku, quantity=q, zone=zone_of)
+            own.append(line)
+        candidates.append(Candidate(package_no=package_no, carrier_code=carrier,
+                                    lines=tuple(own), waiting_since=released_at,
+                                    ship_by=ship_by))  # fmt: skip
     rules = request.rules
     result = plan_waves(
         candidates,
@@ -156,37 +158,12 @@ async def _plan(session: AsyncSession, request: PlanRequest) -> PlanResult:
             text("SELECT nextval('wave_seq') FROM generate_series(1, :n)"), {"n": len(released)}
         )
     ).all()
-    waves = [
-        {
-            "wave_no": f"WV{day:%Y%m%d}{seq:06d}",
-            "warehouse_id": request.warehouse_id,
-            "plan_key": request.plan_key,
-            "carrier_code": planned.carrier_code,
-            "cutoff_at": planned.cutoff,
-            "profile": planned.profile,
-            "zone": planned.zone,
-            "release_reason": planned.release or "full",
-            "status": "picking",
-            "orders": len(planned.package_nos),
-            "lines": planned.lines,
-            "units": planned.units,
-            "built": False,
-            "escalated": False,
-        }
+    waves: list[tuple[object, ...]] = [
+        (f"WV{day:%Y%m%d}{seq:06d}", request.warehouse_id, request.plan_key, planned.carrier_code,
+         planned.cutoff, planned.profile, planned.zone, planned.release or "full", "picking",
+         len(planned.package_nos), planned.lines, planned.units, True, False)
         for seq, planned in zip(numbers, released, strict=True)
-    ]
-    members = [(w["wave_no"], p) for w, planned in zip(waves, released, strict=True)
-               for p in planned.package_nos]  # fmt: skip
-    if waves:
-        await session.execute(insert(cast(Table, Wave.__table__)), waves)
-        await session.execute(
-            text(
-                "UPDATE outbound_orders o SET status = 'planned', wave_no = v.wave_no "
-                "FROM unnest(CAST(:packages AS text[]), CAST(:waves AS text[])) AS v(p, wave_no) "
-                "WHERE o.package_no = v.p"
-            ),
-            {"packages": [p for _, p in members], "waves": [w for w, _ in members]},
-        )
+    ]  # fmt: skip
     if result.flagged:
         await session.execute(
             text(
@@ -209,24 +186,38 @@ async def _plan(session: AsyncSession, request: PlanRequest) -> PlanResult:
         )  # fmt: skip
     refs = [
         PlannedWaveRef(
-            wave_no=str(w["wave_no"]),
+            wave_no=str(wave[0]),
             warehouse_id=request.warehouse_id,
             cutoff_at=planned.cutoff,
             orders=len(planned.package_nos),
         )
-        for w, planned in zip(waves, released, strict=True)
+        for wave, planned in zip(waves, released, strict=True)
     ]
-    rules_ = request.rules
-    await wave_building.build(
-        session,
-        [r.wave_no for r in refs],
-        now=request.now,
-        max_stops=rules_.task_max_stops,
-        max_units=rules_.task_max_units,
-        lines=lines,  # read above: the same transaction, the same rows
-    )
+    if waves:
+        # Written and built in one go: the waves (built, in this transaction) and their packages
+        # are written while their lines are allocated and their tasks routed.
+        members = [(r.wave_no, p) for r, planned in zip(refs, released, strict=True)
+                   for p in planned.package_nos]  # fmt: skip
+        await wave_building.write_and_build(
+            session,
+            wave_building.NewWaves(
+                warehouse_id=request.warehouse_id,
+                today=day.date(),
+                columns=_WAVE_COLUMNS,
+                rows=waves,
+                members=members,
+                lines=lines,  # read above: the same transaction, the same rows
+            ),
+            max_stops=rules.task_max_stops,
+            max_units=rules.task_max_units,
+        )
     held = sum(len(w.package_nos) for w in result.waves if not w.released)
     return PlanResult(waves=refs, held=held, flagged=len(result.flagged))
+
+
+_WAVE_COLUMNS = ("wave_no", "warehouse_id", "plan_key", "carrier_code", "cutoff_at", "profile",
+                 "zone", "release_reason", "status", "orders", "lines", "units", "built",
+                 "escalated")  # fmt: skip
 
 
 def _ref(wave: Wave) -> PlannedWaveRef:

@@ -94,7 +94,9 @@ class PickAllocation(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     wave_no: Mapped[str] = mapped_column(String(24), index=True)
-    package_no: Mapped[str] = mapped_column(String(28), index=True)
+    # Looked up by package through the unique constraint (package_no first): an index of its
+    # own was one more entry for every allocation a wave writes.
+    package_no: Mapped[str] = mapped_column(String(28))
     line_no: Mapped[int]
     # The batch row is the reference; SKU, warehouse and location are copies of its own, kept
     # here for reading without a join (a wave writes thousands of these at once).

@@ -101,3 +101,41 @@ def allocate_in_order(
         if remaining == 0:
             break
     return Allocation(takes=tuple(takes), short=remaining)
+
+
+class Allocator:
+    """The lines of one run (a wave build), one after another, from their SKUs' batches in pick
+    order (`in_pick_order`): what `allocate_in_order` gives with the run's `taken`, without
+    objects per take. A batch a line has used up is never looked at again."""
+
+    def __init__(self, ordered: Mapping[int, Sequence[BatchStock]]) -> None:
+        self._ordered = ordered
+        self._left: dict[int, list[int]] = {}  # SKU → free units still left on each batch
+        self._first: dict[int, int] = {}  # SKU → its first batch with units left
+        self.taken: dict[int, int] = {}  # batch id → units the run's lines took from it
+
+    def take(self, sku_id: int, quantity: int) -> tuple[list[tuple[BatchStock, int]], int]:
+        """(batch, units) taken for a line of `quantity` units, in order, and the units short."""
+        if quantity <= 0:
+            raise ValueError("quantity must be positive")
+        batches = self._ordered.get(sku_id, ())
+        left = self._left.get(sku_id)
+        if left is None:
+            left = self._left[sku_id] = [batch.free for batch in batches]
+            self._first[sku_id] = 0
+        takes: list[tuple[BatchStock, int]] = []
+        remaining = quantity
+        index = self._first[sku_id]
+        while remaining and index < len(left):
+            free = left[index]
+            if free > 0:
+                units = min(remaining, free)
+                batch = batches[index]
+                takes.append((batch, units))
+                self.taken[batch.id] = self.taken.get(batch.id, 0) + units
+                left[index] = free - units
+                remaining -= units
+            if left[index] <= 0:
+                index += 1
+        self._first[sku_id] = index
+        return takes, remaining

@@ -221,6 +221,15 @@ def _largest_gap(
 # State: (front class, back class, front and back in one component, tour already closed).
 _State = tuple[int, int, bool, bool]
 _START: _State = (0, 0, False, False)
+# The dynamic programme keys its tables on each state's number, cheaper to hash than a tuple.
+_STATES: tuple[_State, ...] = tuple(
+    (front, back, linked, closed)
+    for front in range(3)
+    for back in range(3)
+    for linked in (False, True)
+    for closed in (False, True)
+)
+_NUMBER = {state: number for number, state in enumerate(_STATES)}
 
 
 @dataclass(frozen=True)
@@ -294,22 +303,22 @@ def _columns(layout: WarehouseLayout, picks: Sequence[PickPoint]) -> tuple[list[
     return [item[2] for item in keyed], depot_index
 
 
-_Choice = tuple[_State, tuple[int, ...]]  # previous state, and the pattern or (cf, cb) taken
+_Choice = tuple[int, tuple[int, ...]]  # previous state's number, the pattern or (cf, cb) taken
 
 
 @cache
-def _cross_moves(state: _State, required_front: bool, required_back: bool) -> tuple[
-    tuple[_State, int, tuple[int, int]], ...
+def _cross_moves(state: int, required_front: bool, required_back: bool) -> tuple[
+    tuple[int, int, tuple[int, int]], ...
 ]:  # fmt: skip
-    """Every (next state, copies walked, (cf, cb)) leaving a column from `state`: the same few
-    states come back in every column of every route, so each is worked out once."""
+    """Every (next state, copies walked, (cf, cb)) leaving a column from `state` (numbers):
+    the same few states come back in every column of every route, so each is worked out once."""
     column = _Column(0, (), required_front, required_back, True)
     moves = []
     for cf in range(3):
         for cb in range(3):
-            nxt = _cross(state, cf, cb, column)
+            nxt = _cross(_STATES[state], cf, cb, column)
             if nxt is not None:
-                moves.append((nxt, cf + cb, (cf, cb)))
+                moves.append((_NUMBER[nxt], cf + cb, (cf, cb)))
     return tuple(moves)
 
 
@@ -324,63 +333,84 @@ def _vertical_move(state: _State, first: int, last: int, through: bool, walked: 
     return (_add(front, first), _add(back, last), linked or through, closed)
 
 
+@cache
+def _vertical_moves(state: int, shapes: tuple[tuple[int, int, bool, bool], ...]) -> tuple[
+    tuple[int, int], ...
+]:  # fmt: skip
+    """(pattern index, next state) of each pattern a column's `shapes` allow from `state`
+    (numbers), in pattern order: a column's shapes are one of a few (empty, one pick inside,
+    more)."""
+    moves = []
+    for k, shape in enumerate(shapes):
+        moved = _vertical_move(_STATES[state], *shape)
+        if moved is not None:
+            moves.append((k, _NUMBER[moved]))
+    return tuple(moves)
+
+
 @lru_cache(maxsize=4096)
 def _priced(points: tuple[int, ...], walkable: bool) -> tuple[
-    tuple[tuple[int, ...], int, tuple[int, int, bool, bool]], ...
+    tuple[tuple[int, ...], ...], tuple[int, ...], tuple[tuple[int, int, bool, bool], ...]
 ]:  # fmt: skip
-    """Each vertical pattern of a column with its length and what `_vertical_move` looks at.
-    A column is only its points here: most of a trip's aisles are empty, all alike."""
+    """The vertical patterns of a column, the length of each and what `_vertical_move` looks
+    at in each. A column is only its points here: most of a trip's aisles are empty, all alike."""
     column = _Column(0, points, False, False, walkable)
     lengths = [b - a for a, b in pairwise(points)]
-    return tuple(
-        (
-            pattern,
-            sum(c * gap for c, gap in zip(pattern, lengths, strict=True)),
-            (pattern[0], pattern[-1], all(pattern), any(pattern)),
-        )
-        for pattern in _patterns(column)
-    )
+    patterns = tuple(_patterns(column))
+    extras = tuple(sum(c * gap for c, gap in zip(pattern, lengths, strict=True))
+                   for pattern in patterns)  # fmt: skip
+    shapes = tuple((pattern[0], pattern[-1], all(pattern), any(pattern)) for pattern in patterns)
+    return patterns, extras, shapes
 
 
-def _solve(columns: list[_Column]) -> tuple[int, list[tuple[int, ...]], list[tuple[int, ...]]]:
-    """Optimal length, each column's vertical pattern and the (cf, cb) after each column."""
-    layer: dict[_State, int] = {_START: 0}
-    steps: list[dict[_State, _Choice]] = []
+def _solve(columns: list[_Column]) -> tuple[int, int, list[dict[int, _Choice]]]:
+    """Optimal length, the final state and each step's choices (`_choices` reads them); states
+    by number."""
+    layer: dict[int, int] = {_NUMBER[_START]: 0}
+    steps: list[dict[int, _Choice]] = []
+    previous = columns[0]
     for index, column in enumerate(columns):
         if index:
-            previous, width = columns[index - 1], column.x - columns[index - 1].x
-            crossed: dict[_State, int] = {}
-            pointer: dict[_State, _Choice] = {}
+            width = column.x - previous.x
+            crossed: dict[int, int] = {}
+            pointer: dict[int, _Choice] = {}
+            front, back = previous.required_front, previous.required_back
             for state, cost in layer.items():
-                moves = _cross_moves(state, previous.required_front, previous.required_back)
-                for nxt, copies, taken in moves:
+                for nxt, copies, taken in _cross_moves(state, front, back):
                     total = cost + copies * width
                     if total < crossed.get(nxt, total + 1):
                         crossed[nxt] = total
                         pointer[nxt] = (state, taken)
             steps.append(pointer)
             layer = crossed
-        walked: dict[_State, int] = {}
+        walked: dict[int, int] = {}
         pointer = {}
+        patterns, extras, shapes = _priced(column.points, column.walkable)
         for state, cost in layer.items():
-            for pattern, extra, shape in _priced(column.points, column.walkable):
-                moved = _vertical_move(state, *shape)
-                if moved is None:
-                    continue
-                total = cost + extra
+            for k, moved in _vertical_moves(state, shapes):
+                total = cost + extras[k]
                 if total < walked.get(moved, total + 1):
                     walked[moved] = total
-                    pointer[moved] = (state, pattern)
+                    pointer[moved] = (state, patterns[k])
         steps.append(pointer)
         layer = walked
-    finals = [(cost, s) for s, cost in layer.items() if _cross(s, 0, 0, columns[-1]) is not None]
-    best, state = min(finals)  # the depot column is required, so a closed tour always exists
+        previous = column
+    finals = [(cost, _STATES[n]) for n, cost in layer.items()
+              if _cross(_STATES[n], 0, 0, columns[-1]) is not None]  # fmt: skip
+    best, last = min(finals)  # the depot column is required, so a closed tour always exists
+    return best, _NUMBER[last], steps
+
+
+def _choices(
+    state: int, steps: list[dict[int, _Choice]]
+) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
+    """Each column's vertical pattern and the (cf, cb) after each column, from the end back."""
     choices: list[tuple[int, ...]] = []
     for step in reversed(steps):
         state, choice = step[state]
         choices.append(choice)
     choices.reverse()
-    return best, choices[0::2], choices[1::2]
+    return choices[0::2], choices[1::2]
 
 
 _Node = tuple[int, int]  # (column index, point index)
@@ -420,16 +450,26 @@ def _euler_nodes(
 
 
 def optimal_route(layout: WarehouseLayout, picks: Sequence[PickPoint]) -> Route:
-    return _optimal(layout, picks, _by_aisle(layout, picks))
+    route = _optimal(layout, picks, _by_aisle(layout, picks))
+    assert route is not None  # nothing to beat
+    return route
 
 
 def _optimal(
-    layout: WarehouseLayout, picks: Sequence[PickPoint], aisles: dict[int, list[int]]
-) -> Route:
+    layout: WarehouseLayout,
+    picks: Sequence[PickPoint],
+    aisles: dict[int, list[int]],
+    beat: int | None = None,
+) -> Route | None:
+    """The optimal route; None if it is not shorter than `beat` (then its walking order, most
+    of the work after its length, is not worked out)."""
     if not aisles:
-        return _route("optimal", (), 0)
+        return _route("optimal", (), 0) if beat is None or beat > 0 else None
     columns, depot = _columns(layout, picks)
-    distance, patterns, crossings = _solve(columns)
+    distance, state, steps = _solve(columns)
+    if beat is not None and distance >= beat:
+        return None
+    patterns, crossings = _choices(state, steps)
     at_node: dict[_Node, list[int]] = {}
     walkable = [c for c, column in enumerate(columns) if column.walkable]  # in aisle order
     column_of = dict(enumerate(walkable))
@@ -443,7 +483,10 @@ def _optimal(
 
 
 def best_route(layout: WarehouseLayout, picks: Sequence[PickPoint]) -> Route:
-    """The shortest of S-shape, largest gap and optimal (the simpler one on a tie)."""
+    """The shortest of S-shape, largest gap and optimal (the simpler one on a tie): the optimal
+    route's walk is only worked out when it is shorter than both."""
     aisles = _by_aisle(layout, picks)
-    routes = [route(layout, picks, aisles) for route in (_s_shape, _largest_gap, _optimal)]
-    return min(routes, key=lambda route: route.distance)
+    heuristics = (_s_shape(layout, picks, aisles), _largest_gap(layout, picks, aisles))
+    shorter = min(heuristics, key=lambda route: route.distance)
+    optimal = _optimal(layout, picks, aisles, beat=shorter.distance)
+    return shorter if optimal is None else optimal

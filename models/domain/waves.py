@@ -22,12 +22,11 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cached_property
-from itertools import groupby
-from typing import Literal
+from operator import attrgetter
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -53,28 +52,40 @@ class CandidateLine:
             raise ValueError("a line holds at least one unit")
 
 
-class Candidate(_Frozen):
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A plain dataclass: planning makes one per waiting package. Its units, profile and zone
+    are worked out once, when it is made (a plan asks each several times)."""
+
     package_no: str
     carrier_code: str
-    lines: tuple[CandidateLine, ...] = Field(min_length=1)
+    lines: tuple[CandidateLine, ...]  # one at least
     waiting_since: datetime  # released to the warehouse
     ship_by: datetime | None = None  # the promise to the customer, if any
+    units: int = field(init=False, compare=False)
+    profile: Profile = field(init=False, compare=False)
+    zone: str = field(init=False, compare=False)
 
-    # Worked out once per candidate (a plan asks each several times).
-    @cached_property
-    def units(self) -> int:
-        return sum(line.quantity for line in self.lines)
+    def __post_init__(self) -> None:
+        lines = self.lines
+        if len(lines) == 1:  # most packages
+            line = lines[0]
+            units, zone = line.quantity, line.zone
+            profile: Profile = "single_unit" if units == 1 else "single_line"
+        elif lines:
+            units = sum(line.quantity for line in lines)
+            profile = "multi_line"
+            zones = {line.zone for line in lines}
+            zone = zones.pop() if len(zones) == 1 else "mixed"
+        else:
+            raise ValueError("a candidate has one line at least")
+        object.__setattr__(self, "units", units)
+        object.__setattr__(self, "profile", profile)
+        object.__setattr__(self, "zone", zone)
 
-    @cached_property
-    def profile(self) -> Profile:
-        if len(self.lines) > 1:
-            return "multi_line"
-        return "single_unit" if self.units == 1 else "single_line"
-
-    @cached_property
-    def zone(self) -> str:
-        zones = {line.zone for line in self.lines}
-        return zones.pop() if len(zones) == 1 else "mixed"
+    def model_copy(self, *, update: Mapping[str, Any] | None = None) -> Candidate:
+        """A copy with some fields changed, as when it was a pydantic model."""
+        return replace(self, **(update or {}))
 
 
 class Cutoff(_Frozen):
@@ -157,7 +168,7 @@ def plan_waves(
     policy: ReleasePolicy,
 ) -> WavePlan:
     flagged: list[Flagged] = []
-    keyed: list[tuple[tuple[datetime, str, str, str], Candidate]] = []
+    groups: dict[tuple[datetime, str, Profile, str], list[Candidate]] = {}
     per_carrier: dict[str, datetime | None] = {}  # the same for every candidate of a carrier
     for candidate in candidates:
         carrier = candidate.carrier_code
@@ -176,13 +187,19 @@ def plan_waves(
                     f"the next cutoff it can make is {cutoff.isoformat()}",
                 )
             )
-        key = (cutoff, candidate.carrier_code, candidate.profile, candidate.zone)
-        keyed.append((key, candidate))
-    keyed.sort(key=lambda kc: (kc[0], kc[1].waiting_since, kc[1].package_no))
+        key = (cutoff, carrier, candidate.profile, candidate.zone)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = []
+        group.append(candidate)
     waves: list[PlannedWave] = []
-    for key, group in groupby(keyed, key=lambda kc: kc[0]):
-        waves += _fill(key, [c for _, c in group], now, caps, policy)
+    for key in sorted(groups):  # earliest deadline first; inside a group, oldest first
+        group = sorted(groups[key], key=_AGE)
+        waves += _fill(key, group, now, caps, policy)
     return WavePlan(waves=tuple(waves), flagged=tuple(flagged))
+
+
+_AGE = attrgetter("waiting_since", "package_no")
 
 
 def _fill(

@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.domain.allocation import BatchStock, allocate, batch_order
+from models.domain.allocation import (
+    Allocator,
+    BatchStock,
+    allocate,
+    allocate_in_order,
+    batch_order,
+    in_pick_order,
+)
 from models.domain.pick_paths import best_route, pick_point_at, tour_length
 from models.domain.pick_tasks import Spot, Stop, layout_of, plan_tasks
 
@@ -159,6 +166,32 @@ def test_the_layout_comes_from_the_storage_locations_and_the_pack_station() -> N
     assert layout.depot_x == 600
     with pytest.raises(ValueError, match="storage"):
         layout_of([Spot(x_cm=0, y_cm=0, kind="pack")])
+
+
+@given(
+    st.lists(st.tuples(st.integers(1, 3), st.integers(0, 12), st.integers(0, 4)), max_size=8),
+    st.lists(st.tuples(st.integers(1, 4), st.integers(1, 9)), max_size=30),
+)
+def test_a_run_of_lines_takes_what_allocating_each_in_turn_takes(
+    stock: list[tuple[int, int, int]], lines: list[tuple[int, int]]
+) -> None:
+    """Allocator (a wave build's lines one after another) against allocate_in_order with the
+    run's units taken so far: the same takes, the same shorts, the same units per batch."""
+    by_sku: dict[int, list[BatchStock]] = {}
+    for n, (sku, quantity, reserved) in enumerate(stock):
+        held = min(reserved, quantity)
+        by_sku.setdefault(sku, []).append(batch(n, quantity, reserved=held, received=n % 3))
+    ordered = {sku: in_pick_order(held, TODAY) for sku, held in by_sku.items()}
+    allocator = Allocator(ordered)
+    so_far: dict[int, int] = {}
+    for sku, quantity in lines:
+        expected = allocate_in_order(quantity, ordered.get(sku, []), so_far)
+        takes, short = allocator.take(sku, quantity)
+        assert [(b.id, q) for b, q in takes] == [(t.batch.id, t.quantity) for t in expected.takes]
+        assert short == expected.short
+        for t in expected.takes:
+            so_far[t.batch.id] = so_far.get(t.batch.id, 0) + t.quantity
+    assert allocator.taken == so_far
 
 
 def test_trips_respect_the_caps_cover_every_stop_once_and_are_each_routed_shortest() -> None:

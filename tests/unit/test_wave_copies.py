@@ -1,5 +1,6 @@
-"""services.wave_building._Copies: the COPYs of a wave build go out in order on one connection
-while the build goes on, an error of theirs reaches the build, and a failed build stops them."""
+"""services.wave_building._Copies: the COPYs and statements of a wave build go out in order on
+one connection while the build goes on, an error of theirs reaches the build (and whoever waits
+for a later one), and a failed build stops them."""
 
 from __future__ import annotations
 
@@ -51,3 +52,23 @@ async def test_a_failed_build_ends_the_copy_under_way_and_sends_no_more() -> Non
     copies.send(PickStop, ["task_no"], [("T-1",)])
     await copies.abandon()
     assert driver.copied == [("pick_allocations", 1)]
+
+
+async def test_a_statement_gives_its_result_in_turn_and_a_failed_copy_fails_the_ones_after() -> (
+    None
+):
+    driver = FakeDriver(fail_on="pick_stops")
+    copies = _Copies(driver)
+    copies.send(PickAllocation, ["id"], [(1,)])
+
+    async def count(d: FakeDriver) -> int:
+        return len(d.copied)
+
+    first = copies.run(count)
+    copies.send(PickStop, ["task_no"], [("T-1",)])
+    later = copies.run(count)
+    assert await first == 1  # after the copy before it
+    with pytest.raises(RuntimeError, match="pick_stops"):
+        await later  # a caller waiting on a write after the failed one is not left hanging
+    with pytest.raises(RuntimeError, match="pick_stops"):
+        await copies.done()
