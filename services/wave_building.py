@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BindParameter, String, Table, any_, bindparam, select, update
+from sqlalchemy import BindParameter, String, any_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.db import (
-    Base,
     Location,
     LocationStock,
     OutboundOrder,
@@ -37,6 +36,7 @@ from models.domain.allocation import Allocator, BatchStock, in_pick_order
 from models.domain.pick_paths import WarehouseLayout
 from models.domain.pick_tasks import Spot, Stop, layout_of, plan_tasks
 from services import pick_stock
+from services.ordered_writes import OrderedWrites, driver_of, table_name
 
 
 class _Alloc(NamedTuple):
@@ -53,9 +53,6 @@ class _Alloc(NamedTuple):
     batch_no: str
     quantity: int
 
-
-T = TypeVar("T")
-_Job = Callable[[Any], Awaitable[T]]  # given the connection (asyncpg's)
 
 _ALLOC_COLUMNS = ("id", "wave_no", "package_no", "line_no", "sku_id", "warehouse_id",
                   "location_stock_id", "location_id", "batch_no", "quantity")  # fmt: skip
@@ -146,7 +143,7 @@ async def write_and_build(
     transaction; returns how many tasks they got. The waves are written while the lines are
     allocated and the tasks routed here: planning does not wait for its writes."""
 
-    def first(writes: _Copies) -> None:
+    def first(writes: OrderedWrites) -> None:
         writes.send(Wave, list(new.columns), new.rows)
         packages, waves = [p for _, p in new.members], [w for w, _ in new.members]
         writes.run(lambda driver: driver.execute(_PLANNED, packages, waves))
@@ -177,7 +174,7 @@ async def _build(
     max_stops: int,
     max_units: int,
     *,
-    first: Callable[[_Copies], None],
+    first: Callable[[OrderedWrites], None],
 ) -> int:
     """Allocate, route and write the tasks of the waves' packages (`members`, by wave and
     package); `first` gives the writes that go before them."""
@@ -188,7 +185,7 @@ async def _build(
     # PostgreSQL writes (keys, indexes, references) while the lines are allocated and the
     # routes are worked out here: two processes, two cores. The session is not used until the
     # writes are done; the units no location can give are released after them.
-    writes = _Copies(await _driver(session))
+    writes = OrderedWrites(await driver_of(session))
     try:
         first(writes)
         rows, taken, shorts = await _allocate(members, lines, batches, warehouse_id)
@@ -224,9 +221,7 @@ async def _build(
 async def _copy_allocations(driver: Any, rows: list[_Alloc], ids: list[tuple[int]]) -> None:
     records = [(i, *row, 0, "open") for (i,), row in zip(ids, rows, strict=True)]
     columns = [*_ALLOC_COLUMNS, "picked", "status"]
-    await driver.copy_records_to_table(
-        _table(PickAllocation).name, records=records, columns=columns
-    )
+    await driver.copy_records_to_table(table_name(PickAllocation), records=records, columns=columns)
 
 
 async def _allocate(
@@ -277,35 +272,6 @@ def _texts(values: list[str]) -> BindParameter[list[str]]:
     """One array parameter instead of thousands in an IN list."""
     array: Any = ARRAY(String)
     return bindparam("values", value=values, type_=array)
-
-
-async def copy(session: AsyncSession, model: type[Base], rows: list[dict[str, object]]) -> None:
-    """Many rows at once with COPY, on the session's connection (inside its transaction)."""
-    if not rows:
-        return
-    columns = list(rows[0])
-    await copy_records(session, model, columns, [tuple(row[c] for c in columns) for row in rows])
-
-
-async def copy_records(
-    session: AsyncSession, model: type[Base], columns: list[str], records: list[tuple[Any, ...]]
-) -> None:
-    """`copy` of rows already made as tuples in `columns` order (no dict per row)."""
-    if not records:
-        return
-    driver = await _driver(session)
-    await driver.copy_records_to_table(_table(model).name, records=records, columns=columns)
-
-
-def _table(model: type[Base]) -> Table:
-    return cast(Table, model.__table__)
-
-
-async def _driver(session: AsyncSession) -> Any:
-    """The session's asyncpg connection, inside the session's transaction."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    return raw.driver_connection
 
 
 async def _batches(
@@ -367,72 +333,6 @@ async def _layout(
 
 _STOP_COLUMNS = ("task_no", "stop_no", "allocation_id", "location_id", "sku_id", "batch_no",
                  "quantity", "picked", "short", "status")  # fmt: skip
-
-
-class _Copies:
-    """COPYs and statements sent one after another on one connection by a task of their own,
-    in the order they are given, while the caller goes on working out the next rows."""
-
-    def __init__(self, driver: Any) -> None:
-        self._queue: asyncio.Queue[tuple[_Job[Any], asyncio.Future[Any]] | None]
-        self._queue = asyncio.Queue()
-        self._writer = asyncio.create_task(self._write(driver))
-
-    def send(
-        self, model: type[Base], columns: list[str], records: list[tuple[object, ...]]
-    ) -> None:
-        if records:
-            table = _table(model).name
-            self.run(lambda driver: driver.copy_records_to_table(table, records=records,
-                                                                 columns=columns))  # fmt: skip
-
-    def run(self, job: _Job[T]) -> asyncio.Future[T]:
-        """`job` on the connection when the writes before it are made; its result. If a write
-        before it fails, the future gets that write's error."""
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((job, future))
-        return future
-
-    async def done(self) -> None:
-        """Every write made (its error, if one failed)."""
-        self._queue.put_nowait(None)
-        await self._writer
-
-    async def abandon(self) -> None:
-        """After an error of the caller's: the write under way ends, the rest is not sent."""
-        self._refuse(None)
-        self._queue.put_nowait(None)
-        await asyncio.gather(self._writer, return_exceptions=True)
-
-    async def _write(self, driver: Any) -> None:
-        while (item := await self._queue.get()) is not None:
-            job, future = item
-            try:
-                result = await job(driver)
-            except BaseException as error:
-                _settle(future, error)
-                self._refuse(error)
-                raise
-            if not future.done():  # its caller may have stopped waiting
-                future.set_result(result)
-
-    def _refuse(self, error: BaseException | None) -> None:
-        """The writes still waiting fail with `error` (a caller may be waiting for them), or
-        are cancelled."""
-        while not self._queue.empty():
-            item = self._queue.get_nowait()
-            if item is not None:
-                _settle(item[1], error)
-
-
-def _settle(future: asyncio.Future[Any], error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.cancel()
-    else:
-        future.set_exception(error)
-        future.exception()  # also the writer's error, seen by done(): not reported unseen
 
 
 async def _routed(

@@ -1,6 +1,6 @@
-"""services.wave_building._Copies: the COPYs and statements of a wave build go out in order on
-one connection while the build goes on, an error of theirs reaches the build (and whoever waits
-for a later one), and a failed build stops them."""
+"""services.ordered_writes.OrderedWrites, a wave build's writer: the COPYs and statements of a
+wave build go out in order on one connection while the build goes on, an error of theirs reaches
+the build (and whoever waits for a later one), and a failed build stops them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import asyncio
 import pytest
 
 from models.db import PickAllocation, PickStop, PickTask
-from services.wave_building import _Copies
+from services.ordered_writes import OrderedWrites
 
 
 class FakeDriver:
@@ -28,7 +28,7 @@ class FakeDriver:
 
 async def test_copies_go_out_in_the_order_given_and_empty_ones_not_at_all() -> None:
     driver = FakeDriver()
-    copies = _Copies(driver)
+    copies = OrderedWrites(driver)
     copies.send(PickAllocation, ["id"], [(1,), (2,)])
     copies.send(PickTask, ["task_no"], [])
     copies.send(PickStop, ["task_no"], [("T-1",)])
@@ -37,7 +37,7 @@ async def test_copies_go_out_in_the_order_given_and_empty_ones_not_at_all() -> N
 
 
 async def test_a_failed_copy_fails_the_build() -> None:
-    copies = _Copies(FakeDriver(fail_on="pick_allocations"))
+    copies = OrderedWrites(FakeDriver(fail_on="pick_allocations"))
     copies.send(PickAllocation, ["id"], [(1,)])
     copies.send(PickStop, ["task_no"], [("T-1",)])
     with pytest.raises(RuntimeError, match="pick_allocations"):
@@ -46,7 +46,7 @@ async def test_a_failed_copy_fails_the_build() -> None:
 
 async def test_a_failed_build_ends_the_copy_under_way_and_sends_no_more() -> None:
     driver = FakeDriver()
-    copies = _Copies(driver)
+    copies = OrderedWrites(driver)
     copies.send(PickAllocation, ["id"], [(1,)])
     await asyncio.sleep(0)  # the first copy is under way
     copies.send(PickStop, ["task_no"], [("T-1",)])
@@ -58,7 +58,7 @@ async def test_a_statement_gives_its_result_in_turn_and_a_failed_copy_fails_the_
     None
 ):
     driver = FakeDriver(fail_on="pick_stops")
-    copies = _Copies(driver)
+    copies = OrderedWrites(driver)
     copies.send(PickAllocation, ["id"], [(1,)])
 
     async def count(d: FakeDriver) -> int:
