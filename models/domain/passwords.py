@@ -14,6 +14,7 @@ composition rule stays light (two kinds of character) so passphrases like
 from __future__ import annotations
 
 import string
+from dataclasses import dataclass, field
 from typing import Final
 
 MIN_LENGTH: Final = 10
@@ -37,25 +38,58 @@ COMMON: Final = frozenset(_COMMON_WORDS.split())
 _RUNS: Final = ("0123456789012", "abcdefghijklmnopqrstuvwxyz", "qwertyuiopasdfghjklzxcvbnm")
 
 
-def password_problem(password: str, username: str) -> str | None:
-    """Why the password is refused, in words for the person choosing it; None if it is fine."""
+@dataclass(frozen=True)
+class BrokenRule:
+    """A rule the password breaks: its code (the console's words for it), the policy's English
+    words, and the limit it states, if any."""
+
+    code: str
+    message: str
+    limits: dict[str, int] = field(default_factory=dict)
+
+
+def broken_rule(password: str, username: str) -> BrokenRule | None:
+    """The first rule the password breaks; None if it is fine."""
     lowered = password.lower()
     stem = lowered.strip(string.digits + string.punctuation + " ")
     rules = (
-        (len(password) < MIN_LENGTH, f"use at least {MIN_LENGTH} characters"),
-        (len(password) > MAX_LENGTH, f"use at most {MAX_LENGTH} characters"),
+        (
+            len(password) < MIN_LENGTH,
+            BrokenRule("password_too_short", f"use at least {MIN_LENGTH} characters",
+                       {"min_length": MIN_LENGTH}),
+        ),
+        (
+            len(password) > MAX_LENGTH,
+            BrokenRule("password_too_long", f"use at most {MAX_LENGTH} characters",
+                       {"max_length": MAX_LENGTH}),
+        ),
         (
             len(set(lowered)) == 1 or any(lowered in run or lowered in run[::-1] for run in _RUNS),
-            "a repeated character or a keyboard run is too easy to guess",
+            BrokenRule("password_guessable",
+                       "a repeated character or a keyboard run is too easy to guess"),
         ),
-        (bool(username) and username.lower() in lowered, "must not contain the username"),
-        (lowered in COMMON or stem in COMMON, "this is a common password; choose another"),
+        (
+            bool(username) and username.lower() in lowered,
+            BrokenRule("password_has_username", "must not contain the username"),
+        ),
+        (
+            lowered in COMMON or stem in COMMON,
+            BrokenRule("password_common", "this is a common password; choose another"),
+        ),
         (
             _classes(password) < 2,
-            "mix at least two of: lower-case letters, upper-case letters, digits, symbols",
+            BrokenRule("password_one_kind",
+                       "mix at least two of: lower-case letters, upper-case letters, digits, "
+                       "symbols"),
         ),
-    )
-    return next((message for broken, message in rules if broken), None)
+    )  # fmt: skip
+    return next((rule for broken, rule in rules if broken), None)
+
+
+def password_problem(password: str, username: str) -> str | None:
+    """Why the password is refused, in words for the person choosing it; None if it is fine."""
+    rule = broken_rule(password, username)
+    return rule.message if rule is not None else None
 
 
 def _classes(password: str) -> int:

@@ -86,8 +86,7 @@ def test_a_list_items_field_is_named_by_its_list() -> None:
     ],
 )
 def test_each_password_rule_is_said_in_the_pages_language(password: str, words: str) -> None:
-    """The policy's rules (models/domain/passwords.py) each carry a code: a rule whose English
-    the API does not know would reach a Chinese page in English."""
+    """The policy's rules (models/domain/passwords.py) each carry a code, said in Chinese."""
     refused = password_refused("new_password", password, "xiaowang")
     assert refused is not None and refused.errors[0]["code"]
     assert problem_text({"errors": refused.errors}, ZH) == words
