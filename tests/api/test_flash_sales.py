@@ -382,9 +382,10 @@ async def test_the_schedule_opens_the_window_and_its_end_closes_it(
     [sku] = await skus_in(stack, "SH01")
     sh01 = await warehouse_id(stack, "SH01")
     before = (await figures(stack))[(sku, sh01)]
+    # 10 s before it opens: room for the early buyer on a loaded machine (a call took seconds)
     sale = await create_flash_sale(
         api, ops, sku_id=sku, warehouse_id=sh01, price_fen=1, quantity=4,
-        opens_in=timedelta(seconds=3), lasts=timedelta(seconds=4),
+        opens_in=timedelta(seconds=10), lasts=timedelta(seconds=4),
     )  # fmt: skip
     assert sale["status"] == "scheduled"
     early = problem(await buy(api, sale["id"], sku, customer_id=950, key="flash-950"), 409)
